@@ -1,0 +1,292 @@
+//! Checks a run of events against the chain rules and names the first
+//! event that breaks them.
+//!
+//! Rules (see `docs/spec/audit-chain.md` §5): `seq` continues by one; `prev`
+//! is the previous `hash`; `hash` matches the canonical bytes; `sig` is a
+//! valid Ed25519 signature by a key the chain already trusts. Event 1 is a
+//! `signing_key.added` signed by the key it announces (the genesis key); a
+//! later `signing_key.added` must be signed by a key trusted before it.
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::{Digest, Envelope, LEDGER_SUBJECT, SIGNING_KEY_ADDED, key_id, signed_message};
+use crate::event::Event;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ChainError {
+    #[error("seq {expected}: missing (the next event found has seq {found})")]
+    Missing { expected: u64, found: u64 },
+    #[error("seq {seq}: out of order (expected seq {expected})")]
+    OutOfOrder { seq: u64, expected: u64 },
+    #[error("seq {seq}: prev does not link to the hash of seq {previous}")]
+    BrokenLink { seq: u64, previous: u64 },
+    #[error("seq {seq}: content does not match its hash (the event was altered)")]
+    HashMismatch { seq: u64 },
+    #[error("seq {seq}: content cannot be canonicalized: {reason}")]
+    NotCanonical { seq: u64, reason: String },
+    #[error("seq {seq}: signed by unknown key {key_id}")]
+    UnknownKey { seq: u64, key_id: String },
+    #[error("seq {seq}: signature is not valid for key {key_id}")]
+    BadSignature { seq: u64, key_id: String },
+    #[error("seq {seq}: invalid signing-key announcement: {reason}")]
+    BadKeyAnnouncement { seq: u64, reason: String },
+}
+
+impl ChainError {
+    /// The seq of the first bad event.
+    pub fn seq(&self) -> u64 {
+        match self {
+            ChainError::Missing { expected, .. } => *expected,
+            ChainError::OutOfOrder { seq, .. }
+            | ChainError::BrokenLink { seq, .. }
+            | ChainError::HashMismatch { seq }
+            | ChainError::NotCanonical { seq, .. }
+            | ChainError::UnknownKey { seq, .. }
+            | ChainError::BadSignature { seq, .. }
+            | ChainError::BadKeyAnnouncement { seq, .. } => *seq,
+        }
+    }
+}
+
+/// Where a verifier stands: enough to resume checking at `next_seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifierState {
+    pub next_seq: u64,
+    pub prev: Digest,
+    /// Trusted public keys by key id, hex.
+    pub keys: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    next_seq: u64,
+    prev: Digest,
+    keys: BTreeMap<String, VerifyingKey>,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChainVerifier {
+    /// A verifier that expects the chain from its genesis event (seq 1).
+    pub fn new() -> Self {
+        ChainVerifier {
+            next_seq: 1,
+            prev: Digest::ZERO,
+            keys: BTreeMap::new(),
+        }
+    }
+
+    /// A verifier that resumes after a known event: `prev` is the hash of
+    /// event `next_seq - 1`, taken from a trusted source.
+    pub fn resume(next_seq: u64, prev: Digest) -> Self {
+        ChainVerifier {
+            next_seq,
+            prev,
+            keys: BTreeMap::new(),
+        }
+    }
+
+    /// Trusts a public key given from outside the chain (a pinned key, or
+    /// the published `/.well-known/warden-audit-keys`).
+    pub fn trust(&mut self, key: VerifyingKey) {
+        self.keys.insert(key_id(&key), key);
+    }
+
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    pub fn prev(&self) -> Digest {
+        self.prev
+    }
+
+    pub fn trusted_keys(&self) -> impl Iterator<Item = (&String, &VerifyingKey)> {
+        self.keys.iter()
+    }
+
+    pub fn state(&self) -> VerifierState {
+        VerifierState {
+            next_seq: self.next_seq,
+            prev: self.prev,
+            keys: self
+                .keys
+                .iter()
+                .map(|(id, key)| (id.clone(), hex::encode(key.as_bytes())))
+                .collect(),
+        }
+    }
+
+    pub fn from_state(state: &VerifierState) -> Option<Self> {
+        let mut keys = BTreeMap::new();
+        for (id, public) in &state.keys {
+            let bytes: [u8; 32] = hex::decode(public).ok()?.try_into().ok()?;
+            keys.insert(id.clone(), VerifyingKey::from_bytes(&bytes).ok()?);
+        }
+        Some(ChainVerifier {
+            next_seq: state.next_seq,
+            prev: state.prev,
+            keys,
+        })
+    }
+
+    /// Checks one event and advances past it.
+    pub fn check(&mut self, event: &Event) -> Result<(), ChainError> {
+        let key = self.check_structure(event)?;
+        key.verify_strict(
+            &signed_message(&event.hash),
+            &ed25519_dalek::Signature::from_bytes(&event.sig.0),
+        )
+        .map_err(|_| ChainError::BadSignature {
+            seq: event.seq,
+            key_id: event.key_id.clone(),
+        })?;
+        self.advance(event);
+        Ok(())
+    }
+
+    /// Checks a run of events, verifying their signatures as one batch
+    /// (about twice as fast). On failure the verifier stays before the first
+    /// bad event, which the error names.
+    pub fn check_all(&mut self, events: &[Event]) -> Result<(), ChainError> {
+        let start = self.clone();
+        let mut messages = Vec::with_capacity(events.len());
+        let mut signatures = Vec::with_capacity(events.len());
+        let mut keys = Vec::with_capacity(events.len());
+        for event in events {
+            let key = match self.check_structure(event) {
+                Ok(key) => key,
+                Err(error) => {
+                    // Signatures before the structural error may also be bad:
+                    // recheck one by one to name the first problem.
+                    *self = start;
+                    return self.check_each(events).and(Err(error));
+                }
+            };
+            messages.push(signed_message(&event.hash));
+            signatures.push(ed25519_dalek::Signature::from_bytes(&event.sig.0));
+            keys.push(key);
+            self.advance(event);
+        }
+        let message_refs: Vec<&[u8]> = messages.iter().map(|m| m.as_slice()).collect();
+        if ed25519_dalek::verify_batch(&message_refs, &signatures, &keys).is_err() {
+            *self = start;
+            return self.check_each(events);
+        }
+        Ok(())
+    }
+
+    fn check_each(&mut self, events: &[Event]) -> Result<(), ChainError> {
+        events.iter().try_for_each(|event| self.check(event))
+    }
+
+    /// Everything but the signature itself; returns the key to verify with.
+    fn check_structure(&mut self, event: &Event) -> Result<VerifyingKey, ChainError> {
+        let seq = event.seq;
+        if seq > self.next_seq {
+            return Err(ChainError::Missing {
+                expected: self.next_seq,
+                found: seq,
+            });
+        }
+        if seq < self.next_seq {
+            return Err(ChainError::OutOfOrder {
+                seq,
+                expected: self.next_seq,
+            });
+        }
+        if event.prev != self.prev {
+            return Err(ChainError::BrokenLink {
+                seq,
+                previous: seq.saturating_sub(1),
+            });
+        }
+        let hash = Envelope::of(event)
+            .hash()
+            .map_err(|error| ChainError::NotCanonical {
+                seq,
+                reason: error.to_string(),
+            })?;
+        if hash != event.hash {
+            return Err(ChainError::HashMismatch { seq });
+        }
+        let announced = if event.kind == SIGNING_KEY_ADDED {
+            Some(announced_key(event)?)
+        } else {
+            None
+        };
+        if seq == 1 {
+            // Genesis: self-signed by the key it announces.
+            let Some(genesis) = announced else {
+                return Err(ChainError::BadKeyAnnouncement {
+                    seq,
+                    reason: format!("event 1 must be {SIGNING_KEY_ADDED}"),
+                });
+            };
+            if event.key_id != key_id(&genesis) {
+                return Err(ChainError::BadKeyAnnouncement {
+                    seq,
+                    reason: "genesis is not signed by the key it announces".into(),
+                });
+            }
+            // A verifier given pinned keys accepts only a pinned genesis.
+            if !self.keys.is_empty() && !self.keys.contains_key(&event.key_id) {
+                return Err(ChainError::UnknownKey {
+                    seq,
+                    key_id: event.key_id.clone(),
+                });
+            }
+            return Ok(genesis);
+        }
+        self.keys
+            .get(&event.key_id)
+            .copied()
+            .ok_or_else(|| ChainError::UnknownKey {
+                seq,
+                key_id: event.key_id.clone(),
+            })
+    }
+
+    fn advance(&mut self, event: &Event) {
+        if event.kind == SIGNING_KEY_ADDED
+            && let Ok(key) = announced_key(event)
+        {
+            self.keys.insert(key_id(&key), key);
+        }
+        self.prev = event.hash;
+        self.next_seq = event.seq + 1;
+    }
+}
+
+/// The public key a `signing_key.added` event introduces.
+pub fn announced_key(event: &Event) -> Result<VerifyingKey, ChainError> {
+    let bad = |reason: &str| ChainError::BadKeyAnnouncement {
+        seq: event.seq,
+        reason: reason.to_string(),
+    };
+    if event.subject != LEDGER_SUBJECT {
+        return Err(bad("subject must be \"ledger\""));
+    }
+    if event.data.get("algorithm").and_then(|v| v.as_str()) != Some("ed25519") {
+        return Err(bad("algorithm must be ed25519"));
+    }
+    let public = event
+        .data
+        .get("public_key")
+        .and_then(|v| v.as_str())
+        .and_then(|text| Digest::from_hex(text))
+        .ok_or_else(|| bad("public_key must be 64 lower-case hex digits"))?;
+    let key = VerifyingKey::from_bytes(&public.0)
+        .map_err(|_| bad("public_key is not a valid Ed25519 point"))?;
+    if event.data.get("key_id").and_then(|v| v.as_str()) != Some(key_id(&key).as_str()) {
+        return Err(bad("key_id does not name public_key"));
+    }
+    Ok(key)
+}

@@ -1,0 +1,177 @@
+//! The `local` KMS: a 256-bit master key in a file readable by its owner
+//! only (mode 0600), created on first start. Wrapping is
+//! XChaCha20-Poly1305 with the context as associated data.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use zeroize::Zeroizing;
+
+use super::{Kms, KmsError, random_bytes};
+
+const FORMAT: u8 = 1;
+const NONCE_LEN: usize = 24;
+
+pub struct LocalKms {
+    cipher: XChaCha20Poly1305,
+    key_ref: String,
+}
+
+impl LocalKms {
+    /// Opens the master key at `path`, creating it (mode 0600) if
+    /// `create` is set and the file does not exist. A file readable by
+    /// others is refused.
+    pub fn open(path: &Path, create: bool) -> Result<Self, KmsError> {
+        let error = |reason: String| KmsError::KeyFile {
+            path: path.display().to_string(),
+            reason,
+        };
+        if !path.exists() {
+            if !create {
+                return Err(error("does not exist".into()));
+            }
+            write_new_key(path).map_err(|e| error(e.to_string()))?;
+        }
+        check_permissions(path).map_err(error)?;
+        let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| error(e.to_string()))?);
+        if bytes.len() != 32 {
+            return Err(error(format!(
+                "must hold exactly 32 bytes, holds {}",
+                bytes.len()
+            )));
+        }
+        let cipher = XChaCha20Poly1305::new_from_slice(&bytes)
+            .map_err(|_| error("bad key length".into()))?;
+        let fingerprint = blake3::hash(&bytes);
+        Ok(LocalKms {
+            cipher,
+            key_ref: format!("local:{}", hex::encode(&fingerprint.as_bytes()[..8])),
+        })
+    }
+
+    pub fn default_path(data_dir: &Path) -> PathBuf {
+        data_dir.join("master.key")
+    }
+}
+
+fn write_new_key(path: &Path) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let key = random_bytes::<32>();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(key.as_ref())?;
+    file.sync_all()
+}
+
+fn check_permissions(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| e.to_string())?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "mode {:o} lets others read it; chmod 600",
+                mode & 0o777
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Kms for LocalKms {
+    fn key_ref(&self) -> &str {
+        &self.key_ref
+    }
+
+    async fn wrap(&self, plaintext: &[u8], context: &str) -> Result<Vec<u8>, KmsError> {
+        let nonce = random_bytes::<NONCE_LEN>();
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                XNonce::from_slice(nonce.as_ref()),
+                Payload {
+                    msg: plaintext,
+                    aad: context.as_bytes(),
+                },
+            )
+            .map_err(|_| KmsError::Unavailable("encryption failed".into()))?;
+        let mut wrapped = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
+        wrapped.push(FORMAT);
+        wrapped.extend_from_slice(nonce.as_ref());
+        wrapped.extend_from_slice(&ciphertext);
+        Ok(wrapped)
+    }
+
+    async fn unwrap(&self, wrapped: &[u8], context: &str) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        if wrapped.len() < 1 + NONCE_LEN || wrapped[0] != FORMAT {
+            return Err(KmsError::Unwrap);
+        }
+        let (nonce, ciphertext) = wrapped[1..].split_at(NONCE_LEN);
+        self.cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context.as_bytes(),
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| KmsError::Unwrap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn creates_a_private_key_file_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        let kms = LocalKms::open(&path, true).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let wrapped = kms.wrap(b"secret", "ctx").await.unwrap();
+        assert_eq!(
+            kms.unwrap(&wrapped, "ctx").await.unwrap().as_slice(),
+            b"secret"
+        );
+        assert!(kms.unwrap(&wrapped, "other").await.is_err());
+        let reopened = LocalKms::open(&path, false).unwrap();
+        assert_eq!(reopened.key_ref(), kms.key_ref());
+    }
+
+    #[test]
+    fn refuses_a_key_file_others_can_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        std::fs::write(&path, [7u8; 32]).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            assert!(LocalKms::open(&path, false).is_err());
+        }
+    }
+}

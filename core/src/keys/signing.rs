@@ -1,0 +1,175 @@
+//! The chain's signing keys: choosing the active key at start, the genesis
+//! key of a new ledger, and rotation.
+//!
+//! Secret keys are stored only wrapped by the KMS (`signing_keys` table).
+//! A key signs events only once it has been announced in the chain by a
+//! `signing_key.added` event on subject `ledger`, signed by the previous
+//! key (or, for the genesis event, by itself).
+
+use std::sync::{Arc, RwLock};
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use thiserror::Error;
+
+use super::{Kms, KmsError, random_bytes};
+use crate::chain::{LEDGER_SUBJECT, SIGNING_KEY_ADDED, key_id, signing_key_added_data};
+use crate::event::{Actor, NewEvent};
+use crate::ledger::{AppendError, Ledger, LedgerError, StoredSigningKey};
+
+/// The key that signs new events.
+pub struct ActiveKey {
+    pub key_id: String,
+    pub secret: SigningKey,
+}
+
+impl ActiveKey {
+    pub fn public(&self) -> VerifyingKey {
+        self.secret.verifying_key()
+    }
+}
+
+/// The active key, shared by the writer and the code that rotates it.
+#[derive(Clone, Default)]
+pub struct Signer(Arc<RwLock<Option<Arc<ActiveKey>>>>);
+
+impl Signer {
+    pub fn current(&self) -> Option<Arc<ActiveKey>> {
+        self.0.read().ok().and_then(|guard| guard.clone())
+    }
+
+    fn install(&self, key: ActiveKey) {
+        if let Ok(mut guard) = self.0.write() {
+            *guard = Some(Arc::new(key));
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum SigningError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Append(#[from] AppendError),
+    #[error(transparent)]
+    Kms(#[from] KmsError),
+    #[error("signing key {0} is announced in the chain but not stored")]
+    MissingSecret(String),
+    #[error("the ledger's latest signing-key event is malformed")]
+    Malformed,
+}
+
+fn context(key_id: &str) -> String {
+    format!("warden:signing_key:{key_id}")
+}
+
+/// Installs the key to sign with: the latest key announced in the chain,
+/// or, for an empty ledger, a new genesis key announced at seq 1. Safe when
+/// several processes start at once on one empty database: one genesis
+/// wins, the others adopt it.
+pub async fn establish(ledger: &Ledger, kms: &dyn Kms) -> Result<String, SigningError> {
+    loop {
+        if let Some(key_id) = adopt_latest(ledger, kms).await? {
+            return Ok(key_id);
+        }
+        let key = generate(ledger, kms).await?;
+        let key_id = key.key_id.clone();
+        let public = key.public();
+        ledger.signer().install(key);
+        let genesis = NewEvent::new(SIGNING_KEY_ADDED, LEDGER_SUBJECT, Actor::system())
+            .expect_version(0)
+            .request_id("genesis")
+            .data(signing_key_added_data(&public));
+        match ledger.append_one(genesis).await {
+            Ok(_) => return Ok(key_id),
+            // Another process created the ledger first: adopt its key.
+            Err(AppendError::Conflict { .. }) | Err(AppendError::Invalid(_)) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// Installs the latest announced key, if any; returns its id.
+pub async fn adopt_latest(ledger: &Ledger, kms: &dyn Kms) -> Result<Option<String>, SigningError> {
+    let Some(event) = ledger.store().latest_signing_key_event().await? else {
+        return Ok(None);
+    };
+    let key_id = event
+        .data
+        .get("key_id")
+        .and_then(|v| v.as_str())
+        .ok_or(SigningError::Malformed)?
+        .to_string();
+    adopt(ledger, kms, &key_id).await?;
+    Ok(Some(key_id))
+}
+
+/// Installs a stored key by id (after another node rotated).
+pub async fn adopt(ledger: &Ledger, kms: &dyn Kms, key_id: &str) -> Result<(), SigningError> {
+    if ledger
+        .signer()
+        .current()
+        .is_some_and(|key| key.key_id == key_id)
+    {
+        return Ok(());
+    }
+    let stored = ledger
+        .store()
+        .signing_key(key_id)
+        .await?
+        .ok_or_else(|| SigningError::MissingSecret(key_id.to_string()))?;
+    let secret = kms.unwrap(&stored.wrapped_secret, &context(key_id)).await?;
+    let bytes: [u8; 32] = secret
+        .as_slice()
+        .try_into()
+        .map_err(|_| SigningError::Malformed)?;
+    ledger.signer().install(ActiveKey {
+        key_id: key_id.to_string(),
+        secret: SigningKey::from_bytes(&bytes),
+    });
+    Ok(())
+}
+
+/// Rotates: a new key is announced by an event signed with the current
+/// key, then signs everything after it. Old keys stay valid for the events
+/// they signed.
+pub async fn rotate(
+    ledger: &Ledger,
+    kms: &dyn Kms,
+    actor: Actor,
+    request_id: &str,
+) -> Result<String, SigningError> {
+    let current = ledger
+        .store()
+        .latest_signing_key_event()
+        .await?
+        .ok_or(SigningError::Malformed)?;
+    let key = generate(ledger, kms).await?;
+    let announce = NewEvent::new(SIGNING_KEY_ADDED, LEDGER_SUBJECT, actor)
+        .expect_version(current.subject_version)
+        .request_id(request_id)
+        .data(signing_key_added_data(&key.public()));
+    ledger.append_one(announce).await?;
+    let key_id = key.key_id.clone();
+    ledger.signer().install(key);
+    Ok(key_id)
+}
+
+/// Creates a key and stores it wrapped, before it is ever announced, so an
+/// announced key always has its secret stored.
+async fn generate(ledger: &Ledger, kms: &dyn Kms) -> Result<ActiveKey, SigningError> {
+    let seed = random_bytes::<32>();
+    let secret = SigningKey::from_bytes(&seed);
+    let public = secret.verifying_key();
+    let key_id = key_id(&public);
+    let wrapped_secret = kms.wrap(seed.as_ref(), &context(&key_id)).await?;
+    ledger
+        .store()
+        .insert_signing_key(&StoredSigningKey {
+            key_id: key_id.clone(),
+            public_key: public.as_bytes().to_vec(),
+            wrapped_secret,
+            kms_key_ref: kms.key_ref().to_string(),
+        })
+        .await?;
+    Ok(ActiveKey { key_id, secret })
+}

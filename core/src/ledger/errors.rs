@@ -1,0 +1,38 @@
+//! Why an append or a read did not happen.
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, Error)]
+pub enum AppendError {
+    /// The subject moved on since the command read it: re-run the command
+    /// on fresh state.
+    #[error("subject {subject} is at version {actual}, the command decided on version {expected}")]
+    Conflict {
+        subject: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("{namespace} is already taken")]
+    ClaimTaken { namespace: String, value: String },
+    #[error("invalid event: {0}")]
+    Invalid(String),
+    /// The outcome is not known to be a commit: the events were not
+    /// acknowledged.
+    #[error("ledger unavailable: {0}")]
+    Unavailable(String),
+    #[error("no signing key is installed yet")]
+    NoSigningKey,
+    #[error("the ledger is shutting down")]
+    Closed,
+}
+
+#[derive(Debug, Error)]
+pub enum LedgerError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A stored row cannot be read back as an event (it was altered).
+    #[error("seq {seq}: stored row is unreadable: {reason}")]
+    Corrupt { seq: u64, reason: String },
+}

@@ -1,0 +1,150 @@
+//! The ledger: the append-only, hash-chained, signed event log.
+//!
+//! [`Ledger`] is what the rest of Warden uses. It validates events, groups
+//! concurrent appends into one transaction (group commit: each caller learns
+//! its `seq` only after the commit), seals them ([`seal`]) and hands them to
+//! a [`LedgerStore`]: PostgreSQL in production, SQLite embedded. Both keep
+//! `seq` gapless, refuse UPDATE and DELETE with triggers, and serialize
+//! appends so the chain stays one line.
+
+mod errors;
+pub mod postgres;
+mod rows;
+pub mod seal;
+pub mod sqlite;
+mod store;
+mod writer;
+
+pub use errors::{AppendError, LedgerError};
+pub use store::{Head, LedgerStore, RelayLease, Snapshot, StoredDataKey, StoredSigningKey};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::chain::canonical;
+use crate::event::{Event, NewEvent, valid_kind};
+use crate::keys::signing::Signer;
+use writer::{Request, Writer};
+
+/// Appends accepted at most in one transaction.
+pub const MAX_BATCH_EVENTS: usize = 2048;
+
+#[derive(Clone)]
+pub struct Ledger {
+    store: Arc<dyn LedgerStore>,
+    requests: mpsc::Sender<Request>,
+    committed: watch::Receiver<u64>,
+    signer: Signer,
+}
+
+impl Ledger {
+    /// Starts the group-commit writer over `store`. Appends wait until a
+    /// signing key is installed (see `keys::signing::establish`).
+    pub fn new(store: Arc<dyn LedgerStore>) -> Self {
+        let (requests, receiver) = mpsc::channel(4096);
+        let (committed_sender, committed) = watch::channel(0);
+        let signer = Signer::default();
+        let writer = Writer {
+            store: store.clone(),
+            requests: receiver,
+            committed: committed_sender,
+            signer: signer.clone(),
+        };
+        tokio::spawn(writer.run());
+        Ledger {
+            store,
+            requests,
+            committed,
+            signer,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn LedgerStore> {
+        &self.store
+    }
+
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// Appends the events of one command atomically: all get consecutive
+    /// `seq`s, or none is appended.
+    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Event>, AppendError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        if events.len() > MAX_BATCH_EVENTS {
+            return Err(AppendError::Invalid(format!(
+                "one command may append at most {MAX_BATCH_EVENTS} events"
+            )));
+        }
+        for event in &events {
+            validate(event)?;
+        }
+        let (reply, response) = oneshot::channel();
+        self.requests
+            .send(Request { events, reply })
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        response.await.map_err(|_| AppendError::Closed)?
+    }
+
+    pub async fn append_one(&self, event: NewEvent) -> Result<Event, AppendError> {
+        let mut events = self.append(vec![event]).await?;
+        events.pop().ok_or(AppendError::Closed)
+    }
+
+    /// The highest `seq` this process has committed (0 before any).
+    pub fn committed(&self) -> watch::Receiver<u64> {
+        self.committed.clone()
+    }
+
+    pub async fn read(&self, from: u64, limit: usize) -> Result<Vec<Event>, LedgerError> {
+        self.store.read(from, limit).await
+    }
+
+    pub async fn head(&self) -> Result<Head, LedgerError> {
+        self.store.head().await
+    }
+
+    /// Waits until the writer has drained: every append sent before this
+    /// call is committed or refused.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.requests.capacity() < self.requests.max_capacity() {
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+}
+
+fn validate(event: &NewEvent) -> Result<(), AppendError> {
+    if !valid_kind(&event.kind) {
+        return Err(AppendError::Invalid(format!(
+            "kind {:?} must be dotted lower-case words, like session.created",
+            event.kind
+        )));
+    }
+    if event.subject.is_empty() || event.subject.len() > 256 {
+        return Err(AppendError::Invalid(
+            "subject must be 1 to 256 bytes".into(),
+        ));
+    }
+    if event.request_id.len() > 128 {
+        return Err(AppendError::Invalid(
+            "request_id must be at most 128 bytes".into(),
+        ));
+    }
+    let mut scratch = Vec::new();
+    canonical::write_value(&event.data, &mut scratch)
+        .map_err(|error| AppendError::Invalid(error.to_string()))?;
+    if scratch.len() > 64 * 1024 {
+        return Err(AppendError::Invalid("data must be at most 64 KiB".into()));
+    }
+    Ok(())
+}

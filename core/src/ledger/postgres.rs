@@ -1,0 +1,419 @@
+//! The PostgreSQL ledger: the production profile.
+//!
+//! Appends from every process serialize on one transaction-scoped advisory
+//! lock, so the chain stays one line however many nodes write. The server
+//! runs as role `warden_writer` (INSERT and SELECT on the log); triggers
+//! refuse UPDATE, DELETE and TRUNCATE whoever asks. The log is partitioned
+//! by ranges of `seq`, created ahead by `warden_ensure_partitions`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Row, Transaction};
+
+use super::rows::{EventColumns, EventRow};
+use super::seal::{SealInput, SealedBatch};
+use super::{
+    Head, LedgerError, LedgerStore, RelayLease, Snapshot, StoredDataKey, StoredSigningKey,
+};
+use crate::chain::{Digest, LEDGER_SUBJECT};
+use crate::event::{Event, UniqueClaim};
+
+/// `pg_advisory_xact_lock` key that serializes appends ("WARDEN\0\1").
+const APPEND_LOCK: i64 = 0x5741_5244_454E_0001;
+/// `pg_try_advisory_lock` key held by the one relay ("WARDEN\0\2").
+const RELAY_LOCK: i64 = 0x5741_5244_454E_0002;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+macro_rules! select_events {
+    ($rest:literal) => {
+        concat!(
+            "SELECT seq, id::text, at, kind, subject, subject_version, actor, request_id, ",
+            "outcome, data, prev, hash, key_id, sig FROM events ",
+            $rest
+        )
+    };
+}
+
+pub struct PostgresStore {
+    pool: PgPool,
+    /// First seq beyond the partitions known to exist.
+    partitions_end: AtomicU64,
+}
+
+impl PostgresStore {
+    /// Connects; every connection assumes `role` (normally `warden_writer`)
+    /// when given, so the server holds only the writer's rights.
+    pub async fn connect(
+        url: &str,
+        role: Option<&str>,
+        max_connections: u32,
+    ) -> Result<Self, LedgerError> {
+        let options: PgConnectOptions = url.parse()?;
+        let set_role = role.map(|role| format!("SET ROLE \"{}\"", role.replace('"', "\"\"")));
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |connection, _| {
+                let set_role = set_role.clone();
+                Box::pin(async move {
+                    if let Some(statement) = set_role {
+                        sqlx::query(AssertSqlSafe(statement))
+                            .execute(&mut *connection)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(PostgresStore {
+            pool,
+            partitions_end: AtomicU64::new(0),
+        })
+    }
+
+    pub async fn migrate(url: &str) -> Result<(), LedgerError> {
+        let mut connection = PgConnection::connect(url).await?;
+        MIGRATOR.run(&mut connection).await?;
+        Ok(())
+    }
+
+    pub async fn migrate_down(url: &str) -> Result<(), LedgerError> {
+        let mut connection = PgConnection::connect(url).await?;
+        MIGRATOR.undo(&mut connection, 0).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn ensure_partitions(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        last_seq: u64,
+    ) -> Result<(), LedgerError> {
+        if last_seq < self.partitions_end.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let end: i64 = sqlx::query_scalar("SELECT warden_ensure_partitions($1)")
+            .bind(last_seq as i64)
+            .fetch_one(&mut **tx)
+            .await?;
+        self.partitions_end.store(end as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn row_to_event(row: sqlx::postgres::PgRow) -> Result<Event, LedgerError> {
+    EventRow {
+        seq: row.try_get(0)?,
+        id: row.try_get(1)?,
+        at: row.try_get(2)?,
+        kind: row.try_get(3)?,
+        subject: row.try_get(4)?,
+        subject_version: row.try_get(5)?,
+        actor: row.try_get(6)?,
+        request_id: row.try_get(7)?,
+        outcome: row.try_get(8)?,
+        data: row.try_get(9)?,
+        prev: row.try_get(10)?,
+        hash: row.try_get(11)?,
+        key_id: row.try_get(12)?,
+        sig: row.try_get(13)?,
+    }
+    .into_event()
+}
+
+async fn read_head(connection: &mut PgConnection) -> Result<Head, LedgerError> {
+    let row: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(connection)
+            .await?;
+    Ok(match row {
+        None => Head::EMPTY,
+        Some((seq, hash)) => Head {
+            seq: seq as u64,
+            hash: Digest::from_slice(&hash).ok_or(LedgerError::Corrupt {
+                seq: seq as u64,
+                reason: "hash is not 32 bytes".into(),
+            })?,
+        },
+    })
+}
+
+#[async_trait]
+impl LedgerStore for PostgresStore {
+    async fn commit(&self, input: SealInput<'_>) -> Result<SealedBatch, LedgerError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(APPEND_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let head = read_head(&mut tx).await?;
+
+        let subjects = input.subjects();
+        let versions: HashMap<String, u64> = sqlx::query_as::<_, (String, i64)>(
+            "SELECT subject, version FROM subjects WHERE subject = ANY($1)",
+        )
+        .bind(&subjects)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|(subject, version)| (subject, version as u64))
+        .collect();
+
+        let claims = input.claims();
+        let mut taken = HashSet::new();
+        if !claims.is_empty() {
+            let namespaces: Vec<&str> = claims.iter().map(|c| c.namespace.as_str()).collect();
+            let values: Vec<&str> = claims.iter().map(|c| c.value.as_str()).collect();
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT c.namespace, c.value FROM unique_claims c \
+                 JOIN UNNEST($1::text[], $2::text[]) AS wanted(namespace, value) \
+                 ON c.namespace = wanted.namespace AND c.value = wanted.value",
+            )
+            .bind(&namespaces)
+            .bind(&values)
+            .fetch_all(&mut *tx)
+            .await?;
+            taken.extend(
+                rows.into_iter()
+                    .map(|(namespace, value)| UniqueClaim { namespace, value }),
+            );
+        }
+
+        let sealed = input.seal(head, &versions, &taken);
+        let Some(last_seq) = sealed.last_seq() else {
+            tx.rollback().await?;
+            return Ok(sealed);
+        };
+        self.ensure_partitions(&mut tx, last_seq).await?;
+
+        let c = EventColumns::of(sealed.events());
+        sqlx::query(
+            "INSERT INTO events (seq, id, at, kind, subject, subject_version, actor, request_id, outcome, \
+             data, prev, hash, key_id, sig) \
+             SELECT * FROM UNNEST($1::int8[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], \
+             $6::int8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::bytea[], \
+             $13::text[], $14::bytea[])",
+        )
+        .bind(&c.seq)
+        .bind(&c.id)
+        .bind(&c.at)
+        .bind(&c.kind)
+        .bind(&c.subject)
+        .bind(&c.subject_version)
+        .bind(&c.actor)
+        .bind(&c.request_id)
+        .bind(&c.outcome)
+        .bind(&c.data)
+        .bind(&c.prev)
+        .bind(&c.hash)
+        .bind(&c.key_id)
+        .bind(&c.sig)
+        .execute(&mut *tx)
+        .await?;
+
+        let (subjects, versions): (Vec<&str>, Vec<i64>) = sealed
+            .versions
+            .iter()
+            .map(|(subject, version)| (subject.as_str(), *version as i64))
+            .unzip();
+        sqlx::query(
+            "INSERT INTO subjects (subject, version) SELECT * FROM UNNEST($1::text[], $2::int8[]) \
+             ON CONFLICT (subject) DO UPDATE SET version = EXCLUDED.version",
+        )
+        .bind(&subjects)
+        .bind(&versions)
+        .execute(&mut *tx)
+        .await?;
+
+        if !sealed.claims.is_empty() {
+            let namespaces: Vec<&str> = sealed
+                .claims
+                .iter()
+                .map(|(c, _)| c.namespace.as_str())
+                .collect();
+            let values: Vec<&str> = sealed
+                .claims
+                .iter()
+                .map(|(c, _)| c.value.as_str())
+                .collect();
+            let seqs: Vec<i64> = sealed.claims.iter().map(|(_, seq)| *seq as i64).collect();
+            sqlx::query(
+                "INSERT INTO unique_claims (namespace, value, seq) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[])",
+            )
+            .bind(&namespaces)
+            .bind(&values)
+            .bind(&seqs)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(sealed)
+    }
+
+    async fn read(&self, from: u64, limit: usize) -> Result<Vec<Event>, LedgerError> {
+        let rows = sqlx::query(select_events!("WHERE seq >= $1 ORDER BY seq LIMIT $2"))
+            .bind(from as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(row_to_event).collect()
+    }
+
+    async fn head(&self) -> Result<Head, LedgerError> {
+        let mut connection = self.pool.acquire().await?;
+        read_head(&mut connection).await
+    }
+
+    async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError> {
+        let row = sqlx::query(select_events!(
+            "WHERE subject = $1 ORDER BY subject_version DESC LIMIT 1"
+        ))
+        .bind(LEDGER_SUBJECT)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(row_to_event).transpose()
+    }
+
+    async fn ping(&self) -> Result<(), LedgerError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn load_snapshot(&self, name: &str) -> Result<Option<Snapshot>, LedgerError> {
+        let row: Option<(i32, i64, Vec<u8>)> =
+            sqlx::query_as("SELECT version, seq, state FROM snapshots WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(version, seq, state)| Snapshot {
+            name: name.to_string(),
+            version: version as u32,
+            seq: seq as u64,
+            state,
+        }))
+    }
+
+    async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), LedgerError> {
+        let mut tx = self.pool.begin().await?;
+        for snapshot in snapshots {
+            sqlx::query(
+                "INSERT INTO snapshots (name, version, seq, state, saved_at) VALUES ($1, $2, $3, $4, now()) \
+                 ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, seq = EXCLUDED.seq, \
+                 state = EXCLUDED.state, saved_at = EXCLUDED.saved_at",
+            )
+            .bind(&snapshot.name)
+            .bind(snapshot.version as i32)
+            .bind(snapshot.seq as i64)
+            .bind(&snapshot.state)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), LedgerError> {
+        sqlx::query("INSERT INTO signing_keys (key_id, public_key, wrapped_secret, kms_key_ref) VALUES ($1, $2, $3, $4)")
+            .bind(&key.key_id)
+            .bind(&key.public_key)
+            .bind(&key.wrapped_secret)
+            .bind(&key.kms_key_ref)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn signing_key(&self, key_id: &str) -> Result<Option<StoredSigningKey>, LedgerError> {
+        let row: Option<(Vec<u8>, Vec<u8>, String)> = sqlx::query_as(
+            "SELECT public_key, wrapped_secret, kms_key_ref FROM signing_keys WHERE key_id = $1",
+        )
+        .bind(key_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(public_key, wrapped_secret, kms_key_ref)| StoredSigningKey {
+                key_id: key_id.to_string(),
+                public_key,
+                wrapped_secret,
+                kms_key_ref,
+            },
+        ))
+    }
+
+    async fn insert_data_key(&self, key: &StoredDataKey) -> Result<StoredDataKey, LedgerError> {
+        sqlx::query(
+            "INSERT INTO data_keys (subject, key_id, wrapped, kms_key_ref) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (subject) DO NOTHING",
+        )
+        .bind(&key.subject)
+        .bind(&key.key_id)
+        .bind(&key.wrapped)
+        .bind(&key.kms_key_ref)
+        .execute(&self.pool)
+        .await?;
+        self.data_key(&key.subject)
+            .await?
+            .ok_or(LedgerError::Corrupt {
+                seq: 0,
+                reason: format!("data key of {} vanished while it was created", key.subject),
+            })
+    }
+
+    async fn data_key(&self, subject: &str) -> Result<Option<StoredDataKey>, LedgerError> {
+        let row: Option<(String, Vec<u8>, String)> =
+            sqlx::query_as("SELECT key_id, wrapped, kms_key_ref FROM data_keys WHERE subject = $1")
+                .bind(subject)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(key_id, wrapped, kms_key_ref)| StoredDataKey {
+            subject: subject.to_string(),
+            key_id,
+            wrapped,
+            kms_key_ref,
+        }))
+    }
+
+    async fn shred_data_key(&self, subject: &str) -> Result<bool, LedgerError> {
+        let result = sqlx::query("DELETE FROM data_keys WHERE subject = $1")
+            .bind(subject)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn try_relay_lease(&self) -> Result<Option<Box<dyn RelayLease>>, LedgerError> {
+        let mut connection = self.pool.acquire().await?.detach();
+        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(RELAY_LOCK)
+            .fetch_one(&mut connection)
+            .await?;
+        if held {
+            Ok(Some(Box::new(PostgresLease { connection })))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// A session-level advisory lock on a dedicated connection: released by
+/// PostgreSQL as soon as the connection ends, whatever happens to us.
+struct PostgresLease {
+    connection: PgConnection,
+}
+
+#[async_trait]
+impl RelayLease for PostgresLease {
+    async fn still_held(&mut self) -> bool {
+        self.connection.ping().await.is_ok()
+    }
+}

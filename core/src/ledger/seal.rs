@@ -1,0 +1,183 @@
+//! Deciding and sealing one group-commit batch, with no I/O.
+//!
+//! Under the append lock a store reads the head, the current versions of
+//! the batch's subjects and which of its claims are taken; [`SealInput::seal`]
+//! then accepts or refuses each request (a command's events, all or none),
+//! assigns `seq`, `subject_version`, `id`, `at`, chains and signs.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use super::{AppendError, Head};
+use crate::chain::{self, Envelope, SIGNING_KEY_ADDED};
+use crate::event::{Event, NewEvent, UniqueClaim, now_micros};
+use crate::keys::signing::ActiveKey;
+
+pub struct SealInput<'a> {
+    pub requests: &'a [Vec<NewEvent>],
+    pub key: &'a ActiveKey,
+}
+
+#[derive(Debug, Default)]
+pub struct SealedBatch {
+    /// Per request, in order: its sealed events or why it was refused.
+    pub results: Vec<Result<Vec<Event>, AppendError>>,
+    /// The new version of every subject that received events.
+    pub versions: Vec<(String, u64)>,
+    /// Claims made, with the `seq` of the event that made them.
+    pub claims: Vec<(UniqueClaim, u64)>,
+}
+
+impl SealedBatch {
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.results
+            .iter()
+            .filter_map(|result| result.as_ref().ok())
+            .flatten()
+    }
+
+    pub fn last_seq(&self) -> Option<u64> {
+        self.events().last().map(|event| event.seq)
+    }
+}
+
+impl SealInput<'_> {
+    /// Every subject the batch touches, once.
+    pub fn subjects(&self) -> Vec<String> {
+        let mut seen = HashSet::new();
+        self.requests
+            .iter()
+            .flatten()
+            .filter(|event| seen.insert(event.subject.as_str()))
+            .map(|event| event.subject.clone())
+            .collect()
+    }
+
+    pub fn claims(&self) -> Vec<UniqueClaim> {
+        let mut claims: Vec<UniqueClaim> = self
+            .requests
+            .iter()
+            .flatten()
+            .flat_map(|event| event.claims.iter().cloned())
+            .collect();
+        claims.sort();
+        claims.dedup();
+        claims
+    }
+
+    pub fn seal(
+        &self,
+        head: Head,
+        versions: &HashMap<String, u64>,
+        taken: &HashSet<UniqueClaim>,
+    ) -> SealedBatch {
+        let mut versions = versions.clone();
+        let mut taken = taken.clone();
+        let mut next_seq = head.seq + 1;
+        let mut prev = head.hash;
+        let mut batch = SealedBatch::default();
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+
+        for request in self.requests {
+            if let Err(refusal) = self.admissible(request, next_seq, &versions, &taken) {
+                batch.results.push(Err(refusal));
+                continue;
+            }
+            let mut sealed = Vec::with_capacity(request.len());
+            for new in request {
+                let version = versions.entry(new.subject.clone()).or_insert(0);
+                *version += 1;
+                touched.insert(new.subject.clone());
+                let event = self.seal_one(new, next_seq, *version, prev);
+                for claim in &new.claims {
+                    taken.insert(claim.clone());
+                    batch.claims.push((claim.clone(), next_seq));
+                }
+                prev = event.hash;
+                next_seq += 1;
+                sealed.push(event);
+            }
+            batch.results.push(Ok(sealed));
+        }
+        batch.versions = touched
+            .into_iter()
+            .filter_map(|subject| versions.get(&subject).map(|v| (subject, *v)))
+            .collect();
+        batch
+    }
+
+    /// A request is admitted whole or refused whole.
+    fn admissible(
+        &self,
+        request: &[NewEvent],
+        first_seq: u64,
+        versions: &HashMap<String, u64>,
+        taken: &HashSet<UniqueClaim>,
+    ) -> Result<(), AppendError> {
+        let mut local_versions: HashMap<&str, u64> = HashMap::new();
+        let mut local_claims: HashSet<&UniqueClaim> = HashSet::new();
+        for (offset, event) in request.iter().enumerate() {
+            let current = local_versions
+                .get(event.subject.as_str())
+                .copied()
+                .unwrap_or_else(|| versions.get(&event.subject).copied().unwrap_or(0));
+            if let Some(expected) = event.expected_version
+                && expected != current
+            {
+                return Err(AppendError::Conflict {
+                    subject: event.subject.clone(),
+                    expected,
+                    actual: current,
+                });
+            }
+            local_versions.insert(&event.subject, current + 1);
+            for claim in &event.claims {
+                if taken.contains(claim) || !local_claims.insert(claim) {
+                    return Err(AppendError::ClaimTaken {
+                        namespace: claim.namespace.clone(),
+                        value: claim.value.clone(),
+                    });
+                }
+            }
+            if first_seq + offset as u64 == 1 && !self.is_own_genesis(event) {
+                return Err(AppendError::Invalid(format!(
+                    "the first event of a ledger must be {SIGNING_KEY_ADDED} announcing the signing key"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn is_own_genesis(&self, event: &NewEvent) -> bool {
+        event.kind == SIGNING_KEY_ADDED
+            && event.data.get("key_id").and_then(|v| v.as_str()) == Some(self.key.key_id.as_str())
+    }
+
+    fn seal_one(
+        &self,
+        new: &NewEvent,
+        seq: u64,
+        subject_version: u64,
+        prev: chain::Digest,
+    ) -> Event {
+        let mut event = Event {
+            seq,
+            id: uuid::Uuid::now_v7(),
+            at: now_micros(),
+            kind: new.kind.clone(),
+            subject: new.subject.clone(),
+            subject_version,
+            actor: new.actor.clone(),
+            request_id: new.request_id.clone(),
+            outcome: new.outcome,
+            data: new.data.clone(),
+            prev,
+            hash: chain::Digest::ZERO,
+            key_id: self.key.key_id.clone(),
+            sig: chain::Signature([0; 64]),
+        };
+        // Data was checked canonicalizable when the append was accepted.
+        event.hash = Envelope::of(&event).hash().unwrap_or(chain::Digest::ZERO);
+        event.sig = chain::sign(&self.key.secret, &event.hash);
+        event
+    }
+}

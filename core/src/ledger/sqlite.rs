@@ -1,0 +1,343 @@
+//! The SQLite ledger: the embedded profile, one file in the data directory.
+//!
+//! Appends run in `BEGIN IMMEDIATE` transactions (SQLite's write lock
+//! serializes them across processes); WAL with `synchronous = FULL` so an
+//! acknowledged append survives a crash. Triggers refuse UPDATE and DELETE.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::rows::{EventColumns, EventRow};
+use super::seal::{SealInput, SealedBatch};
+use super::{
+    Head, LedgerError, LedgerStore, RelayLease, Snapshot, StoredDataKey, StoredSigningKey,
+};
+use crate::chain::{Digest, LEDGER_SUBJECT};
+use crate::event::{Event, UniqueClaim, timestamp};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+macro_rules! select_events {
+    ($rest:literal) => {
+        concat!(
+            "SELECT seq, id, at, kind, subject, subject_version, actor, request_id, ",
+            "outcome, data, prev, hash, key_id, sig FROM events ",
+            $rest
+        )
+    };
+}
+
+/// SQLite allows 32,766 bound parameters per statement; 14 per event row.
+const PARAMETERS_PER_INSERT: usize = 28_000;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the ledger file and migrates it.
+    pub async fn open(path: &Path) -> Result<Self, LedgerError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| sqlx::Error::Io(e))?;
+        }
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    pub async fn migrate_down(&self) -> Result<(), LedgerError> {
+        MIGRATOR.undo(&self.pool, 0).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn row_to_event(row: sqlx::sqlite::SqliteRow) -> Result<Event, LedgerError> {
+    let seq: i64 = row.try_get(0)?;
+    let at: String = row.try_get(2)?;
+    EventRow {
+        seq,
+        id: row.try_get(1)?,
+        at: timestamp::parse(&at).ok_or(LedgerError::Corrupt {
+            seq: seq as u64,
+            reason: "at is not an RFC 3339 UTC time with six fractional digits".into(),
+        })?,
+        kind: row.try_get(3)?,
+        subject: row.try_get(4)?,
+        subject_version: row.try_get(5)?,
+        actor: row.try_get(6)?,
+        request_id: row.try_get(7)?,
+        outcome: row.try_get(8)?,
+        data: row.try_get(9)?,
+        prev: row.try_get(10)?,
+        hash: row.try_get(11)?,
+        key_id: row.try_get(12)?,
+        sig: row.try_get(13)?,
+    }
+    .into_event()
+}
+
+async fn read_head(connection: &mut sqlx::SqliteConnection) -> Result<Head, LedgerError> {
+    let row: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(connection)
+            .await?;
+    Ok(match row {
+        None => Head::EMPTY,
+        Some((seq, hash)) => Head {
+            seq: seq as u64,
+            hash: Digest::from_slice(&hash).ok_or(LedgerError::Corrupt {
+                seq: seq as u64,
+                reason: "hash is not 32 bytes".into(),
+            })?,
+        },
+    })
+}
+
+#[async_trait]
+impl LedgerStore for SqliteStore {
+    async fn commit(&self, input: SealInput<'_>) -> Result<SealedBatch, LedgerError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let head = read_head(&mut tx).await?;
+
+        let mut versions = HashMap::new();
+        for subject in input.subjects() {
+            let version: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM subjects WHERE subject = ?")
+                    .bind(&subject)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(version) = version {
+                versions.insert(subject, version as u64);
+            }
+        }
+        let mut taken = HashSet::new();
+        for claim in input.claims() {
+            let exists: Option<i64> = sqlx::query_scalar(
+                "SELECT seq FROM unique_claims WHERE namespace = ? AND value = ?",
+            )
+            .bind(&claim.namespace)
+            .bind(&claim.value)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if exists.is_some() {
+                taken.insert(UniqueClaim { ..claim });
+            }
+        }
+
+        let sealed = input.seal(head, &versions, &taken);
+        if sealed.last_seq().is_none() {
+            tx.rollback().await?;
+            return Ok(sealed);
+        }
+        let events: Vec<&Event> = sealed.events().collect();
+        for chunk in events.chunks(PARAMETERS_PER_INSERT / 14) {
+            let c = EventColumns::of(chunk.iter().copied());
+            let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO events (seq, id, at, kind, subject, subject_version, actor, request_id, outcome, \
+                 data, prev, hash, key_id, sig) ",
+            );
+            insert.push_values(0..c.seq.len(), |mut row, i| {
+                row.push_bind(c.seq[i])
+                    .push_bind(c.id[i].hyphenated().to_string())
+                    .push_bind(timestamp::format(&c.at[i]))
+                    .push_bind(c.kind[i].clone())
+                    .push_bind(c.subject[i].clone())
+                    .push_bind(c.subject_version[i])
+                    .push_bind(c.actor[i].clone())
+                    .push_bind(c.request_id[i].clone())
+                    .push_bind(c.outcome[i].clone())
+                    .push_bind(c.data[i].clone())
+                    .push_bind(c.prev[i].clone())
+                    .push_bind(c.hash[i].clone())
+                    .push_bind(c.key_id[i].clone())
+                    .push_bind(c.sig[i].clone());
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        for (subject, version) in &sealed.versions {
+            sqlx::query(
+                "INSERT INTO subjects (subject, version) VALUES (?, ?) \
+                 ON CONFLICT (subject) DO UPDATE SET version = excluded.version",
+            )
+            .bind(subject)
+            .bind(*version as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (claim, seq) in &sealed.claims {
+            sqlx::query("INSERT INTO unique_claims (namespace, value, seq) VALUES (?, ?, ?)")
+                .bind(&claim.namespace)
+                .bind(&claim.value)
+                .bind(*seq as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(sealed)
+    }
+
+    async fn read(&self, from: u64, limit: usize) -> Result<Vec<Event>, LedgerError> {
+        let rows = sqlx::query(select_events!("WHERE seq >= ? ORDER BY seq LIMIT ?"))
+            .bind(from as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(row_to_event).collect()
+    }
+
+    async fn head(&self) -> Result<Head, LedgerError> {
+        let mut connection = self.pool.acquire().await?;
+        read_head(&mut connection).await
+    }
+
+    async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError> {
+        let row = sqlx::query(select_events!(
+            "WHERE subject = ? ORDER BY subject_version DESC LIMIT 1"
+        ))
+        .bind(LEDGER_SUBJECT)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(row_to_event).transpose()
+    }
+
+    async fn ping(&self) -> Result<(), LedgerError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn load_snapshot(&self, name: &str) -> Result<Option<Snapshot>, LedgerError> {
+        let row: Option<(i64, i64, Vec<u8>)> =
+            sqlx::query_as("SELECT version, seq, state FROM snapshots WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(version, seq, state)| Snapshot {
+            name: name.to_string(),
+            version: version as u32,
+            seq: seq as u64,
+            state,
+        }))
+    }
+
+    async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), LedgerError> {
+        let mut tx = self.pool.begin().await?;
+        for snapshot in snapshots {
+            sqlx::query(
+                "INSERT INTO snapshots (name, version, seq, state) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (name) DO UPDATE SET version = excluded.version, seq = excluded.seq, \
+                 state = excluded.state, saved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            )
+            .bind(&snapshot.name)
+            .bind(snapshot.version as i64)
+            .bind(snapshot.seq as i64)
+            .bind(&snapshot.state)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), LedgerError> {
+        sqlx::query("INSERT INTO signing_keys (key_id, public_key, wrapped_secret, kms_key_ref) VALUES (?, ?, ?, ?)")
+            .bind(&key.key_id)
+            .bind(&key.public_key)
+            .bind(&key.wrapped_secret)
+            .bind(&key.kms_key_ref)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn signing_key(&self, key_id: &str) -> Result<Option<StoredSigningKey>, LedgerError> {
+        let row: Option<(Vec<u8>, Vec<u8>, String)> = sqlx::query_as(
+            "SELECT public_key, wrapped_secret, kms_key_ref FROM signing_keys WHERE key_id = ?",
+        )
+        .bind(key_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(public_key, wrapped_secret, kms_key_ref)| StoredSigningKey {
+                key_id: key_id.to_string(),
+                public_key,
+                wrapped_secret,
+                kms_key_ref,
+            },
+        ))
+    }
+
+    async fn insert_data_key(&self, key: &StoredDataKey) -> Result<StoredDataKey, LedgerError> {
+        sqlx::query(
+            "INSERT INTO data_keys (subject, key_id, wrapped, kms_key_ref) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (subject) DO NOTHING",
+        )
+        .bind(&key.subject)
+        .bind(&key.key_id)
+        .bind(&key.wrapped)
+        .bind(&key.kms_key_ref)
+        .execute(&self.pool)
+        .await?;
+        self.data_key(&key.subject)
+            .await?
+            .ok_or(LedgerError::Corrupt {
+                seq: 0,
+                reason: format!("data key of {} vanished while it was created", key.subject),
+            })
+    }
+
+    async fn data_key(&self, subject: &str) -> Result<Option<StoredDataKey>, LedgerError> {
+        let row: Option<(String, Vec<u8>, String)> =
+            sqlx::query_as("SELECT key_id, wrapped, kms_key_ref FROM data_keys WHERE subject = ?")
+                .bind(subject)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(key_id, wrapped, kms_key_ref)| StoredDataKey {
+            subject: subject.to_string(),
+            key_id,
+            wrapped,
+            kms_key_ref,
+        }))
+    }
+
+    async fn shred_data_key(&self, subject: &str) -> Result<bool, LedgerError> {
+        let result = sqlx::query("DELETE FROM data_keys WHERE subject = ?")
+            .bind(subject)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// The embedded profile runs one node: its relay always holds the lease.
+    async fn try_relay_lease(&self) -> Result<Option<Box<dyn RelayLease>>, LedgerError> {
+        Ok(Some(Box::new(LocalLease)))
+    }
+}
+
+struct LocalLease;
+
+#[async_trait]
+impl RelayLease for LocalLease {
+    async fn still_held(&mut self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,86 @@
+//! What a storage backend provides to the ledger.
+
+use async_trait::async_trait;
+
+use super::LedgerError;
+use super::seal::{SealInput, SealedBatch};
+use crate::chain::Digest;
+use crate::event::Event;
+
+/// The last event of the log (`seq` 0 and zero hash when empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: Digest,
+}
+
+impl Head {
+    pub const EMPTY: Head = Head {
+        seq: 0,
+        hash: Digest::ZERO,
+    };
+}
+
+/// A saved read-model state at a `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub name: String,
+    pub version: u32,
+    pub seq: u64,
+    pub state: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredSigningKey {
+    pub key_id: String,
+    pub public_key: Vec<u8>,
+    pub wrapped_secret: Vec<u8>,
+    pub kms_key_ref: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredDataKey {
+    pub subject: String,
+    pub key_id: String,
+    pub wrapped: Vec<u8>,
+    pub kms_key_ref: String,
+}
+
+/// Held while this process is the one relay; dropping it lets another
+/// node take over.
+#[async_trait]
+pub trait RelayLease: Send {
+    /// False once the lease is lost (for example the connection dropped).
+    async fn still_held(&mut self) -> bool;
+}
+
+#[async_trait]
+pub trait LedgerStore: Send + Sync + 'static {
+    /// In one transaction under the append lock: reads the head, the
+    /// subject versions and the taken claims, lets `seal` decide and sign,
+    /// and inserts what it accepted.
+    async fn commit(&self, input: SealInput<'_>) -> Result<SealedBatch, LedgerError>;
+    /// Events with `seq >= from`, ascending, at most `limit`.
+    async fn read(&self, from: u64, limit: usize) -> Result<Vec<Event>, LedgerError>;
+    async fn head(&self) -> Result<super::Head, LedgerError>;
+    /// The latest event on the `ledger` subject (the current signing key).
+    async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError>;
+    async fn ping(&self) -> Result<(), LedgerError>;
+
+    async fn load_snapshot(&self, name: &str) -> Result<Option<Snapshot>, LedgerError>;
+    async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), LedgerError>;
+
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), LedgerError>;
+    async fn signing_key(&self, key_id: &str) -> Result<Option<StoredSigningKey>, LedgerError>;
+
+    /// Inserts unless the subject has a key already; returns the key that
+    /// is stored afterwards (the existing one when two nodes race).
+    async fn insert_data_key(&self, key: &StoredDataKey) -> Result<StoredDataKey, LedgerError>;
+    async fn data_key(&self, subject: &str) -> Result<Option<StoredDataKey>, LedgerError>;
+    /// Crypto-shredding: destroys the subject's wrapped data key. Returns
+    /// whether there was one.
+    async fn shred_data_key(&self, subject: &str) -> Result<bool, LedgerError>;
+
+    /// Tries to become the one node that relays to the bus.
+    async fn try_relay_lease(&self) -> Result<Option<Box<dyn RelayLease>>, LedgerError>;
+}

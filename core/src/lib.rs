@@ -1,0 +1,17 @@
+//! Warden's domain core: the immutable, signed, hash-chained event log and
+//! what it stands on.
+//!
+//! * [`event`]: the envelope of every event.
+//! * [`chain`]: canonical encoding, hashing, signing, verification (no I/O).
+//! * [`ledger`]: the log itself, on PostgreSQL or SQLite, with group commit.
+//! * [`bus`]: fan-out of committed events (NATS JetStream or in-process)
+//!   and the relay that feeds it.
+//! * [`keys`]: the KMS, signing keys, and sealed (encrypted) event fields.
+
+pub mod bus;
+pub mod chain;
+pub mod event;
+pub mod keys;
+pub mod ledger;
+
+pub use event::{Actor, ActorKind, Event, NewEvent, Outcome};

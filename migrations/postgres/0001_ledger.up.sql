@@ -1,0 +1,133 @@
+-- The event log and what the append transaction keeps beside it.
+-- See docs/operations/postgres.md for roles, partitions and maintenance.
+
+-- The role the server runs as: INSERT and SELECT on the log, nothing more.
+DO $$
+BEGIN
+    CREATE ROLE warden_writer NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
+END
+$$;
+
+CREATE TABLE ledger_settings (
+    name  TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+-- Events per partition; partitions are ranges of seq.
+INSERT INTO ledger_settings (name, value) VALUES ('partition_size', 1000000);
+
+CREATE TABLE events (
+    seq             BIGINT      NOT NULL CHECK (seq > 0),
+    id              UUID        NOT NULL,
+    at              TIMESTAMPTZ NOT NULL,
+    kind            TEXT        NOT NULL,
+    subject         TEXT        NOT NULL,
+    subject_version BIGINT      NOT NULL CHECK (subject_version > 0),
+    actor           TEXT        NOT NULL, -- canonical JSON
+    request_id      TEXT        NOT NULL,
+    outcome         TEXT        NOT NULL,
+    data            TEXT        NOT NULL, -- canonical JSON
+    prev            BYTEA       NOT NULL,
+    hash            BYTEA       NOT NULL,
+    key_id          TEXT        NOT NULL,
+    sig             BYTEA       NOT NULL,
+    PRIMARY KEY (seq)
+) PARTITION BY RANGE (seq);
+
+CREATE INDEX events_subject ON events (subject, subject_version);
+
+CREATE FUNCTION warden_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the event log is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'WA001';
+END
+$$;
+
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+    FOR EACH ROW EXECUTE FUNCTION warden_refuse_change();
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION warden_refuse_change();
+
+-- Creates every partition up to the one holding seq `upto`, plus one ahead;
+-- returns the first seq beyond the last partition. Runs with the owner's
+-- rights so the writer role needs no DDL privilege.
+CREATE FUNCTION warden_ensure_partitions(upto BIGINT) RETURNS BIGINT
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    size  BIGINT;
+    start BIGINT;
+    part  TEXT;
+BEGIN
+    SELECT value INTO size FROM ledger_settings WHERE name = 'partition_size';
+    start := 1;
+    WHILE start <= upto + size LOOP
+        part := format('events_p%s', lpad(start::text, 19, '0'));
+        IF to_regclass(part) IS NULL THEN
+            EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES FROM (%s) TO (%s)',
+                           part, start, start + size);
+            EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %I '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION warden_refuse_change()',
+                           part || '_no_truncate', part);
+        END IF;
+        start := start + size;
+    END LOOP;
+    RETURN start;
+END
+$$;
+
+SELECT warden_ensure_partitions(1);
+
+-- Current version of every subject (optimistic concurrency).
+CREATE TABLE subjects (
+    subject TEXT PRIMARY KEY,
+    version BIGINT NOT NULL
+);
+
+-- Globally unique values, claimed in the append transaction.
+CREATE TABLE unique_claims (
+    namespace TEXT   NOT NULL,
+    value     TEXT   NOT NULL,
+    seq       BIGINT NOT NULL,
+    PRIMARY KEY (namespace, value)
+);
+
+-- Read-model snapshots: position + serialized state.
+CREATE TABLE snapshots (
+    name     TEXT PRIMARY KEY,
+    version  INTEGER     NOT NULL,
+    seq      BIGINT      NOT NULL,
+    state    BYTEA       NOT NULL,
+    saved_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- Signing keys, secret part wrapped by the KMS. Never updated or deleted.
+CREATE TABLE signing_keys (
+    key_id         TEXT PRIMARY KEY,
+    public_key     BYTEA       NOT NULL,
+    wrapped_secret BYTEA       NOT NULL,
+    kms_key_ref    TEXT        NOT NULL,
+    created_at     TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TRIGGER signing_keys_append_only BEFORE UPDATE OR DELETE ON signing_keys
+    FOR EACH ROW EXECUTE FUNCTION warden_refuse_change();
+
+-- Per-subject data keys for sealed fields, wrapped by the KMS. Deleting a
+-- row crypto-shreds the subject's sealed fields.
+CREATE TABLE data_keys (
+    subject     TEXT PRIMARY KEY,
+    key_id      TEXT        NOT NULL,
+    wrapped     BYTEA       NOT NULL,
+    kms_key_ref TEXT        NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+GRANT SELECT, INSERT ON events TO warden_writer;
+GRANT SELECT ON ledger_settings TO warden_writer;
+GRANT SELECT, INSERT, UPDATE ON subjects TO warden_writer;
+GRANT SELECT, INSERT ON unique_claims TO warden_writer;
+GRANT SELECT, INSERT, UPDATE, DELETE ON snapshots TO warden_writer;
+GRANT SELECT, INSERT ON signing_keys TO warden_writer;
+GRANT SELECT, INSERT, DELETE ON data_keys TO warden_writer;
+GRANT EXECUTE ON FUNCTION warden_ensure_partitions(BIGINT) TO warden_writer;

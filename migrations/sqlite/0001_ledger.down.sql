@@ -1,0 +1,6 @@
+DROP TABLE IF EXISTS data_keys;
+DROP TABLE IF EXISTS signing_keys;
+DROP TABLE IF EXISTS snapshots;
+DROP TABLE IF EXISTS unique_claims;
+DROP TABLE IF EXISTS subjects;
+DROP TABLE IF EXISTS events;

@@ -1,0 +1,30 @@
+//! Warden's read models. Each is a plain state machine, `apply(&mut self,
+//! &Event)`: deterministic, no I/O, testable with a list of events. The
+//! [`runner`] feeds them in `seq` order from the bus, checks the chain as it
+//! goes, repairs gaps from the log and saves snapshots.
+//!
+//! Every read model is listed once, in [`ReadModels`].
+
+pub mod projection;
+pub mod runner;
+pub mod signing_keys;
+
+pub use projection::{Projection, Shared};
+pub use runner::{Positions, Runner, RunnerError};
+
+use std::sync::Arc;
+
+use projection::{Slot, SlotOf};
+
+/// All read models of a node.
+#[derive(Clone, Default)]
+pub struct ReadModels {
+    pub signing_keys: Shared<signing_keys::SigningKeys>,
+}
+
+impl ReadModels {
+    /// The one list of projections the runner feeds.
+    pub(crate) fn slots(&self) -> Vec<Box<dyn Slot>> {
+        vec![Box::new(SlotOf::new(Arc::clone(&self.signing_keys)))]
+    }
+}
