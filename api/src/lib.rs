@@ -1,1 +1,12 @@
-//! placeholder
+//! Warden's HTTP surface and command line: configuration, node assembly,
+//! routes and handlers. The `warden` binary is `main.rs`.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod handlers;
+pub mod node;
+pub mod request_id;
+pub mod routes;
+pub mod server;
+pub mod state;

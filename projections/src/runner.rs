@@ -23,6 +23,8 @@ use crate::ReadModels;
 use crate::projection::Slot;
 
 const CHUNK: usize = 1000;
+/// Threads that verify signatures while catching up.
+const VERIFY_THREADS: usize = 2;
 /// With no bus traffic for this long, the runner checks the log itself.
 const TAIL_INTERVAL: Duration = Duration::from_millis(250);
 const SNAPSHOT_EVERY_EVENTS: u64 = 10_000;
@@ -256,7 +258,7 @@ impl Runner {
         }
         let mut verifier = self.verifier.clone();
         let (verifier, events, result) = tokio::task::spawn_blocking(move || {
-            let result = verifier.check_all(&events);
+            let result = verifier.check_all(&events, VERIFY_THREADS);
             (verifier, events, result)
         })
         .await

@@ -152,10 +152,11 @@ impl ChainVerifier {
         Ok(())
     }
 
-    /// Checks a run of events, verifying their signatures as one batch
-    /// (about twice as fast). On failure the verifier stays before the first
+    /// Checks a run of events, verifying their signatures in batches
+    /// spread over `threads` threads (batch verification is about twice as
+    /// fast as one by one). On failure the verifier stays before the first
     /// bad event, which the error names.
-    pub fn check_all(&mut self, events: &[Event]) -> Result<(), ChainError> {
+    pub fn check_all(&mut self, events: &[Event], threads: usize) -> Result<(), ChainError> {
         let start = self.clone();
         let mut messages = Vec::with_capacity(events.len());
         let mut signatures = Vec::with_capacity(events.len());
@@ -164,8 +165,8 @@ impl ChainVerifier {
             let key = match self.check_structure(event) {
                 Ok(key) => key,
                 Err(error) => {
-                    // Signatures before the structural error may also be bad:
-                    // recheck one by one to name the first problem.
+                    // Signatures before the structural error may be bad
+                    // too: recheck one by one to name the first problem.
                     *self = start;
                     return self.check_each(events).and(Err(error));
                 }
@@ -176,7 +177,23 @@ impl ChainVerifier {
             self.advance(event);
         }
         let message_refs: Vec<&[u8]> = messages.iter().map(|m| m.as_slice()).collect();
-        if ed25519_dalek::verify_batch(&message_refs, &signatures, &keys).is_err() {
+        let part = message_refs.len().div_ceil(threads.max(1)).max(1);
+        let all_valid = std::thread::scope(|scope| {
+            let handles: Vec<_> = message_refs
+                .chunks(part)
+                .zip(signatures.chunks(part))
+                .zip(keys.chunks(part))
+                .map(|((messages, signatures), keys)| {
+                    scope.spawn(move || {
+                        ed25519_dalek::verify_batch(messages, signatures, keys).is_ok()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .all(|handle| handle.join().unwrap_or(false))
+        });
+        if !all_valid {
             *self = start;
             return self.check_each(events);
         }

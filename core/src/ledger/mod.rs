@@ -13,6 +13,7 @@ mod rows;
 pub mod seal;
 pub mod sqlite;
 mod store;
+pub mod verify;
 mod writer;
 
 pub use errors::{AppendError, LedgerError};

@@ -1,0 +1,91 @@
+//! The `warden` command line: `serve`, `migrate`, `verify`, `export`, `keys`.
+
+mod export;
+mod keys;
+mod migrate;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, LogFormat, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "warden",
+    version,
+    about = "Warden: audit-first authentication service"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the server (the default).
+    Serve,
+    /// Apply (or with --down, revert) the database migrations.
+    Migrate(migrate::MigrateArgs),
+    /// Verify the chain of the configured log or of an exported file.
+    Verify(verify::VerifyArgs),
+    /// Export a range of events as JSON Lines.
+    Export(export::ExportArgs),
+    /// List or rotate the chain's signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let config = match Config::load(&cli.settings) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("warden: configuration refused: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(config.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let metrics = crate::server::install_metrics();
+            crate::server::serve(config, metrics)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(|e| e.to_string())
+        }
+        Command::Migrate(args) => migrate::run(&config, args).await,
+        Command::Verify(args) => verify::run(&config, args).await,
+        Command::Export(args) => export::run(&config, args).await,
+        Command::Keys(command) => keys::run(&config, command).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("warden: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("WARDEN_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,async_nats=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+    };
+}
+
+/// Writes a line to standard output (the CLI's result channel).
+pub(crate) fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}

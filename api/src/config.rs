@@ -1,0 +1,352 @@
+//! Configuration: flags, environment variables and an optional TOML file,
+//! in that order of precedence. Every key is documented in
+//! `docs/configuration.md`; a bad value stops the start with a message
+//! naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("{key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+/// Settings given on the command line or in the environment. Every field
+/// is optional here; the TOML file and the defaults fill the rest.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Settings {
+    /// TOML configuration file.
+    #[arg(long, env = "WARDEN_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Directory of the embedded profile (SQLite log, local master key).
+    #[arg(long, env = "WARDEN_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "WARDEN_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// PostgreSQL URL: switches the log to PostgreSQL (production profile).
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Role the server assumes on PostgreSQL ("" to keep the login role).
+    #[arg(long, env = "WARDEN_DATABASE_ROLE", global = true)]
+    pub database_role: Option<String>,
+    /// Maximum PostgreSQL connections of this process.
+    #[arg(long, env = "WARDEN_DATABASE_MAX_CONNECTIONS", global = true)]
+    pub database_max_connections: Option<u32>,
+    /// NATS URL: switches the bus to NATS JetStream (production profile).
+    #[arg(long, env = "NATS_URL", global = true, hide_env_values = true)]
+    pub nats_url: Option<String>,
+    /// Prefix of the JetStream stream and subjects.
+    #[arg(long, env = "WARDEN_NATS_PREFIX", global = true)]
+    pub nats_prefix: Option<String>,
+    /// File holding the local KMS master key (created with mode 0600).
+    #[arg(long, env = "WARDEN_KMS_KEY_FILE", global = true)]
+    pub kms_key_file: Option<PathBuf>,
+    /// File holding the bearer token that may record application events.
+    #[arg(long, env = "WARDEN_APP_EVENTS_TOKEN_FILE", global = true)]
+    pub app_events_token_file: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long, env = "WARDEN_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+    /// Seconds to finish in-flight requests on shutdown.
+    #[arg(long, env = "WARDEN_SHUTDOWN_GRACE_SECONDS", global = true)]
+    pub shutdown_grace_seconds: Option<u64>,
+}
+
+/// The same keys, from the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    database_url: Option<String>,
+    database_role: Option<String>,
+    database_max_connections: Option<u32>,
+    nats_url: Option<String>,
+    nats_prefix: Option<String>,
+    kms_key_file: Option<PathBuf>,
+    app_events_token_file: Option<PathBuf>,
+    log_format: Option<String>,
+    shutdown_grace_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the log and the bus live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Profile {
+    /// SQLite file in the data directory, in-process bus.
+    Embedded,
+    /// PostgreSQL, and NATS JetStream when `nats_url` is set.
+    Production {
+        database_url: String,
+        nats_url: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub profile: Profile,
+    pub database_role: Option<String>,
+    pub database_max_connections: u32,
+    pub nats_prefix: String,
+    pub kms_key_file: PathBuf,
+    pub app_events_token_file: Option<PathBuf>,
+    pub log_format: LogFormat,
+    pub shutdown_grace: Duration,
+}
+
+/// Raw key material is never accepted from the environment in the
+/// production profile.
+const FORBIDDEN_KEY_VARIABLES: &[&str] =
+    &["WARDEN_MASTER_KEY", "WARDEN_KMS_KEY", "WARDEN_SIGNING_KEY"];
+
+impl Config {
+    pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
+        let file = match &settings.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let data_dir = settings
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("warden-data"));
+        let listen_text = settings
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen_text.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("{listen_text:?} is not an address like 127.0.0.1:8080"),
+            )
+        })?;
+
+        let database_url = non_empty(settings.database_url.clone().or(file.database_url));
+        let nats_url = non_empty(settings.nats_url.clone().or(file.nats_url));
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        if let Some(url) = &nats_url
+            && !(url.starts_with("nats://") || url.starts_with("tls://"))
+        {
+            return Err(invalid("nats_url", "must start with nats:// or tls://"));
+        }
+        let profile = match (database_url, nats_url) {
+            (None, None) => Profile::Embedded,
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "nats_url",
+                    "NATS needs the PostgreSQL log (set database_url): the embedded log is single-node",
+                ));
+            }
+            (Some(database_url), nats_url) => Profile::Production {
+                database_url,
+                nats_url,
+            },
+        };
+        if matches!(profile, Profile::Production { .. }) {
+            for variable in FORBIDDEN_KEY_VARIABLES {
+                if std::env::var_os(variable).is_some() {
+                    return Err(invalid(
+                        "kms",
+                        format!(
+                            "{variable} is set: the production profile refuses raw keys in the environment; use kms_key_file"
+                        ),
+                    ));
+                }
+            }
+        }
+
+        let database_role = match settings.database_role.clone().or(file.database_role) {
+            None => Some("warden_writer".to_string()),
+            Some(role) if role.is_empty() => None,
+            Some(role) => Some(role),
+        };
+        let database_max_connections = settings
+            .database_max_connections
+            .or(file.database_max_connections)
+            .unwrap_or(16);
+        if !(2..=1000).contains(&database_max_connections) {
+            return Err(invalid(
+                "database_max_connections",
+                "must be between 2 and 1000",
+            ));
+        }
+        let nats_prefix = settings
+            .nats_prefix
+            .clone()
+            .or(file.nats_prefix)
+            .unwrap_or_else(|| "warden".into());
+        if nats_prefix.is_empty()
+            || !nats_prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(invalid(
+                "nats_prefix",
+                "must be lower-case letters, digits and _",
+            ));
+        }
+        let kms_key_file = settings
+            .kms_key_file
+            .clone()
+            .or(file.kms_key_file)
+            .unwrap_or_else(|| data_dir.join("master.key"));
+        let log_format = match settings.log_format.clone().or(file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "log_format",
+                    format!("{other:?} is neither text nor json"),
+                ));
+            }
+        };
+        let shutdown_grace = Duration::from_secs(
+            settings
+                .shutdown_grace_seconds
+                .or(file.shutdown_grace_seconds)
+                .unwrap_or(10),
+        );
+        Ok(Config {
+            data_dir,
+            listen,
+            profile,
+            database_role,
+            database_max_connections,
+            nats_prefix,
+            kms_key_file,
+            app_events_token_file: settings
+                .app_events_token_file
+                .clone()
+                .or(file.app_events_token_file),
+            log_format,
+            shutdown_grace,
+        })
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("ledger.sqlite")
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|text| !text.is_empty())
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let error = |reason: String| ConfigError::File {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+    toml::from_str(&text).map_err(|e| error(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_to_the_embedded_profile() {
+        let config = Config::load(&Settings::default()).unwrap();
+        assert_eq!(config.profile, Profile::Embedded);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.data_dir, PathBuf::from("warden-data"));
+        assert_eq!(config.kms_key_file, PathBuf::from("warden-data/master.key"));
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warden.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nnats_prefix = \"filed\"\n",
+        )
+        .unwrap();
+        let settings = Settings {
+            config: Some(path),
+            listen: Some("127.0.0.1:9100".into()),
+            ..Settings::default()
+        };
+        let config = Config::load(&settings).unwrap();
+        assert_eq!(config.listen.port(), 9100);
+        assert_eq!(config.nats_prefix, "filed");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let bad = |settings: Settings| Config::load(&settings).unwrap_err().to_string();
+        assert!(
+            bad(Settings {
+                listen: Some("nowhere".into()),
+                ..Default::default()
+            })
+            .starts_with("listen:")
+        );
+        assert!(
+            bad(Settings {
+                database_url: Some("mysql://x".into()),
+                ..Default::default()
+            })
+            .starts_with("database_url:")
+        );
+        assert!(
+            bad(Settings {
+                log_format: Some("xml".into()),
+                ..Default::default()
+            })
+            .starts_with("log_format:")
+        );
+        assert!(
+            bad(Settings {
+                nats_url: Some("nats://x".into()),
+                ..Default::default()
+            })
+            .starts_with("nats_url:")
+        );
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warden.toml");
+        std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        let error = Config::load(&Settings {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("lisen"), "{error}");
+    }
+}

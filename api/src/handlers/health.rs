@@ -1,0 +1,52 @@
+//! Liveness and readiness.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// Read models further behind the log than this are not ready.
+pub const MAX_READY_LAG: u64 = 1000;
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub async fn live() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready when the ledger and the bus answer and the read models are
+/// within `MAX_READY_LAG` events of the log's head.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let ledger = tokio::time::timeout(CHECK_TIMEOUT, state.ledger.head()).await;
+    let bus = tokio::time::timeout(CHECK_TIMEOUT, state.bus.ping()).await;
+    let head = match &ledger {
+        Ok(Ok(head)) => Some(head.seq),
+        _ => None,
+    };
+    let applied = state.positions.applied();
+    let ledger_ok = head.is_some();
+    let bus_ok = matches!(bus, Ok(Ok(())));
+    let failure = state.positions.failure();
+    let lag = head.map(|head| head.saturating_sub(applied));
+    let projections_ok = failure.is_none() && lag.is_some_and(|lag| lag <= MAX_READY_LAG);
+    let ready = ledger_ok && bus_ok && projections_ok;
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": {
+            "ledger": { "ok": ledger_ok, "head": head },
+            "bus": { "ok": bus_ok },
+            "projections": { "ok": projections_ok, "applied": applied, "lag": lag, "failure": failure },
+        }
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    // Not an error shape: probes read the checks.
+    (status, Json(body)).into_response()
+}

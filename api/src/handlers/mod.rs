@@ -1,0 +1,6 @@
+//! Request handlers, one module per resource.
+
+pub mod app_events;
+pub mod audit_keys;
+pub mod health;
+pub mod prometheus;

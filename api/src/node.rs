@@ -1,0 +1,175 @@
+//! A Warden node: the ledger, the bus, the keys, the read models and the
+//! background tasks (relay, projection runner), assembled from the
+//! configuration. `serve` and the CLI commands all start from here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use warden_core::bus::local::LocalBus;
+use warden_core::bus::nats::NatsBus;
+use warden_core::bus::relay::Relay;
+use warden_core::bus::{Bus, BusError};
+use warden_core::keys::signing::{self, SigningError};
+use warden_core::keys::{DataKeys, Kms, KmsError, LocalKms};
+use warden_core::ledger::postgres::PostgresStore;
+use warden_core::ledger::sqlite::SqliteStore;
+use warden_core::ledger::{Ledger, LedgerError, LedgerStore};
+use warden_projections::projection::read;
+use warden_projections::{Positions, ReadModels, Runner, RunnerError};
+
+use crate::config::{Config, Profile};
+
+#[derive(Debug, Error)]
+pub enum NodeError {
+    #[error("ledger: {0}")]
+    Ledger(#[from] LedgerError),
+    #[error("bus: {0}")]
+    Bus(#[from] BusError),
+    #[error("kms: {0}")]
+    Kms(#[from] KmsError),
+    #[error("signing key: {0}")]
+    Signing(#[from] SigningError),
+    #[error("read models: {0}")]
+    Runner(#[from] RunnerError),
+}
+
+/// Opens the configured log, migrating it first.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn LedgerStore>, NodeError> {
+    Ok(match &config.profile {
+        Profile::Embedded => Arc::new(SqliteStore::open(&config.sqlite_path()).await?),
+        Profile::Production { database_url, .. } => {
+            PostgresStore::migrate(database_url).await?;
+            Arc::new(
+                PostgresStore::connect(
+                    database_url,
+                    config.database_role.as_deref(),
+                    config.database_max_connections,
+                )
+                .await?,
+            )
+        }
+    })
+}
+
+pub async fn open_bus(config: &Config) -> Result<Arc<dyn Bus>, NodeError> {
+    Ok(match &config.profile {
+        Profile::Production {
+            nats_url: Some(url),
+            ..
+        } => Arc::new(NatsBus::connect(url, &config.nats_prefix).await?),
+        _ => Arc::new(LocalBus::default()),
+    })
+}
+
+pub fn open_kms(config: &Config) -> Result<Arc<dyn Kms>, NodeError> {
+    Ok(Arc::new(LocalKms::open(&config.kms_key_file, true)?))
+}
+
+pub struct Node {
+    pub ledger: Ledger,
+    pub bus: Arc<dyn Bus>,
+    pub kms: Arc<dyn Kms>,
+    pub data_keys: DataKeys,
+    pub models: ReadModels,
+    pub positions: Positions,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Node {
+    /// Opens everything, installs the signing key (creating the genesis
+    /// event of a new ledger), catches the read models up and starts the
+    /// relay and the projection runner.
+    pub async fn start(config: &Config) -> Result<Node, NodeError> {
+        let store = open_store(config).await?;
+        let kms = open_kms(config)?;
+        let bus = open_bus(config).await?;
+        Self::start_with(store, bus, kms).await
+    }
+
+    pub async fn start_with(
+        store: Arc<dyn LedgerStore>,
+        bus: Arc<dyn Bus>,
+        kms: Arc<dyn Kms>,
+    ) -> Result<Node, NodeError> {
+        let ledger = Ledger::new(store.clone());
+        let key_id = signing::establish(&ledger, kms.as_ref()).await?;
+        tracing::info!(%key_id, "signing key installed");
+
+        let models = ReadModels::default();
+        let (mut runner, positions) = Runner::restore(store.clone(), bus.clone(), &models).await?;
+        let from = runner.position();
+        let caught_up = runner.catch_up().await?;
+        tracing::info!(from, to = caught_up, "read models caught up");
+
+        let (shutdown, shutdown_receiver) = watch::channel(false);
+        let relay = Relay {
+            store: store.clone(),
+            bus: bus.clone(),
+            committed: ledger.committed(),
+            shutdown: shutdown_receiver.clone(),
+        };
+        let tasks = vec![
+            tokio::spawn(relay.run()),
+            tokio::spawn(runner.run(shutdown_receiver.clone())),
+            tokio::spawn(follow_key_rotation(
+                ledger.clone(),
+                kms.clone(),
+                models.clone(),
+                shutdown_receiver,
+            )),
+        ];
+        Ok(Node {
+            data_keys: DataKeys::new(store, kms.clone()),
+            ledger,
+            bus,
+            kms,
+            models,
+            positions,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops after every accepted append is committed or refused; the
+    /// runner saves its snapshot on the way out.
+    pub async fn stop(self) {
+        if !self.ledger.flush(Duration::from_secs(30)).await {
+            tracing::warn!("appends still pending at shutdown");
+        }
+        self.shutdown.send_replace(true);
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+/// When another node rotates the signing key, its announcement reaches the
+/// `signing_keys` read model here; this node then signs with the new key.
+async fn follow_key_rotation(
+    ledger: Ledger,
+    kms: Arc<dyn Kms>,
+    models: ReadModels,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(500));
+    while !*shutdown.borrow() {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => continue,
+        }
+        let current = read(&models.signing_keys)
+            .current()
+            .map(|key| key.key_id.clone());
+        let installed = ledger.signer().current().map(|key| key.key_id.clone());
+        if let Some(current) = current
+            && installed.as_deref() != Some(current.as_str())
+            && let Err(error) = signing::adopt(&ledger, kms.as_ref(), &current).await
+        {
+            tracing::warn!(%error, key_id = %current, "cannot adopt the rotated signing key");
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! `warden serve`: the HTTP server over a started node, with graceful
+//! shutdown that loses nothing acknowledged: stop accepting, let in-flight
+//! requests finish (each answers only after its append committed), drain
+//! the writer, then stop the relay and the runner (which saves a snapshot).
+
+use std::net::SocketAddr;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::node::{Node, NodeError};
+use crate::routes::router;
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error("cannot listen on {address}: {reason}")]
+    Listen { address: SocketAddr, reason: String },
+    #[error("app_events_token_file {path}: {reason}")]
+    Token { path: String, reason: String },
+}
+
+/// Installs the process-wide Prometheus recorder (once).
+pub fn install_metrics() -> Option<PrometheusHandle> {
+    let latency = [
+        0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    ];
+    let sizes = [
+        1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0,
+    ];
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &latency)
+        .ok()?
+        .set_buckets_for_metric(Matcher::Full("warden_append_batch_events".into()), &sizes)
+        .ok()?
+        .install_recorder()
+        .ok()
+}
+
+fn read_token(config: &Config) -> Result<Option<[u8; 32]>, ServeError> {
+    let Some(path) = &config.app_events_token_file else {
+        return Ok(None);
+    };
+    let error = |reason: String| ServeError::Token {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+    let token = text.trim();
+    if token.len() < 32 {
+        return Err(error("the token must be at least 32 characters".into()));
+    }
+    Ok(Some(*blake3::hash(token.as_bytes()).as_bytes()))
+}
+
+pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<(), ServeError> {
+    let token = read_token(&config)?;
+    let node = Node::start(&config).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ServeError::Listen {
+            address: config.listen,
+            reason: e.to_string(),
+        })?;
+    let address = listener.local_addr().unwrap_or(config.listen);
+    let state = AppState {
+        ledger: node.ledger.clone(),
+        bus: node.bus.clone(),
+        models: node.models.clone(),
+        positions: node.positions.clone(),
+        metrics,
+        app_events_token_hash: token,
+    };
+    tracing::info!(%address, profile = ?profile_name(&config), "warden listening on http://{address}");
+    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal());
+    // In-flight requests get the grace period to finish.
+    let grace = config.shutdown_grace;
+    let mut served = Box::pin(served.into_future());
+    tokio::select! {
+        result = &mut served => {
+            if let Err(error) = result {
+                tracing::error!(%error, "server stopped");
+            }
+        }
+        () = async { shutdown_signal().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("grace period over; closing remaining connections");
+        }
+    }
+    node.stop().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn profile_name(config: &Config) -> &'static str {
+    match config.profile {
+        crate::config::Profile::Embedded => "embedded",
+        crate::config::Profile::Production { .. } => "production",
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

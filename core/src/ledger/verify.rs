@@ -1,0 +1,78 @@
+//! Verifying a stored log from its first event to its head: what
+//! `warden verify` runs against either backend.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::{Head, LedgerError, LedgerStore};
+use crate::chain::{ChainError, ChainVerifier};
+
+const CHUNK: usize = 5000;
+
+#[derive(Debug)]
+pub struct Verified {
+    pub events: u64,
+    pub head: Head,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{0}")]
+    Chain(#[from] ChainError),
+    #[error("{0}")]
+    Ledger(#[from] LedgerError),
+}
+
+/// Reads the whole log in order (the next chunk is read while the current
+/// one is checked) and checks it with `verifier` on `threads` threads.
+pub async fn verify_store(
+    store: Arc<dyn LedgerStore>,
+    mut verifier: ChainVerifier,
+    threads: usize,
+) -> Result<Verified, VerifyError> {
+    let (chunks, mut received) = mpsc::channel(2);
+    let from = verifier.next_seq();
+    let reader = tokio::spawn(async move {
+        let mut next = from;
+        loop {
+            let chunk = store.read(next, CHUNK).await;
+            let done = match &chunk {
+                Ok(events) => events.len() < CHUNK,
+                Err(_) => true,
+            };
+            if let Ok(events) = &chunk
+                && let Some(last) = events.last()
+            {
+                next = last.seq + 1;
+            }
+            if chunks.send(chunk).await.is_err() || done {
+                return;
+            }
+        }
+    });
+    let mut count = 0u64;
+    while let Some(chunk) = received.recv().await {
+        let events = chunk?;
+        count += events.len() as u64;
+        let (returned, result) = tokio::task::spawn_blocking(move || {
+            let result = verifier.check_all(&events, threads);
+            (verifier, result)
+        })
+        .await
+        .map_err(|error| LedgerError::Corrupt {
+            seq: 0,
+            reason: error.to_string(),
+        })?;
+        verifier = returned;
+        result?;
+    }
+    let _ = reader.await;
+    Ok(Verified {
+        events: count,
+        head: Head {
+            seq: verifier.next_seq() - 1,
+            hash: verifier.prev(),
+        },
+    })
+}
