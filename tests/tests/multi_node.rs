@@ -1,0 +1,109 @@
+//! Two server processes appending at once to one PostgreSQL: `seq` stays
+//! gapless, the chain is one valid line, every acknowledged event is
+//! present, and exactly one node relays to NATS.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use warden_core::bus::Bus;
+use warden_core::bus::nats::NatsBus;
+use warden_tests::process::{NodeEnv, Server, append_load};
+use warden_tests::{TestDatabase, TestStream, stream_contents};
+
+const TOKEN: &str = "test-token-0123456789abcdef0123456789abcdef";
+
+async fn leader(server: &Server) -> bool {
+    let text = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines().any(|line| line == "warden_relay_leader 1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_many_writers_one_chain() {
+    let database = TestDatabase::create().await;
+    let stream = TestStream::new();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    // Both nodes share the database, the stream and the KMS master key.
+    let env = NodeEnv {
+        data_dir: dir.path().to_path_buf(),
+        database_url: Some(database.url.clone()),
+        nats_url: Some(stream.url.clone()),
+        nats_prefix: Some(stream.prefix.clone()),
+        token_file: Some(token_file),
+    };
+    let (a, b) = tokio::join!(Server::start(&env, "a"), Server::start(&env, "b"));
+    let (stop, stopped) = watch::channel(false);
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let url = if i % 2 == 0 {
+                a.url.clone()
+            } else {
+                b.url.clone()
+            };
+            tokio::spawn(append_load(
+                url,
+                TOKEN.to_string(),
+                format!("w{i}"),
+                stopped.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.send_replace(true);
+    let mut acknowledged = Vec::new();
+    for task in tasks {
+        acknowledged.extend(task.await.unwrap());
+    }
+    assert!(acknowledged.len() > 200, "{}", acknowledged.len());
+
+    let store = database.store().await;
+    let log = warden_core::ledger::LedgerStore::read(store.as_ref(), 1, 10_000_000)
+        .await
+        .unwrap();
+    let head = log.len() as u64;
+    for (index, event) in log.iter().enumerate() {
+        assert_eq!(event.seq, index as u64 + 1, "gap in seq");
+    }
+    let by_seq: HashMap<u64, String> = log.iter().map(|e| (e.seq, e.hash.to_hex())).collect();
+    for (seq, hash) in &acknowledged {
+        assert_eq!(
+            by_seq.get(seq),
+            Some(hash),
+            "acknowledged seq {seq} missing"
+        );
+    }
+    let verified = env.run(&["verify"]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+
+    let bus = NatsBus::connect(&stream.url, &stream.prefix).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while bus.last_published().await.unwrap() < head {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "relay did not catch up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        stream_contents(&stream.url, &stream.prefix).await,
+        (1..=head).map(|s| (s, s)).collect::<Vec<_>>()
+    );
+    assert_ne!(
+        leader(&a).await,
+        leader(&b).await,
+        "exactly one node relays"
+    );
+}
