@@ -30,7 +30,7 @@ pub fn read<P>(shared: &Shared<P>) -> RwLockReadGuard<'_, P> {
 }
 
 /// The runner's view of one projection, type-erased.
-pub(crate) trait Slot: Send {
+pub(crate) trait Slot: Send + Sync {
     fn name(&self) -> &'static str;
     fn version(&self) -> u32;
     fn position(&self) -> u64;

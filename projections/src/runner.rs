@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use thiserror::Error;
 use tokio::sync::watch;
 use warden_core::Event;
-use warden_core::bus::Bus;
 use warden_core::bus::relay::Backoff;
+use warden_core::bus::{Bus, BusError};
 use warden_core::chain::{ChainError, ChainVerifier, VerifierState};
 use warden_core::ledger::{LedgerError, LedgerStore, Snapshot};
 
@@ -27,6 +28,9 @@ const CHUNK: usize = 1000;
 const VERIFY_THREADS: usize = 2;
 /// With no bus traffic for this long, the runner checks the log itself.
 const TAIL_INTERVAL: Duration = Duration::from_millis(250);
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_millis(500);
+const RESUBSCRIBE_FIRST: Duration = Duration::from_secs(2);
+const RESUBSCRIBE_MAX: Duration = Duration::from_secs(15);
 const SNAPSHOT_EVERY_EVENTS: u64 = 10_000;
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(30);
 /// The chain verifier's own snapshot.
@@ -187,14 +191,12 @@ impl Runner {
 
     async fn follow(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<(), RunnerError> {
         self.catch_up().await?;
-        let mut stream = match self.bus.subscribe(self.position + 1).await {
-            Ok(stream) => Some(stream),
-            Err(error) => {
-                tracing::warn!(%error, "bus unreachable: tailing the log");
-                None
-            }
-        };
-        let mut resubscribe_at = Instant::now() + Duration::from_secs(2);
+        let mut stream = self.subscribe().await;
+        if stream.is_none() {
+            tracing::warn!("bus unreachable: tailing the log");
+        }
+        let mut retry = RESUBSCRIBE_FIRST;
+        let mut resubscribe_at = Instant::now() + retry;
         while !*shutdown.borrow() {
             let next = async {
                 match stream.as_mut() {
@@ -218,12 +220,30 @@ impl Runner {
                 _ = shutdown.changed() => {}
             }
             if stream.is_none() && Instant::now() >= resubscribe_at {
-                resubscribe_at = Instant::now() + Duration::from_secs(2);
-                stream = self.bus.subscribe(self.position + 1).await.ok();
+                stream = self.subscribe().await;
+                retry = if stream.is_some() {
+                    RESUBSCRIBE_FIRST
+                } else {
+                    (retry * 2).min(RESUBSCRIBE_MAX)
+                };
+                resubscribe_at = Instant::now() + retry;
             }
             self.maybe_snapshot().await;
         }
         Ok(())
+    }
+
+    /// Subscribes from the next seq, briefly: while the bus is down the
+    /// runner tails the log instead of waiting on it.
+    async fn subscribe(&self) -> Option<BoxStream<'static, Result<Event, BusError>>> {
+        match tokio::time::timeout(SUBSCRIBE_TIMEOUT, self.bus.subscribe(self.position + 1)).await {
+            Ok(Ok(stream)) => Some(stream),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "cannot subscribe to the bus");
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     /// One event from the bus: skipped if seen, gap repaired if ahead.

@@ -1,0 +1,87 @@
+//! NATS stops during appends: appends go on, the read models tail the log,
+//! and when NATS returns the stream catches up in order, with no gap and
+//! no duplicate.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use warden_core::bus::Bus;
+use warden_core::bus::nats::NatsBus;
+use warden_tests::process::{NatsServer, NodeEnv, Server, append_load};
+use warden_tests::{TestDatabase, stream_contents};
+
+const TOKEN: &str = "test-token-0123456789abcdef0123456789abcdef";
+
+async fn head(database: &TestDatabase) -> u64 {
+    let store = database.store().await;
+    warden_core::ledger::LedgerStore::head(store.as_ref())
+        .await
+        .unwrap()
+        .seq
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_survive_a_nats_outage_and_the_stream_catches_up() {
+    let database = TestDatabase::create().await;
+    let mut nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    let env = NodeEnv {
+        data_dir: dir.path().to_path_buf(),
+        database_url: Some(database.url.clone()),
+        nats_url: Some(nats.url()),
+        nats_prefix: Some("outage".into()),
+        token_file: Some(token_file),
+    };
+    let server = Server::start(&env, "node").await;
+    let (stop, stopped) = watch::channel(false);
+    let tasks: Vec<_> = (0..4)
+        .map(|i| {
+            tokio::spawn(append_load(
+                server.url.clone(),
+                TOKEN.into(),
+                format!("w{i}"),
+                stopped.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    nats.stop();
+    let at_outage = head(&database).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let during_outage = head(&database).await;
+    assert!(
+        during_outage > at_outage + 20,
+        "appends stalled without NATS: {at_outage} -> {during_outage}"
+    );
+    nats.restart().await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stop.send_replace(true);
+    let mut acknowledged = 0;
+    for task in tasks {
+        acknowledged += task.await.unwrap().len();
+    }
+    assert!(acknowledged > 0);
+
+    let final_head = head(&database).await;
+    let bus = NatsBus::connect(&nats.url(), "outage").await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while bus.last_published().await.unwrap_or(0) < final_head {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stream did not catch up:\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let contents = stream_contents(&nats.url(), "outage").await;
+    assert_eq!(
+        contents,
+        (1..=final_head).map(|s| (s, s)).collect::<Vec<_>>(),
+        "in order, no gap, no duplicate"
+    );
+    server.wait_ready(Duration::from_secs(30)).await;
+}

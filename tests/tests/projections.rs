@@ -1,0 +1,185 @@
+//! The projection runner: snapshots, restarts that replay only the tail,
+//! rebuilds on a version change, log tailing without a bus, and refusal of
+//! events that do not verify.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use warden_core::bus::Bus;
+use warden_core::bus::local::LocalBus;
+use warden_core::bus::nats::NatsBus;
+use warden_core::chain::ChainError;
+use warden_core::ledger::Ledger;
+use warden_core::{Actor, NewEvent};
+use warden_projections::projection::read;
+use warden_projections::{ReadModels, Runner, RunnerError};
+use warden_tests::process::free_port;
+use warden_tests::{Backend, TestStore};
+
+async fn append(ledger: &Ledger, count: usize) {
+    for i in 0..count {
+        ledger
+            .append_one(NewEvent::new(
+                "app.thing.done",
+                format!("thing:{i}"),
+                Actor::system(),
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+fn local_bus() -> Arc<dyn Bus> {
+    Arc::new(LocalBus::default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_replays_only_the_tail_and_a_version_change_rebuilds() {
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        let store = TestStore::open(backend).await;
+        let ledger = store.ledger().await;
+        append(&ledger, 20).await;
+        warden_core::keys::signing::rotate(&ledger, store.kms().as_ref(), Actor::system(), "r")
+            .await
+            .unwrap();
+        append(&ledger, 4).await;
+
+        let models = ReadModels::default();
+        let (mut runner, _) = Runner::restore(store.store.clone(), local_bus(), &models)
+            .await
+            .unwrap();
+        assert_eq!(runner.position(), 0);
+        assert_eq!(runner.catch_up().await.unwrap(), 26);
+        runner.save_snapshots().await.unwrap();
+        let built = read(&models.signing_keys).clone();
+        assert_eq!(built.all().count(), 2);
+
+        append(&ledger, 5).await;
+        let restarted = ReadModels::default();
+        let (mut runner, positions) = Runner::restore(store.store.clone(), local_bus(), &restarted)
+            .await
+            .unwrap();
+        assert_eq!(
+            runner.position(),
+            26,
+            "restored from the snapshot: only the tail is replayed"
+        );
+        assert_eq!(
+            *read(&restarted.signing_keys),
+            built,
+            "state restored before any replay"
+        );
+        assert_eq!(runner.catch_up().await.unwrap(), 31);
+        assert_eq!(positions.applied(), 31);
+
+        // A projection whose stored version differs is rebuilt from seq 1.
+        runner.save_snapshots().await.unwrap();
+        let mut snapshot = store
+            .store
+            .load_snapshot("signing_keys")
+            .await
+            .unwrap()
+            .unwrap();
+        snapshot.version += 1;
+        snapshot.state = b"{\"not\":\"the current shape\"}".to_vec();
+        store.store.save_snapshots(&[snapshot]).await.unwrap();
+        let rebuilt = ReadModels::default();
+        let (mut runner, _) = Runner::restore(store.store.clone(), local_bus(), &rebuilt)
+            .await
+            .unwrap();
+        assert_eq!(runner.position(), 0, "version changed: rebuild from seq 1");
+        assert_eq!(runner.catch_up().await.unwrap(), 31);
+        assert_eq!(*read(&rebuilt.signing_keys), built);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_reachable_bus_the_runner_tails_the_log() {
+    let store = TestStore::open(Backend::Sqlite).await;
+    let ledger = store.ledger().await;
+    // Nothing listens on this port: NATS is down.
+    let bus: Arc<dyn Bus> = Arc::new(
+        NatsBus::connect(&format!("nats://127.0.0.1:{}", free_port()), "down")
+            .await
+            .unwrap(),
+    );
+    let models = ReadModels::default();
+    let (runner, positions) = Runner::restore(store.store.clone(), bus, &models)
+        .await
+        .unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(runner.run(shutdown));
+    append(&ledger, 10).await;
+    let rotated =
+        warden_core::keys::signing::rotate(&ledger, store.kms().as_ref(), Actor::system(), "r")
+            .await
+            .unwrap();
+    assert!(
+        positions.wait_for(12, Duration::from_secs(10)).await,
+        "runner did not tail the log"
+    );
+    assert_eq!(
+        read(&models.signing_keys).current().unwrap().key_id,
+        rotated
+    );
+    stop.send_replace(true);
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_bus_with_a_late_start_is_repaired_from_the_log() {
+    let store = TestStore::open(Backend::Sqlite).await;
+    let ledger = store.ledger().await;
+    append(&ledger, 10).await;
+    let bus = Arc::new(LocalBus::default());
+    let models = ReadModels::default();
+    let (runner, positions) = Runner::restore(store.store.clone(), bus.clone(), &models)
+        .await
+        .unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(runner.run(shutdown));
+    append(&ledger, 10).await;
+    // The bus only ever carries the newest events: 1..=20 come from the log.
+    let newest = store.store.read(21, 1).await.unwrap();
+    let all = store.store.read(1, 21).await.unwrap();
+    bus.publish(&all[..20]).await.unwrap();
+    bus.publish(&newest).await.unwrap();
+    assert!(positions.wait_for(21, Duration::from_secs(10)).await);
+    assert_eq!(positions.failure(), None);
+    stop.send_replace(true);
+    task.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_that_does_not_verify_is_never_applied() {
+    let store = TestStore::open(Backend::Sqlite).await;
+    let ledger = store.ledger().await;
+    append(&ledger, 10).await;
+    let path = store.dir.path().join("ledger.sqlite");
+    let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        path.display()
+    ))
+    .await
+    .unwrap();
+    let connection = &mut connection;
+    sqlx::query("DROP TRIGGER events_no_update")
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE events SET subject = 'thing:forged' WHERE seq = 5")
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+    let models = ReadModels::default();
+    let (mut runner, _) = Runner::restore(store.store.clone(), local_bus(), &models)
+        .await
+        .unwrap();
+    match runner.catch_up().await {
+        Err(RunnerError::Chain(ChainError::HashMismatch { seq: 5 })) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(runner.position(), 0, "nothing of the bad chunk was applied");
+}
