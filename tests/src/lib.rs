@@ -235,8 +235,8 @@ impl TestBus {
     }
 }
 
-/// Reads every message of a JetStream stream: (stream sequence, event seq).
-pub async fn stream_contents(url: &str, prefix: &str) -> Vec<(u64, u64)> {
+/// Every message of a JetStream stream: (stream sequence, payload).
+pub async fn stream_messages(url: &str, prefix: &str) -> Vec<(u64, Vec<u8>)> {
     use futures::StreamExt;
     let client = async_nats::connect(url).await.unwrap();
     let jetstream = async_nats::jetstream::new(client);
@@ -260,11 +260,22 @@ pub async fn stream_contents(url: &str, prefix: &str) -> Vec<(u64, u64)> {
     while let Some(message) = messages.next().await {
         let message = message.unwrap();
         let stream_sequence = message.info().unwrap().stream_sequence;
-        let event: warden_core::Event = serde_json::from_slice(&message.payload).unwrap();
-        contents.push((stream_sequence, event.seq));
+        contents.push((stream_sequence, message.payload.to_vec()));
         if stream_sequence >= last {
             break;
         }
     }
     contents
+}
+
+/// Every message of a JetStream stream: (stream sequence, event seq).
+pub async fn stream_contents(url: &str, prefix: &str) -> Vec<(u64, u64)> {
+    stream_messages(url, prefix)
+        .await
+        .into_iter()
+        .map(|(stream_sequence, payload)| {
+            let event: warden_core::Event = serde_json::from_slice(&payload).unwrap();
+            (stream_sequence, event.seq)
+        })
+        .collect()
 }

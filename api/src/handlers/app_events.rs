@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use serde_json::json;
@@ -43,10 +44,9 @@ fn success() -> Outcome {
 pub async fn record(
     State(state): State<AppState>,
     Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    _caller: AppEventsCaller,
     Json(body): Json<AppEvent>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    authorize(&state, &headers)?;
     if !body.kind.starts_with("app.") {
         return Err(ApiError::bad_request("kind must start with \"app.\""));
     }
@@ -80,6 +80,20 @@ pub async fn record(
             "hash": sealed.hash,
         })),
     ))
+}
+
+/// A caller holding the application-events token. As an extractor it runs
+/// before the body is read: an unauthenticated caller learns nothing about
+/// the body's shape.
+pub struct AppEventsCaller;
+
+impl FromRequestParts<AppState> for AppEventsCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authorize(state, &parts.headers)?;
+        Ok(AppEventsCaller)
+    }
 }
 
 fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {

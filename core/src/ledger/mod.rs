@@ -84,12 +84,16 @@ impl Ledger {
         for event in &events {
             validate(event)?;
         }
+        let started = std::time::Instant::now();
         let (reply, response) = oneshot::channel();
         self.requests
             .send(Request { events, reply })
             .await
             .map_err(|_| AppendError::Closed)?;
-        response.await.map_err(|_| AppendError::Closed)?
+        let result = response.await.map_err(|_| AppendError::Closed)?;
+        metrics::histogram!("warden_append_latency_seconds")
+            .record(started.elapsed().as_secs_f64());
+        result
     }
 
     pub async fn append_one(&self, event: NewEvent) -> Result<Event, AppendError> {

@@ -1,0 +1,284 @@
+//! The HTTP basics of a running `warden serve` (embedded profile): probes,
+//! metrics, published keys, the error shape with request ids, application
+//! events, and a graceful shutdown.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::{Value, json};
+use warden_tests::process::{NodeEnv, Server};
+
+const TOKEN: &str = "test-token-0123456789abcdef0123456789abcdef";
+
+async fn server() -> (Server, tempfile::TempDir, NodeEnv) {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    let env = NodeEnv {
+        data_dir: dir.path().to_path_buf(),
+        token_file: Some(token_file),
+        ..Default::default()
+    };
+    (Server::start(&env, "http").await, dir, env)
+}
+
+/// Asserts the error shape and that the body's request id is the header's.
+async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status);
+    let header = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert_eq!(body["error"]["request_id"], header.as_str());
+    assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_metrics_and_published_keys() {
+    let (server, _dir, _) = server().await;
+    let client = reqwest::Client::new();
+    let live = client
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    assert!(live.headers().contains_key("x-request-id"));
+    let ready: Value = client
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["checks"]["projections"]["applied"], 1);
+
+    let keys: Value = client
+        .get(format!("{}/.well-known/warden-audit-keys", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys["format"], "warden-audit-keys/v1");
+    assert_eq!(keys["keys"][0]["added_seq"], 1);
+    assert_eq!(keys["current"], keys["keys"][0]["key_id"]);
+
+    client
+        .post(format!("{}/api/v1/app-events", server.url))
+        .bearer_auth(TOKEN)
+        .json(&json!({"kind": "app.thing.done", "subject": "thing:1"}))
+        .send()
+        .await
+        .unwrap();
+    let metrics = client
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "warden_append_events_total 2",
+        "warden_append_batch_seconds_bucket",
+        "warden_append_latency_seconds_bucket",
+        "warden_append_batch_events_bucket",
+        "warden_projection_lag_events 0",
+        "warden_relay_lag_events",
+        "warden_ledger_head_seq 2",
+    ] {
+        assert!(
+            metrics.contains(name),
+            "{name} missing from /metrics:\n{metrics}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_have_one_shape_and_carry_the_request_id() {
+    let (server, _dir, _) = server().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/app-events", server.url);
+    assert_error(
+        client
+            .get(format!("{}/no/such/page", server.url))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        client.get(&url).send().await.unwrap(),
+        405,
+        "method_not_allowed",
+    )
+    .await;
+    assert_error(
+        client
+            .post(&url)
+            .json(&json!({"kind": "app.x.y", "subject": "s"}))
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
+    assert_error(
+        client
+            .post(&url)
+            .bearer_auth("wrong-token-0123456789abcdef0123456789")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
+    let malformed = client
+        .post(&url)
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_error(malformed, 400, "bad_request").await;
+    let missing = assert_error(
+        client
+            .post(&url)
+            .bearer_auth(TOKEN)
+            .json(&json!({"kind": "app.x.y"}))
+            .send()
+            .await
+            .unwrap(),
+        422,
+        "unprocessable",
+    )
+    .await;
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("subject"),
+        "{missing}"
+    );
+    for (body, says) in [
+        (json!({"kind": "login.succeeded", "subject": "s"}), "app."),
+        (
+            json!({"kind": "app.x.y", "subject": "s", "data": {"ratio": 0.5}}),
+            "integer",
+        ),
+        (json!({"kind": "app.Bad Kind", "subject": "s"}), "kind"),
+        (
+            json!({"kind": "app.x.y", "subject": "s", "data": [1]}),
+            "object",
+        ),
+    ] {
+        let error = assert_error(
+            client
+                .post(&url)
+                .bearer_auth(TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "bad_request",
+        )
+        .await;
+        assert!(
+            error["error"]["message"].as_str().unwrap().contains(says),
+            "{error}"
+        );
+    }
+    // A caller's request id is kept, and reaches the event.
+    let response = client
+        .post(&url)
+        .bearer_auth(TOKEN)
+        .header("x-request-id", "caller-chosen-42")
+        .json(&json!({"kind": "app.x.y", "subject": "s", "expected_version": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["x-request-id"], "caller-chosen-42");
+    let stale = client
+        .post(&url)
+        .bearer_auth(TOKEN)
+        .json(&json!({"kind": "app.x.y", "subject": "s", "expected_version": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(stale, 409, "conflict").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_events_are_chained_and_read_your_writes() {
+    let (mut server, dir, env) = server().await;
+    let client = reqwest::Client::new();
+    let mut last = 0;
+    for i in 0..5 {
+        let created: Value = client
+            .post(format!("{}/api/v1/app-events", server.url))
+            .bearer_auth(TOKEN)
+            .json(&json!({
+                "kind": "app.invoice.paid",
+                "subject": format!("invoice:{i}"),
+                "actor": {"kind": "user", "id": "u-7", "org": "acme"},
+                "data": {"amount_cents": 1200 + i},
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let seq = created["seq"].as_u64().unwrap();
+        assert!(seq > last);
+        last = seq;
+        // Answered only once this node's read models include it.
+        let ready: Value = client
+            .get(format!("{}/readyz", server.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(ready["checks"]["projections"]["applied"].as_u64().unwrap() >= seq);
+    }
+    assert!(server.terminate().success(), "graceful shutdown exits 0");
+    assert!(server.log().contains("stopped"));
+    let export = dir.path().join("export.jsonl");
+    assert!(
+        env.run(&["export", "--out", export.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let lines = std::fs::read_to_string(&export).unwrap();
+    assert_eq!(lines.lines().count() as u64, last);
+    let event: Value = serde_json::from_str(lines.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (
+            event["actor"]["id"].as_str(),
+            event["data"]["amount_cents"].as_i64()
+        ),
+        (Some("u-7"), Some(1204))
+    );
+    let verified = env.run(&["verify", "--file", export.to_str().unwrap()]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+}
