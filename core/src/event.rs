@@ -163,6 +163,7 @@ impl NewEvent {
 #[serde(deny_unknown_fields)]
 pub struct Event {
     pub seq: u64,
+    #[serde(with = "uuid_text")]
     pub id: Uuid,
     #[serde(with = "timestamp")]
     pub at: DateTime<Utc>,
@@ -211,6 +212,28 @@ pub mod timestamp {
         parse(&text).ok_or_else(|| {
             serde::de::Error::custom("expected RFC 3339 UTC time with six fractional digits and Z")
         })
+    }
+}
+
+/// `id` on the wire: the hyphenated lower-case form only, so every id has
+/// one spelling.
+pub mod uuid_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use uuid::Uuid;
+
+    pub fn parse(text: &str) -> Option<Uuid> {
+        let id = Uuid::try_parse(text).ok()?;
+        (id.hyphenated().to_string() == text).then_some(id)
+    }
+
+    pub fn serialize<S: Serializer>(id: &Uuid, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&id.hyphenated())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Uuid, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse(&text)
+            .ok_or_else(|| serde::de::Error::custom("expected a hyphenated lower-case UUID"))
     }
 }
 

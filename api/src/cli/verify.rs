@@ -48,7 +48,9 @@ pub async fn run(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> 
         None => {
             let store = open_store(config).await.map_err(|e| e.to_string())?;
             let mut verifier = ChainVerifier::new();
-            trusted.into_iter().for_each(|key| verifier.trust(key));
+            for key in trusted {
+                verifier.trust(key);
+            }
             verify_store(store, verifier, threads)
                 .await
                 .map(|verified| (verified.events, verified.head.seq, verified.head.hash))
@@ -103,9 +105,10 @@ fn trusted_keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, String> {
         .map(|text| {
             Digest::from_hex(text)
                 .and_then(|bytes| VerifyingKey::from_bytes(&bytes.0).ok())
+                .filter(|key| !key.is_weak())
                 .ok_or_else(|| {
                     format!(
-                        "trusted key {text:?} is not 64 lower-case hex digits of an Ed25519 key"
+                        "trusted key {text:?} is not 64 lower-case hex digits of a strong Ed25519 key"
                     )
                 })
         })
@@ -142,7 +145,9 @@ fn verify_file(
             } else {
                 ChainVerifier::resume(event.seq, event.prev)
             };
-            trusted.iter().for_each(|key| verifier.trust(*key));
+            for key in &trusted {
+                verifier.trust(*key);
+            }
             verifier
         });
         chunk.push(event);

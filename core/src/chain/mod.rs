@@ -65,6 +65,11 @@ impl<'a> Envelope<'a> {
     /// The RFC 8785 bytes of the envelope. Members are written in their
     /// canonical (sorted) order directly.
     pub fn canonical(&self) -> Result<Vec<u8>, CanonicalError> {
+        for number in [self.seq, self.subject_version] {
+            if number > canonical::MAX_SAFE_INTEGER as u64 {
+                return Err(CanonicalError::UnsupportedNumber(number.to_string()));
+            }
+        }
         let mut out = Vec::with_capacity(512);
         out.extend_from_slice(b"{\"actor\":");
         write_actor(self.actor, &mut out);

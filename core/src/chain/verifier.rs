@@ -96,8 +96,13 @@ impl ChainVerifier {
 
     /// Trusts a public key given from outside the chain (a pinned key, or
     /// the published `/.well-known/warden-audit-keys`).
-    pub fn trust(&mut self, key: VerifyingKey) {
+    /// A weak (small-order) key is never trusted: anyone could sign for it.
+    pub fn trust(&mut self, key: VerifyingKey) -> bool {
+        if key.is_weak() {
+            return false;
+        }
         self.keys.insert(key_id(&key), key);
+        true
     }
 
     pub fn next_seq(&self) -> u64 {
@@ -306,4 +311,47 @@ pub fn announced_key(event: &Event) -> Result<VerifyingKey, ChainError> {
         return Err(bad("key_id does not name public_key"));
     }
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::{Signature, signing_key_added_data};
+    use crate::event::{Actor, Outcome, now_micros};
+
+    /// The identity point "signs" everything with R = identity, S = 0;
+    /// batch verification alone would accept it.
+    #[test]
+    fn a_weak_key_is_never_trusted() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let key = VerifyingKey::from_bytes(&identity).unwrap();
+        assert!(!ChainVerifier::new().trust(key));
+        let mut forged_signature = [0u8; 64];
+        forged_signature[0] = 1;
+        let mut event = Event {
+            seq: 1,
+            id: uuid::Uuid::now_v7(),
+            at: now_micros(),
+            kind: SIGNING_KEY_ADDED.into(),
+            subject: LEDGER_SUBJECT.into(),
+            subject_version: 1,
+            actor: Actor::system(),
+            request_id: "genesis".into(),
+            outcome: Outcome::Success,
+            data: signing_key_added_data(&key),
+            prev: Digest::ZERO,
+            hash: Digest::ZERO,
+            key_id: key_id(&key),
+            sig: Signature(forged_signature),
+        };
+        event.hash = Envelope::of(&event).hash().unwrap();
+        for threads in [1, 2] {
+            let result = ChainVerifier::new().check_all(std::slice::from_ref(&event), threads);
+            assert!(
+                matches!(result, Err(ChainError::BadKeyAnnouncement { seq: 1, .. })),
+                "{result:?}"
+            );
+        }
+    }
 }

@@ -33,7 +33,8 @@ impl EventRow {
         let bad = |what: &str| corrupt(seq, what);
         Ok(Event {
             seq,
-            id: uuid::Uuid::parse_str(&self.id).map_err(|_| bad("id is not a UUID"))?,
+            id: crate::event::uuid_text::parse(&self.id)
+                .ok_or_else(|| bad("id is not a hyphenated lower-case UUID"))?,
             at: self.at,
             kind: self.kind,
             subject: self.subject,

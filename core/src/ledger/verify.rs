@@ -22,6 +22,9 @@ pub enum VerifyError {
     Chain(#[from] ChainError),
     #[error("{0}")]
     Ledger(#[from] LedgerError),
+    /// A line of an export file that is not an event.
+    #[error("line {line}: {reason}")]
+    Unreadable { line: usize, reason: String },
 }
 
 /// Reads the whole log in order (the next chunk is read while the current
