@@ -307,6 +307,9 @@ pub fn announced_key(event: &Event) -> Result<VerifyingKey, ChainError> {
         .ok_or_else(|| bad("public_key must be 64 lower-case hex digits"))?;
     let key = VerifyingKey::from_bytes(&public.0)
         .map_err(|_| bad("public_key is not a valid Ed25519 point"))?;
+    if key.is_weak() {
+        return Err(bad("public_key is a weak (small-order) point"));
+    }
     if event.data.get("key_id").and_then(|v| v.as_str()) != Some(key_id(&key).as_str()) {
         return Err(bad("key_id does not name public_key"));
     }
