@@ -76,6 +76,10 @@ pub async fn run(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> 
             ));
             Ok(ExitCode::from(EXIT_TAMPERED))
         }
+        Err(VerifyError::Unreadable { line, reason }) => {
+            say(format!("FAILED at line {line}: not an event: {reason}"));
+            Ok(ExitCode::from(EXIT_TAMPERED))
+        }
         Err(error) => Err(error.to_string()),
     }
 }
@@ -122,12 +126,7 @@ fn verify_file(
     trusted: Vec<VerifyingKey>,
     threads: usize,
 ) -> Result<(u64, u64, Digest), VerifyError> {
-    let unreadable = |line: usize, reason: String| {
-        VerifyError::Ledger(warden_core::ledger::LedgerError::Corrupt {
-            seq: line as u64,
-            reason: format!("line {line}: {reason}"),
-        })
-    };
+    let unreadable = |line: usize, reason: String| VerifyError::Unreadable { line, reason };
     let file = std::fs::File::open(path).map_err(|e| unreadable(0, e.to_string()))?;
     let mut verifier: Option<ChainVerifier> = None;
     let mut chunk: Vec<Event> = Vec::with_capacity(5000);
