@@ -22,6 +22,11 @@ use super::{
 use crate::chain::{Digest, LEDGER_SUBJECT};
 use crate::event::{Event, UniqueClaim};
 
+/// Statements are kept below the kernel's initial TCP send buffer (16 KiB
+/// on Linux): sqlx cannot set `TCP_NODELAY`, and a statement the kernel
+/// sends in two parts waits on Nagle and delayed ACK for 40 ms.
+const MAX_STATEMENT_BYTES: usize = 12 * 1024;
+
 /// `pg_advisory_xact_lock` key that serializes appends ("WARDEN\0\1").
 const APPEND_LOCK: i64 = 0x5741_5244_454E_0001;
 /// `pg_try_advisory_lock` key held by the one relay ("WARDEN\0\2").
@@ -195,8 +200,8 @@ impl LedgerStore for PostgresStore {
         };
         self.ensure_partitions(&mut tx, last_seq).await?;
 
-        let c = EventColumns::of(sealed.events());
-        sqlx::query(
+        for c in EventColumns::of(sealed.events()).split(MAX_STATEMENT_BYTES) {
+            sqlx::query(
             "INSERT INTO events (seq, id, at, kind, subject, subject_version, actor, request_id, outcome, \
              data, prev, hash, key_id, sig) \
              SELECT * FROM UNNEST($1::int8[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], \
@@ -219,13 +224,14 @@ impl LedgerStore for PostgresStore {
         .bind(&c.sig)
         .execute(&mut *tx)
         .await?;
+        }
 
-        let (subjects, versions): (Vec<&str>, Vec<i64>) = sealed
-            .versions
-            .iter()
-            .map(|(subject, version)| (subject.as_str(), *version as i64))
-            .unzip();
-        sqlx::query(
+        for versions in sealed.versions.chunks(MAX_STATEMENT_BYTES / 64) {
+            let (subjects, versions): (Vec<&str>, Vec<i64>) = versions
+                .iter()
+                .map(|(subject, version)| (subject.as_str(), *version as i64))
+                .unzip();
+            sqlx::query(
             "INSERT INTO subjects (subject, version) SELECT * FROM UNNEST($1::text[], $2::int8[]) \
              ON CONFLICT (subject) DO UPDATE SET version = EXCLUDED.version",
         )
@@ -233,19 +239,12 @@ impl LedgerStore for PostgresStore {
         .bind(&versions)
         .execute(&mut *tx)
         .await?;
+        }
 
-        if !sealed.claims.is_empty() {
-            let namespaces: Vec<&str> = sealed
-                .claims
-                .iter()
-                .map(|(c, _)| c.namespace.as_str())
-                .collect();
-            let values: Vec<&str> = sealed
-                .claims
-                .iter()
-                .map(|(c, _)| c.value.as_str())
-                .collect();
-            let seqs: Vec<i64> = sealed.claims.iter().map(|(_, seq)| *seq as i64).collect();
+        for claims in sealed.claims.chunks(MAX_STATEMENT_BYTES / 128) {
+            let namespaces: Vec<&str> = claims.iter().map(|(c, _)| c.namespace.as_str()).collect();
+            let values: Vec<&str> = claims.iter().map(|(c, _)| c.value.as_str()).collect();
+            let seqs: Vec<i64> = claims.iter().map(|(_, seq)| *seq as i64).collect();
             sqlx::query(
                 "INSERT INTO unique_claims (namespace, value, seq) \
                  SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[])",

@@ -106,6 +106,48 @@ impl EventColumns {
     }
 }
 
+impl EventColumns {
+    /// Splits into column sets of at most about `max_bytes` encoded each.
+    pub fn split(self, max_bytes: usize) -> Vec<EventColumns> {
+        let mut parts = Vec::new();
+        let mut part = EventColumns::default();
+        let mut size = 0;
+        for i in 0..self.seq.len() {
+            // Fixed-size fields and array overhead, then the texts.
+            let row = 240
+                + self.kind[i].len()
+                + self.subject[i].len()
+                + self.actor[i].len()
+                + self.request_id[i].len()
+                + self.data[i].len()
+                + self.key_id[i].len();
+            if size + row > max_bytes && !part.seq.is_empty() {
+                parts.push(std::mem::take(&mut part));
+                size = 0;
+            }
+            size += row;
+            part.seq.push(self.seq[i]);
+            part.id.push(self.id[i]);
+            part.at.push(self.at[i]);
+            part.kind.push(self.kind[i].clone());
+            part.subject.push(self.subject[i].clone());
+            part.subject_version.push(self.subject_version[i]);
+            part.actor.push(self.actor[i].clone());
+            part.request_id.push(self.request_id[i].clone());
+            part.outcome.push(self.outcome[i].clone());
+            part.data.push(self.data[i].clone());
+            part.prev.push(self.prev[i].clone());
+            part.hash.push(self.hash[i].clone());
+            part.key_id.push(self.key_id[i].clone());
+            part.sig.push(self.sig[i].clone());
+        }
+        if !part.seq.is_empty() {
+            parts.push(part);
+        }
+        parts
+    }
+}
+
 /// Values reaching here were checked canonicalizable on append.
 fn canonical_text(value: &serde_json::Value) -> String {
     canonical::to_vec(value)

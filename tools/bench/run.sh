@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs Warden's benchmarks and prints the tables (see docs/performance.md).
+#   tools/bench/run.sh                 # 1,000,000 events per backend
+#   tools/bench/run.sh --events 100000 # quicker
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+eval "$(tools/test-env.sh)"
+cargo build --release --bin warden --bin warden-bench
+exec target/release/warden-bench --warden target/release/warden "$@"

@@ -1,0 +1,53 @@
+//! `warden-bench`: measures append throughput and latency, `warden verify`
+//! throughput, projection replay throughput and server memory, on
+//! PostgreSQL and SQLite, next to this machine's per-core limits for
+//! canonicalize + hash + sign and for verify. Prints tables.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::panic)]
+
+mod limits;
+mod load;
+mod setup;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Events in the log for the verify, replay and memory measurements.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Seconds per append-throughput measurement.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Offered load for the latency measurement (events/s).
+    #[arg(long, default_value_t = 5000)]
+    rate: u64,
+    /// The warden binary (for the memory measurement).
+    #[arg(long)]
+    warden: PathBuf,
+    /// Backends to measure.
+    #[arg(long, value_delimiter = ',', default_value = "postgres,sqlite")]
+    backends: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    println!("## Machine limits (one core)\n");
+    limits::print();
+    for backend in &args.backends {
+        let started = Instant::now();
+        println!("\n## {backend}\n");
+        let target = setup::Target::create(backend).await;
+        load::throughput_table(&target, args.seconds).await;
+        load::latency_row(&target, args.rate, args.seconds).await;
+        load::fill(&target, args.events).await;
+        load::verify_row(&target).await;
+        load::replay_row(&target).await;
+        load::memory_row(&target, &args.warden).await;
+        println!("\n({backend} done in {:.0} s)", started.elapsed().as_secs_f64());
+    }
+}
