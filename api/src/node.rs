@@ -32,6 +32,8 @@ pub enum NodeError {
     Kms(#[from] KmsError),
     #[error("signing key: {0}")]
     Signing(#[from] SigningError),
+    #[error("data directory {0}")]
+    DataDir(String),
     #[error("read models: {0}")]
     Runner(#[from] RunnerError),
 }
@@ -39,7 +41,10 @@ pub enum NodeError {
 /// Opens the configured log, migrating it first.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn LedgerStore>, NodeError> {
     Ok(match &config.profile {
-        Profile::Embedded => Arc::new(SqliteStore::open(&config.sqlite_path()).await?),
+        Profile::Embedded => {
+            create_private_dir(&config.data_dir)?;
+            Arc::new(SqliteStore::open(&config.sqlite_path()).await?)
+        }
         Profile::Production { database_url, .. } => {
             PostgresStore::migrate(database_url).await?;
             Arc::new(
@@ -52,6 +57,23 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn LedgerStore>, NodeErr
             )
         }
     })
+}
+
+/// The data directory holds the log and the master key: owner only.
+fn create_private_dir(path: &std::path::Path) -> Result<(), NodeError> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(path)
+        .map_err(|error| NodeError::DataDir(format!("{}: {error}", path.display())))
 }
 
 pub async fn open_bus(config: &Config) -> Result<Arc<dyn Bus>, NodeError> {

@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 eval "$(tools/test-env.sh)"
-cargo build --release --bin warden --bin warden-bench
+cargo build --release -p warden-api -p warden-bench --bin warden --bin warden-bench
 exec target/release/warden-bench --warden target/release/warden "$@"

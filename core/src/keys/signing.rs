@@ -82,7 +82,7 @@ pub async fn establish(ledger: &Ledger, kms: &dyn Kms) -> Result<String, Signing
         match ledger.append_one(genesis).await {
             Ok(_) => return Ok(key_id),
             // Another process created the ledger first: adopt its key.
-            Err(AppendError::Conflict { .. }) | Err(AppendError::Invalid(_)) => continue,
+            Err(AppendError::Conflict { .. }) => continue,
             Err(error) => return Err(error.into()),
         }
     }

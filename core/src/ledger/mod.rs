@@ -114,17 +114,15 @@ impl Ledger {
         self.store.head().await
     }
 
-    /// Waits until the writer has drained: every append sent before this
-    /// call is committed or refused.
+    /// Waits until every append sent before this call is committed or
+    /// refused: an empty request is a barrier, answered after the batches
+    /// before it. False on timeout.
     pub async fn flush(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        while self.requests.capacity() < self.requests.max_capacity() {
-            if tokio::time::Instant::now() > deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        true
+        let (reply, response) = oneshot::channel();
+        let barrier = async {
+            self.requests.send(Request { events: Vec::new(), reply }).await.is_ok() && response.await.is_ok()
+        };
+        tokio::time::timeout(timeout, barrier).await.unwrap_or(false)
     }
 }
 

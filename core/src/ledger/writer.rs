@@ -42,6 +42,13 @@ impl Writer {
     }
 
     async fn commit(&self, batch: Vec<Request>, size: usize) {
+        if size == 0 {
+            // Only flush barriers: nothing to write.
+            for request in batch {
+                let _ = request.reply.send(Ok(Vec::new()));
+            }
+            return;
+        }
         let Some(key) = self.signer.current() else {
             for request in batch {
                 let _ = request.reply.send(Err(AppendError::NoSigningKey));
