@@ -119,8 +119,7 @@ pub struct Config {
 
 /// Raw key material is never accepted from the environment in the
 /// production profile.
-const FORBIDDEN_KEY_VARIABLES: &[&str] =
-    &["WARDEN_MASTER_KEY", "WARDEN_KMS_KEY", "WARDEN_SIGNING_KEY"];
+const FORBIDDEN_KEY_VARIABLES: &[&str] = &["WARDEN_MASTER_KEY", "WARDEN_KMS_KEY", "WARDEN_SIGNING_KEY"];
 
 impl Config {
     pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
@@ -145,15 +144,13 @@ impl Config {
             )
         })?;
 
-        let database_url = non_empty(settings.database_url.clone().or(file.database_url));
-        let nats_url = non_empty(settings.nats_url.clone().or(file.nats_url));
+        // An empty variable counts as unset: it never hides the file's value.
+        let database_url = non_empty(settings.database_url.clone()).or(non_empty(file.database_url));
+        let nats_url = non_empty(settings.nats_url.clone()).or(non_empty(file.nats_url));
         if let Some(url) = &database_url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {
-            return Err(invalid(
-                "database_url",
-                "must start with postgres:// or postgresql://",
-            ));
+            return Err(invalid("database_url", "must start with postgres:// or postgresql://"));
         }
         if let Some(url) = &nats_url
             && !(url.starts_with("nats://") || url.starts_with("tls://"))
@@ -168,10 +165,7 @@ impl Config {
                     "NATS needs the PostgreSQL log (set database_url): the embedded log is single-node",
                 ));
             }
-            (Some(database_url), nats_url) => Profile::Production {
-                database_url,
-                nats_url,
-            },
+            (Some(database_url), nats_url) => Profile::Production { database_url, nats_url },
         };
         if matches!(profile, Profile::Production { .. }) {
             for variable in FORBIDDEN_KEY_VARIABLES {
@@ -196,10 +190,7 @@ impl Config {
             .or(file.database_max_connections)
             .unwrap_or(16);
         if !(2..=1000).contains(&database_max_connections) {
-            return Err(invalid(
-                "database_max_connections",
-                "must be between 2 and 1000",
-            ));
+            return Err(invalid("database_max_connections", "must be between 2 and 1000"));
         }
         let nats_prefix = settings
             .nats_prefix
@@ -211,10 +202,7 @@ impl Config {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         {
-            return Err(invalid(
-                "nats_prefix",
-                "must be lower-case letters, digits and _",
-            ));
+            return Err(invalid("nats_prefix", "must be lower-case letters, digits and _"));
         }
         let kms_key_file = settings
             .kms_key_file
@@ -225,10 +213,7 @@ impl Config {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(invalid(
-                    "log_format",
-                    format!("{other:?} is neither text nor json"),
-                ));
+                return Err(invalid("log_format", format!("{other:?} is neither text nor json")));
             }
         };
         let shutdown_grace = Duration::from_secs(
@@ -245,10 +230,7 @@ impl Config {
             database_max_connections,
             nats_prefix,
             kms_key_file,
-            app_events_token_file: settings
-                .app_events_token_file
-                .clone()
-                .or(file.app_events_token_file),
+            app_events_token_file: settings.app_events_token_file.clone().or(file.app_events_token_file),
             log_format,
             shutdown_grace,
         })
@@ -289,11 +271,7 @@ mod tests {
     fn flags_override_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("warden.toml");
-        std::fs::write(
-            &path,
-            "listen = \"127.0.0.1:9000\"\nnats_prefix = \"filed\"\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nnats_prefix = \"filed\"\n").unwrap();
         let settings = Settings {
             config: Some(path),
             listen: Some("127.0.0.1:9100".into()),

@@ -29,6 +29,7 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
+    /// 401 with `WWW-Authenticate: Bearer` (the only scheme so far).
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -82,7 +83,7 @@ impl From<AppendError> for ApiError {
             AppendError::Invalid(message) => ApiError::bad_request(message),
             AppendError::Unavailable(_) | AppendError::NoSigningKey | AppendError::Closed => {
                 tracing::error!(%error, "append failed");
-                ApiError::unavailable("the event log is unavailable; nothing was recorded")
+                ApiError::unavailable("the event log is unavailable; the request was not acknowledged")
             }
         }
     }
@@ -91,6 +92,12 @@ impl From<AppendError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
         response.extensions_mut().insert(self);
         response
     }

@@ -39,6 +39,8 @@ pub enum NodeError {
 }
 
 /// Opens the configured log, migrating it first.
+/// Opens the configured log for a node: created (embedded) or migrated
+/// (PostgreSQL, unless already current) as needed.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn LedgerStore>, NodeError> {
     Ok(match &config.profile {
         Profile::Embedded => {
@@ -46,7 +48,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn LedgerStore>, NodeErr
             Arc::new(SqliteStore::open(&config.sqlite_path()).await?)
         }
         Profile::Production { database_url, .. } => {
-            PostgresStore::migrate(database_url).await?;
+            PostgresStore::migrate_if_needed(database_url).await?;
             Arc::new(
                 PostgresStore::connect(
                     database_url,
@@ -56,6 +58,22 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn LedgerStore>, NodeErr
                 .await?,
             )
         }
+    })
+}
+
+/// Opens an existing log to read it (verify, export, keys list): nothing is
+/// created or migrated.
+pub async fn open_existing_store(config: &Config) -> Result<Arc<dyn LedgerStore>, NodeError> {
+    Ok(match &config.profile {
+        Profile::Embedded => Arc::new(SqliteStore::open_existing(&config.sqlite_path()).await?),
+        Profile::Production { database_url, .. } => Arc::new(
+            PostgresStore::connect(
+                database_url,
+                config.database_role.as_deref(),
+                config.database_max_connections,
+            )
+            .await?,
+        ),
     })
 }
 
@@ -76,13 +94,12 @@ fn create_private_dir(path: &std::path::Path) -> Result<(), NodeError> {
         .map_err(|error| NodeError::DataDir(format!("{}: {error}", path.display())))
 }
 
-pub async fn open_bus(config: &Config) -> Result<Arc<dyn Bus>, NodeError> {
+pub async fn open_bus(config: &Config, store: &dyn LedgerStore) -> Result<Arc<dyn Bus>, NodeError> {
     Ok(match &config.profile {
         Profile::Production {
-            nats_url: Some(url),
-            ..
+            nats_url: Some(url), ..
         } => Arc::new(NatsBus::connect(url, &config.nats_prefix).await?),
-        _ => Arc::new(LocalBus::default()),
+        _ => Arc::new(LocalBus::starting_after(4096, store.head().await?.seq)),
     })
 }
 
@@ -108,7 +125,7 @@ impl Node {
     pub async fn start(config: &Config) -> Result<Node, NodeError> {
         let store = open_store(config).await?;
         let kms = open_kms(config)?;
-        let bus = open_bus(config).await?;
+        let bus = open_bus(config, store.as_ref()).await?;
         Self::start_with(store, bus, kms).await
     }
 
@@ -183,9 +200,7 @@ async fn follow_key_rotation(
             _ = ticker.tick() => {}
             _ = shutdown.changed() => continue,
         }
-        let current = read(&models.signing_keys)
-            .current()
-            .map(|key| key.key_id.clone());
+        let current = read(&models.signing_keys).current().map(|key| key.key_id.clone());
         let installed = ledger.signer().current().map(|key| key.key_id.clone());
         if let Some(current) = current
             && installed.as_deref() != Some(current.as_str())

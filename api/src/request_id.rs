@@ -33,7 +33,8 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     request.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     async move {
         let response = next.run(request).await;
         let status = response.status();
@@ -70,14 +71,9 @@ async fn shape_error(response: Response, id: &str) -> Response {
         // An extractor rejection or another layer's error: keep its
         // client-facing text for 4xx, never a server detail for 5xx.
         None if status.is_client_error() => {
-            let text = axum::body::to_bytes(body, 16 * 1024)
-                .await
-                .unwrap_or_default();
+            let text = axum::body::to_bytes(body, 16 * 1024).await.unwrap_or_default();
             let message = match String::from_utf8_lossy(&text).trim() {
-                "" => status
-                    .canonical_reason()
-                    .unwrap_or("bad request")
-                    .to_string(),
+                "" => status.canonical_reason().unwrap_or("bad request").to_string(),
                 text => text.to_string(),
             };
             ApiError::new(status, ApiError::code_for(status), message)

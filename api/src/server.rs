@@ -25,9 +25,7 @@ pub enum ServeError {
 
 /// Installs the process-wide Prometheus recorder (once).
 pub fn install_metrics() -> Option<PrometheusHandle> {
-    let latency = [
-        0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-    ];
+    let latency = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
     let sizes = [
         1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0,
     ];
@@ -59,12 +57,10 @@ fn read_token(config: &Config) -> Result<Option<[u8; 32]>, ServeError> {
 pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<(), ServeError> {
     let token = read_token(&config)?;
     let node = Node::start(&config).await?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| ServeError::Listen {
-            address: config.listen,
-            reason: e.to_string(),
-        })?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|e| ServeError::Listen {
+        address: config.listen,
+        reason: e.to_string(),
+    })?;
     let address = listener.local_addr().unwrap_or(config.listen);
     let state = AppState {
         ledger: node.ledger.clone(),
@@ -105,14 +101,13 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

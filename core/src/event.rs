@@ -205,13 +205,10 @@ pub mod timestamp {
         serializer.serialize_str(&format(at))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<DateTime<Utc>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
         let text = String::deserialize(deserializer)?;
-        parse(&text).ok_or_else(|| {
-            serde::de::Error::custom("expected RFC 3339 UTC time with six fractional digits and Z")
-        })
+        parse(&text)
+            .ok_or_else(|| serde::de::Error::custom("expected RFC 3339 UTC time with six fractional digits and Z"))
     }
 }
 
@@ -232,8 +229,7 @@ pub mod uuid_text {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Uuid, D::Error> {
         let text = String::deserialize(deserializer)?;
-        parse(&text)
-            .ok_or_else(|| serde::de::Error::custom("expected a hyphenated lower-case UUID"))
+        parse(&text).ok_or_else(|| serde::de::Error::custom("expected a hyphenated lower-case UUID"))
     }
 }
 

@@ -168,28 +168,19 @@ fn negatives() -> Vec<Negative> {
             name: "dropped_event",
             description: "seq 2 removed",
             events: vec![one.clone(), three.clone()],
-            error: ChainError::Missing {
-                expected: 2,
-                found: 3,
-            },
+            error: ChainError::Missing { expected: 2, found: 3 },
         },
         Negative {
             name: "wrong_prev",
             description: "seq 3 with prev set to the hash of seq 1, hash and sig kept",
             events: vec![one.clone(), two.clone(), relinked],
-            error: ChainError::BrokenLink {
-                seq: 3,
-                previous: 2,
-            },
+            error: ChainError::BrokenLink { seq: 3, previous: 2 },
         },
         Negative {
             name: "replayed_event",
             description: "seq 2 repeated after itself",
             events: vec![one.clone(), two.clone(), two.clone()],
-            error: ChainError::OutOfOrder {
-                seq: 2,
-                expected: 3,
-            },
+            error: ChainError::OutOfOrder { seq: 2, expected: 3 },
         },
         Negative {
             name: "bad_signature",
@@ -306,10 +297,7 @@ fn vectors_match_the_committed_fixture() {
             assert_eq!(ours[field], theirs[field], "seq {}: {field}", ours["seq"]);
         }
     }
-    assert_eq!(
-        generated["negative"], committed["negative"],
-        "negative vectors"
-    );
+    assert_eq!(generated["negative"], committed["negative"], "negative vectors");
     assert_eq!(generated, committed);
 }
 
@@ -331,10 +319,7 @@ fn test_key_has_the_published_identity() {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"warden/audit-chain/v1/key-id\n");
     hasher.update(&public);
-    let expected = format!(
-        "ed25519-{}",
-        hex::encode(&hasher.finalize().as_bytes()[..8])
-    );
+    let expected = format!("ed25519-{}", hex::encode(&hasher.finalize().as_bytes()[..8]));
     assert_eq!(key["key_id"], expected.as_str());
 }
 
@@ -396,10 +381,7 @@ fn negative_vectors_fail_with_the_named_error() {
         let events = parse_lines(&negative["lines"]);
         let expected = &negative["error"];
         let mut one_by_one = ChainVerifier::new();
-        let error = events
-            .iter()
-            .try_for_each(|event| one_by_one.check(event))
-            .unwrap_err();
+        let error = events.iter().try_for_each(|event| one_by_one.check(event)).unwrap_err();
         let mut batched = ChainVerifier::new();
         let batch_error = batched.check_all(&events, 2).unwrap_err();
         assert_eq!(error, batch_error, "{name}");
@@ -429,10 +411,7 @@ fn spec_embeds_the_fixture_values() {
     for negative in fixture["negative"].as_array().unwrap() {
         expected.push(negative["error"]["message"].as_str().unwrap().into());
     }
-    let missing: Vec<&String> = expected
-        .iter()
-        .filter(|value| !spec.contains(value.as_str()))
-        .collect();
+    let missing: Vec<&String> = expected.iter().filter(|value| !spec.contains(value.as_str())).collect();
     assert!(
         missing.is_empty(),
         "docs/spec/audit-chain.md lacks fixture values: {missing:#?}"

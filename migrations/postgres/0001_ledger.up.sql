@@ -2,11 +2,15 @@
 -- See docs/operations/postgres.md for roles, partitions and maintenance.
 
 -- The role the server runs as: INSERT and SELECT on the log, nothing more.
+-- Created once per cluster (roles are cluster-wide); migrating another
+-- database needs no CREATEROLE right once it exists.
 DO $$
 BEGIN
-    CREATE ROLE warden_writer NOLOGIN;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'warden_writer') THEN
+        CREATE ROLE warden_writer NOLOGIN;
+    END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN
-    NULL;
+    NULL; -- created concurrently by another migration
 END
 $$;
 
@@ -14,8 +18,11 @@ CREATE TABLE ledger_settings (
     name  TEXT PRIMARY KEY,
     value BIGINT NOT NULL
 );
--- Events per partition; partitions are ranges of seq.
+-- Events per partition; partitions are ranges of seq. May be changed any
+-- time: it applies to partitions created afterwards.
 INSERT INTO ledger_settings (name, value) VALUES ('partition_size', 1000000);
+-- The first seq no partition covers yet.
+INSERT INTO ledger_settings (name, value) VALUES ('partitions_end', 1);
 
 CREATE TABLE events (
     seq             BIGINT      NOT NULL CHECK (seq > 0),
@@ -50,9 +57,10 @@ CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION warden_refuse_change();
 
--- Creates every partition up to the one holding seq `upto`, plus one ahead;
--- returns the first seq beyond the last partition. Runs with the owner's
--- rights so the writer role needs no DDL privilege.
+-- Creates partitions until seq `upto` and the partition after it are
+-- covered; returns the first seq no partition covers. Called by the append
+-- transaction (under the append lock) once appends enter the last
+-- partition. Runs with the owner's rights: the writer needs no DDL right.
 CREATE FUNCTION warden_ensure_partitions(upto BIGINT) RETURNS BIGINT
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
@@ -61,23 +69,20 @@ DECLARE
     part  TEXT;
 BEGIN
     SELECT value INTO size FROM ledger_settings WHERE name = 'partition_size';
-    start := 1;
+    SELECT value INTO start FROM ledger_settings WHERE name = 'partitions_end' FOR UPDATE;
     WHILE start <= upto + size LOOP
         part := format('events_p%s', lpad(start::text, 19, '0'));
-        IF to_regclass(part) IS NULL THEN
-            EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES FROM (%s) TO (%s)',
-                           part, start, start + size);
-            EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %I '
-                           'FOR EACH STATEMENT EXECUTE FUNCTION warden_refuse_change()',
-                           part || '_no_truncate', part);
-        END IF;
+        EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES FROM (%s) TO (%s)',
+                       part, start, start + size);
+        EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION warden_refuse_change()',
+                       part || '_no_truncate', part);
         start := start + size;
     END LOOP;
+    UPDATE ledger_settings SET value = start WHERE name = 'partitions_end';
     RETURN start;
 END
 $$;
-
-SELECT warden_ensure_partitions(1);
 
 -- Current version of every subject (optimistic concurrency).
 CREATE TABLE subjects (
@@ -112,6 +117,8 @@ CREATE TABLE signing_keys (
 );
 CREATE TRIGGER signing_keys_append_only BEFORE UPDATE OR DELETE ON signing_keys
     FOR EACH ROW EXECUTE FUNCTION warden_refuse_change();
+CREATE TRIGGER signing_keys_no_truncate BEFORE TRUNCATE ON signing_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION warden_refuse_change();
 
 -- Per-subject data keys for sealed fields, wrapped by the KMS. Deleting a
 -- row crypto-shreds the subject's sealed fields.
@@ -130,4 +137,7 @@ GRANT SELECT, INSERT ON unique_claims TO warden_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON snapshots TO warden_writer;
 GRANT SELECT, INSERT ON signing_keys TO warden_writer;
 GRANT SELECT, INSERT, DELETE ON data_keys TO warden_writer;
+REVOKE EXECUTE ON FUNCTION warden_ensure_partitions(BIGINT) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden_ensure_partitions(BIGINT) TO warden_writer;
+-- So a node running as the writer can tell that the schema is current.
+GRANT SELECT ON _sqlx_migrations TO warden_writer;

@@ -24,9 +24,7 @@ pub type Shared<P> = Arc<RwLock<P>>;
 /// Reads a shared model; a poisoned lock still holds a consistent state
 /// (apply cannot panic halfway by design), so it is read through.
 pub fn read<P>(shared: &Shared<P>) -> RwLockReadGuard<'_, P> {
-    shared
-        .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    shared.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The runner's view of one projection, type-erased.
@@ -52,9 +50,7 @@ impl<P: Projection> SlotOf<P> {
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, P> {
-        self.model
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.model.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -92,10 +88,7 @@ impl<P: Projection> Slot for SlotOf<P> {
     }
 
     fn apply_all(&mut self, events: &[Event]) {
-        let fresh: Vec<&Event> = events
-            .iter()
-            .filter(|event| event.seq > self.position)
-            .collect();
+        let fresh: Vec<&Event> = events.iter().filter(|event| event.seq > self.position).collect();
         let Some(last) = fresh.last() else { return };
         let last = last.seq;
         {

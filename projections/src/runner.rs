@@ -95,9 +95,7 @@ impl Runner {
         let mut slots = models.slots();
         for slot in &mut slots {
             let restored = match store.load_snapshot(slot.name()).await? {
-                Some(snapshot) if snapshot.version == slot.version() => {
-                    slot.restore(snapshot.seq, &snapshot.state)
-                }
+                Some(snapshot) if snapshot.version == slot.version() => slot.restore(snapshot.seq, &snapshot.state),
                 Some(_) => {
                     tracing::info!(
                         projection = slot.name(),
@@ -255,10 +253,7 @@ impl Runner {
             metrics::counter!("warden_projection_gap_repairs_total").increment(1);
             while self.position + 1 < event.seq {
                 let missing = (event.seq - self.position - 1) as usize;
-                let events = self
-                    .store
-                    .read(self.position + 1, missing.min(CHUNK))
-                    .await?;
+                let events = self.store.read(self.position + 1, missing.min(CHUNK)).await?;
                 if events.is_empty() {
                     break;
                 }
@@ -303,9 +298,7 @@ impl Runner {
 
     async fn maybe_snapshot(&mut self) {
         let behind = self.position - self.snapshot_seq;
-        if behind >= SNAPSHOT_EVERY_EVENTS
-            || (behind > 0 && self.snapshot_at.elapsed() >= SNAPSHOT_EVERY)
-        {
+        if behind >= SNAPSHOT_EVERY_EVENTS || (behind > 0 && self.snapshot_at.elapsed() >= SNAPSHOT_EVERY) {
             if let Err(error) = self.save_snapshots().await {
                 tracing::warn!(%error, "snapshot not saved");
             }
@@ -330,11 +323,9 @@ impl Runner {
             name: CHAIN_SNAPSHOT.to_string(),
             version: CHAIN_SNAPSHOT_VERSION,
             seq: self.position,
-            state: serde_json::to_vec(&self.verifier.state()).map_err(|error| {
-                LedgerError::Corrupt {
-                    seq: self.position,
-                    reason: error.to_string(),
-                }
+            state: serde_json::to_vec(&self.verifier.state()).map_err(|error| LedgerError::Corrupt {
+                seq: self.position,
+                reason: error.to_string(),
             })?,
         });
         self.store.save_snapshots(&snapshots).await?;

@@ -21,8 +21,7 @@ use warden_core::ledger::sqlite::SqliteStore;
 use warden_core::ledger::{Ledger, LedgerStore};
 
 pub fn admin_url() -> String {
-    std::env::var("WARDEN_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("WARDEN_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub fn nats_url() -> String {
@@ -30,10 +29,7 @@ pub fn nats_url() -> String {
 }
 
 pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    )
+    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
 /// A throwaway PostgreSQL database, dropped when this is dropped.
@@ -127,11 +123,8 @@ impl TestStore {
                 }
             }
             Backend::Sqlite => {
-                let store: Arc<dyn LedgerStore> = Arc::new(
-                    SqliteStore::open(&dir.path().join("ledger.sqlite"))
-                        .await
-                        .unwrap(),
-                );
+                let store: Arc<dyn LedgerStore> =
+                    Arc::new(SqliteStore::open(&dir.path().join("ledger.sqlite")).await.unwrap());
                 TestStore {
                     store,
                     database: None,
@@ -183,10 +176,7 @@ impl Default for TestStream {
 
 impl Drop for TestStream {
     fn drop(&mut self) {
-        let (url, stream) = (
-            self.url.clone(),
-            format!("{}_EVENTS", self.prefix.to_ascii_uppercase()),
-        );
+        let (url, stream) = (self.url.clone(), format!("{}_EVENTS", self.prefix.to_ascii_uppercase()));
         let _ = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -194,9 +184,7 @@ impl Drop for TestStream {
                 .unwrap();
             runtime.block_on(async move {
                 if let Ok(client) = async_nats::connect(&url).await {
-                    let _ = async_nats::jetstream::new(client)
-                        .delete_stream(&stream)
-                        .await;
+                    let _ = async_nats::jetstream::new(client).delete_stream(&stream).await;
                 }
             });
         })

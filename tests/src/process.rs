@@ -37,10 +37,7 @@ impl NodeEnv {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("WARDEN_DATA_DIR", &self.data_dir)
-            .env(
-                "WARDEN_LOG",
-                "info,warden_core=debug,warden_projections=debug",
-            );
+            .env("WARDEN_LOG", "info,warden_core=debug,warden_projections=debug");
         if let Some(url) = &self.database_url {
             command.env("DATABASE_URL", url);
         }
@@ -95,19 +92,12 @@ impl Server {
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while server.url.is_empty() {
-            assert!(
-                Instant::now() < deadline,
-                "server did not start:\n{}",
-                server.log()
-            );
+            assert!(Instant::now() < deadline, "server did not start:\n{}", server.log());
             if let Some(status) = server.child.try_wait().unwrap() {
                 panic!("server exited with {status}:\n{}", server.log());
             }
             let log = server.log();
-            if let Some(rest) = log[offset.min(log.len())..]
-                .split("listening on http://")
-                .nth(1)
-            {
+            if let Some(rest) = log[offset.min(log.len())..].split("listening on http://").nth(1) {
                 let address: String = rest
                     .chars()
                     .take_while(|c| !c.is_whitespace() && *c != '\u{1b}')
@@ -130,11 +120,7 @@ impl Server {
             {
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "server not ready:\n{}",
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "server not ready:\n{}", self.log());
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -199,14 +185,7 @@ impl NatsServer {
         self.stop();
         let binary = std::env::var("WARDEN_NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
         let child = Command::new(binary)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
             .arg(self.store.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

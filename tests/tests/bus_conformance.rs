@@ -17,10 +17,7 @@ async fn some_events(count: usize) -> (TestStore, Vec<Event>) {
     let ledger = store.ledger().await;
     for i in 0..count {
         ledger
-            .append_one(
-                NewEvent::new("app.thing.done", format!("thing:{i}"), Actor::system())
-                    .data(json!({"i": i})),
-            )
+            .append_one(NewEvent::new("app.thing.done", format!("thing:{i}"), Actor::system()).data(json!({"i": i})))
             .await
             .unwrap();
     }
@@ -123,11 +120,7 @@ async fn relay_copies_the_log_and_resumes(kind: BusKind) {
     // Appends while no relay runs are published when one starts again.
     for i in 0..5 {
         ledger
-            .append_one(NewEvent::new(
-                "app.later.done",
-                format!("later:{i}"),
-                Actor::system(),
-            ))
+            .append_one(NewEvent::new("app.later.done", format!("later:{i}"), Actor::system()))
             .await
             .unwrap();
     }

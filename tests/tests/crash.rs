@@ -26,11 +26,7 @@ pub fn write_token(dir: &std::path::Path) -> std::path::PathBuf {
 
 /// Runs `writers` load tasks against `url` for `duration`; returns the
 /// acknowledged (seq, hash) pairs and a way to stop early.
-async fn load_for(
-    url: &str,
-    writers: usize,
-    until: impl std::future::Future<Output = ()>,
-) -> Vec<(u64, String)> {
+async fn load_for(url: &str, writers: usize, until: impl std::future::Future<Output = ()>) -> Vec<(u64, String)> {
     let (stop, stopped) = watch::channel(false);
     let tasks: Vec<_> = (0..writers)
         .map(|i| {
@@ -52,16 +48,9 @@ async fn load_for(
 }
 
 fn assert_all_present(acknowledged: &[(u64, String)], log: &[warden_core::Event]) {
-    let by_seq: HashMap<u64, String> = log
-        .iter()
-        .map(|event| (event.seq, event.hash.to_hex()))
-        .collect();
+    let by_seq: HashMap<u64, String> = log.iter().map(|event| (event.seq, event.hash.to_hex())).collect();
     for (seq, hash) in acknowledged {
-        assert_eq!(
-            by_seq.get(seq),
-            Some(hash),
-            "acknowledged seq {seq} lost or changed"
-        );
+        assert_eq!(by_seq.get(seq), Some(hash), "acknowledged seq {seq} lost or changed");
     }
     for (index, event) in log.iter().enumerate() {
         assert_eq!(event.seq, index as u64 + 1, "log has a gap");
@@ -135,10 +124,7 @@ async fn production_kill_9_under_load_loses_nothing_acknowledged() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let contents = stream_contents(&stream.url, &stream.prefix).await;
-    assert_eq!(
-        contents,
-        (1..=head).map(|seq| (seq, seq)).collect::<Vec<_>>()
-    );
+    assert_eq!(contents, (1..=head).map(|seq| (seq, seq)).collect::<Vec<_>>());
     // The read models continue from their snapshot without a gap.
     assert!(server.log().contains("read models caught up"));
     let (position, failure) = applied(&server).await;
@@ -166,11 +152,7 @@ async fn embedded_kill_9_under_load_loses_nothing_acknowledged() {
         acknowledged.len()
     );
     let server = Server::start(&env, "second").await;
-    let store: Arc<dyn LedgerStore> = Arc::new(
-        SqliteStore::open(&dir.path().join("ledger.sqlite"))
-            .await
-            .unwrap(),
-    );
+    let store: Arc<dyn LedgerStore> = Arc::new(SqliteStore::open(&dir.path().join("ledger.sqlite")).await.unwrap());
     let log = read_all(store.as_ref()).await;
     assert_all_present(&acknowledged, &log);
     let verified = env.run(&["verify"]);

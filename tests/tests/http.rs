@@ -24,10 +24,7 @@ async fn server() -> (Server, tempfile::TempDir, NodeEnv) {
 /// Asserts the error shape and that the body's request id is the header's.
 async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status().as_u16(), status);
-    let header = response.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let header = response.headers()["x-request-id"].to_str().unwrap().to_string();
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], code, "{body}");
     assert_eq!(body["error"]["request_id"], header.as_str());
@@ -39,11 +36,7 @@ async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> V
 async fn probes_metrics_and_published_keys() {
     let (server, _dir, _) = server().await;
     let client = reqwest::Client::new();
-    let live = client
-        .get(format!("{}/healthz", server.url))
-        .send()
-        .await
-        .unwrap();
+    let live = client.get(format!("{}/healthz", server.url)).send().await.unwrap();
     assert_eq!(live.status(), 200);
     assert!(live.headers().contains_key("x-request-id"));
     let ready: Value = client
@@ -93,10 +86,7 @@ async fn probes_metrics_and_published_keys() {
         "warden_relay_lag_events",
         "warden_ledger_head_seq 2",
     ] {
-        assert!(
-            metrics.contains(name),
-            "{name} missing from /metrics:\n{metrics}"
-        );
+        assert!(metrics.contains(name), "{name} missing from /metrics:\n{metrics}");
     }
 }
 
@@ -106,21 +96,12 @@ async fn errors_have_one_shape_and_carry_the_request_id() {
     let client = reqwest::Client::new();
     let url = format!("{}/api/v1/app-events", server.url);
     assert_error(
-        client
-            .get(format!("{}/no/such/page", server.url))
-            .send()
-            .await
-            .unwrap(),
+        client.get(format!("{}/no/such/page", server.url)).send().await.unwrap(),
         404,
         "not_found",
     )
     .await;
-    assert_error(
-        client.get(&url).send().await.unwrap(),
-        405,
-        "method_not_allowed",
-    )
-    .await;
+    assert_error(client.get(&url).send().await.unwrap(), 405, "method_not_allowed").await;
     assert_error(
         client
             .post(&url)
@@ -166,10 +147,7 @@ async fn errors_have_one_shape_and_carry_the_request_id() {
     )
     .await;
     assert!(
-        missing["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("subject"),
+        missing["error"]["message"].as_str().unwrap().contains("subject"),
         "{missing}"
     );
     for (body, says) in [
@@ -179,27 +157,15 @@ async fn errors_have_one_shape_and_carry_the_request_id() {
             "integer",
         ),
         (json!({"kind": "app.Bad Kind", "subject": "s"}), "kind"),
-        (
-            json!({"kind": "app.x.y", "subject": "s", "data": [1]}),
-            "object",
-        ),
+        (json!({"kind": "app.x.y", "subject": "s", "data": [1]}), "object"),
     ] {
         let error = assert_error(
-            client
-                .post(&url)
-                .bearer_auth(TOKEN)
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
+            client.post(&url).bearer_auth(TOKEN).json(&body).send().await.unwrap(),
             400,
             "bad_request",
         )
         .await;
-        assert!(
-            error["error"]["message"].as_str().unwrap().contains(says),
-            "{error}"
-        );
+        assert!(error["error"]["message"].as_str().unwrap().contains(says), "{error}");
     }
     // A caller's request id is kept, and reaches the event.
     let response = client
@@ -260,19 +226,12 @@ async fn app_events_are_chained_and_read_your_writes() {
     assert!(server.terminate().success(), "graceful shutdown exits 0");
     assert!(server.log().contains("stopped"));
     let export = dir.path().join("export.jsonl");
-    assert!(
-        env.run(&["export", "--out", export.to_str().unwrap()])
-            .status
-            .success()
-    );
+    assert!(env.run(&["export", "--out", export.to_str().unwrap()]).status.success());
     let lines = std::fs::read_to_string(&export).unwrap();
     assert_eq!(lines.lines().count() as u64, last);
     let event: Value = serde_json::from_str(lines.lines().last().unwrap()).unwrap();
     assert_eq!(
-        (
-            event["actor"]["id"].as_str(),
-            event["data"]["amount_cents"].as_i64()
-        ),
+        (event["actor"]["id"].as_str(), event["data"]["amount_cents"].as_i64()),
         (Some("u-7"), Some(1204))
     );
     let verified = env.run(&["verify", "--file", export.to_str().unwrap()]);

@@ -59,26 +59,16 @@ conformance!(
 async fn genesis_then_gapless_signed_appends(backend: Backend) {
     let store = TestStore::open(backend).await;
     let ledger = store.ledger().await;
-    let first = ledger
-        .append_one(event("app.thing.done", "thing:1"))
-        .await
-        .unwrap();
+    let first = ledger.append_one(event("app.thing.done", "thing:1")).await.unwrap();
     assert_eq!(first.seq, 2, "seq 1 is the genesis key announcement");
     assert_eq!(first.subject_version, 1);
-    let second = ledger
-        .append_one(event("app.thing.done", "thing:1"))
-        .await
-        .unwrap();
+    let second = ledger.append_one(event("app.thing.done", "thing:1")).await.unwrap();
     assert_eq!((second.seq, second.subject_version), (3, 2));
     assert_eq!(second.prev, first.hash);
     let head = ledger.head().await.unwrap();
     assert_eq!((head.seq, head.hash), (3, second.hash));
     let stored = store.store.read(2, 10).await.unwrap();
-    assert_eq!(
-        stored,
-        vec![first, second],
-        "stored events read back exactly"
-    );
+    assert_eq!(stored, vec![first, second], "stored events read back exactly");
     assert_eq!(verify_all(&store).await, 3);
 }
 
@@ -161,10 +151,7 @@ async fn unique_claims_are_taken_once(backend: Backend) {
             let ledger = ledger.clone();
             tokio::spawn(async move {
                 ledger
-                    .append_one(
-                        event("app.user.created", &format!("user:{i}"))
-                            .claim("email", "alice@example.org"),
-                    )
+                    .append_one(event("app.user.created", &format!("user:{i}")).claim("email", "alice@example.org"))
                     .await
             })
         })
@@ -223,10 +210,7 @@ async fn invalid_events_are_refused_with_a_reason(backend: Backend) {
     for (bad, reason) in [
         (event("Not A Kind", "x:1"), "kind"),
         (event("app.x.done", ""), "subject"),
-        (
-            event("app.x.done", "x:1").data(json!({"ratio": 0.5})),
-            "integer",
-        ),
+        (event("app.x.done", "x:1").data(json!({"ratio": 0.5})), "integer"),
         (
             event("app.x.done", "x:1").data(json!({"big": 9007199254740993_u64})),
             "integer",
@@ -249,16 +233,8 @@ async fn snapshots_round_trip(backend: Backend) {
         seq,
         state: state.to_vec(),
     };
-    store
-        .store
-        .save_snapshots(&[snapshot(10, b"ten")])
-        .await
-        .unwrap();
-    store
-        .store
-        .save_snapshots(&[snapshot(20, b"twenty")])
-        .await
-        .unwrap();
+    store.store.save_snapshots(&[snapshot(10, b"ten")]).await.unwrap();
+    store.store.save_snapshots(&[snapshot(20, b"twenty")]).await.unwrap();
     assert_eq!(
         store.store.load_snapshot("m").await.unwrap(),
         Some(snapshot(20, b"twenty"))
@@ -290,14 +266,8 @@ async fn second_ledger_on_the_same_log_adopts_the_key(backend: Backend) {
         first.signer().current().unwrap().key_id,
         second.signer().current().unwrap().key_id
     );
-    let a = first
-        .append_one(event("app.thing.done", "thing:1"))
-        .await
-        .unwrap();
-    let b = second
-        .append_one(event("app.thing.done", "thing:2"))
-        .await
-        .unwrap();
+    let a = first.append_one(event("app.thing.done", "thing:1")).await.unwrap();
+    let b = second.append_one(event("app.thing.done", "thing:2")).await.unwrap();
     assert_eq!(b.prev, a.hash, "two writers, one chain");
     assert_eq!(verify_all(&store).await, 3);
 }
@@ -306,19 +276,12 @@ async fn key_rotation_is_announced_and_verifies(backend: Backend) {
     let store = TestStore::open(backend).await;
     let ledger = store.ledger().await;
     let old = ledger.signer().current().unwrap().key_id.clone();
-    ledger
-        .append_one(event("app.thing.done", "thing:1"))
+    ledger.append_one(event("app.thing.done", "thing:1")).await.unwrap();
+    let new = warden_core::keys::signing::rotate(&ledger, store.kms().as_ref(), Actor::system(), "r")
         .await
         .unwrap();
-    let new =
-        warden_core::keys::signing::rotate(&ledger, store.kms().as_ref(), Actor::system(), "r")
-            .await
-            .unwrap();
     assert_ne!(old, new);
-    let after = ledger
-        .append_one(event("app.thing.done", "thing:2"))
-        .await
-        .unwrap();
+    let after = ledger.append_one(event("app.thing.done", "thing:2")).await.unwrap();
     assert_eq!(after.key_id, new);
     let announcement = &store.store.read(3, 1).await.unwrap()[0];
     assert_eq!(

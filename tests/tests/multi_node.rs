@@ -44,17 +44,8 @@ async fn two_nodes_many_writers_one_chain() {
     let (stop, stopped) = watch::channel(false);
     let tasks: Vec<_> = (0..16)
         .map(|i| {
-            let url = if i % 2 == 0 {
-                a.url.clone()
-            } else {
-                b.url.clone()
-            };
-            tokio::spawn(append_load(
-                url,
-                TOKEN.to_string(),
-                format!("w{i}"),
-                stopped.clone(),
-            ))
+            let url = if i % 2 == 0 { a.url.clone() } else { b.url.clone() };
+            tokio::spawn(append_load(url, TOKEN.to_string(), format!("w{i}"), stopped.clone()))
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -75,11 +66,7 @@ async fn two_nodes_many_writers_one_chain() {
     }
     let by_seq: HashMap<u64, String> = log.iter().map(|e| (e.seq, e.hash.to_hex())).collect();
     for (seq, hash) in &acknowledged {
-        assert_eq!(
-            by_seq.get(seq),
-            Some(hash),
-            "acknowledged seq {seq} missing"
-        );
+        assert_eq!(by_seq.get(seq), Some(hash), "acknowledged seq {seq} missing");
     }
     let verified = env.run(&["verify"]);
     assert!(
@@ -91,19 +78,12 @@ async fn two_nodes_many_writers_one_chain() {
     let bus = NatsBus::connect(&stream.url, &stream.prefix).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while bus.last_published().await.unwrap() < head {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "relay did not catch up"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "relay did not catch up");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(
         stream_contents(&stream.url, &stream.prefix).await,
         (1..=head).map(|s| (s, s)).collect::<Vec<_>>()
     );
-    assert_ne!(
-        leader(&a).await,
-        leader(&b).await,
-        "exactly one node relays"
-    );
+    assert_ne!(leader(&a).await, leader(&b).await, "exactly one node relays");
 }

@@ -21,11 +21,7 @@ use warden_tests::{Backend, TestStore};
 async fn append(ledger: &Ledger, count: usize) {
     for i in 0..count {
         ledger
-            .append_one(NewEvent::new(
-                "app.thing.done",
-                format!("thing:{i}"),
-                Actor::system(),
-            ))
+            .append_one(NewEvent::new("app.thing.done", format!("thing:{i}"), Actor::system()))
             .await
             .unwrap();
     }
@@ -76,12 +72,7 @@ async fn a_restart_replays_only_the_tail_and_a_version_change_rebuilds() {
 
         // A projection whose stored version differs is rebuilt from seq 1.
         runner.save_snapshots().await.unwrap();
-        let mut snapshot = store
-            .store
-            .load_snapshot("signing_keys")
-            .await
-            .unwrap()
-            .unwrap();
+        let mut snapshot = store.store.load_snapshot("signing_keys").await.unwrap().unwrap();
         snapshot.version += 1;
         snapshot.state = b"{\"not\":\"the current shape\"}".to_vec();
         store.store.save_snapshots(&[snapshot]).await.unwrap();
@@ -106,24 +97,18 @@ async fn without_a_reachable_bus_the_runner_tails_the_log() {
             .unwrap(),
     );
     let models = ReadModels::default();
-    let (runner, positions) = Runner::restore(store.store.clone(), bus, &models)
-        .await
-        .unwrap();
+    let (runner, positions) = Runner::restore(store.store.clone(), bus, &models).await.unwrap();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(runner.run(shutdown));
     append(&ledger, 10).await;
-    let rotated =
-        warden_core::keys::signing::rotate(&ledger, store.kms().as_ref(), Actor::system(), "r")
-            .await
-            .unwrap();
+    let rotated = warden_core::keys::signing::rotate(&ledger, store.kms().as_ref(), Actor::system(), "r")
+        .await
+        .unwrap();
     assert!(
         positions.wait_for(12, Duration::from_secs(10)).await,
         "runner did not tail the log"
     );
-    assert_eq!(
-        read(&models.signing_keys).current().unwrap().key_id,
-        rotated
-    );
+    assert_eq!(read(&models.signing_keys).current().unwrap().key_id, rotated);
     stop.send_replace(true);
     task.await.unwrap();
 }
@@ -158,12 +143,9 @@ async fn an_event_that_does_not_verify_is_never_applied() {
     let ledger = store.ledger().await;
     append(&ledger, 10).await;
     let path = store.dir.path().join("ledger.sqlite");
-    let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
-        "sqlite://{}",
-        path.display()
-    ))
-    .await
-    .unwrap();
+    let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
     let connection = &mut connection;
     sqlx::query("DROP TRIGGER events_no_update")
         .execute(&mut *connection)

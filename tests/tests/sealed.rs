@@ -32,9 +32,7 @@ impl Write for Captured {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
+    haystack.windows(needle.len()).any(|window| window == needle)
 }
 
 async fn sealed_secret_is_nowhere_in_clear(backend: Backend) {
@@ -83,22 +81,13 @@ async fn sealed_secret_is_nowhere_in_clear(backend: Backend) {
         event.seq
     );
     let payloads = stream_payloads(&stream.url, &stream.prefix).await;
-    assert!(
-        contains(&payloads, b"password_hash"),
-        "the stream holds the event"
-    );
-    assert!(
-        !contains(&payloads, secret.as_bytes()),
-        "secret in clear on the stream"
-    );
+    assert!(contains(&payloads, b"password_hash"), "the stream holds the event");
+    assert!(!contains(&payloads, secret.as_bytes()), "secret in clear on the stream");
 
     // The database holds it sealed only.
     let stored = database_bytes(&store).await;
     assert!(contains(&stored, b"password_hash"));
-    assert!(
-        !contains(&stored, secret.as_bytes()),
-        "secret in clear in the database"
-    );
+    assert!(!contains(&stored, secret.as_bytes()), "secret in clear in the database");
     assert!(
         !contains(&stored, hex::encode(secret.as_bytes()).as_bytes()),
         "secret in hex in the database"
@@ -106,16 +95,12 @@ async fn sealed_secret_is_nowhere_in_clear(backend: Backend) {
 
     // It opens, from the stored event.
     let read_back = store.store.read(event.seq, 1).await.unwrap().remove(0);
-    let from_log: Sealed<String> =
-        serde_json::from_value(read_back.data["password_hash"].clone()).unwrap();
+    let from_log: Sealed<String> = serde_json::from_value(read_back.data["password_hash"].clone()).unwrap();
     assert_eq!(keys.open(&from_log).await.unwrap(), secret);
 
     // Crypto-shredding: unreadable for good, chain intact.
     assert!(keys.shred("user:alice").await.unwrap());
-    assert!(matches!(
-        keys.open(&from_log).await,
-        Err(SealError::Shredded(_))
-    ));
+    assert!(matches!(keys.open(&from_log).await, Err(SealError::Shredded(_))));
     let resealed = keys.seal("user:alice", &"new".to_string()).await.unwrap();
     assert_eq!(keys.open(&resealed).await.unwrap(), "new");
     assert!(
@@ -139,10 +124,7 @@ async fn sealed_secret_is_nowhere_in_clear(backend: Backend) {
     drop(_guard);
     let logs = logs.0.lock().unwrap().clone();
     assert!(contains(&logs, b"relay started"), "logs were captured");
-    assert!(
-        !contains(&logs, secret.as_bytes()),
-        "secret in clear in the logs"
-    );
+    assert!(!contains(&logs, secret.as_bytes()), "secret in clear in the logs");
 }
 
 async fn stream_payloads(url: &str, prefix: &str) -> Vec<u8> {
@@ -178,12 +160,10 @@ async fn database_bytes(store: &TestStore) -> Vec<u8> {
                 "subjects",
                 "unique_claims",
             ] {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT t::text FROM {table} t"
-                )))
-                .fetch_all(&mut connection)
-                .await
-                .unwrap();
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT t::text FROM {table} t")))
+                    .fetch_all(&mut connection)
+                    .await
+                    .unwrap();
                 for row in rows {
                     bytes.extend(row.get::<String, _>(0).into_bytes());
                 }

@@ -53,13 +53,9 @@ fn assert_names(store: &TestStore, seq: u64, what: &str) {
 async fn postgres_writer_role_cannot_change_the_log() {
     let store = ten_events(Backend::Postgres).await;
     let database = store.database.as_ref().unwrap();
-    let writer = warden_core::ledger::postgres::PostgresStore::connect(
-        &database.url,
-        Some("warden_writer"),
-        2,
-    )
-    .await
-    .unwrap();
+    let writer = warden_core::ledger::postgres::PostgresStore::connect(&database.url, Some("warden_writer"), 2)
+        .await
+        .unwrap();
     for statement in [
         "UPDATE events SET data = '{}' WHERE seq = 3",
         "DELETE FROM events WHERE seq = 3",
@@ -67,14 +63,8 @@ async fn postgres_writer_role_cannot_change_the_log() {
         "TRUNCATE events_p0000000000000000001",
         "DELETE FROM signing_keys",
     ] {
-        let error = sqlx::query(statement)
-            .execute(writer.pool())
-            .await
-            .unwrap_err();
-        let code = error
-            .as_database_error()
-            .and_then(|e| e.code())
-            .map(|c| c.into_owned());
+        let error = sqlx::query(statement).execute(writer.pool()).await.unwrap_err();
+        let code = error.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
         assert_eq!(code.as_deref(), Some("42501"), "{statement}: {error}");
     }
     assert_eq!(verify(&store).0, 0);
@@ -90,14 +80,8 @@ async fn postgres_triggers_refuse_even_the_owner() {
         "TRUNCATE events",
         "TRUNCATE events_p0000000000000000001",
     ] {
-        let error = sqlx::query(statement)
-            .execute(&mut owner)
-            .await
-            .unwrap_err();
-        let code = error
-            .as_database_error()
-            .and_then(|e| e.code())
-            .map(|c| c.into_owned());
+        let error = sqlx::query(statement).execute(&mut owner).await.unwrap_err();
+        let code = error.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
         assert_eq!(code.as_deref(), Some("WA001"), "{statement}: {error}");
     }
     assert_eq!(verify(&store).0, 0);
@@ -184,14 +168,8 @@ async fn sqlite_triggers_refuse_and_tampering_is_named() {
         "DELETE FROM events WHERE seq = 3",
         "DELETE FROM events",
     ] {
-        let error = sqlx::query(statement)
-            .execute(&mut connection)
-            .await
-            .unwrap_err();
-        assert!(
-            error.to_string().contains("append-only"),
-            "{statement}: {error}"
-        );
+        let error = sqlx::query(statement).execute(&mut connection).await.unwrap_err();
+        assert!(error.to_string().contains("append-only"), "{statement}: {error}");
     }
     assert_eq!(verify(&store).0, 0);
     // Someone with the file drops the triggers and edits one event.

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::config::Config;
-use crate::node::open_store;
+use crate::node::open_existing_store;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -24,7 +24,7 @@ pub struct ExportArgs {
 }
 
 pub async fn run(config: &Config, args: ExportArgs) -> Result<ExitCode, String> {
-    let store = open_store(config).await.map_err(|e| e.to_string())?;
+    let store = open_existing_store(config).await.map_err(|e| e.to_string())?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).map_err(|e| e.to_string())?,

@@ -9,7 +9,12 @@ use warden_projections::projection::read;
 
 use super::say;
 use crate::config::Config;
-use crate::node::Node;
+use std::sync::Arc;
+
+use warden_core::bus::local::LocalBus;
+use warden_projections::{ReadModels, Runner};
+
+use crate::node::{Node, open_existing_store};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -21,10 +26,16 @@ pub enum KeysCommand {
 }
 
 pub async fn run(config: &Config, command: KeysCommand) -> Result<ExitCode, String> {
-    let node = Node::start(config).await.map_err(|e| e.to_string())?;
     match command {
         KeysCommand::List => {
-            let keys = read(&node.models.signing_keys).clone();
+            // Reads the log; writes nothing.
+            let store = open_existing_store(config).await.map_err(|e| e.to_string())?;
+            let models = ReadModels::default();
+            let (mut runner, _) = Runner::restore(store, Arc::new(LocalBus::default()), &models)
+                .await
+                .map_err(|e| e.to_string())?;
+            runner.catch_up().await.map_err(|e| e.to_string())?;
+            let keys = read(&models.signing_keys).clone();
             let current = keys.current().map(|key| key.key_id.clone());
             for key in keys.all() {
                 let marker = if Some(&key.key_id) == current.as_ref() {
@@ -39,18 +50,14 @@ pub async fn run(config: &Config, command: KeysCommand) -> Result<ExitCode, Stri
             }
         }
         KeysCommand::Rotate => {
+            let node = Node::start(config).await.map_err(|e| e.to_string())?;
             let request_id = uuid::Uuid::now_v7().to_string();
-            let key_id = signing::rotate(
-                &node.ledger,
-                node.kms.as_ref(),
-                Actor::system(),
-                &request_id,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+            let key_id = signing::rotate(&node.ledger, node.kms.as_ref(), Actor::system(), &request_id)
+                .await
+                .map_err(|e| e.to_string())?;
             say(format!("rotated: new signing key {key_id}"));
+            node.stop().await;
         }
     }
-    node.stop().await;
     Ok(ExitCode::SUCCESS)
 }

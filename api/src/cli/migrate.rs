@@ -18,14 +18,12 @@ pub struct MigrateArgs {
 
 pub async fn run(config: &Config, args: MigrateArgs) -> Result<ExitCode, String> {
     match (&config.profile, args.down) {
-        (Profile::Production { database_url, .. }, false) => PostgresStore::migrate(database_url)
+        (Profile::Production { database_url, .. }, false) => {
+            PostgresStore::migrate(database_url).await.map_err(|e| e.to_string())?
+        }
+        (Profile::Production { database_url, .. }, true) => PostgresStore::migrate_down(database_url)
             .await
             .map_err(|e| e.to_string())?,
-        (Profile::Production { database_url, .. }, true) => {
-            PostgresStore::migrate_down(database_url)
-                .await
-                .map_err(|e| e.to_string())?
-        }
         (Profile::Embedded, down) => {
             let store = SqliteStore::open(&config.sqlite_path())
                 .await

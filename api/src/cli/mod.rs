@@ -12,11 +12,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, LogFormat, Settings};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "warden",
-    version,
-    about = "Warden: audit-first authentication service"
-)]
+#[command(name = "warden", version, about = "Warden: audit-first authentication service")]
 pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,

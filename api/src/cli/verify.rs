@@ -10,11 +10,12 @@ use clap::Args;
 use ed25519_dalek::VerifyingKey;
 use warden_core::Event;
 use warden_core::chain::{ChainVerifier, Digest};
+use warden_core::ledger::LedgerError;
 use warden_core::ledger::verify::{VerifyError, verify_store};
 
 use super::say;
 use crate::config::Config;
-use crate::node::open_store;
+use crate::node::open_existing_store;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -34,19 +35,30 @@ pub struct VerifyArgs {
 }
 
 const EXIT_TAMPERED: u8 = 1;
+const EXIT_CANNOT_CHECK: u8 = 2;
 
+/// Exit codes: 0 intact, 1 tampered (the first bad event is named), 2 the
+/// check could not run (unreachable database, unreadable file, bad key).
 pub async fn run(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> {
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    match check(config, args).await {
+        Ok(code) => Ok(code),
+        Err(error) => {
+            eprintln!("warden: cannot verify: {error}");
+            Ok(ExitCode::from(EXIT_CANNOT_CHECK))
+        }
+    }
+}
+
+async fn check(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> {
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let trusted = trusted_keys(&args)?;
     let started = std::time::Instant::now();
     let outcome = match &args.file {
         Some(path) => verify_file(path, trusted, threads),
         None => {
-            let store = open_store(config).await.map_err(|e| e.to_string())?;
+            let store = open_existing_store(config).await.map_err(|e| e.to_string())?;
             let mut verifier = ChainVerifier::new();
             for key in trusted {
                 verifier.trust(key);
@@ -71,9 +83,7 @@ pub async fn run(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> 
             Ok(ExitCode::from(EXIT_TAMPERED))
         }
         Err(VerifyError::Ledger(warden_core::ledger::LedgerError::Corrupt { seq, reason })) => {
-            say(format!(
-                "FAILED at seq {seq}: stored row is unreadable: {reason}"
-            ));
+            say(format!("FAILED at seq {seq}: stored row is unreadable: {reason}"));
             Ok(ExitCode::from(EXIT_TAMPERED))
         }
         Err(VerifyError::Unreadable { line, reason }) => {
@@ -87,10 +97,9 @@ pub async fn run(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> 
 fn trusted_keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, String> {
     let mut texts = args.trusted_keys.clone();
     if let Some(path) = &args.keys {
-        let document: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        )
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        let document: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
         let keys = document
             .get("keys")
             .and_then(|keys| keys.as_array())
@@ -110,24 +119,17 @@ fn trusted_keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, String> {
             Digest::from_hex(text)
                 .and_then(|bytes| VerifyingKey::from_bytes(&bytes.0).ok())
                 .filter(|key| !key.is_weak())
-                .ok_or_else(|| {
-                    format!(
-                        "trusted key {text:?} is not 64 lower-case hex digits of a strong Ed25519 key"
-                    )
-                })
+                .ok_or_else(|| format!("trusted key {text:?} is not 64 lower-case hex digits of a strong Ed25519 key"))
         })
         .collect()
 }
 
 /// Verifies an export. A file that starts after seq 1 is anchored on its
 /// first event's `prev`, which the file alone cannot prove.
-fn verify_file(
-    path: &PathBuf,
-    trusted: Vec<VerifyingKey>,
-    threads: usize,
-) -> Result<(u64, u64, Digest), VerifyError> {
+fn verify_file(path: &PathBuf, trusted: Vec<VerifyingKey>, threads: usize) -> Result<(u64, u64, Digest), VerifyError> {
     let unreadable = |line: usize, reason: String| VerifyError::Unreadable { line, reason };
-    let file = std::fs::File::open(path).map_err(|e| unreadable(0, e.to_string()))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| VerifyError::Ledger(LedgerError::NotFound(format!("{}: {e}", path.display()))))?;
     let mut verifier: Option<ChainVerifier> = None;
     let mut chunk: Vec<Event> = Vec::with_capacity(5000);
     let mut count = 0u64;
@@ -136,8 +138,7 @@ fn verify_file(
         if line.trim().is_empty() {
             continue;
         }
-        let event: Event =
-            serde_json::from_str(&line).map_err(|e| unreadable(index + 1, e.to_string()))?;
+        let event: Event = serde_json::from_str(&line).map_err(|e| unreadable(index + 1, e.to_string()))?;
         let verifier = verifier.get_or_insert_with(|| {
             let mut verifier = if event.seq == 1 {
                 ChainVerifier::new()

@@ -50,26 +50,24 @@ pub async fn record(
     if !body.kind.starts_with("app.") {
         return Err(ApiError::bad_request("kind must start with \"app.\""));
     }
+    let actor = body.actor.unwrap_or_else(|| Actor::of_kind(ActorKind::Service));
+    if actor.kind == ActorKind::System {
+        return Err(ApiError::bad_request(
+            "an application cannot record events as actor kind \"system\"",
+        ));
+    }
     let data = body.data.unwrap_or_else(|| json!({}));
     if !data.is_object() {
         return Err(ApiError::bad_request("data must be a JSON object"));
     }
-    let mut event = NewEvent::new(
-        body.kind,
-        body.subject,
-        body.actor
-            .unwrap_or_else(|| Actor::of_kind(ActorKind::Service)),
-    )
-    .outcome(body.outcome)
-    .request_id(request_id.0)
-    .data(data);
+    let mut event = NewEvent::new(body.kind, body.subject, actor)
+        .outcome(body.outcome)
+        .request_id(request_id.0)
+        .data(data);
     event.expected_version = body.expected_version;
     let sealed = state.ledger.append_one(event).await?;
     if !state.positions.wait_for(sealed.seq, READ_YOUR_WRITES).await {
-        tracing::warn!(
-            seq = sealed.seq,
-            "read models did not reach the new event in time"
-        );
+        tracing::warn!(seq = sealed.seq, "read models did not reach the new event in time");
     }
     Ok((
         StatusCode::CREATED,

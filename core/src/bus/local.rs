@@ -25,10 +25,16 @@ impl Default for LocalBus {
 
 impl LocalBus {
     pub fn new(capacity: usize) -> Self {
+        Self::starting_after(capacity, 0)
+    }
+
+    /// A bus whose history starts after `seq`: in-process consumers read
+    /// everything before it from the log, so a restart relays nothing old.
+    pub fn starting_after(capacity: usize, seq: u64) -> Self {
         let (sender, _) = broadcast::channel(capacity);
         LocalBus {
             sender,
-            last: AtomicU64::new(0),
+            last: AtomicU64::new(seq),
         }
     }
 }
@@ -46,10 +52,7 @@ impl Bus for LocalBus {
                 continue;
             }
             if event.seq != last + 1 {
-                return Err(BusError::OutOfStep(format!(
-                    "seq {} does not follow {last}",
-                    event.seq
-                )));
+                return Err(BusError::OutOfStep(format!("seq {} does not follow {last}", event.seq)));
             }
             // No receivers is fine: nobody is listening yet.
             let _ = self.sender.send(event.clone());
@@ -58,10 +61,7 @@ impl Bus for LocalBus {
         Ok(())
     }
 
-    async fn subscribe(
-        &self,
-        from: u64,
-    ) -> Result<BoxStream<'static, Result<Event, BusError>>, BusError> {
+    async fn subscribe(&self, from: u64) -> Result<BoxStream<'static, Result<Event, BusError>>, BusError> {
         let receiver = self.sender.subscribe();
         let stream = futures::stream::unfold(receiver, |mut receiver| async move {
             let item = match receiver.recv().await {

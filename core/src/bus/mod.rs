@@ -37,10 +37,7 @@ pub trait Bus: Send + Sync + 'static {
     async fn publish(&self, events: &[Event]) -> Result<(), BusError>;
     /// Events from `from` onward, live. The stream may start later than
     /// `from` or skip (the consumer repairs from the log) but is in order.
-    async fn subscribe(
-        &self,
-        from: u64,
-    ) -> Result<BoxStream<'static, Result<Event, BusError>>, BusError>;
+    async fn subscribe(&self, from: u64) -> Result<BoxStream<'static, Result<Event, BusError>>, BusError>;
     async fn ping(&self) -> Result<(), BusError>;
     /// Whether several processes share this bus (and so need one relay).
     fn is_shared(&self) -> bool;

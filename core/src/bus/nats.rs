@@ -130,10 +130,7 @@ impl Bus for NatsBus {
         Ok(())
     }
 
-    async fn subscribe(
-        &self,
-        from: u64,
-    ) -> Result<BoxStream<'static, Result<Event, BusError>>, BusError> {
+    async fn subscribe(&self, from: u64) -> Result<BoxStream<'static, Result<Event, BusError>>, BusError> {
         let consumer = self
             .stream()
             .await?
@@ -150,9 +147,8 @@ impl Bus for NatsBus {
             .map(|message| {
                 let message = message.map_err(unavailable)?;
                 let stream_sequence = message.info().map_err(unavailable)?.stream_sequence;
-                let event: Event = serde_json::from_slice(&message.payload).map_err(|error| {
-                    BusError::OutOfStep(format!("unreadable message {stream_sequence}: {error}"))
-                })?;
+                let event: Event = serde_json::from_slice(&message.payload)
+                    .map_err(|error| BusError::OutOfStep(format!("unreadable message {stream_sequence}: {error}")))?;
                 if event.seq != stream_sequence {
                     return Err(BusError::OutOfStep(format!(
                         "message {stream_sequence} carries seq {}",

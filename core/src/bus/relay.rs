@@ -57,11 +57,19 @@ impl Relay {
     }
 
     /// Relays until the lease is lost (Ok) or the bus or log fails (Err).
-    async fn relay_while_held(
-        &mut self,
-        mut lease: Option<Box<dyn RelayLease>>,
-    ) -> Result<(), String> {
+    async fn relay_while_held(&mut self, mut lease: Option<Box<dyn RelayLease>>) -> Result<(), String> {
         let mut published = self.bus.last_published().await.map_err(|e| e.to_string())?;
+        let head = self.store.head().await.map_err(|e| e.to_string())?.seq;
+        if published > head {
+            // The stream belongs to another history (a restored backup, a
+            // reverted database): publishing would skip our events.
+            metrics::gauge!("warden_relay_bus_ahead_of_log").set(1.0);
+            return Err(format!(
+                "the bus holds seq {published} but the log ends at {head}: \
+                 the stream does not belong to this log; delete it to republish"
+            ));
+        }
+        metrics::gauge!("warden_relay_bus_ahead_of_log").set(0.0);
         let mut lease_checked = tokio::time::Instant::now();
         while !*self.shutdown.borrow() {
             if let Some(held) = lease.as_mut()
@@ -73,11 +81,7 @@ impl Relay {
                 }
                 lease_checked = tokio::time::Instant::now();
             }
-            let events = self
-                .store
-                .read(published + 1, CHUNK)
-                .await
-                .map_err(|e| e.to_string())?;
+            let events = self.store.read(published + 1, CHUNK).await.map_err(|e| e.to_string())?;
             if let Some(last) = events.last() {
                 self.bus.publish(&events).await.map_err(|e| e.to_string())?;
                 published = last.seq;

@@ -13,9 +13,7 @@ pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CanonicalError {
-    #[error(
-        "number {0} is not an integer within ±(2^53-1); Warden events carry only safe integers"
-    )]
+    #[error("number {0} is not an integer within ±(2^53-1); Warden events carry only safe integers")]
     UnsupportedNumber(String),
 }
 

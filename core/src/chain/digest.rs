@@ -71,8 +71,7 @@ impl Serialize for Digest {
 impl<'de> Deserialize<'de> for Digest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Digest::from_hex(&text)
-            .ok_or_else(|| serde::de::Error::custom("expected 64 lower-case hex digits"))
+        Digest::from_hex(&text).ok_or_else(|| serde::de::Error::custom("expected 64 lower-case hex digits"))
     }
 }
 
@@ -85,7 +84,6 @@ impl Serialize for Signature {
 impl<'de> Deserialize<'de> for Signature {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Signature::from_hex(&text)
-            .ok_or_else(|| serde::de::Error::custom("expected 128 lower-case hex digits"))
+        Signature::from_hex(&text).ok_or_else(|| serde::de::Error::custom("expected 128 lower-case hex digits"))
     }
 }

@@ -160,10 +160,7 @@ pub fn key_id(public_key: &VerifyingKey) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(KEY_ID_DOMAIN);
     hasher.update(public_key.as_bytes());
-    format!(
-        "ed25519-{}",
-        hex::encode(&hasher.finalize().as_bytes()[..8])
-    )
+    format!("ed25519-{}", hex::encode(&hasher.finalize().as_bytes()[..8]))
 }
 
 /// The data of a `signing_key.added` event.

@@ -189,14 +189,10 @@ impl ChainVerifier {
                 .zip(signatures.chunks(part))
                 .zip(keys.chunks(part))
                 .map(|((messages, signatures), keys)| {
-                    scope.spawn(move || {
-                        ed25519_dalek::verify_batch(messages, signatures, keys).is_ok()
-                    })
+                    scope.spawn(move || ed25519_dalek::verify_batch(messages, signatures, keys).is_ok())
                 })
                 .collect();
-            handles
-                .into_iter()
-                .all(|handle| handle.join().unwrap_or(false))
+            handles.into_iter().all(|handle| handle.join().unwrap_or(false))
         });
         if !all_valid {
             *self = start;
@@ -230,12 +226,10 @@ impl ChainVerifier {
                 previous: seq.saturating_sub(1),
             });
         }
-        let hash = Envelope::of(event)
-            .hash()
-            .map_err(|error| ChainError::NotCanonical {
-                seq,
-                reason: error.to_string(),
-            })?;
+        let hash = Envelope::of(event).hash().map_err(|error| ChainError::NotCanonical {
+            seq,
+            reason: error.to_string(),
+        })?;
         if hash != event.hash {
             return Err(ChainError::HashMismatch { seq });
         }
@@ -305,8 +299,7 @@ pub fn announced_key(event: &Event) -> Result<VerifyingKey, ChainError> {
         .and_then(|v| v.as_str())
         .and_then(|text| Digest::from_hex(text))
         .ok_or_else(|| bad("public_key must be 64 lower-case hex digits"))?;
-    let key = VerifyingKey::from_bytes(&public.0)
-        .map_err(|_| bad("public_key is not a valid Ed25519 point"))?;
+    let key = VerifyingKey::from_bytes(&public.0).map_err(|_| bad("public_key is not a valid Ed25519 point"))?;
     if key.is_weak() {
         return Err(bad("public_key is a weak (small-order) point"));
     }

@@ -38,13 +38,9 @@ impl LocalKms {
         check_permissions(path).map_err(error)?;
         let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| error(e.to_string()))?);
         if bytes.len() != 32 {
-            return Err(error(format!(
-                "must hold exactly 32 bytes, holds {}",
-                bytes.len()
-            )));
+            return Err(error(format!("must hold exactly 32 bytes, holds {}", bytes.len())));
         }
-        let cipher = XChaCha20Poly1305::new_from_slice(&bytes)
-            .map_err(|_| error("bad key length".into()))?;
+        let cipher = XChaCha20Poly1305::new_from_slice(&bytes).map_err(|_| error("bad key length".into()))?;
         let fingerprint = blake3::hash(&bytes);
         Ok(LocalKms {
             cipher,
@@ -78,15 +74,9 @@ fn check_permissions(path: &Path) -> Result<(), String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .map_err(|e| e.to_string())?
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(path).map_err(|e| e.to_string())?.permissions().mode();
         if mode & 0o077 != 0 {
-            return Err(format!(
-                "mode {:o} lets others read it; chmod 600",
-                mode & 0o777
-            ));
+            return Err(format!("mode {:o} lets others read it; chmod 600", mode & 0o777));
         }
     }
     Ok(())
@@ -147,16 +137,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
         let wrapped = kms.wrap(b"secret", "ctx").await.unwrap();
-        assert_eq!(
-            kms.unwrap(&wrapped, "ctx").await.unwrap().as_slice(),
-            b"secret"
-        );
+        assert_eq!(kms.unwrap(&wrapped, "ctx").await.unwrap().as_slice(), b"secret");
         assert!(kms.unwrap(&wrapped, "other").await.is_err());
         let reopened = LocalKms::open(&path, false).unwrap();
         assert_eq!(reopened.key_ref(), kms.key_ref());

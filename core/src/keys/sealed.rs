@@ -85,14 +85,9 @@ impl DataKeys {
         DataKeys { store, kms }
     }
 
-    pub async fn seal<T: Serialize>(
-        &self,
-        subject: &str,
-        value: &T,
-    ) -> Result<Sealed<T>, SealError> {
+    pub async fn seal<T: Serialize>(&self, subject: &str, value: &T) -> Result<Sealed<T>, SealError> {
         let (key_id, key) = self.key_for(subject).await?;
-        let plaintext =
-            zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(|_| SealError::Damaged)?);
+        let plaintext = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(|_| SealError::Damaged)?);
         let nonce = random_bytes::<24>();
         let cipher = XChaCha20Poly1305::new_from_slice(&key).map_err(|_| SealError::Damaged)?;
         let aad = associated_data(subject, &key_id);
@@ -129,12 +124,8 @@ impl DataKeys {
             .unwrap(&stored.wrapped, &context(&sealed.subject, &stored.key_id))
             .await?;
         let cipher = XChaCha20Poly1305::new_from_slice(&key).map_err(|_| SealError::Damaged)?;
-        let nonce = BASE64
-            .decode(&sealed.nonce)
-            .map_err(|_| SealError::Damaged)?;
-        let ciphertext = BASE64
-            .decode(&sealed.ciphertext)
-            .map_err(|_| SealError::Damaged)?;
+        let nonce = BASE64.decode(&sealed.nonce).map_err(|_| SealError::Damaged)?;
+        let ciphertext = BASE64.decode(&sealed.ciphertext).map_err(|_| SealError::Damaged)?;
         if nonce.len() != 24 {
             return Err(SealError::Damaged);
         }
@@ -159,19 +150,13 @@ impl DataKeys {
         Ok(self.store.shred_data_key(subject).await?)
     }
 
-    async fn key_for(
-        &self,
-        subject: &str,
-    ) -> Result<(String, zeroize::Zeroizing<Vec<u8>>), SealError> {
+    async fn key_for(&self, subject: &str) -> Result<(String, zeroize::Zeroizing<Vec<u8>>), SealError> {
         let stored = match self.store.data_key(subject).await? {
             Some(stored) => stored,
             None => {
                 let key = random_bytes::<32>();
                 let key_id = uuid::Uuid::now_v7().simple().to_string();
-                let wrapped = self
-                    .kms
-                    .wrap(key.as_ref(), &context(subject, &key_id))
-                    .await?;
+                let wrapped = self.kms.wrap(key.as_ref(), &context(subject, &key_id)).await?;
                 self.store
                     .insert_data_key(&StoredDataKey {
                         subject: subject.to_string(),

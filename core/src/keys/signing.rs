@@ -105,11 +105,7 @@ pub async fn adopt_latest(ledger: &Ledger, kms: &dyn Kms) -> Result<Option<Strin
 
 /// Installs a stored key by id (after another node rotated).
 pub async fn adopt(ledger: &Ledger, kms: &dyn Kms, key_id: &str) -> Result<(), SigningError> {
-    if ledger
-        .signer()
-        .current()
-        .is_some_and(|key| key.key_id == key_id)
-    {
+    if ledger.signer().current().is_some_and(|key| key.key_id == key_id) {
         return Ok(());
     }
     let stored = ledger
@@ -118,10 +114,7 @@ pub async fn adopt(ledger: &Ledger, kms: &dyn Kms, key_id: &str) -> Result<(), S
         .await?
         .ok_or_else(|| SigningError::MissingSecret(key_id.to_string()))?;
     let secret = kms.unwrap(&stored.wrapped_secret, &context(key_id)).await?;
-    let bytes: [u8; 32] = secret
-        .as_slice()
-        .try_into()
-        .map_err(|_| SigningError::Malformed)?;
+    let bytes: [u8; 32] = secret.as_slice().try_into().map_err(|_| SigningError::Malformed)?;
     ledger.signer().install(ActiveKey {
         key_id: key_id.to_string(),
         secret: SigningKey::from_bytes(&bytes),
@@ -132,12 +125,7 @@ pub async fn adopt(ledger: &Ledger, kms: &dyn Kms, key_id: &str) -> Result<(), S
 /// Rotates: a new key is announced by an event signed with the current
 /// key, then signs everything after it. Old keys stay valid for the events
 /// they signed.
-pub async fn rotate(
-    ledger: &Ledger,
-    kms: &dyn Kms,
-    actor: Actor,
-    request_id: &str,
-) -> Result<String, SigningError> {
+pub async fn rotate(ledger: &Ledger, kms: &dyn Kms, actor: Actor, request_id: &str) -> Result<String, SigningError> {
     let current = ledger
         .store()
         .latest_signing_key_event()

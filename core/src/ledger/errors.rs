@@ -32,6 +32,10 @@ pub enum LedgerError {
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    MigrationNeeded(String),
+    #[error("no ledger at {0}")]
+    NotFound(String),
     /// A stored row cannot be read back as an event (it was altered).
     #[error("seq {seq}: stored row is unreadable: {reason}")]
     Corrupt { seq: u64, reason: String },

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::chain::canonical;
+use crate::chain::{LEDGER_SUBJECT, SIGNING_KEY_ADDED, canonical};
 use crate::event::{Event, NewEvent, valid_kind};
 use crate::keys::signing::Signer;
 use writer::{Request, Writer};
@@ -91,8 +91,7 @@ impl Ledger {
             .await
             .map_err(|_| AppendError::Closed)?;
         let result = response.await.map_err(|_| AppendError::Closed)?;
-        metrics::histogram!("warden_append_latency_seconds")
-            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!("warden_append_latency_seconds").record(started.elapsed().as_secs_f64());
         result
     }
 
@@ -120,7 +119,14 @@ impl Ledger {
     pub async fn flush(&self, timeout: Duration) -> bool {
         let (reply, response) = oneshot::channel();
         let barrier = async {
-            self.requests.send(Request { events: Vec::new(), reply }).await.is_ok() && response.await.is_ok()
+            self.requests
+                .send(Request {
+                    events: Vec::new(),
+                    reply,
+                })
+                .await
+                .is_ok()
+                && response.await.is_ok()
         };
         tokio::time::timeout(timeout, barrier).await.unwrap_or(false)
     }
@@ -133,19 +139,20 @@ fn validate(event: &NewEvent) -> Result<(), AppendError> {
             event.kind
         )));
     }
+    // The `ledger` subject carries the signing-key history and nothing else.
+    if (event.subject == LEDGER_SUBJECT) != (event.kind == SIGNING_KEY_ADDED) {
+        return Err(AppendError::Invalid(format!(
+            "subject {LEDGER_SUBJECT:?} is reserved for {SIGNING_KEY_ADDED} events"
+        )));
+    }
     if event.subject.is_empty() || event.subject.len() > 256 {
-        return Err(AppendError::Invalid(
-            "subject must be 1 to 256 bytes".into(),
-        ));
+        return Err(AppendError::Invalid("subject must be 1 to 256 bytes".into()));
     }
     if event.request_id.len() > 128 {
-        return Err(AppendError::Invalid(
-            "request_id must be at most 128 bytes".into(),
-        ));
+        return Err(AppendError::Invalid("request_id must be at most 128 bytes".into()));
     }
     let mut scratch = Vec::new();
-    canonical::write_value(&event.data, &mut scratch)
-        .map_err(|error| AppendError::Invalid(error.to_string()))?;
+    canonical::write_value(&event.data, &mut scratch).map_err(|error| AppendError::Invalid(error.to_string()))?;
     if scratch.len() > 64 * 1024 {
         return Err(AppendError::Invalid("data must be at most 64 KiB".into()));
     }

@@ -16,10 +16,8 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Row, Transaction};
 
 use super::rows::{EventColumns, EventRow};
 use super::seal::{SealInput, SealedBatch};
-use super::{
-    Head, LedgerError, LedgerStore, RelayLease, Snapshot, StoredDataKey, StoredSigningKey,
-};
-use crate::chain::{Digest, LEDGER_SUBJECT};
+use super::{Head, LedgerError, LedgerStore, RelayLease, Snapshot, StoredDataKey, StoredSigningKey};
+use crate::chain::{Digest, LEDGER_SUBJECT, SIGNING_KEY_ADDED};
 use crate::event::{Event, UniqueClaim};
 
 /// Statements are kept below the kernel's initial TCP send buffer (16 KiB
@@ -48,16 +46,14 @@ pub struct PostgresStore {
     pool: PgPool,
     /// First seq beyond the partitions known to exist.
     partitions_end: AtomicU64,
+    /// Seqs per partition (`ledger_settings.partition_size`).
+    partition_size: AtomicU64,
 }
 
 impl PostgresStore {
     /// Connects; every connection assumes `role` (normally `warden_writer`)
     /// when given, so the server holds only the writer's rights.
-    pub async fn connect(
-        url: &str,
-        role: Option<&str>,
-        max_connections: u32,
-    ) -> Result<Self, LedgerError> {
+    pub async fn connect(url: &str, role: Option<&str>, max_connections: u32) -> Result<Self, LedgerError> {
         let options: PgConnectOptions = url.parse()?;
         let set_role = role.map(|role| format!("SET ROLE \"{}\"", role.replace('"', "\"\"")));
         let pool = PgPoolOptions::new()
@@ -67,9 +63,7 @@ impl PostgresStore {
                 let set_role = set_role.clone();
                 Box::pin(async move {
                     if let Some(statement) = set_role {
-                        sqlx::query(AssertSqlSafe(statement))
-                            .execute(&mut *connection)
-                            .await?;
+                        sqlx::query(AssertSqlSafe(statement)).execute(&mut *connection).await?;
                     }
                     Ok(())
                 })
@@ -79,13 +73,50 @@ impl PostgresStore {
         Ok(PostgresStore {
             pool,
             partitions_end: AtomicU64::new(0),
+            partition_size: AtomicU64::new(0),
         })
     }
 
+    /// Applies the migrations (needs the schema owner's rights).
     pub async fn migrate(url: &str) -> Result<(), LedgerError> {
         let mut connection = PgConnection::connect(url).await?;
         MIGRATOR.run(&mut connection).await?;
         Ok(())
+    }
+
+    /// Applies the migrations unless the schema is already current, so a
+    /// node whose login holds only the writer's rights starts on a schema
+    /// the owner migrated (`warden migrate`).
+    pub async fn migrate_if_needed(url: &str) -> Result<(), LedgerError> {
+        let mut connection = PgConnection::connect(url).await?;
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&mut connection)
+            .await?;
+        let applied: Vec<i64> = if exists {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&mut connection)
+                .await?
+        } else {
+            Vec::new()
+        };
+        let current = MIGRATOR
+            .iter()
+            .filter(|migration| !migration.migration_type.is_down_migration())
+            .all(|migration| applied.contains(&migration.version));
+        if current {
+            return Ok(());
+        }
+        MIGRATOR.run(&mut connection).await.map_err(|error| match &error {
+            sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(database))
+                if database.code().as_deref() == Some("42501") =>
+            {
+                LedgerError::MigrationNeeded(format!(
+                    "the schema needs migrations this login may not apply ({database}); \
+                     run `warden migrate` with the owner's DATABASE_URL"
+                ))
+            }
+            _ => LedgerError::Migration(error),
+        })
     }
 
     pub async fn migrate_down(url: &str) -> Result<(), LedgerError> {
@@ -98,19 +129,23 @@ impl PostgresStore {
         &self.pool
     }
 
-    async fn ensure_partitions(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        last_seq: u64,
-    ) -> Result<(), LedgerError> {
-        if last_seq < self.partitions_end.load(Ordering::Relaxed) {
+    async fn ensure_partitions(&self, tx: &mut Transaction<'_, Postgres>, last_seq: u64) -> Result<(), LedgerError> {
+        // Once appends enter the last partition, the next one is created,
+        // so no append waits on creating the partition it needs.
+        let end = self.partitions_end.load(Ordering::Relaxed);
+        let size = self.partition_size.load(Ordering::Relaxed);
+        if last_seq.saturating_add(size) < end {
             return Ok(());
         }
-        let end: i64 = sqlx::query_scalar("SELECT warden_ensure_partitions($1)")
-            .bind(last_seq as i64)
-            .fetch_one(&mut **tx)
-            .await?;
+        let (end, size): (i64, i64) = sqlx::query_as(
+            "SELECT warden_ensure_partitions($1), \
+             (SELECT value FROM ledger_settings WHERE name = 'partition_size')",
+        )
+        .bind(last_seq as i64)
+        .fetch_one(&mut **tx)
+        .await?;
         self.partitions_end.store(end as u64, Ordering::Relaxed);
+        self.partition_size.store(size as u64, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -136,10 +171,9 @@ fn row_to_event(row: sqlx::postgres::PgRow) -> Result<Event, LedgerError> {
 }
 
 async fn read_head(connection: &mut PgConnection) -> Result<Head, LedgerError> {
-    let row: Option<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(connection)
-            .await?;
+    let row: Option<(i64, Vec<u8>)> = sqlx::query_as("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(connection)
+        .await?;
     Ok(match row {
         None => Head::EMPTY,
         Some((seq, hash)) => Head {
@@ -163,15 +197,14 @@ impl LedgerStore for PostgresStore {
         let head = read_head(&mut tx).await?;
 
         let subjects = input.subjects();
-        let versions: HashMap<String, u64> = sqlx::query_as::<_, (String, i64)>(
-            "SELECT subject, version FROM subjects WHERE subject = ANY($1)",
-        )
-        .bind(&subjects)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|(subject, version)| (subject, version as u64))
-        .collect();
+        let versions: HashMap<String, u64> =
+            sqlx::query_as::<_, (String, i64)>("SELECT subject, version FROM subjects WHERE subject = ANY($1)")
+                .bind(&subjects)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|(subject, version)| (subject, version as u64))
+                .collect();
 
         let claims = input.claims();
         let mut taken = HashSet::new();
@@ -202,28 +235,28 @@ impl LedgerStore for PostgresStore {
 
         for c in EventColumns::of(sealed.events()).split(MAX_STATEMENT_BYTES) {
             sqlx::query(
-            "INSERT INTO events (seq, id, at, kind, subject, subject_version, actor, request_id, outcome, \
+                "INSERT INTO events (seq, id, at, kind, subject, subject_version, actor, request_id, outcome, \
              data, prev, hash, key_id, sig) \
              SELECT * FROM UNNEST($1::int8[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], \
              $6::int8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::bytea[], \
              $13::text[], $14::bytea[])",
-        )
-        .bind(&c.seq)
-        .bind(&c.id)
-        .bind(&c.at)
-        .bind(&c.kind)
-        .bind(&c.subject)
-        .bind(&c.subject_version)
-        .bind(&c.actor)
-        .bind(&c.request_id)
-        .bind(&c.outcome)
-        .bind(&c.data)
-        .bind(&c.prev)
-        .bind(&c.hash)
-        .bind(&c.key_id)
-        .bind(&c.sig)
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(&c.seq)
+            .bind(&c.id)
+            .bind(&c.at)
+            .bind(&c.kind)
+            .bind(&c.subject)
+            .bind(&c.subject_version)
+            .bind(&c.actor)
+            .bind(&c.request_id)
+            .bind(&c.outcome)
+            .bind(&c.data)
+            .bind(&c.prev)
+            .bind(&c.hash)
+            .bind(&c.key_id)
+            .bind(&c.sig)
+            .execute(&mut *tx)
+            .await?;
         }
 
         for versions in sealed.versions.chunks(MAX_STATEMENT_BYTES / 64) {
@@ -232,13 +265,13 @@ impl LedgerStore for PostgresStore {
                 .map(|(subject, version)| (subject.as_str(), *version as i64))
                 .unzip();
             sqlx::query(
-            "INSERT INTO subjects (subject, version) SELECT * FROM UNNEST($1::text[], $2::int8[]) \
+                "INSERT INTO subjects (subject, version) SELECT * FROM UNNEST($1::text[], $2::int8[]) \
              ON CONFLICT (subject) DO UPDATE SET version = EXCLUDED.version",
-        )
-        .bind(&subjects)
-        .bind(&versions)
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(&subjects)
+            .bind(&versions)
+            .execute(&mut *tx)
+            .await?;
         }
 
         for claims in sealed.claims.chunks(MAX_STATEMENT_BYTES / 128) {
@@ -275,9 +308,10 @@ impl LedgerStore for PostgresStore {
 
     async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError> {
         let row = sqlx::query(select_events!(
-            "WHERE subject = $1 ORDER BY subject_version DESC LIMIT 1"
+            "WHERE subject = $1 AND kind = $2 ORDER BY subject_version DESC LIMIT 1"
         ))
         .bind(LEDGER_SUBJECT)
+        .bind(SIGNING_KEY_ADDED)
         .fetch_optional(&self.pool)
         .await?;
         row.map(row_to_event).transpose()
@@ -322,31 +356,30 @@ impl LedgerStore for PostgresStore {
     }
 
     async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), LedgerError> {
-        sqlx::query("INSERT INTO signing_keys (key_id, public_key, wrapped_secret, kms_key_ref) VALUES ($1, $2, $3, $4)")
-            .bind(&key.key_id)
-            .bind(&key.public_key)
-            .bind(&key.wrapped_secret)
-            .bind(&key.kms_key_ref)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (key_id, public_key, wrapped_secret, kms_key_ref) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&key.key_id)
+        .bind(&key.public_key)
+        .bind(&key.wrapped_secret)
+        .bind(&key.kms_key_ref)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     async fn signing_key(&self, key_id: &str) -> Result<Option<StoredSigningKey>, LedgerError> {
-        let row: Option<(Vec<u8>, Vec<u8>, String)> = sqlx::query_as(
-            "SELECT public_key, wrapped_secret, kms_key_ref FROM signing_keys WHERE key_id = $1",
-        )
-        .bind(key_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(
-            |(public_key, wrapped_secret, kms_key_ref)| StoredSigningKey {
-                key_id: key_id.to_string(),
-                public_key,
-                wrapped_secret,
-                kms_key_ref,
-            },
-        ))
+        let row: Option<(Vec<u8>, Vec<u8>, String)> =
+            sqlx::query_as("SELECT public_key, wrapped_secret, kms_key_ref FROM signing_keys WHERE key_id = $1")
+                .bind(key_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(public_key, wrapped_secret, kms_key_ref)| StoredSigningKey {
+            key_id: key_id.to_string(),
+            public_key,
+            wrapped_secret,
+            kms_key_ref,
+        }))
     }
 
     async fn insert_data_key(&self, key: &StoredDataKey) -> Result<StoredDataKey, LedgerError> {
@@ -360,12 +393,10 @@ impl LedgerStore for PostgresStore {
         .bind(&key.kms_key_ref)
         .execute(&self.pool)
         .await?;
-        self.data_key(&key.subject)
-            .await?
-            .ok_or(LedgerError::Corrupt {
-                seq: 0,
-                reason: format!("data key of {} vanished while it was created", key.subject),
-            })
+        self.data_key(&key.subject).await?.ok_or(LedgerError::Corrupt {
+            seq: 0,
+            reason: format!("data key of {} vanished while it was created", key.subject),
+        })
     }
 
     async fn data_key(&self, subject: &str) -> Result<Option<StoredDataKey>, LedgerError> {
@@ -391,13 +422,16 @@ impl LedgerStore for PostgresStore {
     }
 
     async fn try_relay_lease(&self) -> Result<Option<Box<dyn RelayLease>>, LedgerError> {
-        let mut connection = self.pool.acquire().await?.detach();
+        let mut connection = self.pool.acquire().await?;
         let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(RELAY_LOCK)
-            .fetch_one(&mut connection)
+            .fetch_one(&mut *connection)
             .await?;
         if held {
-            Ok(Some(Box::new(PostgresLease { connection })))
+            // The lock lives as long as this connection: take it out of the pool.
+            Ok(Some(Box::new(PostgresLease {
+                connection: connection.detach(),
+            })))
         } else {
             Ok(None)
         }

@@ -38,10 +38,8 @@ impl EventRow {
             at: self.at,
             kind: self.kind,
             subject: self.subject,
-            subject_version: u64::try_from(self.subject_version)
-                .map_err(|_| bad("negative subject_version"))?,
-            actor: serde_json::from_str::<Actor>(&self.actor)
-                .map_err(|e| bad(&format!("actor: {e}")))?,
+            subject_version: u64::try_from(self.subject_version).map_err(|_| bad("negative subject_version"))?,
+            actor: serde_json::from_str::<Actor>(&self.actor).map_err(|e| bad(&format!("actor: {e}")))?,
             request_id: self.request_id,
             outcome: Outcome::parse(&self.outcome).ok_or_else(|| bad("unknown outcome"))?,
             data: serde_json::from_str(&self.data).map_err(|e| bad(&format!("data: {e}")))?,
@@ -91,9 +89,7 @@ impl EventColumns {
             columns.subject_version.push(event.subject_version as i64);
             let mut actor = Vec::with_capacity(64);
             crate::chain::write_actor(&event.actor, &mut actor);
-            columns
-                .actor
-                .push(String::from_utf8(actor).unwrap_or_default());
+            columns.actor.push(String::from_utf8(actor).unwrap_or_default());
             columns.request_id.push(event.request_id.clone());
             columns.outcome.push(event.outcome.as_str().to_string());
             columns.data.push(canonical_text(&event.data));

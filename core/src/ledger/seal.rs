@@ -29,10 +29,7 @@ pub struct SealedBatch {
 
 impl SealedBatch {
     pub fn events(&self) -> impl Iterator<Item = &Event> {
-        self.results
-            .iter()
-            .filter_map(|result| result.as_ref().ok())
-            .flatten()
+        self.results.iter().filter_map(|result| result.as_ref().ok()).flatten()
     }
 
     pub fn last_seq(&self) -> Option<u64> {
@@ -64,12 +61,7 @@ impl SealInput<'_> {
         claims
     }
 
-    pub fn seal(
-        &self,
-        head: Head,
-        versions: &HashMap<String, u64>,
-        taken: &HashSet<UniqueClaim>,
-    ) -> SealedBatch {
+    pub fn seal(&self, head: Head, versions: &HashMap<String, u64>, taken: &HashSet<UniqueClaim>) -> SealedBatch {
         let mut versions = versions.clone();
         let mut taken = taken.clone();
         let mut next_seq = head.seq + 1;
@@ -152,13 +144,7 @@ impl SealInput<'_> {
             && event.data.get("key_id").and_then(|v| v.as_str()) == Some(self.key.key_id.as_str())
     }
 
-    fn seal_one(
-        &self,
-        new: &NewEvent,
-        seq: u64,
-        subject_version: u64,
-        prev: chain::Digest,
-    ) -> Event {
+    fn seal_one(&self, new: &NewEvent, seq: u64, subject_version: u64, prev: chain::Digest) -> Event {
         let mut event = Event {
             seq,
             id: uuid::Uuid::now_v7(),

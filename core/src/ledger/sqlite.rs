@@ -10,17 +10,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::rows::{EventColumns, EventRow};
 use super::seal::{SealInput, SealedBatch};
-use super::{
-    Head, LedgerError, LedgerStore, RelayLease, Snapshot, StoredDataKey, StoredSigningKey,
-};
-use crate::chain::{Digest, LEDGER_SUBJECT};
+use super::{Head, LedgerError, LedgerStore, RelayLease, Snapshot, StoredDataKey, StoredSigningKey};
+use crate::chain::{Digest, LEDGER_SUBJECT, SIGNING_KEY_ADDED};
 use crate::event::{Event, UniqueClaim, timestamp};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -45,11 +41,23 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the ledger file and migrates it.
     pub async fn open(path: &Path) -> Result<Self, LedgerError> {
+        Self::open_with(path, true).await
+    }
+
+    /// Opens an existing ledger file; refuses a path that holds none.
+    pub async fn open_existing(path: &Path) -> Result<Self, LedgerError> {
+        if !path.exists() {
+            return Err(LedgerError::NotFound(path.display().to_string()));
+        }
+        Self::open_with(path, false).await
+    }
+
+    async fn open_with(path: &Path, create: bool) -> Result<Self, LedgerError> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| sqlx::Error::Io(e))?;
         }
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
@@ -97,10 +105,9 @@ fn row_to_event(row: sqlx::sqlite::SqliteRow) -> Result<Event, LedgerError> {
 }
 
 async fn read_head(connection: &mut sqlx::SqliteConnection) -> Result<Head, LedgerError> {
-    let row: Option<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(connection)
-            .await?;
+    let row: Option<(i64, Vec<u8>)> = sqlx::query_as("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(connection)
+        .await?;
     Ok(match row {
         None => Head::EMPTY,
         Some((seq, hash)) => Head {
@@ -121,24 +128,22 @@ impl LedgerStore for SqliteStore {
 
         let mut versions = HashMap::new();
         for subject in input.subjects() {
-            let version: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM subjects WHERE subject = ?")
-                    .bind(&subject)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let version: Option<i64> = sqlx::query_scalar("SELECT version FROM subjects WHERE subject = ?")
+                .bind(&subject)
+                .fetch_optional(&mut *tx)
+                .await?;
             if let Some(version) = version {
                 versions.insert(subject, version as u64);
             }
         }
         let mut taken = HashSet::new();
         for claim in input.claims() {
-            let exists: Option<i64> = sqlx::query_scalar(
-                "SELECT seq FROM unique_claims WHERE namespace = ? AND value = ?",
-            )
-            .bind(&claim.namespace)
-            .bind(&claim.value)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT seq FROM unique_claims WHERE namespace = ? AND value = ?")
+                    .bind(&claim.namespace)
+                    .bind(&claim.value)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if exists.is_some() {
                 taken.insert(UniqueClaim { ..claim });
             }
@@ -212,9 +217,10 @@ impl LedgerStore for SqliteStore {
 
     async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError> {
         let row = sqlx::query(select_events!(
-            "WHERE subject = ? ORDER BY subject_version DESC LIMIT 1"
+            "WHERE subject = ? AND kind = ? ORDER BY subject_version DESC LIMIT 1"
         ))
         .bind(LEDGER_SUBJECT)
+        .bind(SIGNING_KEY_ADDED)
         .fetch_optional(&self.pool)
         .await?;
         row.map(row_to_event).transpose()
@@ -270,20 +276,17 @@ impl LedgerStore for SqliteStore {
     }
 
     async fn signing_key(&self, key_id: &str) -> Result<Option<StoredSigningKey>, LedgerError> {
-        let row: Option<(Vec<u8>, Vec<u8>, String)> = sqlx::query_as(
-            "SELECT public_key, wrapped_secret, kms_key_ref FROM signing_keys WHERE key_id = ?",
-        )
-        .bind(key_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(
-            |(public_key, wrapped_secret, kms_key_ref)| StoredSigningKey {
-                key_id: key_id.to_string(),
-                public_key,
-                wrapped_secret,
-                kms_key_ref,
-            },
-        ))
+        let row: Option<(Vec<u8>, Vec<u8>, String)> =
+            sqlx::query_as("SELECT public_key, wrapped_secret, kms_key_ref FROM signing_keys WHERE key_id = ?")
+                .bind(key_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(public_key, wrapped_secret, kms_key_ref)| StoredSigningKey {
+            key_id: key_id.to_string(),
+            public_key,
+            wrapped_secret,
+            kms_key_ref,
+        }))
     }
 
     async fn insert_data_key(&self, key: &StoredDataKey) -> Result<StoredDataKey, LedgerError> {
@@ -297,12 +300,10 @@ impl LedgerStore for SqliteStore {
         .bind(&key.kms_key_ref)
         .execute(&self.pool)
         .await?;
-        self.data_key(&key.subject)
-            .await?
-            .ok_or(LedgerError::Corrupt {
-                seq: 0,
-                reason: format!("data key of {} vanished while it was created", key.subject),
-            })
+        self.data_key(&key.subject).await?.ok_or(LedgerError::Corrupt {
+            seq: 0,
+            reason: format!("data key of {} vanished while it was created", key.subject),
+        })
     }
 
     async fn data_key(&self, subject: &str) -> Result<Option<StoredDataKey>, LedgerError> {

@@ -55,10 +55,8 @@ impl Writer {
             }
             return;
         };
-        let (events, replies): (Vec<Vec<NewEvent>>, Vec<_>) = batch
-            .into_iter()
-            .map(|request| (request.events, request.reply))
-            .unzip();
+        let (events, replies): (Vec<Vec<NewEvent>>, Vec<_>) =
+            batch.into_iter().map(|request| (request.events, request.reply)).unzip();
         let started = Instant::now();
         let outcome = self
             .store
@@ -81,9 +79,7 @@ impl Writer {
                     });
                 }
                 for (reply, result) in replies.into_iter().zip(sealed.results) {
-                    if let Err(AppendError::Conflict { .. } | AppendError::ClaimTaken { .. }) =
-                        &result
-                    {
+                    if let Err(AppendError::Conflict { .. } | AppendError::ClaimTaken { .. }) = &result {
                         metrics::counter!("warden_append_refused_total").increment(1);
                     }
                     let _ = reply.send(result);

@@ -53,7 +53,9 @@ pub fn print() {
     for event in &events {
         let hash = Envelope::of(event).hash().unwrap();
         let signature = ed25519_dalek::Signature::from_bytes(&event.sig.0);
-        key.verifying_key().verify_strict(&chain::signed_message(&hash), &signature).unwrap();
+        key.verifying_key()
+            .verify_strict(&chain::signed_message(&hash), &signature)
+            .unwrap();
     }
     let verify_one = started.elapsed().as_secs_f64() / count as f64;
 

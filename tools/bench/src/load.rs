@@ -74,7 +74,13 @@ pub async fn latency_row(target: &Target, rate: u64, seconds: u64) {
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64() * 1e3;
     println!("\n| append latency at {rate} events/s offered | achieved events/s | p50 ms | p99 ms | max ms |");
     println!("| --- | ---: | ---: | ---: | ---: |");
-    println!("| {} | {achieved:.0} | {:.2} | {:.2} | {:.2} |", target.name, at(0.5), at(0.99), at(1.0));
+    println!(
+        "| {} | {achieved:.0} | {:.2} | {:.2} | {:.2} |",
+        target.name,
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
 }
 
 /// Fills the log to `events` with 64 writers appending 100-event commands.
@@ -89,13 +95,18 @@ pub async fn fill(target: &Target, events: u64) {
             tokio::spawn(async move {
                 loop {
                     let take = remaining
-                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| (left > 0).then(|| left.saturating_sub(100)))
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                            (left > 0).then(|| left.saturating_sub(100))
+                        })
                         .unwrap_or(0)
                         .min(100);
                     if take == 0 {
                         return;
                     }
-                    ledger.append((0..take).map(|_| sample(next())).collect()).await.unwrap();
+                    ledger
+                        .append((0..take).map(|_| sample(next())).collect())
+                        .await
+                        .unwrap();
                 }
             })
         })
@@ -113,7 +124,9 @@ pub async fn fill(target: &Target, events: u64) {
 
 pub async fn verify_row(target: &Target) {
     let started = Instant::now();
-    let verified = verify_store(target.store.clone(), ChainVerifier::new(), 2).await.unwrap();
+    let verified = verify_store(target.store.clone(), ChainVerifier::new(), 2)
+        .await
+        .unwrap();
     let seconds = started.elapsed().as_secs_f64();
     println!("\n| measurement | events | seconds | events/s |");
     println!("| --- | ---: | ---: | ---: |");
@@ -128,7 +141,9 @@ pub async fn verify_row(target: &Target) {
 pub async fn replay_row(target: &Target) {
     let models = ReadModels::default();
     let started = Instant::now();
-    let (mut runner, _) = Runner::restore(target.store.clone(), Arc::new(LocalBus::default()), &models).await.unwrap();
+    let (mut runner, _) = Runner::restore(target.store.clone(), Arc::new(LocalBus::default()), &models)
+        .await
+        .unwrap();
     let position = runner.catch_up().await.unwrap();
     let seconds = started.elapsed().as_secs_f64();
     println!(
@@ -156,9 +171,15 @@ pub async fn memory_row(target: &Target, warden: &std::path::Path) {
     }
     let started = Instant::now();
     let mut child = command.spawn().unwrap();
-    while !std::fs::read_to_string(&log_path).unwrap_or_default().contains("listening on") {
+    while !std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .contains("listening on")
+    {
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("warden exited {status}: {}", std::fs::read_to_string(&log_path).unwrap_or_default());
+            panic!(
+                "warden exited {status}: {}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -28,18 +28,26 @@ impl Target {
                     .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
                 let name = format!("warden_bench_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
                 let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut connection).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
                 let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
                 PostgresStore::migrate(&url).await.unwrap();
                 let store = PostgresStore::connect(&url, Some("warden_writer"), 16).await.unwrap();
                 (Arc::new(store), Some((admin, name, url)))
             }
-            "sqlite" => (Arc::new(SqliteStore::open(&dir.path().join("ledger.sqlite")).await.unwrap()), None),
+            "sqlite" => (
+                Arc::new(SqliteStore::open(&dir.path().join("ledger.sqlite")).await.unwrap()),
+                None,
+            ),
             other => panic!("unknown backend {other}"),
         };
         let ledger = Ledger::new(store.clone());
         let kms: Arc<dyn Kms> = Arc::new(LocalKms::open(&dir.path().join("master.key"), true).unwrap());
-        warden_core::keys::signing::establish(&ledger, kms.as_ref()).await.unwrap();
+        warden_core::keys::signing::establish(&ledger, kms.as_ref())
+            .await
+            .unwrap();
         Target {
             name: backend.to_string(),
             store,
@@ -52,14 +60,21 @@ impl Target {
 
 impl Drop for Target {
     fn drop(&mut self) {
-        let Some((admin, name, _)) = self.postgres.clone() else { return };
+        let Some((admin, name, _)) = self.postgres.clone() else {
+            return;
+        };
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async move {
                 if let Ok(mut connection) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                        .execute(&mut connection)
-                        .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut connection)
+                    .await;
                 }
             });
         })
