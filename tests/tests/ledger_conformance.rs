@@ -54,6 +54,7 @@ conformance!(
     reads_are_ordered_ranges,
     second_ledger_on_the_same_log_adopts_the_key,
     key_rotation_is_announced_and_verifies,
+    large_commands_with_claims_are_stored_whole,
 );
 
 async fn genesis_then_gapless_signed_appends(backend: Backend) {
@@ -289,4 +290,32 @@ async fn key_rotation_is_announced_and_verifies(backend: Backend) {
         ("signing_key.added", old.as_str())
     );
     assert_eq!(verify_all(&store).await, 4);
+}
+
+/// A command too large for one statement (PostgreSQL splits it) keeps its
+/// events, versions and claims together.
+async fn large_commands_with_claims_are_stored_whole(backend: Backend) {
+    let store = TestStore::open(backend).await;
+    let ledger = store.ledger().await;
+    let events: Vec<NewEvent> = (0..600)
+        .map(|i| {
+            event("app.user.imported", &format!("user:{i}"))
+                .data(json!({"note": "x".repeat(200), "i": i}))
+                .claim("email", format!("user{i}@example.org"))
+        })
+        .collect();
+    let sealed = ledger.append(events).await.unwrap();
+    assert_eq!(sealed.len(), 600);
+    let taken = ledger
+        .append_one(event("app.user.imported", "user:new").claim("email", "user599@example.org"))
+        .await;
+    assert!(matches!(taken, Err(AppendError::ClaimTaken { .. })), "{taken:?}");
+    let stale = ledger
+        .append_one(event("app.user.renamed", "user:599").expect_version(0))
+        .await;
+    assert!(
+        matches!(stale, Err(AppendError::Conflict { actual: 1, .. })),
+        "{stale:?}"
+    );
+    assert_eq!(verify_all(&store).await, 601);
 }
