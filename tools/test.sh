@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: makes PostgreSQL and NATS available
 # (tools/test-env.sh), builds the warden binary the process tests start,
-# and runs every test of the workspace.
+# runs every test of the workspace, then checks the audit-chain format with
+# the independent Python verifier written from docs/spec/audit-chain.md
+# (its test vectors, and an export made by the real binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(tools/test-env.sh)"
 cargo build --bin warden
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast "$@"
+  cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 else
-  cargo test --workspace --no-fail-fast "$@"
+  cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+warden() { WARDEN_DATA_DIR="$scratch/data" cargo run --quiet --bin warden -- "$@"; }
+warden keys rotate >/dev/null 2>&1      # genesis, then a rotation signed by the genesis key
+warden export --out "$scratch/export.jsonl"
+tools/spec-check/run.sh "$scratch/export.jsonl" || status=$?
+exit $status

@@ -10,6 +10,8 @@
 //! new format version, see the spec's "Versioning"):
 //! `WARDEN_REGENERATE_VECTORS=1 cargo test -p warden-core --test chain_vectors`
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use ed25519_dalek::SigningKey;

@@ -16,7 +16,8 @@ CREATE TABLE events (
     sig             BLOB    NOT NULL
 );
 
-CREATE INDEX events_subject ON events (subject, subject_version);
+-- Only the signing-key history is looked up by subject.
+CREATE INDEX events_signing_keys ON events (subject_version) WHERE subject = 'ledger';
 
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
 BEGIN

@@ -176,7 +176,7 @@ impl Runner {
                 Err(error) => {
                     tracing::warn!(%error, "projection runner interrupted");
                     tokio::select! {
-                        _ = tokio::time::sleep(backoff.next()) => {}
+                        _ = tokio::time::sleep(backoff.next_delay()) => {}
                         _ = shutdown.changed() => {}
                     }
                 }
@@ -298,10 +298,9 @@ impl Runner {
 
     async fn maybe_snapshot(&mut self) {
         let behind = self.position - self.snapshot_seq;
-        if behind >= SNAPSHOT_EVERY_EVENTS || (behind > 0 && self.snapshot_at.elapsed() >= SNAPSHOT_EVERY) {
-            if let Err(error) = self.save_snapshots().await {
-                tracing::warn!(%error, "snapshot not saved");
-            }
+        let due = behind >= SNAPSHOT_EVERY_EVENTS || (behind > 0 && self.snapshot_at.elapsed() >= SNAPSHOT_EVERY);
+        if due && let Err(error) = self.save_snapshots().await {
+            tracing::warn!(%error, "snapshot not saved");
         }
     }
 

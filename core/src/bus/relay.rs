@@ -38,7 +38,7 @@ impl Relay {
                     }
                     Err(error) => {
                         tracing::warn!(%error, "relay cannot take the lease");
-                        self.pause(backoff.next()).await;
+                        self.pause(backoff.next_delay()).await;
                         continue;
                     }
                 }
@@ -49,7 +49,7 @@ impl Relay {
             metrics::gauge!("warden_relay_leader").set(1.0);
             if let Err(error) = self.relay_while_held(lease).await {
                 tracing::warn!(%error, "relay interrupted; resuming from the bus position");
-                self.pause(backoff.next()).await;
+                self.pause(backoff.next_delay()).await;
             } else {
                 backoff = Backoff::default();
             }
@@ -120,7 +120,7 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    pub fn next(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         let current = self.0;
         self.0 = (self.0 * 2).min(Duration::from_secs(5));
         current

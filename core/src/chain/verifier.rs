@@ -297,7 +297,7 @@ pub fn announced_key(event: &Event) -> Result<VerifyingKey, ChainError> {
         .data
         .get("public_key")
         .and_then(|v| v.as_str())
-        .and_then(|text| Digest::from_hex(text))
+        .and_then(Digest::from_hex)
         .ok_or_else(|| bad("public_key must be 64 lower-case hex digits"))?;
     let key = VerifyingKey::from_bytes(&public.0).map_err(|_| bad("public_key is not a valid Ed25519 point"))?;
     if key.is_weak() {

@@ -16,7 +16,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use super::rows::{EventColumns, EventRow};
 use super::seal::{SealInput, SealedBatch};
 use super::{Head, LedgerError, LedgerStore, RelayLease, Snapshot, StoredDataKey, StoredSigningKey};
-use crate::chain::{Digest, LEDGER_SUBJECT, SIGNING_KEY_ADDED};
+use crate::chain::Digest;
 use crate::event::{Event, UniqueClaim, timestamp};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -54,7 +54,7 @@ impl SqliteStore {
 
     async fn open_with(path: &Path, create: bool) -> Result<Self, LedgerError> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| sqlx::Error::Io(e))?;
+            std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
         }
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(create)
@@ -217,10 +217,8 @@ impl LedgerStore for SqliteStore {
 
     async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError> {
         let row = sqlx::query(select_events!(
-            "WHERE subject = ? AND kind = ? ORDER BY subject_version DESC LIMIT 1"
+            "WHERE subject = 'ledger' AND kind = 'signing_key.added' ORDER BY subject_version DESC LIMIT 1"
         ))
-        .bind(LEDGER_SUBJECT)
-        .bind(SIGNING_KEY_ADDED)
         .fetch_optional(&self.pool)
         .await?;
         row.map(row_to_event).transpose()

@@ -6,7 +6,6 @@
 //! refuse UPDATE, DELETE and TRUNCATE whoever asks. The log is partitioned
 //! by ranges of `seq`, created ahead by `warden_ensure_partitions`.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -14,21 +13,16 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Row, Transaction};
 
-use super::rows::{EventColumns, EventRow};
-use super::seal::{SealInput, SealedBatch};
-use super::{Head, LedgerError, LedgerStore, RelayLease, Snapshot, StoredDataKey, StoredSigningKey};
-use crate::chain::{Digest, LEDGER_SUBJECT, SIGNING_KEY_ADDED};
-use crate::event::{Event, UniqueClaim};
+use crate::chain::Digest;
+use crate::event::Event;
+use crate::ledger::rows::EventRow;
+use crate::ledger::seal::{SealInput, SealedBatch};
+use crate::ledger::{Head, LedgerError, LedgerStore, RelayLease, Snapshot, StoredDataKey, StoredSigningKey};
 
-/// Statements are kept below the kernel's initial TCP send buffer (16 KiB
-/// on Linux): sqlx cannot set `TCP_NODELAY`, and a statement the kernel
-/// sends in two parts waits on Nagle and delayed ACK for 40 ms.
-const MAX_STATEMENT_BYTES: usize = 12 * 1024;
+mod append;
 
-/// Opens the append transaction and takes the transaction-scoped advisory
-/// lock that serializes appends, in one round trip. The key is
-/// 0x5741_5244_454E_0001 ("WARDEN\0\1").
-const BEGIN_AND_LOCK: &str = "BEGIN; SELECT pg_advisory_xact_lock(6287397007959916545)";
+use append::{BEGIN_AND_LOCK, SOCKET_STATEMENT_BYTES, TCP_STATEMENT_BYTES, insert, read_state};
+
 /// `pg_try_advisory_lock` key held by the one relay ("WARDEN\0\2").
 const RELAY_LOCK: i64 = 0x5741_5244_454E_0002;
 
@@ -50,6 +44,8 @@ pub struct PostgresStore {
     partitions_end: AtomicU64,
     /// Seqs per partition (`ledger_settings.partition_size`).
     partition_size: AtomicU64,
+    /// Largest statement sent at once (see `append::TCP_STATEMENT_BYTES`).
+    max_statement_bytes: usize,
 }
 
 impl PostgresStore {
@@ -57,6 +53,7 @@ impl PostgresStore {
     /// when given, so the server holds only the writer's rights.
     pub async fn connect(url: &str, role: Option<&str>, max_connections: u32) -> Result<Self, LedgerError> {
         let options: PgConnectOptions = url.parse()?;
+        let unix_socket = options.get_socket().is_some() || options.get_host().starts_with('/');
         let set_role = role.map(|role| format!("SET ROLE \"{}\"", role.replace('"', "\"\"")));
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
@@ -76,6 +73,11 @@ impl PostgresStore {
             pool,
             partitions_end: AtomicU64::new(0),
             partition_size: AtomicU64::new(0),
+            max_statement_bytes: if unix_socket {
+                SOCKET_STATEMENT_BYTES
+            } else {
+                TCP_STATEMENT_BYTES
+            },
         })
     }
 
@@ -172,170 +174,6 @@ fn row_to_event(row: sqlx::postgres::PgRow) -> Result<Event, LedgerError> {
     .into_event()
 }
 
-/// Under the lock, in one round trip: the head, the current versions of
-/// the batch's subjects, and which of its claims are taken.
-async fn read_state(
-    tx: &mut Transaction<'_, Postgres>,
-    input: &SealInput<'_>,
-) -> Result<(Head, HashMap<String, u64>, HashSet<UniqueClaim>), LedgerError> {
-    let subjects = input.subjects();
-    let claims = input.claims();
-    let namespaces: Vec<&str> = claims.iter().map(|c| c.namespace.as_str()).collect();
-    let values: Vec<&str> = claims.iter().map(|c| c.value.as_str()).collect();
-    let rows: Vec<(String, Option<String>, Option<String>, Option<i64>, Option<Vec<u8>>)> = sqlx::query_as(
-        "(SELECT 'head', NULL::text, NULL::text, seq, hash FROM events ORDER BY seq DESC LIMIT 1) \
-         UNION ALL \
-         SELECT 'version', subject, NULL, version, NULL FROM subjects WHERE subject = ANY($1) \
-         UNION ALL \
-         SELECT 'claim', c.namespace, c.value, NULL, NULL FROM unique_claims c \
-         JOIN UNNEST($2::text[], $3::text[]) AS wanted(namespace, value) \
-         ON c.namespace = wanted.namespace AND c.value = wanted.value",
-    )
-    .bind(&subjects)
-    .bind(&namespaces)
-    .bind(&values)
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut head = Head::EMPTY;
-    let mut versions = HashMap::new();
-    let mut taken = HashSet::new();
-    for (tag, name, value, number, hash) in rows {
-        match (tag.as_str(), name, value, number, hash) {
-            ("head", _, _, Some(seq), Some(hash)) => {
-                head = Head {
-                    seq: seq as u64,
-                    hash: Digest::from_slice(&hash).ok_or(LedgerError::Corrupt {
-                        seq: seq as u64,
-                        reason: "hash is not 32 bytes".into(),
-                    })?,
-                }
-            }
-            ("version", Some(subject), _, Some(version), _) => {
-                versions.insert(subject, version as u64);
-            }
-            ("claim", Some(namespace), Some(value), _, _) => {
-                taken.insert(UniqueClaim { namespace, value });
-            }
-            _ => {}
-        }
-    }
-    Ok((head, versions, taken))
-}
-
-/// Inserts a sealed batch: one statement when it fits in
-/// `MAX_STATEMENT_BYTES` (events, subject versions and claims together),
-/// otherwise one statement per part.
-async fn insert(tx: &mut Transaction<'_, Postgres>, sealed: &SealedBatch) -> Result<(), LedgerError> {
-    let mut events = EventColumns::of(sealed.events()).split(MAX_STATEMENT_BYTES);
-    let side_bytes = sealed
-        .versions
-        .iter()
-        .map(|(subject, _)| subject.len() + 16)
-        .sum::<usize>()
-        + sealed
-            .claims
-            .iter()
-            .map(|(c, _)| c.namespace.len() + c.value.len() + 16)
-            .sum::<usize>();
-    let together = events.len() == 1 && side_bytes < MAX_STATEMENT_BYTES / 4;
-    let last = if together { events.pop() } else { None };
-    for part in &events {
-        bind_events(sqlx::query(INSERT_EVENTS), part).execute(&mut **tx).await?;
-    }
-    if let Some(part) = last {
-        let (subjects, versions) = version_columns(&sealed.versions);
-        let (namespaces, values, seqs) = claim_columns(&sealed.claims);
-        bind_events(sqlx::query(INSERT_ALL), &part)
-            .bind(&subjects)
-            .bind(&versions)
-            .bind(&namespaces)
-            .bind(&values)
-            .bind(&seqs)
-            .execute(&mut **tx)
-            .await?;
-        return Ok(());
-    }
-    for versions in sealed.versions.chunks(MAX_STATEMENT_BYTES / 64) {
-        let (subjects, versions) = version_columns(versions);
-        sqlx::query(INSERT_VERSIONS)
-            .bind(&subjects)
-            .bind(&versions)
-            .execute(&mut **tx)
-            .await?;
-    }
-    for claims in sealed.claims.chunks(MAX_STATEMENT_BYTES / 128) {
-        let (namespaces, values, seqs) = claim_columns(claims);
-        sqlx::query(INSERT_CLAIMS)
-            .bind(&namespaces)
-            .bind(&values)
-            .bind(&seqs)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
-macro_rules! insert_events {
-    () => {
-        "INSERT INTO events (seq, id, at, kind, subject, subject_version, actor, request_id, outcome, \
-         data, prev, hash, key_id, sig) \
-         SELECT * FROM UNNEST($1::int8[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], \
-         $6::int8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::bytea[], \
-         $13::text[], $14::bytea[])"
-    };
-}
-
-const INSERT_EVENTS: &str = insert_events!();
-const INSERT_VERSIONS: &str = "INSERT INTO subjects (subject, version) SELECT * FROM UNNEST($1::text[], $2::int8[]) \
-     ON CONFLICT (subject) DO UPDATE SET version = EXCLUDED.version";
-const INSERT_CLAIMS: &str = "INSERT INTO unique_claims (namespace, value, seq) \
-     SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[])";
-/// Data-modifying CTEs all run, referenced or not.
-const INSERT_ALL: &str = concat!(
-    "WITH inserted AS (",
-    insert_events!(),
-    "), versioned AS (INSERT INTO subjects (subject, version) SELECT * FROM UNNEST($15::text[], $16::int8[]) \
-     ON CONFLICT (subject) DO UPDATE SET version = EXCLUDED.version), \
-     claimed AS (INSERT INTO unique_claims (namespace, value, seq) \
-     SELECT * FROM UNNEST($17::text[], $18::text[], $19::int8[])) \
-     SELECT 1"
-);
-
-type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
-
-fn bind_events<'q>(query: PgQuery<'q>, c: &'q EventColumns) -> PgQuery<'q> {
-    query
-        .bind(&c.seq)
-        .bind(&c.id)
-        .bind(&c.at)
-        .bind(&c.kind)
-        .bind(&c.subject)
-        .bind(&c.subject_version)
-        .bind(&c.actor)
-        .bind(&c.request_id)
-        .bind(&c.outcome)
-        .bind(&c.data)
-        .bind(&c.prev)
-        .bind(&c.hash)
-        .bind(&c.key_id)
-        .bind(&c.sig)
-}
-
-fn version_columns(versions: &[(String, u64)]) -> (Vec<&str>, Vec<i64>) {
-    versions
-        .iter()
-        .map(|(subject, version)| (subject.as_str(), *version as i64))
-        .unzip()
-}
-
-fn claim_columns(claims: &[(UniqueClaim, u64)]) -> (Vec<&str>, Vec<&str>, Vec<i64>) {
-    (
-        claims.iter().map(|(c, _)| c.namespace.as_str()).collect(),
-        claims.iter().map(|(c, _)| c.value.as_str()).collect(),
-        claims.iter().map(|(_, seq)| *seq as i64).collect(),
-    )
-}
-
 async fn read_head(connection: &mut PgConnection) -> Result<Head, LedgerError> {
     let row: Option<(i64, Vec<u8>)> = sqlx::query_as("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
         .fetch_optional(connection)
@@ -365,7 +203,7 @@ impl LedgerStore for PostgresStore {
             return Ok(sealed);
         };
         self.ensure_partitions(&mut tx, last_seq).await?;
-        insert(&mut tx, &sealed).await?;
+        insert(&mut tx, &sealed, self.max_statement_bytes).await?;
         tx.commit().await?;
         Ok(sealed)
     }
@@ -386,10 +224,8 @@ impl LedgerStore for PostgresStore {
 
     async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError> {
         let row = sqlx::query(select_events!(
-            "WHERE subject = $1 AND kind = $2 ORDER BY subject_version DESC LIMIT 1"
+            "WHERE subject = 'ledger' AND kind = 'signing_key.added' ORDER BY subject_version DESC LIMIT 1"
         ))
-        .bind(LEDGER_SUBJECT)
-        .bind(SIGNING_KEY_ADDED)
         .fetch_optional(&self.pool)
         .await?;
         row.map(row_to_event).transpose()
