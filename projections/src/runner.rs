@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use thiserror::Error;
 use tokio::sync::watch;
 use warden_core::Event;
@@ -204,7 +204,18 @@ impl Runner {
             };
             tokio::select! {
                 item = next => match item {
-                    Some(Ok(event)) => self.receive(event).await?,
+                    Some(Ok(event)) => {
+                        // Take whatever else the bus already delivered, to
+                        // verify and apply it as one run.
+                        let mut run = vec![event];
+                        while run.len() < CHUNK {
+                            match stream.as_mut().and_then(|stream| stream.next().now_or_never()) {
+                                Some(Some(Ok(event))) => run.push(event),
+                                _ => break,
+                            }
+                        }
+                        self.receive(run).await?
+                    }
                     Some(Err(error)) => {
                         tracing::debug!(%error, "bus stream interrupted; repairing from the log");
                         stream = None;
@@ -244,15 +255,17 @@ impl Runner {
         }
     }
 
-    /// One event from the bus: skipped if seen, gap repaired if ahead.
-    async fn receive(&mut self, event: Event) -> Result<(), RunnerError> {
-        if event.seq <= self.position {
+    /// A run of events from the bus: those seen are skipped, a gap before
+    /// them is repaired from the log, and the contiguous rest applied.
+    async fn receive(&mut self, run: Vec<Event>) -> Result<(), RunnerError> {
+        let mut run: Vec<Event> = run.into_iter().filter(|event| event.seq > self.position).collect();
+        let Some(first) = run.first().map(|event| event.seq) else {
             return Ok(());
-        }
-        if event.seq > self.position + 1 {
+        };
+        if first > self.position + 1 {
             metrics::counter!("warden_projection_gap_repairs_total").increment(1);
-            while self.position + 1 < event.seq {
-                let missing = (event.seq - self.position - 1) as usize;
+            while self.position + 1 < first {
+                let missing = (first - self.position - 1) as usize;
                 let events = self.store.read(self.position + 1, missing.min(CHUNK)).await?;
                 if events.is_empty() {
                     break;
@@ -260,10 +273,16 @@ impl Runner {
                 self.apply_verified(events).await?;
             }
         }
-        if event.seq == self.position + 1 {
-            self.apply_verified(vec![event]).await?;
-        }
-        Ok(())
+        // Keep the contiguous part; anything after a hole comes from the log
+        // on the next tail or bus item.
+        run.retain(|event| event.seq > self.position);
+        let contiguous = run
+            .iter()
+            .enumerate()
+            .take_while(|(offset, event)| event.seq == self.position + 1 + *offset as u64)
+            .count();
+        run.truncate(contiguous);
+        self.apply_verified(run).await
     }
 
     /// Verifies a run of events (off the async workers) and applies it.

@@ -16,6 +16,9 @@ use thiserror::Error;
 use super::{Digest, Envelope, LEDGER_SUBJECT, SIGNING_KEY_ADDED, key_id, signed_message};
 use crate::event::Event;
 
+/// Runs shorter than this are verified on the calling thread.
+const PARALLEL_FROM: usize = 256;
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ChainError {
     #[error("seq {expected}: missing (the next event found has seq {found})")]
@@ -182,18 +185,28 @@ impl ChainVerifier {
             self.advance(event);
         }
         let message_refs: Vec<&[u8]> = messages.iter().map(|m| m.as_slice()).collect();
-        let part = message_refs.len().div_ceil(threads.max(1)).max(1);
-        let all_valid = std::thread::scope(|scope| {
-            let handles: Vec<_> = message_refs
-                .chunks(part)
-                .zip(signatures.chunks(part))
-                .zip(keys.chunks(part))
-                .map(|((messages, signatures), keys)| {
-                    scope.spawn(move || ed25519_dalek::verify_batch(messages, signatures, keys).is_ok())
-                })
-                .collect();
-            handles.into_iter().all(|handle| handle.join().unwrap_or(false))
-        });
+        // Threads only pay off for runs long enough to amortize spawning.
+        let threads = if events.len() < PARALLEL_FROM {
+            1
+        } else {
+            threads.max(1)
+        };
+        let part = message_refs.len().div_ceil(threads).max(1);
+        let all_valid = if threads == 1 {
+            ed25519_dalek::verify_batch(&message_refs, &signatures, &keys).is_ok()
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = message_refs
+                    .chunks(part)
+                    .zip(signatures.chunks(part))
+                    .zip(keys.chunks(part))
+                    .map(|((messages, signatures), keys)| {
+                        scope.spawn(move || ed25519_dalek::verify_batch(messages, signatures, keys).is_ok())
+                    })
+                    .collect();
+                handles.into_iter().all(|handle| handle.join().unwrap_or(false))
+            })
+        };
         if !all_valid {
             *self = start;
             return self.check_each(events);

@@ -94,6 +94,7 @@ impl SealInput<'_> {
             .into_iter()
             .filter_map(|subject| versions.get(&subject).map(|v| (subject, *v)))
             .collect();
+        self.sign_all(&mut batch);
         batch
     }
 
@@ -163,7 +164,36 @@ impl SealInput<'_> {
         };
         // Data was checked canonicalizable when the append was accepted.
         event.hash = Envelope::of(&event).hash().unwrap_or(chain::Digest::ZERO);
-        event.sig = chain::sign(&self.key.secret, &event.hash);
         event
     }
+
+    /// Signs every sealed event; hashes chain one after the other, but
+    /// signatures are independent, so long batches use two threads.
+    fn sign_all(&self, batch: &mut SealedBatch) {
+        let mut events: Vec<&mut Event> = batch
+            .results
+            .iter_mut()
+            .filter_map(|result| result.as_mut().ok())
+            .flatten()
+            .collect();
+        let key = &self.key.secret;
+        let sign = |events: &mut [&mut Event]| {
+            for event in events {
+                event.sig = chain::sign(key, &event.hash);
+            }
+        };
+        if events.len() < PARALLEL_SIGN_FROM {
+            sign(&mut events);
+            return;
+        }
+        let half = events.len() / 2;
+        let (first, second) = events.split_at_mut(half);
+        std::thread::scope(|scope| {
+            scope.spawn(|| sign(first));
+            sign(second);
+        });
+    }
 }
+
+/// Batches at least this long are signed on two threads.
+const PARALLEL_SIGN_FROM: usize = 32;

@@ -23,9 +23,16 @@ impl Target {
     pub async fn create(backend: &str) -> Target {
         let dir = tempfile::tempdir().unwrap();
         let (store, postgres): (Arc<dyn LedgerStore>, _) = match backend {
-            "postgres" => {
-                let admin = std::env::var("WARDEN_TEST_DATABASE_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            "postgres" | "postgres-socket" => {
+                let admin = if backend == "postgres" {
+                    std::env::var("WARDEN_TEST_DATABASE_URL")
+                        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+                } else {
+                    // The same server through its Unix socket (no TCP, no Nagle).
+                    let directory =
+                        std::env::var("WARDEN_BENCH_SOCKET_DIR").unwrap_or_else(|_| "/var/run/postgresql".into());
+                    format!("postgres://postgres@{}/postgres", directory.replace('/', "%2F"))
+                };
                 let name = format!("warden_bench_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
                 let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
