@@ -78,7 +78,7 @@ pub async fn open_existing_store(config: &Config) -> Result<Arc<dyn LedgerStore>
 }
 
 /// The data directory holds the log and the master key: owner only.
-fn create_private_dir(path: &std::path::Path) -> Result<(), NodeError> {
+pub fn create_private_dir(path: &std::path::Path) -> Result<(), NodeError> {
     if path.exists() {
         return Ok(());
     }

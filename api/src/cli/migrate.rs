@@ -25,6 +25,7 @@ pub async fn run(config: &Config, args: MigrateArgs) -> Result<ExitCode, String>
             .await
             .map_err(|e| e.to_string())?,
         (Profile::Embedded, down) => {
+            crate::node::create_private_dir(&config.data_dir).map_err(|e| e.to_string())?;
             let store = SqliteStore::open(&config.sqlite_path())
                 .await
                 .map_err(|e| e.to_string())?;

@@ -55,7 +55,15 @@ impl LocalKms {
 
 fn write_new_key(path: &Path) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+        // The directory of a master key is the owner's alone.
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(parent)?;
     }
     let key = random_bytes::<32>();
     let mut options = std::fs::OpenOptions::new();
