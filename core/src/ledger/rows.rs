@@ -103,20 +103,35 @@ impl EventColumns {
 }
 
 impl EventColumns {
+    /// About how many bytes row `i` takes in a statement: fixed-size
+    /// fields and array overhead, then the texts.
+    fn row_bytes(&self, i: usize) -> usize {
+        240 + self.kind[i].len()
+            + self.subject[i].len()
+            + self.actor[i].len()
+            + self.request_id[i].len()
+            + self.data[i].len()
+            + self.key_id[i].len()
+    }
+
+    pub fn estimated_bytes(&self) -> usize {
+        (0..self.seq.len()).map(|i| self.row_bytes(i)).sum()
+    }
+
+    /// Copies the signatures of `events` (the same events, in order).
+    pub fn set_signatures(&mut self, events: &[&mut Event]) {
+        for (column, event) in self.sig.iter_mut().zip(events) {
+            column.copy_from_slice(&event.sig.0);
+        }
+    }
+
     /// Splits into column sets of at most about `max_bytes` encoded each.
     pub fn split(self, max_bytes: usize) -> Vec<EventColumns> {
         let mut parts = Vec::new();
         let mut part = EventColumns::default();
         let mut size = 0;
         for i in 0..self.seq.len() {
-            // Fixed-size fields and array overhead, then the texts.
-            let row = 240
-                + self.kind[i].len()
-                + self.subject[i].len()
-                + self.actor[i].len()
-                + self.request_id[i].len()
-                + self.data[i].len()
-                + self.key_id[i].len();
+            let row = self.row_bytes(i);
             if size + row > max_bytes && !part.seq.is_empty() {
                 parts.push(std::mem::take(&mut part));
                 size = 0;

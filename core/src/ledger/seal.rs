@@ -32,6 +32,13 @@ impl SealedBatch {
         self.results.iter().filter_map(|result| result.as_ref().ok()).flatten()
     }
 
+    pub fn events_mut(&mut self) -> impl Iterator<Item = &mut Event> {
+        self.results
+            .iter_mut()
+            .filter_map(|result| result.as_mut().ok())
+            .flatten()
+    }
+
     pub fn last_seq(&self) -> Option<u64> {
         self.events().last().map(|event| event.seq)
     }
@@ -61,7 +68,22 @@ impl SealInput<'_> {
         claims
     }
 
+    /// Decides, chains and signs the batch.
     pub fn seal(&self, head: Head, versions: &HashMap<String, u64>, taken: &HashSet<UniqueClaim>) -> SealedBatch {
+        let mut batch = self.seal_unsigned(head, versions, taken);
+        let mut events: Vec<&mut Event> = batch.events_mut().collect();
+        self.sign(&mut events);
+        batch
+    }
+
+    /// Decides and chains the batch, leaving the signatures to [`Self::sign`]
+    /// (so a store can sign one part while it sends another).
+    pub fn seal_unsigned(
+        &self,
+        head: Head,
+        versions: &HashMap<String, u64>,
+        taken: &HashSet<UniqueClaim>,
+    ) -> SealedBatch {
         let mut versions = versions.clone();
         let mut taken = taken.clone();
         let mut next_seq = head.seq + 1;
@@ -94,7 +116,6 @@ impl SealInput<'_> {
             .into_iter()
             .filter_map(|subject| versions.get(&subject).map(|v| (subject, *v)))
             .collect();
-        self.sign_all(&mut batch);
         batch
     }
 
@@ -167,15 +188,9 @@ impl SealInput<'_> {
         event
     }
 
-    /// Signs every sealed event; hashes chain one after the other, but
-    /// signatures are independent, so long batches use two threads.
-    fn sign_all(&self, batch: &mut SealedBatch) {
-        let mut events: Vec<&mut Event> = batch
-            .results
-            .iter_mut()
-            .filter_map(|result| result.as_mut().ok())
-            .flatten()
-            .collect();
+    /// Signs sealed events; hashes chain one after the other, but
+    /// signatures are independent, so long runs use two threads.
+    pub fn sign(&self, events: &mut [&mut Event]) {
         let key = &self.key.secret;
         let sign = |events: &mut [&mut Event]| {
             for event in events {
@@ -183,7 +198,7 @@ impl SealInput<'_> {
             }
         };
         if events.len() < PARALLEL_SIGN_FROM {
-            sign(&mut events);
+            sign(events);
             return;
         }
         let half = events.len() / 2;

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{Postgres, Transaction};
 
 use crate::chain::Digest;
-use crate::event::UniqueClaim;
+use crate::event::{Event, UniqueClaim};
 use crate::ledger::rows::EventColumns;
 use crate::ledger::seal::{SealInput, SealedBatch};
 use crate::ledger::{Head, LedgerError};
@@ -77,15 +77,24 @@ pub(super) async fn read_state(
     Ok((head, versions, taken))
 }
 
-/// Inserts a sealed batch: one statement when it fits in
-/// `max_statement_bytes` (events, subject versions and claims together),
-/// otherwise one statement per part.
-pub(super) async fn insert(
+/// Signs and inserts a sealed batch: one statement when it fits in
+/// `max_statement_bytes` (events, subject versions and claims together).
+/// A longer batch is sent in parts, each part signed while the previous
+/// one is on its way, so signing and the round trips overlap.
+pub(super) async fn sign_and_insert(
     tx: &mut Transaction<'_, Postgres>,
-    sealed: &SealedBatch,
+    input: &SealInput<'_>,
+    sealed: &mut SealedBatch,
     max_statement_bytes: usize,
 ) -> Result<(), LedgerError> {
-    let mut events = EventColumns::of(sealed.events()).split(max_statement_bytes);
+    let mut columns = EventColumns::of(sealed.events());
+    let count = columns.seq.len();
+    let limit = if count >= PIPELINE_FROM {
+        max_statement_bytes.min(columns.estimated_bytes().div_ceil(2))
+    } else {
+        max_statement_bytes
+    };
+    let mut parts = std::mem::take(&mut columns).split(limit);
     let side_bytes = sealed
         .versions
         .iter()
@@ -96,22 +105,52 @@ pub(super) async fn insert(
             .iter()
             .map(|(c, _)| c.namespace.len() + c.value.len() + 16)
             .sum::<usize>();
-    let together = events.len() == 1 && side_bytes < max_statement_bytes / 4;
-    let last = if together { events.pop() } else { None };
-    for part in &events {
-        bind_events(sqlx::query(INSERT_EVENTS), part).execute(&mut **tx).await?;
+    // Versions and claims ride with the last part when they are small.
+    let side_along = side_bytes < max_statement_bytes / 4;
+    let (subjects, versions) = version_columns(&sealed.versions);
+    let (namespaces, values, seqs) = claim_columns(&sealed.claims);
+
+    // Field by field, so the versions and claims stay borrowed alongside.
+    let mut events: Vec<&mut Event> = sealed
+        .results
+        .iter_mut()
+        .filter_map(|result| result.as_mut().ok())
+        .flatten()
+        .collect();
+    let mut first = parts.first().map(|part| part.seq.len()).unwrap_or(0);
+    input.sign(&mut events[..first]);
+    if let Some(part) = parts.first_mut() {
+        part.set_signatures(&events[..first]);
     }
-    if let Some(part) = last {
-        let (subjects, versions) = version_columns(&sealed.versions);
-        let (namespaces, values, seqs) = claim_columns(&sealed.claims);
-        bind_events(sqlx::query(INSERT_ALL), &part)
-            .bind(&subjects)
-            .bind(&versions)
-            .bind(&namespaces)
-            .bind(&values)
-            .bind(&seqs)
-            .execute(&mut **tx)
-            .await?;
+    let count = parts.len();
+    for index in 0..count {
+        let (sent, waiting) = parts.split_at_mut(index + 1);
+        let next = waiting.first_mut();
+        let next_len = next.as_ref().map(|part| part.seq.len()).unwrap_or(0);
+        let to_sign = &mut events[first..first + next_len];
+        let with_side = side_along && index + 1 == count;
+        let query = if with_side {
+            bind_events(sqlx::query(INSERT_ALL), &sent[index])
+                .bind(&subjects)
+                .bind(&versions)
+                .bind(&namespaces)
+                .bind(&values)
+                .bind(&seqs)
+        } else {
+            bind_events(sqlx::query(INSERT_EVENTS), &sent[index])
+        };
+        let insert = query.execute(&mut **tx);
+        let sign_next = async {
+            input.sign(to_sign);
+            if let Some(next) = next {
+                next.set_signatures(to_sign);
+            }
+        };
+        let (inserted, ()) = tokio::join!(insert, sign_next);
+        inserted?;
+        first += next_len;
+    }
+    if side_along {
         return Ok(());
     }
     for versions in sealed.versions.chunks(max_statement_bytes / 64) {
@@ -133,6 +172,10 @@ pub(super) async fn insert(
     }
     Ok(())
 }
+
+/// Batches at least this long are sent in two or more parts so signing
+/// overlaps the round trips.
+const PIPELINE_FROM: usize = 32;
 
 macro_rules! insert_events {
     () => {

@@ -21,7 +21,7 @@ use crate::ledger::{Head, LedgerError, LedgerStore, RelayLease, Snapshot, Stored
 
 mod append;
 
-use append::{BEGIN_AND_LOCK, SOCKET_STATEMENT_BYTES, TCP_STATEMENT_BYTES, insert, read_state};
+use append::{BEGIN_AND_LOCK, SOCKET_STATEMENT_BYTES, TCP_STATEMENT_BYTES, read_state, sign_and_insert};
 
 /// `pg_try_advisory_lock` key held by the one relay ("WARDEN\0\2").
 const RELAY_LOCK: i64 = 0x5741_5244_454E_0002;
@@ -197,13 +197,13 @@ impl LedgerStore for PostgresStore {
     async fn commit(&self, input: SealInput<'_>) -> Result<SealedBatch, LedgerError> {
         let mut tx = self.pool.begin_with(BEGIN_AND_LOCK).await?;
         let (head, versions, taken) = read_state(&mut tx, &input).await?;
-        let sealed = input.seal(head, &versions, &taken);
+        let mut sealed = input.seal_unsigned(head, &versions, &taken);
         let Some(last_seq) = sealed.last_seq() else {
             tx.rollback().await?;
             return Ok(sealed);
         };
         self.ensure_partitions(&mut tx, last_seq).await?;
-        insert(&mut tx, &sealed, self.max_statement_bytes).await?;
+        sign_and_insert(&mut tx, &input, &mut sealed, self.max_statement_bytes).await?;
         tx.commit().await?;
         Ok(sealed)
     }
