@@ -14,7 +14,7 @@ use crate::ledger::{Head, LedgerError};
 /// Over TCP, statements are kept below the kernel's initial send buffer
 /// (16 KiB on Linux): sqlx cannot set `TCP_NODELAY`, and a statement the
 /// kernel sends in two parts waits on Nagle and delayed ACK for 40 ms.
-pub(super) const TCP_STATEMENT_BYTES: usize = 12 * 1024;
+pub(super) const TCP_STATEMENT_BYTES: usize = 10 * 1024;
 /// Over a Unix socket there is no such stall.
 pub(super) const SOCKET_STATEMENT_BYTES: usize = 1024 * 1024;
 
@@ -89,12 +89,6 @@ pub(super) async fn sign_and_insert(
 ) -> Result<(), LedgerError> {
     let mut columns = EventColumns::of(sealed.events());
     let count = columns.seq.len();
-    let limit = if count >= PIPELINE_FROM {
-        max_statement_bytes.min(columns.estimated_bytes().div_ceil(2))
-    } else {
-        max_statement_bytes
-    };
-    let mut parts = std::mem::take(&mut columns).split(limit);
     let side_bytes = sealed
         .versions
         .iter()
@@ -105,8 +99,20 @@ pub(super) async fn sign_and_insert(
             .iter()
             .map(|(c, _)| c.namespace.len() + c.value.len() + 16)
             .sum::<usize>();
-    // Versions and claims ride with the last part when they are small.
+    // Versions and claims ride with the last part when they are small; the
+    // parts leave room for them.
     let side_along = side_bytes < max_statement_bytes / 4;
+    let room = if side_along {
+        max_statement_bytes - side_bytes
+    } else {
+        max_statement_bytes
+    };
+    let limit = if count >= PIPELINE_FROM {
+        room.min(columns.estimated_bytes().div_ceil(2))
+    } else {
+        room
+    };
+    let mut parts = std::mem::take(&mut columns).split(limit);
     let (subjects, versions) = version_columns(&sealed.versions);
     let (namespaces, values, seqs) = claim_columns(&sealed.claims);
 
