@@ -212,3 +212,96 @@ impl SealInput<'_> {
 
 /// Batches at least this long are signed on two threads.
 const PARALLEL_SIGN_FROM: usize = 32;
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+    use serde_json::json;
+
+    use super::*;
+    use crate::chain::{ChainVerifier, LEDGER_SUBJECT, signing_key_added_data};
+    use crate::event::Actor;
+
+    fn key() -> ActiveKey {
+        let secret = SigningKey::from_bytes(&[9; 32]);
+        ActiveKey {
+            key_id: chain::key_id(&secret.verifying_key()),
+            secret,
+        }
+    }
+
+    fn genesis(key: &ActiveKey) -> Vec<NewEvent> {
+        vec![
+            NewEvent::new(SIGNING_KEY_ADDED, LEDGER_SUBJECT, Actor::system())
+                .expect_version(0)
+                .data(signing_key_added_data(&key.public())),
+        ]
+    }
+
+    fn thing(subject: &str) -> NewEvent {
+        NewEvent::new("app.thing.done", subject, Actor::system()).data(json!({}))
+    }
+
+    /// Seals `requests` on an empty ledger after the genesis request.
+    fn seal(requests: Vec<Vec<NewEvent>>) -> SealedBatch {
+        let key = key();
+        let mut all = vec![genesis(&key)];
+        all.extend(requests);
+        SealInput {
+            requests: &all,
+            key: &key,
+        }
+        .seal(Head::EMPTY, &HashMap::new(), &HashSet::new())
+    }
+
+    #[test]
+    fn requests_of_one_batch_are_decided_in_order() {
+        let batch = seal(vec![
+            vec![thing("a").expect_version(0)],
+            vec![thing("a").expect_version(0)],
+            vec![thing("a").expect_version(1)],
+            vec![thing("b").claim("email", "x@example.org")],
+            vec![thing("c").claim("email", "x@example.org")],
+            vec![thing("d").claim("slug", "s"), thing("e").claim("slug", "s")],
+        ]);
+        let outcome: Vec<&str> = batch
+            .results
+            .iter()
+            .map(|result| match result {
+                Ok(_) => "ok",
+                Err(AppendError::Conflict { .. }) => "conflict",
+                Err(AppendError::ClaimTaken { .. }) => "taken",
+                Err(_) => "other",
+            })
+            .collect();
+        assert_eq!(outcome, ["ok", "ok", "conflict", "ok", "ok", "taken", "taken"]);
+        assert_eq!(
+            batch.versions,
+            vec![("a".into(), 2), ("b".into(), 1), ("ledger".into(), 1)]
+        );
+        assert_eq!(batch.claims.len(), 1);
+        let events: Vec<Event> = batch.events().cloned().collect();
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        ChainVerifier::new().check_all(&events, 1).unwrap();
+    }
+
+    #[test]
+    fn an_empty_ledger_starts_only_with_the_signers_own_genesis() {
+        let key = key();
+        let stranger = SigningKey::from_bytes(&[8; 32]);
+        let other_genesis = vec![
+            NewEvent::new(SIGNING_KEY_ADDED, LEDGER_SUBJECT, Actor::system())
+                .data(signing_key_added_data(&stranger.verifying_key())),
+        ];
+        for first in [vec![thing("a")], other_genesis] {
+            let requests = vec![first];
+            let batch = SealInput {
+                requests: &requests,
+                key: &key,
+            }
+            .seal(Head::EMPTY, &HashMap::new(), &HashSet::new());
+            assert!(matches!(batch.results[0], Err(AppendError::Invalid(_))));
+            assert_eq!(batch.last_seq(), None);
+        }
+    }
+}
