@@ -21,6 +21,9 @@ pub fn warden_bin() -> PathBuf {
     bin
 }
 
+/// The application-events token of every test node (`NodeEnv::in_dir`).
+pub const TOKEN: &str = "test-token-0123456789abcdef0123456789abcdef";
+
 /// How to start a node: the environment it gets.
 #[derive(Debug, Clone, Default)]
 pub struct NodeEnv {
@@ -32,6 +35,19 @@ pub struct NodeEnv {
 }
 
 impl NodeEnv {
+    /// An embedded node in `dir` that accepts application events with
+    /// [`TOKEN`]; set `database_url` and the NATS fields for production.
+    pub fn in_dir(dir: &Path) -> NodeEnv {
+        let token_file = dir.join("app-events.token");
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(&token_file, TOKEN).unwrap();
+        NodeEnv {
+            data_dir: dir.to_path_buf(),
+            token_file: Some(token_file),
+            ..Default::default()
+        }
+    }
+
     fn apply(&self, command: &mut Command) {
         command
             .env_clear()

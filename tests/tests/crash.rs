@@ -13,16 +13,8 @@ use warden_core::bus::Bus;
 use warden_core::bus::nats::NatsBus;
 use warden_core::ledger::LedgerStore;
 use warden_core::ledger::sqlite::SqliteStore;
-use warden_tests::process::{NodeEnv, Server, append_load};
+use warden_tests::process::{NodeEnv, Server, TOKEN, append_load};
 use warden_tests::{TestDatabase, TestStream, stream_contents};
-
-pub const TOKEN: &str = "test-token-0123456789abcdef0123456789abcdef";
-
-pub fn write_token(dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("app-events.token");
-    std::fs::write(&path, TOKEN).unwrap();
-    path
-}
 
 /// Runs `writers` load tasks against `url` for `duration`; returns the
 /// acknowledged (seq, hash) pairs and a way to stop early.
@@ -81,11 +73,10 @@ async fn production_kill_9_under_load_loses_nothing_acknowledged() {
     let stream = TestStream::new();
     let dir = tempfile::tempdir().unwrap();
     let env = NodeEnv {
-        data_dir: dir.path().to_path_buf(),
         database_url: Some(database.url.clone()),
         nats_url: Some(stream.url.clone()),
         nats_prefix: Some(stream.prefix.clone()),
-        token_file: Some(write_token(dir.path())),
+        ..NodeEnv::in_dir(dir.path())
     };
     let mut server = Server::start(&env, "first").await;
     let url = server.url.clone();
@@ -134,11 +125,7 @@ async fn production_kill_9_under_load_loses_nothing_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn embedded_kill_9_under_load_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let env = NodeEnv {
-        data_dir: dir.path().to_path_buf(),
-        token_file: Some(write_token(dir.path())),
-        ..Default::default()
-    };
+    let env = NodeEnv::in_dir(dir.path());
     let mut server = Server::start(&env, "first").await;
     let url = server.url.clone();
     let acknowledged = load_for(&url, 8, async {

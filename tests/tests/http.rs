@@ -5,19 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{Value, json};
-use warden_tests::process::{NodeEnv, Server};
-
-const TOKEN: &str = "test-token-0123456789abcdef0123456789abcdef";
+use warden_tests::process::{NodeEnv, Server, TOKEN};
 
 async fn server() -> (Server, tempfile::TempDir, NodeEnv) {
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, TOKEN).unwrap();
-    let env = NodeEnv {
-        data_dir: dir.path().to_path_buf(),
-        token_file: Some(token_file),
-        ..Default::default()
-    };
+    let env = NodeEnv::in_dir(dir.path());
     (Server::start(&env, "http").await, dir, env)
 }
 

@@ -10,10 +10,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use warden_core::bus::Bus;
 use warden_core::bus::nats::NatsBus;
-use warden_tests::process::{NodeEnv, Server, append_load};
+use warden_tests::process::{NodeEnv, Server, TOKEN, append_load};
 use warden_tests::{TestDatabase, TestStream, stream_contents};
-
-const TOKEN: &str = "test-token-0123456789abcdef0123456789abcdef";
 
 async fn leader(server: &Server) -> bool {
     let text = reqwest::get(format!("{}/metrics", server.url))
@@ -30,15 +28,12 @@ async fn two_nodes_many_writers_one_chain() {
     let database = TestDatabase::create().await;
     let stream = TestStream::new();
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, TOKEN).unwrap();
     // Both nodes share the database, the stream and the KMS master key.
     let env = NodeEnv {
-        data_dir: dir.path().to_path_buf(),
         database_url: Some(database.url.clone()),
         nats_url: Some(stream.url.clone()),
         nats_prefix: Some(stream.prefix.clone()),
-        token_file: Some(token_file),
+        ..NodeEnv::in_dir(dir.path())
     };
     let (a, b) = tokio::join!(Server::start(&env, "a"), Server::start(&env, "b"));
     let (stop, stopped) = watch::channel(false);
@@ -94,13 +89,9 @@ async fn two_nodes_many_writers_one_chain() {
 async fn a_rotated_key_reaches_every_node() {
     let database = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, TOKEN).unwrap();
     let env = NodeEnv {
-        data_dir: dir.path().to_path_buf(),
         database_url: Some(database.url.clone()),
-        token_file: Some(token_file),
-        ..Default::default()
+        ..NodeEnv::in_dir(dir.path())
     };
     let (a, b) = tokio::join!(Server::start(&env, "a"), Server::start(&env, "b"));
     let rotated = env.run(&["keys", "rotate"]);

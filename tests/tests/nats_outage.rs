@@ -9,10 +9,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use warden_core::bus::Bus;
 use warden_core::bus::nats::NatsBus;
-use warden_tests::process::{NatsServer, NodeEnv, Server, append_load};
+use warden_tests::process::{NatsServer, NodeEnv, Server, TOKEN, append_load};
 use warden_tests::{TestDatabase, stream_contents};
-
-const TOKEN: &str = "test-token-0123456789abcdef0123456789abcdef";
 
 async fn head(database: &TestDatabase) -> u64 {
     let store = database.store().await;
@@ -27,14 +25,11 @@ async fn appends_survive_a_nats_outage_and_the_stream_catches_up() {
     let database = TestDatabase::create().await;
     let mut nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, TOKEN).unwrap();
     let env = NodeEnv {
-        data_dir: dir.path().to_path_buf(),
         database_url: Some(database.url.clone()),
         nats_url: Some(nats.url()),
         nats_prefix: Some("outage".into()),
-        token_file: Some(token_file),
+        ..NodeEnv::in_dir(dir.path())
     };
     let server = Server::start(&env, "node").await;
     let (stop, stopped) = watch::channel(false);

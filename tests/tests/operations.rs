@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::json;
-use warden_tests::process::{NodeEnv, Server};
+use warden_tests::process::{NodeEnv, Server, TOKEN};
 use warden_tests::{TestDatabase, unique};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,17 +37,14 @@ async fn a_writer_login_serves_a_schema_the_owner_migrated() {
     let app_url = database
         .url
         .replacen("postgres://postgres@", &format!("postgres://{login}:app-secret@"), 1);
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "test-token-0123456789abcdef0123456789abcdef").unwrap();
     let app = NodeEnv {
         database_url: Some(app_url),
-        token_file: Some(token_file),
-        ..owner.clone()
+        ..NodeEnv::in_dir(dir.path())
     };
     let server = Server::start(&app, "app").await;
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/app-events", server.url))
-        .bearer_auth("test-token-0123456789abcdef0123456789abcdef")
+        .bearer_auth(TOKEN)
         .json(&json!({"kind": "app.thing.done", "subject": "thing:1"}))
         .send()
         .await
@@ -105,13 +102,7 @@ async fn read_only_commands_create_nothing_and_exit_codes_tell_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn applications_cannot_write_key_history_or_act_as_warden() {
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, "test-token-0123456789abcdef0123456789abcdef").unwrap();
-    let env = NodeEnv {
-        data_dir: dir.path().to_path_buf(),
-        token_file: Some(token_file),
-        ..Default::default()
-    };
+    let env = NodeEnv::in_dir(dir.path());
     let mut server = Server::start(&env, "app").await;
     let client = reqwest::Client::new();
     for body in [
@@ -120,7 +111,7 @@ async fn applications_cannot_write_key_history_or_act_as_warden() {
     ] {
         let response = client
             .post(format!("{}/api/v1/app-events", server.url))
-            .bearer_auth("test-token-0123456789abcdef0123456789abcdef")
+            .bearer_auth(TOKEN)
             .json(&body)
             .send()
             .await

@@ -128,13 +128,13 @@ pub(super) async fn sign_and_insert(
     if let Some(part) = parts.first_mut() {
         part.set_signatures(&events[..first]);
     }
-    let count = parts.len();
-    for index in 0..count {
+    let part_count = parts.len();
+    for index in 0..part_count {
         let (sent, waiting) = parts.split_at_mut(index + 1);
         let next = waiting.first_mut();
         let next_len = next.as_ref().map(|part| part.seq.len()).unwrap_or(0);
         let to_sign = &mut events[first..first + next_len];
-        let with_side = side_along && index + 1 == count;
+        let with_side = side_along && index + 1 == part_count;
         let query = if with_side {
             bind_events(sqlx::query(INSERT_ALL), &sent[index])
                 .bind(&subjects)
