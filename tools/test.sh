@@ -3,7 +3,8 @@
 # (tools/test-env.sh), builds the warden binary the process tests start,
 # runs every test of the workspace, then checks the audit-chain format with
 # the independent Python verifier written from docs/spec/audit-chain.md
-# (its test vectors, and an export made by the real binary).
+# (its test vectors, and an export made by the real binary), and fuzzes the
+# HTTP API from its OpenAPI document (tools/api-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(tools/test-env.sh)"
@@ -21,4 +22,5 @@ warden() { WARDEN_DATA_DIR="$scratch/data" cargo run --quiet --bin warden -- "$@
 warden keys rotate >/dev/null 2>&1      # genesis, then a rotation signed by the genesis key
 warden export --out "$scratch/export.jsonl"
 tools/spec-check/run.sh "$scratch/export.jsonl" || status=$?
+tools/api-fuzz/run.sh "$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/warden" || status=$?
 exit $status

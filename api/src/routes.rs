@@ -6,6 +6,7 @@
 //! | `GET /metrics` | none; bind `listen` privately or filter at the proxy |
 //! | `GET /.well-known/warden-audit-keys` | none (public keys) |
 //! | `POST /api/v1/app-events` | bearer token (`app_events_token_file`) |
+//! | `GET /api/v1/openapi.json` | none (this surface, documented) |
 
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::error::ApiError;
-use crate::handlers::{app_events, audit_keys, health, prometheus};
+use crate::handlers::{app_events, audit_keys, health, openapi, prometheus};
 use crate::request_id;
 use crate::state::AppState;
 
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(prometheus::render))
         .route("/.well-known/warden-audit-keys", get(audit_keys::list))
         .route("/api/v1/app-events", post(app_events::record))
+        .route("/api/v1/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(256 * 1024))
         .layer(TimeoutLayer::with_status_code(

@@ -61,6 +61,16 @@ async fn probes_metrics_and_published_keys() {
         .send()
         .await
         .unwrap();
+    let openapi: Value = client
+        .get(format!("{}/api/v1/openapi.json", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(openapi["openapi"], "3.1.0");
+    assert!(openapi["paths"]["/api/v1/app-events"]["post"].is_object());
     let metrics = client
         .get(format!("{}/metrics", server.url))
         .send()

@@ -33,8 +33,25 @@ pub struct AppEvent {
     #[serde(default)]
     data: Option<serde_json::Value>,
     /// Refuse the event (409) unless the subject is at this version.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral")]
     expected_version: Option<u64>,
+}
+
+/// A version as JSON writes integers: `3` or `3.0`.
+fn integral<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    number
+        .as_u64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < 9007199254740992.0)
+                .map(|x| x as u64)
+        })
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom("expected_version must be a non-negative integer"))
 }
 
 fn success() -> Outcome {

@@ -3,4 +3,5 @@
 pub mod app_events;
 pub mod audit_keys;
 pub mod health;
+pub mod openapi;
 pub mod prometheus;

@@ -59,6 +59,25 @@ pub fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalErro
     Ok(())
 }
 
+/// Rewrites every integral number written as a float (`5.0`, `-0.0`,
+/// `1e3`) as the integer it is, as RFC 8785 would print it, so stored
+/// events hold integers only; refuses any other number.
+pub fn normalize(value: &mut Value) -> Result<(), CanonicalError> {
+    match value {
+        Value::Number(number) if number.as_i64().is_none() || number.is_f64() => {
+            let integral = number
+                .as_f64()
+                .filter(|x| x.fract() == 0.0 && x.abs() <= MAX_SAFE_INTEGER as f64)
+                .ok_or_else(|| CanonicalError::UnsupportedNumber(number.to_string()))?;
+            *value = Value::from(integral as i64);
+        }
+        Value::Array(items) => items.iter_mut().try_for_each(normalize)?,
+        Value::Object(members) => members.values_mut().try_for_each(normalize)?,
+        _ => {}
+    }
+    Ok(())
+}
+
 /// The canonical bytes of `value`.
 pub fn to_vec(value: &Value) -> Result<Vec<u8>, CanonicalError> {
     let mut out = Vec::with_capacity(256);
@@ -121,6 +140,17 @@ mod tests {
             canonical(value),
             "\"quote\\\" back\\\\ nl\\n tab\\t bell\\u0007 del\u{7f} euro€ ls\u{2028}\""
         );
+    }
+
+    #[test]
+    fn normalizes_integral_floats_and_refuses_the_rest() {
+        let mut value = json!({"a": 5.0, "b": [-0.0, 1e3, 7], "c": {"d": 2}});
+        normalize(&mut value).unwrap();
+        assert_eq!(canonical(value), r#"{"a":5,"b":[0,1000,7],"c":{"d":2}}"#);
+        for bad in [json!(0.5), json!(9007199254740992.0), json!([1.25]), json!(u64::MAX)] {
+            let mut bad = bad;
+            assert!(normalize(&mut bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

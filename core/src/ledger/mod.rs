@@ -81,7 +81,8 @@ impl Ledger {
                 "one command may append at most {MAX_BATCH_EVENTS} events"
             )));
         }
-        for event in &events {
+        let mut events = events;
+        for event in &mut events {
             validate(event)?;
         }
         let started = std::time::Instant::now();
@@ -132,7 +133,8 @@ impl Ledger {
     }
 }
 
-fn validate(event: &NewEvent) -> Result<(), AppendError> {
+/// Checks an event and normalizes its data (integral floats to integers).
+fn validate(event: &mut NewEvent) -> Result<(), AppendError> {
     if !valid_kind(&event.kind) {
         return Err(AppendError::Invalid(format!(
             "kind {:?} must be dotted lower-case words, like session.created",
@@ -145,12 +147,13 @@ fn validate(event: &NewEvent) -> Result<(), AppendError> {
             "subject {LEDGER_SUBJECT:?} is reserved for {SIGNING_KEY_ADDED} events"
         )));
     }
-    if event.subject.is_empty() || event.subject.len() > 256 {
-        return Err(AppendError::Invalid("subject must be 1 to 256 bytes".into()));
+    if event.subject.is_empty() || event.subject.chars().count() > 256 {
+        return Err(AppendError::Invalid("subject must be 1 to 256 characters".into()));
     }
     if event.request_id.len() > 128 {
         return Err(AppendError::Invalid("request_id must be at most 128 bytes".into()));
     }
+    canonical::normalize(&mut event.data).map_err(|error| AppendError::Invalid(error.to_string()))?;
     let mut scratch = Vec::new();
     canonical::write_value(&event.data, &mut scratch).map_err(|error| AppendError::Invalid(error.to_string()))?;
     if scratch.len() > 64 * 1024 {

@@ -1,0 +1,55 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of every route
+//! (`api/openapi.json`, checked against `routes.rs` by a test).
+
+use axum::http::header;
+use axum::response::IntoResponse;
+
+pub const DOCUMENT: &str = include_str!("../../openapi.json");
+
+pub async fn document() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::DOCUMENT;
+
+    /// (method, path) of every `.route(...)` in routes.rs.
+    fn routed() -> BTreeSet<(String, String)> {
+        let source = include_str!("../routes.rs");
+        source
+            .split(".route(\"")
+            .skip(1)
+            .map(|rest| {
+                let path = rest.split('"').next().unwrap().to_string();
+                let after = rest.split_once("\", ").unwrap().1;
+                let method = after.split('(').next().unwrap().trim().to_string();
+                (method, path)
+            })
+            .collect()
+    }
+
+    fn documented() -> BTreeSet<(String, String)> {
+        let document: serde_json::Value = serde_json::from_str(DOCUMENT).unwrap();
+        document["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |method| (method.clone(), path.clone()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_route_is_documented_and_nothing_else() {
+        let routed = routed();
+        assert!(routed.len() >= 6, "{routed:?}");
+        assert_eq!(routed, documented());
+    }
+}
