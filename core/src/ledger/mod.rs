@@ -29,7 +29,8 @@ use crate::event::{Event, NewEvent, valid_kind};
 use crate::keys::signing::Signer;
 use writer::{Request, Writer};
 
-/// Appends accepted at most in one transaction.
+/// The most events one command may append, and the size at which the
+/// writer stops adding requests to a batch.
 pub const MAX_BATCH_EVENTS: usize = 2048;
 
 #[derive(Clone)]
@@ -41,8 +42,9 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Starts the group-commit writer over `store`. Appends wait until a
-    /// signing key is installed (see `keys::signing::establish`).
+    /// Starts the group-commit writer over `store`. Appends are refused
+    /// (`NoSigningKey`) until a signing key is installed
+    /// (`keys::signing::establish`).
     pub fn new(store: Arc<dyn LedgerStore>) -> Self {
         let (requests, receiver) = mpsc::channel(4096);
         let (committed_sender, committed) = watch::channel(0);
