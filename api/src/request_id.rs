@@ -39,7 +39,9 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
         let response = next.run(request).await;
         let status = response.status();
         let response = shape_error(response, &id).await;
-        if status.is_server_error() {
+        if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(status = status.as_u16(), "request refused: unavailable");
+        } else if status.is_server_error() {
             tracing::error!(status = status.as_u16(), "request failed");
         } else {
             tracing::debug!(status = status.as_u16(), "request done");
@@ -65,6 +67,14 @@ async fn shape_error(response: Response, id: &str) -> Response {
         return response;
     }
     let ours = response.extensions().get::<ApiError>().cloned();
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if ours.is_none() && json {
+        // A handler's own JSON answer (the readiness checks): kept as is.
+        return response;
+    }
     let (parts, body) = response.into_parts();
     let error = match ours {
         Some(error) => error,

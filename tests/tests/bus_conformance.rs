@@ -30,11 +30,19 @@ async fn collect(
     count: usize,
 ) -> Vec<u64> {
     let mut seqs = Vec::new();
+    let mut interruptions = Vec::new();
     while seqs.len() < count {
         let next = tokio::time::timeout(Duration::from_secs(10), stream.next())
             .await
-            .expect("bus delivered in time");
-        seqs.push(next.unwrap().unwrap().seq);
+            .expect("bus delivered in time")
+            .expect("stream open");
+        // A transient interruption is allowed by the Bus contract (consumers
+        // repair from the log); the stream must go on in order after it.
+        match next {
+            Ok(event) => seqs.push(event.seq),
+            Err(error) => interruptions.push(error.to_string()),
+        }
+        assert!(interruptions.len() <= 2, "{interruptions:?}");
     }
     seqs
 }

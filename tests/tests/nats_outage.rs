@@ -48,6 +48,11 @@ async fn appends_survive_a_nats_outage_and_the_stream_catches_up() {
     let at_outage = head(&database).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let during_outage = head(&database).await;
+    let readiness = reqwest::get(format!("{}/readyz", server.url)).await.unwrap();
+    assert_eq!(readiness.status(), 503);
+    let checks: serde_json::Value = readiness.json().await.unwrap();
+    assert_eq!(checks["checks"]["bus"]["ok"], false, "{checks}");
+    assert_eq!(checks["checks"]["ledger"]["ok"], true, "{checks}");
     assert!(
         during_outage > at_outage + 20,
         "appends stalled without NATS: {at_outage} -> {during_outage}"

@@ -65,7 +65,11 @@ fn write_new_key(path: &Path) -> std::io::Result<()> {
         }
         builder.create(parent)?;
     }
+    // Written whole under a private name, then linked into place: a
+    // process starting at the same time sees no key or a complete one, and
+    // when two create one, the first link wins and both use it.
     let key = random_bytes::<32>();
+    let draft = path.with_extension(format!("draft-{}", uuid::Uuid::new_v4().simple()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -73,9 +77,16 @@ fn write_new_key(path: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path)?;
-    file.write_all(key.as_ref())?;
-    file.sync_all()
+    let written = options.open(&draft).and_then(|mut file| {
+        file.write_all(key.as_ref())?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&draft, path));
+    let _ = std::fs::remove_file(&draft);
+    match linked {
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
 }
 
 fn check_permissions(path: &Path) -> Result<(), String> {
@@ -152,6 +163,26 @@ mod tests {
         assert!(kms.unwrap(&wrapped, "other").await.is_err());
         let reopened = LocalKms::open(&path, false).unwrap();
         assert_eq!(reopened.key_ref(), kms.key_ref());
+    }
+
+    #[tokio::test]
+    async fn processes_starting_together_share_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data").join("master.key");
+        let opened: Vec<LocalKms> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| LocalKms::open(&path, true).unwrap()))
+                .collect();
+            handles.into_iter().map(|handle| handle.join().unwrap()).collect()
+        });
+        assert!(opened.iter().all(|kms| kms.key_ref() == opened[0].key_ref()));
+        let wrapped = opened[3].wrap(b"secret", "ctx").await.unwrap();
+        assert_eq!(opened[5].unwrap(&wrapped, "ctx").await.unwrap().as_slice(), b"secret");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("data")).unwrap().count(),
+            1,
+            "no draft left behind"
+        );
     }
 
     #[test]
