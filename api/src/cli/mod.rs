@@ -71,8 +71,11 @@ fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("WARDEN_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,async_nats=warn"));
+    // Colours only for a terminal: log files and collectors get plain text.
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
