@@ -21,6 +21,7 @@ trap 'rm -rf "$scratch"' EXIT
 warden() { WARDEN_DATA_DIR="$scratch/data" cargo run --quiet --bin warden -- "$@"; }
 warden keys rotate >/dev/null 2>&1      # genesis, then a rotation signed by the genesis key
 warden export --out "$scratch/export.jsonl"
-tools/spec-check/run.sh "$scratch/export.jsonl" || status=$?
+tools/spec-check/run.sh >/dev/null || { tools/spec-check/run.sh; status=1; }   # the spec's vectors
+tools/spec-check/run.sh "$scratch/export.jsonl" || status=$?              # a real export
 tools/api-fuzz/run.sh "$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/warden" || status=$?
 exit $status
