@@ -8,6 +8,7 @@
 //!   and the relay that feeds it.
 //! * [`keys`]: the KMS, signing keys, and sealed (encrypted) event fields.
 
+pub mod auth;
 pub mod bus;
 pub mod chain;
 pub mod event;

@@ -1,0 +1,340 @@
+//! Passwords: Argon2id hashing on a bounded pool, verification with
+//! rehash detection, and the password policy.
+//!
+//! Hashing costs about 13 ms of one core at the OWASP parameters, so it
+//! runs off the async workers (`spawn_blocking`) behind a semaphore with
+//! one permit per core: a flood of sign-ins queues here instead of starving
+//! every other request. The hash is a PHC string; it reaches events only
+//! sealed (`keys::Sealed`). Clear passwords live in [`Password`], which
+//! never prints its content and is wiped when dropped.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use argon2::{Algorithm, Argon2, ParamsBuilder, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
+
+/// A clear password, wiped on drop, never shown by `Debug`.
+pub struct Password(Zeroizing<String>);
+
+impl Password {
+    pub fn new(clear: impl Into<String>) -> Self {
+        Password(Zeroizing::new(clear.into()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(…)")
+    }
+}
+
+/// Argon2id cost parameters. The defaults are OWASP's first recommendation
+/// (19 MiB, 2 passes, 1 lane).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HashParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        HashParams {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum PasswordError {
+    #[error("argon2 parameters refused: {0}")]
+    Params(String),
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    #[error("the password hashing pool is closed")]
+    Closed,
+}
+
+/// What checking a password against a stored hash found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// The password matches. `rehash` is set when the stored hash was made
+    /// with other parameters (or another algorithm): store a new one.
+    Valid {
+        rehash: bool,
+    },
+    Invalid,
+}
+
+/// Hashes and verifies passwords on a bounded pool.
+#[derive(Clone)]
+pub struct PasswordHashing {
+    params: HashParams,
+    argon2: Argon2<'static>,
+    pool: Arc<Semaphore>,
+    /// A hash of a random password, verified against when the account is
+    /// unknown so that the answer takes as long as for a known one.
+    decoy: Arc<String>,
+}
+
+impl PasswordHashing {
+    /// `workers`: hashes computed at once (normally the number of cores).
+    pub fn new(params: HashParams, workers: usize) -> Result<Self, PasswordError> {
+        let built = ParamsBuilder::new()
+            .m_cost(params.memory_kib)
+            .t_cost(params.iterations)
+            .p_cost(params.parallelism)
+            .build()
+            .map_err(|error| PasswordError::Params(error.to_string()))?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, built);
+        let decoy_password = hex::encode(crate::keys::random_bytes::<16>().as_ref());
+        let decoy = argon2
+            .hash_password(decoy_password.as_bytes())
+            .map_err(|error| PasswordError::Hashing(error.to_string()))?
+            .to_string();
+        Ok(PasswordHashing {
+            params,
+            argon2,
+            pool: Arc::new(Semaphore::new(workers.max(1))),
+            decoy: Arc::new(decoy),
+        })
+    }
+
+    pub fn params(&self) -> HashParams {
+        self.params
+    }
+
+    /// A new PHC string for `password` with the current parameters.
+    pub async fn hash(&self, password: &Password) -> Result<String, PasswordError> {
+        let argon2 = self.argon2.clone();
+        let clear = Zeroizing::new(password.expose().as_bytes().to_vec());
+        self.run(move || {
+            argon2
+                .hash_password(&clear)
+                .map(|hash| hash.to_string())
+                .map_err(|error| PasswordError::Hashing(error.to_string()))
+        })
+        .await?
+    }
+
+    /// Checks `password` against a stored PHC string. A string that does
+    /// not parse is `Invalid`, never an error the caller could tell apart.
+    pub async fn verify(&self, password: &Password, stored: &str) -> Result<Verification, PasswordError> {
+        let argon2 = self.argon2.clone();
+        let params = self.params;
+        let clear = Zeroizing::new(password.expose().as_bytes().to_vec());
+        let stored = stored.to_string();
+        self.run(move || {
+            let Ok(hash) = PasswordHash::new(&stored) else {
+                return Verification::Invalid;
+            };
+            if argon2.verify_password(&clear, &hash).is_err() {
+                return Verification::Invalid;
+            }
+            Verification::Valid {
+                rehash: !made_with(&hash, params),
+            }
+        })
+        .await
+    }
+
+    /// Spends the time of a verification when there is no account, so the
+    /// answer does not tell unknown accounts from wrong passwords.
+    pub async fn verify_nothing(&self, password: &Password) -> Result<(), PasswordError> {
+        let decoy = self.decoy.clone();
+        self.verify(password, &decoy).await.map(|_| ())
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
+        let _permit = self.pool.acquire().await.map_err(|_| PasswordError::Closed)?;
+        metrics::gauge!("warden_password_pool_available").set(self.pool.available_permits() as f64);
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| PasswordError::Closed)
+    }
+}
+
+/// Whether a stored hash is Argon2id with exactly these parameters.
+fn made_with(hash: &PasswordHash, params: HashParams) -> bool {
+    if hash.algorithm.as_str() != argon2::ARGON2ID_IDENT.as_str() {
+        return false;
+    }
+    match argon2::Params::try_from(hash) {
+        Ok(stored) => {
+            stored.m_cost() == params.memory_kib
+                && stored.t_cost() == params.iterations
+                && stored.p_cost() == params.parallelism
+        }
+        Err(_) => false,
+    }
+}
+
+/// Why a new password is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PolicyViolation {
+    #[error("the password must have at least {0} characters")]
+    TooShort(usize),
+    #[error("the password must have at most {0} characters")]
+    TooLong(usize),
+    #[error("this password appears in lists of breached passwords")]
+    Breached,
+    #[error("the password must not contain the account's email or name")]
+    ContainsIdentity,
+}
+
+/// The rules a new password must meet (NIST SP 800-63B: length, no
+/// composition rules, a check against known-breached passwords).
+#[derive(Debug, Clone)]
+pub struct PasswordPolicy {
+    pub min_length: usize,
+    pub max_length: usize,
+    breached: Arc<HashSet<String>>,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        PasswordPolicy {
+            min_length: 12,
+            max_length: 256,
+            breached: Arc::new(
+                BREACHED
+                    .lines()
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty())
+                    .map(str::to_lowercase)
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// A short built-in list of the most common breached passwords; a larger
+/// list can be given with [`PasswordPolicy::with_breached_list`].
+const BREACHED: &str = include_str!("breached-passwords.txt");
+
+impl PasswordPolicy {
+    /// Replaces the breached-password list (one password per line,
+    /// compared case-insensitively).
+    pub fn with_breached_list(mut self, list: &str) -> Self {
+        self.breached = Arc::new(
+            list.lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(str::to_lowercase)
+                .collect(),
+        );
+        self
+    }
+
+    /// Checks a new password for an account known by `identity` (its email
+    /// and display name, which the password must not contain).
+    pub fn check(&self, password: &Password, identity: &[&str]) -> Result<(), PolicyViolation> {
+        let clear = password.expose();
+        let length = clear.chars().count();
+        if length < self.min_length {
+            return Err(PolicyViolation::TooShort(self.min_length));
+        }
+        if length > self.max_length {
+            return Err(PolicyViolation::TooLong(self.max_length));
+        }
+        let lowered = clear.to_lowercase();
+        if self.breached.contains(&lowered) {
+            return Err(PolicyViolation::Breached);
+        }
+        let contains_identity = identity
+            .iter()
+            .flat_map(|part| part.split(['@', ' ', '.']))
+            .filter(|part| part.chars().count() >= 4)
+            .any(|part| lowered.contains(&part.to_lowercase()));
+        if contains_identity {
+            return Err(PolicyViolation::ContainsIdentity);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cheap parameters: the tests exercise the logic, not the cost.
+    fn cheap() -> HashParams {
+        HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only() {
+        let hashing = PasswordHashing::new(cheap(), 2).unwrap();
+        let password = Password::new("correct horse battery staple");
+        let hash = hashing.hash(&password).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{hash}");
+        assert!(!hash.contains("correct horse"));
+        assert_eq!(
+            hashing.verify(&password, &hash).await.unwrap(),
+            Verification::Valid { rehash: false }
+        );
+        let wrong = Password::new("correct horse battery stapler");
+        assert_eq!(hashing.verify(&wrong, &hash).await.unwrap(), Verification::Invalid);
+        assert_eq!(
+            hashing.verify(&password, "not a phc string").await.unwrap(),
+            Verification::Invalid
+        );
+        hashing.verify_nothing(&password).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_hash_made_with_other_parameters_asks_for_a_rehash() {
+        let old = PasswordHashing::new(cheap(), 1).unwrap();
+        let password = Password::new("correct horse battery staple");
+        let hash = old.hash(&password).await.unwrap();
+        let stronger = PasswordHashing::new(
+            HashParams {
+                memory_kib: 128,
+                ..cheap()
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            stronger.verify(&password, &hash).await.unwrap(),
+            Verification::Valid { rehash: true }
+        );
+    }
+
+    #[test]
+    fn passwords_never_print() {
+        let password = Password::new("hunter2hunter2");
+        assert_eq!(format!("{password:?}"), "Password(…)");
+    }
+
+    #[test]
+    fn the_policy_refuses_short_long_breached_and_personal_passwords() {
+        let policy = PasswordPolicy::default();
+        let check = |text: &str| policy.check(&Password::new(text), &["alice.liddell@example.org", "Alice Liddell"]);
+        assert_eq!(check("short"), Err(PolicyViolation::TooShort(12)));
+        assert_eq!(check(&"x".repeat(257)), Err(PolicyViolation::TooLong(256)));
+        assert_eq!(check("Password1234"), Err(PolicyViolation::Breached));
+        assert_eq!(check("liddell-rabbit-hole"), Err(PolicyViolation::ContainsIdentity));
+        assert_eq!(check("vorpal sword galumphing"), Ok(()));
+        assert_eq!(check("ünïcødé-pässwörd"), Ok(()), "length counts characters");
+        let custom = PasswordPolicy::default().with_breached_list("vorpal sword galumphing\n");
+        assert_eq!(
+            custom.check(&Password::new("Vorpal Sword Galumphing"), &[]),
+            Err(PolicyViolation::Breached)
+        );
+    }
+}
