@@ -267,3 +267,39 @@ pub async fn stream_contents(url: &str, prefix: &str) -> Vec<(u64, u64)> {
         })
         .collect()
 }
+
+/// Asserts the log runs gapless from seq 1 and holds every acknowledged
+/// append unchanged: (seq, hash) as the server answered it.
+pub fn assert_log_keeps(acknowledged: &[(u64, String)], log: &[warden_core::Event]) {
+    for (index, event) in log.iter().enumerate() {
+        assert_eq!(event.seq, index as u64 + 1, "the log has a gap");
+    }
+    let by_seq: std::collections::HashMap<u64, String> =
+        log.iter().map(|event| (event.seq, event.hash.to_hex())).collect();
+    for (seq, hash) in acknowledged {
+        assert_eq!(by_seq.get(seq), Some(hash), "acknowledged seq {seq} lost or changed");
+    }
+}
+
+/// Waits up to 30 s for the relay to publish `head`, then asserts the
+/// stream holds seqs 1..=head once each, in order, stream sequence = seq.
+/// `context` (a server log) is shown if it does not.
+pub async fn assert_stream_complete(url: &str, prefix: &str, head: u64, context: impl Fn() -> String) {
+    use warden_core::bus::Bus;
+    let bus = NatsBus::connect(url, prefix).await.unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while bus.last_published().await.unwrap_or(0) < head {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the relay did not catch up:\n{}",
+            context()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let contents = stream_contents(url, prefix).await;
+    assert_eq!(
+        contents,
+        (1..=head).map(|seq| (seq, seq)).collect::<Vec<_>>(),
+        "in order, no gap, no duplicate"
+    );
+}

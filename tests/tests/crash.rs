@@ -4,17 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use warden_core::bus::Bus;
-use warden_core::bus::nats::NatsBus;
 use warden_core::ledger::LedgerStore;
 use warden_core::ledger::sqlite::SqliteStore;
 use warden_tests::process::{NodeEnv, Server, TOKEN, append_load};
-use warden_tests::{TestDatabase, TestStream, stream_contents};
+use warden_tests::{TestDatabase, TestStream, assert_log_keeps, assert_stream_complete};
 
 /// Runs `writers` load tasks against `url` for `duration`; returns the
 /// acknowledged (seq, hash) pairs and a way to stop early.
@@ -37,16 +34,6 @@ async fn load_for(url: &str, writers: usize, until: impl std::future::Future<Out
         acknowledged.extend(task.await.unwrap());
     }
     acknowledged
-}
-
-fn assert_all_present(acknowledged: &[(u64, String)], log: &[warden_core::Event]) {
-    let by_seq: HashMap<u64, String> = log.iter().map(|event| (event.seq, event.hash.to_hex())).collect();
-    for (seq, hash) in acknowledged {
-        assert_eq!(by_seq.get(seq), Some(hash), "acknowledged seq {seq} lost or changed");
-    }
-    for (index, event) in log.iter().enumerate() {
-        assert_eq!(event.seq, index as u64 + 1, "log has a gap");
-    }
 }
 
 async fn read_all(store: &dyn LedgerStore) -> Vec<warden_core::Event> {
@@ -94,7 +81,7 @@ async fn production_kill_9_under_load_loses_nothing_acknowledged() {
     let server = Server::start(&env, "second").await;
     let store = database.store().await;
     let log = read_all(store.as_ref()).await;
-    assert_all_present(&acknowledged, &log);
+    assert_log_keeps(&acknowledged, &log);
     let head = log.len() as u64;
     let verified = env.run(&["verify"]);
     assert!(
@@ -104,18 +91,7 @@ async fn production_kill_9_under_load_loses_nothing_acknowledged() {
     );
 
     // The relay resumes: the stream holds every seq exactly once.
-    let bus = NatsBus::connect(&stream.url, &stream.prefix).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while bus.last_published().await.unwrap() < head {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "relay did not catch up:\n{}",
-            server.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let contents = stream_contents(&stream.url, &stream.prefix).await;
-    assert_eq!(contents, (1..=head).map(|seq| (seq, seq)).collect::<Vec<_>>());
+    assert_stream_complete(&stream.url, &stream.prefix, head, || server.log()).await;
     // The read models continue from their snapshot without a gap.
     assert!(server.log().contains("read models caught up"));
     let (position, failure) = applied(&server).await;
@@ -141,7 +117,7 @@ async fn embedded_kill_9_under_load_loses_nothing_acknowledged() {
     let server = Server::start(&env, "second").await;
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteStore::open(&dir.path().join("ledger.sqlite")).await.unwrap());
     let log = read_all(store.as_ref()).await;
-    assert_all_present(&acknowledged, &log);
+    assert_log_keeps(&acknowledged, &log);
     let verified = env.run(&["verify"]);
     assert!(
         verified.status.success(),
@@ -170,7 +146,7 @@ async fn graceful_stop_under_load_keeps_everything_and_snapshots() {
     assert!(acknowledged.len() > 100, "{}", acknowledged.len());
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteStore::open(&dir.path().join("ledger.sqlite")).await.unwrap());
     let log = read_all(store.as_ref()).await;
-    assert_all_present(&acknowledged, &log);
+    assert_log_keeps(&acknowledged, &log);
     let snapshot = store
         .load_snapshot("signing_keys")
         .await

@@ -4,14 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use warden_core::bus::Bus;
-use warden_core::bus::nats::NatsBus;
 use warden_tests::process::{NodeEnv, Server, TOKEN, append_load};
-use warden_tests::{TestDatabase, TestStream, stream_contents};
+use warden_tests::{TestDatabase, TestStream, assert_log_keeps, assert_stream_complete};
 
 async fn leader(server: &Server) -> bool {
     let text = reqwest::get(format!("{}/metrics", server.url))
@@ -56,13 +53,7 @@ async fn two_nodes_many_writers_one_chain() {
         .await
         .unwrap();
     let head = log.len() as u64;
-    for (index, event) in log.iter().enumerate() {
-        assert_eq!(event.seq, index as u64 + 1, "gap in seq");
-    }
-    let by_seq: HashMap<u64, String> = log.iter().map(|e| (e.seq, e.hash.to_hex())).collect();
-    for (seq, hash) in &acknowledged {
-        assert_eq!(by_seq.get(seq), Some(hash), "acknowledged seq {seq} missing");
-    }
+    assert_log_keeps(&acknowledged, &log);
     let verified = env.run(&["verify"]);
     assert!(
         verified.status.success(),
@@ -70,16 +61,7 @@ async fn two_nodes_many_writers_one_chain() {
         String::from_utf8_lossy(&verified.stdout)
     );
 
-    let bus = NatsBus::connect(&stream.url, &stream.prefix).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while bus.last_published().await.unwrap() < head {
-        assert!(tokio::time::Instant::now() < deadline, "relay did not catch up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        stream_contents(&stream.url, &stream.prefix).await,
-        (1..=head).map(|s| (s, s)).collect::<Vec<_>>()
-    );
+    assert_stream_complete(&stream.url, &stream.prefix, head, || a.log() + &b.log()).await;
     assert_ne!(leader(&a).await, leader(&b).await, "exactly one node relays");
 }
 

@@ -7,10 +7,8 @@
 use std::time::Duration;
 
 use tokio::sync::watch;
-use warden_core::bus::Bus;
-use warden_core::bus::nats::NatsBus;
 use warden_tests::process::{NatsServer, NodeEnv, Server, TOKEN, append_load};
-use warden_tests::{TestDatabase, stream_contents};
+use warden_tests::{TestDatabase, assert_stream_complete};
 
 async fn head(database: &TestDatabase) -> u64 {
     let store = database.store().await;
@@ -67,21 +65,6 @@ async fn appends_survive_a_nats_outage_and_the_stream_catches_up() {
     assert!(acknowledged > 0);
 
     let final_head = head(&database).await;
-    let bus = NatsBus::connect(&nats.url(), "outage").await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while bus.last_published().await.unwrap_or(0) < final_head {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "stream did not catch up:\n{}",
-            server.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let contents = stream_contents(&nats.url(), "outage").await;
-    assert_eq!(
-        contents,
-        (1..=final_head).map(|s| (s, s)).collect::<Vec<_>>(),
-        "in order, no gap, no duplicate"
-    );
+    assert_stream_complete(&nats.url(), "outage", final_head, || server.log()).await;
     server.wait_ready(Duration::from_secs(30)).await;
 }
