@@ -76,23 +76,27 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         let name = self.name.clone();
         let admin = admin_url();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                if let Ok(mut connection) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut connection)
-                    .await;
-                }
-            });
-        })
-        .join();
+        clean_up(async move {
+            if let Ok(mut connection) = sqlx::PgConnection::connect(&admin).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut connection)
+                .await;
+            }
+        });
     }
+}
+
+/// Runs a clean-up from `Drop` (maybe inside a runtime) on a thread of its
+/// own, and waits for it.
+fn clean_up(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            runtime.block_on(work);
+        }
+    })
+    .join();
 }
 
 /// Which log a test runs against.
@@ -177,18 +181,11 @@ impl Default for TestStream {
 impl Drop for TestStream {
     fn drop(&mut self) {
         let (url, stream) = (self.url.clone(), format!("{}_EVENTS", self.prefix.to_ascii_uppercase()));
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                if let Ok(client) = async_nats::connect(&url).await {
-                    let _ = async_nats::jetstream::new(client).delete_stream(&stream).await;
-                }
-            });
-        })
-        .join();
+        clean_up(async move {
+            if let Ok(client) = async_nats::connect(&url).await {
+                let _ = async_nats::jetstream::new(client).delete_stream(&stream).await;
+            }
+        });
     }
 }
 

@@ -41,12 +41,7 @@ async fn read_all(store: &dyn LedgerStore) -> Vec<warden_core::Event> {
 }
 
 async fn applied(server: &Server) -> (u64, Option<String>) {
-    let body: serde_json::Value = reqwest::get(format!("{}/readyz", server.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = server.get_json("/readyz").await;
     let projections = &body["checks"]["projections"];
     (
         projections["applied"].as_u64().unwrap(),

@@ -31,44 +31,19 @@ async fn probes_metrics_and_published_keys() {
     let live = client.get(format!("{}/healthz", server.url)).send().await.unwrap();
     assert_eq!(live.status(), 200);
     assert!(live.headers().contains_key("x-request-id"));
-    let ready: Value = client
-        .get(format!("{}/readyz", server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = server.get_json("/readyz").await;
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["checks"]["projections"]["applied"], 1);
 
-    let keys: Value = client
-        .get(format!("{}/.well-known/warden-audit-keys", server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys: Value = server.get_json("/.well-known/warden-audit-keys").await;
     assert_eq!(keys["format"], "warden-audit-keys/v1");
     assert_eq!(keys["keys"][0]["added_seq"], 1);
     assert_eq!(keys["current"], keys["keys"][0]["key_id"]);
 
-    client
-        .post(format!("{}/api/v1/app-events", server.url))
-        .bearer_auth(TOKEN)
-        .json(&json!({"kind": "app.thing.done", "subject": "thing:1"}))
-        .send()
-        .await
-        .unwrap();
-    let openapi: Value = client
-        .get(format!("{}/api/v1/openapi.json", server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    server
+        .post_app_event(&json!({"kind": "app.thing.done", "subject": "thing:1"}))
+        .await;
+    let openapi: Value = server.get_json("/api/v1/openapi.json").await;
     assert_eq!(openapi["openapi"], "3.1.0");
     assert!(openapi["paths"]["/api/v1/app-events"]["post"].is_object());
     let metrics = client
@@ -193,21 +168,16 @@ async fn errors_have_one_shape_and_carry_the_request_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_events_are_chained_and_read_your_writes() {
     let (mut server, dir, env) = server().await;
-    let client = reqwest::Client::new();
     let mut last = 0;
     for i in 0..5 {
-        let created: Value = client
-            .post(format!("{}/api/v1/app-events", server.url))
-            .bearer_auth(TOKEN)
-            .json(&json!({
+        let created: Value = server
+            .post_app_event(&json!({
                 "kind": "app.invoice.paid",
                 "subject": format!("invoice:{i}"),
                 "actor": {"kind": "user", "id": "u-7", "org": "acme"},
                 "data": {"amount_cents": 1200 + i},
             }))
-            .send()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -215,14 +185,7 @@ async fn app_events_are_chained_and_read_your_writes() {
         assert!(seq > last);
         last = seq;
         // Answered only once this node's read models include it.
-        let ready: Value = client
-            .get(format!("{}/readyz", server.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ready: Value = server.get_json("/readyz").await;
         assert!(ready["checks"]["projections"]["applied"].as_u64().unwrap() >= seq);
     }
     assert!(server.terminate().success(), "graceful shutdown exits 0");

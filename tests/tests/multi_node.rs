@@ -86,18 +86,13 @@ async fn a_rotated_key_reaches_every_node() {
         .to_string();
     assert!(new_key.starts_with("ed25519-"), "{new_key}");
 
-    let client = reqwest::Client::new();
     let store = database.store().await;
     for server in [&a, &b] {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
-            let created: serde_json::Value = client
-                .post(format!("{}/api/v1/app-events", server.url))
-                .bearer_auth(TOKEN)
-                .json(&serde_json::json!({"kind": "app.thing.done", "subject": "thing:1"}))
-                .send()
+            let created: serde_json::Value = server
+                .post_app_event(&serde_json::json!({"kind": "app.thing.done", "subject": "thing:1"}))
                 .await
-                .unwrap()
                 .json()
                 .await
                 .unwrap();
@@ -118,14 +113,7 @@ async fn a_rotated_key_reaches_every_node() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let keys: serde_json::Value = client
-        .get(format!("{}/.well-known/warden-audit-keys", b.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys = b.get_json("/.well-known/warden-audit-keys").await;
     assert_eq!(keys["current"], new_key.as_str());
     assert_eq!(keys["keys"].as_array().unwrap().len(), 2);
     let verified = env.run(&["verify"]);
