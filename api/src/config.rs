@@ -10,6 +10,8 @@ use std::time::Duration;
 use clap::Args;
 use serde::Deserialize;
 use thiserror::Error;
+use warden_core::auth::password::HashParams;
+use warden_core::commands::org::SessionPolicy;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -66,6 +68,36 @@ pub struct Settings {
     /// Seconds to finish in-flight requests on shutdown.
     #[arg(long, env = "WARDEN_SHUTDOWN_GRACE_SECONDS", global = true)]
     pub shutdown_grace_seconds: Option<u64>,
+    /// The URL browsers reach Warden at (its origin is trusted for CSRF).
+    #[arg(long, env = "WARDEN_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// More origins trusted to send state-changing requests, comma-separated.
+    #[arg(long, env = "WARDEN_TRUSTED_ORIGINS", global = true)]
+    pub trusted_origins: Option<String>,
+    /// Origins of the consuming application: CORS with credentials, and trusted.
+    #[arg(long, env = "WARDEN_APP_ORIGINS", global = true)]
+    pub app_origins: Option<String>,
+    /// Default idle timeout of a session, in seconds (orgs may change theirs).
+    #[arg(long, env = "WARDEN_SESSION_IDLE_TIMEOUT_SECONDS", global = true)]
+    pub session_idle_timeout_seconds: Option<u64>,
+    /// Default absolute lifetime of a session, in seconds.
+    #[arg(long, env = "WARDEN_SESSION_ABSOLUTE_TIMEOUT_SECONDS", global = true)]
+    pub session_absolute_timeout_seconds: Option<u64>,
+    /// Argon2id memory cost in KiB.
+    #[arg(long, env = "WARDEN_PASSWORD_MEMORY_KIB", global = true)]
+    pub password_memory_kib: Option<u32>,
+    /// Argon2id iterations.
+    #[arg(long, env = "WARDEN_PASSWORD_ITERATIONS", global = true)]
+    pub password_iterations: Option<u32>,
+    /// Argon2id lanes.
+    #[arg(long, env = "WARDEN_PASSWORD_PARALLELISM", global = true)]
+    pub password_parallelism: Option<u32>,
+    /// Password hashes computed at once (default: the number of cores).
+    #[arg(long, env = "WARDEN_PASSWORD_WORKERS", global = true)]
+    pub password_workers: Option<usize>,
+    /// A file of breached passwords, one per line, replacing the built-in list.
+    #[arg(long, env = "WARDEN_BREACHED_PASSWORDS_FILE", global = true)]
+    pub breached_passwords_file: Option<PathBuf>,
 }
 
 /// The same keys, from the TOML file.
@@ -83,6 +115,18 @@ struct FileSettings {
     app_events_token_file: Option<PathBuf>,
     log_format: Option<String>,
     shutdown_grace_seconds: Option<u64>,
+    public_url: Option<String>,
+    #[serde(default)]
+    trusted_origins: Vec<String>,
+    #[serde(default)]
+    app_origins: Vec<String>,
+    session_idle_timeout_seconds: Option<u64>,
+    session_absolute_timeout_seconds: Option<u64>,
+    password_memory_kib: Option<u32>,
+    password_iterations: Option<u32>,
+    password_parallelism: Option<u32>,
+    password_workers: Option<usize>,
+    breached_passwords_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +159,27 @@ pub struct Config {
     pub app_events_token_file: Option<PathBuf>,
     pub log_format: LogFormat,
     pub shutdown_grace: Duration,
+    pub web: WebConfig,
+    pub passwords: PasswordConfig,
+}
+
+/// What the browser-facing surface needs: where Warden is, whom it trusts.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// `public_url` without a trailing slash; the bound address when unset.
+    pub public_url: Option<String>,
+    /// `trusted_origins`: more origins allowed to send state-changing requests.
+    pub extra_origins: Vec<String>,
+    /// Origins allowed cross-origin requests with credentials (CORS).
+    pub app_origins: Vec<String>,
+    pub default_session_policy: SessionPolicy,
+}
+
+#[derive(Debug, Clone)]
+pub struct PasswordConfig {
+    pub params: HashParams,
+    pub workers: usize,
+    pub breached_passwords_file: Option<PathBuf>,
 }
 
 /// Raw key material is never accepted from the environment in the
@@ -127,6 +192,7 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileSettings::default(),
         };
+        let web = web_config(settings, &file)?;
         let data_dir = settings
             .data_dir
             .clone()
@@ -222,7 +288,43 @@ impl Config {
                 .or(file.shutdown_grace_seconds)
                 .unwrap_or(10),
         );
+        let passwords = PasswordConfig {
+            params: HashParams {
+                memory_kib: settings
+                    .password_memory_kib
+                    .or(file.password_memory_kib)
+                    .unwrap_or(HashParams::default().memory_kib),
+                iterations: settings
+                    .password_iterations
+                    .or(file.password_iterations)
+                    .unwrap_or(HashParams::default().iterations),
+                parallelism: settings
+                    .password_parallelism
+                    .or(file.password_parallelism)
+                    .unwrap_or(HashParams::default().parallelism),
+            },
+            workers: settings
+                .password_workers
+                .or(file.password_workers)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),
+            breached_passwords_file: settings
+                .breached_passwords_file
+                .clone()
+                .or(file.breached_passwords_file.clone()),
+        };
+        if passwords.params.memory_kib < 8 * 1024 || passwords.params.iterations < 1 || passwords.params.parallelism < 1
+        {
+            return Err(invalid(
+                "password_memory_kib",
+                "argon2id needs at least 8192 KiB, 1 iteration and 1 lane (OWASP: 19456 KiB, 2, 1)",
+            ));
+        }
+        if !(1..=256).contains(&passwords.workers) {
+            return Err(invalid("password_workers", "must be between 1 and 256"));
+        }
         Ok(Config {
+            web,
+            passwords,
             data_dir,
             listen,
             profile,
@@ -239,6 +341,119 @@ impl Config {
     pub fn sqlite_path(&self) -> PathBuf {
         self.data_dir.join("ledger.sqlite")
     }
+}
+
+fn web_config(settings: &Settings, file: &FileSettings) -> Result<WebConfig, ConfigError> {
+    let public_url = settings.public_url.clone().or(file.public_url.clone());
+    if let Some(url) = &public_url {
+        let own = origin_of(url).ok_or_else(|| {
+            invalid(
+                "public_url",
+                format!("{url:?} is not an http(s) URL like https://auth.example.com"),
+            )
+        })?;
+        let host = own.split("://").nth(1).unwrap_or("");
+        let loopback = host.starts_with("localhost") || host.starts_with("127.") || host.starts_with("[::1]");
+        if own.starts_with("http://") && !loopback {
+            return Err(invalid(
+                "public_url",
+                "plain http is only allowed on a loopback address (localhost, 127.0.0.1): session cookies need https",
+            ));
+        }
+    }
+    let list = |key: &'static str, flag: &Option<String>, filed: &[String]| -> Result<Vec<String>, ConfigError> {
+        let items: Vec<String> = match flag {
+            Some(text) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(String::from)
+                .collect(),
+            None => filed.to_vec(),
+        };
+        items
+            .iter()
+            .map(|item| {
+                origin_of(item)
+                    .filter(|origin| origin == item.trim_end_matches('/'))
+                    .ok_or_else(|| invalid(key, format!("{item:?} is not an origin like https://app.example.com")))
+            })
+            .collect()
+    };
+    let app_origins = list("app_origins", &settings.app_origins, &file.app_origins)?;
+    let extra_origins = list("trusted_origins", &settings.trusted_origins, &file.trusted_origins)?;
+    let default = SessionPolicy::default();
+    let default_session_policy = SessionPolicy {
+        idle_timeout_seconds: settings
+            .session_idle_timeout_seconds
+            .or(file.session_idle_timeout_seconds)
+            .unwrap_or(default.idle_timeout_seconds),
+        absolute_timeout_seconds: settings
+            .session_absolute_timeout_seconds
+            .or(file.session_absolute_timeout_seconds)
+            .unwrap_or(default.absolute_timeout_seconds),
+    };
+    // The instance default may be as short as a second (tests, kiosks);
+    // orgs choose at least `SessionPolicy::ORG_MINIMUM_SECONDS`.
+    default_session_policy
+        .validate(1)
+        .map_err(|reason| invalid("session_idle_timeout_seconds", reason))?;
+    Ok(WebConfig {
+        public_url: public_url.map(|url| url.trim_end_matches('/').to_string()),
+        extra_origins,
+        app_origins,
+        default_session_policy,
+    })
+}
+
+impl WebConfig {
+    /// The public URL: `public_url`, or the address actually bound.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}"))
+    }
+
+    /// Session cookies are `__Host-` and `Secure` unless Warden is served
+    /// over plain http (allowed on loopback only, for development).
+    pub fn secure_cookies(&self, bound: SocketAddr) -> bool {
+        self.public_url(bound).starts_with("https://")
+    }
+
+    /// Origins allowed to send state-changing requests: Warden's own (on
+    /// loopback by either name), `trusted_origins` and `app_origins`.
+    pub fn trusted_origins(&self, bound: SocketAddr) -> Vec<String> {
+        let own = origin_of(&self.public_url(bound)).unwrap_or_default();
+        let mut origins = vec![own.clone()];
+        if own.starts_with("http://")
+            && let Some((_, port)) = own.rsplit_once(':')
+            && port.bytes().all(|b| b.is_ascii_digit())
+        {
+            origins.push(format!("http://localhost:{port}"));
+            origins.push(format!("http://127.0.0.1:{port}"));
+        }
+        origins.extend(self.extra_origins.iter().cloned());
+        origins.extend(self.app_origins.iter().cloned());
+        origins.sort();
+        origins.dedup();
+        origins
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL, lower-cased.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    if host.is_empty() || host.contains('@') || host.contains(char::is_whitespace) {
+        return None;
+    }
+    let host = match (scheme.as_str(), host.rsplit_once(':')) {
+        ("http", Some((name, "80"))) | ("https", Some((name, "443"))) => name.to_string(),
+        _ => host,
+    };
+    Some(format!("{scheme}://{host}"))
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {

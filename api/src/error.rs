@@ -14,6 +14,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for `Retry-After` (429 and 503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -22,7 +24,36 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// 401 for a request that needs a signed-in session.
+    pub fn session_required(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "session_required", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn too_many_requests(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message);
+        // Whole seconds, rounded up: never invite a retry that is too early.
+        error.retry_after = Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0));
+        error
+    }
+
+    pub fn forbidden_code(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -93,10 +124,21 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
         if self.status == StatusCode::UNAUTHORIZED {
+            // Cookie sessions have no registered scheme; `Session` names it.
+            let challenge = if self.code == "unauthorized" {
+                "Bearer"
+            } else {
+                "Session realm=\"warden\""
+            };
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer"),
+                axum::http::HeaderValue::from_static(challenge),
             );
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
         }
         response.extensions_mut().insert(self);
         response

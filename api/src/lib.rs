@@ -4,9 +4,11 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod flows;
 pub mod handlers;
 pub mod node;
 pub mod request_id;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod web;

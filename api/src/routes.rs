@@ -7,19 +7,30 @@
 //! | `GET /.well-known/warden-audit-keys` | none (public keys) |
 //! | `POST /api/v1/app-events` | bearer token (`app_events_token_file`) |
 //! | `GET /api/v1/openapi.json` | none (this surface, documented) |
+//! | `POST /api/v1/setup` | the one-time setup link's token |
+//! | `POST /api/v1/sign-in` | email and password, throttled |
+//! | `POST /api/v1/invitations/accept` | the invitation link's token |
+//! | `GET /api/v1/session`, `GET /api/v1/auth/forward` | session |
+//! | `POST /api/v1/sign-out`, `/api/v1/sessions…`, `PUT /api/v1/password` | session + CSRF |
+//! | `/api/v1/users…` | session + CSRF, role owner or admin |
+//!
+//! Every state-changing request passes the CSRF check (`web::csrf`).
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::routing::{delete, get, patch, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::error::ApiError;
-use crate::handlers::{app_events, audit_keys, health, openapi, prometheus};
+use crate::handlers::{app_events, audit_keys, auth, health, openapi, prometheus, sessions, users};
 use crate::request_id;
 use crate::state::AppState;
+use crate::web::{csrf, session};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -29,7 +40,23 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/warden-audit-keys", get(audit_keys::list))
         .route("/api/v1/app-events", post(app_events::record))
         .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/setup", post(auth::setup))
+        .route("/api/v1/sign-in", post(auth::sign_in))
+        .route("/api/v1/sign-out", post(auth::sign_out))
+        .route("/api/v1/invitations/accept", post(auth::accept_invitation))
+        .route("/api/v1/session", get(auth::session))
+        .route("/api/v1/auth/forward", get(auth::forward))
+        .route("/api/v1/sessions", get(sessions::list))
+        .route("/api/v1/sessions/{id}", delete(sessions::revoke))
+        .route("/api/v1/sessions/sign-out-others", post(sessions::revoke_others))
+        .route("/api/v1/password", put(sessions::change_password))
+        .route("/api/v1/users", get(users::list).post(users::create))
+        .route("/api/v1/users/{id}", patch(users::change))
+        .route("/api/v1/users/{id}/sessions", delete(users::revoke_sessions))
         .fallback(|| async { ApiError::not_found() })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::protect))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), session::resolve))
+        .layer(cors(&state))
         .layer(DefaultBodyLimit::max(256 * 1024))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
@@ -38,4 +65,26 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)
+}
+
+/// Cross-origin requests with credentials from the application's origins
+/// (`app_origins`) only.
+fn cors(state: &AppState) -> CorsLayer {
+    let origins: Vec<HeaderValue> = state
+        .web
+        .app_origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static(csrf::HEADER),
+            HeaderName::from_static(request_id::HEADER),
+        ])
+        .expose_headers([HeaderName::from_static(request_id::HEADER)])
+        .max_age(Duration::from_secs(600))
 }

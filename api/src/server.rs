@@ -4,6 +4,10 @@
 //! the writer, then stop the relay and the runner (which saves a snapshot).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+use warden_core::auth::password::{Password, PasswordHashing, PasswordPolicy};
+use warden_core::keys::random_bytes;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
@@ -11,7 +15,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::node::{Node, NodeError};
 use crate::routes::router;
-use crate::state::AppState;
+use crate::state::{AppState, Passwords, Web};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -21,6 +25,8 @@ pub enum ServeError {
     Listen { address: SocketAddr, reason: String },
     #[error("app_events_token_file {path}: {reason}")]
     Token { path: String, reason: String },
+    #[error("passwords: {0}")]
+    Passwords(String),
 }
 
 /// Installs the process-wide Prometheus recorder (once).
@@ -69,9 +75,21 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
         positions: node.positions.clone(),
         metrics,
         app_events_token_hash: token,
+        passwords: passwords(&config, &node).await?,
+        data_keys: node.data_keys.clone(),
+        web: Arc::new(Web {
+            public_url: config.web.public_url(address),
+            secure_cookies: config.web.secure_cookies(address),
+            trusted_origins: config.web.trusted_origins(address),
+            app_origins: config.web.app_origins.clone(),
+            default_session_policy: config.web.default_session_policy,
+        }),
+        session_writes: Arc::default(),
     };
+    announce_setup(&state).await;
     tracing::info!(%address, profile = ?profile_name(&config), "warden listening on http://{address}");
-    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal());
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
     // In-flight requests get the grace period to finish.
     let grace = config.shutdown_grace;
     let mut served = Box::pin(served.into_future());
@@ -88,6 +106,45 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
     node.stop().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn passwords(config: &Config, node: &Node) -> Result<Passwords, ServeError> {
+    let hashing = PasswordHashing::new(config.passwords.params, config.passwords.workers)
+        .map_err(|error| ServeError::Passwords(error.to_string()))?;
+    let mut policy = PasswordPolicy::default();
+    if let Some(path) = &config.passwords.breached_passwords_file {
+        let list = std::fs::read_to_string(path)
+            .map_err(|error| ServeError::Passwords(format!("breached_passwords_file {}: {error}", path.display())))?;
+        policy = policy.with_breached_list(&list);
+    }
+    let decoy_hash = hashing
+        .hash(&Password::new(hex::encode(random_bytes::<16>().as_ref())))
+        .await
+        .map_err(|error| ServeError::Passwords(error.to_string()))?;
+    let decoy = node
+        .data_keys
+        .seal(DECOY_SUBJECT, &decoy_hash)
+        .await
+        .map_err(|error| ServeError::Passwords(format!("cannot seal the decoy hash: {error}")))?;
+    Ok(Passwords { hashing, policy, decoy })
+}
+
+/// The subject of the decoy password hash (never an account).
+const DECOY_SUBJECT: &str = "decoy:password";
+
+/// On an instance without an org yet, issues the one-time setup link and
+/// prints it on standard output (not in the log: it is a secret).
+async fn announce_setup(state: &AppState) {
+    match crate::flows::setup::issue_link(state).await {
+        Ok(Some(url)) => {
+            crate::cli::say(format_args!(
+                "\nWarden has no organization yet. Create the first one and its owner here (valid 24 hours, once):\n\n    {url}\n"
+            ));
+            tracing::info!("setup link issued and printed on standard output");
+        }
+        Ok(None) => {}
+        Err(error) => tracing::error!(message = %error.message, "cannot issue the setup link"),
+    }
 }
 
 fn profile_name(config: &Config) -> &'static str {

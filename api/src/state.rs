@@ -1,9 +1,13 @@
 //! What every handler can reach.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use warden_core::auth::password::{PasswordHashing, PasswordPolicy};
 use warden_core::bus::Bus;
+use warden_core::commands::org::SessionPolicy;
+use warden_core::keys::{DataKeys, Sealed};
 use warden_core::ledger::Ledger;
 use warden_projections::{Positions, ReadModels};
 
@@ -16,4 +20,47 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// BLAKE3 of the application-events bearer token, when one is set.
     pub app_events_token_hash: Option<[u8; 32]>,
+    pub passwords: Passwords,
+    pub data_keys: DataKeys,
+    pub web: Arc<Web>,
+    /// Sessions whose `session.refreshed` or rotation is being appended.
+    pub session_writes: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Password hashing, the policy for new passwords, and the decoy that
+/// makes a sign-in for an unknown account cost what a known one does.
+#[derive(Clone)]
+pub struct Passwords {
+    pub hashing: PasswordHashing,
+    pub policy: PasswordPolicy,
+    /// A sealed hash opened (and thrown away) for unknown accounts: the
+    /// same data-key fetch and decryption as a real sign-in.
+    pub decoy: Sealed<String>,
+}
+
+/// The browser-facing settings, resolved for the bound address.
+#[derive(Debug, Clone)]
+pub struct Web {
+    pub public_url: String,
+    pub secure_cookies: bool,
+    pub trusted_origins: Vec<String>,
+    pub app_origins: Vec<String>,
+    pub default_session_policy: SessionPolicy,
+}
+
+impl Web {
+    /// `__Host-warden_session` over https; `warden_session` over plain
+    /// http on loopback, where `Secure` cookies are not kept by every
+    /// browser.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-warden_session"
+        } else {
+            "warden_session"
+        }
+    }
+
+    pub fn trusts(&self, origin: &str) -> bool {
+        self.trusted_origins.iter().any(|trusted| trusted == origin)
+    }
 }

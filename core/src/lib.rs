@@ -7,10 +7,14 @@
 //! * [`bus`]: fan-out of committed events (NATS JetStream or in-process)
 //!   and the relay that feeds it.
 //! * [`keys`]: the KMS, signing keys, and sealed (encrypted) event fields.
+//! * [`auth`]: the slow or effectful parts of authentication (hashing,
+//!   tokens, devices, throttling).
+//! * [`commands`]: what Warden decides, as events, one module per aggregate.
 
 pub mod auth;
 pub mod bus;
 pub mod chain;
+pub mod commands;
 pub mod event;
 pub mod keys;
 pub mod ledger;

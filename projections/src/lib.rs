@@ -5,9 +5,12 @@
 //!
 //! Every read model is listed once, in [`ReadModels`].
 
+pub mod accounts;
 pub mod projection;
 pub mod runner;
+pub mod sessions;
 pub mod signing_keys;
+pub mod throttle;
 
 pub use projection::{Projection, Shared};
 pub use runner::{Positions, Runner, RunnerError};
@@ -20,11 +23,19 @@ use projection::{Slot, SlotOf};
 #[derive(Clone, Default)]
 pub struct ReadModels {
     pub signing_keys: Shared<signing_keys::SigningKeys>,
+    pub accounts: Shared<accounts::Accounts>,
+    pub sessions: Shared<sessions::Sessions>,
+    pub login_throttle: Shared<throttle::LoginThrottle>,
 }
 
 impl ReadModels {
     /// The one list of projections the runner feeds.
     pub(crate) fn slots(&self) -> Vec<Box<dyn Slot>> {
-        vec![Box::new(SlotOf::new(Arc::clone(&self.signing_keys)))]
+        vec![
+            Box::new(SlotOf::new(Arc::clone(&self.signing_keys))),
+            Box::new(SlotOf::new(Arc::clone(&self.accounts))),
+            Box::new(SlotOf::new(Arc::clone(&self.sessions))),
+            Box::new(SlotOf::new(Arc::clone(&self.login_throttle))),
+        ]
     }
 }

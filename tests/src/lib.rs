@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod process;
+pub mod web;
 
 use std::sync::Arc;
 

@@ -32,6 +32,8 @@ pub struct NodeEnv {
     pub nats_url: Option<String>,
     pub nats_prefix: Option<String>,
     pub token_file: Option<PathBuf>,
+    /// More variables (`WARDEN_SESSION_IDLE_TIMEOUT_SECONDS`, …).
+    pub extra: Vec<(String, String)>,
 }
 
 impl NodeEnv {
@@ -66,6 +68,13 @@ impl NodeEnv {
         if let Some(file) = &self.token_file {
             command.env("WARDEN_APP_EVENTS_TOKEN_FILE", file);
         }
+        // Tests sign in often: the cheapest parameters Warden accepts.
+        command
+            .env("WARDEN_PASSWORD_MEMORY_KIB", "8192")
+            .env("WARDEN_PASSWORD_ITERATIONS", "1");
+        for (name, value) in &self.extra {
+            command.env(name, value);
+        }
     }
 
     /// Runs a CLI command to completion.
@@ -81,6 +90,8 @@ pub struct Server {
     child: Child,
     pub url: String,
     pub log_path: PathBuf,
+    /// Standard output: what Warden prints for people (the setup link).
+    pub out_path: PathBuf,
 }
 
 impl Server {
@@ -93,11 +104,13 @@ impl Server {
             .append(true)
             .open(&log_path)
             .unwrap();
+        let out_path = env.data_dir.join(format!("{name}.out"));
+        let out = std::fs::File::create(&out_path).unwrap();
         let mut command = Command::new(warden_bin());
         env.apply(&mut command);
         command
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
+            .stdout(Stdio::from(out))
             .stderr(Stdio::from(log));
         let offset = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0) as usize;
         let child = command.spawn().unwrap();
@@ -105,6 +118,7 @@ impl Server {
             child,
             url: String::new(),
             log_path,
+            out_path,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while server.url.is_empty() {
@@ -160,6 +174,14 @@ impl Server {
             .send()
             .await
             .unwrap()
+    }
+
+    /// The setup link this server printed, if it printed one.
+    pub fn setup_link(&self) -> Option<String> {
+        let out = std::fs::read_to_string(&self.out_path).unwrap_or_default();
+        out.split_whitespace()
+            .find(|word| word.contains("/setup?token="))
+            .map(str::to_string)
     }
 
     pub fn log(&self) -> String {

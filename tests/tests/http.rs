@@ -33,7 +33,8 @@ async fn probes_metrics_and_published_keys() {
     assert!(live.headers().contains_key("x-request-id"));
     let ready: Value = server.get_json("/readyz").await;
     assert_eq!(ready["status"], "ready");
-    assert_eq!(ready["checks"]["projections"]["applied"], 1);
+    // The genesis event and the setup link of a fresh instance.
+    assert_eq!(ready["checks"]["projections"]["applied"], 2);
 
     let keys: Value = server.get_json("/.well-known/warden-audit-keys").await;
     assert_eq!(keys["format"], "warden-audit-keys/v1");
@@ -55,13 +56,13 @@ async fn probes_metrics_and_published_keys() {
         .await
         .unwrap();
     for name in [
-        "warden_append_events_total 2",
+        "warden_append_events_total 3",
         "warden_append_batch_seconds_bucket",
         "warden_append_latency_seconds_bucket",
         "warden_append_batch_events_bucket",
         "warden_projection_lag_events 0",
         "warden_relay_lag_events",
-        "warden_ledger_head_seq 2",
+        "warden_ledger_head_seq 3",
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics:\n{metrics}");
     }

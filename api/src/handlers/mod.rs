@@ -2,6 +2,9 @@
 
 pub mod app_events;
 pub mod audit_keys;
+pub mod auth;
 pub mod health;
 pub mod openapi;
 pub mod prometheus;
+pub mod sessions;
+pub mod users;

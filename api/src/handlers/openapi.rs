@@ -19,14 +19,20 @@ mod tests {
     /// (method, path) of every `.route(...)` in routes.rs.
     fn routed() -> BTreeSet<(String, String)> {
         let source = include_str!("../routes.rs");
+        let methods = ["get", "post", "put", "patch", "delete"];
         source
             .split(".route(\"")
             .skip(1)
-            .map(|rest| {
+            .flat_map(|rest| {
                 let path = rest.split('"').next().unwrap().to_string();
-                let after = rest.split_once("\", ").unwrap().1;
-                let method = after.split('(').next().unwrap().trim().to_string();
-                (method, path)
+                let handlers = rest.split_once("\", ").unwrap().1.lines().next().unwrap();
+                // `get(a).post(b)`: every method of the route.
+                methods
+                    .iter()
+                    .filter(move |method| {
+                        handlers.starts_with(&format!("{method}(")) || handlers.contains(&format!(".{method}("))
+                    })
+                    .map(move |method| (method.to_string(), path.clone()))
             })
             .collect()
     }

@@ -2,4 +2,7 @@
 //! does the slow or effectful part (hashing, a ceremony) so that commands
 //! receive its outcome as data.
 
+pub mod device;
 pub mod password;
+pub mod throttle;
+pub mod tokens;

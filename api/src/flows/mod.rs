@@ -1,0 +1,58 @@
+//! What the API and the pages do, once: each flow reads the read models,
+//! decides through `warden_core::commands`, appends, and waits until this
+//! node's read models include what it appended (read-your-writes).
+//! JSON handlers and page handlers both call these.
+
+pub mod account;
+pub mod setup;
+pub mod sign_in;
+pub mod users;
+
+use std::time::Duration;
+
+use warden_core::Event;
+use warden_core::NewEvent;
+use warden_core::auth::password::{Password, PolicyViolation};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Longest wait for this node's read models to include an append.
+const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
+
+/// Appends the events of one decision and waits until they are applied
+/// here, so the caller's next request sees them.
+pub async fn commit(state: &AppState, events: Vec<NewEvent>) -> Result<Vec<Event>, ApiError> {
+    let sealed = state.ledger.append(events).await?;
+    if let Some(last) = sealed.last()
+        && !state.positions.wait_for(last.seq, READ_YOUR_WRITES).await
+    {
+        tracing::warn!(seq = last.seq, "read models did not reach the new events in time");
+    }
+    Ok(sealed)
+}
+
+/// A new password checked against the policy, for an account known by
+/// these identity strings.
+pub fn check_new_password(state: &AppState, password: &Password, identity: &[&str]) -> Result<(), ApiError> {
+    state
+        .passwords
+        .policy
+        .check(password, identity)
+        .map_err(|violation: PolicyViolation| ApiError::unprocessable("weak_password", violation.to_string()))
+}
+
+/// 1 to 100 characters, no control characters.
+pub fn check_name(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > 100 || value.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "{field} must be 1 to 100 characters without control characters"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

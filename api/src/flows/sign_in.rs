@@ -1,0 +1,282 @@
+//! Signing in with a password, and starting a session (shared by every
+//! way of signing in).
+//!
+//! An unknown account, a wrong password and an invited account without a
+//! password get the same answer after the same work (a data-key fetch, a
+//! decryption, an Argon2id verification and one appended event), so
+//! neither the answer nor its timing tells whether an account exists.
+
+use chrono::{DateTime, Utc};
+use warden_core::NewEvent;
+use warden_core::auth::device::Device;
+use warden_core::auth::password::{Password, Verification};
+use warden_core::auth::tokens::{SessionCookie, Token, TokenKind};
+use warden_core::commands::account::{
+    self, FailureReason, LoginFailed, LoginSucceeded, PasswordSet, Status, identifier_key,
+};
+use warden_core::commands::session::{self, Assurance, DeviceFirstSeen, SessionCreated};
+use warden_core::commands::{Context, org::SessionPolicy};
+use warden_core::event::now_micros;
+use warden_projections::accounts::User;
+use warden_projections::projection::read;
+
+use super::{commit, new_id};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::Client;
+
+/// A session just created: what the response needs.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub session_id: String,
+    /// The session cookie's value.
+    pub cookie: String,
+    pub expires_at: DateTime<Utc>,
+    pub csrf_token: String,
+}
+
+/// The events that open a session for `user`, and what the cookie needs.
+pub struct SessionStart {
+    pub events: Vec<NewEvent>,
+    session_id: String,
+    token: Token,
+    expires_at: DateTime<Utc>,
+}
+
+impl SessionStart {
+    pub fn new(state: &AppState, user_id: &str, org: &str, client: &Client, methods: &[&str]) -> Self {
+        let policy = read(&state.models.accounts)
+            .org(org)
+            .map_or(state.web.default_session_policy, |org| org.session_policy);
+        let known_device = |fingerprint: &str| read(&state.models.sessions).knows_device(user_id, fingerprint);
+        Self::build(user_id, org, client, methods, policy, known_device)
+    }
+
+    fn build(
+        user_id: &str,
+        org: &str,
+        client: &Client,
+        methods: &[&str],
+        policy: SessionPolicy,
+        known_device: impl Fn(&str) -> bool,
+    ) -> Self {
+        let context = client.as_user(user_id, org);
+        let session_id = new_id();
+        let token = Token::generate();
+        let now = now_micros();
+        let expires_at = now + chrono::Duration::seconds(policy.absolute_timeout_seconds as i64);
+        let device = Device::from_user_agent(client.user_agent.as_deref().unwrap_or(""));
+        let fingerprint = device.fingerprint();
+        let mut events = vec![session::create(
+            &context,
+            &session_id,
+            &SessionCreated {
+                user: user_id.to_string(),
+                org: org.to_string(),
+                token_hash: token.hash(TokenKind::Session),
+                ip: client.ip.clone(),
+                user_agent: client.user_agent.clone(),
+                device: device.clone(),
+                fingerprint: fingerprint.clone(),
+                assurance: Assurance {
+                    level: "aal1".into(),
+                    methods: methods.iter().map(|method| method.to_string()).collect(),
+                    at: now,
+                },
+                idle_timeout_seconds: policy.idle_timeout_seconds,
+                expires_at,
+            },
+        )];
+        if !known_device(&fingerprint) {
+            events.push(session::device_first_seen(
+                &context,
+                user_id,
+                &DeviceFirstSeen {
+                    fingerprint,
+                    device,
+                    session: session_id.clone(),
+                    ip: client.ip.clone(),
+                },
+            ));
+        }
+        SessionStart {
+            events,
+            session_id,
+            token,
+            expires_at,
+        }
+    }
+
+    /// Appends `before`, then the session's events, then `after`, as one
+    /// command.
+    pub async fn commit(
+        self,
+        state: &AppState,
+        before: Vec<NewEvent>,
+        after: Vec<NewEvent>,
+    ) -> Result<NewSession, ApiError> {
+        let created_at = before.len();
+        let mut events = before;
+        events.extend(self.events);
+        events.extend(after);
+        let sealed = commit(state, events).await?;
+        let seq = sealed
+            .get(created_at)
+            .filter(|event| event.kind == session::SESSION_CREATED)
+            .map(|event| event.seq)
+            .ok_or_else(|| ApiError::internal("the session event is missing from the append"))?;
+        Ok(NewSession {
+            csrf_token: self.token.csrf(),
+            cookie: SessionCookie { seq, token: self.token }.encode(),
+            session_id: self.session_id,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+/// Signs in with email and password.
+pub async fn with_password(
+    state: &AppState,
+    client: &Client,
+    email: &str,
+    password: &Password,
+) -> Result<NewSession, ApiError> {
+    let identifier = identifier_key(email);
+    let anonymous = client.anonymous();
+    let user = read(&state.models.accounts).user_by_email(email).cloned();
+    let user_id = user.as_ref().map(|user| user.id.as_str());
+    let wait = read(&state.models.login_throttle).wait(&identifier, client.ip.as_deref(), Utc::now());
+    if let Some(wait) = wait {
+        record_failure(state, &anonymous, user_id, &identifier, FailureReason::Throttled).await?;
+        return Err(ApiError::too_many_requests(
+            "too many failed sign-ins; wait before trying again",
+            wait,
+        ));
+    }
+    let verdict = check_password(state, user.as_ref(), password).await?;
+    let Some(user) = user else {
+        record_failure(state, &anonymous, None, &identifier, FailureReason::UnknownAccount).await?;
+        return Err(invalid_credentials());
+    };
+    let rehash = match verdict {
+        Verification::Valid { rehash } if user.status != Status::Invited => rehash,
+        _ => {
+            let reason = if user.status == Status::Invited {
+                FailureReason::Invited
+            } else {
+                FailureReason::WrongPassword
+            };
+            record_failure(state, &anonymous, Some(&user.id), &identifier, reason).await?;
+            return Err(invalid_credentials());
+        }
+    };
+    if user.status == Status::Disabled {
+        record_failure(state, &anonymous, Some(&user.id), &identifier, FailureReason::Disabled).await?;
+        return Err(ApiError::forbidden_code("account_disabled", "this account is disabled"));
+    }
+    let context = client.as_user(&user.id, &user.org);
+    let mut after = Vec::new();
+    if rehash {
+        after.push(rehashed(state, &context, &user, password).await?);
+    }
+    let start = SessionStart::new(state, &user.id, &user.org, client, &["password"]);
+    let succeeded = account::login_succeeded(
+        &context,
+        &user.id,
+        &LoginSucceeded {
+            method: "password".into(),
+            session: start.session_id.clone(),
+            identifier,
+        },
+    );
+    after.insert(0, succeeded);
+    start.commit(state, Vec::new(), after).await
+}
+
+/// Checks a password against the user's stored hash; for an unknown user
+/// (or one without a password), spends the same work on a decoy.
+pub async fn check_password(
+    state: &AppState,
+    user: Option<&User>,
+    password: &Password,
+) -> Result<Verification, ApiError> {
+    let hashing = &state.passwords.hashing;
+    let sealed = user.and_then(|user| user.password.as_ref());
+    let Some(sealed) = sealed else {
+        let _ = state.data_keys.open(&state.passwords.decoy).await;
+        hashing.verify_nothing(password).await.map_err(hashing_failed)?;
+        return Ok(Verification::Invalid);
+    };
+    let stored = match state.data_keys.open(sealed).await {
+        Ok(stored) => stored,
+        Err(error) => {
+            // A shredded or damaged hash: the account cannot sign in with a
+            // password, and says so no differently.
+            tracing::warn!(%error, "stored password hash cannot be opened");
+            hashing.verify_nothing(password).await.map_err(hashing_failed)?;
+            return Ok(Verification::Invalid);
+        }
+    };
+    hashing.verify(password, &stored).await.map_err(hashing_failed)
+}
+
+/// A new hash of a verified password with the current parameters.
+async fn rehashed(state: &AppState, context: &Context, user: &User, password: &Password) -> Result<NewEvent, ApiError> {
+    let set = sealed_password(state, &user.id, password, "rehash").await?;
+    Ok(account::set_password(context, &user.id, None, &set))
+}
+
+/// Hashes and seals a password under the user's data key.
+pub async fn sealed_password(
+    state: &AppState,
+    user_id: &str,
+    password: &Password,
+    reason: &str,
+) -> Result<PasswordSet, ApiError> {
+    let hash = state.passwords.hashing.hash(password).await.map_err(hashing_failed)?;
+    let sealed = state
+        .data_keys
+        .seal(&account::user_subject(user_id), &hash)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "cannot seal a password hash");
+            ApiError::unavailable("the key service is unavailable; try again")
+        })?;
+    Ok(PasswordSet {
+        hash: sealed,
+        scheme: "argon2id".into(),
+        reason: reason.into(),
+    })
+}
+
+pub async fn record_failure(
+    state: &AppState,
+    context: &Context,
+    user: Option<&str>,
+    identifier: &str,
+    reason: FailureReason,
+) -> Result<(), ApiError> {
+    let event = account::login_failed(
+        context,
+        user,
+        &LoginFailed {
+            method: "password".into(),
+            reason,
+            identifier: identifier.to_string(),
+        },
+    );
+    commit(state, vec![event]).await.map(|_| ())
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "the email or password is wrong",
+    )
+}
+
+fn hashing_failed(error: warden_core::auth::password::PasswordError) -> ApiError {
+    tracing::error!(%error, "password hashing failed");
+    ApiError::unavailable("password checking is unavailable; try again")
+}

@@ -1,0 +1,236 @@
+//! Managing an org's users: create or invite, change role, disable and
+//! re-enable, revoke sessions. Every change records old and new values.
+
+use axum::http::StatusCode;
+use chrono::Utc;
+use warden_core::NewEvent;
+use warden_core::auth::password::Password;
+use warden_core::auth::tokens::{Token, TokenKind};
+use warden_core::commands::Context;
+use warden_core::commands::account::{
+    self, Invitation, Role, RoleChanged, Status, StatusChanged, UserCreated, normalize_email, valid_email,
+};
+use warden_core::commands::session::{self, SessionRevoked};
+use warden_core::event::now_micros;
+use warden_projections::accounts::User;
+use warden_projections::projection::read;
+
+use super::sign_in::{NewSession, SessionStart, sealed_password};
+use super::{check_name, check_new_password, commit, new_id};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::Client;
+use crate::web::session::CurrentSession;
+
+/// How long an invitation link is valid.
+const INVITATION_LIFETIME: chrono::Duration = chrono::Duration::days(7);
+
+pub struct NewUser {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    /// With a password the user is active at once; without, invited.
+    pub password: Option<Password>,
+}
+
+pub struct Created {
+    pub user: User,
+    /// The invitation link, shown once to the admin who invited.
+    pub invitation_url: Option<String>,
+}
+
+pub async fn create(
+    state: &AppState,
+    manager: &CurrentSession,
+    client: &Client,
+    input: NewUser,
+) -> Result<Created, ApiError> {
+    if !manager.user.role.may_assign(input.role) {
+        return Err(ApiError::forbidden("only an owner may create another owner"));
+    }
+    let email = normalize_email(&input.email);
+    if !valid_email(&email) {
+        return Err(ApiError::bad_request("email is not a valid address"));
+    }
+    let display_name = check_name("display_name", &input.display_name)?;
+    if let Some(password) = &input.password {
+        check_new_password(state, password, &[&email, &display_name])?;
+    }
+    let id = new_id();
+    let context = client.as_user(&manager.user.id, &manager.user.org);
+    let invitation_token = input.password.is_none().then(Token::generate);
+    let created = UserCreated {
+        org: manager.user.org.clone(),
+        email,
+        display_name,
+        role: input.role,
+        status: if input.password.is_some() {
+            Status::Active
+        } else {
+            Status::Invited
+        },
+        invitation: invitation_token.as_ref().map(|token| Invitation {
+            token_hash: token.hash(TokenKind::Invitation),
+            expires_at: now_micros() + INVITATION_LIFETIME,
+        }),
+        import_id: None,
+    };
+    let mut events = vec![account::create(&context, &id, &created)];
+    if let Some(password) = &input.password {
+        let set = sealed_password(state, &id, password, "admin").await?;
+        events.push(account::set_password(&context, &id, Some(1), &set));
+    }
+    commit(state, events).await?;
+    let user = read(&state.models.accounts)
+        .user(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::internal("the new user is missing from the read model"))?;
+    Ok(Created {
+        user,
+        invitation_url: invitation_token
+            .map(|token| format!("{}/invitation?token={}", state.web.public_url, token.encode())),
+    })
+}
+
+/// A user of the manager's org, or 404 (users of other orgs do not exist
+/// for them).
+pub fn member(state: &AppState, manager: &CurrentSession, id: &str) -> Result<User, ApiError> {
+    read(&state.models.accounts)
+        .user(id)
+        .filter(|user| user.org == manager.user.org)
+        .cloned()
+        .ok_or_else(ApiError::not_found)
+}
+
+pub struct Change {
+    pub role: Option<Role>,
+    pub status: Option<Status>,
+}
+
+pub async fn change(
+    state: &AppState,
+    manager: &CurrentSession,
+    client: &Client,
+    id: &str,
+    change: Change,
+) -> Result<User, ApiError> {
+    let user = member(state, manager, id)?;
+    if user.id == manager.user.id {
+        return Err(ApiError::forbidden(
+            "you cannot change your own role or status; ask another owner or admin",
+        ));
+    }
+    if !manager.user.role.may_assign(user.role) || change.role.is_some_and(|role| !manager.user.role.may_assign(role)) {
+        return Err(ApiError::forbidden("only an owner may change an owner or make one"));
+    }
+    let context = client.as_user(&manager.user.id, &manager.user.org);
+    let mut version = user.version;
+    let mut events = Vec::new();
+    if let Some(role) = change.role.filter(|role| *role != user.role) {
+        events.push(account::change_role(
+            &context,
+            id,
+            version,
+            &RoleChanged {
+                org: user.org.clone(),
+                old: user.role,
+                new: role,
+            },
+        ));
+        version += 1;
+    }
+    match change.status {
+        Some(Status::Invited) => return Err(ApiError::bad_request("status must be active or disabled")),
+        Some(new) if new != user.status => {
+            if user.status == Status::Invited {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "invited",
+                    "an invited user becomes active by accepting the invitation",
+                ));
+            }
+            events.push(account::change_status(
+                &context,
+                id,
+                version,
+                &StatusChanged {
+                    old: user.status,
+                    new,
+                    reason: None,
+                },
+            ));
+            if new == Status::Disabled {
+                events.extend(revocations(state, &context, id, "user_disabled", None));
+            }
+        }
+        _ => {}
+    }
+    commit(state, events).await?;
+    member(state, manager, id)
+}
+
+/// Revokes every session of a user of the manager's org.
+pub async fn revoke_sessions(
+    state: &AppState,
+    manager: &CurrentSession,
+    client: &Client,
+    id: &str,
+) -> Result<usize, ApiError> {
+    let user = member(state, manager, id)?;
+    let context = client.as_user(&manager.user.id, &manager.user.org);
+    let events = revocations(state, &context, &user.id, "revoked_by_admin", None);
+    let count = events.len();
+    commit(state, events).await?;
+    Ok(count)
+}
+
+/// `session.revoked` for each session of `user` except `keep`.
+pub fn revocations(state: &AppState, context: &Context, user: &str, reason: &str, keep: Option<&str>) -> Vec<NewEvent> {
+    read(&state.models.sessions)
+        .of_user(user)
+        .into_iter()
+        .filter(|session| Some(session.id.as_str()) != keep)
+        .map(|session| {
+            session::revoke(
+                context,
+                &session.id,
+                &SessionRevoked {
+                    user: user.to_string(),
+                    reason: reason.to_string(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Accepting an invitation: the user sets a password, becomes active and
+/// is signed in.
+pub async fn accept_invitation(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+    password: &Password,
+) -> Result<NewSession, ApiError> {
+    let user = Token::parse(token)
+        .and_then(|token| {
+            read(&state.models.accounts)
+                .user_by_invitation(&token.hash(TokenKind::Invitation))
+                .cloned()
+        })
+        .filter(|user| {
+            user.invitation
+                .as_ref()
+                .is_some_and(|invitation| Utc::now() < invitation.expires_at)
+        })
+        .ok_or_else(|| ApiError::forbidden_code("invalid_link", "the invitation is invalid, used or expired"))?;
+    check_new_password(state, password, &[&user.email, &user.display_name])?;
+    let context = client.as_user(&user.id, &user.org);
+    let set = sealed_password(state, &user.id, password, "invitation").await?;
+    let before = vec![
+        account::accept_invitation(&context, &user.id, user.version),
+        account::set_password(&context, &user.id, Some(user.version + 1), &set),
+    ];
+    SessionStart::new(state, &user.id, &user.org, client, &["password"])
+        .commit(state, before, Vec::new())
+        .await
+}

@@ -1,0 +1,211 @@
+//! Signing in and out, the first setup, and what the consuming application
+//! asks about a session: `GET /api/v1/session` and the forward-auth
+//! endpoint for reverse proxies.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, extract::FromRequestParts};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use warden_core::auth::password::Password;
+use warden_core::auth::tokens::constant_time_eq;
+use warden_core::event::timestamp;
+use warden_projections::projection::read;
+
+use crate::error::ApiError;
+use crate::flows::setup::SetupInput;
+use crate::flows::sign_in::NewSession;
+use crate::flows::{self, account};
+use crate::state::AppState;
+use crate::web::session::CurrentSession;
+use crate::web::{Client, SignedIn, cookie, csrf};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInBody {
+    email: String,
+    password: String,
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    client: Client,
+    Json(body): Json<SignInBody>,
+) -> Result<Response, ApiError> {
+    let password = Password::new(body.password);
+    let session = flows::sign_in::with_password(&state, &client, &body.email, &password).await?;
+    Ok(signed_in(&state, &session, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupBody {
+    token: String,
+    org_name: String,
+    org_slug: String,
+    email: String,
+    display_name: String,
+    password: String,
+}
+
+pub async fn setup(
+    State(state): State<AppState>,
+    client: Client,
+    Json(body): Json<SetupBody>,
+) -> Result<Response, ApiError> {
+    let input = SetupInput {
+        token: body.token,
+        org_name: body.org_name,
+        org_slug: body.org_slug,
+        email: body.email,
+        display_name: body.display_name,
+        password: Password::new(body.password),
+    };
+    let session = flows::setup::complete(&state, &client, input).await?;
+    Ok(signed_in(&state, &session, StatusCode::CREATED))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptBody {
+    token: String,
+    password: String,
+}
+
+pub async fn accept_invitation(
+    State(state): State<AppState>,
+    client: Client,
+    Json(body): Json<AcceptBody>,
+) -> Result<Response, ApiError> {
+    let password = Password::new(body.password);
+    let session = flows::users::accept_invitation(&state, &client, &body.token, &password).await?;
+    Ok(signed_in(&state, &session, StatusCode::OK))
+}
+
+pub async fn sign_out(
+    State(state): State<AppState>,
+    client: Client,
+    SignedIn(current): SignedIn,
+) -> Result<Response, ApiError> {
+    account::sign_out(&state, &current, &client).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, cookie::clear(&state.web))],
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/session`: who is signed in.
+pub async fn session(State(state): State<AppState>, SignedIn(current): SignedIn) -> Json<Value> {
+    Json(describe(&state, &current))
+}
+
+/// The answer of a sign-in: the session's description and its cookie.
+pub fn signed_in(state: &AppState, session: &NewSession, status: StatusCode) -> Response {
+    let body = read(&state.models.sessions)
+        .get(&session.session_id)
+        .cloned()
+        .map(|found| {
+            let accounts = read(&state.models.accounts);
+            let user = accounts.user(&found.user).cloned();
+            (found, user)
+        });
+    let body = match body {
+        Some((found, Some(user))) => describe_parts(state, &found, &user, &session.csrf_token),
+        _ => json!({ "session": { "id": session.session_id }, "csrf_token": session.csrf_token }),
+    };
+    (
+        status,
+        [(
+            header::SET_COOKIE,
+            cookie::issue(&state.web, &session.cookie, session.expires_at),
+        )],
+        Json(body),
+    )
+        .into_response()
+}
+
+pub fn describe(state: &AppState, current: &CurrentSession) -> Value {
+    let user = read(&state.models.accounts).user(&current.user.id).cloned();
+    match user {
+        Some(user) => describe_parts(state, &current.session, &user, &current.csrf_token()),
+        None => json!({}),
+    }
+}
+
+fn describe_parts(
+    state: &AppState,
+    session: &warden_projections::sessions::Session,
+    user: &warden_projections::accounts::User,
+    csrf_token: &str,
+) -> Value {
+    let accounts = read(&state.models.accounts);
+    let org = accounts.org(&user.org);
+    json!({
+        "user": { "id": user.id, "email": user.email, "display_name": user.display_name },
+        "org": {
+            "id": user.org,
+            "name": org.map(|org| org.name.as_str()),
+            "slug": org.map(|org| org.slug.as_str()),
+        },
+        "roles": [user.role.as_str()],
+        "session": {
+            "id": session.id,
+            "created_at": timestamp::format(&session.created_at),
+            "expires_at": timestamp::format(&session.expires_at),
+            "idle_expires_at": timestamp::format(&session.idle_expiry(None)),
+            "assurance": {
+                "level": session.assurance.level,
+                "methods": session.assurance.methods,
+                "at": timestamp::format(&session.assurance.at),
+            },
+        },
+        "csrf_token": csrf_token,
+    })
+}
+
+/// `GET /api/v1/auth/forward`: for nginx `auth_request` and Traefik
+/// ForwardAuth. 200 with identity headers for a valid session, 401
+/// otherwise. When the proxied request is state-changing
+/// (`X-Forwarded-Method` or `X-Original-Method`), its origin and CSRF
+/// token are checked here too, so the application behind the proxy is
+/// protected without code of its own.
+pub async fn forward(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let (mut parts, _) = request.into_parts();
+    let SignedIn(current) = SignedIn::from_request_parts(&mut parts, &state).await?;
+    let method = forwarded_method(&parts.headers);
+    if method.as_ref().is_some_and(csrf::state_changing) {
+        if let Some((reason, origin)) = csrf::origin_refusal(&state, &parts.headers) {
+            return Ok(csrf::refuse(&state, &parts, Some(&current), reason, origin).await);
+        }
+        let given = parts.headers.get(csrf::HEADER).and_then(|value| value.to_str().ok());
+        match given {
+            Some(given) if constant_time_eq(given, &current.csrf_token()) => {}
+            Some(_) => return Ok(csrf::refuse(&state, &parts, Some(&current), "wrong_token", None).await),
+            None => return Ok(csrf::refuse(&state, &parts, Some(&current), "missing_token", None).await),
+        }
+    }
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    };
+    put("x-warden-user-id", &current.user.id);
+    put("x-warden-email", &current.user.email);
+    put("x-warden-org-id", &current.user.org);
+    put("x-warden-roles", current.user.role.as_str());
+    put("x-warden-session-id", &current.session.id);
+    put("x-warden-assurance", &current.session.assurance.level);
+    Ok(response)
+}
+
+fn forwarded_method(headers: &HeaderMap) -> Option<axum::http::Method> {
+    ["x-forwarded-method", "x-original-method"]
+        .iter()
+        .find_map(|name| headers.get(*name))
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+}

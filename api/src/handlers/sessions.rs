@@ -1,0 +1,93 @@
+//! A user's own sessions and password.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use warden_core::auth::password::Password;
+use warden_core::event::timestamp;
+use warden_projections::projection::read;
+use warden_projections::sessions::Session;
+
+use crate::error::ApiError;
+use crate::flows::account;
+use crate::handlers::auth::signed_in;
+use crate::state::AppState;
+use crate::web::{Client, SignedIn, cookie};
+
+pub fn describe(session: &Session, current: &str) -> Value {
+    json!({
+        "id": session.id,
+        "current": session.id == current,
+        "created_at": timestamp::format(&session.created_at),
+        "last_seen_at": timestamp::format(&session.last_seen),
+        "expires_at": timestamp::format(&session.expires_at),
+        "ip": session.ip,
+        "user_agent": session.user_agent,
+        "device": session.device,
+        "fingerprint": session.fingerprint,
+        "assurance": session.assurance.level,
+    })
+}
+
+pub async fn list(State(state): State<AppState>, SignedIn(current): SignedIn) -> Json<Value> {
+    let sessions = read(&state.models.sessions);
+    let items: Vec<Value> = sessions
+        .of_user(&current.user.id)
+        .into_iter()
+        .map(|session| describe(session, &current.session.id))
+        .collect();
+    Json(json!({ "sessions": items }))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    client: Client,
+    SignedIn(current): SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let reason = if id == current.session.id {
+        "signed_out"
+    } else {
+        "revoked_by_user"
+    };
+    account::revoke(&state, &current, &client, &id, reason).await?;
+    if id == current.session.id {
+        return Ok((
+            StatusCode::NO_CONTENT,
+            [(header::SET_COOKIE, cookie::clear(&state.web))],
+        )
+            .into_response());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn revoke_others(
+    State(state): State<AppState>,
+    client: Client,
+    SignedIn(current): SignedIn,
+) -> Result<Json<Value>, ApiError> {
+    let revoked = account::revoke_others(&state, &current, &client).await?;
+    Ok(Json(json!({ "revoked": revoked })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    client: Client,
+    SignedIn(current): SignedIn,
+    Json(body): Json<PasswordBody>,
+) -> Result<Response, ApiError> {
+    let current_password = Password::new(body.current_password);
+    let new_password = Password::new(body.new_password);
+    let session = account::change_password(&state, &current, &client, &current_password, &new_password).await?;
+    Ok(signed_in(&state, &session, StatusCode::OK))
+}

@@ -1,0 +1,109 @@
+//! An org's users, for its owners and admins.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use warden_core::auth::password::Password;
+use warden_core::commands::account::{Role, Status};
+use warden_core::event::timestamp;
+use warden_projections::accounts::User;
+use warden_projections::projection::read;
+
+use crate::error::ApiError;
+use crate::flows::users::{self, Change, NewUser};
+use crate::state::AppState;
+use crate::web::Client;
+use crate::web::session::UserManager;
+
+pub fn describe(user: &User) -> Value {
+    json!({
+        "id": user.id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "role": user.role.as_str(),
+        "status": user.status.as_str(),
+        "created_at": timestamp::format(&user.created_at),
+    })
+}
+
+pub async fn list(State(state): State<AppState>, UserManager(manager): UserManager) -> Json<Value> {
+    let accounts = read(&state.models.accounts);
+    let users: Vec<Value> = accounts.members(&manager.user.org).into_iter().map(describe).collect();
+    Json(json!({ "users": users }))
+}
+
+fn role(text: &str) -> Result<Role, ApiError> {
+    Role::parse(text).ok_or_else(|| ApiError::bad_request("role must be owner, admin, member or auditor"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    email: String,
+    display_name: String,
+    role: String,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    client: Client,
+    UserManager(manager): UserManager,
+    Json(body): Json<CreateBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let input = NewUser {
+        email: body.email,
+        display_name: body.display_name,
+        role: role(&body.role)?,
+        password: body.password.map(Password::new),
+    };
+    let created = users::create(&state, &manager, &client, input).await?;
+    let mut body = describe(&created.user);
+    if let Some(url) = created.invitation_url {
+        body["invitation_url"] = json!(url);
+    }
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeBody {
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+pub async fn change(
+    State(state): State<AppState>,
+    client: Client,
+    UserManager(manager): UserManager,
+    Path(id): Path<String>,
+    Json(body): Json<ChangeBody>,
+) -> Result<Json<Value>, ApiError> {
+    let status = match body.status.as_deref() {
+        None => None,
+        Some("active") => Some(Status::Active),
+        Some("disabled") => Some(Status::Disabled),
+        Some(_) => return Err(ApiError::bad_request("status must be active or disabled")),
+    };
+    let change = Change {
+        role: body.role.as_deref().map(role).transpose()?,
+        status,
+    };
+    let user = users::change(&state, &manager, &client, &id, change).await?;
+    Ok(Json(describe(&user)))
+}
+
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    client: Client,
+    UserManager(manager): UserManager,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let revoked = users::revoke_sessions(&state, &manager, &client, &id).await?;
+    Ok(Json(json!({ "revoked": revoked })))
+}

@@ -1,0 +1,10 @@
+//! The browser-facing mechanics: who the client is, the session cookie,
+//! the session of a request, CSRF protection.
+
+pub mod client;
+pub mod cookie;
+pub mod csrf;
+pub mod session;
+
+pub use client::Client;
+pub use session::{CurrentSession, SignedIn};

@@ -1,0 +1,312 @@
+//! Users: their membership of an org with a role, their status, their
+//! password, and their sign-in attempts.
+//!
+//! A user belongs to one org (`docs/decisions/0008-accounts.md`). Emails
+//! are claimed globally, lower-cased: two nodes can never both create
+//! `alice@example.org`. Password hashes travel only sealed under the user's
+//! data key.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Context, data, subject};
+use crate::event::{NewEvent, Outcome};
+use crate::keys::Sealed;
+
+pub const USER_CREATED: &str = "user.created";
+pub const USER_INVITATION_ACCEPTED: &str = "user.invitation_accepted";
+pub const USER_ROLE_CHANGED: &str = "user.role_changed";
+pub const USER_DISABLED: &str = "user.disabled";
+pub const USER_ENABLED: &str = "user.enabled";
+/// A password set by setup, an invitation, an admin or an import.
+pub const PASSWORD_SET: &str = "password.set";
+/// A password the user changed themselves.
+pub const PASSWORD_CHANGED: &str = "password.changed";
+/// The same password re-hashed with the current parameters at sign-in.
+pub const PASSWORD_REHASHED: &str = "password.rehashed";
+pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
+pub const LOGIN_FAILED: &str = "login.failed";
+
+/// Uniqueness namespace of emails.
+pub const EMAIL_CLAIM: &str = "email";
+
+pub fn user_subject(id: &str) -> String {
+    subject("user", id)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Member, Role::Auditor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+
+    /// Owners and admins manage users.
+    pub fn manages_users(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+
+    /// Whether a holder of `self` may grant or take away `other`: only an
+    /// owner touches owners.
+    pub fn may_assign(self, other: Role) -> bool {
+        match self {
+            Role::Owner => true,
+            Role::Admin => other != Role::Owner,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Created by invitation; becomes active when the invitation is used.
+    Invited,
+    Active,
+    Disabled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Invited => "invited",
+            Status::Active => "active",
+            Status::Disabled => "disabled",
+        }
+    }
+}
+
+/// Emails are compared and claimed trimmed and lower-cased.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// A plausible address: one `@`, something on each side, a dot in the
+/// domain, no spaces, at most 254 characters.
+pub fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    email.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// What sign-in throttling and failure events know an account by: a hash
+/// of the normalized identifier, the same for known and unknown accounts.
+pub fn identifier_key(email: &str) -> String {
+    let normalized = normalize_email(email);
+    blake3::derive_key("warden/login-identifier/v1", normalized.as_bytes())[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub token_hash: String,
+    #[serde(with = "crate::event::timestamp")]
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCreated {
+    pub org: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<Invitation>,
+    /// The import batch that created the user, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleChanged {
+    pub org: String,
+    pub old: Role,
+    pub new: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChanged {
+    pub old: Status,
+    pub new: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A password hash, sealed. `scheme` names the algorithm of the hash
+/// (`argon2id`, or a legacy scheme from an import until the first
+/// sign-in replaces it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordSet {
+    pub hash: Sealed<String>,
+    pub scheme: String,
+    /// `setup`, `invitation`, `admin`, `import`, `change` or `rehash`.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginSucceeded {
+    pub method: String,
+    pub session: String,
+    pub identifier: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    UnknownAccount,
+    WrongPassword,
+    Disabled,
+    Invited,
+    Throttled,
+}
+
+impl FailureReason {
+    /// Refusals of the throttle itself do not count toward it.
+    pub fn counts_toward_throttle(self) -> bool {
+        self != FailureReason::Throttled
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginFailed {
+    pub method: String,
+    pub reason: FailureReason,
+    /// [`identifier_key`] of what was typed: never the identifier itself,
+    /// which is sometimes a password typed in the wrong field.
+    pub identifier: String,
+}
+
+pub fn create(context: &Context, id: &str, created: &UserCreated) -> NewEvent {
+    context
+        .event(USER_CREATED, user_subject(id))
+        .expect_version(0)
+        .claim(EMAIL_CLAIM, normalize_email(&created.email))
+        .data(data(created))
+}
+
+pub fn accept_invitation(context: &Context, id: &str, version: u64) -> NewEvent {
+    context
+        .event(USER_INVITATION_ACCEPTED, user_subject(id))
+        .expect_version(version)
+        .data(data(&StatusChanged {
+            old: Status::Invited,
+            new: Status::Active,
+            reason: None,
+        }))
+}
+
+pub fn change_role(context: &Context, id: &str, version: u64, change: &RoleChanged) -> NewEvent {
+    context
+        .event(USER_ROLE_CHANGED, user_subject(id))
+        .expect_version(version)
+        .data(data(change))
+}
+
+pub fn change_status(context: &Context, id: &str, version: u64, change: &StatusChanged) -> NewEvent {
+    let kind = if change.new == Status::Disabled {
+        USER_DISABLED
+    } else {
+        USER_ENABLED
+    };
+    context
+        .event(kind, user_subject(id))
+        .expect_version(version)
+        .data(data(change))
+}
+
+/// Records a new password hash. `version` is `None` where the hash does not
+/// depend on the user's state (a rehash after a verified sign-in).
+pub fn set_password(context: &Context, id: &str, version: Option<u64>, set: &PasswordSet) -> NewEvent {
+    let kind = match set.reason.as_str() {
+        "change" => PASSWORD_CHANGED,
+        "rehash" => PASSWORD_REHASHED,
+        _ => PASSWORD_SET,
+    };
+    let event = context.event(kind, user_subject(id)).data(data(set));
+    match version {
+        Some(version) => event.expect_version(version),
+        None => event,
+    }
+}
+
+pub fn login_succeeded(context: &Context, user: &str, succeeded: &LoginSucceeded) -> NewEvent {
+    context.event(LOGIN_SUCCEEDED, user_subject(user)).data(data(succeeded))
+}
+
+/// A failed sign-in: about the user when the account exists, about the
+/// identifier's hash otherwise.
+pub fn login_failed(context: &Context, user: Option<&str>, failed: &LoginFailed) -> NewEvent {
+    let subject = match user {
+        Some(user) => user_subject(user),
+        None => subject("login", &failed.identifier),
+    };
+    let outcome = match failed.reason {
+        FailureReason::Throttled | FailureReason::Disabled => Outcome::Denied,
+        _ => Outcome::Failure,
+    };
+    context.event(LOGIN_FAILED, subject).outcome(outcome).data(data(failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_owners_touch_owners() {
+        assert!(Role::Owner.may_assign(Role::Owner));
+        assert!(Role::Admin.may_assign(Role::Admin));
+        assert!(!Role::Admin.may_assign(Role::Owner));
+        assert!(!Role::Member.may_assign(Role::Member));
+        assert!(!Role::Auditor.may_assign(Role::Member));
+    }
+
+    #[test]
+    fn emails() {
+        assert!(valid_email("alice@example.org"));
+        for bad in [
+            "",
+            "alice",
+            "@example.org",
+            "alice@",
+            "alice@example",
+            "a b@example.org",
+            "a@b@c.org",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+        assert_eq!(normalize_email(" Alice@Example.ORG "), "alice@example.org");
+        assert_eq!(
+            identifier_key("Alice@example.org"),
+            identifier_key("alice@example.org ")
+        );
+        assert_eq!(identifier_key("alice@example.org").len(), 32);
+    }
+}

@@ -1,0 +1,50 @@
+//! Commands: what Warden decides, as events. One module per aggregate.
+//!
+//! Each module names its event kinds, defines the typed `data` of each kind
+//! (what projections read back) and builds the [`NewEvent`]s of a decision
+//! with the subject version it was decided on. No I/O here: the API reads
+//! the read models, decides through these functions and appends.
+
+pub mod account;
+pub mod org;
+pub mod session;
+pub mod setup;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::event::{Actor, Event, NewEvent};
+
+/// Who asks, and in which request: the audit context of every event a
+/// command appends.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub actor: Actor,
+    pub request_id: String,
+}
+
+impl Context {
+    pub fn event(&self, kind: &str, subject: impl Into<String>) -> NewEvent {
+        NewEvent::new(kind, subject, self.actor.clone()).request_id(self.request_id.clone())
+    }
+}
+
+/// An event's `data` from a typed payload.
+pub fn data<T: Serialize>(payload: &T) -> serde_json::Value {
+    serde_json::to_value(payload).unwrap_or_default()
+}
+
+/// The typed payload of an event, if it has that shape.
+pub fn payload<T: DeserializeOwned>(event: &Event) -> Option<T> {
+    T::deserialize(&event.data).ok()
+}
+
+/// `user:<id>`, `org:<id>`, `session:<id>`: the subject of an entity.
+pub fn subject(prefix: &str, id: &str) -> String {
+    format!("{prefix}:{id}")
+}
+
+/// The id part of a subject with this prefix.
+pub fn subject_id<'a>(subject: &'a str, prefix: &str) -> Option<&'a str> {
+    subject.strip_prefix(prefix)?.strip_prefix(':')
+}

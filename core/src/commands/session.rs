@@ -1,0 +1,130 @@
+//! Sessions: a signed-in browser. The token lives only in the cookie; the
+//! events carry its hash.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Context, data, subject};
+use crate::auth::device::Device;
+use crate::event::{NewEvent, Outcome};
+
+pub const SESSION_CREATED: &str = "session.created";
+/// The session was used after a quiet spell: its idle timer restarts.
+pub const SESSION_REFRESHED: &str = "session.refreshed";
+/// A new token for the same session (after a privilege change).
+pub const SESSION_ROTATED: &str = "session.rotated";
+pub const SESSION_REVOKED: &str = "session.revoked";
+/// The first sign-in to an account from a device fingerprint.
+pub const DEVICE_FIRST_SEEN: &str = "device.first_seen";
+/// A state-changing request refused for a missing or wrong CSRF token or a
+/// foreign origin.
+pub const CSRF_REFUSED: &str = "csrf.refused";
+
+pub fn session_subject(id: &str) -> String {
+    subject("session", id)
+}
+
+/// How a session reached its assurance level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assurance {
+    /// `aal1` (one factor) or `aal2` (two factors, or a passkey with user
+    /// verification).
+    pub level: String,
+    /// The methods used, in order: `password`, `totp`, `passkey` …
+    pub methods: Vec<String>,
+    #[serde(with = "crate::event::timestamp")]
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCreated {
+    pub user: String,
+    pub org: String,
+    pub token_hash: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub device: Device,
+    pub fingerprint: String,
+    pub assurance: Assurance,
+    pub idle_timeout_seconds: u64,
+    #[serde(with = "crate::event::timestamp")]
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRefreshed {
+    #[serde(with = "crate::event::timestamp")]
+    pub last_seen: DateTime<Utc>,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRotated {
+    pub token_hash: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRevoked {
+    pub user: String,
+    /// `signed_out`, `revoked_by_user`, `signed_out_elsewhere`,
+    /// `revoked_by_admin`, `user_disabled`, `password_changed`.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceFirstSeen {
+    pub fingerprint: String,
+    pub device: Device,
+    pub session: String,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsrfRefused {
+    /// `missing_token`, `wrong_token`, `foreign_origin`, `cross_site`.
+    pub reason: String,
+    pub method: String,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+}
+
+pub fn create(context: &Context, id: &str, created: &SessionCreated) -> NewEvent {
+    context
+        .event(SESSION_CREATED, session_subject(id))
+        .expect_version(0)
+        .data(data(created))
+}
+
+pub fn refresh(context: &Context, id: &str, refreshed: &SessionRefreshed) -> NewEvent {
+    context
+        .event(SESSION_REFRESHED, session_subject(id))
+        .data(data(refreshed))
+}
+
+pub fn rotate(context: &Context, id: &str, rotated: &SessionRotated) -> NewEvent {
+    context.event(SESSION_ROTATED, session_subject(id)).data(data(rotated))
+}
+
+pub fn revoke(context: &Context, id: &str, revoked: &SessionRevoked) -> NewEvent {
+    context.event(SESSION_REVOKED, session_subject(id)).data(data(revoked))
+}
+
+pub fn device_first_seen(context: &Context, user: &str, seen: &DeviceFirstSeen) -> NewEvent {
+    context
+        .event(DEVICE_FIRST_SEEN, super::account::user_subject(user))
+        .data(data(seen))
+}
+
+/// Subject: the session when there is one, the request otherwise.
+pub fn csrf_refused(context: &Context, session: Option<&str>, refused: &CsrfRefused) -> NewEvent {
+    let subject = match session {
+        Some(id) => session_subject(id),
+        None => subject("request", &context.request_id),
+    };
+    context
+        .event(CSRF_REFUSED, subject)
+        .outcome(Outcome::Denied)
+        .data(data(refused))
+}

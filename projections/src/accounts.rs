@@ -1,0 +1,215 @@
+//! Orgs, users and the setup state: who exists, their role and status,
+//! their sealed password hash, and each subject's version for the next
+//! command's optimistic concurrency.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use warden_core::Event;
+use warden_core::commands::account::{
+    self, Invitation, PasswordSet, Role, RoleChanged, Status, StatusChanged, UserCreated,
+};
+use warden_core::commands::org::{self, OrgCreated, SessionPolicy, SessionPolicyChanged};
+use warden_core::commands::setup::{self, LinkIssued};
+use warden_core::commands::{payload, subject_id};
+use warden_core::keys::Sealed;
+
+use crate::Projection;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub session_policy: SessionPolicy,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub org: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub status: Status,
+    pub password: Option<Sealed<String>>,
+    pub password_scheme: Option<String>,
+    pub invitation: Option<Invitation>,
+    pub import_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The last change of role or status: sessions older than this get a
+    /// new token on their next request.
+    pub privileges_changed_at: DateTime<Utc>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Setup {
+    pub version: u64,
+    pub link: Option<LinkIssued>,
+    pub completed: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Accounts {
+    orgs: HashMap<String, Org>,
+    users: HashMap<String, User>,
+    by_email: HashMap<String, String>,
+    setup: Setup,
+}
+
+impl Accounts {
+    pub fn org(&self, id: &str) -> Option<&Org> {
+        self.orgs.get(id)
+    }
+
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.users.get(id)
+    }
+
+    pub fn user_by_email(&self, email: &str) -> Option<&User> {
+        self.by_email
+            .get(&account::normalize_email(email))
+            .and_then(|id| self.users.get(id))
+    }
+
+    /// The org's users, by email.
+    pub fn members(&self, org: &str) -> Vec<&User> {
+        let mut members: Vec<&User> = self.users.values().filter(|user| user.org == org).collect();
+        members.sort_by(|a, b| a.email.cmp(&b.email));
+        members
+    }
+
+    pub fn user_by_invitation(&self, token_hash: &str) -> Option<&User> {
+        self.users.values().find(|user| {
+            user.status == Status::Invited
+                && user
+                    .invitation
+                    .as_ref()
+                    .is_some_and(|invitation| invitation.token_hash == token_hash)
+        })
+    }
+
+    pub fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+}
+
+impl Projection for Accounts {
+    const NAME: &'static str = "accounts";
+    const VERSION: u32 = 1;
+
+    fn apply(&mut self, event: &Event) {
+        if event.subject == setup::SETUP_SUBJECT {
+            self.setup.version = event.subject_version;
+            match event.kind.as_str() {
+                setup::SETUP_LINK_ISSUED => self.setup.link = payload(event),
+                setup::SETUP_COMPLETED => {
+                    self.setup.completed = true;
+                    self.setup.link = None;
+                }
+                _ => {}
+            }
+            return;
+        }
+        if let Some(id) = subject_id(&event.subject, "org") {
+            self.apply_org(id, event);
+        } else if let Some(id) = subject_id(&event.subject, "user") {
+            self.apply_user(id, event);
+        }
+    }
+}
+
+impl Accounts {
+    fn apply_org(&mut self, id: &str, event: &Event) {
+        match event.kind.as_str() {
+            org::ORG_CREATED => {
+                if let Some(created) = payload::<OrgCreated>(event) {
+                    self.orgs.insert(
+                        id.to_string(),
+                        Org {
+                            id: id.to_string(),
+                            name: created.name,
+                            slug: created.slug,
+                            session_policy: created.session_policy,
+                            version: event.subject_version,
+                            created_at: event.at,
+                        },
+                    );
+                }
+            }
+            org::ORG_SESSION_POLICY_CHANGED => {
+                if let (Some(org), Some(change)) = (self.orgs.get_mut(id), payload::<SessionPolicyChanged>(event)) {
+                    org.session_policy = change.new;
+                }
+            }
+            _ => {}
+        }
+        if let Some(org) = self.orgs.get_mut(id) {
+            org.version = event.subject_version;
+        }
+    }
+
+    fn apply_user(&mut self, id: &str, event: &Event) {
+        if event.kind == account::USER_CREATED {
+            if let Some(created) = payload::<UserCreated>(event) {
+                let email = account::normalize_email(&created.email);
+                self.by_email.insert(email.clone(), id.to_string());
+                self.users.insert(
+                    id.to_string(),
+                    User {
+                        id: id.to_string(),
+                        org: created.org,
+                        email,
+                        display_name: created.display_name,
+                        role: created.role,
+                        status: created.status,
+                        password: None,
+                        password_scheme: None,
+                        invitation: created.invitation,
+                        import_id: created.import_id,
+                        created_at: event.at,
+                        privileges_changed_at: event.at,
+                        version: event.subject_version,
+                    },
+                );
+            }
+            return;
+        }
+        let Some(user) = self.users.get_mut(id) else {
+            return;
+        };
+        user.version = event.subject_version;
+        match event.kind.as_str() {
+            account::USER_ROLE_CHANGED => {
+                if let Some(change) = payload::<RoleChanged>(event) {
+                    user.role = change.new;
+                    user.privileges_changed_at = event.at;
+                }
+            }
+            account::USER_DISABLED | account::USER_ENABLED | account::USER_INVITATION_ACCEPTED => {
+                if let Some(change) = payload::<StatusChanged>(event) {
+                    user.status = change.new;
+                    user.privileges_changed_at = event.at;
+                    if change.new != Status::Invited {
+                        user.invitation = None;
+                    }
+                }
+            }
+            account::PASSWORD_SET | account::PASSWORD_CHANGED | account::PASSWORD_REHASHED => {
+                if let Some(set) = payload::<PasswordSet>(event) {
+                    user.password = Some(set.hash);
+                    user.password_scheme = Some(set.scheme);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Live sessions, found by the hash of their token, and the devices each
+//! user has signed in from.
+//!
+//! Expired sessions are dropped as the log's time passes them (`apply` sees
+//! only event times, so every node drops the same ones). Whether a session
+//! is still valid *now* is for the reader to decide with
+//! [`Session::valid_at`], using its own record of recent activity.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use warden_core::Event;
+use warden_core::auth::device::Device;
+use warden_core::commands::session::{
+    self, Assurance, DeviceFirstSeen, SessionCreated, SessionRefreshed, SessionRotated,
+};
+use warden_core::commands::{payload, subject_id};
+
+use crate::Projection;
+
+const SWEEP_EVERY: u64 = 4096;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub user: String,
+    pub org: String,
+    pub token_hash: String,
+    /// The event that issued the current token (creation or rotation).
+    pub token_seq: u64,
+    pub created_at: DateTime<Utc>,
+    /// When the current token was issued.
+    pub token_issued_at: DateTime<Utc>,
+    /// The last recorded use (creation or `session.refreshed`).
+    pub last_seen: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub idle_timeout_seconds: u64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub device: Device,
+    pub fingerprint: String,
+    pub assurance: Assurance,
+}
+
+impl Session {
+    /// Valid at `now` given the last use this node knows of (`seen`, which
+    /// may be later than the last recorded one).
+    pub fn valid_at(&self, now: DateTime<Utc>, seen: Option<DateTime<Utc>>) -> bool {
+        let last = seen.map_or(self.last_seen, |seen| seen.max(self.last_seen));
+        now < self.expires_at && now < last + self.idle_timeout()
+    }
+
+    pub fn idle_timeout(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.idle_timeout_seconds).unwrap_or(i64::MAX / 1_000_000))
+    }
+
+    /// When it ends if unused from `last` on.
+    pub fn idle_expiry(&self, seen: Option<DateTime<Utc>>) -> DateTime<Utc> {
+        let last = seen.map_or(self.last_seen, |seen| seen.max(self.last_seen));
+        (last + self.idle_timeout()).min(self.expires_at)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Sessions {
+    sessions: HashMap<String, Session>,
+    by_token: HashMap<String, String>,
+    by_user: HashMap<String, BTreeSet<String>>,
+    /// Device fingerprints each user has signed in from.
+    devices: HashMap<String, BTreeSet<String>>,
+    applied: u64,
+}
+
+impl Sessions {
+    pub fn by_token(&self, token_hash: &str) -> Option<&Session> {
+        self.by_token.get(token_hash).and_then(|id| self.sessions.get(id))
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Session> {
+        self.sessions.get(id)
+    }
+
+    /// The user's sessions, newest first.
+    pub fn of_user(&self, user: &str) -> Vec<&Session> {
+        let mut sessions: Vec<&Session> = self
+            .by_user
+            .get(user)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.sessions.get(id))
+            .collect();
+        sessions.sort_by_key(|session| std::cmp::Reverse(session.created_at));
+        sessions
+    }
+
+    pub fn knows_device(&self, user: &str, fingerprint: &str) -> bool {
+        self.devices.get(user).is_some_and(|known| known.contains(fingerprint))
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(session) = self.sessions.remove(id) {
+            self.by_token.remove(&session.token_hash);
+            if let Some(ids) = self.by_user.get_mut(&session.user) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    self.by_user.remove(&session.user);
+                }
+            }
+        }
+    }
+
+    /// Drops sessions that ended before `at`, with one idle period of slack
+    /// for uses that were not recorded yet.
+    fn sweep(&mut self, at: DateTime<Utc>) {
+        let ended: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|session| session.expires_at <= at || session.last_seen + session.idle_timeout() * 2 <= at)
+            .map(|session| session.id.clone())
+            .collect();
+        for id in ended {
+            self.remove(&id);
+        }
+    }
+}
+
+impl Projection for Sessions {
+    const NAME: &'static str = "sessions";
+    const VERSION: u32 = 1;
+
+    fn apply(&mut self, event: &Event) {
+        self.applied += 1;
+        if self.applied.is_multiple_of(SWEEP_EVERY) {
+            self.sweep(event.at);
+        }
+        if event.kind == session::DEVICE_FIRST_SEEN {
+            if let (Some(user), Some(seen)) = (subject_id(&event.subject, "user"), payload::<DeviceFirstSeen>(event)) {
+                self.devices
+                    .entry(user.to_string())
+                    .or_default()
+                    .insert(seen.fingerprint);
+            }
+            return;
+        }
+        let Some(id) = subject_id(&event.subject, "session") else {
+            return;
+        };
+        match event.kind.as_str() {
+            session::SESSION_CREATED => {
+                let Some(created) = payload::<SessionCreated>(event) else {
+                    return;
+                };
+                self.by_token.insert(created.token_hash.clone(), id.to_string());
+                self.by_user
+                    .entry(created.user.clone())
+                    .or_default()
+                    .insert(id.to_string());
+                self.devices
+                    .entry(created.user.clone())
+                    .or_default()
+                    .insert(created.fingerprint.clone());
+                self.sessions.insert(
+                    id.to_string(),
+                    Session {
+                        id: id.to_string(),
+                        user: created.user,
+                        org: created.org,
+                        token_hash: created.token_hash,
+                        token_seq: event.seq,
+                        created_at: event.at,
+                        token_issued_at: event.at,
+                        last_seen: event.at,
+                        expires_at: created.expires_at,
+                        idle_timeout_seconds: created.idle_timeout_seconds,
+                        ip: created.ip,
+                        user_agent: created.user_agent,
+                        device: created.device,
+                        fingerprint: created.fingerprint,
+                        assurance: created.assurance,
+                    },
+                );
+            }
+            session::SESSION_REFRESHED => {
+                if let (Some(session), Some(refreshed)) =
+                    (self.sessions.get_mut(id), payload::<SessionRefreshed>(event))
+                {
+                    session.last_seen = session.last_seen.max(refreshed.last_seen);
+                    if refreshed.ip.is_some() {
+                        session.ip = refreshed.ip;
+                    }
+                }
+            }
+            session::SESSION_ROTATED => {
+                let Some(rotated) = payload::<SessionRotated>(event) else {
+                    return;
+                };
+                if let Some(session) = self.sessions.get_mut(id) {
+                    let old = std::mem::replace(&mut session.token_hash, rotated.token_hash.clone());
+                    session.token_seq = event.seq;
+                    session.token_issued_at = event.at;
+                    session.last_seen = session.last_seen.max(event.at);
+                    self.by_token.remove(&old);
+                    self.by_token.insert(rotated.token_hash, id.to_string());
+                }
+            }
+            session::SESSION_REVOKED => self.remove(id),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! A browser-like HTTP client for tests of the session surface: it keeps
+//! the session cookie from `Set-Cookie`, sends the CSRF token and an
+//! `Origin`, like a page of Warden's own origin would.
+
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::process::Server;
+
+/// The cookie name over plain http on loopback.
+pub const COOKIE: &str = "warden_session";
+
+/// One answer: status, headers and the JSON body (`null` when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The error code of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// The session cookie this answer set (`Some("")` when it cleared it).
+    pub fn cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find_map(|line| line.strip_prefix(&format!("{COOKIE}=")))
+            .map(|rest| rest.split(';').next().unwrap_or("").to_string())
+    }
+}
+
+#[derive(Clone)]
+pub struct WebClient {
+    http: reqwest::Client,
+    pub base: String,
+    pub origin: Option<String>,
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+    pub user_agent: String,
+}
+
+impl WebClient {
+    pub fn new(server: &Server) -> Self {
+        WebClient {
+            http: reqwest::Client::new(),
+            base: server.url.clone(),
+            origin: Some(server.url.clone()),
+            cookie: None,
+            csrf: None,
+            user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0".into(),
+        }
+    }
+
+    /// The same browser pointed at another node.
+    pub fn on(&self, server: &Server) -> Self {
+        let mut other = self.clone();
+        other.base = server.url.clone();
+        other.origin = Some(server.url.clone());
+        other
+    }
+
+    pub async fn request(&mut self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("user-agent", &self.user_agent);
+        if let Some(origin) = &self.origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", format!("{COOKIE}={cookie}"));
+        }
+        if let Some(csrf) = &self.csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        let answer = Answer { status, headers, body };
+        if let Some(cookie) = answer.cookie() {
+            self.cookie = (!cookie.is_empty()).then_some(cookie);
+        }
+        if let Some(csrf) = answer.body["csrf_token"].as_str() {
+            self.csrf = Some(csrf.to_string());
+        }
+        answer
+    }
+
+    pub async fn get(&mut self, path: &str) -> Answer {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&mut self, path: &str, body: Value) -> Answer {
+        self.request(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&mut self, path: &str, body: Value) -> Answer {
+        self.request(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn patch(&mut self, path: &str, body: Value) -> Answer {
+        self.request(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&mut self, path: &str) -> Answer {
+        self.request(Method::DELETE, path, None).await
+    }
+
+    pub async fn sign_in(&mut self, email: &str, password: &str) -> Answer {
+        self.post("/api/v1/sign-in", json!({ "email": email, "password": password }))
+            .await
+    }
+}
+
+/// The owner's password in every test org.
+pub const OWNER_PASSWORD: &str = "correct horse battery staple 42";
+
+/// Completes setup on a fresh server: org `acme`, owner `owner@acme.test`,
+/// signed in.
+pub async fn set_up(server: &Server) -> WebClient {
+    let link = server.setup_link().expect("the server printed no setup link");
+    let token = link.split("token=").nth(1).unwrap().to_string();
+    let mut owner = WebClient::new(server);
+    let answer = owner
+        .post(
+            "/api/v1/setup",
+            json!({
+                "token": token,
+                "org_name": "Acme",
+                "org_slug": "acme",
+                "email": "owner@acme.test",
+                "display_name": "Olive Owner",
+                "password": OWNER_PASSWORD,
+            }),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    owner
+}
+
+/// Creates an active user with a password; returns their id.
+pub async fn create_user(admin: &mut WebClient, email: &str, role: &str, password: &str) -> String {
+    let answer = admin
+        .post(
+            "/api/v1/users",
+            json!({ "email": email, "display_name": email.split('@').next().unwrap(), "role": role, "password": password }),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    answer.body["id"].as_str().unwrap().to_string()
+}

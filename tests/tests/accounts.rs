@@ -1,0 +1,714 @@
+//! Accounts, password sign-in and cookie sessions over HTTP against a real
+//! `warden serve` (embedded profile): every flow and every refusal, and
+//! the events each one leaves in the log.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use warden_tests::process::{NodeEnv, Server};
+use warden_tests::web::{Answer, OWNER_PASSWORD, WebClient, create_user, set_up};
+
+struct Instance {
+    server: Server,
+    env: NodeEnv,
+    _dir: tempfile::TempDir,
+}
+
+async fn instance(extra: &[(&str, &str)]) -> Instance {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = NodeEnv::in_dir(dir.path());
+    env.extra = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let server = Server::start(&env, "accounts").await;
+    Instance { server, env, _dir: dir }
+}
+
+/// Every event in the log, as exported.
+fn events(instance: &Instance) -> Vec<Value> {
+    let out = instance.env.data_dir.join("events.jsonl");
+    let exported = instance.env.run(&["export", "--out", out.to_str().unwrap()]);
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn kinds_after(events: &[Value], seq: u64) -> Vec<String> {
+    events
+        .iter()
+        .filter(|event| event["seq"].as_u64().unwrap() > seq)
+        .map(|event| event["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn head(events: &[Value]) -> u64 {
+    events.last().unwrap()["seq"].as_u64().unwrap()
+}
+
+fn assert_refused(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(answer.status.as_u16(), status, "{:?}", answer.body);
+    assert_eq!(answer.code(), code, "{:?}", answer.body);
+    assert_eq!(
+        answer.body["error"]["request_id"].as_str().unwrap(),
+        answer.headers["x-request-id"].to_str().unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_link_creates_the_first_owner_once() {
+    let instance = instance(&[]).await;
+    let link = instance.server.setup_link().unwrap();
+    assert!(
+        !instance.server.log().contains(link.split("token=").nth(1).unwrap()),
+        "the link is in the log"
+    );
+    let mut stranger = WebClient::new(&instance.server);
+    let forged = stranger
+        .post(
+            "/api/v1/setup",
+            json!({"token": "A".repeat(43), "org_name": "Evil", "org_slug": "evil", "email": "evil@x.test",
+                   "display_name": "Evil", "password": "a long enough password 1"}),
+        )
+        .await;
+    assert_refused(&forged, 403, "invalid_link");
+
+    let mut owner = set_up(&instance.server).await;
+    let me = owner.get("/api/v1/session").await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["user"]["email"], "owner@acme.test");
+    assert_eq!(me.body["org"]["slug"], "acme");
+    assert_eq!(me.body["roles"], json!(["owner"]));
+    assert_eq!(me.body["session"]["assurance"]["level"], "aal1");
+    assert_eq!(me.body["session"]["assurance"]["methods"], json!(["password"]));
+
+    // The link dies once used.
+    let token = link.split("token=").nth(1).unwrap();
+    let again = stranger
+        .post(
+            "/api/v1/setup",
+            json!({"token": token, "org_name": "Acme 2", "org_slug": "acme2", "email": "second@acme.test",
+                   "display_name": "Second", "password": "a long enough password 1"}),
+        )
+        .await;
+    assert_refused(&again, 410, "setup_complete");
+
+    let events = events(&instance);
+    let kinds = kinds_after(&events, 1);
+    assert_eq!(
+        kinds,
+        [
+            "setup.link_issued",
+            "org.created",
+            "user.created",
+            "password.set",
+            "setup.completed",
+            "session.created",
+            "device.first_seen",
+        ]
+    );
+    // The hash travels sealed, the token only hashed.
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(!text.contains(OWNER_PASSWORD));
+    assert!(!text.contains("$argon2id$"));
+    assert!(!text.contains(token));
+    let cookie_token = owner.cookie.as_ref().unwrap().split('.').nth(1).unwrap().to_string();
+    assert!(!text.contains(&cookie_token));
+    let password_set = events.iter().find(|event| event["kind"] == "password.set").unwrap();
+    assert_eq!(password_set["data"]["hash"]["sealed"], "v1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_refusals_do_not_tell_accounts_apart() {
+    let instance = instance(&[]).await;
+    let mut owner = set_up(&instance.server).await;
+    let member = create_user(&mut owner, "mia@acme.test", "member", "mia's long password 7").await;
+    let disabled = create_user(&mut owner, "dan@acme.test", "member", "dan's long password 7").await;
+    assert_eq!(
+        owner
+            .patch(&format!("/api/v1/users/{disabled}"), json!({"status": "disabled"}))
+            .await
+            .status,
+        200
+    );
+    let start = head(&events(&instance));
+
+    let mut browser = WebClient::new(&instance.server);
+    let mut timings = (Vec::new(), Vec::new());
+    for round in 0..4 {
+        // A different unknown account and a different known one each round,
+        // so that no throttle is involved.
+        let began = Instant::now();
+        let unknown = browser
+            .sign_in(&format!("nobody{round}@acme.test"), "some password 123")
+            .await;
+        timings.0.push(began.elapsed());
+        let began = Instant::now();
+        let wrong = browser
+            .sign_in("mia@acme.test", &format!("wrong password {round}"))
+            .await;
+        timings.1.push(began.elapsed());
+        assert_refused(&unknown, 401, "invalid_credentials");
+        assert_refused(&wrong, 401, "invalid_credentials");
+        assert_eq!(unknown.body["error"]["message"], wrong.body["error"]["message"]);
+        assert_eq!(
+            unknown.headers.get("www-authenticate"),
+            wrong.headers.get("www-authenticate")
+        );
+        assert!(unknown.cookie().is_none() && wrong.cookie().is_none());
+    }
+    // Comparable timing: the medians are within a factor of two (each side
+    // opens a sealed hash and runs one Argon2id verification).
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (unknown, wrong) = (median(&mut timings.0), median(&mut timings.1));
+    assert!(
+        unknown * 2 > wrong && wrong * 2 > unknown,
+        "unknown {unknown:?} vs wrong password {wrong:?}"
+    );
+
+    // A disabled account with a wrong password looks like any other; with
+    // the right one, it is told it is disabled.
+    assert_refused(
+        &browser.sign_in("dan@acme.test", "not dan's password").await,
+        401,
+        "invalid_credentials",
+    );
+    let refused = browser.sign_in("dan@acme.test", "dan's long password 7").await;
+    assert_refused(&refused, 403, "account_disabled");
+    assert!(refused.cookie().is_none());
+
+    let signed_in = browser.sign_in("mia@acme.test", "mia's long password 7").await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    assert_eq!(signed_in.body["user"]["id"], member.as_str());
+
+    let events = events(&instance);
+    let failures: Vec<(&str, &str, &str)> = events
+        .iter()
+        .filter(|event| event["seq"].as_u64().unwrap() > start && event["kind"] == "login.failed")
+        .map(|event| {
+            (
+                event["subject"].as_str().unwrap().split(':').next().unwrap(),
+                event["data"]["reason"].as_str().unwrap(),
+                event["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failures
+            .iter()
+            .filter(|f| *f == &("login", "unknown_account", "failure"))
+            .count(),
+        4
+    );
+    assert_eq!(
+        failures
+            .iter()
+            .filter(|f| *f == &("user", "wrong_password", "failure"))
+            .count(),
+        5
+    );
+    assert_eq!(
+        failures
+            .iter()
+            .filter(|f| *f == &("user", "disabled", "denied"))
+            .count(),
+        1
+    );
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(
+        !text.contains("nobody0@acme.test"),
+        "typed identifiers are stored hashed"
+    );
+    assert!(!text.contains("wrong password"));
+    assert_eq!(
+        kinds_after(&events, head(&events) - 3),
+        ["session.created", "device.first_seen", "login.succeeded"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_are_throttled_with_retry_after() {
+    let instance = instance(&[]).await;
+    let mut owner = set_up(&instance.server).await;
+    create_user(&mut owner, "tom@acme.test", "member", "tom's long password 7").await;
+    let mut attacker = WebClient::new(&instance.server);
+    for attempt in 0..5 {
+        let answer = attacker.sign_in("tom@acme.test", &format!("guess {attempt}")).await;
+        assert_refused(&answer, 401, "invalid_credentials");
+    }
+    let throttled = attacker.sign_in("tom@acme.test", "tom's long password 7").await;
+    assert_refused(&throttled, 429, "too_many_requests");
+    let retry: u64 = throttled.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=1).contains(&retry), "retry-after {retry}");
+    // Unknown accounts are throttled the same way.
+    for attempt in 0..5 {
+        attacker.sign_in("ghost@acme.test", &format!("guess {attempt}")).await;
+    }
+    assert_refused(
+        &attacker.sign_in("ghost@acme.test", "x").await,
+        429,
+        "too_many_requests",
+    );
+    // After the wait, the right password works and clears the count.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let signed_in = attacker.sign_in("tom@acme.test", "tom's long password 7").await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    let events = events(&instance);
+    let throttled: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["kind"] == "login.failed" && event["data"]["reason"] == "throttled")
+        .collect();
+    assert_eq!(throttled.len(), 2);
+    assert!(throttled.iter().all(|event| event["outcome"] == "denied"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_token_and_origin_are_required() {
+    let instance = instance(&[]).await;
+    let mut owner = set_up(&instance.server).await;
+    let start = head(&events(&instance));
+
+    let mut no_token = owner.clone();
+    no_token.csrf = None;
+    assert_refused(&no_token.post("/api/v1/sign-out", json!({})).await, 403, "csrf_refused");
+    let mut wrong_token = owner.clone();
+    wrong_token.csrf = Some("A".repeat(43));
+    assert_refused(
+        &wrong_token.post("/api/v1/sign-out", json!({})).await,
+        403,
+        "csrf_refused",
+    );
+    let mut foreign = owner.clone();
+    foreign.origin = Some("https://evil.example".into());
+    assert_refused(&foreign.post("/api/v1/sign-out", json!({})).await, 403, "csrf_refused");
+    // Login CSRF: a foreign page cannot sign a browser in either.
+    let mut foreign_sign_in = WebClient::new(&instance.server);
+    foreign_sign_in.origin = Some("https://evil.example".into());
+    assert_refused(
+        &foreign_sign_in.sign_in("owner@acme.test", OWNER_PASSWORD).await,
+        403,
+        "csrf_refused",
+    );
+    // Without Origin, a cross-site fetch is known by Sec-Fetch-Site.
+    let cross_site = reqwest::Client::new()
+        .post(format!("{}/api/v1/sign-out", instance.server.url))
+        .header("cookie", format!("warden_session={}", owner.cookie.as_ref().unwrap()))
+        .header("x-csrf-token", owner.csrf.as_ref().unwrap())
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 403);
+    // Reads need no token; the session still works after all that.
+    no_token.csrf = None;
+    assert_eq!(no_token.get("/api/v1/session").await.status, 200);
+
+    let events = events(&instance);
+    let refusals: Vec<&str> = events
+        .iter()
+        .filter(|event| event["seq"].as_u64().unwrap() > start && event["kind"] == "csrf.refused")
+        .map(|event| event["data"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        refusals,
+        [
+            "missing_token",
+            "wrong_token",
+            "foreign_origin",
+            "foreign_origin",
+            "cross_site"
+        ]
+    );
+
+    let signed_out = owner.post("/api/v1/sign-out", json!({})).await;
+    assert_eq!(signed_out.status, 204);
+    assert!(owner.cookie.is_none(), "sign-out clears the cookie");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_listed_revoked_and_never_fixated() {
+    let instance = instance(&[]).await;
+    let mut owner = set_up(&instance.server).await;
+    create_user(&mut owner, "sam@acme.test", "member", "sam's long password 7").await;
+
+    // Fixation: a cookie planted before sign-in is never promoted.
+    let mut laptop = WebClient::new(&instance.server);
+    let planted = format!("1.{}", "B".repeat(43));
+    laptop.cookie = Some(planted.clone());
+    let signed_in = laptop.sign_in("sam@acme.test", "sam's long password 7").await;
+    assert_eq!(signed_in.status, 200);
+    assert_ne!(laptop.cookie.as_deref(), Some(planted.as_str()));
+    let mut attacker = WebClient::new(&instance.server);
+    attacker.cookie = Some(planted);
+    assert_refused(&attacker.get("/api/v1/session").await, 401, "session_required");
+    // Signing in again with a live session gives a new session too.
+    let mut again = laptop.clone();
+    again.sign_in("sam@acme.test", "sam's long password 7").await;
+    assert_ne!(again.cookie, laptop.cookie);
+
+    let mut phone = WebClient::new(&instance.server);
+    phone.user_agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1".into();
+    phone.sign_in("sam@acme.test", "sam's long password 7").await;
+    let listed = laptop.get("/api/v1/sessions").await;
+    let sessions = listed.body["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 3);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let iphone = sessions.iter().find(|s| s["device"]["os"] == "iOS").unwrap();
+    assert_eq!(iphone["device"]["form"], "mobile");
+    assert_eq!(iphone["ip"], "127.0.0.1");
+
+    // Revoke one, then all others.
+    let phone_id = iphone["id"].as_str().unwrap().to_string();
+    assert_eq!(laptop.delete(&format!("/api/v1/sessions/{phone_id}")).await.status, 204);
+    assert_refused(&phone.get("/api/v1/session").await, 401, "session_required");
+    let others = laptop.post("/api/v1/sessions/sign-out-others", json!({})).await;
+    assert_eq!(others.body["revoked"], 1);
+    assert_refused(&again.get("/api/v1/session").await, 401, "session_required");
+    assert_eq!(laptop.get("/api/v1/session").await.status, 200);
+    // Someone else's session id is not found.
+    let owner_session = owner.get("/api/v1/session").await.body["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_refused(
+        &laptop.delete(&format!("/api/v1/sessions/{owner_session}")).await,
+        404,
+        "not_found",
+    );
+
+    // Admin revocation of all of a user's sessions.
+    let sam = owner.get("/api/v1/users").await.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|user| user["email"] == "sam@acme.test")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revoked = owner.delete(&format!("/api/v1/users/{sam}/sessions")).await;
+    assert_eq!(revoked.body["revoked"], 1);
+    let refused = laptop.get("/api/v1/session").await;
+    assert_refused(&refused, 401, "session_required");
+    assert_eq!(refused.cookie().as_deref(), Some(""), "a dead cookie is cleared");
+
+    let events = events(&instance);
+    let reasons: Vec<&str> = events
+        .iter()
+        .filter(|event| event["kind"] == "session.revoked")
+        .map(|event| event["data"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["revoked_by_user", "signed_out_elsewhere", "revoked_by_admin"]);
+    let new_devices = events
+        .iter()
+        .filter(|event| event["kind"] == "device.first_seen")
+        .count();
+    assert_eq!(new_devices, 3, "owner's browser, sam's laptop, sam's phone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_expire_when_idle_and_at_their_absolute_end() {
+    let idle = instance(&[("WARDEN_SESSION_IDLE_TIMEOUT_SECONDS", "2")]).await;
+    let mut owner = set_up(&idle.server).await;
+    assert_eq!(owner.get("/api/v1/session").await.status, 200);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let expired = owner.get("/api/v1/session").await;
+    assert_refused(&expired, 401, "session_required");
+    assert_eq!(expired.body["error"]["message"], "the session expired");
+
+    let absolute = instance(&[
+        ("WARDEN_SESSION_ABSOLUTE_TIMEOUT_SECONDS", "2"),
+        ("WARDEN_SESSION_IDLE_TIMEOUT_SECONDS", "2"),
+    ])
+    .await;
+    let mut owner = set_up(&absolute.server).await;
+    for _ in 0..5 {
+        assert_eq!(owner.get("/api/v1/session").await.status, 200);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_refused(&owner.get("/api/v1/session").await, 401, "session_required");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_manage_users_and_role_changes_rotate_the_session() {
+    let instance = instance(&[]).await;
+    let mut owner = set_up(&instance.server).await;
+    let admin_id = create_user(&mut owner, "ada@acme.test", "admin", "ada's long password 7").await;
+    let member_id = create_user(&mut owner, "max@acme.test", "member", "max's long password 7").await;
+    let mut admin = WebClient::new(&instance.server);
+    admin.sign_in("ada@acme.test", "ada's long password 7").await;
+    let mut member = WebClient::new(&instance.server);
+    member.sign_in("max@acme.test", "max's long password 7").await;
+
+    // Members do not manage users; admins cannot touch owners.
+    assert_refused(&member.get("/api/v1/users").await, 403, "forbidden");
+    let owner_id = owner.get("/api/v1/session").await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_refused(
+        &admin
+            .patch(&format!("/api/v1/users/{owner_id}"), json!({"status": "disabled"}))
+            .await,
+        403,
+        "forbidden",
+    );
+    assert_refused(
+        &admin
+            .patch(&format!("/api/v1/users/{member_id}"), json!({"role": "owner"}))
+            .await,
+        403,
+        "forbidden",
+    );
+    assert_refused(
+        &admin
+            .patch(&format!("/api/v1/users/{admin_id}"), json!({"role": "member"}))
+            .await,
+        403,
+        "forbidden",
+    );
+    assert_refused(
+        &admin.patch("/api/v1/users/nope", json!({"role": "member"})).await,
+        404,
+        "not_found",
+    );
+    assert_refused(
+        &admin
+            .patch(&format!("/api/v1/users/{member_id}"), json!({"role": "king"}))
+            .await,
+        400,
+        "bad_request",
+    );
+    assert_refused(
+        &admin
+            .post(
+                "/api/v1/users",
+                json!({"email": "max@acme.test", "display_name": "Max", "role": "member"}),
+            )
+            .await,
+        409,
+        "taken",
+    );
+
+    // A role change gives the member's session a new token on its next request.
+    let old_cookie = member.cookie.clone().unwrap();
+    let changed = admin
+        .patch(&format!("/api/v1/users/{member_id}"), json!({"role": "auditor"}))
+        .await;
+    assert_eq!(changed.body["role"], "auditor");
+    let next = member.get("/api/v1/session").await;
+    assert_eq!(next.status, 200);
+    assert_eq!(next.body["roles"], json!(["auditor"]));
+    let new_cookie = next.cookie().expect("a rotated cookie");
+    assert_ne!(new_cookie, old_cookie);
+    let mut stale = member.clone();
+    stale.cookie = Some(old_cookie);
+    assert_refused(&stale.get("/api/v1/session").await, 401, "session_required");
+    assert_eq!(member.get("/api/v1/session").await.status, 200);
+
+    // Disabling ends the user's sessions; re-enabling lets them sign in.
+    assert_eq!(
+        admin
+            .patch(&format!("/api/v1/users/{member_id}"), json!({"status": "disabled"}))
+            .await
+            .status,
+        200
+    );
+    assert_refused(&member.get("/api/v1/session").await, 401, "session_required");
+    assert_eq!(
+        admin
+            .patch(&format!("/api/v1/users/{member_id}"), json!({"status": "active"}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        member.sign_in("max@acme.test", "max's long password 7").await.status,
+        200
+    );
+
+    let events = events(&instance);
+    let role_change = events
+        .iter()
+        .find(|event| event["kind"] == "user.role_changed")
+        .unwrap();
+    assert_eq!(role_change["data"]["old"], "member");
+    assert_eq!(role_change["data"]["new"], "auditor");
+    assert_eq!(role_change["actor"]["id"], admin_id.as_str());
+    let disabled = events.iter().find(|event| event["kind"] == "user.disabled").unwrap();
+    assert_eq!(
+        (disabled["data"]["old"].as_str(), disabled["data"]["new"].as_str()),
+        (Some("active"), Some("disabled"))
+    );
+    let rotated = events.iter().find(|event| event["kind"] == "session.rotated").unwrap();
+    assert_eq!(rotated["data"]["reason"], "privileges_changed");
+    assert!(events.iter().any(|event| event["kind"] == "user.enabled"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_and_password_changes() {
+    let instance = instance(&[]).await;
+    let mut owner = set_up(&instance.server).await;
+    let invited = owner
+        .post(
+            "/api/v1/users",
+            json!({"email": "ivy@acme.test", "display_name": "Ivy", "role": "member"}),
+        )
+        .await;
+    assert_eq!(invited.body["status"], "invited");
+    let url = invited.body["invitation_url"].as_str().unwrap();
+    let token = url.split("token=").nth(1).unwrap().to_string();
+    // Invited users cannot sign in before accepting.
+    let mut ivy = WebClient::new(&instance.server);
+    assert_refused(
+        &ivy.sign_in("ivy@acme.test", "anything at all 1").await,
+        401,
+        "invalid_credentials",
+    );
+    assert_refused(
+        &ivy.post(
+            "/api/v1/invitations/accept",
+            json!({"token": token, "password": "password"}),
+        )
+        .await,
+        422,
+        "weak_password",
+    );
+    let accepted = ivy
+        .post(
+            "/api/v1/invitations/accept",
+            json!({"token": token, "password": "ivy's long password 7"}),
+        )
+        .await;
+    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    assert_refused(
+        &WebClient::new(&instance.server)
+            .post(
+                "/api/v1/invitations/accept",
+                json!({"token": token, "password": "ivy's long password 7"}),
+            )
+            .await,
+        403,
+        "invalid_link",
+    );
+
+    // Password change: the current password is checked, other sessions end,
+    // this one gets a new token.
+    let mut other = WebClient::new(&instance.server);
+    other.sign_in("ivy@acme.test", "ivy's long password 7").await;
+    assert_refused(
+        &ivy.put(
+            "/api/v1/password",
+            json!({"current_password": "not it", "new_password": "a brand new password 8"}),
+        )
+        .await,
+        403,
+        "wrong_password",
+    );
+    assert_refused(
+        &ivy.put(
+            "/api/v1/password",
+            json!({"current_password": "ivy's long password 7", "new_password": "short"}),
+        )
+        .await,
+        422,
+        "weak_password",
+    );
+    let before = ivy.cookie.clone();
+    let changed = ivy
+        .put(
+            "/api/v1/password",
+            json!({"current_password": "ivy's long password 7", "new_password": "a brand new password 8"}),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_ne!(ivy.cookie, before);
+    assert_eq!(ivy.get("/api/v1/session").await.status, 200);
+    assert_refused(&other.get("/api/v1/session").await, 401, "session_required");
+    let mut fresh = WebClient::new(&instance.server);
+    assert_refused(
+        &fresh.sign_in("ivy@acme.test", "ivy's long password 7").await,
+        401,
+        "invalid_credentials",
+    );
+    assert_eq!(
+        fresh.sign_in("ivy@acme.test", "a brand new password 8").await.status,
+        200
+    );
+
+    let events = events(&instance);
+    let kinds: Vec<&str> = events.iter().map(|event| event["kind"].as_str().unwrap()).collect();
+    for kind in ["user.invitation_accepted", "password.changed"] {
+        assert!(kinds.contains(&kind), "{kind} missing");
+    }
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(!text.contains(&token) && !text.contains("brand new password"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_auth_and_cors_for_the_application() {
+    let instance = instance(&[("WARDEN_APP_ORIGINS", "http://app.localhost:3000")]).await;
+    let mut owner = set_up(&instance.server).await;
+    let ok = owner.get("/api/v1/auth/forward").await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.headers["x-warden-email"], "owner@acme.test");
+    assert_eq!(ok.headers["x-warden-roles"], "owner");
+    assert_eq!(ok.headers["x-warden-assurance"], "aal1");
+    let mut nobody = WebClient::new(&instance.server);
+    assert_eq!(nobody.get("/api/v1/auth/forward").await.status, 401);
+
+    // A proxied state-changing request needs the CSRF token too.
+    let client = reqwest::Client::new();
+    let proxied = |token: Option<&str>| {
+        let mut request = client
+            .get(format!("{}/api/v1/auth/forward", instance.server.url))
+            .header("cookie", format!("warden_session={}", owner.cookie.as_ref().unwrap()))
+            .header("x-forwarded-method", "POST");
+        if let Some(token) = token {
+            request = request.header("x-csrf-token", token);
+        }
+        request.send()
+    };
+    assert_eq!(proxied(None).await.unwrap().status(), 403);
+    assert_eq!(
+        proxied(Some(owner.csrf.as_deref().unwrap())).await.unwrap().status(),
+        200
+    );
+
+    // CORS with credentials for the application's origin only.
+    let preflight = |origin: &'static str| {
+        client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/v1/session", instance.server.url),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+    };
+    let allowed = preflight("http://app.localhost:3000").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://app.localhost:3000"
+    );
+    assert_eq!(allowed.headers()["access-control-allow-credentials"], "true");
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+    // The application's origin may also send state-changing requests.
+    let mut app = owner.clone();
+    app.origin = Some("http://app.localhost:3000".into());
+    assert_eq!(
+        app.post("/api/v1/sessions/sign-out-others", json!({})).await.status,
+        200
+    );
+}
