@@ -97,7 +97,7 @@ async fn setup_link_creates_the_first_owner_once() {
                    "display_name": "Second", "password": "a long enough password 1"}),
         )
         .await;
-    assert_refused(&again, 410, "setup_complete");
+    assert_refused(&again, 409, "setup_complete");
 
     let events = events(&instance);
     let kinds = kinds_after(&events, 1);

@@ -26,9 +26,29 @@ for _ in $(seq 100); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
   sleep 0.1
 done
+# Complete setup with the printed link, so that the session routes are
+# fuzzed signed in (as the owner), not only refused.
+link_token=$(grep -o 'setup?token=[A-Za-z0-9_-]*' "$scratch/serve.log" | head -1 | cut -d= -f2)
+curl -fsS -D "$scratch/setup.headers" -o "$scratch/setup.json" -H 'content-type: application/json' \
+  -d "{\"token\":\"$link_token\",\"org_name\":\"Fuzz\",\"org_slug\":\"fuzz\",\"email\":\"owner@fuzz.test\",\"display_name\":\"Owner\",\"password\":\"correct horse battery staple 9\"}" \
+  "http://127.0.0.1:$port/api/v1/setup"
+cookie=$(grep -i '^set-cookie: warden_session=' "$scratch/setup.headers" | head -1 | sed 's/^[^:]*: //; s/;.*//' | tr -d '\r')
+csrf=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["csrf_token"])' "$scratch/setup.json")
 status=0
+# First pass: every check, without a session (session routes answer 401).
 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
   -H "Authorization: Bearer $token" --max-examples "$examples" --no-color || status=$?
+# Second pass: signed in as the owner. The cookie goes in a header of every
+# request, so Schemathesis's "request without the cookie must be refused"
+# cases cannot hold: that check is left to the first pass. The password
+# policy (breached list, no email or name inside) refuses some passwords
+# the schema allows, by design: acceptance of schema-valid data is checked
+# in the first pass too. Signing out would end the session halfway: left
+# out. This pass still fails on any 5xx and any undocumented answer.
+"$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
+  -H "Authorization: Bearer $token" -H "Cookie: $cookie" -H "x-csrf-token: $csrf" \
+  --exclude-operation-id signOut --exclude-checks negative_data_rejection,positive_data_acceptance \
+  --max-examples "$examples" --no-color || status=$?
 if grep -q "request failed" "$scratch/serve.log"; then
   echo "api-fuzz: the server logged a failed (5xx) request:" >&2
   grep "request failed" "$scratch/serve.log" | head -5 >&2

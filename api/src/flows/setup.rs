@@ -52,7 +52,7 @@ pub fn check_link(state: &AppState, token: &str) -> Result<u64, ApiError> {
     let setup = accounts.setup();
     if setup.completed {
         return Err(ApiError::new(
-            StatusCode::GONE,
+            StatusCode::CONFLICT,
             "setup_complete",
             "setup is already complete",
         ));
