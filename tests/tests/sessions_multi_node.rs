@@ -1,0 +1,88 @@
+//! Sessions across two `warden serve` processes on one PostgreSQL and one
+//! NATS JetStream: a session created on one node works on the other at
+//! once, and a revocation on one is refused on the other within a second.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use warden_tests::process::{NodeEnv, Server};
+use warden_tests::web::{WebClient, create_user, set_up};
+use warden_tests::{TestDatabase, TestStream};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sessions_are_shared_and_revocations_reach_every_node_within_a_second() {
+    let database = TestDatabase::create().await;
+    let stream = TestStream::new();
+    let dir = tempfile::tempdir().unwrap();
+    let env = NodeEnv {
+        database_url: Some(database.url.clone()),
+        nats_url: Some(stream.url.clone()),
+        nats_prefix: Some(stream.prefix.clone()),
+        ..NodeEnv::in_dir(dir.path())
+    };
+    // A starts alone so that the setup link it printed is the live one.
+    let a = Server::start(&env, "a").await;
+    let mut owner = set_up(&a).await;
+    let b = Server::start(&env, "b").await;
+    assert!(b.setup_link().is_none(), "setup is complete: no link on B");
+    create_user(&mut owner, "nina@acme.test", "member", "winter garden lights 7").await;
+
+    for round in 0..5 {
+        // Signed in on A, used on B at once: B either has applied the
+        // session already or waits for the seq the cookie names.
+        let mut on_a = WebClient::new(&a);
+        let signed_in = on_a.sign_in("nina@acme.test", "winter garden lights 7").await;
+        assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+        let mut on_b = on_a.on(&b);
+        let seen = on_b.get("/api/v1/session").await;
+        assert_eq!(seen.status, 200, "round {round}: {:?}", seen.body);
+        assert_eq!(seen.body["user"]["email"], "nina@acme.test");
+
+        // Signed out on A: refused on B within a second.
+        assert_eq!(on_a.post("/api/v1/sign-out", json!({})).await.status, 204);
+        let revoked_at = Instant::now();
+        loop {
+            let answer = on_b.get("/api/v1/session").await;
+            if answer.status == 401 {
+                break;
+            }
+            assert!(
+                revoked_at.elapsed() < Duration::from_secs(1),
+                "round {round}: B still accepts a session revoked on A"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    // An admin's revocation on B ends a session used on A.
+    let mut on_a = WebClient::new(&a);
+    on_a.sign_in("nina@acme.test", "winter garden lights 7").await;
+    let users = owner.on(&b).get("/api/v1/users").await;
+    let nina = users.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|user| user["email"] == "nina@acme.test")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut admin_on_b = owner.on(&b);
+    assert_eq!(
+        admin_on_b
+            .delete(&format!("/api/v1/users/{nina}/sessions"))
+            .await
+            .status,
+        200
+    );
+    let revoked_at = Instant::now();
+    while on_a.get("/api/v1/session").await.status != 401 {
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(1),
+            "A still accepts the revoked session"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
