@@ -7,6 +7,7 @@
 
 mod limits;
 mod load;
+mod sessions;
 mod setup;
 
 use std::path::PathBuf;
@@ -28,6 +29,13 @@ struct Args {
     /// The warden binary (for the memory measurement).
     #[arg(long)]
     warden: PathBuf,
+    /// Which benchmarks: `ledger` (append, verify, replay, memory) or
+    /// `sessions` (session checks, sign-in, memory with live sessions).
+    #[arg(long, default_value = "ledger")]
+    suite: String,
+    /// Live sessions for the sessions suite's memory measurement.
+    #[arg(long, default_value_t = 100_000)]
+    sessions: u64,
     /// Backends to measure.
     #[arg(long, value_delimiter = ',', default_value = "postgres,postgres-socket,sqlite")]
     backends: Vec<String>,
@@ -36,6 +44,10 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.suite == "sessions" {
+        sessions::run(&args.warden, args.seconds, args.sessions).await;
+        return;
+    }
     println!("## Machine limits (one core)\n");
     limits::print();
     for backend in &args.backends {
