@@ -92,8 +92,10 @@ impl Node {
         let token = out.split("token=").nth(1).unwrap().split_whitespace().next().unwrap();
         let response = reqwest::Client::new()
             .post(format!("{}/api/v1/setup", self.url))
-            .json(&json!({"token": token, "org_name": "Bench", "org_slug": "bench", "email": "owner@bench.test",
-                          "display_name": "Owner", "password": PASSWORD}))
+            .json(
+                &json!({"token": token, "org_name": "Bench", "org_slug": "bench", "email": "owner@bench.test",
+                          "display_name": "Owner", "password": PASSWORD}),
+            )
             .send()
             .await
             .unwrap();
@@ -129,7 +131,11 @@ fn wrk(url: &str, cookie: Option<&str>, connections: u32, seconds: u64) -> (f64,
     if let Some(cookie) = cookie {
         command.args(["-H", &format!("Cookie: {cookie}")]);
     }
-    let output = command.arg(url).stderr(Stdio::inherit()).output().expect("wrk (apt install wrk)");
+    let output = command
+        .arg(url)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("wrk (apt install wrk)");
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(!text.contains("Non-2xx"), "wrk saw errors:\n{text}");
     let rate = text
@@ -174,8 +180,14 @@ pub async fn run(warden: &Path, seconds: u64, sessions: u64) {
     let checks = wrk(&format!("{}/api/v1/session", node.url), Some(&cookie), 64, seconds);
     println!("## Session checks (64 connections, wrk sharing the 2 cores)\n");
     println!("| endpoint | requests/s | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: |");
-    println!("| empty axum handler (ceiling) | {:.0} | {:.2} | {:.2} |", ceiling.0, ceiling.1, ceiling.2);
-    println!("| `GET /api/v1/session` | {:.0} | {:.2} | {:.2} |", checks.0, checks.1, checks.2);
+    println!(
+        "| empty axum handler (ceiling) | {:.0} | {:.2} | {:.2} |",
+        ceiling.0, ceiling.1, ceiling.2
+    );
+    println!(
+        "| `GET /api/v1/session` | {:.0} | {:.2} | {:.2} |",
+        checks.0, checks.1, checks.2
+    );
 
     // Sign-ins saturating the pool, session checks meanwhile.
     let url = node.url.clone();
@@ -203,7 +215,9 @@ pub async fn run(warden: &Path, seconds: u64, sessions: u64) {
         .collect();
     let check_url = format!("{}/api/v1/session", node.url);
     let cookie_for_wrk = cookie.clone();
-    let during = tokio::task::spawn_blocking(move || wrk(&check_url, Some(&cookie_for_wrk), 8, seconds.saturating_sub(1).max(1)));
+    let during = tokio::task::spawn_blocking(move || {
+        wrk(&check_url, Some(&cookie_for_wrk), 8, seconds.saturating_sub(1).max(1))
+    });
     let mut latencies: Vec<Duration> = Vec::new();
     for worker in workers {
         latencies.extend(worker.await.unwrap());
@@ -215,7 +229,10 @@ pub async fn run(warden: &Path, seconds: u64, sessions: u64) {
     println!("| measure | value |\n| --- | ---: |");
     println!("| sign-ins/s | {:.0} |", latencies.len() as f64 / seconds as f64);
     println!("| sign-in p50 / p99 ms | {:.1} / {:.1} |", p(0.5), p(0.99));
-    println!("| session check meanwhile (8 connections) p50 / p99 ms | {:.2} / {:.2} |", during.1, during.2);
+    println!(
+        "| session check meanwhile (8 connections) p50 / p99 ms | {:.2} / {:.2} |",
+        during.1, during.2
+    );
     println!("| session checks/s meanwhile | {:.0} |", during.0);
 
     // Memory with many live sessions: appended straight to the stopped
@@ -231,7 +248,9 @@ pub async fn run(warden: &Path, seconds: u64, sessions: u64) {
         .send()
         .await
         .unwrap();
-    let count = check.json::<Value>().await.unwrap()["sessions"].as_array().map_or(0, Vec::len);
+    let count = check.json::<Value>().await.unwrap()["sessions"]
+        .as_array()
+        .map_or(0, Vec::len);
     let (rss, peak) = node.rss_mib();
     println!("\n## Memory\n");
     println!(
@@ -244,7 +263,9 @@ async fn add_sessions(dir: &Path, user: &str, org: &str, count: u64) {
     let store = std::sync::Arc::new(SqliteStore::open(&dir.join("ledger.sqlite")).await.unwrap());
     let ledger = Ledger::new(store);
     let kms: std::sync::Arc<dyn Kms> = std::sync::Arc::new(LocalKms::open(&dir.join("master.key"), false).unwrap());
-    warden_core::keys::signing::establish(&ledger, kms.as_ref()).await.unwrap();
+    warden_core::keys::signing::establish(&ledger, kms.as_ref())
+        .await
+        .unwrap();
     let mut actor = Actor::of_kind(ActorKind::User);
     actor.id = Some(user.to_string());
     actor.org = Some(org.to_string());
