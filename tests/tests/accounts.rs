@@ -419,24 +419,44 @@ async fn sessions_are_listed_revoked_and_never_fixated() {
 async fn sessions_expire_when_idle_and_at_their_absolute_end() {
     let idle = instance(&[("WARDEN_SESSION_IDLE_TIMEOUT_SECONDS", "2")]).await;
     let mut owner = set_up(&idle.server).await;
-    assert_eq!(owner.get("/api/v1/session").await.status, 200);
+    // Use keeps it alive past the idle timeout: the recorded use slides.
+    let began = Instant::now();
+    while began.elapsed() < Duration::from_millis(4000) {
+        assert_eq!(owner.get("/api/v1/session").await.status, 200, "a used session expired");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    assert!(events(&idle).iter().any(|event| event["kind"] == "session.refreshed"));
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let expired = owner.get("/api/v1/session").await;
     assert_refused(&expired, 401, "session_required");
     assert_eq!(expired.body["error"]["message"], "the session expired");
 
     let absolute = instance(&[
-        ("WARDEN_SESSION_ABSOLUTE_TIMEOUT_SECONDS", "2"),
+        ("WARDEN_SESSION_ABSOLUTE_TIMEOUT_SECONDS", "3"),
         ("WARDEN_SESSION_IDLE_TIMEOUT_SECONDS", "2"),
     ])
     .await;
+    // Kept busy, it still ends at its absolute end.
     let mut owner = set_up(&absolute.server).await;
-    for _ in 0..5 {
-        assert_eq!(owner.get("/api/v1/session").await.status, 200);
+    let began = Instant::now();
+    let ended = loop {
+        let answer = owner.get("/api/v1/session").await;
+        if answer.status != 200 {
+            break answer;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "the session outlived its absolute end"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_refused(&owner.get("/api/v1/session").await, 401, "session_required");
+    };
+    assert!(
+        began.elapsed() > Duration::from_millis(2500),
+        "ended early: {:?}",
+        began.elapsed()
+    );
+    assert_refused(&ended, 401, "session_required");
+    assert_eq!(ended.body["error"]["message"], "the session expired");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -168,10 +168,12 @@ fn lookup(state: &AppState, token_hash: &str) -> Option<Found> {
 }
 
 /// Records a use after a quiet spell of an eighth of the idle timeout (at
-/// least a minute): the idle timer is then exact to within that spell,
-/// and a busy session costs one event per spell, not one per request.
+/// least a quarter second): the idle timer is then exact to within that
+/// spell, and a busy session costs one event per spell, not one per
+/// request.
 fn refresh_if_due(state: &AppState, current: &CurrentSession, client: &Client, now: DateTime<Utc>) {
-    let spell = chrono::Duration::seconds((current.session.idle_timeout_seconds / 8).max(60) as i64);
+    let idle_ms = i64::try_from(current.session.idle_timeout_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let spell = chrono::Duration::milliseconds((idle_ms / 8).max(250));
     if now - current.session.last_seen < spell || !claim_write(state, &current.session.id) {
         return;
     }
