@@ -41,6 +41,9 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # Build and test packages (C toolchain for the bundled SQLite and ring).
 if command -v dpkg >/dev/null; then
   apt_install gcc pkg-config ca-certificates curl python3-venv
+  # The browser tests drive Debian's headless Chromium through chromedriver;
+  # the session benchmarks load the server with wrk.
+  apt_install chromium chromium-driver wrk
 fi
 
 # PostgreSQL

@@ -7,6 +7,7 @@ pub mod error;
 pub mod flows;
 pub mod handlers;
 pub mod node;
+pub mod pages;
 pub mod request_id;
 pub mod routes;
 pub mod server;

@@ -14,7 +14,13 @@
 //! | `POST /api/v1/sign-out`, `/api/v1/sessions…`, `PUT /api/v1/password` | session + CSRF |
 //! | `/api/v1/users…` | session + CSRF, role owner or admin |
 //!
-//! Every state-changing request passes the CSRF check (`web::csrf`).
+//! | `GET /sign-in`, `/setup`, `/invitation` and their POSTs | pages: as their API twins |
+//! | `/settings/…` | page session (else redirect to `/sign-in`) + CSRF |
+//! | `/admin/users…` | page session + CSRF, role owner or admin |
+//!
+//! Every state-changing request passes the CSRF check (`web::csrf`). Pages
+//! are outside the OpenAPI document (`pages::PATHS` lists them for its
+//! test).
 
 use std::time::Duration;
 
@@ -28,6 +34,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::error::ApiError;
 use crate::handlers::{app_events, audit_keys, auth, health, openapi, prometheus, sessions, users};
+use crate::pages;
 use crate::request_id;
 use crate::state::AppState;
 use crate::web::{csrf, session};
@@ -53,6 +60,30 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/users", get(users::list).post(users::create))
         .route("/api/v1/users/{id}", patch(users::change))
         .route("/api/v1/users/{id}/sessions", delete(users::revoke_sessions))
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/settings/sessions") }),
+        )
+        .route("/sign-in", get(pages::sign_in::form).post(pages::sign_in::submit))
+        .route("/sign-out", post(pages::sign_in::sign_out))
+        .route(
+            "/setup",
+            get(pages::sign_in::setup_form).post(pages::sign_in::setup_submit),
+        )
+        .route(
+            "/invitation",
+            get(pages::sign_in::invitation_form).post(pages::sign_in::invitation_submit),
+        )
+        .route("/settings/sessions", get(pages::settings::sessions))
+        .route("/settings/sessions/{id}/revoke", post(pages::settings::revoke))
+        .route("/settings/sessions/revoke-others", post(pages::settings::revoke_others))
+        .route(
+            "/settings/password",
+            get(pages::settings::password_form).post(pages::settings::password_submit),
+        )
+        .route("/admin/users", get(pages::admin::list).post(pages::admin::create))
+        .route("/admin/users/{id}", post(pages::admin::change))
+        .route("/admin/users/{id}/revoke-sessions", post(pages::admin::revoke_sessions))
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::resolve))

@@ -1,0 +1,201 @@
+//! Server-rendered pages (askama templates in `api/templates/`): sign-in,
+//! setup, invitation, the user's sessions and password, and user admin.
+//! Plain HTML forms, no script: every form posts with the session's CSRF
+//! token as a hidden field, every action goes through the same flows as
+//! the JSON API, and every failure is shown on the page it came from.
+
+pub mod admin;
+pub mod settings;
+pub mod sign_in;
+
+use askama::Template;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::session::{CurrentSession, SessionProblem};
+
+/// Every page path (HTML, outside the OpenAPI document).
+pub const PATHS: &[&str] = &[
+    "/",
+    "/sign-in",
+    "/sign-out",
+    "/setup",
+    "/invitation",
+    "/settings/sessions",
+    "/settings/sessions/{id}/revoke",
+    "/settings/sessions/revoke-others",
+    "/settings/password",
+    "/admin/users",
+    "/admin/users/{id}",
+    "/admin/users/{id}/revoke-sessions",
+];
+
+/// A rendered page with a status.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => {
+            let mut response = (status, html).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            // Pages are never framed (clickjacking) and never cached.
+            response
+                .headers_mut()
+                .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            response.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+            );
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, "page rendering failed");
+            ApiError::internal("the page could not be rendered").into_response()
+        }
+    }
+}
+
+/// A failure shown on the page: its status, and `Retry-After` when the
+/// flow asked for one.
+pub fn failed(error: &ApiError, page: &impl Template) -> Response {
+    let mut response = render(error.status, page);
+    if let Some(seconds) = error.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    heading: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+/// A page that only says what went wrong.
+pub fn error_page(error: &ApiError, request_id: &str) -> Response {
+    let heading = error.status.canonical_reason().unwrap_or("Refused");
+    failed(
+        error,
+        &ErrorPage {
+            heading,
+            message: &error.message,
+            request_id,
+        },
+    )
+}
+
+/// After a successful POST: back to a page (303, so a reload does not
+/// post again), with a notice code the page turns into text.
+pub fn see_other(path: &str) -> Response {
+    Redirect::to(path).into_response()
+}
+
+/// Only local paths are followed after sign-in: never another site.
+pub fn local_path(next: &str) -> &str {
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
+    if local && next.len() <= 512 {
+        next
+    } else {
+        "/settings/sessions"
+    }
+}
+
+/// Extractor for pages that need a session: redirects to the sign-in page
+/// (with the way back) instead of answering 401.
+pub struct PageSession(pub CurrentSession);
+
+impl FromRequestParts<AppState> for PageSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Response> {
+        if let Some(current) = parts.extensions.get::<CurrentSession>() {
+            return Ok(PageSession(current.clone()));
+        }
+        let mut target = format!("/sign-in?next={}", parts.uri.path());
+        if parts.extensions.get::<SessionProblem>() == Some(&SessionProblem::Expired) {
+            target.push_str("&notice=expired");
+        }
+        Err(see_other(&target))
+    }
+}
+
+/// Extractor for the user-administration pages: a signed-in owner or
+/// admin; others get a 403 page.
+pub struct PageManager(pub CurrentSession);
+
+impl FromRequestParts<AppState> for PageManager {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let PageSession(current) = PageSession::from_request_parts(parts, state).await?;
+        if !current.user.role.manages_users() {
+            let request_id = parts
+                .extensions
+                .get::<crate::request_id::RequestId>()
+                .map_or("", |id| id.0.as_str());
+            return Err(error_page(
+                &ApiError::forbidden("only owners and admins manage users"),
+                request_id,
+            ));
+        }
+        Ok(PageManager(current))
+    }
+}
+
+/// What the navigation bar shows.
+pub struct Nav {
+    pub csrf_token: String,
+    pub user_email: String,
+    pub manages_users: bool,
+}
+
+impl Nav {
+    pub fn of(current: &CurrentSession) -> Self {
+        Nav {
+            csrf_token: current.csrf_token(),
+            user_email: current.user.email.clone(),
+            manages_users: current.user.role.manages_users(),
+        }
+    }
+}
+
+/// Notices named in a `notice` query parameter after a redirect.
+pub fn notice(code: Option<&str>) -> Option<String> {
+    let text = match code? {
+        "expired" => "Your session expired. Please sign in again.",
+        "signed_out" => "You are signed out.",
+        "revoked" => "That device is signed out.",
+        "revoked_others" => "Every other device is signed out.",
+        "password_changed" => "Your password is changed. Every other device is signed out.",
+        "user_changed" => "The user is updated.",
+        "user_created" => "The user is created.",
+        "sessions_revoked" => "The user is signed out everywhere.",
+        _ => return None,
+    };
+    Some(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(local_path("/admin/users"), "/admin/users");
+        for foreign in ["https://evil.example", "//evil.example", "/\\evil.example", "evil"] {
+            assert_eq!(local_path(foreign), "/settings/sessions", "{foreign}");
+        }
+    }
+}

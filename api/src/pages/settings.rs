@@ -1,0 +1,170 @@
+//! The user's own settings: sessions (with revoke and "sign out all other
+//! devices") and password.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use warden_core::auth::password::Password;
+use warden_projections::projection::read;
+
+use super::{Nav, PageSession, failed, notice, render, see_other};
+use crate::flows::account;
+use crate::state::AppState;
+use crate::web::session::CurrentSession;
+use crate::web::{Client, cookie};
+
+struct SessionRow {
+    id: String,
+    current: bool,
+    browser: String,
+    os: String,
+    form: String,
+    ip: String,
+    created_at: String,
+    last_seen: String,
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+struct SessionsPage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    sessions: Vec<SessionRow>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn sessions_page(
+    state: &AppState,
+    current: &CurrentSession,
+    error: Option<String>,
+    notice: Option<String>,
+) -> SessionsPage {
+    let nav = Nav::of(current);
+    let sessions = read(&state.models.sessions)
+        .of_user(&current.user.id)
+        .into_iter()
+        .map(|session| SessionRow {
+            id: session.id.clone(),
+            current: session.id == current.session.id,
+            browser: session.device.browser.clone(),
+            os: session.device.os.clone(),
+            form: session.device.form.clone(),
+            ip: session.ip.clone().unwrap_or_else(|| "unknown".into()),
+            created_at: when(&session.created_at),
+            last_seen: when(&session.last_seen),
+        })
+        .collect();
+    SessionsPage {
+        csrf_token: nav.csrf_token,
+        user_email: nav.user_email,
+        manages_users: nav.manages_users,
+        sessions,
+        error,
+        notice,
+    }
+}
+
+pub async fn sessions(
+    State(state): State<AppState>,
+    PageSession(current): PageSession,
+    Query(query): Query<NoticeQuery>,
+) -> Response {
+    render(
+        StatusCode::OK,
+        &sessions_page(&state, &current, None, notice(query.notice.as_deref())),
+    )
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    client: Client,
+    PageSession(current): PageSession,
+    Path(id): Path<String>,
+) -> Response {
+    match account::revoke(&state, &current, &client, &id, "revoked_by_user").await {
+        Ok(()) => see_other("/settings/sessions?notice=revoked"),
+        Err(error) => failed(
+            &error,
+            &sessions_page(&state, &current, Some(error.message.clone()), None),
+        ),
+    }
+}
+
+pub async fn revoke_others(
+    State(state): State<AppState>,
+    client: Client,
+    PageSession(current): PageSession,
+) -> Response {
+    match account::revoke_others(&state, &current, &client).await {
+        Ok(_) => see_other("/settings/sessions?notice=revoked_others"),
+        Err(error) => failed(
+            &error,
+            &sessions_page(&state, &current, Some(error.message.clone()), None),
+        ),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn password_page(current: &CurrentSession, error: Option<String>) -> PasswordPage {
+    let nav = Nav::of(current);
+    PasswordPage {
+        csrf_token: nav.csrf_token,
+        user_email: nav.user_email,
+        manages_users: nav.manages_users,
+        error,
+        notice: None,
+    }
+}
+
+pub async fn password_form(PageSession(current): PageSession) -> Response {
+    render(StatusCode::OK, &password_page(&current, None))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn password_submit(
+    State(state): State<AppState>,
+    client: Client,
+    PageSession(current): PageSession,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let (old, new) = (Password::new(form.current_password), Password::new(form.new_password));
+    match account::change_password(&state, &current, &client, &old, &new).await {
+        Ok(session) => {
+            let mut response = see_other("/settings/sessions?notice=password_changed");
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                cookie::issue(&state.web, &session.cookie, session.expires_at),
+            );
+            response.into_response()
+        }
+        Err(error) => failed(&error, &password_page(&current, Some(error.message.clone()))),
+    }
+}

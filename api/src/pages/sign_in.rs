@@ -1,0 +1,209 @@
+//! The sign-in, sign-out, setup and invitation pages.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use warden_core::auth::password::Password;
+
+use super::{PageSession, failed, local_path, notice, render, see_other};
+use crate::flows::setup::SetupInput;
+use crate::flows::sign_in::NewSession;
+use crate::flows::{self, account};
+use crate::state::AppState;
+use crate::web::session::CurrentSession;
+use crate::web::{Client, cookie};
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    next: String,
+    email: String,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SignInQuery {
+    next: Option<String>,
+    notice: Option<String>,
+}
+
+pub async fn form(current: Option<axum::Extension<CurrentSession>>, Query(query): Query<SignInQuery>) -> Response {
+    let next = local_path(query.next.as_deref().unwrap_or("/settings/sessions")).to_string();
+    if current.is_some() {
+        return see_other(&next);
+    }
+    render(
+        StatusCode::OK,
+        &SignInPage {
+            next,
+            email: String::new(),
+            error: None,
+            notice: notice(query.notice.as_deref()),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn submit(State(state): State<AppState>, client: Client, Form(form): Form<SignInForm>) -> Response {
+    let password = Password::new(form.password);
+    let next = local_path(&form.next).to_string();
+    match flows::sign_in::with_password(&state, &client, &form.email, &password).await {
+        Ok(session) => signed_in(&state, &session, &next),
+        Err(error) => failed(
+            &error,
+            &SignInPage {
+                next,
+                email: form.email,
+                error: Some(error.message.clone()),
+                notice: None,
+            },
+        ),
+    }
+}
+
+/// Sets the cookie and goes on.
+fn signed_in(state: &AppState, session: &NewSession, next: &str) -> Response {
+    let mut response = see_other(next);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie::issue(&state.web, &session.cookie, session.expires_at),
+    );
+    response
+}
+
+pub async fn sign_out(State(state): State<AppState>, client: Client, PageSession(current): PageSession) -> Response {
+    if let Err(error) = account::sign_out(&state, &current, &client).await {
+        return error.into_response();
+    }
+    let mut response = see_other("/sign-in?notice=signed_out");
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookie::clear(&state.web));
+    response
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    token: String,
+    org_name: String,
+    org_slug: String,
+    display_name: String,
+    email: String,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+pub async fn setup_form(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
+    let error = flows::setup::check_link(&state, &query.token).err();
+    let page = SetupPage {
+        token: query.token,
+        org_name: String::new(),
+        org_slug: String::new(),
+        display_name: String::new(),
+        email: String::new(),
+        error: error.as_ref().map(|error| error.message.clone()),
+        notice: None,
+    };
+    match error {
+        Some(error) => failed(&error, &page),
+        None => render(StatusCode::OK, &page),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    token: String,
+    org_name: String,
+    org_slug: String,
+    display_name: String,
+    email: String,
+    password: String,
+}
+
+pub async fn setup_submit(State(state): State<AppState>, client: Client, Form(form): Form<SetupForm>) -> Response {
+    let input = SetupInput {
+        token: form.token.clone(),
+        org_name: form.org_name.clone(),
+        org_slug: form.org_slug.clone(),
+        email: form.email.clone(),
+        display_name: form.display_name.clone(),
+        password: Password::new(form.password),
+    };
+    match flows::setup::complete(&state, &client, input).await {
+        Ok(session) => signed_in(&state, &session, "/admin/users"),
+        Err(error) => failed(
+            &error,
+            &SetupPage {
+                token: form.token,
+                org_name: form.org_name,
+                org_slug: form.org_slug,
+                display_name: form.display_name,
+                email: form.email,
+                error: Some(error.message.clone()),
+                notice: None,
+            },
+        ),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "invitation.html")]
+struct InvitationPage {
+    token: String,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+pub async fn invitation_form(Query(query): Query<TokenQuery>) -> Response {
+    render(
+        StatusCode::OK,
+        &InvitationPage {
+            token: query.token,
+            error: None,
+            notice: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct InvitationForm {
+    token: String,
+    password: String,
+}
+
+pub async fn invitation_submit(
+    State(state): State<AppState>,
+    client: Client,
+    Form(form): Form<InvitationForm>,
+) -> Response {
+    let password = Password::new(form.password);
+    match flows::users::accept_invitation(&state, &client, &form.token, &password).await {
+        Ok(session) => signed_in(&state, &session, "/settings/sessions"),
+        Err(error) => failed(
+            &error,
+            &InvitationPage {
+                token: form.token,
+                error: Some(error.message.clone()),
+                notice: None,
+            },
+        ),
+    }
+}
