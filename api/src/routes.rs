@@ -12,7 +12,8 @@
 //! | `POST /api/v1/invitations/accept` | the invitation link's token |
 //! | `GET /api/v1/session`, `GET /api/v1/auth/forward` | session |
 //! | `POST /api/v1/sign-out`, `/api/v1/sessions…`, `PUT /api/v1/password` | session + CSRF |
-//! | `/api/v1/users…` | session + CSRF, role owner or admin |
+//! | `GET /api/v1/org` | session |
+//! | `PUT /api/v1/org/session-policy`, `/api/v1/users…` | session + CSRF, role owner or admin |
 //!
 //! | `GET /sign-in`, `/setup`, `/invitation` and their POSTs | pages: as their API twins |
 //! | `/settings/…` | page session (else redirect to `/sign-in`) + CSRF |
@@ -33,7 +34,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::error::ApiError;
-use crate::handlers::{app_events, audit_keys, auth, health, openapi, prometheus, sessions, users};
+use crate::handlers::{app_events, audit_keys, auth, health, openapi, org, prometheus, sessions, users};
 use crate::pages;
 use crate::request_id;
 use crate::state::AppState;
@@ -57,6 +58,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sessions/{id}", delete(sessions::revoke))
         .route("/api/v1/sessions/sign-out-others", post(sessions::revoke_others))
         .route("/api/v1/password", put(sessions::change_password))
+        .route("/api/v1/org", get(org::get))
+        .route("/api/v1/org/session-policy", put(org::change_session_policy))
         .route("/api/v1/users", get(users::list).post(users::create))
         .route("/api/v1/users/{id}", patch(users::change))
         .route("/api/v1/users/{id}/sessions", delete(users::revoke_sessions))

@@ -732,3 +732,62 @@ async fn forward_auth_and_cors_for_the_application() {
         200
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orgs_choose_their_session_lifetimes() {
+    let instance = instance(&[]).await;
+    let mut owner = set_up(&instance.server).await;
+    create_user(&mut owner, "meg@acme.test", "member", "meg's long password 7").await;
+    let org = owner.get("/api/v1/org").await;
+    assert_eq!(org.body["session_policy"]["idle_timeout_seconds"], 28800);
+    assert_eq!(org.body["session_policy"]["absolute_timeout_seconds"], 604800);
+
+    let mut member = WebClient::new(&instance.server);
+    member.sign_in("meg@acme.test", "meg's long password 7").await;
+    let policy = json!({"idle_timeout_seconds": 600, "absolute_timeout_seconds": 3600});
+    assert_refused(
+        &member.put("/api/v1/org/session-policy", policy.clone()).await,
+        403,
+        "forbidden",
+    );
+    assert_refused(
+        &owner
+            .put(
+                "/api/v1/org/session-policy",
+                json!({"idle_timeout_seconds": 299, "absolute_timeout_seconds": 3600}),
+            )
+            .await,
+        400,
+        "bad_request",
+    );
+    assert_refused(
+        &owner
+            .put(
+                "/api/v1/org/session-policy",
+                json!({"idle_timeout_seconds": 7200, "absolute_timeout_seconds": 3600}),
+            )
+            .await,
+        400,
+        "bad_request",
+    );
+    let changed = owner.put("/api/v1/org/session-policy", policy).await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_eq!(changed.body["session_policy"]["idle_timeout_seconds"], 600);
+
+    // New sessions get the new lifetimes.
+    let mut fresh = WebClient::new(&instance.server);
+    let signed_in = fresh.sign_in("meg@acme.test", "meg's long password 7").await;
+    let parse =
+        |field: &str| chrono::DateTime::parse_from_rfc3339(signed_in.body["session"][field].as_str().unwrap()).unwrap();
+    let created = parse("created_at");
+    assert!(((parse("expires_at") - created).num_seconds() - 3600).abs() <= 1);
+    assert!(((parse("idle_expires_at") - created).num_seconds() - 600).abs() <= 1);
+
+    let events = events(&instance);
+    let change = events
+        .iter()
+        .find(|event| event["kind"] == "org.session_policy_changed")
+        .unwrap();
+    assert_eq!(change["data"]["old"]["idle_timeout_seconds"], 28800);
+    assert_eq!(change["data"]["new"]["absolute_timeout_seconds"], 3600);
+}

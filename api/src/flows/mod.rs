@@ -4,6 +4,7 @@
 //! JSON handlers and page handlers both call these.
 
 pub mod account;
+pub mod org;
 pub mod setup;
 pub mod sign_in;
 pub mod users;

@@ -5,6 +5,7 @@ pub mod audit_keys;
 pub mod auth;
 pub mod health;
 pub mod openapi;
+pub mod org;
 pub mod prometheus;
 pub mod sessions;
 pub mod users;

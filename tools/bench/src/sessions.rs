@@ -21,7 +21,7 @@ use warden_core::ledger::Ledger;
 use warden_core::ledger::sqlite::SqliteStore;
 use warden_core::{Actor, ActorKind};
 
-const PASSWORD: &str = "bench password of decent length";
+const PASSWORD: &str = "correct horse battery staple 9";
 
 struct Node {
     child: Child,
