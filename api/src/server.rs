@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::node::{Node, NodeError};
 use crate::routes::router;
-use crate::state::{AppState, Passwords, Web};
+use crate::state::{AppState, Passwords, Shared, Web};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -68,7 +68,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
         reason: e.to_string(),
     })?;
     let address = listener.local_addr().unwrap_or(config.listen);
-    let state = AppState {
+    let state = AppState::new(Shared {
         ledger: node.ledger.clone(),
         bus: node.bus.clone(),
         models: node.models.clone(),
@@ -85,7 +85,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
             default_session_policy: config.web.default_session_policy,
         }),
         session_writes: Arc::default(),
-    };
+    });
     announce_setup(&state).await;
     tracing::info!(%address, profile = ?profile_name(&config), "warden listening on http://{address}");
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

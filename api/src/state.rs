@@ -11,8 +11,25 @@ use warden_core::keys::{DataKeys, Sealed};
 use warden_core::ledger::Ledger;
 use warden_projections::{Positions, ReadModels};
 
+/// Cloned for every request by every layer that needs it: one pointer.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub ledger: Ledger,
     pub bus: Arc<dyn Bus>,
     pub models: ReadModels,

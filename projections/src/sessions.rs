@@ -7,6 +7,7 @@
 //! [`Session::valid_at`], using its own record of recent activity.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -64,7 +65,9 @@ impl Session {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Sessions {
-    sessions: HashMap<String, Session>,
+    /// Shared with readers: a session check clones a pointer, not the
+    /// session.
+    sessions: HashMap<String, Arc<Session>>,
     by_token: HashMap<String, String>,
     by_user: HashMap<String, BTreeSet<String>>,
     /// Device fingerprints each user has signed in from.
@@ -73,17 +76,17 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn by_token(&self, token_hash: &str) -> Option<&Session> {
+    pub fn by_token(&self, token_hash: &str) -> Option<&Arc<Session>> {
         self.by_token.get(token_hash).and_then(|id| self.sessions.get(id))
     }
 
-    pub fn get(&self, id: &str) -> Option<&Session> {
+    pub fn get(&self, id: &str) -> Option<&Arc<Session>> {
         self.sessions.get(id)
     }
 
     /// The user's sessions, newest first.
-    pub fn of_user(&self, user: &str) -> Vec<&Session> {
-        let mut sessions: Vec<&Session> = self
+    pub fn of_user(&self, user: &str) -> Vec<&Arc<Session>> {
+        let mut sessions: Vec<&Arc<Session>> = self
             .by_user
             .get(user)
             .into_iter()
@@ -170,7 +173,7 @@ impl Projection for Sessions {
                     .insert(created.fingerprint.clone());
                 self.sessions.insert(
                     id.to_string(),
-                    Session {
+                    Arc::new(Session {
                         id: id.to_string(),
                         user: created.user,
                         org: created.org,
@@ -186,13 +189,14 @@ impl Projection for Sessions {
                         device: created.device,
                         fingerprint: created.fingerprint,
                         assurance: created.assurance,
-                    },
+                    }),
                 );
             }
             session::SESSION_REFRESHED => {
                 if let (Some(session), Some(refreshed)) =
                     (self.sessions.get_mut(id), payload::<SessionRefreshed>(event))
                 {
+                    let session = Arc::make_mut(session);
                     session.last_seen = session.last_seen.max(refreshed.last_seen);
                     if refreshed.ip.is_some() {
                         session.ip = refreshed.ip;
@@ -204,6 +208,7 @@ impl Projection for Sessions {
                     return;
                 };
                 if let Some(session) = self.sessions.get_mut(id) {
+                    let session = Arc::make_mut(session);
                     let old = std::mem::replace(&mut session.token_hash, rotated.token_hash.clone());
                     session.token_seq = event.seq;
                     session.token_issued_at = event.at;

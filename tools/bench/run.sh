@@ -2,6 +2,7 @@
 # Runs Warden's benchmarks and prints the tables (see docs/performance.md).
 #   tools/bench/run.sh                 # 1,000,000 events per backend
 #   tools/bench/run.sh --events 100000 # quicker
+#   tools/bench/run.sh --suite sessions # session checks, sign-in, memory (needs wrk)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 eval "$(tools/test-env.sh)"

@@ -127,11 +127,19 @@ pub fn signed_in(state: &AppState, session: &NewSession, status: StatusCode) -> 
 }
 
 pub fn describe(state: &AppState, current: &CurrentSession) -> Value {
-    let user = read(&state.models.accounts).user(&current.user.id).cloned();
-    match user {
-        Some(user) => describe_parts(state, &current.session, &user, &current.csrf_token()),
-        None => json!({}),
-    }
+    let user = &current.user;
+    let accounts = read(&state.models.accounts);
+    let org = accounts.org(&user.org);
+    describe_with(
+        &current.session,
+        (&user.id, &user.email, &user.display_name, user.role.as_str()),
+        (
+            &user.org,
+            org.map(|org| org.name.as_str()),
+            org.map(|org| org.slug.as_str()),
+        ),
+        &current.csrf_token(),
+    )
 }
 
 fn describe_parts(
@@ -142,14 +150,30 @@ fn describe_parts(
 ) -> Value {
     let accounts = read(&state.models.accounts);
     let org = accounts.org(&user.org);
+    describe_with(
+        session,
+        (&user.id, &user.email, &user.display_name, user.role.as_str()),
+        (
+            &user.org,
+            org.map(|org| org.name.as_str()),
+            org.map(|org| org.slug.as_str()),
+        ),
+        csrf_token,
+    )
+}
+
+/// The session description: `(id, email, name, role)` of the user and
+/// `(id, name, slug)` of the org.
+fn describe_with(
+    session: &warden_projections::sessions::Session,
+    (id, email, display_name, role): (&str, &str, &str, &str),
+    (org, name, slug): (&str, Option<&str>, Option<&str>),
+    csrf_token: &str,
+) -> Value {
     json!({
-        "user": { "id": user.id, "email": user.email, "display_name": user.display_name },
-        "org": {
-            "id": user.org,
-            "name": org.map(|org| org.name.as_str()),
-            "slug": org.map(|org| org.slug.as_str()),
-        },
-        "roles": [user.role.as_str()],
+        "user": { "id": id, "email": email, "display_name": display_name },
+        "org": { "id": org, "name": name, "slug": slug },
+        "roles": [role],
         "session": {
             "id": session.id,
             "created_at": timestamp::format(&session.created_at),

@@ -6,6 +6,7 @@
 //! privileges changed since its token was issued, gives it a new token.
 //! Handlers take [`SignedIn`] to require a session.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -35,7 +36,7 @@ const CATCH_UP_MAX_GAP: u64 = 1_000_000;
 /// The signed-in user of a request.
 #[derive(Debug, Clone)]
 pub struct CurrentSession {
-    pub session: Session,
+    pub session: Arc<Session>,
     pub user: UserView,
     /// The token in use (after rotation, the new one): the CSRF token is
     /// derived from it.
@@ -151,7 +152,7 @@ async fn authenticate(
     Ok((current, None))
 }
 
-type Found = (Session, UserView, Status, DateTime<Utc>);
+type Found = (Arc<Session>, UserView, Status, DateTime<Utc>);
 
 fn lookup(state: &AppState, token_hash: &str) -> Option<Found> {
     let session = read(&state.models.sessions).by_token(token_hash)?.clone();
@@ -254,8 +255,9 @@ impl FromRequestParts<AppState> for SignedIn {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, ApiError> {
-        if let Some(current) = parts.extensions.get::<CurrentSession>() {
-            return Ok(SignedIn(current.clone()));
+        // Taken, not cloned: the handler is the last to need it.
+        if let Some(current) = parts.extensions.remove::<CurrentSession>() {
+            return Ok(SignedIn(current));
         }
         let message = parts
             .extensions
