@@ -113,6 +113,9 @@ pub struct NewEvent {
     pub outcome: Outcome,
     pub data: serde_json::Value,
     pub claims: Vec<UniqueClaim>,
+    /// Claims this event gives up (made by earlier events), in the same
+    /// transaction as the append: the values can be claimed again.
+    pub releases: Vec<UniqueClaim>,
 }
 
 impl NewEvent {
@@ -126,6 +129,7 @@ impl NewEvent {
             outcome: Outcome::Success,
             data: serde_json::Value::Object(serde_json::Map::new()),
             claims: Vec::new(),
+            releases: Vec::new(),
         }
     }
 
@@ -151,6 +155,14 @@ impl NewEvent {
 
     pub fn claim(mut self, namespace: impl Into<String>, value: impl Into<String>) -> Self {
         self.claims.push(UniqueClaim {
+            namespace: namespace.into(),
+            value: value.into(),
+        });
+        self
+    }
+
+    pub fn release(mut self, namespace: impl Into<String>, value: impl Into<String>) -> Self {
+        self.releases.push(UniqueClaim {
             namespace: namespace.into(),
             value: value.into(),
         });

@@ -48,6 +48,7 @@ conformance!(
     concurrent_appends_share_commits_and_stay_gapless,
     subject_versions_refuse_stale_decisions,
     unique_claims_are_taken_once,
+    released_claims_can_be_claimed_again,
     a_command_appends_all_or_nothing,
     invalid_events_are_refused_with_a_reason,
     snapshots_round_trip,
@@ -170,6 +171,58 @@ async fn unique_claims_are_taken_once(backend: Backend) {
         .append_one(event("app.user.created", "user:b").claim("email", "bob@example.org"))
         .await
         .unwrap();
+}
+
+/// A compensating event releases a claim; the value can then be claimed
+/// again, once, in a later append or later in the same command.
+async fn released_claims_can_be_claimed_again(backend: Backend) {
+    let store = TestStore::open(backend).await;
+    let ledger = store.ledger().await;
+    let taken = |result: Result<_, AppendError>| matches!(result, Err(AppendError::ClaimTaken { .. }));
+    ledger
+        .append_one(event("app.user.created", "user:a").claim("email", "a@example.org"))
+        .await
+        .unwrap();
+    assert!(taken(ledger.append_one(event("app.user.created", "user:a2").claim("email", "a@example.org")).await));
+    ledger
+        .append_one(event("app.user.removed", "user:a").release("email", "a@example.org"))
+        .await
+        .unwrap();
+    ledger
+        .append_one(event("app.user.created", "user:a3").claim("email", "a@example.org"))
+        .await
+        .unwrap();
+    assert!(taken(ledger.append_one(event("app.user.created", "user:a4").claim("email", "a@example.org")).await));
+    // Release and claim again within one command, and concurrent racers
+    // for a released value: exactly one wins.
+    ledger
+        .append(vec![
+            event("app.user.removed", "user:a3").release("email", "a@example.org"),
+            event("app.user.created", "user:a5").claim("email", "a@example.org"),
+        ])
+        .await
+        .unwrap();
+    ledger
+        .append_one(event("app.user.removed", "user:a5").release("email", "a@example.org"))
+        .await
+        .unwrap();
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                ledger
+                    .append_one(event("app.user.created", &format!("user:r{i}")).claim("email", "a@example.org"))
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        if racer.await.unwrap().is_ok() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
 }
 
 async fn a_command_appends_all_or_nothing(backend: Backend) {

@@ -25,6 +25,8 @@ pub struct SealedBatch {
     pub versions: Vec<(String, u64)>,
     /// Claims made, with the `seq` of the event that made them.
     pub claims: Vec<(UniqueClaim, u64)>,
+    /// Claims released, to delete before `claims` are inserted.
+    pub released: Vec<UniqueClaim>,
 }
 
 impl SealedBatch {
@@ -102,6 +104,14 @@ impl SealInput<'_> {
                 *version += 1;
                 touched.insert(new.subject.clone());
                 let event = self.seal_one(new, next_seq, *version, prev);
+                for claim in &new.releases {
+                    taken.remove(claim);
+                    let made_here = batch.claims.len();
+                    batch.claims.retain(|(made, _)| made != claim);
+                    if batch.claims.len() == made_here {
+                        batch.released.push(claim.clone());
+                    }
+                }
                 for claim in &new.claims {
                     taken.insert(claim.clone());
                     batch.claims.push((claim.clone(), next_seq));
@@ -129,6 +139,7 @@ impl SealInput<'_> {
     ) -> Result<(), AppendError> {
         let mut local_versions: HashMap<&str, u64> = HashMap::new();
         let mut local_claims: HashSet<&UniqueClaim> = HashSet::new();
+        let mut local_released: HashSet<&UniqueClaim> = HashSet::new();
         for (offset, event) in request.iter().enumerate() {
             let current = local_versions
                 .get(event.subject.as_str())
@@ -144,8 +155,13 @@ impl SealInput<'_> {
                 });
             }
             local_versions.insert(&event.subject, current + 1);
+            for claim in &event.releases {
+                local_claims.remove(claim);
+                local_released.insert(claim);
+            }
             for claim in &event.claims {
-                if taken.contains(claim) || !local_claims.insert(claim) {
+                let free = !taken.contains(claim) || local_released.remove(claim);
+                if !free || !local_claims.insert(claim) {
                     return Err(AppendError::ClaimTaken {
                         namespace: claim.namespace.clone(),
                         value: claim.value.clone(),

@@ -189,6 +189,13 @@ impl LedgerStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        for claim in &sealed.released {
+            sqlx::query("DELETE FROM unique_claims WHERE namespace = ? AND value = ?")
+                .bind(&claim.namespace)
+                .bind(&claim.value)
+                .execute(&mut *tx)
+                .await?;
+        }
         for (claim, seq) in &sealed.claims {
             sqlx::query("INSERT INTO unique_claims (namespace, value, seq) VALUES (?, ?, ?)")
                 .bind(&claim.namespace)

@@ -87,6 +87,16 @@ pub(super) async fn sign_and_insert(
     sealed: &mut SealedBatch,
     max_statement_bytes: usize,
 ) -> Result<(), LedgerError> {
+    if !sealed.released.is_empty() {
+        // Released claims go first, so the batch may claim them again.
+        let namespaces: Vec<&str> = sealed.released.iter().map(|c| c.namespace.as_str()).collect();
+        let values: Vec<&str> = sealed.released.iter().map(|c| c.value.as_str()).collect();
+        sqlx::query(DELETE_CLAIMS)
+            .bind(&namespaces)
+            .bind(&values)
+            .execute(&mut **tx)
+            .await?;
+    }
     let mut columns = EventColumns::of(sealed.events());
     let count = columns.seq.len();
     let side_bytes = sealed
@@ -196,6 +206,8 @@ macro_rules! insert_events {
 const INSERT_EVENTS: &str = insert_events!();
 const INSERT_VERSIONS: &str = "INSERT INTO subjects (subject, version) SELECT * FROM UNNEST($1::text[], $2::int8[]) \
      ON CONFLICT (subject) DO UPDATE SET version = EXCLUDED.version";
+const DELETE_CLAIMS: &str = "DELETE FROM unique_claims WHERE (namespace, value) IN \
+     (SELECT * FROM UNNEST($1::text[], $2::text[]))";
 const INSERT_CLAIMS: &str = "INSERT INTO unique_claims (namespace, value, seq) \
      SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[])";
 /// Data-modifying CTEs all run, referenced or not.

@@ -1,0 +1,1 @@
+REVOKE DELETE ON unique_claims FROM warden_writer;
