@@ -183,7 +183,11 @@ async fn released_claims_can_be_claimed_again(backend: Backend) {
         .append_one(event("app.user.created", "user:a").claim("email", "a@example.org"))
         .await
         .unwrap();
-    assert!(taken(ledger.append_one(event("app.user.created", "user:a2").claim("email", "a@example.org")).await));
+    assert!(taken(
+        ledger
+            .append_one(event("app.user.created", "user:a2").claim("email", "a@example.org"))
+            .await
+    ));
     ledger
         .append_one(event("app.user.removed", "user:a").release("email", "a@example.org"))
         .await
@@ -192,7 +196,11 @@ async fn released_claims_can_be_claimed_again(backend: Backend) {
         .append_one(event("app.user.created", "user:a3").claim("email", "a@example.org"))
         .await
         .unwrap();
-    assert!(taken(ledger.append_one(event("app.user.created", "user:a4").claim("email", "a@example.org")).await));
+    assert!(taken(
+        ledger
+            .append_one(event("app.user.created", "user:a4").claim("email", "a@example.org"))
+            .await
+    ));
     // Release and claim again within one command, and concurrent racers
     // for a released value: exactly one wins.
     ledger

@@ -135,6 +135,27 @@ impl PasswordHashing {
         let clear = Zeroizing::new(password.expose().as_bytes().to_vec());
         let stored = stored.to_string();
         self.run(move || {
+            match Scheme::of(&stored) {
+                Some(Scheme::Bcrypt) => {
+                    // Legacy (imported): valid means "replace it now".
+                    return match bcrypt::verify(clear.as_slice(), &stored) {
+                        Ok(true) => Verification::Valid { rehash: true },
+                        _ => Verification::Invalid,
+                    };
+                }
+                Some(Scheme::Scrypt) => {
+                    use scrypt::password_hash::{PasswordHash as ScryptHash, PasswordVerifier as _};
+                    let valid = ScryptHash::new(&stored)
+                        .is_ok_and(|hash| scrypt::Scrypt.verify_password(&clear, &hash).is_ok());
+                    return if valid {
+                        Verification::Valid { rehash: true }
+                    } else {
+                        Verification::Invalid
+                    };
+                }
+                Some(Scheme::Argon2) => {}
+                None => return Verification::Invalid,
+            }
             let Ok(hash) = PasswordHash::new(&stored) else {
                 return Verification::Invalid;
             };
@@ -161,6 +182,49 @@ impl PasswordHashing {
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|_| PasswordError::Closed)
+    }
+}
+
+/// The password-hash schemes Warden verifies: its own Argon2id, and the
+/// legacy schemes an import may bring (replaced by Argon2id at the user's
+/// next sign-in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `$argon2id$`, `$argon2i$`, `$argon2d$` (PHC strings).
+    Argon2,
+    /// `$2a$`, `$2b$`, `$2x$`, `$2y$` (modular crypt format).
+    Bcrypt,
+    /// `$scrypt$` (PHC string).
+    Scrypt,
+}
+
+impl Scheme {
+    /// The scheme of a stored hash, by its prefix.
+    pub fn of(stored: &str) -> Option<Scheme> {
+        if ["$argon2id$", "$argon2i$", "$argon2d$"]
+            .iter()
+            .any(|p| stored.starts_with(p))
+        {
+            Some(Scheme::Argon2)
+        } else if ["$2a$", "$2b$", "$2x$", "$2y$"].iter().any(|p| stored.starts_with(p)) {
+            Some(Scheme::Bcrypt)
+        } else if stored.starts_with("$scrypt$") {
+            Some(Scheme::Scrypt)
+        } else {
+            None
+        }
+    }
+
+    /// The name recorded in `password.set` events' `scheme`.
+    pub fn name(stored: &str) -> &'static str {
+        match Scheme::of(stored) {
+            Some(Scheme::Argon2) if stored.starts_with("$argon2id$") => "argon2id",
+            Some(Scheme::Argon2) if stored.starts_with("$argon2i$") => "argon2i",
+            Some(Scheme::Argon2) => "argon2d",
+            Some(Scheme::Bcrypt) => "bcrypt",
+            Some(Scheme::Scrypt) => "scrypt",
+            None => "unknown",
+        }
     }
 }
 
@@ -274,6 +338,65 @@ mod tests {
             iterations: 1,
             parallelism: 1,
         }
+    }
+
+    #[tokio::test]
+    async fn legacy_hashes_verify_and_ask_for_a_rehash() {
+        let hashing = PasswordHashing::new(cheap(), 2).unwrap();
+        // OpenBSD's bcrypt test vector.
+        let vector = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+        assert_eq!(Scheme::name(vector), "bcrypt");
+        assert_eq!(
+            hashing.verify(&Password::new("U*U"), vector).await.unwrap(),
+            Verification::Valid { rehash: true }
+        );
+        assert_eq!(
+            hashing.verify(&Password::new("U*V"), vector).await.unwrap(),
+            Verification::Invalid
+        );
+
+        let password = Password::new("correct horse battery staple");
+        let bcrypt = bcrypt::hash("correct horse battery staple", 4).unwrap();
+        let argon2i = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            ParamsBuilder::new().m_cost(64).t_cost(1).p_cost(1).build().unwrap(),
+        )
+        .hash_password(b"correct horse battery staple")
+        .unwrap()
+        .to_string();
+        let scrypt = {
+            use scrypt::password_hash::{PasswordHasher as _, SaltString};
+            let salt = SaltString::encode_b64(b"sixteen byte sal").unwrap();
+            scrypt::Scrypt
+                .hash_password_customized(
+                    b"correct horse battery staple",
+                    None,
+                    None,
+                    scrypt::Params::new(4, 8, 1, 32).unwrap(),
+                    &salt,
+                )
+                .unwrap()
+                .to_string()
+        };
+        for (stored, name) in [(&bcrypt, "bcrypt"), (&argon2i, "argon2i"), (&scrypt, "scrypt")] {
+            assert_eq!(Scheme::name(stored), name);
+            assert_eq!(
+                hashing.verify(&password, stored).await.unwrap(),
+                Verification::Valid { rehash: true },
+                "{name}"
+            );
+            assert_eq!(
+                hashing.verify(&Password::new("wrong"), stored).await.unwrap(),
+                Verification::Invalid,
+                "{name}"
+            );
+        }
+        assert_eq!(Scheme::name("{SSHA}abc"), "unknown");
+        assert_eq!(
+            hashing.verify(&password, "{SSHA}abc").await.unwrap(),
+            Verification::Invalid
+        );
     }
 
     #[tokio::test]
