@@ -10,6 +10,7 @@ use warden_core::Event;
 use warden_core::commands::account::{
     self, Invitation, PasswordSet, Role, RoleChanged, Status, StatusChanged, UserCreated,
 };
+use warden_core::commands::import::{self as imports};
 use warden_core::commands::org::{self, OrgCreated, SessionPolicy, SessionPolicyChanged};
 use warden_core::commands::setup::{self, LinkIssued};
 use warden_core::commands::{payload, subject_id};
@@ -23,6 +24,7 @@ pub struct Org {
     pub name: String,
     pub slug: String,
     pub session_policy: SessionPolicy,
+    pub import_id: Option<String>,
     pub version: u64,
     pub created_at: DateTime<Utc>,
 }
@@ -53,12 +55,21 @@ pub struct Setup {
     pub completed: bool,
 }
 
+/// An import batch, by its id.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Import {
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed: bool,
+    pub reverted: bool,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Accounts {
     orgs: HashMap<String, Org>,
     users: HashMap<String, User>,
     by_email: HashMap<String, String>,
     setup: Setup,
+    imports: HashMap<String, Import>,
 }
 
 impl Accounts {
@@ -100,11 +111,35 @@ impl Accounts {
     pub fn user_count(&self) -> usize {
         self.users.len()
     }
+
+    pub fn org_by_slug(&self, slug: &str) -> Option<&Org> {
+        self.orgs.values().find(|org| org.slug == slug)
+    }
+
+    pub fn import(&self, id: &str) -> Option<&Import> {
+        self.imports.get(id)
+    }
+
+    /// The users an import created that are still there.
+    pub fn imported_users(&self, import_id: &str) -> Vec<&User> {
+        self.users
+            .values()
+            .filter(|user| user.import_id.as_deref() == Some(import_id))
+            .collect()
+    }
+
+    /// The orgs an import created that are still there.
+    pub fn imported_orgs(&self, import_id: &str) -> Vec<&Org> {
+        self.orgs
+            .values()
+            .filter(|org| org.import_id.as_deref() == Some(import_id))
+            .collect()
+    }
 }
 
 impl Projection for Accounts {
     const NAME: &'static str = "accounts";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 
     fn apply(&mut self, event: &Event) {
         if event.subject == setup::SETUP_SUBJECT {
@@ -115,6 +150,16 @@ impl Projection for Accounts {
                     self.setup.completed = true;
                     self.setup.link = None;
                 }
+                _ => {}
+            }
+            return;
+        }
+        if let Some(id) = subject_id(&event.subject, "import") {
+            let import = self.imports.entry(id.to_string()).or_default();
+            match event.kind.as_str() {
+                imports::IMPORT_STARTED => import.started_at = Some(event.at),
+                imports::IMPORT_COMPLETED => import.completed = true,
+                imports::IMPORT_REVERTED => import.reverted = true,
                 _ => {}
             }
             return;
@@ -139,11 +184,16 @@ impl Accounts {
                             name: created.name,
                             slug: created.slug,
                             session_policy: created.session_policy,
+                            import_id: created.import_id,
                             version: event.subject_version,
                             created_at: event.at,
                         },
                     );
                 }
+            }
+            org::ORG_REMOVED => {
+                self.orgs.remove(id);
+                return;
             }
             org::ORG_SESSION_POLICY_CHANGED => {
                 if let (Some(org), Some(change)) = (self.orgs.get_mut(id), payload::<SessionPolicyChanged>(event)) {
@@ -180,6 +230,12 @@ impl Accounts {
                         version: event.subject_version,
                     },
                 );
+            }
+            return;
+        }
+        if event.kind == account::USER_REMOVED {
+            if let Some(user) = self.users.remove(id) {
+                self.by_email.remove(&user.email);
             }
             return;
         }

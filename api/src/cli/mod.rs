@@ -1,6 +1,8 @@
-//! The `warden` command line: `serve`, `migrate`, `verify`, `export`, `keys`.
+//! The `warden` command line: `serve`, `migrate`, `verify`, `export`, `keys`,
+//! `import`.
 
 mod export;
+mod import;
 mod keys;
 mod migrate;
 mod verify;
@@ -30,6 +32,9 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Export a range of events as JSON Lines.
     Export(export::ExportArgs),
+    /// Import users, orgs and password hashes from a legacy PostgreSQL table
+    /// (or revert an import).
+    Import(import::ImportArgs),
     /// List or rotate the chain's signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -56,6 +61,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Verify(args) => verify::run(&config, args).await,
         Command::Export(args) => export::run(&config, args).await,
         Command::Keys(command) => keys::run(&config, command).await,
+        Command::Import(args) => import::run(&config, args).await,
     };
     match result {
         Ok(code) => code,

@@ -100,6 +100,7 @@ pub async fn complete(state: &AppState, client: &Client, input: SetupInput) -> R
                 name: org_name,
                 slug,
                 session_policy: state.web.default_session_policy,
+                import_id: None,
             },
         ),
         account::create(
@@ -113,6 +114,7 @@ pub async fn complete(state: &AppState, client: &Client, input: SetupInput) -> R
                 status: Status::Active,
                 invitation: None,
                 import_id: None,
+                legacy_id: None,
             },
         ),
         account::set_password(&context, &user_id, Some(1), &password),

@@ -74,6 +74,7 @@ pub async fn create(
             expires_at: now_micros() + INVITATION_LIFETIME,
         }),
         import_id: None,
+        legacy_id: None,
     };
     let mut events = vec![account::create(&context, &id, &created)];
     if let Some(password) = &input.password {

@@ -18,6 +18,9 @@ pub const USER_INVITATION_ACCEPTED: &str = "user.invitation_accepted";
 pub const USER_ROLE_CHANGED: &str = "user.role_changed";
 pub const USER_DISABLED: &str = "user.disabled";
 pub const USER_ENABLED: &str = "user.enabled";
+/// A user taken away by a compensating event (an import reverted); their
+/// email is released.
+pub const USER_REMOVED: &str = "user.removed";
 /// A password set by setup, an invitation, an admin or an import.
 pub const PASSWORD_SET: &str = "password.set";
 /// A password the user changed themselves.
@@ -143,6 +146,18 @@ pub struct UserCreated {
     /// The import batch that created the user, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import_id: Option<String>,
+    /// The user's id in the system it was imported from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRemoved {
+    pub email: String,
+    /// `import_reverted`.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +225,15 @@ pub fn create(context: &Context, id: &str, created: &UserCreated) -> NewEvent {
         .expect_version(0)
         .claim(EMAIL_CLAIM, normalize_email(&created.email))
         .data(data(created))
+}
+
+/// Removes a user and releases their email.
+pub fn remove(context: &Context, id: &str, version: u64, removed: &UserRemoved) -> NewEvent {
+    context
+        .event(USER_REMOVED, user_subject(id))
+        .expect_version(version)
+        .release(EMAIL_CLAIM, normalize_email(&removed.email))
+        .data(data(removed))
 }
 
 pub fn accept_invitation(context: &Context, id: &str, version: u64) -> NewEvent {

@@ -6,6 +6,7 @@
 //! the read models, decides through these functions and appends.
 
 pub mod account;
+pub mod import;
 pub mod org;
 pub mod session;
 pub mod setup;

@@ -7,6 +7,8 @@ use crate::event::NewEvent;
 
 pub const ORG_CREATED: &str = "org.created";
 pub const ORG_SESSION_POLICY_CHANGED: &str = "org.session_policy_changed";
+/// An org taken away by a compensating event; its slug is released.
+pub const ORG_REMOVED: &str = "org.removed";
 
 /// Uniqueness namespace of org slugs.
 pub const SLUG_CLAIM: &str = "org_slug";
@@ -20,6 +22,25 @@ pub struct OrgCreated {
     pub name: String,
     pub slug: String,
     pub session_policy: SessionPolicy,
+    /// The import batch that created the org, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgRemoved {
+    pub slug: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+}
+
+pub fn remove(context: &Context, id: &str, version: u64, removed: &OrgRemoved) -> NewEvent {
+    context
+        .event(ORG_REMOVED, org_subject(id))
+        .expect_version(version)
+        .release(SLUG_CLAIM, removed.slug.clone())
+        .data(data(removed))
 }
 
 /// How long a session of the org lives.

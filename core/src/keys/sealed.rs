@@ -87,27 +87,34 @@ impl DataKeys {
 
     pub async fn seal<T: Serialize>(&self, subject: &str, value: &T) -> Result<Sealed<T>, SealError> {
         let (key_id, key) = self.key_for(subject).await?;
-        let plaintext = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(|_| SealError::Damaged)?);
-        let nonce = random_bytes::<24>();
-        let cipher = XChaCha20Poly1305::new_from_slice(&key).map_err(|_| SealError::Damaged)?;
-        let aad = associated_data(subject, &key_id);
-        let ciphertext = cipher
-            .encrypt(
-                XNonce::from_slice(nonce.as_ref()),
-                Payload {
-                    msg: &plaintext,
-                    aad: aad.as_bytes(),
-                },
-            )
-            .map_err(|_| SealError::Damaged)?;
-        Ok(Sealed {
-            sealed: SealedFormat::V1,
-            subject: subject.to_string(),
-            key_id,
-            nonce: BASE64.encode(nonce.as_ref()),
-            ciphertext: BASE64.encode(ciphertext),
-            value: PhantomData,
-        })
+        seal_with(subject, key_id, &key, value)
+    }
+
+    /// Seals one value for each of many new subjects (an import's users):
+    /// their data keys are made and stored in one transaction, with no
+    /// round trip per subject. Fails if a subject has a key already.
+    pub async fn seal_new<T: Serialize>(&self, items: &[(String, &T)]) -> Result<Vec<Sealed<T>>, SealError> {
+        let mut stored = Vec::with_capacity(items.len());
+        let mut keys = Vec::with_capacity(items.len());
+        for (subject, _) in items {
+            let key = random_bytes::<32>();
+            let key_id = uuid::Uuid::now_v7().simple().to_string();
+            let wrapped = self.kms.wrap(key.as_ref(), &context(subject, &key_id)).await?;
+            stored.push(StoredDataKey {
+                subject: subject.clone(),
+                key_id,
+                wrapped,
+                kms_key_ref: self.kms.key_ref().to_string(),
+            });
+            keys.push(key);
+        }
+        self.store.insert_new_data_keys(&stored).await?;
+        items
+            .iter()
+            .zip(stored)
+            .zip(keys)
+            .map(|(((subject, value), stored), key)| seal_with(subject, stored.key_id, key.as_ref(), *value))
+            .collect()
     }
 
     pub async fn open<T: DeserializeOwned>(&self, sealed: &Sealed<T>) -> Result<T, SealError> {
@@ -173,6 +180,31 @@ impl DataKeys {
             .await?;
         Ok((stored.key_id, key))
     }
+}
+
+/// Encrypts `value` for `subject` under a data key already in hand.
+fn seal_with<T: Serialize>(subject: &str, key_id: String, key: &[u8], value: &T) -> Result<Sealed<T>, SealError> {
+    let plaintext = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(|_| SealError::Damaged)?);
+    let nonce = random_bytes::<24>();
+    let cipher = XChaCha20Poly1305::new_from_slice(key).map_err(|_| SealError::Damaged)?;
+    let aad = associated_data(subject, &key_id);
+    let ciphertext = cipher
+        .encrypt(
+            XNonce::from_slice(nonce.as_ref()),
+            Payload {
+                msg: &plaintext,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| SealError::Damaged)?;
+    Ok(Sealed {
+        sealed: SealedFormat::V1,
+        subject: subject.to_string(),
+        key_id,
+        nonce: BASE64.encode(nonce.as_ref()),
+        ciphertext: BASE64.encode(ciphertext),
+        value: PhantomData,
+    })
 }
 
 fn context(subject: &str, key_id: &str) -> String {

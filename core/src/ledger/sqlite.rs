@@ -311,6 +311,21 @@ impl LedgerStore for SqliteStore {
         })
     }
 
+    async fn insert_new_data_keys(&self, keys: &[StoredDataKey]) -> Result<(), LedgerError> {
+        let mut tx = self.pool.begin().await?;
+        for key in keys {
+            sqlx::query("INSERT INTO data_keys (subject, key_id, wrapped, kms_key_ref) VALUES (?, ?, ?, ?)")
+                .bind(&key.subject)
+                .bind(&key.key_id)
+                .bind(&key.wrapped)
+                .bind(&key.kms_key_ref)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn data_key(&self, subject: &str) -> Result<Option<StoredDataKey>, LedgerError> {
         let row: Option<(String, Vec<u8>, String)> =
             sqlx::query_as("SELECT key_id, wrapped, kms_key_ref FROM data_keys WHERE subject = ?")

@@ -77,6 +77,9 @@ pub trait LedgerStore: Send + Sync + 'static {
     /// is stored afterwards (the existing one when two nodes race).
     async fn insert_data_key(&self, key: &StoredDataKey) -> Result<StoredDataKey, LedgerError>;
     async fn data_key(&self, subject: &str) -> Result<Option<StoredDataKey>, LedgerError>;
+    /// Inserts the keys of subjects that have none (new subjects, like the
+    /// users of an import) in one transaction; fails if any has one.
+    async fn insert_new_data_keys(&self, keys: &[StoredDataKey]) -> Result<(), LedgerError>;
     /// Crypto-shredding: destroys the subject's wrapped data key. Returns
     /// whether there was one.
     async fn shred_data_key(&self, subject: &str) -> Result<bool, LedgerError>;

@@ -313,6 +313,28 @@ impl LedgerStore for PostgresStore {
         })
     }
 
+    async fn insert_new_data_keys(&self, keys: &[StoredDataKey]) -> Result<(), LedgerError> {
+        for chunk in keys.chunks(1000) {
+            let subjects: Vec<&str> = chunk.iter().map(|key| key.subject.as_str()).collect();
+            let key_ids: Vec<&str> = chunk.iter().map(|key| key.key_id.as_str()).collect();
+            let wrapped: Vec<&[u8]> = chunk.iter().map(|key| key.wrapped.as_slice()).collect();
+            let refs: Vec<&str> = chunk.iter().map(|key| key.kms_key_ref.as_str()).collect();
+            // A subject with a key already violates the primary key: the
+            // whole chunk is refused.
+            sqlx::query(
+                "INSERT INTO data_keys (subject, key_id, wrapped, kms_key_ref) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[])",
+            )
+            .bind(&subjects)
+            .bind(&key_ids)
+            .bind(&wrapped)
+            .bind(&refs)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
     async fn data_key(&self, subject: &str) -> Result<Option<StoredDataKey>, LedgerError> {
         let row: Option<(String, Vec<u8>, String)> =
             sqlx::query_as("SELECT key_id, wrapped, kms_key_ref FROM data_keys WHERE subject = $1")
