@@ -77,6 +77,10 @@ pub struct Settings {
     /// Origins of the consuming application: CORS with credentials, and trusted.
     #[arg(long, env = "WARDEN_APP_ORIGINS", global = true)]
     pub app_origins: Option<String>,
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose
+    /// X-Forwarded-For names the client.
+    #[arg(long, env = "WARDEN_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
     /// Default idle timeout of a session, in seconds (orgs may change theirs).
     #[arg(long, env = "WARDEN_SESSION_IDLE_TIMEOUT_SECONDS", global = true)]
     pub session_idle_timeout_seconds: Option<u64>,
@@ -120,6 +124,8 @@ struct FileSettings {
     trusted_origins: Vec<String>,
     #[serde(default)]
     app_origins: Vec<String>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
     session_idle_timeout_seconds: Option<u64>,
     session_absolute_timeout_seconds: Option<u64>,
     password_memory_kib: Option<u32>,
@@ -172,6 +178,8 @@ pub struct WebConfig {
     pub extra_origins: Vec<String>,
     /// Origins allowed cross-origin requests with credentials (CORS).
     pub app_origins: Vec<String>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
     pub default_session_policy: SessionPolicy,
 }
 
@@ -382,6 +390,26 @@ fn web_config(settings: &Settings, file: &FileSettings) -> Result<WebConfig, Con
     };
     let app_origins = list("app_origins", &settings.app_origins, &file.app_origins)?;
     let extra_origins = list("trusted_origins", &settings.trusted_origins, &file.trusted_origins)?;
+    let proxies: Vec<String> = match &settings.trusted_proxies {
+        Some(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(String::from)
+            .collect(),
+        None => file.trusted_proxies.clone(),
+    };
+    let trusted_proxies = proxies
+        .iter()
+        .map(|item| {
+            IpNet::parse(item).ok_or_else(|| {
+                invalid(
+                    "trusted_proxies",
+                    format!("{item:?} is not an address or range like 10.0.0.0/8"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let default = SessionPolicy::default();
     let default_session_policy = SessionPolicy {
         idle_timeout_seconds: settings
@@ -402,8 +430,50 @@ fn web_config(settings: &Settings, file: &FileSettings) -> Result<WebConfig, Con
         public_url: public_url.map(|url| url.trim_end_matches('/').to_string()),
         extra_origins,
         app_origins,
+        trusted_proxies,
         default_session_policy,
     })
+}
+
+/// An address range: `10.0.0.0/8`, `fd00::/8`, or one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    address: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(text: &str) -> Option<IpNet> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address.parse().ok()?, Some(prefix.parse::<u8>().ok()?)),
+            None => (text.parse().ok()?, None),
+        };
+        let max = match address {
+            std::net::IpAddr::V4(_) => 32,
+            std::net::IpAddr::V6(_) => 128,
+        };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(IpNet { address, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let bits = |ip: std::net::IpAddr| -> (u128, u8) {
+            match ip {
+                std::net::IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, 32),
+                std::net::IpAddr::V6(v6) => (u128::from(v6), 128),
+            }
+        };
+        let ((net, width), (candidate, candidate_width)) = (bits(self.address), bits(ip.to_canonical()));
+        if width != candidate_width {
+            return false;
+        }
+        let mask = if self.prefix == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(self.prefix))
+        };
+        net & mask == candidate & mask
+    }
 }
 
 impl WebConfig {
@@ -528,6 +598,24 @@ mod tests {
             })
             .starts_with("nats_url:")
         );
+    }
+
+    #[test]
+    fn address_ranges() {
+        let net = IpNet::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains("10.1.2.3".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:10.0.0.1".parse().unwrap()), "IPv4-mapped IPv6");
+        let one = IpNet::parse("127.0.0.1").unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        let v6 = IpNet::parse("fd00::/8").unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!(!v6.contains("10.0.0.1".parse().unwrap()));
+        assert!(IpNet::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "nowhere", "10.0.0.0/x", ""] {
+            assert!(IpNet::parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

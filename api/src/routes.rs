@@ -38,7 +38,7 @@ use crate::handlers::{app_events, audit_keys, auth, health, openapi, org, promet
 use crate::pages;
 use crate::request_id;
 use crate::state::AppState;
-use crate::web::{csrf, session};
+use crate::web::{client, csrf, session};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::resolve))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client::resolve_ip))
         .layer(cors(&state))
         .layer(DefaultBodyLimit::max(256 * 1024))
         .layer(TimeoutLayer::with_status_code(

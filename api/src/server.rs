@@ -82,6 +82,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
             secure_cookies: config.web.secure_cookies(address),
             trusted_origins: config.web.trusted_origins(address),
             app_origins: config.web.app_origins.clone(),
+            trusted_proxies: config.web.trusted_proxies.clone(),
             default_session_policy: config.web.default_session_policy,
         }),
         session_writes: Arc::default(),

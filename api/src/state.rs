@@ -62,6 +62,7 @@ pub struct Web {
     pub secure_cookies: bool,
     pub trusted_origins: Vec<String>,
     pub app_origins: Vec<String>,
+    pub trusted_proxies: Vec<crate::config::IpNet>,
     pub default_session_policy: SessionPolicy,
 }
 

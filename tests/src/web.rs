@@ -44,6 +44,8 @@ pub struct WebClient {
     pub cookie: Option<String>,
     pub csrf: Option<String>,
     pub user_agent: String,
+    /// More headers on every request (`x-forwarded-for`, …).
+    pub headers: Vec<(String, String)>,
 }
 
 impl WebClient {
@@ -55,6 +57,7 @@ impl WebClient {
             cookie: None,
             csrf: None,
             user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0".into(),
+            headers: Vec::new(),
         }
     }
 
@@ -79,6 +82,9 @@ impl WebClient {
         }
         if let Some(csrf) = &self.csrf {
             request = request.header("x-csrf-token", csrf);
+        }
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
         }
         if let Some(body) = body {
             request = request.json(&body);

@@ -791,3 +791,41 @@ async fn orgs_choose_their_session_lifetimes() {
     assert_eq!(change["data"]["old"]["idle_timeout_seconds"], 28800);
     assert_eq!(change["data"]["new"]["absolute_timeout_seconds"], 3600);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_address_comes_from_trusted_proxies_only() {
+    // Without trusted proxies, X-Forwarded-For is the client's to forge:
+    // ignored.
+    let direct = instance(&[]).await;
+    let mut owner = set_up(&direct.server).await;
+    owner.headers = vec![("x-forwarded-for".into(), "6.6.6.6".into())];
+    owner.sign_in("owner@acme.test", OWNER_PASSWORD).await;
+    let listed = owner.get("/api/v1/sessions").await;
+    assert!(
+        listed.body["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["ip"] == "127.0.0.1")
+    );
+
+    // Behind a trusted proxy (here: loopback), the right-most address that
+    // is not a trusted proxy is the client.
+    let proxied = instance(&[("WARDEN_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")]).await;
+    let mut owner = set_up(&proxied.server).await;
+    owner.headers = vec![("x-forwarded-for".into(), "6.6.6.6, 203.0.113.7, 10.1.1.1".into())];
+    let wrong = owner.sign_in("owner@acme.test", "not the password").await;
+    assert_eq!(wrong.status, 401);
+    owner.sign_in("owner@acme.test", OWNER_PASSWORD).await;
+    let current = owner.get("/api/v1/sessions").await.body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()
+        .clone();
+    assert_eq!(current["ip"], "203.0.113.7");
+    let events = events(&proxied);
+    let failed = events.iter().find(|event| event["kind"] == "login.failed").unwrap();
+    assert_eq!(failed["actor"]["ip"], "203.0.113.7");
+}

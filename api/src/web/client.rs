@@ -1,15 +1,18 @@
 //! The client of a request: its address and user agent, as events record
 //! them.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
 use warden_core::commands::Context;
 use warden_core::{Actor, ActorKind};
 
 use crate::request_id::RequestId;
+use crate::state::AppState;
 
 /// Longest user agent recorded.
 const USER_AGENT_MAX: usize = 512;
@@ -21,12 +24,46 @@ pub struct Client {
     pub request_id: String,
 }
 
+/// The client's address, decided once per request by [`resolve_ip`].
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub IpAddr);
+
+/// Middleware: the client's address is the peer's, unless the peer is a
+/// trusted proxy: then it is the right-most `X-Forwarded-For` entry that
+/// is not a trusted proxy (entries further left are the client's to
+/// forge).
+pub async fn resolve_ip(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip().to_canonical());
+    if let Some(peer) = peer {
+        let trusted = |ip: IpAddr| state.web.trusted_proxies.iter().any(|net| net.contains(ip));
+        let mut client = peer;
+        if trusted(peer) {
+            let forwarded: Vec<IpAddr> = request
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|line| line.split(','))
+                .filter_map(|item| item.trim().parse::<IpAddr>().ok())
+                .collect();
+            for hop in forwarded.into_iter().rev() {
+                client = hop.to_canonical();
+                if !trusted(client) {
+                    break;
+                }
+            }
+        }
+        request.extensions_mut().insert(ClientIp(client));
+    }
+    next.run(request).await
+}
+
 impl Client {
     pub fn from_parts(parts: &Parts) -> Self {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip().to_string());
+        let ip = parts.extensions.get::<ClientIp>().map(|ClientIp(ip)| ip.to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -176,7 +176,10 @@ async fn empty_server() -> String {
 /// core (the mean of 20).
 fn argon2_cost() -> f64 {
     use warden_core::auth::password::{HashParams, Password, PasswordHashing};
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let hashing = PasswordHashing::new(HashParams::default(), 1).unwrap();
         let password = Password::new(PASSWORD);
