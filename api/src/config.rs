@@ -370,16 +370,7 @@ fn web_config(settings: &Settings, file: &FileSettings) -> Result<WebConfig, Con
         }
     }
     let list = |key: &'static str, flag: &Option<String>, filed: &[String]| -> Result<Vec<String>, ConfigError> {
-        let items: Vec<String> = match flag {
-            Some(text) => text
-                .split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
-                .map(String::from)
-                .collect(),
-            None => filed.to_vec(),
-        };
-        items
+        items(flag, filed)
             .iter()
             .map(|item| {
                 origin_of(item)
@@ -390,16 +381,7 @@ fn web_config(settings: &Settings, file: &FileSettings) -> Result<WebConfig, Con
     };
     let app_origins = list("app_origins", &settings.app_origins, &file.app_origins)?;
     let extra_origins = list("trusted_origins", &settings.trusted_origins, &file.trusted_origins)?;
-    let proxies: Vec<String> = match &settings.trusted_proxies {
-        Some(text) => text
-            .split(',')
-            .map(str::trim)
-            .filter(|item| !item.is_empty())
-            .map(String::from)
-            .collect(),
-        None => file.trusted_proxies.clone(),
-    };
-    let trusted_proxies = proxies
+    let trusted_proxies = items(&settings.trusted_proxies, &file.trusted_proxies)
         .iter()
         .map(|item| {
             IpNet::parse(item).ok_or_else(|| {
@@ -433,6 +415,19 @@ fn web_config(settings: &Settings, file: &FileSettings) -> Result<WebConfig, Con
         trusted_proxies,
         default_session_policy,
     })
+}
+
+/// A list key: comma-separated in a flag or variable, a list in TOML.
+fn items(flag: &Option<String>, filed: &[String]) -> Vec<String> {
+    match flag {
+        Some(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(String::from)
+            .collect(),
+        None => filed.to_vec(),
+    }
 }
 
 /// An address range: `10.0.0.0/8`, `fd00::/8`, or one address.

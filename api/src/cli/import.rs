@@ -6,14 +6,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Args;
 use futures::StreamExt;
 use serde_json::json;
 use sqlx::{Connection, Row};
 use warden_core::auth::password::Scheme;
-use warden_core::bus::local::LocalBus;
 use warden_core::commands::Context;
 use warden_core::commands::account::{
     self, PasswordSet, Role, Status, UserCreated, UserRemoved, normalize_email, valid_email,
@@ -25,11 +23,10 @@ use warden_core::ledger::{AppendError, MAX_BATCH_EVENTS};
 use warden_core::{Actor, NewEvent};
 use warden_projections::accounts::Accounts;
 use warden_projections::projection::read;
-use warden_projections::{ReadModels, Runner};
 
 use super::say;
 use crate::config::Config;
-use crate::node::{Node, open_existing_store};
+use crate::node::Node;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -330,13 +327,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> Result<ExitCode, String> 
     let source = args.source.clone().ok_or("--source is required")?;
     let rows = read_rows(&source, &args.table, &columns).await?;
     if args.dry_run {
-        // Reads Warden's log; writes nothing.
-        let store = open_existing_store(config).await.map_err(|e| e.to_string())?;
-        let models = ReadModels::default();
-        let (mut runner, _) = Runner::restore(store, Arc::new(LocalBus::default()), &models)
-            .await
-            .map_err(|e| e.to_string())?;
-        runner.catch_up().await.map_err(|e| e.to_string())?;
+        let models = super::read_models(config).await?;
         let accounts = read(&models.accounts).clone();
         let (users, orgs, report) = plan(&rows, &accounts);
         say(report_json(&report, users.len(), &orgs, None));

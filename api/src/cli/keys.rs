@@ -9,12 +9,7 @@ use warden_projections::projection::read;
 
 use super::say;
 use crate::config::Config;
-use std::sync::Arc;
-
-use warden_core::bus::local::LocalBus;
-use warden_projections::{ReadModels, Runner};
-
-use crate::node::{Node, open_existing_store};
+use crate::node::Node;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -28,13 +23,7 @@ pub enum KeysCommand {
 pub async fn run(config: &Config, command: KeysCommand) -> Result<ExitCode, String> {
     match command {
         KeysCommand::List => {
-            // Reads the log; writes nothing.
-            let store = open_existing_store(config).await.map_err(|e| e.to_string())?;
-            let models = ReadModels::default();
-            let (mut runner, _) = Runner::restore(store, Arc::new(LocalBus::default()), &models)
-                .await
-                .map_err(|e| e.to_string())?;
-            runner.catch_up().await.map_err(|e| e.to_string())?;
+            let models = super::read_models(config).await?;
             let keys = read(&models.signing_keys).clone();
             let current = keys.current().map(|key| key.key_id.clone());
             for key in keys.all() {

@@ -89,6 +89,21 @@ fn init_logging(format: LogFormat) {
     };
 }
 
+/// The read models of the configured log, caught up, for commands that
+/// only read: nothing is created, migrated or appended.
+pub(crate) async fn read_models(config: &Config) -> Result<warden_projections::ReadModels, String> {
+    let store = crate::node::open_existing_store(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let models = warden_projections::ReadModels::default();
+    let bus = std::sync::Arc::new(warden_core::bus::local::LocalBus::default());
+    let (mut runner, _) = warden_projections::Runner::restore(store, bus, &models)
+        .await
+        .map_err(|e| e.to_string())?;
+    runner.catch_up().await.map_err(|e| e.to_string())?;
+    Ok(models)
+}
+
 /// Writes a line to standard output (the CLI's result channel).
 pub(crate) fn say(line: impl std::fmt::Display) {
     use std::io::Write;

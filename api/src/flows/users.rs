@@ -108,6 +108,25 @@ pub struct Change {
     pub status: Option<Status>,
 }
 
+/// A role named in a request.
+pub fn role(text: &str) -> Result<Role, ApiError> {
+    Role::parse(text).ok_or_else(|| ApiError::bad_request("role must be owner, admin, member or auditor"))
+}
+
+impl Change {
+    /// A change as a request names it: `role` and `status` as text.
+    pub fn parse(role_text: Option<&str>, status: Option<&str>) -> Result<Change, ApiError> {
+        Ok(Change {
+            role: role_text.map(role).transpose()?,
+            status: status
+                .map(|text| {
+                    Status::settable(text).ok_or_else(|| ApiError::bad_request("status must be active or disabled"))
+                })
+                .transpose()?,
+        })
+    }
+}
+
 pub async fn change(
     state: &AppState,
     manager: &CurrentSession,

@@ -6,13 +6,12 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warden_core::auth::password::Password;
-use warden_core::commands::account::{Role, Status};
 use warden_core::event::timestamp;
 use warden_projections::accounts::User;
 use warden_projections::projection::read;
 
 use crate::error::ApiError;
-use crate::flows::users::{self, Change, NewUser};
+use crate::flows::users::{self, Change, NewUser, role};
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::UserManager;
@@ -32,10 +31,6 @@ pub async fn list(State(state): State<AppState>, UserManager(manager): UserManag
     let accounts = read(&state.models.accounts);
     let users: Vec<Value> = accounts.members(&manager.user.org).into_iter().map(describe).collect();
     Json(json!({ "users": users }))
-}
-
-fn role(text: &str) -> Result<Role, ApiError> {
-    Role::parse(text).ok_or_else(|| ApiError::bad_request("role must be owner, admin, member or auditor"))
 }
 
 #[derive(Deserialize)]
@@ -84,16 +79,7 @@ pub async fn change(
     Path(id): Path<String>,
     Json(body): Json<ChangeBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let status = match body.status.as_deref() {
-        None => None,
-        Some("active") => Some(Status::Active),
-        Some("disabled") => Some(Status::Disabled),
-        Some(_) => return Err(ApiError::bad_request("status must be active or disabled")),
-    };
-    let change = Change {
-        role: body.role.as_deref().map(role).transpose()?,
-        status,
-    };
+    let change = Change::parse(body.role.as_deref(), body.status.as_deref())?;
     let user = users::change(&state, &manager, &client, &id, change).await?;
     Ok(Json(describe(&user)))
 }

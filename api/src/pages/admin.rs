@@ -12,7 +12,6 @@ use warden_core::commands::account::{Role, Status};
 use warden_projections::projection::read;
 
 use super::{Nav, PageManager, failed, notice, render, see_other};
-use crate::error::ApiError;
 use crate::flows::users::{self, Change, NewUser};
 use crate::state::AppState;
 use crate::web::Client;
@@ -132,7 +131,7 @@ pub async fn create(
     Form(form): Form<CreateForm>,
 ) -> Response {
     let result = async {
-        let role = Role::parse(&form.role).ok_or_else(|| ApiError::bad_request("choose a role"))?;
+        let role = users::role(&form.role)?;
         let input = NewUser {
             email: form.email,
             display_name: form.display_name,
@@ -176,17 +175,8 @@ pub async fn change(
     Form(form): Form<ChangeForm>,
 ) -> Response {
     let result = async {
-        let role = match form.role.as_deref() {
-            None => None,
-            Some(text) => Some(Role::parse(text).ok_or_else(|| ApiError::bad_request("choose a role"))?),
-        };
-        let status = match form.status.as_deref() {
-            None => None,
-            Some("active") => Some(Status::Active),
-            Some("disabled") => Some(Status::Disabled),
-            Some(_) => return Err(ApiError::bad_request("status must be active or disabled")),
-        };
-        users::change(&state, &current, &client, &id, Change { role, status }).await
+        let change = Change::parse(form.role.as_deref(), form.status.as_deref())?;
+        users::change(&state, &current, &client, &id, change).await
     }
     .await;
     match result {

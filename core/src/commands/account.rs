@@ -88,6 +88,15 @@ pub enum Status {
 }
 
 impl Status {
+    /// A status an admin may set: `active` or `disabled`.
+    pub fn settable(text: &str) -> Option<Status> {
+        match text {
+            "active" => Some(Status::Active),
+            "disabled" => Some(Status::Disabled),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Invited => "invited",
