@@ -120,6 +120,9 @@ fn cors(state: &AppState) -> CorsLayer {
             HeaderName::from_static(csrf::HEADER),
             HeaderName::from_static(request_id::HEADER),
         ])
-        .expose_headers([HeaderName::from_static(request_id::HEADER)])
+        .expose_headers([
+            HeaderName::from_static(request_id::HEADER),
+            HeaderName::from_static(csrf::HEADER),
+        ])
         .max_age(Duration::from_secs(600))
 }

@@ -86,6 +86,8 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
             default_session_policy: config.web.default_session_policy,
         }),
         session_writes: Arc::default(),
+        attempts: Arc::default(),
+        refusals: Arc::default(),
     });
     announce_setup(&state).await;
     tracing::info!(%address, profile = ?profile_name(&config), "warden listening on http://{address}");
@@ -127,11 +129,23 @@ async fn passwords(config: &Config, node: &Node) -> Result<Passwords, ServeError
         .seal(DECOY_SUBJECT, &decoy_hash)
         .await
         .map_err(|error| ServeError::Passwords(format!("cannot seal the decoy hash: {error}")))?;
-    Ok(Passwords { hashing, policy, decoy })
+    let identifier_key = node
+        .data_keys
+        .secret(IDENTIFIER_KEY_SUBJECT)
+        .await
+        .map_err(|error| ServeError::Passwords(format!("cannot load the sign-in identifier key: {error}")))?;
+    Ok(Passwords {
+        hashing,
+        policy,
+        decoy,
+        identifier_key,
+    })
 }
 
 /// The subject of the decoy password hash (never an account).
 const DECOY_SUBJECT: &str = "decoy:password";
+/// The data key that doubles as the sign-in identifier key.
+const IDENTIFIER_KEY_SUBJECT: &str = "secret:login-identifier";
 
 /// On an instance without an org yet, issues the one-time setup link and
 /// prints it on standard output (not in the log: it is a secret).

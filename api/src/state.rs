@@ -42,6 +42,10 @@ pub struct Shared {
     pub web: Arc<Web>,
     /// Sessions whose `session.refreshed` or rotation is being appended.
     pub session_writes: Arc<Mutex<HashSet<String>>>,
+    /// Sign-in attempts being checked right now.
+    pub attempts: Arc<crate::web::limits::Attempts>,
+    /// Rate of refusal events (throttled sign-ins, CSRF refusals).
+    pub refusals: Arc<crate::web::limits::Sampler>,
 }
 
 /// Password hashing, the policy for new passwords, and the decoy that
@@ -53,6 +57,8 @@ pub struct Passwords {
     /// A sealed hash opened (and thrown away) for unknown accounts: the
     /// same data-key fetch and decryption as a real sign-in.
     pub decoy: Sealed<String>,
+    /// The key of [`warden_core::commands::account::identifier_key`].
+    pub identifier_key: [u8; 32],
 }
 
 /// The browser-facing settings, resolved for the bound address.

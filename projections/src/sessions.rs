@@ -138,7 +138,7 @@ impl Sessions {
 
 impl Projection for Sessions {
     const NAME: &'static str = "sessions";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 
     fn apply(&mut self, event: &Event) {
         self.applied += 1;
@@ -146,11 +146,8 @@ impl Projection for Sessions {
             self.sweep(event.at);
         }
         if event.kind == session::DEVICE_FIRST_SEEN {
-            if let (Some(user), Some(seen)) = (subject_id(&event.subject, "user"), payload::<DeviceFirstSeen>(event)) {
-                self.devices
-                    .entry(user.to_string())
-                    .or_default()
-                    .insert(seen.fingerprint);
+            if let Some(seen) = payload::<DeviceFirstSeen>(event) {
+                self.devices.entry(seen.user).or_default().insert(seen.fingerprint);
             }
             return;
         }

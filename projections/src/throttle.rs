@@ -29,19 +29,43 @@ pub struct LoginThrottle {
 impl LoginThrottle {
     /// How long a sign-in for `identifier` (an
     /// [`account::identifier_key`]) from `ip` must still wait at `now`.
-    pub fn wait(&self, identifier: &str, ip: Option<&str>, now: DateTime<Utc>) -> Option<Duration> {
-        let by_account = self
-            .accounts
-            .get(identifier)
-            .and_then(|failures| ThrottlePolicy::ACCOUNT.wait(failures, now));
-        let by_ip = ip
-            .and_then(|ip| self.ips.get(ip))
-            .and_then(|failures| ThrottlePolicy::IP.wait(failures, now));
+    /// `pending`: attempts for this identifier and this IP being checked
+    /// right now, counted as failures (a parallel burst gets no more
+    /// guesses than a sequential one).
+    pub fn wait(
+        &self,
+        identifier: &str,
+        ip: Option<&str>,
+        now: DateTime<Utc>,
+        pending: (usize, usize),
+    ) -> Option<Duration> {
+        let with_pending = |failures: Option<&Vec<DateTime<Utc>>>, pending: usize| {
+            let mut all = failures.cloned().unwrap_or_default();
+            all.extend(std::iter::repeat_n(now, pending));
+            all
+        };
+        let by_account = ThrottlePolicy::ACCOUNT.wait(&with_pending(self.accounts.get(identifier), pending.0), now);
+        let by_ip = ip.and_then(|ip| ThrottlePolicy::IP.wait(&with_pending(self.ips.get(&ip_key(ip)), pending.1), now));
         by_account.max(by_ip)
     }
 
     pub fn failures(&self, identifier: &str) -> usize {
         self.accounts.get(identifier).map_or(0, Vec::len)
+    }
+}
+
+/// The per-IP throttle's key: an IPv4 address, or an IPv6 address's /64
+/// (one host usually holds a whole /64).
+pub fn ip_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let segments = v6.segments();
+            format!(
+                "{:x}:{:x}:{:x}:{:x}::/64",
+                segments[0], segments[1], segments[2], segments[3]
+            )
+        }
+        _ => ip.to_string(),
     }
 }
 
@@ -55,7 +79,7 @@ fn record(map: &mut HashMap<String, Vec<DateTime<Utc>>>, key: &str, at: DateTime
 
 impl Projection for LoginThrottle {
     const NAME: &'static str = "login_throttle";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 
     fn apply(&mut self, event: &Event) {
         self.applied += 1;
@@ -76,7 +100,7 @@ impl Projection for LoginThrottle {
                 }
                 record(&mut self.accounts, &failed.identifier, event.at);
                 if let Some(ip) = &event.actor.ip {
-                    record(&mut self.ips, ip, event.at);
+                    record(&mut self.ips, &ip_key(ip), event.at);
                 }
             }
             account::LOGIN_SUCCEEDED => {

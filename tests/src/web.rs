@@ -104,6 +104,9 @@ impl WebClient {
         }
         if let Some(csrf) = answer.body["csrf_token"].as_str() {
             self.csrf = Some(csrf.to_string());
+        } else if let Some(csrf) = answer.headers.get("x-csrf-token").and_then(|value| value.to_str().ok()) {
+            // A rotated session announces its new token in this header.
+            self.csrf = Some(csrf.to_string());
         }
         answer
     }

@@ -48,6 +48,10 @@ pub struct ImportArgs {
     /// Report what would be imported; append nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Let users join orgs that exist in Warden already (matched by slug);
+    /// without it such rows are skipped. Legacy owners join as admins.
+    #[arg(long)]
+    into_existing: bool,
     /// Undo the import with this id (compensating events; nothing deleted).
     #[arg(long, value_name = "IMPORT_ID", conflicts_with_all = ["source", "dry_run"])]
     revert: Option<String>,
@@ -144,6 +148,7 @@ struct Report {
     schemes: BTreeMap<&'static str, u64>,
     roles: BTreeMap<&'static str, u64>,
     roles_defaulted: BTreeMap<String, u64>,
+    owners_demoted: u64,
     skipped: BTreeMap<&'static str, u64>,
     examples: Vec<serde_json::Value>,
 }
@@ -244,7 +249,7 @@ async fn read_rows(
     Ok(rows)
 }
 
-fn plan(rows: &[LegacyRow], accounts: &Accounts) -> (Vec<Planned>, Vec<PlannedOrg>, Report) {
+fn plan(rows: &[LegacyRow], accounts: &Accounts, into_existing: bool) -> (Vec<Planned>, Vec<PlannedOrg>, Report) {
     let mut report = Report {
         rows: rows.len() as u64,
         ..Report::default()
@@ -273,15 +278,24 @@ fn plan(rows: &[LegacyRow], accounts: &Accounts) -> (Vec<Planned>, Vec<PlannedOr
             report.skip(row, "unknown_hash_scheme");
             continue;
         }
+        if !Scheme::within_bounds(hash) {
+            report.skip(row, "hash_too_costly");
+            continue;
+        }
         let org_name = row.get("org").unwrap_or("Imported").to_string();
         let slug = slugify(&org_name);
         if !valid_slug(&slug) {
             report.skip(row, "invalid_org");
             continue;
         }
+        let existing = accounts.org_by_slug(&slug).map(|org| org.id.clone());
+        if existing.is_some() && !into_existing {
+            report.skip(row, "existing_org");
+            continue;
+        }
         orgs.entry(slug.clone()).or_insert_with(|| PlannedOrg {
             name: org_name.chars().take(100).collect(),
-            existing: accounts.org_by_slug(&slug).map(|org| org.id.clone()),
+            existing: existing.clone(),
             slug: slug.clone(),
         });
         *report.schemes.entry(Scheme::name(hash)).or_default() += 1;
@@ -290,9 +304,15 @@ fn plan(rows: &[LegacyRow], accounts: &Accounts) -> (Vec<Planned>, Vec<PlannedOr
             .filter(|name| name.chars().count() <= 100 && !name.chars().any(char::is_control))
             .map(str::to_string)
             .unwrap_or_else(|| email.split('@').next().unwrap_or("user").to_string());
+        let mut role = legacy_role(row.get("role"), &mut report);
+        if existing.is_some() && role == Role::Owner {
+            // Nobody becomes owner of an org that exists already by import.
+            role = Role::Admin;
+            report.owners_demoted += 1;
+        }
         users.push(Planned {
             legacy_id: row.get("id").map(str::to_string),
-            role: legacy_role(row.get("role"), &mut report),
+            role,
             active: truthy(row.get("active")),
             email,
             display_name,
@@ -313,6 +333,7 @@ fn report_json(report: &Report, users: usize, orgs: &[PlannedOrg], import_id: Op
         "schemes": report.schemes,
         "roles": report.roles,
         "roles_defaulted_to_member": report.roles_defaulted,
+        "owners_joining_existing_orgs_as_admins": report.owners_demoted,
         "skipped": report.skipped.values().sum::<u64>(),
         "skipped_by_reason": report.skipped,
         "skipped_examples": report.examples,
@@ -329,12 +350,12 @@ pub async fn run(config: &Config, args: ImportArgs) -> Result<ExitCode, String> 
     if args.dry_run {
         let models = super::read_models(config).await?;
         let accounts = read(&models.accounts).clone();
-        let (users, orgs, report) = plan(&rows, &accounts);
+        let (users, orgs, report) = plan(&rows, &accounts, args.into_existing);
         say(report_json(&report, users.len(), &orgs, None));
         return Ok(ExitCode::SUCCESS);
     }
     let node = Node::start(config).await.map_err(|e| e.to_string())?;
-    let result = import(&node, &args.table, &rows).await;
+    let result = import(&node, &args.table, &rows, args.into_existing).await;
     node.stop().await;
     let report = result?;
     say(report);
@@ -350,9 +371,14 @@ fn context(import_id: &str) -> Context {
     }
 }
 
-async fn import(node: &Node, table: &str, rows: &[LegacyRow]) -> Result<serde_json::Value, String> {
+async fn import(
+    node: &Node,
+    table: &str,
+    rows: &[LegacyRow],
+    into_existing: bool,
+) -> Result<serde_json::Value, String> {
     let accounts = read(&node.models.accounts).clone();
-    let (users, orgs, mut report) = plan(rows, &accounts);
+    let (users, orgs, mut report) = plan(rows, &accounts, into_existing);
     let import_id = uuid::Uuid::now_v7().to_string();
     let context = context(&import_id);
     let failed = |error: AppendError| format!("append: {error}");
@@ -576,6 +602,14 @@ async fn revert_with(node: &Node, import_id: &str) -> Result<serde_json::Value, 
             .append(chunk.to_vec())
             .await
             .map_err(|e| format!("append: {e}"))?;
+    }
+    // The legacy hashes of removed users are erased for good: their data
+    // keys are shredded (the events stay, unreadable where sealed).
+    for user in &users {
+        node.data_keys
+            .shred(&account::user_subject(&user.id))
+            .await
+            .map_err(|error| format!("shredding a data key: {error}"))?;
     }
     Ok(json!({ "import_id": import_id, "reverted_users": removed, "reverted_orgs": orgs }))
 }

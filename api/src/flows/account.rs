@@ -7,7 +7,7 @@ use warden_core::commands::account::{self, FailureReason, identifier_key};
 use warden_core::commands::session::{self, SessionRevoked, SessionRotated};
 use warden_projections::projection::read;
 
-use super::sign_in::{NewSession, check_password, record_failure, sealed_password};
+use super::sign_in::{NewSession, check_password, record_failure, sealed_password, throttle};
 use super::users::revocations;
 use super::{check_new_password, commit};
 use crate::error::ApiError;
@@ -69,15 +69,9 @@ pub async fn change_password(
     current_password: &Password,
     new_password: &Password,
 ) -> Result<NewSession, ApiError> {
-    let identifier = identifier_key(&current.user.email);
+    let identifier = identifier_key(&state.passwords.identifier_key, &current.user.email);
     let context = client.as_user(&current.user.id, &current.user.org);
-    let wait = read(&state.models.login_throttle).wait(&identifier, client.ip.as_deref(), chrono::Utc::now());
-    if let Some(wait) = wait {
-        return Err(ApiError::too_many_requests(
-            "too many failed attempts; wait before trying again",
-            wait,
-        ));
-    }
+    let _attempt = throttle(state, client, &identifier, Some(&current.user.id), "password_change").await?;
     let user = read(&state.models.accounts)
         .user(&current.user.id)
         .cloned()
@@ -92,6 +86,7 @@ pub async fn change_password(
             Some(&user.id),
             &identifier,
             FailureReason::WrongPassword,
+            "password_change",
         )
         .await?;
         return Err(ApiError::forbidden_code(

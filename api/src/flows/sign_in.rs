@@ -90,8 +90,8 @@ impl SessionStart {
         if !known_device(&fingerprint) {
             events.push(session::device_first_seen(
                 &context,
-                user_id,
                 &DeviceFirstSeen {
+                    user: user_id.to_string(),
                     fingerprint,
                     device,
                     session: session_id.clone(),
@@ -134,6 +134,10 @@ impl SessionStart {
     }
 }
 
+/// Refusals of the throttle are recorded at most once per identifier and
+/// IP in this period.
+const THROTTLED_RECORD_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Signs in with email and password.
 pub async fn with_password(
     state: &AppState,
@@ -141,21 +145,22 @@ pub async fn with_password(
     email: &str,
     password: &Password,
 ) -> Result<NewSession, ApiError> {
-    let identifier = identifier_key(email);
+    let identifier = identifier_key(&state.passwords.identifier_key, email);
     let anonymous = client.anonymous();
     let user = read(&state.models.accounts).user_by_email(email).cloned();
-    let user_id = user.as_ref().map(|user| user.id.as_str());
-    let wait = read(&state.models.login_throttle).wait(&identifier, client.ip.as_deref(), Utc::now());
-    if let Some(wait) = wait {
-        record_failure(state, &anonymous, user_id, &identifier, FailureReason::Throttled).await?;
-        return Err(ApiError::too_many_requests(
-            "too many failed sign-ins; wait before trying again",
-            wait,
-        ));
-    }
+    let user_id = user.as_ref().map(|user| user.id.clone());
+    let _attempt = throttle(state, client, &identifier, user_id.as_deref(), "password").await?;
     let verdict = check_password(state, user.as_ref(), password).await?;
     let Some(user) = user else {
-        record_failure(state, &anonymous, None, &identifier, FailureReason::UnknownAccount).await?;
+        record_failure(
+            state,
+            &anonymous,
+            None,
+            &identifier,
+            FailureReason::UnknownAccount,
+            "password",
+        )
+        .await?;
         return Err(invalid_credentials());
     };
     let rehash = match verdict {
@@ -166,31 +171,81 @@ pub async fn with_password(
             } else {
                 FailureReason::WrongPassword
             };
-            record_failure(state, &anonymous, Some(&user.id), &identifier, reason).await?;
+            record_failure(state, &anonymous, Some(&user.id), &identifier, reason, "password").await?;
             return Err(invalid_credentials());
         }
     };
     if user.status == Status::Disabled {
-        record_failure(state, &anonymous, Some(&user.id), &identifier, FailureReason::Disabled).await?;
+        record_failure(
+            state,
+            &anonymous,
+            Some(&user.id),
+            &identifier,
+            FailureReason::Disabled,
+            "password",
+        )
+        .await?;
         return Err(ApiError::forbidden_code("account_disabled", "this account is disabled"));
     }
     let context = client.as_user(&user.id, &user.org);
-    let mut after = Vec::new();
-    if rehash {
-        after.push(rehashed(state, &context, &user, password).await?);
-    }
     let start = SessionStart::new(state, &user.id, &user.org, client, &["password"]);
-    let succeeded = account::login_succeeded(
+    let mut after = vec![account::login_succeeded(
         &context,
-        &user.id,
         &LoginSucceeded {
+            user: user.id.clone(),
             method: "password".into(),
             session: start.session_id.clone(),
             identifier,
         },
-    );
-    after.insert(0, succeeded);
+    )];
+    if rehash {
+        // Decided on the hash just verified: refused if the password
+        // changed meanwhile, so an old password can never come back.
+        let set = sealed_password(state, &user.id, password, "rehash").await?;
+        after.push(account::set_password(&context, &user.id, Some(user.version), &set));
+    }
     start.commit(state, Vec::new(), after).await
+}
+
+/// Refuses an attempt the throttle does not allow now, counting the
+/// attempts for the same identifier or IP still being checked. The returned
+/// attempt must live until the attempt's failure (if any) is recorded.
+pub async fn throttle(
+    state: &AppState,
+    client: &Client,
+    identifier: &str,
+    user: Option<&str>,
+    method: &str,
+) -> Result<crate::web::limits::Attempt, ApiError> {
+    let ip_key = client.ip.as_deref().map(warden_projections::throttle::ip_key);
+    let mut keys = vec![format!("id:{identifier}")];
+    if let Some(ip) = &ip_key {
+        keys.push(format!("ip:{ip}"));
+    }
+    let (attempt, pending) = state.attempts.begin(keys);
+    let pending_ip = pending.get(1).copied().unwrap_or(0);
+    let wait =
+        read(&state.models.login_throttle).wait(identifier, client.ip.as_deref(), Utc::now(), (pending[0], pending_ip));
+    let Some(wait) = wait else {
+        return Ok(attempt);
+    };
+    drop(attempt);
+    let sample = format!("{identifier}/{}", ip_key.unwrap_or_default());
+    if state.refusals.admit(sample, THROTTLED_RECORD_EVERY) {
+        record_failure(
+            state,
+            &client.anonymous(),
+            user,
+            identifier,
+            FailureReason::Throttled,
+            method,
+        )
+        .await?;
+    }
+    Err(ApiError::too_many_requests(
+        "too many failed sign-ins; wait before trying again",
+        wait.max(std::time::Duration::from_secs(1)),
+    ))
 }
 
 /// Checks a password against the user's stored hash; for an unknown user
@@ -218,12 +273,6 @@ pub async fn check_password(
         }
     };
     hashing.verify(password, &stored).await.map_err(hashing_failed)
-}
-
-/// A new hash of a verified password with the current parameters.
-async fn rehashed(state: &AppState, context: &Context, user: &User, password: &Password) -> Result<NewEvent, ApiError> {
-    let set = sealed_password(state, &user.id, password, "rehash").await?;
-    Ok(account::set_password(context, &user.id, None, &set))
 }
 
 /// Hashes and seals a password under the user's data key.
@@ -255,12 +304,13 @@ pub async fn record_failure(
     user: Option<&str>,
     identifier: &str,
     reason: FailureReason,
+    method: &str,
 ) -> Result<(), ApiError> {
     let event = account::login_failed(
         context,
-        user,
         &LoginFailed {
-            method: "password".into(),
+            user: user.map(str::to_string),
+            method: method.into(),
             reason,
             identifier: identifier.to_string(),
         },

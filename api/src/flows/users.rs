@@ -197,6 +197,9 @@ pub async fn revoke_sessions(
     id: &str,
 ) -> Result<usize, ApiError> {
     let user = member(state, manager, id)?;
+    if !manager.user.role.may_assign(user.role) {
+        return Err(ApiError::forbidden("only an owner may sign out an owner"));
+    }
     let context = client.as_user(&manager.user.id, &manager.user.org);
     let events = revocations(state, &context, &user.id, "revoked_by_admin", None);
     let count = events.len();

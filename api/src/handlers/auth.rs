@@ -198,14 +198,13 @@ fn describe_with(
 pub async fn forward(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let (mut parts, _) = request.into_parts();
     let SignedIn(current) = SignedIn::from_request_parts(&mut parts, &state).await?;
-    let method = forwarded_method(&parts.headers);
-    if method.as_ref().is_some_and(csrf::state_changing) {
+    if forwarded_state_changing(&parts.headers) {
         if let Some((reason, origin)) = csrf::origin_refusal(&state, &parts.headers) {
             return Ok(csrf::refuse(&state, &parts, Some(&current), reason, origin).await);
         }
         let given = parts.headers.get(csrf::HEADER).and_then(|value| value.to_str().ok());
         match given {
-            Some(given) if constant_time_eq(given, &current.csrf_token()) => {}
+            Some(given) if constant_time_eq(given, &current.presented.csrf()) => {}
             Some(_) => return Ok(csrf::refuse(&state, &parts, Some(&current), "wrong_token", None).await),
             None => return Ok(csrf::refuse(&state, &parts, Some(&current), "missing_token", None).await),
         }
@@ -226,10 +225,14 @@ pub async fn forward(State(state): State<AppState>, request: Request) -> Result<
     Ok(response)
 }
 
-fn forwarded_method(headers: &HeaderMap) -> Option<axum::http::Method> {
+/// Whether the proxied request changes state. Either header counts: a
+/// client can add one claiming a state change (which only adds checks) but
+/// cannot hide the one its proxy sets.
+fn forwarded_state_changing(headers: &HeaderMap) -> bool {
     ["x-forwarded-method", "x-original-method"]
         .iter()
-        .find_map(|name| headers.get(*name))
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse().ok())
+        .flat_map(|name| headers.get_all(*name))
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.parse::<axum::http::Method>().ok())
+        .any(|method| csrf::state_changing(&method))
 }

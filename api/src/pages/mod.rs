@@ -102,9 +102,14 @@ pub fn see_other(path: &str) -> Response {
     Redirect::to(path).into_response()
 }
 
-/// Only local paths are followed after sign-in: never another site.
+/// Only local paths are followed after sign-in: never another site. A
+/// path of plain characters only (browsers drop tabs and newlines from
+/// URLs, so `/<tab>/evil.example` would become `//evil.example`).
 pub fn local_path(next: &str) -> &str {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
+    let plain = next.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'?' | b'=' | b'&' | b'%' | b'~')
+    });
+    let local = next.starts_with('/') && !next.starts_with("//") && plain;
     if local && next.len() <= 512 {
         next
     } else {
@@ -194,7 +199,15 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed() {
         assert_eq!(local_path("/admin/users"), "/admin/users");
-        for foreign in ["https://evil.example", "//evil.example", "/\\evil.example", "evil"] {
+        for foreign in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "evil",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil",
+        ] {
             assert_eq!(local_path(foreign), "/settings/sessions", "{foreign}");
         }
     }

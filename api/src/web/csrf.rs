@@ -76,7 +76,7 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
     let Some(current) = session.filter(|_| !TOKEN_EXEMPT.contains(&path)) else {
         return next.run(Request::from_parts(parts, body)).await;
     };
-    let expected = current.csrf_token();
+    let expected = current.presented.csrf();
     if let Some(given) = parts.headers.get(HEADER).and_then(|value| value.to_str().ok()) {
         if constant_time_eq(given, &expected) {
             return next.run(Request::from_parts(parts, body)).await;
@@ -140,7 +140,16 @@ pub(crate) async fn refuse(
             origin,
         },
     );
-    if let Err(error) = state.ledger.append_one(event).await {
+    // Recorded once per client, reason and path every ten seconds: a
+    // refusal never becomes unbounded writes to the log.
+    let sample = format!(
+        "csrf/{}/{reason}/{}",
+        client.ip.as_deref().unwrap_or(""),
+        parts.uri.path()
+    );
+    if state.refusals.admit(sample, std::time::Duration::from_secs(10))
+        && let Err(error) = state.ledger.append_one(event).await
+    {
         tracing::warn!(%error, "csrf refusal not recorded");
     }
     let message = match reason {

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod cookie;
 pub mod csrf;
+pub mod limits;
 pub mod session;
 
 pub use client::Client;

@@ -38,9 +38,13 @@ const CATCH_UP_MAX_GAP: u64 = 1_000_000;
 pub struct CurrentSession {
     pub session: Arc<Session>,
     pub user: UserView,
-    /// The token in use (after rotation, the new one): the CSRF token is
-    /// derived from it.
+    /// The token in use (after rotation, the new one): the CSRF token
+    /// answers carry is derived from it.
     pub token: Token,
+    /// The token the request presented: its CSRF token is the one the
+    /// request may carry (a rotation in this very request does not make
+    /// the client's token wrong).
+    pub presented: Token,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +93,7 @@ pub async fn resolve(State(state): State<AppState>, mut request: Request, next: 
     request = Request::from_parts(parts, body);
     match authenticate(&state, &raw, &client).await {
         Ok((current, rotated)) => {
+            let new_csrf = current.csrf_token();
             request.extensions_mut().insert(current);
             let mut response = next.run(request).await;
             if let Some((value, expires_at)) = rotated
@@ -97,13 +102,20 @@ pub async fn resolve(State(state): State<AppState>, mut request: Request, next: 
                 response
                     .headers_mut()
                     .append(header::SET_COOKIE, cookie::issue(&state.web, &value, expires_at));
+                // The new token's CSRF token, for clients that cache it.
+                if let Ok(value) = axum::http::HeaderValue::from_str(&new_csrf) {
+                    response.headers_mut().insert(super::csrf::HEADER, value);
+                }
             }
             response
         }
         Err(problem) => {
             request.extensions_mut().insert(problem);
             let mut response = next.run(request).await;
-            if !cookie::is_set(response.headers(), &state.web) {
+            // An unknown token may have just been rotated by a concurrent
+            // request, whose answer carries the new cookie: clearing it here
+            // could sign the browser out. A revoked token is harmless.
+            if problem != SessionProblem::Unknown && !cookie::is_set(response.headers(), &state.web) {
                 response
                     .headers_mut()
                     .append(header::SET_COOKIE, cookie::clear(&state.web));
@@ -142,6 +154,7 @@ async fn authenticate(
     let mut current = CurrentSession {
         session,
         user,
+        presented: cookie.token.clone(),
         token: cookie.token,
     };
     if privileges_changed_at > current.session.token_issued_at {

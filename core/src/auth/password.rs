@@ -135,6 +135,9 @@ impl PasswordHashing {
         let clear = Zeroizing::new(password.expose().as_bytes().to_vec());
         let stored = stored.to_string();
         self.run(move || {
+            if !Scheme::within_bounds(&stored) {
+                return Verification::Invalid;
+            }
             match Scheme::of(&stored) {
                 Some(Scheme::Bcrypt) => {
                     // Legacy (imported): valid means "replace it now".
@@ -212,6 +215,36 @@ impl Scheme {
             Some(Scheme::Scrypt)
         } else {
             None
+        }
+    }
+
+    /// Whether verifying this hash costs no more than a sign-in may: an
+    /// imported hash with huge parameters would let anyone who knows the
+    /// email exhaust memory or CPU. Bounds: bcrypt cost 4 to 14; scrypt
+    /// ln <= 17, r <= 16, p <= 4; argon2 m <= 256 MiB, t <= 10, p <= 8.
+    pub fn within_bounds(stored: &str) -> bool {
+        let field = |name: &str| -> Option<u64> {
+            stored
+                .split(['$', ','])
+                .find_map(|part| part.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|value| value.parse().ok())
+        };
+        match Scheme::of(stored) {
+            Some(Scheme::Bcrypt) => stored
+                .get(4..6)
+                .and_then(|cost| cost.parse::<u32>().ok())
+                .is_some_and(|cost| (4..=14).contains(&cost)),
+            Some(Scheme::Scrypt) => {
+                field("ln").is_some_and(|ln| ln <= 17)
+                    && field("r").is_some_and(|r| r <= 16)
+                    && field("p").is_some_and(|p| p <= 4)
+            }
+            Some(Scheme::Argon2) => {
+                field("m").is_some_and(|m| m <= 256 * 1024)
+                    && field("t").is_some_and(|t| t <= 10)
+                    && field("p").is_some_and(|p| p <= 8)
+            }
+            None => false,
         }
     }
 
@@ -392,6 +425,14 @@ mod tests {
                 "{name}"
             );
         }
+        assert!(Scheme::within_bounds(&bcrypt) && Scheme::within_bounds(&argon2i) && Scheme::within_bounds(&scrypt));
+        assert!(!Scheme::within_bounds(
+            "$2b$20$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"
+        ));
+        assert!(!Scheme::within_bounds(
+            "$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHQ$abc"
+        ));
+        assert!(!Scheme::within_bounds("$scrypt$ln=22,r=8,p=1$c29tZXNhbHQ$abc"));
         assert_eq!(Scheme::name("{SSHA}abc"), "unknown");
         assert_eq!(
             hashing.verify(&password, "{SSHA}abc").await.unwrap(),

@@ -3,9 +3,11 @@
 //! Failures are counted per account identifier (known or not, so the
 //! throttle tells nobody which accounts exist) and per client IP, over a
 //! sliding window. Past a free allowance, each further failure doubles the
-//! wait counted from the last failure, up to a cap: a lockout that ends by
-//! itself, which a legitimate user outlives and an attacker cannot use to
-//! lock an account out for long.
+//! wait counted from the last failure, up to a cap. The wait ends by itself
+//! at most 15 minutes after the last failure; an attacker who keeps failing
+//! keeps the account at that pace (a few guesses an hour), which is the
+//! point, and the account's owner can still sign in with another factor
+//! or reset their password once those exist.
 
 use std::time::Duration;
 

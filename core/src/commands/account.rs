@@ -126,14 +126,24 @@ pub fn valid_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-/// What sign-in throttling and failure events know an account by: a hash
-/// of the normalized identifier, the same for known and unknown accounts.
-pub fn identifier_key(email: &str) -> String {
+/// What sign-in throttling and sign-in events know an account by: a MAC of
+/// the normalized identifier under the instance's identifier key (a data
+/// key that never leaves the KMS envelope), the same for known and
+/// unknown accounts. Keyed, so that a password typed into the email field
+/// cannot be recovered from an exported log by guessing.
+pub fn identifier_key(key: &[u8; 32], email: &str) -> String {
     let normalized = normalize_email(email);
-    blake3::derive_key("warden/login-identifier/v1", normalized.as_bytes())[..16]
+    blake3::keyed_hash(key, normalized.as_bytes()).as_bytes()[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The subject of an account identifier's sign-in attempts. Sign-in events
+/// live here, not on the user, so that a flood of failed sign-ins never
+/// moves the user's version under an admin's command.
+pub fn login_subject(identifier: &str) -> String {
+    subject("login", identifier)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +207,7 @@ pub struct PasswordSet {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginSucceeded {
+    pub user: String,
     pub method: String,
     pub session: String,
     pub identifier: String,
@@ -221,6 +232,9 @@ impl FailureReason {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginFailed {
+    /// The account, when one has this identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     pub method: String,
     pub reason: FailureReason,
     /// [`identifier_key`] of what was typed: never the identifier itself,
@@ -290,17 +304,16 @@ pub fn set_password(context: &Context, id: &str, version: Option<u64>, set: &Pas
     }
 }
 
-pub fn login_succeeded(context: &Context, user: &str, succeeded: &LoginSucceeded) -> NewEvent {
-    context.event(LOGIN_SUCCEEDED, user_subject(user)).data(data(succeeded))
+pub fn login_succeeded(context: &Context, succeeded: &LoginSucceeded) -> NewEvent {
+    context
+        .event(LOGIN_SUCCEEDED, login_subject(&succeeded.identifier))
+        .data(data(succeeded))
 }
 
-/// A failed sign-in: about the user when the account exists, about the
-/// identifier's hash otherwise.
-pub fn login_failed(context: &Context, user: Option<&str>, failed: &LoginFailed) -> NewEvent {
-    let subject = match user {
-        Some(user) => user_subject(user),
-        None => subject("login", &failed.identifier),
-    };
+/// A failed sign-in, about the identifier (`data.user` names the account
+/// when there is one).
+pub fn login_failed(context: &Context, failed: &LoginFailed) -> NewEvent {
+    let subject = login_subject(&failed.identifier);
     let outcome = match failed.reason {
         FailureReason::Throttled | FailureReason::Disabled => Outcome::Denied,
         _ => Outcome::Failure,
@@ -336,10 +349,15 @@ mod tests {
             assert!(!valid_email(bad), "{bad}");
         }
         assert_eq!(normalize_email(" Alice@Example.ORG "), "alice@example.org");
+        let key = [7u8; 32];
         assert_eq!(
-            identifier_key("Alice@example.org"),
-            identifier_key("alice@example.org ")
+            identifier_key(&key, "Alice@example.org"),
+            identifier_key(&key, "alice@example.org ")
         );
-        assert_eq!(identifier_key("alice@example.org").len(), 32);
+        assert_eq!(identifier_key(&key, "alice@example.org").len(), 32);
+        assert_ne!(
+            identifier_key(&key, "alice@example.org"),
+            identifier_key(&[8u8; 32], "alice@example.org")
+        );
     }
 }

@@ -74,6 +74,7 @@ pub struct SessionRevoked {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceFirstSeen {
+    pub user: String,
     pub fingerprint: String,
     pub device: Device,
     pub session: String,
@@ -111,9 +112,10 @@ pub fn revoke(context: &Context, id: &str, revoked: &SessionRevoked) -> NewEvent
     context.event(SESSION_REVOKED, session_subject(id)).data(data(revoked))
 }
 
-pub fn device_first_seen(context: &Context, user: &str, seen: &DeviceFirstSeen) -> NewEvent {
+/// Subject `devices:<user>`: the user's own version is not moved by it.
+pub fn device_first_seen(context: &Context, seen: &DeviceFirstSeen) -> NewEvent {
     context
-        .event(DEVICE_FIRST_SEEN, super::account::user_subject(user))
+        .event(DEVICE_FIRST_SEEN, subject("devices", &seen.user))
         .data(data(seen))
 }
 

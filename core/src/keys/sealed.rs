@@ -151,6 +151,13 @@ impl DataKeys {
         serde_json::from_slice(&plaintext).map_err(|_| SealError::Damaged)
     }
 
+    /// The subject's data key itself, created on first use: a secret that
+    /// stays in the KMS envelope at rest (the sign-in identifier key).
+    pub async fn secret(&self, subject: &str) -> Result<[u8; 32], SealError> {
+        let (_, key) = self.key_for(subject).await?;
+        key.as_slice().try_into().map_err(|_| SealError::Damaged)
+    }
+
     /// Crypto-shreds a subject: its sealed fields become unreadable for
     /// good. Returns whether it had a key.
     pub async fn shred(&self, subject: &str) -> Result<bool, SealError> {
