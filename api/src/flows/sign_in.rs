@@ -207,9 +207,13 @@ pub async fn with_password(
     start.commit(state, Vec::new(), after).await
 }
 
-/// Refuses an attempt the throttle does not allow now, counting the
-/// attempts for the same identifier or IP still being checked. The returned
-/// attempt must live until the attempt's failure (if any) is recorded.
+/// Refuses an attempt the throttle does not allow now. Attempts for the
+/// same identifier or IP still being checked count as failures; when only
+/// they stand in the way, this attempt waits for them to end (3 s at most)
+/// and is decided on their outcome: a burst of guesses gets no more than
+/// the free allowance, and a burst of right passwords (a double-click, a
+/// script) all pass. The returned attempt must live until the attempt's
+/// failure (if any) is recorded.
 pub async fn throttle(
     state: &AppState,
     client: &Client,
@@ -222,14 +226,32 @@ pub async fn throttle(
     if let Some(ip) = &ip_key {
         keys.push(format!("ip:{ip}"));
     }
-    let (attempt, pending) = state.attempts.begin(keys);
-    let pending_ip = pending.get(1).copied().unwrap_or(0);
-    let wait =
-        read(&state.models.login_throttle).wait(identifier, client.ip.as_deref(), Utc::now(), (pending[0], pending_ip));
-    let Some(wait) = wait else {
-        return Ok(attempt);
+    let deadline = tokio::time::Instant::now() + PENDING_WAIT;
+    let wait = loop {
+        let (attempt, pending) = state.attempts.begin(keys.clone());
+        let pending = (pending[0], pending.get(1).copied().unwrap_or(0));
+        let (wait, settled) = {
+            let throttle = read(&state.models.login_throttle);
+            let now = Utc::now();
+            (
+                throttle.wait(identifier, client.ip.as_deref(), now, pending),
+                throttle.wait(identifier, client.ip.as_deref(), now, (0, 0)),
+            )
+        };
+        let Some(wait) = wait else {
+            return Ok(attempt);
+        };
+        if settled.is_some() || pending == (0, 0) || tokio::time::Instant::now() >= deadline {
+            attempt.withdraw();
+            break wait;
+        }
+        // Only attempts in flight stand in the way: wait for one to end.
+        let ended = state.attempts.ended();
+        tokio::pin!(ended);
+        ended.as_mut().enable();
+        attempt.withdraw();
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(250), ended).await;
     };
-    drop(attempt);
     let sample = format!("{identifier}/{}", ip_key.unwrap_or_default());
     if state.refusals.admit(sample, THROTTLED_RECORD_EVERY) {
         record_failure(
@@ -247,6 +269,9 @@ pub async fn throttle(
         wait.max(std::time::Duration::from_secs(1)),
     ))
 }
+
+/// Longest wait for attempts in flight before deciding on them.
+const PENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Checks a password against the user's stored hash; for an unknown user
 /// (or one without a password), spends the same work on a decoy.

@@ -14,12 +14,17 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 pub struct Attempts {
     pending: Mutex<HashMap<String, usize>>,
+    /// Signalled whenever an attempt ends.
+    ended: tokio::sync::Notify,
 }
 
 /// Ends the attempt when dropped.
 pub struct Attempt {
     attempts: Arc<Attempts>,
     keys: Vec<String>,
+    /// Whether its end is news to attempts waiting on it (an attempt that
+    /// was withdrawn before it started is not).
+    signal: bool,
 }
 
 impl Attempts {
@@ -39,26 +44,49 @@ impl Attempts {
             Attempt {
                 attempts: Arc::clone(self),
                 keys,
+                signal: true,
             },
             before,
         )
     }
 }
 
+impl Attempts {
+    /// Resolves when some attempt ends (after being created and enabled, so
+    /// a caller that does so before giving up its own attempt misses
+    /// nothing).
+    pub fn ended(&self) -> tokio::sync::futures::Notified<'_> {
+        self.ended.notified()
+    }
+}
+
+impl Attempt {
+    /// Ends an attempt that never started (it waits for others): nobody is
+    /// woken by it.
+    pub fn withdraw(mut self) {
+        self.signal = false;
+    }
+}
+
 impl Drop for Attempt {
     fn drop(&mut self) {
-        let mut pending = self
-            .attempts
-            .pending
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for key in &self.keys {
-            if let Some(count) = pending.get_mut(key) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    pending.remove(key);
+        {
+            let mut pending = self
+                .attempts
+                .pending
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for key in &self.keys {
+                if let Some(count) = pending.get_mut(key) {
+                    *count = count.saturating_sub(1);
+                    if *count == 0 {
+                        pending.remove(key);
+                    }
                 }
             }
+        }
+        if self.signal {
+            self.attempts.ended.notify_waiters();
         }
     }
 }
