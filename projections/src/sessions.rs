@@ -97,6 +97,14 @@ impl Sessions {
         sessions
     }
 
+    /// The user's sessions still valid at `now`, newest first (ended ones
+    /// stay in the model until the log's time sweeps them).
+    pub fn live_of_user(&self, user: &str, now: DateTime<Utc>) -> Vec<&Arc<Session>> {
+        let mut sessions = self.of_user(user);
+        sessions.retain(|session| session.valid_at(now, None));
+        sessions
+    }
+
     pub fn knows_device(&self, user: &str, fingerprint: &str) -> bool {
         self.devices.get(user).is_some_and(|known| known.contains(fingerprint))
     }

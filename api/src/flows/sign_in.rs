@@ -209,7 +209,7 @@ pub async fn with_password(
 
 /// Refuses an attempt the throttle does not allow now. Attempts for the
 /// same identifier or IP still being checked count as failures; when only
-/// they stand in the way, this attempt waits for them to end (3 s at most)
+/// they stand in the way, this attempt waits for them to end (20 s at most)
 /// and is decided on their outcome: a burst of guesses gets no more than
 /// the free allowance, and a burst of right passwords (a double-click, a
 /// script) all pass. The returned attempt must live until the attempt's
@@ -271,7 +271,7 @@ pub async fn throttle(
 }
 
 /// Longest wait for attempts in flight before deciding on them.
-const PENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+const PENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Checks a password against the user's stored hash; for an unknown user
 /// (or one without a password), spends the same work on a decoy.

@@ -35,7 +35,7 @@ pub fn describe(session: &Session, current: &str) -> Value {
 pub async fn list(State(state): State<AppState>, SignedIn(current): SignedIn) -> Json<Value> {
     let sessions = read(&state.models.sessions);
     let items: Vec<Value> = sessions
-        .of_user(&current.user.id)
+        .live_of_user(&current.user.id, chrono::Utc::now())
         .into_iter()
         .map(|session| describe(session, &current.session.id))
         .collect();

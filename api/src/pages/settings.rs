@@ -55,7 +55,7 @@ fn sessions_page(
 ) -> SessionsPage {
     let nav = Nav::of(current);
     let sessions = read(&state.models.sessions)
-        .of_user(&current.user.id)
+        .live_of_user(&current.user.id, chrono::Utc::now())
         .into_iter()
         .map(|session| SessionRow {
             id: session.id.clone(),
