@@ -207,6 +207,34 @@ async fn import_dry_run_sign_in_upgrade_and_revert_on_100k_users() {
     assert!(!text.contains("$2b$04$"), "legacy hashes travel sealed");
     assert!(!text.contains(&source.url), "the source URL is not recorded");
 
+    // A new row in an org that now exists in Warden joins it only with
+    // --into-existing, and a legacy owner joins as an admin.
+    let mut connection = source.superuser().await;
+    sqlx::query(
+        "INSERT INTO organization_users (email, name, organization, role, password_hash)
+         SELECT 'late@example3.test', 'Late', 'Company 3', 'owner', password_hash FROM organization_users WHERE id = 3",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let report = json_of(&env.run(&["import", &source_flag, "--column", "active=is_active", "--dry-run"]));
+    assert_eq!(report["users"], 0);
+    assert_eq!(report["skipped_by_reason"]["existing_org"], 1);
+    let report = json_of(&env.run(&[
+        "import",
+        &source_flag,
+        "--column",
+        "active=is_active",
+        "--dry-run",
+        "--into-existing",
+    ]));
+    assert_eq!(report["users"], 1);
+    assert_eq!(report["owners_joining_existing_orgs_as_admins"], 1);
+    sqlx::query("DELETE FROM organization_users WHERE email = 'late@example3.test'")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+
     // Revert: compensating events; the users can no longer sign in, and
     // their emails are free again.
     let reverted = json_of(&env.run(&["import", "--revert", &import_id]));
@@ -220,6 +248,14 @@ async fn import_dry_run_sign_in_upgrade_and_revert_on_100k_users() {
     assert_eq!(report["users"], 99_955, "reverted emails are free again");
     assert_eq!(report["orgs_new"], 50);
     assert!(env.run(&["verify"]).status.success());
+    // The reverted users' data keys are shredded: their legacy hashes can
+    // no longer be opened from the log.
+    let mut warden_db = target.superuser().await;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM data_keys WHERE subject LIKE 'user:%'")
+        .fetch_one(&mut warden_db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
 }
 
 async fn assert_refused_wrong(server: &Server, email: &str) {

@@ -236,3 +236,33 @@ fn forwarded_state_changing(headers: &HeaderMap) -> bool {
         .filter_map(|value| value.parse::<axum::http::Method>().ok())
         .any(|method| csrf::state_changing(&method))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue};
+
+    use super::forwarded_state_changing;
+
+    #[test]
+    fn either_method_header_can_make_a_request_state_changing() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.append(*name, HeaderValue::from_static(value));
+            }
+            map
+        };
+        assert!(!forwarded_state_changing(&headers(&[])));
+        assert!(!forwarded_state_changing(&headers(&[("x-forwarded-method", "GET")])));
+        assert!(forwarded_state_changing(&headers(&[("x-original-method", "POST")])));
+        // A client's own header cannot hide the proxy's.
+        assert!(forwarded_state_changing(&headers(&[
+            ("x-forwarded-method", "GET"),
+            ("x-original-method", "DELETE")
+        ])));
+        assert!(forwarded_state_changing(&headers(&[
+            ("x-forwarded-method", "GET"),
+            ("x-forwarded-method", "PUT")
+        ])));
+    }
+}
