@@ -6,7 +6,7 @@ use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::process::Server;
+use crate::process::{NodeEnv, Server};
 
 /// The cookie name over plain http on loopback.
 pub const COOKIE: &str = "warden_session";
@@ -173,4 +173,60 @@ pub async fn create_user(admin: &mut WebClient, email: &str, role: &str, passwor
         .await;
     assert_eq!(answer.status, 201, "{:?}", answer.body);
     answer.body["id"].as_str().unwrap().to_string()
+}
+
+/// A fresh embedded server in its own directory.
+pub struct Instance {
+    pub server: Server,
+    pub env: NodeEnv,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts one, with more environment variables.
+pub async fn instance(extra: &[(&str, &str)]) -> Instance {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = NodeEnv::in_dir(dir.path());
+    env.extra = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let server = Server::start(&env, "accounts").await;
+    Instance { server, env, _dir: dir }
+}
+
+/// Every event in the log, as exported.
+pub fn events(instance: &Instance) -> Vec<Value> {
+    let out = instance.env.data_dir.join("events.jsonl");
+    let exported = instance.env.run(&["export", "--out", out.to_str().unwrap()]);
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The kinds of the events after `seq`, in order.
+pub fn kinds_after(events: &[Value], seq: u64) -> Vec<String> {
+    events
+        .iter()
+        .filter(|event| event["seq"].as_u64().unwrap() > seq)
+        .map(|event| event["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The last `seq`.
+pub fn head(events: &[Value]) -> u64 {
+    events.last().unwrap()["seq"].as_u64().unwrap()
+}
+
+/// Asserts an error answer: status, code, and the request id in the body.
+pub fn assert_refused(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(answer.status.as_u16(), status, "{:?}", answer.body);
+    assert_eq!(answer.code(), code, "{:?}", answer.body);
+    assert_eq!(
+        answer.body["error"]["request_id"].as_str().unwrap(),
+        answer.headers["x-request-id"].to_str().unwrap()
+    );
 }
