@@ -6,6 +6,7 @@
 //! Every read model is listed once, in [`ReadModels`].
 
 pub mod accounts;
+pub mod mfa;
 pub mod projection;
 pub mod runner;
 pub mod sessions;
@@ -26,6 +27,7 @@ pub struct ReadModels {
     pub accounts: Shared<accounts::Accounts>,
     pub sessions: Shared<sessions::Sessions>,
     pub login_throttle: Shared<throttle::LoginThrottle>,
+    pub mfa: Shared<mfa::Mfa>,
 }
 
 impl ReadModels {
@@ -36,6 +38,7 @@ impl ReadModels {
             Box::new(SlotOf::new(Arc::clone(&self.accounts))),
             Box::new(SlotOf::new(Arc::clone(&self.sessions))),
             Box::new(SlotOf::new(Arc::clone(&self.login_throttle))),
+            Box::new(SlotOf::new(Arc::clone(&self.mfa))),
         ]
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use warden_core::Event;
 use warden_core::auth::device::Device;
 use warden_core::commands::session::{
-    self, Assurance, DeviceFirstSeen, SessionCreated, SessionRefreshed, SessionRotated,
+    self, Assurance, DeviceFirstSeen, Pending, SessionCreated, SessionElevated, SessionRefreshed, SessionRotated,
 };
 use warden_core::commands::{payload, subject_id};
 
@@ -42,9 +42,17 @@ pub struct Session {
     pub device: Device,
     pub fingerprint: String,
     pub assurance: Assurance,
+    /// A partial session: what it must still do to be a full one.
+    #[serde(default)]
+    pub pending: Option<Pending>,
 }
 
 impl Session {
+    /// Whether the sign-in is complete (no step pending).
+    pub fn is_full(&self) -> bool {
+        self.pending.is_none()
+    }
+
     /// Valid at `now` given the last use this node knows of (`seen`, which
     /// may be later than the last recorded one).
     pub fn valid_at(&self, now: DateTime<Utc>, seen: Option<DateTime<Utc>>) -> bool {
@@ -129,6 +137,19 @@ impl Sessions {
         }
     }
 
+    /// A new token for the session `id`, issued by `event`.
+    fn replace_token(&mut self, id: &str, token_hash: String, event: &Event) {
+        if let Some(session) = self.sessions.get_mut(id) {
+            let session = Arc::make_mut(session);
+            let old = std::mem::replace(&mut session.token_hash, token_hash.clone());
+            session.token_seq = event.seq;
+            session.token_issued_at = event.at;
+            session.last_seen = session.last_seen.max(event.at);
+            self.by_token.remove(&old);
+            self.by_token.insert(token_hash, id.to_string());
+        }
+    }
+
     /// Drops sessions that ended before `at`, with one idle period of slack
     /// for uses that were not recorded yet.
     fn sweep(&mut self, at: DateTime<Utc>) {
@@ -146,7 +167,7 @@ impl Sessions {
 
 impl Projection for Sessions {
     const NAME: &'static str = "sessions";
-    const VERSION: u32 = 2;
+    const VERSION: u32 = 3;
 
     fn apply(&mut self, event: &Event) {
         self.applied += 1;
@@ -194,6 +215,7 @@ impl Projection for Sessions {
                         device: created.device,
                         fingerprint: created.fingerprint,
                         assurance: created.assurance,
+                        pending: created.pending,
                     }),
                 );
             }
@@ -212,15 +234,19 @@ impl Projection for Sessions {
                 let Some(rotated) = payload::<SessionRotated>(event) else {
                     return;
                 };
+                self.replace_token(id, rotated.token_hash, event);
+            }
+            session::SESSION_ELEVATED => {
+                let Some(elevated) = payload::<SessionElevated>(event) else {
+                    return;
+                };
                 if let Some(session) = self.sessions.get_mut(id) {
                     let session = Arc::make_mut(session);
-                    let old = std::mem::replace(&mut session.token_hash, rotated.token_hash.clone());
-                    session.token_seq = event.seq;
-                    session.token_issued_at = event.at;
-                    session.last_seen = session.last_seen.max(event.at);
-                    self.by_token.remove(&old);
-                    self.by_token.insert(rotated.token_hash, id.to_string());
+                    session.assurance = elevated.assurance;
+                    session.pending = None;
+                    session.expires_at = elevated.expires_at;
                 }
+                self.replace_token(id, elevated.token_hash, event);
             }
             session::SESSION_REVOKED => self.remove(id),
             _ => {}

@@ -1,6 +1,7 @@
 //! Recent failed sign-ins per account identifier and per client IP, from
-//! `login.failed` events: what the sign-in throttle decides on. Every node
-//! sees every node's failures.
+//! `login.failed` events, and failed second factors per user, from
+//! `mfa.failed` events (one counter for every factor): what the sign-in
+//! throttle decides on. Every node sees every node's failures.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use warden_core::Event;
 use warden_core::auth::throttle::ThrottlePolicy;
 use warden_core::commands::account::{self, LoginFailed, LoginSucceeded};
+use warden_core::commands::mfa::{self, Failed, FailureReason, Verified};
 use warden_core::commands::payload;
 
 use crate::Projection;
@@ -23,6 +25,9 @@ const SWEEP_EVERY: u64 = 4096;
 pub struct LoginThrottle {
     accounts: HashMap<String, Vec<DateTime<Utc>>>,
     ips: HashMap<String, Vec<DateTime<Utc>>>,
+    /// Per user: wrong or replayed second-factor codes.
+    #[serde(default)]
+    second_factors: HashMap<String, Vec<DateTime<Utc>>>,
     applied: u64,
 }
 
@@ -47,6 +52,14 @@ impl LoginThrottle {
         let by_account = ThrottlePolicy::ACCOUNT.wait(&with_pending(self.accounts.get(identifier), pending.0), now);
         let by_ip = ip.and_then(|ip| ThrottlePolicy::IP.wait(&with_pending(self.ips.get(&ip_key(ip)), pending.1), now));
         by_account.max(by_ip)
+    }
+
+    /// How long a second-factor attempt of `user` must still wait at
+    /// `now`; `pending`: their attempts being checked right now.
+    pub fn second_factor_wait(&self, user: &str, now: DateTime<Utc>, pending: usize) -> Option<Duration> {
+        let mut failures = self.second_factors.get(user).cloned().unwrap_or_default();
+        failures.extend(std::iter::repeat_n(now, pending));
+        ThrottlePolicy::SECOND_FACTOR.wait(&failures, now)
     }
 
     pub fn failures(&self, identifier: &str) -> usize {
@@ -79,7 +92,7 @@ fn record(map: &mut HashMap<String, Vec<DateTime<Utc>>>, key: &str, at: DateTime
 
 impl Projection for LoginThrottle {
     const NAME: &'static str = "login_throttle";
-    const VERSION: u32 = 2;
+    const VERSION: u32 = 3;
 
     fn apply(&mut self, event: &Event) {
         self.applied += 1;
@@ -89,6 +102,7 @@ impl Projection for LoginThrottle {
             let fresh = |failures: &Vec<DateTime<Utc>>| failures.last().is_some_and(|last| event.at - *last < window);
             self.accounts.retain(|_, failures| fresh(failures));
             self.ips.retain(|_, failures| fresh(failures));
+            self.second_factors.retain(|_, failures| fresh(failures));
         }
         match event.kind.as_str() {
             account::LOGIN_FAILED => {
@@ -106,6 +120,18 @@ impl Projection for LoginThrottle {
             account::LOGIN_SUCCEEDED => {
                 if let Some(succeeded) = payload::<LoginSucceeded>(event) {
                     self.accounts.remove(&succeeded.identifier);
+                }
+            }
+            mfa::FAILED => {
+                if let Some(failed) = payload::<Failed>(event)
+                    && failed.reason != FailureReason::Throttled
+                {
+                    record(&mut self.second_factors, &failed.user, event.at);
+                }
+            }
+            mfa::VERIFIED => {
+                if let Some(verified) = payload::<Verified>(event) {
+                    self.second_factors.remove(&verified.user);
                 }
             }
             _ => {}

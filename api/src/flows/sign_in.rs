@@ -83,6 +83,7 @@ impl SessionStart {
                     methods: methods.iter().map(|method| method.to_string()).collect(),
                     at: now,
                 },
+                pending: None,
                 idle_timeout_seconds: policy.idle_timeout_seconds,
                 expires_at,
             },

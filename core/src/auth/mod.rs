@@ -2,7 +2,9 @@
 //! does the slow or effectful part (hashing, a ceremony) so that commands
 //! receive its outcome as data.
 
+pub mod backup_codes;
 pub mod device;
 pub mod password;
 pub mod throttle;
+pub mod totp;
 pub mod tokens;

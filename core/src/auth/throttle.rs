@@ -43,6 +43,16 @@ impl ThrottlePolicy {
         max_delay: Duration::from_secs(15 * 60),
     };
 
+    /// Per user, for second factors (TOTP, backup codes, passkeys share
+    /// one counter): 5 free failures in 15 minutes, then the same doubling.
+    /// Six-digit codes give 5 guesses in a million per quarter hour.
+    pub const SECOND_FACTOR: ThrottlePolicy = ThrottlePolicy {
+        window: Duration::from_secs(15 * 60),
+        free: 5,
+        first_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(15 * 60),
+    };
+
     /// The wait still due at `now` after the failures `failures` (oldest
     /// first), or `None` when another attempt is allowed now.
     pub fn wait(&self, failures: &[DateTime<Utc>], now: DateTime<Utc>) -> Option<Duration> {

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod import;
+pub mod mfa;
 pub mod org;
 pub mod session;
 pub mod setup;

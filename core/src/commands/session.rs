@@ -14,6 +14,10 @@ pub const SESSION_REFRESHED: &str = "session.refreshed";
 /// A new token for the same session (after a privilege change).
 pub const SESSION_ROTATED: &str = "session.rotated";
 pub const SESSION_REVOKED: &str = "session.revoked";
+/// A session proved a further factor (completing a sign-in that needed a
+/// second factor, or re-authenticating for a sensitive action): a new
+/// assurance, and a new token.
+pub const SESSION_ELEVATED: &str = "session.elevated";
 /// The first sign-in to an account from a device fingerprint.
 pub const DEVICE_FIRST_SEEN: &str = "device.first_seen";
 /// A state-changing request refused for a missing or wrong CSRF token or a
@@ -36,6 +40,16 @@ pub struct Assurance {
     pub at: DateTime<Utc>,
 }
 
+/// What a partial session must still do before it is a full one. Until
+/// then it may only complete that step or sign out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// `second_factor`: prove one of `factors`.
+    pub step: String,
+    /// The factors that complete the step: `totp`, `backup_code` …
+    pub factors: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionCreated {
     pub user: String,
@@ -46,6 +60,9 @@ pub struct SessionCreated {
     pub device: Device,
     pub fingerprint: String,
     pub assurance: Assurance,
+    /// Set when the sign-in is not complete yet (a partial session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
     pub idle_timeout_seconds: u64,
     #[serde(with = "crate::event::timestamp")]
     pub expires_at: DateTime<Utc>,
@@ -62,6 +79,22 @@ pub struct SessionRefreshed {
 pub struct SessionRotated {
     pub token_hash: String,
     pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionElevated {
+    pub user: String,
+    /// The new token's hash: the old token stops working.
+    pub token_hash: String,
+    /// The assurance now: its `at` is the time of this authentication.
+    pub assurance: Assurance,
+    /// `second_factor` (a partial session completed) or `step_up` (a fresh
+    /// authentication for a sensitive action).
+    pub reason: String,
+    /// The session's absolute end from now on (a partial session lives
+    /// minutes; completed, it gets the org's absolute timeout).
+    #[serde(with = "crate::event::timestamp")]
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +139,12 @@ pub fn refresh(context: &Context, id: &str, refreshed: &SessionRefreshed) -> New
 
 pub fn rotate(context: &Context, id: &str, rotated: &SessionRotated) -> NewEvent {
     context.event(SESSION_ROTATED, session_subject(id)).data(data(rotated))
+}
+
+/// Appended with the factor's own event (`mfa.verified`, decided on the
+/// user's factor version), which is what keeps a code single-use.
+pub fn elevate(context: &Context, id: &str, elevated: &SessionElevated) -> NewEvent {
+    context.event(SESSION_ELEVATED, session_subject(id)).data(data(elevated))
 }
 
 pub fn revoke(context: &Context, id: &str, revoked: &SessionRevoked) -> NewEvent {

@@ -365,6 +365,7 @@ async fn add_sessions(dir: &Path, user: &str, org: &str, count: u64) {
                             methods: vec!["password".into()],
                             at: now,
                         },
+                        pending: None,
                         idle_timeout_seconds: 8 * 3600,
                         expires_at: now + chrono::Duration::days(7),
                     },

@@ -1,0 +1,186 @@
+//! Second factors of a user: a TOTP authenticator and backup codes.
+//!
+//! Every factor event of a user lives on the subject `mfa:<user>` and is
+//! appended with the version it was decided on, so two requests can never
+//! both use the same TOTP step or the same backup code, even on two nodes.
+//! Failed attempts live on `mfa-attempts:<user>`, so a flood of wrong codes
+//! cannot block the right one with version conflicts. Secrets (the TOTP
+//! secret, the backup codes' hashes) travel only sealed under the user's
+//! data key (`docs/decisions/0010-mfa.md`).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Context, data, subject};
+use crate::auth::totp::TotpParams;
+use crate::event::{NewEvent, Outcome};
+use crate::keys::Sealed;
+
+/// A TOTP secret was generated for a user; it counts once confirmed.
+pub const TOTP_ENROLMENT_STARTED: &str = "mfa.totp.enrolment_started";
+/// The user proved with a first valid code that their authenticator holds
+/// the secret: from now on it is a second factor.
+pub const TOTP_ENROLLED: &str = "mfa.totp.enrolled";
+pub const TOTP_REMOVED: &str = "mfa.totp.removed";
+/// A new set of backup codes; the previous set is dead.
+pub const BACKUP_CODES_GENERATED: &str = "mfa.backup_codes.generated";
+/// The user confirmed they saved the codes shown once.
+pub const BACKUP_CODES_ACKNOWLEDGED: &str = "mfa.backup_codes.acknowledged";
+/// A second factor verified: a TOTP step or a backup code is used up.
+pub const VERIFIED: &str = "mfa.verified";
+/// A wrong, replayed or throttled second-factor attempt.
+pub const FAILED: &str = "mfa.failed";
+
+pub fn mfa_subject(user: &str) -> String {
+    subject("mfa", user)
+}
+
+pub fn attempts_subject(user: &str) -> String {
+    subject("mfa-attempts", user)
+}
+
+/// The second-factor methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    Totp,
+    BackupCode,
+}
+
+impl Factor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Factor::Totp => "totp",
+            Factor::BackupCode => "backup_code",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TotpEnrolmentStarted {
+    pub user: String,
+    pub enrolment: String,
+    /// The base32 secret, sealed under the user's data key.
+    pub secret: Sealed<String>,
+    #[serde(flatten)]
+    pub params: TotpParams,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpEnrolled {
+    pub user: String,
+    pub enrolment: String,
+    /// The time step of the confirming code: it cannot be used again.
+    pub step: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpRemoved {
+    pub user: String,
+    pub enrolment: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupCodesGenerated {
+    pub user: String,
+    pub set: String,
+    /// The codes' hashes, in order, sealed under the user's data key.
+    pub hashes: Sealed<Vec<String>>,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupCodesAcknowledged {
+    pub user: String,
+    pub set: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verified {
+    pub user: String,
+    pub factor: Factor,
+    /// The session the factor was verified for.
+    pub session: String,
+    /// TOTP: the time step used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u64>,
+    /// Backup codes: the set and the position of the code used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// Backup codes left in the set after this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    WrongCode,
+    /// A TOTP code of a step already used.
+    Replayed,
+    Throttled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failed {
+    pub user: String,
+    /// The factor tried, when the attempt named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<Factor>,
+    pub reason: FailureReason,
+    pub session: String,
+}
+
+pub fn start_totp(context: &Context, version: u64, started: &TotpEnrolmentStarted) -> NewEvent {
+    context
+        .event(TOTP_ENROLMENT_STARTED, mfa_subject(&started.user))
+        .expect_version(version)
+        .data(data(started))
+}
+
+pub fn enrol_totp(context: &Context, version: u64, enrolled: &TotpEnrolled) -> NewEvent {
+    context
+        .event(TOTP_ENROLLED, mfa_subject(&enrolled.user))
+        .expect_version(version)
+        .data(data(enrolled))
+}
+
+pub fn remove_totp(context: &Context, version: u64, removed: &TotpRemoved) -> NewEvent {
+    context
+        .event(TOTP_REMOVED, mfa_subject(&removed.user))
+        .expect_version(version)
+        .data(data(removed))
+}
+
+pub fn generate_backup_codes(context: &Context, version: u64, generated: &BackupCodesGenerated) -> NewEvent {
+    context
+        .event(BACKUP_CODES_GENERATED, mfa_subject(&generated.user))
+        .expect_version(version)
+        .data(data(generated))
+}
+
+pub fn acknowledge_backup_codes(context: &Context, version: u64, acknowledged: &BackupCodesAcknowledged) -> NewEvent {
+    context
+        .event(BACKUP_CODES_ACKNOWLEDGED, mfa_subject(&acknowledged.user))
+        .expect_version(version)
+        .data(data(acknowledged))
+}
+
+pub fn verified(context: &Context, version: u64, verified: &Verified) -> NewEvent {
+    context
+        .event(VERIFIED, mfa_subject(&verified.user))
+        .expect_version(version)
+        .data(data(verified))
+}
+
+pub fn failed(context: &Context, failed: &Failed) -> NewEvent {
+    let outcome = match failed.reason {
+        FailureReason::Throttled => Outcome::Denied,
+        _ => Outcome::Failure,
+    };
+    context
+        .event(FAILED, attempts_subject(&failed.user))
+        .outcome(outcome)
+        .data(data(failed))
+}
