@@ -85,6 +85,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
             trusted_proxies: config.web.trusted_proxies.clone(),
             default_session_policy: config.web.default_session_policy,
         }),
+        mfa: Arc::new(config.mfa.clone()),
         session_writes: Arc::default(),
         attempts: Arc::default(),
         refusals: Arc::default(),

@@ -40,6 +40,7 @@ pub struct Shared {
     pub passwords: Passwords,
     pub data_keys: DataKeys,
     pub web: Arc<Web>,
+    pub mfa: Arc<crate::config::MfaConfig>,
     /// Sessions whose `session.refreshed` or rotation is being appended.
     pub session_writes: Arc<Mutex<HashSet<String>>>,
     /// Sign-in attempts being checked right now.

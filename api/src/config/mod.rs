@@ -12,8 +12,11 @@ use serde::Deserialize;
 use thiserror::Error;
 use warden_core::auth::password::HashParams;
 
+mod mfa;
 mod web;
 
+use mfa::mfa_config;
+pub use mfa::MfaConfig;
 use web::web_config;
 pub use web::{IpNet, WebConfig, origin_of};
 
@@ -106,6 +109,22 @@ pub struct Settings {
     /// A file of breached passwords, one per line, replacing the built-in list.
     #[arg(long, env = "WARDEN_BREACHED_PASSWORDS_FILE", global = true)]
     pub breached_passwords_file: Option<PathBuf>,
+    /// The issuer authenticator apps show beside a TOTP code.
+    #[arg(long, env = "WARDEN_MFA_ISSUER", global = true)]
+    pub mfa_issuer: Option<String>,
+    /// Digits of new TOTP enrolments (6 to 8).
+    #[arg(long, env = "WARDEN_TOTP_DIGITS", global = true)]
+    pub totp_digits: Option<u8>,
+    /// Period of new TOTP enrolments, in seconds (15 to 120).
+    #[arg(long, env = "WARDEN_TOTP_PERIOD_SECONDS", global = true)]
+    pub totp_period_seconds: Option<u64>,
+    /// Algorithm of new TOTP enrolments: SHA1, SHA256 or SHA512.
+    #[arg(long, env = "WARDEN_TOTP_ALGORITHM", global = true)]
+    pub totp_algorithm: Option<String>,
+    /// How recent the last strong authentication must be for a sensitive
+    /// action, in seconds.
+    #[arg(long, env = "WARDEN_STEP_UP_MAX_AGE_SECONDS", global = true)]
+    pub step_up_max_age_seconds: Option<u64>,
 }
 
 /// The same keys, from the TOML file.
@@ -137,6 +156,11 @@ struct FileSettings {
     password_parallelism: Option<u32>,
     password_workers: Option<usize>,
     breached_passwords_file: Option<PathBuf>,
+    mfa_issuer: Option<String>,
+    totp_digits: Option<u8>,
+    totp_period_seconds: Option<u64>,
+    totp_algorithm: Option<String>,
+    step_up_max_age_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +195,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub web: WebConfig,
     pub passwords: PasswordConfig,
+    pub mfa: MfaConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -191,6 +216,7 @@ impl Config {
             None => FileSettings::default(),
         };
         let web = web_config(settings, &file)?;
+        let mfa = mfa_config(settings, &file)?;
         let data_dir = settings
             .data_dir
             .clone()
@@ -323,6 +349,7 @@ impl Config {
         Ok(Config {
             web,
             passwords,
+            mfa,
             data_dir,
             listen,
             profile,

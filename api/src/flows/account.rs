@@ -120,5 +120,6 @@ pub async fn change_password(
         csrf_token: token.csrf(),
         cookie: SessionCookie { seq, token }.encode(),
         expires_at: current.session.expires_at,
+        pending: None,
     })
 }

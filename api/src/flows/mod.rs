@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod org;
+pub mod mfa;
 pub mod setup;
 pub mod sign_in;
 pub mod users;

@@ -14,7 +14,7 @@ use warden_core::auth::tokens::{SessionCookie, Token, TokenKind};
 use warden_core::commands::account::{
     self, FailureReason, LoginFailed, LoginSucceeded, PasswordSet, Status, identifier_key,
 };
-use warden_core::commands::session::{self, Assurance, DeviceFirstSeen, SessionCreated};
+use warden_core::commands::session::{self, Assurance, DeviceFirstSeen, Pending, SessionCreated};
 use warden_core::commands::{Context, org::SessionPolicy};
 use warden_core::event::now_micros;
 use warden_projections::accounts::User;
@@ -33,6 +33,8 @@ pub struct NewSession {
     pub cookie: String,
     pub expires_at: DateTime<Utc>,
     pub csrf_token: String,
+    /// Set for a partial session: the step still to do.
+    pub pending: Option<Pending>,
 }
 
 /// The events that open a session for `user`, and what the cookie needs.
@@ -41,15 +43,23 @@ pub struct SessionStart {
     session_id: String,
     token: Token,
     expires_at: DateTime<Utc>,
+    pending: Option<Pending>,
 }
 
+/// How long a partial session (a sign-in waiting for its second factor)
+/// lives.
+pub const PARTIAL_SESSION: chrono::Duration = chrono::Duration::minutes(10);
+
 impl SessionStart {
+    /// A session after the first-factor `methods`; partial when the user
+    /// has a second factor to prove.
     pub fn new(state: &AppState, user_id: &str, org: &str, client: &Client, methods: &[&str]) -> Self {
         let policy = read(&state.models.accounts)
             .org(org)
             .map_or(state.web.default_session_policy, |org| org.session_policy);
         let known_device = |fingerprint: &str| read(&state.models.sessions).knows_device(user_id, fingerprint);
-        Self::build(user_id, org, client, methods, policy, known_device)
+        let pending = super::mfa::pending_after_first_factor(state, user_id);
+        Self::build(user_id, org, client, methods, policy, pending, known_device)
     }
 
     fn build(
@@ -58,13 +68,18 @@ impl SessionStart {
         client: &Client,
         methods: &[&str],
         policy: SessionPolicy,
+        pending: Option<Pending>,
         known_device: impl Fn(&str) -> bool,
     ) -> Self {
         let context = client.as_user(user_id, org);
         let session_id = new_id();
         let token = Token::generate();
         let now = now_micros();
-        let expires_at = now + chrono::Duration::seconds(policy.absolute_timeout_seconds as i64);
+        let expires_at = if pending.is_some() {
+            now + PARTIAL_SESSION
+        } else {
+            now + chrono::Duration::seconds(policy.absolute_timeout_seconds as i64)
+        };
         let device = Device::from_user_agent(client.user_agent.as_deref().unwrap_or(""));
         let fingerprint = device.fingerprint();
         let mut events = vec![session::create(
@@ -83,7 +98,7 @@ impl SessionStart {
                     methods: methods.iter().map(|method| method.to_string()).collect(),
                     at: now,
                 },
-                pending: None,
+                pending: pending.clone(),
                 idle_timeout_seconds: policy.idle_timeout_seconds,
                 expires_at,
             },
@@ -105,6 +120,7 @@ impl SessionStart {
             session_id,
             token,
             expires_at,
+            pending,
         }
     }
 
@@ -131,6 +147,7 @@ impl SessionStart {
             cookie: SessionCookie { seq, token: self.token }.encode(),
             session_id: self.session_id,
             expires_at: self.expires_at,
+            pending: self.pending,
         })
     }
 }
@@ -197,6 +214,7 @@ pub async fn with_password(
             method: "password".into(),
             session: start.session_id.clone(),
             identifier,
+            second_factor_pending: start.pending.is_some(),
         },
     )];
     if rehash {

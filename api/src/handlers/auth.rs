@@ -19,7 +19,7 @@ use crate::flows::sign_in::NewSession;
 use crate::flows::{self, account};
 use crate::state::AppState;
 use crate::web::session::CurrentSession;
-use crate::web::{Client, SignedIn, cookie, csrf};
+use crate::web::{AnySession, Client, SignedIn, cookie, csrf};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,7 +86,7 @@ pub async fn accept_invitation(
 pub async fn sign_out(
     State(state): State<AppState>,
     client: Client,
-    SignedIn(current): SignedIn,
+    AnySession(current): AnySession,
 ) -> Result<Response, ApiError> {
     account::sign_out(&state, &current, &client).await?;
     Ok((
@@ -184,6 +184,7 @@ fn describe_with(
                 "methods": session.assurance.methods,
                 "at": timestamp::format(&session.assurance.at),
             },
+            "pending": session.pending,
         },
         "csrf_token": csrf_token,
     })
@@ -197,7 +198,14 @@ fn describe_with(
 /// protected without code of its own.
 pub async fn forward(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let (mut parts, _) = request.into_parts();
-    let SignedIn(current) = SignedIn::from_request_parts(&mut parts, &state).await?;
+    // A partial session is no identity for the application: 401, so the
+    // proxy sends the browser to sign in, where the prompt continues.
+    let SignedIn(current) = SignedIn::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(|error| match error.code {
+            "second_factor_required" => ApiError::session_required(error.message),
+            _ => error,
+        })?;
     if forwarded_state_changing(&parts.headers) {
         if let Some((reason, origin)) = csrf::origin_refusal(&state, &parts.headers) {
             return Ok(csrf::refuse(&state, &parts, Some(&current), reason, origin).await);

@@ -117,8 +117,9 @@ pub fn local_path(next: &str) -> &str {
     }
 }
 
-/// Extractor for pages that need a session: redirects to the sign-in page
-/// (with the way back) instead of answering 401.
+/// Extractor for pages that need a complete session: redirects to the
+/// sign-in page (with the way back) instead of answering 401, and a
+/// partial session to its second-factor prompt.
 pub struct PageSession(pub CurrentSession);
 
 impl FromRequestParts<AppState> for PageSession {
@@ -126,6 +127,9 @@ impl FromRequestParts<AppState> for PageSession {
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Response> {
         if let Some(current) = parts.extensions.get::<CurrentSession>() {
+            if !current.session.is_full() {
+                return Err(see_other(&format!("/sign-in/mfa?next={}", parts.uri.path())));
+            }
             return Ok(PageSession(current.clone()));
         }
         let mut target = format!("/sign-in?next={}", parts.uri.path());
@@ -133,6 +137,21 @@ impl FromRequestParts<AppState> for PageSession {
             target.push_str("&notice=expired");
         }
         Err(see_other(&target))
+    }
+}
+
+/// Extractor for the pages that complete a sign-in: any session, partial
+/// ones included.
+pub struct PageAnySession(pub CurrentSession);
+
+impl FromRequestParts<AppState> for PageAnySession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Response> {
+        match parts.extensions.get::<CurrentSession>() {
+            Some(current) => Ok(PageAnySession(current.clone())),
+            None => Err(see_other("/sign-in")),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use warden_core::auth::password::Password;
 
-use super::{PageSession, failed, local_path, notice, render, see_other};
+use super::{PageAnySession, failed, local_path, notice, render, see_other};
 use crate::flows::setup::SetupInput;
 use crate::flows::sign_in::NewSession;
 use crate::flows::{self, account};
@@ -82,7 +82,7 @@ fn signed_in(state: &AppState, session: &NewSession, next: &str) -> Response {
     response
 }
 
-pub async fn sign_out(State(state): State<AppState>, client: Client, PageSession(current): PageSession) -> Response {
+pub async fn sign_out(State(state): State<AppState>, client: Client, PageAnySession(current): PageAnySession) -> Response {
     if let Err(error) = account::sign_out(&state, &current, &client).await {
         return error.into_response();
     }

@@ -261,16 +261,41 @@ fn release_write(state: &AppState, id: &str) {
     }
 }
 
-/// Extractor: the request's session, or 401 saying why there is none.
+/// Extractor: the request's complete session, or 401 saying why there is
+/// none (403 `second_factor_required` for a partial session: a sign-in
+/// that still needs its second factor may do nothing else).
 pub struct SignedIn(pub CurrentSession);
 
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = ApiError;
 
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AnySession(current) = AnySession::from_request_parts(parts, state).await?;
+        if !current.session.is_full() {
+            return Err(second_factor_required());
+        }
+        Ok(SignedIn(current))
+    }
+}
+
+pub fn second_factor_required() -> ApiError {
+    ApiError::forbidden_code(
+        "second_factor_required",
+        "this sign-in is not complete: verify a second factor first (POST /api/v1/mfa/verify)",
+    )
+}
+
+/// Extractor: the request's session, partial ones included: only for
+/// completing a sign-in and signing out.
+pub struct AnySession(pub CurrentSession);
+
+impl FromRequestParts<AppState> for AnySession {
+    type Rejection = ApiError;
+
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, ApiError> {
         // Taken, not cloned: the handler is the last to need it.
         if let Some(current) = parts.extensions.remove::<CurrentSession>() {
-            return Ok(SignedIn(current));
+            return Ok(AnySession(current));
         }
         let message = parts
             .extensions

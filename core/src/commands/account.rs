@@ -211,6 +211,10 @@ pub struct LoginSucceeded {
     pub method: String,
     pub session: String,
     pub identifier: String,
+    /// The first factor passed and the session is partial until a second
+    /// factor is verified (`mfa.verified`, `session.elevated`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub second_factor_pending: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

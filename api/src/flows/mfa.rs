@@ -1,0 +1,591 @@
+//! Second factors: setting up a TOTP authenticator and backup codes,
+//! completing a sign-in with one, and the recent strong authentication
+//! that sensitive actions need (step-up).
+//!
+//! A factor decision is appended with the version of the user's factors
+//! (`mfa:<user>`) it was made on, in the same append as the session's
+//! elevation: two requests can never both spend one TOTP step or one
+//! backup code, on one node or two.
+
+use chrono::Utc;
+use warden_core::auth::backup_codes;
+use warden_core::auth::password::{Password, Verification};
+use warden_core::auth::tokens::{SessionCookie, Token, TokenKind};
+use warden_core::auth::totp::{Totp, TotpParams};
+use warden_core::commands::account::{self, FailureReason as LoginFailure, identifier_key};
+use warden_core::commands::mfa::{
+    self, BackupCodesAcknowledged, BackupCodesGenerated, Factor, Failed, FailureReason, TotpEnrolled,
+    TotpEnrolmentStarted, TotpRemoved, Verified,
+};
+use warden_core::commands::session::{self, Assurance, Pending, SessionElevated};
+use warden_core::event::now_micros;
+use warden_projections::mfa::{TotpFactor, UserFactors};
+use warden_projections::projection::read;
+use zeroize::Zeroizing;
+
+use super::sign_in::{NewSession, check_password, record_failure, throttle};
+use super::{commit, new_id};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::Client;
+use crate::web::session::CurrentSession;
+
+/// What a sign-in by a first factor still needs: a second factor when the
+/// user has one.
+pub fn pending_after_first_factor(state: &AppState, user: &str) -> Option<Pending> {
+    let factors = read(&state.models.mfa).factors(user);
+    let allowed = factors.second_factors();
+    (!allowed.is_empty()).then(|| Pending {
+        step: "second_factor".into(),
+        factors: allowed.iter().map(|factor| factor.as_str().to_string()).collect(),
+    })
+}
+
+/// An authenticator being set up: shown to its user until confirmed.
+pub struct TotpSetup {
+    pub enrolment: String,
+    pub secret: Zeroizing<String>,
+    pub uri: Zeroizing<String>,
+    pub params: TotpParams,
+}
+
+/// Backup codes shown once.
+pub struct IssuedCodes {
+    pub set: String,
+    pub codes: Vec<Zeroizing<String>>,
+}
+
+/// Starts setting up an authenticator (replacing one being set up).
+pub async fn start_totp(state: &AppState, current: &CurrentSession, client: &Client) -> Result<TotpSetup, ApiError> {
+    let user = &current.user;
+    let factors = read(&state.models.mfa).factors(&user.id);
+    if factors.totp.is_some() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "already_enrolled",
+            "an authenticator is already set up; remove it first to set up another",
+        ));
+    }
+    let secret = Totp::generate_secret();
+    let params = state.mfa.totp;
+    let sealed = state
+        .data_keys
+        .seal(&account::user_subject(&user.id), &secret.to_string())
+        .await
+        .map_err(key_service)?;
+    let enrolment = new_id();
+    let context = client.as_user(&user.id, &user.org);
+    let event = mfa::start_totp(
+        &context,
+        factors.version,
+        &TotpEnrolmentStarted {
+            user: user.id.clone(),
+            enrolment: enrolment.clone(),
+            secret: sealed,
+            params,
+        },
+    );
+    commit(state, vec![event]).await?;
+    let uri = Zeroizing::new(Totp::uri(&secret, params, &state.mfa.issuer, &user.email));
+    Ok(TotpSetup {
+        enrolment,
+        secret,
+        uri,
+        params,
+    })
+}
+
+/// The authenticator being set up, to show again (a reload of the page).
+pub async fn pending_totp(state: &AppState, current: &CurrentSession) -> Result<Option<TotpSetup>, ApiError> {
+    let factors = read(&state.models.mfa).factors(&current.user.id);
+    let Some(pending) = factors.totp_pending else {
+        return Ok(None);
+    };
+    let secret = Zeroizing::new(state.data_keys.open(&pending.secret).await.map_err(key_service)?);
+    let uri = Zeroizing::new(Totp::uri(
+        &secret,
+        pending.params,
+        &state.mfa.issuer,
+        &current.user.email,
+    ));
+    Ok(Some(TotpSetup {
+        enrolment: pending.enrolment,
+        secret,
+        uri,
+        params: pending.params,
+    }))
+}
+
+/// Confirms the authenticator being set up with a first code. The first
+/// time a user gets a second factor, they get backup codes with it.
+pub async fn confirm_totp(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    code: &str,
+) -> Result<Option<IssuedCodes>, ApiError> {
+    let user = &current.user;
+    let _attempt = second_factor_throttle(state, client, current).await?;
+    let factors = read(&state.models.mfa).factors(&user.id);
+    let Some(pending) = factors.totp_pending.clone() else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "no_enrolment",
+            "no authenticator is being set up; start again",
+        ));
+    };
+    let step = match totp_step(state, &pending, code).await? {
+        Some(step) if step > factors.last_totp_step => step,
+        found => {
+            let reason = if found.is_some() {
+                FailureReason::Replayed
+            } else {
+                FailureReason::WrongCode
+            };
+            return Err(refuse(state, current, client, Some(Factor::Totp), reason).await);
+        }
+    };
+    let context = client.as_user(&user.id, &user.org);
+    let mut events = vec![mfa::enrol_totp(
+        &context,
+        factors.version,
+        &TotpEnrolled {
+            user: user.id.clone(),
+            enrolment: pending.enrolment,
+            step,
+        },
+    )];
+    let needs_codes = factors.backup_codes.as_ref().is_none_or(|codes| codes.remaining() == 0);
+    let issued = if needs_codes {
+        let (event, issued) = backup_codes_event(state, current, client, factors.version + 1).await?;
+        events.push(event);
+        Some(issued)
+    } else {
+        None
+    };
+    commit(state, events).await.map_err(conflict_as_replay)?;
+    Ok(issued)
+}
+
+/// Removes the authenticator. Needs a recent strong authentication.
+pub async fn remove_totp(state: &AppState, current: &CurrentSession, client: &Client) -> Result<(), ApiError> {
+    require_recent_authentication(state, current)?;
+    let user = &current.user;
+    let factors = read(&state.models.mfa).factors(&user.id);
+    let enrolment = factors
+        .totp
+        .as_ref()
+        .or(factors.totp_pending.as_ref())
+        .map(|totp| totp.enrolment.clone())
+        .ok_or_else(ApiError::not_found)?;
+    let context = client.as_user(&user.id, &user.org);
+    let event = mfa::remove_totp(
+        &context,
+        factors.version,
+        &TotpRemoved {
+            user: user.id.clone(),
+            enrolment,
+        },
+    );
+    commit(state, vec![event]).await.map(|_| ())
+}
+
+/// A new set of backup codes; the old set stops working. Needs a recent
+/// strong authentication.
+pub async fn regenerate_backup_codes(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+) -> Result<IssuedCodes, ApiError> {
+    require_recent_authentication(state, current)?;
+    let factors = read(&state.models.mfa).factors(&current.user.id);
+    if !factors.has_second_factor() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "no_second_factor",
+            "backup codes recover a second factor: set up an authenticator first",
+        ));
+    }
+    let (event, issued) = backup_codes_event(state, current, client, factors.version).await?;
+    commit(state, vec![event]).await?;
+    Ok(issued)
+}
+
+/// Records that the user saved the backup codes of `set`.
+pub async fn acknowledge_backup_codes(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    set: &str,
+) -> Result<(), ApiError> {
+    let user = &current.user;
+    let factors = read(&state.models.mfa).factors(&user.id);
+    if factors.backup_codes.as_ref().is_none_or(|codes| codes.set != set) {
+        return Err(ApiError::not_found());
+    }
+    let context = client.as_user(&user.id, &user.org);
+    let event = mfa::acknowledge_backup_codes(
+        &context,
+        factors.version,
+        &BackupCodesAcknowledged {
+            user: user.id.clone(),
+            set: set.to_string(),
+        },
+    );
+    commit(state, vec![event]).await.map(|_| ())
+}
+
+/// Verifies a second factor (a TOTP code or a backup code): completes a
+/// partial session, or refreshes a full one's strong authentication for a
+/// sensitive action. The session gets a new token either way.
+pub async fn verify(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    code: &str,
+) -> Result<NewSession, ApiError> {
+    let user = &current.user;
+    let _attempt = second_factor_throttle(state, client, current).await?;
+    let factors = read(&state.models.mfa).factors(&user.id);
+    let allowed = factors.second_factors();
+    if allowed.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "no_second_factor",
+            "this account has no second factor set up",
+        ));
+    }
+    let verified = if allowed.contains(&Factor::BackupCode) && backup_codes::looks_like_code(code) {
+        check_backup_code(state, current, client, &factors, code).await?
+    } else {
+        let Some(totp) = factors.totp.as_ref() else {
+            return Err(refuse(state, current, client, None, FailureReason::WrongCode).await);
+        };
+        match totp_step(state, totp, code).await? {
+            Some(step) if step > factors.last_totp_step => Verified {
+                user: user.id.clone(),
+                factor: Factor::Totp,
+                session: current.session.id.clone(),
+                step: Some(step),
+                set: None,
+                index: None,
+                remaining: None,
+            },
+            Some(_) => {
+                return Err(refuse(state, current, client, Some(Factor::Totp), FailureReason::Replayed).await);
+            }
+            None => {
+                return Err(refuse(state, current, client, Some(Factor::Totp), FailureReason::WrongCode).await);
+            }
+        }
+    };
+    let factor = verified.factor;
+    let context = client.as_user(&user.id, &user.org);
+    let mut methods = current.session.assurance.methods.clone();
+    if !methods.iter().any(|method| method == factor.as_str()) {
+        methods.push(factor.as_str().to_string());
+    }
+    let reason = if current.session.is_full() {
+        "step_up"
+    } else {
+        "second_factor"
+    };
+    let elevation = Elevation::new(state, current, "aal2", methods, reason);
+    let events = vec![
+        mfa::verified(&context, factors.version, &verified),
+        elevation.event(&context, current),
+    ];
+    match commit(state, events).await {
+        Ok(sealed) => Ok(elevation.into_session(current, &sealed)),
+        Err(error) if error.code == "conflict" => {
+            // Another request spent a factor of this user meanwhile: this
+            // code may be the same one.
+            Err(refuse(state, current, client, Some(factor), FailureReason::Replayed).await)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Re-authenticates with the password, for a sensitive action of a user
+/// who has no second factor (one who has must use it: a password alone
+/// does not refresh a two-factor session).
+pub async fn reauthenticate_with_password(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    password: &Password,
+) -> Result<NewSession, ApiError> {
+    let user_view = &current.user;
+    if read(&state.models.mfa).factors(&user_view.id).has_second_factor() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "use_second_factor",
+            "this account has a second factor: re-authenticate with it (POST /api/v1/mfa/verify)",
+        ));
+    }
+    let identifier = identifier_key(&state.passwords.identifier_key, &user_view.email);
+    let context = client.as_user(&user_view.id, &user_view.org);
+    let _attempt = throttle(state, client, &identifier, Some(&user_view.id), "reauthenticate").await?;
+    let user = read(&state.models.accounts)
+        .user(&user_view.id)
+        .cloned()
+        .ok_or_else(ApiError::not_found)?;
+    if !matches!(
+        check_password(state, Some(&user), password).await?,
+        Verification::Valid { .. }
+    ) {
+        record_failure(
+            state,
+            &context,
+            Some(&user.id),
+            &identifier,
+            LoginFailure::WrongPassword,
+            "reauthenticate",
+        )
+        .await?;
+        return Err(ApiError::forbidden_code("wrong_password", "the password is wrong"));
+    }
+    let elevation = Elevation::new(state, current, "aal1", vec!["password".into()], "step_up");
+    let sealed = commit(state, vec![elevation.event(&context, current)]).await?;
+    Ok(elevation.into_session(current, &sealed))
+}
+
+/// Refuses a sensitive action unless the session's last strong
+/// authentication is recent (`step_up_max_age_seconds`): a second factor
+/// for users who have one, the password for others.
+pub fn require_recent_authentication(state: &AppState, current: &CurrentSession) -> Result<(), ApiError> {
+    let has_factor = read(&state.models.mfa)
+        .of(&current.user.id)
+        .is_some_and(UserFactors::has_second_factor);
+    let max_age = chrono::Duration::seconds(i64::try_from(state.mfa.step_up_max_age_seconds).unwrap_or(600));
+    let assurance = &current.session.assurance;
+    let fresh = Utc::now() - assurance.at <= max_age;
+    let strong = !has_factor || assurance.level == "aal2";
+    if fresh && strong {
+        return Ok(());
+    }
+    let message = if has_factor {
+        "this action needs a recent second factor: verify one (POST /api/v1/mfa/verify) and try again"
+    } else {
+        "this action needs a recent sign-in: confirm your password (POST /api/v1/session/reauthenticate) and try again"
+    };
+    Err(ApiError::forbidden_code("reauthentication_required", message))
+}
+
+/// A new token and assurance for the current session.
+struct Elevation {
+    token: Token,
+    assurance: Assurance,
+    reason: &'static str,
+    expires_at: chrono::DateTime<Utc>,
+}
+
+impl Elevation {
+    fn new(
+        state: &AppState,
+        current: &CurrentSession,
+        level: &str,
+        methods: Vec<String>,
+        reason: &'static str,
+    ) -> Self {
+        // A completed sign-in gets the org's absolute lifetime from its
+        // start; a step-up keeps the session's end.
+        let expires_at = if current.session.is_full() {
+            current.session.expires_at
+        } else {
+            let policy = read(&state.models.accounts)
+                .org(&current.user.org)
+                .map_or(state.web.default_session_policy, |org| org.session_policy);
+            current.session.created_at
+                + chrono::Duration::seconds(i64::try_from(policy.absolute_timeout_seconds).unwrap_or(i64::MAX / 1_000_000))
+        };
+        Elevation {
+            token: Token::generate(),
+            assurance: Assurance {
+                level: level.into(),
+                methods,
+                at: now_micros(),
+            },
+            reason,
+            expires_at,
+        }
+    }
+
+    fn event(&self, context: &warden_core::commands::Context, current: &CurrentSession) -> warden_core::NewEvent {
+        session::elevate(
+            context,
+            &current.session.id,
+            &SessionElevated {
+                user: current.user.id.clone(),
+                token_hash: self.token.hash(TokenKind::Session),
+                assurance: self.assurance.clone(),
+                reason: self.reason.into(),
+                expires_at: self.expires_at,
+            },
+        )
+    }
+
+    fn into_session(self, current: &CurrentSession, sealed: &[warden_core::Event]) -> NewSession {
+        let seq = sealed
+            .iter()
+            .rev()
+            .find(|event| event.kind == session::SESSION_ELEVATED)
+            .map(|event| event.seq)
+            .unwrap_or_default();
+        NewSession {
+            session_id: current.session.id.clone(),
+            csrf_token: self.token.csrf(),
+            cookie: SessionCookie { seq, token: self.token }.encode(),
+            expires_at: self.expires_at,
+            pending: None,
+        }
+    }
+}
+
+/// The step of `code` for this authenticator, if valid now.
+async fn totp_step(state: &AppState, totp: &TotpFactor, code: &str) -> Result<Option<u64>, ApiError> {
+    let secret = Zeroizing::new(state.data_keys.open(&totp.secret).await.map_err(key_service)?);
+    let checker = Totp::new(&secret, totp.params).map_err(|error| {
+        tracing::error!(%error, "a stored TOTP secret does not load");
+        ApiError::internal("the authenticator cannot be checked")
+    })?;
+    let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
+    Ok(checker.check(code, now))
+}
+
+async fn check_backup_code(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    factors: &UserFactors,
+    code: &str,
+) -> Result<Verified, ApiError> {
+    let Some(codes) = factors.backup_codes.as_ref() else {
+        return Err(refuse(state, current, client, Some(Factor::BackupCode), FailureReason::WrongCode).await);
+    };
+    let hashes = state.data_keys.open(&codes.hashes).await.map_err(key_service)?;
+    match backup_codes::find(&current.user.id, code, &hashes) {
+        Some(index) if !codes.used.contains(&index) => Ok(Verified {
+            user: current.user.id.clone(),
+            factor: Factor::BackupCode,
+            session: current.session.id.clone(),
+            step: None,
+            set: Some(codes.set.clone()),
+            index: Some(index),
+            remaining: Some(codes.remaining().saturating_sub(1)),
+        }),
+        Some(_) => Err(refuse(state, current, client, Some(Factor::BackupCode), FailureReason::Replayed).await),
+        None => Err(refuse(state, current, client, Some(Factor::BackupCode), FailureReason::WrongCode).await),
+    }
+}
+
+/// A new set of backup codes as an event on the user's factors at `version`.
+async fn backup_codes_event(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    version: u64,
+) -> Result<(warden_core::NewEvent, IssuedCodes), ApiError> {
+    let user = &current.user;
+    let generated = backup_codes::generate(&user.id);
+    let hashes = state
+        .data_keys
+        .seal(&account::user_subject(&user.id), &generated.hashes)
+        .await
+        .map_err(key_service)?;
+    let set = new_id();
+    let context = client.as_user(&user.id, &user.org);
+    let event = mfa::generate_backup_codes(
+        &context,
+        version,
+        &BackupCodesGenerated {
+            user: user.id.clone(),
+            set: set.clone(),
+            hashes,
+            count: generated.codes.len(),
+        },
+    );
+    Ok((
+        event,
+        IssuedCodes {
+            set,
+            codes: generated.codes,
+        },
+    ))
+}
+
+/// Refuses a second-factor attempt the throttle does not allow now.
+/// Attempts of the same user being checked count as failures.
+async fn second_factor_throttle(
+    state: &AppState,
+    client: &Client,
+    current: &CurrentSession,
+) -> Result<crate::web::limits::Attempt, ApiError> {
+    let user = &current.user.id;
+    let (attempt, pending) = state.attempts.begin(vec![format!("mfa:{user}")]);
+    let wait = read(&state.models.login_throttle).second_factor_wait(
+        user,
+        Utc::now(),
+        pending.first().copied().unwrap_or(0),
+    );
+    let Some(wait) = wait else {
+        return Ok(attempt);
+    };
+    attempt.withdraw();
+    if state
+        .refusals
+        .admit(format!("mfa:{user}"), std::time::Duration::from_secs(10))
+    {
+        let _ = refuse(state, current, client, None, FailureReason::Throttled).await;
+    }
+    Err(ApiError::too_many_requests(
+        "too many wrong codes; wait before trying again",
+        wait.max(std::time::Duration::from_secs(1)),
+    ))
+}
+
+/// Records a failed attempt and returns the answer for it. Wrong, used
+/// and replayed codes get the same answer.
+async fn refuse(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    factor: Option<Factor>,
+    reason: FailureReason,
+) -> ApiError {
+    let context = client.as_user(&current.user.id, &current.user.org);
+    let event = mfa::failed(
+        &context,
+        &Failed {
+            user: current.user.id.clone(),
+            factor,
+            reason,
+            session: current.session.id.clone(),
+        },
+    );
+    if let Err(error) = commit(state, vec![event]).await {
+        return error;
+    }
+    ApiError::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "invalid_code",
+        "the code is wrong, expired or already used",
+    )
+}
+
+fn conflict_as_replay(error: ApiError) -> ApiError {
+    if error.code == "conflict" {
+        ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "conflict",
+            "your second factors changed meanwhile; reload and try again",
+        )
+    } else {
+        error
+    }
+}
+
+fn key_service(error: warden_core::keys::SealError) -> ApiError {
+    tracing::error!(%error, "a sealed second-factor secret cannot be used");
+    ApiError::unavailable("the key service is unavailable; try again")
+}
