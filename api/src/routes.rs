@@ -11,12 +11,16 @@
 //! | `POST /api/v1/sign-in` | email and password, throttled |
 //! | `POST /api/v1/invitations/accept` | the invitation link's token |
 //! | `GET /api/v1/session`, `GET /api/v1/auth/forward` | session |
-//! | `POST /api/v1/sign-out`, `/api/v1/sessions…`, `PUT /api/v1/password` | session + CSRF |
+//! | `POST /api/v1/sign-out` | session, partial included + CSRF |
+//! | `POST /api/v1/mfa/verify` | session, partial included + CSRF, throttled |
+//! | `/api/v1/sessions…`, `PUT /api/v1/password`, `/api/v1/mfa…`, `POST /api/v1/session/reauthenticate` | session + CSRF |
+//! | `DELETE /api/v1/mfa/totp`, `POST /api/v1/mfa/backup-codes` | session + CSRF + recent strong authentication |
 //! | `GET /api/v1/org` | session |
-//! | `PUT /api/v1/org/session-policy`, `/api/v1/users…` | session + CSRF, role owner or admin |
+//! | `PUT /api/v1/org/session-policy`, `/api/v1/users…` | session + CSRF, role owner or admin (role changes: recent strong authentication) |
 //!
 //! | `GET /sign-in`, `/setup`, `/invitation` and their POSTs | pages: as their API twins |
-//! | `/settings/…` | page session (else redirect to `/sign-in`) + CSRF |
+//! | `GET`/`POST /sign-in/mfa` | page session, partial included + CSRF |
+//! | `/settings/…` | page session (else redirect to `/sign-in`, or `/sign-in/mfa` when partial) + CSRF |
 //! | `/admin/users…` | page session + CSRF, role owner or admin |
 //!
 //! Every state-changing request passes the CSRF check (`web::csrf`). Pages
@@ -34,7 +38,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::error::ApiError;
-use crate::handlers::{app_events, audit_keys, auth, health, openapi, org, prometheus, sessions, users};
+use crate::handlers::{app_events, audit_keys, auth, health, mfa, openapi, org, prometheus, sessions, users};
 use crate::pages;
 use crate::request_id;
 use crate::state::AppState;
@@ -58,6 +62,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sessions/{id}", delete(sessions::revoke))
         .route("/api/v1/sessions/sign-out-others", post(sessions::revoke_others))
         .route("/api/v1/password", put(sessions::change_password))
+        .route("/api/v1/session/reauthenticate", post(mfa::reauthenticate))
+        .route("/api/v1/mfa", get(mfa::factors))
+        .route("/api/v1/mfa/totp", post(mfa::start_totp).delete(mfa::remove_totp))
+        .route("/api/v1/mfa/totp/confirm", post(mfa::confirm_totp))
+        .route("/api/v1/mfa/backup-codes", post(mfa::regenerate_backup_codes))
+        .route(
+            "/api/v1/mfa/backup-codes/acknowledge",
+            post(mfa::acknowledge_backup_codes),
+        )
+        .route("/api/v1/mfa/verify", post(mfa::verify))
         .route("/api/v1/org", get(org::get))
         .route("/api/v1/org/session-policy", put(org::change_session_policy))
         .route("/api/v1/users", get(users::list).post(users::create))
@@ -83,6 +97,20 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/settings/password",
             get(pages::settings::password_form).post(pages::settings::password_submit),
+        )
+        .route("/sign-in/mfa", get(pages::mfa::prompt).post(pages::mfa::prompt_submit))
+        .route("/settings/mfa", get(pages::mfa::settings))
+        .route("/settings/mfa/totp", post(pages::mfa::start))
+        .route("/settings/mfa/totp/confirm", post(pages::mfa::confirm))
+        .route("/settings/mfa/totp/remove", post(pages::mfa::remove))
+        .route("/settings/mfa/backup-codes", post(pages::mfa::regenerate))
+        .route(
+            "/settings/mfa/backup-codes/acknowledge",
+            post(pages::mfa::acknowledge),
+        )
+        .route(
+            "/settings/reauthenticate",
+            get(pages::mfa::reauthenticate).post(pages::mfa::reauthenticate_submit),
         )
         .route("/admin/users", get(pages::admin::list).post(pages::admin::create))
         .route("/admin/users/{id}", post(pages::admin::change))

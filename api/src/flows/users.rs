@@ -143,6 +143,10 @@ pub async fn change(
     if !manager.user.role.may_assign(user.role) || change.role.is_some_and(|role| !manager.user.role.may_assign(role)) {
         return Err(ApiError::forbidden("only an owner may change an owner or make one"));
     }
+    if change.role.is_some_and(|role| role != user.role) {
+        // Granting or taking away privileges is a sensitive action.
+        super::mfa::require_recent_authentication(state, manager)?;
+    }
     let context = client.as_user(&manager.user.id, &manager.user.org);
     let mut version = user.version;
     let mut events = Vec::new();

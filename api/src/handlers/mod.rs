@@ -4,6 +4,7 @@ pub mod app_events;
 pub mod audit_keys;
 pub mod auth;
 pub mod health;
+pub mod mfa;
 pub mod openapi;
 pub mod org;
 pub mod prometheus;

@@ -181,6 +181,7 @@ pub async fn change(
     .await;
     match result {
         Ok(_) => see_other("/admin/users?notice=user_changed"),
+        Err(error) if error.code == "reauthentication_required" => super::reauthenticate_first("/admin/users"),
         Err(error) => failed(
             &error,
             &users_page(&state, &current, Some(error.message.clone()), None, None),

@@ -5,6 +5,8 @@
 //! the JSON API, and every failure is shown on the page it came from.
 
 pub mod admin;
+pub mod mfa;
+pub mod qr;
 pub mod settings;
 pub mod sign_in;
 
@@ -29,6 +31,14 @@ pub const PATHS: &[&str] = &[
     "/settings/sessions/{id}/revoke",
     "/settings/sessions/revoke-others",
     "/settings/password",
+    "/sign-in/mfa",
+    "/settings/mfa",
+    "/settings/mfa/totp",
+    "/settings/mfa/totp/confirm",
+    "/settings/mfa/totp/remove",
+    "/settings/mfa/backup-codes",
+    "/settings/mfa/backup-codes/acknowledge",
+    "/settings/reauthenticate",
     "/admin/users",
     "/admin/users/{id}",
     "/admin/users/{id}/revoke-sessions",
@@ -100,6 +110,12 @@ pub fn error_page(error: &ApiError, request_id: &str) -> Response {
 /// post again), with a notice code the page turns into text.
 pub fn see_other(path: &str) -> Response {
     Redirect::to(path).into_response()
+}
+
+/// After a sensitive action refused for want of a recent authentication:
+/// to the page that asks for it, then back to `next`.
+pub fn reauthenticate_first(next: &str) -> Response {
+    see_other(&format!("/settings/reauthenticate?next={next}&notice=reauthenticate"))
 }
 
 /// Only local paths are followed after sign-in: never another site. A
@@ -206,6 +222,11 @@ pub fn notice(code: Option<&str>) -> Option<String> {
         "user_changed" => "The user is updated.",
         "user_created" => "The user is created.",
         "sessions_revoked" => "The user is signed out everywhere.",
+        "reauthenticate" => "Please confirm it's you to go on.",
+        "reauthenticated" => "Thank you. You can go on now.",
+        "totp_enrolled" => "Your authenticator app is set up. Signing in now asks for its code.",
+        "totp_removed" => "The authenticator app is removed.",
+        "codes_saved" => "Backup codes saved.",
         _ => return None,
     };
     Some(text.to_string())

@@ -72,9 +72,13 @@ pub async fn submit(State(state): State<AppState>, client: Client, Form(form): F
     }
 }
 
-/// Sets the cookie and goes on.
+/// Sets the cookie and goes on: to `next`, or first to the second-factor
+/// prompt when the session is partial.
 fn signed_in(state: &AppState, session: &NewSession, next: &str) -> Response {
-    let mut response = see_other(next);
+    let mut response = match session.pending {
+        Some(_) => see_other(&format!("/sign-in/mfa?next={next}")),
+        None => see_other(next),
+    };
     response.headers_mut().append(
         header::SET_COOKIE,
         cookie::issue(&state.web, &session.cookie, session.expires_at),

@@ -1,0 +1,166 @@
+//! A user's second factors over the JSON API: set up and remove a TOTP
+//! authenticator, backup codes, and verification (completing a partial
+//! sign-in, or stepping up before a sensitive action).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use warden_core::auth::password::Password;
+use warden_core::event::timestamp;
+use warden_projections::projection::read;
+
+use crate::error::ApiError;
+use crate::flows::mfa::{self, IssuedCodes, TotpSetup};
+use crate::handlers::auth::signed_in;
+use crate::state::AppState;
+use crate::web::{AnySession, Client, SignedIn};
+
+/// `GET /api/v1/mfa`: the user's factors (never their secrets).
+pub async fn factors(State(state): State<AppState>, SignedIn(current): SignedIn) -> Json<Value> {
+    let factors = read(&state.models.mfa).factors(&current.user.id);
+    let totp = factors.totp.as_ref().map(|totp| {
+        json!({
+            "enrolled_at": totp.enrolled_at.as_ref().map(timestamp::format),
+            "digits": totp.params.digits,
+            "period_seconds": totp.params.period_seconds,
+            "algorithm": totp.params.algorithm,
+        })
+    });
+    let backup_codes = factors.backup_codes.as_ref().map(|codes| {
+        json!({
+            "set": codes.set,
+            "remaining": codes.remaining(),
+            "count": codes.count,
+            "generated_at": timestamp::format(&codes.generated_at),
+            "acknowledged": codes.acknowledged,
+        })
+    });
+    Json(json!({
+        "totp": totp,
+        "totp_setup_pending": factors.totp_pending.is_some(),
+        "backup_codes": backup_codes,
+        "second_factors": factors.second_factors(),
+    }))
+}
+
+/// `POST /api/v1/mfa/totp`: starts setting up an authenticator.
+pub async fn start_totp(
+    State(state): State<AppState>,
+    client: Client,
+    SignedIn(current): SignedIn,
+) -> Result<Response, ApiError> {
+    let setup = mfa::start_totp(&state, &current, &client).await?;
+    Ok((StatusCode::CREATED, Json(describe_setup(&setup))).into_response())
+}
+
+pub fn describe_setup(setup: &TotpSetup) -> Value {
+    json!({
+        "enrolment": setup.enrolment,
+        "secret": setup.secret.as_str(),
+        "otpauth_uri": setup.uri.as_str(),
+        "qr_svg": crate::pages::qr::svg(&setup.uri),
+        "digits": setup.params.digits,
+        "period_seconds": setup.params.period_seconds,
+        "algorithm": setup.params.algorithm,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeBody {
+    code: String,
+}
+
+/// `POST /api/v1/mfa/totp/confirm`: the first code from the app; answers
+/// the backup codes when this is the user's first second factor.
+pub async fn confirm_totp(
+    State(state): State<AppState>,
+    client: Client,
+    SignedIn(current): SignedIn,
+    Json(body): Json<CodeBody>,
+) -> Result<Json<Value>, ApiError> {
+    let issued = mfa::confirm_totp(&state, &current, &client, &body.code).await?;
+    Ok(Json(json!({
+        "enrolled": true,
+        "backup_codes": issued.as_ref().map(describe_codes),
+    })))
+}
+
+/// `DELETE /api/v1/mfa/totp` (needs a recent second factor).
+pub async fn remove_totp(
+    State(state): State<AppState>,
+    client: Client,
+    SignedIn(current): SignedIn,
+) -> Result<StatusCode, ApiError> {
+    mfa::remove_totp(&state, &current, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/mfa/backup-codes`: a new set (needs a recent second factor).
+pub async fn regenerate_backup_codes(
+    State(state): State<AppState>,
+    client: Client,
+    SignedIn(current): SignedIn,
+) -> Result<Response, ApiError> {
+    let issued = mfa::regenerate_backup_codes(&state, &current, &client).await?;
+    Ok((StatusCode::CREATED, Json(describe_codes(&issued))).into_response())
+}
+
+pub fn describe_codes(issued: &IssuedCodes) -> Value {
+    json!({
+        "set": issued.set,
+        "codes": issued.codes.iter().map(|code| code.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeBody {
+    set: String,
+}
+
+/// `POST /api/v1/mfa/backup-codes/acknowledge`: the user saved them.
+pub async fn acknowledge_backup_codes(
+    State(state): State<AppState>,
+    client: Client,
+    SignedIn(current): SignedIn,
+    Json(body): Json<AcknowledgeBody>,
+) -> Result<StatusCode, ApiError> {
+    mfa::acknowledge_backup_codes(&state, &current, &client, &body.set).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/mfa/verify`: a TOTP or backup code. Completes a partial
+/// session, or refreshes a full one's strong authentication; answers like
+/// a sign-in (new cookie, new CSRF token).
+pub async fn verify(
+    State(state): State<AppState>,
+    client: Client,
+    AnySession(current): AnySession,
+    Json(body): Json<CodeBody>,
+) -> Result<Response, ApiError> {
+    let session = mfa::verify(&state, &current, &client, &body.code).await?;
+    Ok(signed_in(&state, &session, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    password: String,
+}
+
+/// `POST /api/v1/session/reauthenticate`: the password again, before a
+/// sensitive action, for users without a second factor.
+pub async fn reauthenticate(
+    State(state): State<AppState>,
+    client: Client,
+    SignedIn(current): SignedIn,
+    Json(body): Json<PasswordBody>,
+) -> Result<Response, ApiError> {
+    let password = Password::new(body.password);
+    let session = mfa::reauthenticate_with_password(&state, &current, &client, &password).await?;
+    Ok(signed_in(&state, &session, StatusCode::OK))
+}

@@ -1,0 +1,340 @@
+//! The second-factor pages: the prompt that completes a sign-in, the
+//! settings page (authenticator app, backup codes), the backup codes shown
+//! once, and "confirm it's you" before a sensitive action.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+use warden_core::auth::password::Password;
+use warden_projections::projection::read;
+
+use super::{Nav, PageAnySession, PageSession, failed, local_path, notice, reauthenticate_first, render, see_other};
+use crate::error::ApiError;
+use crate::flows::mfa::{self, IssuedCodes};
+use crate::flows::sign_in::NewSession;
+use crate::state::AppState;
+use crate::web::session::CurrentSession;
+use crate::web::{Client, cookie};
+
+#[derive(Template)]
+#[template(path = "mfa_prompt.html")]
+struct PromptPage {
+    csrf_token: String,
+    next: String,
+    user_email: String,
+    backup_codes: bool,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+    notice: Option<String>,
+}
+
+fn prompt_page(current: &CurrentSession, next: &str, error: Option<String>) -> PromptPage {
+    PromptPage {
+        csrf_token: current.csrf_token(),
+        next: next.to_string(),
+        user_email: current.user.email.clone(),
+        backup_codes: current
+            .session
+            .pending
+            .as_ref()
+            .is_some_and(|pending| pending.factors.iter().any(|factor| factor == "backup_code")),
+        error,
+        notice: None,
+    }
+}
+
+/// `GET /sign-in/mfa`: the second-factor prompt of a partial session.
+pub async fn prompt(PageAnySession(current): PageAnySession, Query(query): Query<NextQuery>) -> Response {
+    let next = local_path(query.next.as_deref().unwrap_or("/settings/sessions")).to_string();
+    if current.session.is_full() {
+        return see_other(&next);
+    }
+    render(StatusCode::OK, &prompt_page(&current, &next, None))
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    code: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn prompt_submit(
+    State(state): State<AppState>,
+    client: Client,
+    PageAnySession(current): PageAnySession,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let next = local_path(&form.next).to_string();
+    match mfa::verify(&state, &current, &client, &form.code).await {
+        Ok(session) => with_cookie(&state, &session, see_other(&next)),
+        Err(error) => failed(&error, &prompt_page(&current, &next, Some(error.message.clone()))),
+    }
+}
+
+struct SetupView {
+    secret: String,
+    qr_svg: String,
+    digits: u8,
+    period_seconds: u64,
+}
+
+#[derive(Template)]
+#[template(path = "mfa_settings.html")]
+struct SettingsPage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    totp_enrolled_at: Option<String>,
+    setup: Option<SetupView>,
+    backup_remaining: Option<usize>,
+    backup_count: usize,
+    backup_acknowledged: bool,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+async fn settings_page(
+    state: &AppState,
+    current: &CurrentSession,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<SettingsPage, ApiError> {
+    let nav = Nav::of(current);
+    let factors = read(&state.models.mfa).factors(&current.user.id);
+    let setup = match factors.totp {
+        Some(_) => None,
+        None => mfa::pending_totp(state, current).await?.map(|setup| SetupView {
+            secret: setup.secret.to_string(),
+            qr_svg: super::qr::svg(&setup.uri),
+            digits: setup.params.digits,
+            period_seconds: setup.params.period_seconds,
+        }),
+    };
+    Ok(SettingsPage {
+        csrf_token: nav.csrf_token,
+        user_email: nav.user_email,
+        manages_users: nav.manages_users,
+        totp_enrolled_at: factors
+            .totp
+            .as_ref()
+            .and_then(|totp| totp.enrolled_at)
+            .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string()),
+        setup,
+        backup_remaining: factors.backup_codes.as_ref().map(|codes| codes.remaining()),
+        backup_count: factors.backup_codes.as_ref().map_or(0, |codes| codes.count),
+        backup_acknowledged: factors.backup_codes.as_ref().is_some_and(|codes| codes.acknowledged),
+        error,
+        notice,
+    })
+}
+
+async fn show_settings(state: &AppState, current: &CurrentSession, error: Option<&ApiError>, notice: Option<String>) -> Response {
+    match settings_page(state, current, error.map(|error| error.message.clone()), notice).await {
+        Ok(page) => match error {
+            Some(error) => failed(error, &page),
+            None => render(StatusCode::OK, &page),
+        },
+        Err(problem) => super::error_page(&problem, ""),
+    }
+}
+
+/// `GET /settings/mfa`.
+pub async fn settings(
+    State(state): State<AppState>,
+    PageSession(current): PageSession,
+    Query(query): Query<NextQuery>,
+) -> Response {
+    show_settings(&state, &current, None, notice(query.notice.as_deref())).await
+}
+
+/// `POST /settings/mfa/totp`: starts a setup; the settings page shows it.
+pub async fn start(State(state): State<AppState>, client: Client, PageSession(current): PageSession) -> Response {
+    match mfa::start_totp(&state, &current, &client).await {
+        Ok(_) => see_other("/settings/mfa"),
+        Err(error) => show_settings(&state, &current, Some(&error), None).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    code: String,
+}
+
+/// `POST /settings/mfa/totp/confirm`: shows the backup codes when this was
+/// the first factor.
+pub async fn confirm(
+    State(state): State<AppState>,
+    client: Client,
+    PageSession(current): PageSession,
+    Form(form): Form<ConfirmForm>,
+) -> Response {
+    match mfa::confirm_totp(&state, &current, &client, &form.code).await {
+        Ok(Some(issued)) => codes_page(&current, &issued),
+        Ok(None) => see_other("/settings/mfa?notice=totp_enrolled"),
+        Err(error) => show_settings(&state, &current, Some(&error), None).await,
+    }
+}
+
+/// `POST /settings/mfa/totp/remove`.
+pub async fn remove(State(state): State<AppState>, client: Client, PageSession(current): PageSession) -> Response {
+    match mfa::remove_totp(&state, &current, &client).await {
+        Ok(()) => see_other("/settings/mfa?notice=totp_removed"),
+        Err(error) if error.code == "reauthentication_required" => reauthenticate_first("/settings/mfa"),
+        Err(error) => show_settings(&state, &current, Some(&error), None).await,
+    }
+}
+
+/// `POST /settings/mfa/backup-codes`: a new set, shown once.
+pub async fn regenerate(State(state): State<AppState>, client: Client, PageSession(current): PageSession) -> Response {
+    match mfa::regenerate_backup_codes(&state, &current, &client).await {
+        Ok(issued) => codes_page(&current, &issued),
+        Err(error) if error.code == "reauthentication_required" => reauthenticate_first("/settings/mfa"),
+        Err(error) => show_settings(&state, &current, Some(&error), None).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "backup_codes.html")]
+struct CodesPage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    set: String,
+    codes: Vec<String>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn codes_page(current: &CurrentSession, issued: &IssuedCodes) -> Response {
+    let nav = Nav::of(current);
+    let mut response = render(
+        StatusCode::OK,
+        &CodesPage {
+            csrf_token: nav.csrf_token,
+            user_email: nav.user_email,
+            manages_users: nav.manages_users,
+            set: issued.set.clone(),
+            codes: issued.codes.iter().map(|code| code.to_string()).collect(),
+            error: None,
+            notice: None,
+        },
+    );
+    // Shown once: not even the browser's history may keep them.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response
+}
+
+#[derive(Deserialize)]
+pub struct AcknowledgeForm {
+    set: String,
+}
+
+/// `POST /settings/mfa/backup-codes/acknowledge`.
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    client: Client,
+    PageSession(current): PageSession,
+    Form(form): Form<AcknowledgeForm>,
+) -> Response {
+    match mfa::acknowledge_backup_codes(&state, &current, &client, &form.set).await {
+        Ok(()) => see_other("/settings/mfa?notice=codes_saved"),
+        Err(error) => show_settings(&state, &current, Some(&error), None).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reauthenticate.html")]
+struct ReauthenticatePage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    next: String,
+    second_factor: bool,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn reauthenticate_page(
+    state: &AppState,
+    current: &CurrentSession,
+    next: &str,
+    error: Option<String>,
+    notice: Option<String>,
+) -> ReauthenticatePage {
+    let nav = Nav::of(current);
+    ReauthenticatePage {
+        csrf_token: nav.csrf_token,
+        user_email: nav.user_email,
+        manages_users: nav.manages_users,
+        next: next.to_string(),
+        second_factor: read(&state.models.mfa).factors(&current.user.id).has_second_factor(),
+        error,
+        notice,
+    }
+}
+
+/// `GET /settings/reauthenticate`: "confirm it's you", then back to `next`.
+pub async fn reauthenticate(
+    State(state): State<AppState>,
+    PageSession(current): PageSession,
+    Query(query): Query<NextQuery>,
+) -> Response {
+    let next = local_path(query.next.as_deref().unwrap_or("/settings/sessions"));
+    render(
+        StatusCode::OK,
+        &reauthenticate_page(&state, &current, next, None, notice(query.notice.as_deref())),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ReauthenticateForm {
+    code: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn reauthenticate_submit(
+    State(state): State<AppState>,
+    client: Client,
+    PageSession(current): PageSession,
+    Form(form): Form<ReauthenticateForm>,
+) -> Response {
+    let next = local_path(&form.next).to_string();
+    let result = match (form.code, form.password) {
+        (Some(code), _) => mfa::verify(&state, &current, &client, &code).await,
+        (None, Some(password)) => {
+            mfa::reauthenticate_with_password(&state, &current, &client, &Password::new(password)).await
+        }
+        (None, None) => Err(ApiError::bad_request("give a code or your password")),
+    };
+    match result {
+        Ok(session) => {
+            let separator = if next.contains('?') { '&' } else { '?' };
+            with_cookie(&state, &session, see_other(&format!("{next}{separator}notice=reauthenticated")))
+        }
+        Err(error) => failed(
+            &error,
+            &reauthenticate_page(&state, &current, &next, Some(error.message.clone()), None),
+        ),
+    }
+}
+
+fn with_cookie(state: &AppState, session: &NewSession, mut response: Response) -> Response {
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie::issue(&state.web, &session.cookie, session.expires_at),
+    );
+    response
+}
