@@ -44,6 +44,8 @@ if command -v dpkg >/dev/null; then
   # The browser tests drive Debian's headless Chromium through chromedriver;
   # the session benchmarks load the server with wrk.
   apt_install chromium chromium-driver wrk
+  # MFA tests check TOTP codes against an independent implementation.
+  apt_install oathtool
 fi
 
 # PostgreSQL
