@@ -104,10 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/settings/mfa/totp/confirm", post(pages::mfa::confirm))
         .route("/settings/mfa/totp/remove", post(pages::mfa::remove))
         .route("/settings/mfa/backup-codes", post(pages::mfa::regenerate))
-        .route(
-            "/settings/mfa/backup-codes/acknowledge",
-            post(pages::mfa::acknowledge),
-        )
+        .route("/settings/mfa/backup-codes/acknowledge", post(pages::mfa::acknowledge))
         .route(
             "/settings/reauthenticate",
             get(pages::mfa::reauthenticate).post(pages::mfa::reauthenticate_submit),

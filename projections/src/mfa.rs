@@ -239,20 +239,21 @@ mod tests {
             serde_json::json!({"user": "u1", "factor": "totp", "session": "s", "step": 9}),
         ));
         assert_eq!(mfa.factors("u1").last_totp_step, 9);
-        mfa.apply(&event(5, mfa::TOTP_REMOVED, 5, serde_json::json!({"user": "u1", "enrolment": "e1"})));
+        mfa.apply(&event(
+            5,
+            mfa::TOTP_REMOVED,
+            5,
+            serde_json::json!({"user": "u1", "enrolment": "e1"}),
+        ));
         assert!(!mfa.factors("u1").has_second_factor());
     }
 
     #[test]
     fn backup_codes_count_down_and_a_new_set_replaces_the_old() {
         let mut mfa = Mfa::default();
-        let generated = |set: &str| {
-            serde_json::json!({"user": "u1", "set": set, "hashes": sealed(), "count": 10})
-        };
+        let generated = |set: &str| serde_json::json!({"user": "u1", "set": set, "hashes": sealed(), "count": 10});
         mfa.apply(&event(1, mfa::BACKUP_CODES_GENERATED, 1, generated("b1")));
-        let used = |set: &str, index: usize| {
-            serde_json::json!({"user": "u1", "factor": "backup_code", "session": "s", "set": set, "index": index})
-        };
+        let used = |set: &str, index: usize| serde_json::json!({"user": "u1", "factor": "backup_code", "session": "s", "set": set, "index": index});
         mfa.apply(&event(2, mfa::VERIFIED, 2, used("b1", 3)));
         mfa.apply(&event(3, mfa::VERIFIED, 3, used("b1", 3)));
         mfa.apply(&event(4, mfa::VERIFIED, 4, used("b1", 4)));
@@ -262,7 +263,10 @@ mod tests {
         mfa.apply(&event(5, mfa::BACKUP_CODES_GENERATED, 5, generated("b2")));
         mfa.apply(&event(6, mfa::VERIFIED, 6, used("b1", 5)));
         let codes = mfa.factors("u1").backup_codes.unwrap();
-        assert_eq!((codes.set.as_str(), codes.remaining(), codes.acknowledged), ("b2", 10, false));
+        assert_eq!(
+            (codes.set.as_str(), codes.remaining(), codes.acknowledged),
+            ("b2", 10, false)
+        );
         mfa.apply(&event(
             7,
             mfa::BACKUP_CODES_ACKNOWLEDGED,

@@ -65,7 +65,10 @@ pub async fn enrol(user: &mut WebClient, at: u64) -> Enrolled {
     assert_eq!(started.status, 201, "{:?}", started.body);
     let secret = started.body["secret"].as_str().unwrap().to_string();
     let confirmed = user
-        .post("/api/v1/mfa/totp/confirm", json!({ "code": oathtool(&secret, at - 30) }))
+        .post(
+            "/api/v1/mfa/totp/confirm",
+            json!({ "code": oathtool(&secret, at - 30) }),
+        )
         .await;
     assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
     let codes = &confirmed.body["backup_codes"];

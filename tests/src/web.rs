@@ -230,3 +230,67 @@ pub fn assert_refused(answer: &Answer, status: u16, code: &str) {
         answer.headers["x-request-id"].to_str().unwrap()
     );
 }
+
+/// A form-posting browser for the pages: follows no redirect, sends
+/// Warden's own origin.
+pub struct Forms {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Forms {
+    pub fn new(server: &Server) -> Self {
+        Forms {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: server.url.clone(),
+        }
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", format!("warden_session={cookie}"));
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("origin", &self.base)
+            .form(form);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", format!("warden_session={cookie}"));
+        }
+        request.send().await.unwrap()
+    }
+}
+
+pub fn location(response: &reqwest::Response) -> &str {
+    response.headers()["location"].to_str().unwrap()
+}
+
+/// The session cookie a page answer set.
+pub fn page_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|line| line.strip_prefix(&format!("{COOKIE}=")))
+        .map(|rest| rest.split(';').next().unwrap_or("").to_string())
+}
+
+/// The value of the first `name="…" value="…"` hidden field of a page.
+pub fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}

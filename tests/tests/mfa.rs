@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use warden_tests::mfa::{early_in_step, enrol, oathtool, wrong};
-use warden_tests::web::{WebClient, assert_refused, create_user, events, head, instance, kinds_after, set_up};
+use warden_tests::web::{
+    Forms, WebClient, assert_refused, create_user, events, field, head, instance, kinds_after, location, page_cookie,
+    set_up,
+};
 
 const SAM: &str = "sam@acme.test";
 const SAM_PASSWORD: &str = "sam's long password 7";
@@ -30,18 +33,32 @@ async fn totp_completes_a_sign_in_once_per_code_and_its_secret_never_reaches_the
     let uri = started.body["otpauth_uri"].as_str().unwrap();
     assert_eq!(
         uri,
-        format!("otpauth://totp/Acme%20Auth:sam%40acme.test?secret={secret}&issuer=Acme%20Auth&algorithm=SHA1&digits=6&period=30")
+        format!(
+            "otpauth://totp/Acme%20Auth:sam%40acme.test?secret={secret}&issuer=Acme%20Auth&algorithm=SHA1&digits=6&period=30"
+        )
     );
     assert!(started.body["qr_svg"].as_str().unwrap().starts_with("<svg"));
     let factors = sam.get("/api/v1/mfa").await;
-    assert_eq!((factors.body["totp"].is_null(), factors.body["totp_setup_pending"].as_bool()), (true, Some(true)));
+    assert_eq!(
+        (
+            factors.body["totp"].is_null(),
+            factors.body["totp_setup_pending"].as_bool()
+        ),
+        (true, Some(true))
+    );
     let unconfirmed = WebClient::new(&instance.server).sign_in(SAM, SAM_PASSWORD).await;
-    assert!(unconfirmed.body["session"]["pending"].is_null(), "an unconfirmed authenticator is no factor");
+    assert!(
+        unconfirmed.body["session"]["pending"].is_null(),
+        "an unconfirmed authenticator is no factor"
+    );
 
     // Confirmed by a first code from an independent implementation.
     let at = early_in_step().await;
     let refused = sam
-        .post("/api/v1/mfa/totp/confirm", json!({ "code": wrong(&oathtool(&secret, at)) }))
+        .post(
+            "/api/v1/mfa/totp/confirm",
+            json!({ "code": wrong(&oathtool(&secret, at)) }),
+        )
         .await;
     assert_refused(&refused, 401, "invalid_code");
     let first = oathtool(&secret, at - 30);
@@ -61,11 +78,18 @@ async fn totp_completes_a_sign_in_once_per_code_and_its_secret_never_reaches_the
     let partial = laptop.sign_in(SAM, SAM_PASSWORD).await;
     assert_eq!(partial.status, 200);
     assert_eq!(partial.body["session"]["pending"]["step"], "second_factor");
-    assert_eq!(partial.body["session"]["pending"]["factors"], json!(["totp", "backup_code"]));
+    assert_eq!(
+        partial.body["session"]["pending"]["factors"],
+        json!(["totp", "backup_code"])
+    );
     assert_eq!(partial.body["session"]["assurance"]["level"], "aal1");
     assert_refused(&laptop.get("/api/v1/session").await, 403, "second_factor_required");
     assert_refused(&laptop.get("/api/v1/sessions").await, 403, "second_factor_required");
-    assert_refused(&laptop.post("/api/v1/mfa/totp", json!({})).await, 403, "second_factor_required");
+    assert_refused(
+        &laptop.post("/api/v1/mfa/totp", json!({})).await,
+        403,
+        "second_factor_required",
+    );
     assert_refused(&laptop.get("/api/v1/auth/forward").await, 401, "session_required");
 
     // The confirming code's step is spent: replaying it fails.
@@ -75,12 +99,21 @@ async fn totp_completes_a_sign_in_once_per_code_and_its_secret_never_reaches_the
     let now_code = oathtool(&secret, at);
     let verified = laptop.post("/api/v1/mfa/verify", json!({ "code": now_code })).await;
     assert_eq!(verified.status, 200, "{:?}", verified.body);
-    assert_ne!(laptop.cookie, partial_cookie, "a new token once the sign-in is complete");
+    assert_ne!(
+        laptop.cookie, partial_cookie,
+        "a new token once the sign-in is complete"
+    );
     assert_eq!(verified.body["session"]["assurance"]["level"], "aal2");
-    assert_eq!(verified.body["session"]["assurance"]["methods"], json!(["password", "totp"]));
+    assert_eq!(
+        verified.body["session"]["assurance"]["methods"],
+        json!(["password", "totp"])
+    );
     assert!(verified.body["session"]["pending"].is_null());
     assert_eq!(laptop.get("/api/v1/session").await.status, 200);
-    assert_eq!(laptop.get("/api/v1/auth/forward").await.headers["x-warden-assurance"], "aal2");
+    assert_eq!(
+        laptop.get("/api/v1/auth/forward").await.headers["x-warden-assurance"],
+        "aal2"
+    );
     // The partial token is dead.
     let mut stale = WebClient::new(&instance.server);
     stale.cookie = partial_cookie;
@@ -118,11 +151,7 @@ async fn totp_completes_a_sign_in_once_per_code_and_its_secret_never_reaches_the
         .map(|event| event["data"]["reason"].as_str().unwrap())
         .collect();
     assert_eq!(failures, ["wrong_code", "replayed", "replayed"]);
-    let partial_sign_in = log
-        .iter()
-        .filter(|event| event["kind"] == "login.succeeded")
-        .last()
-        .unwrap();
+    let partial_sign_in = log.iter().rfind(|event| event["kind"] == "login.succeeded").unwrap();
     assert_eq!(partial_sign_in["data"]["second_factor_pending"], true);
 
     // No secret in clear: not in the events, the data directory's files
@@ -183,7 +212,10 @@ async fn backup_codes_work_once_count_down_and_regeneration_kills_the_old_set() 
     };
     let (_, first) = verify(codes[0].clone()).await;
     assert_eq!(first.status, 200, "{:?}", first.body);
-    assert_eq!(first.body["session"]["assurance"]["methods"], json!(["password", "backup_code"]));
+    assert_eq!(
+        first.body["session"]["assurance"]["methods"],
+        json!(["password", "backup_code"])
+    );
     assert_eq!(sam.get("/api/v1/mfa").await.body["backup_codes"]["remaining"], 9);
     let (_, again) = verify(codes[0].clone()).await;
     assert_refused(&again, 401, "invalid_code");
@@ -221,7 +253,10 @@ async fn backup_codes_work_once_count_down_and_regeneration_kills_the_old_set() 
     assert_eq!(sam.get("/api/v1/mfa").await.body["backup_codes"]["acknowledged"], true);
     assert_refused(
         &fresh
-            .post("/api/v1/mfa/backup-codes/acknowledge", json!({ "set": enrolled.backup_set }))
+            .post(
+                "/api/v1/mfa/backup-codes/acknowledge",
+                json!({ "set": enrolled.backup_set }),
+            )
             .await,
         404,
         "not_found",
@@ -363,4 +398,144 @@ async fn sensitive_actions_need_a_recent_strong_authentication() {
         .map(|event| event["data"]["reason"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(elevations, ["step_up", "step_up", "step_up"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_set_up_an_authenticator_and_ask_for_it_at_sign_in() {
+    let instance = instance(&[]).await;
+    let mut owner = set_up(&instance.server).await;
+    create_user(&mut owner, SAM, "member", SAM_PASSWORD).await;
+    let forms = Forms::new(&instance.server);
+    let signed_in = forms
+        .post(
+            "/sign-in",
+            None,
+            &[("email", SAM), ("password", SAM_PASSWORD), ("next", "/settings/mfa")],
+        )
+        .await;
+    assert_eq!(location(&signed_in), "/settings/mfa");
+    let first = page_cookie(&signed_in).unwrap();
+
+    // Set up from the settings page: a QR code and the key, then a code.
+    let html = forms.get("/settings/mfa", Some(&first)).await.text().await.unwrap();
+    assert!(html.contains("Set up an authenticator app"), "{html}");
+    let csrf = field(&html, "csrf_token");
+    let started = forms
+        .post("/settings/mfa/totp", Some(&first), &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(location(&started), "/settings/mfa");
+    let html = forms.get("/settings/mfa", Some(&first)).await.text().await.unwrap();
+    assert!(html.contains("<svg"), "{html}");
+    let secret = html
+        .split("id=\"totp-secret\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    let at = early_in_step().await;
+    let shown = forms
+        .post(
+            "/settings/mfa/totp/confirm",
+            Some(&first),
+            &[("csrf_token", &csrf), ("code", &oathtool(&secret, at - 30))],
+        )
+        .await;
+    assert_eq!(shown.status(), 200);
+    assert_eq!(shown.headers()["cache-control"], "no-store");
+    let html = shown.text().await.unwrap();
+    let codes = html
+        .split("id=\"backup-codes\">")
+        .nth(1)
+        .unwrap()
+        .split("</ol>")
+        .next()
+        .unwrap();
+    assert_eq!(codes.matches("<code>").count(), 10);
+    let saved = forms
+        .post(
+            "/settings/mfa/backup-codes/acknowledge",
+            Some(&first),
+            &[("csrf_token", &csrf), ("set", &field(&html, "set"))],
+        )
+        .await;
+    assert_eq!(location(&saved), "/settings/mfa?notice=codes_saved");
+
+    // The password-only session may not remove it: confirm it's you first.
+    let removal = forms
+        .post("/settings/mfa/totp/remove", Some(&first), &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(
+        location(&removal),
+        "/settings/reauthenticate?next=/settings/mfa&notice=reauthenticate"
+    );
+    let html = forms
+        .get("/settings/reauthenticate?next=/settings/mfa", Some(&first))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("name=\"code\""), "{html}");
+
+    // Signing in now goes through the prompt; other pages send back to it.
+    let signed_in = forms
+        .post(
+            "/sign-in",
+            None,
+            &[
+                ("email", SAM),
+                ("password", SAM_PASSWORD),
+                ("next", "/settings/sessions"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&signed_in), "/sign-in/mfa?next=/settings/sessions");
+    let partial = page_cookie(&signed_in).unwrap();
+    let elsewhere = forms.get("/settings/sessions", Some(&partial)).await;
+    assert_eq!(location(&elsewhere), "/sign-in/mfa?next=/settings/sessions");
+    let prompt = forms.get("/sign-in/mfa?next=/settings/sessions", Some(&partial)).await;
+    assert_eq!(prompt.status(), 200);
+    let html = prompt.text().await.unwrap();
+    assert!(html.contains("autocomplete=\"one-time-code\""), "{html}");
+    let csrf = field(&html, "csrf_token");
+    let refused = forms
+        .post(
+            "/sign-in/mfa",
+            Some(&partial),
+            &[
+                ("csrf_token", &csrf),
+                ("code", &wrong(&oathtool(&secret, at))),
+                ("next", "/settings/sessions"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 401);
+    assert!(refused.text().await.unwrap().contains("the code is wrong"));
+    let verified = forms
+        .post(
+            "/sign-in/mfa",
+            Some(&partial),
+            &[
+                ("csrf_token", &csrf),
+                ("code", &oathtool(&secret, at)),
+                ("next", "/settings/sessions"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&verified), "/settings/sessions");
+    let full = page_cookie(&verified).unwrap();
+    assert_ne!(full, partial);
+    assert_eq!(forms.get("/settings/sessions", Some(&full)).await.status(), 200);
+
+    // Fresh from the second factor, removal works.
+    let html = forms.get("/settings/mfa", Some(&full)).await.text().await.unwrap();
+    let removed = forms
+        .post(
+            "/settings/mfa/totp/remove",
+            Some(&full),
+            &[("csrf_token", &field(&html, "csrf_token"))],
+        )
+        .await;
+    assert_eq!(location(&removed), "/settings/mfa?notice=totp_removed");
 }

@@ -4,47 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use reqwest::redirect::Policy;
 use warden_tests::process::{NodeEnv, Server};
-use warden_tests::web::{create_user, set_up};
-
-struct Forms {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Forms {
-    fn new(server: &Server) -> Self {
-        Forms {
-            http: reqwest::Client::builder().redirect(Policy::none()).build().unwrap(),
-            base: server.url.clone(),
-        }
-    }
-
-    async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
-        let mut request = self.http.get(format!("{}{path}", self.base));
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", format!("warden_session={cookie}"));
-        }
-        request.send().await.unwrap()
-    }
-
-    async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
-        let mut request = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("origin", &self.base)
-            .form(form);
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", format!("warden_session={cookie}"));
-        }
-        request.send().await.unwrap()
-    }
-}
-
-fn location(response: &reqwest::Response) -> &str {
-    response.headers()["location"].to_str().unwrap()
-}
+use warden_tests::web::{Forms, create_user, location, set_up};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_guard_render_errors_and_check_csrf() {

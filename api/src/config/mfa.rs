@@ -41,7 +41,8 @@ pub(super) fn mfa_config(settings: &Settings, file: &FileSettings) -> Result<Mfa
             .unwrap_or(default.period_seconds),
         algorithm,
     };
-    totp.check().map_err(|error| invalid("totp_digits", error.to_string()))?;
+    totp.check()
+        .map_err(|error| invalid("totp_digits", error.to_string()))?;
     let step_up_max_age_seconds = settings
         .step_up_max_age_seconds
         .or(file.step_up_max_age_seconds)

@@ -15,8 +15,8 @@ use warden_core::auth::password::HashParams;
 mod mfa;
 mod web;
 
-use mfa::mfa_config;
 pub use mfa::MfaConfig;
+use mfa::mfa_config;
 use web::web_config;
 pub use web::{IpNet, WebConfig, origin_of};
 

@@ -70,7 +70,7 @@ pub async fn start_totp(state: &AppState, current: &CurrentSession, client: &Cli
     let params = state.mfa.totp;
     let sealed = state
         .data_keys
-        .seal(&account::user_subject(&user.id), &secret.to_string())
+        .seal(&account::user_subject(&user.id), &*secret)
         .await
         .map_err(key_service)?;
     let enrolment = new_id();
@@ -397,7 +397,9 @@ impl Elevation {
                 .org(&current.user.org)
                 .map_or(state.web.default_session_policy, |org| org.session_policy);
             current.session.created_at
-                + chrono::Duration::seconds(i64::try_from(policy.absolute_timeout_seconds).unwrap_or(i64::MAX / 1_000_000))
+                + chrono::Duration::seconds(
+                    i64::try_from(policy.absolute_timeout_seconds).unwrap_or(i64::MAX / 1_000_000),
+                )
         };
         Elevation {
             token: Token::generate(),
@@ -461,7 +463,14 @@ async fn check_backup_code(
     code: &str,
 ) -> Result<Verified, ApiError> {
     let Some(codes) = factors.backup_codes.as_ref() else {
-        return Err(refuse(state, current, client, Some(Factor::BackupCode), FailureReason::WrongCode).await);
+        return Err(refuse(
+            state,
+            current,
+            client,
+            Some(Factor::BackupCode),
+            FailureReason::WrongCode,
+        )
+        .await);
     };
     let hashes = state.data_keys.open(&codes.hashes).await.map_err(key_service)?;
     match backup_codes::find(&current.user.id, code, &hashes) {
@@ -474,8 +483,22 @@ async fn check_backup_code(
             index: Some(index),
             remaining: Some(codes.remaining().saturating_sub(1)),
         }),
-        Some(_) => Err(refuse(state, current, client, Some(Factor::BackupCode), FailureReason::Replayed).await),
-        None => Err(refuse(state, current, client, Some(Factor::BackupCode), FailureReason::WrongCode).await),
+        Some(_) => Err(refuse(
+            state,
+            current,
+            client,
+            Some(Factor::BackupCode),
+            FailureReason::Replayed,
+        )
+        .await),
+        None => Err(refuse(
+            state,
+            current,
+            client,
+            Some(Factor::BackupCode),
+            FailureReason::WrongCode,
+        )
+        .await),
     }
 }
 
@@ -523,11 +546,8 @@ async fn second_factor_throttle(
 ) -> Result<crate::web::limits::Attempt, ApiError> {
     let user = &current.user.id;
     let (attempt, pending) = state.attempts.begin(vec![format!("mfa:{user}")]);
-    let wait = read(&state.models.login_throttle).second_factor_wait(
-        user,
-        Utc::now(),
-        pending.first().copied().unwrap_or(0),
-    );
+    let wait =
+        read(&state.models.login_throttle).second_factor_wait(user, Utc::now(), pending.first().copied().unwrap_or(0));
     let Some(wait) = wait else {
         return Ok(attempt);
     };

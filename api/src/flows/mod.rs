@@ -4,8 +4,8 @@
 //! JSON handlers and page handlers both call these.
 
 pub mod account;
-pub mod org;
 pub mod mfa;
+pub mod org;
 pub mod setup;
 pub mod sign_in;
 pub mod users;

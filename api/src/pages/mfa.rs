@@ -137,7 +137,12 @@ async fn settings_page(
     })
 }
 
-async fn show_settings(state: &AppState, current: &CurrentSession, error: Option<&ApiError>, notice: Option<String>) -> Response {
+async fn show_settings(
+    state: &AppState,
+    current: &CurrentSession,
+    error: Option<&ApiError>,
+    notice: Option<String>,
+) -> Response {
     match settings_page(state, current, error.map(|error| error.message.clone()), notice).await {
         Ok(page) => match error {
             Some(error) => failed(error, &page),
@@ -322,7 +327,11 @@ pub async fn reauthenticate_submit(
     match result {
         Ok(session) => {
             let separator = if next.contains('?') { '&' } else { '?' };
-            with_cookie(&state, &session, see_other(&format!("{next}{separator}notice=reauthenticated")))
+            with_cookie(
+                &state,
+                &session,
+                see_other(&format!("{next}{separator}notice=reauthenticated")),
+            )
         }
         Err(error) => failed(
             &error,

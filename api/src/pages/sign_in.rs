@@ -86,7 +86,11 @@ fn signed_in(state: &AppState, session: &NewSession, next: &str) -> Response {
     response
 }
 
-pub async fn sign_out(State(state): State<AppState>, client: Client, PageAnySession(current): PageAnySession) -> Response {
+pub async fn sign_out(
+    State(state): State<AppState>,
+    client: Client,
+    PageAnySession(current): PageAnySession,
+) -> Response {
     if let Err(error) = account::sign_out(&state, &current, &client).await {
         return error.into_response();
     }

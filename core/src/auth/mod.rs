@@ -6,5 +6,5 @@ pub mod backup_codes;
 pub mod device;
 pub mod password;
 pub mod throttle;
-pub mod totp;
 pub mod tokens;
+pub mod totp;

@@ -144,7 +144,9 @@ pub fn rotate(context: &Context, id: &str, rotated: &SessionRotated) -> NewEvent
 /// Appended with the factor's own event (`mfa.verified`, decided on the
 /// user's factor version), which is what keeps a code single-use.
 pub fn elevate(context: &Context, id: &str, elevated: &SessionElevated) -> NewEvent {
-    context.event(SESSION_ELEVATED, session_subject(id)).data(data(elevated))
+    context
+        .event(SESSION_ELEVATED, session_subject(id))
+        .data(data(elevated))
 }
 
 pub fn revoke(context: &Context, id: &str, revoked: &SessionRevoked) -> NewEvent {
