@@ -1,6 +1,6 @@
 //! Each user's second factors: their TOTP authenticator (confirmed or
-//! being set up), the last TOTP step used, and their backup codes with the
-//! positions already used. Secrets stay sealed here too; the API opens them
+//! being set up), the last TOTP step used, their passkeys, and their backup
+//! codes with the positions already used. Secrets stay sealed here too; the API opens them
 //! only to check a code.
 
 use std::collections::{BTreeSet, HashMap};
@@ -9,8 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use warden_core::Event;
 use warden_core::auth::totp::TotpParams;
+use warden_core::auth::webauthn::Passkey;
 use warden_core::commands::mfa::{
-    self, BackupCodesAcknowledged, BackupCodesGenerated, Factor, TotpEnrolled, TotpEnrolmentStarted, Verified,
+    self, BackupCodesAcknowledged, BackupCodesGenerated, Factor, PasskeyRegistered, PasskeyRemoved, PasskeyRenamed,
+    TotpEnrolled, TotpEnrolmentStarted, Verified,
 };
 use warden_core::commands::{payload, subject_id};
 use warden_core::keys::Sealed;
@@ -43,6 +45,16 @@ impl BackupCodes {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyFactor {
+    /// The credential id, base64url.
+    pub credential: String,
+    pub name: String,
+    pub passkey: Passkey,
+    pub registered_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
 /// One user's factors.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UserFactors {
@@ -56,14 +68,23 @@ pub struct UserFactors {
     /// accepted again.
     pub last_totp_step: u64,
     pub backup_codes: Option<BackupCodes>,
+    #[serde(default)]
+    pub passkeys: Vec<PasskeyFactor>,
 }
 
 impl UserFactors {
+    pub fn passkey(&self, credential: &str) -> Option<&PasskeyFactor> {
+        self.passkeys.iter().find(|passkey| passkey.credential == credential)
+    }
+
     /// The factors that can complete a sign-in now, in the order a prompt
     /// offers them. Backup codes count only beside a real factor: they are
     /// its recovery, not a factor of their own.
     pub fn second_factors(&self) -> Vec<Factor> {
         let mut factors = Vec::new();
+        if !self.passkeys.is_empty() {
+            factors.push(Factor::Passkey);
+        }
         if self.totp.is_some() {
             factors.push(Factor::Totp);
         }
@@ -74,7 +95,7 @@ impl UserFactors {
     }
 
     pub fn has_second_factor(&self) -> bool {
-        self.totp.is_some()
+        self.totp.is_some() || !self.passkeys.is_empty()
     }
 }
 
@@ -96,7 +117,7 @@ impl Mfa {
 
 impl Projection for Mfa {
     const NAME: &'static str = "mfa";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 
     fn apply(&mut self, event: &Event) {
         let Some(user) = subject_id(&event.subject, "mfa") else {
@@ -153,6 +174,32 @@ impl Projection for Mfa {
                     codes.acknowledged = true;
                 }
             }
+            mfa::PASSKEY_REGISTERED => {
+                if let Some(registered) = payload::<PasskeyRegistered>(event) {
+                    factors.passkeys.push(PasskeyFactor {
+                        credential: registered.credential,
+                        name: registered.name,
+                        passkey: registered.passkey,
+                        registered_at: event.at,
+                        last_used_at: None,
+                    });
+                }
+            }
+            mfa::PASSKEY_RENAMED => {
+                if let Some(renamed) = payload::<PasskeyRenamed>(event)
+                    && let Some(passkey) = factors
+                        .passkeys
+                        .iter_mut()
+                        .find(|passkey| passkey.credential == renamed.credential)
+                {
+                    passkey.name = renamed.new;
+                }
+            }
+            mfa::PASSKEY_REMOVED => {
+                if let Some(removed) = payload::<PasskeyRemoved>(event) {
+                    factors.passkeys.retain(|passkey| passkey.credential != removed.credential);
+                }
+            }
             mfa::VERIFIED => {
                 let Some(verified) = payload::<Verified>(event) else {
                     return;
@@ -161,6 +208,18 @@ impl Projection for Mfa {
                     Factor::Totp => {
                         if let Some(step) = verified.step {
                             factors.last_totp_step = factors.last_totp_step.max(step);
+                        }
+                    }
+                    Factor::Passkey => {
+                        if let Some(passkey) = factors
+                            .passkeys
+                            .iter_mut()
+                            .find(|passkey| Some(&passkey.credential) == verified.credential.as_ref())
+                        {
+                            passkey.last_used_at = Some(event.at);
+                            if let Some(authentication) = &verified.authentication {
+                                passkey.passkey.update_credential(authentication);
+                            }
                         }
                     }
                     Factor::BackupCode => {

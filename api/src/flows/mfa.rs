@@ -270,6 +270,9 @@ pub async fn verify(
                 set: None,
                 index: None,
                 remaining: None,
+                credential: None,
+                authentication: None,
+                ceremony: None,
             },
             Some(_) => {
                 return Err(refuse(state, current, client, Some(Factor::Totp), FailureReason::Replayed).await);
@@ -482,6 +485,9 @@ async fn check_backup_code(
             set: Some(codes.set.clone()),
             index: Some(index),
             remaining: Some(codes.remaining().saturating_sub(1)),
+            credential: None,
+            authentication: None,
+            ceremony: None,
         }),
         Some(_) => Err(refuse(
             state,

@@ -1,4 +1,5 @@
-//! Second factors of a user: a TOTP authenticator and backup codes.
+//! Second factors of a user: a TOTP authenticator, passkeys and backup
+//! codes.
 //!
 //! Every factor event of a user lives on the subject `mfa:<user>` and is
 //! appended with the version it was decided on, so two requests can never
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Context, data, subject};
 use crate::auth::totp::TotpParams;
+use crate::auth::webauthn::{AuthenticationResult, CEREMONY_CLAIM, CREDENTIAL_CLAIM, Passkey};
 use crate::event::{NewEvent, Outcome};
 use crate::keys::Sealed;
 
@@ -25,6 +27,11 @@ pub const TOTP_REMOVED: &str = "mfa.totp.removed";
 pub const BACKUP_CODES_GENERATED: &str = "mfa.backup_codes.generated";
 /// The user confirmed they saved the codes shown once.
 pub const BACKUP_CODES_ACKNOWLEDGED: &str = "mfa.backup_codes.acknowledged";
+/// A passkey was registered to the user (claims its credential id).
+pub const PASSKEY_REGISTERED: &str = "mfa.passkey.registered";
+pub const PASSKEY_RENAMED: &str = "mfa.passkey.renamed";
+/// A passkey was removed (releases its credential id).
+pub const PASSKEY_REMOVED: &str = "mfa.passkey.removed";
 /// A second factor verified: a TOTP step or a backup code is used up.
 pub const VERIFIED: &str = "mfa.verified";
 /// A wrong, replayed or throttled second-factor attempt.
@@ -43,6 +50,7 @@ pub fn attempts_subject(user: &str) -> String {
 #[serde(rename_all = "snake_case")]
 pub enum Factor {
     Totp,
+    Passkey,
     BackupCode,
 }
 
@@ -50,9 +58,38 @@ impl Factor {
     pub fn as_str(self) -> &'static str {
         match self {
             Factor::Totp => "totp",
+            Factor::Passkey => "passkey",
             Factor::BackupCode => "backup_code",
         }
     }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyRegistered {
+    pub user: String,
+    /// The credential id, base64url.
+    pub credential: String,
+    pub name: String,
+    /// The public key and its metadata (no secret).
+    pub passkey: Passkey,
+    /// The ceremony that registered it (claimed: a registration answer
+    /// works once).
+    pub ceremony: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyRenamed {
+    pub user: String,
+    pub credential: String,
+    pub old: String,
+    pub new: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyRemoved {
+    pub user: String,
+    pub credential: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,7 +131,7 @@ pub struct BackupCodesAcknowledged {
     pub set: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verified {
     pub user: String,
     pub factor: Factor,
@@ -111,6 +148,15 @@ pub struct Verified {
     /// Backup codes left in the set after this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remaining: Option<usize>,
+    /// Passkeys: the credential used, and what the assertion said (its
+    /// signature counter, user verification, backup state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<AuthenticationResult>,
+    /// Passkeys: the ceremony (claimed: an assertion works once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceremony: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,10 +214,38 @@ pub fn acknowledge_backup_codes(context: &Context, version: u64, acknowledged: &
 }
 
 pub fn verified(context: &Context, version: u64, verified: &Verified) -> NewEvent {
-    context
+    let event = context
         .event(VERIFIED, mfa_subject(&verified.user))
         .expect_version(version)
-        .data(data(verified))
+        .data(data(verified));
+    match &verified.ceremony {
+        Some(ceremony) => event.claim(CEREMONY_CLAIM, ceremony.clone()),
+        None => event,
+    }
+}
+
+pub fn register_passkey(context: &Context, version: u64, registered: &PasskeyRegistered) -> NewEvent {
+    context
+        .event(PASSKEY_REGISTERED, mfa_subject(&registered.user))
+        .expect_version(version)
+        .claim(CREDENTIAL_CLAIM, registered.credential.clone())
+        .claim(CEREMONY_CLAIM, registered.ceremony.clone())
+        .data(data(registered))
+}
+
+pub fn rename_passkey(context: &Context, version: u64, renamed: &PasskeyRenamed) -> NewEvent {
+    context
+        .event(PASSKEY_RENAMED, mfa_subject(&renamed.user))
+        .expect_version(version)
+        .data(data(renamed))
+}
+
+pub fn remove_passkey(context: &Context, version: u64, removed: &PasskeyRemoved) -> NewEvent {
+    context
+        .event(PASSKEY_REMOVED, mfa_subject(&removed.user))
+        .expect_version(version)
+        .release(CREDENTIAL_CLAIM, removed.credential.clone())
+        .data(data(removed))
 }
 
 pub fn failed(context: &Context, failed: &Failed) -> NewEvent {
