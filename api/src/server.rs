@@ -60,6 +60,32 @@ fn read_token(config: &Config) -> Result<Option<[u8; 32]>, ServeError> {
     Ok(Some(*blake3::hash(token.as_bytes()).as_bytes()))
 }
 
+/// The passkeys' relying party for the bound address, or `None` (logged)
+/// when Warden's origins fit none.
+fn relying_party(config: &Config, address: SocketAddr) -> Option<Arc<warden_core::auth::webauthn::RelyingParty>> {
+    let public_url = config.web.public_url(address);
+    let trusted = config.web.trusted_origins(address);
+    let built = config
+        .mfa
+        .relying_party(&public_url, &trusted)
+        .and_then(|(rp_id, origins)| {
+            let urls: Vec<warden_core::auth::webauthn::Url> = origins.iter().filter_map(|origin| origin.parse().ok()).collect();
+            warden_core::auth::webauthn::RelyingParty::new(&rp_id, &config.mfa.issuer, &urls)
+                .map(|webauthn| (rp_id, origins, webauthn))
+                .map_err(|error| error.to_string())
+        });
+    match built {
+        Ok((rp_id, origins, webauthn)) => {
+            tracing::info!(%rp_id, ?origins, "passkeys enabled");
+            Some(Arc::new(webauthn))
+        }
+        Err(reason) => {
+            tracing::warn!(%reason, "passkeys disabled");
+            None
+        }
+    }
+}
+
 pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<(), ServeError> {
     let token = read_token(&config)?;
     let node = Node::start(&config).await?;
@@ -68,6 +94,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
         reason: e.to_string(),
     })?;
     let address = listener.local_addr().unwrap_or(config.listen);
+    let passkeys = relying_party(&config, address);
     let state = AppState::new(Shared {
         ledger: node.ledger.clone(),
         bus: node.bus.clone(),
@@ -86,6 +113,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
             default_session_policy: config.web.default_session_policy,
         }),
         mfa: Arc::new(config.mfa.clone()),
+        passkeys,
         session_writes: Arc::default(),
         attempts: Arc::default(),
         refusals: Arc::default(),

@@ -41,6 +41,9 @@ pub struct Shared {
     pub data_keys: DataKeys,
     pub web: Arc<Web>,
     pub mfa: Arc<crate::config::MfaConfig>,
+    /// The passkeys' relying party; `None` when Warden's origins allow no
+    /// relying-party id (passkey endpoints then answer 409).
+    pub passkeys: Option<Arc<warden_core::auth::webauthn::RelyingParty>>,
     /// Sessions whose `session.refreshed` or rotation is being appended.
     pub session_writes: Arc<Mutex<HashSet<String>>>,
     /// Sign-in attempts being checked right now.

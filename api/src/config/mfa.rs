@@ -16,6 +16,9 @@ pub struct MfaConfig {
     /// regenerating backup codes or changing roles needs a strong
     /// authentication at most this old.
     pub step_up_max_age_seconds: u64,
+    /// `webauthn_rp_id`: the passkeys' relying-party id, a domain (default:
+    /// the host of `public_url`; `localhost` when that is a loopback IP).
+    pub webauthn_rp_id: Option<String>,
 }
 
 pub(super) fn mfa_config(settings: &Settings, file: &FileSettings) -> Result<MfaConfig, ConfigError> {
@@ -50,9 +53,55 @@ pub(super) fn mfa_config(settings: &Settings, file: &FileSettings) -> Result<Mfa
     if !(1..=86_400).contains(&step_up_max_age_seconds) {
         return Err(invalid("step_up_max_age_seconds", "must be 1 to 86400 seconds"));
     }
+    let webauthn_rp_id = settings.webauthn_rp_id.clone().or(file.webauthn_rp_id.clone());
+    if let Some(rp_id) = &webauthn_rp_id
+        && (rp_id.is_empty() || rp_id.parse::<std::net::IpAddr>().is_ok() || rp_id.contains(['/', ':', ' ']))
+    {
+        return Err(invalid(
+            "webauthn_rp_id",
+            format!("{rp_id:?} is not a domain name like example.com"),
+        ));
+    }
     Ok(MfaConfig {
         issuer: issuer.trim().to_string(),
         totp,
         step_up_max_age_seconds,
+        webauthn_rp_id,
     })
+}
+
+impl MfaConfig {
+    /// The passkeys' relying party for Warden's origins (`trusted`): its id
+    /// and the origins under it. `None`, with the reason, when no origin
+    /// fits (passkeys are then unavailable).
+    pub fn relying_party(&self, public_url: &str, trusted: &[String]) -> Result<(String, Vec<String>), String> {
+        let host = super::origin_of(public_url)
+            .and_then(|origin| origin.split("://").nth(1).map(str::to_string))
+            .map(|host| match host.rsplit_once(':') {
+                Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name.to_string(),
+                _ => host,
+            })
+            .unwrap_or_default();
+        let default = if host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok() {
+            "localhost".to_string()
+        } else {
+            host
+        };
+        let rp_id = self.webauthn_rp_id.clone().unwrap_or(default);
+        let origins: Vec<String> = trusted
+            .iter()
+            .filter(|origin| {
+                let host = origin.split("://").nth(1).unwrap_or("");
+                let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+                name == rp_id || name.ends_with(&format!(".{rp_id}"))
+            })
+            .cloned()
+            .collect();
+        if origins.is_empty() {
+            return Err(format!(
+                "no origin of Warden is under the relying-party id {rp_id:?}: set public_url to a domain name or webauthn_rp_id to a parent domain of it"
+            ));
+        }
+        Ok((rp_id, origins))
+    }
 }

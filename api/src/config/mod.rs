@@ -125,6 +125,9 @@ pub struct Settings {
     /// action, in seconds.
     #[arg(long, env = "WARDEN_STEP_UP_MAX_AGE_SECONDS", global = true)]
     pub step_up_max_age_seconds: Option<u64>,
+    /// Relying-party id of passkeys: Warden's domain or a parent of it.
+    #[arg(long, env = "WARDEN_WEBAUTHN_RP_ID", global = true)]
+    pub webauthn_rp_id: Option<String>,
 }
 
 /// The same keys, from the TOML file.
@@ -161,6 +164,7 @@ struct FileSettings {
     totp_period_seconds: Option<u64>,
     totp_algorithm: Option<String>,
     step_up_max_age_seconds: Option<u64>,
+    webauthn_rp_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

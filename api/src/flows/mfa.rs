@@ -376,7 +376,7 @@ pub fn require_recent_authentication(state: &AppState, current: &CurrentSession)
 }
 
 /// A new token and assurance for the current session.
-struct Elevation {
+pub(super) struct Elevation {
     token: Token,
     assurance: Assurance,
     reason: &'static str,
@@ -384,7 +384,7 @@ struct Elevation {
 }
 
 impl Elevation {
-    fn new(
+    pub(super) fn new(
         state: &AppState,
         current: &CurrentSession,
         level: &str,
@@ -416,7 +416,7 @@ impl Elevation {
         }
     }
 
-    fn event(&self, context: &warden_core::commands::Context, current: &CurrentSession) -> warden_core::NewEvent {
+    pub(super) fn event(&self, context: &warden_core::commands::Context, current: &CurrentSession) -> warden_core::NewEvent {
         session::elevate(
             context,
             &current.session.id,
@@ -430,7 +430,7 @@ impl Elevation {
         )
     }
 
-    fn into_session(self, current: &CurrentSession, sealed: &[warden_core::Event]) -> NewSession {
+    pub(super) fn into_session(self, current: &CurrentSession, sealed: &[warden_core::Event]) -> NewSession {
         let seq = sealed
             .iter()
             .rev()
@@ -509,7 +509,7 @@ async fn check_backup_code(
 }
 
 /// A new set of backup codes as an event on the user's factors at `version`.
-async fn backup_codes_event(
+pub(super) async fn backup_codes_event(
     state: &AppState,
     current: &CurrentSession,
     client: &Client,
@@ -545,7 +545,7 @@ async fn backup_codes_event(
 
 /// Refuses a second-factor attempt the throttle does not allow now.
 /// Attempts of the same user being checked count as failures.
-async fn second_factor_throttle(
+pub(super) async fn second_factor_throttle(
     state: &AppState,
     client: &Client,
     current: &CurrentSession,
@@ -572,7 +572,7 @@ async fn second_factor_throttle(
 
 /// Records a failed attempt and returns the answer for it. Wrong, used
 /// and replayed codes get the same answer.
-async fn refuse(
+pub(super) async fn refuse(
     state: &AppState,
     current: &CurrentSession,
     client: &Client,
@@ -611,7 +611,7 @@ fn conflict_as_replay(error: ApiError) -> ApiError {
     }
 }
 
-fn key_service(error: warden_core::keys::SealError) -> ApiError {
+pub(super) fn key_service(error: warden_core::keys::SealError) -> ApiError {
     tracing::error!(%error, "a sealed second-factor secret cannot be used");
     ApiError::unavailable("the key service is unavailable; try again")
 }

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod mfa;
+pub mod passkeys;
 pub mod org;
 pub mod setup;
 pub mod sign_in;

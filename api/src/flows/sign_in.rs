@@ -40,7 +40,7 @@ pub struct NewSession {
 /// The events that open a session for `user`, and what the cookie needs.
 pub struct SessionStart {
     pub events: Vec<NewEvent>,
-    session_id: String,
+    pub session_id: String,
     token: Token,
     expires_at: DateTime<Utc>,
     pending: Option<Pending>,
@@ -59,14 +59,24 @@ impl SessionStart {
             .map_or(state.web.default_session_policy, |org| org.session_policy);
         let known_device = |fingerprint: &str| read(&state.models.sessions).knows_device(user_id, fingerprint);
         let pending = super::mfa::pending_after_first_factor(state, user_id);
-        Self::build(user_id, org, client, methods, policy, pending, known_device)
+        Self::build(user_id, org, client, (methods, "aal1"), policy, pending, known_device)
+    }
+
+    /// A full session after a sign-in that proved two factors at once (a
+    /// passkey with user verification).
+    pub fn strong(state: &AppState, user_id: &str, org: &str, client: &Client, methods: &[&str]) -> Self {
+        let policy = read(&state.models.accounts)
+            .org(org)
+            .map_or(state.web.default_session_policy, |org| org.session_policy);
+        let known_device = |fingerprint: &str| read(&state.models.sessions).knows_device(user_id, fingerprint);
+        Self::build(user_id, org, client, (methods, "aal2"), policy, None, known_device)
     }
 
     fn build(
         user_id: &str,
         org: &str,
         client: &Client,
-        methods: &[&str],
+        (methods, level): (&[&str], &str),
         policy: SessionPolicy,
         pending: Option<Pending>,
         known_device: impl Fn(&str) -> bool,
@@ -94,7 +104,7 @@ impl SessionStart {
                 device: device.clone(),
                 fingerprint: fingerprint.clone(),
                 assurance: Assurance {
-                    level: "aal1".into(),
+                    level: level.into(),
                     methods: methods.iter().map(|method| method.to_string()).collect(),
                     at: now,
                 },

@@ -32,17 +32,55 @@ pub enum RelyingPartyError {
 
 /// The relying party: its id (a domain) and the origins passkeys may be
 /// used from.
-pub fn relying_party(rp_id: &str, rp_name: &str, origins: &[Url]) -> Result<Webauthn, RelyingPartyError> {
-    let Some((first, more)) = origins.split_first() else {
-        return Err(RelyingPartyError::Config(rp_id.to_string()));
-    };
-    let mut builder = WebauthnBuilder::new(rp_id, first)
-        .map_err(|_| RelyingPartyError::Config(rp_id.to_string()))?
-        .rp_name(rp_name);
-    for origin in more {
-        builder = builder.append_allowed_origin(origin);
+pub struct RelyingParty {
+    pub webauthn: Webauthn,
+    pub rp_id: String,
+}
+
+impl RelyingParty {
+    pub fn new(rp_id: &str, rp_name: &str, origins: &[Url]) -> Result<Self, RelyingPartyError> {
+        let Some((first, more)) = origins.split_first() else {
+            return Err(RelyingPartyError::Config(rp_id.to_string()));
+        };
+        let mut builder = WebauthnBuilder::new(rp_id, first)
+            .map_err(|_| RelyingPartyError::Config(rp_id.to_string()))?
+            .rp_name(rp_name);
+        for origin in more {
+            builder = builder.append_allowed_origin(origin);
+        }
+        let webauthn = builder
+            .build()
+            .map_err(|_| RelyingPartyError::Config(rp_id.to_string()))?;
+        Ok(RelyingParty {
+            webauthn,
+            rp_id: rp_id.to_string(),
+        })
     }
-    builder.build().map_err(|_| RelyingPartyError::Config(rp_id.to_string()))
+
+    /// The options of a sign-in for an account without passkeys (or no
+    /// account): shaped like a real one, with one credential id derived
+    /// from `seed` (the same every time for the same email), so the answer
+    /// does not tell whether the account exists or has passkeys.
+    pub fn decoy_challenge(&self, seed: &[u8; 32]) -> RequestChallengeResponse {
+        use webauthn_rs_proto::{AllowCredentials, PublicKeyCredentialRequestOptions, UserVerificationPolicy};
+        let credential = blake3::derive_key("warden 2026-11 decoy passkey credential id", seed);
+        RequestChallengeResponse {
+            public_key: PublicKeyCredentialRequestOptions {
+                challenge: crate::keys::random_bytes::<32>().to_vec(),
+                timeout: Some(u32::try_from(webauthn_rs::DEFAULT_AUTHENTICATOR_TIMEOUT.as_millis()).unwrap_or(300_000)),
+                rp_id: self.rp_id.clone(),
+                allow_credentials: vec![AllowCredentials {
+                    type_: "public-key".into(),
+                    id: credential[..16].to_vec(),
+                    transports: None,
+                }],
+                user_verification: UserVerificationPolicy::Required,
+                hints: None,
+                extensions: None,
+            },
+            mediation: None,
+        }
+    }
 }
 
 /// What a ceremony remembers between its two requests.

@@ -225,6 +225,8 @@ pub enum FailureReason {
     Disabled,
     Invited,
     Throttled,
+    /// A passkey sign-in whose assertion did not verify.
+    InvalidPasskey,
 }
 
 impl FailureReason {

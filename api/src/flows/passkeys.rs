@@ -1,0 +1,465 @@
+//! Passkeys: registering one, proving one as a second factor (or for a
+//! step-up), signing in with one alone (email, then the passkey), and
+//! naming and removing them.
+//!
+//! Every ceremony is two requests. Its state travels sealed to the browser
+//! and back (`Challenge::ceremony`), so any node can finish it; its id is
+//! claimed when it finishes, so it works once
+//! (`docs/decisions/0010-mfa.md`).
+
+use base64::Engine as _;
+use chrono::Utc;
+use serde::Serialize;
+use warden_core::auth::webauthn::{
+    Ceremony, CeremonyState, PublicKeyCredential, RegisterPublicKeyCredential, RelyingParty, Uuid,
+    credential_id_text, CEREMONY_LIFETIME,
+};
+use warden_core::commands::account::{self, FailureReason as LoginFailure, LoginSucceeded, Status, identifier_key};
+use warden_core::commands::mfa::{
+    self, Factor, FailureReason, PasskeyRegistered, PasskeyRemoved, PasskeyRenamed, Verified,
+};
+use warden_core::keys::Sealed;
+use warden_projections::projection::read;
+
+use super::mfa::{Elevation, IssuedCodes, backup_codes_event, key_service, refuse, require_recent_authentication, second_factor_throttle};
+use super::sign_in::{NewSession, SessionStart, record_failure, throttle};
+use super::{check_name, commit, new_id};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::Client;
+use crate::web::session::CurrentSession;
+
+/// The first request of a ceremony: options for
+/// `navigator.credentials.create()` or `.get()`, and the sealed state to
+/// send back with the browser's answer.
+#[derive(Debug, Serialize)]
+pub struct Challenge {
+    pub ceremony: String,
+    pub options: serde_json::Value,
+}
+
+/// Subject of the data key that seals ceremony states.
+const CEREMONY_KEY: &str = "secret:webauthn-ceremonies";
+
+fn relying_party(state: &AppState) -> Result<&RelyingParty, ApiError> {
+    state.passkeys.as_deref().ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "passkeys_unavailable",
+            "passkeys need Warden's public_url to be a domain name (or webauthn_rp_id set)",
+        )
+    })
+}
+
+/// Starts registering a passkey for the signed-in user. Needs a recent
+/// strong authentication: a stolen session must not add its thief's key.
+pub async fn start_registration(state: &AppState, current: &CurrentSession) -> Result<Challenge, ApiError> {
+    require_recent_authentication(state, current)?;
+    let party = relying_party(state)?;
+    let user = &current.user;
+    let factors = read(&state.models.mfa).factors(&user.id);
+    let exclude = factors
+        .passkeys
+        .iter()
+        .map(|passkey| passkey.passkey.cred_id().clone())
+        .collect();
+    // The user handle the authenticator keeps: the user's id (a UUID).
+    let handle = Uuid::parse_str(&user.id).unwrap_or_else(|_| {
+        let digest = blake3::hash(user.id.as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest.as_bytes()[..16]);
+        Uuid::from_bytes(bytes)
+    });
+    let (options, registration) = party
+        .webauthn
+        .start_passkey_registration(handle, &user.email, &user.display_name, Some(exclude))
+        .map_err(|error| {
+            tracing::error!(%error, "passkey registration could not start");
+            ApiError::internal("passkey registration could not start")
+        })?;
+    challenge(
+        state,
+        Ceremony {
+            id: new_id(),
+            user: Some(user.id.clone()),
+            session: Some(current.session.id.clone()),
+            expires_at: Utc::now() + CEREMONY_LIFETIME,
+            state: CeremonyState::Registration(registration),
+        },
+        serde_json::to_value(options).unwrap_or_default(),
+    )
+    .await
+}
+
+/// A passkey as the API shows it.
+pub struct Registered {
+    pub credential: String,
+    pub name: String,
+    pub backup_codes: Option<IssuedCodes>,
+}
+
+/// Finishes a registration with the browser's answer. The first second
+/// factor of a user comes with backup codes.
+pub async fn finish_registration(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    ceremony: &str,
+    credential: &RegisterPublicKeyCredential,
+    name: Option<&str>,
+) -> Result<Registered, ApiError> {
+    let party = relying_party(state)?;
+    let user = &current.user;
+    let ceremony = open(state, ceremony, Some(&current.session.id)).await?;
+    let CeremonyState::Registration(registration) = &ceremony.state else {
+        return Err(wrong_ceremony());
+    };
+    if ceremony.user.as_deref() != Some(user.id.as_str()) {
+        return Err(wrong_ceremony());
+    }
+    let passkey = party
+        .webauthn
+        .finish_passkey_registration(credential, registration)
+        .map_err(|error| {
+            ApiError::unprocessable("passkey_refused", format!("the passkey was not accepted: {error}"))
+        })?;
+    let name = check_name("name", name.unwrap_or("Passkey"))?;
+    let factors = read(&state.models.mfa).factors(&user.id);
+    let text = credential_id_text(passkey.cred_id());
+    let context = client.as_user(&user.id, &user.org);
+    let mut events = vec![mfa::register_passkey(
+        &context,
+        factors.version,
+        &PasskeyRegistered {
+            user: user.id.clone(),
+            credential: text.clone(),
+            name: name.clone(),
+            passkey,
+            ceremony: ceremony.id,
+        },
+    )];
+    let needs_codes = factors.backup_codes.as_ref().is_none_or(|codes| codes.remaining() == 0);
+    let backup_codes = if needs_codes {
+        let (event, issued) = backup_codes_event(state, current, client, factors.version + 1).await?;
+        events.push(event);
+        Some(issued)
+    } else {
+        None
+    };
+    commit(state, events).await.map_err(|error| match error.code {
+        "taken" => ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "passkey_taken",
+            "this passkey is already registered, or this registration was already used",
+        ),
+        _ => error,
+    })?;
+    Ok(Registered {
+        credential: text,
+        name,
+        backup_codes,
+    })
+}
+
+/// Starts proving a passkey for the current session (a partial one's
+/// second factor, or a step-up).
+pub async fn start_verification(state: &AppState, current: &CurrentSession) -> Result<Challenge, ApiError> {
+    let party = relying_party(state)?;
+    let factors = read(&state.models.mfa).factors(&current.user.id);
+    if factors.passkeys.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "no_passkey",
+            "this account has no passkey",
+        ));
+    }
+    let keys: Vec<_> = factors.passkeys.iter().map(|passkey| passkey.passkey.clone()).collect();
+    let (options, authentication) = party
+        .webauthn
+        .start_passkey_authentication(&keys)
+        .map_err(|_| ApiError::internal("passkey authentication could not start"))?;
+    challenge(
+        state,
+        Ceremony {
+            id: new_id(),
+            user: Some(current.user.id.clone()),
+            session: Some(current.session.id.clone()),
+            expires_at: Utc::now() + CEREMONY_LIFETIME,
+            state: CeremonyState::Authentication(authentication),
+        },
+        serde_json::to_value(options).unwrap_or_default(),
+    )
+    .await
+}
+
+/// Finishes a passkey proof for the current session: `aal2`, a new token.
+pub async fn verify(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    ceremony: &str,
+    credential: &PublicKeyCredential,
+) -> Result<NewSession, ApiError> {
+    let _attempt = second_factor_throttle(state, client, current).await?;
+    let ceremony = open(state, ceremony, Some(&current.session.id)).await?;
+    if ceremony.user.as_deref() != Some(current.user.id.as_str()) {
+        return Err(wrong_ceremony());
+    }
+    let factors = read(&state.models.mfa).factors(&current.user.id);
+    let Some(verified) = check_assertion(state, &ceremony, credential, &current.user.id, &current.session.id)? else {
+        return Err(refuse(state, current, client, Some(Factor::Passkey), FailureReason::WrongCode).await);
+    };
+    let context = client.as_user(&current.user.id, &current.user.org);
+    let mut methods = current.session.assurance.methods.clone();
+    if !methods.iter().any(|method| method == "passkey") {
+        methods.push("passkey".into());
+    }
+    let reason = if current.session.is_full() {
+        "step_up"
+    } else {
+        "second_factor"
+    };
+    let elevation = Elevation::new(state, current, "aal2", methods, reason);
+    let events = vec![
+        mfa::verified(&context, factors.version, &verified),
+        elevation.event(&context, current),
+    ];
+    match commit(state, events).await {
+        Ok(sealed) => Ok(elevation.into_session(current, &sealed)),
+        Err(error) if matches!(error.code, "conflict" | "taken") => {
+            Err(refuse(state, current, client, Some(Factor::Passkey), FailureReason::Replayed).await)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Starts a sign-in with a passkey alone, for the account of `email`. An
+/// unknown account, or one without passkeys, gets options shaped like a
+/// real one's (and is refused at the end), so the answer tells nothing.
+pub async fn start_sign_in(state: &AppState, email: &str) -> Result<Challenge, ApiError> {
+    let party = relying_party(state)?;
+    let user = read(&state.models.accounts).user_by_email(email).cloned();
+    let passkeys: Vec<_> = user
+        .as_ref()
+        .map(|user| read(&state.models.mfa).factors(&user.id).passkeys)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|passkey| passkey.passkey)
+        .collect();
+    let (options, ceremony_state) = if passkeys.is_empty() {
+        let seed = blake3::keyed_hash(&state.passwords.identifier_key, email.trim().to_lowercase().as_bytes());
+        let options = party.decoy_challenge(seed.as_bytes());
+        (serde_json::to_value(options).unwrap_or_default(), CeremonyState::Decoy)
+    } else {
+        let (options, authentication) = party
+            .webauthn
+            .start_passkey_authentication(&passkeys)
+            .map_err(|_| ApiError::internal("passkey authentication could not start"))?;
+        (
+            serde_json::to_value(options).unwrap_or_default(),
+            CeremonyState::Authentication(authentication),
+        )
+    };
+    challenge(
+        state,
+        Ceremony {
+            id: new_id(),
+            user: user.map(|user| user.id).filter(|_| !matches!(ceremony_state, CeremonyState::Decoy)),
+            session: None,
+            expires_at: Utc::now() + CEREMONY_LIFETIME,
+            state: ceremony_state,
+        },
+        options,
+    )
+    .await
+}
+
+/// Finishes a passkey sign-in: a full session at `aal2` (the passkey
+/// verified its user), or the password sign-in's refusals.
+pub async fn finish_sign_in(
+    state: &AppState,
+    client: &Client,
+    email: &str,
+    ceremony: &str,
+    credential: &PublicKeyCredential,
+) -> Result<NewSession, ApiError> {
+    let identifier = identifier_key(&state.passwords.identifier_key, email);
+    let anonymous = client.anonymous();
+    let user = read(&state.models.accounts).user_by_email(email).cloned();
+    let _attempt = throttle(state, client, &identifier, user.as_ref().map(|user| user.id.as_str()), "passkey").await?;
+    let ceremony = open(state, ceremony, None).await?;
+    let fail = |reason: LoginFailure, user: Option<String>| {
+        let identifier = identifier.clone();
+        let anonymous = anonymous.clone();
+        async move {
+            record_failure(state, &anonymous, user.as_deref(), &identifier, reason, "passkey").await?;
+            Err::<NewSession, ApiError>(invalid_passkey())
+        }
+    };
+    let Some(user) = user.filter(|user| ceremony.user.as_deref() == Some(user.id.as_str())) else {
+        return fail(LoginFailure::UnknownAccount, None).await;
+    };
+    let verified = check_assertion(state, &ceremony, credential, &user.id, "")?;
+    let Some(mut verified) = verified else {
+        return fail(LoginFailure::InvalidPasskey, Some(user.id.clone())).await;
+    };
+    if user.status != Status::Active {
+        let reason = if user.status == Status::Disabled {
+            LoginFailure::Disabled
+        } else {
+            LoginFailure::Invited
+        };
+        record_failure(state, &anonymous, Some(&user.id), &identifier, reason, "passkey").await?;
+        return Err(ApiError::forbidden_code("account_disabled", "this account is disabled"));
+    }
+    let factors = read(&state.models.mfa).factors(&user.id);
+    let context = client.as_user(&user.id, &user.org);
+    let start = SessionStart::strong(state, &user.id, &user.org, client, &["passkey"]);
+    verified.session = start.session_id.clone();
+    let before = vec![mfa::verified(&context, factors.version, &verified)];
+    let after = vec![account::login_succeeded(
+        &context,
+        &LoginSucceeded {
+            user: user.id.clone(),
+            method: "passkey".into(),
+            session: start.session_id.clone(),
+            identifier: identifier.clone(),
+            second_factor_pending: false,
+        },
+    )];
+    match start.commit(state, before, after).await {
+        Ok(session) => Ok(session),
+        Err(error) if matches!(error.code, "conflict" | "taken") => {
+            fail(LoginFailure::InvalidPasskey, Some(user.id.clone())).await
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Renames one of the user's passkeys.
+pub async fn rename(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    credential: &str,
+    name: &str,
+) -> Result<(), ApiError> {
+    let user = &current.user;
+    let factors = read(&state.models.mfa).factors(&user.id);
+    let passkey = factors.passkey(credential).ok_or_else(ApiError::not_found)?;
+    let name = check_name("name", name)?;
+    let context = client.as_user(&user.id, &user.org);
+    let event = mfa::rename_passkey(
+        &context,
+        factors.version,
+        &PasskeyRenamed {
+            user: user.id.clone(),
+            credential: credential.to_string(),
+            old: passkey.name.clone(),
+            new: name,
+        },
+    );
+    commit(state, vec![event]).await.map(|_| ())
+}
+
+/// Removes one of the user's passkeys (releases its credential id). Needs
+/// a recent strong authentication.
+pub async fn remove(state: &AppState, current: &CurrentSession, client: &Client, credential: &str) -> Result<(), ApiError> {
+    require_recent_authentication(state, current)?;
+    let user = &current.user;
+    let factors = read(&state.models.mfa).factors(&user.id);
+    let passkey = factors.passkey(credential).ok_or_else(ApiError::not_found)?;
+    let context = client.as_user(&user.id, &user.org);
+    let event = mfa::remove_passkey(
+        &context,
+        factors.version,
+        &PasskeyRemoved {
+            user: user.id.clone(),
+            credential: credential.to_string(),
+            name: passkey.name.clone(),
+        },
+    );
+    commit(state, vec![event]).await.map(|_| ())
+}
+
+/// Checks the browser's assertion against the ceremony: the verified
+/// factor, or `None` when it does not verify (or names another user's
+/// credential).
+fn check_assertion(
+    state: &AppState,
+    ceremony: &Ceremony,
+    credential: &PublicKeyCredential,
+    user: &str,
+    session: &str,
+) -> Result<Option<Verified>, ApiError> {
+    let party = relying_party(state)?;
+    let CeremonyState::Authentication(authentication) = &ceremony.state else {
+        return Ok(None);
+    };
+    let Ok(result) = party.webauthn.finish_passkey_authentication(credential, authentication) else {
+        return Ok(None);
+    };
+    let text = credential_id_text(result.cred_id());
+    let known = read(&state.models.mfa).factors(user).passkey(&text).is_some();
+    if !known || !result.user_verified() {
+        return Ok(None);
+    }
+    Ok(Some(Verified {
+        user: user.to_string(),
+        factor: Factor::Passkey,
+        session: session.to_string(),
+        step: None,
+        set: None,
+        index: None,
+        remaining: None,
+        credential: Some(text),
+        authentication: Some(result),
+        ceremony: Some(ceremony.id.clone()),
+    }))
+}
+
+async fn challenge(state: &AppState, ceremony: Ceremony, options: serde_json::Value) -> Result<Challenge, ApiError> {
+    let sealed = state.data_keys.seal(CEREMONY_KEY, &ceremony).await.map_err(key_service)?;
+    let json = serde_json::to_vec(&sealed).map_err(|_| ApiError::internal("the ceremony could not be sealed"))?;
+    Ok(Challenge {
+        ceremony: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json),
+        options,
+    })
+}
+
+/// Opens a ceremony state sent back by a browser: sealed by Warden, not
+/// expired, and (when `session` is given) started by that session.
+async fn open(state: &AppState, text: &str, session: Option<&str>) -> Result<Ceremony, ApiError> {
+    let sealed: Sealed<Ceremony> = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim())
+        .ok()
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or_else(wrong_ceremony)?;
+    if sealed.subject != CEREMONY_KEY {
+        return Err(wrong_ceremony());
+    }
+    let ceremony = state.data_keys.open(&sealed).await.map_err(|_| wrong_ceremony())?;
+    if ceremony.expires_at < Utc::now() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::GONE,
+            "ceremony_expired",
+            "the passkey request expired; start again",
+        ));
+    }
+    if session.is_some() && ceremony.session.as_deref() != session {
+        return Err(wrong_ceremony());
+    }
+    Ok(ceremony)
+}
+
+fn wrong_ceremony() -> ApiError {
+    ApiError::bad_request("the passkey request is not one this session started; start again")
+}
+
+fn invalid_passkey() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "the passkey was not accepted for this account",
+    )
+}
