@@ -9,12 +9,13 @@
 //! | `GET /api/v1/openapi.json` | none (this surface, documented) |
 //! | `POST /api/v1/setup` | the one-time setup link's token |
 //! | `POST /api/v1/sign-in` | email and password, throttled |
+//! | `POST /api/v1/sign-in/passkey/{start,finish}` | email and passkey, throttled |
 //! | `POST /api/v1/invitations/accept` | the invitation link's token |
 //! | `GET /api/v1/session`, `GET /api/v1/auth/forward` | session |
 //! | `POST /api/v1/sign-out` | session, partial included + CSRF |
-//! | `POST /api/v1/mfa/verify` | session, partial included + CSRF, throttled |
+//! | `POST /api/v1/mfa/verify`, `/api/v1/mfa/passkeys/verify/…` | session, partial included + CSRF, throttled |
 //! | `/api/v1/sessions…`, `PUT /api/v1/password`, `/api/v1/mfa…`, `POST /api/v1/session/reauthenticate` | session + CSRF |
-//! | `DELETE /api/v1/mfa/totp`, `POST /api/v1/mfa/backup-codes` | session + CSRF + recent strong authentication |
+//! | `DELETE /api/v1/mfa/totp`, `POST /api/v1/mfa/backup-codes`, `/api/v1/mfa/passkeys/register/start`, `DELETE /api/v1/mfa/passkeys/{credential}` | session + CSRF + recent strong authentication |
 //! | `GET /api/v1/org` | session |
 //! | `PUT /api/v1/org/session-policy`, `/api/v1/users…` | session + CSRF, role owner or admin (role changes: recent strong authentication) |
 //!
@@ -72,6 +73,28 @@ pub fn router(state: AppState) -> Router {
             post(mfa::acknowledge_backup_codes),
         )
         .route("/api/v1/mfa/verify", post(mfa::verify))
+        .route(
+            "/api/v1/mfa/passkeys/register/start",
+            post(mfa::start_passkey_registration),
+        )
+        .route(
+            "/api/v1/mfa/passkeys/register/finish",
+            post(mfa::finish_passkey_registration),
+        )
+        .route(
+            "/api/v1/mfa/passkeys/verify/start",
+            post(mfa::start_passkey_verification),
+        )
+        .route(
+            "/api/v1/mfa/passkeys/verify/finish",
+            post(mfa::finish_passkey_verification),
+        )
+        .route(
+            "/api/v1/mfa/passkeys/{credential}",
+            patch(mfa::rename_passkey).delete(mfa::remove_passkey),
+        )
+        .route("/api/v1/sign-in/passkey/start", post(mfa::start_passkey_sign_in))
+        .route("/api/v1/sign-in/passkey/finish", post(mfa::finish_passkey_sign_in))
         .route("/api/v1/org", get(org::get))
         .route("/api/v1/org/session-policy", put(org::change_session_policy))
         .route("/api/v1/users", get(users::list).post(users::create))

@@ -357,11 +357,17 @@ async fn sensitive_actions_need_a_recent_strong_authentication() {
         .patch(&format!("/api/v1/users/{sam_id}"), json!({ "status": "active" }))
         .await;
 
+    // Setting up a factor on a stale session is refused too.
+    let mut stale = WebClient::new(&instance.server);
+    stale.sign_in(SAM, SAM_PASSWORD).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_refused(&stale.post("/api/v1/mfa/totp", json!({})).await, 403, "reauthentication_required");
+
     // Sam has a second factor: a password-only session cannot remove it,
     // and the password does not re-authenticate.
+    let at = early_in_step().await;
     let mut sam = WebClient::new(&instance.server);
     sam.sign_in(SAM, SAM_PASSWORD).await;
-    let at = early_in_step().await;
     let enrolled = enrol(&mut sam, at).await;
     assert_refused(&sam.delete("/api/v1/mfa/totp").await, 403, "reauthentication_required");
     assert_refused(

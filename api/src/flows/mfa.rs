@@ -55,8 +55,11 @@ pub struct IssuedCodes {
     pub codes: Vec<Zeroizing<String>>,
 }
 
-/// Starts setting up an authenticator (replacing one being set up).
+/// Starts setting up an authenticator (replacing one being set up). Needs
+/// a recent strong authentication: a stolen session must not add its
+/// thief's authenticator.
 pub async fn start_totp(state: &AppState, current: &CurrentSession, client: &Client) -> Result<TotpSetup, ApiError> {
+    require_recent_authentication(state, current)?;
     let user = &current.user;
     let factors = read(&state.models.mfa).factors(&user.id);
     if factors.totp.is_some() {

@@ -3,7 +3,7 @@
 //! sign-in, or stepping up before a sensitive action).
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -13,7 +13,10 @@ use warden_core::event::timestamp;
 use warden_projections::projection::read;
 
 use crate::error::ApiError;
+use warden_core::auth::webauthn::{PublicKeyCredential, RegisterPublicKeyCredential};
+
 use crate::flows::mfa::{self, IssuedCodes, TotpSetup};
+use crate::flows::passkeys;
 use crate::handlers::auth::signed_in;
 use crate::state::AppState;
 use crate::web::{AnySession, Client, SignedIn};
@@ -38,8 +41,21 @@ pub async fn factors(State(state): State<AppState>, SignedIn(current): SignedIn)
             "acknowledged": codes.acknowledged,
         })
     });
+    let passkeys: Vec<Value> = factors
+        .passkeys
+        .iter()
+        .map(|passkey| {
+            json!({
+                "credential": passkey.credential,
+                "name": passkey.name,
+                "registered_at": timestamp::format(&passkey.registered_at),
+                "last_used_at": passkey.last_used_at.as_ref().map(timestamp::format),
+            })
+        })
+        .collect();
     Json(json!({
         "totp": totp,
+        "passkeys": passkeys,
         "totp_setup_pending": factors.totp_pending.is_some(),
         "backup_codes": backup_codes,
         "second_factors": factors.second_factors(),
@@ -163,4 +179,136 @@ pub async fn reauthenticate(
     let password = Password::new(body.password);
     let session = mfa::reauthenticate_with_password(&state, &current, &client, &password).await?;
     Ok(signed_in(&state, &session, StatusCode::OK))
+}
+
+/// `POST /api/v1/mfa/passkeys/register/start`: options for
+/// `navigator.credentials.create()` (needs a recent strong authentication).
+pub async fn start_passkey_registration(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+) -> Result<Json<passkeys::Challenge>, ApiError> {
+    Ok(Json(passkeys::start_registration(&state, &current).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBody {
+    ceremony: String,
+    credential: RegisterPublicKeyCredential,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// `POST /api/v1/mfa/passkeys/register/finish`: the browser's answer.
+pub async fn finish_passkey_registration(
+    State(state): State<AppState>,
+    client: Client,
+    SignedIn(current): SignedIn,
+    Json(body): Json<RegisterBody>,
+) -> Result<Response, ApiError> {
+    let registered = passkeys::finish_registration(
+        &state,
+        &current,
+        &client,
+        &body.ceremony,
+        &body.credential,
+        body.name.as_deref(),
+    )
+    .await?;
+    let body = json!({
+        "credential": registered.credential,
+        "name": registered.name,
+        "backup_codes": registered.backup_codes.as_ref().map(describe_codes),
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `POST /api/v1/mfa/passkeys/verify/start`: options for
+/// `navigator.credentials.get()`, for a partial session or a step-up.
+pub async fn start_passkey_verification(
+    State(state): State<AppState>,
+    AnySession(current): AnySession,
+) -> Result<Json<passkeys::Challenge>, ApiError> {
+    Ok(Json(passkeys::start_verification(&state, &current).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertionBody {
+    ceremony: String,
+    credential: PublicKeyCredential,
+}
+
+/// `POST /api/v1/mfa/passkeys/verify/finish`: answers like a sign-in.
+pub async fn finish_passkey_verification(
+    State(state): State<AppState>,
+    client: Client,
+    AnySession(current): AnySession,
+    Json(body): Json<AssertionBody>,
+) -> Result<Response, ApiError> {
+    let session = passkeys::verify(&state, &current, &client, &body.ceremony, &body.credential).await?;
+    Ok(signed_in(&state, &session, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailBody {
+    email: String,
+}
+
+/// `POST /api/v1/sign-in/passkey/start`: options for the account's
+/// passkeys (shaped the same for an account without any).
+pub async fn start_passkey_sign_in(
+    State(state): State<AppState>,
+    Json(body): Json<EmailBody>,
+) -> Result<Json<passkeys::Challenge>, ApiError> {
+    Ok(Json(passkeys::start_sign_in(&state, &body.email).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeySignInBody {
+    email: String,
+    ceremony: String,
+    credential: PublicKeyCredential,
+}
+
+/// `POST /api/v1/sign-in/passkey/finish`: a full session at `aal2`.
+pub async fn finish_passkey_sign_in(
+    State(state): State<AppState>,
+    client: Client,
+    Json(body): Json<PasskeySignInBody>,
+) -> Result<Response, ApiError> {
+    let session = passkeys::finish_sign_in(&state, &client, &body.email, &body.ceremony, &body.credential).await?;
+    Ok(signed_in(&state, &session, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameBody {
+    name: String,
+}
+
+/// `PATCH /api/v1/mfa/passkeys/{credential}`.
+pub async fn rename_passkey(
+    State(state): State<AppState>,
+    client: Client,
+    SignedIn(current): SignedIn,
+    Path(credential): Path<String>,
+    Json(body): Json<RenameBody>,
+) -> Result<StatusCode, ApiError> {
+    passkeys::rename(&state, &current, &client, &credential, &body.name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/mfa/passkeys/{credential}` (needs a recent strong
+/// authentication).
+pub async fn remove_passkey(
+    State(state): State<AppState>,
+    client: Client,
+    SignedIn(current): SignedIn,
+    Path(credential): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    passkeys::remove(&state, &current, &client, &credential).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -33,6 +33,8 @@ pub const FORM_FIELD: &str = "csrf_token";
 /// Paths that act before there is a session, or on a bearer token.
 const TOKEN_EXEMPT: &[&str] = &[
     "/api/v1/sign-in",
+    "/api/v1/sign-in/passkey/start",
+    "/api/v1/sign-in/passkey/finish",
     "/api/v1/setup",
     "/api/v1/invitations/accept",
     "/api/v1/app-events",

@@ -1,0 +1,227 @@
+//! Passkeys over HTTP against a real `warden serve`, with a software
+//! authenticator (`webauthn-authenticator-rs`' SoftPasskey, which signs
+//! real WebAuthn assertions): registration, sign-in with the passkey
+//! alone, the passkey as a second factor, replays, accounts without
+//! passkeys answered like others, rename and removal.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::{Value, json};
+use url::Url;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
+use warden_tests::web::{WebClient, assert_refused, create_user, events, instance, set_up};
+
+const SAM: &str = "sam@acme.test";
+const SAM_PASSWORD: &str = "sam's long password 7";
+
+/// Warden's origin as a browser on this machine names it: passkeys need a
+/// domain, and on loopback Warden's relying party is `localhost`.
+fn origin(client: &WebClient) -> Url {
+    let port = client.base.rsplit(':').next().unwrap();
+    Url::parse(&format!("http://localhost:{port}")).unwrap()
+}
+
+async fn register(client: &mut WebClient, key: &mut SoftPasskey, name: &str) -> Value {
+    let started = client.post("/api/v1/mfa/passkeys/register/start", json!({})).await;
+    assert_eq!(started.status, 200, "{:?}", started.body);
+    assert_eq!(started.body["options"]["publicKey"]["rp"]["id"], "localhost");
+    let options: CreationChallengeResponse = serde_json::from_value(started.body["options"].clone()).unwrap();
+    let credential = key.do_registration(origin(client), options).unwrap();
+    let body = json!({
+        "ceremony": started.body["ceremony"],
+        "credential": credential,
+        "name": name,
+    });
+    let finished = client.post("/api/v1/mfa/passkeys/register/finish", body.clone()).await;
+    assert_eq!(finished.status, 201, "{:?}", finished.body);
+    // The same answer again: the ceremony works once.
+    assert_refused(
+        &client.post("/api/v1/mfa/passkeys/register/finish", body).await,
+        409,
+        "passkey_taken",
+    );
+    finished.body
+}
+
+/// Runs `navigator.credentials.get()` with the key on options from `path`.
+async fn assertion(client: &mut WebClient, key: &mut SoftPasskey, path: &str, body: Value) -> (Value, Value) {
+    let started = client.post(path, body).await;
+    assert_eq!(started.status, 200, "{:?}", started.body);
+    let options: RequestChallengeResponse = serde_json::from_value(started.body["options"].clone()).unwrap();
+    let credential = key.do_authentication(origin(client), options).unwrap();
+    (started.body["ceremony"].clone(), serde_json::to_value(credential).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_signs_in_alone_or_as_second_factor_once_per_ceremony() {
+    let instance = instance(&[]).await;
+    let mut owner = set_up(&instance.server).await;
+    create_user(&mut owner, SAM, "member", SAM_PASSWORD).await;
+    let mut sam = WebClient::new(&instance.server);
+    sam.sign_in(SAM, SAM_PASSWORD).await;
+    let mut key = SoftPasskey::new(true);
+
+    let registered = register(&mut sam, &mut key, "Laptop").await;
+    assert_eq!(registered["name"], "Laptop");
+    assert_eq!(registered["backup_codes"]["codes"].as_array().unwrap().len(), 10);
+    let credential = registered["credential"].as_str().unwrap().to_string();
+    let factors = sam.get("/api/v1/mfa").await;
+    assert_eq!(factors.body["passkeys"][0]["credential"], credential.as_str());
+    assert_eq!(factors.body["second_factors"], json!(["passkey", "backup_code"]));
+
+    // Signing in with the passkey alone: a full session at aal2.
+    let mut laptop = WebClient::new(&instance.server);
+    let (ceremony, answer) = assertion(
+        &mut laptop,
+        &mut key,
+        "/api/v1/sign-in/passkey/start",
+        json!({ "email": SAM }),
+    )
+    .await;
+    let body = json!({ "email": SAM, "ceremony": ceremony, "credential": answer });
+    let signed_in = laptop.post("/api/v1/sign-in/passkey/finish", body.clone()).await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    assert_eq!(signed_in.body["session"]["assurance"]["level"], "aal2");
+    assert_eq!(signed_in.body["session"]["assurance"]["methods"], json!(["passkey"]));
+    assert!(signed_in.body["session"]["pending"].is_null());
+    assert_eq!(laptop.get("/api/v1/session").await.status, 200);
+    // The same assertion again is refused.
+    let mut thief = WebClient::new(&instance.server);
+    assert_refused(
+        &thief.post("/api/v1/sign-in/passkey/finish", body).await,
+        401,
+        "invalid_credentials",
+    );
+
+    // A password now gives a partial session; the passkey completes it.
+    let mut phone = WebClient::new(&instance.server);
+    let partial = phone.sign_in(SAM, SAM_PASSWORD).await;
+    assert_eq!(partial.body["session"]["pending"]["factors"], json!(["passkey", "backup_code"]));
+    let (ceremony, answer) = assertion(&mut phone, &mut key, "/api/v1/mfa/passkeys/verify/start", json!({})).await;
+    let verified = phone
+        .post(
+            "/api/v1/mfa/passkeys/verify/finish",
+            json!({ "ceremony": ceremony, "credential": answer }),
+        )
+        .await;
+    assert_eq!(verified.status, 200, "{:?}", verified.body);
+    assert_eq!(verified.body["session"]["assurance"]["methods"], json!(["password", "passkey"]));
+    // A ceremony of another session is refused.
+    let (ceremony, answer) = assertion(&mut phone, &mut key, "/api/v1/mfa/passkeys/verify/start", json!({})).await;
+    let mut other = WebClient::new(&instance.server);
+    other.sign_in(SAM, SAM_PASSWORD).await;
+    assert_refused(
+        &other
+            .post(
+                "/api/v1/mfa/passkeys/verify/finish",
+                json!({ "ceremony": ceremony, "credential": answer }),
+            )
+            .await,
+        400,
+        "bad_request",
+    );
+
+    // Rename, then remove (the session just proved the passkey).
+    assert_eq!(
+        phone
+            .patch(&format!("/api/v1/mfa/passkeys/{credential}"), json!({ "name": "Work laptop" }))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(phone.get("/api/v1/mfa").await.body["passkeys"][0]["name"], "Work laptop");
+    assert_eq!(phone.delete(&format!("/api/v1/mfa/passkeys/{credential}")).await.status, 204);
+    let signed_in = WebClient::new(&instance.server).sign_in(SAM, SAM_PASSWORD).await;
+    assert!(signed_in.body["session"]["pending"].is_null(), "no second factor left");
+
+    let log = events(&instance);
+    let kinds: Vec<&str> = log.iter().map(|event| event["kind"].as_str().unwrap()).collect();
+    for kind in ["mfa.passkey.registered", "mfa.passkey.renamed", "mfa.passkey.removed"] {
+        assert!(kinds.contains(&kind), "no {kind}");
+    }
+    let passkey_uses = log
+        .iter()
+        .filter(|event| event["kind"] == "mfa.verified" && event["data"]["factor"] == "passkey")
+        .count();
+    assert_eq!(passkey_uses, 2);
+    assert!(
+        log.iter()
+            .any(|event| event["kind"] == "login.succeeded" && event["data"]["method"] == "passkey")
+    );
+    assert!(
+        log.iter()
+            .any(|event| event["kind"] == "login.failed" && event["data"]["method"] == "passkey")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_sign_in_does_not_tell_which_accounts_exist() {
+    let instance = instance(&[]).await;
+    let mut owner = set_up(&instance.server).await;
+    create_user(&mut owner, SAM, "member", SAM_PASSWORD).await;
+    let mut sam = WebClient::new(&instance.server);
+    sam.sign_in(SAM, SAM_PASSWORD).await;
+    let mut key = SoftPasskey::new(true);
+    register(&mut sam, &mut key, "Laptop").await;
+
+    let mut stranger = WebClient::new(&instance.server);
+    let shape = |value: &Value| -> Vec<String> {
+        let mut keys: Vec<String> = value["options"]["publicKey"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    };
+    let real = stranger.post("/api/v1/sign-in/passkey/start", json!({ "email": SAM })).await;
+    let unknown = stranger
+        .post("/api/v1/sign-in/passkey/start", json!({ "email": "nobody@acme.test" }))
+        .await;
+    let without = stranger
+        .post("/api/v1/sign-in/passkey/start", json!({ "email": "owner@acme.test" }))
+        .await;
+    for answer in [&real, &unknown, &without] {
+        assert_eq!(answer.status, 200);
+        assert_eq!(shape(&answer.body), shape(&real.body));
+        assert_eq!(answer.body["options"]["publicKey"]["allowCredentials"].as_array().unwrap().len(), 1);
+    }
+    // The stand-in credential is the same every time for an email.
+    let again = stranger
+        .post("/api/v1/sign-in/passkey/start", json!({ "email": "nobody@acme.test" }))
+        .await;
+    assert_eq!(
+        again.body["options"]["publicKey"]["allowCredentials"],
+        unknown.body["options"]["publicKey"]["allowCredentials"]
+    );
+    assert_ne!(
+        again.body["options"]["publicKey"]["challenge"],
+        unknown.body["options"]["publicKey"]["challenge"]
+    );
+    // Finishing with Sam's passkey against the unknown account's ceremony fails.
+    let (_, answer) = assertion(
+        &mut stranger,
+        &mut key,
+        "/api/v1/sign-in/passkey/start",
+        json!({ "email": SAM }),
+    )
+    .await;
+    let refused = stranger
+        .post(
+            "/api/v1/sign-in/passkey/finish",
+            json!({ "email": "nobody@acme.test", "ceremony": unknown.body["ceremony"], "credential": answer }),
+        )
+        .await;
+    assert_refused(&refused, 401, "invalid_credentials");
+    // A forged ceremony is a clear 400.
+    let forged = stranger
+        .post(
+            "/api/v1/sign-in/passkey/finish",
+            json!({ "email": SAM, "ceremony": "bm90IGEgY2VyZW1vbnk", "credential": answer }),
+        )
+        .await;
+    assert_refused(&forged, 400, "bad_request");
+}
