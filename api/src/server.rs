@@ -69,7 +69,8 @@ fn relying_party(config: &Config, address: SocketAddr) -> Option<Arc<warden_core
         .mfa
         .relying_party(&public_url, &trusted)
         .and_then(|(rp_id, origins)| {
-            let urls: Vec<warden_core::auth::webauthn::Url> = origins.iter().filter_map(|origin| origin.parse().ok()).collect();
+            let urls: Vec<warden_core::auth::webauthn::Url> =
+                origins.iter().filter_map(|origin| origin.parse().ok()).collect();
             warden_core::auth::webauthn::RelyingParty::new(&rp_id, &config.mfa.issuer, &urls)
                 .map(|webauthn| (rp_id, origins, webauthn))
                 .map_err(|error| error.to_string())

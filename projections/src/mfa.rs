@@ -197,7 +197,9 @@ impl Projection for Mfa {
             }
             mfa::PASSKEY_REMOVED => {
                 if let Some(removed) = payload::<PasskeyRemoved>(event) {
-                    factors.passkeys.retain(|passkey| passkey.credential != removed.credential);
+                    factors
+                        .passkeys
+                        .retain(|passkey| passkey.credential != removed.credential);
                 }
             }
             mfa::VERIFIED => {

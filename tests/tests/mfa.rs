@@ -361,7 +361,11 @@ async fn sensitive_actions_need_a_recent_strong_authentication() {
     let mut stale = WebClient::new(&instance.server);
     stale.sign_in(SAM, SAM_PASSWORD).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_refused(&stale.post("/api/v1/mfa/totp", json!({})).await, 403, "reauthentication_required");
+    assert_refused(
+        &stale.post("/api/v1/mfa/totp", json!({})).await,
+        403,
+        "reauthentication_required",
+    );
 
     // Sam has a second factor: a password-only session cannot remove it,
     // and the password does not re-authenticate.

@@ -8,10 +8,10 @@
 
 use serde_json::{Value, json};
 use url::Url;
+use warden_tests::web::{WebClient, assert_refused, create_user, events, instance, set_up};
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
-use warden_tests::web::{WebClient, assert_refused, create_user, events, instance, set_up};
 
 const SAM: &str = "sam@acme.test";
 const SAM_PASSWORD: &str = "sam's long password 7";
@@ -51,7 +51,10 @@ async fn assertion(client: &mut WebClient, key: &mut SoftPasskey, path: &str, bo
     assert_eq!(started.status, 200, "{:?}", started.body);
     let options: RequestChallengeResponse = serde_json::from_value(started.body["options"].clone()).unwrap();
     let credential = key.do_authentication(origin(client), options).unwrap();
-    (started.body["ceremony"].clone(), serde_json::to_value(credential).unwrap())
+    (
+        started.body["ceremony"].clone(),
+        serde_json::to_value(credential).unwrap(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,7 +101,10 @@ async fn a_passkey_signs_in_alone_or_as_second_factor_once_per_ceremony() {
     // A password now gives a partial session; the passkey completes it.
     let mut phone = WebClient::new(&instance.server);
     let partial = phone.sign_in(SAM, SAM_PASSWORD).await;
-    assert_eq!(partial.body["session"]["pending"]["factors"], json!(["passkey", "backup_code"]));
+    assert_eq!(
+        partial.body["session"]["pending"]["factors"],
+        json!(["passkey", "backup_code"])
+    );
     let (ceremony, answer) = assertion(&mut phone, &mut key, "/api/v1/mfa/passkeys/verify/start", json!({})).await;
     let verified = phone
         .post(
@@ -107,7 +113,10 @@ async fn a_passkey_signs_in_alone_or_as_second_factor_once_per_ceremony() {
         )
         .await;
     assert_eq!(verified.status, 200, "{:?}", verified.body);
-    assert_eq!(verified.body["session"]["assurance"]["methods"], json!(["password", "passkey"]));
+    assert_eq!(
+        verified.body["session"]["assurance"]["methods"],
+        json!(["password", "passkey"])
+    );
     // A ceremony of another session is refused.
     let (ceremony, answer) = assertion(&mut phone, &mut key, "/api/v1/mfa/passkeys/verify/start", json!({})).await;
     let mut other = WebClient::new(&instance.server);
@@ -126,13 +135,22 @@ async fn a_passkey_signs_in_alone_or_as_second_factor_once_per_ceremony() {
     // Rename, then remove (the session just proved the passkey).
     assert_eq!(
         phone
-            .patch(&format!("/api/v1/mfa/passkeys/{credential}"), json!({ "name": "Work laptop" }))
+            .patch(
+                &format!("/api/v1/mfa/passkeys/{credential}"),
+                json!({ "name": "Work laptop" })
+            )
             .await
             .status,
         204
     );
-    assert_eq!(phone.get("/api/v1/mfa").await.body["passkeys"][0]["name"], "Work laptop");
-    assert_eq!(phone.delete(&format!("/api/v1/mfa/passkeys/{credential}")).await.status, 204);
+    assert_eq!(
+        phone.get("/api/v1/mfa").await.body["passkeys"][0]["name"],
+        "Work laptop"
+    );
+    assert_eq!(
+        phone.delete(&format!("/api/v1/mfa/passkeys/{credential}")).await.status,
+        204
+    );
     let signed_in = WebClient::new(&instance.server).sign_in(SAM, SAM_PASSWORD).await;
     assert!(signed_in.body["session"]["pending"].is_null(), "no second factor left");
 
@@ -177,7 +195,9 @@ async fn a_passkey_sign_in_does_not_tell_which_accounts_exist() {
         keys.sort();
         keys
     };
-    let real = stranger.post("/api/v1/sign-in/passkey/start", json!({ "email": SAM })).await;
+    let real = stranger
+        .post("/api/v1/sign-in/passkey/start", json!({ "email": SAM }))
+        .await;
     let unknown = stranger
         .post("/api/v1/sign-in/passkey/start", json!({ "email": "nobody@acme.test" }))
         .await;
@@ -187,7 +207,13 @@ async fn a_passkey_sign_in_does_not_tell_which_accounts_exist() {
     for answer in [&real, &unknown, &without] {
         assert_eq!(answer.status, 200);
         assert_eq!(shape(&answer.body), shape(&real.body));
-        assert_eq!(answer.body["options"]["publicKey"]["allowCredentials"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            answer.body["options"]["publicKey"]["allowCredentials"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
     }
     // The stand-in credential is the same every time for an email.
     let again = stranger

@@ -419,7 +419,11 @@ impl Elevation {
         }
     }
 
-    pub(super) fn event(&self, context: &warden_core::commands::Context, current: &CurrentSession) -> warden_core::NewEvent {
+    pub(super) fn event(
+        &self,
+        context: &warden_core::commands::Context,
+        current: &CurrentSession,
+    ) -> warden_core::NewEvent {
         session::elevate(
             context,
             &current.session.id,

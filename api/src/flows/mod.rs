@@ -5,8 +5,8 @@
 
 pub mod account;
 pub mod mfa;
-pub mod passkeys;
 pub mod org;
+pub mod passkeys;
 pub mod setup;
 pub mod sign_in;
 pub mod users;

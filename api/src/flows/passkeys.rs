@@ -11,8 +11,8 @@ use base64::Engine as _;
 use chrono::Utc;
 use serde::Serialize;
 use warden_core::auth::webauthn::{
-    Ceremony, CeremonyState, PublicKeyCredential, RegisterPublicKeyCredential, RelyingParty, Uuid,
-    credential_id_text, CEREMONY_LIFETIME,
+    CEREMONY_LIFETIME, Ceremony, CeremonyState, PublicKeyCredential, RegisterPublicKeyCredential, RelyingParty, Uuid,
+    credential_id_text,
 };
 use warden_core::commands::account::{self, FailureReason as LoginFailure, LoginSucceeded, Status, identifier_key};
 use warden_core::commands::mfa::{
@@ -21,7 +21,10 @@ use warden_core::commands::mfa::{
 use warden_core::keys::Sealed;
 use warden_projections::projection::read;
 
-use super::mfa::{Elevation, IssuedCodes, backup_codes_event, key_service, refuse, require_recent_authentication, second_factor_throttle};
+use super::mfa::{
+    Elevation, IssuedCodes, backup_codes_event, key_service, refuse, require_recent_authentication,
+    second_factor_throttle,
+};
 use super::sign_in::{NewSession, SessionStart, record_failure, throttle};
 use super::{check_name, commit, new_id};
 use crate::error::ApiError;
@@ -264,7 +267,9 @@ pub async fn start_sign_in(state: &AppState, email: &str) -> Result<Challenge, A
         state,
         Ceremony {
             id: new_id(),
-            user: user.map(|user| user.id).filter(|_| !matches!(ceremony_state, CeremonyState::Decoy)),
+            user: user
+                .map(|user| user.id)
+                .filter(|_| !matches!(ceremony_state, CeremonyState::Decoy)),
             session: None,
             expires_at: Utc::now() + CEREMONY_LIFETIME,
             state: ceremony_state,
@@ -286,7 +291,14 @@ pub async fn finish_sign_in(
     let identifier = identifier_key(&state.passwords.identifier_key, email);
     let anonymous = client.anonymous();
     let user = read(&state.models.accounts).user_by_email(email).cloned();
-    let _attempt = throttle(state, client, &identifier, user.as_ref().map(|user| user.id.as_str()), "passkey").await?;
+    let _attempt = throttle(
+        state,
+        client,
+        &identifier,
+        user.as_ref().map(|user| user.id.as_str()),
+        "passkey",
+    )
+    .await?;
     let ceremony = open(state, ceremony, None).await?;
     let fail = |reason: LoginFailure, user: Option<String>| {
         let identifier = identifier.clone();
@@ -364,7 +376,12 @@ pub async fn rename(
 
 /// Removes one of the user's passkeys (releases its credential id). Needs
 /// a recent strong authentication.
-pub async fn remove(state: &AppState, current: &CurrentSession, client: &Client, credential: &str) -> Result<(), ApiError> {
+pub async fn remove(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    credential: &str,
+) -> Result<(), ApiError> {
     require_recent_authentication(state, current)?;
     let user = &current.user;
     let factors = read(&state.models.mfa).factors(&user.id);
@@ -419,7 +436,11 @@ fn check_assertion(
 }
 
 async fn challenge(state: &AppState, ceremony: Ceremony, options: serde_json::Value) -> Result<Challenge, ApiError> {
-    let sealed = state.data_keys.seal(CEREMONY_KEY, &ceremony).await.map_err(key_service)?;
+    let sealed = state
+        .data_keys
+        .seal(CEREMONY_KEY, &ceremony)
+        .await
+        .map_err(key_service)?;
     let json = serde_json::to_vec(&sealed).map_err(|_| ApiError::internal("the ceremony could not be sealed"))?;
     Ok(Challenge {
         ceremony: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json),
