@@ -129,6 +129,15 @@ pub fn router(state: AppState) -> Router {
         .route("/settings/mfa/backup-codes", post(pages::mfa::regenerate))
         .route("/settings/mfa/backup-codes/acknowledge", post(pages::mfa::acknowledge))
         .route(
+            "/settings/mfa/passkeys/{credential}/rename",
+            post(pages::mfa::rename_passkey),
+        )
+        .route(
+            "/settings/mfa/passkeys/{credential}/remove",
+            post(pages::mfa::remove_passkey),
+        )
+        .route("/assets/passkeys.js", get(pages::mfa::script))
+        .route(
             "/settings/reauthenticate",
             get(pages::mfa::reauthenticate).post(pages::mfa::reauthenticate_submit),
         )

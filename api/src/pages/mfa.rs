@@ -25,6 +25,8 @@ struct PromptPage {
     csrf_token: String,
     next: String,
     user_email: String,
+    totp: bool,
+    passkeys: bool,
     backup_codes: bool,
     error: Option<String>,
     notice: Option<String>,
@@ -37,15 +39,20 @@ pub struct NextQuery {
 }
 
 fn prompt_page(current: &CurrentSession, next: &str, error: Option<String>) -> PromptPage {
+    let offers = |factor: &str| {
+        current
+            .session
+            .pending
+            .as_ref()
+            .is_some_and(|pending| pending.factors.iter().any(|offered| offered == factor))
+    };
     PromptPage {
         csrf_token: current.csrf_token(),
         next: next.to_string(),
         user_email: current.user.email.clone(),
-        backup_codes: current
-            .session
-            .pending
-            .as_ref()
-            .is_some_and(|pending| pending.factors.iter().any(|factor| factor == "backup_code")),
+        totp: offers("totp"),
+        passkeys: offers("passkey"),
+        backup_codes: offers("backup_code"),
         error,
         notice: None,
     }
@@ -80,6 +87,13 @@ pub async fn prompt_submit(
     }
 }
 
+struct PasskeyRow {
+    credential: String,
+    name: String,
+    registered_at: String,
+    last_used_at: String,
+}
+
 struct SetupView {
     secret: String,
     qr_svg: String,
@@ -95,6 +109,9 @@ struct SettingsPage {
     manages_users: bool,
     totp_enrolled_at: Option<String>,
     setup: Option<SetupView>,
+    passkeys: Vec<PasskeyRow>,
+    passkeys_available: bool,
+    has_second_factor: bool,
     backup_remaining: Option<usize>,
     backup_count: usize,
     backup_acknowledged: bool,
@@ -110,6 +127,17 @@ async fn settings_page(
 ) -> Result<SettingsPage, ApiError> {
     let nav = Nav::of(current);
     let factors = read(&state.models.mfa).factors(&current.user.id);
+    let when = |at: &chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let passkeys = factors
+        .passkeys
+        .iter()
+        .map(|passkey| PasskeyRow {
+            credential: passkey.credential.clone(),
+            name: passkey.name.clone(),
+            registered_at: when(&passkey.registered_at),
+            last_used_at: passkey.last_used_at.as_ref().map_or_else(|| "never".into(), when),
+        })
+        .collect();
     let setup = match factors.totp {
         Some(_) => None,
         None => mfa::pending_totp(state, current).await?.map(|setup| SetupView {
@@ -129,6 +157,9 @@ async fn settings_page(
             .and_then(|totp| totp.enrolled_at)
             .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string()),
         setup,
+        passkeys,
+        passkeys_available: state.passkeys.is_some(),
+        has_second_factor: factors.has_second_factor(),
         backup_remaining: factors.backup_codes.as_ref().map(|codes| codes.remaining()),
         backup_count: factors.backup_codes.as_ref().map_or(0, |codes| codes.count),
         backup_acknowledged: factors.backup_codes.as_ref().is_some_and(|codes| codes.acknowledged),
@@ -266,6 +297,7 @@ struct ReauthenticatePage {
     manages_users: bool,
     next: String,
     second_factor: bool,
+    passkeys: bool,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -278,12 +310,14 @@ fn reauthenticate_page(
     notice: Option<String>,
 ) -> ReauthenticatePage {
     let nav = Nav::of(current);
+    let factors = read(&state.models.mfa).factors(&current.user.id);
     ReauthenticatePage {
         csrf_token: nav.csrf_token,
         user_email: nav.user_email,
         manages_users: nav.manages_users,
         next: next.to_string(),
-        second_factor: read(&state.models.mfa).factors(&current.user.id).has_second_factor(),
+        second_factor: factors.has_second_factor(),
+        passkeys: !factors.passkeys.is_empty(),
         error,
         notice,
     }
@@ -346,4 +380,51 @@ fn with_cookie(state: &AppState, session: &NewSession, mut response: Response) -
         cookie::issue(&state.web, &session.cookie, session.expires_at),
     );
     response
+}
+
+#[derive(Deserialize)]
+pub struct RenameForm {
+    name: String,
+}
+
+/// `POST /settings/mfa/passkeys/{credential}/rename`.
+pub async fn rename_passkey(
+    State(state): State<AppState>,
+    client: Client,
+    PageSession(current): PageSession,
+    axum::extract::Path(credential): axum::extract::Path<String>,
+    Form(form): Form<RenameForm>,
+) -> Response {
+    match crate::flows::passkeys::rename(&state, &current, &client, &credential, &form.name).await {
+        Ok(()) => see_other("/settings/mfa?notice=passkey_renamed"),
+        Err(error) => show_settings(&state, &current, Some(&error), None).await,
+    }
+}
+
+/// `POST /settings/mfa/passkeys/{credential}/remove`.
+pub async fn remove_passkey(
+    State(state): State<AppState>,
+    client: Client,
+    PageSession(current): PageSession,
+    axum::extract::Path(credential): axum::extract::Path<String>,
+) -> Response {
+    match crate::flows::passkeys::remove(&state, &current, &client, &credential).await {
+        Ok(()) => see_other("/settings/mfa?notice=passkey_removed"),
+        Err(error) if error.code == "reauthentication_required" => reauthenticate_first("/settings/mfa"),
+        Err(error) => show_settings(&state, &current, Some(&error), None).await,
+    }
+}
+
+/// `GET /assets/passkeys.js`: the browser's half of the passkey ceremonies.
+pub async fn script() -> Response {
+    use axum::response::IntoResponse as _;
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        include_str!("../../assets/passkeys.js"),
+    )
+        .into_response()
 }

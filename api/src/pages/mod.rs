@@ -39,6 +39,9 @@ pub const PATHS: &[&str] = &[
     "/settings/mfa/backup-codes",
     "/settings/mfa/backup-codes/acknowledge",
     "/settings/reauthenticate",
+    "/settings/mfa/passkeys/{credential}/rename",
+    "/settings/mfa/passkeys/{credential}/remove",
+    "/assets/passkeys.js",
     "/admin/users",
     "/admin/users/{id}",
     "/admin/users/{id}/revoke-sessions",
@@ -59,7 +62,7 @@ pub fn render(status: StatusCode, page: &impl Template) -> Response {
                 .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
             response.headers_mut().insert(
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+                HeaderValue::from_static("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
             );
             response
                 .headers_mut()
@@ -227,6 +230,9 @@ pub fn notice(code: Option<&str>) -> Option<String> {
         "totp_enrolled" => "Your authenticator app is set up. Signing in now asks for its code.",
         "totp_removed" => "The authenticator app is removed.",
         "codes_saved" => "Backup codes saved.",
+        "passkey_added" => "The passkey is added.",
+        "passkey_renamed" => "The passkey is renamed.",
+        "passkey_removed" => "The passkey is removed.",
         _ => return None,
     };
     Some(text.to_string())
