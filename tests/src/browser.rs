@@ -51,6 +51,7 @@ impl Browser {
         let profile = dir.path().join("profile");
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            "webauthn:virtualAuthenticators": true,
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -190,6 +191,40 @@ impl Browser {
 }
 
 impl Browser {
+    /// Adds a WebAuthn virtual authenticator (W3C WebDriver extension):
+    /// a platform authenticator that keeps discoverable credentials and
+    /// verifies its user. Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let added = self
+            .call(
+                reqwest::Method::POST,
+                "/webauthn/authenticator",
+                Some(json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "isUserConsenting": true,
+                })),
+            )
+            .await;
+        added.as_str().unwrap().to_string()
+    }
+
+    /// The credentials the virtual authenticator holds.
+    pub async fn authenticator_credentials(&self, authenticator: &str) -> Vec<Value> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/webauthn/authenticator/{authenticator}/credentials"),
+            None,
+        )
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    }
+
     /// Ends the WebDriver session (closing Chromium) and chromedriver.
     pub async fn quit(self) {
         let _ = self
