@@ -242,12 +242,23 @@ async fn a_passkey_sign_in_does_not_tell_which_accounts_exist() {
         )
         .await;
     assert_refused(&refused, 401, "invalid_credentials");
-    // A forged ceremony is a clear 400.
+    // A forged ceremony, or a malformed answer, is a failed sign-in.
     let forged = stranger
         .post(
             "/api/v1/sign-in/passkey/finish",
             json!({ "email": SAM, "ceremony": "bm90IGEgY2VyZW1vbnk", "credential": answer }),
         )
         .await;
-    assert_refused(&forged, 400, "bad_request");
+    assert_refused(&forged, 401, "invalid_credentials");
+    let malformed = stranger
+        .post(
+            "/api/v1/sign-in/passkey/finish",
+            json!({ "email": SAM, "ceremony": unknown.body["ceremony"], "credential": {} }),
+        )
+        .await;
+    assert_refused(&malformed, 401, "invalid_credentials");
+    let long = stranger
+        .post("/api/v1/sign-in/passkey/start", json!({ "email": "a".repeat(321) }))
+        .await;
+    assert_refused(&long, 400, "bad_request");
 }

@@ -241,6 +241,7 @@ pub async fn verify(
 /// real one's (and is refused at the end), so the answer tells nothing.
 pub async fn start_sign_in(state: &AppState, email: &str) -> Result<Challenge, ApiError> {
     let party = relying_party(state)?;
+    check_email_length(email)?;
     let user = read(&state.models.accounts).user_by_email(email).cloned();
     let passkeys: Vec<_> = user
         .as_ref()
@@ -280,14 +281,17 @@ pub async fn start_sign_in(state: &AppState, email: &str) -> Result<Challenge, A
 }
 
 /// Finishes a passkey sign-in: a full session at `aal2` (the passkey
-/// verified its user), or the password sign-in's refusals.
+/// verified its user), or the password sign-in's refusals. A ceremony or
+/// an answer that is not one (forged, malformed, of another sign-in) is a
+/// failed sign-in like a wrong passkey.
 pub async fn finish_sign_in(
     state: &AppState,
     client: &Client,
     email: &str,
     ceremony: &str,
-    credential: &PublicKeyCredential,
+    credential: &serde_json::Value,
 ) -> Result<NewSession, ApiError> {
+    check_email_length(email)?;
     let identifier = identifier_key(&state.passwords.identifier_key, email);
     let anonymous = client.anonymous();
     let user = read(&state.models.accounts).user_by_email(email).cloned();
@@ -299,7 +303,11 @@ pub async fn finish_sign_in(
         "passkey",
     )
     .await?;
-    let ceremony = open(state, ceremony, None).await?;
+    let opened = match open(state, ceremony, None).await {
+        Err(error) if error.code == "ceremony_expired" => return Err(error),
+        opened => opened.ok(),
+    };
+    let parsed = serde_json::from_value::<PublicKeyCredential>(credential.clone()).ok();
     let fail = |reason: LoginFailure, user: Option<String>| {
         let identifier = identifier.clone();
         let anonymous = anonymous.clone();
@@ -308,10 +316,18 @@ pub async fn finish_sign_in(
             Err::<NewSession, ApiError>(invalid_passkey())
         }
     };
+    let (Some(ceremony), Some(credential)) = (opened, parsed) else {
+        let reason = if user.is_some() {
+            LoginFailure::InvalidPasskey
+        } else {
+            LoginFailure::UnknownAccount
+        };
+        return fail(reason, user.map(|user| user.id)).await;
+    };
     let Some(user) = user.filter(|user| ceremony.user.as_deref() == Some(user.id.as_str())) else {
         return fail(LoginFailure::UnknownAccount, None).await;
     };
-    let verified = check_assertion(state, &ceremony, credential, &user.id, "")?;
+    let verified = check_assertion(state, &ceremony, &credential, &user.id, "")?;
     let Some(mut verified) = verified else {
         return fail(LoginFailure::InvalidPasskey, Some(user.id.clone())).await;
     };
@@ -471,6 +487,14 @@ async fn open(state: &AppState, text: &str, session: Option<&str>) -> Result<Cer
         return Err(wrong_ceremony());
     }
     Ok(ceremony)
+}
+
+/// Emails are at most 320 characters (RFC 5321's limits).
+fn check_email_length(email: &str) -> Result<(), ApiError> {
+    if email.len() > 320 {
+        return Err(ApiError::bad_request("the email is longer than 320 characters"));
+    }
+    Ok(())
 }
 
 fn wrong_ceremony() -> ApiError {

@@ -270,7 +270,8 @@ pub async fn start_passkey_sign_in(
 pub struct PasskeySignInBody {
     email: String,
     ceremony: String,
-    credential: PublicKeyCredential,
+    /// Parsed by the flow: a malformed answer is a failed sign-in.
+    credential: Value,
 }
 
 /// `POST /api/v1/sign-in/passkey/finish`: a full session at `aal2`.
