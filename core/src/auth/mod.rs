@@ -4,6 +4,7 @@
 
 pub mod backup_codes;
 pub mod device;
+pub mod mfa_policy;
 pub mod password;
 pub mod throttle;
 pub mod tokens;
