@@ -82,6 +82,12 @@
         credential: registration(credential),
         name: name && name.value ? name.value : "Passkey",
       });
+      if (done.csrf_token) {
+        // This passkey completed a sign-in that waited for it: new token.
+        document.querySelectorAll('input[name="csrf_token"]').forEach((input) => { input.value = done.csrf_token; });
+        const meta = document.querySelector('meta[name="csrf-token"]');
+        if (meta) meta.content = done.csrf_token;
+      }
       if (done.backup_codes) {
         // The first second factor comes with backup codes, shown once.
         const section = document.getElementById("passkey-backup-codes");

@@ -11,7 +11,8 @@ use warden_core::commands::account::{
     self, Invitation, PasswordSet, Role, RoleChanged, Status, StatusChanged, UserCreated,
 };
 use warden_core::commands::import::{self as imports};
-use warden_core::commands::org::{self, OrgCreated, SessionPolicy, SessionPolicyChanged};
+use warden_core::auth::mfa_policy::{Method, MfaPolicy};
+use warden_core::commands::org::{self, MfaPolicyChanged, OrgCreated, SessionPolicy, SessionPolicyChanged};
 use warden_core::commands::setup::{self, LinkIssued};
 use warden_core::commands::{payload, subject_id};
 use warden_core::keys::Sealed;
@@ -24,6 +25,12 @@ pub struct Org {
     pub name: String,
     pub slug: String,
     pub session_policy: SessionPolicy,
+    #[serde(default)]
+    pub mfa_policy: MfaPolicy,
+    /// When the MFA policy last began to require a second factor (the
+    /// enrolment grace counts from here, or from a later account creation).
+    #[serde(default)]
+    pub mfa_required_since: Option<DateTime<Utc>>,
     pub import_id: Option<String>,
     pub version: u64,
     pub created_at: DateTime<Utc>,
@@ -139,7 +146,7 @@ impl Accounts {
 
 impl Projection for Accounts {
     const NAME: &'static str = "accounts";
-    const VERSION: u32 = 2;
+    const VERSION: u32 = 3;
 
     fn apply(&mut self, event: &Event) {
         if event.subject == setup::SETUP_SUBJECT {
@@ -184,6 +191,8 @@ impl Accounts {
                             name: created.name,
                             slug: created.slug,
                             session_policy: created.session_policy,
+                            mfa_policy: MfaPolicy::default(),
+                            mfa_required_since: None,
                             import_id: created.import_id,
                             version: event.subject_version,
                             created_at: event.at,
@@ -198,6 +207,20 @@ impl Accounts {
             org::ORG_SESSION_POLICY_CHANGED => {
                 if let (Some(org), Some(change)) = (self.orgs.get_mut(id), payload::<SessionPolicyChanged>(event)) {
                     org.session_policy = change.new;
+                }
+            }
+            org::ORG_MFA_POLICY_CHANGED => {
+                if let (Some(org), Some(change)) = (self.orgs.get_mut(id), payload::<MfaPolicyChanged>(event)) {
+                    let requires = |policy: &MfaPolicy, method: &Method| policy.rule(*method).require_mfa;
+                    let newly = Method::ALL
+                        .iter()
+                        .any(|method| requires(&change.new, method) && !requires(&change.old, method));
+                    if newly {
+                        org.mfa_required_since = Some(event.at);
+                    } else if !Method::ALL.iter().any(|method| requires(&change.new, method)) {
+                        org.mfa_required_since = None;
+                    }
+                    org.mfa_policy = change.new;
                 }
             }
             _ => {}

@@ -121,5 +121,6 @@ pub async fn change_password(
         cookie: SessionCookie { seq, token }.encode(),
         expires_at: current.session.expires_at,
         pending: None,
+        enrolment_due: None,
     })
 }

@@ -9,6 +9,7 @@
 
 use chrono::Utc;
 use warden_core::auth::backup_codes;
+use warden_core::auth::mfa_policy::{Decision, Method, SignIn, decide};
 use warden_core::auth::password::{Password, Verification};
 use warden_core::auth::tokens::{SessionCookie, Token, TokenKind};
 use warden_core::auth::totp::{Totp, TotpParams};
@@ -30,15 +31,78 @@ use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
 
-/// What a sign-in by a first factor still needs: a second factor when the
-/// user has one.
-pub fn pending_after_first_factor(state: &AppState, user: &str) -> Option<Pending> {
-    let factors = read(&state.models.mfa).factors(user);
-    let allowed = factors.second_factors();
-    (!allowed.is_empty()).then(|| Pending {
-        step: "second_factor".into(),
-        factors: allowed.iter().map(|factor| factor.as_str().to_string()).collect(),
+/// What a sign-in whose first factor passed leads to, by the org's MFA
+/// policy (`warden_core::auth::mfa_policy`): a step still pending (a second
+/// factor, or enrolling one), and the end of the enrolment grace period
+/// when the user is inside it.
+#[derive(Debug, Clone, Default)]
+pub struct AfterFirstFactor {
+    pub pending: Option<Pending>,
+    pub enrolment_due: Option<chrono::DateTime<Utc>>,
+}
+
+pub fn after_first_factor(
+    state: &AppState,
+    user: &warden_projections::accounts::User,
+    method: Method,
+    first_factor_is_mfa: bool,
+) -> Result<AfterFirstFactor, ApiError> {
+    let accounts = read(&state.models.accounts);
+    let org = accounts.org(&user.org);
+    let policy = org.map(|org| org.mfa_policy.clone()).unwrap_or_default();
+    let required_since = org
+        .and_then(|org| org.mfa_required_since)
+        .map_or(user.created_at, |since| since.max(user.created_at));
+    let enrolled = enrolled(&read(&state.models.mfa).factors(&user.id));
+    let decision = decide(
+        &policy,
+        &SignIn {
+            method,
+            enrolled: &enrolled,
+            first_factor_is_mfa,
+            upstream_mfa: false,
+            required_since,
+            now: Utc::now(),
+        },
+    );
+    let names = |factors: Vec<Factor>| factors.iter().map(|factor| factor.as_str().to_string()).collect();
+    Ok(match decision {
+        Decision::Full => AfterFirstFactor::default(),
+        Decision::FullUntilEnrolled { deadline } => AfterFirstFactor {
+            pending: None,
+            enrolment_due: Some(deadline),
+        },
+        Decision::SecondFactor { factors } => AfterFirstFactor {
+            pending: Some(Pending {
+                step: "second_factor".into(),
+                factors: names(factors),
+            }),
+            enrolment_due: None,
+        },
+        Decision::Enrol { factors } => AfterFirstFactor {
+            pending: Some(Pending {
+                step: "enrolment".into(),
+                factors: names(factors),
+            }),
+            enrolment_due: None,
+        },
+        Decision::Refused { reason } => return Err(ApiError::forbidden_code("method_not_allowed", reason)),
     })
+}
+
+/// The factors a user can prove now, as the policy engine counts them.
+pub fn enrolled(factors: &UserFactors) -> Vec<Factor> {
+    let mut enrolled = Vec::new();
+    if !factors.passkeys.is_empty() {
+        enrolled.push(Factor::Passkey);
+    }
+    if factors.totp.is_some() {
+        enrolled.push(Factor::Totp);
+    }
+    if factors.backup_codes.as_ref().is_some_and(|codes| codes.remaining() > 0) {
+        enrolled.push(Factor::BackupCode);
+    }
+    enrolled
 }
 
 /// An authenticator being set up: shown to its user until confirmed.
@@ -119,6 +183,14 @@ pub async fn pending_totp(state: &AppState, current: &CurrentSession) -> Result<
     }))
 }
 
+/// What completing an enrolment gave: backup codes the first time, and a
+/// new session token when the enrolment was the step a partial session
+/// was waiting for (the organization required a second factor).
+pub struct Enrolled {
+    pub backup_codes: Option<IssuedCodes>,
+    pub session: Option<NewSession>,
+}
+
 /// Confirms the authenticator being set up with a first code. The first
 /// time a user gets a second factor, they get backup codes with it.
 pub async fn confirm_totp(
@@ -126,7 +198,7 @@ pub async fn confirm_totp(
     current: &CurrentSession,
     client: &Client,
     code: &str,
-) -> Result<Option<IssuedCodes>, ApiError> {
+) -> Result<Enrolled, ApiError> {
     let user = &current.user;
     let _attempt = second_factor_throttle(state, client, current).await?;
     let factors = read(&state.models.mfa).factors(&user.id);
@@ -166,8 +238,27 @@ pub async fn confirm_totp(
     } else {
         None
     };
-    commit(state, events).await.map_err(conflict_as_replay)?;
-    Ok(issued)
+    let elevation = enrolment_completes(state, current, Factor::Totp);
+    if let Some(elevation) = &elevation {
+        events.push(elevation.event(&context, current));
+    }
+    let sealed = commit(state, events).await.map_err(conflict_as_replay)?;
+    Ok(Enrolled {
+        backup_codes: issued,
+        session: elevation.map(|elevation| elevation.into_session(current, &sealed)),
+    })
+}
+
+/// When the session was waiting for this enrolment: its elevation (the
+/// user just proved the new factor, on top of the first one).
+pub(super) fn enrolment_completes(state: &AppState, current: &CurrentSession, factor: Factor) -> Option<Elevation> {
+    let pending = current.session.pending.as_ref()?;
+    if pending.step != "enrolment" {
+        return None;
+    }
+    let mut methods = current.session.assurance.methods.clone();
+    methods.push(factor.as_str().to_string());
+    Some(Elevation::new(state, current, "aal2", methods, "enrolment"))
 }
 
 /// Removes the authenticator. Needs a recent strong authentication.
@@ -250,7 +341,7 @@ pub async fn verify(
     let user = &current.user;
     let _attempt = second_factor_throttle(state, client, current).await?;
     let factors = read(&state.models.mfa).factors(&user.id);
-    let allowed = factors.second_factors();
+    let allowed = allowed_factors(current, &factors)?;
     if allowed.is_empty() {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
@@ -309,6 +400,21 @@ pub async fn verify(
             Err(refuse(state, current, client, Some(factor), FailureReason::Replayed).await)
         }
         Err(error) => Err(error),
+    }
+}
+
+/// The factors this session may prove now: for a partial session, those
+/// its sign-in was offered (the policy's); for a step-up, any the user
+/// has. A session waiting for an enrolment has none to prove yet.
+pub(super) fn allowed_factors(current: &CurrentSession, factors: &UserFactors) -> Result<Vec<Factor>, ApiError> {
+    let own = factors.second_factors();
+    match &current.session.pending {
+        None => Ok(own),
+        Some(pending) if pending.step == "enrolment" => Err(crate::web::session::enrolment_required()),
+        Some(pending) => Ok(own
+            .into_iter()
+            .filter(|factor| pending.factors.iter().any(|offered| offered == factor.as_str()))
+            .collect()),
     }
 }
 
@@ -450,6 +556,7 @@ impl Elevation {
             cookie: SessionCookie { seq, token: self.token }.encode(),
             expires_at: self.expires_at,
             pending: None,
+            enrolment_due: None,
         }
     }
 }

@@ -18,12 +18,13 @@ use warden_core::commands::account::{self, FailureReason as LoginFailure, LoginS
 use warden_core::commands::mfa::{
     self, Factor, FailureReason, PasskeyRegistered, PasskeyRemoved, PasskeyRenamed, Verified,
 };
+use warden_core::auth::mfa_policy::Method;
 use warden_core::keys::Sealed;
 use warden_projections::projection::read;
 
 use super::mfa::{
-    Elevation, IssuedCodes, backup_codes_event, key_service, refuse, require_recent_authentication,
-    second_factor_throttle,
+    Elevation, IssuedCodes, allowed_factors, backup_codes_event, enrolment_completes, key_service, refuse,
+    require_recent_authentication, second_factor_throttle,
 };
 use super::sign_in::{NewSession, SessionStart, record_failure, throttle};
 use super::{check_name, commit, new_id};
@@ -99,6 +100,8 @@ pub struct Registered {
     pub credential: String,
     pub name: String,
     pub backup_codes: Option<IssuedCodes>,
+    /// A new token when the registration completed a partial session.
+    pub session: Option<NewSession>,
 }
 
 /// Finishes a registration with the browser's answer. The first second
@@ -149,7 +152,11 @@ pub async fn finish_registration(
     } else {
         None
     };
-    commit(state, events).await.map_err(|error| match error.code {
+    let elevation = enrolment_completes(state, current, Factor::Passkey);
+    if let Some(elevation) = &elevation {
+        events.push(elevation.event(&context, current));
+    }
+    let sealed = commit(state, events).await.map_err(|error| match error.code {
         "taken" => ApiError::new(
             axum::http::StatusCode::CONFLICT,
             "passkey_taken",
@@ -161,6 +168,7 @@ pub async fn finish_registration(
         credential: text,
         name,
         backup_codes,
+        session: elevation.map(|elevation| elevation.into_session(current, &sealed)),
     })
 }
 
@@ -169,7 +177,7 @@ pub async fn finish_registration(
 pub async fn start_verification(state: &AppState, current: &CurrentSession) -> Result<Challenge, ApiError> {
     let party = relying_party(state)?;
     let factors = read(&state.models.mfa).factors(&current.user.id);
-    if factors.passkeys.is_empty() {
+    if !allowed_factors(current, &factors)?.contains(&Factor::Passkey) {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
             "no_passkey",
@@ -342,6 +350,9 @@ pub async fn finish_sign_in(
     }
     let factors = read(&state.models.mfa).factors(&user.id);
     let context = client.as_user(&user.id, &user.org);
+    // A passkey proves two factors: only a policy that disallows passkey
+    // sign-in stops it.
+    super::mfa::after_first_factor(state, &user, Method::Passkey, true)?;
     let start = SessionStart::strong(state, &user.id, &user.org, client, &["passkey"]);
     verified.session = start.session_id.clone();
     let before = vec![mfa::verified(&context, factors.version, &verified)];

@@ -128,6 +128,7 @@ pub async fn complete(state: &AppState, client: &Client, input: SetupInput) -> R
         ),
     ];
     // The owner's session is created in the same command.
-    let start = SessionStart::new(state, &user_id, &org_id, client, &["password"]);
+    // A new org's policy asks nothing of its first owner.
+    let start = SessionStart::new(state, &user_id, &org_id, client, &["password"], Default::default());
     start.commit(state, before, Vec::new()).await
 }

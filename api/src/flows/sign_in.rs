@@ -20,7 +20,9 @@ use warden_core::event::now_micros;
 use warden_projections::accounts::User;
 use warden_projections::projection::read;
 
+use super::mfa::AfterFirstFactor;
 use super::{commit, new_id};
+use warden_core::auth::mfa_policy::Method;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
@@ -35,6 +37,8 @@ pub struct NewSession {
     pub csrf_token: String,
     /// Set for a partial session: the step still to do.
     pub pending: Option<Pending>,
+    /// Set inside the enrolment grace period: enrol a second factor before.
+    pub enrolment_due: Option<DateTime<Utc>>,
 }
 
 /// The events that open a session for `user`, and what the cookie needs.
@@ -44,6 +48,7 @@ pub struct SessionStart {
     token: Token,
     expires_at: DateTime<Utc>,
     pending: Option<Pending>,
+    enrolment_due: Option<DateTime<Utc>>,
 }
 
 /// How long a partial session (a sign-in waiting for its second factor)
@@ -51,15 +56,23 @@ pub struct SessionStart {
 pub const PARTIAL_SESSION: chrono::Duration = chrono::Duration::minutes(10);
 
 impl SessionStart {
-    /// A session after the first-factor `methods`; partial when the user
-    /// has a second factor to prove.
-    pub fn new(state: &AppState, user_id: &str, org: &str, client: &Client, methods: &[&str]) -> Self {
+    /// A session after the first-factor `methods`, as the MFA policy
+    /// decided (`after`): partial while a step is pending.
+    pub fn new(
+        state: &AppState,
+        user_id: &str,
+        org: &str,
+        client: &Client,
+        methods: &[&str],
+        after: AfterFirstFactor,
+    ) -> Self {
         let policy = read(&state.models.accounts)
             .org(org)
             .map_or(state.web.default_session_policy, |org| org.session_policy);
         let known_device = |fingerprint: &str| read(&state.models.sessions).knows_device(user_id, fingerprint);
-        let pending = super::mfa::pending_after_first_factor(state, user_id);
-        Self::build(user_id, org, client, (methods, "aal1"), policy, pending, known_device)
+        let mut start = Self::build(user_id, org, client, (methods, "aal1"), policy, after.pending, known_device);
+        start.enrolment_due = after.enrolment_due;
+        start
     }
 
     /// A full session after a sign-in that proved two factors at once (a
@@ -131,6 +144,7 @@ impl SessionStart {
             token,
             expires_at,
             pending,
+            enrolment_due: None,
         }
     }
 
@@ -158,6 +172,7 @@ impl SessionStart {
             session_id: self.session_id,
             expires_at: self.expires_at,
             pending: self.pending,
+            enrolment_due: self.enrolment_due,
         })
     }
 }
@@ -216,7 +231,8 @@ pub async fn with_password(
         return Err(ApiError::forbidden_code("account_disabled", "this account is disabled"));
     }
     let context = client.as_user(&user.id, &user.org);
-    let start = SessionStart::new(state, &user.id, &user.org, client, &["password"]);
+    let after = super::mfa::after_first_factor(state, &user, Method::Password, false)?;
+    let start = SessionStart::new(state, &user.id, &user.org, client, &["password"], after);
     let mut after = vec![account::login_succeeded(
         &context,
         &LoginSucceeded {

@@ -257,7 +257,8 @@ pub async fn accept_invitation(
         account::accept_invitation(&context, &user.id, user.version),
         account::set_password(&context, &user.id, Some(user.version + 1), &set),
     ];
-    SessionStart::new(state, &user.id, &user.org, client, &["password"])
+    let after = super::mfa::after_first_factor(state, &user, warden_core::auth::mfa_policy::Method::Password, false)?;
+    SessionStart::new(state, &user.id, &user.org, client, &["password"], after)
         .commit(state, before, Vec::new())
         .await
 }

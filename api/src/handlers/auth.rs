@@ -111,10 +111,14 @@ pub fn signed_in(state: &AppState, session: &NewSession, status: StatusCode) -> 
             let user = accounts.user(&found.user).cloned();
             (found, user)
         });
-    let body = match body {
+    let mut body = match body {
         Some((found, Some(user))) => describe_parts(state, &found, &user, &session.csrf_token),
         _ => json!({ "session": { "id": session.session_id }, "csrf_token": session.csrf_token }),
     };
+    if let Some(deadline) = session.enrolment_due {
+        // Inside the enrolment grace period of the org's MFA policy.
+        body["enrolment_due"] = json!(timestamp::format(&deadline));
+    }
     (
         status,
         [(
@@ -203,7 +207,7 @@ pub async fn forward(State(state): State<AppState>, request: Request) -> Result<
     let SignedIn(current) = SignedIn::from_request_parts(&mut parts, &state)
         .await
         .map_err(|error| match error.code {
-            "second_factor_required" => ApiError::session_required(error.message),
+            "second_factor_required" | "enrolment_required" => ApiError::session_required(error.message),
             _ => error,
         })?;
     if forwarded_state_changing(&parts.headers) {

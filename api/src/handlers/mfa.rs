@@ -17,12 +17,13 @@ use warden_core::auth::webauthn::{PublicKeyCredential, RegisterPublicKeyCredenti
 
 use crate::flows::mfa::{self, IssuedCodes, TotpSetup};
 use crate::flows::passkeys;
+use crate::flows::sign_in::NewSession;
 use crate::handlers::auth::signed_in;
 use crate::state::AppState;
-use crate::web::{AnySession, Client, SignedIn};
+use crate::web::{AnySession, Client, Enrolling, SignedIn};
 
 /// `GET /api/v1/mfa`: the user's factors (never their secrets).
-pub async fn factors(State(state): State<AppState>, SignedIn(current): SignedIn) -> Json<Value> {
+pub async fn factors(State(state): State<AppState>, Enrolling(current): Enrolling) -> Json<Value> {
     let factors = read(&state.models.mfa).factors(&current.user.id);
     let totp = factors.totp.as_ref().map(|totp| {
         json!({
@@ -66,7 +67,7 @@ pub async fn factors(State(state): State<AppState>, SignedIn(current): SignedIn)
 pub async fn start_totp(
     State(state): State<AppState>,
     client: Client,
-    SignedIn(current): SignedIn,
+    Enrolling(current): Enrolling,
 ) -> Result<Response, ApiError> {
     let setup = mfa::start_totp(&state, &current, &client).await?;
     Ok((StatusCode::CREATED, Json(describe_setup(&setup))).into_response())
@@ -95,14 +96,33 @@ pub struct CodeBody {
 pub async fn confirm_totp(
     State(state): State<AppState>,
     client: Client,
-    SignedIn(current): SignedIn,
+    Enrolling(current): Enrolling,
     Json(body): Json<CodeBody>,
-) -> Result<Json<Value>, ApiError> {
-    let issued = mfa::confirm_totp(&state, &current, &client, &body.code).await?;
-    Ok(Json(json!({
+) -> Result<Response, ApiError> {
+    let enrolled = mfa::confirm_totp(&state, &current, &client, &body.code).await?;
+    let body = json!({
         "enrolled": true,
-        "backup_codes": issued.as_ref().map(describe_codes),
-    })))
+        "backup_codes": enrolled.backup_codes.as_ref().map(describe_codes),
+    });
+    Ok(with_session(&state, StatusCode::OK, body, enrolled.session.as_ref()))
+}
+
+/// An answer that also completes a partial session: its new cookie, and
+/// the new CSRF token in `csrf_token`.
+fn with_session(state: &AppState, status: StatusCode, mut body: Value, session: Option<&NewSession>) -> Response {
+    let Some(session) = session else {
+        return (status, Json(body)).into_response();
+    };
+    body["csrf_token"] = json!(session.csrf_token);
+    (
+        status,
+        [(
+            axum::http::header::SET_COOKIE,
+            crate::web::cookie::issue(&state.web, &session.cookie, session.expires_at),
+        )],
+        Json(body),
+    )
+        .into_response()
 }
 
 /// `DELETE /api/v1/mfa/totp` (needs a recent second factor).
@@ -185,7 +205,7 @@ pub async fn reauthenticate(
 /// `navigator.credentials.create()` (needs a recent strong authentication).
 pub async fn start_passkey_registration(
     State(state): State<AppState>,
-    SignedIn(current): SignedIn,
+    Enrolling(current): Enrolling,
 ) -> Result<Json<passkeys::Challenge>, ApiError> {
     Ok(Json(passkeys::start_registration(&state, &current).await?))
 }
@@ -203,7 +223,7 @@ pub struct RegisterBody {
 pub async fn finish_passkey_registration(
     State(state): State<AppState>,
     client: Client,
-    SignedIn(current): SignedIn,
+    Enrolling(current): Enrolling,
     Json(body): Json<RegisterBody>,
 ) -> Result<Response, ApiError> {
     let registered = passkeys::finish_registration(
@@ -220,7 +240,7 @@ pub async fn finish_passkey_registration(
         "name": registered.name,
         "backup_codes": registered.backup_codes.as_ref().map(describe_codes),
     });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(with_session(&state, StatusCode::CREATED, body, registered.session.as_ref()))
 }
 
 /// `POST /api/v1/mfa/passkeys/verify/start`: options for

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use warden_core::auth::password::Password;
 use warden_projections::projection::read;
 
-use super::{Nav, PageAnySession, PageSession, failed, local_path, notice, reauthenticate_first, render, see_other};
+use super::{Nav, PageAnySession, PageEnrolling, PageSession, failed, local_path, notice, reauthenticate_first, render, see_other};
 use crate::error::ApiError;
 use crate::flows::mfa::{self, IssuedCodes};
 use crate::flows::sign_in::NewSession;
@@ -61,8 +61,10 @@ fn prompt_page(current: &CurrentSession, next: &str, error: Option<String>) -> P
 /// `GET /sign-in/mfa`: the second-factor prompt of a partial session.
 pub async fn prompt(PageAnySession(current): PageAnySession, Query(query): Query<NextQuery>) -> Response {
     let next = local_path(query.next.as_deref().unwrap_or("/settings/sessions")).to_string();
-    if current.session.is_full() {
-        return see_other(&next);
+    match &current.session.pending {
+        None => return see_other(&next),
+        Some(pending) if pending.step == "enrolment" => return see_other("/settings/mfa?notice=enrol_required"),
+        Some(_) => {}
     }
     render(StatusCode::OK, &prompt_page(&current, &next, None))
 }
@@ -186,14 +188,14 @@ async fn show_settings(
 /// `GET /settings/mfa`.
 pub async fn settings(
     State(state): State<AppState>,
-    PageSession(current): PageSession,
+    PageEnrolling(current): PageEnrolling,
     Query(query): Query<NextQuery>,
 ) -> Response {
     show_settings(&state, &current, None, notice(query.notice.as_deref())).await
 }
 
 /// `POST /settings/mfa/totp`: starts a setup; the settings page shows it.
-pub async fn start(State(state): State<AppState>, client: Client, PageSession(current): PageSession) -> Response {
+pub async fn start(State(state): State<AppState>, client: Client, PageEnrolling(current): PageEnrolling) -> Response {
     match mfa::start_totp(&state, &current, &client).await {
         Ok(_) => see_other("/settings/mfa"),
         Err(error) => show_settings(&state, &current, Some(&error), None).await,
@@ -210,12 +212,20 @@ pub struct ConfirmForm {
 pub async fn confirm(
     State(state): State<AppState>,
     client: Client,
-    PageSession(current): PageSession,
+    PageEnrolling(current): PageEnrolling,
     Form(form): Form<ConfirmForm>,
 ) -> Response {
     match mfa::confirm_totp(&state, &current, &client, &form.code).await {
-        Ok(Some(issued)) => codes_page(&current, &issued),
-        Ok(None) => see_other("/settings/mfa?notice=totp_enrolled"),
+        Ok(enrolled) => {
+            let response = match &enrolled.backup_codes {
+                Some(issued) => codes_page(&current, issued, enrolled.session.as_ref()),
+                None => see_other("/settings/mfa?notice=totp_enrolled"),
+            };
+            match &enrolled.session {
+                Some(session) => with_cookie(&state, session, response),
+                None => response,
+            }
+        }
         Err(error) => show_settings(&state, &current, Some(&error), None).await,
     }
 }
@@ -232,7 +242,7 @@ pub async fn remove(State(state): State<AppState>, client: Client, PageSession(c
 /// `POST /settings/mfa/backup-codes`: a new set, shown once.
 pub async fn regenerate(State(state): State<AppState>, client: Client, PageSession(current): PageSession) -> Response {
     match mfa::regenerate_backup_codes(&state, &current, &client).await {
-        Ok(issued) => codes_page(&current, &issued),
+        Ok(issued) => codes_page(&current, &issued, None),
         Err(error) if error.code == "reauthentication_required" => reauthenticate_first("/settings/mfa"),
         Err(error) => show_settings(&state, &current, Some(&error), None).await,
     }
@@ -250,12 +260,15 @@ struct CodesPage {
     notice: Option<String>,
 }
 
-fn codes_page(current: &CurrentSession, issued: &IssuedCodes) -> Response {
+/// The codes, shown once; `session` is the session's new token when this
+/// enrolment completed a partial session (the page's forms need its CSRF
+/// token).
+fn codes_page(current: &CurrentSession, issued: &IssuedCodes, session: Option<&NewSession>) -> Response {
     let nav = Nav::of(current);
     let mut response = render(
         StatusCode::OK,
         &CodesPage {
-            csrf_token: nav.csrf_token,
+            csrf_token: session.map_or(nav.csrf_token, |session| session.csrf_token.clone()),
             user_email: nav.user_email,
             manages_users: nav.manages_users,
             set: issued.set.clone(),

@@ -146,10 +146,11 @@ impl FromRequestParts<AppState> for PageSession {
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Response> {
         if let Some(current) = parts.extensions.get::<CurrentSession>() {
-            if !current.session.is_full() {
-                return Err(see_other(&format!("/sign-in/mfa?next={}", parts.uri.path())));
-            }
-            return Ok(PageSession(current.clone()));
+            return match &current.session.pending {
+                None => Ok(PageSession(current.clone())),
+                Some(pending) if pending.step == "enrolment" => Err(see_other("/settings/mfa?notice=enrol_required")),
+                Some(_) => Err(see_other(&format!("/sign-in/mfa?next={}", parts.uri.path()))),
+            };
         }
         let mut target = format!("/sign-in?next={}", parts.uri.path());
         if parts.extensions.get::<SessionProblem>() == Some(&SessionProblem::Expired) {
@@ -170,6 +171,28 @@ impl FromRequestParts<AppState> for PageAnySession {
         match parts.extensions.get::<CurrentSession>() {
             Some(current) => Ok(PageAnySession(current.clone())),
             None => Err(see_other("/sign-in")),
+        }
+    }
+}
+
+/// Extractor for the pages that set up a second factor: a complete
+/// session, or one that must enrol before it may do anything else.
+pub struct PageEnrolling(pub CurrentSession);
+
+impl FromRequestParts<AppState> for PageEnrolling {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let enrolling = parts
+            .extensions
+            .get::<CurrentSession>()
+            .filter(|current| current.session.pending.as_ref().is_some_and(|pending| pending.step == "enrolment"))
+            .cloned();
+        match enrolling {
+            Some(current) => Ok(PageEnrolling(current)),
+            None => PageSession::from_request_parts(parts, state)
+                .await
+                .map(|PageSession(current)| PageEnrolling(current)),
         }
     }
 }
@@ -230,6 +253,8 @@ pub fn notice(code: Option<&str>) -> Option<String> {
         "totp_enrolled" => "Your authenticator app is set up. Signing in now asks for its code.",
         "totp_removed" => "The authenticator app is removed.",
         "codes_saved" => "Backup codes saved.",
+        "enrol_required" => "Your organization requires a second factor. Set one up to go on.",
+        "enrol_soon" => "Your organization will soon require a second factor. Please set one up now.",
         "passkey_added" => "The passkey is added.",
         "passkey_renamed" => "The passkey is renamed.",
         "passkey_removed" => "The passkey is removed.",

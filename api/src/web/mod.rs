@@ -8,4 +8,4 @@ pub mod limits;
 pub mod session;
 
 pub use client::Client;
-pub use session::{AnySession, CurrentSession, SignedIn};
+pub use session::{AnySession, CurrentSession, Enrolling, SignedIn};

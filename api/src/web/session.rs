@@ -271,10 +271,11 @@ impl FromRequestParts<AppState> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let AnySession(current) = AnySession::from_request_parts(parts, state).await?;
-        if !current.session.is_full() {
-            return Err(second_factor_required());
+        match &current.session.pending {
+            None => Ok(SignedIn(current)),
+            Some(pending) if pending.step == "enrolment" => Err(enrolment_required()),
+            Some(_) => Err(second_factor_required()),
         }
-        Ok(SignedIn(current))
     }
 }
 
@@ -283,6 +284,30 @@ pub fn second_factor_required() -> ApiError {
         "second_factor_required",
         "this sign-in is not complete: verify a second factor first (POST /api/v1/mfa/verify)",
     )
+}
+
+pub fn enrolment_required() -> ApiError {
+    ApiError::forbidden_code(
+        "enrolment_required",
+        "your organization requires a second factor: set one up first (POST /api/v1/mfa/totp or /api/v1/mfa/passkeys/register/start)",
+    )
+}
+
+/// Extractor: a complete session, or one whose only pending step is
+/// enrolling a second factor (the organization's policy requires one):
+/// for the endpoints that set up factors.
+pub struct Enrolling(pub CurrentSession);
+
+impl FromRequestParts<AppState> for Enrolling {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AnySession(current) = AnySession::from_request_parts(parts, state).await?;
+        match &current.session.pending {
+            Some(pending) if pending.step != "enrolment" => Err(second_factor_required()),
+            _ => Ok(Enrolling(current)),
+        }
+    }
 }
 
 /// Extractor: the request's session, partial ones included: only for

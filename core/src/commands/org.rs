@@ -2,11 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::mfa_policy::MfaPolicy;
 use super::{Context, data, subject};
 use crate::event::NewEvent;
 
 pub const ORG_CREATED: &str = "org.created";
 pub const ORG_SESSION_POLICY_CHANGED: &str = "org.session_policy_changed";
+/// An owner or admin changed the org's MFA policy (which methods, which
+/// factors, grace period, trust in an upstream provider's MFA).
+pub const ORG_MFA_POLICY_CHANGED: &str = "org.mfa_policy_changed";
 /// An org taken away by a compensating event; its slug is released.
 pub const ORG_REMOVED: &str = "org.removed";
 
@@ -108,4 +112,17 @@ pub fn valid_slug(slug: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-')
         && !slug.ends_with('-')
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaPolicyChanged {
+    pub old: MfaPolicy,
+    pub new: MfaPolicy,
+}
+
+pub fn change_mfa_policy(context: &Context, id: &str, version: u64, change: &MfaPolicyChanged) -> NewEvent {
+    context
+        .event(ORG_MFA_POLICY_CHANGED, org_subject(id))
+        .expect_version(version)
+        .data(data(change))
 }
