@@ -18,6 +18,8 @@
 //! | `DELETE /api/v1/mfa/totp`, `POST /api/v1/mfa/backup-codes`, `/api/v1/mfa/passkeys/register/start`, `DELETE /api/v1/mfa/passkeys/{credential}` | session + CSRF + recent strong authentication |
 //! | `GET /api/v1/org` | session |
 //! | `PUT /api/v1/org/session-policy`, `/api/v1/users…` | session + CSRF, role owner or admin (role changes: recent strong authentication) |
+//! | `GET /api/v1/org/mfa-policy` | session |
+//! | `PUT /api/v1/org/mfa-policy` | session + CSRF, role owner or admin, recent strong authentication |
 //!
 //! | `GET /sign-in`, `/setup`, `/invitation` and their POSTs | pages: as their API twins |
 //! | `GET`/`POST /sign-in/mfa` | page session, partial included + CSRF |
@@ -97,6 +99,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sign-in/passkey/finish", post(mfa::finish_passkey_sign_in))
         .route("/api/v1/org", get(org::get))
         .route("/api/v1/org/session-policy", put(org::change_session_policy))
+        .route(
+            "/api/v1/org/mfa-policy",
+            get(org::mfa_policy).put(org::change_mfa_policy),
+        )
         .route("/api/v1/users", get(users::list).post(users::create))
         .route("/api/v1/users/{id}", patch(users::change))
         .route("/api/v1/users/{id}/sessions", delete(users::revoke_sessions))

@@ -1,6 +1,9 @@
-//! The org's own settings: for now, the lifetime of its sessions.
+//! The org's own settings: the lifetime of its sessions, and its MFA
+//! policy.
 
-use warden_core::commands::org::{self, SessionPolicy, SessionPolicyChanged};
+use warden_core::auth::mfa_policy::{Decision, Method, SignIn, UpstreamTrust, decide};
+use warden_core::commands::mfa::Factor;
+use warden_core::commands::org::{self, MfaPolicyChanged, SessionPolicy, SessionPolicyChanged};
 use warden_projections::accounts::Org;
 use warden_projections::projection::read;
 
@@ -44,4 +47,159 @@ pub async fn change_session_policy(
     );
     commit(state, vec![event]).await?;
     of(state, manager)
+}
+
+/// A new MFA policy as an admin asks for it: per method, whether it is
+/// allowed, whether MFA is required, which factors count, and whether the
+/// upstream provider's MFA is trusted (recorded with who acknowledged it).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaPolicyInput {
+    pub enrolment_grace_seconds: Option<u64>,
+    #[serde(default)]
+    pub methods: std::collections::BTreeMap<Method, MethodInput>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodInput {
+    pub allowed: Option<bool>,
+    pub require_mfa: Option<bool>,
+    pub factors: Option<Vec<Factor>>,
+    pub trust_upstream_mfa: Option<bool>,
+}
+
+/// Longest enrolment grace period an org may give.
+const MAX_GRACE_SECONDS: u64 = 90 * 24 * 3600;
+
+/// Changes the org's MFA policy (needs a recent strong authentication).
+/// Methods left out keep their rule.
+pub async fn change_mfa_policy(
+    state: &AppState,
+    manager: &CurrentSession,
+    client: &Client,
+    input: MfaPolicyInput,
+) -> Result<Org, ApiError> {
+    super::mfa::require_recent_authentication(state, manager)?;
+    let current = of(state, manager)?;
+    let mut policy = current.mfa_policy.clone();
+    if let Some(grace) = input.enrolment_grace_seconds {
+        if grace > MAX_GRACE_SECONDS {
+            return Err(ApiError::unprocessable(
+                "invalid_policy",
+                "enrolment_grace_seconds must be at most 90 days",
+            ));
+        }
+        policy.enrolment_grace_seconds = grace;
+    }
+    for (method, change) in input.methods {
+        let mut rule = policy.rule(method);
+        if let Some(allowed) = change.allowed {
+            rule.allowed = allowed;
+        }
+        if let Some(require) = change.require_mfa {
+            rule.require_mfa = require;
+        }
+        if let Some(factors) = change.factors {
+            let mut factors = factors;
+            factors.sort();
+            factors.dedup();
+            rule.factors = factors;
+        }
+        match change.trust_upstream_mfa {
+            Some(true) if !method.has_upstream() => {
+                return Err(ApiError::unprocessable(
+                    "invalid_policy",
+                    "only OIDC and SAML sign-ins have an upstream provider whose MFA can be trusted",
+                ));
+            }
+            Some(true) if rule.trust_upstream_mfa.is_none() => {
+                rule.trust_upstream_mfa = Some(UpstreamTrust {
+                    acknowledged_by: manager.user.id.clone(),
+                    acknowledged_at: warden_core::event::now_micros(),
+                });
+            }
+            Some(false) => rule.trust_upstream_mfa = None,
+            _ => {}
+        }
+        if rule.require_mfa && !rule.factors.iter().any(|factor| *factor != Factor::BackupCode) {
+            return Err(ApiError::unprocessable(
+                "invalid_policy",
+                "a method that requires MFA must allow TOTP or passkeys (backup codes only recover them)",
+            ));
+        }
+        policy.rules.insert(method, rule);
+    }
+    if !policy.rule(Method::Password).allowed && !policy.rule(Method::Passkey).allowed {
+        return Err(ApiError::unprocessable(
+            "invalid_policy",
+            "password or passkey sign-in must stay allowed: no one could sign in otherwise",
+        ));
+    }
+    if policy == current.mfa_policy {
+        return Ok(current);
+    }
+    let context = client.as_user(&manager.user.id, &manager.user.org);
+    let event = org::change_mfa_policy(
+        &context,
+        &current.id,
+        current.version,
+        &MfaPolicyChanged {
+            old: current.mfa_policy.clone(),
+            new: policy,
+        },
+    );
+    commit(state, vec![event]).await?;
+    of(state, manager)
+}
+
+/// What a user of the org is asked when signing in by each method, with
+/// no second factor, with an authenticator app, or with a passkey; during
+/// the enrolment grace period and after it.
+pub fn preview(org: &Org) -> Vec<(Method, Vec<(&'static str, String)>)> {
+    let now = chrono::Utc::now();
+    let grace = chrono::Duration::seconds(i64::try_from(org.mfa_policy.enrolment_grace_seconds).unwrap_or(0));
+    let cases: [(&'static str, &[Factor]); 3] = [
+        ("without_factor", &[]),
+        ("with_totp", &[Factor::Totp, Factor::BackupCode]),
+        ("with_passkey", &[Factor::Passkey, Factor::BackupCode]),
+    ];
+    Method::ALL
+        .iter()
+        .map(|method| {
+            let outcomes = cases
+                .iter()
+                .map(|(name, enrolled)| {
+                    let sign_in = |required_since| SignIn {
+                        method: *method,
+                        enrolled,
+                        first_factor_is_mfa: *method == Method::Passkey,
+                        upstream_mfa: false,
+                        required_since,
+                        now,
+                    };
+                    let outcome = match decide(&org.mfa_policy, &sign_in(now)) {
+                        Decision::FullUntilEnrolled { .. } => {
+                            let after = describe_decision(&decide(&org.mfa_policy, &sign_in(now - grace)));
+                            format!("signed in, asked to set up a second factor within the grace period; then: {after}")
+                        }
+                        decision => describe_decision(&decision),
+                    };
+                    (*name, outcome)
+                })
+                .collect();
+            (*method, outcomes)
+        })
+        .collect()
+}
+
+fn describe_decision(decision: &Decision) -> String {
+    let names = |factors: &[Factor]| factors.iter().map(|factor| factor.as_str()).collect::<Vec<_>>().join(", ");
+    match decision {
+        Decision::Full => "signed in".into(),
+        Decision::FullUntilEnrolled { .. } => "signed in, asked to set up a second factor".into(),
+        Decision::SecondFactor { factors } => format!("asked for a second factor ({})", names(factors)),
+        Decision::Enrol { factors } => format!("must set up a second factor first ({})", names(factors)),
+        Decision::Refused { reason } => format!("refused: {reason}"),
+    }
 }

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use warden_core::auth::mfa_policy::Method;
 use warden_core::commands::org::SessionPolicy;
 use warden_core::event::timestamp;
 use warden_projections::accounts::Org;
@@ -47,4 +48,57 @@ pub async fn change_session_policy(
     };
     let org = flows::org::change_session_policy(&state, &manager, &client, policy).await?;
     Ok(Json(describe(&org)))
+}
+
+/// The org's MFA policy, with what a user is asked by each sign-in method.
+pub fn describe_mfa_policy(org: &Org) -> Value {
+    let policy = &org.mfa_policy;
+    let methods: serde_json::Map<String, Value> = Method::ALL
+        .iter()
+        .map(|method| {
+            let rule = policy.rule(*method);
+            let name = serde_json::to_value(method).unwrap_or_default();
+            (
+                name.as_str().unwrap_or_default().to_string(),
+                json!({
+                    "allowed": rule.allowed,
+                    "require_mfa": rule.require_mfa,
+                    "factors": rule.factors,
+                    "trust_upstream_mfa": rule.trust_upstream_mfa,
+                }),
+            )
+        })
+        .collect();
+    let preview: serde_json::Map<String, Value> = flows::org::preview(org)
+        .into_iter()
+        .map(|(method, outcomes)| {
+            let name = serde_json::to_value(method).unwrap_or_default();
+            let outcomes: serde_json::Map<String, Value> =
+                outcomes.into_iter().map(|(case, text)| (case.to_string(), json!(text))).collect();
+            (name.as_str().unwrap_or_default().to_string(), Value::Object(outcomes))
+        })
+        .collect();
+    json!({
+        "enrolment_grace_seconds": policy.enrolment_grace_seconds,
+        "required_since": org.mfa_required_since.as_ref().map(timestamp::format),
+        "methods": methods,
+        "preview": preview,
+    })
+}
+
+/// `GET /api/v1/org/mfa-policy`.
+pub async fn mfa_policy(State(state): State<AppState>, SignedIn(current): SignedIn) -> Result<Json<Value>, ApiError> {
+    Ok(Json(describe_mfa_policy(&flows::org::of(&state, &current)?)))
+}
+
+/// `PUT /api/v1/org/mfa-policy` (owner or admin, recent strong
+/// authentication).
+pub async fn change_mfa_policy(
+    State(state): State<AppState>,
+    client: Client,
+    UserManager(manager): UserManager,
+    Json(body): Json<flows::org::MfaPolicyInput>,
+) -> Result<Json<Value>, ApiError> {
+    let org = flows::org::change_mfa_policy(&state, &manager, &client, body).await?;
+    Ok(Json(describe_mfa_policy(&org)))
 }
