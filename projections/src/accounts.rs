@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use warden_core::Event;
+use warden_core::auth::mfa_policy::{Method, MfaPolicy};
 use warden_core::commands::account::{
     self, Invitation, PasswordSet, Role, RoleChanged, Status, StatusChanged, UserCreated,
 };
 use warden_core::commands::import::{self as imports};
-use warden_core::auth::mfa_policy::{Method, MfaPolicy};
 use warden_core::commands::org::{self, MfaPolicyChanged, OrgCreated, SessionPolicy, SessionPolicyChanged};
 use warden_core::commands::setup::{self, LinkIssued};
 use warden_core::commands::{payload, subject_id};

@@ -9,6 +9,7 @@
 
 pub mod browser;
 pub mod mfa;
+pub mod passkeys;
 pub mod process;
 pub mod web;
 

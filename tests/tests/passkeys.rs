@@ -7,55 +7,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{Value, json};
-use url::Url;
+use warden_tests::passkeys::{assertion, register};
 use warden_tests::web::{WebClient, assert_refused, create_user, events, instance, set_up};
-use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
 
 const SAM: &str = "sam@acme.test";
 const SAM_PASSWORD: &str = "sam's long password 7";
-
-/// Warden's origin as a browser on this machine names it: passkeys need a
-/// domain, and on loopback Warden's relying party is `localhost`.
-fn origin(client: &WebClient) -> Url {
-    let port = client.base.rsplit(':').next().unwrap();
-    Url::parse(&format!("http://localhost:{port}")).unwrap()
-}
-
-async fn register(client: &mut WebClient, key: &mut SoftPasskey, name: &str) -> Value {
-    let started = client.post("/api/v1/mfa/passkeys/register/start", json!({})).await;
-    assert_eq!(started.status, 200, "{:?}", started.body);
-    assert_eq!(started.body["options"]["publicKey"]["rp"]["id"], "localhost");
-    let options: CreationChallengeResponse = serde_json::from_value(started.body["options"].clone()).unwrap();
-    let credential = key.do_registration(origin(client), options).unwrap();
-    let body = json!({
-        "ceremony": started.body["ceremony"],
-        "credential": credential,
-        "name": name,
-    });
-    let finished = client.post("/api/v1/mfa/passkeys/register/finish", body.clone()).await;
-    assert_eq!(finished.status, 201, "{:?}", finished.body);
-    // The same answer again: the ceremony works once.
-    assert_refused(
-        &client.post("/api/v1/mfa/passkeys/register/finish", body).await,
-        409,
-        "passkey_taken",
-    );
-    finished.body
-}
-
-/// Runs `navigator.credentials.get()` with the key on options from `path`.
-async fn assertion(client: &mut WebClient, key: &mut SoftPasskey, path: &str, body: Value) -> (Value, Value) {
-    let started = client.post(path, body).await;
-    assert_eq!(started.status, 200, "{:?}", started.body);
-    let options: RequestChallengeResponse = serde_json::from_value(started.body["options"].clone()).unwrap();
-    let credential = key.do_authentication(origin(client), options).unwrap();
-    (
-        started.body["ceremony"].clone(),
-        serde_json::to_value(credential).unwrap(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passkey_signs_in_alone_or_as_second_factor_once_per_ceremony() {

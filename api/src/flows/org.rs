@@ -194,7 +194,13 @@ pub fn preview(org: &Org) -> Vec<(Method, Vec<(&'static str, String)>)> {
 }
 
 fn describe_decision(decision: &Decision) -> String {
-    let names = |factors: &[Factor]| factors.iter().map(|factor| factor.as_str()).collect::<Vec<_>>().join(", ");
+    let names = |factors: &[Factor]| {
+        factors
+            .iter()
+            .map(|factor| factor.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match decision {
         Decision::Full => "signed in".into(),
         Decision::FullUntilEnrolled { .. } => "signed in, asked to set up a second factor".into(),

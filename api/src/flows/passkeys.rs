@@ -10,6 +10,7 @@
 use base64::Engine as _;
 use chrono::Utc;
 use serde::Serialize;
+use warden_core::auth::mfa_policy::Method;
 use warden_core::auth::webauthn::{
     CEREMONY_LIFETIME, Ceremony, CeremonyState, PublicKeyCredential, RegisterPublicKeyCredential, RelyingParty, Uuid,
     credential_id_text,
@@ -18,7 +19,6 @@ use warden_core::commands::account::{self, FailureReason as LoginFailure, LoginS
 use warden_core::commands::mfa::{
     self, Factor, FailureReason, PasskeyRegistered, PasskeyRemoved, PasskeyRenamed, Verified,
 };
-use warden_core::auth::mfa_policy::Method;
 use warden_core::keys::Sealed;
 use warden_projections::projection::read;
 

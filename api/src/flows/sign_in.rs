@@ -22,10 +22,10 @@ use warden_projections::projection::read;
 
 use super::mfa::AfterFirstFactor;
 use super::{commit, new_id};
-use warden_core::auth::mfa_policy::Method;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
+use warden_core::auth::mfa_policy::Method;
 
 /// A session just created: what the response needs.
 #[derive(Debug, Clone)]
@@ -70,7 +70,15 @@ impl SessionStart {
             .org(org)
             .map_or(state.web.default_session_policy, |org| org.session_policy);
         let known_device = |fingerprint: &str| read(&state.models.sessions).knows_device(user_id, fingerprint);
-        let mut start = Self::build(user_id, org, client, (methods, "aal1"), policy, after.pending, known_device);
+        let mut start = Self::build(
+            user_id,
+            org,
+            client,
+            (methods, "aal1"),
+            policy,
+            after.pending,
+            known_device,
+        );
         start.enrolment_due = after.enrolment_due;
         start
     }

@@ -240,7 +240,12 @@ pub async fn finish_passkey_registration(
         "name": registered.name,
         "backup_codes": registered.backup_codes.as_ref().map(describe_codes),
     });
-    Ok(with_session(&state, StatusCode::CREATED, body, registered.session.as_ref()))
+    Ok(with_session(
+        &state,
+        StatusCode::CREATED,
+        body,
+        registered.session.as_ref(),
+    ))
 }
 
 /// `POST /api/v1/mfa/passkeys/verify/start`: options for

@@ -73,8 +73,10 @@ pub fn describe_mfa_policy(org: &Org) -> Value {
         .into_iter()
         .map(|(method, outcomes)| {
             let name = serde_json::to_value(method).unwrap_or_default();
-            let outcomes: serde_json::Map<String, Value> =
-                outcomes.into_iter().map(|(case, text)| (case.to_string(), json!(text))).collect();
+            let outcomes: serde_json::Map<String, Value> = outcomes
+                .into_iter()
+                .map(|(case, text)| (case.to_string(), json!(text)))
+                .collect();
             (name.as_str().unwrap_or_default().to_string(), Value::Object(outcomes))
         })
         .collect();

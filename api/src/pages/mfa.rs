@@ -11,7 +11,10 @@ use serde::Deserialize;
 use warden_core::auth::password::Password;
 use warden_projections::projection::read;
 
-use super::{Nav, PageAnySession, PageEnrolling, PageSession, failed, local_path, notice, reauthenticate_first, render, see_other};
+use super::{
+    Nav, PageAnySession, PageEnrolling, PageSession, failed, local_path, notice, reauthenticate_first, render,
+    see_other,
+};
 use crate::error::ApiError;
 use crate::flows::mfa::{self, IssuedCodes};
 use crate::flows::sign_in::NewSession;

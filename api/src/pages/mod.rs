@@ -186,7 +186,13 @@ impl FromRequestParts<AppState> for PageEnrolling {
         let enrolling = parts
             .extensions
             .get::<CurrentSession>()
-            .filter(|current| current.session.pending.as_ref().is_some_and(|pending| pending.step == "enrolment"))
+            .filter(|current| {
+                current
+                    .session
+                    .pending
+                    .as_ref()
+                    .is_some_and(|pending| pending.step == "enrolment")
+            })
             .cloned();
         match enrolling {
             Some(current) => Ok(PageEnrolling(current)),

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::mfa_policy::MfaPolicy;
 use super::{Context, data, subject};
+use crate::auth::mfa_policy::MfaPolicy;
 use crate::event::NewEvent;
 
 pub const ORG_CREATED: &str = "org.created";
