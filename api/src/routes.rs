@@ -24,7 +24,7 @@
 //! | `GET /sign-in`, `/setup`, `/invitation` and their POSTs | pages: as their API twins |
 //! | `GET`/`POST /sign-in/mfa` | page session, partial included + CSRF |
 //! | `/settings/…` | page session (else redirect to `/sign-in`, or `/sign-in/mfa` when partial) + CSRF |
-//! | `/admin/users…` | page session + CSRF, role owner or admin |
+//! | `/admin/users…`, `/admin/mfa-policy` | page session + CSRF, role owner or admin |
 //!
 //! Every state-changing request passes the CSRF check (`web::csrf`). Pages
 //! are outside the OpenAPI document (`pages::PATHS` lists them for its
@@ -148,6 +148,10 @@ pub fn router(state: AppState) -> Router {
             get(pages::mfa::reauthenticate).post(pages::mfa::reauthenticate_submit),
         )
         .route("/admin/users", get(pages::admin::list).post(pages::admin::create))
+        .route(
+            "/admin/mfa-policy",
+            get(pages::policy::view).post(pages::policy::change),
+        )
         .route("/admin/users/{id}", post(pages::admin::change))
         .route("/admin/users/{id}/revoke-sessions", post(pages::admin::revoke_sessions))
         .fallback(|| async { ApiError::not_found() })

@@ -9,7 +9,9 @@
 use serde_json::json;
 use warden_tests::mfa::{early_in_step, oathtool};
 use warden_tests::passkeys::{assertion, register};
-use warden_tests::web::{WebClient, assert_refused, create_user, events, instance, set_up};
+use warden_tests::web::{
+    Forms, WebClient, assert_refused, create_user, events, field, instance, location, page_cookie, set_up,
+};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 const PASSWORD: &str = "a long enough password 7";
@@ -186,4 +188,78 @@ async fn the_org_policy_decides_every_password_and_passkey_sign_in() {
     assert_eq!(changes[0]["actor"]["id"], owner_id.as_str());
     assert_eq!(changes[0]["data"]["old"]["rules"]["password"]["require_mfa"], false);
     assert_eq!(changes[0]["data"]["new"]["rules"]["password"]["require_mfa"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_page_shows_what_each_method_asks_and_changes_it() {
+    let instance = instance(&[]).await;
+    let mut owner = set_up(&instance.server).await;
+    create_user(&mut owner, "mo@acme.test", "member", PASSWORD).await;
+    let forms = Forms::new(&instance.server);
+    let owner_cookie = owner.cookie.clone().unwrap();
+
+    let html = forms
+        .get("/admin/mfa-policy", Some(&owner_cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let preview = html
+        .split("id=\"preview\"")
+        .nth(1)
+        .unwrap()
+        .split("</table>")
+        .next()
+        .unwrap();
+    assert!(
+        preview.contains("<th scope=\"row\">Password</th><td>signed in</td>"),
+        "{preview}"
+    );
+    let csrf = field(&html, "csrf_token");
+    // Every method's boxes as they are, plus "requires" for passwords.
+    let mut form: Vec<(String, String)> = vec![("csrf_token".into(), csrf), ("grace_days".into(), "0".into())];
+    for method in ["password", "passkey", "email_code", "oidc", "saml", "ldap"] {
+        form.push((format!("{method}.allowed"), "on".into()));
+        for factor in ["totp", "passkey", "backup_code"] {
+            form.push((format!("{method}.factor"), factor.into()));
+        }
+    }
+    form.push(("password.require_mfa".into(), "on".into()));
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let saved = forms.post("/admin/mfa-policy", Some(&owner_cookie), &pairs).await;
+    assert_eq!(location(&saved), "/admin/mfa-policy?notice=policy_changed");
+    let html = forms
+        .get("/admin/mfa-policy", Some(&owner_cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<th scope=\"row\">Password</th><td>must set up a second factor first (passkey, totp)</td>"),
+        "{html}"
+    );
+
+    // A member signing in is sent to enrol, and every other page sends
+    // them back there.
+    let signed_in = forms
+        .post(
+            "/sign-in",
+            None,
+            &[
+                ("email", "mo@acme.test"),
+                ("password", PASSWORD),
+                ("next", "/settings/sessions"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&signed_in), "/settings/mfa?notice=enrol_required");
+    let mo = page_cookie(&signed_in).unwrap();
+    assert_eq!(
+        location(&forms.get("/settings/sessions", Some(&mo)).await),
+        "/settings/mfa?notice=enrol_required"
+    );
+    let enrol = forms.get("/settings/mfa?notice=enrol_required", Some(&mo)).await;
+    assert_eq!(enrol.status(), 200);
+    assert!(enrol.text().await.unwrap().contains("requires a second factor"));
+    assert_eq!(forms.get("/admin/mfa-policy", Some(&mo)).await.status(), 303);
 }

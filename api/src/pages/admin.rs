@@ -11,7 +11,7 @@ use warden_core::auth::password::Password;
 use warden_core::commands::account::{Role, Status};
 use warden_projections::projection::read;
 
-use super::{Nav, PageManager, failed, notice, render, see_other};
+use super::{Nav, NoticeQuery, PageManager, failed, notice, render, see_other};
 use crate::flows::users::{self, Change, NewUser};
 use crate::state::AppState;
 use crate::web::Client;
@@ -97,11 +97,6 @@ fn users_page(
         error,
         notice,
     }
-}
-
-#[derive(Deserialize)]
-pub struct NoticeQuery {
-    notice: Option<String>,
 }
 
 pub async fn list(

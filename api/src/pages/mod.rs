@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod mfa;
+pub mod policy;
 pub mod qr;
 pub mod settings;
 pub mod sign_in;
@@ -42,6 +43,7 @@ pub const PATHS: &[&str] = &[
     "/settings/mfa/passkeys/{credential}/rename",
     "/settings/mfa/passkeys/{credential}/remove",
     "/assets/passkeys.js",
+    "/admin/mfa-policy",
     "/admin/users",
     "/admin/users/{id}",
     "/admin/users/{id}/revoke-sessions",
@@ -243,6 +245,12 @@ impl Nav {
     }
 }
 
+/// The query of a page shown after a redirect with a notice.
+#[derive(serde::Deserialize)]
+pub struct NoticeQuery {
+    pub notice: Option<String>,
+}
+
 /// Notices named in a `notice` query parameter after a redirect.
 pub fn notice(code: Option<&str>) -> Option<String> {
     let text = match code? {
@@ -259,6 +267,7 @@ pub fn notice(code: Option<&str>) -> Option<String> {
         "totp_enrolled" => "Your authenticator app is set up. Signing in now asks for its code.",
         "totp_removed" => "The authenticator app is removed.",
         "codes_saved" => "Backup codes saved.",
+        "policy_changed" => "The two-factor policy is saved.",
         "enrol_required" => "Your organization requires a second factor. Set one up to go on.",
         "enrol_soon" => "Your organization will soon require a second factor. Please set one up now.",
         "passkey_added" => "The passkey is added.",

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use warden_core::auth::password::Password;
 use warden_projections::projection::read;
 
-use super::{Nav, PageSession, failed, notice, render, see_other};
+use super::{Nav, NoticeQuery, PageSession, failed, notice, render, see_other};
 use crate::flows::account;
 use crate::state::AppState;
 use crate::web::session::CurrentSession;
@@ -35,11 +35,6 @@ struct SessionsPage {
     manages_users: bool,
     sessions: Vec<SessionRow>,
     error: Option<String>,
-    notice: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct NoticeQuery {
     notice: Option<String>,
 }
 
