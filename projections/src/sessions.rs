@@ -243,7 +243,7 @@ impl Projection for Sessions {
                 if let Some(session) = self.sessions.get_mut(id) {
                     let session = Arc::make_mut(session);
                     session.assurance = elevated.assurance;
-                    session.pending = None;
+                    session.pending = elevated.pending;
                     session.expires_at = elevated.expires_at;
                 }
                 self.replace_token(id, elevated.token_hash, event);

@@ -128,6 +128,51 @@ async fn the_org_policy_decides_every_password_and_passkey_sign_in() {
     let mut pat_password = WebClient::new(&instance.server);
     let partial = pat_password.sign_in("pat@acme.test", PASSWORD).await;
     assert_eq!(partial.body["session"]["pending"]["step"], "enrolment");
+    // Another passkey would not complete this sign-in: refused up front.
+    assert_refused(
+        &pat_password
+            .post("/api/v1/mfa/passkeys/register/start", json!({}))
+            .await,
+        403,
+        "factor_not_allowed",
+    );
+    // Setting up TOTP needs Pat to prove the passkey first (a thief with
+    // the password alone must not add their own factor); proving it does
+    // not complete the sign-in, enrolling does.
+    assert_refused(
+        &pat_password.post("/api/v1/mfa/totp", json!({})).await,
+        403,
+        "reauthentication_required",
+    );
+    let (ceremony, answer) = assertion(
+        &mut pat_password,
+        &mut key,
+        "/api/v1/mfa/passkeys/verify/start",
+        json!({}),
+    )
+    .await;
+    let proved = pat_password
+        .post(
+            "/api/v1/mfa/passkeys/verify/finish",
+            json!({ "ceremony": ceremony, "credential": answer }),
+        )
+        .await;
+    assert_eq!(proved.status, 200, "{:?}", proved.body);
+    assert_eq!(proved.body["session"]["pending"]["step"], "enrolment");
+    assert_refused(&pat_password.get("/api/v1/session").await, 403, "enrolment_required");
+    let started = pat_password.post("/api/v1/mfa/totp", json!({})).await;
+    assert_eq!(started.status, 201, "{:?}", started.body);
+    let pat_secret = started.body["secret"].as_str().unwrap().to_string();
+    let enrolled = pat_password
+        .post("/api/v1/mfa/totp/confirm", json!({ "code": oathtool(&pat_secret, at) }))
+        .await;
+    assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
+    let session = pat_password.get("/api/v1/session").await;
+    assert_eq!(session.status, 200, "{:?}", session.body);
+    assert_eq!(
+        session.body["session"]["assurance"]["methods"],
+        json!(["password", "passkey", "totp"])
+    );
     let mut pat_passkey = WebClient::new(&instance.server);
     let (ceremony, answer) = assertion(
         &mut pat_passkey,

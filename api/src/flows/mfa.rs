@@ -123,6 +123,7 @@ pub struct IssuedCodes {
 /// a recent strong authentication: a stolen session must not add its
 /// thief's authenticator.
 pub async fn start_totp(state: &AppState, current: &CurrentSession, client: &Client) -> Result<TotpSetup, ApiError> {
+    check_enrollable(current, Factor::Totp)?;
     require_recent_authentication(state, current)?;
     let user = &current.user;
     let factors = read(&state.models.mfa).factors(&user.id);
@@ -242,18 +243,37 @@ pub async fn confirm_totp(
     if let Some(elevation) = &elevation {
         events.push(elevation.event(&context, current));
     }
-    let sealed = commit(state, events).await.map_err(conflict_as_replay)?;
+    let sealed = commit(state, events).await.map_err(factors_changed)?;
     Ok(Enrolled {
         backup_codes: issued,
         session: elevation.map(|elevation| elevation.into_session(current, &sealed)),
     })
 }
 
+/// Refuses setting up `factor` in a session waiting for an enrolment the
+/// org's policy does not count it for (it would not complete the sign-in).
+pub(super) fn check_enrollable(current: &CurrentSession, factor: Factor) -> Result<(), ApiError> {
+    match &current.session.pending {
+        Some(pending)
+            if pending.step == "enrolment" && !pending.factors.iter().any(|offered| offered == factor.as_str()) =>
+        {
+            Err(ApiError::forbidden_code(
+                "factor_not_allowed",
+                format!(
+                    "your organization counts only these second factors here: {}",
+                    pending.factors.join(", ")
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// When the session was waiting for this enrolment: its elevation (the
 /// user just proved the new factor, on top of the first one).
 pub(super) fn enrolment_completes(state: &AppState, current: &CurrentSession, factor: Factor) -> Option<Elevation> {
     let pending = current.session.pending.as_ref()?;
-    if pending.step != "enrolment" {
+    if pending.step != "enrolment" || !pending.factors.iter().any(|offered| offered == factor.as_str()) {
         return None;
     }
     let mut methods = current.session.assurance.methods.clone();
@@ -342,6 +362,14 @@ pub async fn verify(
     let _attempt = second_factor_throttle(state, client, current).await?;
     let factors = read(&state.models.mfa).factors(&user.id);
     let allowed = allowed_factors(current, &factors)?;
+    let enrolling = current
+        .session
+        .pending
+        .as_ref()
+        .is_some_and(|pending| pending.step == "enrolment");
+    if allowed.is_empty() && enrolling {
+        return Err(crate::web::session::enrolment_required());
+    }
     if allowed.is_empty() {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
@@ -382,10 +410,9 @@ pub async fn verify(
     if !methods.iter().any(|method| method == factor.as_str()) {
         methods.push(factor.as_str().to_string());
     }
-    let reason = if current.session.is_full() {
-        "step_up"
-    } else {
-        "second_factor"
+    let reason = match &current.session.pending {
+        Some(pending) if pending.step == "second_factor" => "second_factor",
+        _ => "step_up",
     };
     let elevation = Elevation::new(state, current, "aal2", methods, reason);
     let events = vec![
@@ -409,8 +436,10 @@ pub async fn verify(
 pub(super) fn allowed_factors(current: &CurrentSession, factors: &UserFactors) -> Result<Vec<Factor>, ApiError> {
     let own = factors.second_factors();
     match &current.session.pending {
+        // Waiting for an enrolment: the user's own factors prove who they
+        // are before they set up the one the org counts.
         None => Ok(own),
-        Some(pending) if pending.step == "enrolment" => Err(crate::web::session::enrolment_required()),
+        Some(pending) if pending.step == "enrolment" => Ok(own),
         Some(pending) => Ok(own
             .into_iter()
             .filter(|factor| pending.factors.iter().any(|offered| offered == factor.as_str()))
@@ -490,6 +519,7 @@ pub(super) struct Elevation {
     assurance: Assurance,
     reason: &'static str,
     expires_at: chrono::DateTime<Utc>,
+    pending: Option<Pending>,
 }
 
 impl Elevation {
@@ -500,9 +530,17 @@ impl Elevation {
         methods: Vec<String>,
         reason: &'static str,
     ) -> Self {
+        // A session waiting for an enrolment stays waiting: proving an
+        // existing factor only lets the user set up the one the org
+        // counts.
+        let pending = current
+            .session
+            .pending
+            .clone()
+            .filter(|pending| pending.step == "enrolment" && reason != "enrolment");
         // A completed sign-in gets the org's absolute lifetime from its
-        // start; a step-up keeps the session's end.
-        let expires_at = if current.session.is_full() {
+        // start; a step-up (or a still pending one) keeps the session's end.
+        let expires_at = if current.session.is_full() || pending.is_some() {
             current.session.expires_at
         } else {
             let policy = read(&state.models.accounts)
@@ -522,6 +560,7 @@ impl Elevation {
             },
             reason,
             expires_at,
+            pending,
         }
     }
 
@@ -539,6 +578,7 @@ impl Elevation {
                 assurance: self.assurance.clone(),
                 reason: self.reason.into(),
                 expires_at: self.expires_at,
+                pending: self.pending.clone(),
             },
         )
     }
@@ -555,7 +595,7 @@ impl Elevation {
             csrf_token: self.token.csrf(),
             cookie: SessionCookie { seq, token: self.token }.encode(),
             expires_at: self.expires_at,
-            pending: None,
+            pending: self.pending,
             enrolment_due: None,
         }
     }
@@ -713,7 +753,7 @@ pub(super) async fn refuse(
     )
 }
 
-fn conflict_as_replay(error: ApiError) -> ApiError {
+fn factors_changed(error: ApiError) -> ApiError {
     if error.code == "conflict" {
         ApiError::new(
             axum::http::StatusCode::CONFLICT,

@@ -23,8 +23,8 @@ use warden_core::keys::Sealed;
 use warden_projections::projection::read;
 
 use super::mfa::{
-    Elevation, IssuedCodes, allowed_factors, backup_codes_event, enrolment_completes, key_service, refuse,
-    require_recent_authentication, second_factor_throttle,
+    Elevation, IssuedCodes, allowed_factors, backup_codes_event, check_enrollable, enrolment_completes, key_service,
+    refuse, require_recent_authentication, second_factor_throttle,
 };
 use super::sign_in::{NewSession, SessionStart, record_failure, throttle};
 use super::{check_name, commit, new_id};
@@ -58,6 +58,7 @@ fn relying_party(state: &AppState) -> Result<&RelyingParty, ApiError> {
 /// Starts registering a passkey for the signed-in user. Needs a recent
 /// strong authentication: a stolen session must not add its thief's key.
 pub async fn start_registration(state: &AppState, current: &CurrentSession) -> Result<Challenge, ApiError> {
+    check_enrollable(current, Factor::Passkey)?;
     require_recent_authentication(state, current)?;
     let party = relying_party(state)?;
     let user = &current.user;
@@ -225,10 +226,9 @@ pub async fn verify(
     if !methods.iter().any(|method| method == "passkey") {
         methods.push("passkey".into());
     }
-    let reason = if current.session.is_full() {
-        "step_up"
-    } else {
-        "second_factor"
+    let reason = match &current.session.pending {
+        Some(pending) if pending.step == "second_factor" => "second_factor",
+        _ => "step_up",
     };
     let elevation = Elevation::new(state, current, "aal2", methods, reason);
     let events = vec![

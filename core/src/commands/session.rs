@@ -95,6 +95,10 @@ pub struct SessionElevated {
     /// minutes; completed, it gets the org's absolute timeout).
     #[serde(with = "crate::event::timestamp")]
     pub expires_at: DateTime<Utc>,
+    /// What is still pending after it: an enrolment the org requires,
+    /// when the user proved an existing factor the org does not count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
