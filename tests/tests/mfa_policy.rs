@@ -173,6 +173,18 @@ async fn the_org_policy_decides_every_password_and_passkey_sign_in() {
         session.body["session"]["assurance"]["methods"],
         json!(["password", "passkey", "totp"])
     );
+    // Now a password sign-in offers only what the org counts: not the passkey.
+    let mut again = WebClient::new(&instance.server);
+    let partial = again.sign_in("pat@acme.test", PASSWORD).await;
+    assert_eq!(
+        partial.body["session"]["pending"]["factors"],
+        json!(["totp", "backup_code"])
+    );
+    assert_refused(
+        &again.post("/api/v1/mfa/passkeys/verify/start", json!({})).await,
+        409,
+        "no_passkey",
+    );
     let mut pat_passkey = WebClient::new(&instance.server);
     let (ceremony, answer) = assertion(
         &mut pat_passkey,

@@ -380,7 +380,7 @@ pub async fn verify(
     let verified = if allowed.contains(&Factor::BackupCode) && backup_codes::looks_like_code(code) {
         check_backup_code(state, current, client, &factors, code).await?
     } else {
-        let Some(totp) = factors.totp.as_ref() else {
+        let Some(totp) = factors.totp.as_ref().filter(|_| allowed.contains(&Factor::Totp)) else {
             return Err(refuse(state, current, client, None, FailureReason::WrongCode).await);
         };
         match totp_step(state, totp, code).await? {
