@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use warden_core::NewEvent;
 use warden_core::auth::device::Device;
+use warden_core::auth::mfa_policy::Method;
 use warden_core::auth::password::{Password, Verification};
 use warden_core::auth::tokens::{SessionCookie, Token, TokenKind};
 use warden_core::commands::account::{
@@ -25,7 +26,6 @@ use super::{commit, new_id};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
-use warden_core::auth::mfa_policy::Method;
 
 /// A session just created: what the response needs.
 #[derive(Debug, Clone)]
@@ -66,31 +66,37 @@ impl SessionStart {
         methods: &[&str],
         after: AfterFirstFactor,
     ) -> Self {
-        let policy = read(&state.models.accounts)
-            .org(org)
-            .map_or(state.web.default_session_policy, |org| org.session_policy);
-        let known_device = |fingerprint: &str| read(&state.models.sessions).knows_device(user_id, fingerprint);
-        let mut start = Self::build(
-            user_id,
-            org,
-            client,
-            (methods, "aal1"),
-            policy,
-            after.pending,
-            known_device,
-        );
-        start.enrolment_due = after.enrolment_due;
-        start
+        Self::at_level(state, user_id, org, client, (methods, "aal1"), after)
     }
 
     /// A full session after a sign-in that proved two factors at once (a
     /// passkey with user verification).
     pub fn strong(state: &AppState, user_id: &str, org: &str, client: &Client, methods: &[&str]) -> Self {
+        Self::at_level(
+            state,
+            user_id,
+            org,
+            client,
+            (methods, "aal2"),
+            AfterFirstFactor::default(),
+        )
+    }
+
+    fn at_level(
+        state: &AppState,
+        user_id: &str,
+        org: &str,
+        client: &Client,
+        assurance: (&[&str], &str),
+        after: AfterFirstFactor,
+    ) -> Self {
         let policy = read(&state.models.accounts)
             .org(org)
             .map_or(state.web.default_session_policy, |org| org.session_policy);
         let known_device = |fingerprint: &str| read(&state.models.sessions).knows_device(user_id, fingerprint);
-        Self::build(user_id, org, client, (methods, "aal2"), policy, None, known_device)
+        let mut start = Self::build(user_id, org, client, assurance, policy, after.pending, known_device);
+        start.enrolment_due = after.enrolment_due;
+        start
     }
 
     fn build(
