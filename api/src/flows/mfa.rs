@@ -73,17 +73,11 @@ pub fn after_first_factor(
             enrolment_due: Some(deadline),
         },
         Decision::SecondFactor { factors } => AfterFirstFactor {
-            pending: Some(Pending {
-                step: "second_factor".into(),
-                factors: names(factors),
-            }),
+            pending: Some(Pending::second_factor(names(factors))),
             enrolment_due: None,
         },
         Decision::Enrol { factors } => AfterFirstFactor {
-            pending: Some(Pending {
-                step: "enrolment".into(),
-                factors: names(factors),
-            }),
+            pending: Some(Pending::enrolment(names(factors))),
             enrolment_due: None,
         },
         Decision::Refused { reason } => return Err(ApiError::forbidden_code("method_not_allowed", reason)),
@@ -254,17 +248,13 @@ pub async fn confirm_totp(
 /// org's policy does not count it for (it would not complete the sign-in).
 pub(super) fn check_enrollable(current: &CurrentSession, factor: Factor) -> Result<(), ApiError> {
     match &current.session.pending {
-        Some(pending)
-            if pending.step == "enrolment" && !pending.factors.iter().any(|offered| offered == factor.as_str()) =>
-        {
-            Err(ApiError::forbidden_code(
-                "factor_not_allowed",
-                format!(
-                    "your organization counts only these second factors here: {}",
-                    pending.factors.join(", ")
-                ),
-            ))
-        }
+        Some(pending) if pending.is_enrolment() && !pending.offers(factor.as_str()) => Err(ApiError::forbidden_code(
+            "factor_not_allowed",
+            format!(
+                "your organization counts only these second factors here: {}",
+                pending.factors.join(", ")
+            ),
+        )),
         _ => Ok(()),
     }
 }
@@ -273,7 +263,7 @@ pub(super) fn check_enrollable(current: &CurrentSession, factor: Factor) -> Resu
 /// user just proved the new factor, on top of the first one).
 pub(super) fn enrolment_completes(state: &AppState, current: &CurrentSession, factor: Factor) -> Option<Elevation> {
     let pending = current.session.pending.as_ref()?;
-    if pending.step != "enrolment" || !pending.factors.iter().any(|offered| offered == factor.as_str()) {
+    if !pending.is_enrolment() || !pending.offers(factor.as_str()) {
         return None;
     }
     let mut methods = current.session.assurance.methods.clone();
@@ -362,11 +352,7 @@ pub async fn verify(
     let _attempt = second_factor_throttle(state, client, current).await?;
     let factors = read(&state.models.mfa).factors(&user.id);
     let allowed = allowed_factors(current, &factors)?;
-    let enrolling = current
-        .session
-        .pending
-        .as_ref()
-        .is_some_and(|pending| pending.step == "enrolment");
+    let enrolling = current.session.pending.as_ref().is_some_and(Pending::is_enrolment);
     if allowed.is_empty() && enrolling {
         return Err(crate::web::session::enrolment_required());
     }
@@ -411,7 +397,7 @@ pub async fn verify(
         methods.push(factor.as_str().to_string());
     }
     let reason = match &current.session.pending {
-        Some(pending) if pending.step == "second_factor" => "second_factor",
+        Some(pending) if pending.is_second_factor() => "second_factor",
         _ => "step_up",
     };
     let elevation = Elevation::new(state, current, "aal2", methods, reason);
@@ -439,10 +425,10 @@ pub(super) fn allowed_factors(current: &CurrentSession, factors: &UserFactors) -
         // Waiting for an enrolment: the user's own factors prove who they
         // are before they set up the one the org counts.
         None => Ok(own),
-        Some(pending) if pending.step == "enrolment" => Ok(own),
+        Some(pending) if pending.is_enrolment() => Ok(own),
         Some(pending) => Ok(own
             .into_iter()
-            .filter(|factor| pending.factors.iter().any(|offered| offered == factor.as_str()))
+            .filter(|factor| pending.offers(factor.as_str()))
             .collect()),
     }
 }
@@ -537,7 +523,7 @@ impl Elevation {
             .session
             .pending
             .clone()
-            .filter(|pending| pending.step == "enrolment" && reason != "enrolment");
+            .filter(|pending| pending.is_enrolment() && reason != "enrolment");
         // A completed sign-in gets the org's absolute lifetime from its
         // start; a step-up (or a still pending one) keeps the session's end.
         let expires_at = if current.session.is_full() || pending.is_some() {

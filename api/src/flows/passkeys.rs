@@ -227,7 +227,7 @@ pub async fn verify(
         methods.push("passkey".into());
     }
     let reason = match &current.session.pending {
-        Some(pending) if pending.step == "second_factor" => "second_factor",
+        Some(pending) if pending.is_second_factor() => "second_factor",
         _ => "step_up",
     };
     let elevation = Elevation::new(state, current, "aal2", methods, reason);

@@ -47,7 +47,7 @@ fn prompt_page(current: &CurrentSession, next: &str, error: Option<String>) -> P
             .session
             .pending
             .as_ref()
-            .is_some_and(|pending| pending.factors.iter().any(|offered| offered == factor))
+            .is_some_and(|pending| pending.offers(factor))
     };
     PromptPage {
         csrf_token: current.csrf_token(),
@@ -66,7 +66,7 @@ pub async fn prompt(PageAnySession(current): PageAnySession, Query(query): Query
     let next = local_path(query.next.as_deref().unwrap_or("/settings/sessions")).to_string();
     match &current.session.pending {
         None => return see_other(&next),
-        Some(pending) if pending.step == "enrolment" => return see_other("/settings/mfa?notice=enrol_required"),
+        Some(pending) if pending.is_enrolment() => return see_other("/settings/mfa?notice=enrol_required"),
         Some(_) => {}
     }
     render(StatusCode::OK, &prompt_page(&current, &next, None))

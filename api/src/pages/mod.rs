@@ -150,7 +150,7 @@ impl FromRequestParts<AppState> for PageSession {
         if let Some(current) = parts.extensions.get::<CurrentSession>() {
             return match &current.session.pending {
                 None => Ok(PageSession(current.clone())),
-                Some(pending) if pending.step == "enrolment" => Err(see_other("/settings/mfa?notice=enrol_required")),
+                Some(pending) if pending.is_enrolment() => Err(see_other("/settings/mfa?notice=enrol_required")),
                 Some(_) => Err(see_other(&format!("/sign-in/mfa?next={}", parts.uri.path()))),
             };
         }
@@ -193,7 +193,7 @@ impl FromRequestParts<AppState> for PageEnrolling {
                     .session
                     .pending
                     .as_ref()
-                    .is_some_and(|pending| pending.step == "enrolment")
+                    .is_some_and(|pending| pending.is_enrolment())
             })
             .cloned();
         match enrolling {

@@ -76,7 +76,7 @@ pub async fn submit(State(state): State<AppState>, client: Client, Form(form): F
 /// prompt when the session is partial.
 fn signed_in(state: &AppState, session: &NewSession, next: &str) -> Response {
     let mut response = match (&session.pending, session.enrolment_due) {
-        (Some(pending), _) if pending.step == "enrolment" => see_other("/settings/mfa?notice=enrol_required"),
+        (Some(pending), _) if pending.is_enrolment() => see_other("/settings/mfa?notice=enrol_required"),
         (Some(_), _) => see_other(&format!("/sign-in/mfa?next={next}")),
         (None, Some(_)) => see_other("/settings/mfa?notice=enrol_soon"),
         (None, None) => see_other(next),

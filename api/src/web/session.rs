@@ -273,7 +273,7 @@ impl FromRequestParts<AppState> for SignedIn {
         let AnySession(current) = AnySession::from_request_parts(parts, state).await?;
         match &current.session.pending {
             None => Ok(SignedIn(current)),
-            Some(pending) if pending.step == "enrolment" => Err(enrolment_required()),
+            Some(pending) if pending.is_enrolment() => Err(enrolment_required()),
             Some(_) => Err(second_factor_required()),
         }
     }
@@ -304,7 +304,7 @@ impl FromRequestParts<AppState> for Enrolling {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let AnySession(current) = AnySession::from_request_parts(parts, state).await?;
         match &current.session.pending {
-            Some(pending) if pending.step != "enrolment" => Err(second_factor_required()),
+            Some(pending) if !pending.is_enrolment() => Err(second_factor_required()),
             _ => Ok(Enrolling(current)),
         }
     }

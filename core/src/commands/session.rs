@@ -50,6 +50,40 @@ pub struct Pending {
     pub factors: Vec<String>,
 }
 
+impl Pending {
+    pub const SECOND_FACTOR: &'static str = "second_factor";
+    pub const ENROLMENT: &'static str = "enrolment";
+
+    /// Prove one of `factors`.
+    pub fn second_factor(factors: Vec<String>) -> Self {
+        Pending {
+            step: Self::SECOND_FACTOR.into(),
+            factors,
+        }
+    }
+
+    /// Set up one of `factors` (the org requires a second factor).
+    pub fn enrolment(factors: Vec<String>) -> Self {
+        Pending {
+            step: Self::ENROLMENT.into(),
+            factors,
+        }
+    }
+
+    pub fn is_enrolment(&self) -> bool {
+        self.step == Self::ENROLMENT
+    }
+
+    pub fn is_second_factor(&self) -> bool {
+        self.step == Self::SECOND_FACTOR
+    }
+
+    /// Whether `factor` (`totp`, `passkey`, `backup_code`) completes it.
+    pub fn offers(&self, factor: &str) -> bool {
+        self.factors.iter().any(|offered| offered == factor)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionCreated {
     pub user: String,
