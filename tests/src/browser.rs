@@ -147,30 +147,41 @@ impl Browser {
             .to_string()
     }
 
-    /// Waits until an element matching `css` exists; returns its text.
+    /// Waits until an element matching `css` exists; returns its text. A
+    /// page being replaced meanwhile (the element found, then gone before
+    /// its text is read) is waited out too.
     pub async fn wait_for_text(&self, css: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let url = format!("{}/session/{}/element", self.base, self.session);
-            let found: Value = self
-                .http
-                .post(url)
-                .json(&json!({"using": "css selector", "value": css}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if found["value"][ELEMENT].is_string() {
-                return self.text(css).await;
+            if let Some(text) = self.try_text(css).await {
+                return text;
             }
             if Instant::now() > deadline {
-                let page = self.text("body").await;
+                let page = self.try_text("body").await.unwrap_or_default();
                 panic!("no {css} on the page, which says:\n{page}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The text of the first element matching `css`, or `None` when there
+    /// is none right now.
+    async fn try_text(&self, css: &str) -> Option<String> {
+        let url = format!("{}/session/{}/element", self.base, self.session);
+        let found: Value = self
+            .http
+            .post(url)
+            .json(&json!({"using": "css selector", "value": css}))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let element = found["value"][ELEMENT].as_str()?;
+        let url = format!("{}/session/{}/element/{element}/text", self.base, self.session);
+        let text: Value = self.http.get(url).send().await.ok()?.json().await.ok()?;
+        text["value"].as_str().map(str::to_string)
     }
 
     /// Waits until the page's URL contains `part`.

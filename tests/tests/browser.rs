@@ -42,8 +42,9 @@ async fn sign_in_see_sessions_sign_out_in_chromium() {
     );
     browser.fill("#password", "correct horse battery staple 42").await;
     browser.click("form button[type=submit]").await;
-    browser.wait_for_url("/settings/sessions").await;
-    assert_eq!(browser.text("h1").await, "Your sessions");
+    // The full address: the sign-in page's own carries `next=/settings/sessions`.
+    browser.wait_for_url(&format!("{}/settings/sessions", server.url)).await;
+    assert_eq!(browser.wait_for_text("h1").await, "Your sessions");
     let table = browser.text("table").await;
     assert!(table.contains("this device"), "{table}");
     assert!(table.contains("Chrome"), "{table}");
@@ -99,7 +100,8 @@ async fn passkeys_in_chromium_with_a_virtual_authenticator() {
     browser.fill("#email", "owner@acme.test").await;
     browser.wait_for_text("[data-passkey=sign-in]:not([hidden])").await;
     browser.click("[data-passkey=sign-in]").await;
-    browser.wait_for_url("/settings/sessions").await;
+    // The full address: the prompt's own carries `next=/settings/sessions`.
+    browser.wait_for_url(&format!("{base}/settings/sessions")).await;
     assert_eq!(browser.wait_for_text("h1").await, "Your sessions");
 
     // A password now asks for the passkey as the second factor.
@@ -111,7 +113,8 @@ async fn passkeys_in_chromium_with_a_virtual_authenticator() {
     browser.wait_for_url("/sign-in/mfa").await;
     browser.wait_for_text("[data-passkey=verify]:not([hidden])").await;
     browser.click("[data-passkey=verify]").await;
-    browser.wait_for_url("/settings/sessions").await;
+    // The full address: the prompt's own carries `next=/settings/sessions`.
+    browser.wait_for_url(&format!("{base}/settings/sessions")).await;
     assert_eq!(browser.wait_for_text("h1").await, "Your sessions");
 
     // Fresh from the passkey, removing it needs no further confirmation.
