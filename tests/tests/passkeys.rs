@@ -74,6 +74,26 @@ async fn a_passkey_signs_in_alone_or_as_second_factor_once_per_ceremony() {
         verified.body["session"]["assurance"]["methods"],
         json!(["password", "passkey"])
     );
+    // The same answer again is a replay: its ceremony is spent.
+    let replayed = phone
+        .post(
+            "/api/v1/mfa/passkeys/verify/finish",
+            json!({ "ceremony": ceremony, "credential": answer }),
+        )
+        .await;
+    assert_refused(&replayed, 401, "invalid_code");
+    // A signature that does not verify is refused.
+    let (ceremony, mut answer) = assertion(&mut phone, &mut key, "/api/v1/mfa/passkeys/verify/start", json!({})).await;
+    let signature = answer["response"]["signature"].as_str().unwrap().to_string();
+    let flipped = if signature.starts_with('A') { "B" } else { "A" };
+    answer["response"]["signature"] = json!(format!("{flipped}{}", &signature[1..]));
+    let forged = phone
+        .post(
+            "/api/v1/mfa/passkeys/verify/finish",
+            json!({ "ceremony": ceremony, "credential": answer }),
+        )
+        .await;
+    assert_refused(&forged, 401, "invalid_code");
     // A ceremony of another session is refused.
     let (ceremony, answer) = assertion(&mut phone, &mut key, "/api/v1/mfa/passkeys/verify/start", json!({})).await;
     let mut other = WebClient::new(&instance.server);
@@ -129,6 +149,12 @@ async fn a_passkey_signs_in_alone_or_as_second_factor_once_per_ceremony() {
         log.iter()
             .any(|event| event["kind"] == "login.failed" && event["data"]["method"] == "passkey")
     );
+    let failures: Vec<&str> = log
+        .iter()
+        .filter(|event| event["kind"] == "mfa.failed" && event["data"]["factor"] == "passkey")
+        .map(|event| event["data"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(failures, ["replayed", "invalid_assertion"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -219,7 +219,14 @@ pub async fn verify(
     }
     let factors = read(&state.models.mfa).factors(&current.user.id);
     let Some(verified) = check_assertion(state, &ceremony, credential, &current.user.id, &current.session.id)? else {
-        return Err(refuse(state, current, client, Some(Factor::Passkey), FailureReason::WrongCode).await);
+        return Err(refuse(
+            state,
+            current,
+            client,
+            Some(Factor::Passkey),
+            FailureReason::InvalidAssertion,
+        )
+        .await);
     };
     let context = client.as_user(&current.user.id, &current.user.org);
     let mut methods = current.session.assurance.methods.clone();

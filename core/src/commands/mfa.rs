@@ -163,7 +163,11 @@ pub struct Verified {
 #[serde(rename_all = "snake_case")]
 pub enum FailureReason {
     WrongCode,
-    /// A TOTP code of a step already used.
+    /// A passkey assertion that did not verify (wrong signature, unknown
+    /// credential, counter gone backwards, no user verification).
+    InvalidAssertion,
+    /// A TOTP code of a step already used, a used backup code, or a
+    /// passkey ceremony already finished.
     Replayed,
     Throttled,
 }
