@@ -5,6 +5,7 @@ use warden_core::auth::password::{Password, Verification};
 use warden_core::auth::tokens::{SessionCookie, Token, TokenKind};
 use warden_core::commands::account::{self, FailureReason, identifier_key};
 use warden_core::commands::session::{self, SessionRevoked, SessionRotated};
+use warden_projections::accounts::User;
 use warden_projections::projection::read;
 
 use super::sign_in::{NewSession, check_password, record_failure, sealed_password, throttle};
@@ -60,6 +61,41 @@ pub async fn revoke_others(state: &AppState, current: &CurrentSession, client: &
     Ok(count)
 }
 
+/// Checks the signed-in user's password again (throttled like a sign-in;
+/// a wrong one is a `login.failed` with this `method`), and answers their
+/// account.
+pub async fn confirm_password(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    password: &Password,
+    method: &str,
+) -> Result<User, ApiError> {
+    let identifier = identifier_key(&state.passwords.identifier_key, &current.user.email);
+    let _attempt = throttle(state, client, &identifier, Some(&current.user.id), method).await?;
+    let user = read(&state.models.accounts)
+        .user(&current.user.id)
+        .cloned()
+        .ok_or_else(ApiError::not_found)?;
+    if !matches!(
+        check_password(state, Some(&user), password).await?,
+        Verification::Valid { .. }
+    ) {
+        let context = client.as_user(&current.user.id, &current.user.org);
+        record_failure(
+            state,
+            &context,
+            Some(&user.id),
+            &identifier,
+            FailureReason::WrongPassword,
+            method,
+        )
+        .await?;
+        return Err(ApiError::forbidden_code("wrong_password", "the password is wrong"));
+    }
+    Ok(user)
+}
+
 /// Changes the password after checking the current one; signs out every
 /// other session and gives this one a new token.
 pub async fn change_password(
@@ -69,31 +105,8 @@ pub async fn change_password(
     current_password: &Password,
     new_password: &Password,
 ) -> Result<NewSession, ApiError> {
-    let identifier = identifier_key(&state.passwords.identifier_key, &current.user.email);
     let context = client.as_user(&current.user.id, &current.user.org);
-    let _attempt = throttle(state, client, &identifier, Some(&current.user.id), "password_change").await?;
-    let user = read(&state.models.accounts)
-        .user(&current.user.id)
-        .cloned()
-        .ok_or_else(ApiError::not_found)?;
-    if !matches!(
-        check_password(state, Some(&user), current_password).await?,
-        Verification::Valid { .. }
-    ) {
-        record_failure(
-            state,
-            &context,
-            Some(&user.id),
-            &identifier,
-            FailureReason::WrongPassword,
-            "password_change",
-        )
-        .await?;
-        return Err(ApiError::forbidden_code(
-            "wrong_password",
-            "the current password is wrong",
-        ));
-    }
+    let user = confirm_password(state, current, client, current_password, "password_change").await?;
     check_new_password(state, new_password, &[&user.email, &user.display_name])?;
     let set = sealed_password(state, &user.id, new_password, "change").await?;
     let token = Token::generate();

@@ -10,10 +10,10 @@
 use chrono::Utc;
 use warden_core::auth::backup_codes;
 use warden_core::auth::mfa_policy::{Decision, Method, SignIn, decide};
-use warden_core::auth::password::{Password, Verification};
+use warden_core::auth::password::Password;
 use warden_core::auth::tokens::{SessionCookie, Token, TokenKind};
 use warden_core::auth::totp::{Totp, TotpParams};
-use warden_core::commands::account::{self, FailureReason as LoginFailure, identifier_key};
+use warden_core::commands::account;
 use warden_core::commands::mfa::{
     self, BackupCodesAcknowledged, BackupCodesGenerated, Factor, Failed, FailureReason, TotpEnrolled,
     TotpEnrolmentStarted, TotpRemoved, Verified,
@@ -24,7 +24,7 @@ use warden_projections::mfa::{TotpFactor, UserFactors};
 use warden_projections::projection::read;
 use zeroize::Zeroizing;
 
-use super::sign_in::{NewSession, check_password, record_failure, throttle};
+use super::sign_in::NewSession;
 use super::{commit, new_id};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -216,7 +216,7 @@ pub async fn confirm_totp(
         }
     };
     let context = client.as_user(&user.id, &user.org);
-    let mut events = vec![mfa::enrol_totp(
+    let events = vec![mfa::enrol_totp(
         &context,
         factors.version,
         &TotpEnrolled {
@@ -225,21 +225,37 @@ pub async fn confirm_totp(
             step,
         },
     )];
+    commit_enrolment(state, current, client, &factors, Factor::Totp, events)
+        .await
+        .map_err(factors_changed)
+}
+
+/// Appends a new factor's event with what comes with it: backup codes when
+/// the user has none left (shown once), and the session's elevation when
+/// it was waiting for this enrolment.
+pub(super) async fn commit_enrolment(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    factors: &UserFactors,
+    factor: Factor,
+    mut events: Vec<warden_core::NewEvent>,
+) -> Result<Enrolled, ApiError> {
     let needs_codes = factors.backup_codes.as_ref().is_none_or(|codes| codes.remaining() == 0);
-    let issued = if needs_codes {
+    let backup_codes = if needs_codes {
         let (event, issued) = backup_codes_event(state, current, client, factors.version + 1).await?;
         events.push(event);
         Some(issued)
     } else {
         None
     };
-    let elevation = enrolment_completes(state, current, Factor::Totp);
+    let elevation = enrolment_completes(state, current, factor);
     if let Some(elevation) = &elevation {
-        events.push(elevation.event(&context, current));
+        events.push(elevation.event(&client.as_user(&current.user.id, &current.user.org), current));
     }
-    let sealed = commit(state, events).await.map_err(factors_changed)?;
+    let sealed = commit(state, events).await?;
     Ok(Enrolled {
-        backup_codes: issued,
+        backup_codes,
         session: elevation.map(|elevation| elevation.into_session(current, &sealed)),
     })
 }
@@ -390,8 +406,22 @@ pub async fn verify(
             }
         }
     };
+    commit_verification(state, current, client, factors.version, verified).await
+}
+
+/// Appends a verified factor (decided on the user's factors at `version`)
+/// and the session's elevation: `aal2`, a new token. A conflict means
+/// another request spent a factor of this user meanwhile (maybe the same
+/// one), and a taken claim that the passkey ceremony is spent: replays.
+pub(super) async fn commit_verification(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    version: u64,
+    verified: Verified,
+) -> Result<NewSession, ApiError> {
     let factor = verified.factor;
-    let context = client.as_user(&user.id, &user.org);
+    let context = client.as_user(&current.user.id, &current.user.org);
     let mut methods = current.session.assurance.methods.clone();
     if !methods.iter().any(|method| method == factor.as_str()) {
         methods.push(factor.as_str().to_string());
@@ -402,14 +432,12 @@ pub async fn verify(
     };
     let elevation = Elevation::new(state, current, "aal2", methods, reason);
     let events = vec![
-        mfa::verified(&context, factors.version, &verified),
+        mfa::verified(&context, version, &verified),
         elevation.event(&context, current),
     ];
     match commit(state, events).await {
         Ok(sealed) => Ok(elevation.into_session(current, &sealed)),
-        Err(error) if error.code == "conflict" => {
-            // Another request spent a factor of this user meanwhile: this
-            // code may be the same one.
+        Err(error) if matches!(error.code, "conflict" | "taken") => {
             Err(refuse(state, current, client, Some(factor), FailureReason::Replayed).await)
         }
         Err(error) => Err(error),
@@ -450,28 +478,8 @@ pub async fn reauthenticate_with_password(
             "this account has a second factor: re-authenticate with it (POST /api/v1/mfa/verify)",
         ));
     }
-    let identifier = identifier_key(&state.passwords.identifier_key, &user_view.email);
+    super::account::confirm_password(state, current, client, password, "reauthenticate").await?;
     let context = client.as_user(&user_view.id, &user_view.org);
-    let _attempt = throttle(state, client, &identifier, Some(&user_view.id), "reauthenticate").await?;
-    let user = read(&state.models.accounts)
-        .user(&user_view.id)
-        .cloned()
-        .ok_or_else(ApiError::not_found)?;
-    if !matches!(
-        check_password(state, Some(&user), password).await?,
-        Verification::Valid { .. }
-    ) {
-        record_failure(
-            state,
-            &context,
-            Some(&user.id),
-            &identifier,
-            LoginFailure::WrongPassword,
-            "reauthenticate",
-        )
-        .await?;
-        return Err(ApiError::forbidden_code("wrong_password", "the password is wrong"));
-    }
     let elevation = Elevation::new(state, current, "aal1", vec!["password".into()], "step_up");
     let sealed = commit(state, vec![elevation.event(&context, current)]).await?;
     Ok(elevation.into_session(current, &sealed))

@@ -23,8 +23,8 @@ use warden_core::keys::Sealed;
 use warden_projections::projection::read;
 
 use super::mfa::{
-    Elevation, IssuedCodes, allowed_factors, backup_codes_event, check_enrollable, enrolment_completes, key_service,
-    refuse, require_recent_authentication, second_factor_throttle,
+    Enrolled, allowed_factors, check_enrollable, commit_enrolment, commit_verification, key_service, refuse,
+    require_recent_authentication, second_factor_throttle,
 };
 use super::sign_in::{NewSession, SessionStart, record_failure, throttle};
 use super::{check_name, commit, new_id};
@@ -100,9 +100,9 @@ pub async fn start_registration(state: &AppState, current: &CurrentSession) -> R
 pub struct Registered {
     pub credential: String,
     pub name: String,
-    pub backup_codes: Option<IssuedCodes>,
-    /// A new token when the registration completed a partial session.
-    pub session: Option<NewSession>,
+    /// Backup codes the first time; a new token when the registration
+    /// completed a partial session.
+    pub enrolled: Enrolled,
 }
 
 /// Finishes a registration with the browser's answer. The first second
@@ -134,7 +134,7 @@ pub async fn finish_registration(
     let factors = read(&state.models.mfa).factors(&user.id);
     let text = credential_id_text(passkey.cred_id());
     let context = client.as_user(&user.id, &user.org);
-    let mut events = vec![mfa::register_passkey(
+    let events = vec![mfa::register_passkey(
         &context,
         factors.version,
         &PasskeyRegistered {
@@ -145,31 +145,20 @@ pub async fn finish_registration(
             ceremony: ceremony.id,
         },
     )];
-    let needs_codes = factors.backup_codes.as_ref().is_none_or(|codes| codes.remaining() == 0);
-    let backup_codes = if needs_codes {
-        let (event, issued) = backup_codes_event(state, current, client, factors.version + 1).await?;
-        events.push(event);
-        Some(issued)
-    } else {
-        None
-    };
-    let elevation = enrolment_completes(state, current, Factor::Passkey);
-    if let Some(elevation) = &elevation {
-        events.push(elevation.event(&context, current));
-    }
-    let sealed = commit(state, events).await.map_err(|error| match error.code {
-        "taken" => ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "passkey_taken",
-            "this passkey is already registered, or this registration was already used",
-        ),
-        _ => error,
-    })?;
+    let enrolled = commit_enrolment(state, current, client, &factors, Factor::Passkey, events)
+        .await
+        .map_err(|error| match error.code {
+            "taken" => ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "passkey_taken",
+                "this passkey is already registered, or this registration was already used",
+            ),
+            _ => error,
+        })?;
     Ok(Registered {
         credential: text,
         name,
-        backup_codes,
-        session: elevation.map(|elevation| elevation.into_session(current, &sealed)),
+        enrolled,
     })
 }
 
@@ -228,27 +217,7 @@ pub async fn verify(
         )
         .await);
     };
-    let context = client.as_user(&current.user.id, &current.user.org);
-    let mut methods = current.session.assurance.methods.clone();
-    if !methods.iter().any(|method| method == "passkey") {
-        methods.push("passkey".into());
-    }
-    let reason = match &current.session.pending {
-        Some(pending) if pending.is_second_factor() => "second_factor",
-        _ => "step_up",
-    };
-    let elevation = Elevation::new(state, current, "aal2", methods, reason);
-    let events = vec![
-        mfa::verified(&context, factors.version, &verified),
-        elevation.event(&context, current),
-    ];
-    match commit(state, events).await {
-        Ok(sealed) => Ok(elevation.into_session(current, &sealed)),
-        Err(error) if matches!(error.code, "conflict" | "taken") => {
-            Err(refuse(state, current, client, Some(Factor::Passkey), FailureReason::Replayed).await)
-        }
-        Err(error) => Err(error),
-    }
+    commit_verification(state, current, client, factors.version, verified).await
 }
 
 /// Starts a sign-in with a passkey alone, for the account of `email`. An

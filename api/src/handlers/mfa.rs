@@ -238,13 +238,13 @@ pub async fn finish_passkey_registration(
     let body = json!({
         "credential": registered.credential,
         "name": registered.name,
-        "backup_codes": registered.backup_codes.as_ref().map(describe_codes),
+        "backup_codes": registered.enrolled.backup_codes.as_ref().map(describe_codes),
     });
     Ok(with_session(
         &state,
         StatusCode::CREATED,
         body,
-        registered.session.as_ref(),
+        registered.enrolled.session.as_ref(),
     ))
 }
 
