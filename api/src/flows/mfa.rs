@@ -1,6 +1,6 @@
-//! Second factors: setting up a TOTP authenticator and backup codes,
-//! completing a sign-in with one, and the recent strong authentication
-//! that sensitive actions need (step-up).
+//! Second factors: setting up a TOTP authenticator, enrolling any factor,
+//! and verifying one (completing a partial session, or a step-up). Backup
+//! codes live in `backup_codes`, assurance and step-up in `assurance`.
 //!
 //! A factor decision is appended with the version of the user's factors
 //! (`mfa:<user>`) it was made on, in the same append as the session's
@@ -9,95 +9,28 @@
 
 use chrono::Utc;
 use warden_core::auth::backup_codes;
-use warden_core::auth::mfa_policy::{Decision, Method, SignIn, decide};
-use warden_core::auth::password::Password;
-use warden_core::auth::tokens::{SessionCookie, Token, TokenKind};
 use warden_core::auth::totp::{Totp, TotpParams};
 use warden_core::commands::account;
 use warden_core::commands::mfa::{
-    self, BackupCodesAcknowledged, BackupCodesGenerated, Factor, Failed, FailureReason, TotpEnrolled,
-    TotpEnrolmentStarted, TotpRemoved, Verified,
+    self, Factor, Failed, FailureReason, TotpEnrolled, TotpEnrolmentStarted, TotpRemoved, Verified,
 };
-use warden_core::commands::session::{self, Assurance, Pending, SessionElevated};
-use warden_core::event::now_micros;
+use warden_core::commands::session::Pending;
 use warden_projections::mfa::{TotpFactor, UserFactors};
 use warden_projections::projection::read;
 use zeroize::Zeroizing;
 
+use super::assurance::Elevation;
+pub use super::assurance::{
+    AfterFirstFactor, after_first_factor, enrolled, reauthenticate_with_password, require_recent_authentication,
+};
+pub use super::backup_codes::{acknowledge_backup_codes, regenerate_backup_codes};
+use super::backup_codes::{backup_codes_event, check_backup_code};
 use super::sign_in::NewSession;
 use super::{commit, new_id};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
-
-/// What a sign-in whose first factor passed leads to, by the org's MFA
-/// policy (`warden_core::auth::mfa_policy`): a step still pending (a second
-/// factor, or enrolling one), and the end of the enrolment grace period
-/// when the user is inside it.
-#[derive(Debug, Clone, Default)]
-pub struct AfterFirstFactor {
-    pub pending: Option<Pending>,
-    pub enrolment_due: Option<chrono::DateTime<Utc>>,
-}
-
-pub fn after_first_factor(
-    state: &AppState,
-    user: &warden_projections::accounts::User,
-    method: Method,
-    first_factor_is_mfa: bool,
-) -> Result<AfterFirstFactor, ApiError> {
-    let accounts = read(&state.models.accounts);
-    let org = accounts.org(&user.org);
-    let policy = org.map(|org| org.mfa_policy.clone()).unwrap_or_default();
-    let required_since = org
-        .and_then(|org| org.mfa_required_since)
-        .map_or(user.created_at, |since| since.max(user.created_at));
-    let enrolled = enrolled(&read(&state.models.mfa).factors(&user.id));
-    let decision = decide(
-        &policy,
-        &SignIn {
-            method,
-            enrolled: &enrolled,
-            first_factor_is_mfa,
-            upstream_mfa: false,
-            required_since,
-            now: Utc::now(),
-        },
-    );
-    let names = |factors: Vec<Factor>| factors.iter().map(|factor| factor.as_str().to_string()).collect();
-    Ok(match decision {
-        Decision::Full => AfterFirstFactor::default(),
-        Decision::FullUntilEnrolled { deadline } => AfterFirstFactor {
-            pending: None,
-            enrolment_due: Some(deadline),
-        },
-        Decision::SecondFactor { factors } => AfterFirstFactor {
-            pending: Some(Pending::second_factor(names(factors))),
-            enrolment_due: None,
-        },
-        Decision::Enrol { factors } => AfterFirstFactor {
-            pending: Some(Pending::enrolment(names(factors))),
-            enrolment_due: None,
-        },
-        Decision::Refused { reason } => return Err(ApiError::forbidden_code("method_not_allowed", reason)),
-    })
-}
-
-/// The factors a user can prove now, as the policy engine counts them.
-pub fn enrolled(factors: &UserFactors) -> Vec<Factor> {
-    let mut enrolled = Vec::new();
-    if !factors.passkeys.is_empty() {
-        enrolled.push(Factor::Passkey);
-    }
-    if factors.totp.is_some() {
-        enrolled.push(Factor::Totp);
-    }
-    if factors.backup_codes.as_ref().is_some_and(|codes| codes.remaining() > 0) {
-        enrolled.push(Factor::BackupCode);
-    }
-    enrolled
-}
 
 /// An authenticator being set up: shown to its user until confirmed.
 pub struct TotpSetup {
@@ -310,51 +243,6 @@ pub async fn remove_totp(state: &AppState, current: &CurrentSession, client: &Cl
     commit(state, vec![event]).await.map(|_| ())
 }
 
-/// A new set of backup codes; the old set stops working. Needs a recent
-/// strong authentication.
-pub async fn regenerate_backup_codes(
-    state: &AppState,
-    current: &CurrentSession,
-    client: &Client,
-) -> Result<IssuedCodes, ApiError> {
-    require_recent_authentication(state, current)?;
-    let factors = read(&state.models.mfa).factors(&current.user.id);
-    if !factors.has_second_factor() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "no_second_factor",
-            "backup codes recover a second factor: set up an authenticator first",
-        ));
-    }
-    let (event, issued) = backup_codes_event(state, current, client, factors.version).await?;
-    commit(state, vec![event]).await?;
-    Ok(issued)
-}
-
-/// Records that the user saved the backup codes of `set`.
-pub async fn acknowledge_backup_codes(
-    state: &AppState,
-    current: &CurrentSession,
-    client: &Client,
-    set: &str,
-) -> Result<(), ApiError> {
-    let user = &current.user;
-    let factors = read(&state.models.mfa).factors(&user.id);
-    if factors.backup_codes.as_ref().is_none_or(|codes| codes.set != set) {
-        return Err(ApiError::not_found());
-    }
-    let context = client.as_user(&user.id, &user.org);
-    let event = mfa::acknowledge_backup_codes(
-        &context,
-        factors.version,
-        &BackupCodesAcknowledged {
-            user: user.id.clone(),
-            set: set.to_string(),
-        },
-    );
-    commit(state, vec![event]).await.map(|_| ())
-}
-
 /// Verifies a second factor (a TOTP code or a backup code): completes a
 /// partial session, or refreshes a full one's strong authentication for a
 /// sensitive action. The session gets a new token either way.
@@ -461,140 +349,6 @@ pub(super) fn allowed_factors(current: &CurrentSession, factors: &UserFactors) -
     }
 }
 
-/// Re-authenticates with the password, for a sensitive action of a user
-/// who has no second factor (one who has must use it: a password alone
-/// does not refresh a two-factor session).
-pub async fn reauthenticate_with_password(
-    state: &AppState,
-    current: &CurrentSession,
-    client: &Client,
-    password: &Password,
-) -> Result<NewSession, ApiError> {
-    let user_view = &current.user;
-    if read(&state.models.mfa).factors(&user_view.id).has_second_factor() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "use_second_factor",
-            "this account has a second factor: re-authenticate with it (POST /api/v1/mfa/verify)",
-        ));
-    }
-    super::account::confirm_password(state, current, client, password, "reauthenticate").await?;
-    let context = client.as_user(&user_view.id, &user_view.org);
-    let elevation = Elevation::new(state, current, "aal1", vec!["password".into()], "step_up");
-    let sealed = commit(state, vec![elevation.event(&context, current)]).await?;
-    Ok(elevation.into_session(current, &sealed))
-}
-
-/// Refuses a sensitive action unless the session's last strong
-/// authentication is recent (`step_up_max_age_seconds`): a second factor
-/// for users who have one, the password for others.
-pub fn require_recent_authentication(state: &AppState, current: &CurrentSession) -> Result<(), ApiError> {
-    let has_factor = read(&state.models.mfa)
-        .of(&current.user.id)
-        .is_some_and(UserFactors::has_second_factor);
-    let max_age = chrono::Duration::seconds(i64::try_from(state.mfa.step_up_max_age_seconds).unwrap_or(600));
-    let assurance = &current.session.assurance;
-    let fresh = Utc::now() - assurance.at <= max_age;
-    let strong = !has_factor || assurance.level == "aal2";
-    if fresh && strong {
-        return Ok(());
-    }
-    let message = if has_factor {
-        "this action needs a recent second factor: verify one (POST /api/v1/mfa/verify) and try again"
-    } else {
-        "this action needs a recent sign-in: confirm your password (POST /api/v1/session/reauthenticate) and try again"
-    };
-    Err(ApiError::forbidden_code("reauthentication_required", message))
-}
-
-/// A new token and assurance for the current session.
-pub(super) struct Elevation {
-    token: Token,
-    assurance: Assurance,
-    reason: &'static str,
-    expires_at: chrono::DateTime<Utc>,
-    pending: Option<Pending>,
-}
-
-impl Elevation {
-    pub(super) fn new(
-        state: &AppState,
-        current: &CurrentSession,
-        level: &str,
-        methods: Vec<String>,
-        reason: &'static str,
-    ) -> Self {
-        // A session waiting for an enrolment stays waiting: proving an
-        // existing factor only lets the user set up the one the org
-        // counts.
-        let pending = current
-            .session
-            .pending
-            .clone()
-            .filter(|pending| pending.is_enrolment() && reason != "enrolment");
-        // A completed sign-in gets the org's absolute lifetime from its
-        // start; a step-up (or a still pending one) keeps the session's end.
-        let expires_at = if current.session.is_full() || pending.is_some() {
-            current.session.expires_at
-        } else {
-            let policy = read(&state.models.accounts)
-                .org(&current.user.org)
-                .map_or(state.web.default_session_policy, |org| org.session_policy);
-            current.session.created_at
-                + chrono::Duration::seconds(
-                    i64::try_from(policy.absolute_timeout_seconds).unwrap_or(i64::MAX / 1_000_000),
-                )
-        };
-        Elevation {
-            token: Token::generate(),
-            assurance: Assurance {
-                level: level.into(),
-                methods,
-                at: now_micros(),
-            },
-            reason,
-            expires_at,
-            pending,
-        }
-    }
-
-    pub(super) fn event(
-        &self,
-        context: &warden_core::commands::Context,
-        current: &CurrentSession,
-    ) -> warden_core::NewEvent {
-        session::elevate(
-            context,
-            &current.session.id,
-            &SessionElevated {
-                user: current.user.id.clone(),
-                token_hash: self.token.hash(TokenKind::Session),
-                assurance: self.assurance.clone(),
-                reason: self.reason.into(),
-                expires_at: self.expires_at,
-                pending: self.pending.clone(),
-            },
-        )
-    }
-
-    pub(super) fn into_session(self, current: &CurrentSession, sealed: &[warden_core::Event]) -> NewSession {
-        let seq = sealed
-            .iter()
-            .rev()
-            .find(|event| event.kind == session::SESSION_ELEVATED)
-            .map(|event| event.seq)
-            .unwrap_or_default();
-        NewSession {
-            session_id: current.session.id.clone(),
-            csrf_token: self.token.csrf(),
-            cookie: SessionCookie { seq, token: self.token }.encode(),
-            expires_at: self.expires_at,
-            pending: self.pending,
-            enrolment_due: None,
-        }
-    }
-}
-
 /// The step of `code` for this authenticator, if valid now.
 async fn totp_step(state: &AppState, totp: &TotpFactor, code: &str) -> Result<Option<u64>, ApiError> {
     let secret = Zeroizing::new(state.data_keys.open(&totp.secret).await.map_err(key_service)?);
@@ -604,91 +358,6 @@ async fn totp_step(state: &AppState, totp: &TotpFactor, code: &str) -> Result<Op
     })?;
     let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
     Ok(checker.check(code, now))
-}
-
-async fn check_backup_code(
-    state: &AppState,
-    current: &CurrentSession,
-    client: &Client,
-    factors: &UserFactors,
-    code: &str,
-) -> Result<Verified, ApiError> {
-    let Some(codes) = factors.backup_codes.as_ref() else {
-        return Err(refuse(
-            state,
-            current,
-            client,
-            Some(Factor::BackupCode),
-            FailureReason::WrongCode,
-        )
-        .await);
-    };
-    let hashes = state.data_keys.open(&codes.hashes).await.map_err(key_service)?;
-    match backup_codes::find(&current.user.id, code, &hashes) {
-        Some(index) if !codes.used.contains(&index) => Ok(Verified {
-            user: current.user.id.clone(),
-            factor: Factor::BackupCode,
-            session: current.session.id.clone(),
-            step: None,
-            set: Some(codes.set.clone()),
-            index: Some(index),
-            remaining: Some(codes.remaining().saturating_sub(1)),
-            credential: None,
-            authentication: None,
-            ceremony: None,
-        }),
-        Some(_) => Err(refuse(
-            state,
-            current,
-            client,
-            Some(Factor::BackupCode),
-            FailureReason::Replayed,
-        )
-        .await),
-        None => Err(refuse(
-            state,
-            current,
-            client,
-            Some(Factor::BackupCode),
-            FailureReason::WrongCode,
-        )
-        .await),
-    }
-}
-
-/// A new set of backup codes as an event on the user's factors at `version`.
-pub(super) async fn backup_codes_event(
-    state: &AppState,
-    current: &CurrentSession,
-    client: &Client,
-    version: u64,
-) -> Result<(warden_core::NewEvent, IssuedCodes), ApiError> {
-    let user = &current.user;
-    let generated = backup_codes::generate(&user.id);
-    let hashes = state
-        .data_keys
-        .seal(&account::user_subject(&user.id), &generated.hashes)
-        .await
-        .map_err(key_service)?;
-    let set = new_id();
-    let context = client.as_user(&user.id, &user.org);
-    let event = mfa::generate_backup_codes(
-        &context,
-        version,
-        &BackupCodesGenerated {
-            user: user.id.clone(),
-            set: set.clone(),
-            hashes,
-            count: generated.codes.len(),
-        },
-    );
-    Ok((
-        event,
-        IssuedCodes {
-            set,
-            codes: generated.codes,
-        },
-    ))
 }
 
 /// Refuses a second-factor attempt the throttle does not allow now.

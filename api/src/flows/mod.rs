@@ -4,8 +4,11 @@
 //! JSON handlers and page handlers both call these.
 
 pub mod account;
+pub mod assurance;
+pub mod backup_codes;
 pub mod mfa;
 pub mod org;
+pub mod passkey_sign_in;
 pub mod passkeys;
 pub mod setup;
 pub mod sign_in;

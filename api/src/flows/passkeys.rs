@@ -1,6 +1,7 @@
 //! Passkeys: registering one, proving one as a second factor (or for a
-//! step-up), signing in with one alone (email, then the passkey), and
-//! naming and removing them.
+//! step-up), naming and removing them, and the ceremony state that every
+//! passkey exchange (signing in with one alone too, `passkey_sign_in`)
+//! shares.
 //!
 //! Every ceremony is two requests. Its state travels sealed to the browser
 //! and back (`Challenge::ceremony`), so any node can finish it; its id is
@@ -10,12 +11,10 @@
 use base64::Engine as _;
 use chrono::Utc;
 use serde::Serialize;
-use warden_core::auth::mfa_policy::Method;
 use warden_core::auth::webauthn::{
     CEREMONY_LIFETIME, Ceremony, CeremonyState, PublicKeyCredential, RegisterPublicKeyCredential, RelyingParty, Uuid,
     credential_id_text,
 };
-use warden_core::commands::account::{self, FailureReason as LoginFailure, LoginSucceeded, Status, identifier_key};
 use warden_core::commands::mfa::{
     self, Factor, FailureReason, PasskeyRegistered, PasskeyRemoved, PasskeyRenamed, Verified,
 };
@@ -26,7 +25,7 @@ use super::mfa::{
     Enrolled, allowed_factors, check_enrollable, commit_enrolment, commit_verification, key_service, refuse,
     require_recent_authentication, second_factor_throttle,
 };
-use super::sign_in::{NewSession, SessionStart, record_failure, throttle};
+use super::sign_in::NewSession;
 use super::{check_name, commit, new_id};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -45,7 +44,7 @@ pub struct Challenge {
 /// Subject of the data key that seals ceremony states.
 const CEREMONY_KEY: &str = "secret:webauthn-ceremonies";
 
-fn relying_party(state: &AppState) -> Result<&RelyingParty, ApiError> {
+pub(super) fn relying_party(state: &AppState) -> Result<&RelyingParty, ApiError> {
     state.passkeys.as_deref().ok_or_else(|| {
         ApiError::new(
             axum::http::StatusCode::CONFLICT,
@@ -220,137 +219,6 @@ pub async fn verify(
     commit_verification(state, current, client, factors.version, verified).await
 }
 
-/// Starts a sign-in with a passkey alone, for the account of `email`. An
-/// unknown account, or one without passkeys, gets options shaped like a
-/// real one's (and is refused at the end), so the answer tells nothing.
-pub async fn start_sign_in(state: &AppState, email: &str) -> Result<Challenge, ApiError> {
-    let party = relying_party(state)?;
-    check_email_length(email)?;
-    let user = read(&state.models.accounts).user_by_email(email).cloned();
-    let passkeys: Vec<_> = user
-        .as_ref()
-        .map(|user| read(&state.models.mfa).factors(&user.id).passkeys)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|passkey| passkey.passkey)
-        .collect();
-    let (options, ceremony_state) = if passkeys.is_empty() {
-        let seed = blake3::keyed_hash(&state.passwords.identifier_key, email.trim().to_lowercase().as_bytes());
-        let options = party.decoy_challenge(seed.as_bytes());
-        (serde_json::to_value(options).unwrap_or_default(), CeremonyState::Decoy)
-    } else {
-        let (options, authentication) = party
-            .webauthn
-            .start_passkey_authentication(&passkeys)
-            .map_err(|_| ApiError::internal("passkey authentication could not start"))?;
-        (
-            serde_json::to_value(options).unwrap_or_default(),
-            CeremonyState::Authentication(authentication),
-        )
-    };
-    challenge(
-        state,
-        Ceremony {
-            id: new_id(),
-            user: user
-                .map(|user| user.id)
-                .filter(|_| !matches!(ceremony_state, CeremonyState::Decoy)),
-            session: None,
-            expires_at: Utc::now() + CEREMONY_LIFETIME,
-            state: ceremony_state,
-        },
-        options,
-    )
-    .await
-}
-
-/// Finishes a passkey sign-in: a full session at `aal2` (the passkey
-/// verified its user), or the password sign-in's refusals. A ceremony or
-/// an answer that is not one (forged, malformed, of another sign-in) is a
-/// failed sign-in like a wrong passkey.
-pub async fn finish_sign_in(
-    state: &AppState,
-    client: &Client,
-    email: &str,
-    ceremony: &str,
-    credential: &serde_json::Value,
-) -> Result<NewSession, ApiError> {
-    check_email_length(email)?;
-    let identifier = identifier_key(&state.passwords.identifier_key, email);
-    let anonymous = client.anonymous();
-    let user = read(&state.models.accounts).user_by_email(email).cloned();
-    let _attempt = throttle(
-        state,
-        client,
-        &identifier,
-        user.as_ref().map(|user| user.id.as_str()),
-        "passkey",
-    )
-    .await?;
-    let opened = match open(state, ceremony, None).await {
-        Err(error) if error.code == "ceremony_expired" => return Err(error),
-        opened => opened.ok(),
-    };
-    let parsed = serde_json::from_value::<PublicKeyCredential>(credential.clone()).ok();
-    let fail = |reason: LoginFailure, user: Option<String>| {
-        let identifier = identifier.clone();
-        let anonymous = anonymous.clone();
-        async move {
-            record_failure(state, &anonymous, user.as_deref(), &identifier, reason, "passkey").await?;
-            Err::<NewSession, ApiError>(invalid_passkey())
-        }
-    };
-    let (Some(ceremony), Some(credential)) = (opened, parsed) else {
-        let reason = if user.is_some() {
-            LoginFailure::InvalidPasskey
-        } else {
-            LoginFailure::UnknownAccount
-        };
-        return fail(reason, user.map(|user| user.id)).await;
-    };
-    let Some(user) = user.filter(|user| ceremony.user.as_deref() == Some(user.id.as_str())) else {
-        return fail(LoginFailure::UnknownAccount, None).await;
-    };
-    let verified = check_assertion(state, &ceremony, &credential, &user.id, "")?;
-    let Some(mut verified) = verified else {
-        return fail(LoginFailure::InvalidPasskey, Some(user.id.clone())).await;
-    };
-    if user.status != Status::Active {
-        let reason = if user.status == Status::Disabled {
-            LoginFailure::Disabled
-        } else {
-            LoginFailure::Invited
-        };
-        record_failure(state, &anonymous, Some(&user.id), &identifier, reason, "passkey").await?;
-        return Err(ApiError::forbidden_code("account_disabled", "this account is disabled"));
-    }
-    let factors = read(&state.models.mfa).factors(&user.id);
-    let context = client.as_user(&user.id, &user.org);
-    // A passkey proves two factors: only a policy that disallows passkey
-    // sign-in stops it.
-    super::mfa::after_first_factor(state, &user, Method::Passkey, true)?;
-    let start = SessionStart::strong(state, &user.id, &user.org, client, &["passkey"]);
-    verified.session = start.session_id.clone();
-    let before = vec![mfa::verified(&context, factors.version, &verified)];
-    let after = vec![account::login_succeeded(
-        &context,
-        &LoginSucceeded {
-            user: user.id.clone(),
-            method: "passkey".into(),
-            session: start.session_id.clone(),
-            identifier: identifier.clone(),
-            second_factor_pending: false,
-        },
-    )];
-    match start.commit(state, before, after).await {
-        Ok(session) => Ok(session),
-        Err(error) if matches!(error.code, "conflict" | "taken") => {
-            fail(LoginFailure::InvalidPasskey, Some(user.id.clone())).await
-        }
-        Err(error) => Err(error),
-    }
-}
-
 /// Renames one of the user's passkeys.
 pub async fn rename(
     state: &AppState,
@@ -405,7 +273,7 @@ pub async fn remove(
 /// Checks the browser's assertion against the ceremony: the verified
 /// factor, or `None` when it does not verify (or names another user's
 /// credential).
-fn check_assertion(
+pub(super) fn check_assertion(
     state: &AppState,
     ceremony: &Ceremony,
     credential: &PublicKeyCredential,
@@ -438,7 +306,11 @@ fn check_assertion(
     }))
 }
 
-async fn challenge(state: &AppState, ceremony: Ceremony, options: serde_json::Value) -> Result<Challenge, ApiError> {
+pub(super) async fn challenge(
+    state: &AppState,
+    ceremony: Ceremony,
+    options: serde_json::Value,
+) -> Result<Challenge, ApiError> {
     let sealed = state
         .data_keys
         .seal(CEREMONY_KEY, &ceremony)
@@ -453,7 +325,7 @@ async fn challenge(state: &AppState, ceremony: Ceremony, options: serde_json::Va
 
 /// Opens a ceremony state sent back by a browser: sealed by Warden, not
 /// expired, and (when `session` is given) started by that session.
-async fn open(state: &AppState, text: &str, session: Option<&str>) -> Result<Ceremony, ApiError> {
+pub(super) async fn open(state: &AppState, text: &str, session: Option<&str>) -> Result<Ceremony, ApiError> {
     let sealed: Sealed<Ceremony> = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text.trim())
         .ok()
@@ -476,22 +348,6 @@ async fn open(state: &AppState, text: &str, session: Option<&str>) -> Result<Cer
     Ok(ceremony)
 }
 
-/// Emails are at most 320 characters (RFC 5321's limits).
-fn check_email_length(email: &str) -> Result<(), ApiError> {
-    if email.len() > 320 {
-        return Err(ApiError::bad_request("the email is longer than 320 characters"));
-    }
-    Ok(())
-}
-
 fn wrong_ceremony() -> ApiError {
     ApiError::bad_request("the passkey request is not one this session started; start again")
-}
-
-fn invalid_passkey() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-        "the passkey was not accepted for this account",
-    )
 }

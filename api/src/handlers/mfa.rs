@@ -287,7 +287,9 @@ pub async fn start_passkey_sign_in(
     State(state): State<AppState>,
     Json(body): Json<EmailBody>,
 ) -> Result<Json<passkeys::Challenge>, ApiError> {
-    Ok(Json(passkeys::start_sign_in(&state, &body.email).await?))
+    Ok(Json(
+        crate::flows::passkey_sign_in::start_sign_in(&state, &body.email).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -305,7 +307,9 @@ pub async fn finish_passkey_sign_in(
     client: Client,
     Json(body): Json<PasskeySignInBody>,
 ) -> Result<Response, ApiError> {
-    let session = passkeys::finish_sign_in(&state, &client, &body.email, &body.ceremony, &body.credential).await?;
+    let session =
+        crate::flows::passkey_sign_in::finish_sign_in(&state, &client, &body.email, &body.ceremony, &body.credential)
+            .await?;
     Ok(signed_in(&state, &session, StatusCode::OK))
 }
 

@@ -1,0 +1,147 @@
+//! Backup codes: a new set (the old one dies), the user's acknowledgement
+//! that they saved it, and checking one as a second factor.
+
+use warden_core::auth::backup_codes;
+use warden_core::commands::account;
+use warden_core::commands::mfa::{
+    self, BackupCodesAcknowledged, BackupCodesGenerated, Factor, FailureReason, Verified,
+};
+use warden_projections::mfa::UserFactors;
+use warden_projections::projection::read;
+
+use super::mfa::{IssuedCodes, key_service, refuse, require_recent_authentication};
+use super::{commit, new_id};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::Client;
+use crate::web::session::CurrentSession;
+
+/// A new set of backup codes; the old set stops working. Needs a recent
+/// strong authentication.
+pub async fn regenerate_backup_codes(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+) -> Result<IssuedCodes, ApiError> {
+    require_recent_authentication(state, current)?;
+    let factors = read(&state.models.mfa).factors(&current.user.id);
+    if !factors.has_second_factor() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "no_second_factor",
+            "backup codes recover a second factor: set up an authenticator first",
+        ));
+    }
+    let (event, issued) = backup_codes_event(state, current, client, factors.version).await?;
+    commit(state, vec![event]).await?;
+    Ok(issued)
+}
+
+/// Records that the user saved the backup codes of `set`.
+pub async fn acknowledge_backup_codes(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    set: &str,
+) -> Result<(), ApiError> {
+    let user = &current.user;
+    let factors = read(&state.models.mfa).factors(&user.id);
+    if factors.backup_codes.as_ref().is_none_or(|codes| codes.set != set) {
+        return Err(ApiError::not_found());
+    }
+    let context = client.as_user(&user.id, &user.org);
+    let event = mfa::acknowledge_backup_codes(
+        &context,
+        factors.version,
+        &BackupCodesAcknowledged {
+            user: user.id.clone(),
+            set: set.to_string(),
+        },
+    );
+    commit(state, vec![event]).await.map(|_| ())
+}
+
+pub(super) async fn check_backup_code(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    factors: &UserFactors,
+    code: &str,
+) -> Result<Verified, ApiError> {
+    let Some(codes) = factors.backup_codes.as_ref() else {
+        return Err(refuse(
+            state,
+            current,
+            client,
+            Some(Factor::BackupCode),
+            FailureReason::WrongCode,
+        )
+        .await);
+    };
+    let hashes = state.data_keys.open(&codes.hashes).await.map_err(key_service)?;
+    match backup_codes::find(&current.user.id, code, &hashes) {
+        Some(index) if !codes.used.contains(&index) => Ok(Verified {
+            user: current.user.id.clone(),
+            factor: Factor::BackupCode,
+            session: current.session.id.clone(),
+            step: None,
+            set: Some(codes.set.clone()),
+            index: Some(index),
+            remaining: Some(codes.remaining().saturating_sub(1)),
+            credential: None,
+            authentication: None,
+            ceremony: None,
+        }),
+        Some(_) => Err(refuse(
+            state,
+            current,
+            client,
+            Some(Factor::BackupCode),
+            FailureReason::Replayed,
+        )
+        .await),
+        None => Err(refuse(
+            state,
+            current,
+            client,
+            Some(Factor::BackupCode),
+            FailureReason::WrongCode,
+        )
+        .await),
+    }
+}
+
+/// A new set of backup codes as an event on the user's factors at `version`.
+pub(super) async fn backup_codes_event(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    version: u64,
+) -> Result<(warden_core::NewEvent, IssuedCodes), ApiError> {
+    let user = &current.user;
+    let generated = backup_codes::generate(&user.id);
+    let hashes = state
+        .data_keys
+        .seal(&account::user_subject(&user.id), &generated.hashes)
+        .await
+        .map_err(key_service)?;
+    let set = new_id();
+    let context = client.as_user(&user.id, &user.org);
+    let event = mfa::generate_backup_codes(
+        &context,
+        version,
+        &BackupCodesGenerated {
+            user: user.id.clone(),
+            set: set.clone(),
+            hashes,
+            count: generated.codes.len(),
+        },
+    );
+    Ok((
+        event,
+        IssuedCodes {
+            set,
+            codes: generated.codes,
+        },
+    ))
+}

@@ -1,0 +1,164 @@
+//! Signing in with a passkey alone: the email first (the options name the
+//! account's passkeys, or stand-ins shaped alike for an account without),
+//! then the passkey, which proves two factors at once.
+
+use chrono::Utc;
+use warden_core::auth::mfa_policy::Method;
+use warden_core::auth::webauthn::{CEREMONY_LIFETIME, Ceremony, CeremonyState, PublicKeyCredential};
+use warden_core::commands::account::{self, FailureReason as LoginFailure, LoginSucceeded, Status, identifier_key};
+use warden_core::commands::mfa;
+use warden_projections::projection::read;
+
+use super::new_id;
+use super::passkeys::{Challenge, challenge, check_assertion, open, relying_party};
+use super::sign_in::{NewSession, SessionStart, record_failure, throttle};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::Client;
+
+/// Starts a sign-in with a passkey alone, for the account of `email`. An
+/// unknown account, or one without passkeys, gets options shaped like a
+/// real one's (and is refused at the end), so the answer tells nothing.
+pub async fn start_sign_in(state: &AppState, email: &str) -> Result<Challenge, ApiError> {
+    let party = relying_party(state)?;
+    check_email_length(email)?;
+    let user = read(&state.models.accounts).user_by_email(email).cloned();
+    let passkeys: Vec<_> = user
+        .as_ref()
+        .map(|user| read(&state.models.mfa).factors(&user.id).passkeys)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|passkey| passkey.passkey)
+        .collect();
+    let (options, ceremony_state) = if passkeys.is_empty() {
+        let seed = blake3::keyed_hash(&state.passwords.identifier_key, email.trim().to_lowercase().as_bytes());
+        let options = party.decoy_challenge(seed.as_bytes());
+        (serde_json::to_value(options).unwrap_or_default(), CeremonyState::Decoy)
+    } else {
+        let (options, authentication) = party
+            .webauthn
+            .start_passkey_authentication(&passkeys)
+            .map_err(|_| ApiError::internal("passkey authentication could not start"))?;
+        (
+            serde_json::to_value(options).unwrap_or_default(),
+            CeremonyState::Authentication(authentication),
+        )
+    };
+    challenge(
+        state,
+        Ceremony {
+            id: new_id(),
+            user: user
+                .map(|user| user.id)
+                .filter(|_| !matches!(ceremony_state, CeremonyState::Decoy)),
+            session: None,
+            expires_at: Utc::now() + CEREMONY_LIFETIME,
+            state: ceremony_state,
+        },
+        options,
+    )
+    .await
+}
+
+/// Finishes a passkey sign-in: a full session at `aal2` (the passkey
+/// verified its user), or the password sign-in's refusals. A ceremony or
+/// an answer that is not one (forged, malformed, of another sign-in) is a
+/// failed sign-in like a wrong passkey.
+pub async fn finish_sign_in(
+    state: &AppState,
+    client: &Client,
+    email: &str,
+    ceremony: &str,
+    credential: &serde_json::Value,
+) -> Result<NewSession, ApiError> {
+    check_email_length(email)?;
+    let identifier = identifier_key(&state.passwords.identifier_key, email);
+    let anonymous = client.anonymous();
+    let user = read(&state.models.accounts).user_by_email(email).cloned();
+    let _attempt = throttle(
+        state,
+        client,
+        &identifier,
+        user.as_ref().map(|user| user.id.as_str()),
+        "passkey",
+    )
+    .await?;
+    let opened = match open(state, ceremony, None).await {
+        Err(error) if error.code == "ceremony_expired" => return Err(error),
+        opened => opened.ok(),
+    };
+    let parsed = serde_json::from_value::<PublicKeyCredential>(credential.clone()).ok();
+    let fail = |reason: LoginFailure, user: Option<String>| {
+        let identifier = identifier.clone();
+        let anonymous = anonymous.clone();
+        async move {
+            record_failure(state, &anonymous, user.as_deref(), &identifier, reason, "passkey").await?;
+            Err::<NewSession, ApiError>(invalid_passkey())
+        }
+    };
+    let (Some(ceremony), Some(credential)) = (opened, parsed) else {
+        let reason = if user.is_some() {
+            LoginFailure::InvalidPasskey
+        } else {
+            LoginFailure::UnknownAccount
+        };
+        return fail(reason, user.map(|user| user.id)).await;
+    };
+    let Some(user) = user.filter(|user| ceremony.user.as_deref() == Some(user.id.as_str())) else {
+        return fail(LoginFailure::UnknownAccount, None).await;
+    };
+    let verified = check_assertion(state, &ceremony, &credential, &user.id, "")?;
+    let Some(mut verified) = verified else {
+        return fail(LoginFailure::InvalidPasskey, Some(user.id.clone())).await;
+    };
+    if user.status != Status::Active {
+        let reason = if user.status == Status::Disabled {
+            LoginFailure::Disabled
+        } else {
+            LoginFailure::Invited
+        };
+        record_failure(state, &anonymous, Some(&user.id), &identifier, reason, "passkey").await?;
+        return Err(ApiError::forbidden_code("account_disabled", "this account is disabled"));
+    }
+    let factors = read(&state.models.mfa).factors(&user.id);
+    let context = client.as_user(&user.id, &user.org);
+    // A passkey proves two factors: only a policy that disallows passkey
+    // sign-in stops it.
+    super::mfa::after_first_factor(state, &user, Method::Passkey, true)?;
+    let start = SessionStart::strong(state, &user.id, &user.org, client, &["passkey"]);
+    verified.session = start.session_id.clone();
+    let before = vec![mfa::verified(&context, factors.version, &verified)];
+    let after = vec![account::login_succeeded(
+        &context,
+        &LoginSucceeded {
+            user: user.id.clone(),
+            method: "passkey".into(),
+            session: start.session_id.clone(),
+            identifier: identifier.clone(),
+            second_factor_pending: false,
+        },
+    )];
+    match start.commit(state, before, after).await {
+        Ok(session) => Ok(session),
+        Err(error) if matches!(error.code, "conflict" | "taken") => {
+            fail(LoginFailure::InvalidPasskey, Some(user.id.clone())).await
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Emails are at most 320 characters (RFC 5321's limits).
+fn check_email_length(email: &str) -> Result<(), ApiError> {
+    if email.len() > 320 {
+        return Err(ApiError::bad_request("the email is longer than 320 characters"));
+    }
+    Ok(())
+}
+
+fn invalid_passkey() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "the passkey was not accepted for this account",
+    )
+}
