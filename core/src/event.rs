@@ -63,6 +63,33 @@ pub enum ActorKind {
     Anonymous,
 }
 
+impl ActorKind {
+    pub const ALL: [ActorKind; 6] = [
+        ActorKind::User,
+        ActorKind::ApiKey,
+        ActorKind::Vendor,
+        ActorKind::Service,
+        ActorKind::System,
+        ActorKind::Anonymous,
+    ];
+
+    /// The wire name, as in the canonical encoding.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::User => "user",
+            ActorKind::ApiKey => "api_key",
+            ActorKind::Vendor => "vendor",
+            ActorKind::Service => "service",
+            ActorKind::System => "system",
+            ActorKind::Anonymous => "anonymous",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {

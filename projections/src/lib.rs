@@ -6,6 +6,7 @@
 //! Every read model is listed once, in [`ReadModels`].
 
 pub mod accounts;
+pub mod audit;
 pub mod mfa;
 pub mod projection;
 pub mod runner;

@@ -1,10 +1,21 @@
 //! What a read model is to the runner.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use warden_core::Event;
+use warden_core::chain::VerifierState;
+use warden_core::ledger::{LedgerError, LedgerStore, Snapshot};
+
+use crate::runner::{Restored, RunnerError, Sink};
+
+const SNAPSHOT_EVERY_EVENTS: u64 = 10_000;
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(30);
+/// The chain verifier's own snapshot.
+const CHAIN_SNAPSHOT: &str = "chain";
+const CHAIN_SNAPSHOT_VERSION: u32 = 1;
 
 /// A read model built from the log.
 pub trait Projection: Default + Serialize + DeserializeOwned + Send + Sync + 'static {
@@ -98,5 +109,86 @@ impl<P: Projection> Slot for SlotOf<P> {
             }
         }
         self.position = last;
+    }
+}
+
+/// The in-memory read models as one sink: each restored from its own
+/// snapshot in the ledger, all saved together at one position.
+pub struct Models {
+    slots: Vec<Box<dyn Slot>>,
+}
+
+impl Models {
+    pub(crate) fn new(slots: Vec<Box<dyn Slot>>) -> Self {
+        Models { slots }
+    }
+}
+
+impl Sink for Models {
+    async fn restore(&mut self, store: &dyn LedgerStore) -> Result<Restored, RunnerError> {
+        for slot in &mut self.slots {
+            let restored = match store.load_snapshot(slot.name()).await? {
+                Some(snapshot) if snapshot.version == slot.version() => slot.restore(snapshot.seq, &snapshot.state),
+                Some(_) => {
+                    tracing::info!(
+                        projection = slot.name(),
+                        "projection version changed: rebuilding from seq 1"
+                    );
+                    false
+                }
+                None => false,
+            };
+            if !restored {
+                slot.reset();
+            }
+        }
+        let position = self.slots.iter().map(|slot| slot.position()).min().unwrap_or(0);
+        let verifier = match store.load_snapshot(CHAIN_SNAPSHOT).await? {
+            Some(snapshot) if snapshot.version == CHAIN_SNAPSHOT_VERSION => {
+                serde_json::from_slice::<VerifierState>(&snapshot.state).ok()
+            }
+            _ => None,
+        };
+        Ok(Restored { position, verifier })
+    }
+
+    fn apply(&mut self, events: &[Event]) -> Result<(), RunnerError> {
+        for slot in &mut self.slots {
+            slot.apply_all(events);
+        }
+        Ok(())
+    }
+
+    fn save_due(&self, unsaved_events: u64, since_save: Duration) -> bool {
+        unsaved_events >= SNAPSHOT_EVERY_EVENTS || since_save >= SNAPSHOT_EVERY
+    }
+
+    async fn save(
+        &mut self,
+        store: &dyn LedgerStore,
+        position: u64,
+        verifier: &VerifierState,
+    ) -> Result<(), RunnerError> {
+        let corrupt = |error: serde_json::Error| LedgerError::Corrupt {
+            seq: position,
+            reason: error.to_string(),
+        };
+        let mut snapshots = Vec::with_capacity(self.slots.len() + 1);
+        for slot in &self.slots {
+            snapshots.push(Snapshot {
+                name: slot.name().to_string(),
+                version: slot.version(),
+                seq: position,
+                state: slot.encode().map_err(corrupt)?,
+            });
+        }
+        snapshots.push(Snapshot {
+            name: CHAIN_SNAPSHOT.to_string(),
+            version: CHAIN_SNAPSHOT_VERSION,
+            seq: position,
+            state: serde_json::to_vec(verifier).map_err(corrupt)?,
+        });
+        store.save_snapshots(&snapshots).await?;
+        Ok(())
     }
 }

@@ -7,6 +7,7 @@
 //! violation stops the runner: read models never include an event that does
 //! not verify.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,10 +19,10 @@ use warden_core::Event;
 use warden_core::bus::relay::Backoff;
 use warden_core::bus::{Bus, BusError};
 use warden_core::chain::{ChainError, ChainVerifier, VerifierState};
-use warden_core::ledger::{LedgerError, LedgerStore, Snapshot};
+use warden_core::ledger::{LedgerError, LedgerStore};
 
 use crate::ReadModels;
-use crate::projection::Slot;
+use crate::projection::Models;
 
 const CHUNK: usize = 1000;
 /// Threads that verify signatures while catching up.
@@ -31,11 +32,6 @@ const TAIL_INTERVAL: Duration = Duration::from_millis(250);
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_millis(500);
 const RESUBSCRIBE_FIRST: Duration = Duration::from_secs(2);
 const RESUBSCRIBE_MAX: Duration = Duration::from_secs(15);
-const SNAPSHOT_EVERY_EVENTS: u64 = 10_000;
-const SNAPSHOT_EVERY: Duration = Duration::from_secs(30);
-/// The chain verifier's own snapshot.
-const CHAIN_SNAPSHOT: &str = "chain";
-const CHAIN_SNAPSHOT_VERSION: u32 = 1;
 
 #[derive(Debug, Error)]
 pub enum RunnerError {
@@ -43,6 +39,39 @@ pub enum RunnerError {
     Ledger(#[from] LedgerError),
     #[error("the log fails verification: {0}")]
     Chain(#[from] ChainError),
+    /// The sink cannot keep what it was given (a disk error): the runner
+    /// stops rather than skip events.
+    #[error("{0}")]
+    Sink(String),
+}
+
+/// Where a sink stands after a restore.
+pub struct Restored {
+    /// Every event up to this seq has been applied.
+    pub position: u64,
+    /// The chain verifier's state at `position`; without it the runner
+    /// verifies from seq 1 and the sink skips what it has seen.
+    pub verifier: Option<VerifierState>,
+}
+
+/// What a runner feeds, in `seq` order, with verified events only: the
+/// in-memory read models, or the audit index on disk. A sink saves its
+/// own position together with its state, so the two move as one.
+pub trait Sink: Send + 'static {
+    /// Loads the saved state (or starts empty).
+    fn restore(&mut self, store: &dyn LedgerStore) -> impl Future<Output = Result<Restored, RunnerError>> + Send;
+    /// Applies a verified, contiguous run; events at or below the sink's
+    /// own position are skipped.
+    fn apply(&mut self, events: &[Event]) -> Result<(), RunnerError>;
+    /// Whether to save now, given what is unsaved.
+    fn save_due(&self, unsaved_events: u64, since_save: Duration) -> bool;
+    /// Saves the state at `position`, with the verifier's state there.
+    fn save(
+        &mut self,
+        store: &dyn LedgerStore,
+        position: u64,
+        verifier: &VerifierState,
+    ) -> impl Future<Output = Result<(), RunnerError>> + Send;
 }
 
 /// Where the read models stand, for read-your-writes and readiness.
@@ -72,19 +101,19 @@ impl Positions {
     }
 }
 
-pub struct Runner {
+pub struct Runner<S: Sink = Models> {
     store: Arc<dyn LedgerStore>,
     bus: Arc<dyn Bus>,
-    slots: Vec<Box<dyn Slot>>,
+    sink: S,
     verifier: ChainVerifier,
     position: u64,
     applied: watch::Sender<u64>,
     failure: watch::Sender<Option<String>>,
-    snapshot_seq: u64,
-    snapshot_at: Instant,
+    saved_seq: u64,
+    saved_at: Instant,
 }
 
-impl Runner {
+impl Runner<Models> {
     /// Restores every read model from its snapshot (or resets it when its
     /// version changed) and returns the runner and its positions.
     pub async fn restore(
@@ -92,36 +121,25 @@ impl Runner {
         bus: Arc<dyn Bus>,
         models: &ReadModels,
     ) -> Result<(Self, Positions), RunnerError> {
-        let mut slots = models.slots();
-        for slot in &mut slots {
-            let restored = match store.load_snapshot(slot.name()).await? {
-                Some(snapshot) if snapshot.version == slot.version() => slot.restore(snapshot.seq, &snapshot.state),
-                Some(_) => {
-                    tracing::info!(
-                        projection = slot.name(),
-                        "projection version changed: rebuilding from seq 1"
-                    );
-                    false
-                }
-                None => false,
-            };
-            if !restored {
-                slot.reset();
-            }
-        }
-        let position = slots.iter().map(|slot| slot.position()).min().unwrap_or(0);
-        let verifier = match store.load_snapshot(CHAIN_SNAPSHOT).await? {
-            Some(snapshot) if snapshot.version == CHAIN_SNAPSHOT_VERSION => {
-                serde_json::from_slice::<VerifierState>(&snapshot.state)
-                    .ok()
-                    .and_then(|state| ChainVerifier::from_state(&state))
-                    .filter(|verifier| verifier.next_seq() == position + 1)
-            }
-            _ => None,
-        };
-        // Without a verifier state at the models' position, verify from 1.
+        Self::with_sink(store, bus, Models::new(models.slots())).await
+    }
+}
+
+impl<S: Sink> Runner<S> {
+    /// Restores a sink and returns the runner that feeds it.
+    pub async fn with_sink(
+        store: Arc<dyn LedgerStore>,
+        bus: Arc<dyn Bus>,
+        mut sink: S,
+    ) -> Result<(Self, Positions), RunnerError> {
+        let restored = sink.restore(store.as_ref()).await?;
+        let verifier = restored
+            .verifier
+            .and_then(|state| ChainVerifier::from_state(&state))
+            .filter(|verifier| verifier.next_seq() == restored.position + 1);
+        // Without a verifier state at the sink's position, verify from 1.
         let (verifier, position) = match verifier {
-            Some(verifier) => (verifier, position),
+            Some(verifier) => (verifier, restored.position),
             None => (ChainVerifier::new(), 0),
         };
         let (applied, applied_receiver) = watch::channel(position);
@@ -129,13 +147,13 @@ impl Runner {
         let runner = Runner {
             store,
             bus,
-            slots,
+            sink,
             verifier,
             position,
             applied,
             failure,
-            snapshot_seq: position,
-            snapshot_at: Instant::now(),
+            saved_seq: position,
+            saved_at: Instant::now(),
         };
         let positions = Positions {
             applied: applied_receiver,
@@ -173,6 +191,11 @@ impl Runner {
                     self.failure.send_replace(Some(error.to_string()));
                     return;
                 }
+                Err(RunnerError::Sink(error)) => {
+                    tracing::error!(%error, "a read model cannot keep events; it stopped");
+                    self.failure.send_replace(Some(error));
+                    return;
+                }
                 Err(error) => {
                     tracing::warn!(%error, "projection runner interrupted");
                     tokio::select! {
@@ -182,7 +205,9 @@ impl Runner {
                 }
             }
         }
-        if let Err(error) = self.save_snapshots().await {
+        if self.position > self.saved_seq
+            && let Err(error) = self.save_snapshots().await
+        {
             tracing::warn!(%error, "final snapshot not saved");
         }
     }
@@ -304,9 +329,7 @@ impl Runner {
         })?;
         self.verifier = verifier;
         result?;
-        for slot in &mut self.slots {
-            slot.apply_all(&events);
-        }
+        self.sink.apply(&events)?;
         if let Some(last) = events.last() {
             self.position = last.seq;
             self.applied.send_replace(self.position);
@@ -316,39 +339,20 @@ impl Runner {
     }
 
     async fn maybe_snapshot(&mut self) {
-        let behind = self.position - self.snapshot_seq;
-        let due = behind >= SNAPSHOT_EVERY_EVENTS || (behind > 0 && self.snapshot_at.elapsed() >= SNAPSHOT_EVERY);
+        let behind = self.position - self.saved_seq;
+        let due = behind > 0 && self.sink.save_due(behind, self.saved_at.elapsed());
         if due && let Err(error) = self.save_snapshots().await {
             tracing::warn!(%error, "snapshot not saved");
         }
     }
 
-    /// Saves every read model and the chain verifier at one position.
+    /// Saves the sink's state and the chain verifier's at one position.
     pub async fn save_snapshots(&mut self) -> Result<(), RunnerError> {
-        let mut snapshots = Vec::with_capacity(self.slots.len() + 1);
-        for slot in &self.slots {
-            snapshots.push(Snapshot {
-                name: slot.name().to_string(),
-                version: slot.version(),
-                seq: self.position,
-                state: slot.encode().map_err(|error| LedgerError::Corrupt {
-                    seq: self.position,
-                    reason: error.to_string(),
-                })?,
-            });
-        }
-        snapshots.push(Snapshot {
-            name: CHAIN_SNAPSHOT.to_string(),
-            version: CHAIN_SNAPSHOT_VERSION,
-            seq: self.position,
-            state: serde_json::to_vec(&self.verifier.state()).map_err(|error| LedgerError::Corrupt {
-                seq: self.position,
-                reason: error.to_string(),
-            })?,
-        });
-        self.store.save_snapshots(&snapshots).await?;
-        self.snapshot_seq = self.position;
-        self.snapshot_at = Instant::now();
+        self.sink
+            .save(self.store.as_ref(), self.position, &self.verifier.state())
+            .await?;
+        self.saved_seq = self.position;
+        self.saved_at = Instant::now();
         Ok(())
     }
 }

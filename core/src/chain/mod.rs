@@ -104,14 +104,7 @@ impl<'a> Envelope<'a> {
 
 /// Actor members in canonical order; absent members are omitted.
 pub fn write_actor(actor: &Actor, out: &mut Vec<u8>) {
-    let kind = match actor.kind {
-        crate::event::ActorKind::User => "user",
-        crate::event::ActorKind::ApiKey => "api_key",
-        crate::event::ActorKind::Vendor => "vendor",
-        crate::event::ActorKind::Service => "service",
-        crate::event::ActorKind::System => "system",
-        crate::event::ActorKind::Anonymous => "anonymous",
-    };
+    let kind = actor.kind.as_str();
     let members: [(&str, Option<&str>); 7] = [
         ("id", actor.id.as_deref()),
         ("ip", actor.ip.as_deref()),

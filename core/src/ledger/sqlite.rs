@@ -217,6 +217,20 @@ impl LedgerStore for SqliteStore {
         rows.into_iter().map(row_to_event).collect()
     }
 
+    async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>, LedgerError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted = serde_json::to_string(seqs).unwrap_or_default();
+        let rows = sqlx::query(select_events!(
+            "WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq"
+        ))
+        .bind(wanted)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(row_to_event).collect()
+    }
+
     async fn head(&self) -> Result<Head, LedgerError> {
         let mut connection = self.pool.acquire().await?;
         read_head(&mut connection).await

@@ -62,6 +62,8 @@ pub trait LedgerStore: Send + Sync + 'static {
     async fn commit(&self, input: SealInput<'_>) -> Result<SealedBatch, LedgerError>;
     /// Events with `seq >= from`, ascending, at most `limit`.
     async fn read(&self, from: u64, limit: usize) -> Result<Vec<Event>, LedgerError>;
+    /// The events with these seqs, in `seq` order (those that exist).
+    async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>, LedgerError>;
     async fn head(&self) -> Result<super::Head, LedgerError>;
     /// The latest event on the `ledger` subject (the current signing key).
     async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError>;

@@ -217,6 +217,18 @@ impl LedgerStore for PostgresStore {
         rows.into_iter().map(row_to_event).collect()
     }
 
+    async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>, LedgerError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: Vec<i64> = seqs.iter().map(|&seq| seq as i64).collect();
+        let rows = sqlx::query(select_events!("WHERE seq = ANY($1) ORDER BY seq"))
+            .bind(wanted)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(row_to_event).collect()
+    }
+
     async fn head(&self) -> Result<Head, LedgerError> {
         let mut connection = self.pool.acquire().await?;
         read_head(&mut connection).await

@@ -1,0 +1,354 @@
+//! The audit index: every event, searchable, in a tantivy index on disk.
+//!
+//! A runner feeds it like any read model ([`AuditSink`]); searches go
+//! through [`AuditIndex`]. The position it has indexed through, and the
+//! chain verifier's state there, are the payload of each index commit, so
+//! index and position move together: after a crash the index resumes from
+//! its last commit. A new [`VERSION`] (or a damaged index) rebuilds it
+//! from the log.
+//!
+//! Beside the tantivy files lives the [`Directory`] of users the index
+//! attributes events with (`directory-<seq>.json`); the commit payload
+//! names the file and its BLAKE3 hash.
+
+pub mod document;
+pub mod query;
+pub mod schema;
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, Occur, Query};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+use thiserror::Error;
+use tokio::sync::watch;
+use warden_core::Event;
+use warden_core::chain::VerifierState;
+use warden_core::ledger::LedgerStore;
+
+pub use document::{AuditDoc, Directory};
+pub use query::{AuditQuery, IpRange, KindPattern, Order, Page, QueryError};
+
+use crate::runner::{Restored, RunnerError, Sink};
+use schema::Fields;
+
+/// Bump when what is indexed changes: the index is then rebuilt.
+pub const VERSION: u32 = 1;
+const TANTIVY_DIR: &str = "index";
+const WRITER_MEMORY: usize = 32 * 1024 * 1024;
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
+const COMMIT_EVERY_EVENTS: u64 = 100_000;
+
+#[derive(Debug, Error)]
+pub enum AuditIndexError {
+    #[error("audit index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("audit index {path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
+    #[error(transparent)]
+    Query(#[from] QueryError),
+}
+
+/// The commit payload.
+#[derive(Debug, Serialize, Deserialize)]
+struct Payload {
+    version: u32,
+    position: u64,
+    verifier: VerifierState,
+    directory: Option<DirectoryFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DirectoryFile {
+    file: String,
+    blake3: String,
+}
+
+/// The search side, shared by request handlers.
+#[derive(Clone)]
+pub struct AuditIndex {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    committed: watch::Sender<u64>,
+}
+
+impl AuditIndex {
+    /// Opens (or creates, or rebuilds) the index in `dir`; returns the
+    /// search side and the sink a runner feeds.
+    pub fn open(dir: &Path) -> Result<(AuditIndex, AuditSink), AuditIndexError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |error| AuditIndexError::Io { path, error }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let (schema, fields) = schema::build();
+        let tantivy_dir = dir.join(TANTIVY_DIR);
+        let existing = Index::open_in_dir(&tantivy_dir)
+            .ok()
+            .filter(|index| index.schema() == schema)
+            .and_then(|index| {
+                let payload: Option<Payload> = index
+                    .load_metas()
+                    .ok()?
+                    .payload
+                    .and_then(|text| serde_json::from_str(&text).ok());
+                match payload {
+                    Some(payload) if payload.version != VERSION => None,
+                    Some(payload) => {
+                        let directory = match &payload.directory {
+                            Some(file) => read_directory(dir, file)?,
+                            None => Directory::default(),
+                        };
+                        Some((index, Some(payload), directory))
+                    }
+                    None => Some((index, None, Directory::default())),
+                }
+            });
+        let (index, payload, directory) = match existing {
+            Some(found) => found,
+            None => {
+                if tantivy_dir.exists() {
+                    tracing::info!(dir = %dir.display(), "audit index version changed or damaged: rebuilding from seq 1");
+                    std::fs::remove_dir_all(&tantivy_dir).map_err(io(&tantivy_dir))?;
+                }
+                std::fs::create_dir_all(&tantivy_dir).map_err(io(&tantivy_dir))?;
+                (Index::create_in_dir(&tantivy_dir, schema)?, None, Directory::default())
+            }
+        };
+        let writer: IndexWriter<TantivyDocument> = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let position = payload.as_ref().map_or(0, |payload| payload.position);
+        let (committed, _) = watch::channel(position);
+        let audit = AuditIndex {
+            inner: Arc::new(Inner {
+                index,
+                reader,
+                fields,
+                committed,
+            }),
+        };
+        let sink = AuditSink {
+            index: audit.clone(),
+            dir: dir.to_path_buf(),
+            writer: Some(writer),
+            position,
+            verifier: payload.as_ref().map(|payload| payload.verifier.clone()),
+            directory,
+            directory_file: payload.and_then(|payload| payload.directory),
+            directory_changed: false,
+        };
+        Ok((audit, sink))
+    }
+
+    /// Every event up to this seq is searchable.
+    pub fn indexed_through(&self) -> u64 {
+        *self.inner.committed.borrow()
+    }
+
+    /// Waits until the index is searchable through `seq`; false on timeout.
+    pub async fn wait_for(&self, seq: u64, timeout: Duration) -> bool {
+        let mut committed = self.inner.committed.subscribe();
+        tokio::time::timeout(timeout, committed.wait_for(|position| *position >= seq))
+            .await
+            .is_ok_and(|result| result.is_ok())
+    }
+
+    /// One page of a search, continuing after the seq `after` (a previous
+    /// page's `next`). Blocking: run it off the async workers.
+    pub fn search(
+        &self,
+        query: &AuditQuery,
+        order: Order,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Page, AuditIndexError> {
+        let Inner {
+            index, reader, fields, ..
+        } = &*self.inner;
+        let filter = query.build(index, fields)?;
+        let searcher = reader.searcher();
+        let total = searcher.search(&filter, &Count)?;
+        let (bound, tantivy_order) = match (order, after) {
+            (Order::NewestFirst, Some(after)) => {
+                (Some((Bound::Unbounded, Bound::Excluded(after))), tantivy::Order::Desc)
+            }
+            (Order::OldestFirst, Some(after)) => {
+                (Some((Bound::Excluded(after), Bound::Unbounded)), tantivy::Order::Asc)
+            }
+            (Order::NewestFirst, None) => (None, tantivy::Order::Desc),
+            (Order::OldestFirst, None) => (None, tantivy::Order::Asc),
+        };
+        let page_query: Box<dyn Query> = match bound {
+            Some((from, to)) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, filter),
+                (Occur::Must, query::seq_range(fields.seq, from, to)),
+            ])),
+            None => filter,
+        };
+        let limit = limit.clamp(1, query::MAX_LIMIT);
+        let top = TopDocs::with_limit(limit + 1).order_by_fast_field::<u64>("seq", tantivy_order);
+        let found = searcher.search(&page_query, &top)?;
+        let mut seqs: Vec<u64> = found.into_iter().filter_map(|(seq, _)| seq).collect();
+        let next = if seqs.len() > limit {
+            seqs.truncate(limit);
+            seqs.last().copied()
+        } else {
+            None
+        };
+        Ok(Page { seqs, total, next })
+    }
+
+    /// Whether the event `seq` is in `org`'s trail (any org's for `None`).
+    pub fn holds(&self, org: Option<&str>, seq: u64) -> Result<bool, AuditIndexError> {
+        let query = AuditQuery {
+            org: org.map(str::to_string),
+            seqs: Some((seq, seq)),
+            ..AuditQuery::default()
+        };
+        let page = self.search(&query, Order::NewestFirst, None, 1)?;
+        Ok(page.total > 0)
+    }
+}
+
+fn read_directory(dir: &Path, file: &DirectoryFile) -> Option<Directory> {
+    let bytes = std::fs::read(dir.join(&file.file)).ok()?;
+    if blake3::hash(&bytes).to_hex().as_str() != file.blake3 {
+        return None;
+    }
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The writing side, fed by a runner.
+pub struct AuditSink {
+    index: AuditIndex,
+    dir: PathBuf,
+    writer: Option<IndexWriter<TantivyDocument>>,
+    position: u64,
+    verifier: Option<VerifierState>,
+    directory: Directory,
+    directory_file: Option<DirectoryFile>,
+    directory_changed: bool,
+}
+
+impl AuditSink {
+    /// Writes the directory beside the index (a new file, synced, then
+    /// renamed into place) and returns its name and hash.
+    fn write_directory(&self, position: u64) -> Result<DirectoryFile, AuditIndexError> {
+        let bytes = serde_json::to_vec(&self.directory).unwrap_or_default();
+        let file = format!("directory-{position}.json");
+        let path = self.dir.join(&file);
+        let staging = self.dir.join(format!("{file}.tmp"));
+        let io = |error| AuditIndexError::Io {
+            path: path.clone(),
+            error,
+        };
+        {
+            use std::io::Write;
+            let mut out = std::fs::File::create(&staging).map_err(io)?;
+            out.write_all(&bytes).map_err(io)?;
+            out.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&staging, &path).map_err(io)?;
+        Ok(DirectoryFile {
+            file,
+            blake3: blake3::hash(&bytes).to_hex().to_string(),
+        })
+    }
+
+    /// Removes directory files the last commit no longer names.
+    fn remove_old_directories(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let current = self.directory_file.as_ref().map(|file| file.file.as_str());
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with("directory-") && Some(name) != current {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+fn sink_error(error: impl std::fmt::Display) -> RunnerError {
+    RunnerError::Sink(format!("audit index: {error}"))
+}
+
+impl Sink for AuditSink {
+    async fn restore(&mut self, _store: &dyn LedgerStore) -> Result<Restored, RunnerError> {
+        Ok(Restored {
+            position: self.position,
+            verifier: self.verifier.take(),
+        })
+    }
+
+    fn apply(&mut self, events: &[Event]) -> Result<(), RunnerError> {
+        let writer = self.writer.as_ref().ok_or_else(|| sink_error("the writer is gone"))?;
+        let fields = &self.index.inner.fields;
+        let seen = self.position;
+        for event in events.iter().filter(|event| event.seq > seen) {
+            self.directory_changed |= self.directory.learn(event);
+            let doc = AuditDoc::of(event, &self.directory);
+            writer.add_document(fields.document(&doc)).map_err(sink_error)?;
+            self.position = event.seq;
+        }
+        Ok(())
+    }
+
+    fn save_due(&self, unsaved_events: u64, since_save: Duration) -> bool {
+        unsaved_events >= COMMIT_EVERY_EVENTS || since_save >= COMMIT_EVERY
+    }
+
+    async fn save(
+        &mut self,
+        _store: &dyn LedgerStore,
+        position: u64,
+        verifier: &VerifierState,
+    ) -> Result<(), RunnerError> {
+        if position != self.position {
+            return Err(sink_error(format!(
+                "asked to commit at seq {position}, indexed through {}",
+                self.position
+            )));
+        }
+        if self.directory_changed {
+            self.directory_file = Some(self.write_directory(position).map_err(sink_error)?);
+            self.directory_changed = false;
+        }
+        let payload = Payload {
+            version: VERSION,
+            position,
+            verifier: verifier.clone(),
+            directory: self.directory_file.clone(),
+        };
+        let payload = serde_json::to_string(&payload).map_err(sink_error)?;
+        let mut writer = self.writer.take().ok_or_else(|| sink_error("the writer is gone"))?;
+        let index = self.index.clone();
+        let (writer, committed) = tokio::task::spawn_blocking(move || {
+            let committed = (|| {
+                let mut prepared = writer.prepare_commit()?;
+                prepared.set_payload(&payload);
+                prepared.commit()?;
+                index.inner.reader.reload()
+            })();
+            (writer, committed)
+        })
+        .await
+        .map_err(sink_error)?;
+        self.writer = Some(writer);
+        committed.map_err(sink_error)?;
+        self.index.inner.committed.send_replace(position);
+        self.remove_old_directories();
+        Ok(())
+    }
+}
