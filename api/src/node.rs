@@ -17,6 +17,7 @@ use warden_core::keys::{DataKeys, Kms, KmsError, LocalKms};
 use warden_core::ledger::postgres::PostgresStore;
 use warden_core::ledger::sqlite::SqliteStore;
 use warden_core::ledger::{Ledger, LedgerError, LedgerStore};
+use warden_projections::audit::{AuditIndex, AuditIndexError};
 use warden_projections::projection::read;
 use warden_projections::{Positions, ReadModels, Runner, RunnerError};
 
@@ -36,6 +37,16 @@ pub enum NodeError {
     DataDir(String),
     #[error("read models: {0}")]
     Runner(#[from] RunnerError),
+    #[error(transparent)]
+    AuditIndex(#[from] AuditIndexError),
+}
+
+/// The audit search index of a node, and where its runner stands.
+#[derive(Clone)]
+pub struct AuditTrail {
+    pub index: AuditIndex,
+    /// The runner feeding it: its failure, if it stopped.
+    pub runner: Positions,
 }
 
 /// Opens the configured log, migrating it first.
@@ -170,6 +181,20 @@ impl Node {
             positions,
             shutdown,
             tasks,
+        })
+    }
+
+    /// Opens this node's audit index in `dir` and feeds it from the log in
+    /// the background: the node serves while the index catches up (after
+    /// a version change, from seq 1).
+    pub async fn start_audit_index(&mut self, dir: &std::path::Path) -> Result<AuditTrail, NodeError> {
+        let (index, sink) = AuditIndex::open(dir)?;
+        let (runner, positions) = Runner::with_sink(self.ledger.store().clone(), self.bus.clone(), sink).await?;
+        tracing::info!(dir = %dir.display(), indexed_through = index.indexed_through(), "audit index opened");
+        self.tasks.push(tokio::spawn(runner.run(self.shutdown.subscribe())));
+        Ok(AuditTrail {
+            index,
+            runner: positions,
         })
     }
 

@@ -20,6 +20,7 @@
 //! | `PUT /api/v1/org/session-policy`, `/api/v1/users…` | session + CSRF, role owner or admin (role changes: recent strong authentication) |
 //! | `GET /api/v1/org/mfa-policy` | session |
 //! | `PUT /api/v1/org/mfa-policy` | session + CSRF, role owner or admin, recent strong authentication |
+//! | `GET /api/v1/audit/events`, `GET /api/v1/audit/events/{seq}` | session, role owner or auditor; the reader's org only |
 //!
 //! | `GET /sign-in`, `/setup`, `/invitation` and their POSTs | pages: as their API twins |
 //! | `GET`/`POST /sign-in/mfa` | page session, partial included + CSRF |
@@ -41,7 +42,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::error::ApiError;
-use crate::handlers::{app_events, audit_keys, auth, health, mfa, openapi, org, prometheus, sessions, users};
+use crate::handlers::{app_events, audit, audit_keys, auth, health, mfa, openapi, org, prometheus, sessions, users};
 use crate::pages;
 use crate::request_id;
 use crate::state::AppState;
@@ -55,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/warden-audit-keys", get(audit_keys::list))
         .route("/api/v1/app-events", post(app_events::record))
         .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/audit/events", get(audit::search))
+        .route("/api/v1/audit/events/{seq}", get(audit::detail))
         .route("/api/v1/setup", post(auth::setup))
         .route("/api/v1/sign-in", post(auth::sign_in))
         .route("/api/v1/sign-out", post(auth::sign_out))

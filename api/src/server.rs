@@ -89,7 +89,8 @@ fn relying_party(config: &Config, address: SocketAddr) -> Option<Arc<warden_core
 
 pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<(), ServeError> {
     let token = read_token(&config)?;
-    let node = Node::start(&config).await?;
+    let mut node = Node::start(&config).await?;
+    let audit = node.start_audit_index(&config.audit_index_dir).await?;
     let listener = TcpListener::bind(config.listen).await.map_err(|e| ServeError::Listen {
         address: config.listen,
         reason: e.to_string(),
@@ -101,6 +102,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
         bus: node.bus.clone(),
         models: node.models.clone(),
         positions: node.positions.clone(),
+        audit,
         metrics,
         app_events_token_hash: token,
         passwords: passwords(&config, &node).await?,

@@ -34,6 +34,7 @@ pub struct Shared {
     pub bus: Arc<dyn Bus>,
     pub models: ReadModels,
     pub positions: Positions,
+    pub audit: crate::node::AuditTrail,
     pub metrics: Option<PrometheusHandle>,
     /// BLAKE3 of the application-events bearer token, when one is set.
     pub app_events_token_hash: Option<[u8; 32]>,

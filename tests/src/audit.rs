@@ -308,3 +308,54 @@ pub fn matches(query: &AuditQuery, event: &Reference) -> bool {
             .as_ref()
             .is_none_or(|text| tokens(text).iter().all(|word| event.words.contains(word)))
 }
+
+/// The password of every user of [`two_orgs`].
+pub const LEGACY_PASSWORD: &str = "legacy password for audits";
+
+/// An embedded instance with two orgs, imported from a legacy table
+/// before it starts: `Acme` and `Globex`, each with `owner@`, `admin@`,
+/// `auditor@` and `member@` users (`owner@acme.test` …).
+pub async fn two_orgs() -> crate::web::Instance {
+    let source = crate::TestDatabase::create().await;
+    let mut connection = source.superuser().await;
+    sqlx::raw_sql(
+        "CREATE TABLE organization_users (
+            id bigserial PRIMARY KEY, email text, name text, organization text, role text,
+            password_hash text, is_active boolean NOT NULL DEFAULT true)",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let hash = bcrypt::hash(LEGACY_PASSWORD, 4).unwrap();
+    for org in ["acme", "globex"] {
+        for role in ["owner", "admin", "auditor", "member"] {
+            sqlx::query(
+                "INSERT INTO organization_users (email, name, organization, role, password_hash)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(format!("{role}@{org}.test"))
+            .bind(format!("{role} of {org}"))
+            .bind(org)
+            .bind(role)
+            .bind(&hash)
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let env = crate::process::NodeEnv::in_dir(dir.path());
+    let imported = env.run(&[
+        "import",
+        &format!("--source={}", source.url),
+        "--column",
+        "active=is_active",
+    ]);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let server = crate::process::Server::start(&env, "audit").await;
+    crate::web::Instance::new(server, env, dir)
+}

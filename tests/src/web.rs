@@ -182,6 +182,12 @@ pub struct Instance {
     _dir: tempfile::TempDir,
 }
 
+impl Instance {
+    pub fn new(server: Server, env: NodeEnv, dir: tempfile::TempDir) -> Self {
+        Instance { server, env, _dir: dir }
+    }
+}
+
 /// Starts one, with more environment variables.
 pub async fn instance(extra: &[(&str, &str)]) -> Instance {
     let dir = tempfile::tempdir().unwrap();

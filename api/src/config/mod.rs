@@ -48,6 +48,10 @@ pub struct Settings {
     /// Address to listen on.
     #[arg(long, env = "WARDEN_LISTEN", global = true)]
     pub listen: Option<String>,
+    /// Directory of this node's audit search index (default: the data
+    /// directory's `audit-index`).
+    #[arg(long, env = "WARDEN_AUDIT_INDEX_DIR", global = true)]
+    pub audit_index_dir: Option<PathBuf>,
     /// PostgreSQL URL: switches the log to PostgreSQL (production profile).
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
@@ -136,6 +140,7 @@ pub struct Settings {
 struct FileSettings {
     data_dir: Option<PathBuf>,
     listen: Option<String>,
+    audit_index_dir: Option<PathBuf>,
     database_url: Option<String>,
     database_role: Option<String>,
     database_max_connections: Option<u32>,
@@ -188,6 +193,7 @@ pub enum Profile {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
+    pub audit_index_dir: PathBuf,
     pub listen: SocketAddr,
     pub profile: Profile,
     pub database_role: Option<String>,
@@ -298,6 +304,11 @@ impl Config {
         {
             return Err(invalid("nats_prefix", "must be lower-case letters, digits and _"));
         }
+        let audit_index_dir = settings
+            .audit_index_dir
+            .clone()
+            .or(file.audit_index_dir)
+            .unwrap_or_else(|| data_dir.join("audit-index"));
         let kms_key_file = settings
             .kms_key_file
             .clone()
@@ -355,6 +366,7 @@ impl Config {
             passwords,
             mfa,
             data_dir,
+            audit_index_dir,
             listen,
             profile,
             database_role,

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod assurance;
+pub mod audit;
 pub mod backup_codes;
 pub mod mfa;
 pub mod org;

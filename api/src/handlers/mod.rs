@@ -1,6 +1,7 @@
 //! Request handlers, one module per resource.
 
 pub mod app_events;
+pub mod audit;
 pub mod audit_keys;
 pub mod auth;
 pub mod health;

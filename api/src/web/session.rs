@@ -330,6 +330,22 @@ impl FromRequestParts<AppState> for AnySession {
     }
 }
 
+/// Extractor: a signed-in owner or auditor, who reads their org's audit
+/// trail.
+pub struct AuditReader(pub CurrentSession);
+
+impl FromRequestParts<AppState> for AuditReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let SignedIn(current) = SignedIn::from_request_parts(parts, state).await?;
+        if !current.user.role.reads_audit_trail() {
+            return Err(ApiError::forbidden("only owners and auditors read the audit trail"));
+        }
+        Ok(AuditReader(current))
+    }
+}
+
 /// Extractor: a signed-in owner or admin of their org.
 pub struct UserManager(pub CurrentSession);
 

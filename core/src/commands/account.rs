@@ -67,6 +67,11 @@ impl Role {
         matches!(self, Role::Owner | Role::Admin)
     }
 
+    /// Owners and auditors search and export their org's audit trail.
+    pub fn reads_audit_trail(self) -> bool {
+        matches!(self, Role::Owner | Role::Auditor)
+    }
+
     /// Whether a holder of `self` may grant or take away `other`: only an
     /// owner touches owners.
     pub fn may_assign(self, other: Role) -> bool {

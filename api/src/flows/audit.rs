@@ -1,0 +1,154 @@
+//! Reading the audit trail: searches and single events of the reader's
+//! own org, each recorded as an event before it is answered.
+
+use std::collections::BTreeMap;
+
+use warden_core::Event;
+use warden_core::commands::audit::{self, EventViewed, Searched};
+use warden_projections::audit::{AuditIndexError, AuditQuery, Order, Page};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::Client;
+use crate::web::session::CurrentSession;
+
+/// A search as the reader asked it.
+pub struct Search {
+    pub query: AuditQuery,
+    /// The filters as given, for the `audit.searched` event.
+    pub filters: BTreeMap<String, String>,
+    pub order: Order,
+    pub cursor: Option<u64>,
+    pub limit: usize,
+}
+
+pub struct Found {
+    pub events: Vec<Event>,
+    pub total: usize,
+    pub next: Option<u64>,
+    pub indexed_through: u64,
+}
+
+pub fn order_name(order: Order) -> &'static str {
+    match order {
+        Order::NewestFirst => "newest",
+        Order::OldestFirst => "oldest",
+    }
+}
+
+/// 503 when the index's runner stopped (a disk error or a chain failure).
+fn check_index(state: &AppState) -> Result<(), ApiError> {
+    match state.audit.runner.failure() {
+        Some(reason) => {
+            tracing::error!(%reason, "audit index stopped");
+            Err(ApiError::unavailable("the audit index stopped; see the server log"))
+        }
+        None => Ok(()),
+    }
+}
+
+fn index_error(error: AuditIndexError) -> ApiError {
+    match error {
+        AuditIndexError::Query(error) => ApiError::bad_request(error.to_string()),
+        other => {
+            tracing::error!(error = %other, "audit search failed");
+            ApiError::unavailable("the audit index cannot answer now")
+        }
+    }
+}
+
+/// Runs a search on a blocking thread (tantivy reads are synchronous).
+async fn run<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&warden_projections::audit::AuditIndex) -> Result<T, AuditIndexError> + Send + 'static,
+) -> Result<T, ApiError> {
+    check_index(state)?;
+    let index = state.audit.index.clone();
+    tokio::task::spawn_blocking(move || work(&index))
+        .await
+        .map_err(|_| ApiError::internal("the audit search stopped"))?
+        .map_err(index_error)
+}
+
+/// The events of a page, in the page's order.
+async fn events_of(state: &AppState, page: &Page) -> Result<Vec<Event>, ApiError> {
+    let mut events = state
+        .ledger
+        .store()
+        .read_seqs(&page.seqs)
+        .await
+        .map_err(|_| ApiError::unavailable("the event log is unavailable"))?;
+    if page.seqs.first() > page.seqs.last() {
+        events.reverse();
+    }
+    Ok(events)
+}
+
+pub async fn search(
+    state: &AppState,
+    reader: &CurrentSession,
+    client: &Client,
+    mut search: Search,
+) -> Result<Found, ApiError> {
+    let org = reader.user.org.clone();
+    search.query.org = Some(org.clone());
+    let query = search.query;
+    let (order, cursor, limit) = (search.order, search.cursor, search.limit);
+    let (page, indexed_through) = run(state, move |index| {
+        let indexed_through = index.indexed_through();
+        Ok((index.search(&query, order, cursor, limit)?, indexed_through))
+    })
+    .await?;
+    let events = events_of(state, &page).await?;
+    let searched = Searched {
+        org: org.clone(),
+        filters: search.filters,
+        order: order_name(order).to_string(),
+        cursor,
+        returned: events.len(),
+        total: page.total,
+        indexed_through,
+    };
+    let context = client.as_user(&reader.user.id, &org);
+    state.ledger.append_one(audit::searched(&context, &searched)).await?;
+    Ok(Found {
+        events,
+        total: page.total,
+        next: page.next,
+        indexed_through,
+    })
+}
+
+/// One event of the reader's org; 404 for any other (whether it exists
+/// elsewhere or not at all).
+pub async fn view(state: &AppState, reader: &CurrentSession, client: &Client, seq: u64) -> Result<Event, ApiError> {
+    let org = reader.user.org.clone();
+    let owner = org.clone();
+    let held = run(state, move |index| index.holds(Some(&owner), seq)).await?;
+    let not_found = || {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "event_not_found",
+            format!("no event {seq} in your organization's audit trail"),
+        )
+    };
+    if !held {
+        return Err(not_found());
+    }
+    let event = state
+        .ledger
+        .store()
+        .read_seqs(&[seq])
+        .await
+        .map_err(|_| ApiError::unavailable("the event log is unavailable"))?
+        .pop()
+        .ok_or_else(not_found)?;
+    let viewed = EventViewed {
+        org: org.clone(),
+        seq,
+        kind: event.kind.clone(),
+    };
+    let context = client.as_user(&reader.user.id, &org);
+    state.ledger.append_one(audit::event_viewed(&context, &viewed)).await?;
+    Ok(event)
+}

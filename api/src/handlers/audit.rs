@@ -1,0 +1,270 @@
+//! The audit API: search an org's trail, open one event and follow it to
+//! its relatives. Owners and auditors only; every call is an event.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use warden_core::event::timestamp;
+use warden_core::{ActorKind, Event, Outcome};
+use warden_projections::audit::query::{DEFAULT_LIMIT, MAX_LIMIT};
+use warden_projections::audit::{AuditQuery, IpRange, KindPattern, Order};
+
+use crate::error::ApiError;
+use crate::flows::audit::{self, Search};
+use crate::state::AppState;
+use crate::web::Client;
+use crate::web::session::AuditReader;
+
+/// Minutes either side of an event for its "same actor" drill-down.
+const DEFAULT_WINDOW_MINUTES: i64 = 15;
+const MAX_WINDOW_MINUTES: i64 = 24 * 60;
+
+/// The search filters, as query parameters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// Comma-separated kinds or prefixes: `login.failed,mfa.*`.
+    kind: Option<String>,
+    actor: Option<String>,
+    actor_kind: Option<String>,
+    subject: Option<String>,
+    user: Option<String>,
+    session: Option<String>,
+    outcome: Option<String>,
+    ip: Option<String>,
+    request_id: Option<String>,
+    from: Option<String>,
+    until: Option<String>,
+    q: Option<String>,
+    order: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+/// An RFC 3339 time, or a date (midnight UTC).
+fn parse_time(name: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|date| date.and_hms_opt(0, 0, 0))
+                .map(|at| at.and_utc())
+        })
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{name} must be an RFC 3339 time (2026-11-28T09:30:00Z) or a date (2026-11-28)"
+            ))
+        })
+}
+
+fn parse_number(name: &str, text: &str, range: std::ops::RangeInclusive<u64>) -> Result<u64, ApiError> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|number| range.contains(number))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{name} must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ))
+        })
+}
+
+impl SearchParams {
+    fn into_search(self) -> Result<Search, ApiError> {
+        let mut filters = BTreeMap::new();
+        let mut keep = |name: &str, value: &Option<String>| {
+            if let Some(value) = value {
+                filters.insert(name.to_string(), value.clone());
+            }
+        };
+        keep("kind", &self.kind);
+        keep("actor", &self.actor);
+        keep("actor_kind", &self.actor_kind);
+        keep("subject", &self.subject);
+        keep("user", &self.user);
+        keep("session", &self.session);
+        keep("outcome", &self.outcome);
+        keep("ip", &self.ip);
+        keep("request_id", &self.request_id);
+        keep("from", &self.from);
+        keep("until", &self.until);
+        keep("q", &self.q);
+        let bad = |error: warden_projections::audit::QueryError| ApiError::bad_request(error.to_string());
+        let kinds = match &self.kind {
+            Some(kinds) => kinds
+                .split(',')
+                .map(|kind| KindPattern::parse(kind.trim()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(bad)?,
+            None => Vec::new(),
+        };
+        let actor_kind = self
+            .actor_kind
+            .as_deref()
+            .map(|kind| {
+                ActorKind::parse(kind).ok_or_else(|| {
+                    ApiError::bad_request("actor_kind must be user, api_key, vendor, service, system or anonymous")
+                })
+            })
+            .transpose()?;
+        let outcome = self
+            .outcome
+            .as_deref()
+            .map(|outcome| {
+                Outcome::parse(outcome)
+                    .ok_or_else(|| ApiError::bad_request("outcome must be success, failure or denied"))
+            })
+            .transpose()?;
+        let ip = self.ip.as_deref().map(IpRange::parse).transpose().map_err(bad)?;
+        let from = self.from.as_deref().map(|text| parse_time("from", text)).transpose()?;
+        let until = self
+            .until
+            .as_deref()
+            .map(|text| parse_time("until", text))
+            .transpose()?;
+        if let (Some(from), Some(until)) = (from, until)
+            && from >= until
+        {
+            return Err(ApiError::bad_request("from must be before until"));
+        }
+        let order = match self.order.as_deref() {
+            None | Some("newest") => Order::NewestFirst,
+            Some("oldest") => Order::OldestFirst,
+            Some(_) => return Err(ApiError::bad_request("order must be newest or oldest")),
+        };
+        let cursor = self
+            .cursor
+            .as_deref()
+            .map(|text| parse_number("cursor", text, 0..=u64::MAX))
+            .transpose()?;
+        let limit = match self.limit.as_deref() {
+            Some(text) => parse_number("limit", text, 1..=MAX_LIMIT as u64)? as usize,
+            None => DEFAULT_LIMIT,
+        };
+        let text = |value: Option<String>| value.filter(|value| !value.is_empty());
+        let query = AuditQuery {
+            org: None,
+            kinds,
+            actor: text(self.actor),
+            actor_kind,
+            subject: text(self.subject),
+            user: text(self.user),
+            session: text(self.session),
+            outcome,
+            ip,
+            request_id: text(self.request_id),
+            from,
+            until,
+            text: text(self.q),
+            seqs: None,
+        };
+        Ok(Search {
+            query,
+            filters,
+            order,
+            cursor,
+            limit,
+        })
+    }
+}
+
+/// `GET /api/v1/audit/events`
+pub async fn search(
+    State(state): State<AppState>,
+    client: Client,
+    AuditReader(reader): AuditReader,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<Value>, ApiError> {
+    let search = params.into_search()?;
+    let found = audit::search(&state, &reader, &client, search).await?;
+    Ok(Json(json!({
+        "events": found.events,
+        "total": found.total,
+        "next_cursor": found.next.map(|seq| seq.to_string()),
+        "indexed_through": found.indexed_through,
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetailParams {
+    /// Minutes either side of the event for the "same actor" link.
+    window: Option<String>,
+}
+
+/// `GET /api/v1/audit/events/{seq}`
+pub async fn detail(
+    State(state): State<AppState>,
+    client: Client,
+    AuditReader(reader): AuditReader,
+    Path(seq): Path<String>,
+    Query(params): Query<DetailParams>,
+) -> Result<Json<Value>, ApiError> {
+    let seq = parse_number("seq", &seq, 1..=i64::MAX as u64)?;
+    let window = match params.window.as_deref() {
+        Some(text) => parse_number("window", text, 1..=MAX_WINDOW_MINUTES as u64)? as i64,
+        None => DEFAULT_WINDOW_MINUTES,
+    };
+    let event = audit::view(&state, &reader, &client, seq).await?;
+    Ok(Json(json!({
+        "event": event,
+        "related": related(&event, window),
+    })))
+}
+
+/// Searches that follow an event to its relatives: the same request, the
+/// same session, the same actor around the same time, the same subject.
+pub fn related(event: &Event, window_minutes: i64) -> Value {
+    let search = |pairs: &[(&str, &str)]| {
+        let query: String = pairs
+            .iter()
+            .map(|(name, value)| format!("{name}={}", encode(value)))
+            .collect::<Vec<_>>()
+            .join("&");
+        format!("/api/v1/audit/events?{query}&order=oldest")
+    };
+    let mut related = serde_json::Map::new();
+    if !event.request_id.is_empty() {
+        related.insert(
+            "same_request".into(),
+            json!(search(&[("request_id", &event.request_id)])),
+        );
+    }
+    let session = event
+        .data
+        .get("session")
+        .and_then(Value::as_str)
+        .or_else(|| event.subject.strip_prefix("session:"));
+    if let Some(session) = session {
+        related.insert("same_session".into(), json!(search(&[("session", session)])));
+    }
+    if let Some(actor) = &event.actor.id {
+        let window = chrono::Duration::minutes(window_minutes);
+        let from = timestamp::format(&(event.at - window));
+        let until = timestamp::format(&(event.at + window));
+        related.insert(
+            "same_actor".into(),
+            json!(search(&[("actor", actor), ("from", &from), ("until", &until)])),
+        );
+    }
+    related.insert("same_subject".into(), json!(search(&[("subject", &event.subject)])));
+    Value::Object(related)
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,199 @@
+//! The audit API over HTTP on a running server with two orgs: who may
+//! read, org isolation, filters and pages, drill-down, clear refusals of
+//! bad input, and every read recorded as an event.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use warden_tests::audit::{LEGACY_PASSWORD, two_orgs};
+use warden_tests::web::{WebClient, assert_refused};
+
+async fn signed_in(instance: &warden_tests::web::Instance, email: &str) -> WebClient {
+    let mut client = WebClient::new(&instance.server);
+    let answer = client.sign_in(email, LEGACY_PASSWORD).await;
+    assert_eq!(answer.status, 200, "{email}: {:?}", answer.body);
+    client
+}
+
+/// Every page of a search.
+async fn everything(client: &mut WebClient, filters: &str) -> Vec<Value> {
+    let mut events = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/v1/audit/events?limit=7&{filters}");
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let answer = client.get(&path).await;
+        assert_eq!(answer.status, 200, "{path}: {:?}", answer.body);
+        events.extend(answer.body["events"].as_array().unwrap().iter().cloned());
+        match answer.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return events,
+        }
+    }
+}
+
+/// Searches until the index holds `seq` (it commits about every second).
+async fn indexed(client: &mut WebClient, seq: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = client.get("/api/v1/audit/events?limit=1").await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        if answer.body["indexed_through"].as_u64().unwrap() >= seq {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the index did not reach {seq}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn seqs(events: &[Value]) -> Vec<u64> {
+    events.iter().map(|event| event["seq"].as_u64().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auditors_read_their_own_org_only_and_every_read_is_recorded() {
+    let instance = two_orgs().await;
+    let mut acme = signed_in(&instance, "auditor@acme.test").await;
+    let mut globex = signed_in(&instance, "auditor@globex.test").await;
+    let mut globex_member = WebClient::new(&instance.server);
+    let failed = globex_member.sign_in("member@globex.test", "not the password").await;
+    assert_eq!(failed.status, 401);
+    let member_signed_in = globex_member.sign_in("member@globex.test", LEGACY_PASSWORD).await;
+    assert_eq!(member_signed_in.status, 200);
+    let head = instance.server.get_json("/readyz").await["checks"]["projections"]["applied"]
+        .as_u64()
+        .unwrap();
+    indexed(&mut acme, head).await;
+
+    // Only owners and auditors; others get a clear refusal.
+    for email in ["member@acme.test", "admin@acme.test"] {
+        let mut other = signed_in(&instance, email).await;
+        assert_refused(&other.get("/api/v1/audit/events").await, 403, "forbidden");
+    }
+    let mut anonymous = WebClient::new(&instance.server);
+    assert_refused(&anonymous.get("/api/v1/audit/events").await, 401, "session_required");
+    let mut owner = signed_in(&instance, "owner@acme.test").await;
+    assert_eq!(owner.get("/api/v1/audit/events").await.status, 200);
+
+    // Each sees their own org's trail, and nothing of the other's.
+    let of_acme = everything(&mut acme, "order=oldest").await;
+    let of_globex = everything(&mut globex, "order=oldest").await;
+    assert!(!of_acme.is_empty() && !of_globex.is_empty());
+    let acme_seqs: HashSet<u64> = seqs(&of_acme).into_iter().collect();
+    assert!(seqs(&of_globex).iter().all(|seq| !acme_seqs.contains(seq)));
+    let globex_failure = of_globex
+        .iter()
+        .find(|event| event["kind"] == "login.failed" && event["data"]["identifier"].is_string())
+        .expect("the anonymous failure on a Globex account is in Globex's trail");
+    assert_eq!(globex_failure["outcome"], "failure");
+    for event in &of_acme {
+        let text = event.to_string();
+        assert!(!text.contains("globex.test"), "Acme's trail shows {text}");
+    }
+    // Not by text, kind or detail either.
+    let by_text = acme.get("/api/v1/audit/events?q=member%40globex.test").await;
+    assert_eq!(by_text.body["total"], 0);
+    let seq = globex_failure["seq"].as_u64().unwrap();
+    assert_refused(
+        &acme.get(&format!("/api/v1/audit/events/{seq}")).await,
+        404,
+        "event_not_found",
+    );
+    assert_refused(
+        &acme.get("/api/v1/audit/events/999999999").await,
+        404,
+        "event_not_found",
+    );
+
+    // Filters, and pages that add up to the whole.
+    let logins = everything(&mut globex, "kind=login.*&order=newest").await;
+    assert!(logins.len() >= 3, "{logins:?}");
+    assert!(
+        logins
+            .iter()
+            .all(|event| event["kind"].as_str().unwrap().starts_with("login."))
+    );
+    let newest_first = seqs(&logins);
+    let mut sorted = newest_first.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(newest_first, sorted);
+    let failures = everything(&mut globex, "kind=login.failed&outcome=failure&actor_kind=anonymous").await;
+    assert_eq!(seqs(&failures), vec![seq]);
+    // Words of the data: the member's email is in their `user.created`;
+    // Acme's auditor finds nothing by it (above).
+    let by_email = everything(&mut globex, "q=member%40globex.test").await;
+    assert!(
+        by_email.iter().any(|event| event["kind"] == "user.created"),
+        "{by_email:?}"
+    );
+
+    // The detail, and its drill-down searches.
+    let detail = globex.get(&format!("/api/v1/audit/events/{seq}?window=5")).await;
+    assert_eq!(detail.status, 200, "{:?}", detail.body);
+    assert_eq!(detail.body["event"]["seq"], seq);
+    let same_request = detail.body["related"]["same_request"].as_str().unwrap().to_string();
+    let related = globex.get(&same_request).await;
+    assert!(seqs(related.body["events"].as_array().unwrap()).contains(&seq));
+    let same_subject = detail.body["related"]["same_subject"].as_str().unwrap().to_string();
+    let subject_events = globex.get(&same_subject).await;
+    assert!(
+        subject_events.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|event| event["kind"] == "login.succeeded"),
+        "the same identifier signed in afterwards"
+    );
+
+    // Bad input: a 400 that says what is wrong, with the request id.
+    for (query, says) in [
+        ("kind=Login.Failed", "kind pattern"),
+        ("ip=300.1.2.3", "ip"),
+        ("from=yesterday", "from must be"),
+        ("from=2026-11-28&until=2026-11-27", "from must be before until"),
+        ("limit=0", "limit must be"),
+        ("limit=1001", "limit must be"),
+        ("order=sideways", "order must be"),
+        ("outcome=maybe", "outcome must be"),
+        ("q=%21%21%21", "no word"),
+        ("colour=blue", "colour"),
+    ] {
+        let answer = globex.get(&format!("/api/v1/audit/events?{query}")).await;
+        assert_refused(&answer, 400, "bad_request");
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{query}: {message}");
+    }
+    assert_refused(&globex.get("/api/v1/audit/events/abc").await, 400, "bad_request");
+
+    // Every search and view is an event in the reader's org trail, naming
+    // the reader and what they asked.
+    let head = instance.server.get_json("/readyz").await["checks"]["projections"]["applied"]
+        .as_u64()
+        .unwrap();
+    indexed(&mut globex, head).await;
+    let reads = everything(&mut globex, "kind=audit.*&order=oldest").await;
+    let viewed = reads
+        .iter()
+        .find(|event| event["kind"] == "audit.event_viewed")
+        .unwrap();
+    assert_eq!(viewed["data"]["seq"], seq);
+    assert_eq!(viewed["data"]["org"], viewed["actor"]["org"]);
+    let searched = reads
+        .iter()
+        .find(|event| event["kind"] == "audit.searched" && event["data"]["filters"]["kind"] == "login.failed")
+        .unwrap();
+    assert_eq!(searched["data"]["filters"]["outcome"], "failure");
+    assert_eq!(searched["data"]["total"], 1);
+    assert_eq!(searched["actor"]["kind"], "user");
+    // Acme's own reads are not in Globex's trail, and refused ones are
+    // not recorded as reads.
+    let acme_reads = everything(&mut acme, "kind=audit.searched").await;
+    assert!(!acme_reads.is_empty());
+    let globex_read_seqs: HashSet<u64> = seqs(&reads).into_iter().collect();
+    assert!(seqs(&acme_reads).iter().all(|seq| !globex_read_seqs.contains(seq)));
+}
