@@ -21,6 +21,7 @@
 //! | `GET /api/v1/org/mfa-policy` | session |
 //! | `PUT /api/v1/org/mfa-policy` | session + CSRF, role owner or admin, recent strong authentication |
 //! | `GET /api/v1/audit/events`, `GET /api/v1/audit/events/{seq}` | session, role owner or auditor; the reader's org only |
+//! | `GET /api/v1/audit/export` | as the searches, and a recent strong authentication |
 //!
 //! | `GET /sign-in`, `/setup`, `/invitation` and their POSTs | pages: as their API twins |
 //! | `GET`/`POST /sign-in/mfa` | page session, partial included + CSRF |
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/audit/events", get(audit::search))
         .route("/api/v1/audit/events/{seq}", get(audit::detail))
+        .route("/api/v1/audit/export", get(audit::export))
         .route("/api/v1/setup", post(auth::setup))
         .route("/api/v1/sign-in", post(auth::sign_in))
         .route("/api/v1/sign-out", post(auth::sign_out))

@@ -10,12 +10,14 @@
 //! * [`auth`]: the slow or effectful parts of authentication (hashing,
 //!   tokens, devices, throttling).
 //! * [`commands`]: what Warden decides, as events, one module per aggregate.
+//! * [`export`]: the export formats of events (JSON Lines, CSV).
 
 pub mod auth;
 pub mod bus;
 pub mod chain;
 pub mod commands;
 pub mod event;
+pub mod export;
 pub mod keys;
 pub mod ledger;
 

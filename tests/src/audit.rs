@@ -314,8 +314,9 @@ pub const LEGACY_PASSWORD: &str = "legacy password for audits";
 
 /// An embedded instance with two orgs, imported from a legacy table
 /// before it starts: `Acme` and `Globex`, each with `owner@`, `admin@`,
-/// `auditor@` and `member@` users (`owner@acme.test` …).
-pub async fn two_orgs() -> crate::web::Instance {
+/// `auditor@` and `member@` users (`owner@acme.test` …), with more
+/// environment variables.
+pub async fn two_orgs(extra: &[(&str, &str)]) -> crate::web::Instance {
     let source = crate::TestDatabase::create().await;
     let mut connection = source.superuser().await;
     sqlx::raw_sql(
@@ -344,7 +345,8 @@ pub async fn two_orgs() -> crate::web::Instance {
         }
     }
     let dir = tempfile::tempdir().unwrap();
-    let env = crate::process::NodeEnv::in_dir(dir.path());
+    let mut env = crate::process::NodeEnv::in_dir(dir.path());
+    env.extra = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let imported = env.run(&[
         "import",
         &format!("--source={}", source.url),

@@ -57,7 +57,7 @@ fn seqs(events: &[Value]) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auditors_read_their_own_org_only_and_every_read_is_recorded() {
-    let instance = two_orgs().await;
+    let instance = two_orgs(&[]).await;
     let mut acme = signed_in(&instance, "auditor@acme.test").await;
     let mut globex = signed_in(&instance, "auditor@globex.test").await;
     let mut globex_member = WebClient::new(&instance.server);
@@ -196,4 +196,145 @@ async fn auditors_read_their_own_org_only_and_every_read_is_recorded() {
     assert!(!acme_reads.is_empty());
     let globex_read_seqs: HashSet<u64> = seqs(&reads).into_iter().collect();
     assert!(seqs(&acme_reads).iter().all(|seq| !globex_read_seqs.contains(seq)));
+}
+
+/// The rows of a CSV text (RFC 4180: quoted fields, doubled quotes).
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_stream_the_selection_and_need_a_recent_sign_in() {
+    let instance = two_orgs(&[("WARDEN_STEP_UP_MAX_AGE_SECONDS", "3")]).await;
+    let mut acme = signed_in(&instance, "auditor@acme.test").await;
+    let mut globex = signed_in(&instance, "auditor@globex.test").await;
+    for _ in 0..3 {
+        let mut member = WebClient::new(&instance.server);
+        assert_eq!(member.sign_in("member@globex.test", "wrong password").await.status, 401);
+    }
+    let head = instance.server.get_json("/readyz").await["checks"]["projections"]["applied"]
+        .as_u64()
+        .unwrap();
+    indexed(&mut globex, head).await;
+
+    // CSV: the documented columns, one row per matching event, oldest
+    // first: the same events a search finds.
+    let answer = globex.get("/api/v1/audit/export?format=csv&kind=login.*").await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        answer.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"audit-")
+    );
+    let rows = csv_rows(answer.body.as_str().unwrap());
+    assert_eq!(
+        rows[0],
+        [
+            "seq",
+            "at",
+            "kind",
+            "outcome",
+            "subject",
+            "subject_version",
+            "actor_kind",
+            "actor_id",
+            "actor_org",
+            "actor_ip",
+            "request_id",
+            "data",
+            "hash",
+            "key_id"
+        ]
+    );
+    let searched = everything(&mut globex, "kind=login.*&order=oldest").await;
+    let exported: Vec<u64> = rows[1..].iter().map(|row| row[0].parse().unwrap()).collect();
+    assert_eq!(exported, seqs(&searched)[..exported.len()]);
+    assert!(exported.len() >= 4, "{exported:?}");
+    for (row, event) in rows[1..].iter().zip(&searched) {
+        assert_eq!(row[2], event["kind"].as_str().unwrap());
+        assert_eq!(row[12], event["hash"].as_str().unwrap());
+        let data: Value = serde_json::from_str(&row[11]).unwrap();
+        assert_eq!(data, event["data"]);
+    }
+
+    // JSON Lines: each event exactly as stored and signed.
+    let answer = globex.get("/api/v1/audit/export?format=jsonl").await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.headers["content-type"], "application/x-ndjson");
+    let lines: Vec<warden_core::Event> = answer
+        .body
+        .as_str()
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|event| warden_core::chain::Envelope::of(event).hash().unwrap() == event.hash)
+    );
+    let acme_export = acme.get("/api/v1/audit/export?format=jsonl").await;
+    assert!(!acme_export.body.as_str().unwrap().contains("globex.test"));
+
+    // Bad input is refused before anything is recorded or sent.
+    for query in ["format=xml", "limit=5", "cursor=3", "kind=Nope"] {
+        assert_refused(
+            &globex.get(&format!("/api/v1/audit/export?{query}")).await,
+            400,
+            "bad_request",
+        );
+    }
+
+    // Each export is recorded, with what it holds.
+    let head = instance.server.get_json("/readyz").await["checks"]["projections"]["applied"]
+        .as_u64()
+        .unwrap();
+    indexed(&mut globex, head).await;
+    let records = everything(&mut globex, "kind=audit.exported&order=oldest").await;
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0]["data"]["format"], "csv");
+    assert_eq!(records[0]["data"]["filters"]["kind"], "login.*");
+    assert_eq!(records[0]["data"]["total"], exported.len());
+    assert_eq!(records[1]["data"]["total"], lines.len());
+
+    // A stale sign-in must confirm the password first.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_refused(
+        &globex.get("/api/v1/audit/export").await,
+        403,
+        "reauthentication_required",
+    );
+    let confirmed = globex
+        .post(
+            "/api/v1/session/reauthenticate",
+            serde_json::json!({ "password": LEGACY_PASSWORD }),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    assert_eq!(globex.get("/api/v1/audit/export").await.status, 200);
 }

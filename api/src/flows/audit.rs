@@ -152,3 +152,104 @@ pub async fn view(state: &AppState, reader: &CurrentSession, client: &Client, se
     state.ledger.append_one(audit::event_viewed(&context, &viewed)).await?;
     Ok(event)
 }
+
+/// Seqs looked up per index page while exporting.
+const EXPORT_PAGE: usize = 5000;
+/// Bytes gathered before a chunk is sent.
+const EXPORT_CHUNK: usize = 256 * 1024;
+
+/// A streaming export: its chunks arrive on `body` as they are read.
+pub struct Exporting {
+    pub body: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+    pub filename: String,
+}
+
+/// Exports every event of the reader's org that the search matches, up
+/// to the index's position now, oldest first. Needs a recent strong
+/// authentication; recorded (`audit.exported`) before the first byte.
+/// Memory stays flat: the events are read a page at a time, and the
+/// channel holds a few chunks.
+pub async fn export(
+    state: &AppState,
+    reader: &CurrentSession,
+    client: &Client,
+    search: Search,
+    format: warden_core::export::Format,
+) -> Result<Exporting, ApiError> {
+    crate::flows::assurance::require_recent_authentication(state, reader)?;
+    let org = reader.user.org.clone();
+    let mut query = search.query;
+    query.org = Some(org.clone());
+    let through = state.audit.index.indexed_through();
+    query.seqs = Some((1, through));
+    let counted = query.clone();
+    let total = run(state, move |index| index.search(&counted, Order::OldestFirst, None, 1))
+        .await?
+        .total;
+    let exported = audit::Exported {
+        org: org.clone(),
+        filters: search.filters,
+        format: format.as_str().to_string(),
+        total,
+        through,
+    };
+    let context = client.as_user(&reader.user.id, &org);
+    state.ledger.append_one(audit::exported(&context, &exported)).await?;
+
+    let (sender, body) = tokio::sync::mpsc::channel(4);
+    let index = state.audit.index.clone();
+    let store = state.ledger.store().clone();
+    tokio::spawn(async move {
+        let failed = |reason: String| Err(std::io::Error::other(reason));
+        let mut chunk = Vec::with_capacity(EXPORT_CHUNK + 64 * 1024);
+        format.header(&mut chunk);
+        let mut after = None;
+        loop {
+            let page_query = query.clone();
+            let searcher = index.clone();
+            let page = tokio::task::spawn_blocking(move || {
+                searcher.search(&page_query, Order::OldestFirst, after, EXPORT_PAGE)
+            })
+            .await;
+            let page = match page {
+                Ok(Ok(page)) => page,
+                Ok(Err(error)) => {
+                    let _ = sender.send(failed(error.to_string())).await;
+                    return;
+                }
+                Err(error) => {
+                    let _ = sender.send(failed(error.to_string())).await;
+                    return;
+                }
+            };
+            let events = match store.read_seqs(&page.seqs).await {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::error!(%error, "audit export: the log could not be read");
+                    let _ = sender.send(failed("the event log is unavailable".into())).await;
+                    return;
+                }
+            };
+            for event in &events {
+                format.write(event, &mut chunk);
+                if chunk.len() >= EXPORT_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK + 64 * 1024));
+                    if sender.send(Ok(full)).await.is_err() {
+                        return; // the client went away
+                    }
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = sender.send(Ok(chunk)).await;
+        }
+    });
+    Ok(Exporting {
+        body,
+        filename: format!("audit-{org}-through-{through}.{}", format.as_str()),
+    })
+}

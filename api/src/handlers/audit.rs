@@ -4,11 +4,15 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warden_core::event::timestamp;
+use warden_core::export::Format;
 use warden_core::{ActorKind, Event, Outcome};
 use warden_projections::audit::query::{DEFAULT_LIMIT, MAX_LIMIT};
 use warden_projections::audit::{AuditQuery, IpRange, KindPattern, Order};
@@ -190,6 +194,48 @@ pub async fn search(
         "next_cursor": found.next.map(|seq| seq.to_string()),
         "indexed_through": found.indexed_through,
     })))
+}
+
+/// The export parameters: a format and the search filters.
+#[derive(Debug, Deserialize)]
+pub struct ExportParams {
+    format: Option<String>,
+    #[serde(flatten)]
+    search: SearchParams,
+}
+
+/// `GET /api/v1/audit/export`
+pub async fn export(
+    State(state): State<AppState>,
+    client: Client,
+    AuditReader(reader): AuditReader,
+    Query(params): Query<ExportParams>,
+) -> Result<Response, ApiError> {
+    let format = match params.format.as_deref() {
+        None => Format::Csv,
+        Some(text) => Format::parse(text).ok_or_else(|| ApiError::bad_request("format must be csv or jsonl"))?,
+    };
+    if params.search.cursor.is_some() || params.search.limit.is_some() || params.search.order.is_some() {
+        return Err(ApiError::bad_request(
+            "an export holds every matching event, oldest first: cursor, limit and order do not apply",
+        ));
+    }
+    let search = params.search.into_search()?;
+    let exporting = audit::export(&state, &reader, &client, search, format).await?;
+    let chunks = futures::stream::unfold(exporting.body, |mut body| async move {
+        body.recv().await.map(|chunk| (chunk, body))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", exporting.filename),
+            ),
+        ],
+        Body::from_stream(chunks),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

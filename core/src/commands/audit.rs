@@ -11,6 +11,7 @@ use crate::event::NewEvent;
 
 pub const AUDIT_SEARCHED: &str = "audit.searched";
 pub const AUDIT_EVENT_VIEWED: &str = "audit.event_viewed";
+pub const AUDIT_EXPORTED: &str = "audit.exported";
 
 /// `audit:<org>`: the trail of one org's audit reads.
 pub fn audit_subject(org: &str) -> String {
@@ -40,6 +41,27 @@ pub struct EventViewed {
     pub org: String,
     pub seq: u64,
     pub kind: String,
+}
+
+/// An export of a selection of an org's trail, recorded before the first
+/// byte is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exported {
+    pub org: String,
+    pub filters: BTreeMap<String, String>,
+    /// `csv`, `jsonl` or `bundle`.
+    pub format: String,
+    /// Events in the export.
+    pub total: usize,
+    /// The export holds events up to this seq (the index's position when
+    /// it began), whatever is appended while it streams.
+    pub through: u64,
+}
+
+pub fn exported(context: &Context, exported: &Exported) -> NewEvent {
+    context
+        .event(AUDIT_EXPORTED, audit_subject(&exported.org))
+        .data(data(exported))
 }
 
 pub fn searched(context: &Context, searched: &Searched) -> NewEvent {
