@@ -1,5 +1,7 @@
-//! `warden export --from A [--to B] [--out FILE]`: events as JSON Lines,
-//! one event per line in its wire form, streamed.
+//! `warden export --from A [--to B] [--out FILE] [--bundle]`: events as
+//! JSON Lines, one event per line in its wire form, streamed; or, with
+//! `--bundle`, a signed bundle of the range that verifies offline
+//! (`warden verify --bundle`, `tools/bundle-verify`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -21,6 +23,10 @@ pub struct ExportArgs {
     /// Output file (default: standard output).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write a signed bundle (header with a signed checkpoint of the log,
+    /// the events, a signed seal) instead of plain JSON Lines.
+    #[arg(long)]
+    bundle: bool,
 }
 
 pub async fn run(config: &Config, args: ExportArgs) -> Result<ExitCode, String> {
@@ -31,6 +37,9 @@ pub async fn run(config: &Config, args: ExportArgs) -> Result<ExitCode, String> 
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
+    if args.bundle {
+        return bundle(config, &args, store, out).await;
+    }
     let to = args.to.unwrap_or(u64::MAX);
     let mut next = args.from.max(1);
     while next <= to {
@@ -47,6 +56,56 @@ pub async fn run(config: &Config, args: ExportArgs) -> Result<ExitCode, String> 
             break;
         }
     }
+    out.flush().map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A range bundle: the checkpoint covers the log up to `to`, the events
+/// `from..=to` follow, chained, with the last one's inclusion proof.
+async fn bundle(
+    config: &Config,
+    args: &ExportArgs,
+    store: std::sync::Arc<dyn warden_core::ledger::LedgerStore>,
+    mut out: Box<dyn Write>,
+) -> Result<ExitCode, String> {
+    use warden_core::chain::bundle::Selection;
+    use warden_core::ledger::Ledger;
+    use warden_core::ledger::bundle::BundleWriter;
+
+    let head = store.head().await.map_err(|e| e.to_string())?.seq;
+    let to = args.to.unwrap_or(head).min(head);
+    let from = args.from.max(1);
+    if from > to {
+        return Err(format!("nothing to export: the range {from}..{to} is empty (the log ends at {head})"));
+    }
+    let ledger = Ledger::new(store.clone());
+    let kms = crate::node::open_kms(config).map_err(|e| e.to_string())?;
+    warden_core::keys::signing::adopt_latest(&ledger, kms.as_ref())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the log has no signing key")?;
+    let key = ledger.signer().current().ok_or("the log has no signing key")?;
+    let mut writer = BundleWriter::prepare(store.as_ref(), key, Selection::Range { from, to }, to)
+        .await
+        .map_err(|e| e.to_string())?;
+    let write = |out: &mut Box<dyn Write>, bytes: Vec<u8>| out.write_all(&bytes).map_err(|e| e.to_string());
+    write(&mut out, writer.header_line())?;
+    let mut next = from;
+    while next <= to {
+        let events = store
+            .read(next, 5000.min((to - next + 1) as usize))
+            .await
+            .map_err(|e| e.to_string())?;
+        if events.is_empty() {
+            return Err(format!("the log ends at {} before {to}", next - 1));
+        }
+        for event in &events {
+            let line = writer.entry_line(event, event.seq == to);
+            write(&mut out, line)?;
+            next = event.seq + 1;
+        }
+    }
+    write(&mut out, writer.seal_line())?;
     out.flush().map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 
 use warden_core::Event;
+use warden_core::chain::bundle::Selection;
+use warden_core::ledger::bundle::BundleWriter;
 use warden_core::commands::audit::{self, EventViewed, Searched};
 use warden_projections::audit::{AuditIndexError, AuditQuery, Order, Page};
 
@@ -158,6 +160,74 @@ const EXPORT_PAGE: usize = 5000;
 /// Bytes gathered before a chunk is sent.
 const EXPORT_CHUNK: usize = 256 * 1024;
 
+/// What an export writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// CSV or JSON Lines.
+    Rows(warden_core::export::Format),
+    /// A signed bundle: every event with its inclusion proof under a
+    /// signed checkpoint, and a signed seal.
+    Bundle,
+}
+
+impl ExportFormat {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "bundle" => Some(ExportFormat::Bundle),
+            other => warden_core::export::Format::parse(other).map(ExportFormat::Rows),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Rows(format) => format.as_str(),
+            ExportFormat::Bundle => "bundle",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Rows(format) => format.content_type(),
+            ExportFormat::Bundle => "application/x-ndjson",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Rows(format) => format.as_str(),
+            ExportFormat::Bundle => "bundle.jsonl",
+        }
+    }
+}
+
+/// Writes the lines of an export.
+enum ExportWriter {
+    Rows(warden_core::export::Format),
+    Bundle(Box<BundleWriter>),
+}
+
+impl ExportWriter {
+    fn start(&self, out: &mut Vec<u8>) {
+        match self {
+            ExportWriter::Rows(format) => format.header(out),
+            ExportWriter::Bundle(writer) => out.extend_from_slice(&writer.header_line()),
+        }
+    }
+
+    fn write(&mut self, event: &Event, out: &mut Vec<u8>) {
+        match self {
+            ExportWriter::Rows(format) => format.write(event, out),
+            ExportWriter::Bundle(writer) => out.extend_from_slice(&writer.entry_line(event, true)),
+        }
+    }
+
+    fn finish(&self, out: &mut Vec<u8>) {
+        if let ExportWriter::Bundle(writer) = self {
+            out.extend_from_slice(&writer.seal_line());
+        }
+    }
+}
+
 /// A streaming export: its chunks arrive on `body` as they are read.
 pub struct Exporting {
     pub body: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
@@ -174,7 +244,7 @@ pub async fn export(
     reader: &CurrentSession,
     client: &Client,
     search: Search,
-    format: warden_core::export::Format,
+    format: ExportFormat,
 ) -> Result<Exporting, ApiError> {
     crate::flows::assurance::require_recent_authentication(state, reader)?;
     let org = reader.user.org.clone();
@@ -193,6 +263,24 @@ pub async fn export(
         total,
         through,
     };
+    let mut writer = match format {
+        ExportFormat::Rows(format) => ExportWriter::Rows(format),
+        ExportFormat::Bundle => {
+            let key = state
+                .ledger
+                .signer()
+                .current()
+                .ok_or_else(|| ApiError::unavailable("no signing key is installed"))?;
+            let selection = Selection::Search {
+                org: org.clone(),
+                filters: exported.filters.clone(),
+            };
+            let writer = BundleWriter::prepare(state.ledger.store().as_ref(), key, selection, through)
+                .await
+                .map_err(|_| ApiError::unavailable("the event log is unavailable"))?;
+            ExportWriter::Bundle(Box::new(writer))
+        }
+    };
     let context = client.as_user(&reader.user.id, &org);
     state.ledger.append_one(audit::exported(&context, &exported)).await?;
 
@@ -202,7 +290,7 @@ pub async fn export(
     tokio::spawn(async move {
         let failed = |reason: String| Err(std::io::Error::other(reason));
         let mut chunk = Vec::with_capacity(EXPORT_CHUNK + 64 * 1024);
-        format.header(&mut chunk);
+        writer.start(&mut chunk);
         let mut after = None;
         loop {
             let page_query = query.clone();
@@ -231,7 +319,7 @@ pub async fn export(
                 }
             };
             for event in &events {
-                format.write(event, &mut chunk);
+                writer.write(event, &mut chunk);
                 if chunk.len() >= EXPORT_CHUNK {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK + 64 * 1024));
                     if sender.send(Ok(full)).await.is_err() {
@@ -244,12 +332,13 @@ pub async fn export(
                 None => break,
             }
         }
+        writer.finish(&mut chunk);
         if !chunk.is_empty() {
             let _ = sender.send(Ok(chunk)).await;
         }
     });
     Ok(Exporting {
         body,
-        filename: format!("audit-{org}-through-{through}.{}", format.as_str()),
+        filename: format!("audit-{org}-through-{through}.{}", format.extension()),
     })
 }

@@ -18,7 +18,7 @@ use warden_projections::audit::query::{DEFAULT_LIMIT, MAX_LIMIT};
 use warden_projections::audit::{AuditQuery, IpRange, KindPattern, Order};
 
 use crate::error::ApiError;
-use crate::flows::audit::{self, Search};
+use crate::flows::audit::{self, ExportFormat, Search};
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::AuditReader;
@@ -212,8 +212,10 @@ pub async fn export(
     Query(params): Query<ExportParams>,
 ) -> Result<Response, ApiError> {
     let format = match params.format.as_deref() {
-        None => Format::Csv,
-        Some(text) => Format::parse(text).ok_or_else(|| ApiError::bad_request("format must be csv or jsonl"))?,
+        None => ExportFormat::Rows(Format::Csv),
+        Some(text) => {
+            ExportFormat::parse(text).ok_or_else(|| ApiError::bad_request("format must be csv, jsonl or bundle"))?
+        }
     };
     if params.search.cursor.is_some() || params.search.limit.is_some() || params.search.order.is_some() {
         return Err(ApiError::bad_request(

@@ -8,8 +8,11 @@
 //! * `sig = Ed25519(signing key, "warden/audit-chain/v1/signature\n" || hash)`
 //! * `prev` of event `n` is the `hash` of event `n-1` (32 zero bytes for 1).
 
+pub mod bundle;
 pub mod canonical;
+pub mod checkpoint;
 mod digest;
+pub mod merkle;
 mod verifier;
 
 pub use digest::{Digest, Signature};
