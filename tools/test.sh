@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: makes PostgreSQL and NATS available
-# (tools/test-env.sh), builds the warden binary the process tests start,
-# runs every test of the workspace, then checks the audit-chain format with
-# the independent Python verifier written from docs/spec/audit-chain.md
+# (tools/test-env.sh), builds the warden and bundle-verify binaries the
+# process tests start, runs every test of the workspace, then checks the
+# audit-chain format with the independent Python verifier written from
+# docs/spec/audit-chain.md
 # (its test vectors, and an export made by the real binary), and fuzzes the
 # HTTP API from its OpenAPI document (tools/api-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(tools/test-env.sh)"
 cargo build --bin warden
+cargo build -p bundle-verify
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@" || status=$?

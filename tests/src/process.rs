@@ -21,6 +21,18 @@ pub fn warden_bin() -> PathBuf {
     bin
 }
 
+/// The standalone bundle verifier (`tools/bundle-verify`), built beside
+/// `warden` (`tools/test.sh` builds it).
+pub fn bundle_verify_bin() -> PathBuf {
+    let bin = warden_bin().with_file_name("bundle-verify");
+    assert!(
+        bin.exists(),
+        "{} missing: run `cargo build -p bundle-verify` (tools/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
 /// The application-events token of every test node (`NodeEnv::in_dir`).
 pub const TOKEN: &str = "test-token-0123456789abcdef0123456789abcdef";
 

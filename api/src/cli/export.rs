@@ -76,7 +76,9 @@ async fn bundle(
     let to = args.to.unwrap_or(head).min(head);
     let from = args.from.max(1);
     if from > to {
-        return Err(format!("nothing to export: the range {from}..{to} is empty (the log ends at {head})"));
+        return Err(format!(
+            "nothing to export: the range {from}..{to} is empty (the log ends at {head})"
+        ));
     }
     let ledger = Ledger::new(store.clone());
     let kms = crate::node::open_kms(config).map_err(|e| e.to_string())?;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use warden_core::Event;
 use warden_core::chain::bundle::Selection;
-use warden_core::ledger::bundle::BundleWriter;
 use warden_core::commands::audit::{self, EventViewed, Searched};
+use warden_core::ledger::bundle::BundleWriter;
 use warden_projections::audit::{AuditIndexError, AuditQuery, Order, Page};
 
 use crate::error::ApiError;

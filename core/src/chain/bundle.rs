@@ -8,12 +8,14 @@
 //!    the whole log, and every key that signed something in the bundle,
 //!    each with its `signing_key.added` event and that event's inclusion
 //!    proof;
-//! 2. one line per event, in `seq` order: the event as stored, and its
+//! 2. one line per event, in `seq` order: the event as stored, its
 //!    inclusion proof under the checkpoint (every event of a search; only
-//!    the last of a range, whose events are chained to each other);
-//! 3. a seal: the number of events and a digest over the header and every
-//!    `(seq, hash)`, signed with the checkpoint's key, so that an event
-//!    dropped, added or moved is caught.
+//!    the last of a range, whose events are chained to each other), and
+//!    `mark`, the bundle's running digest after it;
+//! 3. a seal: the number of events and the last mark, signed with the
+//!    checkpoint's key. The marks chain the whole header and every
+//!    `(seq, hash)`: an event dropped, added or moved is caught, and the
+//!    first mark that breaks names where.
 //!
 //! [`verify`] checks all of it and names the first bad event.
 
@@ -52,7 +54,15 @@ pub struct BundleKey {
     pub key_id: String,
     /// 64 hex digits.
     pub public_key: String,
-    pub announced: Entry,
+    pub announced: Announcement,
+}
+
+/// The `signing_key.added` event of a key, and its inclusion proof.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Announcement {
+    pub event: Event,
+    pub proof: Vec<Digest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +84,8 @@ pub struct Entry {
     pub event: Event,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<Vec<Digest>>,
+    /// The bundle's running digest after this event.
+    pub mark: Digest,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,33 +104,40 @@ pub struct SealLine {
     pub seal: Seal,
 }
 
-/// The running digest of the seal: the header's selection and
-/// checkpoint, then each event's seq and hash.
-pub struct SealDigest(blake3::Hasher);
+/// The bundle's running digest: it starts from the whole header and
+/// takes in each event's seq and hash; the seal signs its last value.
+///
+/// - start: `BLAKE3(SEAL_DOMAIN ‖ u64be(len) ‖ canonical header)`
+/// - after an event: `BLAKE3(SEAL_DOMAIN ‖ previous ‖ u64be(seq) ‖ hash)`
+pub struct Marks(Digest);
 
-impl SealDigest {
+impl Marks {
     pub fn new(header: &Header) -> Self {
+        let value = serde_json::to_value(header).unwrap_or_default();
+        let mut bytes = Vec::new();
+        // A header's numbers are small integers: it always has a canonical
+        // form.
+        let _ = canonical::write_value(&value, &mut bytes);
         let mut hasher = blake3::Hasher::new();
         hasher.update(SEAL_DOMAIN);
-        let mut selection = Vec::new();
-        let value = serde_json::to_value(&header.selection).unwrap_or_default();
-        // A selection holds strings only: it always has a canonical form.
-        let _ = canonical::write_value(&value, &mut selection);
-        hasher.update(&(selection.len() as u64).to_be_bytes());
-        hasher.update(&selection);
-        hasher.update(&header.checkpoint.tree_size.to_be_bytes());
-        hasher.update(&header.checkpoint.root.0);
-        hasher.update(&header.checkpoint.head.0);
-        SealDigest(hasher)
+        hasher.update(&(bytes.len() as u64).to_be_bytes());
+        hasher.update(&bytes);
+        Marks(Digest(*hasher.finalize().as_bytes()))
     }
 
-    pub fn add(&mut self, event: &Event) {
-        self.0.update(&event.seq.to_be_bytes());
-        self.0.update(&event.hash.0);
+    /// Takes in an event; returns the new mark.
+    pub fn add(&mut self, event: &Event) -> Digest {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(SEAL_DOMAIN);
+        hasher.update(&self.0.0);
+        hasher.update(&event.seq.to_be_bytes());
+        hasher.update(&event.hash.0);
+        self.0 = Digest(*hasher.finalize().as_bytes());
+        self.0
     }
 
-    pub fn finish(&self) -> Digest {
-        Digest(*self.0.finalize().as_bytes())
+    pub fn current(&self) -> Digest {
+        self.0
     }
 }
 
@@ -181,8 +200,8 @@ fn check_event(event: &Event, keys: &BTreeMap<String, VerifyingKey>) -> Result<(
         .map_err(|_| "signature does not verify".to_string())
 }
 
-fn check_inclusion(event: &Event, proof: &Option<Vec<Digest>>, checkpoint: &Checkpoint) -> Result<(), String> {
-    let proof = proof.as_ref().ok_or("no inclusion proof")?;
+fn check_inclusion(event: &Event, proof: Option<&Vec<Digest>>, checkpoint: &Checkpoint) -> Result<(), String> {
+    let proof = proof.ok_or("no inclusion proof")?;
     if !verify_inclusion(event.seq, checkpoint.tree_size, &event.hash, proof, &checkpoint.root) {
         return Err(format!(
             "inclusion proof does not lead to the checkpoint's root (log of {} events)",
@@ -214,7 +233,10 @@ pub fn verify(input: impl BufRead, pinned: &[VerifyingKey]) -> Result<Verified, 
     let header_line = next_line(&mut number)?.ok_or(BundleError::Header("the bundle is empty".into()))?;
     let header: Header = serde_json::from_str(&header_line).map_err(|error| BundleError::Header(error.to_string()))?;
     if header.format != FORMAT {
-        return Err(BundleError::Header(format!("format {:?} is not {FORMAT}", header.format)));
+        return Err(BundleError::Header(format!(
+            "format {:?} is not {FORMAT}",
+            header.format
+        )));
     }
     let checkpoint = &header.checkpoint;
 
@@ -234,18 +256,22 @@ pub fn verify(input: impl BufRead, pinned: &[VerifyingKey]) -> Result<Verified, 
     }
     for key in &header.keys {
         let announced = &key.announced.event;
-        let bad = |reason: String| BundleError::Header(format!("key {}: announcement {}: {reason}", key.key_id, announced.seq));
+        let bad = |reason: String| {
+            BundleError::Header(format!("key {}: announcement {}: {reason}", key.key_id, announced.seq))
+        };
         let says = announced.data.get("public_key").and_then(serde_json::Value::as_str);
         if announced.kind != SIGNING_KEY_ADDED || says != Some(key.public_key.as_str()) {
             return Err(bad("is not the signing_key.added event of this key".into()));
         }
         check_event(announced, &keys).map_err(bad)?;
-        check_inclusion(announced, &key.announced.proof, checkpoint).map_err(bad)?;
+        check_inclusion(announced, Some(&key.announced.proof), checkpoint).map_err(bad)?;
     }
-    let signer = keys
-        .get(&checkpoint.key_id)
-        .copied()
-        .ok_or_else(|| BundleError::Header(format!("checkpoint signed by {}, a key the bundle does not carry", checkpoint.key_id)))?;
+    let signer = keys.get(&checkpoint.key_id).copied().ok_or_else(|| {
+        BundleError::Header(format!(
+            "checkpoint signed by {}, a key the bundle does not carry",
+            checkpoint.key_id
+        ))
+    })?;
     if !pinned.is_empty() && !pinned.contains(&signer) {
         return Err(BundleError::Header(format!(
             "checkpoint signed by {}, which is not a trusted key",
@@ -257,7 +283,7 @@ pub fn verify(input: impl BufRead, pinned: &[VerifyingKey]) -> Result<Verified, 
     }
 
     // The events.
-    let mut seal = SealDigest::new(&header);
+    let mut marks = Marks::new(&header);
     let mut count = 0u64;
     let mut first = None;
     let mut previous: Option<(u64, Digest)> = None;
@@ -298,9 +324,13 @@ pub fn verify(input: impl BufRead, pinned: &[VerifyingKey]) -> Result<Verified, 
         }
         let last_of_range = matches!(header.selection, Selection::Range { to, .. } if to == event.seq);
         if matches!(header.selection, Selection::Search { .. }) || last_of_range || entry.proof.is_some() {
-            check_inclusion(event, &entry.proof, checkpoint).map_err(bad)?;
+            check_inclusion(event, entry.proof.as_ref(), checkpoint).map_err(bad)?;
         }
-        seal.add(event);
+        if marks.add(event) != entry.mark {
+            return Err(bad(
+                "the bundle's running digest breaks here: an event before it was removed, added or moved".into(),
+            ));
+        }
         count += 1;
         first.get_or_insert(event.seq);
         previous = Some((event.seq, event.hash));
@@ -330,7 +360,7 @@ pub fn verify(input: impl BufRead, pinned: &[VerifyingKey]) -> Result<Verified, 
             sealed.events
         )));
     }
-    if sealed.digest != seal.finish() {
+    if sealed.digest != marks.current() {
         return Err(BundleError::Seal(
             "digest does not match the events: an event was added, removed or moved".into(),
         ));

@@ -78,9 +78,18 @@ mod tests {
         assert!(checkpoint.verify(&key.verifying_key()));
         assert!(!checkpoint.verify(&other.verifying_key()));
         for changed in [
-            Checkpoint { tree_size: 11, ..checkpoint.clone() },
-            Checkpoint { root: head, ..checkpoint.clone() },
-            Checkpoint { head: root, ..checkpoint.clone() },
+            Checkpoint {
+                tree_size: 11,
+                ..checkpoint.clone()
+            },
+            Checkpoint {
+                root: head,
+                ..checkpoint.clone()
+            },
+            Checkpoint {
+                head: root,
+                ..checkpoint.clone()
+            },
         ] {
             assert!(!changed.verify(&key.verifying_key()));
         }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{LedgerError, LedgerStore};
-use crate::chain::bundle::{BundleKey, Entry, FORMAT, Header, Seal, SealDigest, SealLine, Selection};
+use crate::chain::bundle::{Announcement, BundleKey, Entry, FORMAT, Header, Marks, Seal, SealLine, Selection};
 use crate::chain::checkpoint::Checkpoint;
 use crate::chain::merkle::Tree;
 use crate::chain::{Digest, SIGNING_KEY_ADDED};
@@ -19,7 +19,7 @@ const READ_CHUNK: usize = 10_000;
 pub struct BundleWriter {
     tree: Tree,
     header: Header,
-    seal: SealDigest,
+    marks: Marks,
     count: u64,
     key: Arc<ActiveKey>,
 }
@@ -69,8 +69,8 @@ impl BundleWriter {
             .map(|event| BundleKey {
                 key_id: event.data["key_id"].as_str().unwrap_or_default().to_string(),
                 public_key: event.data["public_key"].as_str().unwrap_or_default().to_string(),
-                announced: Entry {
-                    proof: tree.proof(event.seq),
+                announced: Announcement {
+                    proof: tree.proof(event.seq).unwrap_or_default(),
                     event,
                 },
             })
@@ -83,7 +83,7 @@ impl BundleWriter {
             keys,
         };
         Ok(BundleWriter {
-            seal: SealDigest::new(&header),
+            marks: Marks::new(&header),
             tree,
             header,
             count: 0,
@@ -101,17 +101,18 @@ impl BundleWriter {
 
     /// One event's line, with its inclusion proof when asked.
     pub fn entry_line(&mut self, event: &Event, with_proof: bool) -> Vec<u8> {
-        self.seal.add(event);
+        let mark = self.marks.add(event);
         self.count += 1;
         let proof = if with_proof { self.tree.proof(event.seq) } else { None };
         line(&Entry {
             event: event.clone(),
             proof,
+            mark,
         })
     }
 
     pub fn seal_line(&self) -> Vec<u8> {
-        let seal = Seal::sign(self.count, self.seal.finish(), &self.key.key_id, &self.key.secret);
+        let seal = Seal::sign(self.count, self.marks.current(), &self.key.key_id, &self.key.secret);
         line(&SealLine { seal })
     }
 }
