@@ -27,6 +27,7 @@
 //! | `GET`/`POST /sign-in/mfa` | page session, partial included + CSRF |
 //! | `/settings/…` | page session (else redirect to `/sign-in`, or `/sign-in/mfa` when partial) + CSRF |
 //! | `/admin/users…`, `/admin/mfa-policy` | page session + CSRF, role owner or admin |
+//! | `/audit`, `/audit/events/{seq}`, `/audit/export` | page session, role owner or auditor (export: recent strong authentication) |
 //!
 //! Every state-changing request passes the CSRF check (`web::csrf`). Pages
 //! are outside the OpenAPI document (`pages::PATHS` lists them for its
@@ -159,6 +160,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/admin/users/{id}", post(pages::admin::change))
         .route("/admin/users/{id}/revoke-sessions", post(pages::admin::revoke_sessions))
+        .route("/audit", get(pages::audit::search))
+        .route("/audit/events/{seq}", get(pages::audit::event))
+        .route("/audit/export", get(pages::audit::export))
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::resolve))

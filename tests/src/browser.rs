@@ -16,7 +16,7 @@ pub struct Browser {
     driver: Child,
     base: String,
     session: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Browser {
@@ -58,6 +58,10 @@ impl Browser {
                          "--no-first-run", "--disable-background-networking", "--disable-component-update",
                          "--disable-sync", "--window-size=1024,768",
                          format!("--user-data-dir={}", profile.display())],
+                "prefs": {
+                    "download.default_directory": dir.path().join("downloads"),
+                    "download.prompt_for_download": false,
+                },
             },
         }}});
         let created: Value = http
@@ -78,7 +82,7 @@ impl Browser {
             driver,
             base,
             session,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -91,6 +95,29 @@ impl Browser {
         let answer: Value = request.send().await.unwrap().json().await.unwrap();
         assert!(answer["value"]["error"].is_null(), "WebDriver {path}: {answer}");
         answer["value"].clone()
+    }
+
+    /// Waits for a finished download whose name ends with `suffix`;
+    /// returns its contents.
+    pub async fn downloaded(&self, suffix: &str) -> String {
+        let folder = self.dir.path().join("downloads");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let done = std::fs::read_dir(&folder)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .find(|entry| entry.file_name().to_str().is_some_and(|name| name.ends_with(suffix)));
+            if let Some(entry) = done {
+                return std::fs::read_to_string(entry.path()).unwrap();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no *{suffix} download in {}",
+                folder.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -117,8 +144,15 @@ impl Browser {
         found[ELEMENT].as_str().unwrap().to_string()
     }
 
+    /// Replaces the value of a field with `text`.
     pub async fn fill(&self, css: &str, text: &str) {
         let element = self.element(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/clear"),
+            Some(json!({})),
+        )
+        .await;
         self.call(
             reqwest::Method::POST,
             &format!("/element/{element}/value"),

@@ -124,3 +124,97 @@ async fn passkeys_in_chromium_with_a_virtual_authenticator() {
     assert!(browser.text("main").await.contains("No passkey yet"));
     browser.quit().await;
 }
+
+/// The audit console in Chromium: an auditor signs in, filters, searches
+/// words, opens an event, follows it to the same request, and downloads
+/// the selection as CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_searches_drills_down_and_downloads_in_chromium() {
+    use warden_tests::audit::{LEGACY_PASSWORD, two_orgs};
+    use warden_tests::web::WebClient;
+
+    let instance = two_orgs(&[]).await;
+    let server = &instance.server;
+    let mut member = WebClient::new(server);
+    assert_eq!(member.sign_in("member@acme.test", "not the password").await.status, 401);
+    assert_eq!(member.sign_in("member@acme.test", LEGACY_PASSWORD).await.status, 200);
+
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/sign-in?next=/audit", server.url)).await;
+    browser.fill("#email", "auditor@acme.test").await;
+    browser.fill("#password", LEGACY_PASSWORD).await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for_url("/audit").await;
+    assert_eq!(browser.wait_for_text("h1").await, "Audit trail");
+
+    // The index follows within about a second: search until the failure
+    // is there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        browser.goto(&format!("{}/audit?kind=login.failed", server.url)).await;
+        if browser.wait_for_text("#audit-results").await.contains("login.failed") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the failed sign-in never appeared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+
+    // Filter by a kind prefix with the form.
+    browser.fill("#filter-kind", "login.*").await;
+    browser.click("#audit-search button[type=submit]").await;
+    browser.wait_for_url("kind=login.").await;
+    let results = browser.wait_for_text("#audit-results tbody").await;
+    assert!(
+        results.contains("login.failed") && results.contains("login.succeeded"),
+        "{results}"
+    );
+    assert!(!results.contains("globex"), "{results}");
+    let kinds = results.lines().filter(|line| !line.contains("login.")).count();
+    assert_eq!(kinds, 0, "{results}");
+
+    // Words of the data, without the kind filter.
+    browser.fill("#filter-kind", "").await;
+    browser.fill("#filter-q", "member@acme.test").await;
+    browser.click("#audit-search button[type=submit]").await;
+    browser.wait_for_url("q=member").await;
+    assert!(
+        browser
+            .wait_for_text("#audit-results tbody")
+            .await
+            .contains("user.created")
+    );
+
+    // Open the failed sign-in, then follow it to its request.
+    browser.goto(&format!("{}/audit?kind=login.failed", server.url)).await;
+    browser.click("#audit-results tbody tr a").await;
+    browser.wait_for_url("/audit/events/").await;
+    let heading = browser.wait_for_text("h1").await;
+    assert!(heading.ends_with(": login.failed"), "{heading}");
+    let seq: String = heading
+        .trim_start_matches("Event ")
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let details = browser.text("#event-details").await;
+    assert!(details.contains("anonymous"), "{details}");
+    assert!(browser.text("#event-data").await.contains("wrong_password"));
+    browser.click("#related li:first-child a").await;
+    browser.wait_for_url("request_id=").await;
+    assert!(browser.wait_for_text("#audit-results tbody").await.contains(&seq));
+
+    // Download the sign-in events as CSV.
+    browser.goto(&format!("{}/audit?kind=login.*", server.url)).await;
+    let summary = browser.wait_for_text("#audit-summary").await;
+    let total: usize = summary.split_whitespace().next().unwrap().parse().unwrap();
+    browser.click("#download-csv").await;
+    let csv = browser.downloaded(".csv").await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("seq,at,kind,outcome,subject"), "{csv}");
+    assert!(lines.len() > total, "{total} events searched, CSV:\n{csv}");
+    assert!(lines[1..].iter().all(|line| line.contains(",login.")), "{csv}");
+    browser.quit().await;
+}

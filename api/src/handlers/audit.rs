@@ -24,7 +24,7 @@ use crate::web::Client;
 use crate::web::session::AuditReader;
 
 /// Minutes either side of an event for its "same actor" drill-down.
-const DEFAULT_WINDOW_MINUTES: i64 = 15;
+pub const DEFAULT_WINDOW_MINUTES: i64 = 15;
 const MAX_WINDOW_MINUTES: i64 = 24 * 60;
 
 /// The search filters, as query parameters.
@@ -81,7 +81,17 @@ fn parse_number(name: &str, text: &str, range: std::ops::RangeInclusive<u64>) ->
 }
 
 impl SearchParams {
-    fn into_search(self) -> Result<Search, ApiError> {
+    /// From a page's form: empty fields are left out; unknown ones refused.
+    pub fn from_form(pairs: &BTreeMap<String, String>) -> Result<SearchParams, ApiError> {
+        let given: serde_json::Map<String, Value> = pairs
+            .iter()
+            .filter(|(_, value)| !value.trim().is_empty())
+            .map(|(name, value)| (name.clone(), Value::String(value.trim().to_string())))
+            .collect();
+        serde_json::from_value(Value::Object(given)).map_err(|error| ApiError::bad_request(error.to_string()))
+    }
+
+    pub fn into_search(self) -> Result<Search, ApiError> {
         let mut filters = BTreeMap::new();
         let mut keep = |name: &str, value: &Option<String>| {
             if let Some(value) = value {
@@ -267,23 +277,21 @@ pub async fn detail(
     })))
 }
 
-/// Searches that follow an event to its relatives: the same request, the
-/// same session, the same actor around the same time, the same subject.
-pub fn related(event: &Event, window_minutes: i64) -> Value {
-    let search = |pairs: &[(&str, &str)]| {
-        let query: String = pairs
+/// The searches that follow an event to its relatives, as query strings:
+/// the same request, the same session, the same actor around the same
+/// time, the same subject (each when the event has that context).
+pub fn related_queries(event: &Event, window_minutes: i64) -> Vec<(&'static str, String)> {
+    let query = |pairs: &[(&str, &str)]| {
+        pairs
             .iter()
             .map(|(name, value)| format!("{name}={}", encode(value)))
             .collect::<Vec<_>>()
-            .join("&");
-        format!("/api/v1/audit/events?{query}&order=oldest")
+            .join("&")
+            + "&order=oldest"
     };
-    let mut related = serde_json::Map::new();
+    let mut related = Vec::new();
     if !event.request_id.is_empty() {
-        related.insert(
-            "same_request".into(),
-            json!(search(&[("request_id", &event.request_id)])),
-        );
+        related.push(("same_request", query(&[("request_id", &event.request_id)])));
     }
     let session = event
         .data
@@ -291,18 +299,27 @@ pub fn related(event: &Event, window_minutes: i64) -> Value {
         .and_then(Value::as_str)
         .or_else(|| event.subject.strip_prefix("session:"));
     if let Some(session) = session {
-        related.insert("same_session".into(), json!(search(&[("session", session)])));
+        related.push(("same_session", query(&[("session", session)])));
     }
     if let Some(actor) = &event.actor.id {
         let window = chrono::Duration::minutes(window_minutes);
         let from = timestamp::format(&(event.at - window));
         let until = timestamp::format(&(event.at + window));
-        related.insert(
-            "same_actor".into(),
-            json!(search(&[("actor", actor), ("from", &from), ("until", &until)])),
-        );
+        related.push((
+            "same_actor",
+            query(&[("actor", actor), ("from", &from), ("until", &until)]),
+        ));
     }
-    related.insert("same_subject".into(), json!(search(&[("subject", &event.subject)])));
+    related.push(("same_subject", query(&[("subject", &event.subject)])));
+    related
+}
+
+/// The related searches as API URLs.
+pub fn related(event: &Event, window_minutes: i64) -> Value {
+    let related: serde_json::Map<String, Value> = related_queries(event, window_minutes)
+        .into_iter()
+        .map(|(name, query)| (name.to_string(), json!(format!("/api/v1/audit/events?{query}"))))
+        .collect();
     Value::Object(related)
 }
 

@@ -51,6 +51,7 @@ struct UsersPage {
     csrf_token: String,
     user_email: String,
     manages_users: bool,
+    reads_audit: bool,
     org_name: String,
     users: Vec<UserRow>,
     new_role_options: Vec<RoleOption>,
@@ -88,6 +89,7 @@ fn users_page(
         csrf_token: nav.csrf_token,
         user_email: nav.user_email,
         manages_users: nav.manages_users,
+        reads_audit: nav.reads_audit,
         org_name: accounts
             .org(&manager.user.org)
             .map_or_else(String::new, |org| org.name.clone()),

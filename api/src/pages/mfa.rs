@@ -112,6 +112,7 @@ struct SettingsPage {
     csrf_token: String,
     user_email: String,
     manages_users: bool,
+    reads_audit: bool,
     totp_enrolled_at: Option<String>,
     setup: Option<SetupView>,
     passkeys: Vec<PasskeyRow>,
@@ -156,6 +157,7 @@ async fn settings_page(
         csrf_token: nav.csrf_token,
         user_email: nav.user_email,
         manages_users: nav.manages_users,
+        reads_audit: nav.reads_audit,
         totp_enrolled_at: factors
             .totp
             .as_ref()
@@ -257,6 +259,7 @@ struct CodesPage {
     csrf_token: String,
     user_email: String,
     manages_users: bool,
+    reads_audit: bool,
     set: String,
     codes: Vec<String>,
     error: Option<String>,
@@ -274,6 +277,7 @@ fn codes_page(current: &CurrentSession, issued: &IssuedCodes, session: Option<&N
             csrf_token: session.map_or(nav.csrf_token, |session| session.csrf_token.clone()),
             user_email: nav.user_email,
             manages_users: nav.manages_users,
+            reads_audit: nav.reads_audit,
             set: issued.set.clone(),
             codes: issued.codes.iter().map(|code| code.to_string()).collect(),
             error: None,
@@ -311,6 +315,7 @@ struct ReauthenticatePage {
     csrf_token: String,
     user_email: String,
     manages_users: bool,
+    reads_audit: bool,
     next: String,
     second_factor: bool,
     passkeys: bool,
@@ -331,6 +336,7 @@ fn reauthenticate_page(
         csrf_token: nav.csrf_token,
         user_email: nav.user_email,
         manages_users: nav.manages_users,
+        reads_audit: nav.reads_audit,
         next: next.to_string(),
         second_factor: factors.has_second_factor(),
         passkeys: !factors.passkeys.is_empty(),

@@ -5,6 +5,7 @@
 //! the JSON API, and every failure is shown on the page it came from.
 
 pub mod admin;
+pub mod audit;
 pub mod mfa;
 pub mod policy;
 pub mod qr;
@@ -47,6 +48,9 @@ pub const PATHS: &[&str] = &[
     "/admin/users",
     "/admin/users/{id}",
     "/admin/users/{id}/revoke-sessions",
+    "/audit",
+    "/audit/events/{seq}",
+    "/audit/export",
 ];
 
 /// A rendered page with a status.
@@ -233,6 +237,7 @@ pub struct Nav {
     pub csrf_token: String,
     pub user_email: String,
     pub manages_users: bool,
+    pub reads_audit: bool,
 }
 
 impl Nav {
@@ -241,6 +246,7 @@ impl Nav {
             csrf_token: current.csrf_token(),
             user_email: current.user.email.clone(),
             manages_users: current.user.role.manages_users(),
+            reads_audit: current.user.role.reads_audit_trail(),
         }
     }
 }

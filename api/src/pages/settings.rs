@@ -33,6 +33,7 @@ struct SessionsPage {
     csrf_token: String,
     user_email: String,
     manages_users: bool,
+    reads_audit: bool,
     sessions: Vec<SessionRow>,
     error: Option<String>,
     notice: Option<String>,
@@ -67,6 +68,7 @@ fn sessions_page(
         csrf_token: nav.csrf_token,
         user_email: nav.user_email,
         manages_users: nav.manages_users,
+        reads_audit: nav.reads_audit,
         sessions,
         error,
         notice,
@@ -119,6 +121,7 @@ struct PasswordPage {
     csrf_token: String,
     user_email: String,
     manages_users: bool,
+    reads_audit: bool,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -129,6 +132,7 @@ fn password_page(current: &CurrentSession, error: Option<String>) -> PasswordPag
         csrf_token: nav.csrf_token,
         user_email: nav.user_email,
         manages_users: nav.manages_users,
+        reads_audit: nav.reads_audit,
         error,
         notice: None,
     }

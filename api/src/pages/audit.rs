@@ -1,0 +1,387 @@
+//! The audit console for owners and auditors: search the org's trail,
+//! open an event, follow it to its relatives, download the selection. The
+//! same flows (and events) as the audit API.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use warden_core::event::timestamp;
+use warden_core::{ActorKind, Event};
+use warden_projections::projection::read;
+
+use super::{Nav, PageSession, error_page, failed, reauthenticate_first, render};
+use crate::error::ApiError;
+use crate::flows::audit::{self, ExportFormat, Search};
+use crate::handlers::audit::{DEFAULT_WINDOW_MINUTES, SearchParams, encode, related_queries};
+use crate::state::AppState;
+use crate::web::Client;
+use crate::web::session::CurrentSession;
+
+/// Events per console page.
+const PAGE: usize = 50;
+/// The filters the search form has, in its order.
+const FILTERS: [(&str, &str); 10] = [
+    ("kind", "Kind (login.failed, mfa.*)"),
+    ("actor", "Actor (id or email)"),
+    ("outcome", "Outcome"),
+    ("ip", "IP address or network"),
+    ("from", "From (date or time)"),
+    ("until", "Until"),
+    ("subject", "Subject"),
+    ("session", "Session"),
+    ("request_id", "Request id"),
+    ("q", "Words"),
+];
+
+/// Extractor: a page session of an owner or auditor.
+pub struct PageAuditReader(pub CurrentSession);
+
+impl axum::extract::FromRequestParts<AppState> for PageAuditReader {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
+        let PageSession(current) = PageSession::from_request_parts(parts, state).await?;
+        if !current.user.role.reads_audit_trail() {
+            let request_id = parts
+                .extensions
+                .get::<crate::request_id::RequestId>()
+                .map_or("", |id| id.0.as_str());
+            return Err(error_page(
+                &ApiError::forbidden("only owners and auditors read the audit trail"),
+                request_id,
+            ));
+        }
+        Ok(PageAuditReader(current))
+    }
+}
+
+struct Field {
+    name: &'static str,
+    label: &'static str,
+    value: String,
+}
+
+struct Row {
+    seq: u64,
+    at: String,
+    kind: String,
+    outcome: &'static str,
+    actor: String,
+    subject: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    reads_audit: bool,
+    fields: Vec<Field>,
+    rows: Vec<Row>,
+    total: usize,
+    indexed_through: u64,
+    next_url: Option<String>,
+    csv_url: String,
+    jsonl_url: String,
+    bundle_url: String,
+    error: Option<String>,
+}
+
+struct Detail {
+    name: &'static str,
+    value: String,
+}
+
+struct Link {
+    label: &'static str,
+    url: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit_event.html")]
+struct EventPage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    reads_audit: bool,
+    seq: u64,
+    kind: String,
+    details: Vec<Detail>,
+    data: String,
+    links: Vec<Link>,
+}
+
+/// Who did it, as a person reads it: a user's email when Warden knows it.
+fn actor_label(state: &AppState, event: &Event) -> String {
+    let actor = &event.actor;
+    match (actor.kind, actor.id.as_deref()) {
+        (ActorKind::User, Some(id)) => read(&state.models.accounts)
+            .user(id)
+            .map_or_else(|| format!("user {id}"), |user| user.email.clone()),
+        (kind, Some(id)) => format!("{} {id}", kind.as_str()),
+        (kind, None) => kind.as_str().to_string(),
+    }
+}
+
+/// The filters as a query string (non-empty ones, in form order).
+fn query_of(filters: &BTreeMap<String, String>) -> String {
+    FILTERS
+        .iter()
+        .filter_map(|(name, _)| {
+            filters
+                .get(*name)
+                .filter(|value| !value.trim().is_empty())
+                .map(|value| format!("{name}={}", encode(value.trim())))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn fields_of(filters: &BTreeMap<String, String>) -> Vec<Field> {
+    FILTERS
+        .iter()
+        .map(|(name, label)| Field {
+            name,
+            label,
+            value: filters.get(*name).cloned().unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn parse(query: &BTreeMap<String, String>, cursor: Option<&String>) -> Result<Search, ApiError> {
+    let mut filters = query.clone();
+    filters.remove("cursor");
+    let mut search = SearchParams::from_form(&filters)?.into_search()?;
+    search.cursor = cursor
+        .map(|text| {
+            text.parse()
+                .map_err(|_| ApiError::bad_request("cursor must be a whole number"))
+        })
+        .transpose()?;
+    search.limit = PAGE;
+    Ok(search)
+}
+
+/// `GET /audit`: the search form and a page of results.
+pub async fn search(
+    State(state): State<AppState>,
+    client: Client,
+    PageAuditReader(reader): PageAuditReader,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let nav = Nav::of(&reader);
+    let filters: BTreeMap<String, String> = query
+        .iter()
+        .filter(|(name, _)| *name != "cursor")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let base = query_of(&filters);
+    let url = |path: &str, extra: &str| {
+        let joined = [base.as_str(), extra]
+            .iter()
+            .filter(|part| !part.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("&");
+        if joined.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{joined}")
+        }
+    };
+    let mut page = AuditPage {
+        csrf_token: nav.csrf_token,
+        user_email: nav.user_email,
+        manages_users: nav.manages_users,
+        reads_audit: nav.reads_audit,
+        fields: fields_of(&filters),
+        rows: Vec::new(),
+        total: 0,
+        indexed_through: state.audit.index.indexed_through(),
+        next_url: None,
+        csv_url: url("/audit/export", "format=csv"),
+        jsonl_url: url("/audit/export", "format=jsonl"),
+        bundle_url: url("/audit/export", "format=bundle"),
+        error: None,
+    };
+    let result = async {
+        let search = parse(&query, query.get("cursor"))?;
+        audit::search(&state, &reader, &client, search).await
+    }
+    .await;
+    match result {
+        Ok(found) => {
+            page.rows = found
+                .events
+                .iter()
+                .map(|event| Row {
+                    seq: event.seq,
+                    at: timestamp::format(&event.at),
+                    kind: event.kind.clone(),
+                    outcome: event.outcome.as_str(),
+                    actor: actor_label(&state, event),
+                    subject: event.subject.clone(),
+                })
+                .collect();
+            page.total = found.total;
+            page.indexed_through = found.indexed_through;
+            page.next_url = found.next.map(|next| url("/audit", &format!("cursor={next}")));
+            render(StatusCode::OK, &page)
+        }
+        Err(error) => {
+            page.error = Some(error.message.clone());
+            failed(&error, &page)
+        }
+    }
+}
+
+/// `GET /audit/events/{seq}`: one event, and links to its relatives.
+pub async fn event(
+    State(state): State<AppState>,
+    client: Client,
+    PageAuditReader(reader): PageAuditReader,
+    Path(seq): Path<String>,
+) -> Response {
+    let request_id = client.request_id.clone();
+    let Ok(seq) = seq.parse::<u64>() else {
+        return error_page(&ApiError::bad_request("seq must be a whole number"), &request_id);
+    };
+    let event = match audit::view(&state, &reader, &client, seq).await {
+        Ok(event) => event,
+        Err(error) => return error_page(&error, &request_id),
+    };
+    let nav = Nav::of(&reader);
+    let optional = |value: &Option<String>| value.clone().unwrap_or_else(|| "—".into());
+    let details = vec![
+        Detail {
+            name: "Time",
+            value: timestamp::format(&event.at),
+        },
+        Detail {
+            name: "Outcome",
+            value: event.outcome.as_str().into(),
+        },
+        Detail {
+            name: "Actor",
+            value: actor_label(&state, &event),
+        },
+        Detail {
+            name: "Actor kind",
+            value: event.actor.kind.as_str().into(),
+        },
+        Detail {
+            name: "Actor id",
+            value: optional(&event.actor.id),
+        },
+        Detail {
+            name: "Address",
+            value: optional(&event.actor.ip),
+        },
+        Detail {
+            name: "User agent",
+            value: optional(&event.actor.user_agent),
+        },
+        Detail {
+            name: "Subject",
+            value: format!("{} (version {})", event.subject, event.subject_version),
+        },
+        Detail {
+            name: "Request id",
+            value: event.request_id.clone(),
+        },
+        Detail {
+            name: "Event id",
+            value: event.id.to_string(),
+        },
+        Detail {
+            name: "Hash",
+            value: event.hash.to_hex(),
+        },
+        Detail {
+            name: "Previous hash",
+            value: event.prev.to_hex(),
+        },
+        Detail {
+            name: "Signed by",
+            value: event.key_id.clone(),
+        },
+    ];
+    let label = |name: &str| match name {
+        "same_request" => "Same request",
+        "same_session" => "Same session",
+        "same_actor" => "Same actor, 15 minutes either side",
+        _ => "Same subject",
+    };
+    let links = related_queries(&event, DEFAULT_WINDOW_MINUTES)
+        .into_iter()
+        .map(|(name, query)| Link {
+            label: label(name),
+            url: format!("/audit?{query}"),
+        })
+        .collect();
+    let page = EventPage {
+        csrf_token: nav.csrf_token,
+        user_email: nav.user_email,
+        manages_users: nav.manages_users,
+        reads_audit: nav.reads_audit,
+        seq: event.seq,
+        kind: event.kind.clone(),
+        details,
+        data: serde_json::to_string_pretty(&event.data).unwrap_or_default(),
+        links,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// `GET /audit/export`: the download; a stale sign-in confirms it first.
+pub async fn export(
+    State(state): State<AppState>,
+    client: Client,
+    PageAuditReader(reader): PageAuditReader,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let request_id = client.request_id.clone();
+    let mut filters = query.clone();
+    let format = filters.remove("format").unwrap_or_else(|| "csv".into());
+    let result = async {
+        let format =
+            ExportFormat::parse(&format).ok_or_else(|| ApiError::bad_request("format must be csv, jsonl or bundle"))?;
+        let search = SearchParams::from_form(&filters)?.into_search()?;
+        let exporting = audit::export(&state, &reader, &client, search, format).await?;
+        Ok::<_, ApiError>((format, exporting))
+    }
+    .await;
+    match result {
+        Ok((format, exporting)) => {
+            let chunks = futures::stream::unfold(exporting.body, |mut body| async move {
+                body.recv().await.map(|chunk| (chunk, body))
+            });
+            (
+                [
+                    (header::CONTENT_TYPE, format.content_type().to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{}\"", exporting.filename),
+                    ),
+                    (header::CACHE_CONTROL, "no-store".to_string()),
+                ],
+                Body::from_stream(chunks),
+            )
+                .into_response()
+        }
+        Err(error) if error.code == "reauthentication_required" => {
+            let mut next = format!("/audit/export?format={}", encode(&format));
+            let rest = query_of(&filters);
+            if !rest.is_empty() {
+                next = format!("{next}&{rest}");
+            }
+            reauthenticate_first(&encode(&next))
+        }
+        Err(error) => error_page(&error, &request_id),
+    }
+}
