@@ -48,7 +48,7 @@ use crate::handlers::{app_events, audit, audit_keys, auth, health, mfa, openapi,
 use crate::pages;
 use crate::request_id;
 use crate::state::AppState;
-use crate::web::{client, csrf, session};
+use crate::web::{access, client, csrf, session};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -165,6 +165,10 @@ pub fn router(state: AppState) -> Router {
         .route("/audit/export", get(pages::audit::export))
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::protect))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::record_denials,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::resolve))
         .layer(axum::middleware::from_fn_with_state(state.clone(), client::resolve_ip))
         .layer(cors(&state))

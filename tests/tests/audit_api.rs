@@ -190,6 +190,30 @@ async fn auditors_read_their_own_org_only_and_every_read_is_recorded() {
     assert_eq!(searched["data"]["filters"]["outcome"], "failure");
     assert_eq!(searched["data"]["total"], 1);
     assert_eq!(searched["actor"]["kind"], "user");
+    // The refused reads are in Acme's trail as denials, naming who was
+    // refused, what code they got, and where.
+    let denials = everything(&mut acme, "kind=access.denied&order=oldest").await;
+    let refused: Vec<(&str, &str)> = denials
+        .iter()
+        .map(|event| {
+            (
+                event["data"]["code"].as_str().unwrap(),
+                event["data"]["path"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            ("forbidden", "/api/v1/audit/events"),
+            ("forbidden", "/api/v1/audit/events")
+        ]
+    );
+    assert!(
+        denials
+            .iter()
+            .all(|event| event["outcome"] == "denied" && event["actor"]["kind"] == "user")
+    );
     // Acme's own reads are not in Globex's trail, and refused ones are
     // not recorded as reads.
     let acme_reads = everything(&mut acme, "kind=audit.searched").await;

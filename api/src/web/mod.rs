@@ -1,6 +1,7 @@
 //! The browser-facing mechanics: who the client is, the session cookie,
-//! the session of a request, CSRF protection.
+//! the session of a request, CSRF protection, the record of refusals.
 
+pub mod access;
 pub mod client;
 pub mod cookie;
 pub mod csrf;

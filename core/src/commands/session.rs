@@ -23,6 +23,7 @@ pub const DEVICE_FIRST_SEEN: &str = "device.first_seen";
 /// A state-changing request refused for a missing or wrong CSRF token or a
 /// foreign origin.
 pub const CSRF_REFUSED: &str = "csrf.refused";
+pub const ACCESS_DENIED: &str = "access.denied";
 
 pub fn session_subject(id: &str) -> String {
     subject("session", id)
@@ -162,6 +163,16 @@ pub struct CsrfRefused {
     pub origin: Option<String>,
 }
 
+/// A request refused with 401 or 403 that no other event records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessDenied {
+    pub status: u16,
+    /// The error code the caller got (`session_required`, `forbidden` …).
+    pub code: String,
+    pub method: String,
+    pub path: String,
+}
+
 pub fn create(context: &Context, id: &str, created: &SessionCreated) -> NewEvent {
     context
         .event(SESSION_CREATED, session_subject(id))
@@ -208,4 +219,16 @@ pub fn csrf_refused(context: &Context, session: Option<&str>, refused: &CsrfRefu
         .event(CSRF_REFUSED, subject)
         .outcome(Outcome::Denied)
         .data(data(refused))
+}
+
+/// Subject: the session when there is one, the request otherwise.
+pub fn access_denied(context: &Context, session: Option<&str>, denied: &AccessDenied) -> NewEvent {
+    let subject = match session {
+        Some(id) => session_subject(id),
+        None => subject("request", &context.request_id),
+    };
+    context
+        .event(ACCESS_DENIED, subject)
+        .outcome(Outcome::Denied)
+        .data(data(denied))
 }
