@@ -90,7 +90,16 @@ fn relying_party(config: &Config, address: SocketAddr) -> Option<Arc<warden_core
 pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<(), ServeError> {
     let token = read_token(&config)?;
     let mut node = Node::start(&config).await?;
-    let audit = node.start_audit_index(&config.audit_index_dir).await?;
+    // Sign-in does not depend on the audit index: a node that cannot open
+    // it (another process holds it, a disk error) serves without audit
+    // searches (503) rather than not at all.
+    let audit = match node.start_audit_index(&config.audit_index_dir).await {
+        Ok(trail) => Some(trail),
+        Err(error) => {
+            tracing::error!(%error, dir = %config.audit_index_dir.display(), "audit index unavailable: audit searches answer 503 on this node");
+            None
+        }
+    };
     let listener = TcpListener::bind(config.listen).await.map_err(|e| ServeError::Listen {
         address: config.listen,
         reason: e.to_string(),

@@ -34,7 +34,8 @@ pub struct Shared {
     pub bus: Arc<dyn Bus>,
     pub models: ReadModels,
     pub positions: Positions,
-    pub audit: crate::node::AuditTrail,
+    /// This node's audit index; `None` when it could not be opened.
+    pub audit: Option<crate::node::AuditTrail>,
     pub metrics: Option<PrometheusHandle>,
     /// BLAKE3 of the application-events bearer token, when one is set.
     pub app_events_token_hash: Option<[u8; 32]>,

@@ -38,14 +38,19 @@ pub fn order_name(order: Order) -> &'static str {
     }
 }
 
-/// 503 when the index's runner stopped (a disk error or a chain failure).
-fn check_index(state: &AppState) -> Result<(), ApiError> {
-    match state.audit.runner.failure() {
+/// This node's audit index; 503 when it has none (it could not be opened
+/// at start) or its runner stopped (a disk error or a chain failure).
+pub fn audit_index(state: &AppState) -> Result<&warden_projections::audit::AuditIndex, ApiError> {
+    let trail = state
+        .audit
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("this node has no audit index; see its log at start"))?;
+    match trail.runner.failure() {
         Some(reason) => {
             tracing::error!(%reason, "audit index stopped");
             Err(ApiError::unavailable("the audit index stopped; see the server log"))
         }
-        None => Ok(()),
+        None => Ok(&trail.index),
     }
 }
 
@@ -64,8 +69,7 @@ async fn run<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce(&warden_projections::audit::AuditIndex) -> Result<T, AuditIndexError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    check_index(state)?;
-    let index = state.audit.index.clone();
+    let index = audit_index(state)?.clone();
     tokio::task::spawn_blocking(move || work(&index))
         .await
         .map_err(|_| ApiError::internal("the audit search stopped"))?
@@ -250,7 +254,7 @@ pub async fn export(
     let org = reader.user.org.clone();
     let mut query = search.query;
     query.org = Some(org.clone());
-    let through = state.audit.index.indexed_through();
+    let through = audit_index(state)?.indexed_through();
     query.seqs = Some((1, through));
     let counted = query.clone();
     let total = run(state, move |index| index.search(&counted, Order::OldestFirst, None, 1))
@@ -285,7 +289,7 @@ pub async fn export(
     state.ledger.append_one(audit::exported(&context, &exported)).await?;
 
     let (sender, body) = tokio::sync::mpsc::channel(4);
-    let index = state.audit.index.clone();
+    let index = audit_index(state)?.clone();
     let store = state.ledger.store().clone();
     tokio::spawn(async move {
         let failed = |reason: String| Err(std::io::Error::other(reason));

@@ -202,7 +202,7 @@ pub async fn search(
         fields: fields_of(&filters),
         rows: Vec::new(),
         total: 0,
-        indexed_through: state.audit.index.indexed_through(),
+        indexed_through: audit::audit_index(&state).map_or(0, |index| index.indexed_through()),
         next_url: None,
         csv_url: url("/audit/export", "format=csv"),
         jsonl_url: url("/audit/export", "format=jsonl"),

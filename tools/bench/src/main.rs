@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::panic)]
 
+mod audit;
 mod limits;
 mod load;
 mod sessions;
@@ -29,8 +30,10 @@ struct Args {
     /// The warden binary (for the memory measurement).
     #[arg(long)]
     warden: PathBuf,
-    /// Which benchmarks: `ledger` (append, verify, replay, memory) or
-    /// `sessions` (session checks, sign-in, memory with live sessions).
+    /// Which benchmarks: `ledger` (append, verify, replay, memory),
+    /// `sessions` (session checks, sign-in, memory with live sessions) or
+    /// `audit` (indexing and queries beside PostgreSQL full-text search,
+    /// exports, bundles; `--events` sets the log's size).
     #[arg(long, default_value = "ledger")]
     suite: String,
     /// Live sessions for the sessions suite's memory measurement.
@@ -46,6 +49,10 @@ async fn main() {
     let args = Args::parse();
     if args.suite == "sessions" {
         sessions::run(&args.warden, args.seconds, args.sessions).await;
+        return;
+    }
+    if args.suite == "audit" {
+        audit::run(&args.warden, args.events).await;
         return;
     }
     println!("## Machine limits (one core)\n");

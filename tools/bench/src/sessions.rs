@@ -23,17 +23,24 @@ use warden_core::{Actor, ActorKind};
 
 const PASSWORD: &str = "correct horse battery staple 9";
 
-struct Node {
-    child: Child,
-    url: String,
+pub(crate) struct Node {
+    pub(crate) child: Child,
+    pub(crate) url: String,
     dir: PathBuf,
 }
 
 impl Node {
     async fn start(warden: &Path, dir: &Path) -> Node {
+        Self::start_with(warden, dir, &[]).await
+    }
+
+    /// A `warden serve` in `dir`, with more environment variables.
+    pub(crate) async fn start_with(warden: &Path, dir: &Path, env: &[(&str, &str)]) -> Node {
         let log_path = dir.join("serve.log");
         let out_path = dir.join("serve.out");
-        let mut child = Command::new(warden)
+        let mut command = Command::new(warden);
+        command.envs(env.iter().copied());
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("WARDEN_DATA_DIR", dir)
             .env("WARDEN_LOG", "warn,warden_api=info")
@@ -68,7 +75,7 @@ impl Node {
         }
     }
 
-    fn rss_mib(&self) -> (f64, f64) {
+    pub(crate) fn rss_mib(&self) -> (f64, f64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         let field = |name: &str| {
             status
@@ -81,13 +88,13 @@ impl Node {
         (field("VmRSS:"), field("VmHWM:"))
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let _ = Command::new("kill").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
     }
 
     /// Completes setup; returns the cookie header value and the answer.
-    async fn set_up(&self) -> (String, Value) {
+    pub(crate) async fn set_up(&self) -> (String, Value) {
         let out = std::fs::read_to_string(self.dir.join("serve.out")).unwrap();
         let token = out.split("token=").nth(1).unwrap().split_whitespace().next().unwrap();
         let response = reqwest::Client::new()
@@ -105,7 +112,7 @@ impl Node {
     }
 }
 
-fn cookie_of(response: &reqwest::Response) -> String {
+pub(crate) fn cookie_of(response: &reqwest::Response) -> String {
     response
         .headers()
         .get_all("set-cookie")
