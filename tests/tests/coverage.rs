@@ -1,0 +1,268 @@
+//! Every state-changing route appends an event. The test walks each POST,
+//! PUT, PATCH and DELETE operation of the OpenAPI document through a real
+//! server, successfully, and checks that the log grew; an operation the
+//! walk does not cover (a new route) fails it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use warden_core::ledger::LedgerStore;
+use warden_core::ledger::sqlite::SqliteStore;
+use warden_tests::mfa::{early_in_step, oathtool};
+use warden_tests::passkeys::{assertion, register};
+use warden_tests::web::{Answer, WebClient, instance, set_up};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+/// The first half of a WebAuthn ceremony changes nothing: its state is
+/// sealed into the answer and only the second half, which appends, uses it.
+const CHANGE_NOTHING: [&str; 3] = [
+    "startPasskeyRegistration",
+    "startPasskeyVerification",
+    "startPasskeySignIn",
+];
+
+struct Walk {
+    store: Arc<dyn LedgerStore>,
+    covered: BTreeSet<&'static str>,
+}
+
+impl Walk {
+    async fn head(&self) -> u64 {
+        self.store.head().await.unwrap().seq
+    }
+
+    /// Asserts that `operation` succeeded and appended at least one event.
+    async fn appended(&mut self, operation: &'static str, before: u64, status: u16, body: &Value) {
+        assert!((200..300).contains(&status), "{operation}: {status} {body:?}");
+        let after = self.head().await;
+        assert!(after > before, "{operation} appended no event");
+        self.covered.insert(operation);
+    }
+
+    async fn answered(&mut self, operation: &'static str, before: u64, answer: &Answer) {
+        self.appended(operation, before, answer.status.as_u16(), &answer.body)
+            .await;
+    }
+}
+
+fn state_changing_operations() -> BTreeSet<String> {
+    let document: Value = serde_json::from_str(include_str!("../../api/openapi.json")).unwrap();
+    let mut operations = BTreeSet::new();
+    for methods in document["paths"].as_object().unwrap().values() {
+        for (method, operation) in methods.as_object().unwrap() {
+            if ["post", "put", "patch", "delete"].contains(&method.as_str()) {
+                operations.insert(operation["operationId"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    operations
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_state_changing_route_appends_an_event() {
+    const SAM: &str = "sam@acme.test";
+    let instance = instance(&[]).await;
+    let store: Arc<dyn LedgerStore> = Arc::new(
+        SqliteStore::open_existing(&instance.env.data_dir.join("ledger.sqlite"))
+            .await
+            .unwrap(),
+    );
+    let mut walk = Walk {
+        store,
+        covered: BTreeSet::new(),
+    };
+    let server = &instance.server;
+
+    let before = walk.head().await;
+    let mut owner = set_up(server).await;
+    walk.appended("setup", before, 201, &Value::Null).await;
+
+    let before = walk.head().await;
+    let posted = server
+        .post_app_event(&json!({"kind": "app.invoice.paid", "subject": "invoice:1"}))
+        .await;
+    walk.appended("recordAppEvent", before, posted.status().as_u16(), &Value::Null)
+        .await;
+
+    // Users, roles, policies (the owner's sign-in is fresh).
+    let before = walk.head().await;
+    let created = owner
+        .post(
+            "/api/v1/users",
+            json!({"email": SAM, "display_name": "Sam", "role": "member", "password": "sam's long password 7"}),
+        )
+        .await;
+    walk.answered("createUser", before, &created).await;
+    let sam_id = created.body["id"].as_str().unwrap().to_string();
+    let before = walk.head().await;
+    let changed = owner
+        .patch(&format!("/api/v1/users/{sam_id}"), json!({"role": "admin"}))
+        .await;
+    walk.answered("changeUser", before, &changed).await;
+    let before = walk.head().await;
+    let policy = owner
+        .put(
+            "/api/v1/org/session-policy",
+            json!({"idle_timeout_seconds": 3600, "absolute_timeout_seconds": 86400}),
+        )
+        .await;
+    walk.answered("changeSessionPolicy", before, &policy).await;
+    let before = walk.head().await;
+    let policy = owner
+        .put("/api/v1/org/mfa-policy", json!({"enrolment_grace_seconds": 3600}))
+        .await;
+    walk.answered("changeMfaPolicy", before, &policy).await;
+
+    // Sign-in, password, sessions.
+    let mut sam = WebClient::new(server);
+    let before = walk.head().await;
+    let signed_in = sam.sign_in(SAM, "sam's long password 7").await;
+    walk.answered("signIn", before, &signed_in).await;
+    let before = walk.head().await;
+    let password = sam
+        .put(
+            "/api/v1/password",
+            json!({"current_password": "sam's long password 7", "new_password": "sam's newer password 8"}),
+        )
+        .await;
+    walk.answered("changePassword", before, &password).await;
+    let mut other = WebClient::new(server);
+    other.sign_in(SAM, "sam's newer password 8").await;
+    let before = walk.head().await;
+    let others = sam.post("/api/v1/sessions/sign-out-others", json!({})).await;
+    walk.answered("signOutOthers", before, &others).await;
+    let mut third = WebClient::new(server);
+    third.sign_in(SAM, "sam's newer password 8").await;
+    let third_id = third.get("/api/v1/session").await.body["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = walk.head().await;
+    let revoked = sam.delete(&format!("/api/v1/sessions/{third_id}")).await;
+    walk.answered("revokeSession", before, &revoked).await;
+    let before = walk.head().await;
+    let revoked = owner.delete(&format!("/api/v1/users/{sam_id}/sessions")).await;
+    walk.answered("revokeUserSessions", before, &revoked).await;
+
+    // An invitation, then a second factor set up, used, renewed, removed.
+    let invited = owner
+        .post(
+            "/api/v1/users",
+            json!({"email": "ivy@acme.test", "display_name": "Ivy", "role": "member"}),
+        )
+        .await;
+    let link = invited.body["invitation_url"].as_str().unwrap();
+    let token = link.split("token=").nth(1).unwrap();
+    let mut ivy = WebClient::new(server);
+    let before = walk.head().await;
+    let accepted = ivy
+        .post(
+            "/api/v1/invitations/accept",
+            json!({"token": token, "password": "ivy's long password 7"}),
+        )
+        .await;
+    walk.answered("acceptInvitation", before, &accepted).await;
+    let before = walk.head().await;
+    let confirmed = ivy
+        .post(
+            "/api/v1/session/reauthenticate",
+            json!({"password": "ivy's long password 7"}),
+        )
+        .await;
+    walk.answered("reauthenticate", before, &confirmed).await;
+    let at = early_in_step().await;
+    let before = walk.head().await;
+    let started = ivy.post("/api/v1/mfa/totp", json!({})).await;
+    walk.answered("startTotp", before, &started).await;
+    let secret = started.body["secret"].as_str().unwrap().to_string();
+    let before = walk.head().await;
+    let enrolled = ivy
+        .post("/api/v1/mfa/totp/confirm", json!({"code": oathtool(&secret, at - 30)}))
+        .await;
+    walk.answered("confirmTotp", before, &enrolled).await;
+    let set = enrolled.body["backup_codes"]["set"].as_str().unwrap().to_string();
+    let before = walk.head().await;
+    let acknowledged = ivy
+        .post("/api/v1/mfa/backup-codes/acknowledge", json!({"set": set}))
+        .await;
+    walk.answered("acknowledgeBackupCodes", before, &acknowledged).await;
+    let mut ivy_phone = WebClient::new(server);
+    ivy_phone.sign_in("ivy@acme.test", "ivy's long password 7").await;
+    let before = walk.head().await;
+    let verified = ivy_phone
+        .post("/api/v1/mfa/verify", json!({"code": oathtool(&secret, at)}))
+        .await;
+    walk.answered("verifySecondFactor", before, &verified).await;
+    let before = walk.head().await;
+    let renewed = ivy_phone.post("/api/v1/mfa/backup-codes", json!({})).await;
+    walk.answered("regenerateBackupCodes", before, &renewed).await;
+    let before = walk.head().await;
+    let removed = ivy_phone.delete("/api/v1/mfa/totp").await;
+    walk.answered("removeTotp", before, &removed).await;
+
+    // Passkeys: registered, renamed, signed in with, verified, removed.
+    let mut laptop = WebClient::new(server);
+    laptop.sign_in(SAM, "sam's newer password 8").await;
+    let mut key = SoftPasskey::new(true);
+    let before = walk.head().await;
+    let registered = register(&mut laptop, &mut key, "Laptop").await;
+    walk.appended("finishPasskeyRegistration", before, 201, &registered)
+        .await;
+    let credential = registered["credential"].as_str().unwrap().to_string();
+    let before = walk.head().await;
+    let renamed = laptop
+        .patch(&format!("/api/v1/mfa/passkeys/{credential}"), json!({"name": "Work"}))
+        .await;
+    walk.answered("renamePasskey", before, &renamed).await;
+    let mut tablet = WebClient::new(server);
+    let (ceremony, answer) = assertion(
+        &mut tablet,
+        &mut key,
+        "/api/v1/sign-in/passkey/start",
+        json!({"email": SAM}),
+    )
+    .await;
+    let before = walk.head().await;
+    let passkey_sign_in = tablet
+        .post(
+            "/api/v1/sign-in/passkey/finish",
+            json!({"email": SAM, "ceremony": ceremony, "credential": answer}),
+        )
+        .await;
+    walk.answered("finishPasskeySignIn", before, &passkey_sign_in).await;
+    let mut phone = WebClient::new(server);
+    phone.sign_in(SAM, "sam's newer password 8").await;
+    let (ceremony, answer) = assertion(&mut phone, &mut key, "/api/v1/mfa/passkeys/verify/start", json!({})).await;
+    let before = walk.head().await;
+    let second = phone
+        .post(
+            "/api/v1/mfa/passkeys/verify/finish",
+            json!({"ceremony": ceremony, "credential": answer}),
+        )
+        .await;
+    walk.answered("finishPasskeyVerification", before, &second).await;
+    let before = walk.head().await;
+    let removed = phone.delete(&format!("/api/v1/mfa/passkeys/{credential}")).await;
+    walk.answered("removePasskey", before, &removed).await;
+    let before = walk.head().await;
+    let signed_out = phone.post("/api/v1/sign-out", json!({})).await;
+    walk.answered("signOut", before, &signed_out).await;
+
+    // Every state-changing operation was walked, or changes nothing.
+    let mut walked: BTreeSet<String> = walk.covered.iter().map(|name| name.to_string()).collect();
+    walked.extend(CHANGE_NOTHING.iter().map(|name| name.to_string()));
+    let operations = state_changing_operations();
+    let missing: Vec<_> = operations.difference(&walked).collect();
+    assert!(
+        missing.is_empty(),
+        "state-changing operations this walk does not cover: {missing:?}"
+    );
+    let unknown: Vec<_> = walked.difference(&operations).collect();
+    assert!(
+        unknown.is_empty(),
+        "walked operations the API no longer has: {unknown:?}"
+    );
+}
