@@ -234,20 +234,26 @@ pub async fn export(
     }
     let search = params.search.into_search()?;
     let exporting = audit::export(&state, &reader, &client, search, format).await?;
+    Ok(download(format, exporting))
+}
+
+/// A streaming export as an attachment (the API's and the console's).
+pub fn download(format: ExportFormat, exporting: audit::Exporting) -> Response {
     let chunks = futures::stream::unfold(exporting.body, |mut body| async move {
         body.recv().await.map(|chunk| (chunk, body))
     });
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{}\"", exporting.filename),
             ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
         ],
         Body::from_stream(chunks),
     )
-        .into_response())
+        .into_response()
 }
 
 #[derive(Debug, Default, Deserialize)]

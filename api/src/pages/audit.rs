@@ -5,10 +5,9 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use warden_core::event::timestamp;
 use warden_core::{ActorKind, Event};
 use warden_projections::projection::read;
@@ -16,7 +15,7 @@ use warden_projections::projection::read;
 use super::{Nav, PageSession, error_page, failed, reauthenticate_first, render};
 use crate::error::ApiError;
 use crate::flows::audit::{self, ExportFormat, Search};
-use crate::handlers::audit::{DEFAULT_WINDOW_MINUTES, SearchParams, encode, related_queries};
+use crate::handlers::audit::{DEFAULT_WINDOW_MINUTES, SearchParams, download, encode, related_queries};
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
@@ -357,23 +356,7 @@ pub async fn export(
     }
     .await;
     match result {
-        Ok((format, exporting)) => {
-            let chunks = futures::stream::unfold(exporting.body, |mut body| async move {
-                body.recv().await.map(|chunk| (chunk, body))
-            });
-            (
-                [
-                    (header::CONTENT_TYPE, format.content_type().to_string()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{}\"", exporting.filename),
-                    ),
-                    (header::CACHE_CONTROL, "no-store".to_string()),
-                ],
-                Body::from_stream(chunks),
-            )
-                .into_response()
-        }
+        Ok((format, exporting)) => download(format, exporting),
         Err(error) if error.code == "reauthentication_required" => {
             let mut next = format!("/audit/export?format={}", encode(&format));
             let rest = query_of(&filters);
