@@ -72,12 +72,18 @@ fn relying_party(config: &Config, address: SocketAddr) -> Option<Arc<warden_core
             let urls: Vec<warden_core::auth::webauthn::Url> =
                 origins.iter().filter_map(|origin| origin.parse().ok()).collect();
             warden_core::auth::webauthn::RelyingParty::new(&rp_id, &config.mfa.issuer, &urls)
+                .map(|webauthn| webauthn.with_attestation(config.mfa.passkey_attestation.clone()))
                 .map(|webauthn| (rp_id, origins, webauthn))
                 .map_err(|error| error.to_string())
         });
     match built {
         Ok((rp_id, origins, webauthn)) => {
-            tracing::info!(%rp_id, ?origins, "passkeys enabled");
+            let attestation = if webauthn.attestation.is_some() {
+                "allowlist"
+            } else {
+                "none"
+            };
+            tracing::info!(%rp_id, ?origins, attestation, "passkeys enabled");
             Some(Arc::new(webauthn))
         }
         Err(reason) => {

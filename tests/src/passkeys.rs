@@ -5,7 +5,6 @@
 use serde_json::{Value, json};
 use url::Url;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
 
 use crate::web::{WebClient, assert_refused};
@@ -17,17 +16,23 @@ pub fn origin(client: &WebClient) -> Url {
     Url::parse(&format!("http://localhost:{port}")).unwrap()
 }
 
-pub async fn register(client: &mut WebClient, key: &mut SoftPasskey, name: &str) -> Value {
+/// Starts a registration and lets `key` answer it: the body of
+/// `…/register/finish`, not sent yet.
+pub async fn registration<K: WebauthnAuthenticator>(client: &mut WebClient, key: &mut K, name: &str) -> Value {
     let started = client.post("/api/v1/mfa/passkeys/register/start", json!({})).await;
     assert_eq!(started.status, 200, "{:?}", started.body);
     assert_eq!(started.body["options"]["publicKey"]["rp"]["id"], "localhost");
     let options: CreationChallengeResponse = serde_json::from_value(started.body["options"].clone()).unwrap();
     let credential = key.do_registration(origin(client), options).unwrap();
-    let body = json!({
+    json!({
         "ceremony": started.body["ceremony"],
         "credential": credential,
         "name": name,
-    });
+    })
+}
+
+pub async fn register<K: WebauthnAuthenticator>(client: &mut WebClient, key: &mut K, name: &str) -> Value {
+    let body = registration(client, key, name).await;
     let finished = client.post("/api/v1/mfa/passkeys/register/finish", body.clone()).await;
     assert_eq!(finished.status, 201, "{:?}", finished.body);
     // The same answer again: the ceremony works once.
@@ -40,7 +45,12 @@ pub async fn register(client: &mut WebClient, key: &mut SoftPasskey, name: &str)
 }
 
 /// Runs `navigator.credentials.get()` with the key on options from `path`.
-pub async fn assertion(client: &mut WebClient, key: &mut SoftPasskey, path: &str, body: Value) -> (Value, Value) {
+pub async fn assertion<K: WebauthnAuthenticator>(
+    client: &mut WebClient,
+    key: &mut K,
+    path: &str,
+    body: Value,
+) -> (Value, Value) {
     let started = client.post(path, body).await;
     assert_eq!(started.status, 200, "{:?}", started.body);
     let options: RequestChallengeResponse = serde_json::from_value(started.body["options"].clone()).unwrap();

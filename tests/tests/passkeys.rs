@@ -2,12 +2,13 @@
 //! authenticator (`webauthn-authenticator-rs`' SoftPasskey, which signs
 //! real WebAuthn assertions): registration, sign-in with the passkey
 //! alone, the passkey as a second factor, replays, accounts without
-//! passkeys answered like others, rename and removal.
+//! passkeys answered like others, rename and removal; and an attestation
+//! allowlist of authenticator models.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{Value, json};
-use warden_tests::passkeys::{assertion, register};
+use warden_tests::passkeys::{assertion, register, registration};
 use warden_tests::web::{WebClient, assert_refused, create_user, events, instance, set_up};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
@@ -244,4 +245,89 @@ async fn a_passkey_sign_in_does_not_tell_which_accounts_exist() {
         .post("/api/v1/sign-in/passkey/start", json!({ "email": "a".repeat(321) }))
         .await;
     assert_refused(&long, 400, "bad_request");
+}
+
+/// With an attestation allowlist, only the listed authenticator models
+/// under a trusted root register (a SoftToken, which attests with its own
+/// CA); an unlisted model, another vendor's root, or a passkey without
+/// attestation is refused with a clear 422. The registered one signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attestation_allowlist_admits_listed_authenticators_only() {
+    use crypto_glue::traits::{EncodePem, LineEndingPem};
+    use webauthn_authenticator_rs::softtoken::{self, SoftToken};
+
+    let (mut token, root) = SoftToken::new(true).unwrap();
+    let (mut foreign, _) = SoftToken::new(true).unwrap();
+    let roots = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(roots.path(), root.to_pem(LineEndingPem::LF).unwrap()).unwrap();
+    let roots_path = roots.path().to_str().unwrap().to_string();
+    let allowed = softtoken::AAGUID.to_string();
+    let instance = instance(&[
+        ("WARDEN_PASSKEY_ATTESTATION_CA_FILE", roots_path.as_str()),
+        ("WARDEN_PASSKEY_ALLOWED_AAGUIDS", allowed.as_str()),
+    ])
+    .await;
+    let mut owner = set_up(&instance.server).await;
+    create_user(&mut owner, SAM, "member", SAM_PASSWORD).await;
+    let mut sam = WebClient::new(&instance.server);
+    sam.sign_in(SAM, SAM_PASSWORD).await;
+
+    // Another vendor's root, and a passkey that does not attest: refused.
+    let mut plain = SoftPasskey::new(true);
+    for body in [
+        registration(&mut sam, &mut foreign, "Foreign").await,
+        registration(&mut sam, &mut plain, "Plain").await,
+    ] {
+        let refused = sam.post("/api/v1/mfa/passkeys/register/finish", body).await;
+        assert_refused(&refused, 422, "authenticator_not_allowed");
+        assert!(refused.body["error"]["message"].as_str().unwrap().contains("allowlist"));
+    }
+
+    // The listed model under the trusted root: registered, with its AAGUID
+    // in the event, and it signs in.
+    let registered = register(&mut sam, &mut token, "Security key").await;
+    assert_eq!(registered["name"], "Security key");
+    let events = events(&instance);
+    let event = events
+        .iter()
+        .find(|event| event["kind"] == "mfa.passkey.registered")
+        .unwrap();
+    assert_eq!(event["data"]["aaguid"], allowed.as_str());
+    let mut laptop = WebClient::new(&instance.server);
+    let (ceremony, answer) = assertion(
+        &mut laptop,
+        &mut token,
+        "/api/v1/sign-in/passkey/start",
+        json!({ "email": SAM }),
+    )
+    .await;
+    let signed_in = laptop
+        .post(
+            "/api/v1/sign-in/passkey/finish",
+            json!({ "email": SAM, "ceremony": ceremony, "credential": answer }),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+
+    // The same root with only another model listed: the key is refused.
+    let other = instance_with_other_model(&roots_path).await;
+    let mut owner = set_up(&other.server).await;
+    create_user(&mut owner, SAM, "member", SAM_PASSWORD).await;
+    let mut sam = WebClient::new(&other.server);
+    sam.sign_in(SAM, SAM_PASSWORD).await;
+    let body = registration(&mut sam, &mut token, "Security key").await;
+    assert_refused(
+        &sam.post("/api/v1/mfa/passkeys/register/finish", body).await,
+        422,
+        "authenticator_not_allowed",
+    );
+}
+
+async fn instance_with_other_model(roots: &str) -> warden_tests::web::Instance {
+    let other_model = "6d44ba9b-f6ec-2e49-b930-0c8fe920cb73";
+    instance(&[
+        ("WARDEN_PASSKEY_ATTESTATION_CA_FILE", roots),
+        ("WARDEN_PASSKEY_ALLOWED_AAGUIDS", other_model),
+    ])
+    .await
 }

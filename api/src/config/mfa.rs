@@ -2,6 +2,7 @@
 //! authentication must be for a sensitive action.
 
 use warden_core::auth::totp::{TotpAlgorithm, TotpParams};
+use warden_core::auth::webauthn::{AttestationCaList, Uuid, attestation_allowlist};
 
 use super::{ConfigError, FileSettings, Settings, invalid};
 
@@ -19,6 +20,9 @@ pub struct MfaConfig {
     /// `webauthn_rp_id`: the passkeys' relying-party id, a domain (default:
     /// the host of `public_url`; `localhost` when that is a loopback IP).
     pub webauthn_rp_id: Option<String>,
+    /// `passkey_attestation_ca_file` and `passkey_allowed_aaguids`: the
+    /// attestation allowlist; `None` (default): attestation "none".
+    pub passkey_attestation: Option<AttestationCaList>,
 }
 
 pub(super) fn mfa_config(settings: &Settings, file: &FileSettings) -> Result<MfaConfig, ConfigError> {
@@ -67,6 +71,7 @@ pub(super) fn mfa_config(settings: &Settings, file: &FileSettings) -> Result<Mfa
         totp,
         step_up_max_age_seconds,
         webauthn_rp_id,
+        passkey_attestation: passkey_attestation(settings, file)?,
     })
 }
 
@@ -104,4 +109,49 @@ impl MfaConfig {
         }
         Ok((rp_id, origins))
     }
+}
+
+/// The attestation allowlist: both keys, or neither.
+fn passkey_attestation(settings: &Settings, file: &FileSettings) -> Result<Option<AttestationCaList>, ConfigError> {
+    let roots = settings
+        .passkey_attestation_ca_file
+        .clone()
+        .or(file.passkey_attestation_ca_file.clone());
+    let aaguids: Vec<String> = match &settings.passkey_allowed_aaguids {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_string)
+            .collect(),
+        None => file.passkey_allowed_aaguids.clone(),
+    };
+    let (roots, aaguids) = match (roots, aaguids.is_empty()) {
+        (None, true) => return Ok(None),
+        (Some(roots), false) => (roots, aaguids),
+        (None, false) => {
+            return Err(invalid(
+                "passkey_allowed_aaguids",
+                "needs passkey_attestation_ca_file: the roots the authenticators' attestations chain to",
+            ));
+        }
+        (Some(_), true) => {
+            return Err(invalid(
+                "passkey_attestation_ca_file",
+                "needs passkey_allowed_aaguids: the authenticator models allowed to register",
+            ));
+        }
+    };
+    let aaguids = aaguids
+        .iter()
+        .map(|text| {
+            Uuid::parse_str(text)
+                .map_err(|_| invalid("passkey_allowed_aaguids", format!("{text:?} is not an AAGUID (a UUID)")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let pem = std::fs::read_to_string(&roots)
+        .map_err(|error| invalid("passkey_attestation_ca_file", format!("{}: {error}", roots.display())))?;
+    attestation_allowlist(&pem, &aaguids)
+        .map(Some)
+        .map_err(|error| invalid("passkey_attestation_ca_file", format!("{}: {error}", roots.display())))
 }

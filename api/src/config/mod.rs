@@ -132,6 +132,13 @@ pub struct Settings {
     /// Relying-party id of passkeys: Warden's domain or a parent of it.
     #[arg(long, env = "WARDEN_WEBAUTHN_RP_ID", global = true)]
     pub webauthn_rp_id: Option<String>,
+    /// PEM roots of passkey attestation: with `passkey_allowed_aaguids`,
+    /// only those authenticator models may register.
+    #[arg(long, env = "WARDEN_PASSKEY_ATTESTATION_CA_FILE", global = true)]
+    pub passkey_attestation_ca_file: Option<PathBuf>,
+    /// Authenticator models (AAGUIDs) allowed to register, comma-separated.
+    #[arg(long, env = "WARDEN_PASSKEY_ALLOWED_AAGUIDS", global = true)]
+    pub passkey_allowed_aaguids: Option<String>,
 }
 
 /// The same keys, from the TOML file.
@@ -170,6 +177,9 @@ struct FileSettings {
     totp_algorithm: Option<String>,
     step_up_max_age_seconds: Option<u64>,
     webauthn_rp_id: Option<String>,
+    passkey_attestation_ca_file: Option<PathBuf>,
+    #[serde(default)]
+    passkey_allowed_aaguids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,8 +12,8 @@ use base64::Engine as _;
 use chrono::Utc;
 use serde::Serialize;
 use warden_core::auth::webauthn::{
-    CEREMONY_LIFETIME, Ceremony, CeremonyState, PublicKeyCredential, RegisterPublicKeyCredential, RelyingParty, Uuid,
-    credential_id_text,
+    CEREMONY_LIFETIME, Ceremony, CeremonyState, PublicKeyCredential, RegisterPublicKeyCredential, RegistrationRefused,
+    RelyingParty, Uuid, credential_id_text,
 };
 use warden_core::commands::mfa::{
     self, Factor, FailureReason, PasskeyRegistered, PasskeyRemoved, PasskeyRenamed, Verified,
@@ -75,8 +75,7 @@ pub async fn start_registration(state: &AppState, current: &CurrentSession) -> R
         Uuid::from_bytes(bytes)
     });
     let (options, registration) = party
-        .webauthn
-        .start_passkey_registration(handle, &user.email, &user.display_name, Some(exclude))
+        .start_registration(handle, &user.email, &user.display_name, exclude)
         .map_err(|error| {
             tracing::error!(%error, "passkey registration could not start");
             ApiError::internal("passkey registration could not start")
@@ -88,7 +87,7 @@ pub async fn start_registration(state: &AppState, current: &CurrentSession) -> R
             user: Some(user.id.clone()),
             session: Some(current.session.id.clone()),
             expires_at: Utc::now() + CEREMONY_LIFETIME,
-            state: CeremonyState::Registration(registration),
+            state: registration,
         },
         serde_json::to_value(options).unwrap_or_default(),
     )
@@ -117,17 +116,20 @@ pub async fn finish_registration(
     let party = relying_party(state)?;
     let user = &current.user;
     let ceremony = open(state, ceremony, Some(&current.session.id)).await?;
-    let CeremonyState::Registration(registration) = &ceremony.state else {
-        return Err(wrong_ceremony());
-    };
     if ceremony.user.as_deref() != Some(user.id.as_str()) {
         return Err(wrong_ceremony());
     }
-    let passkey = party
-        .webauthn
-        .finish_passkey_registration(credential, registration)
-        .map_err(|error| {
-            ApiError::unprocessable("passkey_refused", format!("the passkey was not accepted: {error}"))
+    let (passkey, aaguid) = party
+        .finish_registration(credential, &ceremony.state)
+        .ok_or_else(wrong_ceremony)?
+        .map_err(|refused| match refused {
+            RegistrationRefused::NotAllowed(_) => ApiError::unprocessable(
+                "authenticator_not_allowed",
+                format!("the passkey was not accepted: {refused}"),
+            ),
+            RegistrationRefused::Invalid(error) => {
+                ApiError::unprocessable("passkey_refused", format!("the passkey was not accepted: {error}"))
+            }
         })?;
     let name = check_name("name", name.unwrap_or("Passkey"))?;
     let factors = read(&state.models.mfa).factors(&user.id);
@@ -142,6 +144,7 @@ pub async fn finish_registration(
             name: name.clone(),
             passkey,
             ceremony: ceremony.id,
+            aaguid: aaguid.map(|aaguid| aaguid.to_string()),
         },
     )];
     let enrolled = commit_enrolment(state, current, client, &factors, Factor::Passkey, events)

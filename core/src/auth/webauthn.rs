@@ -7,14 +7,23 @@
 //! when the ceremony finishes, so a state and its answer work once.
 //! `webauthn-rs` passkeys always require user verification: a passkey
 //! proves something the user has and something they are or know.
+//!
+//! Attestation policy: none by default (any passkey, synced ones
+//! included). With an allowlist, registration asks for direct attestation
+//! and accepts only authenticators whose attestation chains to a
+//! configured root and whose AAGUID (authenticator model) is listed;
+//! `webauthn-rs` then also refuses synced passkeys, which no vendor
+//! attests as one device.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 pub use webauthn_rs::prelude::{
-    AuthenticationResult, CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, Uuid, WebauthnError,
+    AttestationCaList, AttestedPasskeyRegistration, AuthenticationResult, CreationChallengeResponse, CredentialID,
+    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
+    RequestChallengeResponse, Url, Uuid, WebauthnError,
 };
+use webauthn_rs::prelude::{AttestationCaListBuilder, AttestationMetadata};
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
 /// Claim namespace of finished ceremonies (each state works once).
@@ -28,6 +37,45 @@ pub const CEREMONY_LIFETIME: chrono::Duration = chrono::Duration::minutes(5);
 pub enum RelyingPartyError {
     #[error("the relying party id {0:?} does not fit the origins (it must be their host or a parent domain of it)")]
     Config(String),
+    #[error("attestation roots: {0}")]
+    Attestation(String),
+}
+
+/// The attestation allowlist: every AAGUID in `aaguids` is allowed under
+/// every certificate of `roots_pem` (one or more PEM certificates).
+pub fn attestation_allowlist(roots_pem: &str, aaguids: &[Uuid]) -> Result<AttestationCaList, RelyingPartyError> {
+    const END: &str = "-----END CERTIFICATE-----";
+    let roots: Vec<&str> = roots_pem
+        .split_inclusive(END)
+        .filter(|block| block.contains("-----BEGIN CERTIFICATE-----"))
+        .collect();
+    if roots.is_empty() {
+        return Err(RelyingPartyError::Attestation("no PEM certificate found".into()));
+    }
+    if aaguids.is_empty() {
+        return Err(RelyingPartyError::Attestation("no AAGUID is allowed".into()));
+    }
+    let mut builder = AttestationCaListBuilder::new();
+    for (index, root) in roots.iter().enumerate() {
+        for aaguid in aaguids {
+            builder
+                .insert_device_pem(root.trim().as_bytes(), *aaguid, aaguid.to_string(), Default::default())
+                .map_err(|error| {
+                    RelyingPartyError::Attestation(format!("certificate {} is not usable: {error:?}", index + 1))
+                })?;
+        }
+    }
+    Ok(builder.build())
+}
+
+/// Why a registration was refused.
+#[derive(Debug, Error)]
+pub enum RegistrationRefused {
+    /// The attestation policy does not admit this authenticator.
+    #[error("this authenticator is not on the allowlist of authenticator models: {0}")]
+    NotAllowed(WebauthnError),
+    #[error("{0}")]
+    Invalid(WebauthnError),
 }
 
 /// The relying party: its id (a domain) and the origins passkeys may be
@@ -35,6 +83,8 @@ pub enum RelyingPartyError {
 pub struct RelyingParty {
     pub webauthn: Webauthn,
     pub rp_id: String,
+    /// The attestation allowlist; `None`: attestation "none".
+    pub attestation: Option<AttestationCaList>,
 }
 
 impl RelyingParty {
@@ -54,6 +104,71 @@ impl RelyingParty {
         Ok(RelyingParty {
             webauthn,
             rp_id: rp_id.to_string(),
+            attestation: None,
+        })
+    }
+
+    pub fn with_attestation(mut self, allowlist: Option<AttestationCaList>) -> Self {
+        self.attestation = allowlist;
+        self
+    }
+
+    /// Starts a registration under the attestation policy.
+    pub fn start_registration(
+        &self,
+        handle: Uuid,
+        name: &str,
+        display_name: &str,
+        exclude: Vec<CredentialID>,
+    ) -> Result<(CreationChallengeResponse, CeremonyState), WebauthnError> {
+        match &self.attestation {
+            None => self
+                .webauthn
+                .start_passkey_registration(handle, name, display_name, Some(exclude))
+                .map(|(options, state)| (options, CeremonyState::Registration(state))),
+            Some(allowlist) => self
+                .webauthn
+                .start_attested_passkey_registration(handle, name, display_name, Some(exclude), allowlist.clone(), None)
+                .map(|(options, state)| (options, CeremonyState::AttestedRegistration(state))),
+        }
+    }
+
+    /// Finishes a registration: the passkey, and the authenticator model
+    /// (AAGUID) when it was attested. `None` for a ceremony that is not a
+    /// registration.
+    pub fn finish_registration(
+        &self,
+        credential: &RegisterPublicKeyCredential,
+        state: &CeremonyState,
+    ) -> Option<Result<(Passkey, Option<Uuid>), RegistrationRefused>> {
+        Some(match state {
+            CeremonyState::Registration(state) => self
+                .webauthn
+                .finish_passkey_registration(credential, state)
+                .map(|passkey| (passkey, None))
+                .map_err(RegistrationRefused::Invalid),
+            CeremonyState::AttestedRegistration(state) => {
+                match self.webauthn.finish_attested_passkey_registration(credential, state) {
+                    Ok(attested) => {
+                        let aaguid = match &attested.attestation().metadata {
+                            AttestationMetadata::Packed { aaguid } | AttestationMetadata::Tpm { aaguid, .. } => {
+                                Some(*aaguid)
+                            }
+                            _ => None,
+                        };
+                        Ok((Passkey::from(attested), aaguid))
+                    }
+                    Err(
+                        error @ (WebauthnError::AttestationUntrustedAaguid
+                        | WebauthnError::AttestationChainNotTrusted(_)
+                        | WebauthnError::AttestationNotVerifiable
+                        | WebauthnError::CredentialMayNotBeHardwareBound
+                        | WebauthnError::AttestationFormatMissingAaguid),
+                    ) => Err(RegistrationRefused::NotAllowed(error)),
+                    Err(error) => Err(RegistrationRefused::Invalid(error)),
+                }
+            }
+            _ => return None,
         })
     }
 
@@ -102,6 +217,8 @@ pub struct Ceremony {
 #[serde(tag = "kind", content = "state", rename_all = "snake_case")]
 pub enum CeremonyState {
     Registration(PasskeyRegistration),
+    /// A registration under an attestation allowlist.
+    AttestedRegistration(AttestedPasskeyRegistration),
     Authentication(PasskeyAuthentication),
     /// A sign-in for an email with no passkey: answered like a real one,
     /// refused at the end.

@@ -75,6 +75,9 @@ pub struct PasskeyRegistered {
     /// The ceremony that registered it (claimed: a registration answer
     /// works once).
     pub ceremony: String,
+    /// The authenticator model, when an attestation allowlist admitted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aaguid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
