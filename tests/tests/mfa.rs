@@ -151,16 +151,33 @@ async fn totp_completes_a_sign_in_once_per_code_and_its_secret_never_reaches_the
     let partial_sign_in = log.iter().rfind(|event| event["kind"] == "login.succeeded").unwrap();
     assert_eq!(partial_sign_in["data"]["second_factor_pending"], true);
 
+    // The audit index holds every event, on disk and searchable: no
+    // secret in it either, by bytes or by search.
+    let head = head(&log);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while owner.get("/api/v1/audit/events?limit=1").await.body["indexed_through"]
+        .as_u64()
+        .unwrap()
+        < head
+    {
+        assert!(std::time::Instant::now() < deadline, "the audit index did not catch up");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     // No secret in clear: not in the events, the data directory's files
-    // (the SQLite log among them) or the server's log.
+    // (the SQLite log and the audit index among them) or the server's log.
     let mut haystacks = vec![instance.server.log().into_bytes()];
     for entry in walk(&instance.env.data_dir) {
-        haystacks.push(std::fs::read(entry).unwrap());
+        // (An index file merged away meanwhile is gone, not a leak.)
+        if let Ok(bytes) = std::fs::read(entry) {
+            haystacks.push(bytes);
+        }
     }
-    let mut needles = vec![secret.clone()];
+    // The index keeps words lower-cased: look for those too.
+    let mut needles = vec![secret.clone(), secret.to_lowercase()];
     for code in &codes {
         needles.push(code.clone());
         needles.push(code.replace('-', ""));
+        needles.push(code.replace('-', "").to_lowercase());
     }
     for needle in &needles {
         for haystack in &haystacks {
@@ -169,6 +186,14 @@ async fn totp_completes_a_sign_in_once_per_code_and_its_secret_never_reaches_the
                 "a second-factor secret appears in clear"
             );
         }
+    }
+    let enrolment = owner.get("/api/v1/audit/events?kind=mfa.totp.enrolment_started").await;
+    assert_eq!(enrolment.body["total"], 1, "the search works: {:?}", enrolment.body);
+    // (Searched last: a search is recorded with what was searched for.)
+    for word in std::iter::once(&secret).chain(&codes) {
+        let found = owner.get(&format!("/api/v1/audit/events?q={word}")).await;
+        assert_eq!(found.status, 200, "{:?}", found.body);
+        assert_eq!(found.body["total"], 0, "{word} is searchable");
     }
 }
 
