@@ -302,6 +302,18 @@ async fn searches_find_exactly_what_a_scan_of_the_log_finds() {
         assert_eq!(total, wanted.len(), "{name}: total");
         let (oldest_first, _) = all_pages(&index, query, Order::OldestFirst, 4096);
         assert_eq!(oldest_first, wanted, "{name}: oldest first");
+        // What an export reads: pages beyond the search's page limit.
+        let mut exported = Vec::new();
+        let mut after = None;
+        loop {
+            let (seqs, next) = index.export_page(query, after, 9_999).unwrap();
+            exported.extend(seqs);
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(exported, wanted, "{name}: export pages");
     }
     // The filters are not vacuous: most queries find some events, and
     // none finds everything.

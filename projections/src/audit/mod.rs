@@ -163,7 +163,8 @@ impl AuditIndex {
     }
 
     /// One page of a search, continuing after the seq `after` (a previous
-    /// page's `next`). Blocking: run it off the async workers.
+    /// page's `next`), with the number of matches on every page. Blocking:
+    /// run it off the async workers.
     pub fn search(
         &self,
         query: &AuditQuery,
@@ -177,6 +178,34 @@ impl AuditIndex {
         let filter = query.build(index, fields)?;
         let searcher = reader.searcher();
         let total = searcher.search(&filter, &Count)?;
+        let limit = limit.clamp(1, query::MAX_LIMIT);
+        let (seqs, next) = self.page(&searcher, filter, order, after, limit)?;
+        Ok(Page { seqs, total, next })
+    }
+
+    /// The next `limit` matches after `after`, oldest first, without
+    /// counting them all: what an export reads, page by page.
+    pub fn export_page(
+        &self,
+        query: &AuditQuery,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<u64>, Option<u64>), AuditIndexError> {
+        let Inner {
+            index, reader, fields, ..
+        } = &*self.inner;
+        let filter = query.build(index, fields)?;
+        self.page(&reader.searcher(), filter, Order::OldestFirst, after, limit.max(1))
+    }
+
+    fn page(
+        &self,
+        searcher: &tantivy::Searcher,
+        filter: Box<dyn Query>,
+        order: Order,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<u64>, Option<u64>), AuditIndexError> {
         let (bound, tantivy_order) = match (order, after) {
             (Order::NewestFirst, Some(after)) => {
                 (Some((Bound::Unbounded, Bound::Excluded(after))), tantivy::Order::Desc)
@@ -190,11 +219,10 @@ impl AuditIndex {
         let page_query: Box<dyn Query> = match bound {
             Some((from, to)) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, filter),
-                (Occur::Must, query::seq_range(fields.seq, from, to)),
+                (Occur::Must, query::seq_range(self.inner.fields.seq, from, to)),
             ])),
             None => filter,
         };
-        let limit = limit.clamp(1, query::MAX_LIMIT);
         let top = TopDocs::with_limit(limit + 1).order_by_fast_field::<u64>("seq", tantivy_order);
         let found = searcher.search(&page_query, &top)?;
         let mut seqs: Vec<u64> = found.into_iter().filter_map(|(seq, _)| seq).collect();
@@ -204,7 +232,7 @@ impl AuditIndex {
         } else {
             None
         };
-        Ok(Page { seqs, total, next })
+        Ok((seqs, next))
     }
 
     /// Whether the event `seq` is in `org`'s trail (any org's for `None`).
