@@ -304,8 +304,10 @@ pub async fn run(warden: &Path, events: u64) {
     drop(docs);
 
     // Exports through the API, with the server's memory sampled.
-    println!("| export (whole org, HTTP) | rows | rows/s | server RSS before → peak (MiB) |");
-    println!("| --- | --- | --- | --- |");
+    println!(
+        "| export (whole org, HTTP) | rows | rows/s | server RSS (MiB): before → at 100k rows → at 500k → at the end | peak |"
+    );
+    println!("| --- | --- | --- | --- | --- |");
     for format in ["csv", "jsonl"] {
         let (before, _) = node.rss_mib();
         let peak = Arc::new(AtomicU64::new(0));
@@ -325,16 +327,27 @@ pub async fn run(warden: &Path, events: u64) {
         assert_eq!(response.status(), 200);
         let mut response = response;
         let mut lines = 0u64;
+        // The server's memory after 100,000 rows and after 500,000: a
+        // streaming export stays where it started, however many rows.
+        let mut milestones = Vec::new();
         while let Some(chunk) = response.chunk().await.unwrap() {
+            let before_chunk = lines;
             lines += chunk.iter().filter(|&&byte| byte == b'\n').count() as u64;
+            for milestone in [100_000, 500_000] {
+                if before_chunk < milestone && lines >= milestone {
+                    milestones.push(format!("{:.0}", rss_kib(node.child.id()) as f64 / 1024.0));
+                }
+            }
         }
         let seconds = began.elapsed().as_secs_f64();
         sampling.store(false, Ordering::Relaxed);
         sampler.await.unwrap();
         let rows = if format == "csv" { lines - 1 } else { lines };
         println!(
-            "| {format} | {rows} | {:.0} | {before:.0} → {:.0} |",
+            "| {format} | {rows} | {:.0} | {before:.0} → {} → {:.0} | {:.0} |",
             rows as f64 / seconds,
+            milestones.join(" → "),
+            rss_kib(node.child.id()) as f64 / 1024.0,
             peak.load(Ordering::Relaxed) as f64 / 1024.0
         );
     }
