@@ -60,3 +60,19 @@ pub async fn assertion<K: WebauthnAuthenticator>(
         serde_json::to_value(credential).unwrap(),
     )
 }
+
+/// Signs in with `key` alone (email first): the finishing answer.
+pub async fn passkey_sign_in<K: WebauthnAuthenticator>(
+    client: &mut WebClient,
+    key: &mut K,
+    email: &str,
+) -> crate::web::Answer {
+    let (ceremony, credential) =
+        assertion(client, key, "/api/v1/sign-in/passkey/start", json!({ "email": email })).await;
+    client
+        .post(
+            "/api/v1/sign-in/passkey/finish",
+            json!({ "email": email, "ceremony": ceremony, "credential": credential }),
+        )
+        .await
+}

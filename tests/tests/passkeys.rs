@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{Value, json};
-use warden_tests::passkeys::{assertion, register, registration};
+use warden_tests::passkeys::{assertion, passkey_sign_in, register, registration};
 use warden_tests::web::{WebClient, assert_refused, create_user, events, instance, set_up};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
@@ -260,17 +260,9 @@ async fn an_attestation_allowlist_admits_listed_authenticators_only() {
     let (mut foreign, _) = SoftToken::new(true).unwrap();
     let roots = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(roots.path(), root.to_pem(LineEndingPem::LF).unwrap()).unwrap();
-    let roots_path = roots.path().to_str().unwrap().to_string();
+    let roots = roots.path().to_str().unwrap().to_string();
     let allowed = softtoken::AAGUID.to_string();
-    let instance = instance(&[
-        ("WARDEN_PASSKEY_ATTESTATION_CA_FILE", roots_path.as_str()),
-        ("WARDEN_PASSKEY_ALLOWED_AAGUIDS", allowed.as_str()),
-    ])
-    .await;
-    let mut owner = set_up(&instance.server).await;
-    create_user(&mut owner, SAM, "member", SAM_PASSWORD).await;
-    let mut sam = WebClient::new(&instance.server);
-    sam.sign_in(SAM, SAM_PASSWORD).await;
+    let (instance, mut sam) = with_allowlist(&roots, &allowed).await;
 
     // Another vendor's root, and a passkey that does not attest: refused.
     let mut plain = SoftPasskey::new(true);
@@ -294,27 +286,11 @@ async fn an_attestation_allowlist_admits_listed_authenticators_only() {
         .unwrap();
     assert_eq!(event["data"]["aaguid"], allowed.as_str());
     let mut laptop = WebClient::new(&instance.server);
-    let (ceremony, answer) = assertion(
-        &mut laptop,
-        &mut token,
-        "/api/v1/sign-in/passkey/start",
-        json!({ "email": SAM }),
-    )
-    .await;
-    let signed_in = laptop
-        .post(
-            "/api/v1/sign-in/passkey/finish",
-            json!({ "email": SAM, "ceremony": ceremony, "credential": answer }),
-        )
-        .await;
+    let signed_in = passkey_sign_in(&mut laptop, &mut token, SAM).await;
     assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
 
     // The same root with only another model listed: the key is refused.
-    let other = instance_with_other_model(&roots_path).await;
-    let mut owner = set_up(&other.server).await;
-    create_user(&mut owner, SAM, "member", SAM_PASSWORD).await;
-    let mut sam = WebClient::new(&other.server);
-    sam.sign_in(SAM, SAM_PASSWORD).await;
+    let (_other, mut sam) = with_allowlist(&roots, "6d44ba9b-f6ec-2e49-b930-0c8fe920cb73").await;
     let body = registration(&mut sam, &mut token, "Security key").await;
     assert_refused(
         &sam.post("/api/v1/mfa/passkeys/register/finish", body).await,
@@ -323,11 +299,16 @@ async fn an_attestation_allowlist_admits_listed_authenticators_only() {
     );
 }
 
-async fn instance_with_other_model(roots: &str) -> warden_tests::web::Instance {
-    let other_model = "6d44ba9b-f6ec-2e49-b930-0c8fe920cb73";
-    instance(&[
+/// An instance with an attestation allowlist, and Sam signed in on it.
+async fn with_allowlist(roots: &str, aaguids: &str) -> (warden_tests::web::Instance, WebClient) {
+    let instance = instance(&[
         ("WARDEN_PASSKEY_ATTESTATION_CA_FILE", roots),
-        ("WARDEN_PASSKEY_ALLOWED_AAGUIDS", other_model),
+        ("WARDEN_PASSKEY_ALLOWED_AAGUIDS", aaguids),
     ])
-    .await
+    .await;
+    let mut owner = set_up(&instance.server).await;
+    create_user(&mut owner, SAM, "member", SAM_PASSWORD).await;
+    let mut sam = WebClient::new(&instance.server);
+    sam.sign_in(SAM, SAM_PASSWORD).await;
+    (instance, sam)
 }

@@ -4,8 +4,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use warden_core::commands::Context;
@@ -63,20 +63,26 @@ pub async fn resolve_ip(State(state): State<AppState>, mut request: Request, nex
 
 impl Client {
     pub fn from_parts(parts: &Parts) -> Self {
-        let ip = parts.extensions.get::<ClientIp>().map(|ClientIp(ip)| ip.to_string());
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(|text| text.chars().take(USER_AGENT_MAX).collect());
         let request_id = parts
             .extensions
             .get::<RequestId>()
             .map(|id| id.0.clone())
             .unwrap_or_default();
+        Self::of(
+            parts.extensions.get::<ClientIp>(),
+            parts.headers.get(header::USER_AGENT),
+            request_id,
+        )
+    }
+
+    /// From what a request said: its resolved address, its user agent
+    /// (truncated), its id.
+    pub fn of(ip: Option<&ClientIp>, user_agent: Option<&HeaderValue>, request_id: String) -> Self {
         Client {
-            ip,
-            user_agent,
+            ip: ip.map(|ClientIp(ip)| ip.to_string()),
+            user_agent: user_agent
+                .and_then(|value| value.to_str().ok())
+                .map(|text| text.chars().take(USER_AGENT_MAX).collect()),
             request_id,
         }
     }
