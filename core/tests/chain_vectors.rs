@@ -215,6 +215,7 @@ fn variant(error: &ChainError) -> &'static str {
         ChainError::UnknownKey { .. } => "UnknownKey",
         ChainError::BadSignature { .. } => "BadSignature",
         ChainError::BadKeyAnnouncement { .. } => "BadKeyAnnouncement",
+        ChainError::BadBoundary { .. } => "BadBoundary",
     }
 }
 

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod mfa;
 pub mod projection;
+pub mod retention;
 pub mod runner;
 pub mod sessions;
 pub mod signing_keys;
@@ -29,9 +30,18 @@ pub struct ReadModels {
     pub sessions: Shared<sessions::Sessions>,
     pub login_throttle: Shared<throttle::LoginThrottle>,
     pub mfa: Shared<mfa::Mfa>,
+    pub retention: Shared<retention::Retention>,
 }
 
 impl ReadModels {
+    /// The names of their snapshots, and the chain verifier's: what a node
+    /// restores from.
+    pub fn snapshot_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.slots().iter().map(|slot| slot.name().to_string()).collect();
+        names.push(projection::CHAIN_SNAPSHOT.to_string());
+        names
+    }
+
     /// The one list of projections the runner feeds.
     pub(crate) fn slots(&self) -> Vec<Box<dyn Slot>> {
         vec![
@@ -40,6 +50,7 @@ impl ReadModels {
             Box::new(SlotOf::new(Arc::clone(&self.sessions))),
             Box::new(SlotOf::new(Arc::clone(&self.login_throttle))),
             Box::new(SlotOf::new(Arc::clone(&self.mfa))),
+            Box::new(SlotOf::new(Arc::clone(&self.retention))),
         ]
     }
 }

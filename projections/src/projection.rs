@@ -14,7 +14,7 @@ use crate::runner::{Restored, RunnerError, Sink};
 const SNAPSHOT_EVERY_EVENTS: u64 = 10_000;
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(30);
 /// The chain verifier's own snapshot.
-const CHAIN_SNAPSHOT: &str = "chain";
+pub(crate) const CHAIN_SNAPSHOT: &str = "chain";
 const CHAIN_SNAPSHOT_VERSION: u32 = 1;
 
 /// A read model built from the log.

@@ -19,6 +19,8 @@ use warden_core::Event;
 use warden_core::bus::relay::Backoff;
 use warden_core::bus::{Bus, BusError};
 use warden_core::chain::{ChainError, ChainVerifier, VerifierState};
+use warden_core::ledger::archive::start_verifier;
+use warden_core::ledger::verify::VerifyError;
 use warden_core::ledger::{LedgerError, LedgerStore};
 
 use crate::ReadModels;
@@ -43,6 +45,26 @@ pub enum RunnerError {
     /// stops rather than skip events.
     #[error("{0}")]
     Sink(String),
+    /// The sink's saved state ends before an archived range, and it cannot
+    /// do without the archived events.
+    #[error(
+        "a read model is saved at seq {position}, but events up to seq {through} are archived: \
+         it cannot be rebuilt from the log (restore the snapshots saved before archiving)"
+    )]
+    Archived { position: u64, through: u64 },
+}
+
+impl From<VerifyError> for RunnerError {
+    fn from(error: VerifyError) -> Self {
+        match error {
+            VerifyError::Chain(error) => RunnerError::Chain(error),
+            VerifyError::Ledger(error) => RunnerError::Ledger(error),
+            VerifyError::Unreadable { line, reason } => RunnerError::Ledger(LedgerError::Corrupt {
+                seq: line as u64,
+                reason,
+            }),
+        }
+    }
 }
 
 /// Where a sink stands after a restore.
@@ -65,6 +87,18 @@ pub trait Sink: Send + 'static {
     fn apply(&mut self, events: &[Event]) -> Result<(), RunnerError>;
     /// Whether to save now, given what is unsaved.
     fn save_due(&self, unsaved_events: u64, since_save: Duration) -> bool;
+    /// The log was archived through `through`, past the sink's saved
+    /// position: true when the sink can start after the archived range
+    /// without its events (and has set its position to `through`). The
+    /// in-memory models cannot: they need every event, and restore from
+    /// snapshots saved before archiving.
+    fn start_after_archive(
+        &mut self,
+        _store: &dyn LedgerStore,
+        _through: u64,
+    ) -> impl Future<Output = Result<bool, RunnerError>> + Send {
+        async { Ok(false) }
+    }
     /// Saves the state at `position`, with the verifier's state there.
     fn save(
         &mut self,
@@ -133,14 +167,33 @@ impl<S: Sink> Runner<S> {
         mut sink: S,
     ) -> Result<(Self, Positions), RunnerError> {
         let restored = sink.restore(store.as_ref()).await?;
-        let verifier = restored
+        let mut position = restored.position;
+        let mut verifier = restored
             .verifier
             .and_then(|state| ChainVerifier::from_state(&state))
-            .filter(|verifier| verifier.next_seq() == restored.position + 1);
-        // Without a verifier state at the sink's position, verify from 1.
+            .filter(|verifier| verifier.next_seq() == position + 1);
+        if let Some(boundary) = store.archive_boundary().await?
+            && position < boundary.through
+        {
+            if !sink.start_after_archive(store.as_ref(), boundary.through).await? {
+                return Err(RunnerError::Archived {
+                    position,
+                    through: boundary.through,
+                });
+            }
+            position = boundary.through;
+            verifier = None;
+        }
+        // Without a verifier state at the sink's position, verify from the
+        // start of the log (its genesis, or the latest archive boundary);
+        // the sink skips what it has seen.
         let (verifier, position) = match verifier {
-            Some(verifier) => (verifier, restored.position),
-            None => (ChainVerifier::new(), 0),
+            Some(verifier) => (verifier, position),
+            None => {
+                let verifier = start_verifier(store.as_ref(), &[]).await?;
+                let start = verifier.next_seq() - 1;
+                (verifier, start)
+            }
         };
         let (applied, applied_receiver) = watch::channel(position);
         let (failure, failure_receiver) = watch::channel(None);

@@ -68,9 +68,7 @@ async fn bundle(
     store: std::sync::Arc<dyn warden_core::ledger::LedgerStore>,
     mut out: Box<dyn Write>,
 ) -> Result<ExitCode, String> {
-    use warden_core::chain::bundle::Selection;
     use warden_core::ledger::Ledger;
-    use warden_core::ledger::bundle::BundleWriter;
 
     let head = store.head().await.map_err(|e| e.to_string())?.seq;
     let to = args.to.unwrap_or(head).min(head);
@@ -87,27 +85,46 @@ async fn bundle(
         .map_err(|e| e.to_string())?
         .ok_or("the log has no signing key")?;
     let key = ledger.signer().current().ok_or("the log has no signing key")?;
-    let mut writer = BundleWriter::prepare(store.as_ref(), key, Selection::Range { from, to }, to)
+    write_range_bundle(store.as_ref(), key, from, to, &mut out).await?;
+    out.flush().map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the bundle of events `from..=to`, its checkpoint at `to`, signed
+/// with `key`; returns its header.
+pub(crate) async fn write_range_bundle(
+    store: &dyn warden_core::ledger::LedgerStore,
+    key: std::sync::Arc<warden_core::keys::signing::ActiveKey>,
+    from: u64,
+    to: u64,
+    out: &mut dyn Write,
+) -> Result<warden_core::chain::bundle::Header, String> {
+    use warden_core::chain::bundle::Selection;
+    use warden_core::ledger::bundle::BundleWriter;
+
+    let mut writer = BundleWriter::prepare(store, key, Selection::Range { from, to }, to)
         .await
         .map_err(|e| e.to_string())?;
-    let write = |out: &mut Box<dyn Write>, bytes: Vec<u8>| out.write_all(&bytes).map_err(|e| e.to_string());
-    write(&mut out, writer.header_line())?;
+    let mut write = |bytes: Vec<u8>| out.write_all(&bytes).map_err(|e| e.to_string());
+    write(writer.header_line())?;
     let mut next = from;
     while next <= to {
         let events = store
             .read(next, 5000.min((to - next + 1) as usize))
             .await
             .map_err(|e| e.to_string())?;
-        if events.is_empty() {
-            return Err(format!("the log ends at {} before {to}", next - 1));
+        match events.first() {
+            None => return Err(format!("the log ends at {} before {to}", next - 1)),
+            Some(first) if first.seq != next => {
+                return Err(format!("seq {next} is not in the log (it was archived)"));
+            }
+            Some(_) => {}
         }
         for event in &events {
-            let line = writer.entry_line(event, event.seq == to);
-            write(&mut out, line)?;
+            write(writer.entry_line(event, event.seq == to))?;
             next = event.seq + 1;
         }
     }
-    write(&mut out, writer.seal_line())?;
-    out.flush().map_err(|e| e.to_string())?;
-    Ok(ExitCode::SUCCESS)
+    write(writer.seal_line())?;
+    Ok(writer.header().clone())
 }

@@ -1,7 +1,9 @@
 //! The `warden` command line: `serve`, `migrate`, `verify`, `export`, `keys`,
-//! `import`.
+//! `import`, `archive`, `hold`.
 
+mod archive;
 mod export;
+mod hold;
 mod import;
 mod keys;
 mod migrate;
@@ -38,6 +40,12 @@ pub enum Command {
     /// List or rotate the chain's signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Move the oldest events of the PostgreSQL log to a signed bundle and
+    /// remove their partitions (retention).
+    Archive(archive::ArchiveArgs),
+    /// Place, release or list legal holds (they block archiving).
+    #[command(subcommand)]
+    Hold(hold::HoldCommand),
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -62,6 +70,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Export(args) => export::run(&config, args).await,
         Command::Keys(command) => keys::run(&config, command).await,
         Command::Import(args) => import::run(&config, args).await,
+        Command::Archive(args) => archive::run(&config, args).await,
+        Command::Hold(command) => hold::run(&config, command).await,
     };
     match result {
         Ok(code) => code,

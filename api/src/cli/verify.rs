@@ -12,6 +12,7 @@ use ed25519_dalek::VerifyingKey;
 use warden_core::Event;
 use warden_core::chain::{ChainVerifier, Digest};
 use warden_core::ledger::LedgerError;
+use warden_core::ledger::archive::start_verifier;
 use warden_core::ledger::verify::{VerifyError, verify_store};
 
 use super::say;
@@ -68,13 +69,21 @@ async fn check(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> {
         Some(path) => verify_file(path, trusted, threads),
         None => {
             let store = open_existing_store(config).await.map_err(|e| e.to_string())?;
-            let mut verifier = ChainVerifier::new();
-            for key in trusted {
-                verifier.trust(key);
+            // After an archive, from the boundary its ledger.archived event names.
+            match start_verifier(store.as_ref(), &trusted).await {
+                Ok(verifier) => {
+                    if verifier.next_seq() > 1 {
+                        say(format!(
+                            "events up to seq {} are archived: verifying from the boundary the log records",
+                            verifier.next_seq() - 1
+                        ));
+                    }
+                    verify_store(store, verifier, threads)
+                    .await
+                        .map(|verified| (verified.events, verified.head.seq, verified.head.hash))
+                }
+                Err(error) => Err(error),
             }
-            verify_store(store, verifier, threads)
-                .await
-                .map(|verified| (verified.events, verified.head.seq, verified.head.hash))
         }
     };
     match outcome {

@@ -37,6 +37,10 @@ pub enum ChainError {
     BadSignature { seq: u64, key_id: String },
     #[error("seq {seq}: invalid signing-key announcement: {reason}")]
     BadKeyAnnouncement { seq: u64, reason: String },
+    /// The `ledger.archived` event the remaining log starts from does not
+    /// hold.
+    #[error("seq {seq}: invalid archive boundary: {reason}")]
+    BadBoundary { seq: u64, reason: String },
 }
 
 impl ChainError {
@@ -50,7 +54,8 @@ impl ChainError {
             | ChainError::NotCanonical { seq, .. }
             | ChainError::UnknownKey { seq, .. }
             | ChainError::BadSignature { seq, .. }
-            | ChainError::BadKeyAnnouncement { seq, .. } => *seq,
+            | ChainError::BadKeyAnnouncement { seq, .. }
+            | ChainError::BadBoundary { seq, .. } => *seq,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod import;
 pub mod mfa;
 pub mod org;
+pub mod retention;
 pub mod session;
 pub mod setup;
 

@@ -42,6 +42,29 @@ impl BundleWriter {
     ) -> Result<BundleWriter, LedgerError> {
         let mut hashes: Vec<Digest> = Vec::with_capacity(tree_size as usize);
         let mut announcements: BTreeMap<String, Event> = BTreeMap::new();
+        // Archived ranges: the database keeps their hashes and key
+        // announcements, so the tree is the same as before they were removed.
+        if let Some(boundary) = store.archive_boundary().await? {
+            if tree_size <= boundary.through {
+                return Err(LedgerError::Refused(format!(
+                    "events up to seq {} are archived; their bundles prove them",
+                    boundary.through
+                )));
+            }
+            hashes = store.archived_hashes().await?;
+            if hashes.len() as u64 != boundary.through {
+                return Err(LedgerError::Corrupt {
+                    seq: hashes.len() as u64 + 1,
+                    reason: format!("the archives hold hashes up to seq {}", hashes.len()),
+                });
+            }
+            hashes.reserve(tree_size as usize - hashes.len());
+            for event in boundary.announcements {
+                if let Some(id) = event.data.get("key_id").and_then(serde_json::Value::as_str) {
+                    announcements.insert(id.to_string(), event);
+                }
+            }
+        }
         let mut head = Digest::ZERO;
         while (hashes.len() as u64) < tree_size {
             let want = READ_CHUNK.min((tree_size - hashes.len() as u64) as usize);

@@ -36,6 +36,10 @@ pub enum LedgerError {
     MigrationNeeded(String),
     #[error("no ledger at {0}")]
     NotFound(String),
+    /// An operation the log's state does not allow (an archive before
+    /// the read models' snapshots reach it).
+    #[error("refused: {0}")]
+    Refused(String),
     /// A stored row cannot be read back as an event (it was altered).
     #[error("seq {seq}: stored row is unreadable: {reason}")]
     Corrupt { seq: u64, reason: String },

@@ -7,6 +7,7 @@
 //! `seq` gapless, refuse UPDATE and DELETE with triggers, and serialize
 //! appends so the chain stays one line.
 
+pub mod archive;
 pub mod bundle;
 mod errors;
 pub mod postgres;

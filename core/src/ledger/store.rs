@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use super::LedgerError;
+use super::archive::ArchiveBoundary;
 use super::seal::{SealInput, SealedBatch};
 use crate::chain::Digest;
 use crate::event::Event;
@@ -68,6 +69,17 @@ pub trait LedgerStore: Send + Sync + 'static {
     /// The latest event on the `ledger` subject (the current signing key).
     async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError>;
     async fn ping(&self) -> Result<(), LedgerError>;
+
+    /// Where the log starts after its latest archive; `None` while it
+    /// starts at its genesis (always, for a backend without retention).
+    async fn archive_boundary(&self) -> Result<Option<ArchiveBoundary>, LedgerError> {
+        Ok(None)
+    }
+    /// The hashes of every archived event, seq 1 up to the latest
+    /// boundary, in order.
+    async fn archived_hashes(&self) -> Result<Vec<Digest>, LedgerError> {
+        Ok(Vec::new())
+    }
 
     async fn load_snapshot(&self, name: &str) -> Result<Option<Snapshot>, LedgerError>;
     async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), LedgerError>;

@@ -52,6 +52,34 @@ impl Directory {
     }
 }
 
+/// The account an event is about: `data.user`, or the id of a user's
+/// subject.
+fn account_of(event: &Event) -> Option<String> {
+    event.data.get("user").and_then(Value::as_str).map(str::to_string).or_else(|| {
+        USER_SUBJECTS
+            .iter()
+            .find_map(|prefix| subject_id(&event.subject, prefix))
+            .map(str::to_string)
+    })
+}
+
+/// The org whose trail holds an event: the actor's org, else `data.org`,
+/// else the org of the account it is about, else an `org:` subject's.
+/// `directory` must have learnt every event up to this one.
+pub fn org_of(event: &Event, directory: &Directory) -> Option<String> {
+    event
+        .actor
+        .org
+        .clone()
+        .or_else(|| event.data.get("org").and_then(Value::as_str).map(str::to_string))
+        .or_else(|| {
+            account_of(event)
+                .and_then(|user| directory.people.get(&user))
+                .map(|person| person.org.clone())
+        })
+        .or_else(|| subject_id(&event.subject, "org").map(str::to_string))
+}
+
 /// One event as the audit index sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditDoc {
@@ -82,20 +110,9 @@ impl AuditDoc {
     /// before it (and this one).
     pub fn of(event: &Event, directory: &Directory) -> AuditDoc {
         let data_str = |key: &str| event.data.get(key).and_then(Value::as_str).map(str::to_string);
-        let user = data_str("user").or_else(|| {
-            USER_SUBJECTS
-                .iter()
-                .find_map(|prefix| subject_id(&event.subject, prefix))
-                .map(str::to_string)
-        });
+        let user = account_of(event);
         let person = |id: &str| directory.people.get(id);
-        let org = event
-            .actor
-            .org
-            .clone()
-            .or_else(|| data_str("org"))
-            .or_else(|| user.as_deref().and_then(person).map(|person| person.org.clone()))
-            .or_else(|| subject_id(&event.subject, "org").map(str::to_string));
+        let org = org_of(event, directory);
         let actor_display = match (event.actor.kind, event.actor.id.as_deref()) {
             (ActorKind::User, Some(id)) => person(id).map(|person| person.email.clone()),
             _ => None,

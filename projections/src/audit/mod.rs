@@ -28,9 +28,11 @@ use thiserror::Error;
 use tokio::sync::watch;
 use warden_core::Event;
 use warden_core::chain::VerifierState;
+use warden_core::commands::payload;
+use warden_core::commands::retention::{Archived, LEDGER_ARCHIVED};
 use warden_core::ledger::LedgerStore;
 
-pub use document::{AuditDoc, Directory};
+pub use document::{AuditDoc, Directory, org_of};
 pub use query::{AuditQuery, IpRange, KindPattern, Order, Page, QueryError};
 
 use crate::runner::{Restored, RunnerError, Sink};
@@ -38,6 +40,10 @@ use schema::Fields;
 
 /// Bump when what is indexed changes: the index is then rebuilt.
 pub const VERSION: u32 = 1;
+/// The snapshot `warden archive` saves of the [`Directory`] at an archive
+/// boundary, for indexes that start after it.
+pub const DIRECTORY_SNAPSHOT: &str = "audit.directory";
+pub const DIRECTORY_SNAPSHOT_VERSION: u32 = 1;
 const TANTIVY_DIR: &str = "index";
 const WRITER_MEMORY: usize = 32 * 1024 * 1024;
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
@@ -328,9 +334,43 @@ impl Sink for AuditSink {
             self.directory_changed |= self.directory.learn(event);
             let doc = AuditDoc::of(event, &self.directory);
             writer.add_document(fields.document(&doc)).map_err(sink_error)?;
+            // Archived events leave the log, and so the index: their
+            // bundle is where they are searched from now on.
+            if event.kind == LEDGER_ARCHIVED
+                && let Some(archived) = payload::<Archived>(event)
+            {
+                let range = query::seq_range(
+                    fields.seq,
+                    Bound::Included(archived.from),
+                    Bound::Included(archived.through),
+                );
+                writer.delete_query(range).map_err(sink_error)?;
+            }
             self.position = event.seq;
         }
         Ok(())
+    }
+
+    async fn start_after_archive(&mut self, store: &dyn LedgerStore, through: u64) -> Result<bool, RunnerError> {
+        let writer = self.writer.as_ref().ok_or_else(|| sink_error("the writer is gone"))?;
+        let fields = &self.index.inner.fields;
+        writer
+            .delete_query(query::seq_range(fields.seq, Bound::Unbounded, Bound::Included(through)))
+            .map_err(sink_error)?;
+        // Who the archived events created: `warden archive` saved it.
+        self.directory = match store.load_snapshot(DIRECTORY_SNAPSHOT).await? {
+            Some(snapshot) if snapshot.version == DIRECTORY_SNAPSHOT_VERSION => {
+                serde_json::from_slice(&snapshot.state).map_err(sink_error)?
+            }
+            _ => {
+                tracing::warn!(through, "no saved directory at the archive boundary: older events' orgs are unknown");
+                Directory::default()
+            }
+        };
+        self.directory_changed = true;
+        self.position = through;
+        tracing::info!(through, "audit index starts after the archived range");
+        Ok(true)
     }
 
     fn save_due(&self, unsaved_events: u64, since_save: Duration) -> bool {

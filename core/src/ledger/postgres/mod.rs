@@ -15,11 +15,13 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Row, Transaction};
 
 use crate::chain::Digest;
 use crate::event::Event;
+use crate::ledger::archive::ArchiveBoundary;
 use crate::ledger::rows::EventRow;
 use crate::ledger::seal::{SealInput, SealedBatch};
 use crate::ledger::{Head, LedgerError, LedgerStore, RelayLease, Snapshot, StoredDataKey, StoredSigningKey};
 
 mod append;
+pub mod retention;
 
 use append::{BEGIN_AND_LOCK, SOCKET_STATEMENT_BYTES, TCP_STATEMENT_BYTES, read_state, sign_and_insert};
 
@@ -240,7 +242,19 @@ impl LedgerStore for PostgresStore {
         ))
         .fetch_optional(&self.pool)
         .await?;
-        row.map(row_to_event).transpose()
+        match row {
+            Some(row) => row_to_event(row).map(Some),
+            // Every announcement was archived: the database keeps them.
+            None => self.archived_signing_key_event().await,
+        }
+    }
+
+    async fn archive_boundary(&self) -> Result<Option<ArchiveBoundary>, LedgerError> {
+        self.latest_archive().await
+    }
+
+    async fn archived_hashes(&self) -> Result<Vec<Digest>, LedgerError> {
+        self.all_archived_hashes().await
     }
 
     async fn ping(&self) -> Result<(), LedgerError> {

@@ -1,0 +1,191 @@
+//! Legal holds and archives, as their events record them: what
+//! `warden archive` must respect, and what it already did.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use warden_core::Event;
+use warden_core::commands::payload;
+use warden_core::commands::retention::{
+    Archived, HoldPlaced, HoldReleased, HoldScope, LEDGER_ARCHIVED, LEGAL_HOLD_PLACED, LEGAL_HOLD_RELEASED,
+};
+use warden_core::event::timestamp;
+
+use crate::Projection;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub id: String,
+    pub scope: HoldScope,
+    pub reason: String,
+    pub placed_seq: u64,
+    pub placed_at: String,
+    /// The user who placed it (none for the operator's command line).
+    pub placed_by: Option<String>,
+}
+
+/// One archived range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveMark {
+    /// The `ledger.archived` event.
+    pub seq: u64,
+    pub archived: Archived,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    holds: BTreeMap<String, Hold>,
+    archives: Vec<ArchiveMark>,
+    /// The version of the `retention` subject (one archive after another).
+    archives_version: u64,
+}
+
+impl Retention {
+    /// Holds in force, oldest first.
+    pub fn holds(&self) -> impl Iterator<Item = &Hold> {
+        let mut holds: Vec<&Hold> = self.holds.values().collect();
+        holds.sort_by_key(|hold| hold.placed_seq);
+        holds.into_iter()
+    }
+
+    pub fn hold(&self, id: &str) -> Option<&Hold> {
+        self.holds.get(id)
+    }
+
+    /// Holds on this org's trail.
+    pub fn org_holds<'a>(&'a self, org: &'a str) -> impl Iterator<Item = &'a Hold> {
+        self.holds()
+            .filter(move |hold| matches!(&hold.scope, HoldScope::Org { org: held } if held == org))
+    }
+
+    pub fn archives(&self) -> &[ArchiveMark] {
+        &self.archives
+    }
+
+    pub fn archives_version(&self) -> u64 {
+        self.archives_version
+    }
+}
+
+impl Projection for Retention {
+    const NAME: &'static str = "retention";
+    const VERSION: u32 = 1;
+
+    fn apply(&mut self, event: &Event) {
+        match event.kind.as_str() {
+            LEGAL_HOLD_PLACED => {
+                if let Some(placed) = payload::<HoldPlaced>(event) {
+                    self.holds.insert(
+                        placed.hold.clone(),
+                        Hold {
+                            id: placed.hold,
+                            scope: placed.scope,
+                            reason: placed.reason,
+                            placed_seq: event.seq,
+                            placed_at: timestamp::format(&event.at),
+                            placed_by: event.actor.id.clone(),
+                        },
+                    );
+                }
+            }
+            LEGAL_HOLD_RELEASED => {
+                if let Some(released) = payload::<HoldReleased>(event) {
+                    self.holds.remove(&released.hold);
+                }
+            }
+            LEDGER_ARCHIVED => {
+                if let Some(archived) = payload::<Archived>(event) {
+                    self.archives.push(ArchiveMark {
+                        seq: event.seq,
+                        archived,
+                    });
+                    self.archives_version = event.subject_version;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use warden_core::chain::Digest;
+    use warden_core::commands::retention::{self, RETENTION_SUBJECT};
+    use warden_core::commands::{Context, data};
+    use warden_core::{Actor, ActorKind};
+
+    use super::*;
+
+    fn event(seq: u64, new: warden_core::NewEvent) -> Event {
+        Event {
+            seq,
+            id: uuid::Uuid::now_v7(),
+            at: warden_core::event::now_micros(),
+            kind: new.kind,
+            subject: new.subject,
+            subject_version: 1,
+            actor: new.actor,
+            request_id: new.request_id,
+            outcome: new.outcome,
+            data: new.data,
+            prev: Digest::ZERO,
+            hash: Digest::ZERO,
+            key_id: String::new(),
+            sig: warden_core::chain::Signature([0; 64]),
+        }
+    }
+
+    #[test]
+    fn holds_are_placed_and_released_and_archives_remembered() {
+        let mut actor = Actor::of_kind(ActorKind::User);
+        actor.id = Some("owner-1".into());
+        let context = Context {
+            actor,
+            request_id: "r".into(),
+        };
+        let mut model = Retention::default();
+        let placed = |hold: &str, scope| HoldPlaced {
+            hold: hold.into(),
+            scope,
+            reason: "litigation".into(),
+        };
+        model.apply(&event(
+            1,
+            retention::hold_placed(&context, &placed("h1", HoldScope::Org { org: "acme".into() })),
+        ));
+        model.apply(&event(
+            2,
+            retention::hold_placed(&context, &placed("h2", HoldScope::Range { from: 5, to: 9 })),
+        ));
+        assert_eq!(model.holds().map(|hold| hold.id.as_str()).collect::<Vec<_>>(), ["h1", "h2"]);
+        assert_eq!(model.org_holds("acme").count(), 1);
+        assert_eq!(model.org_holds("other").count(), 0);
+        assert_eq!(model.hold("h1").unwrap().placed_by.as_deref(), Some("owner-1"));
+        model.apply(&event(
+            3,
+            retention::hold_released(
+                &context,
+                &HoldReleased {
+                    hold: "h1".into(),
+                    reason: "settled".into(),
+                },
+            ),
+        ));
+        assert_eq!(model.holds().map(|hold| hold.id.as_str()).collect::<Vec<_>>(), ["h2"]);
+        let archived = Archived {
+            from: 1,
+            through: 2,
+            last_hash: Digest::ZERO,
+            root: Digest::ZERO,
+            bundle_blake3: Digest::ZERO,
+            bundle_events: 2,
+            partitions: vec!["events_p1".into()],
+            keys: BTreeMap::new(),
+        };
+        let new = warden_core::NewEvent::new(LEDGER_ARCHIVED, RETENTION_SUBJECT, Actor::system()).data(data(&archived));
+        model.apply(&event(4, new));
+        assert_eq!(model.archives().len(), 1);
+        assert_eq!(model.archives()[0].seq, 4);
+        assert_eq!(model.archives_version(), 1);
+    }
+}
