@@ -22,6 +22,9 @@
 //! | `PUT /api/v1/org/mfa-policy` | session + CSRF, role owner or admin, recent strong authentication |
 //! | `GET /api/v1/audit/events`, `GET /api/v1/audit/events/{seq}` | session, role owner or auditor; the reader's org only |
 //! | `GET /api/v1/audit/export` | as the searches, and a recent strong authentication |
+//! | `GET /api/v1/org/legal-holds` | session, role owner or auditor |
+//! | `POST /api/v1/org/legal-holds` | session + CSRF, role owner |
+//! | `POST /api/v1/org/legal-holds/{id}/release` | session + CSRF, role owner, recent strong authentication |
 //!
 //! | `GET /sign-in`, `/setup`, `/invitation` and their POSTs | pages: as their API twins |
 //! | `GET`/`POST /sign-in/mfa` | page session, partial included + CSRF |
@@ -44,7 +47,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::error::ApiError;
-use crate::handlers::{app_events, audit, audit_keys, auth, health, mfa, openapi, org, prometheus, sessions, users};
+use crate::handlers::{
+    app_events, audit, audit_keys, auth, health, legal_holds, mfa, openapi, org, prometheus, sessions, users,
+};
 use crate::pages;
 use crate::request_id;
 use crate::state::AppState;
@@ -109,6 +114,11 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/org/mfa-policy",
             get(org::mfa_policy).put(org::change_mfa_policy),
         )
+        .route(
+            "/api/v1/org/legal-holds",
+            get(legal_holds::list).post(legal_holds::place),
+        )
+        .route("/api/v1/org/legal-holds/{id}/release", post(legal_holds::release))
         .route("/api/v1/users", get(users::list).post(users::create))
         .route("/api/v1/users/{id}", patch(users::change))
         .route("/api/v1/users/{id}/sessions", delete(users::revoke_sessions))

@@ -317,6 +317,11 @@ pub const LEGACY_PASSWORD: &str = "legacy password for audits";
 /// `auditor@` and `member@` users (`owner@acme.test` …), with more
 /// environment variables.
 pub async fn two_orgs(extra: &[(&str, &str)]) -> crate::web::Instance {
+    two_orgs_on(extra, None).await
+}
+
+/// The same on the PostgreSQL log at `database_url` (migrated, empty).
+pub async fn two_orgs_on(extra: &[(&str, &str)], database_url: Option<&str>) -> crate::web::Instance {
     let source = crate::TestDatabase::create().await;
     let mut connection = source.superuser().await;
     sqlx::raw_sql(
@@ -347,6 +352,7 @@ pub async fn two_orgs(extra: &[(&str, &str)]) -> crate::web::Instance {
     let dir = tempfile::tempdir().unwrap();
     let mut env = crate::process::NodeEnv::in_dir(dir.path());
     env.extra = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    env.database_url = database_url.map(str::to_string);
     let imported = env.run(&[
         "import",
         &format!("--source={}", source.url),

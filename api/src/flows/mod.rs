@@ -7,6 +7,7 @@ pub mod account;
 pub mod assurance;
 pub mod audit;
 pub mod backup_codes;
+pub mod legal_holds;
 pub mod mfa;
 pub mod org;
 pub mod passkey_sign_in;

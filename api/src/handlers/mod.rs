@@ -5,6 +5,7 @@ pub mod audit;
 pub mod audit_keys;
 pub mod auth;
 pub mod health;
+pub mod legal_holds;
 pub mod mfa;
 pub mod openapi;
 pub mod org;
