@@ -115,6 +115,20 @@ async fn every_state_changing_route_appends_an_event() {
         .put("/api/v1/org/mfa-policy", json!({"enrolment_grace_seconds": 3600}))
         .await;
     walk.answered("changeMfaPolicy", before, &policy).await;
+    let before = walk.head().await;
+    let held = owner
+        .post("/api/v1/org/legal-holds", json!({"reason": "matter 1"}))
+        .await;
+    walk.answered("placeLegalHold", before, &held).await;
+    let hold = held.body["id"].as_str().unwrap().to_string();
+    let before = walk.head().await;
+    let released = owner
+        .post(
+            &format!("/api/v1/org/legal-holds/{hold}/release"),
+            json!({"reason": "settled"}),
+        )
+        .await;
+    walk.answered("releaseLegalHold", before, &released).await;
 
     // Sign-in, password, sessions.
     let mut sam = WebClient::new(server);

@@ -128,9 +128,7 @@ async fn archive(
         .iter()
         .find(|mark| mark.archived.through == through)
         .cloned();
-    if done.is_none() {
-        refuse_range_holds(&retention, from, through)?;
-    }
+    refuse_range_holds(&retention, from, through)?;
 
     let pass = read_range(store.as_ref(), previous.as_ref(), from, through, &retention).await?;
     if args.dry_run {

@@ -42,7 +42,7 @@ use schema::Fields;
 pub const VERSION: u32 = 1;
 /// The snapshot `warden archive` saves of the [`Directory`] at an archive
 /// boundary, for indexes that start after it.
-pub const DIRECTORY_SNAPSHOT: &str = "audit.directory";
+pub const DIRECTORY_SNAPSHOT: &str = "audit_directory";
 pub const DIRECTORY_SNAPSHOT_VERSION: u32 = 1;
 const TANTIVY_DIR: &str = "index";
 const WRITER_MEMORY: usize = 32 * 1024 * 1024;
