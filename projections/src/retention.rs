@@ -157,7 +157,10 @@ mod tests {
             2,
             retention::hold_placed(&context, &placed("h2", HoldScope::Range { from: 5, to: 9 })),
         ));
-        assert_eq!(model.holds().map(|hold| hold.id.as_str()).collect::<Vec<_>>(), ["h1", "h2"]);
+        assert_eq!(
+            model.holds().map(|hold| hold.id.as_str()).collect::<Vec<_>>(),
+            ["h1", "h2"]
+        );
         assert_eq!(model.org_holds("acme").count(), 1);
         assert_eq!(model.org_holds("other").count(), 0);
         assert_eq!(model.hold("h1").unwrap().placed_by.as_deref(), Some("owner-1"));

@@ -40,7 +40,13 @@ fn run(env: &NodeEnv, args: &[&str]) -> Ran {
 fn archive(env: &NodeEnv, through: u64, out: &Path) -> Ran {
     run(
         env,
-        &["archive", "--through", &through.to_string(), "--out", out.to_str().unwrap()],
+        &[
+            "archive",
+            "--through",
+            &through.to_string(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
     )
 }
 
@@ -82,9 +88,7 @@ async fn trail(server: &Server, reader: &mut WebClient, filters: &str) -> Vec<Va
         assert!(Instant::now() < deadline, "the index did not reach {head}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let answer = reader
-        .get(&format!("/api/v1/audit/events?limit=1000&{filters}"))
-        .await;
+    let answer = reader.get(&format!("/api/v1/audit/events?limit=1000&{filters}")).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     answer.body["events"].as_array().unwrap().clone()
 }
@@ -175,7 +179,9 @@ async fn archiving_moves_old_partitions_to_a_bundle_and_the_rest_stays_verifiabl
     let refused = archive(&env, 80, &bundle);
     assert!(!refused.ok, "{}", refused.out);
     assert!(
-        refused.err.contains(&format!("legal hold {org_hold} (matter 7) on org")),
+        refused
+            .err
+            .contains(&format!("legal hold {org_hold} (matter 7) on org")),
         "{}",
         refused.err
     );
@@ -188,7 +194,10 @@ async fn archiving_moves_old_partitions_to_a_bundle_and_the_rest_stays_verifiabl
         )
         .await;
     assert_eq!(released.status, 204, "{:?}", released.body);
-    assert_eq!(acme_auditor.get("/api/v1/org/legal-holds").await.body["holds"], json!([]));
+    assert_eq!(
+        acme_auditor.get("/api/v1/org/legal-holds").await.body["holds"],
+        json!([])
+    );
 
     // The operator's range hold blocks overlapping ranges.
     let placed = run(
@@ -201,7 +210,9 @@ async fn archiving_moves_old_partitions_to_a_bundle_and_the_rest_stays_verifiabl
     let refused = archive(&env, 80, &bundle);
     assert!(!refused.ok);
     assert!(
-        refused.err.contains(&format!("legal hold {range_hold} (audit 2026) covers seq 1..=80")),
+        refused
+            .err
+            .contains(&format!("legal hold {range_hold} (audit 2026) covers seq 1..=80")),
         "{}",
         refused.err
     );
@@ -221,7 +232,14 @@ async fn archiving_moves_old_partitions_to_a_bundle_and_the_rest_stays_verifiabl
     );
     let dry = run(
         &env,
-        &["archive", "--through", "80", "--out", bundle.to_str().unwrap(), "--dry-run"],
+        &[
+            "archive",
+            "--through",
+            "80",
+            "--out",
+            bundle.to_str().unwrap(),
+            "--dry-run",
+        ],
     );
     assert!(dry.ok, "{}", dry.err);
     assert!(dry.out.contains("would archive seq 1..=80 (80 events"), "{}", dry.out);
@@ -232,7 +250,10 @@ async fn archiving_moves_old_partitions_to_a_bundle_and_the_rest_stays_verifiabl
     assert!(archived.ok, "{}\n{}", archived.out, archived.err);
     assert!(archived.out.contains("archived seq 1..=80"), "{}", archived.out);
     let remaining = partitions(&mut owner_db).await;
-    assert!(!remaining.contains(&partition(1)) && !remaining.contains(&partition(41)), "{remaining:?}");
+    assert!(
+        !remaining.contains(&partition(1)) && !remaining.contains(&partition(41)),
+        "{remaining:?}"
+    );
     assert!(remaining.contains(&partition(81)), "{remaining:?}");
     let first: i64 = sqlx::query_scalar("SELECT min(seq) FROM events")
         .fetch_one(&mut owner_db)
@@ -259,7 +280,11 @@ async fn archiving_moves_old_partitions_to_a_bundle_and_the_rest_stays_verifiabl
     // The remaining log verifies from the boundary.
     let verified = run(&env, &["verify"]);
     assert!(verified.ok, "{}\n{}", verified.out, verified.err);
-    assert!(verified.out.contains("events up to seq 80 are archived"), "{}", verified.out);
+    assert!(
+        verified.out.contains("events up to seq 80 are archived"),
+        "{}",
+        verified.out
+    );
     assert!(verified.out.contains("intact"), "{}", verified.out);
 
     // The running server: users created in the archived range sign in;
@@ -300,10 +325,18 @@ async fn archiving_moves_old_partitions_to_a_bundle_and_the_rest_stays_verifiabl
     assert_eq!(bundle_tool(&second).0, 0);
     let verified = run(&env, &["verify"]);
     assert!(verified.ok, "{}\n{}", verified.out, verified.err);
-    assert!(verified.out.contains("events up to seq 120 are archived"), "{}", verified.out);
+    assert!(
+        verified.out.contains("events up to seq 120 are archived"),
+        "{}",
+        verified.out
+    );
     let again = archive(&env, 80, &bundle);
     assert!(!again.ok);
-    assert!(again.err.contains("events up to seq 120 are archived already"), "{}", again.err);
+    assert!(
+        again.err.contains("events up to seq 120 are archived already"),
+        "{}",
+        again.err
+    );
 
     // A boundary pointing at another event is refused ...
     sqlx::raw_sql(
@@ -350,5 +383,9 @@ async fn the_embedded_log_keeps_every_event() {
     let env = NodeEnv::in_dir(dir.path());
     let refused = archive(&env, 40, &dir.path().join("archive.jsonl"));
     assert!(!refused.ok);
-    assert!(refused.err.contains("archiving needs the PostgreSQL log"), "{}", refused.err);
+    assert!(
+        refused.err.contains("archiving needs the PostgreSQL log"),
+        "{}",
+        refused.err
+    );
 }

@@ -55,9 +55,11 @@ pub struct ArchiveArgs {
 
 pub async fn run(config: &Config, args: ArchiveArgs) -> Result<ExitCode, String> {
     let Profile::Production { database_url, .. } = &config.profile else {
-        return Err("archiving needs the PostgreSQL log (database_url): the embedded SQLite log keeps \
+        return Err(
+            "archiving needs the PostgreSQL log (database_url): the embedded SQLite log keeps \
                     every event (docs/decisions/0013-retention.md)"
-            .into());
+                .into(),
+        );
     };
     let partitions = PostgresStore::connect(database_url, config.database_role.as_deref(), 1)
         .await
@@ -105,11 +107,7 @@ enum Step {
     Remove(ArchiveRecord, Vec<Partition>),
 }
 
-async fn archive(
-    args: &ArchiveArgs,
-    partitions: &[Partition],
-    node: &Node,
-) -> Result<Step, String> {
+async fn archive(args: &ArchiveArgs, partitions: &[Partition], node: &Node) -> Result<Step, String> {
     let store = node.ledger.store().clone();
     let through = args.through;
     let previous = store.archive_boundary().await.map_err(|e| e.to_string())?;
@@ -237,7 +235,9 @@ async fn read_range(
         if events.is_empty() {
             return Err(format!("the log ends before seq {next}"));
         }
-        verifier.check_all(&events, 2).map_err(|e| format!("the range fails verification: {e}"))?;
+        verifier
+            .check_all(&events, 2)
+            .map_err(|e| format!("the range fails verification: {e}"))?;
         for event in &events {
             directory.learn(event);
             if let Some(org) = org_of(event, &directory)
@@ -275,9 +275,8 @@ async fn write_and_record(
     let store = node.ledger.store().clone();
     let key = node.ledger.signer().current().ok_or("no signing key is installed")?;
     let header = {
-        let mut file = std::io::BufWriter::new(
-            std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?,
-        );
+        let mut file =
+            std::io::BufWriter::new(std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?);
         let header = super::export::write_range_bundle(store.as_ref(), key, from, through, &mut file).await?;
         let file = file.into_inner().map_err(|e| format!("{}: {e}", out.display()))?;
         file.sync_all().map_err(|e| format!("{}: {e}", out.display()))?;
@@ -324,7 +323,11 @@ fn file_blake3(path: &Path) -> Result<Digest, String> {
 }
 
 async fn load_directory(store: &dyn LedgerStore) -> Result<Directory, String> {
-    match store.load_snapshot(DIRECTORY_SNAPSHOT).await.map_err(|e| e.to_string())? {
+    match store
+        .load_snapshot(DIRECTORY_SNAPSHOT)
+        .await
+        .map_err(|e| e.to_string())?
+    {
         Some(snapshot) if snapshot.version == DIRECTORY_SNAPSHOT_VERSION => {
             serde_json::from_slice(&snapshot.state).map_err(|e| format!("saved audit directory: {e}"))
         }

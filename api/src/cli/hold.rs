@@ -56,7 +56,10 @@ pub async fn run(config: &Config, command: HoldCommand) -> Result<ExitCode, Stri
                 HoldScope::Org { org } => format!("org {org}"),
                 HoldScope::Range { from, to } => format!("seq {from}..={to}"),
             };
-            say(format!("{}\t{scope}\tplaced {}\t{}", hold.id, hold.placed_at, hold.reason));
+            say(format!(
+                "{}\t{scope}\tplaced {}\t{}",
+                hold.id, hold.placed_at, hold.reason
+            ));
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -79,7 +79,7 @@ async fn check(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> {
                         ));
                     }
                     verify_store(store, verifier, threads)
-                    .await
+                        .await
                         .map(|verified| (verified.events, verified.head.seq, verified.head.hash))
                 }
                 Err(error) => Err(error),

@@ -3,8 +3,8 @@
 //! archive` removes no event of the org's trail (operators place range
 //! holds from the command line, `warden hold`).
 
-use warden_core::commands::retention::{self, HoldPlaced, HoldReleased, HoldScope};
 use warden_core::commands::account::Role;
+use warden_core::commands::retention::{self, HoldPlaced, HoldReleased, HoldScope};
 use warden_projections::projection::read;
 use warden_projections::retention::Hold;
 
@@ -29,7 +29,9 @@ fn owner(current: &CurrentSession) -> Result<(), ApiError> {
     if current.user.role == Role::Owner {
         Ok(())
     } else {
-        Err(ApiError::forbidden("only the org's owners place and release legal holds"))
+        Err(ApiError::forbidden(
+            "only the org's owners place and release legal holds",
+        ))
     }
 }
 

@@ -55,10 +55,7 @@ pub fn unpack_hashes(bytes: &[u8], seq: u64) -> Result<Vec<Digest>, LedgerError>
             reason: "archived hashes are not a whole number of 32-byte hashes".into(),
         });
     }
-    Ok(bytes
-        .chunks_exact(32)
-        .filter_map(Digest::from_slice)
-        .collect())
+    Ok(bytes.chunks_exact(32).filter_map(Digest::from_slice).collect())
 }
 
 /// A verifier for the log as stored: from its genesis, or, once a range
@@ -134,4 +131,115 @@ pub fn verifier_after(event: &Event, through: u64, pinned: &[VerifyingKey]) -> R
         verifier.trust(key);
     }
     Ok(verifier)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+    use crate::chain::{Signature, sign};
+    use crate::commands::data;
+    use crate::commands::retention::RETENTION_SUBJECT;
+    use crate::event::{Actor, Outcome, now_micros};
+
+    /// A `ledger.archived` event at seq 50 for `1..=40`, signed by `signer`,
+    /// naming `named` as the keys trusted after seq 40.
+    fn boundary(signer: &SigningKey, named: &[&SigningKey]) -> Event {
+        let keys: BTreeMap<String, String> = named
+            .iter()
+            .map(|key| {
+                (
+                    key_id(&key.verifying_key()),
+                    hex::encode(key.verifying_key().as_bytes()),
+                )
+            })
+            .collect();
+        let archived = Archived {
+            from: 1,
+            through: 40,
+            last_hash: Digest([4; 32]),
+            root: Digest([5; 32]),
+            bundle_blake3: Digest([6; 32]),
+            bundle_events: 40,
+            partitions: vec!["events_p1".into()],
+            keys,
+        };
+        let mut event = Event {
+            seq: 50,
+            id: uuid::Uuid::now_v7(),
+            at: now_micros(),
+            kind: LEDGER_ARCHIVED.into(),
+            subject: RETENTION_SUBJECT.into(),
+            subject_version: 1,
+            actor: Actor::system(),
+            request_id: "r".into(),
+            outcome: Outcome::Success,
+            data: data(&archived),
+            prev: Digest([9; 32]),
+            hash: Digest::ZERO,
+            key_id: key_id(&signer.verifying_key()),
+            sig: Signature([0; 64]),
+        };
+        event.hash = Envelope::of(&event).hash().unwrap();
+        event.sig = sign(signer, &event.hash);
+        event
+    }
+
+    #[test]
+    fn a_boundary_signed_by_a_key_it_names_anchors_the_rest_of_the_log() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let verifier = verifier_after(&boundary(&key, &[&key]), 40, &[]).unwrap();
+        assert_eq!(verifier.next_seq(), 41);
+        assert_eq!(verifier.prev(), Digest([4; 32]));
+        assert_eq!(verifier.trusted_keys().count(), 1);
+        // With pinned keys, only a pinned signer is accepted.
+        assert!(verifier_after(&boundary(&key, &[&key]), 40, &[key.verifying_key()]).is_ok());
+        let other = SigningKey::from_bytes(&[2; 32]);
+        assert!(matches!(
+            verifier_after(&boundary(&key, &[&key]), 40, &[other.verifying_key()]),
+            Err(ChainError::UnknownKey { seq: 50, .. })
+        ));
+    }
+
+    #[test]
+    fn a_boundary_that_does_not_hold_is_refused() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let other = SigningKey::from_bytes(&[2; 32]);
+        // Signed by a key it does not name.
+        assert!(matches!(
+            verifier_after(&boundary(&other, &[&key]), 40, &[]),
+            Err(ChainError::UnknownKey { seq: 50, .. })
+        ));
+        // Another range than the database records.
+        assert!(matches!(
+            verifier_after(&boundary(&key, &[&key]), 80, &[]),
+            Err(ChainError::BadBoundary { seq: 50, .. })
+        ));
+        // Its content changed (a key swapped in).
+        let mut altered = boundary(&key, &[&key]);
+        altered.data["keys"] = serde_json::json!({
+            key_id(&other.verifying_key()): hex::encode(other.verifying_key().as_bytes())
+        });
+        assert!(matches!(
+            verifier_after(&altered, 40, &[]),
+            Err(ChainError::HashMismatch { seq: 50 })
+        ));
+        // Re-hashed after the change: the signature no longer holds.
+        altered.hash = Envelope::of(&altered).hash().unwrap();
+        altered.key_id = key_id(&other.verifying_key());
+        assert!(matches!(
+            verifier_after(&altered, 40, &[]),
+            Err(ChainError::BadSignature { seq: 50, .. })
+        ));
+        // Not a boundary at all.
+        let mut other_kind = boundary(&key, &[&key]);
+        other_kind.kind = "app.thing.done".into();
+        assert!(matches!(
+            verifier_after(&other_kind, 40, &[]),
+            Err(ChainError::BadBoundary { seq: 50, .. })
+        ));
+    }
 }

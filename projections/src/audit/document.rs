@@ -55,12 +55,17 @@ impl Directory {
 /// The account an event is about: `data.user`, or the id of a user's
 /// subject.
 fn account_of(event: &Event) -> Option<String> {
-    event.data.get("user").and_then(Value::as_str).map(str::to_string).or_else(|| {
-        USER_SUBJECTS
-            .iter()
-            .find_map(|prefix| subject_id(&event.subject, prefix))
-            .map(str::to_string)
-    })
+    event
+        .data
+        .get("user")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| {
+            USER_SUBJECTS
+                .iter()
+                .find_map(|prefix| subject_id(&event.subject, prefix))
+                .map(str::to_string)
+        })
 }
 
 /// The org whose trail holds an event: the actor's org, else `data.org`,

@@ -363,7 +363,10 @@ impl Sink for AuditSink {
                 serde_json::from_slice(&snapshot.state).map_err(sink_error)?
             }
             _ => {
-                tracing::warn!(through, "no saved directory at the archive boundary: older events' orgs are unknown");
+                tracing::warn!(
+                    through,
+                    "no saved directory at the archive boundary: older events' orgs are unknown"
+                );
                 Directory::default()
             }
         };

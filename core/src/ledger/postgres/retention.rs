@@ -172,7 +172,10 @@ mod tests {
     #[test]
     fn partition_bounds_are_read_from_their_definition() {
         assert_eq!(parse_bound("FOR VALUES FROM ('1') TO ('11')"), Some((1, 11)));
-        assert_eq!(parse_bound("FOR VALUES FROM (1000001) TO (2000001)"), Some((1000001, 2000001)));
+        assert_eq!(
+            parse_bound("FOR VALUES FROM (1000001) TO (2000001)"),
+            Some((1000001, 2000001))
+        );
         assert_eq!(parse_bound("DEFAULT"), None);
         assert_eq!(parse_bound("FOR VALUES FROM ('5') TO ('5')"), None);
     }
