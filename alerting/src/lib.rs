@@ -1,0 +1,11 @@
+//! Warden's alerting: rules over the event stream ([`rule`]), the
+//! evaluator that applies them in `seq` order ([`evaluator`]), and the
+//! built-in rule templates ([`templates`]). See `docs/alerting/rules.md`
+//! and decision 0014.
+
+pub mod evaluator;
+pub mod rule;
+pub mod templates;
+
+pub use evaluator::{Evaluator, Firing, Rule};
+pub use rule::{Condition, Field, FieldCondition, RuleError, RuleSpec, Selector, Severity, Test};

@@ -1,0 +1,135 @@
+//! Built-in rule templates: starting points an admin enables and tunes.
+//! Each is an ordinary rule; the list is what `GET
+//! /api/v1/alert-templates` will serve.
+
+use serde_json::json;
+
+use crate::rule::RuleSpec;
+
+/// A template: a stable name and the rule it proposes.
+pub struct Template {
+    pub name: &'static str,
+    pub spec: RuleSpec,
+}
+
+/// Every template. Kinds that no feature records yet (API keys, secrets,
+/// the vendor API) match nothing until those features exist.
+pub fn all() -> Vec<Template> {
+    let templates = [
+        (
+            "failed_sign_ins_per_account",
+            json!({"name": "Failed sign-ins on one account", "severity": "medium",
+                   "description": "5 failed sign-ins on the same account (or unknown email) within 5 minutes: a password being guessed.",
+                   "condition": {"type": "event_count", "select": {"kinds": ["login.failed"]},
+                                 "group_by": ["subject"], "window_seconds": 300, "threshold": 5},
+                   "suppress_seconds": 900}),
+        ),
+        (
+            "failed_sign_ins_per_ip",
+            json!({"name": "Failed sign-ins from one address", "severity": "medium",
+                   "description": "20 failed sign-ins from the same IP address within 5 minutes: credential stuffing.",
+                   "condition": {"type": "event_count", "select": {"kinds": ["login.failed"]},
+                                 "group_by": ["actor.ip"], "window_seconds": 300, "threshold": 20},
+                   "suppress_seconds": 900}),
+        ),
+        (
+            "password_spraying",
+            json!({"name": "Password spraying", "severity": "high",
+                   "description": "One IP address failing to sign in to 10 different accounts within 10 minutes.",
+                   "condition": {"type": "value_count", "select": {"kinds": ["login.failed"]},
+                                 "group_by": ["actor.ip"], "field": "subject",
+                                 "window_seconds": 600, "threshold": 10},
+                   "suppress_seconds": 1800}),
+        ),
+        (
+            "service_secret_accessed",
+            json!({"name": "Service-account key or secret accessed", "severity": "high",
+                   "description": "A service account's key or a stored secret was read.",
+                   "condition": {"type": "match",
+                                 "select": {"kinds": ["secret.accessed", "service_key.accessed"]},
+                                 "group_by": ["subject"]},
+                   "suppress_seconds": 0}),
+        ),
+        (
+            "privileged_role_granted",
+            json!({"name": "Admin or owner role granted", "severity": "high",
+                   "description": "A user was made an admin or an owner.",
+                   "condition": {"type": "match",
+                                 "select": {"kinds": ["user.role_changed"],
+                                            "where": [{"field": "data.new", "in": ["admin", "owner"]}]}},
+                   "suppress_seconds": 0}),
+        ),
+        (
+            "mfa_removed",
+            json!({"name": "Second factor removed", "severity": "medium",
+                   "description": "An authenticator app or a passkey was removed from an account.",
+                   "condition": {"type": "match",
+                                 "select": {"kinds": ["mfa.totp.removed", "mfa.passkey.removed"]}},
+                   "suppress_seconds": 0}),
+        ),
+        (
+            "mfa_removed_then_api_key_created",
+            json!({"name": "Second factor removed, then an API key created", "severity": "critical",
+                   "description": "The same actor removed a second factor and created an API key within 15 minutes: a takeover making itself at home.",
+                   "condition": {"type": "temporal_ordered",
+                                 "steps": [{"kinds": ["mfa.totp.removed", "mfa.passkey.removed"]},
+                                           {"kinds": ["api_key.created"]}],
+                                 "group_by": ["actor.id"], "window_seconds": 900},
+                   "suppress_seconds": 900}),
+        ),
+        (
+            "api_key_created",
+            json!({"name": "API key created", "severity": "low",
+                   "description": "A new API key exists.",
+                   "condition": {"type": "match", "select": {"kinds": ["api_key.created"]}},
+                   "suppress_seconds": 0}),
+        ),
+        (
+            "new_device_sign_in",
+            json!({"name": "Sign-in from a new device", "severity": "info",
+                   "description": "An account signed in from a device it never used before.",
+                   "condition": {"type": "match", "select": {"kinds": ["device.first_seen"]},
+                                 "group_by": ["subject"]},
+                   "suppress_seconds": 0}),
+        ),
+        (
+            "audit_chain_verification_failed",
+            json!({"name": "Audit chain verification failed", "severity": "critical",
+                   "description": "A node found an event of the log that does not verify: the log was altered.",
+                   "condition": {"type": "match", "select": {"kinds": ["ledger.verification_failed"]}},
+                   "suppress_seconds": 3600}),
+        ),
+        (
+            "vendor_request_without_ticket",
+            json!({"name": "Vendor request without a ticket", "severity": "high",
+                   "description": "A vendor acted on a customer's account without naming a support ticket.",
+                   "condition": {"type": "match",
+                                 "select": {"kinds": ["*"],
+                                            "where": [{"field": "actor.kind", "equals": "vendor"},
+                                                      {"field": "actor.ticket", "exists": false}]}},
+                   "suppress_seconds": 0}),
+        ),
+    ];
+    templates
+        .into_iter()
+        .filter_map(|(name, value)| {
+            serde_json::from_value::<RuleSpec>(value)
+                .ok()
+                .map(|spec| Template { name, spec })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_parses_and_validates() {
+        let templates = super::all();
+        assert_eq!(templates.len(), 11, "a template failed to parse");
+        for template in templates {
+            if let Err(error) = template.spec.validate() {
+                panic!("template {}: {error}", template.name);
+            }
+        }
+    }
+}
