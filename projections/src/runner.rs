@@ -360,7 +360,18 @@ impl<S: Sink> Runner<S> {
             .take_while(|(offset, event)| event.seq == self.position + 1 + *offset as u64)
             .count();
         run.truncate(contiguous);
-        self.apply_verified(run).await
+        match self.apply_verified(run).await {
+            // The bus is fan-out, not the truth: an event on it that does
+            // not verify (forged, or corrupted in transit) is dropped and
+            // the same seqs are read from the log. Only the log failing
+            // verification stops the runner.
+            Err(RunnerError::Chain(error)) => {
+                metrics::counter!("warden_bus_events_rejected_total").increment(1);
+                tracing::warn!(%error, "an event from the bus does not verify: ignored, reading the log instead");
+                self.catch_up().await.map(|_| ())
+            }
+            other => other,
+        }
     }
 
     /// Verifies a run of events (off the async workers) and applies it.
@@ -380,8 +391,10 @@ impl<S: Sink> Runner<S> {
                 reason: error.to_string(),
             })
         })?;
-        self.verifier = verifier;
+        // On failure the verifier stays where the runner is: nothing of
+        // the run is applied.
         result?;
+        self.verifier = verifier;
         self.sink.apply(&events)?;
         if let Some(last) = events.last() {
             self.position = last.seq;

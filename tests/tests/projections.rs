@@ -165,3 +165,49 @@ async fn an_event_that_does_not_verify_is_never_applied() {
     }
     assert_eq!(runner.position(), 0, "nothing of the bad chunk was applied");
 }
+
+/// The bus is fan-out, not the truth: an event on it that does not verify
+/// (here, a key announcement signed by a stranger's key) is dropped, the
+/// runner keeps going, and the seq is read from the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_event_on_the_bus_is_dropped_and_the_log_read_instead() {
+    use warden_core::chain::{Envelope, key_id, sign, signing_key_added_data};
+
+    let store = TestStore::open(Backend::Sqlite).await;
+    let ledger = store.ledger().await;
+    append(&ledger, 10).await;
+    let bus = Arc::new(LocalBus::default());
+    let models = ReadModels::default();
+    let (runner, positions) = Runner::restore(store.store.clone(), bus.clone(), &models)
+        .await
+        .unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(runner.run(shutdown));
+    assert!(positions.wait_for(11, Duration::from_secs(10)).await);
+
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    let last = store.store.read(11, 1).await.unwrap().remove(0);
+    let mut forged = last.clone();
+    forged.seq = 12;
+    forged.prev = last.hash;
+    forged.kind = "signing_key.added".into();
+    forged.subject = "ledger".into();
+    forged.data = signing_key_added_data(&stranger.verifying_key());
+    forged.key_id = key_id(&stranger.verifying_key());
+    forged.hash = Envelope::of(&forged).hash().unwrap();
+    forged.sig = sign(&stranger, &forged.hash);
+    // The bus carries what the relay published, then the forgery.
+    bus.publish(&store.store.read(1, 11).await.unwrap()).await.unwrap();
+    bus.publish(&[forged]).await.unwrap();
+
+    append(&ledger, 1).await;
+    assert!(positions.wait_for(12, Duration::from_secs(10)).await);
+    assert_eq!(positions.failure(), None, "the runner keeps going");
+    let keys = read(&models.signing_keys).clone();
+    assert!(
+        keys.all().all(|key| key.key_id != key_id(&stranger.verifying_key())),
+        "the forged announcement was never applied"
+    );
+    stop.send_replace(true);
+    task.await.unwrap();
+}
