@@ -34,6 +34,9 @@ pub struct Rule {
     /// only.
     pub version: u64,
     pub enabled: bool,
+    /// The org whose trail the rule watches; `None`: every event.
+    #[serde(default)]
+    pub org: Option<String>,
     pub spec: RuleSpec,
 }
 
@@ -145,8 +148,9 @@ impl Evaluator {
         self.rules.values().map(|state| state.groups.len()).sum()
     }
 
-    /// Applies one event; returns the firings it caused.
-    pub fn apply(&mut self, event: &Event) -> Vec<Firing> {
+    /// Applies one event of `org`'s trail (`None`: of no org's); returns
+    /// the firings it caused. A rule of an org sees that org's events only.
+    pub fn apply(&mut self, event: &Event, org: Option<&str>) -> Vec<Firing> {
         if event.kind.starts_with(OWN_KINDS) {
             return Vec::new();
         }
@@ -157,6 +161,7 @@ impl Evaluator {
         self.rules
             .values_mut()
             .filter(|state| state.rule.enabled)
+            .filter(|state| state.rule.org.as_deref().is_none_or(|rule_org| Some(rule_org) == org))
             .filter_map(|state| state.apply(event))
             .collect()
     }

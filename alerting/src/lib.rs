@@ -1,10 +1,12 @@
 //! Warden's alerting: rules over the event stream ([`rule`]), the
-//! evaluator that applies them in `seq` order ([`evaluator`]), and the
-//! built-in rule templates ([`templates`]). See `docs/alerting/rules.md`
+//! evaluator that applies them in `seq` order ([`evaluator`]), the sink
+//! that runs it on the live stream ([`sink`]), and the built-in rule
+//! templates ([`templates`]). See `docs/alerting/rules.md`
 //! and decision 0014.
 
 pub mod evaluator;
 pub mod rule;
+pub mod sink;
 pub mod templates;
 
 pub use evaluator::{Evaluator, Firing, Rule};

@@ -97,13 +97,17 @@ fn rule(spec: Value) -> Rule {
         id: "r1".into(),
         version: 1,
         enabled: true,
+        org: None,
         spec,
     }
 }
 
 fn run(rule: &Rule, list: &[E]) -> Vec<Firing> {
     let mut evaluator = Evaluator::new([rule.clone()]);
-    events(list).iter().flat_map(|event| evaluator.apply(event)).collect()
+    events(list)
+        .iter()
+        .flat_map(|event| evaluator.apply(event, None))
+        .collect()
 }
 
 /// The triggering seqs of each firing.
@@ -397,7 +401,7 @@ fn a_restored_evaluator_continues_where_the_first_stopped() {
     let all = events(&list);
     let once: Vec<Firing> = {
         let mut evaluator = Evaluator::new([rule.clone()]);
-        all.iter().flat_map(|event| evaluator.apply(event)).collect()
+        all.iter().flat_map(|event| evaluator.apply(event, None)).collect()
     };
     // Fires at 60 s, is silent until 160 s, fires at 220 s and 380 s.
     let seqs: Vec<Vec<u64>> = once.iter().map(|firing| firing.seqs.clone()).collect();
@@ -405,10 +409,10 @@ fn a_restored_evaluator_continues_where_the_first_stopped() {
     // Stopped in the middle of a window, saved, restored: same firings.
     for cut in 1..all.len() {
         let mut first = Evaluator::new([rule.clone()]);
-        let mut firings: Vec<Firing> = all[..cut].iter().flat_map(|event| first.apply(event)).collect();
+        let mut firings: Vec<Firing> = all[..cut].iter().flat_map(|event| first.apply(event, None)).collect();
         let saved = serde_json::to_vec(&first).unwrap();
         let mut restored: Evaluator = serde_json::from_slice(&saved).unwrap();
-        firings.extend(all[cut..].iter().flat_map(|event| restored.apply(event)));
+        firings.extend(all[cut..].iter().flat_map(|event| restored.apply(event, None)));
         assert_eq!(firings, once, "cut after {cut} events");
     }
     // The same firing has the same id wherever it is computed.
@@ -421,16 +425,23 @@ fn a_changed_rule_starts_empty_and_an_unchanged_one_keeps_its_window() {
     let rule = count_rule(2, 60, 0, &[]);
     let list = events(&[e("login.failed", 0), e("login.failed", 1)]);
     let mut evaluator = Evaluator::new([rule.clone()]);
-    assert!(evaluator.apply(&list[0]).is_empty());
+    assert!(evaluator.apply(&list[0], None).is_empty());
     evaluator.set_rules([rule.clone()]);
-    assert_eq!(evaluator.apply(&list[1]).len(), 1, "same version: the window is kept");
+    assert_eq!(
+        evaluator.apply(&list[1], None).len(),
+        1,
+        "same version: the window is kept"
+    );
 
     let mut evaluator = Evaluator::new([rule.clone()]);
-    evaluator.apply(&list[0]);
+    evaluator.apply(&list[0], None);
     let mut changed = rule.clone();
     changed.version = 2;
     evaluator.set_rules([changed]);
-    assert!(evaluator.apply(&list[1]).is_empty(), "a new version counts afresh");
+    assert!(
+        evaluator.apply(&list[1], None).is_empty(),
+        "a new version counts afresh"
+    );
 }
 
 #[test]
@@ -442,7 +453,7 @@ fn idle_groups_are_pruned() {
             .map(|n| e("login.failed", n).subject(&format!("login:{n}")))
             .collect::<Vec<_>>(),
     ) {
-        evaluator.apply(&event);
+        evaluator.apply(&event, None);
     }
     assert_eq!(evaluator.groups(), 50);
     evaluator.prune(t0() + Duration::seconds(200));
@@ -486,4 +497,16 @@ fn bad_rules_are_refused_naming_the_field() {
             .to_string()
             .contains("unknown field \"actor.password\"")
     );
+}
+
+#[test]
+fn an_org_rule_sees_its_org_only() {
+    let mut rule = count_rule(2, 60, 0, &[]);
+    rule.org = Some("acme".into());
+    let list = events(&[e("login.failed", 0), e("login.failed", 1), e("login.failed", 2)]);
+    let mut evaluator = Evaluator::new([rule]);
+    assert!(evaluator.apply(&list[0], Some("acme")).is_empty());
+    assert!(evaluator.apply(&list[1], Some("globex")).is_empty());
+    assert!(evaluator.apply(&list[1], None).is_empty());
+    assert_eq!(evaluator.apply(&list[2], Some("acme")).len(), 1);
 }

@@ -198,6 +198,17 @@ impl Node {
         })
     }
 
+    /// Runs the alert evaluator on this node: a runner feeding the
+    /// evaluator's sink, and the task that appends what it fires.
+    pub async fn start_alerting(&mut self) -> Result<Positions, NodeError> {
+        let (sink, appender) = warden_alerting::sink::start(self.ledger.clone());
+        let (runner, positions) = Runner::with_sink(self.ledger.store().clone(), self.bus.clone(), sink).await?;
+        tracing::info!(from = runner.position(), "alert evaluator started");
+        self.tasks.push(tokio::spawn(runner.run(self.shutdown.subscribe())));
+        self.tasks.push(tokio::spawn(appender.run()));
+        Ok(positions)
+    }
+
     /// Stops after every accepted append is committed or refused; the
     /// runner saves its snapshot on the way out.
     pub async fn stop(self) {

@@ -22,6 +22,8 @@
 //! | `PUT /api/v1/org/mfa-policy` | session + CSRF, role owner or admin, recent strong authentication |
 //! | `GET /api/v1/audit/events`, `GET /api/v1/audit/events/{seq}` | session, role owner or auditor; the reader's org only |
 //! | `GET /api/v1/audit/export` | as the searches, and a recent strong authentication |
+//! | `GET /api/v1/alert-rules…`, `GET /api/v1/alert-templates`, `GET /api/v1/alerts` | session, role owner, admin or auditor |
+//! | `POST`, `PUT`, `DELETE /api/v1/alert-rules…` | session + CSRF, role owner or admin |
 //! | `GET /api/v1/org/legal-holds` | session, role owner or auditor |
 //! | `POST /api/v1/org/legal-holds` | session + CSRF, role owner |
 //! | `POST /api/v1/org/legal-holds/{id}/release` | session + CSRF, role owner, recent strong authentication |
@@ -48,7 +50,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::error::ApiError;
 use crate::handlers::{
-    app_events, audit, audit_keys, auth, health, legal_holds, mfa, openapi, org, prometheus, sessions, users,
+    alerts, app_events, audit, audit_keys, auth, health, legal_holds, mfa, openapi, org, prometheus, sessions, users,
 };
 use crate::pages;
 use crate::request_id;
@@ -119,6 +121,15 @@ pub fn router(state: AppState) -> Router {
             get(legal_holds::list).post(legal_holds::place),
         )
         .route("/api/v1/org/legal-holds/{id}/release", post(legal_holds::release))
+        .route("/api/v1/alert-rules", get(alerts::list).post(alerts::create))
+        .route(
+            "/api/v1/alert-rules/{id}",
+            get(alerts::get).put(alerts::change).delete(alerts::remove),
+        )
+        .route("/api/v1/alert-rules/{id}/enable", post(alerts::enable))
+        .route("/api/v1/alert-rules/{id}/disable", post(alerts::disable))
+        .route("/api/v1/alert-templates", get(alerts::templates))
+        .route("/api/v1/alerts", get(alerts::recent))
         .route("/api/v1/users", get(users::list).post(users::create))
         .route("/api/v1/users/{id}", patch(users::change))
         .route("/api/v1/users/{id}/sessions", delete(users::revoke_sessions))

@@ -106,6 +106,9 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
             None
         }
     };
+    if config.alerts_in_serve {
+        node.start_alerting().await?;
+    }
     let listener = TcpListener::bind(config.listen).await.map_err(|e| ServeError::Listen {
         address: config.listen,
         reason: e.to_string(),
@@ -216,7 +219,7 @@ fn profile_name(config: &Config) -> &'static str {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -6,6 +6,7 @@
 //! Every read model is listed once, in [`ReadModels`].
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod mfa;
 pub mod projection;
@@ -31,6 +32,7 @@ pub struct ReadModels {
     pub login_throttle: Shared<throttle::LoginThrottle>,
     pub mfa: Shared<mfa::Mfa>,
     pub retention: Shared<retention::Retention>,
+    pub alerts: Shared<alerts::Alerts>,
 }
 
 impl ReadModels {
@@ -51,6 +53,7 @@ impl ReadModels {
             Box::new(SlotOf::new(Arc::clone(&self.login_throttle))),
             Box::new(SlotOf::new(Arc::clone(&self.mfa))),
             Box::new(SlotOf::new(Arc::clone(&self.retention))),
+            Box::new(SlotOf::new(Arc::clone(&self.alerts))),
         ]
     }
 }

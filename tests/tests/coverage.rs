@@ -147,6 +147,28 @@ async fn every_state_changing_route_appends_an_event() {
         .await;
     walk.answered("releaseLegalHold", before, &released).await;
 
+    // Alert rules: created, changed, disabled, enabled, removed.
+    let before = walk.head().await;
+    let rule = json!({"name": "Role changes", "severity": "high",
+                      "condition": {"type": "match", "select": {"kinds": ["user.role_changed"]}}});
+    let created = owner.post("/api/v1/alert-rules", rule.clone()).await;
+    walk.answered("createAlertRule", before, &created).await;
+    let rule_path = format!("/api/v1/alert-rules/{}", created.body["id"].as_str().unwrap());
+    let before = walk.head().await;
+    let mut changed_rule = rule;
+    changed_rule["severity"] = json!("critical");
+    let changed = owner.put(&rule_path, changed_rule).await;
+    walk.answered("changeAlertRule", before, &changed).await;
+    let before = walk.head().await;
+    let disabled = owner.post(&format!("{rule_path}/disable"), json!({})).await;
+    walk.answered("disableAlertRule", before, &disabled).await;
+    let before = walk.head().await;
+    let enabled = owner.post(&format!("{rule_path}/enable"), json!({})).await;
+    walk.answered("enableAlertRule", before, &enabled).await;
+    let before = walk.head().await;
+    let removed = owner.delete(&rule_path).await;
+    walk.answered("removeAlertRule", before, &removed).await;
+
     // Sign-in, password, sessions.
     let mut sam = WebClient::new(server);
     let before = walk.head().await;

@@ -1,6 +1,7 @@
 //! The `warden` command line: `serve`, `migrate`, `verify`, `export`, `keys`,
-//! `import`, `archive`, `hold`.
+//! `import`, `archive`, `hold`, `alerting`.
 
+mod alerting;
 mod archive;
 mod export;
 mod hold;
@@ -28,6 +29,9 @@ pub struct Cli {
 pub enum Command {
     /// Start the server (the default).
     Serve,
+    /// Run the alert evaluator alone (with `alert_evaluator = "separate"`
+    /// for the servers), against the configured log and bus.
+    Alerting,
     /// Apply (or with --down, revert) the database migrations.
     Migrate(migrate::MigrateArgs),
     /// Verify the chain of the configured log or of an exported file.
@@ -65,6 +69,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 .map(|()| ExitCode::SUCCESS)
                 .map_err(|e| e.to_string())
         }
+        Command::Alerting => alerting::run(&config).await,
         Command::Migrate(args) => migrate::run(&config, args).await,
         Command::Verify(args) => verify::run(&config, args).await,
         Command::Export(args) => export::run(&config, args).await,

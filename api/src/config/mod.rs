@@ -52,6 +52,10 @@ pub struct Settings {
     /// directory's `audit-index`).
     #[arg(long, env = "WARDEN_AUDIT_INDEX_DIR", global = true)]
     pub audit_index_dir: Option<PathBuf>,
+    /// Where the alert evaluator runs: `serve` (inside every `warden
+    /// serve`, the default) or `separate` (a `warden alerting` process).
+    #[arg(long, env = "WARDEN_ALERT_EVALUATOR", global = true)]
+    pub alert_evaluator: Option<String>,
     /// PostgreSQL URL: switches the log to PostgreSQL (production profile).
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
@@ -148,6 +152,7 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     listen: Option<String>,
     audit_index_dir: Option<PathBuf>,
+    alert_evaluator: Option<String>,
     database_url: Option<String>,
     database_role: Option<String>,
     database_max_connections: Option<u32>,
@@ -204,6 +209,8 @@ pub enum Profile {
 pub struct Config {
     pub data_dir: PathBuf,
     pub audit_index_dir: PathBuf,
+    /// Whether `warden serve` runs the alert evaluator.
+    pub alerts_in_serve: bool,
     pub listen: SocketAddr,
     pub profile: Profile,
     pub database_role: Option<String>,
@@ -319,6 +326,11 @@ impl Config {
             .clone()
             .or(file.audit_index_dir)
             .unwrap_or_else(|| data_dir.join("audit-index"));
+        let alerts_in_serve = match settings.alert_evaluator.clone().or(file.alert_evaluator).as_deref() {
+            None | Some("serve") => true,
+            Some("separate") => false,
+            Some(_) => return Err(invalid("alert_evaluator", "must be serve or separate")),
+        };
         let kms_key_file = settings
             .kms_key_file
             .clone()
@@ -377,6 +389,7 @@ impl Config {
             mfa,
             data_dir,
             audit_index_dir,
+            alerts_in_serve,
             listen,
             profile,
             database_role,

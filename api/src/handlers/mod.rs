@@ -1,5 +1,6 @@
 //! Request handlers, one module per resource.
 
+pub mod alerts;
 pub mod app_events;
 pub mod audit;
 pub mod audit_keys;

@@ -6,6 +6,7 @@
 //! the read models, decides through these functions and appends.
 
 pub mod account;
+pub mod alert;
 pub mod audit;
 pub mod import;
 pub mod mfa;

@@ -1,0 +1,150 @@
+//! `/api/v1/alert-rules`, `/api/v1/alert-templates`, `/api/v1/alerts`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use warden_projections::alerts::{AlertView, RuleView};
+
+use crate::error::ApiError;
+use crate::flows::alerts;
+use crate::state::AppState;
+use crate::web::session::UserManager;
+use crate::web::{Client, SignedIn};
+
+fn describe(rule: &RuleView) -> Value {
+    let mut view = rule.spec.clone();
+    if let Some(object) = view.as_object_mut() {
+        object.insert("id".into(), json!(rule.id));
+        object.insert("enabled".into(), json!(rule.enabled));
+        object.insert("version".into(), json!(rule.version));
+        object.insert("created_at".into(), json!(rule.created_at));
+        object.insert("changed_at".into(), json!(rule.changed_at));
+    }
+    view
+}
+
+fn describe_alert(alert: &AlertView) -> Value {
+    json!({
+        "id": alert.id,
+        "seq": alert.seq,
+        "fired_at": alert.at,
+        "rule": alert.fired.rule,
+        "rule_version": alert.fired.rule_version,
+        "name": alert.fired.name,
+        "severity": alert.fired.severity,
+        "group": alert.fired.group,
+        "seqs": alert.fired.seqs,
+    })
+}
+
+/// `GET /api/v1/alert-rules`.
+pub async fn list(State(state): State<AppState>, SignedIn(current): SignedIn) -> Result<Json<Value>, ApiError> {
+    alerts::may_read(&current)?;
+    let rules: Vec<Value> = alerts::rules(&state, &current).iter().map(describe).collect();
+    Ok(Json(json!({ "rules": rules })))
+}
+
+/// `GET /api/v1/alert-rules/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    alerts::may_read(&current)?;
+    Ok(Json(describe(&alerts::rule(&state, &current, &id)?)))
+}
+
+/// `POST /api/v1/alert-rules` (owners and admins).
+pub async fn create(
+    State(state): State<AppState>,
+    client: Client,
+    UserManager(manager): UserManager,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let rule = alerts::create(&state, &manager, &client, body).await?;
+    Ok((StatusCode::CREATED, Json(describe(&rule))))
+}
+
+/// `PUT /api/v1/alert-rules/{id}` (owners and admins).
+pub async fn change(
+    State(state): State<AppState>,
+    client: Client,
+    UserManager(manager): UserManager,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(describe(
+        &alerts::change(&state, &manager, &client, &id, body).await?,
+    )))
+}
+
+/// `POST /api/v1/alert-rules/{id}/enable`.
+pub async fn enable(
+    State(state): State<AppState>,
+    client: Client,
+    UserManager(manager): UserManager,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(describe(
+        &alerts::toggle(&state, &manager, &client, &id, true).await?,
+    )))
+}
+
+/// `POST /api/v1/alert-rules/{id}/disable`.
+pub async fn disable(
+    State(state): State<AppState>,
+    client: Client,
+    UserManager(manager): UserManager,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(describe(
+        &alerts::toggle(&state, &manager, &client, &id, false).await?,
+    )))
+}
+
+/// `DELETE /api/v1/alert-rules/{id}`.
+pub async fn remove(
+    State(state): State<AppState>,
+    client: Client,
+    UserManager(manager): UserManager,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    alerts::remove(&state, &manager, &client, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/alert-templates`: the built-in rules to start from.
+pub async fn templates(SignedIn(current): SignedIn) -> Result<Json<Value>, ApiError> {
+    alerts::may_read(&current)?;
+    let templates: Vec<Value> = warden_alerting::templates::all()
+        .into_iter()
+        .map(|template| json!({"template": template.name, "rule": template.spec}))
+        .collect();
+    Ok(Json(json!({ "templates": templates })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecentParams {
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/alerts`: the org's recent alerts, newest first.
+pub async fn recent(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    Query(params): Query<RecentParams>,
+) -> Result<Json<Value>, ApiError> {
+    alerts::may_read(&current)?;
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be 1 to 1000"));
+    }
+    let alerts: Vec<Value> = alerts::recent_alerts(&state, &current, limit)
+        .iter()
+        .map(describe_alert)
+        .collect();
+    Ok(Json(json!({ "alerts": alerts })))
+}

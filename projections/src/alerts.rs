@@ -1,0 +1,129 @@
+//! Alert rules and recent alerts, per org, as their events record them:
+//! what the API and the console list. (The evaluator keeps its own copy of
+//! the rules, in `warden-alerting`, with its windows.)
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use warden_core::Event;
+use warden_core::commands::alert::{
+    ALERT_FIRED, ALERT_RULE_CHANGED, ALERT_RULE_CREATED, ALERT_RULE_DISABLED, ALERT_RULE_ENABLED, ALERT_RULE_REMOVED,
+    Fired, RuleDefined, RuleToggled,
+};
+use warden_core::commands::payload;
+use warden_core::event::timestamp;
+
+use crate::Projection;
+
+/// Recent alerts kept per org.
+pub const RECENT_ALERTS: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleView {
+    pub id: String,
+    pub org: String,
+    /// The rule, in the language of `docs/alerting/rules.md`.
+    pub spec: Value,
+    pub enabled: bool,
+    /// The version of its subject: what a change must name.
+    pub version: u64,
+    pub created_at: String,
+    pub changed_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertView {
+    pub id: String,
+    pub seq: u64,
+    pub at: String,
+    pub fired: Fired,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Alerts {
+    rules: BTreeMap<String, RuleView>,
+    /// Newest last.
+    recent: BTreeMap<String, VecDeque<AlertView>>,
+}
+
+impl Alerts {
+    /// The org's rules, oldest first.
+    pub fn rules_of<'a>(&'a self, org: &'a str) -> impl Iterator<Item = &'a RuleView> {
+        let mut rules: Vec<&RuleView> = self.rules.values().filter(|rule| rule.org == org).collect();
+        rules.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        rules.into_iter()
+    }
+
+    /// A rule of the org (another org's is as unknown as a missing one).
+    pub fn rule(&self, org: &str, id: &str) -> Option<&RuleView> {
+        self.rules.get(id).filter(|rule| rule.org == org)
+    }
+
+    /// The org's recent alerts, newest first.
+    pub fn recent_of(&self, org: &str) -> impl Iterator<Item = &AlertView> {
+        self.recent.get(org).into_iter().flat_map(|alerts| alerts.iter().rev())
+    }
+}
+
+impl Projection for Alerts {
+    const NAME: &'static str = "alerts";
+    const VERSION: u32 = 1;
+
+    fn apply(&mut self, event: &Event) {
+        let at = timestamp::format(&event.at);
+        match event.kind.as_str() {
+            ALERT_RULE_CREATED | ALERT_RULE_CHANGED => {
+                if let Some(defined) = payload::<RuleDefined>(event) {
+                    let created_at = self
+                        .rules
+                        .get(&defined.rule)
+                        .map_or_else(|| at.clone(), |rule| rule.created_at.clone());
+                    self.rules.insert(
+                        defined.rule.clone(),
+                        RuleView {
+                            id: defined.rule,
+                            org: defined.org,
+                            spec: defined.spec,
+                            enabled: defined.enabled,
+                            version: event.subject_version,
+                            created_at,
+                            changed_at: at,
+                        },
+                    );
+                }
+            }
+            ALERT_RULE_ENABLED | ALERT_RULE_DISABLED => {
+                if let Some(toggled) = payload::<RuleToggled>(event)
+                    && let Some(rule) = self.rules.get_mut(&toggled.rule)
+                {
+                    rule.enabled = event.kind == ALERT_RULE_ENABLED;
+                    rule.version = event.subject_version;
+                    rule.changed_at = at;
+                }
+            }
+            ALERT_RULE_REMOVED => {
+                if let Some(removed) = payload::<RuleToggled>(event) {
+                    self.rules.remove(&removed.rule);
+                }
+            }
+            ALERT_FIRED => {
+                if let Some(fired) = payload::<Fired>(event)
+                    && let Some(org) = fired.org.clone()
+                {
+                    let recent = self.recent.entry(org).or_default();
+                    recent.push_back(AlertView {
+                        id: fired.alert.clone(),
+                        seq: event.seq,
+                        at,
+                        fired,
+                    });
+                    if recent.len() > RECENT_ALERTS {
+                        recent.pop_front();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
