@@ -1,0 +1,202 @@
+//! The alert evaluator on a running server, production profile (real
+//! PostgreSQL and NATS): rules managed through the API fire on the live
+//! stream; a restart in the middle of a window fires the alert once, not
+//! zero times or twice; a forged event published on NATS never fires a
+//! rule, and rules keep firing afterwards.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use warden_core::bus::Bus;
+use warden_core::bus::nats::NatsBus;
+use warden_core::chain::{Envelope, key_id, sign};
+use warden_core::ledger::LedgerStore;
+use warden_core::ledger::postgres::PostgresStore;
+use warden_tests::audit::{LEGACY_PASSWORD, two_orgs_on};
+use warden_tests::process::Server;
+use warden_tests::web::{WebClient, assert_refused};
+use warden_tests::{TestDatabase, nats_url, unique};
+
+async fn signed_in(server: &Server, email: &str) -> WebClient {
+    let mut client = WebClient::new(server);
+    let answer = client.sign_in(email, LEGACY_PASSWORD).await;
+    assert_eq!(answer.status, 200, "{email}: {:?}", answer.body);
+    client
+}
+
+async fn fail_sign_in(server: &Server, email: &str) {
+    let mut stranger = WebClient::new(server);
+    assert_eq!(stranger.sign_in(email, "not the password").await.status, 401);
+}
+
+/// The org's alerts once at least `count` are there (or what is there
+/// after a while, when `count` is 0).
+async fn alerts(reader: &mut WebClient, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(if count == 0 { 3 } else { 20 });
+    loop {
+        let answer = reader.get("/api/v1/alerts").await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        let alerts = answer.body["alerts"].as_array().unwrap().clone();
+        if (count > 0 && alerts.len() >= count) || Instant::now() >= deadline {
+            return alerts;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn fired_events(store: &PostgresStore) -> Vec<Value> {
+    let mut fired = Vec::new();
+    let mut next = 1;
+    loop {
+        let events = store.read(next, 1000).await.unwrap();
+        let Some(last) = events.last() else { return fired };
+        next = last.seq + 1;
+        fired.extend(
+            events
+                .iter()
+                .filter(|event| event.kind == "alert.fired")
+                .map(|event| event.data.clone()),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_fire_once_across_restarts_and_never_on_forged_events() {
+    let database = TestDatabase::create().await;
+    PostgresStore::migrate(&database.url).await.unwrap();
+    let prefix = unique("alerts_");
+    let nats = nats_url();
+    let mut instance = two_orgs_on(
+        &[("NATS_URL", nats.as_str()), ("WARDEN_NATS_PREFIX", prefix.as_str())],
+        Some(&database.url),
+    )
+    .await;
+    let env = instance.env.clone();
+    let store = database.store().await;
+
+    // Rules through the API: members may not; bad rules are named.
+    let mut admin = signed_in(&instance.server, "admin@acme.test").await;
+    let mut member = signed_in(&instance.server, "member@acme.test").await;
+    let guessing = json!({"name": "Password guessing", "severity": "medium",
+        "condition": {"type": "event_count", "select": {"kinds": ["login.failed"]},
+                      "group_by": ["subject"], "window_seconds": 3600, "threshold": 3},
+        "suppress_seconds": 3600});
+    assert_refused(
+        &member.post("/api/v1/alert-rules", guessing.clone()).await,
+        403,
+        "forbidden",
+    );
+    let mut bad = guessing.clone();
+    bad["condition"]["threshold"] = json!(0);
+    let refused = admin.post("/api/v1/alert-rules", bad).await;
+    assert_refused(&refused, 400, "bad_request");
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("condition.threshold")
+    );
+    let created = admin.post("/api/v1/alert-rules", guessing).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let rule = created.body["id"].as_str().unwrap().to_string();
+    let roles = admin
+        .post(
+            "/api/v1/alert-rules",
+            json!({"name": "Role changes", "severity": "high",
+                   "condition": {"type": "match", "select": {"kinds": ["user.role_changed"]}}}),
+        )
+        .await;
+    assert_eq!(roles.status, 201, "{:?}", roles.body);
+    let templates = admin.get("/api/v1/alert-templates").await;
+    assert_eq!(templates.body["templates"].as_array().unwrap().len(), 11);
+
+    // Two of three failures, then the server dies in the middle of the
+    // window; the third after the restart fires the alert once.
+    fail_sign_in(&instance.server, "member@acme.test").await;
+    fail_sign_in(&instance.server, "member@acme.test").await;
+    assert!(alerts(&mut admin, 0).await.is_empty(), "two of three");
+    instance.server.kill9();
+    let server = Server::start(&env, "after-crash").await;
+    fail_sign_in(&server, "member@acme.test").await;
+    let mut admin = signed_in(&server, "admin@acme.test").await;
+    let fired = alerts(&mut admin, 1).await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0]["rule"], rule.as_str());
+    let seqs: Vec<u64> = fired[0]["seqs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|seq| seq.as_u64().unwrap())
+        .collect();
+    let triggering = store.read_seqs(&seqs).await.unwrap();
+    assert_eq!(triggering.len(), 3);
+    assert!(triggering.iter().all(|event| event.kind == "login.failed"));
+    assert!(triggering.iter().all(|event| fired[0]["group"]["subject"] == event.subject.as_str()));
+
+    // Killed right after firing, before any snapshot: the replay computes
+    // the same alert, which the ledger refuses as a duplicate.
+    let mut server = server;
+    server.kill9();
+    let server = Server::start(&env, "after-second-crash").await;
+    let mut admin = signed_in(&server, "admin@acme.test").await;
+    fail_sign_in(&server, "member@acme.test").await; // suppressed
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(alerts(&mut admin, 0).await.len(), 1);
+    assert_eq!(fired_events(&store).await.len(), 1, "one alert.fired in the log");
+
+    // A forged role change on NATS (valid JSON, signed by a stranger's
+    // key, chained to the head) fires nothing ...
+    let head = store.head().await.unwrap();
+    let template = store.read(head.seq, 1).await.unwrap().remove(0);
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let mut forged = template.clone();
+    forged.seq = head.seq + 1;
+    forged.prev = head.hash;
+    forged.kind = "user.role_changed".into();
+    forged.subject = "user:forged".into();
+    let org = acme_org(&mut admin).await;
+    forged.actor.org = Some(org.clone());
+    forged.data = json!({"org": org, "old": "member", "new": "owner"});
+    forged.key_id = key_id(&stranger.verifying_key());
+    forged.hash = Envelope::of(&forged).hash().unwrap();
+    forged.sig = sign(&stranger, &forged.hash);
+    let bus = NatsBus::connect(&nats, &prefix).await.unwrap();
+    bus.publish(&[forged]).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(alerts(&mut admin, 0).await.len(), 1, "the forgery fired nothing");
+
+    // ... and a real one still fires.
+    let users = admin.get("/api/v1/users").await;
+    let member_id = users.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|user| user["email"] == "member@acme.test")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let changed = admin
+        .patch(&format!("/api/v1/users/{member_id}"), json!({"role": "auditor"}))
+        .await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    let fired = alerts(&mut admin, 2).await;
+    assert_eq!(fired.len(), 2, "{fired:?}");
+    assert_eq!(fired[0]["name"], "Role changes");
+
+    // Another org sees none of it.
+    let mut globex = signed_in(&server, "admin@globex.test").await;
+    assert!(alerts(&mut globex, 0).await.is_empty());
+    assert_eq!(globex.get("/api/v1/alert-rules").await.body["rules"], json!([]));
+    assert_refused(
+        &globex.get(&format!("/api/v1/alert-rules/{rule}")).await,
+        404,
+        "not_found",
+    );
+}
+
+async fn acme_org(admin: &mut WebClient) -> String {
+    admin.get("/api/v1/org").await.body["id"].as_str().unwrap().to_string()
+}
