@@ -67,7 +67,11 @@ pub async fn run(config: &Config, args: ArchiveArgs) -> Result<ExitCode, String>
         .partitions()
         .await
         .map_err(|e| e.to_string())?;
-    let node = Node::start(config).await.map_err(|e| e.to_string())?;
+    let mut node = Node::start(config).await.map_err(|e| e.to_string())?;
+    // The evaluator too, so that its snapshot is saved past the boundary
+    // when the node stops (what it fires meanwhile, a server fires too:
+    // each alert is appended once).
+    node.start_alerting().await.map_err(|e| e.to_string())?;
     let result = archive(&args, &partitions, &node).await;
     node.stop().await;
     match result? {
@@ -78,12 +82,9 @@ pub async fn run(config: &Config, args: ArchiveArgs) -> Result<ExitCode, String>
         Step::Remove(record, partitions) => {
             // The node stopped: its read models' snapshots are saved past
             // the boundary event; the removal checks that they are.
-            remove_archived(
-                database_url,
-                &record,
-                &partitions,
-                &warden_projections::ReadModels::default().snapshot_names(),
-            )
+            let mut snapshots = warden_projections::ReadModels::default().snapshot_names();
+            snapshots.push(warden_alerting::sink::SNAPSHOT.to_string());
+            remove_archived(database_url, &record, &partitions, &snapshots)
             .await
             .map_err(|e| format!("the range is archived, but its partitions are not removed yet: {e}; run the same command again to finish"))?;
             let names: Vec<&str> = partitions.iter().map(|p| p.name.as_str()).collect();
