@@ -234,11 +234,11 @@ impl Sink for AlertSink {
             self.directory.learn(event);
             if event.kind.starts_with("alert_rule.") {
                 self.learn_rule(event);
-            } else {
-                let org = org_of(event, &self.directory);
-                for firing in self.evaluator.apply(event, org.as_deref()) {
-                    self.send(firing);
-                }
+            }
+            // Rule changes are events rules may watch too.
+            let org = org_of(event, &self.directory);
+            for firing in self.evaluator.apply(event, org.as_deref()) {
+                self.send(firing);
             }
             self.position = event.seq;
         }

@@ -23,7 +23,7 @@
 //! | `GET /api/v1/audit/events`, `GET /api/v1/audit/events/{seq}` | session, role owner or auditor; the reader's org only |
 //! | `GET /api/v1/audit/export` | as the searches, and a recent strong authentication |
 //! | `GET /api/v1/alert-rules…`, `GET /api/v1/alert-templates`, `GET /api/v1/alerts` | session, role owner, admin or auditor |
-//! | `POST`, `PUT`, `DELETE /api/v1/alert-rules…` | session + CSRF, role owner or admin |
+//! | `POST`, `PUT`, `DELETE /api/v1/alert-rules…` (and `…/preview`) | session + CSRF, role owner or admin |
 //! | `GET /api/v1/org/legal-holds` | session, role owner or auditor |
 //! | `POST /api/v1/org/legal-holds` | session + CSRF, role owner |
 //! | `POST /api/v1/org/legal-holds/{id}/release` | session + CSRF, role owner, recent strong authentication |
@@ -126,6 +126,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/alert-rules/{id}",
             get(alerts::get).put(alerts::change).delete(alerts::remove),
         )
+        .route("/api/v1/alert-rules/preview", post(alerts::preview))
         .route("/api/v1/alert-rules/{id}/enable", post(alerts::enable))
         .route("/api/v1/alert-rules/{id}/disable", post(alerts::disable))
         .route("/api/v1/alert-templates", get(alerts::templates))

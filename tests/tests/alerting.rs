@@ -98,7 +98,7 @@ async fn alerts_fire_once_across_restarts_and_never_on_forged_events() {
             .unwrap()
             .contains("condition.threshold")
     );
-    let created = admin.post("/api/v1/alert-rules", guessing).await;
+    let created = admin.post("/api/v1/alert-rules", guessing.clone()).await;
     assert_eq!(created.status, 201, "{:?}", created.body);
     let rule = created.body["id"].as_str().unwrap().to_string();
     let roles = admin
@@ -133,7 +133,11 @@ async fn alerts_fire_once_across_restarts_and_never_on_forged_events() {
     let triggering = store.read_seqs(&seqs).await.unwrap();
     assert_eq!(triggering.len(), 3);
     assert!(triggering.iter().all(|event| event.kind == "login.failed"));
-    assert!(triggering.iter().all(|event| fired[0]["group"]["subject"] == event.subject.as_str()));
+    assert!(
+        triggering
+            .iter()
+            .all(|event| fired[0]["group"]["subject"] == event.subject.as_str())
+    );
 
     // Killed right after firing, before any snapshot: the replay computes
     // the same alert, which the ledger refuses as a duplicate.
@@ -145,6 +149,24 @@ async fn alerts_fire_once_across_restarts_and_never_on_forged_events() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(alerts(&mut admin, 0).await.len(), 1);
     assert_eq!(fired_events(&store).await.len(), 1, "one alert.fired in the log");
+
+    // The same rule, previewed over the last hour of the trail, finds the
+    // same firing (once the index holds its events).
+    let last = *seqs.last().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let preview = loop {
+        let answer = admin
+            .post("/api/v1/alert-rules/preview", json!({"rule": guessing, "hours": 1}))
+            .await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        if answer.body["indexed_through"].as_u64().unwrap() >= last || Instant::now() >= deadline {
+            break answer.body;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(preview["firings"].as_array().unwrap().len(), 1, "{preview}");
+    assert_eq!(preview["firings"][0]["seqs"], fired[0]["seqs"]);
+    assert!(preview["examined"].as_u64().unwrap() >= 4);
 
     // A forged role change on NATS (valid JSON, signed by a stranger's
     // key, chained to the head) fires nothing ...

@@ -168,6 +168,16 @@ async fn every_state_changing_route_appends_an_event() {
     let before = walk.head().await;
     let removed = owner.delete(&rule_path).await;
     walk.answered("removeAlertRule", before, &removed).await;
+    let before = walk.head().await;
+    let previewed = owner
+        .post(
+            "/api/v1/alert-rules/preview",
+            json!({"rule": {"name": "Any sign-in", "severity": "info",
+                            "condition": {"type": "match", "select": {"kinds": ["login.*"]}}},
+                   "hours": 1}),
+        )
+        .await;
+    walk.answered("previewAlertRule", before, &previewed).await;
 
     // Sign-in, password, sessions.
     let mut sam = WebClient::new(server);

@@ -3,10 +3,11 @@
 //! org's recent alerts. Every change is an event the evaluator follows.
 
 use serde_json::Value;
-use warden_alerting::RuleSpec;
+use warden_alerting::{Evaluator, Firing, Rule, RuleSpec};
 use warden_core::commands::account::Role;
-use warden_core::commands::alert::{self, RuleDefined, RuleToggled};
+use warden_core::commands::alert::{self, Previewed, RuleDefined, RuleToggled};
 use warden_projections::alerts::{AlertView, RuleView};
+use warden_projections::audit::AuditQuery;
 use warden_projections::projection::read;
 
 use super::commit;
@@ -47,11 +48,11 @@ pub fn recent_alerts(state: &AppState, current: &CurrentSession, limit: usize) -
         .collect()
 }
 
-/// A rule as sent: the rule's members, and `enabled` (default true).
-pub fn parse(mut body: Value) -> Result<(Value, bool), ApiError> {
+/// A rule as sent: the rule's members, and `enabled` if given.
+pub fn parse(mut body: Value) -> Result<(Value, Option<bool>), ApiError> {
     let enabled = match body.as_object_mut().and_then(|object| object.remove("enabled")) {
-        None => true,
-        Some(Value::Bool(enabled)) => enabled,
+        None => None,
+        Some(Value::Bool(enabled)) => Some(enabled),
         Some(_) => return Err(ApiError::bad_request("enabled must be true or false")),
     };
     let spec: RuleSpec =
@@ -74,7 +75,7 @@ pub async fn create(
         org: manager.user.org.clone(),
         spec,
         old: None,
-        enabled,
+        enabled: enabled.unwrap_or(true),
     };
     let context = client.as_user(&manager.user.id, &manager.user.org);
     commit(state, vec![alert::rule_created(&context, &defined)]).await?;
@@ -95,7 +96,8 @@ pub async fn change(
         org: current.org.clone(),
         spec,
         old: Some(current.spec.clone()),
-        enabled,
+        // A change keeps the rule enabled or disabled unless it says.
+        enabled: enabled.unwrap_or(current.enabled),
     };
     let context = client.as_user(&manager.user.id, &manager.user.org);
     commit(state, vec![alert::rule_changed(&context, &defined, current.version)]).await?;
@@ -136,4 +138,92 @@ pub async fn remove(state: &AppState, manager: &CurrentSession, client: &Client,
     let context = client.as_user(&manager.user.id, &manager.user.org);
     commit(state, vec![alert::rule_removed(&context, &removed, current.version)]).await?;
     Ok(())
+}
+
+/// The most events a preview runs a rule over.
+pub const PREVIEW_MAX_EVENTS: usize = 200_000;
+const PREVIEW_PAGE: usize = 10_000;
+
+/// What a rule would have fired over the org's last `hours` hours.
+pub struct Preview {
+    pub examined: usize,
+    pub indexed_through: u64,
+    pub firings: Vec<Firing>,
+}
+
+/// Runs a rule (not saved) over the org's trail of the last `hours` hours,
+/// as the audit index holds it, and records the read.
+pub async fn preview(
+    state: &AppState,
+    manager: &CurrentSession,
+    client: &Client,
+    rule: Value,
+    hours: u64,
+) -> Result<Preview, ApiError> {
+    if !(1..=168).contains(&hours) {
+        return Err(ApiError::bad_request("hours must be 1 to 168"));
+    }
+    let (spec, _) = parse(rule)?;
+    let spec: RuleSpec = serde_json::from_value(spec).map_err(|error| ApiError::bad_request(error.to_string()))?;
+    let index = super::audit::audit_index(state)?.clone();
+    let org = manager.user.org.clone();
+    let query = AuditQuery {
+        org: Some(org.clone()),
+        from: Some(chrono::Utc::now() - chrono::Duration::hours(hours as i64)),
+        ..AuditQuery::default()
+    };
+    let indexed_through = index.indexed_through();
+    let mut evaluator = Evaluator::new([Rule {
+        id: "preview".into(),
+        version: 1,
+        enabled: true,
+        org: Some(org.clone()),
+        spec: spec.clone(),
+    }]);
+    let mut firings = Vec::new();
+    let mut examined = 0usize;
+    let mut after = None;
+    loop {
+        let (index, page_query) = (index.clone(), query.clone());
+        let (seqs, next) = tokio::task::spawn_blocking(move || index.export_page(&page_query, after, PREVIEW_PAGE))
+            .await
+            .map_err(|error| ApiError::unavailable(error.to_string()))?
+            .map_err(|error| ApiError::unavailable(error.to_string()))?;
+        examined += seqs.len();
+        if examined > PREVIEW_MAX_EVENTS {
+            return Err(ApiError::unprocessable(
+                "too_many_events",
+                format!(
+                    "the last {hours} hours hold more than {PREVIEW_MAX_EVENTS} events of your org: preview fewer hours"
+                ),
+            ));
+        }
+        let events = state
+            .ledger
+            .store()
+            .read_seqs(&seqs)
+            .await
+            .map_err(|error| ApiError::unavailable(error.to_string()))?;
+        for event in &events {
+            firings.extend(evaluator.apply(event, Some(&org)));
+        }
+        match next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let context = client.as_user(&manager.user.id, &manager.user.org);
+    let previewed = Previewed {
+        org,
+        name: spec.name,
+        hours,
+        examined,
+        firings: firings.len(),
+    };
+    commit(state, vec![alert::rule_previewed(&context, &previewed)]).await?;
+    Ok(Preview {
+        examined,
+        indexed_through,
+        firings,
+    })
 }

@@ -148,3 +148,31 @@ pub async fn recent(
         .collect();
     Ok(Json(json!({ "alerts": alerts })))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewBody {
+    rule: Value,
+    hours: Option<u64>,
+}
+
+/// `POST /api/v1/alert-rules/preview` (owners and admins): what a rule
+/// would have fired over the org's last hours, without saving it.
+pub async fn preview(
+    State(state): State<AppState>,
+    client: Client,
+    UserManager(manager): UserManager,
+    Json(body): Json<PreviewBody>,
+) -> Result<Json<Value>, ApiError> {
+    let preview = alerts::preview(&state, &manager, &client, body.rule, body.hours.unwrap_or(24)).await?;
+    let firings: Vec<Value> = preview
+        .firings
+        .iter()
+        .map(|firing| json!({"group": firing.group, "seqs": firing.seqs, "at": warden_core::event::timestamp::format(&firing.at)}))
+        .collect();
+    Ok(Json(json!({
+        "examined": preview.examined,
+        "indexed_through": preview.indexed_through,
+        "firings": firings,
+    })))
+}

@@ -18,6 +18,9 @@ pub const ALERT_RULE_ENABLED: &str = "alert_rule.enabled";
 pub const ALERT_RULE_DISABLED: &str = "alert_rule.disabled";
 pub const ALERT_RULE_REMOVED: &str = "alert_rule.removed";
 pub const ALERT_FIRED: &str = "alert.fired";
+/// A rule tried against the org's recent trail: a read of the trail, so
+/// recorded like an audit search.
+pub const ALERT_RULE_PREVIEWED: &str = "alert_rule.previewed";
 
 /// `alert_rule:<id>`: a rule's history; its version is the rule's.
 pub fn rule_subject(rule: &str) -> String {
@@ -66,6 +69,25 @@ pub struct Fired {
     pub group: BTreeMap<String, String>,
     /// The triggering events, ascending.
     pub seqs: Vec<u64>,
+}
+
+/// What a preview read and found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Previewed {
+    pub org: String,
+    /// The rule's name as previewed.
+    pub name: String,
+    pub hours: u64,
+    /// Events of the org's trail the rule was run over.
+    pub examined: usize,
+    /// Times it would have fired.
+    pub firings: usize,
+}
+
+pub fn rule_previewed(context: &Context, previewed: &Previewed) -> NewEvent {
+    context
+        .event(ALERT_RULE_PREVIEWED, super::audit::audit_subject(&previewed.org))
+        .data(data(previewed))
 }
 
 pub fn rule_created(context: &Context, defined: &RuleDefined) -> NewEvent {

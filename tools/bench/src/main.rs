@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::panic)]
 
+mod alerting;
 mod audit;
 mod limits;
 mod load;
@@ -33,7 +34,8 @@ struct Args {
     /// Which benchmarks: `ledger` (append, verify, replay, memory),
     /// `sessions` (session checks, sign-in, memory with live sessions) or
     /// `audit` (indexing and queries beside PostgreSQL full-text search,
-    /// exports, bundles; `--events` sets the log's size).
+    /// exports, bundles; `--events` sets the log's size) or `alerting`
+    /// (evaluation throughput with 50 rules over `--events` events).
     #[arg(long, default_value = "ledger")]
     suite: String,
     /// Live sessions for the sessions suite's memory measurement.
@@ -49,6 +51,10 @@ async fn main() {
     let args = Args::parse();
     if args.suite == "sessions" {
         sessions::run(&args.warden, args.seconds, args.sessions).await;
+        return;
+    }
+    if args.suite == "alerting" {
+        alerting::run(args.events);
         return;
     }
     if args.suite == "audit" {
