@@ -1,13 +1,15 @@
 //! Warden's alerting: rules over the event stream ([`rule`]), the
 //! evaluator that applies them in `seq` order ([`evaluator`]), the sink
-//! that runs it on the live stream ([`sink`]), and the built-in rule
-//! templates ([`templates`]). See `docs/alerting/rules.md`
+//! that runs it on the live stream ([`sink`]), the built-in rule
+//! templates ([`templates`]) and Standard Webhooks signatures
+//! ([`webhook`]). See `docs/alerting/rules.md`
 //! and decision 0014.
 
 pub mod evaluator;
 pub mod rule;
 pub mod sink;
 pub mod templates;
+pub mod webhook;
 
 pub use evaluator::{Evaluator, Firing, Rule};
 pub use rule::{Condition, Field, FieldCondition, RuleError, RuleSpec, Selector, Severity, Test};
