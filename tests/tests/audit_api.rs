@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use warden_tests::audit::{LEGACY_PASSWORD, two_orgs};
-use warden_tests::web::{WebClient, assert_refused};
+use warden_tests::web::{Forms, WebClient, assert_refused};
 
 async fn signed_in(instance: &warden_tests::web::Instance, email: &str) -> WebClient {
     let mut client = WebClient::new(&instance.server);
@@ -109,6 +109,30 @@ async fn auditors_read_their_own_org_only_and_every_read_is_recorded() {
         404,
         "event_not_found",
     );
+    // The console answers the same: Globex's event is not Acme's to open,
+    // search or download.
+    let pages = Forms::new(&instance.server);
+    let cookie = acme.cookie.clone().unwrap();
+    let page = pages.get(&format!("/audit/events/{seq}"), Some(&cookie)).await;
+    assert_eq!(page.status(), 404);
+    for path in [
+        "/audit?q=member%40globex.test",
+        "/audit?kind=login.failed",
+        "/audit/export?format=csv",
+    ] {
+        let page = pages.get(path, Some(&cookie)).await;
+        let status = page.status();
+        let text = page.text().await.unwrap();
+        assert!(status == 200 || status == 303, "{path}: {status}");
+        // The page repeats the query in its form; what it found follows.
+        let found = text.split("id=\"audit-results\"").nth(1).unwrap_or(&text);
+        let found = if path.contains("/export") { text.as_str() } else { found };
+        assert!(!found.contains("globex.test"), "{path} shows Globex: {text}");
+        assert!(
+            !text.contains(&format!("/audit/events/{seq}\"")),
+            "{path} links Globex's event"
+        );
+    }
 
     // Filters, and pages that add up to the whole.
     let logins = everything(&mut globex, "kind=login.*&order=newest").await;
