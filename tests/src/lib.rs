@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod browser;
+pub mod coverage;
 pub mod mfa;
 pub mod passkeys;
 pub mod process;

@@ -1,0 +1,262 @@
+//! Every state-changing API operation appends an event: the test walks
+//! each POST, PUT, PATCH and DELETE operation of the OpenAPI document
+//! through a real server, successfully, and checks that the log grew; an
+//! operation the walk does not cover (a new route) fails it. The page
+//! forms are walked in `coverage_pages.rs`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use warden_tests::coverage::Walk;
+use warden_tests::mfa::{early_in_step, oathtool};
+use warden_tests::passkeys::{assertion, passkey_sign_in, register};
+use warden_tests::web::{WebClient, instance, set_up};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+/// The first half of a WebAuthn ceremony changes nothing: its state is
+/// sealed into the answer and only the second half, which appends, uses it.
+const CHANGE_NOTHING: [&str; 3] = [
+    "startPasskeyRegistration",
+    "startPasskeyVerification",
+    "startPasskeySignIn",
+];
+
+fn state_changing_operations() -> BTreeSet<String> {
+    let document: Value = serde_json::from_str(include_str!("../../api/openapi.json")).unwrap();
+    let mut operations = BTreeSet::new();
+    for methods in document["paths"].as_object().unwrap().values() {
+        for (method, operation) in methods.as_object().unwrap() {
+            if ["post", "put", "patch", "delete"].contains(&method.as_str()) {
+                operations.insert(operation["operationId"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    operations
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_state_changing_route_appends_an_event() {
+    const SAM: &str = "sam@acme.test";
+    let instance = instance(&[]).await;
+    let mut walk = Walk::open(&instance).await;
+    let server = &instance.server;
+
+    let before = walk.head().await;
+    let mut owner = set_up(server).await;
+    walk.appended("setup", before, 201, &Value::Null).await;
+
+    let before = walk.head().await;
+    let posted = server
+        .post_app_event(&json!({"kind": "app.invoice.paid", "subject": "invoice:1"}))
+        .await;
+    walk.appended("recordAppEvent", before, posted.status().as_u16(), &Value::Null)
+        .await;
+
+    // Users, roles, policies (the owner's sign-in is fresh).
+    let before = walk.head().await;
+    let created = owner
+        .post(
+            "/api/v1/users",
+            json!({"email": SAM, "display_name": "Sam", "role": "member", "password": "sam's long password 7"}),
+        )
+        .await;
+    walk.answered("createUser", before, &created).await;
+    let sam_id = created.body["id"].as_str().unwrap().to_string();
+    let before = walk.head().await;
+    let changed = owner
+        .patch(&format!("/api/v1/users/{sam_id}"), json!({"role": "admin"}))
+        .await;
+    walk.answered("changeUser", before, &changed).await;
+    let before = walk.head().await;
+    let policy = owner
+        .put(
+            "/api/v1/org/session-policy",
+            json!({"idle_timeout_seconds": 3600, "absolute_timeout_seconds": 86400}),
+        )
+        .await;
+    walk.answered("changeSessionPolicy", before, &policy).await;
+    let before = walk.head().await;
+    let policy = owner
+        .put("/api/v1/org/mfa-policy", json!({"enrolment_grace_seconds": 3600}))
+        .await;
+    walk.answered("changeMfaPolicy", before, &policy).await;
+    let before = walk.head().await;
+    let held = owner
+        .post("/api/v1/org/legal-holds", json!({"reason": "matter 1"}))
+        .await;
+    walk.answered("placeLegalHold", before, &held).await;
+    let hold = held.body["id"].as_str().unwrap().to_string();
+    let before = walk.head().await;
+    let released = owner
+        .post(
+            &format!("/api/v1/org/legal-holds/{hold}/release"),
+            json!({"reason": "settled"}),
+        )
+        .await;
+    walk.answered("releaseLegalHold", before, &released).await;
+
+    // Alert rules: created, changed, disabled, enabled, removed.
+    let before = walk.head().await;
+    let rule = json!({"name": "Role changes", "severity": "high",
+                      "condition": {"type": "match", "select": {"kinds": ["user.role_changed"]}}});
+    let created = owner.post("/api/v1/alert-rules", rule.clone()).await;
+    walk.answered("createAlertRule", before, &created).await;
+    let rule_path = format!("/api/v1/alert-rules/{}", created.body["id"].as_str().unwrap());
+    let before = walk.head().await;
+    let mut changed_rule = rule;
+    changed_rule["severity"] = json!("critical");
+    let changed = owner.put(&rule_path, changed_rule).await;
+    walk.answered("changeAlertRule", before, &changed).await;
+    let before = walk.head().await;
+    let disabled = owner.post(&format!("{rule_path}/disable"), json!({})).await;
+    walk.answered("disableAlertRule", before, &disabled).await;
+    let before = walk.head().await;
+    let enabled = owner.post(&format!("{rule_path}/enable"), json!({})).await;
+    walk.answered("enableAlertRule", before, &enabled).await;
+    let before = walk.head().await;
+    let removed = owner.delete(&rule_path).await;
+    walk.answered("removeAlertRule", before, &removed).await;
+    let before = walk.head().await;
+    let previewed = owner
+        .post(
+            "/api/v1/alert-rules/preview",
+            json!({"rule": {"name": "Any sign-in", "severity": "info",
+                            "condition": {"type": "match", "select": {"kinds": ["login.*"]}}},
+                   "hours": 1}),
+        )
+        .await;
+    walk.answered("previewAlertRule", before, &previewed).await;
+
+    // Sign-in, password, sessions.
+    let mut sam = WebClient::new(server);
+    let before = walk.head().await;
+    let signed_in = sam.sign_in(SAM, "sam's long password 7").await;
+    walk.answered("signIn", before, &signed_in).await;
+    let before = walk.head().await;
+    let password = sam
+        .put(
+            "/api/v1/password",
+            json!({"current_password": "sam's long password 7", "new_password": "sam's newer password 8"}),
+        )
+        .await;
+    walk.answered("changePassword", before, &password).await;
+    let mut other = WebClient::new(server);
+    other.sign_in(SAM, "sam's newer password 8").await;
+    let before = walk.head().await;
+    let others = sam.post("/api/v1/sessions/sign-out-others", json!({})).await;
+    walk.answered("signOutOthers", before, &others).await;
+    let mut third = WebClient::new(server);
+    third.sign_in(SAM, "sam's newer password 8").await;
+    let third_id = third.get("/api/v1/session").await.body["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = walk.head().await;
+    let revoked = sam.delete(&format!("/api/v1/sessions/{third_id}")).await;
+    walk.answered("revokeSession", before, &revoked).await;
+    let before = walk.head().await;
+    let revoked = owner.delete(&format!("/api/v1/users/{sam_id}/sessions")).await;
+    walk.answered("revokeUserSessions", before, &revoked).await;
+
+    // An invitation, then a second factor set up, used, renewed, removed.
+    let invited = owner
+        .post(
+            "/api/v1/users",
+            json!({"email": "ivy@acme.test", "display_name": "Ivy", "role": "member"}),
+        )
+        .await;
+    let link = invited.body["invitation_url"].as_str().unwrap();
+    let token = link.split("token=").nth(1).unwrap();
+    let mut ivy = WebClient::new(server);
+    let before = walk.head().await;
+    let accepted = ivy
+        .post(
+            "/api/v1/invitations/accept",
+            json!({"token": token, "password": "ivy's long password 7"}),
+        )
+        .await;
+    walk.answered("acceptInvitation", before, &accepted).await;
+    let before = walk.head().await;
+    let confirmed = ivy
+        .post(
+            "/api/v1/session/reauthenticate",
+            json!({"password": "ivy's long password 7"}),
+        )
+        .await;
+    walk.answered("reauthenticate", before, &confirmed).await;
+    let at = early_in_step().await;
+    let before = walk.head().await;
+    let started = ivy.post("/api/v1/mfa/totp", json!({})).await;
+    walk.answered("startTotp", before, &started).await;
+    let secret = started.body["secret"].as_str().unwrap().to_string();
+    let before = walk.head().await;
+    let enrolled = ivy
+        .post("/api/v1/mfa/totp/confirm", json!({"code": oathtool(&secret, at - 30)}))
+        .await;
+    walk.answered("confirmTotp", before, &enrolled).await;
+    let set = enrolled.body["backup_codes"]["set"].as_str().unwrap().to_string();
+    let before = walk.head().await;
+    let acknowledged = ivy
+        .post("/api/v1/mfa/backup-codes/acknowledge", json!({"set": set}))
+        .await;
+    walk.answered("acknowledgeBackupCodes", before, &acknowledged).await;
+    let mut ivy_phone = WebClient::new(server);
+    ivy_phone.sign_in("ivy@acme.test", "ivy's long password 7").await;
+    let before = walk.head().await;
+    let verified = ivy_phone
+        .post("/api/v1/mfa/verify", json!({"code": oathtool(&secret, at)}))
+        .await;
+    walk.answered("verifySecondFactor", before, &verified).await;
+    let before = walk.head().await;
+    let renewed = ivy_phone.post("/api/v1/mfa/backup-codes", json!({})).await;
+    walk.answered("regenerateBackupCodes", before, &renewed).await;
+    let before = walk.head().await;
+    let removed = ivy_phone.delete("/api/v1/mfa/totp").await;
+    walk.answered("removeTotp", before, &removed).await;
+
+    // Passkeys: registered, renamed, signed in with, verified, removed.
+    let mut laptop = WebClient::new(server);
+    laptop.sign_in(SAM, "sam's newer password 8").await;
+    let mut key = SoftPasskey::new(true);
+    let before = walk.head().await;
+    let registered = register(&mut laptop, &mut key, "Laptop").await;
+    walk.appended("finishPasskeyRegistration", before, 201, &registered)
+        .await;
+    let credential = registered["credential"].as_str().unwrap().to_string();
+    let before = walk.head().await;
+    let renamed = laptop
+        .patch(&format!("/api/v1/mfa/passkeys/{credential}"), json!({"name": "Work"}))
+        .await;
+    walk.answered("renamePasskey", before, &renamed).await;
+    let mut tablet = WebClient::new(server);
+    // (The ceremony's start appends nothing; its finish does.)
+    let before = walk.head().await;
+    let signed_in = passkey_sign_in(&mut tablet, &mut key, SAM).await;
+    walk.answered("finishPasskeySignIn", before, &signed_in).await;
+    let mut phone = WebClient::new(server);
+    phone.sign_in(SAM, "sam's newer password 8").await;
+    let (ceremony, answer) = assertion(&mut phone, &mut key, "/api/v1/mfa/passkeys/verify/start", json!({})).await;
+    let before = walk.head().await;
+    let second = phone
+        .post(
+            "/api/v1/mfa/passkeys/verify/finish",
+            json!({"ceremony": ceremony, "credential": answer}),
+        )
+        .await;
+    walk.answered("finishPasskeyVerification", before, &second).await;
+    let before = walk.head().await;
+    let removed = phone.delete(&format!("/api/v1/mfa/passkeys/{credential}")).await;
+    walk.answered("removePasskey", before, &removed).await;
+    let before = walk.head().await;
+    let signed_out = phone.post("/api/v1/sign-out", json!({})).await;
+    walk.answered("signOut", before, &signed_out).await;
+
+    // Every state-changing operation was walked, or changes nothing.
+    walk.assert_covers(
+        &state_changing_operations(),
+        &CHANGE_NOTHING,
+        "state-changing operations",
+    );
+}

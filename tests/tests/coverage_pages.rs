@@ -1,0 +1,312 @@
+//! Every page form appends an event: the test posts each form route of
+//! routes.rs (outside `/api/`) as a browser would, successfully, and checks
+//! that the log grew; a form route the walk does not cover fails it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use warden_tests::coverage::Walk;
+use warden_tests::mfa::{early_in_step, oathtool};
+use warden_tests::passkeys::{assertion, register};
+use warden_tests::web::{Forms, OWNER_PASSWORD, WebClient, field, instance, page_cookie};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+/// Every page route with a form: each `.route("/path", …post(…)…)` of
+/// routes.rs outside `/api/` (read as openapi.rs's test reads it).
+fn page_forms() -> BTreeSet<String> {
+    // One line per route whatever rustfmt did: whitespace collapsed.
+    let source = include_str!("../../api/src/routes.rs")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(".route( \"", ".route(\"");
+    source
+        .split(".route(\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let (path, handlers) = rest.split_once("\", ").unwrap();
+            let handlers = handlers.split(".fallback(").next().unwrap();
+            let posts = handlers.starts_with("post(") || handlers.contains(".post(");
+            (posts && !path.starts_with("/api/")).then(|| path.to_string())
+        })
+        .collect()
+}
+
+/// The text of `html` between `start` and the next `end`.
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let rest = html
+        .split_once(start)
+        .unwrap_or_else(|| panic!("no {start} in {html}"))
+        .1;
+    rest.split(end).next().unwrap()
+}
+
+/// The CSRF token of a page session, from its forms.
+async fn csrf(forms: &Forms, cookie: &str) -> String {
+    let html = forms
+        .get("/settings/sessions", Some(cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    field(&html, "csrf_token")
+}
+
+/// The checkboxes of a page's form that a browser sends as they are.
+fn checked(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"checkbox\" ")
+        .skip(1)
+        .map(|rest| rest.split('>').next().unwrap())
+        .filter(|tag| tag.trim_end().ends_with("checked"))
+        .map(|tag| {
+            let value = tag.contains("value=\"").then(|| between(tag, "value=\"", "\""));
+            (
+                between(tag, "name=\"", "\"").to_string(),
+                value.unwrap_or("on").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Signs in from the page; the session cookie.
+async fn page_sign_in(forms: &Forms, email: &str, password: &str) -> String {
+    let signed_in = forms
+        .post("/sign-in", None, &[("email", email), ("password", password)])
+        .await;
+    assert_eq!(signed_in.status(), 303);
+    page_cookie(&signed_in).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_form_appends_an_event() {
+    const SAM: &str = "sam@acme.test";
+    const IVY: &str = "ivy@acme.test";
+    let instance = instance(&[]).await;
+    let mut walk = Walk::open(&instance).await;
+    let server = &instance.server;
+    let forms = Forms::new(server);
+
+    // Setup, then users and the policy from the admin pages.
+    let link = server.setup_link().unwrap();
+    let setup = [
+        ("token", link.split("token=").nth(1).unwrap()),
+        ("org_name", "Acme"),
+        ("org_slug", "acme"),
+        ("display_name", "Olive Owner"),
+        ("email", "owner@acme.test"),
+        ("password", OWNER_PASSWORD),
+    ];
+    let before = walk.head().await;
+    let set_up = forms.post("/setup", None, &setup).await;
+    walk.posted("/setup", before, &set_up).await;
+    let owner = page_cookie(&set_up).unwrap();
+    let owner_csrf = csrf(&forms, &owner).await;
+    let add_sam = [
+        ("csrf_token", owner_csrf.as_str()),
+        ("email", SAM),
+        ("display_name", "Sam"),
+        ("role", "member"),
+        ("password", "sam's long password 7"),
+    ];
+    let before = walk.head().await;
+    let created = forms.post("/admin/users", Some(&owner), &add_sam).await;
+    walk.posted("/admin/users", before, &created).await;
+    let html = created.text().await.unwrap();
+    let sam_id = between(
+        between(&html, "<td>sam@acme.test</td>", "</tr>"),
+        "action=\"/admin/users/",
+        "\"",
+    )
+    .to_string();
+    let invite_ivy = [
+        ("csrf_token", owner_csrf.as_str()),
+        ("email", IVY),
+        ("display_name", "Ivy"),
+        ("role", "member"),
+    ];
+    let invited = forms.post("/admin/users", Some(&owner), &invite_ivy).await;
+    assert_eq!(invited.status(), 201);
+    let invitation = between(&invited.text().await.unwrap(), "/invitation?token=", "<").to_string();
+    let role = [("csrf_token", owner_csrf.as_str()), ("role", "admin")];
+    let before = walk.head().await;
+    let changed = forms.post(&format!("/admin/users/{sam_id}"), Some(&owner), &role).await;
+    walk.posted("/admin/users/{id}", before, &changed).await;
+    // The policy form as shown, with another grace period.
+    let html = forms.get("/admin/mfa-policy", Some(&owner)).await.text().await.unwrap();
+    let boxes = checked(&html);
+    let mut policy: Vec<(&str, &str)> = boxes
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    policy.extend([("csrf_token", owner_csrf.as_str()), ("grace_days", "3")]);
+    let before = walk.head().await;
+    let changed = forms.post("/admin/mfa-policy", Some(&owner), &policy).await;
+    walk.posted("/admin/mfa-policy", before, &changed).await;
+
+    // The invitation accepted.
+    let accept = [("token", invitation.as_str()), ("password", "ivy's long password 7")];
+    let before = walk.head().await;
+    let accepted = forms.post("/invitation", None, &accept).await;
+    walk.posted("/invitation", before, &accepted).await;
+    let ivy = page_cookie(&accepted).unwrap();
+
+    // Sign-in, sessions, password, "confirm it's you".
+    let sign_in = [("email", SAM), ("password", "sam's long password 7")];
+    let before = walk.head().await;
+    let signed_in = forms.post("/sign-in", None, &sign_in).await;
+    walk.posted("/sign-in", before, &signed_in).await;
+    let mut sam = page_cookie(&signed_in).unwrap();
+    page_sign_in(&forms, SAM, "sam's long password 7").await;
+    let html = forms.get("/settings/sessions", Some(&sam)).await.text().await.unwrap();
+    let (token, other) = (
+        field(&html, "csrf_token"),
+        between(&html, "action=\"/settings/sessions/", "/revoke\""),
+    );
+    let before = walk.head().await;
+    let revoked = forms
+        .post(
+            &format!("/settings/sessions/{other}/revoke"),
+            Some(&sam),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    walk.posted("/settings/sessions/{id}/revoke", before, &revoked).await;
+    page_sign_in(&forms, SAM, "sam's long password 7").await;
+    let before = walk.head().await;
+    let revoked = forms
+        .post(
+            "/settings/sessions/revoke-others",
+            Some(&sam),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    walk.posted("/settings/sessions/revoke-others", before, &revoked).await;
+    let password = [
+        ("csrf_token", token.as_str()),
+        ("current_password", "sam's long password 7"),
+        ("new_password", "sam's newer password 8"),
+    ];
+    let before = walk.head().await;
+    let changed = forms.post("/settings/password", Some(&sam), &password).await;
+    walk.posted("/settings/password", before, &changed).await;
+    sam = page_cookie(&changed).unwrap();
+    let token = csrf(&forms, &sam).await;
+    let confirm = [
+        ("csrf_token", token.as_str()),
+        ("password", "sam's newer password 8"),
+        ("next", "/settings/mfa"),
+    ];
+    let before = walk.head().await;
+    let confirmed = forms.post("/settings/reauthenticate", Some(&sam), &confirm).await;
+    walk.posted("/settings/reauthenticate", before, &confirmed).await;
+    sam = page_cookie(&confirmed).unwrap();
+
+    // An authenticator set up, asked for at sign-in, renewed, removed.
+    let token = csrf(&forms, &sam).await;
+    let at = early_in_step().await;
+    let before = walk.head().await;
+    let started = forms
+        .post("/settings/mfa/totp", Some(&sam), &[("csrf_token", &token)])
+        .await;
+    walk.posted("/settings/mfa/totp", before, &started).await;
+    let html = forms.get("/settings/mfa", Some(&sam)).await.text().await.unwrap();
+    let secret = between(&html, "id=\"totp-secret\">", "<").to_string();
+    let first = oathtool(&secret, at - 30);
+    let code = [("csrf_token", token.as_str()), ("code", &first)];
+    let before = walk.head().await;
+    let enrolled = forms.post("/settings/mfa/totp/confirm", Some(&sam), &code).await;
+    walk.posted("/settings/mfa/totp/confirm", before, &enrolled).await;
+    let set = field(&enrolled.text().await.unwrap(), "set");
+    let before = walk.head().await;
+    let saved = forms
+        .post(
+            "/settings/mfa/backup-codes/acknowledge",
+            Some(&sam),
+            &[("csrf_token", &token), ("set", &set)],
+        )
+        .await;
+    walk.posted("/settings/mfa/backup-codes/acknowledge", before, &saved)
+        .await;
+    let partial = page_sign_in(&forms, SAM, "sam's newer password 8").await;
+    let html = forms.get("/sign-in/mfa", Some(&partial)).await.text().await.unwrap();
+    let (token, next) = (field(&html, "csrf_token"), oathtool(&secret, at));
+    let code = [("csrf_token", token.as_str()), ("code", &next)];
+    let before = walk.head().await;
+    let verified = forms.post("/sign-in/mfa", Some(&partial), &code).await;
+    walk.posted("/sign-in/mfa", before, &verified).await;
+    sam = page_cookie(&verified).unwrap();
+    let token = csrf(&forms, &sam).await;
+    let before = walk.head().await;
+    let renewed = forms
+        .post("/settings/mfa/backup-codes", Some(&sam), &[("csrf_token", &token)])
+        .await;
+    walk.posted("/settings/mfa/backup-codes", before, &renewed).await;
+    let before = walk.head().await;
+    let removed = forms
+        .post("/settings/mfa/totp/remove", Some(&sam), &[("csrf_token", &token)])
+        .await;
+    walk.posted("/settings/mfa/totp/remove", before, &removed).await;
+
+    // A passkey (registered and verified through the API: the page does
+    // it by script) renamed and removed from the page.
+    let mut laptop = WebClient::new(server);
+    laptop.sign_in(IVY, "ivy's long password 7").await;
+    let mut key = SoftPasskey::new(true);
+    let registered = register(&mut laptop, &mut key, "Laptop").await;
+    let credential = registered["credential"].as_str().unwrap();
+    let cookie = laptop.cookie.clone().unwrap();
+    let token = csrf(&forms, &cookie).await;
+    let rename = [("csrf_token", token.as_str()), ("name", "Work")];
+    let before = walk.head().await;
+    let renamed = forms
+        .post(
+            &format!("/settings/mfa/passkeys/{credential}/rename"),
+            Some(&cookie),
+            &rename,
+        )
+        .await;
+    walk.posted("/settings/mfa/passkeys/{credential}/rename", before, &renamed)
+        .await;
+    let (ceremony, answer) = assertion(&mut laptop, &mut key, "/api/v1/mfa/passkeys/verify/start", json!({})).await;
+    let verified = laptop
+        .post(
+            "/api/v1/mfa/passkeys/verify/finish",
+            json!({"ceremony": ceremony, "credential": answer}),
+        )
+        .await;
+    assert_eq!(verified.status, 200, "{:?}", verified.body);
+    let cookie = laptop.cookie.clone().unwrap();
+    let token = csrf(&forms, &cookie).await;
+    let before = walk.head().await;
+    let removed = forms
+        .post(
+            &format!("/settings/mfa/passkeys/{credential}/remove"),
+            Some(&cookie),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    walk.posted("/settings/mfa/passkeys/{credential}/remove", before, &removed)
+        .await;
+
+    // Signed out; signed out everywhere by the owner.
+    let token = csrf(&forms, &ivy).await;
+    let before = walk.head().await;
+    let signed_out = forms.post("/sign-out", Some(&ivy), &[("csrf_token", &token)]).await;
+    walk.posted("/sign-out", before, &signed_out).await;
+    let before = walk.head().await;
+    let revoked = forms
+        .post(
+            &format!("/admin/users/{sam_id}/revoke-sessions"),
+            Some(&owner),
+            &[("csrf_token", &owner_csrf)],
+        )
+        .await;
+    walk.posted("/admin/users/{id}/revoke-sessions", before, &revoked).await;
+
+    // Every page form was walked.
+    let routes = page_forms();
+    assert!(routes.len() >= 20, "{routes:?}");
+    walk.assert_covers(&routes, &[], "page forms");
+}
