@@ -181,13 +181,16 @@ impl Browser {
             .to_string()
     }
 
-    /// Waits until an element matching `css` exists; returns its text. A
-    /// page being replaced meanwhile (the element found, then gone before
-    /// its text is read) is waited out too.
+    /// Waits until the first element matching `css` shows text; returns
+    /// it. A page being replaced meanwhile (the element found, then gone
+    /// before its text is read) is waited out too, and so is a hidden or
+    /// empty element still on the page being left (the sign-in page holds
+    /// a hidden `role=alert` for passkey errors until the answer replaces
+    /// it).
     pub async fn wait_for_text(&self, css: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(text) = self.try_text(css).await {
+            if let Some(text) = self.try_text(css).await.filter(|text| !text.is_empty()) {
                 return text;
             }
             if Instant::now() > deadline {
