@@ -1,10 +1,11 @@
 //! Warden's alerting: rules over the event stream ([`rule`]), the
 //! evaluator that applies them in `seq` order ([`evaluator`]), the sink
 //! that runs it on the live stream ([`sink`]), the built-in rule
-//! templates ([`templates`]) and Standard Webhooks signatures
-//! ([`webhook`]). See `docs/alerting/rules.md`
+//! templates ([`templates`]), Standard Webhooks signatures
+//! ([`webhook`]) and delivery to webhooks and email ([`deliver`]). See `docs/alerting/rules.md`
 //! and decision 0014.
 
+pub mod deliver;
 pub mod evaluator;
 pub mod rule;
 pub mod sink;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 use warden_core::Event;
+pub use warden_core::commands::alert::Recipient;
 
 /// Longest window a rule may use: the evaluator keeps at most this much
 /// of the stream per group in memory, and replays this much after a
@@ -23,6 +24,25 @@ use warden_core::Event;
 pub const MAX_WINDOW_SECONDS: u64 = 24 * 3600;
 /// Most steps in a sequence, most values in an `in` list, most kinds.
 pub const MAX_LIST: usize = 32;
+/// Most recipients of one rule.
+pub const MAX_RECIPIENTS: usize = 10;
+
+/// An address lettre can send to: `local@domain`, no spaces or angle
+/// brackets, at most 320 characters.
+pub fn is_email_address(address: &str) -> bool {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    address.chars().count() <= 320
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && address
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !matches!(c, '<' | '>' | ',' | ';' | '"'))
+        && !domain.contains('@')
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{field}: {message}")]
@@ -62,6 +82,10 @@ pub struct RuleSpec {
     /// long (event time).
     #[serde(default)]
     pub suppress_seconds: u64,
+    /// Who is told when it fires: `{"webhook": "<endpoint id>"}` or
+    /// `{"email": "<address>"}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<Recipient>,
 }
 
 /// The four rule types.
@@ -338,6 +362,7 @@ impl RuleSpec {
                 Err(invalid("condition.threshold", "1 to 100000"))
             }
         };
+        self.validate_recipients()?;
         if self.condition.group_by().len() > 4 {
             return Err(invalid("condition.group_by", "at most 4 fields"));
         }
@@ -371,5 +396,33 @@ impl RuleSpec {
                 window(*window_seconds)
             }
         }
+    }
+
+    fn validate_recipients(&self) -> Result<(), RuleError> {
+        if self.recipients.len() > MAX_RECIPIENTS {
+            return Err(invalid("recipients", format!("at most {MAX_RECIPIENTS}")));
+        }
+        for (index, recipient) in self.recipients.iter().enumerate() {
+            let field = format!("recipients[{index}]");
+            match recipient {
+                Recipient::Webhook(endpoint) => {
+                    if endpoint.is_empty() || endpoint.len() > 64 {
+                        return Err(invalid(format!("{field}.webhook"), "an endpoint id"));
+                    }
+                }
+                Recipient::Email(address) => {
+                    if !is_email_address(address) {
+                        return Err(invalid(
+                            format!("{field}.email"),
+                            "an email address like soc@example.org",
+                        ));
+                    }
+                }
+            }
+            if self.recipients[..index].contains(recipient) {
+                return Err(invalid(field, "named twice"));
+            }
+        }
+        Ok(())
     }
 }

@@ -199,6 +199,7 @@ impl AlertSink {
             org: rule.org.clone(),
             group: firing.group,
             seqs: firing.seqs,
+            recipients: rule.spec.recipients.clone(),
         };
         if self.outbox.send(fired).is_ok() {
             self.sent += 1;

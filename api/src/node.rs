@@ -8,6 +8,7 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use warden_alerting::deliver::{Deliverer, DeliveryConfig};
 use warden_core::bus::local::LocalBus;
 use warden_core::bus::nats::NatsBus;
 use warden_core::bus::relay::Relay;
@@ -39,6 +40,8 @@ pub enum NodeError {
     Runner(#[from] RunnerError),
     #[error(transparent)]
     AuditIndex(#[from] AuditIndexError),
+    #[error("alert delivery: {0}")]
+    Delivery(String),
 }
 
 /// The audit search index of a node, and where its runner stands.
@@ -207,6 +210,21 @@ impl Node {
         self.tasks.push(tokio::spawn(runner.run(self.shutdown.subscribe())));
         self.tasks.push(tokio::spawn(appender.run()));
         Ok(positions)
+    }
+
+    /// Delivers alerts from this node while it holds the delivery lease
+    /// (decision 0015): runs wherever the evaluator runs.
+    pub fn start_delivery(&mut self, config: DeliveryConfig) -> Result<(), NodeError> {
+        let deliverer = Deliverer::new(
+            self.ledger.clone(),
+            self.models.deliveries.clone(),
+            self.data_keys.clone(),
+            self.positions.clone(),
+            config,
+        )
+        .map_err(NodeError::Delivery)?;
+        self.tasks.push(tokio::spawn(deliverer.run(self.shutdown.subscribe())));
+        Ok(())
     }
 
     /// Stops after every accepted append is committed or refused; the

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use warden_alerting::deliver::DeliveryConfig;
 use warden_core::auth::password::{Password, PasswordHashing, PasswordPolicy};
 use warden_core::keys::random_bytes;
 
@@ -114,6 +115,12 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
         reason: e.to_string(),
     })?;
     let address = listener.local_addr().unwrap_or(config.listen);
+    if config.alerts_in_serve {
+        node.start_delivery(DeliveryConfig {
+            console_url: config.web.public_url(address),
+            ..config.alerting.delivery.clone()
+        })?;
+    }
     let passkeys = relying_party(&config, address);
     let state = AppState::new(Shared {
         ledger: node.ledger.clone(),

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use warden_core::Event;
 use warden_core::commands::alert::{
-    ALERT_FIRED, ALERT_RULE_CHANGED, ALERT_RULE_CREATED, ALERT_RULE_DISABLED, ALERT_RULE_ENABLED, ALERT_RULE_REMOVED,
-    Fired, RuleDefined, RuleToggled,
+    ALERT_ACKNOWLEDGED, ALERT_FIRED, ALERT_RESOLVED, ALERT_RULE_CHANGED, ALERT_RULE_CREATED, ALERT_RULE_DISABLED,
+    ALERT_RULE_ENABLED, ALERT_RULE_REMOVED, AlertAction, Fired, RuleDefined, RuleToggled,
 };
 use warden_core::commands::payload;
 use warden_core::event::timestamp;
@@ -38,6 +38,29 @@ pub struct AlertView {
     pub seq: u64,
     pub at: String,
     pub fired: Fired,
+    pub status: AlertStatus,
+    /// Who acknowledged it and when (the user id and the event's time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<StatusChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<StatusChange>,
+}
+
+/// Where a person has taken an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub by: Option<String>,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -60,6 +83,11 @@ impl Alerts {
         self.rules.get(id).filter(|rule| rule.org == org)
     }
 
+    /// A recent alert of the org.
+    pub fn alert(&self, org: &str, id: &str) -> Option<&AlertView> {
+        self.recent.get(org)?.iter().find(|alert| alert.id == id)
+    }
+
     /// The org's recent alerts, newest first.
     pub fn recent_of(&self, org: &str) -> impl Iterator<Item = &AlertView> {
         self.recent.get(org).into_iter().flat_map(|alerts| alerts.iter().rev())
@@ -68,7 +96,7 @@ impl Alerts {
 
 impl Projection for Alerts {
     const NAME: &'static str = "alerts";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 
     fn apply(&mut self, event: &Event) {
         let at = timestamp::format(&event.at);
@@ -117,9 +145,33 @@ impl Projection for Alerts {
                         seq: event.seq,
                         at,
                         fired,
+                        status: AlertStatus::Open,
+                        acknowledged: None,
+                        resolved: None,
                     });
                     if recent.len() > RECENT_ALERTS {
                         recent.pop_front();
+                    }
+                }
+            }
+            ALERT_ACKNOWLEDGED | ALERT_RESOLVED => {
+                if let Some(action) = payload::<AlertAction>(event)
+                    && let Some(alert) = self
+                        .recent
+                        .get_mut(&action.org)
+                        .and_then(|recent| recent.iter_mut().find(|alert| alert.id == action.alert))
+                {
+                    let change = Some(StatusChange {
+                        by: event.actor.id.clone(),
+                        at,
+                        note: action.note,
+                    });
+                    if event.kind == ALERT_RESOLVED {
+                        alert.status = AlertStatus::Resolved;
+                        alert.resolved = change;
+                    } else {
+                        alert.status = AlertStatus::Acknowledged;
+                        alert.acknowledged = change;
                     }
                 }
             }

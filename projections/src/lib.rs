@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod audit;
+pub mod deliveries;
 pub mod mfa;
 pub mod projection;
 pub mod retention;
@@ -33,6 +34,7 @@ pub struct ReadModels {
     pub mfa: Shared<mfa::Mfa>,
     pub retention: Shared<retention::Retention>,
     pub alerts: Shared<alerts::Alerts>,
+    pub deliveries: Shared<deliveries::Deliveries>,
 }
 
 impl ReadModels {
@@ -54,6 +56,7 @@ impl ReadModels {
             Box::new(SlotOf::new(Arc::clone(&self.mfa))),
             Box::new(SlotOf::new(Arc::clone(&self.retention))),
             Box::new(SlotOf::new(Arc::clone(&self.alerts))),
+            Box::new(SlotOf::new(Arc::clone(&self.deliveries))),
         ]
     }
 }

@@ -126,6 +126,13 @@ impl Positions {
         self.failure.borrow().clone()
     }
 
+    /// Waits until the read models apply more (or their runner ends).
+    pub async fn changed(&mut self) {
+        if self.applied.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
     /// Waits until the read models applied `seq`; false on timeout.
     pub async fn wait_for(&self, seq: u64, timeout: Duration) -> bool {
         let mut applied = self.applied.clone();

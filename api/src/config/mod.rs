@@ -12,9 +12,12 @@ use serde::Deserialize;
 use thiserror::Error;
 use warden_core::auth::password::HashParams;
 
+mod alerting;
 mod mfa;
 mod web;
 
+pub use alerting::AlertingConfig;
+use alerting::alerting_config;
 pub use mfa::MfaConfig;
 use mfa::mfa_config;
 use web::web_config;
@@ -56,6 +59,30 @@ pub struct Settings {
     /// serve`, the default) or `separate` (a `warden alerting` process).
     #[arg(long, env = "WARDEN_ALERT_EVALUATOR", global = true)]
     pub alert_evaluator: Option<String>,
+    /// Delivery attempts of an alert to one recipient before it is
+    /// dead-lettered.
+    #[arg(long, env = "WARDEN_ALERT_DELIVERY_ATTEMPTS", global = true)]
+    pub alert_delivery_attempts: Option<u32>,
+    /// Ceiling of the wait before the first retry, in milliseconds; it
+    /// doubles with each attempt (full jitter).
+    #[arg(long, env = "WARDEN_ALERT_DELIVERY_FIRST_RETRY_MS", global = true)]
+    pub alert_delivery_first_retry_ms: Option<u64>,
+    /// Seconds a webhook receiver or the SMTP server may take.
+    #[arg(long, env = "WARDEN_ALERT_DELIVERY_TIMEOUT_SECONDS", global = true)]
+    pub alert_delivery_timeout_seconds: Option<u64>,
+    /// Allow webhook endpoints on loopback, private and link-local addresses.
+    #[arg(long, env = "WARDEN_ALERT_WEBHOOK_PRIVATE_ADDRESSES", global = true)]
+    pub alert_webhook_private_addresses: Option<bool>,
+    /// SMTP server for alert emails: smtp://host:587 (STARTTLS) or
+    /// smtps://host:465, with user:password@ if it needs them.
+    #[arg(long, env = "WARDEN_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// required (default) or none (plain SMTP to a local relay).
+    #[arg(long, env = "WARDEN_SMTP_TLS", global = true)]
+    pub smtp_tls: Option<String>,
+    /// Sender of alert emails, e.g. "Warden <warden@example.org>".
+    #[arg(long, env = "WARDEN_SMTP_FROM", global = true)]
+    pub smtp_from: Option<String>,
     /// PostgreSQL URL: switches the log to PostgreSQL (production profile).
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
@@ -153,6 +180,13 @@ struct FileSettings {
     listen: Option<String>,
     audit_index_dir: Option<PathBuf>,
     alert_evaluator: Option<String>,
+    alert_delivery_attempts: Option<u32>,
+    alert_delivery_first_retry_ms: Option<u64>,
+    alert_delivery_timeout_seconds: Option<u64>,
+    alert_webhook_private_addresses: Option<bool>,
+    smtp_url: Option<String>,
+    smtp_tls: Option<String>,
+    smtp_from: Option<String>,
     database_url: Option<String>,
     database_role: Option<String>,
     database_max_connections: Option<u32>,
@@ -223,6 +257,7 @@ pub struct Config {
     pub web: WebConfig,
     pub passwords: PasswordConfig,
     pub mfa: MfaConfig,
+    pub alerting: AlertingConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -244,6 +279,7 @@ impl Config {
         };
         let web = web_config(settings, &file)?;
         let mfa = mfa_config(settings, &file)?;
+        let alerting = alerting_config(settings, &file)?;
         let data_dir = settings
             .data_dir
             .clone()
@@ -387,6 +423,7 @@ impl Config {
             web,
             passwords,
             mfa,
+            alerting,
             data_dir,
             audit_index_dir,
             alerts_in_serve,

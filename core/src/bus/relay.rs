@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::Bus;
-use crate::ledger::{LedgerStore, RelayLease};
+use crate::ledger::{Leader, Lease, LedgerStore};
 
 const CHUNK: usize = 1000;
 /// How often the relay looks for commits made by other nodes.
@@ -29,7 +29,7 @@ impl Relay {
         let mut backoff = Backoff::default();
         while !*self.shutdown.borrow() {
             let lease = if self.bus.is_shared() {
-                match self.store.try_relay_lease().await {
+                match self.store.try_lease(Leader::Relay).await {
                     Ok(Some(lease)) => Some(lease),
                     Ok(None) => {
                         metrics::gauge!("warden_relay_leader").set(0.0);
@@ -57,7 +57,7 @@ impl Relay {
     }
 
     /// Relays until the lease is lost (Ok) or the bus or log fails (Err).
-    async fn relay_while_held(&mut self, mut lease: Option<Box<dyn RelayLease>>) -> Result<(), String> {
+    async fn relay_while_held(&mut self, mut lease: Option<Box<dyn Lease>>) -> Result<(), String> {
         let mut published = self.bus.last_published().await.map_err(|e| e.to_string())?;
         let head = self.store.head().await.map_err(|e| e.to_string())?.seq;
         if published > head {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Context, data, subject};
-use crate::event::NewEvent;
+use crate::event::{NewEvent, Outcome};
 
 pub const ALERT_RULE_CREATED: &str = "alert_rule.created";
 pub const ALERT_RULE_CHANGED: &str = "alert_rule.changed";
@@ -21,6 +21,16 @@ pub const ALERT_FIRED: &str = "alert.fired";
 /// A rule tried against the org's recent trail: a read of the trail, so
 /// recorded like an audit search.
 pub const ALERT_RULE_PREVIEWED: &str = "alert_rule.previewed";
+/// A delivery attempt that reached its recipient.
+pub const ALERT_DELIVERED: &str = "alert.delivered";
+/// A delivery attempt that failed; another is due at its `next_at`.
+pub const ALERT_DELIVERY_FAILED: &str = "alert.delivery_failed";
+/// The last delivery attempt failed: no more until a re-send.
+pub const ALERT_DEAD_LETTERED: &str = "alert.dead_lettered";
+/// A person asked for an alert to be delivered again.
+pub const ALERT_RESEND_REQUESTED: &str = "alert.resend_requested";
+pub const ALERT_ACKNOWLEDGED: &str = "alert.acknowledged";
+pub const ALERT_RESOLVED: &str = "alert.resolved";
 
 /// `alert_rule:<id>`: a rule's history; its version is the rule's.
 pub fn rule_subject(rule: &str) -> String {
@@ -52,6 +62,24 @@ pub struct RuleToggled {
     pub org: String,
 }
 
+/// Who is told of an alert: `{"webhook": "<endpoint id>"}` (an endpoint
+/// of the org, see [`super::webhook_endpoint`]) or `{"email": "<address>"}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Recipient {
+    Webhook(String),
+    Email(String),
+}
+
+impl std::fmt::Display for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Recipient::Webhook(endpoint) => write!(f, "webhook:{endpoint}"),
+            Recipient::Email(address) => write!(f, "email:{address}"),
+        }
+    }
+}
+
 /// A rule fired.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fired {
@@ -69,6 +97,10 @@ pub struct Fired {
     pub group: BTreeMap<String, String>,
     /// The triggering events, ascending.
     pub seqs: Vec<u64>,
+    /// Who is told, as the rule said when it fired: a later change of the
+    /// rule does not change where an alert already went.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<Recipient>,
 }
 
 /// What a preview read and found.
@@ -132,4 +164,73 @@ pub fn fired(context: &Context, fired: &Fired) -> NewEvent {
         .event(ALERT_FIRED, alert_subject(&fired.alert))
         .expect_version(0)
         .data(data(fired))
+}
+
+/// One delivery attempt and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryAttempt {
+    pub alert: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    pub recipient: Recipient,
+    /// 1 for the first attempt; a re-send starts again at 1.
+    pub attempt: u32,
+    /// The webhook's HTTP status, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why it failed (never a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// For a failed attempt that will be retried: when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_at: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// How an attempt ended: the kind of its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptEnd {
+    Delivered,
+    /// Failed; retried at `next_at`.
+    Failed,
+    /// Failed, and it was the last attempt.
+    DeadLettered,
+}
+
+/// Appended by the one deliverer, without an expected version: attempts
+/// to several recipients of one alert end in any order.
+pub fn delivery_attempted(context: &Context, attempt: &DeliveryAttempt, end: AttemptEnd) -> NewEvent {
+    let (kind, outcome) = match end {
+        AttemptEnd::Delivered => (ALERT_DELIVERED, Outcome::Success),
+        AttemptEnd::Failed => (ALERT_DELIVERY_FAILED, Outcome::Failure),
+        AttemptEnd::DeadLettered => (ALERT_DEAD_LETTERED, Outcome::Failure),
+    };
+    context
+        .event(kind, alert_subject(&attempt.alert))
+        .outcome(outcome)
+        .data(data(attempt))
+}
+
+/// A re-send of an alert, to one recipient or (none named) to all of its
+/// recipients; or a person acknowledging or resolving an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertAction {
+    pub alert: String,
+    pub org: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<Recipient>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+pub fn resend_requested(context: &Context, action: &AlertAction) -> NewEvent {
+    context
+        .event(ALERT_RESEND_REQUESTED, alert_subject(&action.alert))
+        .data(data(action))
+}
+
+/// `resolved` false: `alert.acknowledged`; true: `alert.resolved`.
+pub fn status_changed(context: &Context, action: &AlertAction, resolved: bool) -> NewEvent {
+    let kind = if resolved { ALERT_RESOLVED } else { ALERT_ACKNOWLEDGED };
+    context.event(kind, alert_subject(&action.alert)).data(data(action))
 }

@@ -14,6 +14,7 @@ pub mod org;
 pub mod retention;
 pub mod session;
 pub mod setup;
+pub mod webhook_endpoint;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

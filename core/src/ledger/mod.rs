@@ -19,7 +19,7 @@ pub mod verify;
 mod writer;
 
 pub use errors::{AppendError, LedgerError};
-pub use store::{Head, LedgerStore, RelayLease, Snapshot, StoredDataKey, StoredSigningKey};
+pub use store::{Head, Leader, Lease, LedgerStore, Snapshot, StoredDataKey, StoredSigningKey};
 
 use std::sync::Arc;
 use std::time::Duration;

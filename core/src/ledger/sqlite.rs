@@ -15,7 +15,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::rows::{EventColumns, EventRow};
 use super::seal::{SealInput, SealedBatch};
-use super::{Head, LedgerError, LedgerStore, RelayLease, Snapshot, StoredDataKey, StoredSigningKey};
+use super::{Head, Leader, Lease, LedgerError, LedgerStore, Snapshot, StoredDataKey, StoredSigningKey};
 use crate::chain::Digest;
 use crate::event::{Event, UniqueClaim, timestamp};
 
@@ -363,7 +363,7 @@ impl LedgerStore for SqliteStore {
     }
 
     /// The embedded profile runs one node: its relay always holds the lease.
-    async fn try_relay_lease(&self) -> Result<Option<Box<dyn RelayLease>>, LedgerError> {
+    async fn try_lease(&self, _leader: Leader) -> Result<Option<Box<dyn Lease>>, LedgerError> {
         Ok(Some(Box::new(LocalLease)))
     }
 }
@@ -371,7 +371,7 @@ impl LedgerStore for SqliteStore {
 struct LocalLease;
 
 #[async_trait]
-impl RelayLease for LocalLease {
+impl Lease for LocalLease {
     async fn still_held(&mut self) -> bool {
         true
     }

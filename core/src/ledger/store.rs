@@ -47,10 +47,19 @@ pub struct StoredDataKey {
     pub kms_key_ref: String,
 }
 
-/// Held while this process is the one relay; dropping it lets another
-/// node take over.
+/// Work that one node of a cluster does at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leader {
+    /// Copying the log to the bus.
+    Relay,
+    /// Delivering alerts to their recipients.
+    AlertDelivery,
+}
+
+/// Held while this process leads; dropping it lets another node take
+/// over.
 #[async_trait]
-pub trait RelayLease: Send {
+pub trait Lease: Send {
     /// False once the lease is lost (for example the connection dropped).
     async fn still_held(&mut self) -> bool;
 }
@@ -98,6 +107,6 @@ pub trait LedgerStore: Send + Sync + 'static {
     /// whether there was one.
     async fn shred_data_key(&self, subject: &str) -> Result<bool, LedgerError>;
 
-    /// Tries to become the one node that relays to the bus.
-    async fn try_relay_lease(&self) -> Result<Option<Box<dyn RelayLease>>, LedgerError>;
+    /// Tries to become the one node that does this work.
+    async fn try_lease(&self, leader: Leader) -> Result<Option<Box<dyn Lease>>, LedgerError>;
 }

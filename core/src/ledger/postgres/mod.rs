@@ -18,7 +18,7 @@ use crate::event::Event;
 use crate::ledger::archive::ArchiveBoundary;
 use crate::ledger::rows::EventRow;
 use crate::ledger::seal::{SealInput, SealedBatch};
-use crate::ledger::{Head, LedgerError, LedgerStore, RelayLease, Snapshot, StoredDataKey, StoredSigningKey};
+use crate::ledger::{Head, Leader, Lease, LedgerError, LedgerStore, Snapshot, StoredDataKey, StoredSigningKey};
 
 mod append;
 pub mod retention;
@@ -27,6 +27,7 @@ use append::{BEGIN_AND_LOCK, SOCKET_STATEMENT_BYTES, TCP_STATEMENT_BYTES, read_s
 
 /// `pg_try_advisory_lock` key held by the one relay ("WARDEN\0\2").
 const RELAY_LOCK: i64 = 0x5741_5244_454E_0002;
+const ALERT_DELIVERY_LOCK: i64 = 0x5741_5244_454E_0003;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -383,10 +384,13 @@ impl LedgerStore for PostgresStore {
         Ok(result.rows_affected() > 0)
     }
 
-    async fn try_relay_lease(&self) -> Result<Option<Box<dyn RelayLease>>, LedgerError> {
+    async fn try_lease(&self, leader: Leader) -> Result<Option<Box<dyn Lease>>, LedgerError> {
         let mut connection = self.pool.acquire().await?;
         let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(RELAY_LOCK)
+            .bind(match leader {
+                Leader::Relay => RELAY_LOCK,
+                Leader::AlertDelivery => ALERT_DELIVERY_LOCK,
+            })
             .fetch_one(&mut *connection)
             .await?;
         if held {
@@ -407,7 +411,7 @@ struct PostgresLease {
 }
 
 #[async_trait]
-impl RelayLease for PostgresLease {
+impl Lease for PostgresLease {
     async fn still_held(&mut self) -> bool {
         self.connection.ping().await.is_ok()
     }

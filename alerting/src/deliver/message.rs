@@ -1,0 +1,163 @@
+//! What a recipient receives: the alert, its triggering events, and links
+//! to both in the console. One source for the webhook's JSON body and the
+//! email's plain-text and HTML parts.
+
+use serde_json::{Value, json};
+use warden_core::Event;
+use warden_core::event::timestamp;
+use warden_projections::deliveries::AlertDeliveries;
+
+/// The console page of an alert.
+pub fn alert_url(console: &str, alert: &str) -> String {
+    format!("{}/alerts/{alert}", console.trim_end_matches('/'))
+}
+
+/// The audit console's page of an event.
+pub fn event_url(console: &str, seq: u64) -> String {
+    format!("{}/audit/events/{seq}", console.trim_end_matches('/'))
+}
+
+/// The webhook body, in the Standard Webhooks shape (`type`, `timestamp`,
+/// `data`). Each triggering event is as stored, hash and signature
+/// included, so a receiver can verify it against Warden's audit keys.
+pub fn webhook_body(alert: &AlertDeliveries, events: &[Event], console: &str) -> Value {
+    let fired = &alert.fired;
+    json!({
+        "type": "alert.fired",
+        "timestamp": alert.at,
+        "data": {
+            "alert": fired.alert,
+            "rule": fired.rule,
+            "rule_version": fired.rule_version,
+            "name": fired.name,
+            "severity": fired.severity,
+            "org": fired.org,
+            "group": fired.group,
+            "seqs": fired.seqs,
+            "fired_seq": alert.seq,
+            "url": alert_url(console, &fired.alert),
+            "events": events.iter().map(|event| json!({
+                "url": event_url(console, event.seq),
+                "event": event,
+            })).collect::<Vec<_>>(),
+        }
+    })
+}
+
+/// An email: its subject, plain-text body and HTML body.
+pub struct Email {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub fn email(alert: &AlertDeliveries, events: &[Event], console: &str) -> Email {
+    let fired = &alert.fired;
+    let subject = format!("[Warden] {} alert: {}", fired.severity, one_line(&fired.name));
+    let url = alert_url(console, &fired.alert);
+    let group: Vec<String> = fired
+        .group
+        .iter()
+        .map(|(field, value)| format!("{field} = {value}"))
+        .collect();
+    let mut text = format!(
+        "{name}\n\nSeverity: {severity}\nFired: {at}\nGroup: {group}\nAlert: {url}\n\nTriggering events:\n",
+        name = one_line(&fired.name),
+        severity = fired.severity,
+        at = alert.at,
+        group = if group.is_empty() { "-".into() } else { group.join(", ") },
+    );
+    let mut rows = String::new();
+    for event in events {
+        let line = EventLine::of(event);
+        text.push_str(&format!(
+            "- #{seq} {kind} at {at} by {actor}, {outcome}: {link}\n",
+            seq = event.seq,
+            kind = line.kind,
+            at = line.at,
+            actor = line.actor,
+            outcome = line.outcome,
+            link = event_url(console, event.seq),
+        ));
+        rows.push_str(&format!(
+            "<tr><td><a href=\"{link}\">#{seq}</a></td><td>{kind}</td><td>{at}</td><td>{actor}</td><td>{outcome}</td></tr>\n",
+            link = escape(&event_url(console, event.seq)),
+            seq = event.seq,
+            kind = escape(&line.kind),
+            at = escape(&line.at),
+            actor = escape(&line.actor),
+            outcome = line.outcome,
+        ));
+    }
+    text.push_str("\nEach event is signed and chained: the audit console shows its proof.\n");
+    let html = format!(
+        "<!doctype html>\n<html><body>\n<h1>{name}</h1>\n<p>Severity: <strong>{severity}</strong><br>Fired: {at}<br>Group: {group}</p>\n\
+         <p><a href=\"{url}\">Open the alert in Warden</a></p>\n<h2>Triggering events</h2>\n\
+         <table>\n<tr><th>Event</th><th>Kind</th><th>At</th><th>Actor</th><th>Outcome</th></tr>\n{rows}</table>\n\
+         <p>Each event is signed and chained: the audit console shows its proof.</p>\n</body></html>\n",
+        name = escape(&fired.name),
+        severity = escape(&fired.severity),
+        at = escape(&alert.at),
+        group = escape(&if group.is_empty() { "-".into() } else { group.join(", ") }),
+        url = escape(&url),
+    );
+    Email { subject, text, html }
+}
+
+struct EventLine {
+    kind: String,
+    at: String,
+    actor: String,
+    outcome: &'static str,
+}
+
+impl EventLine {
+    fn of(event: &Event) -> Self {
+        let actor = &event.actor;
+        let mut who = actor.kind.as_str().to_string();
+        if let Some(id) = &actor.id {
+            who.push(' ');
+            who.push_str(id);
+        }
+        if let Some(ip) = &actor.ip {
+            who.push_str(&format!(" from {ip}"));
+        }
+        EventLine {
+            kind: one_line(&event.kind),
+            at: timestamp::format(&event.at),
+            actor: one_line(&who),
+            outcome: event.outcome.as_str(),
+        }
+    }
+}
+
+/// Text of an event or a rule as one line (no header or line injection).
+fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_escaped_and_lines_are_one() {
+        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(one_line("a\r\nBcc: x"), "a  Bcc: x");
+    }
+}
