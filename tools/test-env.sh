@@ -46,6 +46,8 @@ if command -v dpkg >/dev/null; then
   apt_install chromium chromium-driver wrk
   # MFA tests check TOTP codes against an independent implementation.
   apt_install oathtool
+  # Alert email tests send to a real SMTP server (tools/peers/smtp.sh).
+  apt_install python3-aiosmtpd
 fi
 
 # PostgreSQL

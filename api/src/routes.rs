@@ -51,6 +51,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::error::ApiError;
 use crate::handlers::{
     alerts, app_events, audit, audit_keys, auth, health, legal_holds, mfa, openapi, org, prometheus, sessions, users,
+    webhook_endpoints,
 };
 use crate::pages;
 use crate::request_id;
@@ -131,6 +132,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/alert-rules/{id}/disable", post(alerts::disable))
         .route("/api/v1/alert-templates", get(alerts::templates))
         .route("/api/v1/alerts", get(alerts::recent))
+        .route("/api/v1/alerts/{id}", get(alerts::alert))
+        .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/api/v1/alerts/{id}/resolve", post(alerts::resolve))
+        .route("/api/v1/alerts/{id}/resend", post(alerts::resend))
+        .route(
+            "/api/v1/webhook-endpoints",
+            get(webhook_endpoints::list).post(webhook_endpoints::create),
+        )
+        .route("/api/v1/webhook-endpoints/{id}", delete(webhook_endpoints::remove))
         .route("/api/v1/users", get(users::list).post(users::create))
         .route("/api/v1/users/{id}", patch(users::change))
         .route("/api/v1/users/{id}/sessions", delete(users::revoke_sessions))

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::node::{Node, NodeError};
 use crate::routes::router;
-use crate::state::{AppState, Passwords, Shared, Web};
+use crate::state::{AlertSettings, AppState, Passwords, Shared, Web};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -145,6 +145,10 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
         session_writes: Arc::default(),
         attempts: Arc::default(),
         refusals: Arc::default(),
+        alerting: AlertSettings {
+            email: config.alerting.delivery.email.is_some(),
+            webhook_private_addresses: config.alerting.webhook_private_addresses,
+        },
     });
     announce_setup(&state).await;
     tracing::info!(%address, profile = ?profile_name(&config), "warden listening on http://{address}");

@@ -52,6 +52,16 @@ pub struct Shared {
     pub attempts: Arc<crate::web::limits::Attempts>,
     /// Rate of refusal events (throttled sign-ins, CSRF refusals).
     pub refusals: Arc<crate::web::limits::Sampler>,
+    pub alerting: AlertSettings,
+}
+
+/// What the API checks alert recipients against.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertSettings {
+    /// A mail server is configured: rules may name email recipients.
+    pub email: bool,
+    /// `alert_webhook_private_addresses`.
+    pub webhook_private_addresses: bool,
 }
 
 /// Password hashing, the policy for new passwords, and the decoy that

@@ -12,6 +12,7 @@ pub mod browser;
 pub mod coverage;
 pub mod mfa;
 pub mod passkeys;
+pub mod peers;
 pub mod process;
 pub mod web;
 

@@ -8,11 +8,13 @@ pub mod backoff;
 mod http;
 pub mod message;
 mod smtp;
+mod target;
 mod worker;
 
 use std::time::Duration;
 
 pub use smtp::Mailer;
+pub use target::check_webhook_url;
 pub use worker::Deliverer;
 
 /// How alerts are delivered (configuration keys in parentheses).

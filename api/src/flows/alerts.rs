@@ -70,6 +70,7 @@ pub async fn create(
     body: Value,
 ) -> Result<RuleView, ApiError> {
     let (spec, enabled) = parse(body)?;
+    super::alert_delivery::check_recipients(state, &manager.user.org, &spec)?;
     let defined = RuleDefined {
         rule: uuid::Uuid::now_v7().to_string(),
         org: manager.user.org.clone(),
@@ -91,6 +92,7 @@ pub async fn change(
 ) -> Result<RuleView, ApiError> {
     let current = rule(state, manager, id)?;
     let (spec, enabled) = parse(body)?;
+    super::alert_delivery::check_recipients(state, &manager.user.org, &spec)?;
     let defined = RuleDefined {
         rule: current.id.clone(),
         org: current.org.clone(),

@@ -4,6 +4,7 @@
 //! JSON handlers and page handlers both call these.
 
 pub mod account;
+pub mod alert_delivery;
 pub mod alerts;
 pub mod assurance;
 pub mod audit;

@@ -5,10 +5,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use warden_core::commands::alert::Recipient;
 use warden_projections::alerts::{AlertView, RuleView};
+use warden_projections::deliveries::AlertDeliveries;
 
 use crate::error::ApiError;
-use crate::flows::alerts;
+use crate::flows::{alert_delivery, alerts};
 use crate::state::AppState;
 use crate::web::session::UserManager;
 use crate::web::{Client, SignedIn};
@@ -36,7 +38,29 @@ fn describe_alert(alert: &AlertView) -> Value {
         "severity": alert.fired.severity,
         "group": alert.fired.group,
         "seqs": alert.fired.seqs,
+        "recipients": alert.fired.recipients,
+        "status": alert.status,
+        "acknowledged": alert.acknowledged,
+        "resolved": alert.resolved,
     })
+}
+
+/// An alert with where each of its deliveries stands.
+fn describe_alert_deliveries(alert: &AlertView, deliveries: Option<&AlertDeliveries>) -> Value {
+    let mut view = describe_alert(alert);
+    let deliveries: Vec<Value> = deliveries
+        .map(|deliveries| {
+            deliveries
+                .deliveries
+                .values()
+                .map(|delivery| serde_json::to_value(delivery).unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(object) = view.as_object_mut() {
+        object.insert("deliveries".into(), json!(deliveries));
+    }
+    view
 }
 
 /// `GET /api/v1/alert-rules`.
@@ -175,4 +199,71 @@ pub async fn preview(
         "indexed_through": preview.indexed_through,
         "firings": firings,
     })))
+}
+
+/// `GET /api/v1/alerts/{id}`: an alert, its status and its deliveries.
+pub async fn alert(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    alerts::may_read(&current)?;
+    let (alert, deliveries) = alert_delivery::alert(&state, &current, &id)?;
+    Ok(Json(describe_alert_deliveries(&alert, deliveries.as_ref())))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    note: Option<String>,
+}
+
+/// `POST /api/v1/alerts/{id}/acknowledge` (owners and admins).
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    client: Client,
+    UserManager(manager): UserManager,
+    Path(id): Path<String>,
+    body: Option<Json<NoteBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let note = body.and_then(|Json(body)| body.note);
+    let alert = alert_delivery::set_status(&state, &manager, &client, &id, false, note).await?;
+    Ok(Json(describe_alert(&alert)))
+}
+
+/// `POST /api/v1/alerts/{id}/resolve` (owners and admins).
+pub async fn resolve(
+    State(state): State<AppState>,
+    client: Client,
+    UserManager(manager): UserManager,
+    Path(id): Path<String>,
+    body: Option<Json<NoteBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let note = body.and_then(|Json(body)| body.note);
+    let alert = alert_delivery::set_status(&state, &manager, &client, &id, true, note).await?;
+    Ok(Json(describe_alert(&alert)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ResendBody {
+    recipient: Option<Recipient>,
+}
+
+/// `POST /api/v1/alerts/{id}/resend` (owners and admins): delivers the
+/// alert again, to one recipient or all of them.
+pub async fn resend(
+    State(state): State<AppState>,
+    client: Client,
+    UserManager(manager): UserManager,
+    Path(id): Path<String>,
+    body: Option<Json<ResendBody>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let recipient = body.and_then(|Json(body)| body.recipient);
+    alert_delivery::resend(&state, &manager, &client, &id, recipient).await?;
+    let (alert, deliveries) = alert_delivery::alert(&state, &manager, &id)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(describe_alert_deliveries(&alert, deliveries.as_ref())),
+    ))
 }

@@ -13,3 +13,4 @@ pub mod org;
 pub mod prometheus;
 pub mod sessions;
 pub mod users;
+pub mod webhook_endpoints;
