@@ -39,7 +39,7 @@ fn state_changing_operations() -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_state_changing_route_appends_an_event() {
     const SAM: &str = "sam@acme.test";
-    let instance = instance(&[]).await;
+    let instance = instance(&[("WARDEN_ALERT_WEBHOOK_PRIVATE_ADDRESSES", "true")]).await;
     let mut walk = Walk::open(&instance).await;
     let server = &instance.server;
 
@@ -128,6 +128,47 @@ async fn every_state_changing_route_appends_an_event() {
         )
         .await;
     walk.answered("previewAlertRule", before, &previewed).await;
+
+    // Alert delivery: an endpoint, an alert sent to it (nobody listens),
+    // acknowledged, resolved, re-sent; then the endpoint removed.
+    let before = walk.head().await;
+    let endpoint = owner
+        .post("/api/v1/webhook-endpoints", json!({"url": "http://127.0.0.1:9/hook"}))
+        .await;
+    walk.answered("createWebhookEndpoint", before, &endpoint).await;
+    let endpoint = endpoint.body["id"].as_str().unwrap().to_string();
+    let failures = owner
+        .post(
+            "/api/v1/alert-rules",
+            json!({"name": "Failed sign-in", "severity": "low",
+                   "condition": {"type": "match", "select": {"kinds": ["login.failed"]}},
+                   "recipients": [{"webhook": endpoint}]}),
+        )
+        .await;
+    assert_eq!(failures.status, 201, "{:?}", failures.body);
+    let mut stranger = WebClient::new(server);
+    assert_eq!(stranger.sign_in(SAM, "not sam's password").await.status, 401);
+    let alert = loop {
+        let alerts = owner.get("/api/v1/alerts").await;
+        if let Some(alert) = alerts.body["alerts"][0]["id"].as_str() {
+            break alert.to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    for (operation, action) in [
+        ("acknowledgeAlert", "acknowledge"),
+        ("resolveAlert", "resolve"),
+        ("resendAlert", "resend"),
+    ] {
+        let before = walk.head().await;
+        let done = owner.post(&format!("/api/v1/alerts/{alert}/{action}"), json!({})).await;
+        walk.answered(operation, before, &done).await;
+    }
+    let rule_path = format!("/api/v1/alert-rules/{}", failures.body["id"].as_str().unwrap());
+    assert_eq!(owner.delete(&rule_path).await.status, 204);
+    let before = walk.head().await;
+    let removed = owner.delete(&format!("/api/v1/webhook-endpoints/{endpoint}")).await;
+    walk.answered("removeWebhookEndpoint", before, &removed).await;
 
     // Sign-in, password, sessions.
     let mut sam = WebClient::new(server);
