@@ -192,6 +192,26 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/admin/users/{id}", post(pages::admin::change))
         .route("/admin/users/{id}/revoke-sessions", post(pages::admin::revoke_sessions))
+        .route("/alerts", get(pages::alerts::list))
+        .route("/alerts/{id}", get(pages::alerts::detail))
+        .route("/alerts/{id}/acknowledge", post(pages::alerts::acknowledge))
+        .route("/alerts/{id}/resolve", post(pages::alerts::resolve))
+        .route("/alerts/{id}/resend", post(pages::alerts::resend))
+        .route(
+            "/alert-rules",
+            get(pages::alert_rules::list).post(pages::alert_rules::create),
+        )
+        .route("/alert-rules/new", get(pages::alert_rules::new))
+        .route("/alert-rules/preview", post(pages::alert_rules::preview))
+        .route(
+            "/alert-rules/{id}",
+            get(pages::alert_rules::show).post(pages::alert_rules::change),
+        )
+        .route("/alert-rules/{id}/enable", post(pages::alert_rules::enable))
+        .route("/alert-rules/{id}/disable", post(pages::alert_rules::disable))
+        .route("/alert-rules/{id}/remove", post(pages::alert_rules::remove))
+        .route("/alert-webhooks", post(pages::alert_rules::create_endpoint))
+        .route("/alert-webhooks/{id}/remove", post(pages::alert_rules::remove_endpoint))
         .route("/audit", get(pages::audit::search))
         .route("/audit/events/{seq}", get(pages::audit::event))
         .route("/audit/export", get(pages::audit::export))

@@ -83,7 +83,7 @@ async fn page_sign_in(forms: &Forms, email: &str, password: &str) -> String {
 async fn every_page_form_appends_an_event() {
     const SAM: &str = "sam@acme.test";
     const IVY: &str = "ivy@acme.test";
-    let instance = instance(&[]).await;
+    let instance = instance(&[("WARDEN_ALERT_WEBHOOK_PRIVATE_ADDRESSES", "true")]).await;
     let mut walk = Walk::open(&instance).await;
     let server = &instance.server;
     let forms = Forms::new(server);
@@ -103,6 +103,7 @@ async fn every_page_form_appends_an_event() {
     walk.posted("/setup", before, &set_up).await;
     let owner = page_cookie(&set_up).unwrap();
     let owner_csrf = csrf(&forms, &owner).await;
+    alert_forms(&mut walk, &forms, &owner, &owner_csrf).await;
     let add_sam = [
         ("csrf_token", owner_csrf.as_str()),
         ("email", SAM),
@@ -307,6 +308,117 @@ async fn every_page_form_appends_an_event() {
 
     // Every page form was walked.
     let routes = page_forms();
-    assert!(routes.len() >= 20, "{routes:?}");
+    assert!(routes.len() >= 31, "{routes:?}");
     walk.assert_covers(&routes, &[], "page forms");
+}
+
+/// The alert console's forms: an endpoint, a rule tried, saved, changed,
+/// disabled and enabled; an alert it fires acknowledged, resolved and sent
+/// again; the rule and the endpoint removed.
+async fn alert_forms(walk: &mut Walk, forms: &Forms, owner: &str, csrf: &str) {
+    let before = walk.head().await;
+    let added = forms
+        .post(
+            "/alert-webhooks",
+            Some(owner),
+            &[
+                ("csrf_token", csrf),
+                ("url", "http://127.0.0.1:9/hook"),
+                ("description", "SOC"),
+            ],
+        )
+        .await;
+    walk.posted("/alert-webhooks", before, &added).await;
+    let html = added.text().await.unwrap();
+    assert!(between(&html, "id=\"endpoint-secret\">", "<").starts_with("whsec_"));
+    let endpoint = between(&html, "action=\"/alert-webhooks/", "/remove").to_string();
+    let rule = json!({"name": "Failed sign-in", "severity": "low",
+                      "condition": {"type": "match", "select": {"kinds": ["login.failed"]}},
+                      "recipients": [{"webhook": endpoint}]})
+    .to_string();
+    let before = walk.head().await;
+    let tried = forms
+        .post(
+            "/alert-rules/preview",
+            Some(owner),
+            &[("csrf_token", csrf), ("rule", &rule), ("hours", "1")],
+        )
+        .await;
+    walk.posted("/alert-rules/preview", before, &tried).await;
+    assert!(tried.text().await.unwrap().contains("id=\"preview-summary\""));
+    let before = walk.head().await;
+    let saved = forms
+        .post("/alert-rules", Some(owner), &[("csrf_token", csrf), ("rule", &rule)])
+        .await;
+    walk.posted("/alert-rules", before, &saved).await;
+    let location = saved.headers()["location"].to_str().unwrap().to_string();
+    let rule_path = location.split('?').next().unwrap().to_string();
+    let before = walk.head().await;
+    let changed = forms
+        .post(
+            &rule_path,
+            Some(owner),
+            &[("csrf_token", csrf), ("rule", &rule.replace("\"low\"", "\"high\""))],
+        )
+        .await;
+    walk.posted("/alert-rules/{id}", before, &changed).await;
+    for action in ["disable", "enable"] {
+        let before = walk.head().await;
+        let done = forms
+            .post(&format!("{rule_path}/{action}"), Some(owner), &[("csrf_token", csrf)])
+            .await;
+        let route = if action == "disable" {
+            "/alert-rules/{id}/disable"
+        } else {
+            "/alert-rules/{id}/enable"
+        };
+        walk.posted(route, before, &done).await;
+    }
+
+    let failed = forms
+        .post(
+            "/sign-in",
+            None,
+            &[("email", "owner@acme.test"), ("password", "not the password")],
+        )
+        .await;
+    assert_eq!(failed.status(), 401);
+    let alert = loop {
+        let html = forms.get("/alerts", Some(owner)).await.text().await.unwrap();
+        if html.contains("href=\"/alerts/") {
+            break between(&html, "href=\"/alerts/", "\"").to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let shown = forms.get(&format!("/alerts/{alert}"), Some(owner)).await;
+    assert!(shown.text().await.unwrap().contains(&format!("webhook:{endpoint}")));
+    for (route, action) in [
+        ("/alerts/{id}/acknowledge", "acknowledge"),
+        ("/alerts/{id}/resolve", "resolve"),
+        ("/alerts/{id}/resend", "resend"),
+    ] {
+        let before = walk.head().await;
+        let done = forms
+            .post(
+                &format!("/alerts/{alert}/{action}"),
+                Some(owner),
+                &[("csrf_token", csrf)],
+            )
+            .await;
+        walk.posted(route, before, &done).await;
+    }
+    let before = walk.head().await;
+    let removed = forms
+        .post(&format!("{rule_path}/remove"), Some(owner), &[("csrf_token", csrf)])
+        .await;
+    walk.posted("/alert-rules/{id}/remove", before, &removed).await;
+    let before = walk.head().await;
+    let removed = forms
+        .post(
+            &format!("/alert-webhooks/{endpoint}/remove"),
+            Some(owner),
+            &[("csrf_token", csrf)],
+        )
+        .await;
+    walk.posted("/alert-webhooks/{id}/remove", before, &removed).await;
 }

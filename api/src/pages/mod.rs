@@ -5,6 +5,8 @@
 //! the JSON API, and every failure is shown on the page it came from.
 
 pub mod admin;
+pub mod alert_rules;
+pub mod alerts;
 pub mod audit;
 pub mod mfa;
 pub mod policy;
@@ -279,6 +281,13 @@ pub fn notice(code: Option<&str>) -> Option<String> {
         "passkey_added" => "The passkey is added.",
         "passkey_renamed" => "The passkey is renamed.",
         "passkey_removed" => "The passkey is removed.",
+        "alert_acknowledged" => "The alert is acknowledged.",
+        "alert_resolved" => "The alert is resolved.",
+        "alert_resent" => "The alert will be sent again.",
+        "rule_saved" => "The rule is saved.",
+        "rule_changed" => "The rule is changed.",
+        "rule_removed" => "The rule is removed.",
+        "endpoint_removed" => "The webhook endpoint is removed; its secret is destroyed.",
         _ => return None,
     };
     Some(text.to_string())

@@ -1,0 +1,302 @@
+//! The alerts console: the org's recent alerts and, for each, its
+//! triggering events (links into the audit console), where each delivery
+//! stands, and acknowledge, resolve and send again. Owners, admins and
+//! auditors read; owners and admins act. The same flows (and events) as
+//! the API. Rules and webhook endpoints: [`super::alert_rules`].
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use warden_core::commands::alert::Recipient;
+use warden_projections::alerts::{AlertStatus, AlertView};
+use warden_projections::deliveries::{AlertDeliveries, DeliveryState};
+
+use super::{Nav, NoticeQuery, PageManager, PageSession, error_page, failed, render, see_other};
+use crate::error::ApiError;
+use crate::flows::{alert_delivery, alerts};
+use crate::state::AppState;
+use crate::web::Client;
+use crate::web::session::CurrentSession;
+
+/// Alerts the list shows.
+const SHOWN: usize = 100;
+
+/// Extractor: a page session of an owner, admin or auditor.
+pub struct PageAlertReader(pub CurrentSession);
+
+impl axum::extract::FromRequestParts<AppState> for PageAlertReader {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
+        let PageSession(current) = PageSession::from_request_parts(parts, state).await?;
+        if let Err(error) = alerts::may_read(&current) {
+            let request_id = parts
+                .extensions
+                .get::<crate::request_id::RequestId>()
+                .map_or("", |id| id.0.as_str());
+            return Err(error_page(&error, request_id));
+        }
+        Ok(PageAlertReader(current))
+    }
+}
+
+pub struct AlertRow {
+    pub id: String,
+    pub name: String,
+    pub severity: String,
+    pub fired_at: String,
+    pub status: &'static str,
+    pub group: String,
+    pub seqs: Vec<u64>,
+}
+
+impl AlertRow {
+    fn of(alert: &AlertView) -> Self {
+        AlertRow {
+            id: alert.id.clone(),
+            name: alert.fired.name.clone(),
+            severity: alert.fired.severity.clone(),
+            fired_at: alert.at.clone(),
+            status: status_name(alert.status),
+            group: alert
+                .fired
+                .group
+                .iter()
+                .map(|(field, value)| format!("{field} = {value}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            seqs: alert.fired.seqs.clone(),
+        }
+    }
+}
+
+fn status_name(status: AlertStatus) -> &'static str {
+    match status {
+        AlertStatus::Open => "open",
+        AlertStatus::Acknowledged => "acknowledged",
+        AlertStatus::Resolved => "resolved",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "alerts.html")]
+struct AlertsPage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    reads_audit: bool,
+    alerts: Vec<AlertRow>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    PageAlertReader(current): PageAlertReader,
+    Query(query): Query<NoticeQuery>,
+) -> Response {
+    let nav = Nav::of(&current);
+    let page = AlertsPage {
+        csrf_token: nav.csrf_token,
+        user_email: nav.user_email,
+        manages_users: nav.manages_users,
+        reads_audit: nav.reads_audit,
+        alerts: alerts::recent_alerts(&state, &current, SHOWN)
+            .iter()
+            .map(AlertRow::of)
+            .collect(),
+        error: None,
+        notice: super::notice(query.notice.as_deref()),
+    };
+    render(StatusCode::OK, &page)
+}
+
+pub struct DeliveryRow {
+    pub recipient: String,
+    pub state: &'static str,
+    pub when: String,
+    pub attempts: u32,
+    pub last_status: String,
+    pub last_error: String,
+}
+
+fn delivery_rows(deliveries: Option<&AlertDeliveries>) -> Vec<DeliveryRow> {
+    let Some(deliveries) = deliveries else {
+        return Vec::new();
+    };
+    deliveries
+        .deliveries
+        .values()
+        .map(|delivery| {
+            let (state, when) = match &delivery.state {
+                DeliveryState::Pending { due } => ("pending", format!("next attempt {}", due.to_rfc3339())),
+                DeliveryState::Delivered { at } => ("delivered", at.clone()),
+                DeliveryState::DeadLettered { at } => ("dead-lettered", at.clone()),
+            };
+            DeliveryRow {
+                recipient: delivery.recipient.to_string(),
+                state,
+                when,
+                attempts: delivery.attempts,
+                last_status: delivery.last_status.map(|s| s.to_string()).unwrap_or_default(),
+                last_error: delivery.last_error.clone().unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "alert.html")]
+struct AlertPage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    reads_audit: bool,
+    alert: AlertRow,
+    rule: String,
+    acknowledged: Option<String>,
+    resolved: Option<String>,
+    deliveries: Vec<DeliveryRow>,
+    may_acknowledge: bool,
+    may_resolve: bool,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn alert_page(
+    state: &AppState,
+    current: &CurrentSession,
+    id: &str,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<AlertPage, ApiError> {
+    let (alert, deliveries) = alert_delivery::alert(state, current, id)?;
+    let nav = Nav::of(current);
+    let change = |change: &Option<warden_projections::alerts::StatusChange>| {
+        change.as_ref().map(|change| {
+            let mut text = format!("{} by {}", change.at, change.by.as_deref().unwrap_or("Warden"));
+            if let Some(note) = &change.note {
+                text.push_str(&format!(": {note}"));
+            }
+            text
+        })
+    };
+    Ok(AlertPage {
+        csrf_token: nav.csrf_token,
+        user_email: nav.user_email,
+        reads_audit: nav.reads_audit,
+        manages_users: nav.manages_users,
+        may_acknowledge: nav.manages_users && alert.status == AlertStatus::Open,
+        may_resolve: nav.manages_users && alert.status != AlertStatus::Resolved,
+        rule: alert.fired.rule.clone(),
+        acknowledged: change(&alert.acknowledged),
+        resolved: change(&alert.resolved),
+        deliveries: delivery_rows(deliveries.as_ref()),
+        alert: AlertRow::of(&alert),
+        error,
+        notice,
+    })
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    PageAlertReader(current): PageAlertReader,
+    Path(id): Path<String>,
+    Query(query): Query<NoticeQuery>,
+) -> Response {
+    match alert_page(&state, &current, &id, None, super::notice(query.notice.as_deref())) {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(error) => error_page(&error, ""),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    note: String,
+}
+
+async fn set_status(
+    state: AppState,
+    client: Client,
+    current: CurrentSession,
+    id: String,
+    note: String,
+    resolved: bool,
+) -> Response {
+    let note = (!note.trim().is_empty()).then_some(note);
+    match alert_delivery::set_status(&state, &current, &client, &id, resolved, note).await {
+        Ok(_) => see_other(&format!(
+            "/alerts/{id}?notice={}",
+            if resolved {
+                "alert_resolved"
+            } else {
+                "alert_acknowledged"
+            }
+        )),
+        Err(error) => show_failure(&state, &current, &id, &error),
+    }
+}
+
+fn show_failure(state: &AppState, current: &CurrentSession, id: &str, error: &ApiError) -> Response {
+    match alert_page(state, current, id, Some(error.message.clone()), None) {
+        Ok(page) => failed(error, &page),
+        Err(error) => error_page(&error, ""),
+    }
+}
+
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    client: Client,
+    PageManager(current): PageManager,
+    Path(id): Path<String>,
+    Form(form): Form<NoteForm>,
+) -> Response {
+    set_status(state, client, current, id, form.note, false).await
+}
+
+pub async fn resolve(
+    State(state): State<AppState>,
+    client: Client,
+    PageManager(current): PageManager,
+    Path(id): Path<String>,
+    Form(form): Form<NoteForm>,
+) -> Response {
+    set_status(state, client, current, id, form.note, true).await
+}
+
+#[derive(Deserialize)]
+pub struct ResendForm {
+    /// `webhook:<id>` or `email:<address>`; empty: every recipient.
+    #[serde(default)]
+    recipient: String,
+}
+
+pub async fn resend(
+    State(state): State<AppState>,
+    client: Client,
+    PageManager(current): PageManager,
+    Path(id): Path<String>,
+    Form(form): Form<ResendForm>,
+) -> Response {
+    let recipient = match form.recipient.split_once(':') {
+        None if form.recipient.is_empty() => None,
+        Some(("webhook", endpoint)) => Some(Recipient::Webhook(endpoint.to_string())),
+        Some(("email", address)) => Some(Recipient::Email(address.to_string())),
+        _ => {
+            return show_failure(
+                &state,
+                &current,
+                &id,
+                &ApiError::bad_request("recipient: not a recipient"),
+            );
+        }
+    };
+    match alert_delivery::resend(&state, &current, &client, &id, recipient).await {
+        Ok(()) => see_other(&format!("/alerts/{id}?notice=alert_resent")),
+        Err(error) => show_failure(&state, &current, &id, &error),
+    }
+}
