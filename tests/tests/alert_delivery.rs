@@ -16,7 +16,7 @@ use warden_core::ledger::postgres::PostgresStore;
 use warden_tests::audit::{LEGACY_PASSWORD, two_orgs_on};
 use warden_tests::peers::{SmtpSink, WebhookReceiver, verify};
 use warden_tests::process::Server;
-use warden_tests::web::{WebClient, assert_refused};
+use warden_tests::web::{Forms, WebClient, assert_refused, page_cookie};
 use warden_tests::{TestDatabase, nats_url, unique};
 
 async fn signed_in(server: &Server, email: &str) -> WebClient {
@@ -280,6 +280,25 @@ async fn alerts_reach_webhooks_and_email_through_retries_dead_letters_and_a_cras
     }
     assert_eq!(up.received().len(), 1);
     assert_eq!(smtp.messages().len(), 1);
+
+    // The console shows the same: each recipient's state, and the
+    // triggering event linked into the audit console.
+    let forms = Forms::new(&server);
+    let page_sign_in = forms
+        .post(
+            "/sign-in",
+            None,
+            &[("email", "auditor@acme.test"), ("password", LEGACY_PASSWORD)],
+        )
+        .await;
+    let auditor = page_cookie(&page_sign_in).unwrap();
+    let page = forms.get(&format!("/alerts/{alert}"), Some(&auditor)).await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(&format!("href=\"/audit/events/{seq}\"")), "{page}");
+    assert!(page.contains("dead-lettered") && page.contains("delivered"), "{page}");
+    assert!(page.contains("could not connect"), "{page}");
+    assert!(!page.contains("Send again"), "an auditor reads, and does not act");
 
     // A re-send, by an admin only: the same webhook-id again.
     let path = format!("/api/v1/alerts/{alert}/resend");
