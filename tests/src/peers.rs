@@ -33,6 +33,8 @@ pub struct Received {
     pub raw: Vec<u8>,
     pub body: Value,
     pub at: Instant,
+    /// The wall clock when it arrived (to compare with an event's `at`).
+    pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// How the receiver answers the next requests: a queue of statuses (with
@@ -111,6 +113,7 @@ impl WebhookReceiver {
 }
 
 async fn receive(State(state): State<Receiver>, headers: HeaderMap, body: Bytes) -> Response {
+    let received_at = chrono::Utc::now();
     let header = |name: &str| {
         headers
             .get(name)
@@ -131,6 +134,7 @@ async fn receive(State(state): State<Receiver>, headers: HeaderMap, body: Bytes)
         raw: body.to_vec(),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
         at: Instant::now(),
+        received_at,
     });
     let (status, retry_after) = state.script.lock().unwrap().answers.pop_front().unwrap_or((200, None));
     let mut response = StatusCode::from_u16(status).unwrap().into_response();

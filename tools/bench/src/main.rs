@@ -7,6 +7,7 @@
 
 mod alerting;
 mod audit;
+mod delivery;
 mod limits;
 mod load;
 mod sessions;
@@ -35,7 +36,10 @@ struct Args {
     /// `sessions` (session checks, sign-in, memory with live sessions) or
     /// `audit` (indexing and queries beside PostgreSQL full-text search,
     /// exports, bundles; `--events` sets the log's size) or `alerting`
-    /// (evaluation throughput with 50 rules over `--events` events).
+    /// (evaluation throughput with 50 rules over `--events` events) or
+    /// `delivery` (commit to webhook received at 1,000 events/s, over
+    /// `--seconds` (at least 30) of 10 triggers/s, on `--backends`
+    /// `sqlite` and `postgres`).
     #[arg(long, default_value = "ledger")]
     suite: String,
     /// Live sessions for the sessions suite's memory measurement.
@@ -55,6 +59,10 @@ async fn main() {
     }
     if args.suite == "alerting" {
         alerting::run(args.events);
+        return;
+    }
+    if args.suite == "delivery" {
+        delivery::run(&args.warden, args.seconds.max(30), &args.backends).await;
         return;
     }
     if args.suite == "audit" {
