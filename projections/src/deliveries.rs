@@ -4,7 +4,7 @@
 //! (`warden-alerting`) reads what is due from here, so a pending delivery
 //! survives a restart: it is in the log, not in a queue in memory.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -99,6 +99,9 @@ pub struct Due {
 pub struct Deliveries {
     endpoints: BTreeMap<String, Endpoint>,
     alerts: BTreeMap<String, AlertDeliveries>,
+    /// Alerts with a pending delivery: what the deliverer looks at (it
+    /// looks on every change of the models).
+    pending: BTreeSet<String>,
     /// Alerts whose deliveries all ended, oldest first.
     finished: VecDeque<String>,
 }
@@ -126,7 +129,7 @@ impl Deliveries {
     /// What is due at `now`, earliest first.
     pub fn due(&self, now: DateTime<Utc>) -> Vec<Due> {
         let mut due: Vec<(DateTime<Utc>, Due)> = Vec::new();
-        for alert in self.alerts.values() {
+        for alert in self.pending.iter().filter_map(|id| self.alerts.get(id)) {
             for delivery in alert.deliveries.values() {
                 if let DeliveryState::Pending { due: at } = delivery.state
                     && at <= now
@@ -148,8 +151,9 @@ impl Deliveries {
 
     /// When the next pending delivery is due.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
-        self.alerts
-            .values()
+        self.pending
+            .iter()
+            .filter_map(|id| self.alerts.get(id))
             .flat_map(|alert| alert.deliveries.values())
             .filter_map(|delivery| match delivery.state {
                 DeliveryState::Pending { due } => Some(due),
@@ -184,8 +188,8 @@ impl Deliveries {
             },
         };
         if alert.finished() {
-            let id = attempt.alert.clone();
-            self.finish(id);
+            self.pending.remove(&attempt.alert);
+            self.finish(attempt.alert);
         }
     }
 
@@ -246,6 +250,7 @@ impl Projection for Deliveries {
                             (recipient.to_string(), delivery)
                         })
                         .collect();
+                    self.pending.insert(fired.alert.clone());
                     self.alerts.insert(
                         fired.alert.clone(),
                         AlertDeliveries {
@@ -268,9 +273,167 @@ impl Projection for Deliveries {
                             delivery.attempts = 0;
                         }
                     }
+                    if !alert.finished() {
+                        self.pending.insert(action.alert);
+                    }
                 }
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use warden_core::chain::{Digest, Signature};
+    use warden_core::commands::Context;
+    use warden_core::commands::alert::{self, AttemptEnd};
+    use warden_core::{Actor, NewEvent};
+
+    use super::*;
+
+    fn event(seq: u64, at: DateTime<Utc>, new: NewEvent) -> Event {
+        Event {
+            seq,
+            id: uuid::Uuid::now_v7(),
+            at,
+            kind: new.kind,
+            subject: new.subject,
+            subject_version: 1,
+            actor: new.actor,
+            request_id: new.request_id,
+            outcome: new.outcome,
+            data: new.data,
+            prev: Digest::ZERO,
+            hash: Digest::ZERO,
+            key_id: String::new(),
+            sig: Signature([0; 64]),
+        }
+    }
+
+    fn context() -> Context {
+        Context {
+            actor: Actor::system(),
+            request_id: "r".into(),
+        }
+    }
+
+    fn fired(id: &str, recipients: Vec<Recipient>) -> NewEvent {
+        alert::fired(
+            &context(),
+            &Fired {
+                alert: id.into(),
+                rule: "rule".into(),
+                rule_version: 1,
+                name: "Rule".into(),
+                severity: "high".into(),
+                org: Some("acme".into()),
+                group: BTreeMap::new(),
+                seqs: vec![1],
+                recipients,
+            },
+        )
+    }
+
+    fn attempt(
+        id: &str,
+        recipient: &Recipient,
+        number: u32,
+        next_at: Option<DateTime<Utc>>,
+        end: AttemptEnd,
+    ) -> NewEvent {
+        let attempt = DeliveryAttempt {
+            alert: id.into(),
+            org: Some("acme".into()),
+            recipient: recipient.clone(),
+            attempt: number,
+            status: Some(503),
+            error: Some("the endpoint answered 503".into()),
+            next_at: next_at.map(|at| timestamp::format(&at)),
+            duration_ms: 3,
+        };
+        alert::delivery_attempted(&context(), &attempt, end)
+    }
+
+    #[test]
+    fn a_delivery_is_due_until_delivered_or_dead_lettered_and_a_resend_makes_it_due_again() {
+        let t0 = warden_core::event::now_micros();
+        let hook = Recipient::Webhook("e1".into());
+        let mail = Recipient::Email("soc@acme.test".into());
+        let mut model = Deliveries::default();
+        model.apply(&event(2, t0, fired("a1", vec![hook.clone(), mail.clone()])));
+        model.apply(&event(3, t0, fired("silent", vec![])));
+        let due = model.due(t0);
+        assert_eq!(
+            due.len(),
+            2,
+            "one per recipient; an alert without recipients is not delivered"
+        );
+        assert!(due.iter().all(|due| due.attempt == 1));
+
+        // The webhook failed: due again at next_at, not before.
+        let later = t0 + Duration::seconds(30);
+        model.apply(&event(4, t0, attempt("a1", &hook, 1, Some(later), AttemptEnd::Failed)));
+        model.apply(&event(5, t0, attempt("a1", &mail, 1, None, AttemptEnd::Delivered)));
+        assert!(model.due(t0 + Duration::seconds(29)).is_empty());
+        assert_eq!(model.next_due(), Some(later));
+        let due = model.due(later);
+        assert_eq!((due.len(), due[0].attempt, &due[0].recipient), (1, 2, &hook));
+
+        // Dead-lettered: nothing due, nothing pending.
+        model.apply(&event(
+            6,
+            later,
+            attempt("a1", &hook, 2, None, AttemptEnd::DeadLettered),
+        ));
+        assert!(model.due(later + Duration::days(1)).is_empty());
+        assert_eq!(model.next_due(), None);
+        let shown = model.of_alert("acme", "a1").unwrap();
+        assert!(matches!(
+            shown.deliveries["webhook:e1"].state,
+            DeliveryState::DeadLettered { .. }
+        ));
+        assert_eq!(shown.deliveries["webhook:e1"].last_status, Some(503));
+        assert!(
+            model.of_alert("globex", "a1").is_none(),
+            "another org's alert is unknown"
+        );
+
+        // A re-send to the webhook only: due at once, from attempt 1.
+        let action = AlertAction {
+            alert: "a1".into(),
+            org: "acme".into(),
+            recipient: Some(hook.clone()),
+            note: None,
+        };
+        let resent = later + Duration::seconds(5);
+        model.apply(&event(7, resent, alert::resend_requested(&context(), &action)));
+        let due = model.due(resent);
+        assert_eq!((due.len(), due[0].attempt, &due[0].recipient), (1, 1, &hook));
+        assert!(matches!(
+            model.of_alert("acme", "a1").unwrap().deliveries["email:soc@acme.test"].state,
+            DeliveryState::Delivered { .. }
+        ));
+    }
+
+    #[test]
+    fn finished_alerts_are_kept_up_to_a_bound_and_pending_ones_always() {
+        let t0 = warden_core::event::now_micros();
+        let hook = Recipient::Webhook("e1".into());
+        let mut model = Deliveries::default();
+        model.apply(&event(1, t0, fired("pending", vec![hook.clone()])));
+        for n in 0..FINISHED_KEPT + 5 {
+            let id = format!("done-{n}");
+            model.apply(&event(2, t0, fired(&id, vec![hook.clone()])));
+            model.apply(&event(3, t0, attempt(&id, &hook, 1, None, AttemptEnd::Delivered)));
+        }
+        assert!(
+            model.of_alert("acme", "done-0").is_none(),
+            "the oldest finished are dropped"
+        );
+        assert!(model.of_alert("acme", &format!("done-{}", FINISHED_KEPT + 4)).is_some());
+        assert_eq!(model.due(t0).len(), 1);
+        assert!(model.of_alert("acme", "pending").is_some());
     }
 }

@@ -26,7 +26,9 @@ const TRIGGERS_PER_SECOND: u64 = 10;
 
 pub async fn run(warden: &Path, seconds: u64, backends: &[String]) {
     println!("## Alert delivery: commit to webhook received ({BACKGROUND_PER_SECOND} events/s in the background)\n");
-    println!("| profile | triggers | background events/s | p50 ms | p99 ms | max ms |\n| --- | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| profile | triggers | background events/s | p50 ms | p99 ms | max ms |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+    );
     for backend in backends {
         let profile = match backend.as_str() {
             "sqlite" => "embedded (SQLite)",
