@@ -38,6 +38,8 @@ pub struct AlertView {
     pub seq: u64,
     pub at: String,
     pub fired: Fired,
+    /// Absent from snapshots saved before alerts had a status: open.
+    #[serde(default = "AlertStatus::open")]
     pub status: AlertStatus,
     /// Who acknowledged it and when (the user id and the event's time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,6 +55,12 @@ pub enum AlertStatus {
     Open,
     Acknowledged,
     Resolved,
+}
+
+impl AlertStatus {
+    fn open() -> Self {
+        AlertStatus::Open
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,7 +104,7 @@ impl Alerts {
 
 impl Projection for Alerts {
     const NAME: &'static str = "alerts";
-    const VERSION: u32 = 2;
+    const VERSION: u32 = 1;
 
     fn apply(&mut self, event: &Event) {
         let at = timestamp::format(&event.at);

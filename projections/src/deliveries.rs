@@ -208,6 +208,9 @@ impl Deliveries {
 impl Projection for Deliveries {
     const NAME: &'static str = "deliveries";
     const VERSION: u32 = 1;
+    /// Endpoints, recipients and delivery events came with this model
+    /// (earlier `alert.fired` events name no recipients).
+    const NEW_KINDS_ONLY: bool = true;
 
     fn apply(&mut self, event: &Event) {
         match event.kind.as_str() {

@@ -24,6 +24,12 @@ pub trait Projection: Default + Serialize + DeserializeOwned + Send + Sync + 'st
     /// Bump when `apply` or the state's shape changes: the model is then
     /// rebuilt from seq 1 instead of restored from its snapshot.
     const VERSION: u32;
+    /// True when every kind the model reads came in the same release as
+    /// the model: on a log whose other models have snapshots but this one
+    /// has none (it is new there), it is empty wherever they are, and
+    /// starts at their position instead of seq 1, which an archived log
+    /// no longer has.
+    const NEW_KINDS_ONLY: bool = false;
 
     /// Folds one event into the state. Infallible, no I/O.
     fn apply(&mut self, event: &Event);
@@ -44,6 +50,9 @@ pub(crate) trait Slot: Send + Sync {
     fn version(&self) -> u32;
     fn position(&self) -> u64;
     fn reset(&mut self);
+    fn new_kinds_only(&self) -> bool;
+    /// An empty model standing at `seq` (see [`Projection::NEW_KINDS_ONLY`]).
+    fn start_empty_at(&mut self, seq: u64);
     fn restore(&mut self, seq: u64, state: &[u8]) -> bool;
     fn encode(&self) -> Result<Vec<u8>, serde_json::Error>;
     /// Applies the events this projection has not seen yet.
@@ -81,6 +90,15 @@ impl<P: Projection> Slot for SlotOf<P> {
     fn reset(&mut self) {
         *self.write() = P::default();
         self.position = 0;
+    }
+
+    fn new_kinds_only(&self) -> bool {
+        P::NEW_KINDS_ONLY
+    }
+
+    fn start_empty_at(&mut self, seq: u64) {
+        self.reset();
+        self.position = seq;
     }
 
     fn restore(&mut self, seq: u64, state: &[u8]) -> bool {
@@ -126,7 +144,8 @@ impl Models {
 
 impl Sink for Models {
     async fn restore(&mut self, store: &dyn LedgerStore) -> Result<Restored, RunnerError> {
-        for slot in &mut self.slots {
+        let mut new_here = Vec::new();
+        for (index, slot) in self.slots.iter_mut().enumerate() {
             let restored = match store.load_snapshot(slot.name()).await? {
                 Some(snapshot) if snapshot.version == slot.version() => slot.restore(snapshot.seq, &snapshot.state),
                 Some(_) => {
@@ -136,11 +155,36 @@ impl Sink for Models {
                     );
                     false
                 }
-                None => false,
+                None => {
+                    if slot.new_kinds_only() {
+                        new_here.push(index);
+                    }
+                    false
+                }
             };
             if !restored {
                 slot.reset();
             }
+        }
+        // Snapshots are saved together: a model without one beside models
+        // with theirs is new to this log.
+        let others = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| !new_here.contains(index))
+            .map(|(_, slot)| slot.position())
+            .min()
+            .unwrap_or(0);
+        for index in new_here {
+            if others > 0 {
+                tracing::info!(
+                    projection = self.slots[index].name(),
+                    seq = others,
+                    "new projection starts empty"
+                );
+            }
+            self.slots[index].start_empty_at(others);
         }
         let position = self.slots.iter().map(|slot| slot.position()).min().unwrap_or(0);
         let verifier = match store.load_snapshot(CHAIN_SNAPSHOT).await? {

@@ -211,3 +211,44 @@ async fn a_forged_event_on_the_bus_is_dropped_and_the_log_read_instead() {
     stop.send_replace(true);
     task.await.unwrap();
 }
+
+/// A read model new to a log (its kinds came with it) starts empty where
+/// the others stand, not at seq 1: a log archived before it existed has
+/// no seq 1 to replay from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_new_to_the_log_starts_where_the_others_stand() {
+    let store = TestStore::open(Backend::Postgres).await;
+    let ledger = store.ledger().await;
+    append(&ledger, 12).await;
+    let models = ReadModels::default();
+    let (mut runner, _) = Runner::restore(store.store.clone(), local_bus(), &models)
+        .await
+        .unwrap();
+    assert_eq!(runner.catch_up().await.unwrap(), 13);
+    runner.save_snapshots().await.unwrap();
+    // As saved by a release without the deliveries model.
+    let mut connection = store.database.as_ref().unwrap().superuser().await;
+    sqlx::query("DELETE FROM snapshots WHERE name = 'deliveries'")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    append(&ledger, 2).await;
+
+    let upgraded = ReadModels::default();
+    let (mut runner, _) = Runner::restore(store.store.clone(), local_bus(), &upgraded)
+        .await
+        .unwrap();
+    assert_eq!(runner.position(), 13, "the new model starts at the others' position");
+    assert_eq!(runner.catch_up().await.unwrap(), 15);
+
+    // A version change of a model that needs its history still rebuilds.
+    runner.save_snapshots().await.unwrap();
+    let mut snapshot = store.store.load_snapshot("deliveries").await.unwrap().unwrap();
+    assert_eq!(snapshot.seq, 15);
+    snapshot.version += 1;
+    store.store.save_snapshots(&[snapshot]).await.unwrap();
+    let (runner, _) = Runner::restore(store.store.clone(), local_bus(), &ReadModels::default())
+        .await
+        .unwrap();
+    assert_eq!(runner.position(), 0, "a changed version rebuilds from seq 1");
+}
