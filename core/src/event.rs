@@ -219,6 +219,30 @@ pub struct Event {
     pub sig: Signature,
 }
 
+impl Event {
+    /// An event as the ledger would record `new` at `seq` and `at`, but
+    /// not chained or signed (zero hashes, zero signature): for tests and
+    /// benchmarks of what reads events, never for anything that verifies.
+    pub fn unsealed(seq: u64, at: DateTime<Utc>, new: NewEvent) -> Event {
+        Event {
+            seq,
+            id: Uuid::now_v7(),
+            at,
+            kind: new.kind,
+            subject: new.subject,
+            subject_version: new.expected_version.map_or(1, |version| version + 1),
+            actor: new.actor,
+            request_id: new.request_id,
+            outcome: new.outcome,
+            data: new.data,
+            prev: Digest::ZERO,
+            hash: Digest::ZERO,
+            key_id: String::new(),
+            sig: Signature([0; 64]),
+        }
+    }
+}
+
 /// Recorded times are UTC with exactly microsecond precision.
 pub fn now_micros() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)

@@ -289,7 +289,6 @@ impl Projection for Deliveries {
 #[cfg(test)]
 mod tests {
     use chrono::Duration;
-    use warden_core::chain::{Digest, Signature};
     use warden_core::commands::Context;
     use warden_core::commands::alert::{self, AttemptEnd};
     use warden_core::{Actor, NewEvent};
@@ -297,22 +296,7 @@ mod tests {
     use super::*;
 
     fn event(seq: u64, at: DateTime<Utc>, new: NewEvent) -> Event {
-        Event {
-            seq,
-            id: uuid::Uuid::now_v7(),
-            at,
-            kind: new.kind,
-            subject: new.subject,
-            subject_version: 1,
-            actor: new.actor,
-            request_id: new.request_id,
-            outcome: new.outcome,
-            data: new.data,
-            prev: Digest::ZERO,
-            hash: Digest::ZERO,
-            key_id: String::new(),
-            sig: Signature([0; 64]),
-        }
+        Event::unsealed(seq, at, new)
     }
 
     fn context() -> Context {

@@ -117,22 +117,9 @@ mod tests {
     use super::*;
 
     fn event(seq: u64, new: warden_core::NewEvent) -> Event {
-        Event {
-            seq,
-            id: uuid::Uuid::now_v7(),
-            at: warden_core::event::now_micros(),
-            kind: new.kind,
-            subject: new.subject,
-            subject_version: 1,
-            actor: new.actor,
-            request_id: new.request_id,
-            outcome: new.outcome,
-            data: new.data,
-            prev: Digest::ZERO,
-            hash: Digest::ZERO,
-            key_id: String::new(),
-            sig: warden_core::chain::Signature([0; 64]),
-        }
+        let mut event = Event::unsealed(seq, warden_core::event::now_micros(), new);
+        event.subject_version = 1;
+        event
     }
 
     #[test]

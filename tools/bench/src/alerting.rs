@@ -9,7 +9,6 @@ use std::time::Instant;
 use chrono::{Duration, TimeZone, Utc};
 use warden_alerting::{Evaluator, Rule};
 use warden_core::Event;
-use warden_core::chain::{Digest, Signature};
 use warden_projections::audit::{Directory, org_of};
 use warden_tests::audit::{Population, generate};
 
@@ -53,22 +52,8 @@ pub fn run(events: u64) {
         .into_iter()
         .chain(generate(&population, events as usize, 7));
     for (index, new) in new_events.enumerate() {
-        stream.push(Event {
-            seq: index as u64 + 1,
-            id: uuid::Uuid::now_v7(),
-            at: start + Duration::microseconds(index as i64 * SPACING_MICROS),
-            kind: new.kind,
-            subject: new.subject,
-            subject_version: 1,
-            actor: new.actor,
-            request_id: new.request_id,
-            outcome: new.outcome,
-            data: new.data,
-            prev: Digest::ZERO,
-            hash: Digest::ZERO,
-            key_id: String::new(),
-            sig: Signature([0; 64]),
-        });
+        let at = start + Duration::microseconds(index as i64 * SPACING_MICROS);
+        stream.push(Event::unsealed(index as u64 + 1, at, new));
     }
     let rules = rules(&population);
     println!(
