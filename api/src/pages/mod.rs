@@ -53,6 +53,20 @@ pub const PATHS: &[&str] = &[
     "/audit",
     "/audit/events/{seq}",
     "/audit/export",
+    "/alerts",
+    "/alerts/{id}",
+    "/alerts/{id}/acknowledge",
+    "/alerts/{id}/resolve",
+    "/alerts/{id}/resend",
+    "/alert-rules",
+    "/alert-rules/new",
+    "/alert-rules/preview",
+    "/alert-rules/{id}",
+    "/alert-rules/{id}/enable",
+    "/alert-rules/{id}/disable",
+    "/alert-rules/{id}/remove",
+    "/alert-webhooks",
+    "/alert-webhooks/{id}/remove",
 ];
 
 /// A rendered page with a status.
