@@ -299,6 +299,13 @@ async fn alerts_reach_webhooks_and_email_through_retries_dead_letters_and_a_cras
     assert!(page.contains("dead-lettered") && page.contains("delivered"), "{page}");
     assert!(page.contains("could not connect"), "{page}");
     assert!(!page.contains("Send again"), "an auditor reads, and does not act");
+    let missing = forms.get("/alerts/no-such-alert", Some(&auditor)).await;
+    assert_eq!(missing.status(), 404);
+    let request_id = missing.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(
+        missing.text().await.unwrap().contains(&request_id),
+        "the page names the request id"
+    );
 
     // A re-send, by an admin only: the same webhook-id again.
     let path = format!("/api/v1/alerts/{alert}/resend");

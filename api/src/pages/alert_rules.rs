@@ -256,6 +256,7 @@ pub async fn new(PageManager(current): PageManager, Query(query): Query<NewQuery
 /// `GET /alert-rules/{id}`: a rule, in the editor.
 pub async fn show(
     State(state): State<AppState>,
+    client: Client,
     PageAlertReader(current): PageAlertReader,
     Path(id): Path<String>,
     Query(query): Query<NoticeQuery>,
@@ -266,7 +267,7 @@ pub async fn show(
             page.notice = super::notice(query.notice.as_deref());
             render(StatusCode::OK, &page)
         }
-        Err(error) => error_page(&error, ""),
+        Err(error) => error_page(&error, &client.request_id),
     }
 }
 

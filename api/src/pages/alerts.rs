@@ -203,13 +203,14 @@ fn alert_page(
 
 pub async fn detail(
     State(state): State<AppState>,
+    client: Client,
     PageAlertReader(current): PageAlertReader,
     Path(id): Path<String>,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
     match alert_page(&state, &current, &id, None, super::notice(query.notice.as_deref())) {
         Ok(page) => render(StatusCode::OK, &page),
-        Err(error) => error_page(&error, ""),
+        Err(error) => error_page(&error, &client.request_id),
     }
 }
 
@@ -237,14 +238,14 @@ async fn set_status(
                 "alert_acknowledged"
             }
         )),
-        Err(error) => show_failure(&state, &current, &id, &error),
+        Err(error) => show_failure(&state, &current, &client, &id, &error),
     }
 }
 
-fn show_failure(state: &AppState, current: &CurrentSession, id: &str, error: &ApiError) -> Response {
+fn show_failure(state: &AppState, current: &CurrentSession, client: &Client, id: &str, error: &ApiError) -> Response {
     match alert_page(state, current, id, Some(error.message.clone()), None) {
         Ok(page) => failed(error, &page),
-        Err(error) => error_page(&error, ""),
+        Err(error) => error_page(&error, &client.request_id),
     }
 }
 
@@ -290,6 +291,7 @@ pub async fn resend(
             return show_failure(
                 &state,
                 &current,
+                &client,
                 &id,
                 &ApiError::bad_request("recipient: not a recipient"),
             );
@@ -297,6 +299,6 @@ pub async fn resend(
     };
     match alert_delivery::resend(&state, &current, &client, &id, recipient).await {
         Ok(()) => see_other(&format!("/alerts/{id}?notice=alert_resent")),
-        Err(error) => show_failure(&state, &current, &id, &error),
+        Err(error) => show_failure(&state, &current, &client, &id, &error),
     }
 }
