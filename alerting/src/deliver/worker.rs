@@ -30,7 +30,8 @@ use super::{DeliveryConfig, Failure, Mailer, http, message};
 const CONCURRENT: usize = 32;
 /// How often the lease is checked, and the longest sleep between looks.
 const TICK: Duration = Duration::from_secs(1);
-/// After the log refused an attempt's event: wait before trying again.
+/// After the log refused an attempt's event (or the attempt failed
+/// unexpectedly): wait before trying again.
 const APPEND_PAUSE: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
@@ -103,7 +104,10 @@ impl Deliverer {
     ) {
         let mut positions = self.positions.clone();
         let mut taken: HashMap<String, Taken> = HashMap::new();
-        let mut attempts: JoinSet<(String, Option<u64>)> = JoinSet::new();
+        let mut attempts: JoinSet<Option<u64>> = JoinSet::new();
+        // The delivery of each running attempt, found again even when the
+        // attempt's task panicked.
+        let mut running: HashMap<tokio::task::Id, String> = HashMap::new();
         let mut lease_checked = Instant::now();
         while !*shutdown.borrow() {
             if lease_checked.elapsed() >= TICK {
@@ -131,15 +135,20 @@ impl Deliverer {
                 }
                 taken.insert(key.clone(), Taken::Attempting);
                 let deliverer = self.clone();
-                attempts.spawn(async move { (key, deliverer.attempt(job).await) });
+                let task = attempts.spawn(async move { deliverer.attempt(job).await });
+                running.insert(task.id(), key);
             }
             let wait = next_due
                 .and_then(|at| (at - Utc::now()).to_std().ok())
                 .unwrap_or(TICK)
                 .min(TICK);
             tokio::select! {
-                Some(done) = attempts.join_next(), if !attempts.is_empty() => {
-                    if let Ok((key, recorded)) = done {
+                Some(done) = attempts.join_next_with_id(), if !attempts.is_empty() => {
+                    let (task, recorded) = match done {
+                        Ok((task, recorded)) => (task, recorded),
+                        Err(failed) => (failed.id(), None),
+                    };
+                    if let Some(key) = running.remove(&task) {
                         let state = match recorded {
                             Some(seq) => Taken::Recorded(seq),
                             None => Taken::Paused(Instant::now() + APPEND_PAUSE),
