@@ -312,6 +312,14 @@ pub fn matches(query: &AuditQuery, event: &Reference) -> bool {
 /// The password of every user of [`two_orgs`].
 pub const LEGACY_PASSWORD: &str = "legacy password for audits";
 
+/// A user of [`two_orgs`], signed in through the API.
+pub async fn signed_in(server: &crate::process::Server, email: &str) -> crate::web::WebClient {
+    let mut client = crate::web::WebClient::new(server);
+    let answer = client.sign_in(email, LEGACY_PASSWORD).await;
+    assert_eq!(answer.status, 200, "{email}: {:?}", answer.body);
+    client
+}
+
 /// An embedded instance with two orgs, imported from a legacy table
 /// before it starts: `Acme` and `Globex`, each with `owner@`, `admin@`,
 /// `auditor@` and `member@` users (`owner@acme.test` …), with more

@@ -13,18 +13,11 @@ use warden_core::Event;
 use warden_core::event::timestamp;
 use warden_core::ledger::LedgerStore;
 use warden_core::ledger::postgres::PostgresStore;
-use warden_tests::audit::{LEGACY_PASSWORD, two_orgs_on};
+use warden_tests::audit::{LEGACY_PASSWORD, signed_in, two_orgs_on};
 use warden_tests::peers::{SmtpSink, WebhookReceiver, verify};
 use warden_tests::process::Server;
 use warden_tests::web::{Forms, WebClient, assert_refused, page_cookie};
 use warden_tests::{TestDatabase, nats_url, unique};
-
-async fn signed_in(server: &Server, email: &str) -> WebClient {
-    let mut client = WebClient::new(server);
-    let answer = client.sign_in(email, LEGACY_PASSWORD).await;
-    assert_eq!(answer.status, 200, "{email}: {:?}", answer.body);
-    client
-}
 
 async fn events(store: &PostgresStore) -> Vec<Event> {
     let mut all = Vec::new();

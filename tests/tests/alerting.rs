@@ -14,17 +14,10 @@ use warden_core::bus::nats::NatsBus;
 use warden_core::chain::{Envelope, key_id, sign};
 use warden_core::ledger::LedgerStore;
 use warden_core::ledger::postgres::PostgresStore;
-use warden_tests::audit::{LEGACY_PASSWORD, two_orgs_on};
+use warden_tests::audit::{signed_in, two_orgs_on};
 use warden_tests::process::Server;
 use warden_tests::web::{WebClient, assert_refused};
 use warden_tests::{TestDatabase, nats_url, unique};
-
-async fn signed_in(server: &Server, email: &str) -> WebClient {
-    let mut client = WebClient::new(server);
-    let answer = client.sign_in(email, LEGACY_PASSWORD).await;
-    assert_eq!(answer.status, 200, "{email}: {:?}", answer.body);
-    client
-}
 
 async fn fail_sign_in(server: &Server, email: &str) {
     let mut stranger = WebClient::new(server);

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use warden_core::ledger::postgres::PostgresStore;
 use warden_tests::TestDatabase;
-use warden_tests::audit::{LEGACY_PASSWORD, two_orgs_on};
+use warden_tests::audit::{signed_in, two_orgs_on};
 use warden_tests::process::{NodeEnv, Server, bundle_verify_bin};
 use warden_tests::web::{WebClient, assert_refused};
 
@@ -66,13 +66,6 @@ async fn fill(server: &Server, seq: u64) {
             assert_eq!(server.post_app_event(&body).await.status(), 201);
         }
     }
-}
-
-async fn signed_in(server: &Server, email: &str) -> WebClient {
-    let mut client = WebClient::new(server);
-    let answer = client.sign_in(email, LEGACY_PASSWORD).await;
-    assert_eq!(answer.status, 200, "{email}: {:?}", answer.body);
-    client
 }
 
 /// Every event of the reader's trail, once the index holds the head.

@@ -2,6 +2,8 @@
 //! to both in the console. One source for the webhook's JSON body and the
 //! email's plain-text and HTML parts.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 use warden_core::Event;
 use warden_core::event::timestamp;
@@ -15,6 +17,19 @@ pub fn alert_url(console: &str, alert: &str) -> String {
 /// The audit console's page of an event.
 pub fn event_url(console: &str, seq: u64) -> String {
     format!("{}/audit/events/{seq}", console.trim_end_matches('/'))
+}
+
+/// An alert's group as people read it: `actor.ip = 203.0.113.7, …`, or
+/// `-` for a rule without `group_by`.
+pub fn group_text(group: &BTreeMap<String, String>) -> String {
+    if group.is_empty() {
+        return "-".into();
+    }
+    group
+        .iter()
+        .map(|(field, value)| format!("{field} = {value}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The webhook body, in the Standard Webhooks shape (`type`, `timestamp`,
@@ -55,17 +70,13 @@ pub fn email(alert: &AlertDeliveries, events: &[Event], console: &str) -> Email 
     let fired = &alert.fired;
     let subject = format!("[Warden] {} alert: {}", fired.severity, one_line(&fired.name));
     let url = alert_url(console, &fired.alert);
-    let group: Vec<String> = fired
-        .group
-        .iter()
-        .map(|(field, value)| format!("{field} = {value}"))
-        .collect();
+    let group = group_text(&fired.group);
     let mut text = format!(
         "{name}\n\nSeverity: {severity}\nFired: {at}\nGroup: {group}\nAlert: {url}\n\nTriggering events:\n",
         name = one_line(&fired.name),
         severity = fired.severity,
         at = alert.at,
-        group = if group.is_empty() { "-".into() } else { group.join(", ") },
+        group = one_line(&group),
     );
     let mut rows = String::new();
     for event in events {
@@ -98,7 +109,7 @@ pub fn email(alert: &AlertDeliveries, events: &[Event], console: &str) -> Email 
         name = escape(&fired.name),
         severity = escape(&fired.severity),
         at = escape(&alert.at),
-        group = escape(&if group.is_empty() { "-".into() } else { group.join(", ") }),
+        group = escape(&group),
         url = escape(&url),
     );
     Email { subject, text, html }
@@ -159,5 +170,15 @@ mod tests {
     fn html_is_escaped_and_lines_are_one() {
         assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
         assert_eq!(one_line("a\r\nBcc: x"), "a  Bcc: x");
+    }
+
+    #[test]
+    fn a_group_reads_as_its_fields_or_a_dash() {
+        assert_eq!(group_text(&BTreeMap::new()), "-");
+        let group = BTreeMap::from([
+            ("subject".to_string(), "user:1".to_string()),
+            ("actor.ip".to_string(), "203.0.113.7".to_string()),
+        ]);
+        assert_eq!(group_text(&group), "actor.ip = 203.0.113.7, subject = user:1");
     }
 }

@@ -35,13 +35,23 @@ pub struct DeliveryConfig {
     pub email: Option<EmailConfig>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EmailConfig {
     /// An `smtp://` or `smtps://` URL as lettre reads it, TLS settings
     /// included (`smtp_url`, `smtp_tls`).
     pub smtp_url: String,
     /// The sender (`smtp_from`).
     pub from: String,
+}
+
+/// The URL may hold the SMTP password: never printed.
+impl std::fmt::Debug for EmailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailConfig")
+            .field("smtp_url", &"(hidden)")
+            .field("from", &self.from)
+            .finish()
+    }
 }
 
 impl Default for DeliveryConfig {

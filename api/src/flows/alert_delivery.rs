@@ -145,7 +145,7 @@ pub fn check_recipients(state: &AppState, org: &str, spec: &serde_json::Value) -
 }
 
 /// An alert of the org, and its deliveries if any.
-pub fn alert(
+pub fn alert_with_deliveries(
     state: &AppState,
     current: &CurrentSession,
     id: &str,
@@ -166,7 +166,7 @@ pub async fn resend(
     id: &str,
     recipient: Option<Recipient>,
 ) -> Result<(), ApiError> {
-    let (alert, deliveries) = alert(state, manager, id)?;
+    let (alert, deliveries) = alert_with_deliveries(state, manager, id)?;
     let Some(deliveries) = deliveries else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -199,7 +199,7 @@ pub async fn set_status(
     resolved: bool,
     note: Option<String>,
 ) -> Result<AlertView, ApiError> {
-    let (alert, _) = alert(state, manager, id)?;
+    let (alert, _) = alert_with_deliveries(state, manager, id)?;
     if let Some(note) = &note
         && (note.chars().count() > 1000 || note.chars().any(|c| c.is_control() && c != '\n'))
     {
@@ -232,5 +232,5 @@ pub async fn set_status(
     };
     let context = client.as_user(&manager.user.id, &manager.user.org);
     commit(state, vec![alert::status_changed(&context, &action, resolved)]).await?;
-    Ok(self::alert(state, manager, id)?.0)
+    Ok(alert_with_deliveries(state, manager, id)?.0)
 }

@@ -208,7 +208,7 @@ pub async fn alert(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     alerts::may_read(&current)?;
-    let (alert, deliveries) = alert_delivery::alert(&state, &current, &id)?;
+    let (alert, deliveries) = alert_delivery::alert_with_deliveries(&state, &current, &id)?;
     Ok(Json(describe_alert_deliveries(&alert, deliveries.as_ref())))
 }
 
@@ -261,7 +261,7 @@ pub async fn resend(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let recipient = body.and_then(|Json(body)| body.recipient);
     alert_delivery::resend(&state, &manager, &client, &id, recipient).await?;
-    let (alert, deliveries) = alert_delivery::alert(&state, &manager, &id)?;
+    let (alert, deliveries) = alert_delivery::alert_with_deliveries(&state, &manager, &id)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(describe_alert_deliveries(&alert, deliveries.as_ref())),

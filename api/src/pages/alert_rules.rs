@@ -11,6 +11,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
+use warden_alerting::deliver::message::group_text;
+use warden_core::event::timestamp;
 
 use super::alerts::PageAlertReader;
 use super::{Nav, NoticeQuery, PageManager, error_page, failed, render, see_other};
@@ -350,13 +352,8 @@ pub async fn preview(
                 .firings
                 .into_iter()
                 .map(|firing| FiringRow {
-                    at: firing.at.to_rfc3339(),
-                    group: firing
-                        .group
-                        .iter()
-                        .map(|(field, value)| format!("{field} = {value}"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    at: timestamp::format(&firing.at),
+                    group: group_text(&firing.group),
                     seqs: firing.seqs,
                 })
                 .collect();

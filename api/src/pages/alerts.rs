@@ -10,7 +10,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use warden_alerting::deliver::message::group_text;
 use warden_core::commands::alert::Recipient;
+use warden_core::event::timestamp;
 use warden_projections::alerts::{AlertStatus, AlertView};
 use warden_projections::deliveries::{AlertDeliveries, DeliveryState};
 
@@ -61,13 +63,7 @@ impl AlertRow {
             severity: alert.fired.severity.clone(),
             fired_at: alert.at.clone(),
             status: status_name(alert.status),
-            group: alert
-                .fired
-                .group
-                .iter()
-                .map(|(field, value)| format!("{field} = {value}"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            group: group_text(&alert.fired.group),
             seqs: alert.fired.seqs.clone(),
         }
     }
@@ -132,7 +128,7 @@ fn delivery_rows(deliveries: Option<&AlertDeliveries>) -> Vec<DeliveryRow> {
         .values()
         .map(|delivery| {
             let (state, when) = match &delivery.state {
-                DeliveryState::Pending { due } => ("pending", format!("next attempt {}", due.to_rfc3339())),
+                DeliveryState::Pending { due } => ("pending", format!("next attempt {}", timestamp::format(due))),
                 DeliveryState::Delivered { at } => ("delivered", at.clone()),
                 DeliveryState::DeadLettered { at } => ("dead-lettered", at.clone()),
             };
@@ -173,7 +169,7 @@ fn alert_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> Result<AlertPage, ApiError> {
-    let (alert, deliveries) = alert_delivery::alert(state, current, id)?;
+    let (alert, deliveries) = alert_delivery::alert_with_deliveries(state, current, id)?;
     let nav = Nav::of(current);
     let change = |change: &Option<warden_projections::alerts::StatusChange>| {
         change.as_ref().map(|change| {
