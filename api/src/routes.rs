@@ -56,16 +56,20 @@ use crate::handlers::{
 use crate::pages;
 use crate::request_id;
 use crate::state::AppState;
-use crate::web::{access, client, csrf, session};
+use crate::web::{access, client, csrf, headers, session};
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    // Paths that take no session: a cookie sent to them is never read, so
+    // no cookie can slow them down.
+    let sessionless = Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(prometheus::render))
         .route("/.well-known/warden-audit-keys", get(audit_keys::list))
-        .route("/api/v1/app-events", post(app_events::record))
         .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/assets/passkeys.js", get(pages::mfa::script));
+    Router::new()
+        .route("/api/v1/app-events", post(app_events::record))
         .route("/api/v1/audit/events", get(audit::search))
         .route("/api/v1/audit/events/{seq}", get(audit::detail))
         .route("/api/v1/audit/export", get(audit::export))
@@ -180,7 +184,6 @@ pub fn router(state: AppState) -> Router {
             "/settings/mfa/passkeys/{credential}/remove",
             post(pages::mfa::remove_passkey),
         )
-        .route("/assets/passkeys.js", get(pages::mfa::script))
         .route(
             "/settings/reauthenticate",
             get(pages::mfa::reauthenticate).post(pages::mfa::reauthenticate_submit),
@@ -222,6 +225,7 @@ pub fn router(state: AppState) -> Router {
             access::record_denials,
         ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::resolve))
+        .merge(sessionless)
         .layer(axum::middleware::from_fn_with_state(state.clone(), client::resolve_ip))
         .layer(cors(&state))
         .layer(DefaultBodyLimit::max(256 * 1024))
@@ -231,6 +235,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(request_id::middleware))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::secure))
         .with_state(state)
 }
 

@@ -254,3 +254,34 @@ async fn orgs_choose_their_session_lifetimes() {
     assert_eq!(change["data"]["old"]["idle_timeout_seconds"], 28800);
     assert_eq!(change["data"]["new"]["absolute_timeout_seconds"], 3600);
 }
+
+/// A cookie naming a `seq` the ledger never committed (forged, or from
+/// another Warden) is refused at once: the node waits for its read models
+/// only to reach a committed event. Paths that take no session never read
+/// the cookie at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_cookie_is_refused_without_waiting() {
+    let instance = instance(&[]).await;
+    let mut owner = set_up(&instance.server).await;
+    let head = warden_tests::web::head(&events(&instance));
+    let mut forger = WebClient::new(&instance.server);
+    for seq in [head + 1, head + 10, head + 999_999] {
+        forger.cookie = Some(format!("{seq}.{}", "Q".repeat(43)));
+        for path in ["/api/v1/session", "/healthz", "/readyz", "/api/v1/openapi.json"] {
+            let began = Instant::now();
+            let answer = forger.get(path).await;
+            let took = began.elapsed();
+            assert!(
+                took < Duration::from_millis(1500),
+                "{path} with a cookie for seq {seq} took {took:?} (the node waited for an event that does not exist)"
+            );
+            if path == "/api/v1/session" {
+                assert_refused(&answer, 401, "session_required");
+            } else {
+                assert_eq!(answer.status, 200, "{path}");
+            }
+        }
+    }
+    // A genuine cookie still works.
+    assert_eq!(owner.get("/api/v1/session").await.status, 200);
+}

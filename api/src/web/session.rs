@@ -27,11 +27,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Longest wait for this node's read models to reach the event that issued
-/// a cookie's token (a session created on another node a moment ago).
+/// a cookie's token (a session created on another node a moment ago). Only
+/// a committed `seq` is waited for: a forged or foreign cookie's is not.
 const CATCH_UP: Duration = Duration::from_secs(2);
-/// A cookie naming a `seq` this far beyond the local position is not waited
-/// for: it is forged or from another Warden.
-const CATCH_UP_MAX_GAP: u64 = 1_000_000;
 
 /// The signed-in user of a request.
 #[derive(Debug, Clone)]
@@ -138,7 +136,7 @@ async fn authenticate(
     let mut found = lookup(state, &token_hash);
     if found.is_none() {
         let applied = state.positions.applied();
-        if cookie.seq > applied && cookie.seq - applied < CATCH_UP_MAX_GAP {
+        if cookie.seq > applied && state.ledger.is_committed(cookie.seq).await {
             state.positions.wait_for(cookie.seq, CATCH_UP).await;
             found = lookup(state, &token_hash);
         }

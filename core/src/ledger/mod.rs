@@ -22,9 +22,10 @@ pub use errors::{AppendError, LedgerError};
 pub use store::{Head, Leader, Lease, LedgerStore, Snapshot, StoredDataKey, StoredSigningKey};
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
 
 use crate::chain::{LEDGER_SUBJECT, SIGNING_KEY_ADDED, canonical};
 use crate::event::{Event, NewEvent, valid_kind};
@@ -40,6 +41,10 @@ pub struct Ledger {
     store: Arc<dyn LedgerStore>,
     requests: mpsc::Sender<Request>,
     committed: watch::Receiver<u64>,
+    /// The highest `seq` known committed by any process (this one's
+    /// commits and heads read from the store); the lock makes concurrent
+    /// callers of [`Ledger::is_committed`] share one read of the head.
+    known_head: Arc<(AtomicU64, Mutex<()>)>,
     signer: Signer,
 }
 
@@ -62,6 +67,7 @@ impl Ledger {
             store,
             requests,
             committed,
+            known_head: Arc::new((AtomicU64::new(0), Mutex::new(()))),
             signer,
         }
     }
@@ -108,6 +114,30 @@ impl Ledger {
     /// The highest `seq` this process has committed (0 before any).
     pub fn committed(&self) -> watch::Receiver<u64> {
         self.committed.clone()
+    }
+
+    /// Whether `seq` names an event some process has committed: this
+    /// process's commits, else the store's head (read once for all the
+    /// callers asking at the same time). A `seq` from outside (a cookie)
+    /// is only worth waiting for when it is committed. An unreadable head
+    /// answers false: nothing to wait for while the store is down.
+    pub async fn is_committed(&self, seq: u64) -> bool {
+        let (known, refresh) = &*self.known_head;
+        let known_now = || known.load(Ordering::Acquire).max(*self.committed.borrow());
+        if seq <= known_now() {
+            return true;
+        }
+        let _single_flight = refresh.lock().await;
+        if seq <= known_now() {
+            return true;
+        }
+        match self.store.head().await {
+            Ok(head) => {
+                known.fetch_max(head.seq, Ordering::AcqRel);
+                seq <= head.seq
+            }
+            Err(_) => false,
+        }
     }
 
     pub async fn read(&self, from: u64, limit: usize) -> Result<Vec<Event>, LedgerError> {
