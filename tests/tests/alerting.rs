@@ -194,7 +194,7 @@ async fn alerts_fire_once_across_restarts_and_never_on_forged_events() {
         .unwrap()
         .to_string();
     let changed = admin
-        .patch(&format!("/api/v1/users/{member_id}"), json!({"role": "auditor"}))
+        .patch(&format!("/api/v1/users/{member_id}"), json!({"role": "admin"}))
         .await;
     assert_eq!(changed.status, 200, "{:?}", changed.body);
     let fired = alerts(&mut admin, 2).await;

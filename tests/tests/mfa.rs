@@ -354,6 +354,28 @@ async fn sensitive_actions_need_a_recent_strong_authentication() {
         .patch(&format!("/api/v1/users/{sam_id}"), json!({ "role": "admin" }))
         .await;
     assert_refused(&stale, 403, "reauthentication_required");
+    // Every way to grant a role above member asks the same: creating a
+    // user with it, or inviting one.
+    for (email, role, password) in [
+        ("ada@acme.test", "admin", Some("ada's long password 7")),
+        ("ada@acme.test", "owner", None),
+        ("ada@acme.test", "auditor", None),
+    ] {
+        let mut body = json!({ "email": email, "display_name": "Ada", "role": role });
+        if let Some(password) = password {
+            body["password"] = json!(password);
+        }
+        let created = owner.post("/api/v1/users", body).await;
+        assert_refused(&created, 403, "reauthentication_required");
+    }
+    assert!(
+        !events(&instance)
+            .iter()
+            .any(|event| event["kind"] == "user.created" && event["data"]["email"] == "ada@acme.test"),
+        "no account was created by a stale session"
+    );
+    // A member needs no step-up.
+    create_user(&mut owner, "mo@acme.test", "member", "mo's long password 77").await;
     let wrong_password = owner
         .post("/api/v1/session/reauthenticate", json!({ "password": "not it at all" }))
         .await;

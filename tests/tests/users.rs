@@ -68,9 +68,30 @@ async fn admins_manage_users_and_role_changes_rotate_the_session() {
         "taken",
     );
 
+    // Auditors read the whole audit trail: only an owner makes one, and
+    // only an owner acts on one.
+    for (path, body) in [
+        (format!("/api/v1/users/{member_id}"), json!({"role": "auditor"})),
+        (
+            "/api/v1/users".to_string(),
+            json!({"email": "eve@acme.test", "display_name": "Eve", "role": "auditor", "password": "eve's long password 7"}),
+        ),
+        (
+            "/api/v1/users".to_string(),
+            json!({"email": "eve@acme.test", "display_name": "Eve", "role": "owner"}),
+        ),
+    ] {
+        let answer = if body.get("email").is_some() {
+            admin.post(&path, body).await
+        } else {
+            admin.patch(&path, body).await
+        };
+        assert_refused(&answer, 403, "forbidden");
+    }
+
     // A role change gives the member's session a new token on its next request.
     let old_cookie = member.cookie.clone().unwrap();
-    let changed = admin
+    let changed = owner
         .patch(&format!("/api/v1/users/{member_id}"), json!({"role": "auditor"}))
         .await;
     assert_eq!(changed.body["role"], "auditor");
@@ -86,8 +107,15 @@ async fn admins_manage_users_and_role_changes_rotate_the_session() {
 
     // The first request after a role change may be state-changing: the
     // token the client holds is still the right one for it.
+    assert_refused(
+        &admin
+            .patch(&format!("/api/v1/users/{member_id}"), json!({"status": "disabled"}))
+            .await,
+        403,
+        "forbidden",
+    );
     assert_eq!(
-        admin
+        owner
             .patch(&format!("/api/v1/users/{member_id}"), json!({"role": "member"}))
             .await
             .status,
@@ -137,7 +165,7 @@ async fn admins_manage_users_and_role_changes_rotate_the_session() {
         .unwrap();
     assert_eq!(role_change["data"]["old"], "member");
     assert_eq!(role_change["data"]["new"], "auditor");
-    assert_eq!(role_change["actor"]["id"], admin_id.as_str());
+    assert_eq!(role_change["actor"]["id"], owner_id.as_str());
     let disabled = events.iter().find(|event| event["kind"] == "user.disabled").unwrap();
     assert_eq!(
         (disabled["data"]["old"].as_str(), disabled["data"]["new"].as_str()),
@@ -217,6 +245,23 @@ async fn invitations_and_password_changes() {
         422,
         "weak_password",
     );
+    // Neither the current password again, nor a pattern, nor a common word
+    // dressed up with digits and symbols.
+    for weak in [
+        "ivy's long password 7",
+        "            ",
+        "abcabcabcabc",
+        "Password123!",
+        "Welcome2024!",
+    ] {
+        let refused = ivy
+            .put(
+                "/api/v1/password",
+                json!({"current_password": "ivy's long password 7", "new_password": weak}),
+            )
+            .await;
+        assert_refused(&refused, 422, "weak_password");
+    }
     let before = ivy.cookie.clone();
     let changed = ivy
         .put(

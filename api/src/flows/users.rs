@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use warden_core::NewEvent;
 use warden_core::auth::password::Password;
+use warden_core::auth::role_grants::{self, Grant, GrantRefusal, StepUp};
 use warden_core::auth::tokens::{Token, TokenKind};
 use warden_core::commands::Context;
 use warden_core::commands::account::{
@@ -45,9 +46,7 @@ pub async fn create(
     client: &Client,
     input: NewUser,
 ) -> Result<Created, ApiError> {
-    if !manager.user.role.may_assign(input.role) {
-        return Err(ApiError::forbidden("only an owner may create another owner"));
-    }
+    authorize(state, manager, Grant::Create(input.role))?;
     let email = normalize_email(&input.email);
     if !valid_email(&email) {
         return Err(ApiError::bad_request("email is not a valid address"));
@@ -91,6 +90,21 @@ pub async fn create(
         invitation_url: invitation_token
             .map(|token| format!("{}/invitation?token={}", state.web.public_url, token.encode())),
     })
+}
+
+/// Applies [`role_grants::decide`]: refuses what the manager's role may not
+/// do, and asks for a recent strong authentication where the grant needs
+/// one.
+fn authorize(state: &AppState, manager: &CurrentSession, grant: Grant) -> Result<(), ApiError> {
+    match role_grants::decide(manager.user.role, grant) {
+        Ok(StepUp::NotRequired) => Ok(()),
+        Ok(StepUp::Required) => super::mfa::require_recent_authentication(state, manager),
+        Err(GrantRefusal::NotAManager) => Err(ApiError::forbidden("only owners and admins manage users")),
+        Err(GrantRefusal::OwnerOnly(role)) => Err(ApiError::forbidden(format!(
+            "only an owner may grant, take away or change the {} role or act on its holders",
+            role.as_str()
+        ))),
+    }
 }
 
 /// A user of the manager's org, or 404 (users of other orgs do not exist
@@ -140,13 +154,14 @@ pub async fn change(
             "you cannot change your own role or status; ask another owner or admin",
         ));
     }
-    if !manager.user.role.may_assign(user.role) || change.role.is_some_and(|role| !manager.user.role.may_assign(role)) {
-        return Err(ApiError::forbidden("only an owner may change an owner or make one"));
-    }
-    if change.role.is_some_and(|role| role != user.role) {
-        // Granting or taking away privileges is a sensitive action.
-        super::mfa::require_recent_authentication(state, manager)?;
-    }
+    let grant = match change.role {
+        Some(role) => Grant::Change {
+            from: user.role,
+            to: role,
+        },
+        None => Grant::ActOn(user.role),
+    };
+    authorize(state, manager, grant)?;
     let context = client.as_user(&manager.user.id, &manager.user.org);
     let mut version = user.version;
     let mut events = Vec::new();
@@ -201,9 +216,7 @@ pub async fn revoke_sessions(
     id: &str,
 ) -> Result<usize, ApiError> {
     let user = member(state, manager, id)?;
-    if !manager.user.role.may_assign(user.role) {
-        return Err(ApiError::forbidden("only an owner may sign out an owner"));
-    }
+    authorize(state, manager, Grant::ActOn(user.role))?;
     let context = client.as_user(&manager.user.id, &manager.user.org);
     let events = revocations(state, &context, &user.id, "revoked_by_admin", None);
     let count = events.len();

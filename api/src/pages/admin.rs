@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use warden_core::auth::password::Password;
+use warden_core::auth::role_grants;
 use warden_core::commands::account::{Role, Status};
 use warden_projections::projection::read;
 
@@ -81,8 +82,8 @@ fn users_page(
             status: user.status.as_str(),
             active: user.status == Status::Active,
             disabled: user.status == Status::Disabled,
-            editable: user.id != manager.user.id && own.may_assign(user.role),
-            role_options: role_options(user.role, |role| own.may_assign(role)),
+            editable: user.id != manager.user.id && role_grants::may_act_on(own, user.role),
+            role_options: role_options(user.role, |role| role_grants::may_grant(own, role)),
         })
         .collect();
     UsersPage {
@@ -94,7 +95,7 @@ fn users_page(
             .org(&manager.user.org)
             .map_or_else(String::new, |org| org.name.clone()),
         users,
-        new_role_options: role_options(Role::Member, |role| own.may_assign(role)),
+        new_role_options: role_options(Role::Member, |role| role_grants::may_grant(own, role)),
         invitation_url,
         error,
         notice,

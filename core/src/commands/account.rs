@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Context, data, subject};
+use super::{Context, Prefix, data, subject};
 use crate::event::{NewEvent, Outcome};
 use crate::keys::Sealed;
 
@@ -34,7 +34,7 @@ pub const LOGIN_FAILED: &str = "login.failed";
 pub const EMAIL_CLAIM: &str = "email";
 
 pub fn user_subject(id: &str) -> String {
-    subject("user", id)
+    subject(Prefix::User, id)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -70,16 +70,6 @@ impl Role {
     /// Owners and auditors search and export their org's audit trail.
     pub fn reads_audit_trail(self) -> bool {
         matches!(self, Role::Owner | Role::Auditor)
-    }
-
-    /// Whether a holder of `self` may grant or take away `other`: only an
-    /// owner touches owners.
-    pub fn may_assign(self, other: Role) -> bool {
-        match self {
-            Role::Owner => true,
-            Role::Admin => other != Role::Owner,
-            _ => false,
-        }
     }
 }
 
@@ -148,7 +138,7 @@ pub fn identifier_key(key: &[u8; 32], email: &str) -> String {
 /// live here, not on the user, so that a flood of failed sign-ins never
 /// moves the user's version under an admin's command.
 pub fn login_subject(identifier: &str) -> String {
-    subject("login", identifier)
+    subject(Prefix::Login, identifier)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -335,15 +325,6 @@ pub fn login_failed(context: &Context, failed: &LoginFailed) -> NewEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_owners_touch_owners() {
-        assert!(Role::Owner.may_assign(Role::Owner));
-        assert!(Role::Admin.may_assign(Role::Admin));
-        assert!(!Role::Admin.may_assign(Role::Owner));
-        assert!(!Role::Member.may_assign(Role::Member));
-        assert!(!Role::Auditor.may_assign(Role::Member));
-    }
 
     #[test]
     fn emails() {
