@@ -14,7 +14,7 @@ use warden_core::commands::account::{
 use warden_core::commands::import::{self as imports};
 use warden_core::commands::org::{self, MfaPolicyChanged, OrgCreated, SessionPolicy, SessionPolicyChanged};
 use warden_core::commands::setup::{self, LinkIssued};
-use warden_core::commands::{payload, subject_id};
+use warden_core::commands::{Prefix, payload, subject_id};
 use warden_core::keys::Sealed;
 
 use crate::Projection;
@@ -161,7 +161,7 @@ impl Projection for Accounts {
             }
             return;
         }
-        if let Some(id) = subject_id(&event.subject, "import") {
+        if let Some(id) = subject_id(&event.subject, Prefix::Import) {
             let import = self.imports.entry(id.to_string()).or_default();
             match event.kind.as_str() {
                 imports::IMPORT_STARTED => import.started_at = Some(event.at),
@@ -171,9 +171,9 @@ impl Projection for Accounts {
             }
             return;
         }
-        if let Some(id) = subject_id(&event.subject, "org") {
+        if let Some(id) = subject_id(&event.subject, Prefix::Org) {
             self.apply_org(id, event);
-        } else if let Some(id) = subject_id(&event.subject, "user") {
+        } else if let Some(id) = subject_id(&event.subject, Prefix::User) {
             self.apply_user(id, event);
         }
     }

@@ -11,7 +11,7 @@ use warden_core::commands::alert::{
     ALERT_ACKNOWLEDGED, ALERT_FIRED, ALERT_RESOLVED, ALERT_RULE_CHANGED, ALERT_RULE_CREATED, ALERT_RULE_DISABLED,
     ALERT_RULE_ENABLED, ALERT_RULE_REMOVED, AlertAction, Fired, RuleDefined, RuleToggled,
 };
-use warden_core::commands::payload;
+use warden_core::commands::{Prefix, payload, subject_id};
 use warden_core::event::timestamp;
 
 use crate::Projection;
@@ -108,6 +108,10 @@ impl Projection for Alerts {
 
     fn apply(&mut self, event: &Event) {
         let at = timestamp::format(&event.at);
+        // A rule's version follows the ledger, whatever the kind.
+        if let Some(rule) = subject_id(&event.subject, Prefix::AlertRule).and_then(|id| self.rules.get_mut(id)) {
+            rule.version = event.subject_version;
+        }
         match event.kind.as_str() {
             ALERT_RULE_CREATED | ALERT_RULE_CHANGED => {
                 if let Some(defined) = payload::<RuleDefined>(event) {

@@ -13,10 +13,10 @@ use warden_core::commands::alert::{
     ALERT_DEAD_LETTERED, ALERT_DELIVERED, ALERT_DELIVERY_FAILED, ALERT_FIRED, ALERT_RESEND_REQUESTED, AlertAction,
     DeliveryAttempt, Fired, Recipient,
 };
-use warden_core::commands::payload;
 use warden_core::commands::webhook_endpoint::{
     EndpointCreated, EndpointRemoved, WEBHOOK_ENDPOINT_CREATED, WEBHOOK_ENDPOINT_REMOVED,
 };
+use warden_core::commands::{Prefix, payload, subject_id};
 use warden_core::event::timestamp;
 use warden_core::keys::Sealed;
 
@@ -213,6 +213,12 @@ impl Projection for Deliveries {
     const NEW_KINDS_ONLY: bool = true;
 
     fn apply(&mut self, event: &Event) {
+        // An endpoint's version follows the ledger, whatever the kind.
+        if let Some(endpoint) =
+            subject_id(&event.subject, Prefix::WebhookEndpoint).and_then(|id| self.endpoints.get_mut(id))
+        {
+            endpoint.version = event.subject_version;
+        }
         match event.kind.as_str() {
             WEBHOOK_ENDPOINT_CREATED => {
                 if let Some(created) = payload::<EndpointCreated>(event) {

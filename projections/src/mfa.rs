@@ -14,7 +14,7 @@ use warden_core::commands::mfa::{
     self, BackupCodesAcknowledged, BackupCodesGenerated, Factor, PasskeyRegistered, PasskeyRemoved, PasskeyRenamed,
     TotpEnrolled, TotpEnrolmentStarted, Verified,
 };
-use warden_core::commands::{payload, subject_id};
+use warden_core::commands::{Prefix, payload, subject_id};
 use warden_core::keys::Sealed;
 
 use crate::Projection;
@@ -120,7 +120,7 @@ impl Projection for Mfa {
     const VERSION: u32 = 2;
 
     fn apply(&mut self, event: &Event) {
-        let Some(user) = subject_id(&event.subject, "mfa") else {
+        let Some(user) = subject_id(&event.subject, Prefix::Mfa) else {
             return;
         };
         let factors = self.users.entry(user.to_string()).or_default();

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use warden_core::Event;
-use warden_core::commands::payload;
 use warden_core::commands::retention::{
     Archived, HoldPlaced, HoldReleased, HoldScope, LEDGER_ARCHIVED, LEGAL_HOLD_PLACED, LEGAL_HOLD_RELEASED,
+    RETENTION_SUBJECT,
 };
+use warden_core::commands::{Prefix, payload, subject_id};
 use warden_core::event::timestamp;
 
 use crate::Projection;
@@ -22,6 +23,14 @@ pub struct Hold {
     pub placed_at: String,
     /// The user who placed it (none for the operator's command line).
     pub placed_by: Option<String>,
+    /// Its subject's version in the ledger (snapshots older than this
+    /// field only ever held holds at version 1).
+    #[serde(default = "first_version")]
+    pub version: u64,
+}
+
+fn first_version() -> u64 {
+    1
 }
 
 /// One archived range.
@@ -72,6 +81,12 @@ impl Projection for Retention {
     const VERSION: u32 = 1;
 
     fn apply(&mut self, event: &Event) {
+        // Versions follow the ledger, whatever the kind of the event.
+        if event.subject == RETENTION_SUBJECT {
+            self.archives_version = event.subject_version;
+        } else if let Some(hold) = subject_id(&event.subject, Prefix::LegalHold).and_then(|id| self.holds.get_mut(id)) {
+            hold.version = event.subject_version;
+        }
         match event.kind.as_str() {
             LEGAL_HOLD_PLACED => {
                 if let Some(placed) = payload::<HoldPlaced>(event) {
@@ -84,6 +99,7 @@ impl Projection for Retention {
                             placed_seq: event.seq,
                             placed_at: timestamp::format(&event.at),
                             placed_by: event.actor.id.clone(),
+                            version: event.subject_version,
                         },
                     );
                 }
@@ -99,7 +115,6 @@ impl Projection for Retention {
                         seq: event.seq,
                         archived,
                     });
-                    self.archives_version = event.subject_version;
                 }
             }
             _ => {}
@@ -151,10 +166,22 @@ mod tests {
         assert_eq!(model.org_holds("acme").count(), 1);
         assert_eq!(model.org_holds("other").count(), 0);
         assert_eq!(model.hold("h1").unwrap().placed_by.as_deref(), Some("owner-1"));
+        assert_eq!(model.hold("h1").unwrap().version, 1);
+        // Any event on a hold's subject moves its version, whatever its
+        // kind: the release is decided on the ledger's version.
+        let mut other = event(
+            3,
+            warden_core::NewEvent::new("legal_hold.noted", "legal_hold:h1", Actor::system()),
+        );
+        other.subject_version = 2;
+        model.apply(&other);
+        assert_eq!(model.hold("h1").unwrap().version, 2);
+        let version = model.hold("h1").unwrap().version;
         model.apply(&event(
             3,
             retention::hold_released(
                 &context,
+                version,
                 &HoldReleased {
                     hold: "h1".into(),
                     reason: "settled".into(),

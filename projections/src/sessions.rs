@@ -16,7 +16,7 @@ use warden_core::auth::device::Device;
 use warden_core::commands::session::{
     self, Assurance, DeviceFirstSeen, Pending, SessionCreated, SessionElevated, SessionRefreshed, SessionRotated,
 };
-use warden_core::commands::{payload, subject_id};
+use warden_core::commands::{Prefix, payload, subject_id};
 
 use crate::Projection;
 
@@ -180,7 +180,7 @@ impl Projection for Sessions {
             }
             return;
         }
-        let Some(id) = subject_id(&event.subject, "session") else {
+        let Some(id) = subject_id(&event.subject, Prefix::Session) else {
             return;
         };
         match event.kind.as_str() {

@@ -207,3 +207,122 @@ async fn app_events_are_chained_and_read_your_writes() {
         String::from_utf8_lossy(&verified.stdout)
     );
 }
+
+/// The application records events on its own subjects only: every subject
+/// Warden's events use (each prefix of the one list, bare, with an id, in
+/// any case) is refused, and nothing is appended, so no application event
+/// can move a Warden object's version (a rule, an endpoint, a legal hold).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_events_cannot_touch_warden_subjects() {
+    use warden_core::commands::Prefix;
+
+    let (server, _dir, _) = server().await;
+    let before: Value = server.get_json("/readyz").await;
+    for prefix in Prefix::ALL {
+        let name = prefix.as_str();
+        for subject in [
+            name.to_string(),
+            format!("{name}:0193a3c2-0000-7000-8000-000000000001"),
+            format!("{}:x", name.to_uppercase()),
+        ] {
+            let response = server
+                .post_app_event(&json!({"kind": "app.thing.done", "subject": subject}))
+                .await;
+            let body = assert_error(response, 400, "bad_request").await;
+            assert!(
+                body["error"]["message"].as_str().unwrap().contains("Warden's own"),
+                "{body}"
+            );
+        }
+    }
+    let after: Value = server.get_json("/readyz").await;
+    assert_eq!(
+        before["checks"]["projections"]["applied"], after["checks"]["projections"]["applied"],
+        "nothing was appended"
+    );
+    // The application's own subjects, even ones that merely look alike.
+    for subject in ["invoice:42", "users:1", "user_profile:1", "alerts:9"] {
+        let response = server
+            .post_app_event(&json!({"kind": "app.thing.done", "subject": subject}))
+            .await;
+        assert_eq!(response.status(), 201, "{subject}");
+    }
+}
+
+/// A client that lost the answer retries with the same `Idempotency-Key`
+/// and gets the original event, not a second one: at once, concurrently,
+/// and after a restart. A key reused for another event is refused; a bad
+/// key is a 400. The bearer scheme is case-insensitive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_events_retry_safely_with_an_idempotency_key() {
+    let (mut server, dir, env) = server().await;
+    let post = |url: String, key: Option<&'static str>, body: Value, scheme: &'static str| async move {
+        let mut request = reqwest::Client::new()
+            .post(format!("{url}/api/v1/app-events"))
+            .header("authorization", format!("{scheme} {TOKEN}"))
+            .json(&body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.unwrap()
+    };
+    let paid = json!({"kind": "app.invoice.paid", "subject": "invoice:7", "data": {"cents": 1200.0}});
+    let first = post(server.url.clone(), Some("7f0c2c4e-retry-1"), paid.clone(), "Bearer").await;
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+
+    // Retried: the same answer, marked as a replay (the data's 1200.0 is
+    // the 1200 the ledger stored).
+    let mut retried = json!(paid);
+    retried["data"]["cents"] = json!(1200);
+    let again = post(server.url.clone(), Some("7f0c2c4e-retry-1"), retried, "bearer").await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+
+    // Concurrent retries of a new key: one event.
+    let racing: Vec<_> = (0..8)
+        .map(|_| {
+            let body = json!({"kind": "app.invoice.paid", "subject": "invoice:8"});
+            tokio::spawn(post(server.url.clone(), Some("race-key"), body, "BEARER"))
+        })
+        .collect();
+    let mut seqs = std::collections::HashSet::new();
+    for answer in racing {
+        let answer = answer.await.unwrap();
+        assert_eq!(answer.status(), 201);
+        seqs.insert(answer.json::<Value>().await.unwrap()["seq"].as_u64().unwrap());
+    }
+    assert_eq!(seqs.len(), 1, "{seqs:?}");
+
+    // Another event under a used key is refused, and a key that is not one.
+    let other = json!({"kind": "app.invoice.voided", "subject": "invoice:7"});
+    assert_error(
+        post(server.url.clone(), Some("7f0c2c4e-retry-1"), other, "Bearer").await,
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
+    assert_error(
+        post(server.url.clone(), Some("has space"), paid.clone(), "Bearer").await,
+        400,
+        "bad_request",
+    )
+    .await;
+
+    // After a restart (a crash between commit and answer looks the same).
+    server.kill9();
+    let server = Server::start(&env, "http-again").await;
+    let after = post(server.url.clone(), Some("7f0c2c4e-retry-1"), paid.clone(), "Bearer").await;
+    assert_eq!(after.status(), 201);
+    assert_eq!(after.json::<Value>().await.unwrap(), first);
+    // Without a key, every request is a new event.
+    let fresh: Value = post(server.url.clone(), None, paid, "Bearer")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(fresh["seq"], first["seq"]);
+    drop(dir);
+}

@@ -93,10 +93,10 @@ async fn change(node: &Node, command: HoldCommand) -> Result<String, String> {
             retention::hold_placed(&context, &placed)
         }
         HoldCommand::Release { hold, reason } => {
-            if read(&node.models.retention).hold(&hold).is_none() {
+            let Some(version) = read(&node.models.retention).hold(&hold).map(|held| held.version) else {
                 return Err(format!("no legal hold {hold} is in force"));
-            }
-            retention::hold_released(&context, &HoldReleased { hold, reason })
+            };
+            retention::hold_released(&context, version, &HoldReleased { hold, reason })
         }
         HoldCommand::List => unreachable!("listed without a node"),
     };

@@ -73,13 +73,12 @@ pub async fn release(
     text: &str,
 ) -> Result<(), ApiError> {
     owner(current)?;
-    let held = read(&state.models.retention)
-        .org_holds(&current.user.org)
-        .any(|held| held.id == hold);
     // Another org's hold is as unknown as one that does not exist.
-    if !held {
-        return Err(ApiError::not_found());
-    }
+    let version = read(&state.models.retention)
+        .org_holds(&current.user.org)
+        .find(|held| held.id == hold)
+        .map(|held| held.version)
+        .ok_or_else(ApiError::not_found)?;
     let reason = reason(text)?;
     super::assurance::require_recent_authentication(state, current)?;
     let context = client.as_user(&current.user.id, &current.user.org);
@@ -87,6 +86,6 @@ pub async fn release(
         hold: hold.to_string(),
         reason,
     };
-    commit(state, vec![retention::hold_released(&context, &released)]).await?;
+    commit(state, vec![retention::hold_released(&context, version, &released)]).await?;
     Ok(())
 }

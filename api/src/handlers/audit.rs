@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use warden_core::commands::{Prefix, subject_id};
 use warden_core::event::timestamp;
 use warden_core::export::Format;
 use warden_core::{ActorKind, Event, Outcome};
@@ -303,7 +304,7 @@ pub fn related_queries(event: &Event, window_minutes: i64) -> Vec<(&'static str,
         .data
         .get("session")
         .and_then(Value::as_str)
-        .or_else(|| event.subject.strip_prefix("session:"));
+        .or_else(|| subject_id(&event.subject, Prefix::Session));
     if let Some(session) = session {
         related.push(("same_session", query(&[("session", session)])));
     }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Context, data, subject};
+use super::{Context, Prefix, data, subject};
 use crate::event::{NewEvent, Outcome};
 
 pub const ALERT_RULE_CREATED: &str = "alert_rule.created";
@@ -34,12 +34,12 @@ pub const ALERT_RESOLVED: &str = "alert.resolved";
 
 /// `alert_rule:<id>`: a rule's history; its version is the rule's.
 pub fn rule_subject(rule: &str) -> String {
-    subject("alert_rule", rule)
+    subject(Prefix::AlertRule, rule)
 }
 
 /// `alert:<id>`: an alert's history (fired, delivered, acknowledged …).
 pub fn alert_subject(alert: &str) -> String {
-    subject("alert", alert)
+    subject(Prefix::Alert, alert)
 }
 
 /// A rule as created or changed: `spec` is the rule in the language of

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Context, data};
+use super::{Context, Prefix, data};
 use crate::event::NewEvent;
 
 pub const AUDIT_SEARCHED: &str = "audit.searched";
@@ -15,7 +15,7 @@ pub const AUDIT_EXPORTED: &str = "audit.exported";
 
 /// `audit:<org>`: the trail of one org's audit reads.
 pub fn audit_subject(org: &str) -> String {
-    super::subject("audit", org)
+    super::subject(Prefix::Audit, org)
 }
 
 /// A search of an org's trail, as asked and as answered.
@@ -41,6 +41,10 @@ pub struct EventViewed {
     pub org: String,
     pub seq: u64,
     pub kind: String,
+    /// Opened by a link on another site (an alert email in a webmail),
+    /// not from Warden's own pages.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_another_site: bool,
 }
 
 /// An export of a selection of an org's trail, recorded before the first

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Context, data, subject};
+use super::{Context, Prefix, data, subject};
 use crate::event::NewEvent;
 
 pub const IMPORT_STARTED: &str = "import.started";
@@ -11,7 +11,7 @@ pub const IMPORT_COMPLETED: &str = "import.completed";
 pub const IMPORT_REVERTED: &str = "import.reverted";
 
 pub fn import_subject(id: &str) -> String {
-    subject("import", id)
+    subject(Prefix::Import, id)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Context, data, subject};
+use super::{Context, Prefix, data, subject};
 use crate::auth::totp::TotpParams;
 use crate::auth::webauthn::{AuthenticationResult, CEREMONY_CLAIM, CREDENTIAL_CLAIM, Passkey};
 use crate::event::{NewEvent, Outcome};
@@ -38,11 +38,11 @@ pub const VERIFIED: &str = "mfa.verified";
 pub const FAILED: &str = "mfa.failed";
 
 pub fn mfa_subject(user: &str) -> String {
-    subject("mfa", user)
+    subject(Prefix::Mfa, user)
 }
 
 pub fn attempts_subject(user: &str) -> String {
-    subject("mfa-attempts", user)
+    subject(Prefix::MfaAttempts, user)
 }
 
 /// The second-factor methods.

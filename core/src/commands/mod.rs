@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod alert;
+pub mod app_event;
 pub mod audit;
 pub mod import;
 pub mod mfa;
@@ -14,6 +15,7 @@ pub mod org;
 pub mod retention;
 pub mod session;
 pub mod setup;
+pub mod subjects;
 pub mod webhook_endpoint;
 
 use serde::Serialize;
@@ -45,12 +47,4 @@ pub fn payload<T: DeserializeOwned>(event: &Event) -> Option<T> {
     T::deserialize(&event.data).ok()
 }
 
-/// `user:<id>`, `org:<id>`, `session:<id>`: the subject of an entity.
-pub fn subject(prefix: &str, id: &str) -> String {
-    format!("{prefix}:{id}")
-}
-
-/// The id part of a subject with this prefix.
-pub fn subject_id<'a>(subject: &'a str, prefix: &str) -> Option<&'a str> {
-    subject.strip_prefix(prefix)?.strip_prefix(':')
-}
+pub use subjects::{Prefix, subject, subject_id};

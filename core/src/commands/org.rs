@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Context, data, subject};
+use super::{Context, Prefix, data, subject};
 use crate::auth::mfa_policy::MfaPolicy;
 use crate::event::NewEvent;
 
@@ -18,7 +18,7 @@ pub const ORG_REMOVED: &str = "org.removed";
 pub const SLUG_CLAIM: &str = "org_slug";
 
 pub fn org_subject(id: &str) -> String {
-    subject("org", id)
+    subject(Prefix::Org, id)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

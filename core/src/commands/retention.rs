@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Context, data, subject};
+use super::{Context, Prefix, data, subject};
 use crate::chain::Digest;
 use crate::event::NewEvent;
 
@@ -18,11 +18,11 @@ pub const LEGAL_HOLD_PLACED: &str = "legal_hold.placed";
 pub const LEGAL_HOLD_RELEASED: &str = "legal_hold.released";
 
 /// The subject of every archive: archives happen one after the other.
-pub const RETENTION_SUBJECT: &str = "retention";
+pub const RETENTION_SUBJECT: &str = Prefix::Retention.as_str();
 
 /// `legal_hold:<id>`.
 pub fn hold_subject(hold: &str) -> String {
-    subject("legal_hold", hold)
+    subject(Prefix::LegalHold, hold)
 }
 
 /// A range of the log moved to a bundle and removed from the database.
@@ -94,10 +94,11 @@ pub fn hold_placed(context: &Context, placed: &HoldPlaced) -> NewEvent {
         .data(data(placed))
 }
 
-pub fn hold_released(context: &Context, released: &HoldReleased) -> NewEvent {
+/// Releases a hold whose subject is at `version` (as the read model saw it).
+pub fn hold_released(context: &Context, version: u64, released: &HoldReleased) -> NewEvent {
     context
         .event(LEGAL_HOLD_RELEASED, hold_subject(&released.hold))
-        .expect_version(1)
+        .expect_version(version)
         .data(data(released))
 }
 

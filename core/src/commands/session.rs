@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Context, data, subject};
+use super::{Context, Prefix, data, subject};
 use crate::auth::device::Device;
 use crate::event::{NewEvent, Outcome};
 
@@ -26,7 +26,7 @@ pub const CSRF_REFUSED: &str = "csrf.refused";
 pub const ACCESS_DENIED: &str = "access.denied";
 
 pub fn session_subject(id: &str) -> String {
-    subject("session", id)
+    subject(Prefix::Session, id)
 }
 
 /// How a session reached its assurance level.
@@ -205,7 +205,7 @@ pub fn revoke(context: &Context, id: &str, revoked: &SessionRevoked) -> NewEvent
 /// Subject `devices:<user>`: the user's own version is not moved by it.
 pub fn device_first_seen(context: &Context, seen: &DeviceFirstSeen) -> NewEvent {
     context
-        .event(DEVICE_FIRST_SEEN, subject("devices", &seen.user))
+        .event(DEVICE_FIRST_SEEN, subject(Prefix::Devices, &seen.user))
         .data(data(seen))
 }
 
@@ -213,7 +213,7 @@ pub fn device_first_seen(context: &Context, seen: &DeviceFirstSeen) -> NewEvent 
 pub fn csrf_refused(context: &Context, session: Option<&str>, refused: &CsrfRefused) -> NewEvent {
     let subject = match session {
         Some(id) => session_subject(id),
-        None => subject("request", &context.request_id),
+        None => subject(Prefix::Request, &context.request_id),
     };
     context
         .event(CSRF_REFUSED, subject)
@@ -225,7 +225,7 @@ pub fn csrf_refused(context: &Context, session: Option<&str>, refused: &CsrfRefu
 pub fn access_denied(context: &Context, session: Option<&str>, denied: &AccessDenied) -> NewEvent {
     let subject = match session {
         Some(id) => session_subject(id),
-        None => subject("request", &context.request_id),
+        None => subject(Prefix::Request, &context.request_id),
     };
     context
         .event(ACCESS_DENIED, subject)

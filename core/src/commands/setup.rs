@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{Context, data};
 use crate::event::NewEvent;
 
-pub const SETUP_SUBJECT: &str = "setup";
+pub const SETUP_SUBJECT: &str = super::Prefix::Setup.as_str();
 pub const SETUP_LINK_ISSUED: &str = "setup.link_issued";
 pub const SETUP_COMPLETED: &str = "setup.completed";
 

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Context, data, subject};
+use super::{Context, Prefix, data, subject};
 use crate::event::NewEvent;
 use crate::keys::Sealed;
 
@@ -14,7 +14,7 @@ pub const WEBHOOK_ENDPOINT_REMOVED: &str = "webhook_endpoint.removed";
 
 /// `webhook_endpoint:<id>`: the subject of an endpoint and of its data key.
 pub fn endpoint_subject(endpoint: &str) -> String {
-    subject("webhook_endpoint", endpoint)
+    subject(Prefix::WebhookEndpoint, endpoint)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

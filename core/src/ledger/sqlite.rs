@@ -250,6 +250,15 @@ impl LedgerStore for SqliteStore {
         Ok(())
     }
 
+    async fn claim_holder(&self, namespace: &str, value: &str) -> Result<Option<u64>, LedgerError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM unique_claims WHERE namespace = ? AND value = ?")
+            .bind(namespace)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(seq.and_then(|seq| u64::try_from(seq).ok()))
+    }
+
     async fn load_snapshot(&self, name: &str) -> Result<Option<Snapshot>, LedgerError> {
         let row: Option<(i64, i64, Vec<u8>)> =
             sqlx::query_as("SELECT version, seq, state FROM snapshots WHERE name = ?")

@@ -78,6 +78,8 @@ pub trait LedgerStore: Send + Sync + 'static {
     /// The latest event on the `ledger` subject (the current signing key).
     async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError>;
     async fn ping(&self) -> Result<(), LedgerError>;
+    /// The seq of the event that holds this unique claim, if one does.
+    async fn claim_holder(&self, namespace: &str, value: &str) -> Result<Option<u64>, LedgerError>;
 
     /// Where the log starts after its latest archive; `None` while it
     /// starts at its genesis (always, for a backend without retention).

@@ -8,11 +8,11 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use warden_core::commands::subject_id;
+use warden_core::commands::{Prefix, subject_id};
 use warden_core::{ActorKind, Event, Outcome};
 
 /// Subject prefixes whose id is a user id.
-const USER_SUBJECTS: [&str; 4] = ["user", "mfa", "mfa-attempts", "devices"];
+const USER_SUBJECTS: [Prefix; 4] = [Prefix::User, Prefix::Mfa, Prefix::MfaAttempts, Prefix::Devices];
 
 /// Who a user is, as far as the audit trail needs: their org (which never
 /// changes) and the email they were created with, shown beside their id.
@@ -37,7 +37,7 @@ impl Directory {
             return false;
         }
         let (Some(id), Some(org), Some(email)) = (
-            subject_id(&event.subject, "user"),
+            subject_id(&event.subject, Prefix::User),
             event.data.get("org").and_then(Value::as_str),
             event.data.get("email").and_then(Value::as_str),
         ) else {
@@ -63,7 +63,7 @@ fn account_of(event: &Event) -> Option<String> {
         .or_else(|| {
             USER_SUBJECTS
                 .iter()
-                .find_map(|prefix| subject_id(&event.subject, prefix))
+                .find_map(|prefix| subject_id(&event.subject, *prefix))
                 .map(str::to_string)
         })
 }
@@ -82,7 +82,7 @@ pub fn org_of(event: &Event, directory: &Directory) -> Option<String> {
                 .and_then(|user| directory.people.get(&user))
                 .map(|person| person.org.clone())
         })
-        .or_else(|| subject_id(&event.subject, "org").map(str::to_string))
+        .or_else(|| subject_id(&event.subject, Prefix::Org).map(str::to_string))
 }
 
 /// One event as the audit index sees it.
@@ -122,7 +122,7 @@ impl AuditDoc {
             (ActorKind::User, Some(id)) => person(id).map(|person| person.email.clone()),
             _ => None,
         };
-        let session = data_str("session").or_else(|| subject_id(&event.subject, "session").map(str::to_string));
+        let session = data_str("session").or_else(|| subject_id(&event.subject, Prefix::Session).map(str::to_string));
         let ip = event
             .actor
             .ip

@@ -263,6 +263,15 @@ impl LedgerStore for PostgresStore {
         Ok(())
     }
 
+    async fn claim_holder(&self, namespace: &str, value: &str) -> Result<Option<u64>, LedgerError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM unique_claims WHERE namespace = $1 AND value = $2")
+            .bind(namespace)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(seq.and_then(|seq| u64::try_from(seq).ok()))
+    }
+
     async fn load_snapshot(&self, name: &str) -> Result<Option<Snapshot>, LedgerError> {
         let row: Option<(i32, i64, Vec<u8>)> =
             sqlx::query_as("SELECT version, seq, state FROM snapshots WHERE name = $1")
