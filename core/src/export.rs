@@ -109,11 +109,16 @@ fn write_csv_row(event: &Event, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// RFC 4180 quoting. A field a spreadsheet would run as a formula (starting
-/// with `=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`,
-/// the usual defence against CSV injection; JSON Lines keeps every byte.
+/// RFC 4180 quoting. A field a spreadsheet would run as a formula gets a
+/// leading `'`, the usual defence against CSV injection: one that starts
+/// with `=`, `+`, `-` or `@` (or their full-width forms, which some
+/// spreadsheets read alike), also after leading spaces, line feeds or
+/// other control characters (spreadsheets skip them), or that starts with
+/// a tab, carriage return or line feed. JSON Lines keeps every byte.
 pub fn write_csv_field(field: &str, out: &mut Vec<u8>) {
-    let formula = field.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let after_blanks = field.trim_start_matches(|c: char| c.is_whitespace() || c.is_control());
+    let formula =
+        after_blanks.starts_with(['=', '+', '-', '@', '＝', '＋', '－', '＠']) || field.starts_with(['\t', '\r', '\n']);
     let quoted = formula || field.contains([',', '"', '\r', '\n']);
     if quoted {
         out.push(b'"');
@@ -156,5 +161,12 @@ mod tests {
         assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(field("@SUM(A1)"), "\"'@SUM(A1)\"");
         assert_eq!(field("-1"), "\"'-1\"");
+        // Spreadsheets skip what comes before the sign.
+        assert_eq!(field(" =1+1"), "\"' =1+1\"");
+        assert_eq!(field("\n=1+1"), "\"'\n=1+1\"");
+        assert_eq!(field("\u{a0}\u{3000}@x"), "\"'\u{a0}\u{3000}@x\"");
+        assert_eq!(field("＝1+1"), "\"'＝1+1\"");
+        assert_eq!(field("\tplain"), "\"'\tplain\"");
+        assert_eq!(field("plain = text"), "plain = text");
     }
 }

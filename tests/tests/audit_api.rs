@@ -386,3 +386,69 @@ async fn exports_stream_the_selection_and_need_a_recent_sign_in() {
     assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
     assert_eq!(globex.get("/api/v1/audit/export").await.status, 200);
 }
+
+/// A link on another site (a top-level navigation: the `SameSite=Lax`
+/// cookie comes along) cannot make an auditor's session run or export a
+/// search of the linker's choosing: the API refuses it, the console shows
+/// the form filled in but does not run it, and nothing is recorded as the
+/// auditor's search. Viewing one event by a link works (alert emails link
+/// to events) and is recorded as opened from another site.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_from_other_sites_do_not_search_as_the_auditor() {
+    let instance = two_orgs(&[]).await;
+    let mut auditor = signed_in(&instance, "auditor@acme.test").await;
+    let head = instance.server.get_json("/readyz").await["checks"]["projections"]["applied"]
+        .as_u64()
+        .unwrap();
+    indexed(&mut auditor, head).await;
+    let own_event = auditor.get("/api/v1/audit/events?limit=1").await.body["events"][0]["seq"]
+        .as_u64()
+        .unwrap();
+    let mut linked = auditor.clone();
+    linked.origin = None;
+    linked.headers = vec![
+        ("sec-fetch-site".into(), "cross-site".into()),
+        ("sec-fetch-mode".into(), "navigate".into()),
+    ];
+    for path in [
+        "/api/v1/audit/events?q=planted%20words",
+        "/api/v1/audit/export?format=csv&q=planted%20words",
+    ] {
+        assert_refused(&linked.get(path).await, 403, "cross_site");
+    }
+    let page = linked.get("/audit?q=planted+words").await;
+    assert_eq!(page.status, 200);
+    let html = page.body.as_str().unwrap();
+    assert!(html.contains("was not run"), "{html}");
+    assert!(html.contains("planted words"), "the form is filled in");
+    // A navigation within Warden runs the same search.
+    let mut same_origin = auditor.clone();
+    same_origin.headers = vec![
+        ("sec-fetch-site".into(), "same-origin".into()),
+        ("sec-fetch-mode".into(), "navigate".into()),
+    ];
+    assert_eq!(
+        same_origin.get("/api/v1/audit/events?q=planted%20words").await.status,
+        200
+    );
+
+    let viewed = linked.get(&format!("/api/v1/audit/events/{own_event}")).await;
+    assert_eq!(viewed.status, 200, "{:?}", viewed.body);
+    let events = warden_tests::web::events(&instance);
+    let planted: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["kind"] == "audit.searched" && event["data"]["filters"]["q"] == "planted words")
+        .collect();
+    assert_eq!(
+        planted.len(),
+        1,
+        "only the same-origin search was recorded: {planted:?}"
+    );
+    assert!(!events.iter().any(|event| event["kind"] == "audit.exported"));
+    let view = events
+        .iter()
+        .rev()
+        .find(|event| event["kind"] == "audit.event_viewed")
+        .unwrap();
+    assert_eq!(view["data"]["from_another_site"], true);
+}

@@ -107,6 +107,12 @@ pub async fn change_password(
 ) -> Result<NewSession, ApiError> {
     let context = client.as_user(&current.user.id, &current.user.org);
     let user = confirm_password(state, current, client, current_password, "password_change").await?;
+    if new_password.expose() == current_password.expose() {
+        return Err(ApiError::unprocessable(
+            "weak_password",
+            "the new password must differ from the current one",
+        ));
+    }
     check_new_password(state, new_password, &[&user.email, &user.display_name])?;
     let set = sealed_password(state, &user.id, new_password, "change").await?;
     let token = Token::generate();

@@ -96,6 +96,7 @@ pub async fn search(
     client: &Client,
     mut search: Search,
 ) -> Result<Found, ApiError> {
+    refuse_from_another_site(client, "search")?;
     let org = reader.user.org.clone();
     search.query.org = Some(org.clone());
     let query = search.query;
@@ -123,6 +124,20 @@ pub async fn search(
         next: page.next,
         indexed_through,
     })
+}
+
+/// A search or an export is the reader's own choice of words and
+/// filters: a link on another site cannot make their session run (and
+/// record) one. Viewing one event by a link stays possible (alert emails
+/// link to the events that fired them) and is recorded as such.
+fn refuse_from_another_site(client: &Client, what: &str) -> Result<(), ApiError> {
+    if client.navigated_from_another_site {
+        return Err(ApiError::forbidden_code(
+            "cross_site",
+            format!("this {what} was opened from another site and was not run; run it from the audit console"),
+        ));
+    }
+    Ok(())
 }
 
 /// One event of the reader's org; 404 for any other (whether it exists
@@ -153,6 +168,7 @@ pub async fn view(state: &AppState, reader: &CurrentSession, client: &Client, se
         org: org.clone(),
         seq,
         kind: event.kind.clone(),
+        from_another_site: client.navigated_from_another_site,
     };
     let context = client.as_user(&reader.user.id, &org);
     state.ledger.append_one(audit::event_viewed(&context, &viewed)).await?;
@@ -250,6 +266,7 @@ pub async fn export(
     search: Search,
     format: ExportFormat,
 ) -> Result<Exporting, ApiError> {
+    refuse_from_another_site(client, "export")?;
     crate::flows::assurance::require_recent_authentication(state, reader)?;
     let org = reader.user.org.clone();
     let mut query = search.query;

@@ -208,6 +208,15 @@ pub async fn search(
         bundle_url: url("/audit/export", "format=bundle"),
         error: None,
     };
+    if client.navigated_from_another_site {
+        // The form, filled in, but not run: the reader runs it if they
+        // mean to (see `flows::audit::search`).
+        page.error = Some(
+            "This search was opened from a link on another site, so it was not run. Check the filters and press Search to run it."
+                .into(),
+        );
+        return render(StatusCode::OK, &page);
+    }
     let result = async {
         let search = parse(&query, query.get("cursor"))?;
         audit::search(&state, &reader, &client, search).await

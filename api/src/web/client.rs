@@ -22,6 +22,10 @@ pub struct Client {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: String,
+    /// A top-level navigation from another site (a link on another page,
+    /// in a webmail): the browser sent the `SameSite=Lax` cookie, but the
+    /// user did not choose what the link asks for.
+    pub navigated_from_another_site: bool,
 }
 
 /// The client's address, decided once per request by [`resolve_ip`].
@@ -68,11 +72,13 @@ impl Client {
             .get::<RequestId>()
             .map(|id| id.0.clone())
             .unwrap_or_default();
-        Self::of(
+        let mut client = Self::of(
             parts.extensions.get::<ClientIp>(),
             parts.headers.get(header::USER_AGENT),
             request_id,
-        )
+        );
+        client.navigated_from_another_site = navigated_from_another_site(&parts.headers);
+        client
     }
 
     /// From what a request said: its resolved address, its user agent
@@ -84,6 +90,7 @@ impl Client {
                 .and_then(|value| value.to_str().ok())
                 .map(|text| text.chars().take(USER_AGENT_MAX).collect()),
             request_id,
+            navigated_from_another_site: false,
         }
     }
 
@@ -108,6 +115,15 @@ impl Client {
             request_id: self.request_id.clone(),
         }
     }
+}
+
+/// Fetch metadata (`Sec-Fetch-Site`, `Sec-Fetch-Mode`): a navigation that
+/// another site (or a sibling subdomain) started. Cross-site requests that
+/// are not navigations carry no session cookie (`SameSite=Lax`); clients
+/// that are not browsers send neither header.
+fn navigated_from_another_site(headers: &axum::http::HeaderMap) -> bool {
+    let value = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    matches!(value("sec-fetch-site"), Some("cross-site" | "same-site")) && value("sec-fetch-mode") == Some("navigate")
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {

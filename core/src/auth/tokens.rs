@@ -106,10 +106,8 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 }
 
 pub fn constant_time_eq_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    // Lengths are not secret (tokens have one length); contents are.
+    a.len() == b.len() && bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
 }
 
 #[cfg(test)]
