@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod flows;
 pub mod handlers;

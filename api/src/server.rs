@@ -152,21 +152,19 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
     });
     announce_setup(&state).await;
     tracing::info!(%address, profile = ?profile_name(&config), "warden listening on http://{address}");
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
-    // In-flight requests get the grace period to finish.
-    let grace = config.shutdown_grace;
-    let mut served = Box::pin(served.into_future());
-    tokio::select! {
-        result = &mut served => {
-            if let Err(error) = result {
-                tracing::error!(%error, "server stopped");
-            }
-        }
-        () = async { shutdown_signal().await; tokio::time::sleep(grace).await } => {
-            tracing::warn!("grace period over; closing remaining connections");
-        }
-    }
+    tracing::info!(
+        max_connections = config.connections.max_connections,
+        header_read_timeout_seconds = config.connections.header_read_timeout.as_secs(),
+        "connection limits"
+    );
+    crate::connections::serve(
+        listener,
+        router(state),
+        config.connections,
+        shutdown_signal(),
+        config.shutdown_grace,
+    )
+    .await;
     node.stop().await;
     tracing::info!("stopped");
     Ok(())

@@ -326,3 +326,96 @@ async fn app_events_retry_safely_with_an_idempotency_key() {
     assert_ne!(fresh["seq"], first["seq"]);
     drop(dir);
 }
+
+/// Slow clients cannot hold the server: connections that send nothing,
+/// trickle a header line every few hundred milliseconds, or sit idle after
+/// a request are closed after the header-read timeout; past `max_connections` a connection gets a
+/// clear 503 at once; and once the slow ones are gone, `/healthz` answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_connections_are_closed_and_capped() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = NodeEnv::in_dir(dir.path());
+    env.extra = vec![
+        ("WARDEN_HEADER_READ_TIMEOUT_SECONDS".into(), "1".into()),
+        ("WARDEN_MAX_CONNECTIONS".into(), "16".into()),
+    ];
+    let server = Server::start(&env, "slow-clients").await;
+    let address = server.url.trim_start_matches("http://").to_string();
+    let began = Instant::now();
+    // Twenty connections against a cap of sixteen: silent ones, trickling
+    // ones, and idle keep-alive ones (one request answered, then nothing).
+    // Those over the cap are answered 503 at once, before they send a
+    // byte (the harness's own readiness probe may still hold one slot).
+    let mut streams = Vec::new();
+    for _ in 0..20 {
+        streams.push(TcpStream::connect(&address).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for (n, mut stream) in streams.into_iter().enumerate() {
+        let mut answer = vec![0u8; 1024];
+        if let Ok(Ok(read)) = tokio::time::timeout(Duration::from_millis(10), stream.read(&mut answer)).await
+            && read > 0
+        {
+            let answer = String::from_utf8_lossy(&answer[..read]).to_string();
+            assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+            assert!(
+                answer.contains("retry-after: 1") && answer.contains("too_many_connections"),
+                "{answer}"
+            );
+            refused += 1;
+            continue;
+        }
+        match n % 3 {
+            1 => stream.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap(),
+            2 => stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nhost: warden\r\n\r\n")
+                .await
+                .unwrap(),
+            _ => {}
+        }
+        held.push((n, stream));
+    }
+    assert!((4..=5).contains(&refused), "{refused} of 20 refused with a cap of 16");
+    // Trickle one header line every 300 ms into the trickling ones.
+    let trickle = tokio::spawn(async move {
+        for round in 0..20 {
+            for (n, stream) in held.iter_mut() {
+                if *n % 3 == 1 {
+                    let _ = stream.write_all(format!("x-slow-{round}: 1\r\n").as_bytes()).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        held
+    });
+
+    // The held connections are closed by the server within the timeout
+    // (and the trickle, which lasts 6 s, does not keep any open).
+    let mut held = trickle.await.unwrap();
+    for (_, stream) in &mut held {
+        let mut buffer = [0u8; 512];
+        let closed = tokio::time::timeout(Duration::from_secs(1), async {
+            loop {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(
+            closed.is_ok(),
+            "a slow connection was still open after {:?}",
+            began.elapsed()
+        );
+    }
+    let health = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(began.elapsed() < Duration::from_secs(20));
+}

@@ -13,11 +13,14 @@ use thiserror::Error;
 use warden_core::auth::password::HashParams;
 
 mod alerting;
+mod connections;
 mod mfa;
 mod web;
 
 pub use alerting::AlertingConfig;
 use alerting::alerting_config;
+pub use connections::ConnectionsConfig;
+use connections::connections_config;
 pub use mfa::MfaConfig;
 use mfa::mfa_config;
 use web::web_config;
@@ -110,6 +113,14 @@ pub struct Settings {
     /// Seconds to finish in-flight requests on shutdown.
     #[arg(long, env = "WARDEN_SHUTDOWN_GRACE_SECONDS", global = true)]
     pub shutdown_grace_seconds: Option<u64>,
+    /// Seconds a client has to send a request's headers, and that an idle
+    /// keep-alive connection is kept.
+    #[arg(long, env = "WARDEN_HEADER_READ_TIMEOUT_SECONDS", global = true)]
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Most connections served at once; more are refused with a 503
+    /// (default: what the file-descriptor limit leaves room for).
+    #[arg(long, env = "WARDEN_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
     /// The URL browsers reach Warden at (its origin is trusted for CSRF).
     #[arg(long, env = "WARDEN_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
@@ -196,6 +207,8 @@ struct FileSettings {
     app_events_token_file: Option<PathBuf>,
     log_format: Option<String>,
     shutdown_grace_seconds: Option<u64>,
+    header_read_timeout_seconds: Option<u64>,
+    max_connections: Option<usize>,
     public_url: Option<String>,
     #[serde(default)]
     trusted_origins: Vec<String>,
@@ -254,6 +267,7 @@ pub struct Config {
     pub app_events_token_file: Option<PathBuf>,
     pub log_format: LogFormat,
     pub shutdown_grace: Duration,
+    pub connections: ConnectionsConfig,
     pub web: WebConfig,
     pub passwords: PasswordConfig,
     pub mfa: MfaConfig,
@@ -280,6 +294,7 @@ impl Config {
         let web = web_config(settings, &file)?;
         let mfa = mfa_config(settings, &file)?;
         let alerting = alerting_config(settings, &file)?;
+        let connections = connections_config(settings, &file)?;
         let data_dir = settings
             .data_dir
             .clone()
@@ -436,6 +451,7 @@ impl Config {
             app_events_token_file: settings.app_events_token_file.clone().or(file.app_events_token_file),
             log_format,
             shutdown_grace,
+            connections,
         })
     }
 
