@@ -5,6 +5,7 @@
 //! the log, so it survives a restart.
 
 pub mod backoff;
+pub mod egress;
 mod http;
 pub mod message;
 mod smtp;
@@ -13,6 +14,7 @@ mod worker;
 
 use std::time::Duration;
 
+pub use http::class as failure_class;
 pub use smtp::Mailer;
 pub use target::check_webhook_url;
 pub use worker::Deliverer;
@@ -33,6 +35,9 @@ pub struct DeliveryConfig {
     pub console_url: String,
     /// Email, when `smtp_url` is set.
     pub email: Option<EmailConfig>,
+    /// Whether webhooks may go to private and other special-purpose
+    /// addresses (`alert_webhook_private_addresses`, default false).
+    pub private_addresses: bool,
 }
 
 #[derive(Clone)]
@@ -62,6 +67,7 @@ impl Default for DeliveryConfig {
             timeout: Duration::from_secs(10),
             console_url: "http://127.0.0.1:8080".into(),
             email: None,
+            private_addresses: false,
         }
     }
 }

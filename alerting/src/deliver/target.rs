@@ -2,10 +2,13 @@
 
 use std::net::IpAddr;
 
+use super::egress;
+
 /// http or https, a host, no credentials in the URL (the signature is the
-/// credential), no fragment, and no loopback, private or link-local
-/// address unless `private_allowed`. Names are not resolved here: a name
-/// that resolves to a private address is not caught (decision 0015).
+/// credential), no fragment, and no special-purpose address or
+/// special-use name unless `private_allowed`. Checked when an endpoint is
+/// created and again before each send; names are resolved and their
+/// addresses checked when sending ([`egress::CheckedResolver`]).
 pub fn check_webhook_url(url: &str, private_allowed: bool) -> Result<(), String> {
     if url.len() > 2000 {
         return Err("at most 2000 characters".into());
@@ -22,31 +25,16 @@ pub fn check_webhook_url(url: &str, private_allowed: bool) -> Result<(), String>
     }
     let host = parsed.host_str().ok_or("needs a host")?.to_ascii_lowercase();
     let private = match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-        Ok(ip) => is_private(ip),
-        Err(_) => host == "localhost" || host.ends_with(".localhost"),
+        Ok(ip) => egress::refused(ip),
+        Err(_) => egress::refused_name(&host),
     };
     if private && !private_allowed {
         return Err(
-            "is a loopback, private or link-local address (alert_webhook_private_addresses allows them)".into(),
+            "is a loopback, private, link-local or other special-purpose address or name (alert_webhook_private_addresses allows them)"
+                .into(),
         );
     }
     Ok(())
-}
-
-fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast()
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
-        }
-    }
 }
 
 #[cfg(test)]
@@ -57,7 +45,8 @@ mod tests {
     fn public_http_urls_pass() {
         for url in [
             "https://hooks.example.org/warden?team=soc",
-            "http://203.0.113.7:8080/in",
+            "http://8.8.8.8:8080/in",
+            "http://[2606:4700::1111]/in",
         ] {
             assert_eq!(check_webhook_url(url, false), Ok(()), "{url}");
         }
@@ -75,6 +64,19 @@ mod tests {
             "http://[fd00::1]/",
             "http://[::ffff:127.0.0.1]/",
             "http://0.0.0.0/",
+            "http://[::127.0.0.1]/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[2002:a00:1::]/",
+            "http://100.100.100.200/",
+            "http://198.18.0.1/",
+            "http://192.0.0.170/",
+            "http://240.0.0.1/",
+            "http://224.0.0.251/",
+            "http://localhost./",
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "http://0x7f000001/",
+            "http://2130706433/",
+            "http://127.1/",
         ] {
             assert!(check_webhook_url(url, false).is_err(), "{url}");
             assert_eq!(check_webhook_url(url, true), Ok(()), "{url}");

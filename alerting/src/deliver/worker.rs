@@ -67,7 +67,7 @@ impl Deliverer {
             None => None,
         };
         Ok(Deliverer {
-            http: http::client(config.timeout),
+            http: http::client(config.timeout, config.private_addresses),
             ledger,
             deliveries,
             data_keys,
@@ -258,9 +258,16 @@ impl Deliverer {
         let events = self.events(job).await?;
         let body = message::webhook_body(&job.alert, &events, &self.config.console_url);
         let body = serde_json::to_vec(&body).map_err(|error| Failure::permanent(error.to_string()))?;
-        http::post(&self.http, &endpoint.url, &secret, &job.alert.fired.alert, body)
-            .await
-            .map(Some)
+        http::post(
+            &self.http,
+            self.config.private_addresses,
+            &endpoint.url,
+            &secret,
+            &job.alert.fired.alert,
+            body,
+        )
+        .await
+        .map(Some)
     }
 
     async fn send_email(&self, job: &Due, address: &str) -> Result<Option<u16>, Failure> {

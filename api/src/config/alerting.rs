@@ -51,6 +51,10 @@ pub(super) fn alerting_config(settings: &Settings, file: &FileSettings) -> Resul
                 .ok_or_else(|| invalid("smtp_from", "is needed with smtp_url: the sender of alert emails"))?,
         }),
     };
+    let webhook_private_addresses = settings
+        .alert_webhook_private_addresses
+        .or(file.alert_webhook_private_addresses)
+        .unwrap_or(false);
     Ok(AlertingConfig {
         delivery: DeliveryConfig {
             attempts,
@@ -58,11 +62,9 @@ pub(super) fn alerting_config(settings: &Settings, file: &FileSettings) -> Resul
             timeout: Duration::from_secs(timeout_seconds),
             console_url: defaults.console_url,
             email,
+            private_addresses: webhook_private_addresses,
         },
-        webhook_private_addresses: settings
-            .alert_webhook_private_addresses
-            .or(file.alert_webhook_private_addresses)
-            .unwrap_or(false),
+        webhook_private_addresses,
     })
 }
 
