@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use warden_core::Event;
-use warden_core::auth::throttle::ThrottlePolicy;
+use warden_core::auth::throttle::{SignInFailures, ThrottlePolicy, sign_in_wait};
 use warden_core::commands::account::{self, LoginFailed, LoginSucceeded};
 use warden_core::commands::mfa::{self, Failed, FailureReason, Verified};
 use warden_core::commands::payload;
@@ -21,10 +21,21 @@ const KEEP: usize = 64;
 /// Stale keys are dropped every this many events.
 const SWEEP_EVERY: u64 = 4096;
 
+/// Networks remembered per account, most recent last.
+const KNOWN_NETWORKS: usize = 16;
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LoginThrottle {
+    /// Failures per account identifier, from anywhere.
     accounts: HashMap<String, Vec<DateTime<Utc>>>,
     ips: HashMap<String, Vec<DateTime<Utc>>>,
+    /// Failures per account identifier and client network (`pair_key`).
+    #[serde(default)]
+    pairs: HashMap<String, Vec<DateTime<Utc>>>,
+    /// The networks (`network_key`) each account identifier signed in
+    /// from, with when it last did.
+    #[serde(default)]
+    known: HashMap<String, Vec<(String, DateTime<Utc>)>>,
     /// Per user: wrong or replayed second-factor codes.
     #[serde(default)]
     second_factors: HashMap<String, Vec<DateTime<Utc>>>,
@@ -37,25 +48,41 @@ impl LoginThrottle {
     /// `pending`: attempts for this identifier and this IP being checked
     /// right now, counted as failures (a parallel burst gets no more
     /// guesses than a sequential one).
+    /// The wait before a password for `identifier` from `ip` may be
+    /// checked ([`sign_in_wait`]); `pending` counts the attempts still
+    /// being checked for the pair, the network and the account.
     pub fn wait(
         &self,
         identifier: &str,
         ip: Option<&str>,
         now: DateTime<Utc>,
-        pending: (usize, usize),
+        pending: (usize, usize, usize),
     ) -> Option<Duration> {
         let with_pending = |failures: Option<&Vec<DateTime<Utc>>>, pending: usize| {
             let mut all = failures.cloned().unwrap_or_default();
             all.extend(std::iter::repeat_n(now, pending));
             all
         };
-        let by_account = ThrottlePolicy::ACCOUNT.wait(&with_pending(self.accounts.get(identifier), pending.0), now);
-        let by_ip = ip.and_then(|ip| ThrottlePolicy::IP.wait(&with_pending(self.ips.get(&ip_key(ip)), pending.1), now));
-        by_account.max(by_ip)
+        let pair = with_pending(self.pairs.get(&pair_key(identifier, ip)), pending.0);
+        let client = with_pending(ip.and_then(|ip| self.ips.get(&ip_key(ip))), pending.1);
+        let account = with_pending(self.accounts.get(identifier), pending.2);
+        let known_client = ip.is_some_and(|ip| {
+            let network = network_key(ip);
+            self.known
+                .get(identifier)
+                .is_some_and(|known| known.iter().any(|(seen, _)| *seen == network))
+        });
+        sign_in_wait(
+            &SignInFailures {
+                account_from_client: &pair,
+                client: if ip.is_some() { &client } else { &[] },
+                account: &account,
+                known_client,
+            },
+            now,
+        )
     }
 
-    /// How long a second-factor attempt of `user` must still wait at
-    /// `now`; `pending`: their attempts being checked right now.
     pub fn second_factor_wait(&self, user: &str, now: DateTime<Utc>, pending: usize) -> Option<Duration> {
         let mut failures = self.second_factors.get(user).cloned().unwrap_or_default();
         failures.extend(std::iter::repeat_n(now, pending));
@@ -69,6 +96,24 @@ impl LoginThrottle {
 
 /// The per-IP throttle's key: an IPv4 address, or an IPv6 address's /64
 /// (one host usually holds a whole /64).
+/// The key of an account identifier and a client's address.
+pub fn pair_key(identifier: &str, ip: Option<&str>) -> String {
+    format!("{identifier}/{}", ip.map(ip_key).unwrap_or_default())
+}
+
+/// The network a sign-in came from, as an account remembers it: the /24
+/// of an IPv4 address (home and office addresses move within one), the
+/// /64 of an IPv6 one.
+pub fn network_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>().map(|ip| ip.to_canonical()) {
+        Ok(std::net::IpAddr::V4(v4)) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        _ => ip_key(ip),
+    }
+}
+
 pub fn ip_key(ip: &str) -> String {
     match ip.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
@@ -102,6 +147,7 @@ impl Projection for LoginThrottle {
             let fresh = |failures: &Vec<DateTime<Utc>>| failures.last().is_some_and(|last| event.at - *last < window);
             self.accounts.retain(|_, failures| fresh(failures));
             self.ips.retain(|_, failures| fresh(failures));
+            self.pairs.retain(|_, failures| fresh(failures));
             self.second_factors.retain(|_, failures| fresh(failures));
         }
         match event.kind.as_str() {
@@ -113,13 +159,32 @@ impl Projection for LoginThrottle {
                     return;
                 }
                 record(&mut self.accounts, &failed.identifier, event.at);
+                record(
+                    &mut self.pairs,
+                    &pair_key(&failed.identifier, event.actor.ip.as_deref()),
+                    event.at,
+                );
                 if let Some(ip) = &event.actor.ip {
                     record(&mut self.ips, &ip_key(ip), event.at);
                 }
             }
             account::LOGIN_SUCCEEDED => {
+                // Clears this client's failures only: the account's count
+                // from everywhere stays (a success must not reset a
+                // guesser's allowance elsewhere), but no longer holds a
+                // client from this network.
                 if let Some(succeeded) = payload::<LoginSucceeded>(event) {
-                    self.accounts.remove(&succeeded.identifier);
+                    self.pairs
+                        .remove(&pair_key(&succeeded.identifier, event.actor.ip.as_deref()));
+                    if let Some(ip) = &event.actor.ip {
+                        let network = network_key(ip);
+                        let known = self.known.entry(succeeded.identifier).or_default();
+                        known.retain(|(seen, _)| *seen != network);
+                        known.push((network, event.at));
+                        if known.len() > KNOWN_NETWORKS {
+                            known.remove(0);
+                        }
+                    }
                 }
             }
             mfa::FAILED => {

@@ -353,3 +353,69 @@ async fn the_client_address_comes_from_trusted_proxies_only() {
     let failed = events.iter().find(|event| event["kind"] == "login.failed").unwrap();
     assert_eq!(failed["actor"]["ip"], "203.0.113.7");
 }
+
+/// Guessing stays slow, and nobody can lock anyone out: failures from one
+/// network hold that network only; many networks guessing one account
+/// together are held once the account's allowance is spent; and
+/// throughout, the account's owner signs in from a network they signed in
+/// from before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_stays_slow_and_the_owner_is_never_locked_out() {
+    let instance = instance(&[("WARDEN_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let mut owner = set_up(&instance.server).await;
+    create_user(&mut owner, "vic@acme.test", "member", "vic's long password 7").await;
+    let from = |ip: &str| {
+        let mut client = WebClient::new(&instance.server);
+        client.headers = vec![("x-forwarded-for".into(), ip.to_string())];
+        client
+    };
+    // Vic signs in from home once.
+    assert_eq!(
+        from("198.51.100.7").sign_in("vic@acme.test", "vic's long password 7").await.status,
+        200
+    );
+
+    // One network guessing: held after 5, and only that network is.
+    let mut guesser = from("6.6.6.6");
+    for attempt in 0..7 {
+        guesser.sign_in("vic@acme.test", &format!("guess {attempt}")).await;
+    }
+    assert_refused(
+        &guesser.sign_in("vic@acme.test", "vic's long password 7").await,
+        429,
+        "too_many_requests",
+    );
+    assert_eq!(
+        from("198.51.100.8").sign_in("vic@acme.test", "vic's long password 7").await.status,
+        200,
+        "the owner at home (same /24) is not held by someone else's failures"
+    );
+
+    // Many networks, two guesses each: past the account's allowance of 20
+    // from everywhere, a new network is held even before its own first
+    // failure; the owner from home is not.
+    let mut checked = 0;
+    let mut held = 0;
+    for network in 1..=20 {
+        let mut bot = from(&format!("7.7.{network}.1"));
+        for attempt in 0..2 {
+            match bot.sign_in("vic@acme.test", &format!("bot {network} {attempt}")).await.status.as_u16() {
+                401 => checked += 1,
+                429 => held += 1,
+                other => panic!("unexpected {other}"),
+            }
+        }
+    }
+    assert!(held > 0, "a crowd of networks was never held ({checked} guesses checked)");
+    assert!(checked <= 21, "{checked} guesses checked from many networks");
+    assert_refused(
+        &from("9.9.9.9").sign_in("vic@acme.test", "vic's long password 7").await,
+        429,
+        "too_many_requests",
+    );
+    assert_eq!(
+        from("198.51.100.7").sign_in("vic@acme.test", "vic's long password 7").await.status,
+        200,
+        "the owner at home is never locked out"
+    );
+}

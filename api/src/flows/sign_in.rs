@@ -281,26 +281,28 @@ pub async fn throttle(
     method: &str,
 ) -> Result<crate::web::limits::Attempt, ApiError> {
     let ip_key = client.ip.as_deref().map(warden_projections::throttle::ip_key);
-    let mut keys = vec![format!("id:{identifier}")];
-    if let Some(ip) = &ip_key {
-        keys.push(format!("ip:{ip}"));
-    }
+    let keys = vec![
+        format!("pair:{}", warden_projections::throttle::pair_key(identifier, client.ip.as_deref())),
+        format!("ip:{}", ip_key.clone().unwrap_or_default()),
+        format!("id:{identifier}"),
+    ];
     let deadline = tokio::time::Instant::now() + PENDING_WAIT;
     let wait = loop {
         let (attempt, pending) = state.attempts.begin(keys.clone());
-        let pending = (pending[0], pending.get(1).copied().unwrap_or(0));
+        let count = |index: usize| pending.get(index).copied().unwrap_or(0);
+        let pending = (count(0), if client.ip.is_some() { count(1) } else { 0 }, count(2));
         let (wait, settled) = {
             let throttle = read(&state.models.login_throttle);
             let now = Utc::now();
             (
                 throttle.wait(identifier, client.ip.as_deref(), now, pending),
-                throttle.wait(identifier, client.ip.as_deref(), now, (0, 0)),
+                throttle.wait(identifier, client.ip.as_deref(), now, (0, 0, 0)),
             )
         };
         let Some(wait) = wait else {
             return Ok(attempt);
         };
-        if settled.is_some() || pending == (0, 0) || tokio::time::Instant::now() >= deadline {
+        if settled.is_some() || pending == (0, 0, 0) || tokio::time::Instant::now() >= deadline {
             attempt.withdraw();
             break wait;
         }

@@ -1,13 +1,21 @@
 //! The sign-in throttle: how long a client must wait after failed sign-ins.
 //!
+//! Guessing must stay slow, and nobody may lock anyone else out. So the
+//! wait before a password is checked, [`sign_in_wait`], is the longest of:
+//!
+//! - per account **and client network** ([`ThrottlePolicy::ACCOUNT`]):
+//!   one address guessing one account gets 5 free failures, then doubling
+//!   waits; the same account from another network is not held by them;
+//! - per client network, over all accounts ([`ThrottlePolicy::IP`]);
+//! - per account, over all networks ([`ThrottlePolicy::ACCOUNT_ANY_CLIENT`]):
+//!   many addresses guessing one account together are slowed down too,
+//!   except a client from a network the account signed in from before
+//!   (its owner at home or at the office), whom this wait never holds.
+//!
 //! Failures are counted per account identifier (known or not, so the
-//! throttle tells nobody which accounts exist) and per client IP, over a
-//! sliding window. Past a free allowance, each further failure doubles the
-//! wait counted from the last failure, up to a cap. The wait ends by itself
-//! at most 15 minutes after the last failure; an attacker who keeps failing
-//! keeps the account at that pace (a few guesses an hour), which is the
-//! point, and the account's owner can still sign in with another factor
-//! or reset their password once those exist.
+//! throttle tells nobody which accounts exist) over a sliding window; each
+//! wait ends by itself at most 15 minutes after the last failure. The
+//! per-account count over all networks is also what alert rules watch.
 
 use std::time::Duration;
 
@@ -30,6 +38,16 @@ impl ThrottlePolicy {
     pub const ACCOUNT: ThrottlePolicy = ThrottlePolicy {
         window: Duration::from_secs(15 * 60),
         free: 5,
+        first_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(15 * 60),
+    };
+
+    /// Per account over every client: 20 free failures in 15 minutes from
+    /// anywhere, then the same doubling; never applied to a client from a
+    /// network the account signed in from before.
+    pub const ACCOUNT_ANY_CLIENT: ThrottlePolicy = ThrottlePolicy {
+        window: Duration::from_secs(15 * 60),
+        free: 20,
         first_delay: Duration::from_secs(1),
         max_delay: Duration::from_secs(15 * 60),
     };
@@ -69,6 +87,32 @@ impl ThrottlePolicy {
     }
 }
 
+/// The failures that bear on one password sign-in attempt (oldest first).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SignInFailures<'a> {
+    /// This account from this client's network.
+    pub account_from_client: &'a [DateTime<Utc>],
+    /// This client's network, any account.
+    pub client: &'a [DateTime<Utc>],
+    /// This account, any network.
+    pub account: &'a [DateTime<Utc>],
+    /// The account signed in successfully from this client's network
+    /// before.
+    pub known_client: bool,
+}
+
+/// The wait due before this attempt's password may be checked, if any.
+pub fn sign_in_wait(failures: &SignInFailures<'_>, now: DateTime<Utc>) -> Option<Duration> {
+    let pair = ThrottlePolicy::ACCOUNT.wait(failures.account_from_client, now);
+    let client = ThrottlePolicy::IP.wait(failures.client, now);
+    let account = if failures.known_client {
+        None
+    } else {
+        ThrottlePolicy::ACCOUNT_ANY_CLIENT.wait(failures.account, now)
+    };
+    pair.max(client).max(account)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +143,59 @@ mod tests {
         assert_eq!(policy.wait(&many, at(59 + 15 * 60)), None);
         let old: Vec<_> = (0..10).map(at).collect();
         assert_eq!(policy.wait(&old, at(10 + 16 * 60)), None);
+    }
+
+    #[test]
+    fn nobody_locks_out_an_account_from_a_network_it_knows() {
+        // `n` failures, one a second, the last a second ago.
+        let recent = |n: i64| (100 - n..100).map(at).collect::<Vec<_>>();
+        let (none, four, seven, forty, sixty) = (recent(0), recent(4), recent(7), recent(40), recent(60));
+        let now = at(100);
+        let wait = |account_from_client: &[DateTime<Utc>], client: &[DateTime<Utc>], account: &[DateTime<Utc>], known_client| {
+            sign_in_wait(
+                &SignInFailures {
+                    account_from_client,
+                    client,
+                    account,
+                    known_client,
+                },
+                now,
+            )
+        };
+        // (case, this pair, this network, the account, known network, held?)
+        let cases: &[(&str, &[DateTime<Utc>], &[DateTime<Utc>], &[DateTime<Utc>], bool, bool)] = &[
+            ("a quiet account", &none, &none, &none, false, false),
+            ("the owner, after 40 failures from elsewhere", &none, &none, &forty, true, false),
+            ("a new network, after 40 failures from elsewhere", &none, &none, &forty, false, true),
+            ("the guesser's own network", &seven, &seven, &seven, false, true),
+            ("the guesser's network, once known to the account", &seven, &seven, &seven, true, true),
+            ("a network guessing many accounts a little", &none, &forty, &none, false, false),
+            ("a network over the per-network allowance", &none, &sixty, &none, true, true),
+            ("four failures of one's own", &four, &four, &four, false, false),
+        ];
+        for (case, pair, network, account, known, held) in cases {
+            assert_eq!(wait(pair, network, account, *known).is_some(), *held, "{case}");
+        }
+    }
+
+    #[test]
+    fn many_networks_together_guess_no_faster_than_the_account_allows() {
+        // One guess from each of 25 networks, one a second.
+        let account: Vec<_> = (0..25).map(at).collect();
+        let one = [at(24)];
+        let failures = SignInFailures {
+            account_from_client: &[],
+            client: &[],
+            account: &account,
+            known_client: false,
+        };
+        // 25 − 20 free = 5 doublings: 32 s from the last failure.
+        assert_eq!(sign_in_wait(&failures, at(25)), Some(Duration::from_secs(31)));
+        let guesser = SignInFailures {
+            account_from_client: &one,
+            client: &one,
+            ..failures
+        };
+        assert_eq!(sign_in_wait(&guesser, at(25)), Some(Duration::from_secs(31)));
     }
 }
