@@ -5,7 +5,9 @@
 //! (continuity, link, hash, signature); a gap is repaired from the log; when
 //! the bus is unreachable or silent it tails the log instead. A chain
 //! violation stops the runner: read models never include an event that does
-//! not verify.
+//! not verify. So does an event whose `data` does not decode as its kind's
+//! payload (`commands::catalogue`): a read model never skips an event it
+//! cannot read.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use warden_core::Event;
 use warden_core::bus::relay::Backoff;
 use warden_core::bus::{Bus, BusError};
 use warden_core::chain::{ChainError, ChainVerifier, VerifierState};
+use warden_core::commands::catalogue::{self, PayloadError};
 use warden_core::ledger::archive::start_verifier;
 use warden_core::ledger::verify::VerifyError;
 use warden_core::ledger::{LedgerError, LedgerStore};
@@ -41,6 +44,11 @@ pub enum RunnerError {
     Ledger(#[from] LedgerError),
     #[error("the log fails verification: {0}")]
     Chain(#[from] ChainError),
+    /// A verified event whose `data` does not decode as its kind's
+    /// payload (a payload type changed incompatibly): the runner stops
+    /// rather than skip it.
+    #[error("an event cannot be read: {0}")]
+    Payload(#[from] PayloadError),
     /// The sink cannot keep what it was given (a disk error): the runner
     /// stops rather than skip events.
     #[error("{0}")]
@@ -121,7 +129,8 @@ impl Positions {
         *self.applied.borrow()
     }
 
-    /// Why the runner stopped, if it did (a chain violation).
+    /// Why the runner stopped, if it did (a chain violation, an event
+    /// that cannot be read, a sink that cannot keep events).
     pub fn failure(&self) -> Option<String> {
         self.failure.borrow().clone()
     }
@@ -248,6 +257,17 @@ impl<S: Sink> Runner<S> {
                 Err(RunnerError::Chain(error)) => {
                     tracing::error!(%error, "chain verification failed; read models stopped");
                     metrics::counter!("warden_chain_violations_total").increment(1);
+                    self.failure.send_replace(Some(error.to_string()));
+                    return;
+                }
+                Err(RunnerError::Payload(error)) => {
+                    tracing::error!(
+                        seq = error.seq,
+                        kind = %error.kind,
+                        %error,
+                        "an event's data does not decode as its kind's payload; read models stopped"
+                    );
+                    metrics::counter!("warden_payload_violations_total").increment(1);
                     self.failure.send_replace(Some(error.to_string()));
                     return;
                 }
@@ -381,14 +401,23 @@ impl<S: Sink> Runner<S> {
         }
     }
 
-    /// Verifies a run of events (off the async workers) and applies it.
+    /// Verifies a run of events and checks that each one's payload decodes
+    /// (off the async workers), then applies it.
     async fn apply_verified(&mut self, events: Vec<Event>) -> Result<(), RunnerError> {
         if events.is_empty() {
             return Ok(());
         }
         let mut verifier = self.verifier.clone();
         let (verifier, events, result) = tokio::task::spawn_blocking(move || {
-            let result = verifier.check_all(&events, VERIFY_THREADS);
+            let result = verifier
+                .check_all(&events, VERIFY_THREADS)
+                .map_err(RunnerError::Chain)
+                .and_then(|()| {
+                    events
+                        .iter()
+                        .try_for_each(catalogue::check)
+                        .map_err(RunnerError::Payload)
+                });
             (verifier, events, result)
         })
         .await
@@ -398,8 +427,9 @@ impl<S: Sink> Runner<S> {
                 reason: error.to_string(),
             })
         })?;
-        // On failure the verifier stays where the runner is: nothing of
-        // the run is applied.
+        // On failure (an event that does not verify, or that no read model
+        // could read) the verifier stays where the runner is: nothing of the
+        // run is applied.
         result?;
         self.verifier = verifier;
         self.sink.apply(&events)?;

@@ -1,6 +1,6 @@
 //! The projection runner: snapshots, restarts that replay only the tail,
 //! rebuilds on a version change, log tailing without a bus, and refusal of
-//! events that do not verify.
+//! events that do not verify or cannot be read.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,6 +11,8 @@ use warden_core::bus::Bus;
 use warden_core::bus::local::LocalBus;
 use warden_core::bus::nats::NatsBus;
 use warden_core::chain::ChainError;
+use warden_core::commands::Context;
+use warden_core::commands::session::{self, Assurance, SessionCreated};
 use warden_core::ledger::Ledger;
 use warden_core::{Actor, NewEvent};
 use warden_projections::projection::read;
@@ -251,4 +253,93 @@ async fn a_model_new_to_the_log_starts_where_the_others_stand() {
         .await
         .unwrap();
     assert_eq!(runner.position(), 0, "a changed version rebuilds from seq 1");
+}
+
+/// A verified event whose `data` does not decode as its kind's payload
+/// (a `session.rotated` as a build that renamed `token_hash` would leave
+/// it) stops the runner like a chain violation: it is never skipped,
+/// nothing after it is applied, and the failure (what `/readyz` shows)
+/// names its seq and kind. Skipped, it would leave the old token working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_whose_payload_does_not_decode_stops_the_read_models() {
+    let store = TestStore::open(Backend::Sqlite).await;
+    let ledger = store.ledger().await;
+    let context = Context {
+        actor: Actor::system(),
+        request_id: "payload-test".into(),
+    };
+    let now = warden_core::event::now_micros();
+    let old_token = "a1".repeat(32);
+    let user_agent = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let device = warden_core::auth::device::Device::from_user_agent(user_agent);
+    let created = SessionCreated {
+        user: "u1".into(),
+        org: "o1".into(),
+        token_hash: old_token.clone(),
+        ip: Some("203.0.113.7".into()),
+        user_agent: Some(user_agent.into()),
+        fingerprint: device.fingerprint(),
+        device,
+        assurance: Assurance {
+            level: "aal1".into(),
+            methods: vec!["password".into()],
+            at: now,
+        },
+        pending: None,
+        idle_timeout_seconds: 3600,
+        expires_at: now + chrono::Duration::hours(8),
+    };
+    let created = ledger
+        .append_one(session::create(&context, "s1", &created))
+        .await
+        .unwrap();
+
+    let models = ReadModels::default();
+    let (mut runner, positions) = Runner::restore(store.store.clone(), local_bus(), &models)
+        .await
+        .unwrap();
+    assert_eq!(runner.catch_up().await.unwrap(), created.seq);
+    assert!(read(&models.sessions).by_token(&old_token).is_some());
+
+    let rotated = ledger
+        .append_one(
+            context
+                .event(session::SESSION_ROTATED, session::session_subject("s1"))
+                .data(serde_json::json!({"token": "b2".repeat(32), "reason": "privileges_changed"})),
+        )
+        .await
+        .unwrap();
+    append(&ledger, 1).await;
+
+    match runner.catch_up().await {
+        Err(RunnerError::Payload(error)) => {
+            assert_eq!(
+                (error.seq, error.kind.as_str()),
+                (rotated.seq, session::SESSION_ROTATED)
+            );
+            assert!(error.reason.contains("token_hash"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(runner.position(), created.seq, "nothing of the run was applied");
+
+    // Running, it stops for good and says why.
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    tokio::time::timeout(Duration::from_secs(10), tokio::spawn(runner.run(shutdown)))
+        .await
+        .expect("the runner stops")
+        .unwrap();
+    let failure = positions.failure().expect("the runner reports a failure");
+    assert!(
+        failure.contains(&format!("seq {}", rotated.seq)) && failure.contains(session::SESSION_ROTATED),
+        "{failure}"
+    );
+    assert_eq!(positions.applied(), created.seq);
+    let sessions = read(&models.sessions);
+    let session = sessions.get("s1").unwrap();
+    assert_eq!(
+        (session.token_hash.as_str(), session.token_seq),
+        (old_token.as_str(), created.seq),
+        "the rotation was not applied"
+    );
 }

@@ -9,6 +9,7 @@ pub mod account;
 pub mod alert;
 pub mod app_event;
 pub mod audit;
+pub mod catalogue;
 pub mod import;
 pub mod mfa;
 pub mod org;

@@ -1,0 +1,282 @@
+//! The catalogue of event payloads: every kind Warden appends, with the
+//! type its `data` is written as, in one list.
+//!
+//! Read models decode an event's `data` as the type its kind was written
+//! with. An event whose `data` no longer decodes (a field renamed or
+//! retyped since it was written) would otherwise be skipped without a
+//! word: a `session.rotated` lost on replay leaves the old token working.
+//! The projection runner [`check`]s every verified event here before any
+//! read model applies it, and stops on one that does not decode, as it does
+//! on a chain violation. `core/tests/event_payloads.rs` holds a golden
+//! payload of each kind (`core/tests/fixtures/events/<kind>.json`) to this
+//! list, so that a change to a payload type fails a test first.
+//!
+//! Kinds outside the catalogue (application events, `app.*`) are the
+//! caller's: they pass.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+
+use super::{account, alert, audit, import, mfa, org, retention, session, setup, webhook_endpoint};
+use crate::chain::SIGNING_KEY_ADDED;
+use crate::event::Event;
+
+/// The `data` of `signing_key.added`, as
+/// [`crate::chain::signing_key_added_data`] writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyAdded {
+    /// `ed25519`.
+    pub algorithm: String,
+    pub key_id: String,
+    /// 64 lower-case hex digits.
+    pub public_key: String,
+}
+
+/// What to do with a kind's payload type, given the type.
+trait WithPayload {
+    type Output;
+    fn with<T: Serialize + DeserializeOwned>(self) -> Self::Output;
+}
+
+/// Declares the catalogue from one list: [`KINDS`], and the dispatch from
+/// a kind to its payload type. A kind listed twice is an unreachable
+/// pattern (and fails the unit test below).
+macro_rules! catalogue {
+    ($($kind:path => $payload:ty),+ $(,)?) => {
+        /// Every kind of the catalogue.
+        pub const KINDS: &[&str] = &[$($kind),+];
+
+        /// Runs `action` with `kind`'s payload type; `None` for a kind
+        /// outside the catalogue.
+        fn dispatch<A: WithPayload>(kind: &str, action: A) -> Option<A::Output> {
+            match kind {
+                $($kind => Some(action.with::<$payload>()),)+
+                _ => None,
+            }
+        }
+    };
+}
+
+catalogue! {
+    SIGNING_KEY_ADDED => SigningKeyAdded,
+
+    setup::SETUP_LINK_ISSUED => setup::LinkIssued,
+    setup::SETUP_COMPLETED => setup::SetupCompleted,
+
+    org::ORG_CREATED => org::OrgCreated,
+    org::ORG_SESSION_POLICY_CHANGED => org::SessionPolicyChanged,
+    org::ORG_MFA_POLICY_CHANGED => org::MfaPolicyChanged,
+    org::ORG_REMOVED => org::OrgRemoved,
+
+    account::USER_CREATED => account::UserCreated,
+    account::USER_INVITATION_ACCEPTED => account::StatusChanged,
+    account::USER_ROLE_CHANGED => account::RoleChanged,
+    account::USER_DISABLED => account::StatusChanged,
+    account::USER_ENABLED => account::StatusChanged,
+    account::USER_REMOVED => account::UserRemoved,
+    account::PASSWORD_SET => account::PasswordSet,
+    account::PASSWORD_CHANGED => account::PasswordSet,
+    account::PASSWORD_REHASHED => account::PasswordSet,
+    account::LOGIN_SUCCEEDED => account::LoginSucceeded,
+    account::LOGIN_FAILED => account::LoginFailed,
+
+    import::IMPORT_STARTED => import::ImportStarted,
+    import::IMPORT_COMPLETED => import::ImportCompleted,
+    import::IMPORT_REVERTED => import::ImportReverted,
+
+    session::SESSION_CREATED => session::SessionCreated,
+    session::SESSION_REFRESHED => session::SessionRefreshed,
+    session::SESSION_ROTATED => session::SessionRotated,
+    session::SESSION_REVOKED => session::SessionRevoked,
+    session::SESSION_ELEVATED => session::SessionElevated,
+    session::DEVICE_FIRST_SEEN => session::DeviceFirstSeen,
+    session::CSRF_REFUSED => session::CsrfRefused,
+    session::ACCESS_DENIED => session::AccessDenied,
+
+    mfa::TOTP_ENROLMENT_STARTED => mfa::TotpEnrolmentStarted,
+    mfa::TOTP_ENROLLED => mfa::TotpEnrolled,
+    mfa::TOTP_REMOVED => mfa::TotpRemoved,
+    mfa::BACKUP_CODES_GENERATED => mfa::BackupCodesGenerated,
+    mfa::BACKUP_CODES_ACKNOWLEDGED => mfa::BackupCodesAcknowledged,
+    mfa::PASSKEY_REGISTERED => mfa::PasskeyRegistered,
+    mfa::PASSKEY_RENAMED => mfa::PasskeyRenamed,
+    mfa::PASSKEY_REMOVED => mfa::PasskeyRemoved,
+    mfa::VERIFIED => mfa::Verified,
+    mfa::FAILED => mfa::Failed,
+
+    audit::AUDIT_SEARCHED => audit::Searched,
+    audit::AUDIT_EVENT_VIEWED => audit::EventViewed,
+    audit::AUDIT_EXPORTED => audit::Exported,
+
+    retention::LEDGER_ARCHIVED => retention::Archived,
+    retention::LEGAL_HOLD_PLACED => retention::HoldPlaced,
+    retention::LEGAL_HOLD_RELEASED => retention::HoldReleased,
+
+    alert::ALERT_RULE_CREATED => alert::RuleDefined,
+    alert::ALERT_RULE_CHANGED => alert::RuleDefined,
+    alert::ALERT_RULE_ENABLED => alert::RuleToggled,
+    alert::ALERT_RULE_DISABLED => alert::RuleToggled,
+    alert::ALERT_RULE_REMOVED => alert::RuleToggled,
+    alert::ALERT_RULE_PREVIEWED => alert::Previewed,
+    alert::ALERT_FIRED => alert::Fired,
+    alert::ALERT_DELIVERED => alert::DeliveryAttempt,
+    alert::ALERT_DELIVERY_FAILED => alert::DeliveryAttempt,
+    alert::ALERT_DEAD_LETTERED => alert::DeliveryAttempt,
+    alert::ALERT_RESEND_REQUESTED => alert::AlertAction,
+    alert::ALERT_ACKNOWLEDGED => alert::AlertAction,
+    alert::ALERT_RESOLVED => alert::AlertAction,
+
+    webhook_endpoint::WEBHOOK_ENDPOINT_CREATED => webhook_endpoint::EndpointCreated,
+    webhook_endpoint::WEBHOOK_ENDPOINT_REMOVED => webhook_endpoint::EndpointRemoved,
+}
+
+/// An event of a catalogued kind whose `data` does not decode as that
+/// kind's payload.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("seq {seq}: the data of this {kind} event does not decode: {reason}")]
+pub struct PayloadError {
+    pub seq: u64,
+    pub kind: String,
+    /// What the decoder said, with any string value of the data left out
+    /// (the reason reaches logs and `/readyz`).
+    pub reason: String,
+}
+
+/// Whether `event`'s `data` decodes as its kind's payload. Kinds outside
+/// the catalogue pass.
+pub fn check(event: &Event) -> Result<(), PayloadError> {
+    match dispatch(&event.kind, Decode(&event.data)) {
+        None | Some(Ok(())) => Ok(()),
+        Some(Err(error)) => Err(PayloadError {
+            seq: event.seq,
+            kind: event.kind.clone(),
+            reason: without_strings(&error.to_string()),
+        }),
+    }
+}
+
+/// `data` decoded as `kind`'s payload and encoded again: `None` for a kind
+/// outside the catalogue, an error when it does not decode. A payload that
+/// comes back different lost or gained something on the way.
+pub fn round_trip(kind: &str, data: &Value) -> Option<Result<Value, String>> {
+    dispatch(kind, RoundTrip(data))
+}
+
+struct Decode<'a>(&'a Value);
+
+impl WithPayload for Decode<'_> {
+    type Output = Result<(), serde_json::Error>;
+
+    fn with<T: Serialize + DeserializeOwned>(self) -> Self::Output {
+        T::deserialize(self.0).map(drop)
+    }
+}
+
+struct RoundTrip<'a>(&'a Value);
+
+impl WithPayload for RoundTrip<'_> {
+    type Output = Result<Value, String>;
+
+    fn with<T: Serialize + DeserializeOwned>(self) -> Self::Output {
+        let payload = T::deserialize(self.0).map_err(|error| error.to_string())?;
+        serde_json::to_value(&payload).map_err(|error| error.to_string())
+    }
+}
+
+/// A decoder's message without the string values it quotes (`invalid
+/// type: string "alice@example.org", expected u64`): event data holds
+/// emails and addresses, and the message is shown to anyone who asks
+/// `/readyz`.
+fn without_strings(message: &str) -> String {
+    const QUOTED: &str = "string \"";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(QUOTED) {
+        out.push_str(&rest[..start]);
+        out.push_str("a string");
+        // Skip to the closing quote of the `{:?}`-escaped value.
+        let mut escaped = false;
+        let mut end = rest.len();
+        for (offset, character) in rest[start + QUOTED.len()..].char_indices() {
+            match character {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    end = start + QUOTED.len() + offset + 1;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::event::{Actor, NewEvent};
+
+    fn event(kind: &str, data: Value) -> Event {
+        Event::unsealed(
+            7,
+            crate::event::now_micros(),
+            NewEvent::new(kind, "session:s1", Actor::system()).data(data),
+        )
+    }
+
+    #[test]
+    fn every_kind_is_listed_once() {
+        let unique: BTreeSet<&str> = KINDS.iter().copied().collect();
+        assert_eq!(unique.len(), KINDS.len(), "a kind is listed twice: {KINDS:?}");
+        assert!(KINDS.iter().all(|kind| crate::event::valid_kind(kind)));
+        assert!(KINDS.contains(&SIGNING_KEY_ADDED));
+    }
+
+    #[test]
+    fn a_payload_that_does_not_decode_names_its_event() {
+        let rotated = json!({"token_hash": "ab".repeat(32), "reason": "privileges_changed"});
+        assert_eq!(check(&event(session::SESSION_ROTATED, rotated)), Ok(()));
+        let error = check(&event(
+            session::SESSION_ROTATED,
+            json!({"reason": "privileges_changed"}),
+        ))
+        .unwrap_err();
+        assert_eq!((error.seq, error.kind.as_str()), (7, session::SESSION_ROTATED));
+        assert!(error.reason.contains("token_hash"), "{error}");
+        assert!(error.to_string().starts_with("seq 7: "), "{error}");
+        // Not an object at all.
+        assert!(check(&event(session::SESSION_ROTATED, json!([]))).is_err());
+    }
+
+    #[test]
+    fn kinds_outside_the_catalogue_pass() {
+        assert_eq!(check(&event("app.invoice.paid", json!(["anything"]))), Ok(()));
+        assert_eq!(round_trip("app.invoice.paid", &json!({})), None);
+    }
+
+    #[test]
+    fn reasons_leave_string_values_out() {
+        let error = check(&event(
+            audit::AUDIT_EVENT_VIEWED,
+            json!({"org": "o1", "seq": "alice@example.org \"quoted\\\"", "kind": "user.created"}),
+        ))
+        .unwrap_err();
+        assert!(!error.reason.contains("alice"), "{error}");
+        assert!(error.reason.contains("invalid type: a string, expected u64"), "{error}");
+        assert_eq!(
+            without_strings("invalid type: string \"a\\\"b\", expected u64; string \"c\" too"),
+            "invalid type: a string, expected u64; a string too"
+        );
+        assert_eq!(without_strings("missing field `user`"), "missing field `user`");
+        assert_eq!(without_strings("string \"unterminated"), "a string");
+    }
+}
