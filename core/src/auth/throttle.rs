@@ -151,7 +151,10 @@ mod tests {
         let recent = |n: i64| (100 - n..100).map(at).collect::<Vec<_>>();
         let (none, four, seven, forty, sixty) = (recent(0), recent(4), recent(7), recent(40), recent(60));
         let now = at(100);
-        let wait = |account_from_client: &[DateTime<Utc>], client: &[DateTime<Utc>], account: &[DateTime<Utc>], known_client| {
+        let wait = |account_from_client: &[DateTime<Utc>],
+                    client: &[DateTime<Utc>],
+                    account: &[DateTime<Utc>],
+                    known_client| {
             sign_in_wait(
                 &SignInFailures {
                     account_from_client,
@@ -162,15 +165,51 @@ mod tests {
                 now,
             )
         };
+        type Failures<'a> = &'a [DateTime<Utc>];
         // (case, this pair, this network, the account, known network, held?)
-        let cases: &[(&str, &[DateTime<Utc>], &[DateTime<Utc>], &[DateTime<Utc>], bool, bool)] = &[
+        let cases: &[(&str, Failures, Failures, Failures, bool, bool)] = &[
             ("a quiet account", &none, &none, &none, false, false),
-            ("the owner, after 40 failures from elsewhere", &none, &none, &forty, true, false),
-            ("a new network, after 40 failures from elsewhere", &none, &none, &forty, false, true),
+            (
+                "the owner, after 40 failures from elsewhere",
+                &none,
+                &none,
+                &forty,
+                true,
+                false,
+            ),
+            (
+                "a new network, after 40 failures from elsewhere",
+                &none,
+                &none,
+                &forty,
+                false,
+                true,
+            ),
             ("the guesser's own network", &seven, &seven, &seven, false, true),
-            ("the guesser's network, once known to the account", &seven, &seven, &seven, true, true),
-            ("a network guessing many accounts a little", &none, &forty, &none, false, false),
-            ("a network over the per-network allowance", &none, &sixty, &none, true, true),
+            (
+                "the guesser's network, once known to the account",
+                &seven,
+                &seven,
+                &seven,
+                true,
+                true,
+            ),
+            (
+                "a network guessing many accounts a little",
+                &none,
+                &forty,
+                &none,
+                false,
+                false,
+            ),
+            (
+                "a network over the per-network allowance",
+                &none,
+                &sixty,
+                &none,
+                true,
+                true,
+            ),
             ("four failures of one's own", &four, &four, &four, false, false),
         ];
         for (case, pair, network, account, known, held) in cases {
