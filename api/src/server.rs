@@ -193,12 +193,47 @@ async fn passwords(config: &Config, node: &Node) -> Result<Passwords, ServeError
         .secret(IDENTIFIER_KEY_SUBJECT)
         .await
         .map_err(|error| ServeError::Passwords(format!("cannot load the sign-in identifier key: {error}")))?;
+    warm_refusal_timing(&hashing, node).await;
     Ok(Passwords {
         hashing,
         policy,
         decoy,
         identifier_key,
     })
+}
+
+/// Legacy hashes verified per scheme at start, so that refusals are padded
+/// to their cost from the first request (`auth::refusal_timing`).
+const TIMING_SAMPLES_PER_SCHEME: usize = 4;
+
+/// Verifies a random password against a few stored hashes of each scheme
+/// the accounts hold (and the decoy), to learn what each costs.
+async fn warm_refusal_timing(hashing: &PasswordHashing, node: &Node) {
+    let sealed: Vec<_> = {
+        let accounts = warden_projections::projection::read(&node.models.accounts);
+        let mut per_scheme: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        accounts
+            .users()
+            .filter_map(|user| Some((user.password_scheme.clone()?, user.password.clone()?)))
+            .filter(|(scheme, _)| {
+                let taken = per_scheme.entry(scheme.clone()).or_default();
+                *taken += 1;
+                *taken <= TIMING_SAMPLES_PER_SCHEME
+            })
+            .map(|(_, sealed)| sealed)
+            .collect()
+    };
+    let probe = Password::new(hex::encode(random_bytes::<16>().as_ref()));
+    let _ = hashing.verify_nothing(&probe).await;
+    for sealed in sealed {
+        if let Ok(stored) = node.data_keys.open(&sealed).await {
+            let _ = hashing.verify(&probe, &stored).await;
+        }
+    }
+    tracing::info!(
+        floor_ms = hashing.refusal_timing().floor().as_millis() as u64,
+        "refused sign-ins are padded to the slowest password hash"
+    );
 }
 
 /// The subject of the decoy password hash (never an account).

@@ -94,6 +94,11 @@ impl Accounts {
             .and_then(|id| self.users.get(id))
     }
 
+    /// Every user of every org, in no particular order.
+    pub fn users(&self) -> impl Iterator<Item = &User> {
+        self.users.values()
+    }
+
     /// The org's users, by email.
     pub fn members(&self, org: &str) -> Vec<&User> {
         let mut members: Vec<&User> = self.users.values().filter(|user| user.org == org).collect();

@@ -262,3 +262,69 @@ async fn assert_refused_wrong(server: &Server, email: &str) {
     let mut browser = WebClient::new(server);
     assert_eq!(browser.sign_in(email, "not the legacy password").await.status, 401);
 }
+
+/// A refused sign-in takes the same time whoever the account: a wrong
+/// password for an imported account whose bcrypt hash (cost 12) has not
+/// been replaced yet, and any password for an unknown email, compared by
+/// their medians in one run (each from its own address, under every
+/// throttle allowance).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_sign_ins_take_the_same_time_for_imported_and_unknown_accounts() {
+    let source = TestDatabase::create().await;
+    let mut connection = source.superuser().await;
+    sqlx::raw_sql(
+        "CREATE TABLE organization_users (
+            id bigserial PRIMARY KEY, email text, name text, organization text, role text,
+            password_hash text)",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let hash = bcrypt::hash("a legacy password of old", 12).unwrap();
+    sqlx::query(
+        "INSERT INTO organization_users (email, name, organization, role, password_hash)
+         VALUES ('old@acme.test', 'Old Timer', 'acme', 'member', $1)",
+    )
+    .bind(&hash)
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = NodeEnv::in_dir(dir.path());
+    env.extra = vec![("WARDEN_TRUSTED_PROXIES".into(), "127.0.0.1".into())];
+    let imported = env.run(&["import", &format!("--source={}", source.url)]);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    // Restarted after the import, as an operator would: the floor is
+    // learned at start, before any request.
+    let server = Server::start(&env, "timing").await;
+
+    let mut imported_times = Vec::new();
+    let mut unknown_times = Vec::new();
+    for round in 0..9 {
+        for (email, times) in [
+            ("old@acme.test".to_string(), &mut imported_times),
+            (format!("nobody-{round}@acme.test"), &mut unknown_times),
+        ] {
+            let mut client = WebClient::new(&server);
+            client.headers = vec![("x-forwarded-for".into(), format!("203.0.{round}.{}", times.len() + 1))];
+            let began = Instant::now();
+            let answer = client.sign_in(&email, "not the password at all").await;
+            times.push(began.elapsed());
+            assert_eq!(answer.status, 401, "{email}: {:?}", answer.body);
+        }
+    }
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (imported, unknown) = (median(&mut imported_times), median(&mut unknown_times));
+    let (slow, fast) = (imported.max(unknown), imported.min(unknown));
+    assert!(
+        slow.as_secs_f64() <= fast.as_secs_f64() * 1.25,
+        "median refusal: imported account {imported:?}, unknown email {unknown:?}"
+    );
+}

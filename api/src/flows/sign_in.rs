@@ -207,8 +207,13 @@ pub async fn with_password(
     let user = read(&state.models.accounts).user_by_email(email).cloned();
     let user_id = user.as_ref().map(|user| user.id.clone());
     let _attempt = throttle(state, client, &identifier, user_id.as_deref(), "password").await?;
+    let started = std::time::Instant::now();
     let verdict = check_password(state, user.as_ref(), password).await?;
+    // Every refusal below takes what the slowest hash takes: the answer
+    // time tells no account (imported, unknown, disabled) from another.
+    let timing = state.passwords.hashing.refusal_timing();
     let Some(user) = user else {
+        timing.pad(started).await;
         record_failure(
             state,
             &anonymous,
@@ -228,11 +233,13 @@ pub async fn with_password(
             } else {
                 FailureReason::WrongPassword
             };
+            timing.pad(started).await;
             record_failure(state, &anonymous, Some(&user.id), &identifier, reason, "password").await?;
             return Err(invalid_credentials());
         }
     };
     if user.status == Status::Disabled {
+        timing.pad(started).await;
         record_failure(
             state,
             &anonymous,
@@ -282,7 +289,10 @@ pub async fn throttle(
 ) -> Result<crate::web::limits::Attempt, ApiError> {
     let ip_key = client.ip.as_deref().map(warden_projections::throttle::ip_key);
     let keys = vec![
-        format!("pair:{}", warden_projections::throttle::pair_key(identifier, client.ip.as_deref())),
+        format!(
+            "pair:{}",
+            warden_projections::throttle::pair_key(identifier, client.ip.as_deref())
+        ),
         format!("ip:{}", ip_key.clone().unwrap_or_default()),
         format!("id:{identifier}"),
     ];

@@ -6,6 +6,7 @@ pub mod backup_codes;
 pub mod device;
 pub mod mfa_policy;
 pub mod password;
+pub mod refusal_timing;
 pub mod role_grants;
 pub mod throttle;
 pub mod tokens;

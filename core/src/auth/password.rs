@@ -17,6 +17,8 @@ use thiserror::Error;
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
+use super::refusal_timing::{RefusalTiming, cost_class};
+
 /// A clear password, wiped on drop, never shown by `Debug`.
 pub struct Password(Zeroizing<String>);
 
@@ -89,6 +91,9 @@ pub struct PasswordHashing {
     /// fresh 19 MiB allocation per verification costs page faults that
     /// are a large share of the hash itself.
     memory: Arc<std::sync::Mutex<Vec<Vec<argon2::Block>>>>,
+    /// What each cost class of hash takes to verify: refusals are padded
+    /// to the slowest.
+    timing: Arc<RefusalTiming>,
 }
 
 impl PasswordHashing {
@@ -112,11 +117,17 @@ impl PasswordHashing {
             pool: Arc::new(Semaphore::new(workers.max(1))),
             decoy: Arc::new(decoy),
             memory: Arc::default(),
+            timing: Arc::default(),
         })
     }
 
     pub fn params(&self) -> HashParams {
         self.params
+    }
+
+    /// How long refusals take ([`RefusalTiming`]).
+    pub fn refusal_timing(&self) -> &RefusalTiming {
+        &self.timing
     }
 
     /// A new PHC string for `password` with the current parameters.
@@ -140,45 +151,12 @@ impl PasswordHashing {
         let memory = Arc::clone(&self.memory);
         let clear = Zeroizing::new(password.expose().as_bytes().to_vec());
         let stored = stored.to_string();
+        let timing = Arc::clone(&self.timing);
         self.run(move || {
-            if !Scheme::within_bounds(&stored) {
-                return Verification::Invalid;
-            }
-            match Scheme::of(&stored) {
-                Some(Scheme::Bcrypt) => {
-                    // Legacy (imported): valid means "replace it now".
-                    return match bcrypt::verify(clear.as_slice(), &stored) {
-                        Ok(true) => Verification::Valid { rehash: true },
-                        _ => Verification::Invalid,
-                    };
-                }
-                Some(Scheme::Scrypt) => {
-                    use scrypt::password_hash::{PasswordHash as ScryptHash, PasswordVerifier as _};
-                    let valid = ScryptHash::new(&stored)
-                        .is_ok_and(|hash| scrypt::Scrypt.verify_password(&clear, &hash).is_ok());
-                    return if valid {
-                        Verification::Valid { rehash: true }
-                    } else {
-                        Verification::Invalid
-                    };
-                }
-                Some(Scheme::Argon2) => {}
-                None => return Verification::Invalid,
-            }
-            let Ok(hash) = PasswordHash::new(&stored) else {
-                return Verification::Invalid;
-            };
-            let current = made_with(&hash, params) && hash.version == Some(0x13);
-            let valid = if current {
-                // Our own parameters: computed in reused memory.
-                verify_in(&argon2, &memory, &clear, &hash)
-            } else {
-                argon2.verify_password(&clear, &hash).is_ok()
-            };
-            if !valid {
-                return Verification::Invalid;
-            }
-            Verification::Valid { rehash: !current }
+            let started = std::time::Instant::now();
+            let verdict = verify_blocking(&argon2, params, &memory, &clear, &stored);
+            timing.record(cost_class(&stored), started.elapsed());
+            verdict
         })
         .await
     }
@@ -197,6 +175,53 @@ impl PasswordHashing {
             .await
             .map_err(|_| PasswordError::Closed)
     }
+}
+
+/// The verification itself, on a blocking thread.
+fn verify_blocking(
+    argon2: &Argon2<'static>,
+    params: HashParams,
+    memory: &std::sync::Mutex<Vec<Vec<argon2::Block>>>,
+    clear: &[u8],
+    stored: &str,
+) -> Verification {
+    if !Scheme::within_bounds(stored) {
+        return Verification::Invalid;
+    }
+    match Scheme::of(stored) {
+        Some(Scheme::Bcrypt) => {
+            // Legacy (imported): valid means "replace it now".
+            return match bcrypt::verify(clear, stored) {
+                Ok(true) => Verification::Valid { rehash: true },
+                _ => Verification::Invalid,
+            };
+        }
+        Some(Scheme::Scrypt) => {
+            use scrypt::password_hash::{PasswordHash as ScryptHash, PasswordVerifier as _};
+            let valid = ScryptHash::new(stored).is_ok_and(|hash| scrypt::Scrypt.verify_password(clear, &hash).is_ok());
+            return if valid {
+                Verification::Valid { rehash: true }
+            } else {
+                Verification::Invalid
+            };
+        }
+        Some(Scheme::Argon2) => {}
+        None => return Verification::Invalid,
+    }
+    let Ok(hash) = PasswordHash::new(stored) else {
+        return Verification::Invalid;
+    };
+    let current = made_with(&hash, params) && hash.version == Some(0x13);
+    let valid = if current {
+        // Our own parameters: computed in reused memory.
+        verify_in(argon2, memory, clear, &hash)
+    } else {
+        argon2.verify_password(clear, &hash).is_ok()
+    };
+    if !valid {
+        return Verification::Invalid;
+    }
+    Verification::Valid { rehash: !current }
 }
 
 /// The password-hash schemes Warden verifies: its own Argon2id, and the
