@@ -371,7 +371,10 @@ async fn guessing_stays_slow_and_the_owner_is_never_locked_out() {
     };
     // Vic signs in from home once.
     assert_eq!(
-        from("198.51.100.7").sign_in("vic@acme.test", "vic's long password 7").await.status,
+        from("198.51.100.7")
+            .sign_in("vic@acme.test", "vic's long password 7")
+            .await
+            .status,
         200
     );
 
@@ -386,7 +389,10 @@ async fn guessing_stays_slow_and_the_owner_is_never_locked_out() {
         "too_many_requests",
     );
     assert_eq!(
-        from("198.51.100.8").sign_in("vic@acme.test", "vic's long password 7").await.status,
+        from("198.51.100.8")
+            .sign_in("vic@acme.test", "vic's long password 7")
+            .await
+            .status,
         200,
         "the owner at home (same /24) is not held by someone else's failures"
     );
@@ -399,14 +405,22 @@ async fn guessing_stays_slow_and_the_owner_is_never_locked_out() {
     for network in 1..=20 {
         let mut bot = from(&format!("7.7.{network}.1"));
         for attempt in 0..2 {
-            match bot.sign_in("vic@acme.test", &format!("bot {network} {attempt}")).await.status.as_u16() {
+            match bot
+                .sign_in("vic@acme.test", &format!("bot {network} {attempt}"))
+                .await
+                .status
+                .as_u16()
+            {
                 401 => checked += 1,
                 429 => held += 1,
                 other => panic!("unexpected {other}"),
             }
         }
     }
-    assert!(held > 0, "a crowd of networks was never held ({checked} guesses checked)");
+    assert!(
+        held > 0,
+        "a crowd of networks was never held ({checked} guesses checked)"
+    );
     assert!(checked <= 21, "{checked} guesses checked from many networks");
     assert_refused(
         &from("9.9.9.9").sign_in("vic@acme.test", "vic's long password 7").await,
@@ -414,7 +428,10 @@ async fn guessing_stays_slow_and_the_owner_is_never_locked_out() {
         "too_many_requests",
     );
     assert_eq!(
-        from("198.51.100.7").sign_in("vic@acme.test", "vic's long password 7").await.status,
+        from("198.51.100.7")
+            .sign_in("vic@acme.test", "vic's long password 7")
+            .await
+            .status,
         200,
         "the owner at home is never locked out"
     );
