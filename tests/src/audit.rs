@@ -14,6 +14,9 @@ use warden_projections::audit::{AuditQuery, KindPattern};
 
 /// A word that only ever appears inside sealed fields and hashes.
 pub const SEALED_WORD: &str = "zebrasecret";
+/// The roles a generated role change may grant.
+const ROLES: [&str; 4] = ["owner", "admin", "member", "auditor"];
+
 pub const WORDS: [&str; 16] = [
     "firefox",
     "chrome",
@@ -141,14 +144,17 @@ pub fn generate(population: &Population, count: usize, seed: u64) -> Vec<NewEven
             })),
             3 => NewEvent::new("session.created", format!("session:{session}"), as_user).data(json!({
                 "user": user.id, "org": user.org, "token_hash": format!("{SEALED_WORD}{n}"),
-                "ip": client_ip,
+                "ip": client_ip, "user_agent": null,
                 "device": {"browser": WORDS[rng.random_range(0..3)], "os": WORDS[rng.random_range(3..6)], "form": "desktop"},
+                "fingerprint": format!("{n:016x}"),
+                "assurance": {"at": "2026-11-28T04:32:30.983697Z", "level": "aal1", "methods": ["password"]},
+                "idle_timeout_seconds": 28800, "expires_at": "2026-11-28T12:32:30.983697Z",
             })),
             4 => NewEvent::new("mfa.totp.enrolment_started", format!("mfa:{}", user.id), as_user).data(json!({
                 "user": user.id, "enrolment": format!("e{n}"),
                 "secret": {"sealed": "v1", "subject": format!("user:{}", user.id), "key_id": "k1",
                            "nonce": "bm9uY2U", "ciphertext": format!("{SEALED_WORD} {}", words(&mut rng, 2))},
-                "digits": 6,
+                "digits": 6, "algorithm": "SHA1", "period_seconds": 30,
             })),
             5 => NewEvent::new("mfa.failed", format!("mfa-attempts:{}", user.id), anonymous)
                 .data(json!({"user": user.id, "factor": "totp", "reason": "wrong_code", "session": session}))
@@ -163,7 +169,7 @@ pub fn generate(population: &Population, count: usize, seed: u64) -> Vec<NewEven
                 NewEvent::new("app.invoice.paid", format!("invoice:{n}"), service).data(data)
             }
             7 => NewEvent::new("user.role_changed", format!("user:{}", user.id), as_user).data(json!({
-                "org": user.org, "old": "member", "new": WORDS[rng.random_range(0..WORDS.len())],
+                "org": user.org, "old": "member", "new": ROLES[rng.random_range(0..ROLES.len())],
             })),
             _ => NewEvent::new("session.revoked", format!("session:{session}"), as_user)
                 .data(json!({"user": user.id, "reason": "signed_out"})),

@@ -103,5 +103,11 @@ pub fn sample(n: u64) -> NewEvent {
         },
     )
     .request_id(format!("req-{n}"))
-    .data(json!({"method": "password", "attempt": n % 7, "session": format!("s-{n}"), "device": {"browser": "Firefox", "os": "Linux"}}))
+    // A `login.succeeded` payload that decodes (read models stop on one
+    // that does not), padded to the typical size.
+    .data(
+        json!({"user": format!("u-{}", n % 50_000), "method": "password", "session": format!("s-{n}"),
+                 "identifier": format!("{:032x}", n % 50_000), "attempt": n % 7,
+                 "device": {"browser": "Firefox", "os": "Linux"}}),
+    )
 }
