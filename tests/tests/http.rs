@@ -300,7 +300,7 @@ async fn app_events_retry_safely_with_an_idempotency_key() {
     let other = json!({"kind": "app.invoice.voided", "subject": "invoice:7"});
     assert_error(
         post(server.url.clone(), Some("7f0c2c4e-retry-1"), other, "Bearer").await,
-        422,
+        409,
         "idempotency_key_reused",
     )
     .await;

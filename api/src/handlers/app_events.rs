@@ -163,7 +163,10 @@ async fn replay(state: &AppState, claim: &str, request: &NewEvent) -> Result<Opt
         Some(original) if app_event::decide_retry(&original, request) == Retry::Replay => {
             Ok(Some(answer(&original, true)))
         }
-        Some(_) => Err(ApiError::unprocessable(
+        // 409 like every claim already taken (the IETF draft suggests 422;
+        // the key is a claim, and the request conflicts with its event).
+        Some(_) => Err(ApiError::new(
+            StatusCode::CONFLICT,
             "idempotency_key_reused",
             "this Idempotency-Key was used for a different event; use a new key for a new event",
         )),
