@@ -1,8 +1,8 @@
 //! Security headers on every answer, whatever produced it (a handler, an
 //! extractor's rejection, the error shaping): the browser never sniffs a
 //! type, never caches an answer that did not say it may be cached, never
-//! sends a link's token (`/setup?token=…`) as a referrer, and over https
-//! keeps to https.
+//! sends a link's token (`/setup?token=…`) as a referrer to another site,
+//! and over https keeps to https.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -23,9 +23,12 @@ pub async fn secure(State(state): State<AppState>, request: Request, next: Next)
 
 fn apply(headers: &mut HeaderMap, https: bool) {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // `same-origin`, not `no-referrer`: under `no-referrer` some browsers
+    // send `Origin: null` on a page's own form posts, which the CSRF check
+    // must refuse.
     headers
         .entry(header::REFERRER_POLICY)
-        .or_insert(HeaderValue::from_static("no-referrer"));
+        .or_insert(HeaderValue::from_static("same-origin"));
     // Answers that may be cached say so themselves (the passkey script,
     // the published keys); everything else may hold a session's data.
     headers
@@ -52,6 +55,6 @@ mod tests {
         apply(&mut headers, true);
         assert_eq!(headers[header::CACHE_CONTROL], "no-store");
         assert_eq!(headers[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
-        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
     }
 }
