@@ -44,13 +44,10 @@ pub struct LoginThrottle {
 
 impl LoginThrottle {
     /// How long a sign-in for `identifier` (an
-    /// [`account::identifier_key`]) from `ip` must still wait at `now`.
-    /// `pending`: attempts for this identifier and this IP being checked
-    /// right now, counted as failures (a parallel burst gets no more
-    /// guesses than a sequential one).
-    /// The wait before a password for `identifier` from `ip` may be
-    /// checked ([`sign_in_wait`]); `pending` counts the attempts still
-    /// being checked for the pair, the network and the account.
+    /// [`account::identifier_key`]) from `ip` must still wait at `now`
+    /// ([`sign_in_wait`]). `pending`: attempts for the pair, the network
+    /// and the account being checked right now, counted as failures (a
+    /// parallel burst gets no more guesses than a sequential one).
     pub fn wait(
         &self,
         identifier: &str,
@@ -83,6 +80,8 @@ impl LoginThrottle {
         )
     }
 
+    /// How long a second-factor attempt of `user` must still wait at
+    /// `now`; `pending`: their attempts being checked right now.
     pub fn second_factor_wait(&self, user: &str, now: DateTime<Utc>, pending: usize) -> Option<Duration> {
         let mut failures = self.second_factors.get(user).cloned().unwrap_or_default();
         failures.extend(std::iter::repeat_n(now, pending));
@@ -94,8 +93,6 @@ impl LoginThrottle {
     }
 }
 
-/// The per-IP throttle's key: an IPv4 address, or an IPv6 address's /64
-/// (one host usually holds a whole /64).
 /// The key of an account identifier and a client's address.
 pub fn pair_key(identifier: &str, ip: Option<&str>) -> String {
     format!("{identifier}/{}", ip.map(ip_key).unwrap_or_default())
@@ -114,6 +111,8 @@ pub fn network_key(ip: &str) -> String {
     }
 }
 
+/// The per-IP throttle's key: an IPv4 address, or an IPv6 address's /64
+/// (one host usually holds a whole /64).
 pub fn ip_key(ip: &str) -> String {
     match ip.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
