@@ -153,7 +153,8 @@ impl Node {
         tracing::info!(%key_id, "signing key installed");
 
         let models = ReadModels::default();
-        let (mut runner, positions) = Runner::restore(store.clone(), bus.clone(), &models).await?;
+        let (runner, positions) = Runner::restore(store.clone(), bus.clone(), &models).await?;
+        let mut runner = runner.woken_by(ledger.committed());
         let from = runner.position();
         let caught_up = runner.catch_up().await?;
         tracing::info!(from, to = caught_up, "read models caught up");
@@ -193,6 +194,7 @@ impl Node {
     pub async fn start_audit_index(&mut self, dir: &std::path::Path) -> Result<AuditTrail, NodeError> {
         let (index, sink) = AuditIndex::open(dir)?;
         let (runner, positions) = Runner::with_sink(self.ledger.store().clone(), self.bus.clone(), sink).await?;
+        let runner = runner.woken_by(self.ledger.committed());
         tracing::info!(dir = %dir.display(), indexed_through = index.indexed_through(), "audit index opened");
         self.tasks.push(tokio::spawn(runner.run(self.shutdown.subscribe())));
         Ok(AuditTrail {
@@ -206,6 +208,7 @@ impl Node {
     pub async fn start_alerting(&mut self) -> Result<Positions, NodeError> {
         let (sink, appender) = warden_alerting::sink::start(self.ledger.clone());
         let (runner, positions) = Runner::with_sink(self.ledger.store().clone(), self.bus.clone(), sink).await?;
+        let runner = runner.woken_by(self.ledger.committed());
         tracing::info!(from = runner.position(), "alert evaluator started");
         self.tasks.push(tokio::spawn(runner.run(self.shutdown.subscribe())));
         self.tasks.push(tokio::spawn(appender.run()));

@@ -3,7 +3,9 @@
 //! It restores snapshots, catches up from the log (verifying the chain in
 //! batches), then follows the bus. It checks every event against the chain
 //! (continuity, link, hash, signature); a gap is repaired from the log; when
-//! the bus is unreachable or silent it tails the log instead. A chain
+//! the bus is unreachable, silent or behind it tails the log instead. This
+//! process's own commits wake it at once (`woken_by`): a node reads its own
+//! writes from the log, never waiting on the relay to publish them. A chain
 //! violation stops the runner: read models never include an event that does
 //! not verify. So does an event whose `data` does not decode as its kind's
 //! payload (`commands::catalogue`): a read model never skips an event it
@@ -32,7 +34,8 @@ use crate::projection::Models;
 const CHUNK: usize = 1000;
 /// Threads that verify signatures while catching up.
 const VERIFY_THREADS: usize = 2;
-/// With no bus traffic for this long, the runner checks the log itself.
+/// The runner checks the log itself this often, whatever the bus carries
+/// (a bus replaying a backlog never holds newer events back).
 const TAIL_INTERVAL: Duration = Duration::from_millis(250);
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_millis(500);
 const RESUBSCRIBE_FIRST: Duration = Duration::from_secs(2);
@@ -161,6 +164,8 @@ pub struct Runner<S: Sink = Models> {
     failure: watch::Sender<Option<String>>,
     saved_seq: u64,
     saved_at: Instant,
+    /// This process's commits (the ledger's committed seq), if it appends.
+    committed: Option<watch::Receiver<u64>>,
 }
 
 impl Runner<Models> {
@@ -223,6 +228,7 @@ impl<S: Sink> Runner<S> {
             failure,
             saved_seq: position,
             saved_at: Instant::now(),
+            committed: None,
         };
         let positions = Positions {
             applied: applied_receiver,
@@ -233,6 +239,13 @@ impl<S: Sink> Runner<S> {
 
     pub fn position(&self) -> u64 {
         self.position
+    }
+
+    /// Reads from the log as soon as this process commits past the
+    /// runner's position (`Ledger::committed`).
+    pub fn woken_by(mut self, committed: watch::Receiver<u64>) -> Self {
+        self.committed = Some(committed);
+        self
     }
 
     /// Applies everything the log holds now.
@@ -300,11 +313,24 @@ impl<S: Sink> Runner<S> {
         }
         let mut retry = RESUBSCRIBE_FIRST;
         let mut resubscribe_at = Instant::now() + retry;
+        let mut tail = tokio::time::interval(TAIL_INTERVAL);
+        tail.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut committed = self.committed.clone();
         while !*shutdown.borrow() {
             let next = async {
                 match stream.as_mut() {
                     Some(stream) => stream.next().await,
                     None => std::future::pending().await,
+                }
+            };
+            let local = async {
+                let Some(committed) = committed.as_mut() else {
+                    return std::future::pending().await;
+                };
+                match committed.changed().await {
+                    Ok(()) => *committed.borrow_and_update(),
+                    // The ledger is gone: nothing more to wake on.
+                    Err(_) => std::future::pending().await,
                 }
             };
             tokio::select! {
@@ -328,7 +354,12 @@ impl<S: Sink> Runner<S> {
                     }
                     None => stream = None,
                 },
-                _ = tokio::time::sleep(TAIL_INTERVAL) => {
+                seq = local => {
+                    if seq > self.position {
+                        self.catch_up().await?;
+                    }
+                }
+                _ = tail.tick() => {
                     self.catch_up().await?;
                 }
                 _ = shutdown.changed() => {}

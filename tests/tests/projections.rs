@@ -139,6 +139,87 @@ async fn a_live_bus_with_a_late_start_is_repaired_from_the_log() {
     task.await.unwrap();
 }
 
+/// A bus that replays a backlog of events the runners already applied,
+/// without end (a relay publishing a large import, or a stream replayed
+/// from its start): it never carries anything new.
+struct ReplayingBus {
+    backlog: Vec<warden_core::Event>,
+}
+
+#[async_trait::async_trait]
+impl Bus for ReplayingBus {
+    async fn last_published(&self) -> Result<u64, warden_core::bus::BusError> {
+        Ok(self.backlog.len() as u64)
+    }
+    async fn publish(&self, _events: &[warden_core::Event]) -> Result<(), warden_core::bus::BusError> {
+        Ok(())
+    }
+    async fn subscribe(
+        &self,
+        _from: u64,
+    ) -> Result<
+        futures::stream::BoxStream<'static, Result<warden_core::Event, warden_core::bus::BusError>>,
+        warden_core::bus::BusError,
+    > {
+        use futures::StreamExt;
+        let backlog = self.backlog.clone();
+        let ticks = tokio::time::interval(Duration::from_millis(2));
+        Ok(futures::stream::unfold((ticks, 0usize), move |(mut ticks, at)| {
+            let event = backlog[at % backlog.len()].clone();
+            async move {
+                ticks.tick().await;
+                Some((Ok(event), (ticks, at + 1)))
+            }
+        })
+        .boxed())
+    }
+    async fn ping(&self) -> Result<(), warden_core::bus::BusError> {
+        Ok(())
+    }
+    fn is_shared(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bus_busy_with_old_events_never_holds_new_ones_back() {
+    let store = TestStore::open(Backend::Sqlite).await;
+    let ledger = store.ledger().await;
+    append(&ledger, 10).await;
+    let bus: Arc<dyn Bus> = Arc::new(ReplayingBus {
+        backlog: store.store.read(1, 10).await.unwrap(),
+    });
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    // One runner woken by this process's commits, one that only tails.
+    let (woken, woken_at) = Runner::restore(store.store.clone(), bus.clone(), &ReadModels::default())
+        .await
+        .unwrap();
+    let woken = tokio::spawn(woken.woken_by(ledger.committed()).run(shutdown.clone()));
+    let (tailing, tailing_at) = Runner::restore(store.store.clone(), bus.clone(), &ReadModels::default())
+        .await
+        .unwrap();
+    let tailing = tokio::spawn(tailing.run(shutdown));
+    assert!(woken_at.wait_for(10, Duration::from_secs(10)).await);
+    assert!(tailing_at.wait_for(10, Duration::from_secs(10)).await);
+    // Let both settle on the endless replay, then append.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    append(&ledger, 1).await;
+    let head = store.store.head().await.unwrap().seq;
+    // Before, the runner only tailed the log after a quiet spell on the
+    // bus, which never came: neither runner ever applied the new event.
+    assert!(
+        woken_at.wait_for(head, Duration::from_secs(5)).await,
+        "woken by the commit"
+    );
+    assert!(
+        tailing_at.wait_for(head, Duration::from_secs(5)).await,
+        "a runner tails the log on its clock, whatever the bus carries"
+    );
+    stop.send_replace(true);
+    woken.await.unwrap();
+    tailing.await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_that_does_not_verify_is_never_applied() {
     let store = TestStore::open(Backend::Sqlite).await;
