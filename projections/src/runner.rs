@@ -15,6 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use thiserror::Error;
@@ -32,6 +33,8 @@ use crate::ReadModels;
 use crate::projection::Models;
 
 const CHUNK: usize = 1000;
+
+type EventStream = BoxStream<'static, Result<Event, BusError>>;
 /// Threads that verify signatures while catching up.
 const VERIFY_THREADS: usize = 2;
 /// The runner checks the log itself this often, whatever the bus carries
@@ -307,10 +310,10 @@ impl<S: Sink> Runner<S> {
 
     async fn follow(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<(), RunnerError> {
         self.catch_up().await?;
-        let mut stream = self.subscribe().await;
-        if stream.is_none() {
-            tracing::warn!("bus unreachable: tailing the log");
-        }
+        let mut stream: Option<EventStream> = None;
+        // Subscribing runs beside the loop: a bus that is slow to answer
+        // (reconnecting) never holds back reading the log.
+        let mut subscribing = Some(self.subscribe());
         let mut retry = RESUBSCRIBE_FIRST;
         let mut resubscribe_at = Instant::now() + retry;
         let mut tail = tokio::time::interval(TAIL_INTERVAL);
@@ -320,6 +323,12 @@ impl<S: Sink> Runner<S> {
             let next = async {
                 match stream.as_mut() {
                     Some(stream) => stream.next().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let subscribed = async {
+                match subscribing.as_mut() {
+                    Some(subscribing) => subscribing.await,
                     None => std::future::pending().await,
                 }
             };
@@ -354,6 +363,19 @@ impl<S: Sink> Runner<S> {
                     }
                     None => stream = None,
                 },
+                new = subscribed => {
+                    subscribing = None;
+                    retry = if new.is_some() {
+                        RESUBSCRIBE_FIRST
+                    } else {
+                        if stream.is_none() && retry == RESUBSCRIBE_FIRST {
+                            tracing::warn!("bus unreachable: tailing the log");
+                        }
+                        (retry * 2).min(RESUBSCRIBE_MAX)
+                    };
+                    resubscribe_at = Instant::now() + retry;
+                    stream = new;
+                }
                 seq = local => {
                     if seq > self.position {
                         self.catch_up().await?;
@@ -364,14 +386,8 @@ impl<S: Sink> Runner<S> {
                 }
                 _ = shutdown.changed() => {}
             }
-            if stream.is_none() && Instant::now() >= resubscribe_at {
-                stream = self.subscribe().await;
-                retry = if stream.is_some() {
-                    RESUBSCRIBE_FIRST
-                } else {
-                    (retry * 2).min(RESUBSCRIBE_MAX)
-                };
-                resubscribe_at = Instant::now() + retry;
+            if stream.is_none() && subscribing.is_none() && Instant::now() >= resubscribe_at {
+                subscribing = Some(self.subscribe());
             }
             self.maybe_snapshot().await;
         }
@@ -380,15 +396,20 @@ impl<S: Sink> Runner<S> {
 
     /// Subscribes from the next seq, briefly: while the bus is down the
     /// runner tails the log instead of waiting on it.
-    async fn subscribe(&self) -> Option<BoxStream<'static, Result<Event, BusError>>> {
-        match tokio::time::timeout(SUBSCRIBE_TIMEOUT, self.bus.subscribe(self.position + 1)).await {
-            Ok(Ok(stream)) => Some(stream),
-            Ok(Err(error)) => {
-                tracing::debug!(%error, "cannot subscribe to the bus");
-                None
+    fn subscribe(&self) -> BoxFuture<'static, Option<EventStream>> {
+        let bus = self.bus.clone();
+        let from = self.position + 1;
+        async move {
+            match tokio::time::timeout(SUBSCRIBE_TIMEOUT, bus.subscribe(from)).await {
+                Ok(Ok(stream)) => Some(stream),
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, "cannot subscribe to the bus");
+                    None
+                }
+                Err(_) => None,
             }
-            Err(_) => None,
         }
+        .boxed()
     }
 
     /// A run of events from the bus: those seen are skipped, a gap before

@@ -8,33 +8,89 @@ use warden_core::auth::tokens::{Token, TokenKind, constant_time_eq};
 use warden_core::commands::Context;
 use warden_core::commands::account::{self, Role, Status, UserCreated, normalize_email, valid_email};
 use warden_core::commands::org::{self, OrgCreated, valid_slug};
-use warden_core::commands::setup::{self, LINK_LIFETIME, LinkIssued, SetupCompleted};
+use warden_core::commands::setup::{self, LINK_LIFETIME, LinkIssued, SETUP_SUBJECT, SetupCompleted};
 use warden_core::event::now_micros;
+use warden_core::ledger::AppendError;
 use warden_projections::projection::read;
 
 use super::sign_in::{NewSession, SessionStart, sealed_password};
-use super::{check_name, check_new_password, commit, new_id};
+use super::{check_name, check_new_password, new_id};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
 
-/// Issues a setup link when setup is not complete; returns the URL to
-/// print, or `None` when there is nothing to set up.
+/// The setup link to print while setup is not complete: the live one
+/// (issued by any node, its token opened from the log) or a new one;
+/// `None` when there is nothing to set up.
 pub async fn issue_link(state: &AppState) -> Result<Option<String>, ApiError> {
-    if read(&state.models.accounts).setup().completed {
-        return Ok(None);
+    // Two nodes starting at once: one issues, the other finds its link.
+    for _ in 0..3 {
+        let (completed, version, live) = {
+            let accounts = read(&state.models.accounts);
+            let setup = accounts.setup();
+            let live = setup
+                .link
+                .as_ref()
+                .filter(|link| Utc::now() < link.expires_at)
+                .and_then(|link| link.token.clone());
+            (setup.completed, setup.version, live)
+        };
+        if completed {
+            return Ok(None);
+        }
+        if let Some(sealed) = live {
+            let token = state.data_keys.open(&sealed).await.map_err(|error| {
+                tracing::error!(%error, "cannot open the live setup link");
+                ApiError::unavailable("the key service is unavailable; try again")
+            })?;
+            return Ok(Some(link_url(state, &token)));
+        }
+        let token = Token::generate();
+        let encoded = token.encode();
+        let sealed = state.data_keys.seal(SETUP_SUBJECT, &encoded).await.map_err(|error| {
+            tracing::error!(%error, "cannot seal the setup link");
+            ApiError::unavailable("the key service is unavailable; try again")
+        })?;
+        let issued = LinkIssued {
+            token_hash: token.hash(TokenKind::SetupLink),
+            expires_at: now_micros() + LINK_LIFETIME,
+            token: Some(sealed),
+        };
+        let context = Context {
+            actor: Actor::system(),
+            request_id: String::new(),
+        };
+        match state
+            .ledger
+            .append(vec![setup::issue_link(&context, version, &issued)])
+            .await
+        {
+            Ok(sealed) => {
+                if let Some(last) = sealed.last() {
+                    state.positions.wait_for(last.seq, LINK_WAIT).await;
+                }
+                return Ok(Some(link_url(state, &encoded)));
+            }
+            // Another node issued (or completed) first: read what it did.
+            Err(AppendError::Conflict { .. }) => {
+                let head = state
+                    .ledger
+                    .head()
+                    .await
+                    .map_err(|_| ApiError::unavailable("the event log is unavailable; try again"))?;
+                state.positions.wait_for(head.seq, LINK_WAIT).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
     }
-    let token = Token::generate();
-    let context = Context {
-        actor: Actor::system(),
-        request_id: String::new(),
-    };
-    let issued = LinkIssued {
-        token_hash: token.hash(TokenKind::SetupLink),
-        expires_at: now_micros() + LINK_LIFETIME,
-    };
-    commit(state, vec![setup::issue_link(&context, &issued)]).await?;
-    Ok(Some(format!("{}/setup?token={}", state.web.public_url, token.encode())))
+    Err(ApiError::unavailable("the setup state keeps changing; try again"))
+}
+
+/// How long issuing waits for the read models to show a link.
+const LINK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn link_url(state: &AppState, token: &str) -> String {
+    format!("{}/setup?token={token}", state.web.public_url)
 }
 
 pub struct SetupInput {
@@ -65,7 +121,7 @@ pub fn check_link(state: &AppState, token: &str) -> Result<u64, ApiError> {
     if !valid {
         return Err(ApiError::forbidden_code(
             "invalid_link",
-            "the setup link is invalid or expired; restart Warden for a new one",
+            "the setup link is invalid or expired; Warden prints the live link when it starts, and a new one once it expired",
         ));
     }
     Ok(setup.version)

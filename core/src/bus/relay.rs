@@ -12,14 +12,16 @@ use super::Bus;
 use crate::ledger::{Leader, Lease, LedgerStore};
 
 const CHUNK: usize = 1000;
-/// How often the relay looks for commits made by other nodes.
-const POLL: Duration = Duration::from_millis(50);
+/// How often the relay reads the log without being woken: commits (this
+/// process's, and other nodes' as the store announces them) wake it at
+/// once; this only covers announcements lost while reconnecting.
+const POLL: Duration = Duration::from_millis(250);
 const LEASE_CHECK: Duration = Duration::from_secs(1);
 
 pub struct Relay {
     pub store: Arc<dyn LedgerStore>,
     pub bus: Arc<dyn Bus>,
-    /// Commits of this process (wakes the relay without waiting for a poll).
+    /// Commits known to the ledger (`Ledger::committed`): wake the relay.
     pub committed: watch::Receiver<u64>,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -47,7 +49,11 @@ impl Relay {
             };
             tracing::info!("relay started");
             metrics::gauge!("warden_relay_leader").set(1.0);
-            if let Err(error) = self.relay_while_held(lease).await {
+            let outcome = self.relay_while_held(lease).await;
+            // The lease is gone with `relay_while_held`: another node may
+            // lead from now on, so this one no longer says it does.
+            metrics::gauge!("warden_relay_leader").set(0.0);
+            if let Err(error) = outcome {
                 tracing::warn!(%error, "relay interrupted; resuming from the bus position");
                 self.pause(backoff.next_delay()).await;
             } else {

@@ -1,14 +1,18 @@
 //! First start: a one-time setup link creates the first org and its owner.
 //!
-//! A node that finds no completed setup issues a link (`setup.link_issued`
-//! with the hash of its token) and prints it. Using it appends the org, the
-//! owner and `setup.completed`, which claims `setup/completed`: the claim
-//! makes the link die once used, even when two nodes race.
+//! A node that finds no completed setup and no live link issues one
+//! (`setup.link_issued` with the hash of its token, and the token sealed
+//! under the `setup` data key) and prints it; a node that finds a live
+//! link opens the sealed token and prints the same link, so an instance
+//! has one live link whichever node printed it. Using it appends the org,
+//! the owner and `setup.completed`, which claims `setup/completed`: the
+//! claim makes the link die once used, even when two nodes race.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Context, data};
 use crate::event::NewEvent;
+use crate::keys::sealed::Sealed;
 
 pub const SETUP_SUBJECT: &str = super::Prefix::Setup.as_str();
 pub const SETUP_LINK_ISSUED: &str = "setup.link_issued";
@@ -17,11 +21,15 @@ pub const SETUP_COMPLETED: &str = "setup.completed";
 /// How long a setup link is valid.
 pub const LINK_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LinkIssued {
     pub token_hash: String,
     #[serde(with = "crate::event::timestamp")]
     pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// The token, sealed, so every node can print the live link. Absent
+    /// from links issued before it was kept (those cannot be reprinted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<Sealed<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,8 +38,13 @@ pub struct SetupCompleted {
     pub owner: String,
 }
 
-pub fn issue_link(context: &Context, issued: &LinkIssued) -> NewEvent {
-    context.event(SETUP_LINK_ISSUED, SETUP_SUBJECT).data(data(issued))
+/// Issues a link if the setup subject is still at `version` (two nodes
+/// starting at once issue one link between them).
+pub fn issue_link(context: &Context, version: u64, issued: &LinkIssued) -> NewEvent {
+    context
+        .event(SETUP_LINK_ISSUED, SETUP_SUBJECT)
+        .expect_version(version)
+        .data(data(issued))
 }
 
 pub fn complete(context: &Context, version: u64, completed: &SetupCompleted) -> NewEvent {

@@ -55,14 +55,17 @@ impl Ledger {
     pub fn new(store: Arc<dyn LedgerStore>) -> Self {
         let (requests, receiver) = mpsc::channel(4096);
         let (committed_sender, committed) = watch::channel(0);
+        let committed_sender = Arc::new(committed_sender);
         let signer = Signer::default();
         let writer = Writer {
             store: store.clone(),
             requests: receiver,
-            committed: committed_sender,
+            committed: committed_sender.clone(),
             signer: signer.clone(),
         };
         tokio::spawn(writer.run());
+        let follower = store.clone();
+        tokio::spawn(async move { follower.follow_commits(committed_sender).await });
         Ledger {
             store,
             requests,
@@ -111,7 +114,9 @@ impl Ledger {
         events.pop().ok_or(AppendError::Closed)
     }
 
-    /// The highest `seq` this process has committed (0 before any).
+    /// The highest `seq` known committed: this process's commits at once,
+    /// other processes' as the store announces them (0 before any). Wakes
+    /// the relay and the projection runners without polling.
     pub fn committed(&self) -> watch::Receiver<u64> {
         self.committed.clone()
     }

@@ -1,6 +1,9 @@
 //! What a storage backend provides to the ledger.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use tokio::sync::watch;
 
 use super::LedgerError;
 use super::archive::ArchiveBoundary;
@@ -111,4 +114,22 @@ pub trait LedgerStore: Send + Sync + 'static {
 
     /// Tries to become the one node that does this work.
     async fn try_lease(&self, leader: Leader) -> Result<Option<Box<dyn Lease>>, LedgerError>;
+
+    /// Raises `into` to the seq of every commit made by another process
+    /// sharing this store, as the store announces it (PostgreSQL
+    /// `LISTEN`/`NOTIFY`), until every receiver of `into` is gone. A store
+    /// only this process writes announces nothing: the ledger's writer
+    /// raises `into` itself.
+    async fn follow_commits(&self, into: Arc<watch::Sender<u64>>) {
+        into.closed().await;
+    }
+}
+
+/// Raises a committed-seq watch to `seq` (never lowers it).
+pub fn raise(committed: &watch::Sender<u64>, seq: u64) {
+    committed.send_if_modified(|known| {
+        let advanced = seq > *known;
+        *known = (*known).max(seq);
+        advanced
+    });
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::seal::SealInput;
+use super::store::raise;
 use super::{AppendError, LedgerStore, MAX_BATCH_EVENTS};
 use crate::event::{Event, NewEvent};
 use crate::keys::signing::Signer;
@@ -19,7 +20,7 @@ pub(super) struct Request {
 pub(super) struct Writer {
     pub store: Arc<dyn LedgerStore>,
     pub requests: mpsc::Receiver<Request>,
-    pub committed: watch::Sender<u64>,
+    pub committed: Arc<watch::Sender<u64>>,
     pub signer: Signer,
 }
 
@@ -72,11 +73,7 @@ impl Writer {
                 if let Some(last) = sealed.last_seq() {
                     let count = sealed.events().count();
                     metrics::counter!("warden_append_events_total").increment(count as u64);
-                    self.committed.send_if_modified(|seq| {
-                        let advanced = last > *seq;
-                        *seq = (*seq).max(last);
-                        advanced
-                    });
+                    raise(&self.committed, last);
                 }
                 for (reply, result) in replies.into_iter().zip(sealed.results) {
                     if let Err(AppendError::Conflict { .. } | AppendError::ClaimTaken { .. }) = &result {

@@ -6,18 +6,22 @@
 //! refuse UPDATE, DELETE and TRUNCATE whoever asks. The log is partitioned
 //! by ranges of `seq`, created ahead by `warden_ensure_partitions`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Row, Transaction};
+use tokio::sync::watch;
 
+use crate::bus::relay::Backoff;
 use crate::chain::Digest;
 use crate::event::Event;
 use crate::ledger::archive::ArchiveBoundary;
 use crate::ledger::rows::EventRow;
 use crate::ledger::seal::{SealInput, SealedBatch};
+use crate::ledger::store::raise;
 use crate::ledger::{Head, Leader, Lease, LedgerError, LedgerStore, Snapshot, StoredDataKey, StoredSigningKey};
 
 mod append;
@@ -28,6 +32,9 @@ use append::{BEGIN_AND_LOCK, SOCKET_STATEMENT_BYTES, TCP_STATEMENT_BYTES, read_s
 /// `pg_try_advisory_lock` key held by the one relay ("WARDEN\0\2").
 const RELAY_LOCK: i64 = 0x5741_5244_454E_0002;
 const ALERT_DELIVERY_LOCK: i64 = 0x5741_5244_454E_0003;
+
+/// The `NOTIFY` channel on which every commit announces its last seq.
+const COMMITS_CHANNEL: &str = "warden_commits";
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -207,6 +214,12 @@ impl LedgerStore for PostgresStore {
         };
         self.ensure_partitions(&mut tx, last_seq).await?;
         sign_and_insert(&mut tx, &input, &mut sealed, self.max_statement_bytes).await?;
+        // Delivered to the listeners when (and only if) this commits.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(COMMITS_CHANNEL)
+            .bind(last_seq.to_string())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(sealed)
     }
@@ -393,6 +406,22 @@ impl LedgerStore for PostgresStore {
         Ok(result.rows_affected() > 0)
     }
 
+    async fn follow_commits(&self, into: Arc<watch::Sender<u64>>) {
+        let mut backoff = Backoff::default();
+        loop {
+            tokio::select! {
+                () = into.closed() => return,
+                reason = listen_commits(&self.pool, &into) => {
+                    tracing::debug!(%reason, "not listening for commits; runners and relay tail the log meanwhile");
+                }
+            }
+            tokio::select! {
+                () = into.closed() => return,
+                () = tokio::time::sleep(backoff.next_delay()) => {}
+            }
+        }
+    }
+
     async fn try_lease(&self, leader: Leader) -> Result<Option<Box<dyn Lease>>, LedgerError> {
         let mut connection = self.pool.acquire().await?;
         let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
@@ -409,6 +438,31 @@ impl LedgerStore for PostgresStore {
             })))
         } else {
             Ok(None)
+        }
+    }
+}
+
+/// Raises `into` to every seq announced on the commits channel; returns
+/// why it stopped (no connection could be made).
+async fn listen_commits(pool: &PgPool, into: &watch::Sender<u64>) -> sqlx::Error {
+    let mut listener = match PgListener::connect_with(pool).await {
+        Ok(listener) => listener,
+        Err(error) => return error,
+    };
+    if let Err(error) = listener.listen(COMMITS_CHANNEL).await {
+        return error;
+    }
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(notification)) => {
+                if let Ok(seq) = notification.payload().parse::<u64>() {
+                    raise(into, seq);
+                }
+            }
+            // The connection was lost and made again: commits announced
+            // meanwhile are found by the log tail.
+            Ok(None) => tracing::debug!("the commits listener reconnected"),
+            Err(error) => return error,
         }
     }
 }
