@@ -112,9 +112,22 @@ impl From<AppendError> for ApiError {
                 format!("this {namespace} is already taken"),
             ),
             AppendError::Invalid(message) => ApiError::bad_request(message),
+            // Refused without trying: the store is failing (the breaker).
+            AppendError::Down { retry_after } => {
+                tracing::debug!(%error, "append refused while the ledger is down");
+                let mut refused =
+                    ApiError::unavailable("the event log is unavailable; the request was not acknowledged");
+                // Whole seconds, rounded up, at least one.
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                refused.retry_after = Some(seconds.max(1));
+                refused
+            }
             AppendError::Unavailable(_) | AppendError::NoSigningKey | AppendError::Closed => {
                 tracing::error!(%error, "append failed");
-                ApiError::unavailable("the event log is unavailable; the request was not acknowledged")
+                let mut failed =
+                    ApiError::unavailable("the event log is unavailable; the request was not acknowledged");
+                failed.retry_after = Some(1);
+                failed
             }
         }
     }

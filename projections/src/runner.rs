@@ -169,6 +169,9 @@ pub struct Runner<S: Sink = Models> {
     saved_at: Instant,
     /// This process's commits (the ledger's committed seq), if it appends.
     committed: Option<watch::Receiver<u64>>,
+    /// After a snapshot could not be saved: when to try again.
+    save_retry_at: Option<Instant>,
+    save_backoff: Backoff,
 }
 
 impl Runner<Models> {
@@ -232,6 +235,8 @@ impl<S: Sink> Runner<S> {
             saved_seq: position,
             saved_at: Instant::now(),
             committed: None,
+            save_retry_at: None,
+            save_backoff: Backoff::default(),
         };
         let positions = Positions {
             applied: applied_receiver,
@@ -495,9 +500,23 @@ impl<S: Sink> Runner<S> {
 
     async fn maybe_snapshot(&mut self) {
         let behind = self.position - self.saved_seq;
-        let due = behind > 0 && self.sink.save_due(behind, self.saved_at.elapsed());
-        if due && let Err(error) = self.save_snapshots().await {
-            tracing::warn!(%error, "snapshot not saved");
+        let due = behind > 0
+            && self.sink.save_due(behind, self.saved_at.elapsed())
+            && self.save_retry_at.is_none_or(|at| Instant::now() >= at);
+        if !due {
+            return;
+        }
+        match self.save_snapshots().await {
+            Ok(()) => {
+                self.save_backoff = Backoff::default();
+                self.save_retry_at = None;
+            }
+            Err(error) => {
+                // A full disk: try again later, not on every event.
+                let delay = self.save_backoff.next_delay();
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "snapshot not saved");
+                self.save_retry_at = Some(Instant::now() + delay);
+            }
         }
     }
 

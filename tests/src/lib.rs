@@ -14,6 +14,8 @@ pub mod mfa;
 pub mod passkeys;
 pub mod peers;
 pub mod process;
+pub mod small_fs;
+pub mod tcp_cut;
 pub mod web;
 
 use std::sync::Arc;

@@ -95,6 +95,20 @@ impl NodeEnv {
         self.apply(&mut command);
         command.args(args).output().unwrap()
     }
+
+    /// Runs a command that should end by itself (`serve` refusing to
+    /// start); panics if it is still running after `timeout`.
+    pub async fn run_until_exit(&self, args: &[&str], timeout: Duration) -> Output {
+        let mut command = tokio::process::Command::new(warden_bin());
+        command.as_std_mut().args(args);
+        self.apply(command.as_std_mut());
+        command.kill_on_drop(true).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = command.spawn().unwrap();
+        tokio::time::timeout(timeout, child.wait_with_output())
+            .await
+            .unwrap_or_else(|_| panic!("warden {args:?} still running after {timeout:?}"))
+            .unwrap()
+    }
 }
 
 /// A running `warden serve`.

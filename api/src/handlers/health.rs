@@ -18,17 +18,18 @@ pub async fn live() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready when the ledger and the bus answer and the read models are
-/// within `MAX_READY_LAG` events of the log's head.
+/// Ready when the ledger answers and is not refusing appends (its
+/// breaker), the bus answers, and the read models are within
+/// `MAX_READY_LAG` events of the log's head.
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let ledger = tokio::time::timeout(CHECK_TIMEOUT, state.ledger.head()).await;
-    let bus = tokio::time::timeout(CHECK_TIMEOUT, state.bus.ping()).await;
-    let head = match &ledger {
-        Ok(Ok(head)) => Some(head.seq),
-        _ => None,
-    };
+    let (ledger, bus) = tokio::join!(
+        state.ledger.readiness(CHECK_TIMEOUT),
+        tokio::time::timeout(CHECK_TIMEOUT, state.bus.ping())
+    );
+    let head = ledger.as_ref().ok().map(|head| head.seq);
+    let ledger_error = ledger.err();
     let applied = state.positions.applied();
-    let ledger_ok = head.is_some();
+    let ledger_ok = ledger_error.is_none();
     let bus_ok = matches!(bus, Ok(Ok(())));
     let failure = state.positions.failure();
     let lag = head.map(|head| head.saturating_sub(applied));
@@ -37,7 +38,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "checks": {
-            "ledger": { "ok": ledger_ok, "head": head },
+            "ledger": { "ok": ledger_ok, "head": head, "error": ledger_error },
             "bus": { "ok": bus_ok },
             "projections": { "ok": projections_ok, "applied": applied, "lag": lag, "failure": failure },
         }

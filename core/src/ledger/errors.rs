@@ -20,6 +20,10 @@ pub enum AppendError {
     /// acknowledged.
     #[error("ledger unavailable: {0}")]
     Unavailable(String),
+    /// The store failed recently (the breaker is open): refused without
+    /// trying; a retry is worth it after `retry_after`.
+    #[error("ledger unavailable: the store is failing; retry in {} ms", retry_after.as_millis())]
+    Down { retry_after: std::time::Duration },
     #[error("no signing key is installed yet")]
     NoSigningKey,
     #[error("the ledger is shutting down")]
@@ -36,6 +40,9 @@ pub enum LedgerError {
     MigrationNeeded(String),
     #[error("no ledger at {0}")]
     NotFound(String),
+    /// The ledger's directory cannot be written.
+    #[error("{0} is read-only: Warden must write its ledger there (mount it read-write, or point data_dir elsewhere)")]
+    ReadOnly(String),
     /// An operation the log's state does not allow (an archive before
     /// the read models' snapshots reach it).
     #[error("refused: {0}")]

@@ -8,6 +8,7 @@
 //! appends so the chain stays one line.
 
 pub mod archive;
+pub mod breaker;
 pub mod bundle;
 mod errors;
 pub mod postgres;
@@ -30,6 +31,7 @@ use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use crate::chain::{LEDGER_SUBJECT, SIGNING_KEY_ADDED, canonical};
 use crate::event::{Event, NewEvent, valid_kind};
 use crate::keys::signing::Signer;
+use breaker::{Admission, Breaker};
 use writer::{Request, Writer};
 
 /// The most events one command may append, and the size at which the
@@ -46,6 +48,7 @@ pub struct Ledger {
     /// callers of [`Ledger::is_committed`] share one read of the head.
     known_head: Arc<(AtomicU64, Mutex<()>)>,
     signer: Signer,
+    breaker: Arc<std::sync::Mutex<Breaker>>,
 }
 
 impl Ledger {
@@ -57,11 +60,13 @@ impl Ledger {
         let (committed_sender, committed) = watch::channel(0);
         let committed_sender = Arc::new(committed_sender);
         let signer = Signer::default();
+        let breaker = Arc::new(std::sync::Mutex::new(Breaker::default()));
         let writer = Writer {
             store: store.clone(),
             requests: receiver,
             committed: committed_sender.clone(),
             signer: signer.clone(),
+            breaker: breaker.clone(),
         };
         tokio::spawn(writer.run());
         let follower = store.clone();
@@ -72,6 +77,7 @@ impl Ledger {
             committed,
             known_head: Arc::new((AtomicU64::new(0), Mutex::new(()))),
             signer,
+            breaker,
         }
     }
 
@@ -151,6 +157,32 @@ impl Ledger {
 
     pub async fn head(&self) -> Result<Head, LedgerError> {
         self.store.head().await
+    }
+
+    /// For readiness: the head, if the store answers within `timeout` and
+    /// appends are not being refused; otherwise why not. A store that does
+    /// not answer opens the breaker (appends are then refused at once).
+    pub async fn readiness(&self, timeout: Duration) -> Result<Head, String> {
+        let head = match tokio::time::timeout(timeout, self.store.head()).await {
+            Ok(Ok(head)) => head,
+            Ok(Err(error)) => {
+                writer::lock(&self.breaker).failed(std::time::Instant::now());
+                return Err(format!("the store does not answer: {error}"));
+            }
+            Err(_) => {
+                writer::lock(&self.breaker).failed(std::time::Instant::now());
+                return Err(format!("the store did not answer within {} s", timeout.as_secs()));
+            }
+        };
+        let breaker = writer::lock(&self.breaker);
+        match (breaker.admit(std::time::Instant::now()), breaker.down_since()) {
+            (Admission::Refuse { retry_after }, Some(since)) => Err(format!(
+                "appends are refused: the store has been failing them for {} s; next try in {} ms",
+                since.elapsed().as_secs(),
+                retry_after.as_millis()
+            )),
+            _ => Ok(head),
+        }
     }
 
     /// Waits until every append sent before this call is committed or

@@ -10,8 +10,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{AssertSqlSafe, Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::rows::{EventColumns, EventRow};
 use super::seal::{SealInput, SealedBatch};
@@ -54,7 +55,8 @@ impl SqliteStore {
 
     async fn open_with(path: &Path, create: bool) -> Result<Self, LedgerError> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
+            std::fs::create_dir_all(parent).map_err(|error| read_only(parent, error))?;
+            check_writable(parent)?;
         }
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(create)
@@ -76,6 +78,29 @@ impl SqliteStore {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+}
+
+/// SQLite says only "unable to open database file" on a read-only
+/// directory: find out first, and say so.
+fn check_writable(dir: &Path) -> Result<(), LedgerError> {
+    let probe = dir.join(format!(".warden-write-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+        .map_err(|error| read_only(dir, error))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+fn read_only(dir: &Path, error: std::io::Error) -> LedgerError {
+    match error.kind() {
+        std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => {
+            LedgerError::ReadOnly(dir.display().to_string())
+        }
+        _ => LedgerError::Database(sqlx::Error::Io(error)),
     }
 }
 
@@ -120,92 +145,153 @@ async fn read_head(connection: &mut sqlx::SqliteConnection) -> Result<Head, Ledg
     })
 }
 
+/// One append in a `BEGIN IMMEDIATE` transaction on `connection`.
+async fn commit_on(connection: &mut SqliteConnection, input: SealInput<'_>) -> Result<SealedBatch, LedgerError> {
+    let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+    let head = read_head(&mut tx).await?;
+
+    let mut versions = HashMap::new();
+    for subject in input.subjects() {
+        let version: Option<i64> = sqlx::query_scalar("SELECT version FROM subjects WHERE subject = ?")
+            .bind(&subject)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(version) = version {
+            versions.insert(subject, version as u64);
+        }
+    }
+    let mut taken = HashSet::new();
+    for claim in input.claims() {
+        let exists: Option<i64> = sqlx::query_scalar("SELECT seq FROM unique_claims WHERE namespace = ? AND value = ?")
+            .bind(&claim.namespace)
+            .bind(&claim.value)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            taken.insert(UniqueClaim { ..claim });
+        }
+    }
+
+    let sealed = input.seal(head, &versions, &taken);
+    if sealed.last_seq().is_none() {
+        tx.rollback().await?;
+        return Ok(sealed);
+    }
+    let events: Vec<&Event> = sealed.events().collect();
+    for chunk in events.chunks(PARAMETERS_PER_INSERT / 14) {
+        let c = EventColumns::of(chunk.iter().copied());
+        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO events (seq, id, at, kind, subject, subject_version, actor, request_id, outcome, \
+             data, prev, hash, key_id, sig) ",
+        );
+        insert.push_values(0..c.seq.len(), |mut row, i| {
+            row.push_bind(c.seq[i])
+                .push_bind(c.id[i].hyphenated().to_string())
+                .push_bind(timestamp::format(&c.at[i]))
+                .push_bind(c.kind[i].clone())
+                .push_bind(c.subject[i].clone())
+                .push_bind(c.subject_version[i])
+                .push_bind(c.actor[i].clone())
+                .push_bind(c.request_id[i].clone())
+                .push_bind(c.outcome[i].clone())
+                .push_bind(c.data[i].clone())
+                .push_bind(c.prev[i].clone())
+                .push_bind(c.hash[i].clone())
+                .push_bind(c.key_id[i].clone())
+                .push_bind(c.sig[i].clone());
+        });
+        insert.build().execute(&mut *tx).await?;
+    }
+    for (subject, version) in &sealed.versions {
+        sqlx::query(
+            "INSERT INTO subjects (subject, version) VALUES (?, ?) \
+             ON CONFLICT (subject) DO UPDATE SET version = excluded.version",
+        )
+        .bind(subject)
+        .bind(*version as i64)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for claim in &sealed.released {
+        sqlx::query("DELETE FROM unique_claims WHERE namespace = ? AND value = ?")
+            .bind(&claim.namespace)
+            .bind(&claim.value)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for (claim, seq) in &sealed.claims {
+        sqlx::query("INSERT INTO unique_claims (namespace, value, seq) VALUES (?, ?, ?)")
+            .bind(&claim.namespace)
+            .bind(&claim.value)
+            .bind(*seq as i64)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(sealed)
+}
+
+async fn save_snapshots_on(connection: &mut SqliteConnection, snapshots: &[Snapshot]) -> Result<(), LedgerError> {
+    let mut tx = connection.begin().await?;
+    for snapshot in snapshots {
+        sqlx::query(
+            "INSERT INTO snapshots (name, version, seq, state) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET version = excluded.version, seq = excluded.seq, \
+             state = excluded.state, saved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+        )
+        .bind(&snapshot.name)
+        .bind(snapshot.version as i64)
+        .bind(snapshot.seq as i64)
+        .bind(&snapshot.state)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_new_data_keys_on(connection: &mut SqliteConnection, keys: &[StoredDataKey]) -> Result<(), LedgerError> {
+    let mut tx = connection.begin().await?;
+    for key in keys {
+        sqlx::query("INSERT INTO data_keys (subject, key_id, wrapped, kms_key_ref) VALUES (?, ?, ?, ?)")
+            .bind(&key.subject)
+            .bind(&key.key_id)
+            .bind(&key.wrapped)
+            .bind(&key.kms_key_ref)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn probe_on(connection: &mut SqliteConnection) -> Result<(), LedgerError> {
+    let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&mut *tx).await?;
+    sqlx::query(AssertSqlSafe(format!("PRAGMA user_version = {version}")))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// After a failed transaction the connection may still be inside it (a
+/// COMMIT that failed for lack of space leaves SQLite and sqlx disagreeing
+/// on whether a transaction is open): close it rather than return it to
+/// the pool, so the next append starts on a clean connection.
+fn discard_if_failed<T>(mut connection: PoolConnection<Sqlite>, result: &Result<T, LedgerError>) {
+    if result.is_err() {
+        connection.close_on_drop();
+    }
+}
+
 #[async_trait]
 impl LedgerStore for SqliteStore {
     async fn commit(&self, input: SealInput<'_>) -> Result<SealedBatch, LedgerError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let head = read_head(&mut tx).await?;
-
-        let mut versions = HashMap::new();
-        for subject in input.subjects() {
-            let version: Option<i64> = sqlx::query_scalar("SELECT version FROM subjects WHERE subject = ?")
-                .bind(&subject)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(version) = version {
-                versions.insert(subject, version as u64);
-            }
-        }
-        let mut taken = HashSet::new();
-        for claim in input.claims() {
-            let exists: Option<i64> =
-                sqlx::query_scalar("SELECT seq FROM unique_claims WHERE namespace = ? AND value = ?")
-                    .bind(&claim.namespace)
-                    .bind(&claim.value)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if exists.is_some() {
-                taken.insert(UniqueClaim { ..claim });
-            }
-        }
-
-        let sealed = input.seal(head, &versions, &taken);
-        if sealed.last_seq().is_none() {
-            tx.rollback().await?;
-            return Ok(sealed);
-        }
-        let events: Vec<&Event> = sealed.events().collect();
-        for chunk in events.chunks(PARAMETERS_PER_INSERT / 14) {
-            let c = EventColumns::of(chunk.iter().copied());
-            let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO events (seq, id, at, kind, subject, subject_version, actor, request_id, outcome, \
-                 data, prev, hash, key_id, sig) ",
-            );
-            insert.push_values(0..c.seq.len(), |mut row, i| {
-                row.push_bind(c.seq[i])
-                    .push_bind(c.id[i].hyphenated().to_string())
-                    .push_bind(timestamp::format(&c.at[i]))
-                    .push_bind(c.kind[i].clone())
-                    .push_bind(c.subject[i].clone())
-                    .push_bind(c.subject_version[i])
-                    .push_bind(c.actor[i].clone())
-                    .push_bind(c.request_id[i].clone())
-                    .push_bind(c.outcome[i].clone())
-                    .push_bind(c.data[i].clone())
-                    .push_bind(c.prev[i].clone())
-                    .push_bind(c.hash[i].clone())
-                    .push_bind(c.key_id[i].clone())
-                    .push_bind(c.sig[i].clone());
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
-        for (subject, version) in &sealed.versions {
-            sqlx::query(
-                "INSERT INTO subjects (subject, version) VALUES (?, ?) \
-                 ON CONFLICT (subject) DO UPDATE SET version = excluded.version",
-            )
-            .bind(subject)
-            .bind(*version as i64)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for claim in &sealed.released {
-            sqlx::query("DELETE FROM unique_claims WHERE namespace = ? AND value = ?")
-                .bind(&claim.namespace)
-                .bind(&claim.value)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (claim, seq) in &sealed.claims {
-            sqlx::query("INSERT INTO unique_claims (namespace, value, seq) VALUES (?, ?, ?)")
-                .bind(&claim.namespace)
-                .bind(&claim.value)
-                .bind(*seq as i64)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(sealed)
+        let mut connection = self.pool.acquire().await?;
+        let result = commit_on(&mut connection, input).await;
+        discard_if_failed(connection, &result);
+        result
     }
 
     async fn read(&self, from: u64, limit: usize) -> Result<Vec<Event>, LedgerError> {
@@ -234,6 +320,16 @@ impl LedgerStore for SqliteStore {
     async fn head(&self) -> Result<Head, LedgerError> {
         let mut connection = self.pool.acquire().await?;
         read_head(&mut connection).await
+    }
+
+    /// A write transaction that rewrites the header page (its user
+    /// version, unchanged): it fails where an append would for lack of
+    /// space, which a read does not show.
+    async fn probe(&self) -> Result<(), LedgerError> {
+        let mut connection = self.pool.acquire().await?;
+        let result = probe_on(&mut connection).await;
+        discard_if_failed(connection, &result);
+        result
     }
 
     async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError> {
@@ -274,22 +370,10 @@ impl LedgerStore for SqliteStore {
     }
 
     async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), LedgerError> {
-        let mut tx = self.pool.begin().await?;
-        for snapshot in snapshots {
-            sqlx::query(
-                "INSERT INTO snapshots (name, version, seq, state) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (name) DO UPDATE SET version = excluded.version, seq = excluded.seq, \
-                 state = excluded.state, saved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-            )
-            .bind(&snapshot.name)
-            .bind(snapshot.version as i64)
-            .bind(snapshot.seq as i64)
-            .bind(&snapshot.state)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let mut connection = self.pool.acquire().await?;
+        let result = save_snapshots_on(&mut connection, snapshots).await;
+        discard_if_failed(connection, &result);
+        result
     }
 
     async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), LedgerError> {
@@ -335,18 +419,10 @@ impl LedgerStore for SqliteStore {
     }
 
     async fn insert_new_data_keys(&self, keys: &[StoredDataKey]) -> Result<(), LedgerError> {
-        let mut tx = self.pool.begin().await?;
-        for key in keys {
-            sqlx::query("INSERT INTO data_keys (subject, key_id, wrapped, kms_key_ref) VALUES (?, ?, ?, ?)")
-                .bind(&key.subject)
-                .bind(&key.key_id)
-                .bind(&key.wrapped)
-                .bind(&key.kms_key_ref)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let mut connection = self.pool.acquire().await?;
+        let result = insert_new_data_keys_on(&mut connection, keys).await;
+        discard_if_failed(connection, &result);
+        result
     }
 
     async fn data_key(&self, subject: &str) -> Result<Option<StoredDataKey>, LedgerError> {

@@ -81,6 +81,11 @@ pub trait LedgerStore: Send + Sync + 'static {
     /// The latest event on the `ledger` subject (the current signing key).
     async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError>;
     async fn ping(&self) -> Result<(), LedgerError>;
+    /// Whether an append could be written now, after appends failed: a
+    /// write where a ping would not tell (a full disk). By default a ping.
+    async fn probe(&self) -> Result<(), LedgerError> {
+        self.ping().await
+    }
     /// The seq of the event that holds this unique claim, if one does.
     async fn claim_holder(&self, namespace: &str, value: &str) -> Result<Option<u64>, LedgerError>;
 
