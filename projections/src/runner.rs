@@ -59,6 +59,11 @@ pub enum RunnerError {
     /// stops rather than skip events.
     #[error("{0}")]
     Sink(String),
+    /// The sink could not keep events it was given (its disk is full) and
+    /// went back to its last save: the runner restores it and reads the
+    /// log again from there, after a pause. Nothing is skipped.
+    #[error("{0}")]
+    SetBack(String),
     /// The sink's saved state ends before an archived range, and it cannot
     /// do without the archived events.
     #[error(
@@ -77,6 +82,40 @@ impl From<VerifyError> for RunnerError {
                 seq: line as u64,
                 reason,
             }),
+        }
+    }
+}
+
+/// Restores `sink` and returns the verifier and the position the runner
+/// goes on from.
+async fn start_at<S: Sink>(store: &dyn LedgerStore, sink: &mut S) -> Result<(ChainVerifier, u64), RunnerError> {
+    let restored = sink.restore(store).await?;
+    let mut position = restored.position;
+    let mut verifier = restored
+        .verifier
+        .and_then(|state| ChainVerifier::from_state(&state))
+        .filter(|verifier| verifier.next_seq() == position + 1);
+    if let Some(boundary) = store.archive_boundary().await?
+        && position < boundary.through
+    {
+        if !sink.start_after_archive(store, boundary.through).await? {
+            return Err(RunnerError::Archived {
+                position,
+                through: boundary.through,
+            });
+        }
+        position = boundary.through;
+        verifier = None;
+    }
+    // Without a verifier state at the sink's position, verify from the
+    // start of the log (its genesis, or the latest archive boundary);
+    // the sink skips what it has seen.
+    match verifier {
+        Some(verifier) => Ok((verifier, position)),
+        None => {
+            let verifier = start_verifier(store, &[]).await?;
+            let start = verifier.next_seq() - 1;
+            Ok((verifier, start))
         }
     }
 }
@@ -127,6 +166,7 @@ pub trait Sink: Send + 'static {
 pub struct Positions {
     applied: watch::Receiver<u64>,
     failure: watch::Receiver<Option<String>>,
+    setback: watch::Receiver<Option<String>>,
 }
 
 impl Positions {
@@ -139,6 +179,12 @@ impl Positions {
     /// that cannot be read, a sink that cannot keep events).
     pub fn failure(&self) -> Option<String> {
         self.failure.borrow().clone()
+    }
+
+    /// Why the sink went back to its last save and is reading the log
+    /// again, until it saves past that point.
+    pub fn setback(&self) -> Option<String> {
+        self.setback.borrow().clone()
     }
 
     /// Waits until the read models apply more (or their runner ends).
@@ -165,6 +211,7 @@ pub struct Runner<S: Sink = Models> {
     position: u64,
     applied: watch::Sender<u64>,
     failure: watch::Sender<Option<String>>,
+    setback: watch::Sender<Option<String>>,
     saved_seq: u64,
     saved_at: Instant,
     /// This process's commits (the ledger's committed seq), if it appends.
@@ -193,37 +240,10 @@ impl<S: Sink> Runner<S> {
         bus: Arc<dyn Bus>,
         mut sink: S,
     ) -> Result<(Self, Positions), RunnerError> {
-        let restored = sink.restore(store.as_ref()).await?;
-        let mut position = restored.position;
-        let mut verifier = restored
-            .verifier
-            .and_then(|state| ChainVerifier::from_state(&state))
-            .filter(|verifier| verifier.next_seq() == position + 1);
-        if let Some(boundary) = store.archive_boundary().await?
-            && position < boundary.through
-        {
-            if !sink.start_after_archive(store.as_ref(), boundary.through).await? {
-                return Err(RunnerError::Archived {
-                    position,
-                    through: boundary.through,
-                });
-            }
-            position = boundary.through;
-            verifier = None;
-        }
-        // Without a verifier state at the sink's position, verify from the
-        // start of the log (its genesis, or the latest archive boundary);
-        // the sink skips what it has seen.
-        let (verifier, position) = match verifier {
-            Some(verifier) => (verifier, position),
-            None => {
-                let verifier = start_verifier(store.as_ref(), &[]).await?;
-                let start = verifier.next_seq() - 1;
-                (verifier, start)
-            }
-        };
+        let (verifier, position) = start_at(store.as_ref(), &mut sink).await?;
         let (applied, applied_receiver) = watch::channel(position);
         let (failure, failure_receiver) = watch::channel(None);
+        let (setback, setback_receiver) = watch::channel(None);
         let runner = Runner {
             store,
             bus,
@@ -232,6 +252,7 @@ impl<S: Sink> Runner<S> {
             position,
             applied,
             failure,
+            setback,
             saved_seq: position,
             saved_at: Instant::now(),
             committed: None,
@@ -241,6 +262,7 @@ impl<S: Sink> Runner<S> {
         let positions = Positions {
             applied: applied_receiver,
             failure: failure_receiver,
+            setback: setback_receiver,
         };
         Ok((runner, positions))
     }
@@ -296,6 +318,29 @@ impl<S: Sink> Runner<S> {
                     tracing::error!(%error, "a read model cannot keep events; it stopped");
                     self.failure.send_replace(Some(error));
                     return;
+                }
+                Err(RunnerError::SetBack(error)) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "a read model went back to its last save; reading the log again from there");
+                    metrics::counter!("warden_projection_setbacks_total").increment(1);
+                    self.setback.send_replace(Some(error));
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    match start_at(self.store.as_ref(), &mut self.sink).await {
+                        Ok((verifier, position)) => {
+                            self.verifier = verifier;
+                            self.position = position;
+                            self.saved_seq = position;
+                            self.saved_at = Instant::now();
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "a read model cannot be restored; it stopped");
+                            self.failure.send_replace(Some(error.to_string()));
+                            return;
+                        }
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(%error, "projection runner interrupted");
@@ -394,7 +439,7 @@ impl<S: Sink> Runner<S> {
             if stream.is_none() && subscribing.is_none() && Instant::now() >= resubscribe_at {
                 subscribing = Some(self.subscribe());
             }
-            self.maybe_snapshot().await;
+            self.maybe_snapshot().await?;
         }
         Ok(())
     }
@@ -498,19 +543,24 @@ impl<S: Sink> Runner<S> {
         Ok(())
     }
 
-    async fn maybe_snapshot(&mut self) {
+    /// Saves when the sink says it is due. A sink that lost what it had
+    /// not saved (a set-back) or cannot go on is reported; a snapshot the
+    /// store did not take is tried again later.
+    async fn maybe_snapshot(&mut self) -> Result<(), RunnerError> {
         let behind = self.position - self.saved_seq;
         let due = behind > 0
             && self.sink.save_due(behind, self.saved_at.elapsed())
             && self.save_retry_at.is_none_or(|at| Instant::now() >= at);
         if !due {
-            return;
+            return Ok(());
         }
         match self.save_snapshots().await {
             Ok(()) => {
                 self.save_backoff = Backoff::default();
                 self.save_retry_at = None;
+                self.setback.send_if_modified(|setback| setback.take().is_some());
             }
+            Err(error @ (RunnerError::SetBack(_) | RunnerError::Sink(_))) => return Err(error),
             Err(error) => {
                 // A full disk: try again later, not on every event.
                 let delay = self.save_backoff.next_delay();
@@ -518,6 +568,7 @@ impl<S: Sink> Runner<S> {
                 self.save_retry_at = Some(Instant::now() + delay);
             }
         }
+        Ok(())
     }
 
     /// Saves the sink's state and the chain verifier's at one position.

@@ -148,3 +148,116 @@ async fn a_read_only_data_directory_is_named_as_such() {
     let said = String::from_utf8_lossy(&refused.stderr).to_string();
     assert!(said.contains("read-only"), "{said}");
 }
+
+/// Every `app.disk.indexed` event the audit search finds for Acme, by
+/// seq, following the cursor; and the last answer's lag fields.
+async fn searched(auditor: &mut warden_tests::web::WebClient) -> (Vec<u64>, serde_json::Value) {
+    let mut seqs = Vec::new();
+    let mut path = "/api/v1/audit/events?kind=app.disk.indexed&order=oldest&limit=1000".to_string();
+    loop {
+        let answer = auditor.get(&path).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        seqs.extend(
+            answer.body["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|event| event["seq"].as_u64().unwrap()),
+        );
+        match answer.body["next_cursor"].as_str() {
+            Some(cursor) => {
+                path = format!("/api/v1/audit/events?kind=app.disk.indexed&order=oldest&limit=1000&cursor={cursor}")
+            }
+            None => return (seqs, answer.body),
+        }
+    }
+}
+
+/// The audit index on a filesystem of its own that fills up: events that
+/// arrive meanwhile are never claimed before they are written. The search
+/// says the index is behind while it is, and once space is freed (and
+/// after a restart) it finds every event the log holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_audit_index_never_claims_events_it_could_not_write() {
+    let fs = SmallFs::mount(24);
+    let index_dir = fs.path().join("audit-index");
+    let mut instance = warden_tests::audit::two_orgs(&[("WARDEN_AUDIT_INDEX_DIR", index_dir.to_str().unwrap())]).await;
+    let mut auditor = warden_tests::audit::signed_in(&instance.server, "auditor@acme.test").await;
+    let acme = auditor.get("/api/v1/session").await.body["org"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let client = reqwest::Client::new();
+    let mut appended = Vec::new();
+    let mut n = 0u64;
+    let mut append_some = async |server: &Server, count: usize, appended: &mut Vec<u64>| {
+        for _ in 0..count {
+            n += 1;
+            let response = client
+                .post(format!("{}/api/v1/app-events", server.url))
+                .bearer_auth(TOKEN)
+                .json(&serde_json::json!({
+                    "kind": "app.disk.indexed",
+                    "subject": format!("disk:{n}"),
+                    "data": { "org": acme, "n": n, "words": "lorem ipsum ".repeat(50) }
+                }))
+                .send()
+                .await
+                .unwrap();
+            let body: serde_json::Value = response.json().await.unwrap();
+            appended.push(body["seq"].as_u64().expect("acknowledged"));
+        }
+    };
+    append_some(&instance.server, 50, &mut appended).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while searched(&mut auditor).await.0.len() < appended.len() {
+        assert!(Instant::now() < deadline, "the first events were never indexed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    fs.fill();
+    // Appends go on (the log is elsewhere); the index cannot commit them.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let behind = loop {
+        append_some(&instance.server, 100, &mut appended).await;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let (_, answer) = searched(&mut auditor).await;
+        if answer["index_error"].is_string() {
+            break answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the index never failed on a full disk: behind {}",
+            answer["behind"]
+        );
+    };
+    assert!(behind["behind"].as_u64().unwrap() > 0, "behind {}", behind["behind"]);
+
+    fs.free();
+    let everything = |found: &[u64]| found == appended.as_slice();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (found, answer) = searched(&mut auditor).await;
+        if everything(&found) && answer["index_error"].is_null() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the index did not recover: {} of {} found, behind {}, {}\n{}",
+            found.len(),
+            appended.len(),
+            answer["behind"],
+            answer["index_error"],
+            instance.server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // What it committed holds: a restart finds every event too (before,
+    // the commit claimed events it never wrote, lost for good).
+    instance.server.terminate();
+    instance.server = Server::start(&instance.env, "again").await;
+    let mut auditor = warden_tests::audit::signed_in(&instance.server, "auditor@acme.test").await;
+    let (found, _) = searched(&mut auditor).await;
+    assert_eq!(found.len(), appended.len());
+    assert!(everything(&found));
+}

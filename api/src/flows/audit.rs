@@ -29,6 +29,18 @@ pub struct Found {
     pub total: usize,
     pub next: Option<u64>,
     pub indexed_through: u64,
+    /// Events the log holds beyond `indexed_through`: not yet searchable.
+    pub behind: u64,
+    /// Why the index went back to its last commit and is catching up
+    /// again (its disk was full), until it commits past that point.
+    pub index_error: Option<String>,
+}
+
+/// How far the index is behind the log, and why if it was set back.
+async fn lag(state: &AppState, indexed_through: u64) -> (u64, Option<String>) {
+    let head = state.ledger.head().await.map_or(indexed_through, |head| head.seq);
+    let setback = state.audit.as_ref().and_then(|trail| trail.runner.setback());
+    (head.saturating_sub(indexed_through), setback)
 }
 
 pub fn order_name(order: Order) -> &'static str {
@@ -116,6 +128,8 @@ pub async fn search(
         total: page.total,
         indexed_through,
     };
+    // Measured before this search's own record joins the log.
+    let (behind, index_error) = lag(state, indexed_through).await;
     let context = client.as_user(&reader.user.id, &org);
     state.ledger.append_one(audit::searched(&context, &searched)).await?;
     Ok(Found {
@@ -123,6 +137,8 @@ pub async fn search(
         total: page.total,
         next: page.next,
         indexed_through,
+        behind,
+        index_error,
     })
 }
 

@@ -204,6 +204,8 @@ pub async fn search(
         "total": found.total,
         "next_cursor": found.next.map(|seq| seq.to_string()),
         "indexed_through": found.indexed_through,
+        "behind": found.behind,
+        "index_error": found.index_error,
     })))
 }
 

@@ -84,6 +84,8 @@ struct AuditPage {
     rows: Vec<Row>,
     total: usize,
     indexed_through: u64,
+    behind: u64,
+    index_error: Option<String>,
     next_url: Option<String>,
     csv_url: String,
     jsonl_url: String,
@@ -202,6 +204,8 @@ pub async fn search(
         rows: Vec::new(),
         total: 0,
         indexed_through: audit::audit_index(&state).map_or(0, |index| index.indexed_through()),
+        behind: 0,
+        index_error: None,
         next_url: None,
         csv_url: url("/audit/export", "format=csv"),
         jsonl_url: url("/audit/export", "format=jsonl"),
@@ -238,6 +242,8 @@ pub async fn search(
                 .collect();
             page.total = found.total;
             page.indexed_through = found.indexed_through;
+            page.behind = found.behind;
+            page.index_error = found.index_error;
             page.next_url = found.next.map(|next| url("/audit", &format!("cursor={next}")));
             render(StatusCode::OK, &page)
         }

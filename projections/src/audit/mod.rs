@@ -298,6 +298,49 @@ impl AuditSink {
         })
     }
 
+    /// After a write that failed (a full disk): back to the last commit.
+    /// tantivy drops every document added since, so the position, the
+    /// verifier state and the directory go back to what that commit
+    /// saved, and the runner feeds the index again from there. The index
+    /// never claims a position whose documents did not land.
+    fn back_to_last_commit(&mut self, why: impl std::fmt::Display) -> RunnerError {
+        let went_back = (|| {
+            if let Some(writer) = self.writer.as_mut() {
+                writer.rollback()?;
+            }
+            let payload: Option<Payload> = self
+                .index
+                .inner
+                .index
+                .load_metas()?
+                .payload
+                .and_then(|text| serde_json::from_str(&text).ok());
+            let directory = match payload.as_ref().and_then(|payload| payload.directory.as_ref()) {
+                Some(file) => read_directory(&self.dir, file).ok_or_else(|| AuditIndexError::Io {
+                    path: self.dir.join(&file.file),
+                    error: std::io::Error::other("the directory of the last commit cannot be read"),
+                })?,
+                None => Directory::default(),
+            };
+            Ok::<_, AuditIndexError>((payload, directory))
+        })();
+        match went_back {
+            Ok((payload, directory)) => {
+                let lost = self.position;
+                self.position = payload.as_ref().map_or(0, |payload| payload.position);
+                self.verifier = payload.as_ref().map(|payload| payload.verifier.clone());
+                self.directory = directory;
+                self.directory_file = payload.and_then(|payload| payload.directory);
+                self.directory_changed = false;
+                RunnerError::SetBack(format!(
+                    "audit index: {why}; events {}..={lost} are indexed again from the log",
+                    self.position + 1
+                ))
+            }
+            Err(error) => sink_error(format!("{why}; and it cannot go back to its last commit: {error}")),
+        }
+    }
+
     /// Removes directory files the last commit no longer names.
     fn remove_old_directories(&self) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
@@ -333,7 +376,9 @@ impl Sink for AuditSink {
         for event in events.iter().filter(|event| event.seq > seen) {
             self.directory_changed |= self.directory.learn(event);
             let doc = AuditDoc::of(event, &self.directory);
-            writer.add_document(fields.document(&doc)).map_err(sink_error)?;
+            if let Err(error) = writer.add_document(fields.document(&doc)) {
+                return Err(self.back_to_last_commit(error));
+            }
             // Archived events leave the log, and so the index: their
             // bundle is where they are searched from now on.
             if event.kind == LEDGER_ARCHIVED
@@ -344,7 +389,9 @@ impl Sink for AuditSink {
                     Bound::Included(archived.from),
                     Bound::Included(archived.through),
                 );
-                writer.delete_query(range).map_err(sink_error)?;
+                if let Err(error) = writer.delete_query(range) {
+                    return Err(self.back_to_last_commit(error));
+                }
             }
             self.position = event.seq;
         }
@@ -399,7 +446,10 @@ impl Sink for AuditSink {
             )));
         }
         if self.directory_changed {
-            self.directory_file = Some(self.write_directory(position).map_err(sink_error)?);
+            match self.write_directory(position) {
+                Ok(file) => self.directory_file = Some(file),
+                Err(error) => return Err(self.back_to_last_commit(error)),
+            }
             self.directory_changed = false;
         }
         let payload = Payload {
@@ -423,7 +473,9 @@ impl Sink for AuditSink {
         .await
         .map_err(sink_error)?;
         self.writer = Some(writer);
-        committed.map_err(sink_error)?;
+        if let Err(error) = committed {
+            return Err(self.back_to_last_commit(error));
+        }
         self.index.inner.committed.send_replace(position);
         self.remove_old_directories();
         Ok(())
