@@ -226,6 +226,19 @@ impl Node {
             config,
         )
         .map_err(NodeError::Delivery)?;
+        // The tampering alarm goes out from every node that finds the
+        // violation, lease or not: the log is suspect, so it is not
+        // appended and delivered like an alert (see `deliver::alarm`).
+        let alarm = deliverer.clone();
+        let alerts = self.models.alerts.clone();
+        let positions = self.positions.clone();
+        let mut shutdown = self.shutdown.subscribe();
+        self.tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                violation = positions.violation() => alarm.sound_alarm(&alerts, &violation).await,
+                _ = shutdown.changed() => {}
+            }
+        }));
         self.tasks.push(tokio::spawn(deliverer.run(self.shutdown.subscribe())));
         Ok(())
     }

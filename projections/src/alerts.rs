@@ -79,6 +79,11 @@ pub struct Alerts {
 }
 
 impl Alerts {
+    /// Every org's rules, in no particular order.
+    pub fn all_rules(&self) -> impl Iterator<Item = &RuleView> {
+        self.rules.values()
+    }
+
     /// The org's rules, oldest first.
     pub fn rules_of<'a>(&'a self, org: &'a str) -> impl Iterator<Item = &'a RuleView> {
         let mut rules: Vec<&RuleView> = self.rules.values().filter(|rule| rule.org == org).collect();

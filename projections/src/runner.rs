@@ -166,6 +166,8 @@ pub trait Sink: Send + 'static {
 pub struct Positions {
     applied: watch::Receiver<u64>,
     failure: watch::Receiver<Option<String>>,
+    /// Set with `failure` when it is a chain violation.
+    violation: watch::Receiver<Option<String>>,
     setback: watch::Receiver<Option<String>>,
 }
 
@@ -179,6 +181,21 @@ impl Positions {
     /// that cannot be read, a sink that cannot keep events).
     pub fn failure(&self) -> Option<String> {
         self.failure.borrow().clone()
+    }
+
+    /// Waits until the runner stops on a chain violation (an event of the
+    /// log that does not verify); returns what the verifier said. Never
+    /// returns while the log verifies.
+    pub async fn violation(&self) -> String {
+        let mut violation = self.violation.clone();
+        let found = match violation.wait_for(Option::is_some).await {
+            Ok(found) => found.clone(),
+            Err(_) => None,
+        };
+        match found {
+            Some(violation) => violation,
+            None => std::future::pending().await,
+        }
     }
 
     /// Why the sink went back to its last save and is reading the log
@@ -211,6 +228,7 @@ pub struct Runner<S: Sink = Models> {
     position: u64,
     applied: watch::Sender<u64>,
     failure: watch::Sender<Option<String>>,
+    violation: watch::Sender<Option<String>>,
     setback: watch::Sender<Option<String>>,
     saved_seq: u64,
     saved_at: Instant,
@@ -244,6 +262,7 @@ impl<S: Sink> Runner<S> {
         let (applied, applied_receiver) = watch::channel(position);
         let (failure, failure_receiver) = watch::channel(None);
         let (setback, setback_receiver) = watch::channel(None);
+        let (violation, violation_receiver) = watch::channel(None);
         let runner = Runner {
             store,
             bus,
@@ -252,6 +271,7 @@ impl<S: Sink> Runner<S> {
             position,
             applied,
             failure,
+            violation,
             setback,
             saved_seq: position,
             saved_at: Instant::now(),
@@ -262,6 +282,7 @@ impl<S: Sink> Runner<S> {
         let positions = Positions {
             applied: applied_receiver,
             failure: failure_receiver,
+            violation: violation_receiver,
             setback: setback_receiver,
         };
         Ok((runner, positions))
@@ -301,6 +322,7 @@ impl<S: Sink> Runner<S> {
                     tracing::error!(%error, "chain verification failed; read models stopped");
                     metrics::counter!("warden_chain_violations_total").increment(1);
                     self.failure.send_replace(Some(error.to_string()));
+                    self.violation.send_replace(Some(error.to_string()));
                     return;
                 }
                 Err(RunnerError::Payload(error)) => {

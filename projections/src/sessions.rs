@@ -48,6 +48,29 @@ pub struct Session {
 }
 
 impl Session {
+    /// The session a `session.created` event opens (`event` is that event,
+    /// `created` its payload).
+    pub fn created(id: &str, created: SessionCreated, event: &Event) -> Session {
+        Session {
+            id: id.to_string(),
+            user: created.user,
+            org: created.org,
+            token_hash: created.token_hash,
+            token_seq: event.seq,
+            created_at: event.at,
+            token_issued_at: event.at,
+            last_seen: event.at,
+            expires_at: created.expires_at,
+            idle_timeout_seconds: created.idle_timeout_seconds,
+            ip: created.ip,
+            user_agent: created.user_agent,
+            device: created.device,
+            fingerprint: created.fingerprint,
+            assurance: created.assurance,
+            pending: created.pending,
+        }
+    }
+
     /// Whether the sign-in is complete (no step pending).
     pub fn is_full(&self) -> bool {
         self.pending.is_none()
@@ -197,27 +220,8 @@ impl Projection for Sessions {
                     .entry(created.user.clone())
                     .or_default()
                     .insert(created.fingerprint.clone());
-                self.sessions.insert(
-                    id.to_string(),
-                    Arc::new(Session {
-                        id: id.to_string(),
-                        user: created.user,
-                        org: created.org,
-                        token_hash: created.token_hash,
-                        token_seq: event.seq,
-                        created_at: event.at,
-                        token_issued_at: event.at,
-                        last_seen: event.at,
-                        expires_at: created.expires_at,
-                        idle_timeout_seconds: created.idle_timeout_seconds,
-                        ip: created.ip,
-                        user_agent: created.user_agent,
-                        device: created.device,
-                        fingerprint: created.fingerprint,
-                        assurance: created.assurance,
-                        pending: created.pending,
-                    }),
-                );
+                self.sessions
+                    .insert(id.to_string(), Arc::new(Session::created(id, created, event)));
             }
             session::SESSION_REFRESHED => {
                 if let (Some(session), Some(refreshed)) =

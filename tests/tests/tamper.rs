@@ -184,3 +184,77 @@ async fn sqlite_triggers_refuse_and_tampering_is_named() {
     connection.close().await.unwrap();
     assert_names(&store, 8, "does not match its hash");
 }
+
+/// An event inserted into the log behind Warden's back (by someone who can
+/// write to the database) stops the read models, and the node sends the
+/// built-in "audit chain verification failed" alarm to the rule's webhook
+/// at once, signed, without appending to the suspect log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forged_event_raises_the_tampering_alarm_through_the_webhook() {
+    use warden_tests::peers::WebhookReceiver;
+    use warden_tests::process::Server;
+    use warden_tests::web::set_up;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = NodeEnv::in_dir(dir.path());
+    env.extra = vec![("WARDEN_ALERT_WEBHOOK_PRIVATE_ADDRESSES".into(), "true".into())];
+    let server = Server::start(&env, "node").await;
+    let mut owner = set_up(&server).await;
+    let receiver = WebhookReceiver::start().await;
+    let endpoint = owner
+        .post("/api/v1/webhook-endpoints", json!({"url": receiver.url()}))
+        .await;
+    assert_eq!(endpoint.status, 201, "{:?}", endpoint.body);
+    receiver.set_secret(endpoint.body["secret"].as_str().unwrap());
+    let endpoint_id = endpoint.body["id"].as_str().unwrap();
+    // The built-in template, as served, with the endpoint as recipient.
+    let templates = owner.get("/api/v1/alert-templates").await;
+    assert_eq!(templates.status, 200, "{:?}", templates.body);
+    let mut spec = templates.body["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|template| template["template"] == "audit_chain_verification_failed")
+        .expect("the template is served")["rule"]
+        .clone();
+    spec["recipients"] = json!([{"webhook": endpoint_id}]);
+    let rule = owner.post("/api/v1/alert-rules", spec).await;
+    assert_eq!(rule.status, 201, "{:?}", rule.body);
+    let rule_id = rule.body["id"].as_str().unwrap().to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(receiver.received().is_empty());
+
+    // Insert a copy of the last event as the next one: its link is wrong.
+    let path = dir.path().join("ledger.sqlite");
+    let mut connection = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let forged: i64 = sqlx::query_scalar(
+        "INSERT INTO events (seq, id, at, kind, subject, subject_version, actor, request_id, outcome, data, prev, hash, key_id, sig)
+         SELECT seq + 1, '01a23c98-0000-7000-8000-000000000001', at, kind, subject, subject_version, actor, request_id,
+                outcome, data, prev, hash, key_id, sig
+         FROM events WHERE seq = (SELECT max(seq) FROM events)
+         RETURNING seq",
+    )
+    .fetch_one(&mut connection)
+    .await
+    .unwrap();
+
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received.len(), 1, "no alarm arrived\n{}", server.log());
+    let alarm = &received[0];
+    assert!(alarm.signature_valid, "signed with the endpoint's secret");
+    assert_eq!(alarm.body["type"], "ledger.verification_failed");
+    assert_eq!(alarm.body["data"]["rule"], rule_id.as_str());
+    assert_eq!(alarm.body["data"]["severity"], "critical");
+    let violation = alarm.body["data"]["violation"].as_str().unwrap();
+    assert!(violation.contains(&forged.to_string()), "{violation}");
+    // The log itself was not written to: the forged row is still its last.
+    let head: i64 = sqlx::query_scalar("SELECT max(seq) FROM events")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(head, forged);
+    let readiness = reqwest::get(format!("{}/readyz", server.url)).await.unwrap();
+    assert_eq!(readiness.status(), 503);
+}

@@ -115,6 +115,32 @@ pub fn email(alert: &AlertDeliveries, events: &[Event], console: &str) -> Email 
     Email { subject, text, html }
 }
 
+/// The tampering alarm's email ([`super::alarm`]).
+pub fn alarm_email(rule_name: &str, violation: &str, detected_at: &str, node: &str) -> Email {
+    let subject = format!("[Warden] critical alert: {}", one_line(rule_name));
+    let text = format!(
+        "{name}\n\nThe event log of Warden failed verification on {node} at {at}:\n\n    {violation}\n\n\
+         An event was altered, removed or inserted outside Warden. The node stopped its read models and\n\
+         this alarm was sent without writing to the log. Run `warden verify` against the database and\n\
+         follow the tampering playbook (docs/security/incident-response.md).\n",
+        name = one_line(rule_name),
+        node = one_line(node),
+        at = one_line(detected_at),
+        violation = one_line(violation),
+    );
+    let html = format!(
+        "<!doctype html>\n<html><body>\n<h1>{name}</h1>\n<p>The event log of Warden failed verification on {node} at {at}:</p>\n\
+         <pre>{violation}</pre>\n<p>An event was altered, removed or inserted outside Warden. The node stopped its read models \
+         and this alarm was sent without writing to the log. Run <code>warden verify</code> against the database and follow \
+         the tampering playbook.</p>\n</body></html>\n",
+        name = escape(rule_name),
+        node = escape(node),
+        at = escape(detected_at),
+        violation = escape(violation),
+    );
+    Email { subject, text, html }
+}
+
 struct EventLine {
     kind: String,
     at: String,

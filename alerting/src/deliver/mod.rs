@@ -4,6 +4,7 @@
 //! attempt ended. Evaluation never waits for it; a pending delivery is in
 //! the log, so it survives a restart.
 
+mod alarm;
 pub mod backoff;
 pub mod egress;
 mod http;

@@ -37,12 +37,12 @@ const APPEND_PAUSE: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Deliverer {
     ledger: Ledger,
-    deliveries: Shared<Deliveries>,
-    data_keys: DataKeys,
+    pub(super) deliveries: Shared<Deliveries>,
+    pub(super) data_keys: DataKeys,
     positions: Positions,
-    config: Arc<DeliveryConfig>,
-    http: reqwest::Client,
-    mailer: Option<Mailer>,
+    pub(super) config: Arc<DeliveryConfig>,
+    pub(super) http: reqwest::Client,
+    pub(super) mailer: Option<Mailer>,
 }
 
 /// Where a taken delivery stands.

@@ -141,5 +141,6 @@ pub async fn change_password(
         expires_at: current.session.expires_at,
         pending: None,
         enrolment_due: None,
+        opened: None,
     })
 }

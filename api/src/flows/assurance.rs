@@ -218,6 +218,7 @@ impl Elevation {
             expires_at: self.expires_at,
             pending: self.pending,
             enrolment_due: None,
+            opened: None,
         }
     }
 }

@@ -16,10 +16,11 @@ use warden_core::commands::account::{
     self, FailureReason, LoginFailed, LoginSucceeded, PasswordSet, Status, identifier_key,
 };
 use warden_core::commands::session::{self, Assurance, DeviceFirstSeen, Pending, SessionCreated};
-use warden_core::commands::{Context, org::SessionPolicy};
+use warden_core::commands::{Context, org::SessionPolicy, payload};
 use warden_core::event::now_micros;
 use warden_projections::accounts::User;
 use warden_projections::projection::read;
+use warden_projections::sessions::Session;
 
 use super::mfa::AfterFirstFactor;
 use super::{commit, new_id};
@@ -39,6 +40,9 @@ pub struct NewSession {
     pub pending: Option<Pending>,
     /// Set inside the enrolment grace period: enrol a second factor before.
     pub enrolment_due: Option<DateTime<Utc>>,
+    /// The session a sign-in opened, from its sealed event: the answer
+    /// describes it even when the read models are slow to show it.
+    pub opened: Option<Session>,
 }
 
 /// The events that open a session for `user`, and what the cookie needs.
@@ -175,11 +179,12 @@ impl SessionStart {
         events.extend(self.events);
         events.extend(after);
         let sealed = commit(state, events).await?;
-        let seq = sealed
+        let created = sealed
             .get(created_at)
             .filter(|event| event.kind == session::SESSION_CREATED)
-            .map(|event| event.seq)
             .ok_or_else(|| ApiError::internal("the session event is missing from the append"))?;
+        let seq = created.seq;
+        let opened = payload::<SessionCreated>(created).map(|data| Session::created(&self.session_id, data, created));
         Ok(NewSession {
             csrf_token: self.token.csrf(),
             cookie: SessionCookie { seq, token: self.token }.encode(),
@@ -187,6 +192,7 @@ impl SessionStart {
             expires_at: self.expires_at,
             pending: self.pending,
             enrolment_due: self.enrolment_due,
+            opened,
         })
     }
 }

@@ -103,9 +103,12 @@ pub async fn session(State(state): State<AppState>, SignedIn(current): SignedIn)
 
 /// The answer of a sign-in: the session's description and its cookie.
 pub fn signed_in(state: &AppState, session: &NewSession, status: StatusCode) -> Response {
+    // The read model's view when it has the session (it is newer after an
+    // elevation or a rotation), else what the sign-in opened.
     let body = read(&state.models.sessions)
         .get(&session.session_id)
-        .cloned()
+        .map(|found| (**found).clone())
+        .or_else(|| session.opened.clone())
         .map(|found| {
             let accounts = read(&state.models.accounts);
             let user = accounts.user(&found.user).cloned();
