@@ -312,3 +312,81 @@ async fn with_allowlist(roots: &str, aaguids: &str) -> (warden_tests::web::Insta
     sam.sign_in(SAM, SAM_PASSWORD).await;
     (instance, sam)
 }
+
+/// The keys of a JSON value, recursively, with array lengths: its shape.
+fn shape(value: &Value) -> Value {
+    match value {
+        Value::Object(members) => Value::Object(
+            members
+                .iter()
+                .map(|(key, member)| (key.clone(), shape(member)))
+                .collect(),
+        ),
+        Value::Array(items) => json!({ "items": items.len(), "first": items.first().map(shape) }),
+        Value::String(_) => json!("string"),
+        other => json!(other.is_number()),
+    }
+}
+
+/// Starting a passkey sign-in answers the same, in the same time, for an
+/// account with passkeys and for an unknown email: the same status, the
+/// same shape of options (a decoy credential list), and medians of the
+/// answer times within 25% (plus 2 ms of network noise) in one run,
+/// alternating (issue 14, item 6: every sign-in-like endpoint).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_a_passkey_sign_in_tells_no_account_apart() {
+    let instance = instance(&[]).await;
+    let mut owner = set_up(&instance.server).await;
+    create_user(&mut owner, SAM, "member", SAM_PASSWORD).await;
+    let mut sam = WebClient::new(&instance.server);
+    sam.sign_in(SAM, SAM_PASSWORD).await;
+    let mut key = SoftPasskey::new(true);
+    register(&mut sam, &mut key, "Laptop").await;
+
+    let client = WebClient::new(&instance.server);
+    let start = |email: String| {
+        let mut client = client.on(&instance.server);
+        async move {
+            let began = std::time::Instant::now();
+            let answer = client
+                .post("/api/v1/sign-in/passkey/start", json!({ "email": email }))
+                .await;
+            (began.elapsed(), answer)
+        }
+    };
+    let (_, known) = start(SAM.to_string()).await;
+    let (_, unknown) = start("nobody@acme.test".to_string()).await;
+    assert_eq!(known.status, 200, "{:?}", known.body);
+    assert_eq!(unknown.status, 200, "{:?}", unknown.body);
+    assert_eq!(
+        shape(&known.body),
+        shape(&unknown.body),
+        "{:?} / {:?}",
+        known.body,
+        unknown.body
+    );
+
+    let (mut known_times, mut unknown_times) = (Vec::new(), Vec::new());
+    for round in 0..30 {
+        let (time, answer) = start(SAM.to_string()).await;
+        assert_eq!(answer.status, 200);
+        known_times.push(time);
+        let (time, answer) = start(format!("nobody{round}@acme.test")).await;
+        assert_eq!(answer.status, 200);
+        unknown_times.push(time);
+    }
+    let median = |times: &mut Vec<std::time::Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (known, unknown) = (median(&mut known_times), median(&mut unknown_times));
+    let (slow, fast) = if known > unknown {
+        (known, unknown)
+    } else {
+        (unknown, known)
+    };
+    assert!(
+        slow.as_secs_f64() <= fast.as_secs_f64() * 1.25 + 0.002,
+        "median passkey start: account with passkeys {known:?}, unknown email {unknown:?}"
+    );
+}
