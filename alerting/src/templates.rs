@@ -12,9 +12,11 @@ pub struct Template {
     pub spec: RuleSpec,
 }
 
-/// Every template. Each matches events Warden records (or, for
-/// `audit_chain_verification_failed`, the tampering alarm); a feature adds
-/// its templates together with the events they match (decision 0017).
+/// Every template. Each matches events Warden records, and
+/// `tests/tests/alert_templates.rs` makes each fire through the API (the
+/// tampering alarm of `audit_chain_verification_failed` in `tamper.rs`);
+/// a feature adds its templates with the events they match (decision
+/// 0017).
 pub fn all() -> Vec<Template> {
     let templates = [
         (
