@@ -5,7 +5,7 @@
 //! | `GET /healthz`, `GET /readyz` | none (liveness and readiness probes) |
 //! | `GET /metrics` | none; bind `listen` privately or filter at the proxy |
 //! | `GET /.well-known/warden-audit-keys` | none (public keys) |
-//! | `POST /api/v1/app-events` | bearer token (`app_events_token_file`) |
+//! | `POST /api/v1/app-events` | bearer application token (`app_events_token_file`, `[[app_tokens]]`) |
 //! | `GET /api/v1/openapi.json` | none (this surface, documented) |
 //! | `POST /api/v1/setup` | the one-time setup link's token |
 //! | `POST /api/v1/sign-in` | email and password, throttled |

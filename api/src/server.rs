@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use warden_alerting::deliver::DeliveryConfig;
 use warden_core::auth::password::{Password, PasswordHashing, PasswordPolicy};
+use warden_core::commands::app_event::Application;
 use warden_core::keys::random_bytes;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::handlers::app_events::AppToken;
 use crate::node::{Node, NodeError};
 use crate::routes::router;
 use crate::state::{AlertSettings, AppState, Passwords, Shared, Web};
@@ -24,8 +26,8 @@ pub enum ServeError {
     Node(#[from] NodeError),
     #[error("cannot listen on {address}: {reason}")]
     Listen { address: SocketAddr, reason: String },
-    #[error("app_events_token_file {path}: {reason}")]
-    Token { path: String, reason: String },
+    #[error("application token {name:?} ({path}): {reason}")]
+    Token { name: String, path: String, reason: String },
     #[error("passwords: {0}")]
     Passwords(String),
 }
@@ -45,20 +47,57 @@ pub fn install_metrics() -> Option<PrometheusHandle> {
         .ok()
 }
 
-fn read_token(config: &Config) -> Result<Option<[u8; 32]>, ServeError> {
-    let Some(path) = &config.app_events_token_file else {
-        return Ok(None);
-    };
-    let error = |reason: String| ServeError::Token {
-        path: path.display().to_string(),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-    let token = text.trim();
-    if token.len() < 32 {
-        return Err(error("the token must be at least 32 characters".into()));
+/// Reads every application token's file. A token shorter than 32
+/// characters, or the same secret under two names (whose events would be
+/// attributed to either), stops the start.
+fn read_tokens(config: &Config) -> Result<Vec<AppToken>, ServeError> {
+    let mut tokens: Vec<AppToken> = Vec::with_capacity(config.app_tokens.len());
+    for token in &config.app_tokens {
+        let error = |reason: String| ServeError::Token {
+            name: token.name.clone(),
+            path: token.token_file.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(&token.token_file).map_err(|e| error(e.to_string()))?;
+        let secret = text.trim();
+        if secret.len() < 32 {
+            return Err(error("the token must be at least 32 characters".into()));
+        }
+        warn_if_readable_by_others(&token.token_file);
+        let read = AppToken::new(
+            Application {
+                name: token.name.clone(),
+                org: token.org.clone(),
+            },
+            token.scope.clone(),
+            secret,
+        );
+        if let Some(twin) = tokens.iter().find(|known| known.same_secret(&read)) {
+            return Err(error(format!(
+                "holds the same token as {:?}: every application token must be its own",
+                twin.app.name
+            )));
+        }
+        tokens.push(read);
     }
-    Ok(Some(*blake3::hash(token.as_bytes()).as_bytes()))
+    Ok(tokens)
+}
+
+/// Logs a warning when a token file can be read by other users.
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = std::fs::metadata(path)
+            && metadata.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{:o}", metadata.permissions().mode() & 0o777),
+                "an application token file is readable by other users: chmod 600 it"
+            );
+        }
+    }
 }
 
 /// The passkeys' relying party for the bound address, or `None` (logged)
@@ -95,7 +134,7 @@ fn relying_party(config: &Config, address: SocketAddr) -> Option<Arc<warden_core
 }
 
 pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<(), ServeError> {
-    let token = read_token(&config)?;
+    let app_tokens = read_tokens(&config)?;
     let mut node = Node::start(&config).await?;
     // Sign-in does not depend on the audit index: a node that cannot open
     // it (another process holds it, a disk error) serves without audit
@@ -129,7 +168,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
         positions: node.positions.clone(),
         audit,
         metrics,
-        app_events_token_hash: token,
+        app_tokens,
         passwords: passwords(&config, &node).await?,
         data_keys: node.data_keys.clone(),
         web: Arc::new(Web {

@@ -37,8 +37,8 @@ pub struct Shared {
     /// This node's audit index; `None` when it could not be opened.
     pub audit: Option<crate::node::AuditTrail>,
     pub metrics: Option<PrometheusHandle>,
-    /// BLAKE3 of the application-events bearer token, when one is set.
-    pub app_events_token_hash: Option<[u8; 32]>,
+    /// The tokens that may record application events (none: disabled).
+    pub app_tokens: Vec<crate::handlers::app_events::AppToken>,
     pub passwords: Passwords,
     pub data_keys: DataKeys,
     pub web: Arc<Web>,

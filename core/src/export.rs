@@ -4,10 +4,11 @@
 //! it).
 
 use crate::chain::canonical;
+use crate::commands::app_event::attribution;
 use crate::event::{Event, timestamp};
 
 /// The CSV columns, in order.
-pub const CSV_COLUMNS: [&str; 14] = [
+pub const CSV_COLUMNS: [&str; 16] = [
     "seq",
     "at",
     "kind",
@@ -18,6 +19,8 @@ pub const CSV_COLUMNS: [&str; 14] = [
     "actor_id",
     "actor_org",
     "actor_ip",
+    "actor_on_behalf_of",
+    "attribution",
     "request_id",
     "data",
     "hash",
@@ -84,7 +87,7 @@ fn write_csv_row(event: &Event, out: &mut Vec<u8>) {
         data = serde_json::to_vec(&event.data).unwrap_or_default();
     }
     let data = String::from_utf8_lossy(&data);
-    let fields: [&str; 14] = [
+    let fields: [&str; CSV_COLUMNS.len()] = [
         &event.seq.to_string(),
         &timestamp::format(&event.at),
         &event.kind,
@@ -95,6 +98,8 @@ fn write_csv_row(event: &Event, out: &mut Vec<u8>) {
         event.actor.id.as_deref().unwrap_or(""),
         event.actor.org.as_deref().unwrap_or(""),
         event.actor.ip.as_deref().unwrap_or(""),
+        event.actor.on_behalf_of.as_deref().unwrap_or(""),
+        attribution(event).as_str(),
         &event.request_id,
         &data,
         &event.hash.to_hex(),

@@ -313,6 +313,8 @@ async fn exports_stream_the_selection_and_need_a_recent_sign_in() {
             "actor_id",
             "actor_org",
             "actor_ip",
+            "actor_on_behalf_of",
+            "attribution",
             "request_id",
             "data",
             "hash",
@@ -325,8 +327,9 @@ async fn exports_stream_the_selection_and_need_a_recent_sign_in() {
     assert!(exported.len() >= 4, "{exported:?}");
     for (row, event) in rows[1..].iter().zip(&searched) {
         assert_eq!(row[2], event["kind"].as_str().unwrap());
-        assert_eq!(row[12], event["hash"].as_str().unwrap());
-        let data: Value = serde_json::from_str(&row[11]).unwrap();
+        assert_eq!(row[11], "warden");
+        assert_eq!(row[14], event["hash"].as_str().unwrap());
+        let data: Value = serde_json::from_str(&row[13]).unwrap();
         assert_eq!(data, event["data"]);
     }
 

@@ -175,7 +175,7 @@ async fn app_events_are_chained_and_read_your_writes() {
             .post_app_event(&json!({
                 "kind": "app.invoice.paid",
                 "subject": format!("invoice:{i}"),
-                "actor": {"kind": "user", "id": "u-7", "org": "acme"},
+                "on_behalf_of": "u-7",
                 "data": {"amount_cents": 1200 + i},
             }))
             .await
@@ -197,8 +197,13 @@ async fn app_events_are_chained_and_read_your_writes() {
     assert_eq!(lines.lines().count() as u64, last);
     let event: Value = serde_json::from_str(lines.lines().last().unwrap()).unwrap();
     assert_eq!(
-        (event["actor"]["id"].as_str(), event["data"]["amount_cents"].as_i64()),
-        (Some("u-7"), Some(1204))
+        (
+            event["actor"]["kind"].as_str(),
+            event["actor"]["id"].as_str(),
+            event["actor"]["on_behalf_of"].as_str(),
+            event["data"]["amount_cents"].as_i64()
+        ),
+        (Some("service"), Some("app:app"), Some("u-7"), Some(1204))
     );
     let verified = env.run(&["verify", "--file", export.to_str().unwrap()]);
     assert!(

@@ -13,12 +13,15 @@ use thiserror::Error;
 use warden_core::auth::password::HashParams;
 
 mod alerting;
+mod app_tokens;
 mod connections;
 mod mfa;
 mod web;
 
 pub use alerting::AlertingConfig;
 use alerting::alerting_config;
+pub use app_tokens::{AppTokenConfig, INSTANCE_TOKEN};
+use app_tokens::{AppTokenFile, app_tokens_config};
 pub use connections::ConnectionsConfig;
 use connections::connections_config;
 pub use mfa::MfaConfig;
@@ -205,6 +208,8 @@ struct FileSettings {
     nats_prefix: Option<String>,
     kms_key_file: Option<PathBuf>,
     app_events_token_file: Option<PathBuf>,
+    #[serde(default)]
+    app_tokens: Vec<AppTokenFile>,
     log_format: Option<String>,
     shutdown_grace_seconds: Option<u64>,
     header_read_timeout_seconds: Option<u64>,
@@ -264,7 +269,8 @@ pub struct Config {
     pub database_max_connections: u32,
     pub nats_prefix: String,
     pub kms_key_file: PathBuf,
-    pub app_events_token_file: Option<PathBuf>,
+    /// Who may record application events.
+    pub app_tokens: Vec<AppTokenConfig>,
     pub log_format: LogFormat,
     pub shutdown_grace: Duration,
     pub connections: ConnectionsConfig,
@@ -295,6 +301,13 @@ impl Config {
         let mfa = mfa_config(settings, &file)?;
         let alerting = alerting_config(settings, &file)?;
         let connections = connections_config(settings, &file)?;
+        let app_tokens = app_tokens_config(
+            settings
+                .app_events_token_file
+                .clone()
+                .or(file.app_events_token_file.clone()),
+            file.app_tokens.clone(),
+        )?;
         let data_dir = settings
             .data_dir
             .clone()
@@ -448,7 +461,7 @@ impl Config {
             database_max_connections,
             nats_prefix,
             kms_key_file,
-            app_events_token_file: settings.app_events_token_file.clone().or(file.app_events_token_file),
+            app_tokens,
             log_format,
             shutdown_grace,
             connections,

@@ -1,6 +1,8 @@
 //! `POST /api/v1/app-events`: the consuming application records its own
 //! audit events in Warden's chain (kinds under `app.`), so its trail gets
 //! the same ordering, signatures and offline verification as Warden's.
+//! The actor is the application, by its token's name; the user it acts
+//! for is recorded as its word (decision 0018).
 
 use std::time::Duration;
 
@@ -11,15 +13,16 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use warden_core::chain::canonical;
-use warden_core::commands::app_event::{self, Retry};
-use warden_core::commands::subjects::{Prefix, is_warden_subject};
+use warden_core::commands::app_event::idempotency::{self, Retry};
+use warden_core::commands::app_event::{self, Application};
 use warden_core::ledger::AppendError;
-use warden_core::{Actor, ActorKind, Event, NewEvent, Outcome};
+use warden_core::{Event, NewEvent, Outcome};
+use warden_projections::projection::read;
 
 use crate::error::ApiError;
 use crate::request_id::RequestId;
 use crate::state::AppState;
+use crate::web::Client;
 
 /// Longest wait for this node's read models to include the new event.
 const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
@@ -34,8 +37,12 @@ pub struct AppEvent {
     kind: String,
     /// The entity it is about: `invoice:42`.
     subject: String,
+    /// The application's user it acts for, as the application says.
     #[serde(default)]
-    actor: Option<Actor>,
+    on_behalf_of: Option<String>,
+    /// No longer accepted (decision 0018); read only to say so.
+    #[serde(default)]
+    actor: Option<serde::de::IgnoredAny>,
     #[serde(default = "success")]
     outcome: Outcome,
     #[serde(default)]
@@ -69,47 +76,48 @@ fn success() -> Outcome {
 pub async fn record(
     State(state): State<AppState>,
     Extension(request_id): Extension<RequestId>,
-    caller: AppEventsCaller,
+    AppEventsCaller(token): AppEventsCaller,
+    client: Client,
     headers: HeaderMap,
     Json(body): Json<AppEvent>,
 ) -> Result<Response, ApiError> {
-    if !body.kind.starts_with("app.") {
-        return Err(ApiError::bad_request("kind must start with \"app.\""));
+    if body.actor.is_some() {
+        return Err(ApiError::bad_request(
+            "actor is not accepted: Warden records the application (its token) as the actor of its events; name the user the application acts for in on_behalf_of, and put any other context in data",
+        ));
     }
-    if is_warden_subject(&body.subject) {
-        return Err(ApiError::bad_request(format!(
-            "subject {:?} is one of Warden's own (its prefix is reserved: {}); record application events on subjects of the application's own, such as \"invoice:42\"",
-            body.subject.chars().take(64).collect::<String>(),
-            Prefix::ALL
-                .iter()
-                .map(|prefix| prefix.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+    if let Some(org) = &token.app.org
+        && read(&state.models.accounts).org(org).is_none()
+    {
+        return Err(ApiError::forbidden(format!(
+            "this token is scoped to org {org}, which does not exist (app_tokens in the configuration)"
         )));
     }
     let idempotency_key = idempotency_key(&headers)?;
-    let actor = body.actor.unwrap_or_else(|| Actor::of_kind(ActorKind::Service));
-    if actor.kind == ActorKind::System {
-        return Err(ApiError::bad_request(
-            "an application cannot record events as actor kind \"system\"",
-        ));
-    }
-    let mut data = body.data.unwrap_or_else(|| json!({}));
-    if !data.is_object() {
-        return Err(ApiError::bad_request("data must be a JSON object"));
-    }
-    canonical::normalize(&mut data).map_err(|error| ApiError::bad_request(error.to_string()))?;
-    let mut event = NewEvent::new(body.kind, body.subject, actor)
-        .outcome(body.outcome)
-        .request_id(request_id.0)
-        .data(data);
-    event.expected_version = body.expected_version;
-    let claim = idempotency_key.map(|key| app_event::idempotency_claim(caller.scope(), &key));
+    let request = app_event::Request {
+        kind: body.kind,
+        subject: body.subject,
+        on_behalf_of: body.on_behalf_of,
+        outcome: body.outcome,
+        data: body.data,
+        expected_version: body.expected_version,
+    };
+    let caller = app_event::Caller {
+        ip: client.ip.as_deref(),
+        user_agent: client.user_agent.as_deref(),
+    };
+    let mut event = app_event::decide(&token.app, caller, request)
+        .map_err(|refusal| match refusal.forbidden() {
+            true => ApiError::forbidden(refusal.to_string()),
+            false => ApiError::bad_request(refusal.to_string()),
+        })?
+        .request_id(request_id.0);
+    let claim = idempotency_key.map(|key| idempotency::claim(&token.scope, &key));
     if let Some(claim) = &claim {
         if let Some(original) = replay(&state, claim, &event).await? {
             return Ok(original);
         }
-        event = event.claim(app_event::IDEMPOTENCY_CLAIM, claim.clone());
+        event = event.claim(idempotency::CLAIM, claim.clone());
     }
     let sealed = match state.ledger.append_one(event.clone()).await {
         Ok(sealed) => sealed,
@@ -136,12 +144,12 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     value
         .to_str()
         .ok()
-        .filter(|key| app_event::valid_idempotency_key(key))
+        .filter(|key| idempotency::valid_key(key))
         .map(|key| Some(key.to_string()))
         .ok_or_else(|| {
             ApiError::bad_request(format!(
                 "Idempotency-Key must be 1 to {} visible ASCII characters (a UUID is a good choice)",
-                app_event::IDEMPOTENCY_KEY_MAX
+                idempotency::KEY_MAX
             ))
         })
 }
@@ -152,7 +160,7 @@ async fn replay(state: &AppState, claim: &str, request: &NewEvent) -> Result<Opt
     let Some(seq) = state
         .ledger
         .store()
-        .claim_holder(app_event::IDEMPOTENCY_CLAIM, claim)
+        .claim_holder(idempotency::CLAIM, claim)
         .await
         .map_err(unavailable)?
     else {
@@ -160,7 +168,7 @@ async fn replay(state: &AppState, claim: &str, request: &NewEvent) -> Result<Opt
     };
     let original = state.ledger.store().read_seqs(&[seq]).await.map_err(unavailable)?.pop();
     match original {
-        Some(original) if app_event::decide_retry(&original, request) == Retry::Replay => {
+        Some(original) if idempotency::decide_retry(&original, request) == Retry::Replay => {
             Ok(Some(answer(&original, true)))
         }
         // 409 like every claim already taken (the IETF draft suggests 422;
@@ -199,35 +207,51 @@ fn answer(event: &Event, replayed: bool) -> Response {
     response
 }
 
-/// A caller holding the application-events token. As an extractor it runs
-/// before the body is read: an unauthenticated caller learns nothing about
-/// the body's shape.
-pub struct AppEventsCaller;
+/// An application token: what its events record, and the BLAKE3 of its
+/// secret.
+#[derive(Debug, Clone)]
+pub struct AppToken {
+    pub app: Application,
+    /// What its idempotency keys are unique within.
+    pub scope: String,
+    hash: blake3::Hash,
+}
 
-impl AppEventsCaller {
-    /// What the caller's idempotency keys are unique within.
-    pub fn scope(&self) -> &str {
-        "instance"
+impl AppToken {
+    pub fn new(app: Application, scope: String, secret: &str) -> Self {
+        AppToken {
+            app,
+            scope,
+            hash: blake3::hash(secret.as_bytes()),
+        }
+    }
+
+    pub fn same_secret(&self, other: &AppToken) -> bool {
+        self.hash == other.hash
     }
 }
+
+/// A caller holding an application token. As an extractor it runs before
+/// the body is read: an unauthenticated caller learns nothing about the
+/// body's shape.
+pub struct AppEventsCaller(pub AppToken);
 
 impl FromRequestParts<AppState> for AppEventsCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authorize(state, &parts.headers)?;
-        Ok(AppEventsCaller)
+        authorize(state, &parts.headers).map(AppEventsCaller)
     }
 }
 
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let expected = state.app_events_token_hash.ok_or_else(|| {
-        ApiError::new(
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<AppToken, ApiError> {
+    if state.app_tokens.is_empty() {
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "disabled",
             "application events are not enabled on this server",
-        )
-    })?;
+        ));
+    }
     // The scheme is case-insensitive (RFC 9110 §11.1).
     let token = headers
         .get(header::AUTHORIZATION)
@@ -236,9 +260,14 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .ok_or_else(ApiError::unauthorized)?;
-    // blake3::Hash compares in constant time.
-    if blake3::hash(token.as_bytes()) != blake3::Hash::from(expected) {
-        return Err(ApiError::unauthorized());
+    let presented = blake3::hash(token.as_bytes());
+    // blake3::Hash compares in constant time; every token is compared, so
+    // the time does not tell which one matched.
+    let mut found = None;
+    for known in &state.app_tokens {
+        if known.hash == presented {
+            found = Some(known);
+        }
     }
-    Ok(())
+    found.cloned().ok_or_else(ApiError::unauthorized)
 }

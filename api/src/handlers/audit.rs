@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use warden_core::commands::app_event::attribution;
 use warden_core::commands::{Prefix, subject_id};
 use warden_core::event::timestamp;
 use warden_core::export::Format;
@@ -282,6 +283,7 @@ pub async fn detail(
     let event = audit::view(&state, &reader, &client, seq).await?;
     Ok(Json(json!({
         "event": event,
+        "attribution": attribution(&event).as_str(),
         "related": related(&event, window),
     })))
 }

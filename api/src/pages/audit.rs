@@ -8,6 +8,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use warden_core::commands::app_event::{Attribution, attribution};
 use warden_core::event::timestamp;
 use warden_core::{ActorKind, Event};
 use warden_projections::projection::read;
@@ -117,15 +118,47 @@ struct EventPage {
     links: Vec<Link>,
 }
 
-/// Who did it, as a person reads it: a user's email when Warden knows it.
+/// Who did it, as a person reads it: a user's email when Warden knows it,
+/// and the application's word marked as such.
 fn actor_label(state: &AppState, event: &Event) -> String {
     let actor = &event.actor;
-    match (actor.kind, actor.id.as_deref()) {
-        (ActorKind::User, Some(id)) => read(&state.models.accounts)
+    let user = |id: &str| {
+        read(&state.models.accounts)
             .user(id)
-            .map_or_else(|| format!("user {id}"), |user| user.email.clone()),
+            .map_or_else(|| format!("user {id}"), |user| user.email.clone())
+    };
+    let named = match (actor.kind, actor.id.as_deref()) {
+        (ActorKind::User, Some(id)) => user(id),
         (kind, Some(id)) => format!("{} {id}", kind.as_str()),
         (kind, None) => kind.as_str().to_string(),
+    };
+    match attribution(event) {
+        Attribution::Warden => named,
+        Attribution::Application {
+            token,
+            on_behalf_of: Some(on_behalf_of),
+        } => format!(
+            "application {token}, for {} (the application's word)",
+            user(on_behalf_of)
+        ),
+        Attribution::Application {
+            token,
+            on_behalf_of: None,
+        } => format!("application {token}"),
+        Attribution::ApplicationLegacy => format!("{named} (the application's word)"),
+    }
+}
+
+/// How far Warden vouches for the actor, in a sentence.
+fn attribution_text(event: &Event) -> String {
+    match attribution(event) {
+        Attribution::Warden => "Warden authenticated this actor".into(),
+        Attribution::Application { token, .. } => format!(
+            "Recorded by the application with its token \"{token}\": Warden authenticated the token, not the user it names"
+        ),
+        Attribution::ApplicationLegacy => {
+            "Recorded by the application before its events were marked: the actor is the application's word, not checked by Warden".into()
+        }
     }
 }
 
@@ -283,6 +316,17 @@ pub async fn event(
         Detail {
             name: "Actor",
             value: actor_label(&state, &event),
+        },
+        Detail {
+            name: "Attribution",
+            value: attribution_text(&event),
+        },
+        Detail {
+            name: "Acting for",
+            value: match (&event.actor.on_behalf_of, attribution(&event)) {
+                (Some(user), Attribution::Application { .. }) => format!("{user} (the application's word)"),
+                (on_behalf_of, _) => optional(on_behalf_of),
+            },
         },
         Detail {
             name: "Actor kind",

@@ -52,8 +52,9 @@ impl Directory {
     }
 }
 
-/// The account an event is about: `data.user`, or the id of a user's
-/// subject.
+/// The account an event is about: `data.user`, the id of a user's
+/// subject, or the user the actor acts for (a vendor's, or the one an
+/// application names: its word, marked as such where it is shown).
 fn account_of(event: &Event) -> Option<String> {
     event
         .data
@@ -66,6 +67,7 @@ fn account_of(event: &Event) -> Option<String> {
                 .find_map(|prefix| subject_id(&event.subject, *prefix))
                 .map(str::to_string)
         })
+        .or_else(|| event.actor.on_behalf_of.clone())
 }
 
 /// The org whose trail holds an event: the actor's org, else `data.org`,

@@ -123,8 +123,7 @@ async fn measure(warden: &Path, seconds: u64, production: bool) -> Row {
             let request = http
                 .post(&url)
                 .bearer_auth(TOKEN)
-                .json(&json!({"kind": kind, "subject": format!("bench:{n}"),
-                              "actor": {"kind": "service", "id": "bench", "org": org}}));
+                .json(&json!({"kind": kind, "subject": format!("bench:{n}"), "data": {"org": org}}));
             async move { request.send().await.is_ok_and(|r| r.status() == 201) }
         }
     };

@@ -1,26 +1,25 @@
-//! Events the consuming application records (`POST /api/v1/app-events`),
-//! and what makes retrying one safe: an idempotency key, claimed in the
-//! same transaction as the append (a unique claim), so that a retry after a
-//! lost answer, on any node and after any restart, gets the original
-//! event instead of a second one.
+//! Retrying an application event safely: an idempotency key, claimed in
+//! the same transaction as the append (a unique claim), so that a retry
+//! after a lost answer, on any node and after any restart, gets the
+//! original event instead of a second one.
 
 use crate::event::{Event, NewEvent};
 
 /// The unique-claim namespace of idempotency keys.
-pub const IDEMPOTENCY_CLAIM: &str = "app_event_idempotency";
+pub const CLAIM: &str = "app_event_idempotency";
 
 /// Longest idempotency key (a UUID is 36 characters).
-pub const IDEMPOTENCY_KEY_MAX: usize = 255;
+pub const KEY_MAX: usize = 255;
 
 /// 1 to 255 visible ASCII characters.
-pub fn valid_idempotency_key(key: &str) -> bool {
-    !key.is_empty() && key.len() <= IDEMPOTENCY_KEY_MAX && key.bytes().all(|byte| byte.is_ascii_graphic())
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= KEY_MAX && key.bytes().all(|byte| byte.is_ascii_graphic())
 }
 
 /// The claimed value for a key: keyed by the caller's scope (one
 /// application token's keys never collide with another's), hashed so the
 /// claims table holds a fixed-size value whatever the key.
-pub fn idempotency_claim(scope: &str, key: &str) -> String {
+pub fn claim(scope: &str, key: &str) -> String {
     let mut hasher = blake3::Hasher::new_derive_key("warden app-event idempotency key v1");
     hasher.update(&(scope.len() as u64).to_le_bytes());
     hasher.update(scope.as_bytes());
@@ -44,9 +43,13 @@ pub fn decide_retry(original: &Event, request: &NewEvent) -> Retry {
         None => true,
         Some(expected) => original.subject_version == expected + 1,
     };
+    // The address the application called from may differ between tries.
     let same = original.kind == request.kind
         && original.subject == request.subject
-        && original.actor == request.actor
+        && original.actor.kind == request.actor.kind
+        && original.actor.id == request.actor.id
+        && original.actor.org == request.actor.org
+        && original.actor.on_behalf_of == request.actor.on_behalf_of
         && original.outcome == request.outcome
         && original.data == request.data
         && same_version;
@@ -64,6 +67,12 @@ mod tests {
         NewEvent::new("app.invoice.paid", "invoice:42", Actor::of_kind(ActorKind::Service)).data(json!({"cents": 1200}))
     }
 
+    fn request_with(change: impl FnOnce(&mut NewEvent)) -> NewEvent {
+        let mut event = request();
+        change(&mut event);
+        event
+    }
+
     #[test]
     fn keys() {
         for good in [
@@ -72,14 +81,14 @@ mod tests {
             &"k".repeat(255),
             "~!@#$%^&*()",
         ] {
-            assert!(valid_idempotency_key(good), "{good}");
+            assert!(valid_key(good), "{good}");
         }
         for bad in ["", " ", "with space", "tab\there", &"k".repeat(256), "é"] {
-            assert!(!valid_idempotency_key(bad), "{bad:?}");
+            assert!(!valid_key(bad), "{bad:?}");
         }
-        assert_ne!(idempotency_claim("org-a", "k1"), idempotency_claim("org-b", "k1"));
-        assert_ne!(idempotency_claim("ab", "c"), idempotency_claim("a", "bc"));
-        assert_eq!(idempotency_claim("s", "k").len(), 64);
+        assert_ne!(claim("org-a", "k1"), claim("org-b", "k1"));
+        assert_ne!(claim("ab", "c"), claim("a", "bc"));
+        assert_eq!(claim("s", "k").len(), 64);
     }
 
     #[test]
@@ -95,10 +104,16 @@ mod tests {
                 .data(json!({"cents": 1200})),
             request().data(json!({"cents": 1300})),
             request().outcome(Outcome::Failure),
+            request_with(|event| event.actor.on_behalf_of = Some("u-8".into())),
+            request_with(|event| event.actor.id = Some("app:other".into())),
+            request_with(|event| event.actor.org = Some("o2".into())),
         ];
         for changed in cases {
             assert_eq!(decide_retry(&original, &changed), Retry::Mismatch, "{changed:?}");
         }
+        // The application called from another address: the same request.
+        let moved = request_with(|event| event.actor.ip = Some("198.51.100.9".into()));
+        assert_eq!(decide_retry(&original, &moved), Retry::Replay);
         let mut versioned = request();
         versioned.expected_version = Some(0);
         let mut at_one = original.clone();
