@@ -23,7 +23,7 @@ use warden_core::commands::alert::{
     self, ALERT_RULE_CHANGED, ALERT_RULE_CREATED, ALERT_RULE_DISABLED, ALERT_RULE_ENABLED, ALERT_RULE_REMOVED, Fired,
     RuleDefined, RuleToggled,
 };
-use warden_core::commands::{Context, payload};
+use warden_core::commands::{Context, catalogue};
 use warden_core::ledger::{AppendError, Ledger, LedgerStore, Snapshot};
 use warden_core::{Actor, Event};
 use warden_projections::audit::{Directory, org_of};
@@ -71,18 +71,8 @@ pub struct Appender {
 pub fn start(ledger: Ledger) -> (AlertSink, Appender) {
     let (outbox, inbox) = mpsc::unbounded_channel();
     let (appended, appended_receiver) = watch::channel(0);
-    let sink = AlertSink {
-        evaluator: Evaluator::default(),
-        rules: BTreeMap::new(),
-        directory: Directory::default(),
-        position: 0,
-        verifier: None,
-        outbox,
-        sent: 0,
-        appended: appended_receiver,
-    };
     (
-        sink,
+        AlertSink::new(outbox, appended_receiver),
         Appender {
             ledger,
             inbox,
@@ -137,39 +127,37 @@ fn sink_error(error: impl std::fmt::Display) -> RunnerError {
 }
 
 impl AlertSink {
-    /// Rules change with their events, at their seq.
-    fn learn_rule(&mut self, event: &Event) {
+    fn new(outbox: mpsc::UnboundedSender<Fired>, appended: watch::Receiver<u64>) -> Self {
+        AlertSink {
+            evaluator: Evaluator::default(),
+            rules: BTreeMap::new(),
+            directory: Directory::default(),
+            position: 0,
+            verifier: None,
+            outbox,
+            sent: 0,
+            appended,
+        }
+    }
+
+    /// Rules change with their events, at their seq. A rule whose spec
+    /// no longer decodes stops the evaluator (like any payload that does
+    /// not decode): skipping it would silence the rule without a word.
+    fn learn_rule(&mut self, event: &Event) -> Result<(), RunnerError> {
         let rule_id = match event.kind.as_str() {
             ALERT_RULE_CREATED | ALERT_RULE_CHANGED => {
-                let Some(defined) = payload::<RuleDefined>(event) else {
-                    return;
-                };
-                match serde_json::from_value::<RuleSpec>(defined.spec) {
-                    Ok(spec) => {
-                        self.rules.insert(
-                            defined.rule.clone(),
-                            Rule {
-                                id: defined.rule,
-                                version: event.subject_version,
-                                enabled: defined.enabled,
-                                org: Some(defined.org),
-                                spec,
-                            },
-                        );
-                    }
-                    Err(error) => {
-                        tracing::error!(rule = %defined.rule, %error, "alert rule not understood: ignored");
-                        self.rules.remove(&defined.rule);
-                    }
-                }
-                return self.evaluator.set_rules(self.rules.values().cloned());
+                let rule = defined_rule(event)?;
+                self.rules.insert(rule.id.clone(), rule);
+                self.evaluator.set_rules(self.rules.values().cloned());
+                return Ok(());
             }
             ALERT_RULE_ENABLED | ALERT_RULE_DISABLED | ALERT_RULE_REMOVED => {
-                payload::<RuleToggled>(event).map(|toggled| toggled.rule)
+                serde_json::from_value::<RuleToggled>(event.data.clone())
+                    .map_err(|error| catalogue::undecodable(event, "data", &error))?
+                    .rule
             }
-            _ => None,
+            _ => return Ok(()),
         };
-        let Some(rule_id) = rule_id else { return };
         match event.kind.as_str() {
             ALERT_RULE_REMOVED => {
                 self.rules.remove(&rule_id);
@@ -181,6 +169,7 @@ impl AlertSink {
             }
         }
         self.evaluator.set_rules(self.rules.values().cloned());
+        Ok(())
     }
 
     fn send(&mut self, firing: Firing) {
@@ -205,6 +194,21 @@ impl AlertSink {
             self.sent += 1;
         }
     }
+}
+
+/// The rule an `alert_rule.created` or `alert_rule.changed` event defines.
+fn defined_rule(event: &Event) -> Result<Rule, catalogue::PayloadError> {
+    let defined = serde_json::from_value::<RuleDefined>(event.data.clone())
+        .map_err(|error| catalogue::undecodable(event, "data", &error))?;
+    let spec = serde_json::from_value::<RuleSpec>(defined.spec)
+        .map_err(|error| catalogue::undecodable(event, "data.spec (the alert rule)", &error))?;
+    Ok(Rule {
+        id: defined.rule,
+        version: event.subject_version,
+        enabled: defined.enabled,
+        org: Some(defined.org),
+        spec,
+    })
 }
 
 impl Sink for AlertSink {
@@ -234,7 +238,7 @@ impl Sink for AlertSink {
         for event in events.iter().filter(|event| event.seq > seen) {
             self.directory.learn(event);
             if event.kind.starts_with("alert_rule.") {
-                self.learn_rule(event);
+                self.learn_rule(event)?;
             }
             // Rule changes are events rules may watch too.
             let org = org_of(event, &self.directory);
@@ -285,5 +289,72 @@ impl Sink for AlertSink {
             }])
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use warden_core::{Actor, NewEvent};
+
+    use super::*;
+
+    fn event(kind: &str, data: Value) -> Event {
+        let mut event = Event::unsealed(
+            12,
+            warden_core::event::now_micros(),
+            NewEvent::new(kind, "alert_rule:r1", Actor::system()).data(data),
+        );
+        event.subject_version = 3;
+        event
+    }
+
+    /// The golden fixtures' rules, as stored, still decode: a change to
+    /// `RuleSpec` that would silence stored rules fails here.
+    #[test]
+    fn stored_rules_decode_and_undecodable_ones_are_named() {
+        for (kind, fixture) in [
+            (
+                ALERT_RULE_CREATED,
+                include_str!("../../core/tests/fixtures/events/alert_rule.created.json"),
+            ),
+            (
+                ALERT_RULE_CHANGED,
+                include_str!("../../core/tests/fixtures/events/alert_rule.changed.json"),
+            ),
+        ] {
+            let data: Value = serde_json::from_str(fixture).unwrap();
+            let rule = defined_rule(&event(kind, data)).unwrap();
+            assert_eq!(rule.version, 3, "{kind}");
+            assert!(!rule.spec.name.is_empty(), "{kind}");
+        }
+        let stored: Value =
+            serde_json::from_str(include_str!("../../core/tests/fixtures/events/alert_rule.created.json")).unwrap();
+        let mut unknown_condition = stored.clone();
+        unknown_condition["spec"]["condition"]["type"] = json!("secret-sauce");
+        let mut no_spec = stored;
+        no_spec.as_object_mut().unwrap().remove("spec");
+        for (data, part) in [(unknown_condition, "data.spec"), (no_spec, "data:")] {
+            let error = defined_rule(&event(ALERT_RULE_CREATED, data)).unwrap_err();
+            assert_eq!((error.seq, error.kind.as_str()), (12, ALERT_RULE_CREATED));
+            assert!(error.reason.starts_with(part), "{}", error.reason);
+        }
+    }
+
+    #[test]
+    fn a_rule_that_does_not_decode_stops_the_evaluator() {
+        let (mut sink, _appender) = start_detached();
+        let mut data: Value =
+            serde_json::from_str(include_str!("../../core/tests/fixtures/events/alert_rule.created.json")).unwrap();
+        data["spec"]["severity"] = json!(7);
+        let error = sink.apply(&[event(ALERT_RULE_CREATED, data)]).unwrap_err();
+        assert!(matches!(error, RunnerError::Payload(_)), "{error}");
+        assert_eq!(sink.position, 0, "the event was not taken as applied");
+    }
+
+    /// A sink whose appender is never run (these tests fire nothing).
+    fn start_detached() -> (AlertSink, mpsc::UnboundedReceiver<Fired>) {
+        let (outbox, inbox) = mpsc::unbounded_channel();
+        (AlertSink::new(outbox, watch::channel(0).1), inbox)
     }
 }

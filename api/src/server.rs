@@ -146,9 +146,10 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
             None
         }
     };
-    if config.alerts_in_serve {
-        node.start_alerting().await?;
-    }
+    let alert_positions = match config.alerts_in_serve {
+        true => Some(node.start_alerting().await?),
+        false => None,
+    };
     let listener = TcpListener::bind(config.listen).await.map_err(|e| ServeError::Listen {
         address: config.listen,
         reason: e.to_string(),
@@ -166,6 +167,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
         bus: node.bus.clone(),
         models: node.models.clone(),
         positions: node.positions.clone(),
+        alert_positions,
         audit,
         metrics,
         app_tokens,

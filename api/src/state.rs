@@ -34,6 +34,8 @@ pub struct Shared {
     pub bus: Arc<dyn Bus>,
     pub models: ReadModels,
     pub positions: Positions,
+    /// Where this node's alert evaluator stands, when it runs one.
+    pub alert_positions: Option<Positions>,
     /// This node's audit index; `None` when it could not be opened.
     pub audit: Option<crate::node::AuditTrail>,
     pub metrics: Option<PrometheusHandle>,

@@ -215,3 +215,67 @@ async fn alerts_fire_once_across_restarts_and_never_on_forged_events() {
 async fn acme_org(admin: &mut WebClient) -> String {
     admin.get("/api/v1/org").await.body["id"].as_str().unwrap().to_string()
 }
+
+/// A stored rule whose spec no longer decodes (a `RuleSpec` change that
+/// forgot the rules already in the log) stops the evaluator, named by seq
+/// and kind in `/readyz`, instead of silently dropping the rule; the node
+/// stays in service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_rule_that_does_not_decode_stops_the_evaluator_loudly() {
+    use warden_core::keys::LocalKms;
+    use warden_core::ledger::Ledger;
+    use warden_core::ledger::sqlite::SqliteStore;
+    use warden_core::{Actor, NewEvent};
+
+    let mut instance = warden_tests::web::instance(&[]).await;
+    let mut owner = warden_tests::web::set_up(&instance.server).await;
+    let org = owner.get("/api/v1/session").await.body["org"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(instance.server.terminate().success());
+
+    // The rule as a future Warden might have written it.
+    let data_dir = instance.env.data_dir.clone();
+    let store = std::sync::Arc::new(SqliteStore::open(&data_dir.join("ledger.sqlite")).await.unwrap());
+    let ledger = Ledger::new(store);
+    let kms = LocalKms::open(&data_dir.join("master.key"), false).unwrap();
+    warden_core::keys::signing::establish(&ledger, &kms).await.unwrap();
+    let rule = uuid::Uuid::now_v7().to_string();
+    let mut event = NewEvent::new("alert_rule.created", format!("alert_rule:{rule}"), Actor::system()).data(json!({
+        "rule": rule, "org": org, "enabled": true,
+        "spec": {"name": "From the future", "severity": "high",
+                 "condition": {"type": "anomaly_score", "select": {"kinds": ["login.failed"]}}}
+    }));
+    event.expected_version = Some(0);
+    let sealed = ledger.append_one(event).await.unwrap();
+    ledger.flush(Duration::from_secs(5)).await;
+    drop(ledger);
+
+    instance.server = Server::start(&instance.env, "restarted").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ready = loop {
+        let response = reqwest::get(format!("{}/readyz", instance.server.url)).await.unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        if !body["checks"]["alerts"]["failure"].is_null() {
+            break (status, body);
+        }
+        assert!(Instant::now() < deadline, "the evaluator did not stop: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (status, body) = ready;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checks"]["alerts"]["ok"], false);
+    let failure = body["checks"]["alerts"]["failure"].as_str().unwrap();
+    assert!(
+        failure.contains(&format!("{}", sealed.seq))
+            && failure.contains("alert_rule.created")
+            && failure.contains("data.spec"),
+        "{failure}"
+    );
+    assert!(
+        instance.server.log().contains("alert_rule.created"),
+        "the stop is logged"
+    );
+}

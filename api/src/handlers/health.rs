@@ -20,7 +20,10 @@ pub async fn live() -> Json<serde_json::Value> {
 
 /// Ready when the ledger answers and is not refusing appends (its
 /// breaker), the bus answers, and the read models are within
-/// `MAX_READY_LAG` events of the log's head.
+/// `MAX_READY_LAG` events of the log's head. The alert evaluator is
+/// reported but does not decide readiness: every node reads the same log,
+/// so an evaluator stopped by one event stops on every node, and taking
+/// them all out of service would turn a silent rule into an outage.
 pub async fn ready(State(state): State<AppState>) -> Response {
     let (ledger, bus) = tokio::join!(
         state.ledger.readiness(CHECK_TIMEOUT),
@@ -35,12 +38,17 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let lag = head.map(|head| head.saturating_sub(applied));
     let projections_ok = failure.is_none() && lag.is_some_and(|lag| lag <= MAX_READY_LAG);
     let ready = ledger_ok && bus_ok && projections_ok;
+    let alerts = state.alert_positions.as_ref().map(|alerts| {
+        let failure = alerts.failure();
+        json!({ "ok": failure.is_none(), "applied": alerts.applied(), "failure": failure })
+    });
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "checks": {
             "ledger": { "ok": ledger_ok, "head": head, "error": ledger_error },
             "bus": { "ok": bus_ok },
             "projections": { "ok": projections_ok, "applied": applied, "lag": lag, "failure": failure },
+            "alerts": alerts,
         }
     });
     let status = if ready {

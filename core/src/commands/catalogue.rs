@@ -157,6 +157,17 @@ pub fn check(event: &Event) -> Result<(), PayloadError> {
     }
 }
 
+/// The error for a part of `event`'s data that a reader decodes further
+/// (an alert rule's `spec`) and that does not decode: such an event stops
+/// its reader like any payload that does not decode.
+pub fn undecodable(event: &Event, part: &str, error: &serde_json::Error) -> PayloadError {
+    PayloadError {
+        seq: event.seq,
+        kind: event.kind.clone(),
+        reason: format!("{part}: {}", without_strings(&error.to_string())),
+    }
+}
+
 /// `data` decoded as `kind`'s payload and encoded again: `None` for a kind
 /// outside the catalogue, an error when it does not decode. A payload that
 /// comes back different lost or gained something on the way.
