@@ -15,6 +15,19 @@ use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 const SAM: &str = "sam@acme.test";
 const SAM_PASSWORD: &str = "sam's long password 7";
 
+/// An instance whose member Sam registered a passkey ("Laptop"), and
+/// Sam's key.
+async fn sam_with_a_passkey() -> (warden_tests::web::Instance, SoftPasskey) {
+    let instance = instance(&[]).await;
+    let mut owner = set_up(&instance.server).await;
+    create_user(&mut owner, SAM, "member", SAM_PASSWORD).await;
+    let mut sam = WebClient::new(&instance.server);
+    sam.sign_in(SAM, SAM_PASSWORD).await;
+    let mut key = SoftPasskey::new(true);
+    register(&mut sam, &mut key, "Laptop").await;
+    (instance, key)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passkey_signs_in_alone_or_as_second_factor_once_per_ceremony() {
     let instance = instance(&[]).await;
@@ -160,13 +173,7 @@ async fn a_passkey_signs_in_alone_or_as_second_factor_once_per_ceremony() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passkey_sign_in_does_not_tell_which_accounts_exist() {
-    let instance = instance(&[]).await;
-    let mut owner = set_up(&instance.server).await;
-    create_user(&mut owner, SAM, "member", SAM_PASSWORD).await;
-    let mut sam = WebClient::new(&instance.server);
-    sam.sign_in(SAM, SAM_PASSWORD).await;
-    let mut key = SoftPasskey::new(true);
-    register(&mut sam, &mut key, "Laptop").await;
+    let (instance, mut key) = sam_with_a_passkey().await;
 
     let mut stranger = WebClient::new(&instance.server);
     let shape = |value: &Value| -> Vec<String> {
@@ -335,13 +342,7 @@ fn shape(value: &Value) -> Value {
 /// alternating (issue 14, item 6: every sign-in-like endpoint).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starting_a_passkey_sign_in_tells_no_account_apart() {
-    let instance = instance(&[]).await;
-    let mut owner = set_up(&instance.server).await;
-    create_user(&mut owner, SAM, "member", SAM_PASSWORD).await;
-    let mut sam = WebClient::new(&instance.server);
-    sam.sign_in(SAM, SAM_PASSWORD).await;
-    let mut key = SoftPasskey::new(true);
-    register(&mut sam, &mut key, "Laptop").await;
+    let (instance, _key) = sam_with_a_passkey().await;
 
     let client = WebClient::new(&instance.server);
     let start = |email: String| {
