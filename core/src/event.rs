@@ -258,10 +258,14 @@ pub mod timestamp {
     }
 
     /// Parses only the exact wire form, so that every stored time has one
-    /// spelling.
+    /// spelling: a real Gregorian date of the years 0001 to 9999, seconds
+    /// 00 to 59 (a leap second `:60` is refused: Warden's clock never
+    /// writes one, and readers without them could not read it).
     pub fn parse(text: &str) -> Option<DateTime<Utc>> {
+        use chrono::{Datelike, Timelike};
         let parsed = DateTime::parse_from_rfc3339(text).ok()?.with_timezone(&Utc);
-        (format(&parsed) == text).then_some(parsed)
+        let ordinary = parsed.year() >= 1 && parsed.nanosecond() < 1_000_000_000;
+        (ordinary && format(&parsed) == text).then_some(parsed)
     }
 
     pub fn serialize<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -332,5 +336,23 @@ mod tests {
         assert_eq!(timestamp::format(&at), "2026-11-28T04:06:26.123456Z");
         assert!(timestamp::parse("2026-11-28T04:06:26.123Z").is_none());
         assert!(timestamp::parse("2026-11-28T05:06:26.123456+01:00").is_none());
+        // Only real dates, no leap second, years 0001 to 9999.
+        for refused in [
+            "2026-02-29T00:00:00.000000Z",
+            "2026-04-31T00:00:00.000000Z",
+            "2016-12-31T23:59:60.000000Z",
+            "0000-01-01T00:00:00.000000Z",
+            "2026-11-28t04:06:26.123456z",
+            "2026-11-28 04:06:26.123456Z",
+        ] {
+            assert!(timestamp::parse(refused).is_none(), "{refused}");
+        }
+        for accepted in [
+            "2024-02-29T23:59:59.999999Z",
+            "0001-01-01T00:00:00.000000Z",
+            "9999-12-31T23:59:59.999999Z",
+        ] {
+            assert!(timestamp::parse(accepted).is_some(), "{accepted}");
+        }
     }
 }

@@ -11,6 +11,7 @@
 //!   tokens, devices, throttling).
 //! * [`commands`]: what Warden decides, as events, one module per aggregate.
 //! * [`export`]: the export formats of events (JSON Lines, CSV).
+//! * [`strict_json`]: JSON from outside, duplicate member names refused.
 
 pub mod auth;
 pub mod bus;
@@ -20,5 +21,6 @@ pub mod event;
 pub mod export;
 pub mod keys;
 pub mod ledger;
+pub mod strict_json;
 
 pub use event::{Actor, ActorKind, Event, NewEvent, Outcome};

@@ -337,6 +337,9 @@ async fn exports_stream_the_selection_and_need_a_recent_sign_in() {
     let answer = globex.get("/api/v1/audit/export?format=jsonl").await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.headers["content-type"], "application/x-ndjson");
+    // A selection, not a chain: its name says it, only a bundle proves it.
+    let disposition = answer.headers["content-disposition"].to_str().unwrap();
+    assert!(disposition.ends_with(".selection.jsonl\""), "{disposition}");
     let lines: Vec<warden_core::Event> = answer
         .body
         .as_str()

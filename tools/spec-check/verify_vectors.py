@@ -236,19 +236,39 @@ D = (-121665 * pow(121666, P - 2, P)) % P
 SQRT_M1 = pow(2, (P - 1) // 4, P)
 
 
-def decodes_to_point(encoded):
-    """RFC 8032 §5.1.3 point decoding succeeds."""
+def decode_point(encoded):
+    """RFC 8032 §5.1.3 point decoding: (x, y), or None."""
     y = int.from_bytes(encoded, "little")
     sign, y = y >> 255, y & ((1 << 255) - 1)
     if y >= P:
-        return False
+        return None
     u, v = (y * y - 1) % P, (D * y * y + 1) % P
     x = u * pow(v, 3, P) * pow(u * pow(v, 7, P), (P - 5) // 8, P) % P
     if (v * x * x - u) % P != 0:
         if (v * x * x + u) % P != 0:
-            return False
+            return None
         x = x * SQRT_M1 % P
-    return not (x == 0 and sign == 1)
+    if x == 0 and sign == 1:
+        return None
+    if x & 1 != sign:
+        x = P - x
+    return x, y
+
+
+def edwards_add(a, b):
+    """Addition on -x^2 + y^2 = 1 + d x^2 y^2 (affine)."""
+    (x1, y1), (x2, y2) = a, b
+    t = D * x1 * x2 * y1 * y2 % P
+    x3 = (x1 * y2 + y1 * x2) * pow(1 + t, P - 2, P) % P
+    y3 = (y1 * y2 + x1 * x2) * pow(1 - t, P - 2, P) % P
+    return x3, y3
+
+
+def small_order(point):
+    """Whether [8]point is the identity (0, 1): a weak key (§7.1)."""
+    for _ in range(3):
+        point = edwards_add(point, point)
+    return point == (0, 1)
 
 
 # ---- §7, §8: the chain -----------------------------------------------------
@@ -267,8 +287,11 @@ def announced_key(event):
     if not isinstance(public, str) or not re.fullmatch(r"[0-9a-f]{64}", public):
         raise bad("public_key must be 64 lower-case hex digits")
     public = bytes.fromhex(public)
-    if not decodes_to_point(public):
+    point = decode_point(public)
+    if point is None:
         raise bad("public_key is not a valid Ed25519 point")
+    if small_order(point):
+        raise bad("public_key is a weak (small-order) point")
     if data.get("key_id") != key_id(public):
         raise bad("key_id does not name public_key")
     return public

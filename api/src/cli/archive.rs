@@ -275,24 +275,24 @@ async fn write_and_record(
 ) -> Result<ArchiveMark, String> {
     let store = node.ledger.store().clone();
     let key = node.ledger.signer().current().ok_or("no signing key is installed")?;
-    let header = {
+    let written = {
         let mut file =
             std::io::BufWriter::new(std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?);
-        let header = super::export::write_range_bundle(store.as_ref(), key, from, through, &mut file).await?;
+        let written = super::export::write_range_bundle(store.as_ref(), key, from, through, &mut file).await?;
         let file = file.into_inner().map_err(|e| format!("{}: {e}", out.display()))?;
         file.sync_all().map_err(|e| format!("{}: {e}", out.display()))?;
-        header
+        written
     };
     let reader = BufReader::new(std::fs::File::open(out).map_err(|e| format!("{}: {e}", out.display()))?);
     let verified = bundle::verify(reader, &[]).map_err(|e| format!("the bundle written does not verify: {e}"))?;
-    if verified.events != pass.hashes.len() as u64 || header.checkpoint.head != pass.last_hash {
+    if verified.events != pass.hashes.len() as u64 || verified.last.map(|(_, hash)| hash) != Some(pass.last_hash) {
         return Err("the bundle written does not hold the range read".into());
     }
     let archived = Archived {
         from,
         through,
         last_hash: pass.last_hash,
-        root: header.checkpoint.root,
+        root: written,
         bundle_blake3: file_blake3(out)?,
         bundle_events: verified.events,
         partitions: range.into_iter().map(|p| p.name).collect(),

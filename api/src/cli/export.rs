@@ -60,8 +60,8 @@ pub async fn run(config: &Config, args: ExportArgs) -> Result<ExitCode, String> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// A range bundle: the checkpoint covers the log up to `to`, the events
-/// `from..=to` follow, chained, with the last one's inclusion proof.
+/// A range bundle: the events `from..=to`, chained, the last one with its
+/// inclusion proof under a checkpoint of the whole log (decision 0019).
 async fn bundle(
     config: &Config,
     args: &ExportArgs,
@@ -70,6 +70,13 @@ async fn bundle(
 ) -> Result<ExitCode, String> {
     use warden_core::ledger::Ledger;
 
+    let ledger = Ledger::new(store.clone());
+    let kms = crate::node::open_kms(config).map_err(|e| e.to_string())?;
+    warden_core::keys::signing::adopt_latest(&ledger, kms.as_ref())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the log has no signing key")?;
+    let key = ledger.signer().current().ok_or("the log has no signing key")?;
     let head = store.head().await.map_err(|e| e.to_string())?.seq;
     let to = args.to.unwrap_or(head).min(head);
     let from = args.from.max(1);
@@ -78,33 +85,30 @@ async fn bundle(
             "nothing to export: the range {from}..{to} is empty (the log ends at {head})"
         ));
     }
-    let ledger = Ledger::new(store.clone());
-    let kms = crate::node::open_kms(config).map_err(|e| e.to_string())?;
-    warden_core::keys::signing::adopt_latest(&ledger, kms.as_ref())
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the log has no signing key")?;
-    let key = ledger.signer().current().ok_or("the log has no signing key")?;
     write_range_bundle(store.as_ref(), key, from, to, &mut out).await?;
     out.flush().map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes the bundle of events `from..=to`, its checkpoint at `to`, signed
-/// with `key`; returns its header.
+/// Writes the bundle of events `from..=to`, signed with `key`, its
+/// checkpoint at the log's head, read after `key` was chosen so that the
+/// checkpoint reaches the key's announcement even when the range ends
+/// before it. Returns the root of the log's first `to` events.
 pub(crate) async fn write_range_bundle(
     store: &dyn warden_core::ledger::LedgerStore,
     key: std::sync::Arc<warden_core::keys::signing::ActiveKey>,
     from: u64,
     to: u64,
     out: &mut dyn Write,
-) -> Result<warden_core::chain::bundle::Header, String> {
+) -> Result<warden_core::chain::Digest, String> {
     use warden_core::chain::bundle::Selection;
     use warden_core::ledger::bundle::BundleWriter;
 
-    let mut writer = BundleWriter::prepare(store, key, Selection::Range { from, to }, to)
+    let head = store.head().await.map_err(|e| e.to_string())?.seq;
+    let mut writer = BundleWriter::prepare(store, key, Selection::Range { from, to }, head.max(to))
         .await
         .map_err(|e| e.to_string())?;
+    let root_at_to = writer.root_at(to).ok_or("the range ends after the log")?;
     let mut write = |bytes: Vec<u8>| out.write_all(&bytes).map_err(|e| e.to_string());
     write(writer.header_line())?;
     let mut next = from;
@@ -126,5 +130,5 @@ pub(crate) async fn write_range_bundle(
         }
     }
     write(writer.seal_line())?;
-    Ok(writer.header().clone())
+    Ok(root_at_to)
 }

@@ -3,13 +3,14 @@
 //! bundle, and names the first bad `seq`. Exit code 0 only when everything
 //! is intact.
 
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 use ed25519_dalek::VerifyingKey;
 use warden_core::Event;
+use warden_core::chain::coverage::{self, Coverage, Expected};
+use warden_core::chain::lines::Lines;
 use warden_core::chain::{ChainVerifier, Digest};
 use warden_core::ledger::LedgerError;
 use warden_core::ledger::archive::start_verifier;
@@ -39,6 +40,20 @@ pub struct VerifyArgs {
     /// Threads verifying signatures (default: every core).
     #[arg(long)]
     threads: Option<usize>,
+    /// The seq the verified events must start at (1: from the genesis).
+    /// A file or bundle that starts later fails, naming what is missing.
+    #[arg(long, value_name = "SEQ")]
+    expect_from: Option<u64>,
+    /// An event the verified events must hold, with its hash, as a
+    /// verdict printed it (`SEQ:HASH`): a head received earlier. Fails
+    /// when the events stop before it (cut short, rolled back) or hold
+    /// another hash there (rewritten, forked).
+    #[arg(long, value_name = "SEQ:HASH", value_parser = parse_head)]
+    expect_head: Option<(u64, Digest)>,
+}
+
+fn parse_head(text: &str) -> Result<(u64, Digest), String> {
+    coverage::parse_head(text).ok_or_else(|| "expected SEQ:HASH, a seq above 0 and 64 lower-case hex digits".into())
 }
 
 const EXIT_TAMPERED: u8 = 1;
@@ -56,68 +71,134 @@ pub async fn run(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> 
     }
 }
 
+/// What a verification of a log or file found: its span (`None` when it
+/// held no event) and the hash of the event an `--expect-head` names.
+struct Checked {
+    covered: Option<Coverage>,
+    expected_hash: Option<Digest>,
+}
+
 async fn check(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> {
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let trusted = trusted_keys(&args)?;
+    let expected = Expected {
+        from: args.expect_from,
+        head: args.expect_head,
+    };
     let started = std::time::Instant::now();
     if let Some(path) = &args.bundle {
-        return verify_bundle(path, &trusted);
+        return verify_bundle(path, &trusted, &expected);
     }
     let outcome = match &args.file {
-        Some(path) => verify_file(path, trusted, threads),
-        None => {
-            let store = open_existing_store(config).await.map_err(|e| e.to_string())?;
-            // After an archive, from the boundary its ledger.archived event names.
-            match start_verifier(store.as_ref(), &trusted).await {
-                Ok(verifier) => {
-                    if verifier.next_seq() > 1 {
-                        say(format!(
-                            "events up to seq {} are archived: verifying from the boundary the log records",
-                            verifier.next_seq() - 1
-                        ));
-                    }
-                    verify_store(store, verifier, threads)
-                        .await
-                        .map(|verified| (verified.events, verified.head.seq, verified.head.hash))
-                }
-                Err(error) => Err(error),
-            }
-        }
+        Some(path) => verify_file(path, trusted, threads, expected.head.map(|(seq, _)| seq)),
+        None => verify_log(config, &trusted, threads, expected.head.map(|(seq, _)| seq)).await,
     };
-    match outcome {
-        Ok((count, head, hash)) => {
-            let seconds = started.elapsed().as_secs_f64();
-            say(format!(
-                "intact: {count} events verified, head seq {head} hash {} ({:.0} events/s)",
-                hash.to_hex(),
-                count as f64 / seconds.max(1e-9)
-            ));
-            Ok(ExitCode::SUCCESS)
-        }
+    let checked = match outcome {
+        Ok(checked) => checked,
         Err(VerifyError::Chain(error)) => {
             say(format!("FAILED at seq {}: {error}", error.seq()));
-            Ok(ExitCode::from(EXIT_TAMPERED))
+            return Ok(ExitCode::from(EXIT_TAMPERED));
         }
         Err(VerifyError::Ledger(warden_core::ledger::LedgerError::Corrupt { seq, reason })) => {
             say(format!("FAILED at seq {seq}: stored row is unreadable: {reason}"));
-            Ok(ExitCode::from(EXIT_TAMPERED))
+            return Ok(ExitCode::from(EXIT_TAMPERED));
         }
         Err(VerifyError::Unreadable { line, reason }) => {
             say(format!("FAILED at line {line}: not an event: {reason}"));
-            Ok(ExitCode::from(EXIT_TAMPERED))
+            return Ok(ExitCode::from(EXIT_TAMPERED));
         }
-        Err(error) => Err(error.to_string()),
+        Err(error) => return Err(error.to_string()),
+    };
+    if let Err(unexpected) = coverage::decide(checked.covered.as_ref(), &expected, |_| checked.expected_hash) {
+        say(format!("FAILED at {unexpected}"));
+        return Ok(ExitCode::from(EXIT_TAMPERED));
     }
+    let Some(covered) = checked.covered else {
+        say("nothing verified: 0 events");
+        return Ok(ExitCode::from(EXIT_CANNOT_CHECK));
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    say(format!(
+        "intact: {} events verified, head seq {} hash {} ({:.0} events/s)",
+        covered.events(),
+        covered.last.0,
+        covered.last.1.to_hex(),
+        covered.events() as f64 / seconds.max(1e-9)
+    ));
+    say(describe(&covered, &expected));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The verdict's second line: where the verified events start, and what
+/// that start rests on.
+fn describe(covered: &Coverage, expected: &Expected) -> String {
+    let (first, prev) = covered.first;
+    let span = format!("range: seq {first}..{}", covered.last.0);
+    if covered.from_genesis() {
+        return format!("{span}, from the genesis");
+    }
+    let promised = if expected.from == Some(first) {
+        "as expected"
+    } else {
+        "not from the genesis"
+    };
+    format!(
+        "{span}, {promised}: anchored on prev {} (the hash of seq {}), which these events alone do not prove",
+        prev.to_hex(),
+        first - 1
+    )
+}
+
+/// Verifies the configured log: from its genesis, or after an archive
+/// from the boundary its `ledger.archived` event names.
+async fn verify_log(
+    config: &Config,
+    trusted: &[VerifyingKey],
+    threads: usize,
+    expected_seq: Option<u64>,
+) -> Result<Checked, VerifyError> {
+    let store = open_existing_store(config)
+        .await
+        .map_err(|e| VerifyError::Ledger(LedgerError::NotFound(e.to_string())))?;
+    let verifier = start_verifier(store.as_ref(), trusted).await?;
+    let first = (verifier.next_seq(), verifier.prev());
+    if first.0 > 1 {
+        say(format!(
+            "events up to seq {} are archived: verifying from the boundary the log records",
+            first.0 - 1
+        ));
+    }
+    let verified = verify_store(store.clone(), verifier, threads).await?;
+    if verified.events == 0 {
+        return Ok(Checked {
+            covered: None,
+            expected_hash: None,
+        });
+    }
+    let expected_hash = match expected_seq {
+        Some(seq) if (first.0..=verified.head.seq).contains(&seq) => {
+            store.read_seqs(&[seq]).await?.first().map(|event| event.hash)
+        }
+        _ => None,
+    };
+    Ok(Checked {
+        covered: Some(Coverage {
+            first,
+            last: (verified.head.seq, verified.head.hash),
+        }),
+        expected_hash,
+    })
 }
 
 fn trusted_keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, String> {
     let mut texts = args.trusted_keys.clone();
     if let Some(path) = &args.keys {
-        let document: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+        let document: serde_json::Value = warden_core::strict_json::from_str(
+            &std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
         let keys = document
             .get("keys")
             .and_then(|keys| keys.as_array())
@@ -135,28 +216,44 @@ fn trusted_keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, String> {
         .iter()
         .map(|text| {
             Digest::from_hex(text)
-                .and_then(|bytes| VerifyingKey::from_bytes(&bytes.0).ok())
-                .filter(|key| !key.is_weak())
+                .and_then(|bytes| warden_core::chain::public_key(&bytes.0).ok())
                 .ok_or_else(|| format!("trusted key {text:?} is not 64 lower-case hex digits of a strong Ed25519 key"))
         })
         .collect()
 }
 
-/// Verifies an export. A file that starts after seq 1 is anchored on its
-/// first event's `prev`, which the file alone cannot prove.
-fn verify_file(path: &PathBuf, trusted: Vec<VerifyingKey>, threads: usize) -> Result<(u64, u64, Digest), VerifyError> {
-    let unreadable = |line: usize, reason: String| VerifyError::Unreadable { line, reason };
+/// Verifies an export, read with the spec's file rules (audit-chain
+/// §9.1). A file that starts after seq 1 is anchored on its first event's
+/// `prev`, which the file alone cannot prove.
+fn verify_file(
+    path: &PathBuf,
+    trusted: Vec<VerifyingKey>,
+    threads: usize,
+    expected_seq: Option<u64>,
+) -> Result<Checked, VerifyError> {
     let file = std::fs::File::open(path)
         .map_err(|e| VerifyError::Ledger(LedgerError::NotFound(format!("{}: {e}", path.display()))))?;
+    let mut lines = Lines::new(std::io::BufReader::new(file));
     let mut verifier: Option<ChainVerifier> = None;
+    let mut first = None;
+    let mut expected_hash = None;
     let mut chunk: Vec<Event> = Vec::with_capacity(5000);
-    let mut count = 0u64;
-    for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| unreadable(index + 1, e.to_string()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let event: Event = serde_json::from_str(&line).map_err(|e| unreadable(index + 1, e.to_string()))?;
+    loop {
+        let event: Event = match lines.next_json() {
+            Ok(Some(event)) => event,
+            Ok(None) => break,
+            Err(error) => {
+                // The events before the bad line are checked first: a
+                // break among them is the first problem of the file.
+                if let Some(verifier) = verifier.as_mut() {
+                    verifier.check_all(&chunk, threads)?;
+                }
+                return Err(VerifyError::Unreadable {
+                    line: error.line as usize,
+                    reason: error.reason,
+                });
+            }
+        };
         let verifier = verifier.get_or_insert_with(|| {
             let mut verifier = if event.seq == 1 {
                 ChainVerifier::new()
@@ -168,53 +265,130 @@ fn verify_file(path: &PathBuf, trusted: Vec<VerifyingKey>, threads: usize) -> Re
             }
             verifier
         });
+        first.get_or_insert((event.seq, event.prev));
+        if Some(event.seq) == expected_seq {
+            expected_hash = Some(event.hash);
+        }
         chunk.push(event);
         if chunk.len() == 5000 {
             verifier.check_all(&chunk, threads)?;
-            count += chunk.len() as u64;
             chunk.clear();
         }
     }
-    let Some(mut verifier) = verifier else {
-        return Ok((0, 0, Digest::ZERO));
+    let (Some(mut verifier), Some(first)) = (verifier, first) else {
+        return Ok(Checked {
+            covered: None,
+            expected_hash: None,
+        });
     };
     verifier.check_all(&chunk, threads)?;
-    count += chunk.len() as u64;
-    Ok((count, verifier.next_seq() - 1, verifier.prev()))
+    Ok(Checked {
+        covered: Some(Coverage {
+            first,
+            last: (verifier.next_seq() - 1, verifier.prev()),
+        }),
+        expected_hash,
+    })
 }
 
 /// Verifies a signed bundle and says what it proves.
-fn verify_bundle(path: &PathBuf, trusted: &[VerifyingKey]) -> Result<ExitCode, String> {
+fn verify_bundle(path: &PathBuf, trusted: &[VerifyingKey], expected: &Expected) -> Result<ExitCode, String> {
     use warden_core::chain::bundle::{self, Selection};
 
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    match bundle::verify(std::io::BufReader::new(file), trusted) {
-        Ok(verified) => {
-            let selection = match &verified.selection {
-                Selection::Range { from, to } => format!("the range {from}..{to}"),
-                Selection::Search { org, filters } => format!("a search of org {org} ({} filters)", filters.len()),
-            };
-            say(format!(
-                "intact: {} events of {selection}, each proven in the log of {} events with root {}",
-                verified.events,
-                verified.checkpoint.tree_size,
-                verified.checkpoint.root.to_hex()
-            ));
-            let (key_id, key) = &verified.signer;
-            let trust = if trusted.is_empty() {
-                "compare it with Warden's published keys, or pass it with --trusted-key"
-            } else {
-                "a trusted key"
-            };
-            say(format!(
-                "signed by {key_id} (public key {}): {trust}",
-                hex::encode(key.as_bytes())
-            ));
-            Ok(ExitCode::SUCCESS)
-        }
+    let verified = match bundle::verify(std::io::BufReader::new(file), trusted) {
+        Ok(verified) => verified,
         Err(error) => {
-            say(format!("FAILED: {error}"));
-            Ok(ExitCode::from(EXIT_TAMPERED))
+            say(format!("FAILED at {error}"));
+            return Ok(ExitCode::from(EXIT_TAMPERED));
         }
+    };
+    let checkpoint = &verified.checkpoint;
+    // The span a bundle's events cover; a promised head is checked
+    // against the checkpoint, which the bundle proves.
+    let span = verified
+        .first
+        .zip(verified.last)
+        .map(|(first, last)| Coverage { first, last });
+    let from_ok = coverage::decide(
+        span.as_ref(),
+        &Expected {
+            from: expected.from,
+            head: None,
+        },
+        |_| None,
+    );
+    let tampered = |reason: String| (EXIT_TAMPERED, reason);
+    let head_ok = match expected.head {
+        None => Ok(()),
+        Some((seq, hash)) if seq == checkpoint.tree_size && hash == checkpoint.head => Ok(()),
+        Some((seq, hash)) if Some((seq, hash)) == verified.last => Ok(()),
+        Some((seq, hash)) if seq == checkpoint.tree_size => Err(tampered(format!(
+            "seq {seq}: the checkpoint's head is {}, not the expected {}: the log was rewritten or forked",
+            checkpoint.head.to_hex(),
+            hash.to_hex()
+        ))),
+        Some((seq, _)) if seq > checkpoint.tree_size => Err(tampered(format!(
+            "seq {}: missing: the checkpoint's log stops at seq {}, the expected head is seq {seq}: events were \
+             cut from the end, or the log was rolled back",
+            checkpoint.tree_size + 1,
+            checkpoint.tree_size
+        ))),
+        Some((seq, _)) => Err((
+            EXIT_CANNOT_CHECK,
+            format!(
+                "seq {seq}: the bundle's checkpoint is of a later head (seq {}); an earlier head is checked \
+                 against the log with a consistency proof",
+                checkpoint.tree_size
+            ),
+        )),
+    };
+    if let Err(unexpected) = from_ok {
+        say(format!("FAILED at {unexpected}"));
+        return Ok(ExitCode::from(EXIT_TAMPERED));
     }
+    match head_ok {
+        Ok(()) => {}
+        Err((EXIT_TAMPERED, reason)) => {
+            say(format!("FAILED at {reason}"));
+            return Ok(ExitCode::from(EXIT_TAMPERED));
+        }
+        Err((_, reason)) => return Err(reason),
+    }
+    let selection = match &verified.selection {
+        Selection::Range { from, to } => format!("the range {from}..{to}"),
+        Selection::Search { org, filters } => format!("a search of org {org} ({} filters)", filters.len()),
+    };
+    say(format!(
+        "intact: {} events of {selection}, each proven in the log of {} events with root {}",
+        verified.events,
+        checkpoint.tree_size,
+        checkpoint.root.to_hex()
+    ));
+    say(match span {
+        Some(span) => format!(
+            "events: seq {}..{}, last hash {}; checkpoint: head seq {} hash {}",
+            span.first.0,
+            span.last.0,
+            span.last.1.to_hex(),
+            checkpoint.tree_size,
+            checkpoint.head.to_hex()
+        ),
+        None => format!(
+            "events: none (0 events, nothing but the checkpoint verified); checkpoint: head seq {} hash {}",
+            checkpoint.tree_size,
+            checkpoint.head.to_hex()
+        ),
+    });
+    let (key_id, key) = &verified.signer;
+    let trust = if trusted.is_empty() {
+        "compare it with Warden's published keys, or pass it with --trusted-key"
+    } else {
+        "a trusted key"
+    };
+    say(format!(
+        "signed by {key_id} (public key {}): {trust}",
+        hex::encode(key.as_bytes())
+    ));
+    Ok(ExitCode::SUCCESS)
 }

@@ -228,8 +228,13 @@ impl ExportFormat {
         }
     }
 
+    /// The file name's ending. A JSON Lines export is a selection of the
+    /// trail, not a chain (its events do not link to one another), so no
+    /// verifier can check it whole: its name says so, and only a bundle
+    /// proves its events (audit-bundle §1).
     fn extension(self) -> &'static str {
         match self {
+            ExportFormat::Rows(warden_core::export::Format::JsonLines) => "selection.jsonl",
             ExportFormat::Rows(format) => format.as_str(),
             ExportFormat::Bundle => "bundle.jsonl",
         }
@@ -312,7 +317,16 @@ pub async fn export(
                 org: org.clone(),
                 filters: exported.filters.clone(),
             };
-            let writer = BundleWriter::prepare(state.ledger.store().as_ref(), key, selection, through)
+            // At the log's head, read after the key was chosen: the
+            // checkpoint must reach the key's announcement, which the
+            // index may not have reached yet (decision 0019).
+            let store = state.ledger.store();
+            let head = store
+                .head()
+                .await
+                .map_err(|_| ApiError::unavailable("the event log is unavailable"))?
+                .seq;
+            let writer = BundleWriter::prepare(store.as_ref(), key, selection, head.max(through))
                 .await
                 .map_err(|_| ApiError::unavailable("the event log is unavailable"))?;
             ExportWriter::Bundle(Box::new(writer))

@@ -1,6 +1,6 @@
 //! `/api/v1/alert-rules`, `/api/v1/alert-templates`, `/api/v1/alerts`.
 
-use axum::Json;
+use crate::web::json::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use axum::Json;
+use crate::web::json::Json;
 use axum::extract::{Extension, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::Json;
+use crate::web::json::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::header;

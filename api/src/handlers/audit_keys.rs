@@ -2,7 +2,7 @@
 //! chain, from the `signing_keys` read model, so anyone can verify an
 //! export without trusting the server that made it.
 
-use axum::Json;
+use crate::web::json::Json;
 use axum::extract::State;
 use serde_json::json;
 use warden_projections::projection::read;

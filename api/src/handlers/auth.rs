@@ -2,10 +2,12 @@
 //! asks about a session: `GET /api/v1/session` and the forward-auth
 //! endpoint for reverse proxies.
 
+use axum::extract::FromRequestParts;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, extract::FromRequestParts};
+
+use crate::web::json::Json;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warden_core::auth::password::Password;

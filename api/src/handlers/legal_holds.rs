@@ -1,6 +1,6 @@
 //! `/api/v1/org/legal-holds`: the org's legal holds.
 
-use axum::Json;
+use crate::web::json::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;

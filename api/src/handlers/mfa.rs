@@ -2,7 +2,7 @@
 //! authenticator, backup codes, and verification (completing a partial
 //! sign-in, or stepping up before a sensitive action).
 
-use axum::Json;
+use crate::web::json::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -1,6 +1,6 @@
 //! The signed-in user's org and its settings.
 
-use axum::Json;
+use crate::web::json::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -1,6 +1,6 @@
 //! A user's own sessions and password.
 
-use axum::Json;
+use crate::web::json::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};

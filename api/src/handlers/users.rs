@@ -1,6 +1,6 @@
 //! An org's users, for its owners and admins.
 
-use axum::Json;
+use crate::web::json::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;

@@ -1,6 +1,6 @@
 //! `/api/v1/webhook-endpoints`: where an org's alerts are posted.
 
-use axum::Json;
+use crate::web::json::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;

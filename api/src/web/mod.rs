@@ -6,6 +6,7 @@ pub mod client;
 pub mod cookie;
 pub mod csrf;
 pub mod headers;
+pub mod json;
 pub mod limits;
 pub mod session;
 

@@ -147,7 +147,7 @@ impl Bus for NatsBus {
             .map(|message| {
                 let message = message.map_err(unavailable)?;
                 let stream_sequence = message.info().map_err(unavailable)?.stream_sequence;
-                let event: Event = serde_json::from_slice(&message.payload)
+                let event: Event = crate::strict_json::from_slice(&message.payload)
                     .map_err(|error| BusError::OutOfStep(format!("unreadable message {stream_sequence}: {error}")))?;
                 if event.seq != stream_sequence {
                     return Err(BusError::OutOfStep(format!(

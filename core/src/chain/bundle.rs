@@ -22,11 +22,12 @@
 use std::collections::BTreeMap;
 use std::io::BufRead;
 
-use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::checkpoint::Checkpoint;
+use super::lines::{LineError, Lines};
 use super::merkle::verify_inclusion;
 use super::{Digest, Envelope, SIGNATURE_DOMAIN, SIGNING_KEY_ADDED, Signature, canonical, key_id};
 use crate::event::Event;
@@ -82,7 +83,9 @@ pub struct Header {
 #[serde(deny_unknown_fields)]
 pub struct Entry {
     pub event: Event,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Absent or an array: `null` is refused like any value the format
+    /// does not define.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub proof: Option<Vec<Digest>>,
     /// The bundle's running digest after this event.
     pub mark: Digest,
@@ -95,6 +98,11 @@ pub struct Seal {
     pub digest: Digest,
     pub key_id: String,
     pub sig: Signature,
+}
+
+/// An optional member that, when present, holds a value (never `null`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 /// The last line.
@@ -159,17 +167,14 @@ impl Seal {
     }
 }
 
-/// Why a bundle does not verify.
+/// Why a bundle does not verify: the line (from 1) and, on an event's
+/// line, its seq; what failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum BundleError {
-    #[error("line {line}: {reason}")]
-    Malformed { line: u64, reason: String },
-    #[error("header: {0}")]
-    Header(String),
-    #[error("seq {seq} (line {line}): {reason}")]
-    Event { seq: u64, line: u64, reason: String },
-    #[error("seal: {0}")]
-    Seal(String),
+#[error("line {line}{}: {reason}", seq.map(|seq| format!(" (seq {seq})")).unwrap_or_default())]
+pub struct BundleError {
+    pub line: u64,
+    pub seq: Option<u64>,
+    pub reason: String,
 }
 
 /// What a verified bundle holds.
@@ -177,26 +182,47 @@ pub enum BundleError {
 pub struct Verified {
     pub selection: Selection,
     pub events: u64,
-    pub first: Option<u64>,
-    pub last: Option<u64>,
+    /// The first event: its seq and its `prev` (the hash of the event
+    /// before it, which a range bundle that does not start at 1 is
+    /// anchored on).
+    pub first: Option<(u64, Digest)>,
+    /// The last event: its seq and hash.
+    pub last: Option<(u64, Digest)>,
     pub checkpoint: Checkpoint,
     /// The key that signed the checkpoint and the seal: the one to compare
     /// with Warden's published keys.
     pub signer: (String, VerifyingKey),
 }
 
-fn check_event(event: &Event, keys: &BTreeMap<String, VerifyingKey>) -> Result<(), String> {
+/// A key the header carries, and the seq of its announcement.
+struct Carried {
+    key: VerifyingKey,
+    announced: u64,
+}
+
+/// §6 step 4: the event's hash is its content's, and it is signed by a
+/// carried key announced before it (the genesis signs itself).
+fn check_event(event: &Event, keys: &BTreeMap<String, Carried>) -> Result<(), String> {
     let hash = Envelope::of(event)
         .hash()
         .map_err(|error| format!("cannot be encoded: {error}"))?;
     if hash != event.hash {
         return Err("hash does not match its contents".into());
     }
-    let key = keys
+    let carried = keys
         .get(&event.key_id)
         .ok_or_else(|| format!("signed by {}, a key the bundle does not carry", event.key_id))?;
+    let genesis = event.seq == 1 && carried.announced == 1;
+    if carried.announced >= event.seq && !genesis {
+        return Err(format!(
+            "signed by {}, a key announced at seq {}, after it",
+            event.key_id, carried.announced
+        ));
+    }
     let signature = ed25519_dalek::Signature::from_bytes(&event.sig.0);
-    key.verify(&signed(&event.hash), &signature)
+    carried
+        .key
+        .verify_strict(&signed(&event.hash), &signature)
         .map_err(|_| "signature does not verify".to_string())
 }
 
@@ -214,94 +240,155 @@ fn check_inclusion(event: &Event, proof: Option<&Vec<Digest>>, checkpoint: &Chec
     Ok(())
 }
 
-/// Verifies a bundle read line by line (memory: one event at a time).
-/// With `pinned` keys, the checkpoint must be signed by one of them.
-pub fn verify(input: impl BufRead, pinned: &[VerifyingKey]) -> Result<Verified, BundleError> {
-    let mut lines = input.lines();
-    let mut number = 0u64;
-    let mut next_line = |number: &mut u64| -> Result<Option<String>, BundleError> {
-        *number += 1;
-        match lines.next() {
-            None => Ok(None),
-            Some(Ok(line)) => Ok(Some(line)),
-            Some(Err(error)) => Err(BundleError::Malformed {
-                line: *number,
-                reason: error.to_string(),
-            }),
-        }
-    };
-    let header_line = next_line(&mut number)?.ok_or(BundleError::Header("the bundle is empty".into()))?;
-    let header: Header = serde_json::from_str(&header_line).map_err(|error| BundleError::Header(error.to_string()))?;
+/// §6 steps 2–3: the keys and the checkpoint, all on the header's line.
+fn check_header(header: &Header, pinned: &[VerifyingKey]) -> Result<BTreeMap<String, Carried>, String> {
     if header.format != FORMAT {
-        return Err(BundleError::Header(format!(
-            "format {:?} is not {FORMAT}",
-            header.format
-        )));
+        return Err(format!("format {:?} is not {FORMAT}", header.format));
     }
     let checkpoint = &header.checkpoint;
-
-    // The keys, each announced in the log (proven under the checkpoint).
-    let mut keys = BTreeMap::new();
-    for key in &header.keys {
-        let bad = |reason: String| BundleError::Header(format!("key {}: {reason}", key.key_id));
-        let bytes: [u8; 32] = hex::decode(&key.public_key)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or_else(|| bad("public_key is not 64 hex digits".into()))?;
-        let public = VerifyingKey::from_bytes(&bytes).map_err(|_| bad("not an Ed25519 public key".into()))?;
-        if key_id(&public) != key.key_id {
-            return Err(bad("key_id does not name this public key".into()));
-        }
-        keys.insert(key.key_id.clone(), public);
+    if checkpoint.tree_size == 0 {
+        return Err("the checkpoint's log is empty".into());
     }
-    for key in &header.keys {
-        let announced = &key.announced.event;
-        let bad = |reason: String| {
-            BundleError::Header(format!("key {}: announcement {}: {reason}", key.key_id, announced.seq))
-        };
-        let says = announced.data.get("public_key").and_then(serde_json::Value::as_str);
-        if announced.kind != SIGNING_KEY_ADDED || says != Some(key.public_key.as_str()) {
-            return Err(bad("is not the signing_key.added event of this key".into()));
+    if let Selection::Range { from, to } = header.selection
+        && !(1 <= from && from <= to && to <= checkpoint.tree_size)
+    {
+        return Err(format!(
+            "the range {from}..{to} is not a range of the checkpoint's log of {} events",
+            checkpoint.tree_size
+        ));
+    }
+    // Each key: well formed, named by its id, announced in the log.
+    let mut keys = BTreeMap::new();
+    for carried in &header.keys {
+        let bad = |reason: &str| format!("key {}: {reason}", carried.key_id);
+        let bytes =
+            Digest::from_hex(&carried.public_key).ok_or_else(|| bad("public_key is not 64 lower-case hex digits"))?;
+        let public = super::public_key(&bytes.0).map_err(bad)?;
+        if key_id(&public) != carried.key_id {
+            return Err(bad("key_id does not name this public key"));
+        }
+        let announced = &carried.announced.event;
+        if keys
+            .insert(
+                carried.key_id.clone(),
+                Carried {
+                    key: public,
+                    announced: announced.seq,
+                },
+            )
+            .is_some()
+        {
+            return Err(bad("listed twice"));
+        }
+    }
+    for carried in &header.keys {
+        let announced = &carried.announced.event;
+        let bad = |reason: String| format!("key {}: announcement (seq {}): {reason}", carried.key_id, announced.seq);
+        if announced.kind != SIGNING_KEY_ADDED {
+            return Err(bad("is not a signing_key.added event".into()));
+        }
+        let key = super::announced_key(announced).map_err(|error| bad(error.to_string()))?;
+        if hex::encode(key.as_bytes()) != carried.public_key {
+            return Err(bad("announces another key".into()));
         }
         check_event(announced, &keys).map_err(bad)?;
-        check_inclusion(announced, Some(&key.announced.proof), checkpoint).map_err(bad)?;
+        check_inclusion(announced, Some(&carried.announced.proof), checkpoint).map_err(bad)?;
     }
-    let signer = keys.get(&checkpoint.key_id).copied().ok_or_else(|| {
-        BundleError::Header(format!(
+    let signer = keys.get(&checkpoint.key_id).ok_or_else(|| {
+        format!(
             "checkpoint signed by {}, a key the bundle does not carry",
             checkpoint.key_id
-        ))
+        )
     })?;
-    if !pinned.is_empty() && !pinned.contains(&signer) {
-        return Err(BundleError::Header(format!(
+    if !pinned.is_empty() && !pinned.contains(&signer.key) {
+        return Err(format!(
             "checkpoint signed by {}, which is not a trusted key",
             checkpoint.key_id
-        )));
+        ));
     }
-    if !checkpoint.verify(&signer) {
-        return Err(BundleError::Header("the checkpoint's signature does not verify".into()));
+    if !checkpoint.verify(&signer.key) {
+        return Err("the checkpoint's signature does not verify".into());
     }
+    Ok(keys)
+}
+
+/// A line after the header: an event's, or the seal.
+enum Line {
+    Entry(Box<Entry>),
+    Seal(SealLine),
+}
+
+fn next_line(lines: &mut Lines<impl BufRead>) -> Result<Option<Line>, BundleError> {
+    let malformed = |error: LineError| BundleError {
+        line: error.line,
+        seq: None,
+        reason: error.reason,
+    };
+    let number = lines.number() + 1;
+    let Some(text) = lines.next_line().map_err(malformed)? else {
+        return Ok(None);
+    };
+    crate::strict_json::check(text.as_bytes()).map_err(|error| BundleError {
+        line: number,
+        seq: None,
+        reason: error.to_string(),
+    })?;
+    // An event line is the common case; a line that is not one may be the seal.
+    match serde_json::from_str::<Entry>(text) {
+        Ok(entry) => Ok(Some(Line::Entry(Box::new(entry)))),
+        Err(error) => match serde_json::from_str::<SealLine>(text) {
+            Ok(seal) => Ok(Some(Line::Seal(seal))),
+            Err(_) => Err(BundleError {
+                line: number,
+                seq: None,
+                reason: error.to_string(),
+            }),
+        },
+    }
+}
+
+/// Verifies a bundle read line by line (memory: one event at a time),
+/// in the order of `docs/spec/audit-bundle.md` §6; the first failure is
+/// the one named. With `pinned` keys, the checkpoint must be signed by
+/// one of them.
+pub fn verify(input: impl BufRead, pinned: &[VerifyingKey]) -> Result<Verified, BundleError> {
+    let mut lines = Lines::new(input);
+    let at_header = |reason: String| BundleError {
+        line: 1,
+        seq: None,
+        reason: format!("header: {reason}"),
+    };
+    let header: Header = match lines.next_json() {
+        Ok(Some(header)) => header,
+        Ok(None) => return Err(at_header("the bundle is empty".into())),
+        Err(error) => return Err(at_header(error.reason)),
+    };
+    let keys = check_header(&header, pinned).map_err(at_header)?;
+    let checkpoint = &header.checkpoint;
+    let signer = keys[&checkpoint.key_id].key;
 
     // The events.
     let mut marks = Marks::new(&header);
     let mut count = 0u64;
     let mut first = None;
     let mut previous: Option<(u64, Digest)> = None;
-    let seal_line = loop {
-        let Some(line) = next_line(&mut number)? else {
-            return Err(BundleError::Seal("missing: the bundle is cut short".into()));
+    let seal = loop {
+        let number = lines.number() + 1;
+        let entry = match next_line(&mut lines)? {
+            None => {
+                return Err(BundleError {
+                    line: number,
+                    seq: None,
+                    reason: "seal: missing: the bundle is cut short".into(),
+                });
+            }
+            Some(Line::Seal(seal)) => break seal.seal,
+            Some(Line::Entry(entry)) => entry,
         };
-        if line.starts_with("{\"seal\"") {
-            break line;
-        }
-        let entry: Entry = serde_json::from_str(&line).map_err(|error| BundleError::Malformed {
-            line: number,
-            reason: error.to_string(),
-        })?;
         let event = &entry.event;
-        let bad = |reason: String| BundleError::Event {
-            seq: event.seq,
+        let bad = |reason: String| BundleError {
             line: number,
+            seq: Some(event.seq),
             reason,
         };
         check_event(event, &keys).map_err(bad)?;
@@ -332,51 +419,67 @@ pub fn verify(input: impl BufRead, pinned: &[VerifyingKey]) -> Result<Verified, 
             ));
         }
         count += 1;
-        first.get_or_insert(event.seq);
+        first.get_or_insert((event.seq, event.prev));
         previous = Some((event.seq, event.hash));
+    };
+
+    // The seal.
+    let seal_line = lines.number();
+    let at_seal = |reason: String| BundleError {
+        line: seal_line,
+        seq: None,
+        reason: format!("seal: {reason}"),
     };
     if let Selection::Range { to, .. } = header.selection
         && previous.map(|(seq, _)| seq) != Some(to)
     {
-        return Err(BundleError::Seal(format!(
+        return Err(at_seal(format!(
             "the range ends at {to} but the events stop at {}",
             previous.map_or(0, |(seq, _)| seq)
         )));
     }
-
-    // The seal.
-    let SealLine { seal: sealed } =
-        serde_json::from_str(&seal_line).map_err(|error| BundleError::Seal(error.to_string()))?;
-    if sealed.key_id != checkpoint.key_id {
-        return Err(BundleError::Seal("signed by another key than the checkpoint".into()));
+    if seal.key_id != checkpoint.key_id {
+        return Err(at_seal("signed by another key than the checkpoint".into()));
     }
-    let signature = ed25519_dalek::Signature::from_bytes(&sealed.sig.0);
-    if signer.verify(&signed(&sealed.digest), &signature).is_err() {
-        return Err(BundleError::Seal("signature does not verify".into()));
+    let signature = ed25519_dalek::Signature::from_bytes(&seal.sig.0);
+    if signer.verify_strict(&signed(&seal.digest), &signature).is_err() {
+        return Err(at_seal("signature does not verify".into()));
     }
-    if sealed.events != count {
-        return Err(BundleError::Seal(format!(
+    if seal.events != count {
+        return Err(at_seal(format!(
             "sealed {} events, the bundle holds {count}: events were added or removed",
-            sealed.events
+            seal.events
         )));
     }
-    if sealed.digest != marks.current() {
-        return Err(BundleError::Seal(
+    if seal.digest != marks.current() {
+        return Err(at_seal(
             "digest does not match the events: an event was added, removed or moved".into(),
         ));
     }
-    if next_line(&mut number)?.is_some_and(|line| !line.trim().is_empty()) {
-        return Err(BundleError::Malformed {
-            line: number,
-            reason: "text after the seal".into(),
-        });
+    let after = lines.number() + 1;
+    match lines.next_line() {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            return Err(BundleError {
+                line: after,
+                seq: None,
+                reason: "text after the seal".into(),
+            });
+        }
+        Err(error) => {
+            return Err(BundleError {
+                line: error.line,
+                seq: None,
+                reason: format!("text after the seal: {}", error.reason),
+            });
+        }
     }
     let signer = (header.checkpoint.key_id.clone(), signer);
     Ok(Verified {
         selection: header.selection,
         events: count,
         first,
-        last: previous.map(|(seq, _)| seq),
+        last: previous,
         checkpoint: header.checkpoint,
         signer,
     })

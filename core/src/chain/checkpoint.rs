@@ -8,7 +8,7 @@
 //! same signed-message shape as an event, under another hash domain, so a
 //! checkpoint signature can never pass for an event's.
 
-use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use super::{Digest, SIGNATURE_DOMAIN, Signature};
@@ -59,7 +59,7 @@ impl Checkpoint {
 
     pub fn verify(&self, key: &VerifyingKey) -> bool {
         let signature = ed25519_dalek::Signature::from_bytes(&self.sig.0);
-        key.verify(&message(&digest(self.tree_size, &self.root, &self.head)), &signature)
+        key.verify_strict(&message(&digest(self.tree_size, &self.root, &self.head)), &signature)
             .is_ok()
     }
 }

@@ -84,6 +84,121 @@ impl Tree {
         }
         Some(path)
     }
+
+    /// The root of the log's first `size` events (RFC 9162's MTH(D[0:size])),
+    /// from the levels: the complete subtrees that make up the prefix,
+    /// joined right to left. `None` beyond the tree.
+    pub fn root_at(&self, size: u64) -> Option<Digest> {
+        if size > self.size() {
+            return None;
+        }
+        Some(self.range_root(0, size))
+    }
+
+    /// MTH of the leaves `start..start + len`.
+    fn range_root(&self, start: u64, len: u64) -> Digest {
+        if len == 0 {
+            return Digest(*blake3::hash(b"").as_bytes());
+        }
+        if len.is_power_of_two() && start.is_multiple_of(len) {
+            let level = len.trailing_zeros() as usize;
+            return self.levels[level][(start >> level) as usize];
+        }
+        let split = largest_power_of_two_below(len);
+        node(
+            &self.range_root(start, split),
+            &self.range_root(start + split, len - split),
+        )
+    }
+
+    /// The consistency proof (RFC 9162 §2.1.4.1) that the log's first
+    /// `old` events are a prefix of the whole tree. `None` unless
+    /// `0 < old <= size`.
+    pub fn consistency(&self, old: u64) -> Option<Vec<Digest>> {
+        if old == 0 || old > self.size() {
+            return None;
+        }
+        let mut proof = Vec::new();
+        self.subproof(old, 0, self.size(), true, &mut proof);
+        Some(proof)
+    }
+
+    /// SUBPROOF(m, D[start:start + n], complete).
+    fn subproof(&self, m: u64, start: u64, n: u64, complete: bool, proof: &mut Vec<Digest>) {
+        if m == n {
+            if !complete {
+                proof.push(self.range_root(start, n));
+            }
+            return;
+        }
+        let k = largest_power_of_two_below(n);
+        if m <= k {
+            self.subproof(m, start, k, complete, proof);
+            proof.push(self.range_root(start + k, n - k));
+        } else {
+            self.subproof(m - k, start + k, n - k, false, proof);
+            proof.push(self.range_root(start, k));
+        }
+    }
+}
+
+/// The largest power of two strictly below `n` (`n >= 2`).
+fn largest_power_of_two_below(n: u64) -> u64 {
+    1 << (63 - (n - 1).leading_zeros())
+}
+
+/// Checks a consistency proof (RFC 9162 §2.1.4.2): the log of `new_size`
+/// events with root `new_root` begins with the log of `old_size` events
+/// with root `old_root`, i.e. it only grew.
+pub fn verify_consistency(
+    old_size: u64,
+    new_size: u64,
+    old_root: &Digest,
+    new_root: &Digest,
+    proof: &[Digest],
+) -> bool {
+    if old_size == 0 || old_size > new_size {
+        return false;
+    }
+    if old_size == new_size {
+        return proof.is_empty() && old_root == new_root;
+    }
+    let mut path: Vec<Digest> = Vec::with_capacity(proof.len() + 1);
+    if old_size.is_power_of_two() {
+        path.push(*old_root);
+    }
+    path.extend_from_slice(proof);
+    let Some((first, rest)) = path.split_first() else {
+        return false;
+    };
+    let mut old_index = old_size - 1;
+    let mut new_index = new_size - 1;
+    while old_index & 1 == 1 {
+        old_index >>= 1;
+        new_index >>= 1;
+    }
+    let mut old_hash = *first;
+    let mut new_hash = *first;
+    for sibling in rest {
+        if new_index == 0 {
+            return false;
+        }
+        if old_index & 1 == 1 || old_index == new_index {
+            old_hash = node(sibling, &old_hash);
+            new_hash = node(sibling, &new_hash);
+            if old_index & 1 == 0 {
+                while old_index & 1 == 0 && old_index != 0 {
+                    old_index >>= 1;
+                    new_index >>= 1;
+                }
+            }
+        } else {
+            new_hash = node(&new_hash, sibling);
+        }
+        old_index >>= 1;
+        new_index >>= 1;
+    }
+    new_index == 0 && old_hash == *old_root && new_hash == *new_root
 }
 
 /// Checks that the event with this hash is event `seq` of the tree of
@@ -175,5 +290,67 @@ mod tests {
             }
         }
         assert!(Tree::of_hashes(hashes(3)).proof(4).is_none());
+    }
+
+    #[test]
+    fn prefix_roots_are_the_roots_of_the_prefix() {
+        let all = hashes(70);
+        let tree = Tree::of_hashes(all.clone());
+        for size in 0..=70 {
+            assert_eq!(
+                tree.root_at(size),
+                Some(reference_root(&all[..size as usize])),
+                "size = {size}"
+            );
+        }
+        assert_eq!(tree.root_at(71), None);
+    }
+
+    #[test]
+    fn consistency_proofs_verify_between_every_pair_of_sizes_and_catch_a_fork() {
+        for new in 1..=40u64 {
+            let all = hashes(new);
+            let tree = Tree::of_hashes(all.clone());
+            let new_root = tree.root();
+            // The same log with its 3rd event changed: a fork.
+            let mut forked = all.clone();
+            if new >= 3 {
+                forked[2].0[0] ^= 1;
+            }
+            let forked_root = Tree::of_hashes(forked).root();
+            for old in 1..=new {
+                let old_root = reference_root(&all[..old as usize]);
+                let proof = tree.consistency(old).unwrap();
+                assert!(
+                    verify_consistency(old, new, &old_root, &new_root, &proof),
+                    "{old} -> {new}"
+                );
+                // Another new root (a forked log), another size, a bent
+                // proof: refused.
+                if new >= 3 {
+                    assert!(
+                        !verify_consistency(old, new, &old_root, &forked_root, &proof),
+                        "{old} -> {new}"
+                    );
+                }
+                if old < new {
+                    assert!(
+                        !verify_consistency(old, new, &new_root, &new_root, &proof),
+                        "{old} -> {new}"
+                    );
+                    if let Some(first) = proof.first() {
+                        let mut bent = proof.clone();
+                        bent[0] = Digest([first.0[0] ^ 1; 32]);
+                        assert!(
+                            !verify_consistency(old, new, &old_root, &new_root, &bent),
+                            "{old} -> {new}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(Tree::of_hashes(hashes(3)).consistency(0).is_none());
+        assert!(Tree::of_hashes(hashes(3)).consistency(4).is_none());
+        assert!(!verify_consistency(4, 3, &Digest::ZERO, &Digest::ZERO, &[]));
     }
 }

@@ -11,12 +11,14 @@
 pub mod bundle;
 pub mod canonical;
 pub mod checkpoint;
+pub mod coverage;
 mod digest;
+pub mod lines;
 pub mod merkle;
 mod verifier;
 
 pub use digest::{Digest, Signature};
-pub use verifier::{ChainError, ChainVerifier, VerifierState, announced_key};
+pub use verifier::{ChainError, ChainVerifier, VerifierState, announced_key, public_key};
 
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 

@@ -300,6 +300,20 @@ impl ChainVerifier {
 }
 
 /// The public key a `signing_key.added` event introduces.
+/// An Ed25519 public key as the format accepts it (audit-chain §7.1): a
+/// point decoded as RFC 8032 §5.1.3 says (its one canonical encoding: no
+/// y ≥ p, no x = 0 with the sign bit set), not of small order.
+pub fn public_key(bytes: &[u8; 32]) -> Result<VerifyingKey, &'static str> {
+    let key = VerifyingKey::from_bytes(bytes).map_err(|_| "public_key is not a valid Ed25519 point")?;
+    if key.to_edwards().compress().as_bytes() != bytes {
+        return Err("public_key is not a valid Ed25519 point");
+    }
+    if key.is_weak() {
+        return Err("public_key is a weak (small-order) point");
+    }
+    Ok(key)
+}
+
 pub fn announced_key(event: &Event) -> Result<VerifyingKey, ChainError> {
     let bad = |reason: &str| ChainError::BadKeyAnnouncement {
         seq: event.seq,
@@ -317,10 +331,7 @@ pub fn announced_key(event: &Event) -> Result<VerifyingKey, ChainError> {
         .and_then(|v| v.as_str())
         .and_then(Digest::from_hex)
         .ok_or_else(|| bad("public_key must be 64 lower-case hex digits"))?;
-    let key = VerifyingKey::from_bytes(&public.0).map_err(|_| bad("public_key is not a valid Ed25519 point"))?;
-    if key.is_weak() {
-        return Err(bad("public_key is a weak (small-order) point"));
-    }
+    let key = public_key(&public.0).map_err(bad)?;
     if event.data.get("key_id").and_then(|v| v.as_str()) != Some(key_id(&key).as_str()) {
         return Err(bad("key_id does not name public_key"));
     }
@@ -332,6 +343,33 @@ mod tests {
     use super::*;
     use crate::chain::{Signature, signing_key_added_data};
     use crate::event::{Actor, Outcome, now_micros};
+
+    #[test]
+    fn public_keys_are_decoded_as_rfc_8032_says_and_weak_ones_refused() {
+        let strong = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
+        assert!(public_key(strong.as_bytes()).is_ok());
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(
+            public_key(&identity).err(),
+            Some("public_key is a weak (small-order) point")
+        );
+        // x = 0 with the sign bit set: a second spelling of the identity.
+        let mut signed_zero = identity;
+        signed_zero[31] |= 0x80;
+        assert_eq!(
+            public_key(&signed_zero).err(),
+            Some("public_key is not a valid Ed25519 point")
+        );
+        // y = p + 1 (≥ p): a second spelling of y = 1.
+        let mut big_y = [0xff; 32];
+        big_y[0] = 0xee;
+        big_y[31] = 0x7f;
+        assert_eq!(
+            public_key(&big_y).err(),
+            Some("public_key is not a valid Ed25519 point")
+        );
+    }
 
     /// The identity point "signs" everything with R = identity, S = 0;
     /// batch verification alone would accept it.

@@ -110,14 +110,27 @@ pub fn verifier_after(event: &Event, through: u64, pinned: &[VerifyingKey]) -> R
         named.push(key);
     }
     // Pinned keys, when given, are the only ones that may vouch for it.
+    // Without them, a boundary signed by a key the chain announced after
+    // the archived range (a rotation between `through` and the boundary)
+    // is checked where it stands in the chain, with the keys trusted
+    // there: its hash already binds the state the check starts from, and
+    // the walk up to it must reach it intact (audit-chain §10.1).
     let vouching: &[VerifyingKey] = if pinned.is_empty() { &named } else { pinned };
-    let signer = vouching
-        .iter()
-        .find(|key| key_id(key) == event.key_id)
-        .ok_or_else(|| ChainError::UnknownKey {
-            seq: event.seq,
-            key_id: event.key_id.clone(),
-        })?;
+    let signer = match vouching.iter().find(|key| key_id(key) == event.key_id) {
+        Some(signer) => signer,
+        None if pinned.is_empty() => {
+            for key in named {
+                verifier.trust(key);
+            }
+            return Ok(verifier);
+        }
+        None => {
+            return Err(ChainError::UnknownKey {
+                seq: event.seq,
+                key_id: event.key_id.clone(),
+            });
+        }
+    };
     signer
         .verify_strict(
             &signed_message(&event.hash),
@@ -208,11 +221,20 @@ mod tests {
     fn a_boundary_that_does_not_hold_is_refused() {
         let key = SigningKey::from_bytes(&[1; 32]);
         let other = SigningKey::from_bytes(&[2; 32]);
-        // Signed by a key it does not name.
+        // Signed by a key it does not name: with pinned keys, refused at
+        // once; without, left to the walk, which reaches it with only the
+        // keys it names and refuses it there.
         assert!(matches!(
-            verifier_after(&boundary(&other, &[&key]), 40, &[]),
+            verifier_after(&boundary(&other, &[&key]), 40, &[key.verifying_key()]),
             Err(ChainError::UnknownKey { seq: 50, .. })
         ));
+        let deferred = verifier_after(&boundary(&other, &[&key]), 40, &[]).unwrap();
+        assert_eq!(deferred.trusted_keys().count(), 1);
+        assert!(
+            deferred
+                .trusted_keys()
+                .all(|(id, _)| *id == key_id(&key.verifying_key()))
+        );
         // Another range than the database records.
         assert!(matches!(
             verifier_after(&boundary(&key, &[&key]), 80, &[]),

@@ -34,6 +34,11 @@ impl BundleWriter {
     /// Reads the log's hashes up to `tree_size`, builds its tree, signs
     /// the checkpoint with `key`, and gathers every key the log announced.
     /// Memory: about 64 bytes per event of the log.
+    ///
+    /// `tree_size` must reach `key`'s own announcement, or no verifier can
+    /// prove the key (audit-bundle §4): writers checkpoint the log at its
+    /// head, read after the key was chosen, and prove the selection inside
+    /// it.
     pub async fn prepare(
         store: &dyn LedgerStore,
         key: Arc<ActiveKey>,
@@ -116,6 +121,12 @@ impl BundleWriter {
 
     pub fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// The root of the log's first `size` events (an archive records the
+    /// root of what it archived, a prefix of the checkpoint's log).
+    pub fn root_at(&self, size: u64) -> Option<Digest> {
+        self.tree.root_at(size)
     }
 
     pub fn header_line(&self) -> Vec<u8> {

@@ -1,5 +1,7 @@
-//! A bundle, line by line (`docs/spec/audit-bundle.md` §6): the header and
-//! its keys, the checkpoint, each event with its proof and mark, the seal.
+//! A bundle, line by line (`docs/spec/audit-bundle.md` §6), in the spec's
+//! order, refusing anything the format does not define: the header and
+//! its keys, the checkpoint, each event with its proof and mark, the seal,
+//! and nothing after it.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -9,64 +11,114 @@ use serde_json::Value;
 
 use crate::canonical::canonical;
 use crate::chain::{
-    CHECKPOINT_DOMAIN, FORMAT, Failure, Hash, SEAL_DOMAIN, blake3_of, check_event, fail, hex32, key_id, number,
-    signature, signs, text,
+    CHECKPOINT_DOMAIN, Carried, FORMAT, Failure, Hash, SEAL_DOMAIN, blake3_of, check_event, fail, hex32, key_id,
+    number, signature, signs, text,
 };
+use crate::json::{Lines, members};
 use crate::merkle::{Checkpoint, check_inclusion};
-
-// The bundle.
 
 pub(crate) struct Report {
     pub(crate) events: u64,
     pub(crate) selection: String,
-    pub(crate) tree_size: u64,
-    pub(crate) root: Hash,
+    /// The first and last event: (seq, hash).
+    pub(crate) first: Option<(u64, Hash)>,
+    pub(crate) last: Option<(u64, Hash)>,
+    pub(crate) checkpoint: Checkpoint,
     pub(crate) signer: String,
     pub(crate) signer_key: VerifyingKey,
 }
 
-pub(crate) fn verify(reader: impl BufRead, pinned: &[VerifyingKey]) -> Result<Report, Failure> {
-    let mut lines = reader.lines().enumerate();
-    let mut read = |what: &str| -> Result<Option<(usize, String)>, Failure> {
-        match lines.next() {
-            None => Ok(None),
-            Some((index, Ok(line))) => Ok(Some((index + 1, line))),
-            Some((index, Err(error))) => fail(format!("line {}: {what}: {error}", index + 1)),
-        }
-    };
-    let Some((_, header_line)) = read("header")? else {
-        return fail("the bundle is empty");
-    };
-    let header: Value = serde_json::from_str(&header_line).map_err(|e| Failure(format!("header: {e}")))?;
+/// `line N: what`, for a failure on the header's line.
+fn on_header(Failure(message): Failure) -> Failure {
+    Failure(format!("line 1: header: {message}"))
+}
+
+fn check_header(header: &Value, pinned: &[VerifyingKey]) -> Result<(Checkpoint, BTreeMap<String, Carried>), Failure> {
+    members(
+        header,
+        "the header",
+        &["format", "created_at", "selection", "checkpoint", "keys"],
+        &[],
+    )?;
     if header["format"] != FORMAT {
-        return fail(format!("header: format is not {FORMAT}"));
+        return fail(format!("format is not {FORMAT}"));
     }
+    text(header, "created_at")?;
     let point = &header["checkpoint"];
+    members(
+        point,
+        "the checkpoint",
+        &["tree_size", "root", "head", "key_id", "sig"],
+        &[],
+    )?;
     let checkpoint = Checkpoint {
-        tree_size: number(point, "tree_size").map_err(|Failure(m)| Failure(format!("checkpoint: {m}")))?,
-        root: hex32(&point["root"], "checkpoint root")?,
-        head: hex32(&point["head"], "checkpoint head")?,
+        tree_size: number(point, "tree_size")?,
+        root: hex32(&point["root"], "the checkpoint's root")?,
+        head: hex32(&point["head"], "the checkpoint's head")?,
     };
+    if checkpoint.tree_size == 0 {
+        return fail("the checkpoint's log is empty");
+    }
+    let selection = &header["selection"];
+    match selection["kind"].as_str() {
+        Some("range") => {
+            members(selection, "the selection", &["kind", "from", "to"], &[])?;
+            let (from, to) = (number(selection, "from")?, number(selection, "to")?);
+            if !(1 <= from && from <= to && to <= checkpoint.tree_size) {
+                return fail(format!(
+                    "the range {from}..{to} is not a range of the checkpoint's log of {} events",
+                    checkpoint.tree_size
+                ));
+            }
+        }
+        Some("search") => {
+            members(selection, "the selection", &["kind", "org", "filters"], &[])?;
+            text(selection, "org")?;
+            let filters = selection["filters"].as_object();
+            if !filters.is_some_and(|filters| filters.values().all(Value::is_string)) {
+                return fail("the search's filters are not an object of strings");
+            }
+        }
+        _ => return fail("the selection is neither a range nor a search"),
+    }
 
     // Keys: each names its public key, and its announcement is in the log.
-    let mut keys = BTreeMap::new();
     let Some(listed) = header["keys"].as_array() else {
-        return fail("header: no keys");
+        return fail("keys is not a list");
     };
+    let mut keys = BTreeMap::new();
     for key in listed {
+        members(key, "a key", &["key_id", "public_key", "announced"], &[])?;
+        members(&key["announced"], "a key's announcement", &["event", "proof"], &[])?;
         let id = text(key, "key_id")?;
         let public = hex32(&key["public_key"], "public_key")?;
-        let public = VerifyingKey::from_bytes(&public).map_err(|_| Failure(format!("key {id}: not an Ed25519 key")))?;
+        let public = VerifyingKey::from_bytes(&public)
+            .ok()
+            .filter(|key| !key.is_weak() && key.to_edwards().compress().to_bytes() == public)
+            .ok_or_else(|| Failure(format!("key {id}: not a strong Ed25519 public key")))?;
         if key_id(&public) != id {
             return fail(format!("key {id}: its key_id does not name its public key"));
         }
-        keys.insert(id.to_string(), public);
+        let announced = number(&key["announced"]["event"], "seq")
+            .map_err(|Failure(m)| Failure(format!("key {id}: its announcement: {m}")))?;
+        if keys
+            .insert(id.to_string(), Carried { key: public, announced })
+            .is_some()
+        {
+            return fail(format!("key {id}: listed twice"));
+        }
     }
     for key in listed {
         let id = text(key, "key_id")?;
         let announced = &key["announced"]["event"];
         let bad = |Failure(message)| Failure(format!("key {id}: its announcement: {message}"));
-        if announced["kind"] != "signing_key.added" || announced["data"]["public_key"] != key["public_key"] {
+        let data = &announced["data"];
+        if announced["kind"] != "signing_key.added"
+            || announced["subject"] != "ledger"
+            || data["algorithm"] != "ed25519"
+            || data["public_key"] != key["public_key"]
+            || data["key_id"] != key["key_id"]
+        {
             return fail(format!(
                 "key {id}: its announcement is not the signing_key.added event of this key"
             ));
@@ -74,14 +126,16 @@ pub(crate) fn verify(reader: impl BufRead, pinned: &[VerifyingKey]) -> Result<Re
         let (_, hash) = check_event(announced, &keys).map_err(bad)?;
         check_inclusion(announced, &hash, &key["announced"]["proof"], &checkpoint).map_err(bad)?;
     }
-    let signer = text(point, "key_id")?.to_string();
-    let Some(signer_key) = keys.get(&signer).copied() else {
+    let signer = text(point, "key_id")?;
+    let Some(signer_key) = keys.get(signer).map(|carried| carried.key) else {
         return fail(format!(
-            "checkpoint: signed by {signer}, a key the bundle does not carry"
+            "the checkpoint is signed by {signer}, a key the bundle does not carry"
         ));
     };
     if !pinned.is_empty() && !pinned.contains(&signer_key) {
-        return fail(format!("checkpoint: signed by {signer}, which is not a key you trust"));
+        return fail(format!(
+            "the checkpoint is signed by {signer}, which is not a key you trust"
+        ));
     }
     let statement = format!(
         "{{\"head\":\"{}\",\"root\":\"{}\",\"tree_size\":{}}}",
@@ -90,35 +144,50 @@ pub(crate) fn verify(reader: impl BufRead, pinned: &[VerifyingKey]) -> Result<Re
         checkpoint.tree_size
     );
     let digest = blake3_of(&[CHECKPOINT_DOMAIN, statement.as_bytes()]);
-    if !signs(&signer_key, &digest, &signature(&point["sig"], "checkpoint sig")?) {
-        return fail("checkpoint: its signature does not verify");
+    if !signs(&signer_key, &digest, &signature(&point["sig"], "the checkpoint's sig")?) {
+        return fail("the checkpoint's signature does not verify");
     }
+    Ok((checkpoint, keys))
+}
+
+pub(crate) fn verify(reader: impl BufRead, pinned: &[VerifyingKey]) -> Result<Report, Failure> {
+    let mut lines = Lines::new(reader);
+    let Some(header) = lines
+        .next()
+        .map_err(|Failure(m)| Failure(m.replacen("line 1:", "line 1: header:", 1)))?
+    else {
+        return fail("line 1: header: the bundle is empty");
+    };
+    let (checkpoint, keys) = check_header(&header, pinned).map_err(on_header)?;
+    let signer = text(&header["checkpoint"], "key_id")?.to_string();
+    let signer_key = keys[&signer].key;
 
     // The running digest ("marks"): the whole header first.
     let mut header_bytes = Vec::new();
-    canonical(&header, &mut header_bytes)?;
+    canonical(&header, &mut header_bytes).map_err(on_header)?;
     let mut mark = blake3_of(&[SEAL_DOMAIN, &(header_bytes.len() as u64).to_be_bytes(), &header_bytes]);
     let selection = &header["selection"];
     let range = match selection["kind"].as_str() {
         Some("range") => Some((number(selection, "from")?, number(selection, "to")?)),
-        Some("search") => None,
-        _ => return fail("header: the selection is neither a range nor a search"),
+        _ => None,
     };
 
     // The events.
     let mut count = 0u64;
+    let mut first = None;
     let mut previous: Option<(u64, Hash)> = None;
-    let seal_line = loop {
-        let Some((line_number, line)) = read("event")? else {
-            return fail("seal: missing: the bundle is cut short");
+    let (seal_number, seal_line) = loop {
+        let Some(entry) = lines.next()? else {
+            return fail(format!("line {}: seal: missing: the bundle is cut short", lines.number));
         };
-        let entry: Value = serde_json::from_str(&line).map_err(|e| Failure(format!("line {line_number}: {e}")))?;
-        if entry.get("seal").is_some() {
-            break entry;
+        let line_number = lines.number;
+        if entry.get("seal").is_some() && entry.get("event").is_none() {
+            break (line_number, entry);
         }
         let event = &entry["event"];
         let seq = event["seq"].as_u64().unwrap_or(0);
-        let at = |Failure(message)| Failure(format!("seq {seq} (line {line_number}): {message}"));
+        let at = |Failure(message)| Failure(format!("line {line_number} (seq {seq}): {message}"));
+        members(&entry, "the line", &["event", "mark"], &["proof"]).map_err(at)?;
         let (seq, hash) = check_event(event, &keys).map_err(at)?;
         match (range, previous) {
             (Some((from, _)), None) if seq != from => return Err(at(Failure(format!("the range starts at {from}")))),
@@ -128,7 +197,7 @@ pub(crate) fn verify(reader: impl BufRead, pinned: &[VerifyingKey]) -> Result<Re
                         "it follows seq {before}: an event is missing or out of order"
                     ))));
                 }
-                if hex32(&event["prev"], "prev")? != before_hash {
+                if hex32(&event["prev"], "prev").map_err(at)? != before_hash {
                     return Err(at(Failure(format!("its prev is not the hash of seq {before}"))));
                 }
             }
@@ -138,7 +207,7 @@ pub(crate) fn verify(reader: impl BufRead, pinned: &[VerifyingKey]) -> Result<Re
             _ => {}
         }
         let last_of_range = range.is_some_and(|(_, to)| to == seq);
-        if range.is_none() || last_of_range || !entry["proof"].is_null() {
+        if range.is_none() || last_of_range || entry.get("proof").is_some() {
             check_inclusion(event, &hash, &entry["proof"], &checkpoint).map_err(at)?;
         }
         mark = blake3_of(&[SEAL_DOMAIN, &mark, &seq.to_be_bytes(), &hash]);
@@ -148,39 +217,49 @@ pub(crate) fn verify(reader: impl BufRead, pinned: &[VerifyingKey]) -> Result<Re
             )));
         }
         count += 1;
+        first.get_or_insert((seq, hex32(&event["prev"], "prev").map_err(at)?));
         previous = Some((seq, hash));
     };
+
+    // The seal.
+    let on_seal = |Failure(message)| Failure(format!("line {seal_number}: seal: {message}"));
     if let Some((_, to)) = range
         && previous.map(|(seq, _)| seq) != Some(to)
     {
-        return fail(format!(
-            "seal: the range ends at {to} but the events stop at {}",
+        return Err(on_seal(Failure(format!(
+            "the range ends at {to} but the events stop at {}",
             previous.map_or(0, |(seq, _)| seq)
-        ));
+        ))));
     }
-
-    // The seal.
+    members(&seal_line, "the seal's line", &["seal"], &[]).map_err(on_seal)?;
     let sealed = &seal_line["seal"];
-    if text(sealed, "key_id")? != signer {
-        return fail("seal: signed by another key than the checkpoint");
+    members(sealed, "the seal", &["events", "digest", "key_id", "sig"], &[]).map_err(on_seal)?;
+    if text(sealed, "key_id").map_err(on_seal)? != signer {
+        return Err(on_seal(Failure("signed by another key than the checkpoint".into())));
     }
-    let digest = hex32(&sealed["digest"], "seal digest")?;
-    if !signs(&signer_key, &digest, &signature(&sealed["sig"], "seal sig")?) {
-        return fail("seal: its signature does not verify");
+    let digest = hex32(&sealed["digest"], "its digest").map_err(on_seal)?;
+    if !signs(
+        &signer_key,
+        &digest,
+        &signature(&sealed["sig"], "its sig").map_err(on_seal)?,
+    ) {
+        return Err(on_seal(Failure("its signature does not verify".into())));
     }
-    let sealed_count = number(sealed, "events")?;
+    let sealed_count = number(sealed, "events").map_err(on_seal)?;
     if sealed_count != count {
-        return fail(format!(
-            "seal: {sealed_count} events were sealed, the bundle holds {count}: events were added or removed"
-        ));
+        return Err(on_seal(Failure(format!(
+            "{sealed_count} events were sealed, the bundle holds {count}: events were added or removed"
+        ))));
     }
     if mark != digest {
-        return fail("seal: its digest does not match the events: an event was added, removed or moved");
+        return Err(on_seal(Failure(
+            "its digest does not match the events: an event was added, removed or moved".into(),
+        )));
     }
-    if let Some((line_number, line)) = read("after the seal")?
-        && !line.trim().is_empty()
-    {
-        return fail(format!("line {line_number}: text after the seal"));
+    match lines.next() {
+        Ok(None) => {}
+        Ok(Some(_)) => return fail(format!("line {}: text after the seal", lines.number)),
+        Err(Failure(message)) => return fail(format!("{message} (text after the seal)")),
     }
     let selection = match range {
         Some((from, to)) => format!("the range {from}..{to}"),
@@ -189,8 +268,9 @@ pub(crate) fn verify(reader: impl BufRead, pinned: &[VerifyingKey]) -> Result<Re
     Ok(Report {
         events: count,
         selection,
-        tree_size: checkpoint.tree_size,
-        root: checkpoint.root,
+        first,
+        last: previous,
+        checkpoint,
         signer,
         signer_key,
     })

@@ -1,5 +1,6 @@
-//! `bundle-verify BUNDLE [--key HEX]…`: verifies a Warden audit bundle
-//! offline and names the first bad event.
+//! `bundle-verify BUNDLE [--key HEX]… [--expect-from SEQ] [--expect-head SEQ:HASH]`:
+//! verifies a Warden audit bundle offline and names the first bad line
+//! (and its event's seq).
 //!
 //! Written from `docs/spec/audit-chain.md` and `docs/spec/audit-bundle.md`
 //! alone, sharing no code with Warden, so that it checks Warden rather
@@ -9,6 +10,7 @@
 mod bundle;
 mod canonical;
 mod chain;
+mod json;
 mod merkle;
 
 use std::io::BufReader;
@@ -19,9 +21,22 @@ use ed25519_dalek::VerifyingKey;
 use crate::bundle::verify;
 use crate::chain::Failure;
 
+const USAGE: &str =
+    "usage: bundle-verify BUNDLE [--key PUBLIC_KEY_HEX]... [--expect-from SEQ] [--expect-head SEQ:HASH]";
+
+/// `SEQ:HASH`, the seq above 0, the hash 64 lower-case hex digits.
+fn parse_head(text: &str) -> Option<(u64, [u8; 32])> {
+    let (seq, hash) = text.split_once(':')?;
+    let seq = seq.parse::<u64>().ok().filter(|seq| *seq > 0)?;
+    let hash = crate::chain::hex32(&serde_json::Value::String(hash.to_string()), "hash").ok()?;
+    Some((seq, hash))
+}
+
 fn main() -> ExitCode {
     let mut path = None;
     let mut pinned = Vec::new();
+    let mut expect_from: Option<u64> = None;
+    let mut expect_head: Option<(u64, [u8; 32])> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -39,8 +54,22 @@ fn main() -> ExitCode {
                     }
                 }
             }
+            "--expect-from" => match args.next().and_then(|text| text.parse().ok()) {
+                Some(seq) => expect_from = Some(seq),
+                None => {
+                    eprintln!("bundle-verify: --expect-from takes a seq");
+                    return ExitCode::from(2);
+                }
+            },
+            "--expect-head" => match args.next().as_deref().and_then(parse_head) {
+                Some(head) => expect_head = Some(head),
+                None => {
+                    eprintln!("bundle-verify: --expect-head takes SEQ:HASH (64 lower-case hex digits)");
+                    return ExitCode::from(2);
+                }
+            },
             "-h" | "--help" => {
-                eprintln!("usage: bundle-verify BUNDLE [--key PUBLIC_KEY_HEX]...");
+                eprintln!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
             other if path.is_none() => path = Some(other.to_string()),
@@ -51,7 +80,7 @@ fn main() -> ExitCode {
         }
     }
     let Some(path) = path else {
-        eprintln!("usage: bundle-verify BUNDLE [--key PUBLIC_KEY_HEX]...");
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
     let file = match std::fs::File::open(&path) {
@@ -61,32 +90,84 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match verify(BufReader::new(file), &pinned) {
-        Ok(report) => {
-            let trust = if pinned.is_empty() {
-                "compare it with Warden's published keys (/.well-known/warden-audit-keys), or pass it with --key"
-            } else {
-                "a key you trust"
-            };
-            report_line(format!(
-                "intact: {} events of {}, each proven in the log of {} events with root {}",
-                report.events,
-                report.selection,
-                report.tree_size,
-                hex::encode(report.root)
-            ));
-            report_line(format!(
-                "signed by {} (public key {}): {trust}",
-                report.signer,
-                hex::encode(report.signer_key.as_bytes())
-            ));
-            ExitCode::SUCCESS
-        }
+    let report = match verify(BufReader::new(file), &pinned) {
+        Ok(report) => report,
         Err(Failure(reason)) => {
-            report_line(format!("FAILED: {reason}"));
-            ExitCode::from(1)
+            report_line(format!("FAILED at {reason}"));
+            return ExitCode::from(1);
+        }
+    };
+    let checkpoint = &report.checkpoint;
+    // What the auditor was promised: where the events start, and a head.
+    if let Some(from) = expect_from
+        && report.first.map(|(seq, _)| seq) != Some(from)
+    {
+        report_line(format!(
+            "FAILED at seq {}: missing: the bundle's events start at {}, the expected start is seq {from}",
+            report.first.map_or(from, |(seq, _)| seq.min(from)),
+            report
+                .first
+                .map_or("no event".to_string(), |(seq, _)| format!("seq {seq}"))
+        ));
+        return ExitCode::from(1);
+    }
+    if let Some((seq, hash)) = expect_head {
+        let held = (seq == checkpoint.tree_size && hash == checkpoint.head) || report.last == Some((seq, hash));
+        if !held {
+            if seq > checkpoint.tree_size {
+                report_line(format!(
+                    "FAILED at seq {}: missing: the checkpoint's log stops at seq {}, the expected head is seq {seq}",
+                    checkpoint.tree_size + 1,
+                    checkpoint.tree_size
+                ));
+                return ExitCode::from(1);
+            }
+            if seq == checkpoint.tree_size {
+                report_line(format!(
+                    "FAILED at seq {seq}: the checkpoint's head is {}, not the expected {}",
+                    hex::encode(checkpoint.head),
+                    hex::encode(hash)
+                ));
+                return ExitCode::from(1);
+            }
+            eprintln!(
+                "bundle-verify: seq {seq} is before the bundle's checkpoint (seq {}): a consistency proof checks it",
+                checkpoint.tree_size
+            );
+            return ExitCode::from(2);
         }
     }
+    let trust = if pinned.is_empty() {
+        "compare it with Warden's published keys (/.well-known/warden-audit-keys), or pass it with --key"
+    } else {
+        "a key you trust"
+    };
+    report_line(format!(
+        "intact: {} events of {}, each proven in the log of {} events with root {}",
+        report.events,
+        report.selection,
+        checkpoint.tree_size,
+        hex::encode(checkpoint.root)
+    ));
+    report_line(match (report.first, report.last) {
+        (Some((first, _)), Some((last, hash))) => format!(
+            "events: seq {first}..{last}, last hash {}; checkpoint: head seq {} hash {}",
+            hex::encode(hash),
+            checkpoint.tree_size,
+            hex::encode(checkpoint.head)
+        ),
+        _ => format!(
+            "events: none (0 events, nothing but the checkpoint verified); checkpoint: head seq {} hash {}",
+            checkpoint.tree_size,
+            hex::encode(checkpoint.head)
+        ),
+    });
+    report_line(format!(
+        "signed by {} (public key {}): {trust}",
+        report.signer,
+        hex::encode(report.signer_key.as_bytes())
+    ));
+    ExitCode::SUCCESS
 }
 
 /// The verdict goes to standard output, for scripts to read.

@@ -53,10 +53,11 @@ impl PostgresStore {
         let Some(row) = row else { return Ok(None) };
         let through = row.try_get::<i64, _>(1)? as u64;
         let announcements: String = row.try_get(3)?;
-        let announcements: Vec<Event> = serde_json::from_str(&announcements).map_err(|error| LedgerError::Corrupt {
-            seq: through,
-            reason: format!("archived key announcements: {error}"),
-        })?;
+        let announcements: Vec<Event> =
+            crate::strict_json::from_str(&announcements).map_err(|error| LedgerError::Corrupt {
+                seq: through,
+                reason: format!("archived key announcements: {error}"),
+            })?;
         Ok(Some(ArchiveBoundary {
             from: row.try_get::<i64, _>(0)? as u64,
             through,
