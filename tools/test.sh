@@ -4,8 +4,9 @@
 # process tests start, runs every test of the workspace, then checks the
 # audit-chain format with the independent Python verifier written from
 # docs/spec/audit-chain.md
-# (its test vectors, and an export made by the real binary), and fuzzes the
-# HTTP API from its OpenAPI document (tools/api-fuzz).
+# (its test vectors, and an export made by the real binary), runs the
+# differential test of every audit verifier (tools/spec-check/differential.py),
+# and fuzzes the HTTP API from its OpenAPI document (tools/api-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(tools/test-env.sh)"
@@ -25,5 +26,9 @@ warden keys rotate >/dev/null 2>&1      # genesis, then a rotation signed by the
 warden export --out "$scratch/export.jsonl"
 tools/spec-check/run.sh >/dev/null || { tools/spec-check/run.sh; status=1; }   # the spec's vectors
 tools/spec-check/run.sh "$scratch/export.jsonl" || status=$?              # a real export
-tools/api-fuzz/run.sh "$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/warden" || status=$?
+target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+# Every verifier (warden, bundle-verify, the Python one) on one corpus of
+# real and mutated exports and bundles: they must agree on every verdict.
+tools/spec-check/run.sh --differential "$target/debug/warden" "$target/debug/bundle-verify" --per-file 150 --keep "$scratch/differential" || status=$?
+tools/api-fuzz/run.sh "$target/debug/warden" || status=$?
 exit $status

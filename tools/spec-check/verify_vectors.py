@@ -58,7 +58,7 @@ ACTOR_MEMBERS = {"kind", "id", "org", "ip", "user_agent", "on_behalf_of", "ticke
 ACTOR_KINDS = {"user", "api_key", "vendor", "service", "system", "anonymous"}
 OUTCOMES = {"success", "failure", "denied"}
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
-AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")
+AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\Z")
 
 
 def hex_bytes(text, size, what):
@@ -104,12 +104,42 @@ def refuse_constant(token):
     raise Malformed(f"{token} is not JSON")
 
 
-def parse_line(line):
+def load_json(line):
+    """One JSON value, each object naming each member once (§9)."""
     try:
-        event = json.loads(line, object_pairs_hook=unique_members, parse_float=NotInteger,
-                           parse_int=integer_token, parse_constant=refuse_constant)
+        return json.loads(line, object_pairs_hook=unique_members, parse_float=NotInteger,
+                          parse_int=integer_token, parse_constant=refuse_constant)
     except ValueError as error:
         raise Malformed(f"not JSON: {error}") from None
+
+
+def file_lines(data):
+    """§9.1: the lines of a file (bytes), as text; raises Malformed naming
+    the line that breaks the file rules."""
+    if not data:
+        return
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # the last line's LF
+    for number, raw in enumerate(lines, start=1):
+        if b"\r" in raw:
+            raise Malformed(f"line {number}: a carriage return (lines end with LF alone)")
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raise Malformed(f"line {number}: a byte order mark")
+        if raw.strip(b" \t") == b"":
+            raise Malformed(f"line {number}: a blank line")
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Malformed(f"line {number}: not UTF-8") from None
+
+
+def parse_line(line):
+    return check_event_form(load_json(line))
+
+
+def check_event_form(event):
+    """§2 and §9: the members of an event, their types and spellings."""
     if not isinstance(event, dict) or set(event) != MEMBERS:
         raise Malformed("an event has exactly the 14 members of §2")
     check_strings(event)
@@ -342,11 +372,14 @@ class Verifier:
 
 
 def verify_lines(lines, pinned=()):
-    """Returns (count, head seq, head hash hex); raises ChainError or Malformed."""
+    """Returns (count, head seq, head hash hex); raises ChainError or Malformed.
+    `lines` are the file's lines as text, or (number, text) pairs."""
     verifier, count = None, 0
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+        if isinstance(line, tuple):
+            number, line = line
+        if not line.strip(" \t"):
+            raise Malformed(f"line {number}: a blank line")
         try:
             event = parse_line(line)
         except Malformed as error:
@@ -452,25 +485,41 @@ def pinned_keys(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("exports", nargs="*", help="JSON Lines exports to verify")
+    parser.add_argument("--bundle", action="append", default=[], help="an audit bundle to verify (repeatable)")
     parser.add_argument("--fixture", default=str(DEFAULT_FIXTURE))
     parser.add_argument("--trusted-key", action="append", default=[], help="pin an Ed25519 public key (hex)")
     parser.add_argument("--keys", help="pin the keys of a /.well-known/warden-audit-keys document")
     args = parser.parse_args()
-    if not args.exports:
+    if not args.exports and not args.bundle:
         return 0 if check_fixture(args.fixture) else 1
-    pinned, intact = pinned_keys(args), True
+    pinned, status = pinned_keys(args), 0
     for path in args.exports:
-        with open(path, encoding="utf-8") as file:
-            try:
-                count, head, digest = verify_lines(file, pinned)
+        data = pathlib.Path(path).read_bytes()
+        try:
+            count, head, digest = verify_lines(file_lines(data), pinned)
+            if count == 0:
+                print(f"{path}: nothing verified: 0 events")
+                status = max(status, 2)
+            else:
                 print(f"{path}: intact: {count} events verified, head seq {head} hash {digest}")
-            except ChainError as error:
-                print(f"{path}: FAILED at seq {error.seq}: {error.kind}: {error.message}")
-                intact = False
-            except Malformed as error:
-                print(f"{path}: FAILED: unreadable {error}")
-                intact = False
-    return 0 if intact else 1
+        except ChainError as error:
+            print(f"{path}: FAILED at seq {error.seq}: {error.kind}: {error.message}")
+            status = 1
+        except Malformed as error:
+            print(f"{path}: FAILED at {error}")
+            status = 1
+    if args.bundle:
+        import bundle_check  # noqa: PLC0415 (it imports this module)
+        for path in args.bundle:
+            try:
+                verdict = bundle_check.verify_bundle(pathlib.Path(path).read_bytes(), pinned)
+                span = (f"seq {verdict.first[0]}..{verdict.last[0]}" if verdict.first else "none")
+                print(f"{path}: intact: {verdict.events} events; events: {span}; "
+                      f"checkpoint: head seq {verdict.tree_size} hash {verdict.head.hex()}")
+            except bundle_check.BundleError as error:
+                print(f"{path}: FAILED at {error}")
+                status = max(status, 1)
+    return status
 
 
 if __name__ == "__main__":
