@@ -199,6 +199,9 @@ fn trusted_keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, String> {
             &std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
         )
         .map_err(|e| format!("{}: {e}", path.display()))?;
+        if document.get("format").and_then(|format| format.as_str()) != Some("warden-audit-keys/v1") {
+            return Err(format!("{}: not a warden-audit-keys/v1 document", path.display()));
+        }
         let keys = document
             .get("keys")
             .and_then(|keys| keys.as_array())
