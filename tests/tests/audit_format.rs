@@ -403,6 +403,19 @@ async fn verdicts_name_their_span_and_expectations_catch_a_file_cut_at_either_en
         said.out
     );
     assert!(said.out.contains("(the hash of seq 4)"), "{}", said.out);
+    // The same with the key document; one without its format is refused.
+    let document = env.data_dir.join("keys.json");
+    std::fs::write(
+        &document,
+        json!({"format": "warden-audit-keys/v1", "keys": [{"public_key": current}]}).to_string(),
+    )
+    .unwrap();
+    let said = run(env, &["verify", "--file", &headless, "--keys", document.to_str().unwrap()]);
+    assert_eq!(said.code, 0, "{}", said.out);
+    std::fs::write(&document, json!({"keys": [{"public_key": current}]}).to_string()).unwrap();
+    let said = run(env, &["verify", "--file", &headless, "--keys", document.to_str().unwrap()]);
+    assert_eq!(said.code, 2, "{}", said.out);
+    assert!(said.out.contains("not a warden-audit-keys/v1 document"), "{}", said.out);
     let said = run(
         env,
         &[
