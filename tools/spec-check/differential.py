@@ -234,7 +234,7 @@ def mutations(name, data, rng, count):
     out.append((f"line {index + 1}: spaces and \\u escapes", join(changed), True))
 
     for _ in range(count):
-        choice = rng.randrange(14)
+        choice = rng.randrange(15)
         changed = list(lines)
         index = rng.randrange(len(lines))
         line = lines[index]
@@ -332,6 +332,12 @@ def mutations(name, data, rng, count):
             hit = rng.choice(found)
             changed[index] = line[:hit.start(1)] + hit.group(1).upper() + line[hit.end(1):]
             label = f"line {index + 1}: hex upper-cased"
+        elif choice == 14:  # a version beyond the canonical range (2^53)
+            found = re.search(r'"subject_version":[0-9]+', line)
+            if not found:
+                continue
+            changed[index] = line[:found.start()] + '"subject_version":9007199254740992' + line[found.end():]
+            label = f"line {index + 1}: subject_version 2^53"
         else:
             continue
         out.append((label, join(changed), False))

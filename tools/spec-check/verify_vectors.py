@@ -220,6 +220,9 @@ def canonical_value(value):
 
 def canonical(event):
     """§3.1: the envelope in canonical member order, as UTF-8 bytes."""
+    for name in ("seq", "subject_version"):
+        if event[name] > MAX_SAFE:
+            raise NotCanonical(f"{name} {event[name]} is above 2^53-1")
     members = [
         ("actor", canonical_value(event["actor"])),
         ("at", canonical_string(event["at"])),
