@@ -410,10 +410,16 @@ async fn verdicts_name_their_span_and_expectations_catch_a_file_cut_at_either_en
         json!({"format": "warden-audit-keys/v1", "keys": [{"public_key": current}]}).to_string(),
     )
     .unwrap();
-    let said = run(env, &["verify", "--file", &headless, "--keys", document.to_str().unwrap()]);
+    let said = run(
+        env,
+        &["verify", "--file", &headless, "--keys", document.to_str().unwrap()],
+    );
     assert_eq!(said.code, 0, "{}", said.out);
     std::fs::write(&document, json!({"keys": [{"public_key": current}]}).to_string()).unwrap();
-    let said = run(env, &["verify", "--file", &headless, "--keys", document.to_str().unwrap()]);
+    let said = run(
+        env,
+        &["verify", "--file", &headless, "--keys", document.to_str().unwrap()],
+    );
     assert_eq!(said.code, 2, "{}", said.out);
     assert!(said.out.contains("not a warden-audit-keys/v1 document"), "{}", said.out);
     let said = run(
@@ -503,4 +509,52 @@ async fn verdicts_name_their_span_and_expectations_catch_a_file_cut_at_either_en
         "{}",
         checked.out
     );
+}
+
+/// The bundle spec's vectors (`core/tests/fixtures/bundle-vectors.json`)
+/// through the standalone tool and `warden verify --bundle`: the bundle
+/// verifies, each negative fails at the line the spec names.
+#[test]
+fn the_bundle_vectors_hold_for_the_tool_and_warden() {
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/bundle-vectors.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = NodeEnv::in_dir(dir.path());
+    let test_key = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8";
+    let path = dir.path().join("vectors.jsonl");
+    std::fs::write(&path, fixture["bundle"].as_str().unwrap()).unwrap();
+    let statement: Value = serde_json::from_str(fixture["checkpoint"]["statement"].as_str().unwrap()).unwrap();
+    let head = format!("3:{}", statement["head"].as_str().unwrap());
+    let checked = tool(&path, &["--key", test_key, "--expect-head", &head]);
+    assert_eq!(checked.code, 0, "{}", checked.out);
+    let said = run(
+        &env,
+        &["verify", "--bundle", path.to_str().unwrap(), "--trusted-key", test_key],
+    );
+    assert_eq!(said.code, 0, "{}", said.out);
+    for negative in fixture["negative"].as_array().unwrap() {
+        let name = negative["name"].as_str().unwrap();
+        let path = dir.path().join(format!("{name}.jsonl"));
+        std::fs::write(&path, negative["bundle"].as_str().unwrap()).unwrap();
+        let line = negative["line"].as_u64().unwrap();
+        let checked = tool(&path, &[]);
+        assert_eq!(checked.code, 1, "{name}: {}", checked.out);
+        assert!(
+            checked.out.starts_with(&format!("FAILED at line {line}")),
+            "{name}: {}",
+            checked.out
+        );
+        let said = run(&env, &["verify", "--bundle", path.to_str().unwrap()]);
+        assert_eq!(said.code, 1, "{name}: {}", said.out);
+        assert!(
+            said.out.starts_with(&format!("FAILED at line {line}")),
+            "{name}: {}",
+            said.out
+        );
+    }
 }

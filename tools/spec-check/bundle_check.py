@@ -366,3 +366,63 @@ def verify_bundle(data, pinned=()):
     if after is not None:
         raise BundleError(after[0], "text after the seal")
     return Verdict(selection, count, first, previous, checkpoint[0], checkpoint[2], checkpoint[1], signer)
+
+
+# ---- the bundle vectors -------------------------------------------------------
+
+def check_fixture(path, expect):
+    """Recomputes every value of core/tests/fixtures/bundle-vectors.json from
+    the chain vectors' events and the test key, and checks each bundle's
+    verdict; `expect(name, ok, detail)` records each result."""
+    import json
+    import pathlib
+
+    fixture = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
+    chain_fixture = json.loads((pathlib.Path(path).parent / "chain-vectors.json").read_text(encoding="utf-8"))
+    events = [chain.parse_line(vector["wire"]) for vector in chain_fixture["events"]]
+    hashes = [event["hash_bytes"] for event in events]
+    leaves = [leaf(h) for h in hashes]
+    expect("bundle: leaves", [x.hex() for x in leaves] == fixture["leaves"])
+    expect("bundle: node of leaves 1 and 2", node(leaves[0], leaves[1]).hex() == fixture["node_1_2"])
+    root = root_of(hashes)
+    expect("bundle: root", root.hex() == fixture["root"], root.hex())
+    for seq, proof in fixture["proofs"].items():
+        path_bytes = [bytes.fromhex(x) for x in proof]
+        expect(f"bundle: proof of seq {seq}", included(int(seq), 3, hashes[int(seq) - 1], path_bytes, root))
+    for old in (1, 2):
+        proof = [bytes.fromhex(x) for x in fixture["consistency"][f"{old}_3"]]
+        old_root = root_of(hashes[:old])
+        expect(f"bundle: root of the first {old}", old_root.hex() == fixture["consistency"][f"root_{old}"])
+        expect(f"bundle: consistency {old} -> 3", consistent(old, 3, old_root, root, proof))
+        expect(f"bundle: consistency {old} -> 3 refuses another old root",
+               not consistent(old, 3, leaf(hashes[1]), root, proof))
+    statement = f'{{"head":"{hashes[2].hex()}","root":"{root.hex()}","tree_size":3}}'
+    expect("bundle: checkpoint statement", statement == fixture["checkpoint"]["statement"])
+    digest = checkpoint_digest(3, root, hashes[2])
+    expect("bundle: checkpoint digest", digest.hex() == fixture["checkpoint"]["digest"], digest.hex())
+    secret = chain.SigningKey(bytes(range(32)))
+    sig = secret.sign(chain.signed_message(digest)).signature
+    expect("bundle: checkpoint signature (deterministic)", sig.hex() == fixture["checkpoint"]["sig"], sig.hex())
+    lines = fixture["bundle"].splitlines()
+    header = chain.load_json(lines[0])
+    encoded = chain.canonical_value(header)
+    expect("bundle: canonical header", encoded == fixture["canonical_header"])
+    expect("bundle: canonical header length", len(encoded.encode()) == fixture["canonical_header_length"])
+    marks = [first_mark(header)]
+    for seq in (2, 3):
+        marks.append(next_mark(marks[-1], seq, hashes[seq - 1]))
+    expect("bundle: marks", [m.hex() for m in marks] == fixture["marks"])
+    seal_sig = secret.sign(chain.signed_message(marks[-1])).signature
+    expect("bundle: seal", fixture["seal"] == {"digest": marks[-1].hex(), "sig": seal_sig.hex()})
+    try:
+        verdict = verify_bundle(fixture["bundle"].encode(), [bytes(secret.verify_key)])
+        expect("bundle: verifies", (verdict.first[0], verdict.last[0]) == (2, 3))
+    except BundleError as error:
+        expect("bundle: verifies", False, str(error))
+    for negative in fixture["negative"]:
+        try:
+            verify_bundle(negative["bundle"].encode())
+            got = "intact"
+        except BundleError as error:
+            got = error.line
+        expect(f"bundle negative {negative['name']}: line {negative['line']}", got == negative["line"], f"got {got}")

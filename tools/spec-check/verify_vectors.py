@@ -470,6 +470,10 @@ def check_fixture(path):
             got = ("Malformed", None, str(error))
         expect(f"negative {negative['name']}: {want['variant']} at seq {want['seq']}",
                got == (want["variant"], want["seq"], want["message"]), f"got {got}")
+    bundle_fixture = pathlib.Path(path).parent / "bundle-vectors.json"
+    if bundle_fixture.exists():
+        import bundle_check  # noqa: PLC0415 (it imports this module)
+        bundle_check.check_fixture(bundle_fixture, expect)
     failed = results.count(False)
     print(f"{len(results) - failed} passed, {failed} failed")
     return failed == 0
