@@ -215,14 +215,23 @@ fn trusted_keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, String> {
             );
         }
     }
-    texts
+    let keys: Vec<VerifyingKey> = texts
         .iter()
         .map(|text| {
             Digest::from_hex(text)
                 .and_then(|bytes| warden_core::chain::public_key(&bytes.0).ok())
                 .ok_or_else(|| format!("trusted key {text:?} is not 64 lower-case hex digits of a strong Ed25519 key"))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    // A key id selects a key: two trusted keys must not share one.
+    let mut by_id = std::collections::BTreeMap::new();
+    for key in &keys {
+        let id = warden_core::chain::key_id(key);
+        if by_id.insert(id.clone(), *key).is_some_and(|other| other != *key) {
+            return Err(format!("two trusted keys share the key id {id}"));
+        }
+    }
+    Ok(keys)
 }
 
 /// Verifies an export, read with the spec's file rules (audit-chain

@@ -109,7 +109,11 @@ impl ChainVerifier {
         if key.is_weak() {
             return false;
         }
-        self.keys.insert(key_id(&key), key);
+        let id = key_id(&key);
+        if self.keys.get(&id).is_some_and(|known| *known != key) {
+            return false;
+        }
+        self.keys.insert(id, key);
         true
     }
 
@@ -252,7 +256,18 @@ impl ChainVerifier {
             return Err(ChainError::HashMismatch { seq });
         }
         let announced = if event.kind == SIGNING_KEY_ADDED {
-            Some(announced_key(event)?)
+            let key = announced_key(event)?;
+            // A key id selects the key that verifies a signature: it must
+            // never come to name another key than the one it names already
+            // (a 64-bit id collides only at about 2^64 work; refused all
+            // the same, audit-chain §7.1).
+            if self.keys.get(&key_id(&key)).is_some_and(|known| *known != key) {
+                return Err(ChainError::BadKeyAnnouncement {
+                    seq,
+                    reason: "key_id already names another key".into(),
+                });
+            }
+            Some(key)
         } else {
             None
         };
@@ -299,7 +314,6 @@ impl ChainVerifier {
     }
 }
 
-/// The public key a `signing_key.added` event introduces.
 /// An Ed25519 public key as the format accepts it (audit-chain §7.1): a
 /// point decoded as RFC 8032 §5.1.3 says (its one canonical encoding: no
 /// y ≥ p, no x = 0 with the sign bit set), not of small order.
@@ -314,6 +328,7 @@ pub fn public_key(bytes: &[u8; 32]) -> Result<VerifyingKey, &'static str> {
     Ok(key)
 }
 
+/// The public key a `signing_key.added` event introduces.
 pub fn announced_key(event: &Event) -> Result<VerifyingKey, ChainError> {
     let bad = |reason: &str| ChainError::BadKeyAnnouncement {
         seq: event.seq,
@@ -343,6 +358,36 @@ mod tests {
     use super::*;
     use crate::chain::{Signature, signing_key_added_data};
     use crate::event::{Actor, Outcome, now_micros};
+
+    /// A second key under an id the verifier already trusts for another
+    /// key is refused, as an announcement and as a pinned key. (A real
+    /// collision of 64-bit ids costs about 2^64 work: the state is forged
+    /// here.)
+    #[test]
+    fn a_key_id_never_comes_to_name_another_key() {
+        let genesis_key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let mut genesis = Event::unsealed(
+            1,
+            now_micros(),
+            crate::event::NewEvent::new(SIGNING_KEY_ADDED, LEDGER_SUBJECT, Actor::system())
+                .data(signing_key_added_data(&genesis_key.verifying_key()))
+                .request_id("genesis")
+                .outcome(Outcome::Success),
+        );
+        genesis.key_id = key_id(&genesis_key.verifying_key());
+        genesis.hash = crate::chain::Envelope::of(&genesis).hash().unwrap();
+        genesis.sig = crate::chain::sign(&genesis_key, &genesis.hash);
+        assert!(ChainVerifier::new().check(&genesis).is_ok());
+        let impostor = ed25519_dalek::SigningKey::from_bytes(&[4; 32]).verifying_key();
+        let mut forged = ChainVerifier::new();
+        forged.keys.insert(key_id(&genesis_key.verifying_key()), impostor);
+        assert!(matches!(
+            forged.check(&genesis),
+            Err(ChainError::BadKeyAnnouncement { seq: 1, ref reason }) if reason == "key_id already names another key"
+        ));
+        assert!(!forged.trust(genesis_key.verifying_key()));
+        assert_eq!(forged.keys[&key_id(&genesis_key.verifying_key())], impostor);
+    }
 
     #[test]
     fn public_keys_are_decoded_as_rfc_8032_says_and_weak_ones_refused() {
