@@ -147,6 +147,54 @@ fn largest_power_of_two_below(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
+/// The root of a growing log with O(log n) memory: the roots of the
+/// perfect subtrees the leaves pushed so far fill, largest first (a binary
+/// counter). Folding them from the right gives RFC 9162's root, so the
+/// checkpointer and `warden verify` follow a log of any length without
+/// holding its hashes.
+#[derive(Debug, Clone, Default)]
+pub struct Frontier {
+    size: u64,
+    /// `(leaves, root)` of each perfect subtree, sizes strictly falling.
+    peaks: Vec<(u64, Digest)>,
+}
+
+impl Frontier {
+    pub fn new() -> Frontier {
+        Frontier::default()
+    }
+
+    /// Adds the next event's hash.
+    pub fn push(&mut self, event_hash: &Digest) {
+        let mut peak = (1u64, leaf(event_hash));
+        while let Some(&(size, root)) = self.peaks.last() {
+            if size != peak.0 {
+                break;
+            }
+            self.peaks.pop();
+            peak = (size * 2, node(&root, &peak.1));
+        }
+        self.peaks.push(peak);
+        self.size += 1;
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The root of the tree of every leaf pushed (as [`Tree::root`]).
+    pub fn root(&self) -> Digest {
+        let mut peaks = self.peaks.iter().rev();
+        let Some(&(_, mut root)) = peaks.next() else {
+            return Digest(*blake3::hash(b"").as_bytes());
+        };
+        for (_, left) in peaks {
+            root = node(left, &root);
+        }
+        root
+    }
+}
+
 /// Checks a consistency proof (RFC 9162 §2.1.4.2): the log of `new_size`
 /// events with root `new_root` begins with the log of `old_size` events
 /// with root `old_root`, i.e. it only grew.
@@ -251,6 +299,18 @@ mod tests {
                 let k = if k == n { n / 2 } else { k };
                 node(&reference_root(&leaves[..k]), &reference_root(&leaves[k..]))
             }
+        }
+    }
+
+    #[test]
+    fn a_frontier_has_the_root_of_every_prefix() {
+        let hashes = hashes(300);
+        let mut frontier = Frontier::new();
+        assert_eq!(frontier.root(), reference_root(&[]));
+        for (i, hash) in hashes.iter().enumerate() {
+            frontier.push(hash);
+            assert_eq!(frontier.size(), i as u64 + 1);
+            assert_eq!(frontier.root(), reference_root(&hashes[..=i]), "size {}", i + 1);
         }
     }
 

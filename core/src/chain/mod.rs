@@ -15,6 +15,7 @@ pub mod coverage;
 mod digest;
 pub mod lines;
 pub mod merkle;
+pub mod published;
 mod verifier;
 
 pub use digest::{Digest, Signature};
