@@ -1,4 +1,4 @@
-//! Published checkpoints (audit-chain §10): Warden's signed, timed
+//! Published checkpoints (`docs/spec/audit-checkpoint.md`): Warden's signed, timed
 //! statement that its log of `tree_size` events has this Merkle `root` and
 //! ends with the event whose hash is `head`, sent outside the log (webhook,
 //! email, a directory, an endpoint) so that a log later cut short, rolled
@@ -166,7 +166,7 @@ pub enum Finding {
     Before { first: u64 },
 }
 
-/// Compares a checkpoint with what was verified (audit-chain §10.3).
+/// Compares a checkpoint with what was verified (audit-checkpoint §5).
 pub fn compare(checkpoint: &PublishedCheckpoint, observed: &Observed) -> Finding {
     let size = checkpoint.tree_size;
     if observed.last < size {
@@ -346,6 +346,16 @@ mod tests {
                 "{field}"
             );
         }
+    }
+
+    /// The golden payload of `ledger.checkpointed` was signed by another
+    /// implementation (Python, from the spec): it verifies here.
+    #[test]
+    fn the_golden_checkpoint_written_from_the_spec_verifies() {
+        let text = include_str!("../../tests/fixtures/events/ledger.checkpointed.json");
+        let checkpoint = PublishedCheckpoint::parse(text).unwrap();
+        assert_eq!(checkpoint.tree_size, 1200);
+        assert_eq!(checkpoint.key().unwrap(), key(7).verifying_key());
     }
 
     #[test]

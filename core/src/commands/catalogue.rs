@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-use super::{account, alert, audit, import, mfa, org, retention, session, setup, webhook_endpoint};
+use super::{account, alert, audit, checkpoint, import, mfa, org, retention, session, setup, webhook_endpoint};
 use crate::chain::SIGNING_KEY_ADDED;
 use crate::event::Event;
 
@@ -113,6 +113,8 @@ catalogue! {
     retention::LEDGER_ARCHIVED => retention::Archived,
     retention::LEGAL_HOLD_PLACED => retention::HoldPlaced,
     retention::LEGAL_HOLD_RELEASED => retention::HoldReleased,
+
+    checkpoint::LEDGER_CHECKPOINTED => crate::chain::published::PublishedCheckpoint,
 
     alert::ALERT_RULE_CREATED => alert::RuleDefined,
     alert::ALERT_RULE_CHANGED => alert::RuleDefined,

@@ -10,6 +10,7 @@ pub mod alert;
 pub mod app_event;
 pub mod audit;
 pub mod catalogue;
+pub mod checkpoint;
 pub mod import;
 pub mod mfa;
 pub mod org;

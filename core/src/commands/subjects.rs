@@ -29,6 +29,7 @@ macro_rules! prefixes {
 prefixes! {
     Ledger => "ledger",
     Retention => "retention",
+    Checkpoints => "checkpoints",
     Setup => "setup",
     Org => "org",
     User => "user",
