@@ -23,6 +23,10 @@ use crate::rule::{Condition, RuleSpec, Severity};
 
 /// Kinds the evaluator never takes as input: its own output.
 pub const OWN_KINDS: &str = "alert.";
+/// Kinds of no org that every org's rules may watch, when they name the
+/// kind itself: Warden's published statements about the whole log
+/// (decision 0020), which an org's auditors want delivered.
+pub const EVERY_ORG_KINDS: &[&str] = &[warden_core::commands::checkpoint::LEDGER_CHECKPOINTED];
 /// Groups are pruned every this many events.
 const PRUNE_EVERY: u64 = 4096;
 
@@ -149,7 +153,8 @@ impl Evaluator {
     }
 
     /// Applies one event of `org`'s trail (`None`: of no org's); returns
-    /// the firings it caused. A rule of an org sees that org's events only.
+    /// the firings it caused. A rule of an org sees that org's events
+    /// only, and the [`EVERY_ORG_KINDS`] it names.
     pub fn apply(&mut self, event: &Event, org: Option<&str>) -> Vec<Firing> {
         if event.kind.starts_with(OWN_KINDS) {
             return Vec::new();
@@ -161,7 +166,13 @@ impl Evaluator {
         self.rules
             .values_mut()
             .filter(|state| state.rule.enabled)
-            .filter(|state| state.rule.org.as_deref().is_none_or(|rule_org| Some(rule_org) == org))
+            .filter(|state| match state.rule.org.as_deref() {
+                None => true,
+                Some(rule_org) if Some(rule_org) == org => true,
+                Some(_) => {
+                    EVERY_ORG_KINDS.contains(&event.kind.as_str()) && state.rule.spec.condition.names_kind(&event.kind)
+                }
+            })
             .filter_map(|state| state.apply(event))
             .collect()
     }

@@ -309,6 +309,20 @@ impl FieldCondition {
 }
 
 impl Condition {
+    /// Whether a selector of the rule names `kind` itself (not through a
+    /// prefix or `*`).
+    pub fn names_kind(&self, kind: &str) -> bool {
+        let selectors: &[Selector] = match self {
+            Condition::Match { select, .. }
+            | Condition::EventCount { select, .. }
+            | Condition::ValueCount { select, .. } => std::slice::from_ref(select),
+            Condition::TemporalOrdered { steps, .. } => steps,
+        };
+        selectors
+            .iter()
+            .any(|selector| selector.kinds.iter().any(|pattern| pattern == kind))
+    }
+
     pub fn group_by(&self) -> &[Field] {
         match self {
             Condition::Match { group_by, .. }

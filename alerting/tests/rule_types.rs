@@ -6,8 +6,9 @@
 
 mod common;
 
-use common::{Case, E, count_rule, e, fired, rule, run};
-use serde_json::json;
+use common::{Case, E, count_rule, e, events, fired, rule, run};
+use serde_json::{Value, json};
+use warden_alerting::evaluator::{Evaluator, Rule};
 
 #[test]
 fn event_count_fires_exactly_at_the_threshold() {
@@ -269,4 +270,36 @@ fn match_fires_per_event_with_field_conditions() {
         e("user.role_changed", 3).data(json!({"org": "o", "old": "member", "new": "owner"})),
     ];
     assert_eq!(fired(&rule, &list), vec![vec![1], vec![4]]);
+}
+
+/// An org's rule sees its org's events, and of the events of no org only
+/// the published checkpoints, when it names their kind itself.
+#[test]
+fn an_org_rule_sees_checkpoints_it_names_and_no_other_org_s_events() {
+    let org_rule = |kinds: Value| Rule {
+        org: Some("acme".into()),
+        ..rule(json!({"name": "org", "severity": "info",
+                      "condition": {"type": "match", "select": {"kinds": kinds}},
+                      "suppress_seconds": 0}))
+    };
+    let list = events(&[
+        e("ledger.checkpointed", 0),
+        e("login.failed", 1),
+        e("ledger.checkpointed", 2),
+    ]);
+    // The org of each event: checkpoints and the login of another org.
+    let orgs = [None, Some("globex"), None];
+    let fired = |rule: Rule| -> Vec<u64> {
+        let mut evaluator = Evaluator::new([rule]);
+        list.iter()
+            .zip(orgs)
+            .flat_map(|(event, org)| evaluator.apply(event, org))
+            .flat_map(|firing| firing.seqs)
+            .collect()
+    };
+    assert_eq!(fired(org_rule(json!(["ledger.checkpointed"]))), [1, 3]);
+    assert_eq!(fired(org_rule(json!(["ledger.checkpointed", "login.failed"]))), [1, 3]);
+    assert!(fired(org_rule(json!(["*"]))).is_empty());
+    assert!(fired(org_rule(json!(["ledger.*"]))).is_empty());
+    assert!(fired(org_rule(json!(["login.failed"]))).is_empty());
 }

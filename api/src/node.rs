@@ -243,6 +243,18 @@ impl Node {
         Ok(())
     }
 
+    /// Publishes checkpoints of the log from this node while it holds the
+    /// checkpoint lease (decision 0020): every `warden serve` offers to.
+    pub fn start_checkpointer(&mut self, config: &crate::config::CheckpointConfig) {
+        let checkpointer = warden_core::ledger::checkpointer::Checkpointer {
+            ledger: self.ledger.clone(),
+            schedule: config.schedule,
+            dir: config.dir.clone(),
+            shutdown: self.shutdown.subscribe(),
+        };
+        self.tasks.push(tokio::spawn(checkpointer.run()));
+    }
+
     /// Stops after every accepted append is committed or refused; the
     /// runner saves its snapshot on the way out.
     pub async fn stop(self) {

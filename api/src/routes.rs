@@ -50,8 +50,8 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::error::ApiError;
 use crate::handlers::{
-    alerts, app_events, audit, audit_keys, auth, health, legal_holds, mfa, openapi, org, prometheus, sessions, users,
-    webhook_endpoints,
+    alerts, app_events, audit, audit_keys, auth, checkpoints, health, legal_holds, mfa, openapi, org, prometheus,
+    sessions, users, webhook_endpoints,
 };
 use crate::pages;
 use crate::request_id;
@@ -73,6 +73,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit/events", get(audit::search))
         .route("/api/v1/audit/events/{seq}", get(audit::detail))
         .route("/api/v1/audit/export", get(audit::export))
+        .route("/api/v1/audit/checkpoints", get(checkpoints::history))
+        .route("/api/v1/audit/checkpoints/latest", get(checkpoints::latest))
+        .route("/api/v1/audit/checkpoints/consistency", get(checkpoints::consistency))
         .route("/api/v1/setup", post(auth::setup))
         .route("/api/v1/sign-in", post(auth::sign_in))
         .route("/api/v1/sign-out", post(auth::sign_out))

@@ -161,6 +161,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
             ..config.alerting.delivery.clone()
         })?;
     }
+    node.start_checkpointer(&config.checkpoints);
     let passkeys = relying_party(&config, address);
     let state = AppState::new(Shared {
         ledger: node.ledger.clone(),

@@ -34,6 +34,83 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, serde_json::Error>
     from_slice(text.as_bytes())
 }
 
+/// The members of the object `text` holds, in the order of the text,
+/// read with [`check`]'s rules. The reasons are the specs' (checkpoint
+/// §3.2 rows `json`, `duplicate_member`, `members`): `not JSON: …`,
+/// `duplicate member name "…"`, `not an object`.
+pub fn object_members(text: &str) -> Result<Vec<(String, serde_json::Value)>, String> {
+    if let Err(error) = check(text.as_bytes()) {
+        let message = error.to_string();
+        return Err(if message.starts_with("duplicate member name") {
+            message
+        } else {
+            format!("not JSON: {message}")
+        });
+    }
+    struct Ordered(Option<Vec<(String, serde_json::Value)>>);
+    impl<'de> de::Deserialize<'de> for Ordered {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct OrderedVisitor;
+            impl<'de> Visitor<'de> for OrderedVisitor {
+                type Value = Ordered;
+                fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                    formatter.write_str("any JSON value")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Ordered, A::Error> {
+                    let mut pairs = Vec::new();
+                    while let Some((name, value)) = members.next_entry::<String, serde_json::Value>()? {
+                        pairs.push((name, value));
+                    }
+                    Ok(Ordered(Some(pairs)))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Ordered, A::Error> {
+                    while items.next_element::<de::IgnoredAny>()?.is_some() {}
+                    Ok(Ordered(None))
+                }
+                fn visit_bool<E>(self, _: bool) -> Result<Ordered, E> {
+                    Ok(Ordered(None))
+                }
+                fn visit_i64<E>(self, _: i64) -> Result<Ordered, E> {
+                    Ok(Ordered(None))
+                }
+                fn visit_u64<E>(self, _: u64) -> Result<Ordered, E> {
+                    Ok(Ordered(None))
+                }
+                fn visit_f64<E>(self, _: f64) -> Result<Ordered, E> {
+                    Ok(Ordered(None))
+                }
+                fn visit_str<E>(self, _: &str) -> Result<Ordered, E> {
+                    Ok(Ordered(None))
+                }
+                fn visit_unit<E>(self) -> Result<Ordered, E> {
+                    Ok(Ordered(None))
+                }
+            }
+            deserializer.deserialize_any(OrderedVisitor)
+        }
+    }
+    let Ordered(pairs) = serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))?;
+    pairs.ok_or_else(|| "not an object".to_string())
+}
+
+/// The object's members by name, once none is unknown and none missing
+/// (`expected` in the order a spec lists them): `unknown member "…"` for
+/// the first unknown in the text, else `missing member "…"` for the first
+/// missing in `expected`'s order.
+pub fn exact_members(
+    members: Vec<(String, serde_json::Value)>,
+    expected: &[&str],
+) -> Result<std::collections::BTreeMap<String, serde_json::Value>, String> {
+    if let Some((name, _)) = members.iter().find(|(name, _)| !expected.contains(&name.as_str())) {
+        return Err(format!("unknown member {}", serde_json::Value::from(name.as_str())));
+    }
+    let by_name: std::collections::BTreeMap<String, serde_json::Value> = members.into_iter().collect();
+    if let Some(missing) = expected.iter().find(|name| !by_name.contains_key(**name)) {
+        return Err(format!("missing member {}", serde_json::Value::from(*missing)));
+    }
+    Ok(by_name)
+}
+
 /// Walks a value, keeping only the member names of the object being read.
 struct Unique;
 

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod audit;
+pub mod checkpoints;
 pub mod deliveries;
 pub mod mfa;
 pub mod projection;
@@ -35,6 +36,7 @@ pub struct ReadModels {
     pub retention: Shared<retention::Retention>,
     pub alerts: Shared<alerts::Alerts>,
     pub deliveries: Shared<deliveries::Deliveries>,
+    pub checkpoints: Shared<checkpoints::Checkpoints>,
 }
 
 impl ReadModels {
@@ -57,6 +59,7 @@ impl ReadModels {
             Box::new(SlotOf::new(Arc::clone(&self.retention))),
             Box::new(SlotOf::new(Arc::clone(&self.alerts))),
             Box::new(SlotOf::new(Arc::clone(&self.deliveries))),
+            Box::new(SlotOf::new(Arc::clone(&self.checkpoints))),
         ]
     }
 }

@@ -493,6 +493,7 @@ def check_fixture(path):
     if bundle_fixture.exists():
         import bundle_check  # noqa: PLC0415 (it imports this module)
         bundle_check.check_fixture(bundle_fixture, expect)
+    __import__("checkpoint_check").check_fixture(pathlib.Path(path).parent / "checkpoint-vectors.json", expect)
     failed = results.count(False)
     print(f"{len(results) - failed} passed, {failed} failed")
     return failed == 0

@@ -101,11 +101,24 @@ pub fn email(alert: &AlertDeliveries, events: &[Event], console: &str) -> Email 
         ));
     }
     text.push_str("\nEach event is signed and chained: the audit console shows its proof.\n");
+    let checkpoints = checkpoint_documents(events);
+    let mut checkpoint_html = String::new();
+    for document in &checkpoints {
+        text.push_str(&format!(
+            "\nSigned checkpoint of the audit log. Keep it where Warden's operators cannot change it; saved as a file, \
+             `warden verify --checkpoint FILE` checks the log against it:\n\n{document}\n"
+        ));
+        checkpoint_html.push_str(&format!(
+            "<h2>Signed checkpoint of the audit log</h2>\n<p>Keep it where Warden's operators cannot change it; saved as a \
+             file, <code>warden verify --checkpoint FILE</code> checks the log against it:</p>\n<pre>{}</pre>\n",
+            escape(document)
+        ));
+    }
     let html = format!(
         "<!doctype html>\n<html><body>\n<h1>{name}</h1>\n<p>Severity: <strong>{severity}</strong><br>Fired: {at}<br>Group: {group}</p>\n\
          <p><a href=\"{url}\">Open the alert in Warden</a></p>\n<h2>Triggering events</h2>\n\
          <table>\n<tr><th>Event</th><th>Kind</th><th>At</th><th>Actor</th><th>Outcome</th></tr>\n{rows}</table>\n\
-         <p>Each event is signed and chained: the audit console shows its proof.</p>\n</body></html>\n",
+         <p>Each event is signed and chained: the audit console shows its proof.</p>\n{checkpoint_html}</body></html>\n",
         name = escape(&fired.name),
         severity = escape(&fired.severity),
         at = escape(&alert.at),
@@ -113,6 +126,16 @@ pub fn email(alert: &AlertDeliveries, events: &[Event], console: &str) -> Email 
         url = escape(&url),
     );
     Email { subject, text, html }
+}
+
+/// The published checkpoints among the events, each as its document's
+/// JSON (the event's `data`, exactly as signed).
+fn checkpoint_documents(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|event| event.kind == warden_core::commands::checkpoint::LEDGER_CHECKPOINTED)
+        .map(|event| event.data.to_string())
+        .collect()
 }
 
 /// The tampering alarm's email ([`super::alarm`]).

@@ -14,6 +14,7 @@ use warden_core::auth::password::HashParams;
 
 mod alerting;
 mod app_tokens;
+mod checkpoints;
 mod connections;
 mod mfa;
 mod web;
@@ -22,6 +23,8 @@ pub use alerting::AlertingConfig;
 use alerting::alerting_config;
 pub use app_tokens::{AppTokenConfig, INSTANCE_TOKEN};
 use app_tokens::{AppTokenFile, app_tokens_config};
+pub use checkpoints::CheckpointConfig;
+use checkpoints::checkpoint_config;
 pub use connections::ConnectionsConfig;
 use connections::connections_config;
 pub use mfa::MfaConfig;
@@ -61,6 +64,18 @@ pub struct Settings {
     /// directory's `audit-index`).
     #[arg(long, env = "WARDEN_AUDIT_INDEX_DIR", global = true)]
     pub audit_index_dir: Option<PathBuf>,
+    /// Publish a signed checkpoint of the log once it has grown by this
+    /// many events (default 10000).
+    #[arg(long, env = "WARDEN_AUDIT_CHECKPOINT_EVERY_EVENTS", global = true)]
+    pub audit_checkpoint_every_events: Option<u64>,
+    /// Publish a signed checkpoint at least this often, in seconds, when
+    /// anything was appended (default 3600).
+    #[arg(long, env = "WARDEN_AUDIT_CHECKPOINT_EVERY_SECONDS", global = true)]
+    pub audit_checkpoint_every_seconds: Option<u64>,
+    /// Also write each checkpoint to this directory (a mounted bucket, a
+    /// WORM volume): `<tree size>.json` and `latest.json`.
+    #[arg(long, env = "WARDEN_AUDIT_CHECKPOINT_DIR", global = true)]
+    pub audit_checkpoint_dir: Option<PathBuf>,
     /// Where the alert evaluator runs: `serve` (inside every `warden
     /// serve`, the default) or `separate` (a `warden alerting` process).
     #[arg(long, env = "WARDEN_ALERT_EVALUATOR", global = true)]
@@ -193,6 +208,9 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     listen: Option<String>,
     audit_index_dir: Option<PathBuf>,
+    audit_checkpoint_every_events: Option<u64>,
+    audit_checkpoint_every_seconds: Option<u64>,
+    audit_checkpoint_dir: Option<PathBuf>,
     alert_evaluator: Option<String>,
     alert_delivery_attempts: Option<u32>,
     alert_delivery_first_retry_ms: Option<u64>,
@@ -278,6 +296,7 @@ pub struct Config {
     pub passwords: PasswordConfig,
     pub mfa: MfaConfig,
     pub alerting: AlertingConfig,
+    pub checkpoints: CheckpointConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -300,6 +319,7 @@ impl Config {
         let web = web_config(settings, &file)?;
         let mfa = mfa_config(settings, &file)?;
         let alerting = alerting_config(settings, &file)?;
+        let checkpoints = checkpoint_config(settings, &file)?;
         let connections = connections_config(settings, &file)?;
         let app_tokens = app_tokens_config(
             settings
@@ -452,6 +472,7 @@ impl Config {
             passwords,
             mfa,
             alerting,
+            checkpoints,
             data_dir,
             audit_index_dir,
             alerts_in_serve,

@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod assurance;
 pub mod audit;
 pub mod backup_codes;
+pub mod checkpoints;
 pub mod legal_holds;
 pub mod mfa;
 pub mod org;

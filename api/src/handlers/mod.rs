@@ -5,6 +5,7 @@ pub mod app_events;
 pub mod audit;
 pub mod audit_keys;
 pub mod auth;
+pub mod checkpoints;
 pub mod health;
 pub mod legal_holds;
 pub mod mfa;

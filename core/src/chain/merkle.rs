@@ -115,30 +115,83 @@ impl Tree {
     /// `old` events are a prefix of the whole tree. `None` unless
     /// `0 < old <= size`.
     pub fn consistency(&self, old: u64) -> Option<Vec<Digest>> {
-        if old == 0 || old > self.size() {
-            return None;
+        let ranges = consistency_ranges(old, self.size())?;
+        Some(ranges.iter().map(|&(start, len)| self.range_root(start, len)).collect())
+    }
+}
+
+/// The leaf ranges `(start, len)` whose roots make the consistency proof
+/// (RFC 9162 §2.1.4.1) from `old` to `size` leaves, in proof order. `None`
+/// unless `0 < old <= size`.
+pub fn consistency_ranges(old: u64, size: u64) -> Option<Vec<(u64, u64)>> {
+    if old == 0 || old > size {
+        return None;
+    }
+    let mut ranges = Vec::new();
+    subproof(old, 0, size, true, &mut ranges);
+    Some(ranges)
+}
+
+/// SUBPROOF(m, D[start:start + n], complete), as ranges.
+fn subproof(m: u64, start: u64, n: u64, complete: bool, ranges: &mut Vec<(u64, u64)>) {
+    if m == n {
+        if !complete {
+            ranges.push((start, n));
         }
-        let mut proof = Vec::new();
-        self.subproof(old, 0, self.size(), true, &mut proof);
-        Some(proof)
+        return;
+    }
+    let k = largest_power_of_two_below(n);
+    if m <= k {
+        subproof(m, start, k, complete, ranges);
+        ranges.push((start + k, n - k));
+    } else {
+        subproof(m - k, start + k, n - k, false, ranges);
+        ranges.push((start, k));
+    }
+}
+
+/// A consistency proof computed from the event hashes streamed in order,
+/// with O(log n) memory: what the endpoint serves for a log too large to
+/// hold as a [`Tree`].
+pub struct StreamedConsistency {
+    ranges: Vec<(u64, u64)>,
+    roots: Vec<Frontier>,
+    pushed: u64,
+    size: u64,
+}
+
+impl StreamedConsistency {
+    /// `None` unless `0 < old <= size`.
+    pub fn new(old: u64, size: u64) -> Option<Self> {
+        let ranges = consistency_ranges(old, size)?;
+        let roots = vec![Frontier::new(); ranges.len()];
+        Some(StreamedConsistency {
+            ranges,
+            roots,
+            pushed: 0,
+            size,
+        })
     }
 
-    /// SUBPROOF(m, D[start:start + n], complete).
-    fn subproof(&self, m: u64, start: u64, n: u64, complete: bool, proof: &mut Vec<Digest>) {
-        if m == n {
-            if !complete {
-                proof.push(self.range_root(start, n));
+    /// The next event's hash (from seq 1).
+    pub fn push(&mut self, event_hash: &Digest) {
+        let index = self.pushed;
+        for (&(start, len), root) in self.ranges.iter().zip(self.roots.iter_mut()) {
+            if (start..start + len).contains(&index) {
+                root.push(event_hash);
             }
-            return;
         }
-        let k = largest_power_of_two_below(n);
-        if m <= k {
-            self.subproof(m, start, k, complete, proof);
-            proof.push(self.range_root(start + k, n - k));
-        } else {
-            self.subproof(m - k, start + k, n - k, false, proof);
-            proof.push(self.range_root(start, k));
-        }
+        self.pushed += 1;
+    }
+
+    /// How many hashes it still needs.
+    pub fn missing(&self) -> u64 {
+        self.size.saturating_sub(self.pushed)
+    }
+
+    /// The proof, once exactly `size` hashes were pushed.
+    pub fn finish(self) -> Option<Vec<Digest>> {
+        (self.pushed == self.size).then(|| self.roots.iter().map(Frontier::root).collect())
     }
 }
 
@@ -364,6 +417,23 @@ mod tests {
             );
         }
         assert_eq!(tree.root_at(71), None);
+    }
+
+    #[test]
+    fn a_streamed_consistency_proof_is_the_tree_s() {
+        let hashes = hashes(70);
+        let tree = Tree::of_hashes(hashes.clone());
+        for old in 1..=70 {
+            let mut streamed = StreamedConsistency::new(old, 70).unwrap();
+            for hash in &hashes {
+                streamed.push(hash);
+            }
+            assert_eq!(streamed.missing(), 0);
+            assert_eq!(streamed.finish(), tree.consistency(old), "old {old}");
+        }
+        assert!(StreamedConsistency::new(0, 70).is_none());
+        assert!(StreamedConsistency::new(71, 70).is_none());
+        assert!(StreamedConsistency::new(3, 70).unwrap().finish().is_none());
     }
 
     #[test]

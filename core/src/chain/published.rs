@@ -26,8 +26,38 @@ use crate::event::timestamp;
 pub const FORMAT: &str = "warden-audit-checkpoint/v1";
 pub const DOMAIN: &[u8] = b"warden/audit-chain/v1/published-checkpoint\n";
 pub const CONSISTENCY_FORMAT: &str = "warden-audit-consistency/v1";
+const SIZES: &str = "from and to must be tree sizes with 1 <= from <= to <= 2^53-1";
 /// The largest tree size a checkpoint may state (as `seq`, audit-chain §3.2).
 const MAX_TREE_SIZE: u64 = (1 << 53) - 1;
+/// The members of a checkpoint document, in the spec's order.
+const MEMBERS: [&str; 8] = [
+    "format",
+    "tree_size",
+    "root",
+    "head",
+    "at",
+    "key_id",
+    "public_key",
+    "sig",
+];
+const CONSISTENCY_MEMBERS: [&str; 4] = ["format", "from", "to", "proof"];
+
+/// A member that must be a string of `digits` lower-case hex digits.
+fn hex_member<T>(
+    value: serde_json::Value,
+    name: &str,
+    decode: fn(&str) -> Option<T>,
+    digits: usize,
+) -> Result<T, String> {
+    value
+        .as_str()
+        .and_then(decode)
+        .ok_or_else(|| format!("{name} must be {digits} lower-case hex digits"))
+}
+
+fn public_key_of(bytes: &[u8; 32]) -> Result<VerifyingKey, String> {
+    public_key(bytes).map_err(str::to_string)
+}
 
 /// A published checkpoint, as it travels (and as the `data` of its
 /// `ledger.checkpointed` event).
@@ -82,22 +112,57 @@ impl PublishedCheckpoint {
         }
     }
 
-    /// Reads a checkpoint document with the spec's rules (no duplicate or
-    /// unknown member) and checks it: the format, a tree size from 1 to
-    /// 2^53−1, the time, a strong public key that `key_id` names, and the
-    /// signature under that key. Whether the key is *trusted* is the
-    /// caller's question ([`PublishedCheckpoint::key`]).
+    /// Reads a checkpoint document with the spec's checks (audit-checkpoint
+    /// §3.2), in its order and with its reasons: JSON, duplicate members,
+    /// exactly the 8 members, then each member, the key, the key id and
+    /// the signature under that key. Whether the key is *trusted* is
+    /// [`PublishedCheckpoint::trusted`]'s question.
     pub fn parse(text: &str) -> Result<PublishedCheckpoint, String> {
-        let checkpoint: PublishedCheckpoint =
-            crate::strict_json::from_str(text).map_err(|e| format!("not a checkpoint document: {e}"))?;
+        let members = crate::strict_json::object_members(text)?;
+        let mut members = crate::strict_json::exact_members(members, &MEMBERS)?;
+        let mut take = |name: &str| members.remove(name).unwrap_or_default();
+        let format = take("format");
+        if format.as_str() != Some(FORMAT) {
+            return Err(format!("format is {format}, not \"{FORMAT}\""));
+        }
+        let tree_size = take("tree_size")
+            .as_u64()
+            .filter(|size| (1..=MAX_TREE_SIZE).contains(size))
+            .ok_or("tree_size must be from 1 to 2^53-1")?;
+        let root = hex_member(take("root"), "root", Digest::from_hex, 64)?;
+        let head = hex_member(take("head"), "head", Digest::from_hex, 64)?;
+        let at = take("at")
+            .as_str()
+            .filter(|at| timestamp::parse(at).is_some())
+            .ok_or("at is not a timestamp like 2026-01-02T03:04:05.000000Z")?
+            .to_string();
+        let public_key = hex_member(take("public_key"), "public_key", Digest::from_hex, 64)?;
+        let key_id_value = take("key_id");
+        let sig = take("sig");
+        let key = public_key_of(&public_key.0)?;
+        if key_id_value.as_str() != Some(key_id(&key).as_str()) {
+            return Err("key_id does not name public_key".into());
+        }
+        let sig = hex_member(sig, "sig", Signature::from_hex, 128)?;
+        let checkpoint = PublishedCheckpoint {
+            format: FORMAT.into(),
+            tree_size,
+            root,
+            head,
+            at,
+            key_id: key_id(&key),
+            public_key: public_key.to_hex(),
+            sig,
+        };
         checkpoint.check()?;
         Ok(checkpoint)
     }
 
-    /// The checks of [`PublishedCheckpoint::parse`] on a decoded document.
+    /// The checks of [`PublishedCheckpoint::parse`] on a decoded document
+    /// (one Warden wrote, or decoded from an event).
     pub fn check(&self) -> Result<(), String> {
         if self.format != FORMAT {
-            return Err(format!("format is {:?}, not {FORMAT:?}", self.format));
+            return Err(format!("format is {:?}, not \"{FORMAT}\"", self.format));
         }
         if self.tree_size == 0 || self.tree_size > MAX_TREE_SIZE {
             return Err("tree_size must be from 1 to 2^53-1".into());
@@ -107,7 +172,7 @@ impl PublishedCheckpoint {
         }
         let key = self.key()?;
         if key_id(&key) != self.key_id {
-            return Err(format!("key_id {} does not name public_key", self.key_id));
+            return Err("key_id does not name public_key".into());
         }
         let signature = ed25519_dalek::Signature::from_bytes(&self.sig.0);
         key.verify_strict(
@@ -117,10 +182,29 @@ impl PublishedCheckpoint {
         .map_err(|_| "the signature does not verify under public_key".to_string())
     }
 
+    /// Whether the key that signed it is one the verifier trusts
+    /// (audit-checkpoint §4): a pinned key, or one the verified log
+    /// announced, compared by bytes.
+    pub fn trusted(&self, pinned: &[VerifyingKey], announced: &[VerifyingKey]) -> Result<(), String> {
+        let key = self.key()?;
+        if pinned
+            .iter()
+            .chain(announced)
+            .any(|trusted| trusted.as_bytes() == key.as_bytes())
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "the checkpoint is signed by {}, which is not a key you trust",
+                self.key_id
+            ))
+        }
+    }
+
     /// The key the document names (not yet trusted).
     pub fn key(&self) -> Result<VerifyingKey, String> {
-        let bytes = Digest::from_hex(&self.public_key).ok_or("public_key is not 64 lower-case hex digits")?;
-        public_key(&bytes.0).map_err(str::to_string)
+        let bytes = Digest::from_hex(&self.public_key).ok_or("public_key must be 64 lower-case hex digits")?;
+        public_key_of(&bytes.0)
     }
 
     /// One line for people: `seq 1200 hash … (root …), signed at …`.
@@ -257,13 +341,33 @@ impl ConsistencyProof {
         }
     }
 
+    /// Reads a consistency proof document with the spec's checks
+    /// (audit-checkpoint §6.1), in its order and with its reasons.
     pub fn parse(text: &str) -> Result<ConsistencyProof, String> {
-        let proof: ConsistencyProof =
-            crate::strict_json::from_str(text).map_err(|e| format!("not a consistency proof document: {e}"))?;
-        if proof.format != CONSISTENCY_FORMAT {
-            return Err(format!("format is {:?}, not {CONSISTENCY_FORMAT:?}", proof.format));
+        let members = crate::strict_json::object_members(text)?;
+        let mut members = crate::strict_json::exact_members(members, &CONSISTENCY_MEMBERS)?;
+        let mut take = |name: &str| members.remove(name).unwrap_or_default();
+        let format = take("format");
+        if format.as_str() != Some(CONSISTENCY_FORMAT) {
+            return Err(format!("format is {format}, not \"{CONSISTENCY_FORMAT}\""));
         }
-        Ok(proof)
+        let (from, to) = (take("from").as_u64(), take("to").as_u64());
+        let (Some(from), Some(to)) = (from, to) else {
+            return Err(SIZES.into());
+        };
+        if from == 0 || from > to || to > MAX_TREE_SIZE {
+            return Err(SIZES.into());
+        }
+        let proof = take("proof")
+            .as_array()
+            .and_then(|hashes| {
+                hashes
+                    .iter()
+                    .map(|hash| hash.as_str().and_then(Digest::from_hex))
+                    .collect::<Option<Vec<Digest>>>()
+            })
+            .ok_or("proof must be an array of hashes of 64 lower-case hex digits")?;
+        Ok(ConsistencyProof::new(from, to, proof))
     }
 
     /// Whether the log `newer` describes begins with the log `older`
@@ -373,7 +477,7 @@ mod tests {
             ),
             (with(&good, "public_key", "00".repeat(32)), "weak"),
             (with(&good, "public_key", "AB".repeat(32)), "64 lower-case hex"),
-            (with(&good, "extra", 1), "unknown field"),
+            (with(&good, "extra", 1), "unknown member"),
         ];
         for (document, expected) in cases {
             let error = PublishedCheckpoint::parse(&document.to_string()).unwrap_err();

@@ -10,6 +10,7 @@
 pub mod archive;
 pub mod breaker;
 pub mod bundle;
+pub mod checkpointer;
 mod errors;
 pub mod postgres;
 mod rows;

@@ -57,6 +57,8 @@ pub enum Leader {
     Relay,
     /// Delivering alerts to their recipients.
     AlertDelivery,
+    /// Publishing checkpoints of the log.
+    Checkpoints,
 }
 
 /// Held while this process leads; dropping it lets another node take

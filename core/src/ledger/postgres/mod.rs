@@ -32,6 +32,7 @@ use append::{BEGIN_AND_LOCK, SOCKET_STATEMENT_BYTES, TCP_STATEMENT_BYTES, read_s
 /// `pg_try_advisory_lock` key held by the one relay ("WARDEN\0\2").
 const RELAY_LOCK: i64 = 0x5741_5244_454E_0002;
 const ALERT_DELIVERY_LOCK: i64 = 0x5741_5244_454E_0003;
+const CHECKPOINTS_LOCK: i64 = 0x5741_5244_454E_0004;
 
 /// The `NOTIFY` channel on which every commit announces its last seq.
 const COMMITS_CHANNEL: &str = "warden_commits";
@@ -428,6 +429,7 @@ impl LedgerStore for PostgresStore {
             .bind(match leader {
                 Leader::Relay => RELAY_LOCK,
                 Leader::AlertDelivery => ALERT_DELIVERY_LOCK,
+                Leader::Checkpoints => CHECKPOINTS_LOCK,
             })
             .fetch_one(&mut *connection)
             .await?;
