@@ -30,24 +30,28 @@ pub struct Schedule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Last {
     pub tree_size: u64,
-    /// The seq of its own `ledger.checkpointed` event.
-    pub event_seq: u64,
     pub at: DateTime<Utc>,
 }
 
-/// Whether a checkpoint of the log at `head` is due at `now`.
+/// Warden's bookkeeping of checkpoints and alerts: a checkpoint and the
+/// alert that delivers it must not themselves make the next one due (an
+/// idle log would be checkpointed forever). They are covered by the next
+/// checkpoint that other events bring.
+pub fn is_quiet(kind: &str) -> bool {
+    kind == LEDGER_CHECKPOINTED || kind.starts_with("alert.")
+}
+
+/// Whether a checkpoint of the log at `head` is due at `now`, `news`
+/// being the events after the last checkpoint's tree size that are not
+/// [`is_quiet`].
 ///
-/// Never for an empty log, nor when nothing but the last checkpoint's own
-/// event was appended since it (an idle log is not checkpointed again and
-/// again: the last checkpoint still describes it, minus its own event).
-pub fn due(schedule: &Schedule, last: Option<&Last>, head: u64, now: DateTime<Utc>) -> bool {
+/// The first as soon as the log holds an event; then once `news` reaches
+/// `every_events`, or once `every` has passed with any news.
+pub fn due(schedule: &Schedule, last: Option<&Last>, news: u64, head: u64, now: DateTime<Utc>) -> bool {
     let Some(last) = last else {
         return head > 0;
     };
-    if head <= last.event_seq.max(last.tree_size) {
-        return false;
-    }
-    head - last.tree_size >= schedule.every_events || now - last.at >= schedule.every
+    news > 0 && (news >= schedule.every_events || now - last.at >= schedule.every)
 }
 
 pub fn checkpointed(context: &Context, checkpoint: &PublishedCheckpoint) -> NewEvent {
@@ -61,41 +65,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_checkpoint_is_due_when_the_log_grew_enough_or_long_ago() {
+    fn a_checkpoint_is_due_when_enough_happened_or_long_ago() {
         let schedule = Schedule {
             every_events: 100,
             every: Duration::seconds(60),
         };
         let t0 = crate::event::timestamp::parse("2026-12-04T02:00:00.000000Z").unwrap();
-        let last = Last {
-            tree_size: 500,
-            event_seq: 501,
-            at: t0,
-        };
+        let last = Last { tree_size: 500, at: t0 };
         let later = |seconds| t0 + Duration::seconds(seconds);
-        // (last, head, now, due)
+        // (last, news, head, now, due)
         let cases = [
-            (None, 0, t0, false),
-            (None, 1, t0, true),
-            (None, 10_000, t0, true),
-            (Some(last), 501, later(3600), false),
-            (Some(last), 500, later(3600), false),
-            (Some(last), 502, later(59), false),
-            (Some(last), 502, later(60), true),
-            (Some(last), 599, later(1), false),
-            (Some(last), 600, later(1), true),
-            (Some(last), 600, t0 - Duration::seconds(30), true),
-            (Some(last), 550, t0 - Duration::seconds(30), false),
-            // The checkpoint event landed after others (a busy log).
-            (Some(Last { event_seq: 510, ..last }), 510, later(600), false),
-            (Some(Last { event_seq: 510, ..last }), 511, later(600), true),
+            (None, 0, 0, t0, false),
+            (None, 0, 1, t0, true),
+            (None, 0, 10_000, t0, true),
+            // Only its own event and alerts since: an idle log.
+            (Some(last), 0, 503, later(3600), false),
+            (Some(last), 1, 502, later(59), false),
+            (Some(last), 1, 502, later(60), true),
+            (Some(last), 99, 700, later(1), false),
+            (Some(last), 100, 600, later(1), true),
+            // A clock that went back: the count still decides.
+            (Some(last), 100, 600, t0 - Duration::seconds(30), true),
+            (Some(last), 50, 550, t0 - Duration::seconds(30), false),
         ];
-        for (last, head, now, expected) in cases {
+        for (last, news, head, now, expected) in cases {
             assert_eq!(
-                due(&schedule, last.as_ref(), head, now),
+                due(&schedule, last.as_ref(), news, head, now),
                 expected,
-                "{last:?} head {head} at {now}"
+                "{last:?} news {news} head {head} at {now}"
             );
+        }
+    }
+
+    #[test]
+    fn checkpoints_and_alerts_are_quiet_and_nothing_else_is() {
+        for kind in [
+            LEDGER_CHECKPOINTED,
+            "alert.fired",
+            "alert.delivered",
+            "alert.dead_lettered",
+        ] {
+            assert!(is_quiet(kind), "{kind}");
+        }
+        for kind in [
+            "alert_rule.created",
+            "login.failed",
+            "ledger.archived",
+            "signing_key.added",
+            "app.alert.x",
+        ] {
+            assert!(!is_quiet(kind), "{kind}");
         }
     }
 }

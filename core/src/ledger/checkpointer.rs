@@ -5,6 +5,7 @@
 //! rules that select it and the endpoint take it) and writes it to the
 //! checkpoint directory, if one is configured.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,12 +33,46 @@ pub struct Checkpointer {
     pub shutdown: watch::Receiver<bool>,
 }
 
-/// What the leader knows of the log: its root so far, its head, and the
-/// latest checkpoint in it.
+/// The seqs of recent news kept, to count those after a checkpoint found
+/// in the log (appended while it was being signed).
+const RECENT: usize = 4096;
+
+/// What the leader knows of the log: its root so far, its head, the
+/// latest checkpoint in it, and the news since ([`checkpoint::due`]).
+#[derive(Default)]
 struct Followed {
     frontier: Frontier,
     head: Digest,
     last: Option<Last>,
+    news: u64,
+    /// The seqs of the latest news, oldest first.
+    recent: VecDeque<u64>,
+}
+
+impl Followed {
+    fn see(&mut self, event: &crate::Event) {
+        self.frontier.push(&event.hash);
+        self.head = event.hash;
+        if event.kind == LEDGER_CHECKPOINTED {
+            let stated = crate::commands::payload::<PublishedCheckpoint>(event);
+            let at = stated.as_ref().and_then(|c| timestamp::parse(&c.at));
+            if let (Some(stated), Some(at)) = (stated, at) {
+                self.checkpointed(stated.tree_size, at);
+            }
+        } else if !checkpoint::is_quiet(&event.kind) {
+            self.news += 1;
+            self.recent.push_back(event.seq);
+            if self.recent.len() > RECENT {
+                self.recent.pop_front();
+            }
+        }
+    }
+
+    fn checkpointed(&mut self, tree_size: u64, at: chrono::DateTime<chrono::Utc>) {
+        self.last = Some(Last { tree_size, at });
+        self.recent.retain(|seq| *seq > tree_size);
+        self.news = self.recent.len() as u64;
+    }
 }
 
 impl Checkpointer {
@@ -86,7 +121,8 @@ impl Checkpointer {
             }
             self.follow(&mut followed).await?;
             let now = now_micros();
-            if checkpoint::due(&self.schedule, followed.last.as_ref(), followed.frontier.size(), now) {
+            let (last, news, head) = (followed.last.as_ref(), followed.news, followed.frontier.size());
+            if checkpoint::due(&self.schedule, last, news, head, now) {
                 self.publish(&mut followed).await?;
                 continue;
             }
@@ -103,11 +139,7 @@ impl Checkpointer {
     /// every event kept.
     async fn start(&self) -> Result<Followed, LedgerError> {
         let store = self.ledger.store();
-        let mut followed = Followed {
-            frontier: Frontier::new(),
-            head: Digest::ZERO,
-            last: None,
-        };
+        let mut followed = Followed::default();
         if store.archive_boundary().await?.is_some() {
             for hash in store.archived_hashes().await? {
                 followed.frontier.push(&hash);
@@ -129,19 +161,7 @@ impl Checkpointer {
                         reason: format!("the log skips to seq {}", event.seq),
                     });
                 }
-                followed.frontier.push(&event.hash);
-                followed.head = event.hash;
-                if event.kind == LEDGER_CHECKPOINTED {
-                    let stated = crate::commands::payload::<PublishedCheckpoint>(event);
-                    let at = stated.as_ref().and_then(|c| timestamp::parse(&c.at));
-                    if let (Some(stated), Some(at)) = (stated, at) {
-                        followed.last = Some(Last {
-                            tree_size: stated.tree_size,
-                            event_seq: event.seq,
-                            at,
-                        });
-                    }
-                }
+                followed.see(event);
             }
             if events.len() < READ_CHUNK {
                 return Ok(());
@@ -175,11 +195,7 @@ impl Checkpointer {
             .append_one(checkpoint::checkpointed(&context, &checkpoint))
             .await
             .map_err(|error| LedgerError::Refused(format!("cannot append the checkpoint: {error}")))?;
-        followed.last = Some(Last {
-            tree_size: checkpoint.tree_size,
-            event_seq: event.seq,
-            at: now,
-        });
+        followed.checkpointed(checkpoint.tree_size, now);
         metrics::gauge!("warden_checkpoint_tree_size").set(checkpoint.tree_size as f64);
         tracing::info!(
             tree_size = checkpoint.tree_size,

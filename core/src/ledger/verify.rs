@@ -14,6 +14,9 @@ const CHUNK: usize = 5000;
 pub struct Verified {
     pub events: u64,
     pub head: Head,
+    /// The keys the chain trusted at its end: pinned, or announced by the
+    /// verified events (or the archive boundary they start from).
+    pub keys: Vec<ed25519_dalek::VerifyingKey>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,5 +80,6 @@ pub async fn verify_store(
             seq: verifier.next_seq() - 1,
             hash: verifier.prev(),
         },
+        keys: verifier.trusted_keys().map(|(_, key)| *key).collect(),
     })
 }

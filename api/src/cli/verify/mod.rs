@@ -1,7 +1,10 @@
 //! `warden verify`: checks continuity, links, hashes and signatures of the
 //! configured log, of an exported JSON Lines file, or of a signed export
-//! bundle, and names the first bad `seq`. Exit code 0 only when everything
-//! is intact.
+//! bundle, and names the first bad `seq`; then compares it with the
+//! checkpoints an auditor kept ([`checkpoints`]). Exit code 0 only when
+//! everything is intact.
+
+mod checkpoints;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +14,10 @@ use ed25519_dalek::VerifyingKey;
 use warden_core::Event;
 use warden_core::chain::coverage::{self, Coverage, Expected};
 use warden_core::chain::lines::Lines;
+use warden_core::chain::merkle::Frontier;
+use warden_core::chain::published::{ConsistencyProof, PublishedCheckpoint};
 use warden_core::chain::{ChainVerifier, Digest};
+use warden_core::commands::retention::Archived;
 use warden_core::ledger::LedgerError;
 use warden_core::ledger::archive::start_verifier;
 use warden_core::ledger::verify::{VerifyError, verify_store};
@@ -50,6 +56,17 @@ pub struct VerifyArgs {
     /// another hash there (rewritten, forked).
     #[arg(long, value_name = "SEQ:HASH", value_parser = parse_head)]
     expect_head: Option<(u64, Digest)>,
+    /// A checkpoint kept from Warden's publications (the document, its
+    /// `ledger.checkpointed` event, or the alert webhook body that carried
+    /// it); repeatable. Fails when the events were cut short, rolled back
+    /// or forked since it was signed.
+    #[arg(long = "checkpoint", value_name = "FILE")]
+    checkpoints: Vec<PathBuf>,
+    /// A consistency proof (GET /api/v1/audit/checkpoints/consistency)
+    /// between two kept checkpoints, or a kept checkpoint and the
+    /// bundle's; repeatable.
+    #[arg(long = "consistency", value_name = "FILE")]
+    consistency: Vec<PathBuf>,
 }
 
 fn parse_head(text: &str) -> Result<(u64, Digest), String> {
@@ -76,6 +93,8 @@ pub async fn run(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> 
 struct Checked {
     covered: Option<Coverage>,
     expected_hash: Option<Digest>,
+    /// The keys the verified events announced (and the pinned ones).
+    keys: Vec<VerifyingKey>,
 }
 
 async fn check(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> {
@@ -87,13 +106,26 @@ async fn check(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> {
         from: args.expect_from,
         head: args.expect_head,
     };
+    let kept = args
+        .checkpoints
+        .iter()
+        .map(|path| checkpoints::load_checkpoints(path))
+        .collect::<Result<Vec<_>, _>>()?
+        .concat();
+    let proofs = args
+        .consistency
+        .iter()
+        .map(|path| checkpoints::load_proof(path))
+        .collect::<Result<Vec<_>, _>>()?;
     let started = std::time::Instant::now();
     if let Some(path) = &args.bundle {
-        return verify_bundle(path, &trusted, &expected);
+        return verify_bundle(path, &trusted, &expected, &kept, &proofs);
     }
+    let mut observer = checkpoints::Observer::new(&kept, Some(Frontier::new()));
+    let expected_seq = expected.head.map(|(seq, _)| seq);
     let outcome = match &args.file {
-        Some(path) => verify_file(path, trusted, threads, expected.head.map(|(seq, _)| seq)),
-        None => verify_log(config, &trusted, threads, expected.head.map(|(seq, _)| seq)).await,
+        Some(path) => verify_file(path, trusted.clone(), threads, expected_seq, &mut observer),
+        None => verify_log(config, &trusted, threads, expected_seq, &mut observer, !kept.is_empty()).await,
     };
     let checked = match outcome {
         Ok(checked) => checked,
@@ -115,6 +147,27 @@ async fn check(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> {
         say(format!("FAILED at {unexpected}"));
         return Ok(ExitCode::from(EXIT_TAMPERED));
     }
+    let span = checked
+        .covered
+        .as_ref()
+        .map(|covered| (covered.first.0, covered.last.0));
+    let report = checkpoints::check_log(&kept, &proofs, &observer, span, &trusted, &checked.keys);
+    if !report.failed.is_empty() {
+        for line in &report.failed {
+            say(line);
+        }
+        say(match &checked.covered {
+            Some(covered) => format!(
+                "the {} events verified (seq {}..{}) are intact in themselves: what is missing or different is \
+                 what the checkpoints name",
+                covered.events(),
+                covered.first.0,
+                covered.last.0
+            ),
+            None => "the log holds no event at all".to_string(),
+        });
+        return Ok(ExitCode::from(EXIT_TAMPERED));
+    }
     let Some(covered) = checked.covered else {
         say("nothing verified: 0 events");
         return Ok(ExitCode::from(EXIT_CANNOT_CHECK));
@@ -128,7 +181,23 @@ async fn check(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> {
         covered.events() as f64 / seconds.max(1e-9)
     ));
     say(describe(&covered, &expected));
-    Ok(ExitCode::SUCCESS)
+    Ok(checkpoint_lines(&report))
+}
+
+/// Prints what the kept checkpoints showed (none failed): 0, or 2 when
+/// one could not be used or compared.
+fn checkpoint_lines(report: &checkpoints::Report) -> ExitCode {
+    for line in &report.held {
+        say(format!("checkpoint: {line}"));
+    }
+    for line in &report.unchecked {
+        say(format!("checkpoint: {line}"));
+    }
+    if report.unchecked.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CANNOT_CHECK)
+    }
 }
 
 /// The verdict's second line: where the verified events start, and what
@@ -158,6 +227,8 @@ async fn verify_log(
     trusted: &[VerifyingKey],
     threads: usize,
     expected_seq: Option<u64>,
+    observer: &mut checkpoints::Observer,
+    observe: bool,
 ) -> Result<Checked, VerifyError> {
     let store = open_existing_store(config)
         .await
@@ -175,7 +246,11 @@ async fn verify_log(
         return Ok(Checked {
             covered: None,
             expected_hash: None,
+            keys: verified.keys,
         });
+    }
+    if observe {
+        observe_log(store.as_ref(), observer, first.0, verified.head.seq).await?;
     }
     let expected_hash = match expected_seq {
         Some(seq) if (first.0..=verified.head.seq).contains(&seq) => {
@@ -189,7 +264,64 @@ async fn verify_log(
             last: (verified.head.seq, verified.head.hash),
         }),
         expected_hash,
+        keys: verified.keys,
     })
+}
+
+/// Feeds the verified log's hashes up to the largest kept checkpoint to
+/// `observer`: from seq 1, or after an archive from the archived hashes
+/// the database keeps when they are the ones its verified boundary names
+/// (their root and last hash, audit-checkpoint §5.2).
+async fn observe_log(
+    store: &dyn warden_core::ledger::LedgerStore,
+    observer: &mut checkpoints::Observer,
+    first: u64,
+    last: u64,
+) -> Result<(), VerifyError> {
+    if first > 1 {
+        observer.start_from(bound_archive(store, first - 1).await?);
+    }
+    let until = observer.needs_up_to().min(last);
+    let mut next = first;
+    while next <= until {
+        let events = store.read(next, 10_000.min((until - next + 1) as usize)).await?;
+        let Some(last_read) = events.last().map(|event| event.seq) else {
+            break;
+        };
+        for event in &events {
+            observer.push(event.seq, &event.hash);
+        }
+        next = last_read + 1;
+    }
+    Ok(())
+}
+
+/// The tree of the archived events `1..=through`, if the archived hashes
+/// the database keeps are those the `ledger.archived` boundary names.
+async fn bound_archive(
+    store: &dyn warden_core::ledger::LedgerStore,
+    through: u64,
+) -> Result<Option<Frontier>, VerifyError> {
+    let Some(boundary) = store.archive_boundary().await? else {
+        return Ok(None);
+    };
+    let Some(event) = store.read_seqs(&[boundary.event_seq]).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let Some(archived) = warden_core::commands::payload::<Archived>(&event) else {
+        return Ok(None);
+    };
+    let mut frontier = Frontier::new();
+    let mut last = Digest::ZERO;
+    for hash in store.archived_hashes().await? {
+        frontier.push(&hash);
+        last = hash;
+    }
+    let bound = frontier.size() == through
+        && archived.through == through
+        && frontier.root() == archived.root
+        && last == archived.last_hash;
+    Ok(bound.then_some(frontier))
 }
 
 fn trusted_keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, String> {
@@ -242,6 +374,7 @@ fn verify_file(
     trusted: Vec<VerifyingKey>,
     threads: usize,
     expected_seq: Option<u64>,
+    observer: &mut checkpoints::Observer,
 ) -> Result<Checked, VerifyError> {
     let file = std::fs::File::open(path)
         .map_err(|e| VerifyError::Ledger(LedgerError::NotFound(format!("{}: {e}", path.display()))))?;
@@ -281,6 +414,7 @@ fn verify_file(
         if Some(event.seq) == expected_seq {
             expected_hash = Some(event.hash);
         }
+        observer.push(event.seq, &event.hash);
         chunk.push(event);
         if chunk.len() == 5000 {
             verifier.check_all(&chunk, threads)?;
@@ -291,6 +425,7 @@ fn verify_file(
         return Ok(Checked {
             covered: None,
             expected_hash: None,
+            keys: trusted,
         });
     };
     verifier.check_all(&chunk, threads)?;
@@ -300,11 +435,18 @@ fn verify_file(
             last: (verifier.next_seq() - 1, verifier.prev()),
         }),
         expected_hash,
+        keys: verifier.trusted_keys().map(|(_, key)| *key).collect(),
     })
 }
 
 /// Verifies a signed bundle and says what it proves.
-fn verify_bundle(path: &PathBuf, trusted: &[VerifyingKey], expected: &Expected) -> Result<ExitCode, String> {
+fn verify_bundle(
+    path: &PathBuf,
+    trusted: &[VerifyingKey],
+    expected: &Expected,
+    kept: &[PublishedCheckpoint],
+    proofs: &[ConsistencyProof],
+) -> Result<ExitCode, String> {
     use warden_core::chain::bundle::{self, Selection};
 
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -367,6 +509,17 @@ fn verify_bundle(path: &PathBuf, trusted: &[VerifyingKey], expected: &Expected) 
         }
         Err((_, reason)) => return Err(reason),
     }
+    let report = checkpoints::check_bundle(kept, proofs, checkpoint, trusted, &[verified.signer.1]);
+    if !report.failed.is_empty() {
+        for line in &report.failed {
+            say(line);
+        }
+        say(format!(
+            "the bundle itself verified: {} events, proven in its log of {} events",
+            verified.events, checkpoint.tree_size
+        ));
+        return Ok(ExitCode::from(EXIT_TAMPERED));
+    }
     let selection = match &verified.selection {
         Selection::Range { from, to } => format!("the range {from}..{to}"),
         Selection::Search { org, filters } => format!("a search of org {org} ({} filters)", filters.len()),
@@ -402,5 +555,5 @@ fn verify_bundle(path: &PathBuf, trusted: &[VerifyingKey], expected: &Expected) 
         "signed by {key_id} (public key {}): {trust}",
         hex::encode(key.as_bytes())
     ));
-    Ok(ExitCode::SUCCESS)
+    Ok(checkpoint_lines(&report))
 }
