@@ -19,7 +19,7 @@ use warden_core::ledger::postgres::PostgresStore;
 use warden_tests::TestDatabase;
 use warden_tests::audit::{signed_in, two_orgs_on};
 use warden_tests::peers::{SmtpSink, WebhookReceiver};
-use warden_tests::process::{NodeEnv, Server};
+use warden_tests::process::{NodeEnv, Server, bundle_verify_bin};
 use warden_tests::web::{WebClient, assert_refused};
 
 struct Ran {
@@ -29,6 +29,19 @@ struct Ran {
 
 fn verify(env: &NodeEnv, args: &[&str]) -> Ran {
     let output = env.run(&[&["verify"], args].concat());
+    Ran {
+        code: output.status.code().unwrap(),
+        out: format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+/// The auditor's offline tool.
+fn tool(args: &[&str]) -> Ran {
+    let output = Command::new(bundle_verify_bin()).args(args).output().unwrap();
     Ran {
         code: output.status.code().unwrap(),
         out: format!(
@@ -235,7 +248,11 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
     ] {
         assert_refused(&member.get(path).await, 403, "forbidden");
         assert_refused(&admin.get(path).await, 403, "forbidden");
-        assert_refused(&WebClient::new(&instance.server).get(path).await, 401, "session_required");
+        assert_refused(
+            &WebClient::new(&instance.server).get(path).await,
+            401,
+            "session_required",
+        );
     }
     // Another org's auditor reads the same instance-wide checkpoints.
     let mut other = signed_in(&instance.server, "auditor@globex.test").await;
@@ -255,6 +272,17 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // The proof from C to the log's size now, for a bundle of all of it.
+    let now = head(&store).await;
+    let proof = auditor
+        .get(&format!(
+            "/api/v1/audit/checkpoints/consistency?from={}&to={now}",
+            c.tree_size
+        ))
+        .await;
+    assert_eq!(proof.status, 200, "{:?}", proof.body);
+    let proof_c_now = write(kept.path(), "proof-c-now.json", &proof.body);
+    let key = hex::encode(c.key().unwrap().as_bytes());
 
     // Nothing appends once the server is stopped; the log holds every
     // kept checkpoint, and the proof between two of them verifies.
@@ -292,6 +320,76 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
         "{}",
         ran.out
     );
+    // The same offline, with the auditor's tool: checkpoints alone, trusted
+    // through the pinned key, and untrusted without it.
+    let proof_ab_path = proof_ab.to_str().unwrap();
+    let ran = tool(&[
+        "--checkpoint",
+        a_path,
+        "--checkpoint",
+        b_path,
+        "--consistency",
+        proof_ab_path,
+        "--key",
+        &key,
+    ]);
+    assert_eq!(ran.code, 0, "{}", ran.out);
+    assert!(ran.out.contains("consistent: the log of"), "{}", ran.out);
+    let ran = tool(&[
+        "--checkpoint",
+        a_path,
+        "--checkpoint",
+        b_path,
+        "--consistency",
+        proof_ab_path,
+    ]);
+    assert_eq!(ran.code, 2, "{}", ran.out);
+    assert!(ran.out.contains("which is not a key you trust"), "{}", ran.out);
+    // A bundle of the whole log, compared with C through the proof.
+    assert_eq!(head(&store).await, now, "nothing was appended after the proof");
+    let bundle = kept.path().join("all.bundle.jsonl");
+    let exported = env.run(&["export", "--bundle", "--out", bundle.to_str().unwrap()]);
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let (bundle_path, c_path) = (bundle.to_str().unwrap(), kept_c.to_str().unwrap());
+    let proof_c_now = proof_c_now.to_str().unwrap();
+    let ran = tool(&[
+        bundle_path,
+        "--checkpoint",
+        c_path,
+        "--consistency",
+        proof_c_now,
+        "--key",
+        &key,
+    ]);
+    assert_eq!(ran.code, 0, "{}", ran.out);
+    assert!(
+        ran.out.contains(&format!(
+            "checkpoint: consistent: the log of {now} events begins with the log of {} events",
+            c.tree_size
+        )),
+        "{}",
+        ran.out
+    );
+    let ran = verify(
+        &env,
+        &[
+            "--bundle",
+            bundle_path,
+            "--checkpoint",
+            c_path,
+            "--consistency",
+            proof_c_now,
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.out);
+    assert!(ran.out.contains("(consistency proof)"), "{}", ran.out);
+    let ran = verify(&env, &["--bundle", bundle_path, "--checkpoint", c_path]);
+    assert_eq!(ran.code, 2, "{}", ran.out);
+    assert!(ran.out.contains("pass --consistency"), "{}", ran.out);
 
     // A database restored from the older backup: rolled back.
     let backup = restored(&dump).await;
@@ -363,6 +461,18 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
         "{}",
         ran.out
     );
+    let ran = tool(&[
+        "--checkpoint",
+        a_path,
+        "--checkpoint",
+        kept_f.to_str().unwrap(),
+        "--consistency",
+        proof_af.to_str().unwrap(),
+        "--key",
+        &key,
+    ]);
+    assert_eq!(ran.code, 1, "{}", ran.out);
+    assert!(ran.out.contains("does not begin with the log of"), "{}", ran.out);
 
     // A superuser deletes the last 10 events of the real log.
     assert!(

@@ -17,6 +17,7 @@ pub(crate) const LEAF_DOMAIN: &[u8] = b"warden/audit-chain/v1/merkle-leaf\n";
 pub(crate) const NODE_DOMAIN: &[u8] = b"warden/audit-chain/v1/merkle-node\n";
 pub(crate) const CHECKPOINT_DOMAIN: &[u8] = b"warden/audit-chain/v1/checkpoint\n";
 pub(crate) const SEAL_DOMAIN: &[u8] = b"warden/audit-chain/v1/bundle\n";
+pub(crate) const PUBLISHED_DOMAIN: &[u8] = b"warden/audit-chain/v1/published-checkpoint\n";
 pub(crate) const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
 pub(crate) type Hash = [u8; 32];
@@ -196,7 +197,7 @@ fn check_wire(event: &Value) -> Result<(), Failure> {
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, years 0001 to 9999, a real Gregorian
 /// date, seconds 00 to 59.
-fn valid_at(at: &str) -> bool {
+pub(crate) fn valid_at(at: &str) -> bool {
     let bytes = at.as_bytes();
     let shape = "dddd-dd-ddTdd:dd:dd.ddddddZ";
     if bytes.len() != shape.len()

@@ -56,6 +56,16 @@ impl<R: BufRead> Lines<R> {
     }
 }
 
+/// A whole file holding one JSON value (whitespace around it allowed),
+/// read with the same refusal of a member named twice.
+pub(crate) fn document(text: &str) -> Result<Value, Failure> {
+    let mut parser = serde_json::Deserializer::from_str(text);
+    parser
+        .deserialize_any(Strict)
+        .and_then(|value| parser.end().map(|()| value))
+        .map_err(|error| Failure(format!("not JSON: {error}")))
+}
+
 /// Builds a `Value`, refusing an object that names a member twice.
 struct Strict;
 

@@ -1,15 +1,19 @@
-//! `bundle-verify BUNDLE [--key HEX]… [--expect-from SEQ] [--expect-head SEQ:HASH]`:
-//! verifies a Warden audit bundle offline and names the first bad line
-//! (and its event's seq).
+//! `bundle-verify BUNDLE [--key HEX]… [--expect-from SEQ] [--expect-head SEQ:HASH]
+//! [--checkpoint FILE]… [--consistency FILE]…`: verifies a Warden audit
+//! bundle offline and names the first bad line (and its event's seq), then
+//! compares it with the checkpoints the auditor kept. Without a bundle,
+//! checks kept checkpoints and the consistency proofs between them.
 //!
-//! Written from `docs/spec/audit-chain.md` and `docs/spec/audit-bundle.md`
-//! alone, sharing no code with Warden, so that it checks Warden rather
-//! than agreeing with it. Exit codes: 0 intact, 1 tampered, 2 the check
-//! could not run (unreadable file, bad argument).
+//! Written from `docs/spec/audit-chain.md`, `docs/spec/audit-bundle.md` and
+//! `docs/spec/audit-checkpoint.md` alone, sharing no code with Warden, so
+//! that it checks Warden rather than agreeing with it. Exit codes: 0
+//! intact, 1 tampered (or cut short, rolled back, forked), 2 the check
+//! could not run (unreadable file, bad argument, an untrusted checkpoint).
 
 mod bundle;
 mod canonical;
 mod chain;
+mod checkpoint;
 mod json;
 mod merkle;
 
@@ -21,8 +25,8 @@ use ed25519_dalek::VerifyingKey;
 use crate::bundle::verify;
 use crate::chain::Failure;
 
-const USAGE: &str =
-    "usage: bundle-verify BUNDLE [--key PUBLIC_KEY_HEX]... [--expect-from SEQ] [--expect-head SEQ:HASH]";
+const USAGE: &str = "usage: bundle-verify [BUNDLE] [--key PUBLIC_KEY_HEX]... [--expect-from SEQ] \
+     [--expect-head SEQ:HASH] [--checkpoint FILE]... [--consistency FILE]...";
 
 /// `SEQ:HASH`, the seq above 0, the hash 64 lower-case hex digits.
 fn parse_head(text: &str) -> Option<(u64, [u8; 32])> {
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
     let mut pinned = Vec::new();
     let mut expect_from: Option<u64> = None;
     let mut expect_head: Option<(u64, [u8; 32])> = None;
+    let mut kept = Vec::new();
+    let mut proofs = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -68,6 +74,28 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             },
+            "--checkpoint" => match args.next().map(|path| checkpoint::load(&path)) {
+                Some(Ok(found)) => kept.extend(found),
+                Some(Err(Failure(reason))) => {
+                    eprintln!("bundle-verify: --checkpoint {reason}");
+                    return ExitCode::from(2);
+                }
+                None => {
+                    eprintln!("bundle-verify: --checkpoint takes a file");
+                    return ExitCode::from(2);
+                }
+            },
+            "--consistency" => match args.next().map(|path| checkpoint::load_proof(&path)) {
+                Some(Ok(proof)) => proofs.push(proof),
+                Some(Err(Failure(reason))) => {
+                    eprintln!("bundle-verify: --consistency {reason}");
+                    return ExitCode::from(2);
+                }
+                None => {
+                    eprintln!("bundle-verify: --consistency takes a file");
+                    return ExitCode::from(2);
+                }
+            },
             "-h" | "--help" => {
                 eprintln!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -80,8 +108,13 @@ fn main() -> ExitCode {
         }
     }
     let Some(path) = path else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
+        if kept.is_empty() && proofs.is_empty() {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+        // Checkpoints alone: trusted through pinned keys only.
+        let findings = checkpoint::compare(&kept, &proofs, None, &pinned);
+        return conclude(&findings, None);
     };
     let file = match std::fs::File::open(&path) {
         Ok(file) => file,
@@ -137,6 +170,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let mut trusted = pinned.clone();
+    trusted.push(report.signer_key);
+    let findings = checkpoint::compare(&kept, &proofs, Some(checkpoint), &trusted);
+    if !findings.failed.is_empty() {
+        return conclude(
+            &findings,
+            Some(format!(
+                "the bundle itself verified: {} events, proven in its log of {} events",
+                report.events, checkpoint.tree_size
+            )),
+        );
+    }
     let trust = if pinned.is_empty() {
         "compare it with Warden's published keys (/.well-known/warden-audit-keys), or pass it with --key"
     } else {
@@ -167,7 +212,29 @@ fn main() -> ExitCode {
         report.signer,
         hex::encode(report.signer_key.as_bytes())
     ));
-    ExitCode::SUCCESS
+    conclude(&findings, None)
+}
+
+/// Prints what the checkpoints showed: failures first (exit 1), then what
+/// held, then what could not be checked (exit 2).
+fn conclude(findings: &checkpoint::Findings, after_failures: Option<String>) -> ExitCode {
+    for line in &findings.failed {
+        report_line(line.clone());
+    }
+    if !findings.failed.is_empty() {
+        if let Some(line) = after_failures {
+            report_line(line);
+        }
+        return ExitCode::from(1);
+    }
+    for line in findings.held.iter().chain(&findings.unchecked) {
+        report_line(format!("checkpoint: {line}"));
+    }
+    if findings.unchecked.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
 }
 
 /// The verdict goes to standard output, for scripts to read.
