@@ -41,16 +41,15 @@ pub fn is_quiet(kind: &str) -> bool {
     kind == LEDGER_CHECKPOINTED || kind.starts_with("alert.")
 }
 
-/// Whether a checkpoint of the log at `head` is due at `now`, `news`
-/// being the events after the last checkpoint's tree size that are not
-/// [`is_quiet`].
+/// Whether a checkpoint is due at `now`, `news` being the events after
+/// `last`'s tree size that are not [`is_quiet`]: once `news` reaches
+/// `every_events`, or once `every` has passed since `last` with any news.
 ///
-/// The first as soon as the log holds an event; then once `news` reaches
-/// `every_events`, or once `every` has passed with any news.
-pub fn due(schedule: &Schedule, last: Option<&Last>, news: u64, head: u64, now: DateTime<Utc>) -> bool {
-    let Some(last) = last else {
-        return head > 0;
-    };
+/// Before the first checkpoint, `last` is the log before its first event
+/// (tree size 0) at the time the checkpointer started: a log that already
+/// holds `every_events` events is checkpointed at once, a young one after
+/// `every`.
+pub fn due(schedule: &Schedule, last: &Last, news: u64, now: DateTime<Utc>) -> bool {
     news > 0 && (news >= schedule.every_events || now - last.at >= schedule.every)
 }
 
@@ -73,26 +72,29 @@ mod tests {
         let t0 = crate::event::timestamp::parse("2026-12-04T02:00:00.000000Z").unwrap();
         let last = Last { tree_size: 500, at: t0 };
         let later = |seconds| t0 + Duration::seconds(seconds);
-        // (last, news, head, now, due)
+        let start = Last { tree_size: 0, at: t0 };
+        // (last, news, now, due)
         let cases = [
-            (None, 0, 0, t0, false),
-            (None, 0, 1, t0, true),
-            (None, 0, 10_000, t0, true),
+            // Before the first: an empty log, a young one, a large one.
+            (start, 0, later(3600), false),
+            (start, 5, later(59), false),
+            (start, 5, later(60), true),
+            (start, 100, t0, true),
             // Only its own event and alerts since: an idle log.
-            (Some(last), 0, 503, later(3600), false),
-            (Some(last), 1, 502, later(59), false),
-            (Some(last), 1, 502, later(60), true),
-            (Some(last), 99, 700, later(1), false),
-            (Some(last), 100, 600, later(1), true),
+            (last, 0, later(3600), false),
+            (last, 1, later(59), false),
+            (last, 1, later(60), true),
+            (last, 99, later(1), false),
+            (last, 100, later(1), true),
             // A clock that went back: the count still decides.
-            (Some(last), 100, 600, t0 - Duration::seconds(30), true),
-            (Some(last), 50, 550, t0 - Duration::seconds(30), false),
+            (last, 100, t0 - Duration::seconds(30), true),
+            (last, 50, t0 - Duration::seconds(30), false),
         ];
-        for (last, news, head, now, expected) in cases {
+        for (last, news, now, expected) in cases {
             assert_eq!(
-                due(&schedule, last.as_ref(), news, head, now),
+                due(&schedule, &last, news, now),
                 expected,
-                "{last:?} news {news} head {head} at {now}"
+                "{last:?} news {news} at {now}"
             );
         }
     }

@@ -112,6 +112,7 @@ impl Checkpointer {
     /// Checkpoints while the lease is held (Ok when it is lost or at
     /// shutdown).
     async fn lead(&mut self, mut lease: Box<dyn Lease>) -> Result<(), LedgerError> {
+        let started = now_micros();
         let mut followed = self.start().await?;
         let mut committed = self.ledger.committed();
         while !*self.shutdown.borrow() {
@@ -121,8 +122,11 @@ impl Checkpointer {
             }
             self.follow(&mut followed).await?;
             let now = now_micros();
-            let (last, news, head) = (followed.last.as_ref(), followed.news, followed.frontier.size());
-            if checkpoint::due(&self.schedule, last, news, head, now) {
+            let last = followed.last.unwrap_or(Last {
+                tree_size: 0,
+                at: started,
+            });
+            if checkpoint::due(&self.schedule, &last, followed.news, now) {
                 self.publish(&mut followed).await?;
                 continue;
             }
