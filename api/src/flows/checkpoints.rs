@@ -5,11 +5,15 @@
 use warden_core::chain::merkle::StreamedConsistency;
 use warden_core::chain::published::ConsistencyProof;
 use warden_core::ledger::LedgerError;
+use warden_core::ledger::archive::{ArchivedHashes, bound_archived_hashes};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
 const READ_CHUNK: usize = 10_000;
+
+/// One proof at a time per node: each reads the log up to its `to`.
+static PROOFS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 fn unreadable(error: LedgerError) -> ApiError {
     tracing::error!(%error, "cannot read the log for a consistency proof");
@@ -17,8 +21,10 @@ fn unreadable(error: LedgerError) -> ApiError {
 }
 
 /// The proof that the log's first `to` events begin with its first `from`
-/// events. Reads the hashes of events 1..=`to` (archived ones from the
-/// database's record of them), holding O(log n) of them.
+/// events. Reads the events 1..=`to` (archived ones as the hashes the
+/// database keeps, bound to the archive boundary), holding O(log n) tree
+/// nodes, and the archived hashes while it reads them; one proof at a time
+/// per node (a second gets a 429).
 pub async fn consistency(state: &AppState, from: u64, to: u64) -> Result<ConsistencyProof, ApiError> {
     let size = state.ledger.head().await.map_err(unreadable)?.seq;
     if from == 0 || from > to || to > size {
@@ -26,15 +32,30 @@ pub async fn consistency(state: &AppState, from: u64, to: u64) -> Result<Consist
             "from and to must be tree sizes with 1 <= from <= to <= {size} (the log's size now)"
         )));
     }
+    if from == to {
+        return Ok(ConsistencyProof::new(from, to, Vec::new()));
+    }
     let mut streamed = StreamedConsistency::new(from, to)
         .ok_or_else(|| ApiError::bad_request("from and to must be tree sizes with 1 <= from <= to"))?;
-    let store = state.ledger.store();
-    if store.archive_boundary().await.map_err(unreadable)?.is_some() {
-        for hash in store.archived_hashes().await.map_err(unreadable)? {
-            if streamed.missing() == 0 {
-                break;
+    let _permit = PROOFS.try_acquire().map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "another consistency proof is being computed on this node; retry in a few seconds",
+        )
+    })?;
+    match bound_archived_hashes(state.ledger.store().as_ref())
+        .await
+        .map_err(unreadable)?
+    {
+        ArchivedHashes::None => {}
+        ArchivedHashes::Bound(hashes) => {
+            for hash in hashes.iter().take(to as usize) {
+                streamed.push(hash);
             }
-            streamed.push(&hash);
+        }
+        ArchivedHashes::Unbound(reason) => {
+            return Err(unreadable(LedgerError::Corrupt { seq: 0, reason }));
         }
     }
     while streamed.missing() > 0 {

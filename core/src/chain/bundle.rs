@@ -192,6 +192,8 @@ pub struct Verified {
     /// The key that signed the checkpoint and the seal: the one to compare
     /// with Warden's published keys.
     pub signer: (String, VerifyingKey),
+    /// Every key the bundle carries, each proven announced in its log.
+    pub keys: Vec<VerifyingKey>,
 }
 
 /// A key the header carries, and the seq of its announcement.
@@ -482,5 +484,6 @@ pub fn verify(input: impl BufRead, pinned: &[VerifyingKey]) -> Result<Verified, 
         last: previous,
         checkpoint: header.checkpoint,
         signer,
+        keys: keys.values().map(|carried| carried.key).collect(),
     })
 }

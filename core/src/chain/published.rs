@@ -248,6 +248,10 @@ pub enum Finding {
     /// Its verified events start after the checkpoint's tree size: nothing
     /// to compare.
     Before { first: u64 },
+    /// The event at the checkpoint's tree size is among those verified but
+    /// its hash was not observed: nothing was compared, so nothing holds
+    /// (a verifier fails closed).
+    Unobserved,
 }
 
 /// Compares a checkpoint with what was verified (audit-checkpoint §5).
@@ -260,6 +264,7 @@ pub fn compare(checkpoint: &PublishedCheckpoint, observed: &Observed) -> Finding
         return Finding::Before { first: observed.first };
     }
     match (observed.head, observed.root) {
+        (None, _) => Finding::Unobserved,
         (Some(head), _) if head != checkpoint.head => Finding::Forked {
             seq: size,
             found: head,
@@ -270,7 +275,7 @@ pub fn compare(checkpoint: &PublishedCheckpoint, observed: &Observed) -> Finding
             found: root,
             root: true,
         },
-        (_, root) => Finding::Holds {
+        (Some(_), root) => Finding::Holds {
             root_checked: root.is_some(),
         },
     }
@@ -311,6 +316,7 @@ impl Finding {
             Finding::Before { first } => {
                 format!("cannot compare {of}: the verified events start at seq {first}, after it")
             }
+            Finding::Unobserved => format!("cannot compare {of}: the event at seq {size} was not observed"),
         }
     }
 
@@ -541,6 +547,8 @@ mod tests {
                 },
             ),
             (observed(11, 50, None, None), Finding::Before { first: 11 }),
+            (observed(1, 50, None, None), Finding::Unobserved),
+            (observed(1, 50, None, Some(root)), Finding::Unobserved),
         ];
         for (observed, expected) in cases {
             let finding = compare(&checkpoint, &observed);

@@ -33,12 +33,22 @@ pub struct Last {
     pub at: DateTime<Utc>,
 }
 
-/// Warden's bookkeeping of checkpoints and alerts: a checkpoint and the
-/// alert that delivers it must not themselves make the next one due (an
-/// idle log would be checkpointed forever). They are covered by the next
-/// checkpoint that other events bring.
+/// Warden's bookkeeping of checkpoints and of alert delivery: a
+/// checkpoint, and the alert that fires on it and delivers it, must not
+/// themselves make the next one due (an idle log would be checkpointed
+/// forever). They are covered by the next checkpoint other events bring.
+/// What people do with alerts (acknowledge, resolve, re-send) is not
+/// bookkeeping.
+pub const QUIET_KINDS: &[&str] = &[
+    LEDGER_CHECKPOINTED,
+    "alert.fired",
+    "alert.delivered",
+    "alert.delivery_failed",
+    "alert.dead_lettered",
+];
+
 pub fn is_quiet(kind: &str) -> bool {
-    kind == LEDGER_CHECKPOINTED || kind.starts_with("alert.")
+    QUIET_KINDS.contains(&kind)
 }
 
 /// Whether a checkpoint is due at `now`, `news` being the events after
@@ -100,21 +110,25 @@ mod tests {
     }
 
     #[test]
-    fn checkpoints_and_alerts_are_quiet_and_nothing_else_is() {
+    fn checkpoints_and_alert_delivery_are_quiet_and_nothing_else_is() {
         for kind in [
             LEDGER_CHECKPOINTED,
             "alert.fired",
             "alert.delivered",
+            "alert.delivery_failed",
             "alert.dead_lettered",
         ] {
             assert!(is_quiet(kind), "{kind}");
         }
         for kind in [
+            "alert.acknowledged",
+            "alert.resolved",
+            "alert.resend_requested",
             "alert_rule.created",
             "login.failed",
             "ledger.archived",
             "signing_key.added",
-            "app.alert.x",
+            "app.alert.fired",
         ] {
             assert!(!is_quiet(kind), "{kind}");
         }

@@ -82,6 +82,57 @@ pub async fn start_verifier(store: &dyn LedgerStore, pinned: &[VerifyingKey]) ->
     Ok(verifier_after(&event, boundary.through, pinned)?)
 }
 
+/// The hashes of the archived events, as the database keeps them, and
+/// whether they are the ones the log's `ledger.archived` boundary names.
+#[derive(Debug)]
+pub enum ArchivedHashes {
+    /// Nothing was archived: the log starts at its genesis.
+    None,
+    /// Events `1..=hashes.len()` were archived, and these hashes have the
+    /// boundary's count, Merkle root and last hash.
+    Bound(Vec<Digest>),
+    /// They are not what the boundary names (the reason says how).
+    Unbound(String),
+}
+
+/// Reads the archived hashes and binds them to the boundary event
+/// (audit-checkpoint §5.2): what the checkpointer builds its tree on and
+/// `warden verify` recomputes roots from. The boundary event itself is
+/// verified with the rest of the log ([`start_verifier`]).
+pub async fn bound_archived_hashes(store: &dyn LedgerStore) -> Result<ArchivedHashes, LedgerError> {
+    let Some(boundary) = store.archive_boundary().await? else {
+        return Ok(ArchivedHashes::None);
+    };
+    let Some(event) = store.read_seqs(&[boundary.event_seq]).await?.into_iter().next() else {
+        return Ok(ArchivedHashes::Unbound(format!(
+            "the boundary event, seq {}, is missing",
+            boundary.event_seq
+        )));
+    };
+    let Some(archived) = payload::<Archived>(&event).filter(|_| event.kind == LEDGER_ARCHIVED) else {
+        return Ok(ArchivedHashes::Unbound(format!(
+            "seq {} is not a ledger.archived event",
+            boundary.event_seq
+        )));
+    };
+    let hashes = store.archived_hashes().await?;
+    let mut frontier = crate::chain::merkle::Frontier::new();
+    for hash in &hashes {
+        frontier.push(hash);
+    }
+    let unbound = |what: &str| Ok(ArchivedHashes::Unbound(format!("the archived hashes' {what} is not the boundary's")));
+    if hashes.len() as u64 != archived.through || boundary.through != archived.through {
+        return unbound("count");
+    }
+    if frontier.root() != archived.root {
+        return unbound("Merkle root");
+    }
+    if hashes.last() != Some(&archived.last_hash) {
+        return unbound("last hash");
+    }
+    Ok(ArchivedHashes::Bound(hashes))
+}
+
 /// Checks a `ledger.archived` event on its own (content against its hash,
 /// signature by one of the keys it names, or by a pinned key) and returns
 /// a verifier that resumes after the archived range.

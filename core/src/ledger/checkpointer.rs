@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{Leader, Lease, Ledger, LedgerError};
-use crate::bus::relay::Backoff;
+use super::archive::{ArchivedHashes, bound_archived_hashes};
 use crate::chain::Digest;
 use crate::chain::merkle::Frontier;
 use crate::chain::published::PublishedCheckpoint;
@@ -50,14 +50,29 @@ struct Followed {
 }
 
 impl Followed {
-    fn see(&mut self, event: &crate::Event) {
+    /// The next event: it must link to the head (the checkpointer signs
+    /// only a chain; signatures are the runner's to check, which sounds
+    /// the tampering alarm).
+    fn see(&mut self, event: &crate::Event) -> Result<(), LedgerError> {
+        if event.seq != self.frontier.size() + 1 || event.prev != self.head {
+            return Err(LedgerError::Corrupt {
+                seq: event.seq,
+                reason: format!(
+                    "does not follow seq {} (hash {}): the checkpointer signs no log that breaks its chain",
+                    self.frontier.size(),
+                    self.head.to_hex()
+                ),
+            });
+        }
         self.frontier.push(&event.hash);
         self.head = event.hash;
         if event.kind == LEDGER_CHECKPOINTED {
             let stated = crate::commands::payload::<PublishedCheckpoint>(event);
             let at = stated.as_ref().and_then(|c| timestamp::parse(&c.at));
             if let (Some(stated), Some(at)) = (stated, at) {
-                self.checkpointed(stated.tree_size, at);
+                // A signer whose clock ran ahead must not switch the time
+                // rule off until that date.
+                self.checkpointed(stated.tree_size, at.min(now_micros()));
             }
         } else if !checkpoint::is_quiet(&event.kind) {
             self.news += 1;
@@ -66,6 +81,7 @@ impl Followed {
                 self.recent.pop_front();
             }
         }
+        Ok(())
     }
 
     fn checkpointed(&mut self, tree_size: u64, at: chrono::DateTime<chrono::Utc>) {
@@ -75,9 +91,30 @@ impl Followed {
     }
 }
 
+/// The wait after a failure: 1 s, doubling to 5 minutes (a failure may
+/// be a log that breaks its chain, which rereading will not mend soon).
+struct Retry(Duration);
+
+impl Retry {
+    fn next_delay(&mut self) -> Duration {
+        let current = self.0;
+        self.0 = (self.0 * 2).min(Duration::from_secs(300));
+        current
+    }
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry(Duration::from_secs(1))
+    }
+}
+
 impl Checkpointer {
     pub async fn run(mut self) {
-        let mut backoff = Backoff::default();
+        let mut backoff = Retry::default();
+        // Before the first checkpoint, the schedule counts from here, not
+        // from each new lease (a lease that moves often must not starve it).
+        let started = now_micros();
         while !*self.shutdown.borrow() {
             let lease = match self.ledger.store().try_lease(Leader::Checkpoints).await {
                 Ok(Some(lease)) => lease,
@@ -92,11 +129,13 @@ impl Checkpointer {
                 }
             };
             tracing::info!("checkpointer started");
-            match self.lead(lease).await {
-                Ok(()) => backoff = Backoff::default(),
+            match self.lead(lease, started).await {
+                Ok(()) => backoff = Retry::default(),
                 Err(error) => {
-                    tracing::warn!(%error, "checkpointer interrupted; starting over from the log");
-                    self.pause(backoff.next_delay()).await;
+                    metrics::counter!("warden_checkpointer_errors_total").increment(1);
+                    let delay = backoff.next_delay();
+                    tracing::error!(%error, retry_in_seconds = delay.as_secs(), "no checkpoint is published: checkpointer stopped; starting over from the log");
+                    self.pause(delay).await;
                 }
             }
         }
@@ -111,8 +150,7 @@ impl Checkpointer {
 
     /// Checkpoints while the lease is held (Ok when it is lost or at
     /// shutdown).
-    async fn lead(&mut self, mut lease: Box<dyn Lease>) -> Result<(), LedgerError> {
-        let started = now_micros();
+    async fn lead(&mut self, mut lease: Box<dyn Lease>, started: chrono::DateTime<chrono::Utc>) -> Result<(), LedgerError> {
         let mut followed = self.start().await?;
         let mut committed = self.ledger.committed();
         while !*self.shutdown.borrow() {
@@ -139,15 +177,21 @@ impl Checkpointer {
         Ok(())
     }
 
-    /// The log from seq 1: archived hashes (the database keeps them), then
-    /// every event kept.
+    /// The log from seq 1: archived hashes (the database keeps them),
+    /// once they are those the archive boundary names, then every event
+    /// kept.
     async fn start(&self) -> Result<Followed, LedgerError> {
-        let store = self.ledger.store();
         let mut followed = Followed::default();
-        if store.archive_boundary().await?.is_some() {
-            for hash in store.archived_hashes().await? {
-                followed.frontier.push(&hash);
-                followed.head = hash;
+        match bound_archived_hashes(self.ledger.store().as_ref()).await? {
+            ArchivedHashes::None => {}
+            ArchivedHashes::Bound(hashes) => {
+                for hash in hashes {
+                    followed.frontier.push(&hash);
+                    followed.head = hash;
+                }
+            }
+            ArchivedHashes::Unbound(reason) => {
+                return Err(LedgerError::Corrupt { seq: 0, reason });
             }
         }
         self.follow(&mut followed).await?;
@@ -159,13 +203,7 @@ impl Checkpointer {
         loop {
             let events = self.ledger.read(followed.frontier.size() + 1, READ_CHUNK).await?;
             for event in &events {
-                if event.seq != followed.frontier.size() + 1 {
-                    return Err(LedgerError::Corrupt {
-                        seq: followed.frontier.size() + 1,
-                        reason: format!("the log skips to seq {}", event.seq),
-                    });
-                }
-                followed.see(event);
+                followed.see(event)?;
             }
             if events.len() < READ_CHUNK {
                 return Ok(());
@@ -206,29 +244,75 @@ impl Checkpointer {
             seq = event.seq,
             "checkpoint published"
         );
-        if let Some(dir) = &self.dir
-            && let Err(error) = write_to_dir(dir, &checkpoint)
-        {
-            // The checkpoint is in the log and on its way to every other
-            // destination; the next one is written again.
-            metrics::counter!("warden_checkpoint_dir_failures_total").increment(1);
-            tracing::error!(%error, dir = %dir.display(), "cannot write the checkpoint to its directory");
+        if let Some(dir) = self.dir.clone() {
+            let document = checkpoint.clone();
+            let written = tokio::task::spawn_blocking(move || write_to_dir(&dir, &document)).await;
+            let error = match written {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error.to_string()),
+                Err(error) => Some(error.to_string()),
+            };
+            if let Some(error) = error {
+                // The checkpoint is in the log and on its way to every
+                // other destination.
+                metrics::counter!("warden_checkpoint_dir_failures_total").increment(1);
+                tracing::error!(%error, "cannot write the checkpoint to its directory");
+            }
         }
         Ok(())
     }
 }
 
 /// Writes `<tree_size, 16 digits>.json` and replaces `latest.json`, each
-/// through a temporary file renamed into place, so a reader never sees
-/// half a document.
+/// through a synced temporary file moved into place, so a reader never
+/// sees half a document. A published file is never replaced: a size
+/// already there with another document (a log restored and signed again)
+/// is refused, as is `latest.json` moving back to a smaller tree. Both
+/// mean the log went back; the files that say so stay.
 pub fn write_to_dir(dir: &Path, checkpoint: &PublishedCheckpoint) -> std::io::Result<()> {
+    use std::io::Write as _;
+
     std::fs::create_dir_all(dir)?;
     let mut text = serde_json::to_vec(checkpoint).map_err(std::io::Error::other)?;
     text.push(b'\n');
-    for name in [format!("{:016}.json", checkpoint.tree_size), "latest.json".to_string()] {
+    let staged = |name: &str| -> std::io::Result<PathBuf> {
         let temporary = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&temporary, &text)?;
-        std::fs::rename(&temporary, dir.join(&name))?;
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(&text)?;
+        file.sync_all()?;
+        Ok(temporary)
+    };
+    let name = format!("{:016}.json", checkpoint.tree_size);
+    let temporary = staged(&name)?;
+    let linked = std::fs::hard_link(&temporary, dir.join(&name));
+    std::fs::remove_file(&temporary)?;
+    match linked {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            if std::fs::read(dir.join(&name))? != text {
+                return Err(std::io::Error::other(format!(
+                    "{name} holds another checkpoint of {} events: the log was rolled back and signed again",
+                    checkpoint.tree_size
+                )));
+            }
+        }
+        Err(error) => return Err(error),
+    }
+    let latest = dir.join("latest.json");
+    if let Ok(previous) = std::fs::read_to_string(&latest)
+        && let Ok(previous) = PublishedCheckpoint::parse(&previous)
+        && previous.tree_size > checkpoint.tree_size
+    {
+        return Err(std::io::Error::other(format!(
+            "latest.json is a checkpoint of {} events, this one of {}: the log went back; latest.json is kept",
+            previous.tree_size, checkpoint.tree_size
+        )));
+    }
+    let temporary = staged("latest.json")?;
+    std::fs::rename(&temporary, latest)?;
+    if let Ok(directory) = std::fs::File::open(dir) {
+        // Best effort: the directory entries reach the disk too.
+        let _ = directory.sync_all();
     }
     Ok(())
 }
@@ -255,5 +339,79 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["0000000000000007.json", "0000000000000020.json", "latest.json"]);
+    }
+
+    #[test]
+    fn a_published_file_is_never_replaced_and_latest_never_goes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let at = now_micros();
+        let twenty = PublishedCheckpoint::sign(20, Digest([1; 32]), Digest([2; 32]), &at, &key);
+        write_to_dir(dir.path(), &twenty).unwrap();
+        // The same document again: nothing to do.
+        write_to_dir(dir.path(), &twenty).unwrap();
+        // Another history of 20 events: refused, the first file stays.
+        let other = PublishedCheckpoint::sign(20, Digest([3; 32]), Digest([4; 32]), &at, &key);
+        let error = write_to_dir(dir.path(), &other).unwrap_err();
+        assert!(error.to_string().contains("rolled back"), "{error}");
+        let kept = std::fs::read_to_string(dir.path().join("0000000000000020.json")).unwrap();
+        assert_eq!(PublishedCheckpoint::parse(&kept), Ok(twenty.clone()));
+        // A smaller tree: its own file, but latest.json stays at 20.
+        let seven = PublishedCheckpoint::sign(7, Digest([5; 32]), Digest([6; 32]), &at, &key);
+        let error = write_to_dir(dir.path(), &seven).unwrap_err();
+        assert!(error.to_string().contains("went back"), "{error}");
+        let latest = std::fs::read_to_string(dir.path().join("latest.json")).unwrap();
+        assert_eq!(PublishedCheckpoint::parse(&latest), Ok(twenty));
+        assert!(dir.path().join("0000000000000007.json").exists());
+        assert!(std::fs::read_dir(dir.path()).unwrap().all(|entry| {
+            !entry.unwrap().file_name().to_string_lossy().ends_with(".tmp")
+        }));
+    }
+
+    fn event(seq: u64, kind: &str, prev: Digest, data: serde_json::Value) -> crate::Event {
+        let new = crate::NewEvent::new(kind, "s", crate::event::Actor::system()).data(data);
+        let mut event = crate::Event::unsealed(seq, now_micros(), new);
+        event.prev = prev;
+        event.hash = Digest(*blake3::hash(&seq.to_le_bytes()).as_bytes());
+        event
+    }
+
+    #[test]
+    fn the_followed_log_counts_news_and_refuses_a_broken_chain() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let mut followed = Followed::default();
+        let mut prev = Digest::ZERO;
+        let mut push = |followed: &mut Followed, seq: u64, kind: &str, data: serde_json::Value| {
+            let event = event(seq, kind, prev, data);
+            prev = event.hash;
+            followed.see(&event)
+        };
+        for seq in 1..=5 {
+            push(&mut followed, seq, "login.failed", serde_json::Value::Null).unwrap();
+        }
+        assert_eq!((followed.news, followed.frontier.size()), (5, 5));
+        // A checkpoint of 4 events, found in the log after seq 5: seq 5 is
+        // still news; the checkpoint and its alerts are not.
+        let at = now_micros();
+        let checkpoint = PublishedCheckpoint::sign(4, Digest([1; 32]), Digest([2; 32]), &at, &key);
+        push(&mut followed, 6, LEDGER_CHECKPOINTED, serde_json::to_value(&checkpoint).unwrap()).unwrap();
+        push(&mut followed, 7, "alert.fired", serde_json::Value::Null).unwrap();
+        push(&mut followed, 8, "alert.delivered", serde_json::Value::Null).unwrap();
+        assert_eq!(followed.last, Some(Last { tree_size: 4, at }));
+        assert_eq!(followed.news, 1);
+        push(&mut followed, 9, "alert.resolved", serde_json::Value::Null).unwrap();
+        assert_eq!(followed.news, 2);
+        // A signer's clock ahead does not silence the time rule.
+        let ahead = at + chrono::Duration::days(365);
+        let future = PublishedCheckpoint::sign(9, Digest([1; 32]), Digest([2; 32]), &ahead, &key);
+        push(&mut followed, 10, LEDGER_CHECKPOINTED, serde_json::to_value(&future).unwrap()).unwrap();
+        assert!(followed.last.unwrap().at <= now_micros());
+        assert_eq!(followed.news, 0);
+        // A row that does not link to the head, or skips a seq, is refused.
+        let stray = event(11, "login.failed", Digest([9; 32]), serde_json::Value::Null);
+        assert!(matches!(followed.see(&stray), Err(LedgerError::Corrupt { seq: 11, .. })));
+        let skipped = event(12, "login.failed", followed.head, serde_json::Value::Null);
+        assert!(matches!(followed.see(&skipped), Err(LedgerError::Corrupt { seq: 12, .. })));
+        assert_eq!(followed.frontier.size(), 10);
     }
 }

@@ -31,11 +31,14 @@ pub enum VerifyError {
 }
 
 /// Reads the whole log in order (the next chunk is read while the current
-/// one is checked) and checks it with `verifier` on `threads` threads.
+/// one is checked) and checks it with `verifier` on `threads` threads;
+/// `observe` sees each chunk once it verified (what a comparison with
+/// kept checkpoints needs, from the same single pass).
 pub async fn verify_store(
     store: Arc<dyn LedgerStore>,
     mut verifier: ChainVerifier,
     threads: usize,
+    mut observe: impl FnMut(&[crate::Event]),
 ) -> Result<Verified, VerifyError> {
     let (chunks, mut received) = mpsc::channel(2);
     let from = verifier.next_seq();
@@ -61,9 +64,9 @@ pub async fn verify_store(
     while let Some(chunk) = received.recv().await {
         let events = chunk?;
         count += events.len() as u64;
-        let (returned, result) = tokio::task::spawn_blocking(move || {
+        let (returned, result, events) = tokio::task::spawn_blocking(move || {
             let result = verifier.check_all(&events, threads);
-            (verifier, result)
+            (verifier, result, events)
         })
         .await
         .map_err(|error| LedgerError::Corrupt {
@@ -72,6 +75,7 @@ pub async fn verify_store(
         })?;
         verifier = returned;
         result?;
+        observe(&events);
     }
     let _ = reader.await;
     Ok(Verified {

@@ -124,7 +124,7 @@ pub async fn fill(target: &Target, events: u64) {
 
 pub async fn verify_row(target: &Target) {
     let started = Instant::now();
-    let verified = verify_store(target.store.clone(), ChainVerifier::new(), 2)
+    let verified = verify_store(target.store.clone(), ChainVerifier::new(), 2, |_| {})
         .await
         .unwrap();
     let seconds = started.elapsed().as_secs_f64();

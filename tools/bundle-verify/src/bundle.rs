@@ -26,6 +26,8 @@ pub(crate) struct Report {
     pub(crate) checkpoint: Checkpoint,
     pub(crate) signer: String,
     pub(crate) signer_key: VerifyingKey,
+    /// Every key the bundle carries, each proven announced in its log.
+    pub(crate) keys: Vec<VerifyingKey>,
 }
 
 /// `line N: what`, for a failure on the header's line.
@@ -273,5 +275,6 @@ pub(crate) fn verify(reader: impl BufRead, pinned: &[VerifyingKey]) -> Result<Re
         checkpoint,
         signer,
         signer_key,
+        keys: keys.values().map(|carried| carried.key).collect(),
     })
 }

@@ -43,6 +43,9 @@ fn main() -> ExitCode {
     let mut expect_head: Option<(u64, [u8; 32])> = None;
     let mut kept = Vec::new();
     let mut proofs = Vec::new();
+    // Files that could not be used are reported, not a reason to skip the
+    // other checks.
+    let mut unusable = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -76,10 +79,7 @@ fn main() -> ExitCode {
             },
             "--checkpoint" => match args.next().map(|path| checkpoint::load(&path)) {
                 Some(Ok(found)) => kept.extend(found),
-                Some(Err(Failure(reason))) => {
-                    eprintln!("bundle-verify: --checkpoint {reason}");
-                    return ExitCode::from(2);
-                }
+                Some(Err(Failure(reason))) => unusable.push(format!("cannot use {reason}")),
                 None => {
                     eprintln!("bundle-verify: --checkpoint takes a file");
                     return ExitCode::from(2);
@@ -87,10 +87,7 @@ fn main() -> ExitCode {
             },
             "--consistency" => match args.next().map(|path| checkpoint::load_proof(&path)) {
                 Some(Ok(proof)) => proofs.push(proof),
-                Some(Err(Failure(reason))) => {
-                    eprintln!("bundle-verify: --consistency {reason}");
-                    return ExitCode::from(2);
-                }
+                Some(Err(Failure(reason))) => unusable.push(format!("cannot use {reason}")),
                 None => {
                     eprintln!("bundle-verify: --consistency takes a file");
                     return ExitCode::from(2);
@@ -108,12 +105,13 @@ fn main() -> ExitCode {
         }
     }
     let Some(path) = path else {
-        if kept.is_empty() && proofs.is_empty() {
+        if kept.is_empty() && proofs.is_empty() && unusable.is_empty() {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
         // Checkpoints alone: trusted through pinned keys only.
-        let findings = checkpoint::compare(&kept, &proofs, None, &pinned);
+        let mut findings = checkpoint::compare(&kept, &proofs, None, &pinned);
+        findings.unchecked.extend(unusable);
         return conclude(&findings, None);
     };
     let file = match std::fs::File::open(&path) {
@@ -171,8 +169,9 @@ fn main() -> ExitCode {
         }
     }
     let mut trusted = pinned.clone();
-    trusted.push(report.signer_key);
-    let findings = checkpoint::compare(&kept, &proofs, Some(checkpoint), &trusted);
+    trusted.extend(report.keys.iter().copied());
+    let mut findings = checkpoint::compare(&kept, &proofs, Some(checkpoint), &trusted);
+    findings.unchecked.extend(unusable);
     if !findings.failed.is_empty() {
         return conclude(
             &findings,

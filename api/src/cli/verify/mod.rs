@@ -17,9 +17,8 @@ use warden_core::chain::lines::Lines;
 use warden_core::chain::merkle::Frontier;
 use warden_core::chain::published::{ConsistencyProof, PublishedCheckpoint};
 use warden_core::chain::{ChainVerifier, Digest};
-use warden_core::commands::retention::Archived;
 use warden_core::ledger::LedgerError;
-use warden_core::ledger::archive::start_verifier;
+use warden_core::ledger::archive::{ArchivedHashes, bound_archived_hashes, start_verifier};
 use warden_core::ledger::verify::{VerifyError, verify_store};
 
 use super::say;
@@ -106,22 +105,13 @@ async fn check(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> {
         from: args.expect_from,
         head: args.expect_head,
     };
-    let kept = args
-        .checkpoints
-        .iter()
-        .map(|path| checkpoints::load_checkpoints(path))
-        .collect::<Result<Vec<_>, _>>()?
-        .concat();
-    let proofs = args
-        .consistency
-        .iter()
-        .map(|path| checkpoints::load_proof(path))
-        .collect::<Result<Vec<_>, _>>()?;
+    let loaded = checkpoints::load_all(&args.checkpoints, &args.consistency);
+    let (kept, proofs) = (&loaded.checkpoints, &loaded.proofs);
     let started = std::time::Instant::now();
     if let Some(path) = &args.bundle {
-        return verify_bundle(path, &trusted, &expected, &kept, &proofs);
+        return verify_bundle(path, &trusted, &expected, kept, proofs, &loaded.unusable);
     }
-    let mut observer = checkpoints::Observer::new(&kept, Some(Frontier::new()));
+    let mut observer = checkpoints::Observer::new(kept, Some(Frontier::new()));
     let expected_seq = expected.head.map(|(seq, _)| seq);
     let outcome = match &args.file {
         Some(path) => verify_file(path, trusted.clone(), threads, expected_seq, &mut observer),
@@ -151,7 +141,8 @@ async fn check(config: &Config, args: VerifyArgs) -> Result<ExitCode, String> {
         .covered
         .as_ref()
         .map(|covered| (covered.first.0, covered.last.0));
-    let report = checkpoints::check_log(&kept, &proofs, &observer, span, &trusted, &checked.keys);
+    let mut report = checkpoints::check_log(kept, proofs, &observer, span, &trusted, &checked.keys);
+    report.unchecked.extend(loaded.unusable.iter().cloned());
     if !report.failed.is_empty() {
         for line in &report.failed {
             say(line);
@@ -241,16 +232,34 @@ async fn verify_log(
             first.0 - 1
         ));
     }
-    let verified = verify_store(store.clone(), verifier, threads).await?;
+    if observe {
+        match bound_archived_hashes(store.as_ref()).await? {
+            ArchivedHashes::None => {}
+            // The archived events' hashes, bound to the boundary, stand
+            // for them (audit-checkpoint §5.2).
+            ArchivedHashes::Bound(hashes) => {
+                for (index, hash) in hashes.iter().enumerate() {
+                    observer.push(index as u64 + 1, hash);
+                }
+            }
+            ArchivedHashes::Unbound(reason) => {
+                say(format!("the archived hashes are not used: {reason}"));
+                observer.start_from(None);
+            }
+        }
+    }
+    let verified = verify_store(store.clone(), verifier, threads, |events| {
+        for event in events {
+            observer.push(event.seq, &event.hash);
+        }
+    })
+    .await?;
     if verified.events == 0 {
         return Ok(Checked {
             covered: None,
             expected_hash: None,
             keys: verified.keys,
         });
-    }
-    if observe {
-        observe_log(store.as_ref(), observer, first.0, verified.head.seq).await?;
     }
     let expected_hash = match expected_seq {
         Some(seq) if (first.0..=verified.head.seq).contains(&seq) => {
@@ -266,62 +275,6 @@ async fn verify_log(
         expected_hash,
         keys: verified.keys,
     })
-}
-
-/// Feeds the verified log's hashes up to the largest kept checkpoint to
-/// `observer`: from seq 1, or after an archive from the archived hashes
-/// the database keeps when they are the ones its verified boundary names
-/// (their root and last hash, audit-checkpoint §5.2).
-async fn observe_log(
-    store: &dyn warden_core::ledger::LedgerStore,
-    observer: &mut checkpoints::Observer,
-    first: u64,
-    last: u64,
-) -> Result<(), VerifyError> {
-    if first > 1 {
-        observer.start_from(bound_archive(store, first - 1).await?);
-    }
-    let until = observer.needs_up_to().min(last);
-    let mut next = first;
-    while next <= until {
-        let events = store.read(next, 10_000.min((until - next + 1) as usize)).await?;
-        let Some(last_read) = events.last().map(|event| event.seq) else {
-            break;
-        };
-        for event in &events {
-            observer.push(event.seq, &event.hash);
-        }
-        next = last_read + 1;
-    }
-    Ok(())
-}
-
-/// The tree of the archived events `1..=through`, if the archived hashes
-/// the database keeps are those the `ledger.archived` boundary names.
-async fn bound_archive(
-    store: &dyn warden_core::ledger::LedgerStore,
-    through: u64,
-) -> Result<Option<Frontier>, VerifyError> {
-    let Some(boundary) = store.archive_boundary().await? else {
-        return Ok(None);
-    };
-    let Some(event) = store.read_seqs(&[boundary.event_seq]).await?.into_iter().next() else {
-        return Ok(None);
-    };
-    let Some(archived) = warden_core::commands::payload::<Archived>(&event) else {
-        return Ok(None);
-    };
-    let mut frontier = Frontier::new();
-    let mut last = Digest::ZERO;
-    for hash in store.archived_hashes().await? {
-        frontier.push(&hash);
-        last = hash;
-    }
-    let bound = frontier.size() == through
-        && archived.through == through
-        && frontier.root() == archived.root
-        && last == archived.last_hash;
-    Ok(bound.then_some(frontier))
 }
 
 fn trusted_keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, String> {
@@ -446,6 +399,7 @@ fn verify_bundle(
     expected: &Expected,
     kept: &[PublishedCheckpoint],
     proofs: &[ConsistencyProof],
+    unusable: &[String],
 ) -> Result<ExitCode, String> {
     use warden_core::chain::bundle::{self, Selection};
 
@@ -509,7 +463,8 @@ fn verify_bundle(
         }
         Err((_, reason)) => return Err(reason),
     }
-    let report = checkpoints::check_bundle(kept, proofs, checkpoint, trusted, &[verified.signer.1]);
+    let mut report = checkpoints::check_bundle(kept, proofs, checkpoint, trusted, &verified.keys);
+    report.unchecked.extend(unusable.iter().cloned());
     if !report.failed.is_empty() {
         for line in &report.failed {
             say(line);
