@@ -120,7 +120,11 @@ pub async fn bound_archived_hashes(store: &dyn LedgerStore) -> Result<ArchivedHa
     for hash in &hashes {
         frontier.push(hash);
     }
-    let unbound = |what: &str| Ok(ArchivedHashes::Unbound(format!("the archived hashes' {what} is not the boundary's")));
+    let unbound = |what: &str| {
+        Ok(ArchivedHashes::Unbound(format!(
+            "the archived hashes' {what} is not the boundary's"
+        )))
+    };
     if hashes.len() as u64 != archived.through || boundary.through != archived.through {
         return unbound("count");
     }

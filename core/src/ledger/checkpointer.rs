@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{Leader, Lease, Ledger, LedgerError};
 use super::archive::{ArchivedHashes, bound_archived_hashes};
+use super::{Leader, Lease, Ledger, LedgerError};
 use crate::chain::Digest;
 use crate::chain::merkle::Frontier;
 use crate::chain::published::PublishedCheckpoint;
@@ -150,7 +150,11 @@ impl Checkpointer {
 
     /// Checkpoints while the lease is held (Ok when it is lost or at
     /// shutdown).
-    async fn lead(&mut self, mut lease: Box<dyn Lease>, started: chrono::DateTime<chrono::Utc>) -> Result<(), LedgerError> {
+    async fn lead(
+        &mut self,
+        mut lease: Box<dyn Lease>,
+        started: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), LedgerError> {
         let mut followed = self.start().await?;
         let mut committed = self.ledger.committed();
         while !*self.shutdown.borrow() {
@@ -363,9 +367,11 @@ mod tests {
         let latest = std::fs::read_to_string(dir.path().join("latest.json")).unwrap();
         assert_eq!(PublishedCheckpoint::parse(&latest), Ok(twenty));
         assert!(dir.path().join("0000000000000007.json").exists());
-        assert!(std::fs::read_dir(dir.path()).unwrap().all(|entry| {
-            !entry.unwrap().file_name().to_string_lossy().ends_with(".tmp")
-        }));
+        assert!(
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .all(|entry| { !entry.unwrap().file_name().to_string_lossy().ends_with(".tmp") })
+        );
     }
 
     fn event(seq: u64, kind: &str, prev: Digest, data: serde_json::Value) -> crate::Event {
@@ -394,7 +400,13 @@ mod tests {
         // still news; the checkpoint and its alerts are not.
         let at = now_micros();
         let checkpoint = PublishedCheckpoint::sign(4, Digest([1; 32]), Digest([2; 32]), &at, &key);
-        push(&mut followed, 6, LEDGER_CHECKPOINTED, serde_json::to_value(&checkpoint).unwrap()).unwrap();
+        push(
+            &mut followed,
+            6,
+            LEDGER_CHECKPOINTED,
+            serde_json::to_value(&checkpoint).unwrap(),
+        )
+        .unwrap();
         push(&mut followed, 7, "alert.fired", serde_json::Value::Null).unwrap();
         push(&mut followed, 8, "alert.delivered", serde_json::Value::Null).unwrap();
         assert_eq!(followed.last, Some(Last { tree_size: 4, at }));
@@ -404,14 +416,26 @@ mod tests {
         // A signer's clock ahead does not silence the time rule.
         let ahead = at + chrono::Duration::days(365);
         let future = PublishedCheckpoint::sign(9, Digest([1; 32]), Digest([2; 32]), &ahead, &key);
-        push(&mut followed, 10, LEDGER_CHECKPOINTED, serde_json::to_value(&future).unwrap()).unwrap();
+        push(
+            &mut followed,
+            10,
+            LEDGER_CHECKPOINTED,
+            serde_json::to_value(&future).unwrap(),
+        )
+        .unwrap();
         assert!(followed.last.unwrap().at <= now_micros());
         assert_eq!(followed.news, 0);
         // A row that does not link to the head, or skips a seq, is refused.
         let stray = event(11, "login.failed", Digest([9; 32]), serde_json::Value::Null);
-        assert!(matches!(followed.see(&stray), Err(LedgerError::Corrupt { seq: 11, .. })));
+        assert!(matches!(
+            followed.see(&stray),
+            Err(LedgerError::Corrupt { seq: 11, .. })
+        ));
         let skipped = event(12, "login.failed", followed.head, serde_json::Value::Null);
-        assert!(matches!(followed.see(&skipped), Err(LedgerError::Corrupt { seq: 12, .. })));
+        assert!(matches!(
+            followed.see(&skipped),
+            Err(LedgerError::Corrupt { seq: 12, .. })
+        ));
         assert_eq!(followed.frontier.size(), 10);
     }
 }

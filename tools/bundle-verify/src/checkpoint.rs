@@ -73,7 +73,16 @@ fn hash_of(value: &Value, name: &str) -> Result<Hash, Failure> {
 fn check(value: &Value) -> Result<Kept, Failure> {
     exact(
         value,
-        &["format", "tree_size", "root", "head", "at", "key_id", "public_key", "sig"],
+        &[
+            "format",
+            "tree_size",
+            "root",
+            "head",
+            "at",
+            "key_id",
+            "public_key",
+            "sig",
+        ],
     )?;
     if value["format"] != FORMAT {
         return fail(format!("format is {}, not {FORMAT:?}", value["format"]));
@@ -97,7 +106,8 @@ fn check(value: &Value) -> Result<Kept, Failure> {
         return fail("key_id does not name public_key");
     }
     let sig = hex_of(&value["sig"], "sig", 128)?;
-    let sig = ed25519_dalek::Signature::from_slice(&sig).map_err(|_| Failure("sig must be 128 lower-case hex digits".into()))?;
+    let sig = ed25519_dalek::Signature::from_slice(&sig)
+        .map_err(|_| Failure("sig must be 128 lower-case hex digits".into()))?;
     let canonical = format!(
         "{{\"at\":\"{at}\",\"head\":\"{}\",\"root\":\"{}\",\"tree_size\":{tree_size}}}",
         hex::encode(head),
@@ -175,8 +185,15 @@ pub(crate) fn load_proof(path: &str) -> Result<Proof, Failure> {
     }
     let hashes = value["proof"]
         .as_array()
-        .and_then(|items| items.iter().map(|item| hash_of(item, "proof").ok()).collect::<Option<Vec<_>>>())
-        .ok_or(Failure("proof must be an array of hashes of 64 lower-case hex digits".into()))
+        .and_then(|items| {
+            items
+                .iter()
+                .map(|item| hash_of(item, "proof").ok())
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or(Failure(
+            "proof must be an array of hashes of 64 lower-case hex digits".into(),
+        ))
         .map_err(named)?;
     Ok(Proof { from, to, hashes })
 }
@@ -272,8 +289,16 @@ pub(crate) fn compare(
     }
     let mut shown: Vec<(u64, Hash)> = Vec::new();
     for proof in proofs {
-        let olds: Vec<&Hash> = ends.iter().filter(|(size, _)| *size == proof.from).map(|(_, root)| root).collect();
-        let news: Vec<&Hash> = ends.iter().filter(|(size, _)| *size == proof.to).map(|(_, root)| root).collect();
+        let olds: Vec<&Hash> = ends
+            .iter()
+            .filter(|(size, _)| *size == proof.from)
+            .map(|(_, root)| root)
+            .collect();
+        let news: Vec<&Hash> = ends
+            .iter()
+            .filter(|(size, _)| *size == proof.to)
+            .map(|(_, root)| root)
+            .collect();
         if olds.is_empty() || news.is_empty() {
             findings.unchecked.push(format!(
                 "cannot check the consistency proof from tree size {} to {}: no trusted checkpoint of each size",
@@ -314,7 +339,9 @@ pub(crate) fn compare(
         let (t, b) = (checkpoint.tree_size, bundle.tree_size);
         if t == b {
             if (checkpoint.head, checkpoint.root) == (bundle.head, bundle.root) {
-                findings.held.push(format!("holds {}: same head and root", checkpoint.describe()));
+                findings
+                    .held
+                    .push(format!("holds {}: same head and root", checkpoint.describe()));
             } else {
                 findings.failed.push(format!(
                     "FAILED at seq {b}: the bundle's checkpoint has head {} and root {}, {} says otherwise: the log \
@@ -334,7 +361,11 @@ pub(crate) fn compare(
                 "holds {}: the bundle's log of {b} events begins with it (consistency proof)",
                 checkpoint.describe()
             ));
-        } else if !findings.failed.iter().any(|line| line.contains(&format!("log of {b} events does not begin with the log of {t} events"))) {
+        } else if !findings
+            .failed
+            .iter()
+            .any(|line| line.contains(&format!("log of {b} events does not begin with the log of {t} events")))
+        {
             findings.unchecked.push(format!(
                 "cannot compare {} with the bundle's checkpoint of {b} events: pass --consistency with the proof \
                  from tree size {t} to {b}",

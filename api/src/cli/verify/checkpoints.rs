@@ -339,7 +339,11 @@ mod tests {
     fn hashes(n: u64, fork_at: Option<u64>) -> Vec<Digest> {
         (1..=n)
             .map(|seq| {
-                let salt: &[u8] = if Some(seq) >= fork_at && fork_at.is_some() { b"fork" } else { b"real" };
+                let salt: &[u8] = if Some(seq) >= fork_at && fork_at.is_some() {
+                    b"fork"
+                } else {
+                    b"real"
+                };
                 Digest(*blake3::hash(&[salt, &seq.to_le_bytes()[..]].concat()).as_bytes())
             })
             .collect()
@@ -367,7 +371,14 @@ mod tests {
         let log = hashes(30, None);
         let kept = [checkpoint_of(&log, 10), checkpoint_of(&log, 30)];
         let key = [signer().verifying_key()];
-        let report = check_log(&kept, &[], &observe(&kept, &log, 1, Some(Frontier::new())), Some((1, 30)), &key, &[]);
+        let report = check_log(
+            &kept,
+            &[],
+            &observe(&kept, &log, 1, Some(Frontier::new())),
+            Some((1, 30)),
+            &key,
+            &[],
+        );
         assert_eq!(report.held.len(), 2, "{:?}", report.held);
         assert!(report.held.iter().all(|line| line.contains("same head and root")));
         assert!(report.failed.is_empty() && report.unchecked.is_empty());
@@ -402,7 +413,11 @@ mod tests {
         }
         let report = check_log(&kept, &[], &observer, Some((1, 30)), &key, &[]);
         assert!(report.held.is_empty(), "{:?}", report.held);
-        assert!(report.unchecked[0].contains("was not observed"), "{:?}", report.unchecked);
+        assert!(
+            report.unchecked[0].contains("was not observed"),
+            "{:?}",
+            report.unchecked
+        );
     }
 
     #[test]
@@ -411,13 +426,44 @@ mod tests {
         let forked = hashes(30, Some(8));
         let kept = [checkpoint_of(&log, 10)];
         let key = [signer().verifying_key()];
-        let on_fork = check_log(&kept, &[], &observe(&kept, &forked, 1, Some(Frontier::new())), Some((1, 30)), &key, &[]);
-        assert!(on_fork.failed[0].starts_with("FAILED at seq 10: the event there has hash"), "{:?}", on_fork.failed);
-        let short = check_log(&kept, &[], &observe(&kept, &log[..9], 1, Some(Frontier::new())), Some((1, 9)), &key, &[]);
+        let on_fork = check_log(
+            &kept,
+            &[],
+            &observe(&kept, &forked, 1, Some(Frontier::new())),
+            Some((1, 30)),
+            &key,
+            &[],
+        );
+        assert!(
+            on_fork.failed[0].starts_with("FAILED at seq 10: the event there has hash"),
+            "{:?}",
+            on_fork.failed
+        );
+        let short = check_log(
+            &kept,
+            &[],
+            &observe(&kept, &log[..9], 1, Some(Frontier::new())),
+            Some((1, 9)),
+            &key,
+            &[],
+        );
         assert!(short.failed[0].starts_with("FAILED at seq 10: missing: the log ends at seq 9"));
         let both = [checkpoint_of(&log, 10), checkpoint_of(&forked, 10)];
-        let two = check_log(&both, &[], &observe(&both, &log, 1, Some(Frontier::new())), Some((1, 30)), &key, &[]);
-        assert!(two.failed.iter().any(|line| line.contains("disagree: the log showed two histories")), "{:?}", two.failed);
+        let two = check_log(
+            &both,
+            &[],
+            &observe(&both, &log, 1, Some(Frontier::new())),
+            Some((1, 30)),
+            &key,
+            &[],
+        );
+        assert!(
+            two.failed
+                .iter()
+                .any(|line| line.contains("disagree: the log showed two histories")),
+            "{:?}",
+            two.failed
+        );
     }
 
     #[test]
@@ -425,7 +471,15 @@ mod tests {
         let log = hashes(30, None);
         let key = [signer().verifying_key()];
         let tree = Tree::of_hashes(log.clone());
-        let bundle_of = |size: u64| Checkpoint::sign(size, tree.root_at(size).unwrap(), log[size as usize - 1], "k", &signer());
+        let bundle_of = |size: u64| {
+            Checkpoint::sign(
+                size,
+                tree.root_at(size).unwrap(),
+                log[size as usize - 1],
+                "k",
+                &signer(),
+            )
+        };
         let bundle = bundle_of(20);
         let older = checkpoint_of(&log, 10);
         let newer = checkpoint_of(&log, 30);
@@ -435,7 +489,11 @@ mod tests {
         };
         // Older, with its proof: holds. Without: cannot compare.
         let with = check_bundle(std::slice::from_ref(&older), &[proof(10, 20)], &bundle, &key, &[]);
-        assert!(with.held[0].contains("begins with the log of 10 events"), "{:?}", with.held);
+        assert!(
+            with.held[0].contains("begins with the log of 10 events"),
+            "{:?}",
+            with.held
+        );
         let without = check_bundle(std::slice::from_ref(&older), &[], &bundle, &key, &[]);
         assert!(without.held.is_empty() && without.unchecked[0].contains("pass --consistency"));
         // A proof that fails among good ones: FAILED.
