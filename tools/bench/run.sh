@@ -3,6 +3,7 @@
 #   tools/bench/run.sh                 # 1,000,000 events per backend
 #   tools/bench/run.sh --events 100000 # quicker
 #   tools/bench/run.sh --suite sessions # session checks, sign-in, memory (needs wrk)
+#   tools/bench/run.sh --suite checkpoints --events 1000000 # following the root, verify with a checkpoint, consistency proofs
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 eval "$(tools/test-env.sh)"

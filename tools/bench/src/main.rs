@@ -7,6 +7,7 @@
 
 mod alerting;
 mod audit;
+mod checkpoints;
 mod delivery;
 mod limits;
 mod load;
@@ -39,7 +40,8 @@ struct Args {
     /// (evaluation throughput with 50 rules over `--events` events) or
     /// `delivery` (commit to webhook received at 1,000 events/s, over
     /// `--seconds` (at least 30) of 10 triggers/s, on `--backends`
-    /// `sqlite` and `postgres`).
+    /// `sqlite` and `postgres`) or `checkpoints` (following the root,
+    /// verify with a kept checkpoint, consistency proofs, over `--events`).
     #[arg(long, default_value = "ledger")]
     suite: String,
     /// Live sessions for the sessions suite's memory measurement.
@@ -63,6 +65,10 @@ async fn main() {
     }
     if args.suite == "delivery" {
         delivery::run(&args.warden, args.seconds.max(30), &args.backends).await;
+        return;
+    }
+    if args.suite == "checkpoints" {
+        checkpoints::run(args.events).await;
         return;
     }
     if args.suite == "audit" {
