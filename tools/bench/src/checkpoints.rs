@@ -42,7 +42,11 @@ pub async fn run(events: u64) {
     let stream = started.elapsed().as_secs_f64();
     println!("| operation (one core, {events} hashes) | s | hashes/s |");
     println!("| --- | ---: | ---: |");
-    println!("| frontier: push every hash, root {} | {push:.2} | {:.0} |", &root.to_hex()[..8], events as f64 / push);
+    println!(
+        "| frontier: push every hash, root {} | {push:.2} | {:.0} |",
+        &root.to_hex()[..8],
+        events as f64 / push
+    );
     println!(
         "| streamed consistency proof {} -> {events} ({} hashes) | {stream:.2} | {:.0} |",
         events / 2,
