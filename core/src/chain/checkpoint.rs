@@ -11,7 +11,7 @@
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use super::{Digest, SIGNATURE_DOMAIN, Signature};
+use super::{Digest, Signature, signed_message};
 
 pub const CHECKPOINT_DOMAIN: &[u8] = b"warden/audit-chain/v1/checkpoint\n";
 
@@ -38,16 +38,9 @@ pub fn digest(tree_size: u64, root: &Digest, head: &Digest) -> Digest {
     Digest(*hasher.finalize().as_bytes())
 }
 
-fn message(digest: &Digest) -> [u8; 64] {
-    let mut message = [0u8; 64];
-    message[..32].copy_from_slice(SIGNATURE_DOMAIN);
-    message[32..].copy_from_slice(&digest.0);
-    message
-}
-
 impl Checkpoint {
     pub fn sign(tree_size: u64, root: Digest, head: Digest, key_id: &str, key: &SigningKey) -> Checkpoint {
-        let sig = Signature(key.sign(&message(&digest(tree_size, &root, &head))).to_bytes());
+        let sig = Signature(key.sign(&signed_message(&digest(tree_size, &root, &head))).to_bytes());
         Checkpoint {
             tree_size,
             root,
@@ -59,8 +52,11 @@ impl Checkpoint {
 
     pub fn verify(&self, key: &VerifyingKey) -> bool {
         let signature = ed25519_dalek::Signature::from_bytes(&self.sig.0);
-        key.verify_strict(&message(&digest(self.tree_size, &self.root, &self.head)), &signature)
-            .is_ok()
+        key.verify_strict(
+            &signed_message(&digest(self.tree_size, &self.root, &self.head)),
+            &signature,
+        )
+        .is_ok()
     }
 }
 

@@ -20,7 +20,7 @@ use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use super::merkle::verify_consistency;
-use super::{Digest, SIGNATURE_DOMAIN, Signature, key_id, public_key};
+use super::{Digest, Signature, key_id, public_key, signed_message};
 use crate::event::timestamp;
 
 pub const FORMAT: &str = "warden-audit-checkpoint/v1";
@@ -89,17 +89,13 @@ pub fn digest(tree_size: u64, root: &Digest, head: &Digest, at: &str) -> Digest 
     Digest(*hasher.finalize().as_bytes())
 }
 
-fn message(digest: &Digest) -> [u8; 64] {
-    let mut message = [0u8; 64];
-    message[..32].copy_from_slice(SIGNATURE_DOMAIN);
-    message[32..].copy_from_slice(&digest.0);
-    message
-}
-
 impl PublishedCheckpoint {
     pub fn sign(tree_size: u64, root: Digest, head: Digest, at: &DateTime<Utc>, key: &SigningKey) -> Self {
         let at = timestamp::format(at);
-        let sig = Signature(key.sign(&message(&digest(tree_size, &root, &head, &at))).to_bytes());
+        let sig = Signature(
+            key.sign(&signed_message(&digest(tree_size, &root, &head, &at)))
+                .to_bytes(),
+        );
         PublishedCheckpoint {
             format: FORMAT.into(),
             tree_size,
@@ -176,7 +172,7 @@ impl PublishedCheckpoint {
         }
         let signature = ed25519_dalek::Signature::from_bytes(&self.sig.0);
         key.verify_strict(
-            &message(&digest(self.tree_size, &self.root, &self.head, &self.at)),
+            &signed_message(&digest(self.tree_size, &self.root, &self.head, &self.at)),
             &signature,
         )
         .map_err(|_| "the signature does not verify under public_key".to_string())
