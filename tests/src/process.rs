@@ -89,6 +89,11 @@ impl NodeEnv {
         }
     }
 
+    /// Runs a CLI command to completion: its exit code and what it printed.
+    pub fn ran(&self, args: &[&str]) -> Ran {
+        self.run(args).into()
+    }
+
     /// Runs a CLI command to completion.
     pub fn run(&self, args: &[&str]) -> Output {
         let mut command = Command::new(warden_bin());
@@ -337,4 +342,29 @@ pub async fn append_load(
         }
     }
     acknowledged
+}
+
+/// A command's exit code and everything it printed (standard output, then
+/// standard error).
+pub struct Ran {
+    pub code: i32,
+    pub out: String,
+}
+
+impl From<Output> for Ran {
+    fn from(output: Output) -> Ran {
+        Ran {
+            code: output.status.code().unwrap_or(-1),
+            out: format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        }
+    }
+}
+
+/// Runs the offline auditor's tool.
+pub fn bundle_verify(args: &[&str]) -> Ran {
+    Command::new(bundle_verify_bin()).args(args).output().unwrap().into()
 }

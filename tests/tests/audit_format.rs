@@ -8,43 +8,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value, json};
 use warden_core::chain::bundle;
 use warden_core::ledger::postgres::PostgresStore;
 use warden_tests::TestDatabase;
 use warden_tests::audit::two_orgs_on;
-use warden_tests::process::{NodeEnv, Server, bundle_verify_bin};
+use warden_tests::process::{NodeEnv, Ran, Server, bundle_verify};
 use warden_tests::web::{instance, set_up};
 
-struct Ran {
-    code: i32,
-    out: String,
-}
-
 fn run(env: &NodeEnv, args: &[&str]) -> Ran {
-    let output = env.run(args);
-    Ran {
-        code: output.status.code().unwrap(),
-        out: format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    }
+    env.ran(args)
 }
 
 fn tool(path: &Path, args: &[&str]) -> Ran {
-    let output = Command::new(bundle_verify_bin()).arg(path).args(args).output().unwrap();
-    Ran {
-        code: output.status.code().unwrap(),
-        out: format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    }
+    bundle_verify(&[&[path.to_str().unwrap()], args].concat())
 }
 
 async fn app_events(server: &Server, count: usize, tag: &str) {

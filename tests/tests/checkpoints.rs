@@ -19,37 +19,16 @@ use warden_core::ledger::postgres::PostgresStore;
 use warden_tests::TestDatabase;
 use warden_tests::audit::{signed_in, two_orgs_on};
 use warden_tests::peers::{SmtpSink, WebhookReceiver};
-use warden_tests::process::{NodeEnv, Server, bundle_verify_bin};
+use warden_tests::process::{NodeEnv, Ran, Server, bundle_verify};
 use warden_tests::web::{WebClient, assert_refused};
 
-struct Ran {
-    code: i32,
-    out: String,
-}
-
 fn verify(env: &NodeEnv, args: &[&str]) -> Ran {
-    let output = env.run(&[&["verify"], args].concat());
-    Ran {
-        code: output.status.code().unwrap(),
-        out: format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    }
+    env.ran(&[&["verify"], args].concat())
 }
 
 /// The auditor's offline tool.
 fn tool(args: &[&str]) -> Ran {
-    let output = Command::new(bundle_verify_bin()).args(args).output().unwrap();
-    Ran {
-        code: output.status.code().unwrap(),
-        out: format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    }
+    bundle_verify(args)
 }
 
 async fn app_events(server: &Server, count: usize, tag: &str) {
@@ -604,95 +583,4 @@ async fn checkpoints_hold_across_an_archive_and_a_restart() {
     let ran = verify(&env, &["--checkpoint", early_path.to_str().unwrap()]);
     assert_eq!(ran.code, 2, "{}", ran.out);
     assert!(ran.out.contains("which is not a key you trust"), "{}", ran.out);
-}
-
-/// The auditor's tool on the spec's checkpoint vectors: every refused
-/// document refused for its row's reason, the consistency proofs between
-/// the two checkpoints checked, the refused proof documents refused.
-#[test]
-fn the_offline_tool_follows_the_checkpoint_vectors() {
-    let vectors: Value =
-        serde_json::from_str(include_str!("../../core/tests/fixtures/checkpoint-vectors.json")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let key = vectors["key"]["public_key"].as_str().unwrap();
-    let file = |name: &str, text: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path.to_str().unwrap().to_string()
-    };
-    for vector in vectors["negative"].as_array().unwrap() {
-        let name = vector["name"].as_str().unwrap();
-        let path = file(&format!("{name}.json"), vector["text"].as_str().unwrap());
-        let ran = tool(&["--checkpoint", &path, "--key", key]);
-        assert_eq!(ran.code, 2, "{name}: {}", ran.out);
-        let reason = vector["reason"].as_str().unwrap();
-        match vector["rule"].as_str().unwrap() {
-            // The tool's JSON reader words these its own way.
-            "json" | "duplicate_member" => assert!(ran.out.contains("cannot use"), "{name}: {}", ran.out),
-            _ => assert!(ran.out.contains(reason), "{name}: expected {reason:?} in {}", ran.out),
-        }
-    }
-    let checkpoints: Vec<String> = vectors["checkpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|vector| {
-            file(
-                &format!("cp-{}.json", vector["tree_size"]),
-                vector["document"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    let seven_to_twenty = vectors["consistency"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|vector| vector["from"] == 7)
-        .unwrap();
-    let proof = file("proof-7-20.json", seven_to_twenty["document"].as_str().unwrap());
-    let ran = tool(&[
-        "--checkpoint",
-        &checkpoints[0],
-        "--checkpoint",
-        &checkpoints[1],
-        "--consistency",
-        &proof,
-        "--key",
-        key,
-    ]);
-    assert_eq!(ran.code, 0, "{}", ran.out);
-    assert!(
-        ran.out
-            .contains("consistent: the log of 20 events begins with the log of 7 events"),
-        "{}",
-        ran.out
-    );
-    // A checkpoint compared with nothing is said, not passed.
-    let ran = tool(&["--checkpoint", &checkpoints[0], "--key", key]);
-    assert_eq!(ran.code, 2, "{}", ran.out);
-    assert!(ran.out.contains("was compared with nothing"), "{}", ran.out);
-    for vector in vectors["consistency_negative"].as_array().unwrap() {
-        let rule = vector["rule"].as_str().unwrap();
-        if !["members", "format", "sizes", "proof"].contains(&rule) {
-            continue;
-        }
-        let name = vector["name"].as_str().unwrap();
-        let path = file(&format!("proof-{name}.json"), vector["document"].as_str().unwrap());
-        let ran = tool(&[
-            "--checkpoint",
-            &checkpoints[0],
-            "--checkpoint",
-            &checkpoints[1],
-            "--consistency",
-            &path,
-            "--key",
-            key,
-        ]);
-        assert_eq!(ran.code, 2, "{name}: {}", ran.out);
-        assert!(
-            ran.out.contains(vector["reason"].as_str().unwrap()),
-            "{name}: {}",
-            ran.out
-        );
-    }
 }
