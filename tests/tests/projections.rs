@@ -12,7 +12,7 @@ use warden_core::bus::local::LocalBus;
 use warden_core::bus::nats::NatsBus;
 use warden_core::chain::ChainError;
 use warden_core::commands::Context;
-use warden_core::commands::session::{self, Assurance, SessionCreated};
+use warden_core::commands::session::{self, Assurance, Level, SessionCreated};
 use warden_core::ledger::Ledger;
 use warden_core::{Actor, NewEvent};
 use warden_projections::projection::read;
@@ -362,7 +362,7 @@ async fn an_event_whose_payload_does_not_decode_stops_the_read_models() {
         fingerprint: device.fingerprint(),
         device,
         assurance: Assurance {
-            level: "aal1".into(),
+            level: Level::Aal1,
             methods: vec!["password".into()],
             at: now,
         },

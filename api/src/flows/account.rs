@@ -2,22 +2,22 @@
 //! sessions, change their password.
 
 use warden_core::auth::password::{Password, Verification};
-use warden_core::auth::tokens::{SessionCookie, Token, TokenKind};
+use warden_core::auth::revocation::{self, Rejection};
+use warden_core::auth::sign_in;
 use warden_core::commands::account::{self, FailureReason, identifier_key};
-use warden_core::commands::session::{self, SessionRevoked, SessionRotated};
+use warden_core::commands::session::{self, RevocationReason, RotationReason, SessionRotated};
 use warden_projections::accounts::User;
 use warden_projections::projection::read;
 
-use super::sign_in::{NewSession, check_password, record_failure, sealed_password, throttle};
-use super::users::revocations;
-use super::{check_new_password, commit};
+use super::issued::{self, Drawn, Issued};
+use super::{check_new_password, commit, password, throttle};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
 
 pub async fn sign_out(state: &AppState, current: &CurrentSession, client: &Client) -> Result<(), ApiError> {
-    revoke(state, current, client, &current.session.id, "signed_out").await
+    revoke(state, current, client, &current.session.id, RevocationReason::SignedOut).await
 }
 
 /// Revokes one of the user's own sessions.
@@ -26,24 +26,13 @@ pub async fn revoke(
     current: &CurrentSession,
     client: &Client,
     id: &str,
-    reason: &str,
+    reason: RevocationReason,
 ) -> Result<(), ApiError> {
-    let owned = read(&state.models.sessions)
-        .get(id)
-        .is_some_and(|session| session.user == current.user.id);
-    if !owned {
-        return Err(ApiError::not_found());
-    }
+    let owner = read(&state.models.sessions).get(id).map(|session| session.user.clone());
     let context = client.as_user(&current.user.id, &current.user.org);
-    let event = session::revoke(
-        &context,
-        id,
-        &SessionRevoked {
-            user: current.user.id.clone(),
-            reason: reason.into(),
-        },
-    );
-    commit(state, vec![event]).await.map(|_| ())
+    let events = revocation::revoke_own(&context, &current.user.id, id, owner.as_deref(), reason)
+        .map_err(|Rejection::NotFound| ApiError::not_found())?;
+    commit(state, events).await.map(|_| ())
 }
 
 /// Signs out every other session of the user; returns how many.
@@ -53,7 +42,7 @@ pub async fn revoke_others(state: &AppState, current: &CurrentSession, client: &
         state,
         &context,
         &current.user.id,
-        "signed_out_elsewhere",
+        RevocationReason::SignedOutElsewhere,
         Some(&current.session.id),
     );
     let count = events.len();
@@ -68,29 +57,28 @@ pub async fn confirm_password(
     state: &AppState,
     current: &CurrentSession,
     client: &Client,
-    password: &Password,
+    typed: &Password,
     method: &str,
 ) -> Result<User, ApiError> {
     let identifier = identifier_key(&state.passwords.identifier_key, &current.user.email);
-    let _attempt = throttle(state, client, &identifier, Some(&current.user.id), method).await?;
+    let _attempt = throttle::sign_in(state, client, &identifier, Some(&current.user.id), method).await?;
     let user = read(&state.models.accounts)
         .user(&current.user.id)
         .cloned()
         .ok_or_else(ApiError::not_found)?;
     if !matches!(
-        check_password(state, Some(&user), password).await?,
+        password::check(state, Some(&user), typed).await?,
         Verification::Valid { .. }
     ) {
         let context = client.as_user(&current.user.id, &current.user.org);
-        record_failure(
-            state,
+        let event = sign_in::failed(
             &context,
             Some(&user.id),
             &identifier,
             FailureReason::WrongPassword,
             method,
-        )
-        .await?;
+        );
+        commit(state, vec![event]).await?;
         return Err(ApiError::forbidden_code("wrong_password", "the password is wrong"));
     }
     Ok(user)
@@ -104,7 +92,7 @@ pub async fn change_password(
     client: &Client,
     current_password: &Password,
     new_password: &Password,
-) -> Result<NewSession, ApiError> {
+) -> Result<Issued, ApiError> {
     let context = client.as_user(&current.user.id, &current.user.org);
     let user = confirm_password(state, current, client, current_password, "password_change").await?;
     if new_password.expose() == current_password.expose() {
@@ -114,33 +102,36 @@ pub async fn change_password(
         ));
     }
     check_new_password(state, new_password, &[&user.email, &user.display_name])?;
-    let set = sealed_password(state, &user.id, new_password, "change").await?;
-    let token = Token::generate();
+    let set = password::sealed(state, &user.id, new_password, "change").await?;
+    let drawn = Drawn::for_session(current.session.id.clone());
     let mut events = vec![account::set_password(&context, &user.id, Some(user.version), &set)];
     events.extend(revocations(
         state,
         &context,
         &user.id,
-        "password_changed",
+        RevocationReason::PasswordChanged,
         Some(&current.session.id),
     ));
     events.push(session::rotate(
         &context,
         &current.session.id,
         &SessionRotated {
-            token_hash: token.hash(TokenKind::Session),
-            reason: "password_changed".into(),
+            token_hash: drawn.session.token_hash.clone(),
+            reason: RotationReason::PasswordChanged,
         },
     ));
-    let sealed = commit(state, events).await?;
-    let seq = sealed.last().map(|event| event.seq).unwrap_or_default();
-    Ok(NewSession {
-        session_id: current.session.id.clone(),
-        csrf_token: token.csrf(),
-        cookie: SessionCookie { seq, token }.encode(),
-        expires_at: current.session.expires_at,
-        pending: None,
-        enrolment_due: None,
-        opened: None,
-    })
+    issued::renewed(state, current, drawn.token, events, current.session.expires_at, None).await
+}
+
+/// `session.revoked` for each session of `user` except `keep`.
+pub fn revocations(
+    state: &AppState,
+    context: &warden_core::commands::Context,
+    user: &str,
+    reason: RevocationReason,
+    keep: Option<&str>,
+) -> Vec<warden_core::NewEvent> {
+    let sessions = read(&state.models.sessions);
+    let ids = sessions.of_user(user).into_iter().map(|session| session.id.as_str());
+    revocation::revoke_all(context, user, ids, keep, reason)
 }

@@ -12,7 +12,7 @@ use warden_projections::deliveries::{AlertDeliveries, Endpoint};
 use warden_projections::projection::read;
 
 use super::commit;
-use super::mfa::key_service;
+use super::key_service;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;

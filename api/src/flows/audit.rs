@@ -288,7 +288,7 @@ pub async fn export(
     format: ExportFormat,
 ) -> Result<Exporting, ApiError> {
     refuse_from_another_site(client, "export")?;
-    crate::flows::assurance::require_recent_authentication(state, reader)?;
+    crate::flows::step_up::require_recent_authentication(state, reader)?;
     let org = reader.user.org.clone();
     let mut query = search.query;
     query.org = Some(org.clone());

@@ -1,20 +1,25 @@
-//! Backup codes: a new set (the old one dies), the user's acknowledgement
-//! that they saved it, and checking one as a second factor.
+//! Backup codes: a new set (the old one dies), and the user's
+//! acknowledgement that they saved it. Checking one as a second factor is
+//! `warden_core::auth::second_factor`.
 
 use warden_core::auth::backup_codes;
 use warden_core::commands::account;
-use warden_core::commands::mfa::{
-    self, BackupCodesAcknowledged, BackupCodesGenerated, Factor, FailureReason, Verified,
-};
-use warden_projections::mfa::UserFactors;
+use warden_core::commands::mfa::{self, BackupCodesAcknowledged, BackupCodesGenerated};
 use warden_projections::projection::read;
+use zeroize::Zeroizing;
 
-use super::mfa::{IssuedCodes, key_service, refuse, require_recent_authentication};
-use super::{commit, new_id};
+use super::step_up::require_recent_authentication;
+use super::{commit, key_service, new_id};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
+
+/// Backup codes shown once.
+pub struct IssuedCodes {
+    pub set: String,
+    pub codes: Vec<Zeroizing<String>>,
+}
 
 /// A new set of backup codes; the old set stops working. Needs a recent
 /// strong authentication.
@@ -59,56 +64,6 @@ pub async fn acknowledge_backup_codes(
         },
     );
     commit(state, vec![event]).await.map(|_| ())
-}
-
-pub(super) async fn check_backup_code(
-    state: &AppState,
-    current: &CurrentSession,
-    client: &Client,
-    factors: &UserFactors,
-    code: &str,
-) -> Result<Verified, ApiError> {
-    let Some(codes) = factors.backup_codes.as_ref() else {
-        return Err(refuse(
-            state,
-            current,
-            client,
-            Some(Factor::BackupCode),
-            FailureReason::WrongCode,
-        )
-        .await);
-    };
-    let hashes = state.data_keys.open(&codes.hashes).await.map_err(key_service)?;
-    match backup_codes::find(&current.user.id, code, &hashes) {
-        Some(index) if !codes.used.contains(&index) => Ok(Verified {
-            user: current.user.id.clone(),
-            factor: Factor::BackupCode,
-            session: current.session.id.clone(),
-            step: None,
-            set: Some(codes.set.clone()),
-            index: Some(index),
-            remaining: Some(codes.remaining().saturating_sub(1)),
-            credential: None,
-            authentication: None,
-            ceremony: None,
-        }),
-        Some(_) => Err(refuse(
-            state,
-            current,
-            client,
-            Some(Factor::BackupCode),
-            FailureReason::Replayed,
-        )
-        .await),
-        None => Err(refuse(
-            state,
-            current,
-            client,
-            Some(Factor::BackupCode),
-            FailureReason::WrongCode,
-        )
-        .await),
-    }
 }
 
 /// A new set of backup codes as an event on the user's factors at `version`.

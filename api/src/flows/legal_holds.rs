@@ -80,7 +80,7 @@ pub async fn release(
         .map(|held| held.version)
         .ok_or_else(ApiError::not_found)?;
     let reason = reason(text)?;
-    super::assurance::require_recent_authentication(state, current)?;
+    super::step_up::require_recent_authentication(state, current)?;
     let context = client.as_user(&current.user.id, &current.user.org);
     let released = HoldReleased {
         hold: hold.to_string(),

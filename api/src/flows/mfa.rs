@@ -7,26 +7,25 @@
 //! elevation: two requests can never both spend one TOTP step or one
 //! backup code, on one node or two.
 
-use chrono::Utc;
-use warden_core::auth::backup_codes;
+use warden_core::auth::Refusal;
+use warden_core::auth::second_factor::{self, BackupCodes, Factors, Proved, Rejection};
+use warden_core::auth::step_up::{Elevated, Elevation, elevate};
 use warden_core::auth::totp::{Totp, TotpParams};
 use warden_core::commands::account;
 use warden_core::commands::mfa::{
-    self, Factor, Failed, FailureReason, TotpEnrolled, TotpEnrolmentStarted, TotpRemoved, Verified,
+    self, Factor, FailureReason, TotpEnrolled, TotpEnrolmentStarted, TotpRemoved, Verified,
 };
-use warden_core::commands::session::Pending;
+use warden_core::commands::session::{ElevationReason, Level};
+use warden_core::event::now_micros;
 use warden_projections::mfa::{TotpFactor, UserFactors};
 use warden_projections::projection::read;
 use zeroize::Zeroizing;
 
-use super::assurance::Elevation;
-pub use super::assurance::{
-    AfterFirstFactor, after_first_factor, enrolled, reauthenticate_with_password, require_recent_authentication,
-};
-pub use super::backup_codes::{acknowledge_backup_codes, regenerate_backup_codes};
-use super::backup_codes::{backup_codes_event, check_backup_code};
-use super::sign_in::NewSession;
-use super::{commit, new_id};
+pub use super::backup_codes::IssuedCodes;
+use super::backup_codes::backup_codes_event;
+use super::issued::{self, Drawn, Issued};
+use super::step_up::require_recent_authentication;
+use super::{commit, key_service, new_id, read as state_of, refused, throttle};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
@@ -38,12 +37,6 @@ pub struct TotpSetup {
     pub secret: Zeroizing<String>,
     pub uri: Zeroizing<String>,
     pub params: TotpParams,
-}
-
-/// Backup codes shown once.
-pub struct IssuedCodes {
-    pub set: String,
-    pub codes: Vec<Zeroizing<String>>,
 }
 
 /// Starts setting up an authenticator (replacing one being set up). Needs
@@ -116,7 +109,7 @@ pub async fn pending_totp(state: &AppState, current: &CurrentSession) -> Result<
 /// was waiting for (the organization required a second factor).
 pub struct Enrolled {
     pub backup_codes: Option<IssuedCodes>,
-    pub session: Option<NewSession>,
+    pub session: Option<Issued>,
 }
 
 /// Confirms the authenticator being set up with a first code. The first
@@ -128,7 +121,7 @@ pub async fn confirm_totp(
     code: &str,
 ) -> Result<Enrolled, ApiError> {
     let user = &current.user;
-    let _attempt = second_factor_throttle(state, client, current).await?;
+    let _attempt = throttle::second_factor(state, client, current).await?;
     let factors = read(&state.models.mfa).factors(&user.id);
     let Some(pending) = factors.totp_pending.clone() else {
         return Err(ApiError::new(
@@ -182,26 +175,31 @@ pub(super) async fn commit_enrolment(
     } else {
         None
     };
-    let elevation = enrolment_completes(state, current, factor);
-    if let Some(elevation) = &elevation {
-        events.push(elevation.event(&client.as_user(&current.user.id, &current.user.org), current));
+    let elevation = enrolment_completes(state, current, client, factor);
+    if let Some((_, elevated)) = &elevation {
+        events.push(elevated.event.clone());
     }
     let sealed = commit(state, events).await?;
-    Ok(Enrolled {
-        backup_codes,
-        session: elevation.map(|elevation| elevation.into_session(current, &sealed)),
-    })
+    let session = elevation
+        .map(|(drawn, elevated)| issued::elevated(current, drawn.token, &sealed, elevated))
+        .transpose()?;
+    Ok(Enrolled { backup_codes, session })
 }
 
 /// Refuses setting up `factor` in a session waiting for an enrolment the
 /// org's policy does not count it for (it would not complete the sign-in).
 pub(super) fn check_enrollable(current: &CurrentSession, factor: Factor) -> Result<(), ApiError> {
     match &current.session.pending {
-        Some(pending) if pending.is_enrolment() && !pending.offers(factor.as_str()) => Err(ApiError::forbidden_code(
+        Some(pending) if pending.is_enrolment() && !pending.offers(factor) => Err(ApiError::forbidden_code(
             "factor_not_allowed",
             format!(
                 "your organization counts only these second factors here: {}",
-                pending.factors.join(", ")
+                pending
+                    .factors
+                    .iter()
+                    .map(|factor| factor.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )),
         _ => Ok(()),
@@ -210,14 +208,32 @@ pub(super) fn check_enrollable(current: &CurrentSession, factor: Factor) -> Resu
 
 /// When the session was waiting for this enrolment: its elevation (the
 /// user just proved the new factor, on top of the first one).
-pub(super) fn enrolment_completes(state: &AppState, current: &CurrentSession, factor: Factor) -> Option<Elevation> {
+pub(super) fn enrolment_completes(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    factor: Factor,
+) -> Option<(Drawn, Elevated)> {
     let pending = current.session.pending.as_ref()?;
-    if !pending.is_enrolment() || !pending.offers(factor.as_str()) {
+    if !pending.is_enrolment() || !pending.offers(factor) {
         return None;
     }
     let mut methods = current.session.assurance.methods.clone();
     methods.push(factor.as_str().to_string());
-    Some(Elevation::new(state, current, "aal2", methods, "enrolment"))
+    let drawn = Drawn::for_session(current.session.id.clone());
+    let elevated = elevate(
+        &client.caller(),
+        &state_of::session(current),
+        Elevation {
+            level: Level::Aal2,
+            methods,
+            reason: ElevationReason::Enrolment,
+        },
+        &drawn.session.token_hash,
+        state_of::session_policy(state, &current.user.org),
+        now_micros(),
+    );
+    Some((drawn, elevated))
 }
 
 /// Removes the authenticator. Needs a recent strong authentication.
@@ -251,80 +267,88 @@ pub async fn verify(
     current: &CurrentSession,
     client: &Client,
     code: &str,
-) -> Result<NewSession, ApiError> {
+) -> Result<Issued, ApiError> {
     let user = &current.user;
-    let _attempt = second_factor_throttle(state, client, current).await?;
+    let _attempt = throttle::second_factor(state, client, current).await?;
     let factors = read(&state.models.mfa).factors(&user.id);
-    let allowed = allowed_factors(current, &factors)?;
-    let enrolling = current.session.pending.as_ref().is_some_and(Pending::is_enrolment);
-    if allowed.is_empty() && enrolling {
-        return Err(crate::web::session::enrolment_required());
-    }
-    if allowed.is_empty() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "no_second_factor",
-            "this account has no second factor set up",
-        ));
-    }
-    let verified = if allowed.contains(&Factor::BackupCode) && backup_codes::looks_like_code(code) {
-        check_backup_code(state, current, client, &factors, code).await?
-    } else {
-        let Some(totp) = factors.totp.as_ref().filter(|_| allowed.contains(&Factor::Totp)) else {
-            return Err(refuse(state, current, client, None, FailureReason::WrongCode).await);
-        };
-        match totp_step(state, totp, code).await? {
-            Some(step) if step > factors.last_totp_step => Verified {
-                user: user.id.clone(),
-                factor: Factor::Totp,
-                session: current.session.id.clone(),
-                step: Some(step),
-                set: None,
-                index: None,
-                remaining: None,
-                credential: None,
-                authentication: None,
-                ceremony: None,
-            },
-            Some(_) => {
-                return Err(refuse(state, current, client, Some(Factor::Totp), FailureReason::Replayed).await);
-            }
-            None => {
-                return Err(refuse(state, current, client, Some(Factor::Totp), FailureReason::WrongCode).await);
-            }
-        }
+    let totp = match &factors.totp {
+        Some(totp) => Some(totp_checker(state, totp).await?),
+        None => None,
     };
-    commit_verification(state, current, client, factors.version, verified).await
+    let hashes = match &factors.backup_codes {
+        Some(codes) => Some(state.data_keys.open(&codes.hashes).await.map_err(key_service)?),
+        None => None,
+    };
+    let usable = factors.second_factors();
+    let state_factors = Factors {
+        version: factors.version,
+        usable: &usable,
+        totp: totp.as_ref(),
+        last_totp_step: factors.last_totp_step,
+        backup_codes: factors
+            .backup_codes
+            .as_ref()
+            .zip(hashes.as_deref())
+            .map(|(codes, hashes)| BackupCodes {
+                set: &codes.set,
+                hashes,
+                used: &codes.used,
+                remaining: codes.remaining(),
+            }),
+    };
+    let session = state_of::session(current);
+    let drawn = Drawn::for_session(current.session.id.clone());
+    let caller = client.caller();
+    let command = second_factor::Command {
+        caller: &caller,
+        code,
+        token_hash: &drawn.session.token_hash,
+        policy: state_of::session_policy(state, &user.org),
+    };
+    match second_factor::decide(&session, &state_factors, &command, now_micros()) {
+        Ok(proved) => commit_verified(state, current, client, drawn, proved).await,
+        Err(refusal) => Err(refused(state, refusal).await),
+    }
 }
 
-/// Appends a verified factor (decided on the user's factors at `version`)
-/// and the session's elevation: `aal2`, a new token. A conflict means
-/// another request spent a factor of this user meanwhile (maybe the same
-/// one), and a taken claim that the passkey ceremony is spent: replays.
+/// Verifies a factor proved by its own ceremony (a passkey), decided on
+/// the user's factors at `version`.
 pub(super) async fn commit_verification(
     state: &AppState,
     current: &CurrentSession,
     client: &Client,
     version: u64,
     verified: Verified,
-) -> Result<NewSession, ApiError> {
-    let factor = verified.factor;
-    let context = client.as_user(&current.user.id, &current.user.org);
-    let mut methods = current.session.assurance.methods.clone();
-    if !methods.iter().any(|method| method == factor.as_str()) {
-        methods.push(factor.as_str().to_string());
-    }
-    let reason = match &current.session.pending {
-        Some(pending) if pending.is_second_factor() => "second_factor",
-        _ => "step_up",
+) -> Result<Issued, ApiError> {
+    let session = state_of::session(current);
+    let drawn = Drawn::for_session(current.session.id.clone());
+    let caller = client.caller();
+    let command = second_factor::Command {
+        caller: &caller,
+        code: "",
+        token_hash: &drawn.session.token_hash,
+        policy: state_of::session_policy(state, &current.user.org),
     };
-    let elevation = Elevation::new(state, current, "aal2", methods, reason);
-    let events = vec![
-        mfa::verified(&context, version, &verified),
-        elevation.event(&context, current),
-    ];
+    let proved = second_factor::verify(&session, version, verified, &command, now_micros());
+    commit_verified(state, current, client, drawn, proved).await
+}
+
+/// Appends a verified factor and the session's elevation. A conflict means
+/// another request spent a factor of this user meanwhile (maybe the same
+/// one), and a taken claim that the passkey ceremony is spent: replays.
+async fn commit_verified(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    drawn: Drawn,
+    Proved {
+        factor,
+        events,
+        elevated,
+    }: Proved,
+) -> Result<Issued, ApiError> {
     match commit(state, events).await {
-        Ok(sealed) => Ok(elevation.into_session(current, &sealed)),
+        Ok(sealed) => issued::elevated(current, drawn.token, &sealed, elevated),
         Err(error) if matches!(error.code, "conflict" | "taken") => {
             Err(refuse(state, current, client, Some(factor), FailureReason::Replayed).await)
         }
@@ -332,59 +356,25 @@ pub(super) async fn commit_verification(
     }
 }
 
-/// The factors this session may prove now: for a partial session, those
-/// its sign-in was offered (the policy's); for a step-up, any the user
-/// has. A session waiting for an enrolment has none to prove yet.
-pub(super) fn allowed_factors(current: &CurrentSession, factors: &UserFactors) -> Result<Vec<Factor>, ApiError> {
-    let own = factors.second_factors();
-    match &current.session.pending {
-        // Waiting for an enrolment: the user's own factors prove who they
-        // are before they set up the one the org counts.
-        None => Ok(own),
-        Some(pending) if pending.is_enrolment() => Ok(own),
-        Some(pending) => Ok(own
-            .into_iter()
-            .filter(|factor| pending.offers(factor.as_str()))
-            .collect()),
-    }
+/// The factors this session may prove now (`second_factor::allowed`).
+pub(super) fn allowed_factors(current: &CurrentSession, factors: &UserFactors) -> Vec<Factor> {
+    second_factor::allowed(current.session.pending.as_ref(), &factors.second_factors())
 }
 
-/// The step of `code` for this authenticator, if valid now.
-async fn totp_step(state: &AppState, totp: &TotpFactor, code: &str) -> Result<Option<u64>, ApiError> {
+/// The authenticator's checker, its secret opened.
+async fn totp_checker(state: &AppState, totp: &TotpFactor) -> Result<Totp, ApiError> {
     let secret = Zeroizing::new(state.data_keys.open(&totp.secret).await.map_err(key_service)?);
-    let checker = Totp::new(&secret, totp.params).map_err(|error| {
+    Totp::new(&secret, totp.params).map_err(|error| {
         tracing::error!(%error, "a stored TOTP secret does not load");
         ApiError::internal("the authenticator cannot be checked")
-    })?;
-    let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
-    Ok(checker.check(code, now))
+    })
 }
 
-/// Refuses a second-factor attempt the throttle does not allow now.
-/// Attempts of the same user being checked count as failures.
-pub(super) async fn second_factor_throttle(
-    state: &AppState,
-    client: &Client,
-    current: &CurrentSession,
-) -> Result<crate::web::limits::Attempt, ApiError> {
-    let user = &current.user.id;
-    let (attempt, pending) = state.attempts.begin(vec![format!("mfa:{user}")]);
-    let wait =
-        read(&state.models.login_throttle).second_factor_wait(user, Utc::now(), pending.first().copied().unwrap_or(0));
-    let Some(wait) = wait else {
-        return Ok(attempt);
-    };
-    attempt.withdraw();
-    if state
-        .refusals
-        .admit(format!("mfa:{user}"), std::time::Duration::from_secs(10))
-    {
-        let _ = refuse(state, current, client, None, FailureReason::Throttled).await;
-    }
-    Err(ApiError::too_many_requests(
-        "too many wrong codes; wait before trying again",
-        wait.max(std::time::Duration::from_secs(1)),
-    ))
+/// The step of `code` for the authenticator being set up, if valid now.
+async fn totp_step(state: &AppState, totp: &TotpFactor, code: &str) -> Result<Option<u64>, ApiError> {
+    let checker = totp_checker(state, totp).await?;
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default();
+    Ok(checker.check(code, now))
 }
 
 /// Records a failed attempt and returns the answer for it. Wrong, used
@@ -396,24 +386,8 @@ pub(super) async fn refuse(
     factor: Option<Factor>,
     reason: FailureReason,
 ) -> ApiError {
-    let context = client.as_user(&current.user.id, &current.user.org);
-    let event = mfa::failed(
-        &context,
-        &Failed {
-            user: current.user.id.clone(),
-            factor,
-            reason,
-            session: current.session.id.clone(),
-        },
-    );
-    if let Err(error) = commit(state, vec![event]).await {
-        return error;
-    }
-    ApiError::new(
-        axum::http::StatusCode::UNAUTHORIZED,
-        "invalid_code",
-        "the code is wrong, expired or already used",
-    )
+    let event = second_factor::failed(&client.caller(), &state_of::session(current), factor, reason);
+    refused(state, Refusal::recorded(Rejection::InvalidCode, vec![event])).await
 }
 
 fn factors_changed(error: ApiError) -> ApiError {
@@ -426,9 +400,4 @@ fn factors_changed(error: ApiError) -> ApiError {
     } else {
         error
     }
-}
-
-pub(super) fn key_service(error: warden_core::keys::SealError) -> ApiError {
-    tracing::error!(%error, "a sealed second-factor secret cannot be used");
-    ApiError::unavailable("the key service is unavailable; try again")
 }

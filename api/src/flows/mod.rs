@@ -1,28 +1,34 @@
-//! What the API and the pages do, once: each flow reads the read models,
-//! decides through `warden_core::commands`, appends, and waits until this
-//! node's read models include what it appended (read-your-writes).
+//! What the API and the pages do, once: each flow reads the state from
+//! the read models (`read`), calls the pure decision of
+//! `warden_core::auth` or `warden_core::commands`, appends what it decided,
+//! and waits until this node's read models include it (read-your-writes).
 //! JSON handlers and page handlers both call these.
 
 pub mod account;
 pub mod alert_delivery;
 pub mod alerts;
-pub mod assurance;
 pub mod audit;
 pub mod backup_codes;
 pub mod checkpoints;
+pub mod issued;
 pub mod legal_holds;
 pub mod mfa;
 pub mod org;
 pub mod passkey_sign_in;
 pub mod passkeys;
+pub mod password;
+pub mod read;
 pub mod setup;
 pub mod sign_in;
+pub mod step_up;
+pub mod throttle;
 pub mod users;
 
 use std::time::Duration;
 
 use warden_core::Event;
 use warden_core::NewEvent;
+use warden_core::auth::Refusal;
 use warden_core::auth::password::{Password, PolicyViolation};
 
 use crate::error::ApiError;
@@ -41,6 +47,24 @@ pub async fn commit(state: &AppState, events: Vec<NewEvent>) -> Result<Vec<Event
         tracing::warn!(seq = last.seq, "read models did not reach the new events in time");
     }
     Ok(sealed)
+}
+
+/// Appends what records a refusal (a failed sign-in, a wrong code) and
+/// answers the refusal's error.
+pub async fn refused<R: Into<ApiError>>(state: &AppState, refusal: Refusal<R>) -> ApiError {
+    if !refusal.events.is_empty()
+        && let Err(error) = commit(state, refusal.events).await
+    {
+        return error;
+    }
+    refusal.reason.into()
+}
+
+/// A sealed secret (a TOTP secret, backup codes' hashes) that cannot be
+/// opened: the key service is down, or the secret damaged.
+pub fn key_service(error: warden_core::keys::SealError) -> ApiError {
+    tracing::error!(%error, "a sealed second-factor secret cannot be used");
+    ApiError::unavailable("the key service is unavailable; try again")
 }
 
 /// A new password checked against the policy, for an account known by

@@ -80,7 +80,7 @@ pub async fn change_mfa_policy(
     client: &Client,
     input: MfaPolicyInput,
 ) -> Result<Org, ApiError> {
-    super::mfa::require_recent_authentication(state, manager)?;
+    super::step_up::require_recent_authentication(state, manager)?;
     let current = of(state, manager)?;
     let mut policy = current.mfa_policy.clone();
     if let Some(grace) = input.enrolment_grace_seconds {

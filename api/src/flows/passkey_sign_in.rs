@@ -4,14 +4,18 @@
 
 use chrono::Utc;
 use warden_core::auth::mfa_policy::Method;
+use warden_core::auth::sign_in;
 use warden_core::auth::webauthn::{CEREMONY_LIFETIME, Ceremony, CeremonyState, PublicKeyCredential};
 use warden_core::commands::account::{self, FailureReason as LoginFailure, LoginSucceeded, Status, identifier_key};
 use warden_core::commands::mfa;
+use warden_core::commands::session::Level;
+use warden_core::event::now_micros;
 use warden_projections::projection::read;
 
+use super::issued::{self, Issued};
 use super::new_id;
 use super::passkeys::{Challenge, challenge, check_assertion, open, relying_party};
-use super::sign_in::{NewSession, SessionStart, record_failure, throttle};
+use super::{commit, read as state_of, throttle};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
@@ -70,12 +74,12 @@ pub async fn finish_sign_in(
     email: &str,
     ceremony: &str,
     credential: &serde_json::Value,
-) -> Result<NewSession, ApiError> {
+) -> Result<Issued, ApiError> {
     check_email_length(email)?;
     let identifier = identifier_key(&state.passwords.identifier_key, email);
     let anonymous = client.anonymous();
     let user = read(&state.models.accounts).user_by_email(email).cloned();
-    let _attempt = throttle(
+    let _attempt = throttle::sign_in(
         state,
         client,
         &identifier,
@@ -92,8 +96,9 @@ pub async fn finish_sign_in(
         let identifier = identifier.clone();
         let anonymous = anonymous.clone();
         async move {
-            record_failure(state, &anonymous, user.as_deref(), &identifier, reason, "passkey").await?;
-            Err::<NewSession, ApiError>(invalid_passkey())
+            let event = sign_in::failed(&anonymous, user.as_deref(), &identifier, reason, "passkey");
+            commit(state, vec![event]).await?;
+            Err::<Issued, ApiError>(invalid_passkey())
         }
     };
     let (Some(ceremony), Some(credential)) = (opened, parsed) else {
@@ -117,28 +122,33 @@ pub async fn finish_sign_in(
         } else {
             LoginFailure::Invited
         };
-        record_failure(state, &anonymous, Some(&user.id), &identifier, reason, "passkey").await?;
+        let event = sign_in::failed(&anonymous, Some(&user.id), &identifier, reason, "passkey");
+        commit(state, vec![event]).await?;
         return Err(ApiError::forbidden_code("account_disabled", "this account is disabled"));
     }
     let factors = read(&state.models.mfa).factors(&user.id);
     let context = client.as_user(&user.id, &user.org);
     // A passkey proves two factors: only a policy that disallows passkey
     // sign-in stops it.
-    super::mfa::after_first_factor(state, &user, Method::Passkey, true)?;
-    let start = SessionStart::strong(state, &user.id, &user.org, client, &["passkey"]);
-    verified.session = start.session_id.clone();
-    let before = vec![mfa::verified(&context, factors.version, &verified)];
-    let after = vec![account::login_succeeded(
+    let account = state_of::account(&user);
+    let rules = state_of::org_rules(state, &user.org);
+    let enrolled = state_of::enrolled(&factors);
+    sign_in::after_first_factor(&account, &rules, &enrolled, Method::Passkey, true, now_micros())?;
+    let (drawn, opening) = super::sign_in::open(state, &client.caller(), &account, (Level::Aal2, &["passkey"]), None);
+    verified.session = drawn.session.id.clone();
+    let mut events = vec![mfa::verified(&context, factors.version, &verified)];
+    events.extend(opening);
+    events.push(account::login_succeeded(
         &context,
         &LoginSucceeded {
             user: user.id.clone(),
             method: "passkey".into(),
-            session: start.session_id.clone(),
+            session: drawn.session.id.clone(),
             identifier: identifier.clone(),
             second_factor_pending: false,
         },
-    )];
-    match start.commit(state, before, after).await {
+    ));
+    match issued::opened(state, drawn, events, None).await {
         Ok(session) => Ok(session),
         Err(error) if matches!(error.code, "conflict" | "taken") => {
             fail(LoginFailure::InvalidPasskey, Some(user.id.clone())).await

@@ -21,12 +21,10 @@ use warden_core::commands::mfa::{
 use warden_core::keys::Sealed;
 use warden_projections::projection::read;
 
-use super::mfa::{
-    Enrolled, allowed_factors, check_enrollable, commit_enrolment, commit_verification, key_service, refuse,
-    require_recent_authentication, second_factor_throttle,
-};
-use super::sign_in::NewSession;
-use super::{check_name, commit, new_id};
+use super::issued::Issued;
+use super::mfa::{Enrolled, allowed_factors, check_enrollable, commit_enrolment, commit_verification, refuse};
+use super::step_up::require_recent_authentication;
+use super::{check_name, commit, key_service, new_id, throttle};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
@@ -169,7 +167,7 @@ pub async fn finish_registration(
 pub async fn start_verification(state: &AppState, current: &CurrentSession) -> Result<Challenge, ApiError> {
     let party = relying_party(state)?;
     let factors = read(&state.models.mfa).factors(&current.user.id);
-    if !allowed_factors(current, &factors)?.contains(&Factor::Passkey) {
+    if !allowed_factors(current, &factors).contains(&Factor::Passkey) {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
             "no_passkey",
@@ -202,8 +200,8 @@ pub async fn verify(
     client: &Client,
     ceremony: &str,
     credential: &PublicKeyCredential,
-) -> Result<NewSession, ApiError> {
-    let _attempt = second_factor_throttle(state, client, current).await?;
+) -> Result<Issued, ApiError> {
+    let _attempt = throttle::second_factor(state, client, current).await?;
     let ceremony = open(state, ceremony, Some(&current.session.id)).await?;
     if ceremony.user.as_deref() != Some(current.user.id.as_str()) {
         return Err(wrong_ceremony());

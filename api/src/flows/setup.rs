@@ -4,16 +4,19 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use warden_core::Actor;
 use warden_core::auth::password::Password;
+use warden_core::auth::sign_in::Account;
 use warden_core::auth::tokens::{Token, TokenKind, constant_time_eq};
 use warden_core::commands::Context;
 use warden_core::commands::account::{self, Role, Status, UserCreated, normalize_email, valid_email};
 use warden_core::commands::org::{self, OrgCreated, valid_slug};
+use warden_core::commands::session::Level;
 use warden_core::commands::setup::{self, LINK_LIFETIME, LinkIssued, SETUP_SUBJECT, SetupCompleted};
 use warden_core::event::now_micros;
 use warden_core::ledger::AppendError;
 use warden_projections::projection::read;
 
-use super::sign_in::{NewSession, SessionStart, sealed_password};
+use super::issued::{self, Issued};
+use super::password;
 use super::{check_name, check_new_password, new_id};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -128,7 +131,7 @@ pub fn check_link(state: &AppState, token: &str) -> Result<u64, ApiError> {
 }
 
 /// Creates the org and its owner and signs the owner in.
-pub async fn complete(state: &AppState, client: &Client, input: SetupInput) -> Result<NewSession, ApiError> {
+pub async fn complete(state: &AppState, client: &Client, input: SetupInput) -> Result<Issued, ApiError> {
     let version = check_link(state, &input.token)?;
     let org_name = check_name("org_name", &input.org_name)?;
     let slug = input.org_slug.trim().to_string();
@@ -147,8 +150,8 @@ pub async fn complete(state: &AppState, client: &Client, input: SetupInput) -> R
     let org_id = new_id();
     let user_id = new_id();
     let context = client.as_user(&user_id, &org_id);
-    let password = sealed_password(state, &user_id, &input.password, "setup").await?;
-    let before = vec![
+    let password = password::sealed(state, &user_id, &input.password, "setup").await?;
+    let mut events = vec![
         org::create(
             &context,
             &org_id,
@@ -183,8 +186,16 @@ pub async fn complete(state: &AppState, client: &Client, input: SetupInput) -> R
             },
         ),
     ];
-    // The owner's session is created in the same command.
-    // A new org's policy asks nothing of its first owner.
-    let start = SessionStart::new(state, &user_id, &org_id, client, &["password"], Default::default());
-    start.commit(state, before, Vec::new()).await
+    // The owner's session is created in the same command. A new org's
+    // policy asks nothing of its first owner.
+    let owner = Account {
+        id: user_id,
+        org: org_id,
+        status: Status::Active,
+        version: 2,
+        created_at: now_micros(),
+    };
+    let (drawn, opening) = super::sign_in::open(state, &client.caller(), &owner, (Level::Aal1, &["password"]), None);
+    events.extend(opening);
+    issued::opened(state, drawn, events, None).await
 }

@@ -3,21 +3,22 @@
 
 use axum::http::StatusCode;
 use chrono::Utc;
-use warden_core::NewEvent;
+use warden_core::auth::mfa_policy::Method;
 use warden_core::auth::password::Password;
 use warden_core::auth::role_grants::{self, Grant, GrantRefusal, StepUp};
+use warden_core::auth::sign_in;
 use warden_core::auth::tokens::{Token, TokenKind};
-use warden_core::commands::Context;
 use warden_core::commands::account::{
     self, Invitation, Role, RoleChanged, Status, StatusChanged, UserCreated, normalize_email, valid_email,
 };
-use warden_core::commands::session::{self, SessionRevoked};
+use warden_core::commands::session::{Level, RevocationReason};
 use warden_core::event::now_micros;
 use warden_projections::accounts::User;
 use warden_projections::projection::read;
 
-use super::sign_in::{NewSession, SessionStart, sealed_password};
-use super::{check_name, check_new_password, commit, new_id};
+use super::account::revocations;
+use super::issued::{self, Issued};
+use super::{check_name, check_new_password, commit, new_id, password, read as state_of};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
@@ -77,7 +78,7 @@ pub async fn create(
     };
     let mut events = vec![account::create(&context, &id, &created)];
     if let Some(password) = &input.password {
-        let set = sealed_password(state, &id, password, "admin").await?;
+        let set = password::sealed(state, &id, password, "admin").await?;
         events.push(account::set_password(&context, &id, Some(1), &set));
     }
     commit(state, events).await?;
@@ -98,7 +99,7 @@ pub async fn create(
 fn authorize(state: &AppState, manager: &CurrentSession, grant: Grant) -> Result<(), ApiError> {
     match role_grants::decide(manager.user.role, grant) {
         Ok(StepUp::NotRequired) => Ok(()),
-        Ok(StepUp::Required) => super::mfa::require_recent_authentication(state, manager),
+        Ok(StepUp::Required) => super::step_up::require_recent_authentication(state, manager),
         Err(GrantRefusal::NotAManager) => Err(ApiError::forbidden("only owners and admins manage users")),
         Err(GrantRefusal::OwnerOnly(role)) => Err(ApiError::forbidden(format!(
             "only an owner may grant, take away or change the {} role or act on its holders",
@@ -199,7 +200,7 @@ pub async fn change(
                 },
             ));
             if new == Status::Disabled {
-                events.extend(revocations(state, &context, id, "user_disabled", None));
+                events.extend(revocations(state, &context, id, RevocationReason::UserDisabled, None));
             }
         }
         _ => {}
@@ -218,29 +219,10 @@ pub async fn revoke_sessions(
     let user = member(state, manager, id)?;
     authorize(state, manager, Grant::ActOn(user.role))?;
     let context = client.as_user(&manager.user.id, &manager.user.org);
-    let events = revocations(state, &context, &user.id, "revoked_by_admin", None);
+    let events = revocations(state, &context, &user.id, RevocationReason::RevokedByAdmin, None);
     let count = events.len();
     commit(state, events).await?;
     Ok(count)
-}
-
-/// `session.revoked` for each session of `user` except `keep`.
-pub fn revocations(state: &AppState, context: &Context, user: &str, reason: &str, keep: Option<&str>) -> Vec<NewEvent> {
-    read(&state.models.sessions)
-        .of_user(user)
-        .into_iter()
-        .filter(|session| Some(session.id.as_str()) != keep)
-        .map(|session| {
-            session::revoke(
-                context,
-                &session.id,
-                &SessionRevoked {
-                    user: user.to_string(),
-                    reason: reason.to_string(),
-                },
-            )
-        })
-        .collect()
 }
 
 /// Accepting an invitation: the user sets a password, becomes active and
@@ -249,8 +231,8 @@ pub async fn accept_invitation(
     state: &AppState,
     client: &Client,
     token: &str,
-    password: &Password,
-) -> Result<NewSession, ApiError> {
+    typed: &Password,
+) -> Result<Issued, ApiError> {
     let user = Token::parse(token)
         .and_then(|token| {
             read(&state.models.accounts)
@@ -263,15 +245,24 @@ pub async fn accept_invitation(
                 .is_some_and(|invitation| Utc::now() < invitation.expires_at)
         })
         .ok_or_else(|| ApiError::forbidden_code("invalid_link", "the invitation is invalid, used or expired"))?;
-    check_new_password(state, password, &[&user.email, &user.display_name])?;
+    check_new_password(state, typed, &[&user.email, &user.display_name])?;
     let context = client.as_user(&user.id, &user.org);
-    let set = sealed_password(state, &user.id, password, "invitation").await?;
-    let before = vec![
+    let set = password::sealed(state, &user.id, typed, "invitation").await?;
+    let mut events = vec![
         account::accept_invitation(&context, &user.id, user.version),
         account::set_password(&context, &user.id, Some(user.version + 1), &set),
     ];
-    let after = super::mfa::after_first_factor(state, &user, warden_core::auth::mfa_policy::Method::Password, false)?;
-    SessionStart::new(state, &user.id, &user.org, client, &["password"], after)
-        .commit(state, before, Vec::new())
-        .await
+    let account = state_of::account(&user);
+    let enrolled = state_of::enrolled(&state_of::factors(state, &user.id));
+    let rules = state_of::org_rules(state, &user.org);
+    let after = sign_in::after_first_factor(&account, &rules, &enrolled, Method::Password, false, now_micros())?;
+    let (drawn, opening) = super::sign_in::open(
+        state,
+        &client.caller(),
+        &account,
+        (Level::Aal1, &["password"]),
+        after.pending,
+    );
+    events.extend(opening);
+    issued::opened(state, drawn, events, after.enrolment_due).await
 }

@@ -16,8 +16,8 @@ use warden_core::event::timestamp;
 use warden_projections::projection::read;
 
 use crate::error::ApiError;
+use crate::flows::issued::Issued;
 use crate::flows::setup::SetupInput;
-use crate::flows::sign_in::NewSession;
 use crate::flows::{self, account};
 use crate::state::AppState;
 use crate::web::session::CurrentSession;
@@ -104,7 +104,7 @@ pub async fn session(State(state): State<AppState>, SignedIn(current): SignedIn)
 }
 
 /// The answer of a sign-in: the session's description and its cookie.
-pub fn signed_in(state: &AppState, session: &NewSession, status: StatusCode) -> Response {
+pub fn signed_in(state: &AppState, session: &Issued, status: StatusCode) -> Response {
     // The read model's view when it has the session (it is newer after an
     // elevation or a rotation), else what the sign-in opened.
     let body = read(&state.models.sessions)
@@ -238,7 +238,7 @@ pub async fn forward(State(state): State<AppState>, request: Request) -> Result<
     put("x-warden-org-id", &current.user.org);
     put("x-warden-roles", current.user.role.as_str());
     put("x-warden-session-id", &current.session.id);
-    put("x-warden-assurance", &current.session.assurance.level);
+    put("x-warden-assurance", current.session.assurance.level.as_str());
     Ok(response)
 }
 

@@ -15,9 +15,11 @@ use warden_projections::projection::read;
 use crate::error::ApiError;
 use warden_core::auth::webauthn::{PublicKeyCredential, RegisterPublicKeyCredential};
 
-use crate::flows::mfa::{self, IssuedCodes, TotpSetup};
+use crate::flows::backup_codes::{self, IssuedCodes};
+use crate::flows::issued::Issued;
+use crate::flows::mfa::{self, TotpSetup};
 use crate::flows::passkeys;
-use crate::flows::sign_in::NewSession;
+use crate::flows::step_up;
 use crate::handlers::auth::signed_in;
 use crate::state::AppState;
 use crate::web::{AnySession, Client, Enrolling, SignedIn};
@@ -109,7 +111,7 @@ pub async fn confirm_totp(
 
 /// An answer that also completes a partial session: its new cookie, and
 /// the new CSRF token in `csrf_token`.
-fn with_session(state: &AppState, status: StatusCode, mut body: Value, session: Option<&NewSession>) -> Response {
+fn with_session(state: &AppState, status: StatusCode, mut body: Value, session: Option<&Issued>) -> Response {
     let Some(session) = session else {
         return (status, Json(body)).into_response();
     };
@@ -141,7 +143,7 @@ pub async fn regenerate_backup_codes(
     client: Client,
     SignedIn(current): SignedIn,
 ) -> Result<Response, ApiError> {
-    let issued = mfa::regenerate_backup_codes(&state, &current, &client).await?;
+    let issued = backup_codes::regenerate_backup_codes(&state, &current, &client).await?;
     Ok((StatusCode::CREATED, Json(describe_codes(&issued))).into_response())
 }
 
@@ -165,7 +167,7 @@ pub async fn acknowledge_backup_codes(
     SignedIn(current): SignedIn,
     Json(body): Json<AcknowledgeBody>,
 ) -> Result<StatusCode, ApiError> {
-    mfa::acknowledge_backup_codes(&state, &current, &client, &body.set).await?;
+    backup_codes::acknowledge_backup_codes(&state, &current, &client, &body.set).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -197,7 +199,7 @@ pub async fn reauthenticate(
     Json(body): Json<PasswordBody>,
 ) -> Result<Response, ApiError> {
     let password = Password::new(body.password);
-    let session = mfa::reauthenticate_with_password(&state, &current, &client, &password).await?;
+    let session = step_up::reauthenticate_with_password(&state, &current, &client, &password).await?;
     Ok(signed_in(&state, &session, StatusCode::OK))
 }
 

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warden_core::auth::password::Password;
+use warden_core::commands::session::RevocationReason;
 use warden_core::event::timestamp;
 use warden_projections::projection::read;
 use warden_projections::sessions::Session;
@@ -49,9 +50,9 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let reason = if id == current.session.id {
-        "signed_out"
+        RevocationReason::SignedOut
     } else {
-        "revoked_by_user"
+        RevocationReason::RevokedByUser
     };
     account::revoke(&state, &current, &client, &id, reason).await?;
     if id == current.session.id {

@@ -9,6 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 use warden_core::auth::password::Password;
+use warden_core::commands::mfa::Factor;
 use warden_projections::projection::read;
 
 use super::{
@@ -16,8 +17,10 @@ use super::{
     see_other,
 };
 use crate::error::ApiError;
-use crate::flows::mfa::{self, IssuedCodes};
-use crate::flows::sign_in::NewSession;
+use crate::flows::backup_codes::{self, IssuedCodes};
+use crate::flows::issued::Issued;
+use crate::flows::mfa;
+use crate::flows::step_up;
 use crate::state::AppState;
 use crate::web::session::CurrentSession;
 use crate::web::{Client, cookie};
@@ -42,7 +45,7 @@ pub struct NextQuery {
 }
 
 fn prompt_page(current: &CurrentSession, next: &str, error: Option<String>) -> PromptPage {
-    let offers = |factor: &str| {
+    let offers = |factor: Factor| {
         current
             .session
             .pending
@@ -53,9 +56,9 @@ fn prompt_page(current: &CurrentSession, next: &str, error: Option<String>) -> P
         csrf_token: current.csrf_token(),
         next: next.to_string(),
         user_email: current.user.email.clone(),
-        totp: offers("totp"),
-        passkeys: offers("passkey"),
-        backup_codes: offers("backup_code"),
+        totp: offers(Factor::Totp),
+        passkeys: offers(Factor::Passkey),
+        backup_codes: offers(Factor::BackupCode),
         error,
         notice: None,
     }
@@ -246,7 +249,7 @@ pub async fn remove(State(state): State<AppState>, client: Client, PageSession(c
 
 /// `POST /settings/mfa/backup-codes`: a new set, shown once.
 pub async fn regenerate(State(state): State<AppState>, client: Client, PageSession(current): PageSession) -> Response {
-    match mfa::regenerate_backup_codes(&state, &current, &client).await {
+    match backup_codes::regenerate_backup_codes(&state, &current, &client).await {
         Ok(issued) => codes_page(&current, &issued, None),
         Err(error) if error.code == "reauthentication_required" => reauthenticate_first("/settings/mfa"),
         Err(error) => show_settings(&state, &current, Some(&error), None).await,
@@ -269,7 +272,7 @@ struct CodesPage {
 /// The codes, shown once; `session` is the session's new token when this
 /// enrolment completed a partial session (the page's forms need its CSRF
 /// token).
-fn codes_page(current: &CurrentSession, issued: &IssuedCodes, session: Option<&NewSession>) -> Response {
+fn codes_page(current: &CurrentSession, issued: &IssuedCodes, session: Option<&Issued>) -> Response {
     let nav = Nav::of(current);
     let mut response = render(
         StatusCode::OK,
@@ -303,7 +306,7 @@ pub async fn acknowledge(
     PageSession(current): PageSession,
     Form(form): Form<AcknowledgeForm>,
 ) -> Response {
-    match mfa::acknowledge_backup_codes(&state, &current, &client, &form.set).await {
+    match backup_codes::acknowledge_backup_codes(&state, &current, &client, &form.set).await {
         Ok(()) => see_other("/settings/mfa?notice=codes_saved"),
         Err(error) => show_settings(&state, &current, Some(&error), None).await,
     }
@@ -376,7 +379,7 @@ pub async fn reauthenticate_submit(
     let result = match (form.code, form.password) {
         (Some(code), _) => mfa::verify(&state, &current, &client, &code).await,
         (None, Some(password)) => {
-            mfa::reauthenticate_with_password(&state, &current, &client, &Password::new(password)).await
+            step_up::reauthenticate_with_password(&state, &current, &client, &Password::new(password)).await
         }
         (None, None) => Err(ApiError::bad_request("give a code or your password")),
     };
@@ -396,7 +399,7 @@ pub async fn reauthenticate_submit(
     }
 }
 
-fn with_cookie(state: &AppState, session: &NewSession, mut response: Response) -> Response {
+fn with_cookie(state: &AppState, session: &Issued, mut response: Response) -> Response {
     response.headers_mut().append(
         header::SET_COOKIE,
         cookie::issue(&state.web, &session.cookie, session.expires_at),

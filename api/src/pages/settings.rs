@@ -8,6 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use warden_core::auth::password::Password;
+use warden_core::commands::session::RevocationReason;
 use warden_projections::projection::read;
 
 use super::{Nav, NoticeQuery, PageSession, failed, notice, render, see_other};
@@ -92,7 +93,7 @@ pub async fn revoke(
     PageSession(current): PageSession,
     Path(id): Path<String>,
 ) -> Response {
-    match account::revoke(&state, &current, &client, &id, "revoked_by_user").await {
+    match account::revoke(&state, &current, &client, &id, RevocationReason::RevokedByUser).await {
         Ok(()) => see_other("/settings/sessions?notice=revoked"),
         Err(error) => failed(
             &error,

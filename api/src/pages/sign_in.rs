@@ -9,8 +9,8 @@ use serde::Deserialize;
 use warden_core::auth::password::Password;
 
 use super::{PageAnySession, failed, local_path, notice, render, see_other};
+use crate::flows::issued::Issued;
 use crate::flows::setup::SetupInput;
-use crate::flows::sign_in::NewSession;
 use crate::flows::{self, account};
 use crate::state::AppState;
 use crate::web::session::CurrentSession;
@@ -74,7 +74,7 @@ pub async fn submit(State(state): State<AppState>, client: Client, Form(form): F
 
 /// Sets the cookie and goes on: to `next`, or first to the second-factor
 /// prompt when the session is partial.
-fn signed_in(state: &AppState, session: &NewSession, next: &str) -> Response {
+fn signed_in(state: &AppState, session: &Issued, next: &str) -> Response {
     let mut response = match (&session.pending, session.enrolment_due) {
         (Some(pending), _) if pending.is_enrolment() => see_other("/settings/mfa?notice=enrol_required"),
         (Some(_), _) => see_other(&format!("/sign-in/mfa?next={next}")),

@@ -8,8 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use warden_core::commands::Context;
-use warden_core::{Actor, ActorKind};
+use warden_core::commands::{Caller, Context};
 
 use crate::request_id::RequestId;
 use crate::state::AppState;
@@ -94,26 +93,23 @@ impl Client {
         }
     }
 
+    /// What the events of this request's decisions record of it.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            request_id: self.request_id.clone(),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+
     /// The audit context of an anonymous caller.
     pub fn anonymous(&self) -> Context {
-        self.context(Actor::of_kind(ActorKind::Anonymous))
+        self.caller().anonymous()
     }
 
     /// The audit context of a user of an org.
     pub fn as_user(&self, user: &str, org: &str) -> Context {
-        let mut actor = Actor::of_kind(ActorKind::User);
-        actor.id = Some(user.to_string());
-        actor.org = Some(org.to_string());
-        self.context(actor)
-    }
-
-    fn context(&self, mut actor: Actor) -> Context {
-        actor.ip = self.ip.clone();
-        actor.user_agent = self.user_agent.clone();
-        Context {
-            actor,
-            request_id: self.request_id.clone(),
-        }
+        self.caller().as_user(user, org)
     }
 }
 

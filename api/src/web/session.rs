@@ -17,7 +17,7 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use warden_core::auth::tokens::{SessionCookie, Token, TokenKind};
 use warden_core::commands::account::{Role, Status};
-use warden_core::commands::session::{self as commands, SessionRefreshed, SessionRotated};
+use warden_core::commands::session::{self as commands, RotationReason, SessionRefreshed, SessionRotated};
 use warden_projections::projection::read;
 use warden_projections::sessions::Session;
 
@@ -225,7 +225,7 @@ async fn rotate(state: &AppState, current: &mut CurrentSession, client: &Client)
         &current.session.id,
         &SessionRotated {
             token_hash: token.hash(TokenKind::Session),
-            reason: "privileges_changed".into(),
+            reason: RotationReason::PrivilegesChanged,
         },
     );
     let result = state.ledger.append_one(event).await;

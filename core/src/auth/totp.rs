@@ -97,6 +97,15 @@ pub struct Totp {
     params: TotpParams,
 }
 
+/// The secret stays out of debug output.
+impl std::fmt::Debug for Totp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Totp")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Totp {
     /// A new enrolment's secret (160 random bits, as RFC 4226 recommends),
     /// base32 without padding.

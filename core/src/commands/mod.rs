@@ -23,7 +23,7 @@ pub mod webhook_endpoint;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::event::{Actor, Event, NewEvent};
+use crate::event::{Actor, ActorKind, Event, NewEvent};
 
 /// Who asks, and in which request: the audit context of every event a
 /// command appends.
@@ -36,6 +36,39 @@ pub struct Context {
 impl Context {
     pub fn event(&self, kind: &str, subject: impl Into<String>) -> NewEvent {
         NewEvent::new(kind, subject, self.actor.clone()).request_id(self.request_id.clone())
+    }
+}
+
+/// Who is asking, from where, before it is known as whom: the facts of a
+/// request that every event of its decision records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Caller {
+    pub request_id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Caller {
+    /// The audit context of an anonymous caller.
+    pub fn anonymous(&self) -> Context {
+        self.context(Actor::of_kind(ActorKind::Anonymous))
+    }
+
+    /// The audit context of a user of an org.
+    pub fn as_user(&self, user: &str, org: &str) -> Context {
+        let mut actor = Actor::of_kind(ActorKind::User);
+        actor.id = Some(user.to_string());
+        actor.org = Some(org.to_string());
+        self.context(actor)
+    }
+
+    fn context(&self, mut actor: Actor) -> Context {
+        actor.ip = self.ip.clone();
+        actor.user_agent = self.user_agent.clone();
+        Context {
+            actor,
+            request_id: self.request_id.clone(),
+        }
     }
 }
 

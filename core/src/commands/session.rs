@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Context, Prefix, data, subject};
 use crate::auth::device::Device;
+use crate::commands::mfa::Factor;
 use crate::event::{NewEvent, Outcome};
 
 pub const SESSION_CREATED: &str = "session.created";
@@ -29,59 +30,84 @@ pub fn session_subject(id: &str) -> String {
     subject(Prefix::Session, id)
 }
 
+/// How strongly a session's user proved who they are (NIST SP 800-63B's
+/// authenticator assurance levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// One factor.
+    Aal1,
+    /// Two factors, or a passkey with user verification.
+    Aal2,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Aal1 => "aal1",
+            Level::Aal2 => "aal2",
+        }
+    }
+}
+
 /// How a session reached its assurance level.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assurance {
-    /// `aal1` (one factor) or `aal2` (two factors, or a passkey with user
-    /// verification).
-    pub level: String,
+    pub level: Level,
     /// The methods used, in order: `password`, `totp`, `passkey` …
     pub methods: Vec<String>,
     #[serde(with = "crate::event::timestamp")]
     pub at: DateTime<Utc>,
 }
 
+/// The step a partial session must still do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Prove one of the offered factors.
+    SecondFactor,
+    /// Set up one of the offered factors (the org requires a second
+    /// factor and the user has none it counts).
+    Enrolment,
+}
+
 /// What a partial session must still do before it is a full one. Until
 /// then it may only complete that step or sign out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
-    /// `second_factor`: prove one of `factors`.
-    pub step: String,
-    /// The factors that complete the step: `totp`, `backup_code` …
-    pub factors: Vec<String>,
+    pub step: Step,
+    /// The factors that complete the step.
+    pub factors: Vec<Factor>,
 }
 
 impl Pending {
-    pub const SECOND_FACTOR: &'static str = "second_factor";
-    pub const ENROLMENT: &'static str = "enrolment";
-
     /// Prove one of `factors`.
-    pub fn second_factor(factors: Vec<String>) -> Self {
+    pub fn second_factor(factors: Vec<Factor>) -> Self {
         Pending {
-            step: Self::SECOND_FACTOR.into(),
+            step: Step::SecondFactor,
             factors,
         }
     }
 
     /// Set up one of `factors` (the org requires a second factor).
-    pub fn enrolment(factors: Vec<String>) -> Self {
+    pub fn enrolment(factors: Vec<Factor>) -> Self {
         Pending {
-            step: Self::ENROLMENT.into(),
+            step: Step::Enrolment,
             factors,
         }
     }
 
     pub fn is_enrolment(&self) -> bool {
-        self.step == Self::ENROLMENT
+        self.step == Step::Enrolment
     }
 
     pub fn is_second_factor(&self) -> bool {
-        self.step == Self::SECOND_FACTOR
+        self.step == Step::SecondFactor
     }
 
-    /// Whether `factor` (`totp`, `passkey`, `backup_code`) completes it.
-    pub fn offers(&self, factor: &str) -> bool {
-        self.factors.iter().any(|offered| offered == factor)
+    /// Whether `factor` completes it.
+    pub fn offers(&self, factor: Factor) -> bool {
+        self.factors.contains(&factor)
     }
 }
 
@@ -113,7 +139,29 @@ pub struct SessionRefreshed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRotated {
     pub token_hash: String,
-    pub reason: String,
+    pub reason: RotationReason,
+}
+
+/// Why a session got a new token without a new assurance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationReason {
+    /// The user's role or status changed since the token was issued.
+    PrivilegesChanged,
+    /// The user changed their password in this session.
+    PasswordChanged,
+}
+
+/// Why a session was elevated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ElevationReason {
+    /// A partial session proved its second factor.
+    SecondFactor,
+    /// A fresh authentication for a sensitive action.
+    StepUp,
+    /// A partial session set up the factor the org requires.
+    Enrolment,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,9 +171,7 @@ pub struct SessionElevated {
     pub token_hash: String,
     /// The assurance now: its `at` is the time of this authentication.
     pub assurance: Assurance,
-    /// `second_factor` (a partial session completed) or `step_up` (a fresh
-    /// authentication for a sensitive action).
-    pub reason: String,
+    pub reason: ElevationReason,
     /// The session's absolute end from now on (a partial session lives
     /// minutes; completed, it gets the org's absolute timeout).
     #[serde(with = "crate::event::timestamp")]
@@ -139,9 +185,41 @@ pub struct SessionElevated {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRevoked {
     pub user: String,
-    /// `signed_out`, `revoked_by_user`, `signed_out_elsewhere`,
-    /// `revoked_by_admin`, `user_disabled`, `password_changed`.
-    pub reason: String,
+    pub reason: RevocationReason,
+}
+
+/// Why a session ended before its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReason {
+    /// The user signed out of this session.
+    SignedOut,
+    /// The user ended this session from another one.
+    RevokedByUser,
+    /// The user signed out everywhere else.
+    SignedOutElsewhere,
+    /// An owner or admin ended the user's sessions.
+    RevokedByAdmin,
+    /// The user was disabled.
+    UserDisabled,
+    /// The user changed their password (every other session ends).
+    PasswordChanged,
+    /// The import that created the user was reverted.
+    ImportReverted,
+}
+
+impl RevocationReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationReason::SignedOut => "signed_out",
+            RevocationReason::RevokedByUser => "revoked_by_user",
+            RevocationReason::SignedOutElsewhere => "signed_out_elsewhere",
+            RevocationReason::RevokedByAdmin => "revoked_by_admin",
+            RevocationReason::UserDisabled => "user_disabled",
+            RevocationReason::PasswordChanged => "password_changed",
+            RevocationReason::ImportReverted => "import_reverted",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

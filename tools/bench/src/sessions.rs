@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use warden_core::auth::device::Device;
 use warden_core::auth::tokens::{Token, TokenKind};
 use warden_core::commands::Context;
-use warden_core::commands::session::{self, Assurance, SessionCreated};
+use warden_core::commands::session::{self, Assurance, Level, SessionCreated};
 use warden_core::keys::{Kms, LocalKms};
 use warden_core::ledger::Ledger;
 use warden_core::ledger::sqlite::SqliteStore;
@@ -368,7 +368,7 @@ async fn add_sessions(dir: &Path, user: &str, org: &str, count: u64) {
                         device: device.clone(),
                         fingerprint: device.fingerprint(),
                         assurance: Assurance {
-                            level: "aal1".into(),
+                            level: Level::Aal1,
                             methods: vec!["password".into()],
                             at: now,
                         },

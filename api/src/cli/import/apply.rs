@@ -8,7 +8,7 @@ use warden_core::auth::password::Scheme;
 use warden_core::commands::account::{self, PasswordSet, Status, UserCreated, UserRemoved};
 use warden_core::commands::import::{self, ImportCompleted, ImportReverted, ImportStarted};
 use warden_core::commands::org::{self, OrgCreated, OrgRemoved, SessionPolicy};
-use warden_core::commands::session::{self, SessionRevoked};
+use warden_core::commands::session::{self, RevocationReason, SessionRevoked};
 use warden_core::ledger::{AppendError, MAX_BATCH_EVENTS};
 use warden_projections::projection::read;
 
@@ -185,7 +185,7 @@ pub(super) async fn revert_with(node: &Node, import_id: &str) -> Result<serde_js
                 &session.id,
                 &SessionRevoked {
                     user: user.id.clone(),
-                    reason: "import_reverted".into(),
+                    reason: RevocationReason::ImportReverted,
                 },
             ));
         }

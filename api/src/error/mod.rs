@@ -157,3 +157,5 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+mod rejections;

@@ -1,0 +1,71 @@
+//! The one place where the typed rejections of `warden_core::auth`'s
+//! decisions become HTTP answers: status, code and message.
+
+use axum::http::StatusCode;
+use warden_core::auth::sign_in::{MethodNotAllowed, password};
+use warden_core::auth::{second_factor, step_up};
+
+use super::ApiError;
+
+impl From<MethodNotAllowed> for ApiError {
+    fn from(MethodNotAllowed(reason): MethodNotAllowed) -> Self {
+        ApiError::forbidden_code("method_not_allowed", reason)
+    }
+}
+
+impl From<password::Rejection> for ApiError {
+    fn from(rejection: password::Rejection) -> Self {
+        match rejection {
+            password::Rejection::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "the email or password is wrong",
+            ),
+            password::Rejection::Disabled => ApiError::forbidden_code("account_disabled", "this account is disabled"),
+            password::Rejection::MethodNotAllowed(reason) => MethodNotAllowed(reason).into(),
+        }
+    }
+}
+
+impl From<step_up::Rejection> for ApiError {
+    fn from(rejection: step_up::Rejection) -> Self {
+        match rejection {
+            step_up::Rejection::ReauthenticationRequired {
+                with_second_factor: true,
+            } => ApiError::forbidden_code(
+                "reauthentication_required",
+                "this action needs a recent second factor: verify one (POST /api/v1/mfa/verify) and try again",
+            ),
+            step_up::Rejection::ReauthenticationRequired {
+                with_second_factor: false,
+            } => ApiError::forbidden_code(
+                "reauthentication_required",
+                "this action needs a recent sign-in: confirm your password (POST /api/v1/session/reauthenticate) and try again",
+            ),
+            step_up::Rejection::UseSecondFactor => ApiError::new(
+                StatusCode::CONFLICT,
+                "use_second_factor",
+                "this account has a second factor: re-authenticate with it (POST /api/v1/mfa/verify)",
+            ),
+            step_up::Rejection::WrongPassword => ApiError::forbidden_code("wrong_password", "the password is wrong"),
+        }
+    }
+}
+
+impl From<second_factor::Rejection> for ApiError {
+    fn from(rejection: second_factor::Rejection) -> Self {
+        match rejection {
+            second_factor::Rejection::InvalidCode => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_code",
+                "the code is wrong, expired or already used",
+            ),
+            second_factor::Rejection::NoSecondFactor => ApiError::new(
+                StatusCode::CONFLICT,
+                "no_second_factor",
+                "this account has no second factor set up",
+            ),
+            second_factor::Rejection::EnrolmentRequired => crate::web::session::enrolment_required(),
+        }
+    }
+}
