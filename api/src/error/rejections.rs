@@ -2,8 +2,9 @@
 //! decisions become HTTP answers: status, code and message.
 
 use axum::http::StatusCode;
+use warden_core::auth::role_grants::GrantRefusal;
 use warden_core::auth::sign_in::{MethodNotAllowed, password};
-use warden_core::auth::{second_factor, step_up};
+use warden_core::auth::{second_factor, step_up, users};
 
 use super::ApiError;
 
@@ -67,5 +68,35 @@ impl From<second_factor::Rejection> for ApiError {
             ),
             second_factor::Rejection::EnrolmentRequired => crate::web::session::enrolment_required(),
         }
+    }
+}
+
+impl From<users::Rejection> for ApiError {
+    fn from(rejection: users::Rejection) -> Self {
+        match rejection {
+            users::Rejection::Grant(GrantRefusal::NotAManager) => {
+                ApiError::forbidden("only owners and admins manage users")
+            }
+            users::Rejection::Grant(GrantRefusal::OwnerOnly(role)) => ApiError::forbidden(format!(
+                "only an owner may grant, take away or change the {} role or act on its holders",
+                role.as_str()
+            )),
+            users::Rejection::StepUp(step_up) => step_up.into(),
+            users::Rejection::OwnAccount => {
+                ApiError::forbidden("you cannot change your own role or status; ask another owner or admin")
+            }
+            users::Rejection::Invited => ApiError::new(
+                StatusCode::CONFLICT,
+                "invited",
+                "an invited user becomes active by accepting the invitation",
+            ),
+            users::Rejection::UnsettableStatus => ApiError::bad_request("status must be active or disabled"),
+        }
+    }
+}
+
+impl From<users::InvalidLink> for ApiError {
+    fn from(users::InvalidLink: users::InvalidLink) -> Self {
+        ApiError::forbidden_code("invalid_link", "the invitation is invalid, used or expired")
     }
 }

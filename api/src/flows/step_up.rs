@@ -21,16 +21,20 @@ use crate::web::session::CurrentSession;
 /// authentication is recent (`step_up_max_age_seconds`): a second factor
 /// for users who have one, the password for others.
 pub fn require_recent_authentication(state: &AppState, current: &CurrentSession) -> Result<(), ApiError> {
+    Ok(recent_authentication(state, current)?)
+}
+
+/// [`step_up::require`] on the request's session.
+pub fn recent_authentication(state: &AppState, current: &CurrentSession) -> Result<(), step_up::Rejection> {
     let has_second_factor = read(&state.models.mfa)
         .of(&current.user.id)
         .is_some_and(UserFactors::has_second_factor);
-    let max_age = step_up_max_age(state);
-    Ok(step_up::require(
+    step_up::require(
         &state_of::session(current),
         has_second_factor,
-        max_age,
+        step_up_max_age(state),
         Utc::now(),
-    )?)
+    )
 }
 
 fn step_up_max_age(state: &AppState) -> chrono::Duration {

@@ -1,31 +1,29 @@
 //! Managing an org's users: create or invite, change role, disable and
-//! re-enable, revoke sessions. Every change records old and new values.
+//! re-enable, revoke sessions, and accepting an invitation. The rules are
+//! `warden_core::auth::users`; here the state is read and the decision
+//! appended.
 
-use axum::http::StatusCode;
 use chrono::Utc;
 use warden_core::auth::mfa_policy::Method;
 use warden_core::auth::password::Password;
-use warden_core::auth::role_grants::{self, Grant, GrantRefusal, StepUp};
+use warden_core::auth::role_grants::Grant;
 use warden_core::auth::sign_in;
 use warden_core::auth::tokens::{Token, TokenKind};
-use warden_core::commands::account::{
-    self, Invitation, Role, RoleChanged, Status, StatusChanged, UserCreated, normalize_email, valid_email,
-};
-use warden_core::commands::session::{Level, RevocationReason};
+use warden_core::auth::users::{self as decision, Invitee, Manager, Member};
+use warden_core::commands::account::{Role, Status, normalize_email, valid_email};
+use warden_core::commands::session::Level;
 use warden_core::event::now_micros;
 use warden_projections::accounts::User;
 use warden_projections::projection::read;
+use warden_projections::sessions::Sessions;
 
-use super::account::revocations;
 use super::issued::{self, Issued};
+use super::step_up::recent_authentication;
 use super::{check_name, check_new_password, commit, new_id, password, read as state_of};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
-
-/// How long an invitation link is valid.
-const INVITATION_LIFETIME: chrono::Duration = chrono::Duration::days(7);
 
 pub struct NewUser {
     pub email: String,
@@ -41,46 +39,57 @@ pub struct Created {
     pub invitation_url: Option<String>,
 }
 
+/// The manager of a request, as user decisions see them.
+fn manager<'a>(
+    state: &AppState,
+    current: &'a CurrentSession,
+    context: &'a warden_core::commands::Context,
+) -> Manager<'a> {
+    Manager {
+        context,
+        id: &current.user.id,
+        org: &current.user.org,
+        role: current.user.role,
+        recent_authentication: recent_authentication(state, current),
+    }
+}
+
 pub async fn create(
     state: &AppState,
-    manager: &CurrentSession,
+    current: &CurrentSession,
     client: &Client,
     input: NewUser,
 ) -> Result<Created, ApiError> {
-    authorize(state, manager, Grant::Create(input.role))?;
+    let context = client.as_user(&current.user.id, &current.user.org);
+    let manager = manager(state, current, &context);
+    // Who may create whom comes first: nobody else gets a password hashed.
+    decision::authorize(&manager, Grant::Create(input.role))?;
     let email = normalize_email(&input.email);
     if !valid_email(&email) {
         return Err(ApiError::bad_request("email is not a valid address"));
     }
     let display_name = check_name("display_name", &input.display_name)?;
-    if let Some(password) = &input.password {
-        check_new_password(state, password, &[&email, &display_name])?;
-    }
     let id = new_id();
-    let context = client.as_user(&manager.user.id, &manager.user.org);
-    let invitation_token = input.password.is_none().then(Token::generate);
-    let created = UserCreated {
-        org: manager.user.org.clone(),
-        email,
-        display_name,
-        role: input.role,
-        status: if input.password.is_some() {
-            Status::Active
-        } else {
-            Status::Invited
-        },
-        invitation: invitation_token.as_ref().map(|token| Invitation {
-            token_hash: token.hash(TokenKind::Invitation),
-            expires_at: now_micros() + INVITATION_LIFETIME,
-        }),
-        import_id: None,
-        legacy_id: None,
+    let password = match &input.password {
+        Some(typed) => {
+            check_new_password(state, typed, &[&email, &display_name])?;
+            Some(password::sealed(state, &id, typed, "admin").await?)
+        }
+        None => None,
     };
-    let mut events = vec![account::create(&context, &id, &created)];
-    if let Some(password) = &input.password {
-        let set = password::sealed(state, &id, password, "admin").await?;
-        events.push(account::set_password(&context, &id, Some(1), &set));
-    }
+    let invitation = password.is_none().then(Token::generate);
+    let events = decision::create(
+        &manager,
+        decision::NewUser {
+            id: id.clone(),
+            email,
+            display_name,
+            role: input.role,
+            password,
+            invitation_token_hash: invitation.as_ref().map(|token| token.hash(TokenKind::Invitation)),
+        },
+        now_micros(),
+    )?;
     commit(state, events).await?;
     let user = read(&state.models.accounts)
         .user(&id)
@@ -88,24 +97,8 @@ pub async fn create(
         .ok_or_else(|| ApiError::internal("the new user is missing from the read model"))?;
     Ok(Created {
         user,
-        invitation_url: invitation_token
-            .map(|token| format!("{}/invitation?token={}", state.web.public_url, token.encode())),
+        invitation_url: invitation.map(|token| format!("{}/invitation?token={}", state.web.public_url, token.encode())),
     })
-}
-
-/// Applies [`role_grants::decide`]: refuses what the manager's role may not
-/// do, and asks for a recent strong authentication where the grant needs
-/// one.
-fn authorize(state: &AppState, manager: &CurrentSession, grant: Grant) -> Result<(), ApiError> {
-    match role_grants::decide(manager.user.role, grant) {
-        Ok(StepUp::NotRequired) => Ok(()),
-        Ok(StepUp::Required) => super::step_up::require_recent_authentication(state, manager),
-        Err(GrantRefusal::NotAManager) => Err(ApiError::forbidden("only owners and admins manage users")),
-        Err(GrantRefusal::OwnerOnly(role)) => Err(ApiError::forbidden(format!(
-            "only an owner may grant, take away or change the {} role or act on its holders",
-            role.as_str()
-        ))),
-    }
 }
 
 /// A user of the manager's org, or 404 (users of other orgs do not exist
@@ -118,141 +111,113 @@ pub fn member(state: &AppState, manager: &CurrentSession, id: &str) -> Result<Us
         .ok_or_else(ApiError::not_found)
 }
 
-pub struct Change {
-    pub role: Option<Role>,
-    pub status: Option<Status>,
-}
-
 /// A role named in a request.
 pub fn role(text: &str) -> Result<Role, ApiError> {
     Role::parse(text).ok_or_else(|| ApiError::bad_request("role must be owner, admin, member or auditor"))
 }
 
-impl Change {
-    /// A change as a request names it: `role` and `status` as text.
-    pub fn parse(role_text: Option<&str>, status: Option<&str>) -> Result<Change, ApiError> {
-        Ok(Change {
-            role: role_text.map(role).transpose()?,
-            status: status
-                .map(|text| {
-                    Status::settable(text).ok_or_else(|| ApiError::bad_request("status must be active or disabled"))
-                })
-                .transpose()?,
-        })
-    }
+/// A change as a request names it: `role` and `status` as text.
+pub fn parse_change(role_text: Option<&str>, status: Option<&str>) -> Result<decision::Change, ApiError> {
+    Ok(decision::Change {
+        role: role_text.map(role).transpose()?,
+        status: status
+            .map(|text| {
+                Status::settable(text).ok_or_else(|| ApiError::bad_request("status must be active or disabled"))
+            })
+            .transpose()?,
+    })
 }
 
 pub async fn change(
     state: &AppState,
-    manager: &CurrentSession,
+    current: &CurrentSession,
     client: &Client,
     id: &str,
-    change: Change,
+    change: decision::Change,
 ) -> Result<User, ApiError> {
-    let user = member(state, manager, id)?;
-    if user.id == manager.user.id {
-        return Err(ApiError::forbidden(
-            "you cannot change your own role or status; ask another owner or admin",
-        ));
-    }
-    let grant = match change.role {
-        Some(role) => Grant::Change {
-            from: user.role,
-            to: role,
-        },
-        None => Grant::ActOn(user.role),
+    let user = member(state, current, id)?;
+    let context = client.as_user(&current.user.id, &current.user.org);
+    let events = {
+        let sessions = read(&state.models.sessions);
+        let live = live_sessions(&sessions, id);
+        decision::change(&manager(state, current, &context), &as_member(&user, &live), change)?
     };
-    authorize(state, manager, grant)?;
-    let context = client.as_user(&manager.user.id, &manager.user.org);
-    let mut version = user.version;
-    let mut events = Vec::new();
-    if let Some(role) = change.role.filter(|role| *role != user.role) {
-        events.push(account::change_role(
-            &context,
-            id,
-            version,
-            &RoleChanged {
-                org: user.org.clone(),
-                old: user.role,
-                new: role,
-            },
-        ));
-        version += 1;
-    }
-    match change.status {
-        Some(Status::Invited) => return Err(ApiError::bad_request("status must be active or disabled")),
-        Some(new) if new != user.status => {
-            if user.status == Status::Invited {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "invited",
-                    "an invited user becomes active by accepting the invitation",
-                ));
-            }
-            events.push(account::change_status(
-                &context,
-                id,
-                version,
-                &StatusChanged {
-                    old: user.status,
-                    new,
-                    reason: None,
-                },
-            ));
-            if new == Status::Disabled {
-                events.extend(revocations(state, &context, id, RevocationReason::UserDisabled, None));
-            }
-        }
-        _ => {}
-    }
     commit(state, events).await?;
-    member(state, manager, id)
+    member(state, current, id)
 }
 
 /// Revokes every session of a user of the manager's org.
 pub async fn revoke_sessions(
     state: &AppState,
-    manager: &CurrentSession,
+    current: &CurrentSession,
     client: &Client,
     id: &str,
 ) -> Result<usize, ApiError> {
-    let user = member(state, manager, id)?;
-    authorize(state, manager, Grant::ActOn(user.role))?;
-    let context = client.as_user(&manager.user.id, &manager.user.org);
-    let events = revocations(state, &context, &user.id, RevocationReason::RevokedByAdmin, None);
+    let user = member(state, current, id)?;
+    let context = client.as_user(&current.user.id, &current.user.org);
+    let events = {
+        let sessions = read(&state.models.sessions);
+        let live = live_sessions(&sessions, id);
+        decision::revoke_sessions(&manager(state, current, &context), &as_member(&user, &live))?
+    };
     let count = events.len();
     commit(state, events).await?;
     Ok(count)
 }
 
+/// The ids of `user`'s live sessions.
+fn live_sessions<'a>(sessions: &'a Sessions, user: &str) -> Vec<&'a str> {
+    sessions
+        .of_user(user)
+        .into_iter()
+        .map(|session| session.id.as_str())
+        .collect()
+}
+
+fn as_member<'a>(user: &'a User, sessions: &'a [&'a str]) -> Member<'a> {
+    Member {
+        id: &user.id,
+        role: user.role,
+        status: user.status,
+        version: user.version,
+        sessions,
+    }
+}
+
 /// Accepting an invitation: the user sets a password, becomes active and
-/// is signed in.
+/// is signed in (through the MFA policy, like a password sign-in).
 pub async fn accept_invitation(
     state: &AppState,
     client: &Client,
     token: &str,
     typed: &Password,
 ) -> Result<Issued, ApiError> {
-    let user = Token::parse(token)
-        .and_then(|token| {
-            read(&state.models.accounts)
-                .user_by_invitation(&token.hash(TokenKind::Invitation))
-                .cloned()
-        })
-        .filter(|user| {
-            user.invitation
-                .as_ref()
+    let user = Token::parse(token).and_then(|token| {
+        read(&state.models.accounts)
+            .user_by_invitation(&token.hash(TokenKind::Invitation))
+            .cloned()
+    });
+    let invitee = user.as_ref().map(|user| Invitee {
+        id: &user.id,
+        status: user.status,
+        version: user.version,
+        invitation: user.invitation.as_ref(),
+    });
+    // Checked before the password is hashed, and again in the decision.
+    let Some(user) = user.as_ref().filter(|_| {
+        invitee.as_ref().is_some_and(|invitee| {
+            invitee
+                .invitation
                 .is_some_and(|invitation| Utc::now() < invitation.expires_at)
         })
-        .ok_or_else(|| ApiError::forbidden_code("invalid_link", "the invitation is invalid, used or expired"))?;
+    }) else {
+        return Err(decision::InvalidLink.into());
+    };
     check_new_password(state, typed, &[&user.email, &user.display_name])?;
     let context = client.as_user(&user.id, &user.org);
     let set = password::sealed(state, &user.id, typed, "invitation").await?;
-    let mut events = vec![
-        account::accept_invitation(&context, &user.id, user.version),
-        account::set_password(&context, &user.id, Some(user.version + 1), &set),
-    ];
-    let account = state_of::account(&user);
+    let mut events = decision::accept_invitation(&context, invitee.as_ref(), &set, now_micros())?;
+    let account = state_of::account(user);
     let enrolled = state_of::enrolled(&state_of::factors(state, &user.id));
     let rules = state_of::org_rules(state, &user.org);
     let after = sign_in::after_first_factor(&account, &rules, &enrolled, Method::Password, false, now_micros())?;

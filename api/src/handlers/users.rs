@@ -11,7 +11,7 @@ use warden_projections::accounts::User;
 use warden_projections::projection::read;
 
 use crate::error::ApiError;
-use crate::flows::users::{self, Change, NewUser, role};
+use crate::flows::users::{self, NewUser, role};
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::UserManager;
@@ -79,7 +79,7 @@ pub async fn change(
     Path(id): Path<String>,
     Json(body): Json<ChangeBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let change = Change::parse(body.role.as_deref(), body.status.as_deref())?;
+    let change = users::parse_change(body.role.as_deref(), body.status.as_deref())?;
     let user = users::change(&state, &manager, &client, &id, change).await?;
     Ok(Json(describe(&user)))
 }

@@ -13,7 +13,7 @@ use warden_core::commands::account::{Role, Status};
 use warden_projections::projection::read;
 
 use super::{Nav, NoticeQuery, PageManager, failed, notice, render, see_other};
-use crate::flows::users::{self, Change, NewUser};
+use crate::flows::users::{self, NewUser};
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
@@ -173,7 +173,7 @@ pub async fn change(
     Form(form): Form<ChangeForm>,
 ) -> Response {
     let result = async {
-        let change = Change::parse(form.role.as_deref(), form.status.as_deref())?;
+        let change = users::parse_change(form.role.as_deref(), form.status.as_deref())?;
         users::change(&state, &current, &client, &id, change).await
     }
     .await;

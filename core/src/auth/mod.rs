@@ -26,6 +26,7 @@ pub mod step_up;
 pub mod throttle;
 pub mod tokens;
 pub mod totp;
+pub mod users;
 pub mod webauthn;
 
 /// A command refused: why, and the events that record the refusal (a

@@ -146,7 +146,10 @@ mod tests {
     }
 
     fn rehashed() -> PasswordSet {
-        serde_json::from_str(include_str!("../../../tests/fixtures/events/password.set.json")).unwrap()
+        let fixture = include_str!("../../../tests/fixtures/events/password.set.json");
+        let mut set: PasswordSet = serde_json::from_str(fixture).unwrap();
+        set.reason = "rehash".into();
+        set
     }
 
     /// The kinds appended and what is pending, or the rejection and the
@@ -257,7 +260,7 @@ mod tests {
                 rules: OrgRules::default(),
                 enrolled: &[],
                 known_device: true,
-                expect: Ok((&[CREATED, OK, "password.set"], None)),
+                expect: Ok((&[CREATED, OK, "password.rehashed"], None)),
             },
             Case {
                 name: "an enrolled factor is asked for",

@@ -1,0 +1,535 @@
+//! Managing an org's users: creating or inviting one, changing a role or a
+//! status, ending a user's sessions, and a user accepting their
+//! invitation. Who may do what to whom is [`role_grants`]; every change
+//! records old and new values and is decided on the user's version.
+//!
+//! Users of another org do not exist for a manager: the flow looks the
+//! user up in the manager's org only, and a miss is a 404 before any rule.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::role_grants::{self, Grant, GrantRefusal, StepUp};
+use super::{revocation, step_up};
+use crate::commands::Context;
+use crate::commands::account::{self, Invitation, PasswordSet, Role, RoleChanged, Status, StatusChanged, UserCreated};
+use crate::commands::session::RevocationReason;
+use crate::event::NewEvent;
+
+/// How long an invitation link is valid.
+pub const INVITATION_LIFETIME: Duration = Duration::days(7);
+
+/// The manager who asks, in their current session.
+#[derive(Debug, Clone)]
+pub struct Manager<'a> {
+    pub context: &'a Context,
+    pub id: &'a str,
+    pub org: &'a str,
+    pub role: Role,
+    /// Whether the session's last strong authentication is recent enough
+    /// for a step-up (`step_up::require`).
+    pub recent_authentication: Result<(), step_up::Rejection>,
+}
+
+/// A user of the manager's org, as the accounts read model holds them.
+#[derive(Debug, Clone)]
+pub struct Member<'a> {
+    pub id: &'a str,
+    pub role: Role,
+    pub status: Status,
+    pub version: u64,
+    /// The ids of the user's live sessions.
+    pub sessions: &'a [&'a str],
+}
+
+/// Why a manager's command was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// The manager's role may not do this.
+    Grant(GrantRefusal),
+    /// The grant needs a recent strong authentication.
+    StepUp(step_up::Rejection),
+    /// Nobody changes their own role or status.
+    OwnAccount,
+    /// An invited user becomes active by accepting the invitation only.
+    Invited,
+    /// `invited` is not a status a manager sets.
+    UnsettableStatus,
+}
+
+/// Applies [`role_grants::decide`], and the step-up it asks for. Every
+/// decision here starts with it; a flow may ask it first, before costly
+/// work on the request (hashing a password).
+pub fn authorize(manager: &Manager, grant: Grant) -> Result<(), Rejection> {
+    match role_grants::decide(manager.role, grant).map_err(Rejection::Grant)? {
+        StepUp::NotRequired => Ok(()),
+        StepUp::Required => manager.recent_authentication.map_err(Rejection::StepUp),
+    }
+}
+
+/// A user to create: active with a password, or invited.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: String,
+    /// Normalized and checked (`account::valid_email`).
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    /// Active at once, with this password.
+    pub password: Option<PasswordSet>,
+    /// Invited: the hash of the invitation link's token (when no password).
+    pub invitation_token_hash: Option<String>,
+}
+
+/// Creates (or invites) a user in the manager's org. The email is claimed
+/// by the append: a taken one is refused there.
+pub fn create(manager: &Manager, user: NewUser, now: DateTime<Utc>) -> Result<Vec<NewEvent>, Rejection> {
+    authorize(manager, Grant::Create(user.role))?;
+    let invitation = match &user.password {
+        Some(_) => None,
+        None => user.invitation_token_hash.map(|token_hash| Invitation {
+            token_hash,
+            expires_at: now + INVITATION_LIFETIME,
+        }),
+    };
+    let created = UserCreated {
+        org: manager.org.to_string(),
+        email: user.email,
+        display_name: user.display_name,
+        role: user.role,
+        status: if user.password.is_some() {
+            Status::Active
+        } else {
+            Status::Invited
+        },
+        invitation,
+        import_id: None,
+        legacy_id: None,
+    };
+    let mut events = vec![account::create(manager.context, &user.id, &created)];
+    if let Some(set) = &user.password {
+        events.push(account::set_password(manager.context, &user.id, Some(1), set));
+    }
+    Ok(events)
+}
+
+/// A change a manager asks for: a role, a status, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub role: Option<Role>,
+    pub status: Option<Status>,
+}
+
+/// Changes a user's role and/or status. Disabling a user ends their
+/// sessions in the same append.
+pub fn change(manager: &Manager, user: &Member, change: Change) -> Result<Vec<NewEvent>, Rejection> {
+    if user.id == manager.id {
+        return Err(Rejection::OwnAccount);
+    }
+    let grant = match change.role {
+        Some(role) => Grant::Change {
+            from: user.role,
+            to: role,
+        },
+        None => Grant::ActOn(user.role),
+    };
+    authorize(manager, grant)?;
+    let mut version = user.version;
+    let mut events = Vec::new();
+    if let Some(role) = change.role.filter(|role| *role != user.role) {
+        events.push(account::change_role(
+            manager.context,
+            user.id,
+            version,
+            &RoleChanged {
+                org: manager.org.to_string(),
+                old: user.role,
+                new: role,
+            },
+        ));
+        version += 1;
+    }
+    match change.status {
+        Some(Status::Invited) => return Err(Rejection::UnsettableStatus),
+        Some(new) if new != user.status => {
+            if user.status == Status::Invited {
+                return Err(Rejection::Invited);
+            }
+            events.push(account::change_status(
+                manager.context,
+                user.id,
+                version,
+                &StatusChanged {
+                    old: user.status,
+                    new,
+                    reason: None,
+                },
+            ));
+            if new == Status::Disabled {
+                let sessions = user.sessions.iter().copied();
+                events.extend(revocation::revoke_all(
+                    manager.context,
+                    user.id,
+                    sessions,
+                    None,
+                    RevocationReason::UserDisabled,
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(events)
+}
+
+/// Ends every session of a user of the manager's org.
+pub fn revoke_sessions(manager: &Manager, user: &Member) -> Result<Vec<NewEvent>, Rejection> {
+    authorize(manager, Grant::ActOn(user.role))?;
+    let sessions = user.sessions.iter().copied();
+    Ok(revocation::revoke_all(
+        manager.context,
+        user.id,
+        sessions,
+        None,
+        RevocationReason::RevokedByAdmin,
+    ))
+}
+
+/// The invited user a link's token names, as the read model holds them.
+#[derive(Debug, Clone)]
+pub struct Invitee<'a> {
+    pub id: &'a str,
+    pub status: Status,
+    pub version: u64,
+    pub invitation: Option<&'a Invitation>,
+}
+
+/// Why an invitation was not accepted: one answer for a link that never
+/// existed, was used, or expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidLink;
+
+/// Accepts an invitation with a first password (checked and sealed): the
+/// user becomes active. The flow then opens their session through
+/// `sign_in` like any sign-in by password.
+pub fn accept_invitation(
+    context: &Context,
+    invitee: Option<&Invitee>,
+    password: &PasswordSet,
+    now: DateTime<Utc>,
+) -> Result<Vec<NewEvent>, InvalidLink> {
+    let invitee = invitee
+        .filter(|invitee| invitee.status == Status::Invited)
+        .filter(|invitee| invitee.invitation.is_some_and(|invitation| now < invitation.expires_at))
+        .ok_or(InvalidLink)?;
+    Ok(vec![
+        account::accept_invitation(context, invitee.id, invitee.version),
+        account::set_password(context, invitee.id, Some(invitee.version + 1), password),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::sign_in::fixtures::{caller, now};
+
+    fn password() -> PasswordSet {
+        let fixture = include_str!("../../tests/fixtures/events/password.set.json");
+        serde_json::from_str(fixture).unwrap()
+    }
+
+    fn kinds(events: &[NewEvent]) -> Vec<&str> {
+        events.iter().map(|event| event.kind.as_str()).collect()
+    }
+
+    const STALE: Result<(), step_up::Rejection> = Err(step_up::Rejection::ReauthenticationRequired {
+        with_second_factor: true,
+    });
+
+    fn manager(context: &Context, role: Role, recent: bool) -> Manager<'_> {
+        Manager {
+            context,
+            id: "manager",
+            org: "o-1",
+            role,
+            recent_authentication: if recent { Ok(()) } else { STALE },
+        }
+    }
+
+    fn new_user(role: Role, password: bool) -> NewUser {
+        NewUser {
+            id: "u-new".into(),
+            email: "new@acme.test".into(),
+            display_name: "New".into(),
+            role,
+            password: password.then(super::tests::password),
+            invitation_token_hash: Some("hash".into()),
+        }
+    }
+
+    #[test]
+    fn creating_users_table() {
+        let context = caller().as_user("manager", "o-1");
+        let step_up = Rejection::StepUp(step_up::Rejection::ReauthenticationRequired {
+            with_second_factor: true,
+        });
+        // (manager's role, recently authenticated, role created, with a
+        // password, outcome)
+        type Row = (Role, bool, Role, bool, Result<&'static [&'static str], Rejection>);
+        let rows: &[Row] = &[
+            (
+                Role::Admin,
+                false,
+                Role::Member,
+                true,
+                Ok(&["user.created", "password.set"]),
+            ),
+            (Role::Admin, false, Role::Member, false, Ok(&["user.created"])),
+            (Role::Admin, false, Role::Admin, false, Err(step_up)),
+            (Role::Admin, true, Role::Admin, false, Ok(&["user.created"])),
+            (
+                Role::Admin,
+                true,
+                Role::Owner,
+                false,
+                Err(Rejection::Grant(GrantRefusal::OwnerOnly(Role::Owner))),
+            ),
+            (
+                Role::Admin,
+                true,
+                Role::Auditor,
+                false,
+                Err(Rejection::Grant(GrantRefusal::OwnerOnly(Role::Auditor))),
+            ),
+            (Role::Owner, true, Role::Auditor, false, Ok(&["user.created"])),
+            (Role::Owner, false, Role::Owner, true, Err(step_up)),
+            (
+                Role::Member,
+                true,
+                Role::Member,
+                true,
+                Err(Rejection::Grant(GrantRefusal::NotAManager)),
+            ),
+            (
+                Role::Auditor,
+                true,
+                Role::Member,
+                true,
+                Err(Rejection::Grant(GrantRefusal::NotAManager)),
+            ),
+        ];
+        for (role, recent, created, with_password, expected) in rows.iter().copied() {
+            let decided = create(
+                &manager(&context, role, recent),
+                new_user(created, with_password),
+                now(),
+            );
+            assert_eq!(
+                decided.as_deref().map(kinds).map_err(|rejection| *rejection),
+                expected.map(<[&str]>::to_vec),
+                "{role:?} creates {created:?} (recent: {recent})"
+            );
+            if let Ok(events) = decided {
+                let data: UserCreated = serde_json::from_value(events[0].data.clone()).unwrap();
+                assert_eq!(data.org, "o-1", "created in the manager's org");
+                let invited = !with_password;
+                assert_eq!(data.status == Status::Invited, invited);
+                assert_eq!(
+                    data.invitation.map(|invitation| invitation.expires_at),
+                    invited.then(|| now() + INVITATION_LIFETIME)
+                );
+                assert_eq!(events[0].expected_version, Some(0));
+            }
+        }
+    }
+
+    #[test]
+    fn changing_users_table() {
+        let context = caller().as_user("manager", "o-1");
+        let sessions = ["s-1", "s-2"];
+        let member = |id, role, status| Member {
+            id,
+            role,
+            status,
+            version: 4,
+            sessions: &sessions,
+        };
+        let change_to = |role, status| Change { role, status };
+        use Role::{Admin, Owner};
+        use Status::{Active, Disabled, Invited};
+        // (manager's role, recent, user, change, outcome)
+        type Row<'a> = (Role, bool, Member<'a>, Change, Result<Vec<&'static str>, Rejection>);
+        let rows: Vec<Row> = vec![
+            (
+                Admin,
+                true,
+                member("manager", Admin, Active),
+                change_to(Some(Role::Member), None),
+                Err(Rejection::OwnAccount),
+            ),
+            (
+                Admin,
+                true,
+                member("u-1", Role::Member, Active),
+                change_to(Some(Admin), None),
+                Ok(vec!["user.role_changed"]),
+            ),
+            (
+                Admin,
+                false,
+                member("u-1", Role::Member, Active),
+                change_to(Some(Admin), None),
+                Err(Rejection::StepUp(step_up::Rejection::ReauthenticationRequired {
+                    with_second_factor: true,
+                })),
+            ),
+            (
+                Admin,
+                false,
+                member("u-1", Role::Member, Active),
+                change_to(None, Some(Disabled)),
+                Ok(vec!["user.disabled", "session.revoked", "session.revoked"]),
+            ),
+            (
+                Admin,
+                false,
+                member("u-1", Role::Member, Disabled),
+                change_to(None, Some(Active)),
+                Ok(vec!["user.enabled"]),
+            ),
+            (
+                Admin,
+                false,
+                member("u-1", Role::Member, Active),
+                change_to(None, Some(Active)),
+                Ok(vec![]),
+            ),
+            (
+                Admin,
+                false,
+                member("u-1", Role::Member, Invited),
+                change_to(None, Some(Active)),
+                Err(Rejection::Invited),
+            ),
+            (
+                Admin,
+                false,
+                member("u-1", Role::Member, Active),
+                change_to(None, Some(Invited)),
+                Err(Rejection::UnsettableStatus),
+            ),
+            (
+                Admin,
+                true,
+                member("u-1", Owner, Active),
+                change_to(None, Some(Disabled)),
+                Err(Rejection::Grant(GrantRefusal::OwnerOnly(Owner))),
+            ),
+            (
+                Owner,
+                true,
+                member("u-1", Role::Member, Active),
+                change_to(Some(Admin), Some(Disabled)),
+                Ok(vec![
+                    "user.role_changed",
+                    "user.disabled",
+                    "session.revoked",
+                    "session.revoked",
+                ]),
+            ),
+        ];
+        for (role, recent, user, asked, expected) in rows {
+            let decided = change(&manager(&context, role, recent), &user, asked);
+            assert_eq!(
+                decided.as_deref().map(kinds).map_err(|rejection| *rejection),
+                expected,
+                "{role:?} changes {:?} by {asked:?}",
+                user.status
+            );
+            if let Ok(events) = decided {
+                // Each change of the user is decided on the version after the last.
+                let versions: Vec<Option<u64>> = events
+                    .iter()
+                    .filter(|event| event.subject == "user:u-1")
+                    .map(|event| event.expected_version)
+                    .collect();
+                let expected: Vec<Option<u64>> = (0..versions.len() as u64).map(|i| Some(4 + i)).collect();
+                assert_eq!(versions, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn revoking_a_users_sessions_table() {
+        let context = caller().as_user("manager", "o-1");
+        let sessions = ["s-1"];
+        // (manager's role, user's role, outcome)
+        let rows = [
+            (Role::Admin, Role::Member, Ok(vec!["session.revoked"])),
+            (
+                Role::Admin,
+                Role::Auditor,
+                Err(Rejection::Grant(GrantRefusal::OwnerOnly(Role::Auditor))),
+            ),
+            (Role::Owner, Role::Auditor, Ok(vec!["session.revoked"])),
+            (
+                Role::Member,
+                Role::Member,
+                Err(Rejection::Grant(GrantRefusal::NotAManager)),
+            ),
+        ];
+        for (role, user_role, expected) in rows {
+            let user = Member {
+                id: "u-1",
+                role: user_role,
+                status: Status::Active,
+                version: 1,
+                sessions: &sessions,
+            };
+            let decided = revoke_sessions(&manager(&context, role, false), &user);
+            assert_eq!(
+                decided.as_deref().map(kinds).map_err(|rejection| *rejection),
+                expected,
+                "{role:?} on {user_role:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn accepting_an_invitation_table() {
+        let context = caller().as_user("u-1", "o-1");
+        let live = Invitation {
+            token_hash: "hash".into(),
+            expires_at: now() + Duration::days(1),
+        };
+        let expired = Invitation {
+            token_hash: "hash".into(),
+            expires_at: now(),
+        };
+        let invitee = |status, invitation| Invitee {
+            id: "u-1",
+            status,
+            version: 1,
+            invitation,
+        };
+        // (the invitee the token names, accepted)
+        let rows = [
+            (None, false),
+            (Some(invitee(Status::Invited, Some(&live))), true),
+            (Some(invitee(Status::Invited, Some(&expired))), false),
+            (Some(invitee(Status::Invited, None)), false),
+            (Some(invitee(Status::Active, Some(&live))), false),
+            (Some(invitee(Status::Disabled, Some(&live))), false),
+        ];
+        for (invitee, accepted) in rows {
+            let decided = accept_invitation(&context, invitee.as_ref(), &password(), now());
+            match decided {
+                Ok(events) => {
+                    assert!(accepted, "{invitee:?}");
+                    assert_eq!(kinds(&events), ["user.invitation_accepted", "password.set"]);
+                    let versions: Vec<_> = events.iter().map(|event| event.expected_version).collect();
+                    assert_eq!(versions, [Some(1), Some(2)]);
+                }
+                Err(InvalidLink) => assert!(!accepted, "{invitee:?}"),
+            }
+        }
+    }
+}
