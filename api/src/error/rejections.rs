@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use warden_core::auth::role_grants::GrantRefusal;
 use warden_core::auth::sign_in::{MethodNotAllowed, password};
-use warden_core::auth::{second_factor, step_up, users};
+use warden_core::auth::{password_change, second_factor, step_up, users};
 
 use super::ApiError;
 
@@ -98,5 +98,18 @@ impl From<users::Rejection> for ApiError {
 impl From<users::InvalidLink> for ApiError {
     fn from(users::InvalidLink: users::InvalidLink) -> Self {
         ApiError::forbidden_code("invalid_link", "the invitation is invalid, used or expired")
+    }
+}
+
+impl From<password_change::Rejection> for ApiError {
+    fn from(rejection: password_change::Rejection) -> Self {
+        match rejection {
+            password_change::Rejection::WrongPassword => {
+                ApiError::forbidden_code("wrong_password", "the password is wrong")
+            }
+            password_change::Rejection::Unchanged => {
+                ApiError::unprocessable("weak_password", "the new password must differ from the current one")
+            }
+        }
     }
 }

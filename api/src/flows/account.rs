@@ -1,16 +1,15 @@
 //! What a signed-in user does to their own account: sign out, revoke
 //! sessions, change their password.
 
-use warden_core::auth::password::{Password, Verification};
+use warden_core::auth::password::Password;
+use warden_core::auth::password_change::{self, State};
 use warden_core::auth::revocation::{self, Rejection};
-use warden_core::auth::sign_in;
-use warden_core::commands::account::{self, FailureReason, identifier_key};
-use warden_core::commands::session::{self, RevocationReason, RotationReason, SessionRotated};
-use warden_projections::accounts::User;
+use warden_core::commands::account::identifier_key;
+use warden_core::commands::session::RevocationReason;
 use warden_projections::projection::read;
 
 use super::issued::{self, Drawn, Issued};
-use super::{check_new_password, commit, password, throttle};
+use super::{check_new_password, commit, password, read as state_of, refused, throttle};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
@@ -50,42 +49,9 @@ pub async fn revoke_others(state: &AppState, current: &CurrentSession, client: &
     Ok(count)
 }
 
-/// Checks the signed-in user's password again (throttled like a sign-in;
-/// a wrong one is a `login.failed` with this `method`), and answers their
-/// account.
-pub async fn confirm_password(
-    state: &AppState,
-    current: &CurrentSession,
-    client: &Client,
-    typed: &Password,
-    method: &str,
-) -> Result<User, ApiError> {
-    let identifier = identifier_key(&state.passwords.identifier_key, &current.user.email);
-    let _attempt = throttle::sign_in(state, client, &identifier, Some(&current.user.id), method).await?;
-    let user = read(&state.models.accounts)
-        .user(&current.user.id)
-        .cloned()
-        .ok_or_else(ApiError::not_found)?;
-    if !matches!(
-        password::check(state, Some(&user), typed).await?,
-        Verification::Valid { .. }
-    ) {
-        let context = client.as_user(&current.user.id, &current.user.org);
-        let event = sign_in::failed(
-            &context,
-            Some(&user.id),
-            &identifier,
-            FailureReason::WrongPassword,
-            method,
-        );
-        commit(state, vec![event]).await?;
-        return Err(ApiError::forbidden_code("wrong_password", "the password is wrong"));
-    }
-    Ok(user)
-}
-
-/// Changes the password after checking the current one; signs out every
-/// other session and gives this one a new token.
+/// Changes the password after checking the current one (throttled like a
+/// sign-in); signs out every other session and gives this one a new token
+/// (`warden_core::auth::password_change`).
 pub async fn change_password(
     state: &AppState,
     current: &CurrentSession,
@@ -93,34 +59,43 @@ pub async fn change_password(
     current_password: &Password,
     new_password: &Password,
 ) -> Result<Issued, ApiError> {
-    let context = client.as_user(&current.user.id, &current.user.org);
-    let user = confirm_password(state, current, client, current_password, "password_change").await?;
-    if new_password.expose() == current_password.expose() {
-        return Err(ApiError::unprocessable(
-            "weak_password",
-            "the new password must differ from the current one",
-        ));
+    let identifier = identifier_key(&state.passwords.identifier_key, &current.user.email);
+    let _attempt = throttle::sign_in(state, client, &identifier, Some(&current.user.id), "password_change").await?;
+    let user = read(&state.models.accounts)
+        .user(&current.user.id)
+        .cloned()
+        .ok_or_else(ApiError::not_found)?;
+    let verification = password::check(state, Some(&user), current_password).await?;
+    let session = state_of::session(current);
+    let caller = client.caller();
+    let change = State {
+        session: &session,
+        version: user.version,
+        verification,
+        unchanged: new_password.expose() == current_password.expose(),
+        sessions: &[],
+    };
+    if let Err(refusal) = password_change::check(&change, &caller, &identifier) {
+        return Err(refused(state, refusal).await);
     }
     check_new_password(state, new_password, &[&user.email, &user.display_name])?;
     let set = password::sealed(state, &user.id, new_password, "change").await?;
     let drawn = Drawn::for_session(current.session.id.clone());
-    let mut events = vec![account::set_password(&context, &user.id, Some(user.version), &set)];
-    events.extend(revocations(
-        state,
-        &context,
-        &user.id,
-        RevocationReason::PasswordChanged,
-        Some(&current.session.id),
-    ));
-    events.push(session::rotate(
-        &context,
-        &current.session.id,
-        &SessionRotated {
-            token_hash: drawn.session.token_hash.clone(),
-            reason: RotationReason::PasswordChanged,
-        },
-    ));
-    issued::renewed(state, current, drawn.token, events, current.session.expires_at, None).await
+    // The sessions to end are read after the slow hash: as late as can be.
+    let sessions: Vec<String> = read(&state.models.sessions)
+        .of_user(&user.id)
+        .into_iter()
+        .map(|session| session.id.clone())
+        .collect();
+    let sessions: Vec<&str> = sessions.iter().map(String::as_str).collect();
+    let change = State {
+        sessions: &sessions,
+        ..change
+    };
+    match password_change::decide(&change, &caller, &identifier, &set, &drawn.session.token_hash) {
+        Ok(events) => issued::renewed(state, current, drawn.token, events, current.session.expires_at, None).await,
+        Err(refusal) => Err(refused(state, refusal).await),
+    }
 }
 
 /// `session.revoked` for each session of `user` except `keep`.

@@ -17,6 +17,7 @@ pub mod backup_codes;
 pub mod device;
 pub mod mfa_policy;
 pub mod password;
+pub mod password_change;
 pub mod refusal_timing;
 pub mod revocation;
 pub mod role_grants;
