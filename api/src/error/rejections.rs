@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use warden_core::auth::role_grants::GrantRefusal;
 use warden_core::auth::sign_in::{MethodNotAllowed, password};
-use warden_core::auth::{password_change, second_factor, step_up, users};
+use warden_core::auth::{enrolment, password_change, second_factor, step_up, users};
 
 use super::ApiError;
 
@@ -110,6 +110,36 @@ impl From<password_change::Rejection> for ApiError {
             password_change::Rejection::Unchanged => {
                 ApiError::unprocessable("weak_password", "the new password must differ from the current one")
             }
+        }
+    }
+}
+
+impl From<enrolment::Rejection> for ApiError {
+    fn from(rejection: enrolment::Rejection) -> Self {
+        match rejection {
+            enrolment::Rejection::FactorNotAllowed(factors) => ApiError::forbidden_code(
+                "factor_not_allowed",
+                format!(
+                    "your organization counts only these second factors here: {}",
+                    factors
+                        .iter()
+                        .map(|factor| factor.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            enrolment::Rejection::StepUp(step_up) => step_up.into(),
+            enrolment::Rejection::AlreadyEnrolled => ApiError::new(
+                StatusCode::CONFLICT,
+                "already_enrolled",
+                "an authenticator is already set up; remove it first to set up another",
+            ),
+            enrolment::Rejection::NoEnrolment => ApiError::new(
+                StatusCode::CONFLICT,
+                "no_enrolment",
+                "no authenticator is being set up; start again",
+            ),
+            enrolment::Rejection::InvalidCode => second_factor::Rejection::InvalidCode.into(),
         }
     }
 }

@@ -67,33 +67,35 @@ pub async fn acknowledge_backup_codes(
 }
 
 /// A new set of backup codes as an event on the user's factors at `version`.
-pub(super) async fn backup_codes_event(
+async fn backup_codes_event(
     state: &AppState,
     current: &CurrentSession,
     client: &Client,
     version: u64,
 ) -> Result<(warden_core::NewEvent, IssuedCodes), ApiError> {
-    let user = &current.user;
-    let generated = backup_codes::generate(&user.id);
+    let (generated, issued) = draw(state, &current.user.id).await?;
+    let context = client.as_user(&current.user.id, &current.user.org);
+    Ok((mfa::generate_backup_codes(&context, version, &generated), issued))
+}
+
+/// A new set of backup codes for `user`: the payload of its event (the
+/// hashes sealed under the user's data key) and the codes to show once.
+pub(super) async fn draw(state: &AppState, user: &str) -> Result<(BackupCodesGenerated, IssuedCodes), ApiError> {
+    let generated = backup_codes::generate(user);
     let hashes = state
         .data_keys
-        .seal(&account::user_subject(&user.id), &generated.hashes)
+        .seal(&account::user_subject(user), &generated.hashes)
         .await
         .map_err(key_service)?;
     let set = new_id();
-    let context = client.as_user(&user.id, &user.org);
-    let event = mfa::generate_backup_codes(
-        &context,
-        version,
-        &BackupCodesGenerated {
-            user: user.id.clone(),
-            set: set.clone(),
-            hashes,
-            count: generated.codes.len(),
-        },
-    );
+    let payload = BackupCodesGenerated {
+        user: user.to_string(),
+        set: set.clone(),
+        hashes,
+        count: generated.codes.len(),
+    };
     Ok((
-        event,
+        payload,
         IssuedCodes {
             set,
             codes: generated.codes,

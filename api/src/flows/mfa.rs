@@ -8,23 +8,22 @@
 //! backup code, on one node or two.
 
 use warden_core::auth::Refusal;
+use warden_core::auth::enrolment::{self, Along, TotpState};
 use warden_core::auth::second_factor::{self, BackupCodes, Factors, Proved, Rejection};
-use warden_core::auth::step_up::{Elevated, Elevation, elevate};
 use warden_core::auth::totp::{Totp, TotpParams};
 use warden_core::commands::account;
 use warden_core::commands::mfa::{
-    self, Factor, FailureReason, TotpEnrolled, TotpEnrolmentStarted, TotpRemoved, Verified,
+    self, BackupCodesGenerated, Factor, FailureReason, TotpEnrolmentStarted, TotpRemoved, Verified,
 };
-use warden_core::commands::session::{ElevationReason, Level};
 use warden_core::event::now_micros;
 use warden_projections::mfa::{TotpFactor, UserFactors};
 use warden_projections::projection::read;
 use zeroize::Zeroizing;
 
+use super::backup_codes;
 pub use super::backup_codes::IssuedCodes;
-use super::backup_codes::backup_codes_event;
 use super::issued::{self, Drawn, Issued};
-use super::step_up::require_recent_authentication;
+use super::step_up::{recent_authentication, require_recent_authentication};
 use super::{commit, key_service, new_id, read as state_of, refused, throttle};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -43,17 +42,11 @@ pub struct TotpSetup {
 /// a recent strong authentication: a stolen session must not add its
 /// thief's authenticator.
 pub async fn start_totp(state: &AppState, current: &CurrentSession, client: &Client) -> Result<TotpSetup, ApiError> {
-    check_enrollable(current, Factor::Totp)?;
-    require_recent_authentication(state, current)?;
+    let session = state_of::session(current);
+    // Checked before a secret is drawn, and again in the decision.
+    enrolment::may_enrol(&session, Factor::Totp, recent_authentication(state, current))?;
     let user = &current.user;
     let factors = read(&state.models.mfa).factors(&user.id);
-    if factors.totp.is_some() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "already_enrolled",
-            "an authenticator is already set up; remove it first to set up another",
-        ));
-    }
     let secret = Totp::generate_secret();
     let params = state.mfa.totp;
     let sealed = state
@@ -61,26 +54,37 @@ pub async fn start_totp(state: &AppState, current: &CurrentSession, client: &Cli
         .seal(&account::user_subject(&user.id), &*secret)
         .await
         .map_err(key_service)?;
-    let enrolment = new_id();
-    let context = client.as_user(&user.id, &user.org);
-    let event = mfa::start_totp(
-        &context,
-        factors.version,
-        &TotpEnrolmentStarted {
-            user: user.id.clone(),
-            enrolment: enrolment.clone(),
-            secret: sealed,
-            params,
-        },
-    );
-    commit(state, vec![event]).await?;
+    let started = TotpEnrolmentStarted {
+        user: user.id.clone(),
+        enrolment: new_id(),
+        secret: sealed,
+        params,
+    };
+    let events = enrolment::start_totp(
+        &client.caller(),
+        &session,
+        &totp_state(&factors, None),
+        recent_authentication(state, current),
+        &started,
+    )?;
+    commit(state, events).await?;
     let uri = Zeroizing::new(Totp::uri(&secret, params, &state.mfa.issuer, &user.email));
     Ok(TotpSetup {
-        enrolment,
+        enrolment: started.enrolment,
         secret,
         uri,
         params,
     })
+}
+
+/// The user's factors as a TOTP enrolment sees them.
+fn totp_state<'a>(factors: &'a UserFactors, pending: Option<(&'a str, &'a Totp)>) -> TotpState<'a> {
+    TotpState {
+        version: factors.version,
+        enrolled: factors.totp.is_some(),
+        pending,
+        last_totp_step: factors.last_totp_step,
+    }
 }
 
 /// The authenticator being set up, to show again (a reload of the page).
@@ -120,120 +124,111 @@ pub async fn confirm_totp(
     client: &Client,
     code: &str,
 ) -> Result<Enrolled, ApiError> {
-    let user = &current.user;
     let _attempt = throttle::second_factor(state, client, current).await?;
-    let factors = read(&state.models.mfa).factors(&user.id);
-    let Some(pending) = factors.totp_pending.clone() else {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "no_enrolment",
-            "no authenticator is being set up; start again",
-        ));
+    let factors = read(&state.models.mfa).factors(&current.user.id);
+    let checker = match &factors.totp_pending {
+        Some(pending) => Some(totp_checker(state, pending).await?),
+        None => None,
     };
-    let step = match totp_step(state, &pending, code).await? {
-        Some(step) if step > factors.last_totp_step => step,
-        found => {
-            let reason = if found.is_some() {
-                FailureReason::Replayed
-            } else {
-                FailureReason::WrongCode
-            };
-            return Err(refuse(state, current, client, Some(Factor::Totp), reason).await);
-        }
+    let pending = factors
+        .totp_pending
+        .as_ref()
+        .zip(checker.as_ref())
+        .map(|(pending, checker)| (pending.enrolment.as_str(), checker));
+    let (codes, issued_codes) = along_codes(state, current, &factors).await?;
+    let drawn = Drawn::for_session(current.session.id.clone());
+    let along = Along {
+        backup_codes: codes,
+        token_hash: &drawn.session.token_hash,
+        policy: state_of::session_policy(state, &current.user.org),
     };
-    let context = client.as_user(&user.id, &user.org);
-    let events = vec![mfa::enrol_totp(
-        &context,
-        factors.version,
-        &TotpEnrolled {
-            user: user.id.clone(),
-            enrolment: pending.enrolment,
-            step,
-        },
-    )];
-    commit_enrolment(state, current, client, &factors, Factor::Totp, events)
-        .await
-        .map_err(factors_changed)
+    let session = state_of::session(current);
+    let decided = enrolment::confirm_totp(
+        &client.caller(),
+        &session,
+        &totp_state(&factors, pending),
+        code,
+        along,
+        now_micros(),
+    );
+    match decided {
+        Ok(enrolled) => commit_enrolled(state, current, drawn, enrolled, issued_codes)
+            .await
+            .map_err(factors_changed),
+        Err(refusal) => Err(refused(state, refusal).await),
+    }
 }
 
-/// Appends a new factor's event with what comes with it: backup codes when
-/// the user has none left (shown once), and the session's elevation when
-/// it was waiting for this enrolment.
+/// Backup codes to go with a new factor, when the user has none left.
+async fn along_codes(
+    state: &AppState,
+    current: &CurrentSession,
+    factors: &UserFactors,
+) -> Result<(Option<BackupCodesGenerated>, Option<IssuedCodes>), ApiError> {
+    let remaining = factors.backup_codes.as_ref().map(|codes| codes.remaining());
+    if !enrolment::needs_backup_codes(remaining) {
+        return Ok((None, None));
+    }
+    let (generated, issued) = backup_codes::draw(state, &current.user.id).await?;
+    Ok((Some(generated), Some(issued)))
+}
+
+/// Appends a new factor's event (a passkey registered by its ceremony) with
+/// what comes with it: backup codes when the user has none left (shown
+/// once), and the session's elevation when it was waiting for this
+/// enrolment.
 pub(super) async fn commit_enrolment(
     state: &AppState,
     current: &CurrentSession,
     client: &Client,
     factors: &UserFactors,
     factor: Factor,
-    mut events: Vec<warden_core::NewEvent>,
+    event: warden_core::NewEvent,
 ) -> Result<Enrolled, ApiError> {
-    let needs_codes = factors.backup_codes.as_ref().is_none_or(|codes| codes.remaining() == 0);
-    let backup_codes = if needs_codes {
-        let (event, issued) = backup_codes_event(state, current, client, factors.version + 1).await?;
-        events.push(event);
-        Some(issued)
-    } else {
-        None
+    let (codes, issued_codes) = along_codes(state, current, factors).await?;
+    let drawn = Drawn::for_session(current.session.id.clone());
+    let along = Along {
+        backup_codes: codes,
+        token_hash: &drawn.session.token_hash,
+        policy: state_of::session_policy(state, &current.user.org),
     };
-    let elevation = enrolment_completes(state, current, client, factor);
-    if let Some((_, elevated)) = &elevation {
-        events.push(elevated.event.clone());
-    }
-    let sealed = commit(state, events).await?;
-    let session = elevation
-        .map(|(drawn, elevated)| issued::elevated(current, drawn.token, &sealed, elevated))
+    let enrolled = enrolment::enrol(
+        &client.caller(),
+        &state_of::session(current),
+        factor,
+        factors.version,
+        event,
+        along,
+        now_micros(),
+    );
+    commit_enrolled(state, current, drawn, enrolled, issued_codes).await
+}
+
+async fn commit_enrolled(
+    state: &AppState,
+    current: &CurrentSession,
+    drawn: Drawn,
+    enrolled: enrolment::Enrolled,
+    backup_codes: Option<IssuedCodes>,
+) -> Result<Enrolled, ApiError> {
+    let sealed = commit(state, enrolled.events).await?;
+    let session = enrolled
+        .elevated
+        .map(|elevated| issued::elevated(current, drawn.token, &sealed, elevated))
         .transpose()?;
     Ok(Enrolled { backup_codes, session })
 }
 
 /// Refuses setting up `factor` in a session waiting for an enrolment the
-/// org's policy does not count it for (it would not complete the sign-in).
-pub(super) fn check_enrollable(current: &CurrentSession, factor: Factor) -> Result<(), ApiError> {
-    match &current.session.pending {
-        Some(pending) if pending.is_enrolment() && !pending.offers(factor) => Err(ApiError::forbidden_code(
-            "factor_not_allowed",
-            format!(
-                "your organization counts only these second factors here: {}",
-                pending
-                    .factors
-                    .iter()
-                    .map(|factor| factor.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// When the session was waiting for this enrolment: its elevation (the
-/// user just proved the new factor, on top of the first one).
-pub(super) fn enrolment_completes(
-    state: &AppState,
-    current: &CurrentSession,
-    client: &Client,
-    factor: Factor,
-) -> Option<(Drawn, Elevated)> {
-    let pending = current.session.pending.as_ref()?;
-    if !pending.is_enrolment() || !pending.offers(factor) {
-        return None;
-    }
-    let mut methods = current.session.assurance.methods.clone();
-    methods.push(factor.as_str().to_string());
-    let drawn = Drawn::for_session(current.session.id.clone());
-    let elevated = elevate(
-        &client.caller(),
-        &state_of::session(current),
-        Elevation {
-            level: Level::Aal2,
-            methods,
-            reason: ElevationReason::Enrolment,
-        },
-        &drawn.session.token_hash,
-        state_of::session_policy(state, &current.user.org),
-        now_micros(),
-    );
-    Some((drawn, elevated))
+/// org's policy does not count it for, or without a recent strong
+/// authentication (`enrolment::may_enrol`).
+pub(super) fn check_enrollable(state: &AppState, current: &CurrentSession, factor: Factor) -> Result<(), ApiError> {
+    let session = state_of::session(current);
+    Ok(enrolment::may_enrol(
+        &session,
+        factor,
+        recent_authentication(state, current),
+    )?)
 }
 
 /// Removes the authenticator. Needs a recent strong authentication.
@@ -368,13 +363,6 @@ async fn totp_checker(state: &AppState, totp: &TotpFactor) -> Result<Totp, ApiEr
         tracing::error!(%error, "a stored TOTP secret does not load");
         ApiError::internal("the authenticator cannot be checked")
     })
-}
-
-/// The step of `code` for the authenticator being set up, if valid now.
-async fn totp_step(state: &AppState, totp: &TotpFactor, code: &str) -> Result<Option<u64>, ApiError> {
-    let checker = totp_checker(state, totp).await?;
-    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default();
-    Ok(checker.check(code, now))
 }
 
 /// Records a failed attempt and returns the answer for it. Wrong, used

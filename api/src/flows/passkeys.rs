@@ -55,8 +55,7 @@ pub(super) fn relying_party(state: &AppState) -> Result<&RelyingParty, ApiError>
 /// Starts registering a passkey for the signed-in user. Needs a recent
 /// strong authentication: a stolen session must not add its thief's key.
 pub async fn start_registration(state: &AppState, current: &CurrentSession) -> Result<Challenge, ApiError> {
-    check_enrollable(current, Factor::Passkey)?;
-    require_recent_authentication(state, current)?;
+    check_enrollable(state, current, Factor::Passkey)?;
     let party = relying_party(state)?;
     let user = &current.user;
     let factors = read(&state.models.mfa).factors(&user.id);
@@ -133,7 +132,7 @@ pub async fn finish_registration(
     let factors = read(&state.models.mfa).factors(&user.id);
     let text = credential_id_text(passkey.cred_id());
     let context = client.as_user(&user.id, &user.org);
-    let events = vec![mfa::register_passkey(
+    let event = mfa::register_passkey(
         &context,
         factors.version,
         &PasskeyRegistered {
@@ -144,8 +143,8 @@ pub async fn finish_registration(
             ceremony: ceremony.id,
             aaguid: aaguid.map(|aaguid| aaguid.to_string()),
         },
-    )];
-    let enrolled = commit_enrolment(state, current, client, &factors, Factor::Passkey, events)
+    );
+    let enrolled = commit_enrolment(state, current, client, &factors, Factor::Passkey, event)
         .await
         .map_err(|error| match error.code {
             "taken" => ApiError::new(

@@ -15,6 +15,7 @@ use crate::event::NewEvent;
 
 pub mod backup_codes;
 pub mod device;
+pub mod enrolment;
 pub mod mfa_policy;
 pub mod password;
 pub mod password_change;
