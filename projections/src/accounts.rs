@@ -150,7 +150,7 @@ impl Accounts {
 }
 
 impl Projection for Accounts {
-    const NAME: &'static str = "accounts";
+    const NAME: &'static str = warden_core::commands::catalogue::readers::ACCOUNTS;
     const VERSION: u32 = 3;
 
     fn apply(&mut self, event: &Event) {

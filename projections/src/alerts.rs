@@ -108,7 +108,7 @@ impl Alerts {
 }
 
 impl Projection for Alerts {
-    const NAME: &'static str = "alerts";
+    const NAME: &'static str = warden_core::commands::catalogue::readers::ALERTS;
     const VERSION: u32 = 1;
 
     fn apply(&mut self, event: &Event) {

@@ -47,7 +47,7 @@ impl Checkpoints {
 }
 
 impl Projection for Checkpoints {
-    const NAME: &'static str = "checkpoints";
+    const NAME: &'static str = warden_core::commands::catalogue::readers::CHECKPOINTS;
     const VERSION: u32 = 1;
     const NEW_KINDS_ONLY: bool = true;
 

@@ -206,7 +206,7 @@ impl Deliveries {
 }
 
 impl Projection for Deliveries {
-    const NAME: &'static str = "deliveries";
+    const NAME: &'static str = warden_core::commands::catalogue::readers::DELIVERIES;
     const VERSION: u32 = 1;
     /// Endpoints, recipients and delivery events came with this model
     /// (earlier `alert.fired` events name no recipients).

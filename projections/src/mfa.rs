@@ -116,7 +116,7 @@ impl Mfa {
 }
 
 impl Projection for Mfa {
-    const NAME: &'static str = "mfa";
+    const NAME: &'static str = warden_core::commands::catalogue::readers::MFA;
     const VERSION: u32 = 2;
 
     fn apply(&mut self, event: &Event) {

@@ -77,7 +77,7 @@ impl Retention {
 }
 
 impl Projection for Retention {
-    const NAME: &'static str = "retention";
+    const NAME: &'static str = warden_core::commands::catalogue::readers::RETENTION;
     const VERSION: u32 = 1;
 
     fn apply(&mut self, event: &Event) {

@@ -189,7 +189,7 @@ impl Sessions {
 }
 
 impl Projection for Sessions {
-    const NAME: &'static str = "sessions";
+    const NAME: &'static str = warden_core::commands::catalogue::readers::SESSIONS;
     const VERSION: u32 = 3;
 
     fn apply(&mut self, event: &Event) {

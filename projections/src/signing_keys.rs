@@ -39,7 +39,7 @@ impl SigningKeys {
 }
 
 impl Projection for SigningKeys {
-    const NAME: &'static str = "signing_keys";
+    const NAME: &'static str = warden_core::commands::catalogue::readers::SIGNING_KEYS;
     const VERSION: u32 = 1;
 
     fn apply(&mut self, event: &Event) {

@@ -135,7 +135,7 @@ fn record(map: &mut HashMap<String, Vec<DateTime<Utc>>>, key: &str, at: DateTime
 }
 
 impl Projection for LoginThrottle {
-    const NAME: &'static str = "login_throttle";
+    const NAME: &'static str = warden_core::commands::catalogue::readers::LOGIN_THROTTLE;
     const VERSION: u32 = 3;
 
     fn apply(&mut self, event: &Event) {

@@ -13,6 +13,11 @@
 //!
 //! Kinds outside the catalogue (application events, `app.*`) are the
 //! caller's: they pass.
+//!
+//! Each kind also names the read models that fold it ([`read_by`]), so a
+//! new kind is placed deliberately: its row does not compile without its
+//! readers, and a model that reads a kind its row does not name fails
+//! `projections/tests/kinds.rs`.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -34,6 +39,33 @@ pub struct SigningKeyAdded {
     pub public_key: String,
 }
 
+/// The read models of `warden-projections`, by the names their snapshots
+/// are kept under (`Projection::NAME`).
+pub mod readers {
+    pub const ACCOUNTS: &str = "accounts";
+    pub const SESSIONS: &str = "sessions";
+    pub const MFA: &str = "mfa";
+    pub const LOGIN_THROTTLE: &str = "login_throttle";
+    pub const SIGNING_KEYS: &str = "signing_keys";
+    pub const RETENTION: &str = "retention";
+    pub const CHECKPOINTS: &str = "checkpoints";
+    pub const ALERTS: &str = "alerts";
+    pub const DELIVERIES: &str = "deliveries";
+
+    /// Every read model.
+    pub const ALL: &[&str] = &[
+        ACCOUNTS,
+        SESSIONS,
+        MFA,
+        LOGIN_THROTTLE,
+        SIGNING_KEYS,
+        RETENTION,
+        CHECKPOINTS,
+        ALERTS,
+        DELIVERIES,
+    ];
+}
+
 /// What to do with a kind's payload type, given the type.
 trait WithPayload {
     type Output;
@@ -44,9 +76,22 @@ trait WithPayload {
 /// a kind to its payload type. A kind listed twice is an unreachable
 /// pattern (and fails the unit test below).
 macro_rules! catalogue {
-    ($($kind:path => $payload:ty),+ $(,)?) => {
+    ($($kind:path => $payload:ty, [$($reader:ident),*]),+ $(,)?) => {
         /// Every kind of the catalogue.
         pub const KINDS: &[&str] = &[$($kind),+];
+
+        /// The read models that fold `kind` into their state (by their
+        /// names, [`readers`]); `None` for a kind outside the catalogue.
+        /// Every other read model ignores it, which
+        /// `projections/tests/kinds.rs` checks on each kind's golden
+        /// fixture. The audit index and the alert evaluator read every
+        /// kind and are not named.
+        pub fn read_by(kind: &str) -> Option<&'static [&'static str]> {
+            match kind {
+                $($kind => Some(&[$(readers::$reader),*]),)+
+                _ => None,
+            }
+        }
 
         /// Runs `action` with `kind`'s payload type; `None` for a kind
         /// outside the catalogue.
@@ -60,78 +105,78 @@ macro_rules! catalogue {
 }
 
 catalogue! {
-    SIGNING_KEY_ADDED => SigningKeyAdded,
+    SIGNING_KEY_ADDED => SigningKeyAdded, [SIGNING_KEYS],
 
-    setup::SETUP_LINK_ISSUED => setup::LinkIssued,
-    setup::SETUP_COMPLETED => setup::SetupCompleted,
+    setup::SETUP_LINK_ISSUED => setup::LinkIssued, [ACCOUNTS],
+    setup::SETUP_COMPLETED => setup::SetupCompleted, [ACCOUNTS],
 
-    org::ORG_CREATED => org::OrgCreated,
-    org::ORG_SESSION_POLICY_CHANGED => org::SessionPolicyChanged,
-    org::ORG_MFA_POLICY_CHANGED => org::MfaPolicyChanged,
-    org::ORG_REMOVED => org::OrgRemoved,
+    org::ORG_CREATED => org::OrgCreated, [ACCOUNTS],
+    org::ORG_SESSION_POLICY_CHANGED => org::SessionPolicyChanged, [ACCOUNTS],
+    org::ORG_MFA_POLICY_CHANGED => org::MfaPolicyChanged, [ACCOUNTS],
+    org::ORG_REMOVED => org::OrgRemoved, [ACCOUNTS],
 
-    account::USER_CREATED => account::UserCreated,
-    account::USER_INVITATION_ACCEPTED => account::StatusChanged,
-    account::USER_ROLE_CHANGED => account::RoleChanged,
-    account::USER_DISABLED => account::StatusChanged,
-    account::USER_ENABLED => account::StatusChanged,
-    account::USER_REMOVED => account::UserRemoved,
-    account::PASSWORD_SET => account::PasswordSet,
-    account::PASSWORD_CHANGED => account::PasswordSet,
-    account::PASSWORD_REHASHED => account::PasswordSet,
-    account::LOGIN_SUCCEEDED => account::LoginSucceeded,
-    account::LOGIN_FAILED => account::LoginFailed,
+    account::USER_CREATED => account::UserCreated, [ACCOUNTS],
+    account::USER_INVITATION_ACCEPTED => account::StatusChanged, [ACCOUNTS],
+    account::USER_ROLE_CHANGED => account::RoleChanged, [ACCOUNTS],
+    account::USER_DISABLED => account::StatusChanged, [ACCOUNTS],
+    account::USER_ENABLED => account::StatusChanged, [ACCOUNTS],
+    account::USER_REMOVED => account::UserRemoved, [ACCOUNTS],
+    account::PASSWORD_SET => account::PasswordSet, [ACCOUNTS],
+    account::PASSWORD_CHANGED => account::PasswordSet, [ACCOUNTS],
+    account::PASSWORD_REHASHED => account::PasswordSet, [ACCOUNTS],
+    account::LOGIN_SUCCEEDED => account::LoginSucceeded, [LOGIN_THROTTLE],
+    account::LOGIN_FAILED => account::LoginFailed, [LOGIN_THROTTLE],
 
-    import::IMPORT_STARTED => import::ImportStarted,
-    import::IMPORT_COMPLETED => import::ImportCompleted,
-    import::IMPORT_REVERTED => import::ImportReverted,
+    import::IMPORT_STARTED => import::ImportStarted, [ACCOUNTS],
+    import::IMPORT_COMPLETED => import::ImportCompleted, [ACCOUNTS],
+    import::IMPORT_REVERTED => import::ImportReverted, [ACCOUNTS],
 
-    session::SESSION_CREATED => session::SessionCreated,
-    session::SESSION_REFRESHED => session::SessionRefreshed,
-    session::SESSION_ROTATED => session::SessionRotated,
-    session::SESSION_REVOKED => session::SessionRevoked,
-    session::SESSION_ELEVATED => session::SessionElevated,
-    session::DEVICE_FIRST_SEEN => session::DeviceFirstSeen,
-    session::CSRF_REFUSED => session::CsrfRefused,
-    session::ACCESS_DENIED => session::AccessDenied,
+    session::SESSION_CREATED => session::SessionCreated, [SESSIONS],
+    session::SESSION_REFRESHED => session::SessionRefreshed, [SESSIONS],
+    session::SESSION_ROTATED => session::SessionRotated, [SESSIONS],
+    session::SESSION_REVOKED => session::SessionRevoked, [SESSIONS],
+    session::SESSION_ELEVATED => session::SessionElevated, [SESSIONS],
+    session::DEVICE_FIRST_SEEN => session::DeviceFirstSeen, [SESSIONS],
+    session::CSRF_REFUSED => session::CsrfRefused, [],
+    session::ACCESS_DENIED => session::AccessDenied, [],
 
-    mfa::TOTP_ENROLMENT_STARTED => mfa::TotpEnrolmentStarted,
-    mfa::TOTP_ENROLLED => mfa::TotpEnrolled,
-    mfa::TOTP_REMOVED => mfa::TotpRemoved,
-    mfa::BACKUP_CODES_GENERATED => mfa::BackupCodesGenerated,
-    mfa::BACKUP_CODES_ACKNOWLEDGED => mfa::BackupCodesAcknowledged,
-    mfa::PASSKEY_REGISTERED => mfa::PasskeyRegistered,
-    mfa::PASSKEY_RENAMED => mfa::PasskeyRenamed,
-    mfa::PASSKEY_REMOVED => mfa::PasskeyRemoved,
-    mfa::VERIFIED => mfa::Verified,
-    mfa::FAILED => mfa::Failed,
+    mfa::TOTP_ENROLMENT_STARTED => mfa::TotpEnrolmentStarted, [MFA],
+    mfa::TOTP_ENROLLED => mfa::TotpEnrolled, [MFA],
+    mfa::TOTP_REMOVED => mfa::TotpRemoved, [MFA],
+    mfa::BACKUP_CODES_GENERATED => mfa::BackupCodesGenerated, [MFA],
+    mfa::BACKUP_CODES_ACKNOWLEDGED => mfa::BackupCodesAcknowledged, [MFA],
+    mfa::PASSKEY_REGISTERED => mfa::PasskeyRegistered, [MFA],
+    mfa::PASSKEY_RENAMED => mfa::PasskeyRenamed, [MFA],
+    mfa::PASSKEY_REMOVED => mfa::PasskeyRemoved, [MFA],
+    mfa::VERIFIED => mfa::Verified, [MFA, LOGIN_THROTTLE],
+    mfa::FAILED => mfa::Failed, [LOGIN_THROTTLE],
 
-    audit::AUDIT_SEARCHED => audit::Searched,
-    audit::AUDIT_EVENT_VIEWED => audit::EventViewed,
-    audit::AUDIT_EXPORTED => audit::Exported,
+    audit::AUDIT_SEARCHED => audit::Searched, [],
+    audit::AUDIT_EVENT_VIEWED => audit::EventViewed, [],
+    audit::AUDIT_EXPORTED => audit::Exported, [],
 
-    retention::LEDGER_ARCHIVED => retention::Archived,
-    retention::LEGAL_HOLD_PLACED => retention::HoldPlaced,
-    retention::LEGAL_HOLD_RELEASED => retention::HoldReleased,
+    retention::LEDGER_ARCHIVED => retention::Archived, [RETENTION],
+    retention::LEGAL_HOLD_PLACED => retention::HoldPlaced, [RETENTION],
+    retention::LEGAL_HOLD_RELEASED => retention::HoldReleased, [RETENTION],
 
-    checkpoint::LEDGER_CHECKPOINTED => crate::chain::published::PublishedCheckpoint,
+    checkpoint::LEDGER_CHECKPOINTED => crate::chain::published::PublishedCheckpoint, [CHECKPOINTS],
 
-    alert::ALERT_RULE_CREATED => alert::RuleDefined,
-    alert::ALERT_RULE_CHANGED => alert::RuleDefined,
-    alert::ALERT_RULE_ENABLED => alert::RuleToggled,
-    alert::ALERT_RULE_DISABLED => alert::RuleToggled,
-    alert::ALERT_RULE_REMOVED => alert::RuleToggled,
-    alert::ALERT_RULE_PREVIEWED => alert::Previewed,
-    alert::ALERT_FIRED => alert::Fired,
-    alert::ALERT_DELIVERED => alert::DeliveryAttempt,
-    alert::ALERT_DELIVERY_FAILED => alert::DeliveryAttempt,
-    alert::ALERT_DEAD_LETTERED => alert::DeliveryAttempt,
-    alert::ALERT_RESEND_REQUESTED => alert::AlertAction,
-    alert::ALERT_ACKNOWLEDGED => alert::AlertAction,
-    alert::ALERT_RESOLVED => alert::AlertAction,
+    alert::ALERT_RULE_CREATED => alert::RuleDefined, [ALERTS],
+    alert::ALERT_RULE_CHANGED => alert::RuleDefined, [ALERTS],
+    alert::ALERT_RULE_ENABLED => alert::RuleToggled, [ALERTS],
+    alert::ALERT_RULE_DISABLED => alert::RuleToggled, [ALERTS],
+    alert::ALERT_RULE_REMOVED => alert::RuleToggled, [ALERTS],
+    alert::ALERT_RULE_PREVIEWED => alert::Previewed, [],
+    alert::ALERT_FIRED => alert::Fired, [ALERTS, DELIVERIES],
+    alert::ALERT_DELIVERED => alert::DeliveryAttempt, [DELIVERIES],
+    alert::ALERT_DELIVERY_FAILED => alert::DeliveryAttempt, [DELIVERIES],
+    alert::ALERT_DEAD_LETTERED => alert::DeliveryAttempt, [DELIVERIES],
+    alert::ALERT_RESEND_REQUESTED => alert::AlertAction, [DELIVERIES],
+    alert::ALERT_ACKNOWLEDGED => alert::AlertAction, [ALERTS],
+    alert::ALERT_RESOLVED => alert::AlertAction, [ALERTS],
 
-    webhook_endpoint::WEBHOOK_ENDPOINT_CREATED => webhook_endpoint::EndpointCreated,
-    webhook_endpoint::WEBHOOK_ENDPOINT_REMOVED => webhook_endpoint::EndpointRemoved,
+    webhook_endpoint::WEBHOOK_ENDPOINT_CREATED => webhook_endpoint::EndpointCreated, [DELIVERIES],
+    webhook_endpoint::WEBHOOK_ENDPOINT_REMOVED => webhook_endpoint::EndpointRemoved, [DELIVERIES],
 }
 
 /// An event of a catalogued kind whose `data` does not decode as that
