@@ -14,7 +14,7 @@ use warden_projections::projection::read;
 
 use super::issued::{self, Issued};
 use super::new_id;
-use super::passkeys::{Challenge, challenge, check_assertion, open, relying_party};
+use super::passkeys::{Challenge, challenge, check_assertion, open, options_json, relying_party};
 use super::{commit, read as state_of, throttle};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -37,16 +37,13 @@ pub async fn start_sign_in(state: &AppState, email: &str) -> Result<Challenge, A
     let (options, ceremony_state) = if passkeys.is_empty() {
         let seed = blake3::keyed_hash(&state.passwords.identifier_key, email.trim().to_lowercase().as_bytes());
         let options = party.decoy_challenge(seed.as_bytes());
-        (serde_json::to_value(options).unwrap_or_default(), CeremonyState::Decoy)
+        (options_json(options)?, CeremonyState::Decoy)
     } else {
         let (options, authentication) = party
             .webauthn
             .start_passkey_authentication(&passkeys)
             .map_err(|_| ApiError::internal("passkey authentication could not start"))?;
-        (
-            serde_json::to_value(options).unwrap_or_default(),
-            CeremonyState::Authentication(authentication),
-        )
+        (options_json(options)?, CeremonyState::Authentication(authentication))
     };
     challenge(
         state,

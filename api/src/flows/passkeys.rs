@@ -42,6 +42,14 @@ pub struct Challenge {
 /// Subject of the data key that seals ceremony states.
 const CEREMONY_KEY: &str = "secret:webauthn-ceremonies";
 
+/// Ceremony options as the browser's `navigator.credentials` reads them.
+pub(super) fn options_json(options: impl Serialize) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(options).map_err(|error| {
+        tracing::error!(%error, "passkey options do not serialize");
+        ApiError::internal("the passkey ceremony could not start")
+    })
+}
+
 pub(super) fn relying_party(state: &AppState) -> Result<&RelyingParty, ApiError> {
     state.passkeys.as_deref().ok_or_else(|| {
         ApiError::new(
@@ -86,7 +94,7 @@ pub async fn start_registration(state: &AppState, current: &CurrentSession) -> R
             expires_at: Utc::now() + CEREMONY_LIFETIME,
             state: registration,
         },
-        serde_json::to_value(options).unwrap_or_default(),
+        options_json(options)?,
     )
     .await
 }
@@ -187,7 +195,7 @@ pub async fn start_verification(state: &AppState, current: &CurrentSession) -> R
             expires_at: Utc::now() + CEREMONY_LIFETIME,
             state: CeremonyState::Authentication(authentication),
         },
-        serde_json::to_value(options).unwrap_or_default(),
+        options_json(options)?,
     )
     .await
 }

@@ -57,9 +57,8 @@ pub fn describe_mfa_policy(org: &Org) -> Value {
         .iter()
         .map(|method| {
             let rule = policy.rule(*method);
-            let name = serde_json::to_value(method).unwrap_or_default();
             (
-                name.as_str().unwrap_or_default().to_string(),
+                method.as_str().to_string(),
                 json!({
                     "allowed": rule.allowed,
                     "require_mfa": rule.require_mfa,
@@ -72,12 +71,11 @@ pub fn describe_mfa_policy(org: &Org) -> Value {
     let preview: serde_json::Map<String, Value> = flows::org::preview(org)
         .into_iter()
         .map(|(method, outcomes)| {
-            let name = serde_json::to_value(method).unwrap_or_default();
             let outcomes: serde_json::Map<String, Value> = outcomes
                 .into_iter()
                 .map(|(case, text)| (case.to_string(), json!(text)))
                 .collect();
-            (name.as_str().unwrap_or_default().to_string(), Value::Object(outcomes))
+            (method.as_str().to_string(), Value::Object(outcomes))
         })
         .collect();
     json!({

@@ -36,6 +36,17 @@ impl Method {
         Method::Ldap,
     ];
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Password => "password",
+            Method::Passkey => "passkey",
+            Method::EmailCode => "email_code",
+            Method::Oidc => "oidc",
+            Method::Saml => "saml",
+            Method::Ldap => "ldap",
+        }
+    }
+
     /// Whether the method comes from an upstream identity provider that
     /// may assert its own MFA (`amr`/`acr`).
     pub fn has_upstream(self) -> bool {
@@ -232,6 +243,13 @@ mod tests {
     /// trust) × enrolled factors × first factor strength × upstream MFA ×
     /// inside or past the grace period: the decision keeps every promise
     /// of the policy.
+    #[test]
+    fn method_names_are_their_serialized_names() {
+        for method in Method::ALL {
+            assert_eq!(serde_json::to_value(method).unwrap(), method.as_str());
+        }
+    }
+
     #[test]
     fn no_method_reaches_a_full_session_the_policy_does_not_allow() {
         let mut cases = 0;

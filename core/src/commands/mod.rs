@@ -72,9 +72,17 @@ impl Caller {
     }
 }
 
-/// An event's `data` from a typed payload.
+/// An event's `data` from a typed payload. Payload types serialize to a
+/// JSON object without fail (structs of strings, integers, enums and
+/// string-keyed maps; `core/tests/event_payloads.rs` round-trips each).
+/// Were one to fail, the `null` given instead does not decode as the
+/// kind's payload, and the ledger refuses the append
+/// (`catalogue::decodes`): never recorded.
 pub fn data<T: Serialize>(payload: &T) -> serde_json::Value {
-    serde_json::to_value(payload).unwrap_or_default()
+    serde_json::to_value(payload).unwrap_or_else(|error| {
+        tracing::error!(%error, "an event payload does not serialize");
+        serde_json::Value::Null
+    })
 }
 
 /// The typed payload of an event, if it has that shape.

@@ -226,10 +226,51 @@ fn validate(event: &mut NewEvent) -> Result<(), AppendError> {
         return Err(AppendError::Invalid("request_id must be at most 128 bytes".into()));
     }
     canonical::normalize(&mut event.data).map_err(|error| AppendError::Invalid(error.to_string()))?;
+    crate::commands::catalogue::decodes(&event.kind, &event.data).map_err(|reason| {
+        AppendError::Invalid(format!(
+            "the data of this {} event does not decode: {reason}",
+            event.kind
+        ))
+    })?;
     let mut scratch = Vec::new();
     canonical::write_value(&event.data, &mut scratch).map_err(|error| AppendError::Invalid(error.to_string()))?;
     if scratch.len() > 64 * 1024 {
         return Err(AppendError::Invalid("data must be at most 64 KiB".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::commands::session::SESSION_REVOKED;
+    use crate::event::Actor;
+
+    fn revoked(data: serde_json::Value) -> NewEvent {
+        NewEvent::new(SESSION_REVOKED, "session:s-1", Actor::system()).data(data)
+    }
+
+    /// A payload that would not read back (a `null` from a payload that
+    /// failed to serialize, a renamed member, a value outside its enum) is
+    /// refused at the append: read models never meet it.
+    #[test]
+    fn an_event_whose_data_does_not_read_back_is_refused() {
+        for data in [
+            json!(null),
+            json!({"user": "u-1"}),
+            json!({"user": "u-1", "reason": "went_away"}),
+        ] {
+            let refused = validate(&mut revoked(data.clone()));
+            assert!(
+                matches!(&refused, Err(AppendError::Invalid(message)) if message.contains("does not decode")),
+                "{data}: {refused:?}"
+            );
+        }
+        assert!(validate(&mut revoked(json!({"user": "u-1", "reason": "signed_out"}))).is_ok());
+        // Kinds outside the catalogue are the application's.
+        let mut app = NewEvent::new("app.thing.done", "thing:1", Actor::system()).data(json!(null));
+        assert!(validate(&mut app).is_ok());
+    }
 }

@@ -98,12 +98,30 @@ impl SealInput<'_> {
                 batch.results.push(Err(refusal));
                 continue;
             }
+            // Sealed whole before anything is taken: an event that cannot be
+            // hashed refuses its request, never enters the chain.
             let mut sealed = Vec::with_capacity(request.len());
-            for new in request {
-                let version = versions.entry(new.subject.clone()).or_insert(0);
-                *version += 1;
+            let mut request_versions: HashMap<&str, u64> = HashMap::new();
+            let mut request_prev = prev;
+            let outcome = request.iter().enumerate().try_for_each(|(offset, new)| {
+                let version = request_versions
+                    .get(new.subject.as_str())
+                    .copied()
+                    .unwrap_or_else(|| versions.get(&new.subject).copied().unwrap_or(0))
+                    + 1;
+                request_versions.insert(&new.subject, version);
+                let event = self.seal_one(new, next_seq + offset as u64, version, request_prev)?;
+                request_prev = event.hash;
+                sealed.push(event);
+                Ok::<(), AppendError>(())
+            });
+            if let Err(refusal) = outcome {
+                batch.results.push(Err(refusal));
+                continue;
+            }
+            for (new, event) in request.iter().zip(&sealed) {
+                versions.insert(new.subject.clone(), event.subject_version);
                 touched.insert(new.subject.clone());
-                let event = self.seal_one(new, next_seq, *version, prev);
                 for claim in &new.releases {
                     taken.remove(claim);
                     let made_here = batch.claims.len();
@@ -114,12 +132,11 @@ impl SealInput<'_> {
                 }
                 for claim in &new.claims {
                     taken.insert(claim.clone());
-                    batch.claims.push((claim.clone(), next_seq));
+                    batch.claims.push((claim.clone(), event.seq));
                 }
-                prev = event.hash;
-                next_seq += 1;
-                sealed.push(event);
             }
+            prev = request_prev;
+            next_seq += sealed.len() as u64;
             batch.results.push(Ok(sealed));
         }
         batch.versions = touched
@@ -182,7 +199,17 @@ impl SealInput<'_> {
             && event.data.get("key_id").and_then(|v| v.as_str()) == Some(self.key.key_id.as_str())
     }
 
-    fn seal_one(&self, new: &NewEvent, seq: u64, subject_version: u64, prev: chain::Digest) -> Event {
+    /// One event, chained after `prev`. Its data was made canonical when
+    /// the append was accepted (`ledger::validate`); what can still fail is
+    /// a seq or subject version past 2^53 - 1, which no canonical form
+    /// holds: the request is refused, never sealed with a made-up hash.
+    fn seal_one(
+        &self,
+        new: &NewEvent,
+        seq: u64,
+        subject_version: u64,
+        prev: chain::Digest,
+    ) -> Result<Event, AppendError> {
         let mut event = Event {
             seq,
             id: uuid::Uuid::now_v7(),
@@ -199,9 +226,10 @@ impl SealInput<'_> {
             key_id: self.key.key_id.clone(),
             sig: chain::Signature([0; 64]),
         };
-        // Data was checked canonicalizable when the append was accepted.
-        event.hash = Envelope::of(&event).hash().unwrap_or(chain::Digest::ZERO);
-        event
+        event.hash = Envelope::of(&event)
+            .hash()
+            .map_err(|error| AppendError::Invalid(format!("the event cannot be sealed: {error}")))?;
+        Ok(event)
     }
 
     /// Signs sealed events; hashes chain one after the other, but
@@ -299,6 +327,38 @@ mod tests {
         let events: Vec<Event> = batch.events().cloned().collect();
         assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
         ChainVerifier::new().check_all(&events, 1).unwrap();
+    }
+
+    /// A seq past 2^53 - 1 has no canonical form: the request that would
+    /// reach it is refused whole (its claims not taken, its subjects not
+    /// moved), never sealed with a made-up hash.
+    #[test]
+    fn a_request_that_cannot_be_hashed_is_refused_whole() {
+        let key = key();
+        let requests = vec![
+            vec![thing("a").claim("email", "a@example.org")],
+            vec![thing("b").claim("email", "b@example.org"), thing("c")],
+        ];
+        let head = Head {
+            seq: crate::chain::canonical::MAX_SAFE_INTEGER as u64 - 2,
+            hash: chain::Digest::ZERO,
+        };
+        let batch = SealInput {
+            requests: &requests,
+            key: &key,
+        }
+        .seal(head, &HashMap::new(), &HashSet::new());
+        assert!(batch.results[0].is_ok());
+        assert!(
+            matches!(&batch.results[1], Err(AppendError::Invalid(message)) if message.contains("cannot be sealed")),
+            "{:?}",
+            batch.results[1]
+        );
+        assert_eq!(batch.versions, vec![("a".into(), 1)]);
+        assert_eq!(batch.claims.len(), 1);
+        let events: Vec<&Event> = batch.events().collect();
+        assert_eq!(events.len(), 1);
+        assert_ne!(events[0].hash, chain::Digest::ZERO);
     }
 
     #[test]
