@@ -276,6 +276,37 @@ pub async fn stream_contents(url: &str, prefix: &str) -> Vec<(u64, u64)> {
 
 /// Asserts the log runs gapless from seq 1 and holds every acknowledged
 /// append unchanged: (seq, hash) as the server answered it.
+/// Appends application event `n` of `kind` on subject `<prefix>:<n>`,
+/// with `data` beside `n` (the outage tests' load).
+pub async fn append_app_event(
+    client: &reqwest::Client,
+    server: &process::Server,
+    (kind, prefix): (&str, &str),
+    n: u64,
+    data: serde_json::Value,
+) -> reqwest::Response {
+    let mut data = data;
+    data["n"] = serde_json::json!(n);
+    client
+        .post(format!("{}/api/v1/app-events", server.url))
+        .bearer_auth(process::TOKEN)
+        .json(&serde_json::json!({"kind": kind, "subject": format!("{prefix}:{n}"), "data": data}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The `(seq, hash)` an acknowledged append answered.
+pub async fn acknowledged(response: reqwest::Response) -> (u64, String) {
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    (
+        body["seq"].as_u64().unwrap(),
+        body["hash"].as_str().unwrap().to_string(),
+    )
+}
+
 pub fn assert_log_keeps(acknowledged: &[(u64, String)], log: &[warden_core::Event]) {
     for (index, event) in log.iter().enumerate() {
         assert_eq!(event.seq, index as u64 + 1, "the log has a gap");

@@ -9,33 +9,20 @@ use std::time::{Duration, Instant};
 
 use warden_core::ledger::LedgerStore;
 use warden_core::ledger::sqlite::SqliteStore;
-use warden_tests::assert_log_keeps;
 use warden_tests::process::{NodeEnv, Server, TOKEN};
 use warden_tests::small_fs::SmallFs;
+use warden_tests::{acknowledged, append_app_event, assert_log_keeps};
 
+/// Appends event `n` (with some bulk, so that the log needs new pages quickly).
 async fn append(client: &reqwest::Client, server: &Server, n: u64) -> reqwest::Response {
-    client
-        .post(format!("{}/api/v1/app-events", server.url))
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({
-            "kind": "app.disk.tested",
-            "subject": format!("disk:{n}"),
-            // Some bulk, so that the log needs new pages quickly.
-            "data": { "n": n, "padding": "x".repeat(2000) }
-        }))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn acknowledged(response: reqwest::Response) -> (u64, String) {
-    let status = response.status();
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{body}");
-    (
-        body["seq"].as_u64().unwrap(),
-        body["hash"].as_str().unwrap().to_string(),
+    append_app_event(
+        client,
+        server,
+        ("app.disk.tested", "disk"),
+        n,
+        serde_json::json!({ "padding": "x".repeat(2000) }),
     )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -7,32 +7,20 @@
 
 use std::time::{Duration, Instant};
 
-use warden_tests::process::{NodeEnv, Server, TOKEN};
+use warden_tests::process::{NodeEnv, Server};
 use warden_tests::tcp_cut::TcpCut;
-use warden_tests::{TestDatabase, assert_log_keeps};
+use warden_tests::{TestDatabase, acknowledged, append_app_event, assert_log_keeps};
 
+/// Appends event `n`.
 async fn append(client: &reqwest::Client, server: &Server, n: u64) -> reqwest::Response {
-    client
-        .post(format!("{}/api/v1/app-events", server.url))
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({
-            "kind": "app.outage.tested",
-            "subject": format!("outage:{n}"),
-            "data": { "n": n }
-        }))
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The `(seq, hash)` an acknowledged append answered.
-async fn acknowledged(response: reqwest::Response) -> (u64, String) {
-    assert_eq!(response.status(), 201);
-    let body: serde_json::Value = response.json().await.unwrap();
-    (
-        body["seq"].as_u64().unwrap(),
-        body["hash"].as_str().unwrap().to_string(),
+    append_app_event(
+        client,
+        server,
+        ("app.outage.tested", "outage"),
+        n,
+        serde_json::json!({}),
     )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

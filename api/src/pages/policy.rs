@@ -45,17 +45,6 @@ struct PolicyPage {
     notice: Option<String>,
 }
 
-fn key(method: Method) -> &'static str {
-    match method {
-        Method::Password => "password",
-        Method::Passkey => "passkey",
-        Method::EmailCode => "email_code",
-        Method::Oidc => "oidc",
-        Method::Saml => "saml",
-        Method::Ldap => "ldap",
-    }
-}
-
 fn label(method: Method) -> &'static str {
     match method {
         Method::Password => "Password",
@@ -89,7 +78,7 @@ fn page(
                     .unwrap_or_default()
             };
             Row {
-                key: key(*method),
+                key: method.as_str(),
                 label: label(*method),
                 allowed: rule.allowed,
                 require_mfa: rule.require_mfa,
@@ -174,7 +163,7 @@ fn parse(fields: &[(String, String)]) -> Result<MfaPolicyInput, ApiError> {
     let methods = Method::ALL
         .iter()
         .map(|method| {
-            let prefix = key(*method);
+            let prefix = method.as_str();
             let factors = fields
                 .iter()
                 .filter(|(field, _)| *field == format!("{prefix}.factor"))

@@ -184,25 +184,13 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
-    use crate::auth::sign_in::fixtures::{caller, now};
+    use crate::auth::sign_in::fixtures::{caller, now, session};
     use crate::auth::totp::TotpParams;
     use crate::commands::session::{Assurance, Pending};
 
     const STALE: Result<(), step_up::Rejection> = Err(step_up::Rejection::ReauthenticationRequired {
         with_second_factor: false,
     });
-
-    fn session<'a>(assurance: &'a Assurance, pending: Option<&'a Pending>) -> SessionState<'a> {
-        SessionState {
-            id: "s-1",
-            user: "u-1",
-            org: "o-1",
-            assurance,
-            pending,
-            created_at: now() - Duration::minutes(1),
-            expires_at: now() + Duration::minutes(9),
-        }
-    }
 
     fn assurance() -> Assurance {
         Assurance {

@@ -157,7 +157,7 @@ pub fn reauthenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::sign_in::fixtures::{caller, now};
+    use crate::auth::sign_in::fixtures::{caller, now, session};
     use crate::commands::mfa::Factor;
 
     fn assurance(level: Level, minutes_ago: i64) -> Assurance {
@@ -165,18 +165,6 @@ mod tests {
             level,
             methods: vec!["password".into()],
             at: now() - Duration::minutes(minutes_ago),
-        }
-    }
-
-    fn session<'a>(assurance: &'a Assurance, pending: Option<&'a Pending>) -> SessionState<'a> {
-        SessionState {
-            id: "s-1",
-            user: "u-1",
-            org: "o-1",
-            assurance,
-            pending,
-            created_at: now() - Duration::hours(1),
-            expires_at: now() + Duration::minutes(5),
         }
     }
 

@@ -258,6 +258,22 @@ pub(crate) mod fixtures {
         }
     }
 
+    /// Session `s-1` of `u-1`, an hour old, ending in five minutes.
+    pub fn session<'a>(
+        assurance: &'a crate::commands::session::Assurance,
+        pending: Option<&'a Pending>,
+    ) -> crate::auth::SessionState<'a> {
+        crate::auth::SessionState {
+            id: "s-1",
+            user: "u-1",
+            org: "o-1",
+            assurance,
+            pending,
+            created_at: now() - Duration::hours(1),
+            expires_at: now() + Duration::minutes(5),
+        }
+    }
+
     pub fn account(status: Status) -> Account {
         Account {
             id: "u-1".into(),
