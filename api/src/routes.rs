@@ -1,49 +1,18 @@
-//! Every route of the HTTP surface, and the guard that protects it.
-//!
-//! | route | guard |
-//! | --- | --- |
-//! | `GET /healthz`, `GET /readyz` | none (liveness and readiness probes) |
-//! | `GET /metrics` | none; bind `listen` privately or filter at the proxy |
-//! | `GET /.well-known/warden-audit-keys` | none (public keys) |
-//! | `POST /api/v1/app-events` | bearer application token (`app_events_token_file`, `[[app_tokens]]`) |
-//! | `GET /api/v1/openapi.json` | none (this surface, documented) |
-//! | `POST /api/v1/setup` | the one-time setup link's token |
-//! | `POST /api/v1/sign-in` | email and password, throttled |
-//! | `POST /api/v1/sign-in/passkey/{start,finish}` | email and passkey, throttled |
-//! | `POST /api/v1/invitations/accept` | the invitation link's token |
-//! | `GET /api/v1/session`, `GET /api/v1/auth/forward` | session |
-//! | `POST /api/v1/sign-out` | session, partial included + CSRF |
-//! | `POST /api/v1/mfa/verify`, `/api/v1/mfa/passkeys/verify/…` | session, partial included + CSRF, throttled |
-//! | `/api/v1/sessions…`, `PUT /api/v1/password`, `/api/v1/mfa…`, `POST /api/v1/session/reauthenticate` | session + CSRF |
-//! | `DELETE /api/v1/mfa/totp`, `POST /api/v1/mfa/backup-codes`, `/api/v1/mfa/passkeys/register/start`, `DELETE /api/v1/mfa/passkeys/{credential}` | session + CSRF + recent strong authentication |
-//! | `GET /api/v1/org` | session |
-//! | `PUT /api/v1/org/session-policy`, `/api/v1/users…` | session + CSRF, role owner or admin (role changes: recent strong authentication) |
-//! | `GET /api/v1/org/mfa-policy` | session |
-//! | `PUT /api/v1/org/mfa-policy` | session + CSRF, role owner or admin, recent strong authentication |
-//! | `GET /api/v1/audit/events`, `GET /api/v1/audit/events/{seq}` | session, role owner or auditor; the reader's org only |
-//! | `GET /api/v1/audit/export` | as the searches, and a recent strong authentication |
-//! | `GET /api/v1/alert-rules…`, `GET /api/v1/alert-templates`, `GET /api/v1/alerts` | session, role owner, admin or auditor |
-//! | `POST`, `PUT`, `DELETE /api/v1/alert-rules…` (and `…/preview`) | session + CSRF, role owner or admin |
-//! | `GET /api/v1/org/legal-holds` | session, role owner or auditor |
-//! | `POST /api/v1/org/legal-holds` | session + CSRF, role owner |
-//! | `POST /api/v1/org/legal-holds/{id}/release` | session + CSRF, role owner, recent strong authentication |
-//!
-//! | `GET /sign-in`, `/setup`, `/invitation` and their POSTs | pages: as their API twins |
-//! | `GET`/`POST /sign-in/mfa` | page session, partial included + CSRF |
-//! | `/settings/…` | page session (else redirect to `/sign-in`, or `/sign-in/mfa` when partial) + CSRF |
-//! | `/admin/users…`, `/admin/mfa-policy` | page session + CSRF, role owner or admin |
-//! | `/audit`, `/audit/events/{seq}`, `/audit/export` | page session, role owner or auditor (export: recent strong authentication) |
-//!
-//! Every state-changing request passes the CSRF check (`web::csrf`). Pages
-//! are outside the OpenAPI document (`pages::PATHS` lists them for its
-//! test).
+//! Every route of the HTTP surface, once ([`table`]): its path, whether
+//! it is the API's (in the OpenAPI document, which a test holds to this
+//! table) or a page, whether it reads a session, and whether it needs no
+//! CSRF token. Who may call a route is what its handler's extractors
+//! require (`web::session`'s `SignedIn`, `UserManager`, `AuditReader` …;
+//! `pages`' `PageSession`, `PageManager` …); every state-changing request
+//! passes the origin check (`web::csrf`).
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::routing::{delete, get, patch, post, put};
+use axum::routing::{MethodFilter, MethodRouter};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -58,171 +27,267 @@ use crate::request_id;
 use crate::state::AppState;
 use crate::web::{access, client, csrf, headers, session};
 
+/// Who a route serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// The JSON API and the probes: every one of them is in the OpenAPI
+    /// document (`api/openapi.json`), and nothing else is.
+    Api,
+    /// The console's pages (HTML), outside the OpenAPI document.
+    Page,
+}
+
+/// One route: its path, what it serves, how it is guarded beyond its
+/// handlers' extractors, and the handler of each method.
+pub struct Route {
+    pub path: &'static str,
+    pub surface: Surface,
+    /// Reads no session: a cookie sent to it is never looked at, so no
+    /// cookie can slow it down (probes, metrics, keys, documents).
+    pub sessionless: bool,
+    /// A state-changing request needs no CSRF token: the route acts
+    /// before there is a session, or on a bearer token. Its origin is
+    /// checked all the same.
+    pub token_exempt: bool,
+    pub methods: Vec<Method>,
+    handlers: MethodRouter<AppState>,
+}
+
+fn api(path: &'static str) -> Route {
+    Route::new(path, Surface::Api)
+}
+
+fn page(path: &'static str) -> Route {
+    Route::new(path, Surface::Page)
+}
+
+impl Route {
+    fn new(path: &'static str, surface: Surface) -> Self {
+        Route {
+            path,
+            surface,
+            sessionless: false,
+            token_exempt: false,
+            methods: Vec::new(),
+            handlers: MethodRouter::new(),
+        }
+    }
+
+    fn sessionless(mut self) -> Self {
+        self.sessionless = true;
+        self
+    }
+
+    fn token_exempt(mut self) -> Self {
+        self.token_exempt = true;
+        self
+    }
+
+    fn method<H, T>(mut self, method: Method, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+        self.handlers = self.handlers.on(filter, handler);
+        self.methods.push(method);
+        self
+    }
+
+    fn get<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
+        self.method(Method::GET, handler)
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
+        self.method(Method::POST, handler)
+    }
+
+    fn put<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
+        self.method(Method::PUT, handler)
+    }
+
+    fn patch<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
+        self.method(Method::PATCH, handler)
+    }
+
+    fn delete<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
+        self.method(Method::DELETE, handler)
+    }
+}
+
+/// Every route of the HTTP surface, once.
+pub fn table() -> Vec<Route> {
+    vec![
+        api("/healthz").sessionless().get(health::live),
+        api("/readyz").sessionless().get(health::ready),
+        api("/metrics").sessionless().get(prometheus::render),
+        api("/.well-known/warden-audit-keys")
+            .sessionless()
+            .get(audit_keys::list),
+        api("/api/v1/openapi.json").sessionless().get(openapi::document),
+        page("/assets/passkeys.js").sessionless().get(pages::mfa::script),
+        api("/api/v1/app-events").token_exempt().post(app_events::record),
+        api("/api/v1/audit/events").get(audit::search),
+        api("/api/v1/audit/events/{seq}").get(audit::detail),
+        api("/api/v1/audit/export").get(audit::export),
+        api("/api/v1/audit/checkpoints").get(checkpoints::history),
+        api("/api/v1/audit/checkpoints/latest").get(checkpoints::latest),
+        api("/api/v1/audit/checkpoints/consistency").get(checkpoints::consistency),
+        api("/api/v1/setup").token_exempt().post(auth::setup),
+        api("/api/v1/sign-in").token_exempt().post(auth::sign_in),
+        api("/api/v1/sign-out").post(auth::sign_out),
+        api("/api/v1/invitations/accept")
+            .token_exempt()
+            .post(auth::accept_invitation),
+        api("/api/v1/session").get(auth::session),
+        api("/api/v1/auth/forward").get(auth::forward),
+        api("/api/v1/sessions").get(sessions::list),
+        api("/api/v1/sessions/{id}").delete(sessions::revoke),
+        api("/api/v1/sessions/sign-out-others").post(sessions::revoke_others),
+        api("/api/v1/password").put(sessions::change_password),
+        api("/api/v1/session/reauthenticate").post(mfa::reauthenticate),
+        api("/api/v1/mfa").get(mfa::factors),
+        api("/api/v1/mfa/totp").post(mfa::start_totp).delete(mfa::remove_totp),
+        api("/api/v1/mfa/totp/confirm").post(mfa::confirm_totp),
+        api("/api/v1/mfa/backup-codes").post(mfa::regenerate_backup_codes),
+        api("/api/v1/mfa/backup-codes/acknowledge").post(mfa::acknowledge_backup_codes),
+        api("/api/v1/mfa/verify").post(mfa::verify),
+        api("/api/v1/mfa/passkeys/register/start").post(mfa::start_passkey_registration),
+        api("/api/v1/mfa/passkeys/register/finish").post(mfa::finish_passkey_registration),
+        api("/api/v1/mfa/passkeys/verify/start").post(mfa::start_passkey_verification),
+        api("/api/v1/mfa/passkeys/verify/finish").post(mfa::finish_passkey_verification),
+        api("/api/v1/mfa/passkeys/{credential}")
+            .patch(mfa::rename_passkey)
+            .delete(mfa::remove_passkey),
+        api("/api/v1/sign-in/passkey/start")
+            .token_exempt()
+            .post(mfa::start_passkey_sign_in),
+        api("/api/v1/sign-in/passkey/finish")
+            .token_exempt()
+            .post(mfa::finish_passkey_sign_in),
+        api("/api/v1/org").get(org::get),
+        api("/api/v1/org/session-policy").put(org::change_session_policy),
+        api("/api/v1/org/mfa-policy")
+            .get(org::mfa_policy)
+            .put(org::change_mfa_policy),
+        api("/api/v1/org/legal-holds")
+            .get(legal_holds::list)
+            .post(legal_holds::place),
+        api("/api/v1/org/legal-holds/{id}/release").post(legal_holds::release),
+        api("/api/v1/alert-rules").get(alerts::list).post(alerts::create),
+        api("/api/v1/alert-rules/{id}")
+            .get(alerts::get)
+            .put(alerts::change)
+            .delete(alerts::remove),
+        api("/api/v1/alert-rules/preview").post(alerts::preview),
+        api("/api/v1/alert-rules/{id}/enable").post(alerts::enable),
+        api("/api/v1/alert-rules/{id}/disable").post(alerts::disable),
+        api("/api/v1/alert-templates").get(alerts::templates),
+        api("/api/v1/alerts").get(alerts::recent),
+        api("/api/v1/alerts/{id}").get(alerts::alert),
+        api("/api/v1/alerts/{id}/acknowledge").post(alerts::acknowledge),
+        api("/api/v1/alerts/{id}/resolve").post(alerts::resolve),
+        api("/api/v1/alerts/{id}/resend").post(alerts::resend),
+        api("/api/v1/webhook-endpoints")
+            .get(webhook_endpoints::list)
+            .post(webhook_endpoints::create),
+        api("/api/v1/webhook-endpoints/{id}").delete(webhook_endpoints::remove),
+        api("/api/v1/users").get(users::list).post(users::create),
+        api("/api/v1/users/{id}").patch(users::change),
+        api("/api/v1/users/{id}/sessions").delete(users::revoke_sessions),
+        page("/").get(|| async { axum::response::Redirect::to("/settings/sessions") }),
+        page("/sign-in")
+            .token_exempt()
+            .get(pages::sign_in::form)
+            .post(pages::sign_in::submit),
+        page("/sign-out").post(pages::sign_in::sign_out),
+        page("/setup")
+            .token_exempt()
+            .get(pages::sign_in::setup_form)
+            .post(pages::sign_in::setup_submit),
+        page("/invitation")
+            .token_exempt()
+            .get(pages::sign_in::invitation_form)
+            .post(pages::sign_in::invitation_submit),
+        page("/settings/sessions").get(pages::settings::sessions),
+        page("/settings/sessions/{id}/revoke").post(pages::settings::revoke),
+        page("/settings/sessions/revoke-others").post(pages::settings::revoke_others),
+        page("/settings/password")
+            .get(pages::settings::password_form)
+            .post(pages::settings::password_submit),
+        page("/sign-in/mfa")
+            .get(pages::mfa::prompt)
+            .post(pages::mfa::prompt_submit),
+        page("/settings/mfa").get(pages::mfa::settings),
+        page("/settings/mfa/totp").post(pages::mfa::start),
+        page("/settings/mfa/totp/confirm").post(pages::mfa::confirm),
+        page("/settings/mfa/totp/remove").post(pages::mfa::remove),
+        page("/settings/mfa/backup-codes").post(pages::mfa::regenerate),
+        page("/settings/mfa/backup-codes/acknowledge").post(pages::mfa::acknowledge),
+        page("/settings/mfa/passkeys/{credential}/rename").post(pages::mfa::rename_passkey),
+        page("/settings/mfa/passkeys/{credential}/remove").post(pages::mfa::remove_passkey),
+        page("/settings/reauthenticate")
+            .get(pages::mfa::reauthenticate)
+            .post(pages::mfa::reauthenticate_submit),
+        page("/admin/users").get(pages::admin::list).post(pages::admin::create),
+        page("/admin/mfa-policy")
+            .get(pages::policy::view)
+            .post(pages::policy::change),
+        page("/admin/users/{id}").post(pages::admin::change),
+        page("/admin/users/{id}/revoke-sessions").post(pages::admin::revoke_sessions),
+        page("/alerts").get(pages::alerts::list),
+        page("/alerts/{id}").get(pages::alerts::detail),
+        page("/alerts/{id}/acknowledge").post(pages::alerts::acknowledge),
+        page("/alerts/{id}/resolve").post(pages::alerts::resolve),
+        page("/alerts/{id}/resend").post(pages::alerts::resend),
+        page("/alert-rules")
+            .get(pages::alert_rules::list)
+            .post(pages::alert_rules::create),
+        page("/alert-rules/new").get(pages::alert_rules::new),
+        page("/alert-rules/preview").post(pages::alert_rules::preview),
+        page("/alert-rules/{id}")
+            .get(pages::alert_rules::show)
+            .post(pages::alert_rules::change),
+        page("/alert-rules/{id}/enable").post(pages::alert_rules::enable),
+        page("/alert-rules/{id}/disable").post(pages::alert_rules::disable),
+        page("/alert-rules/{id}/remove").post(pages::alert_rules::remove),
+        page("/alert-webhooks").post(pages::alert_rules::create_endpoint),
+        page("/alert-webhooks/{id}/remove").post(pages::alert_rules::remove_endpoint),
+        page("/audit").get(pages::audit::search),
+        page("/audit/events/{seq}").get(pages::audit::event),
+        page("/audit/export").get(pages::audit::export),
+    ]
+}
+
+/// The paths of one surface (the pages: outside the OpenAPI document).
+pub fn paths(surface: Surface) -> Vec<&'static str> {
+    table()
+        .into_iter()
+        .filter(|route| route.surface == surface)
+        .map(|route| route.path)
+        .collect()
+}
+
 pub fn router(state: AppState) -> Router {
-    // Paths that take no session: a cookie sent to them is never read, so
-    // no cookie can slow them down.
-    let sessionless = Router::new()
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
-        .route("/metrics", get(prometheus::render))
-        .route("/.well-known/warden-audit-keys", get(audit_keys::list))
-        .route("/api/v1/openapi.json", get(openapi::document))
-        .route("/assets/passkeys.js", get(pages::mfa::script));
-    Router::new()
-        .route("/api/v1/app-events", post(app_events::record))
-        .route("/api/v1/audit/events", get(audit::search))
-        .route("/api/v1/audit/events/{seq}", get(audit::detail))
-        .route("/api/v1/audit/export", get(audit::export))
-        .route("/api/v1/audit/checkpoints", get(checkpoints::history))
-        .route("/api/v1/audit/checkpoints/latest", get(checkpoints::latest))
-        .route("/api/v1/audit/checkpoints/consistency", get(checkpoints::consistency))
-        .route("/api/v1/setup", post(auth::setup))
-        .route("/api/v1/sign-in", post(auth::sign_in))
-        .route("/api/v1/sign-out", post(auth::sign_out))
-        .route("/api/v1/invitations/accept", post(auth::accept_invitation))
-        .route("/api/v1/session", get(auth::session))
-        .route("/api/v1/auth/forward", get(auth::forward))
-        .route("/api/v1/sessions", get(sessions::list))
-        .route("/api/v1/sessions/{id}", delete(sessions::revoke))
-        .route("/api/v1/sessions/sign-out-others", post(sessions::revoke_others))
-        .route("/api/v1/password", put(sessions::change_password))
-        .route("/api/v1/session/reauthenticate", post(mfa::reauthenticate))
-        .route("/api/v1/mfa", get(mfa::factors))
-        .route("/api/v1/mfa/totp", post(mfa::start_totp).delete(mfa::remove_totp))
-        .route("/api/v1/mfa/totp/confirm", post(mfa::confirm_totp))
-        .route("/api/v1/mfa/backup-codes", post(mfa::regenerate_backup_codes))
-        .route(
-            "/api/v1/mfa/backup-codes/acknowledge",
-            post(mfa::acknowledge_backup_codes),
-        )
-        .route("/api/v1/mfa/verify", post(mfa::verify))
-        .route(
-            "/api/v1/mfa/passkeys/register/start",
-            post(mfa::start_passkey_registration),
-        )
-        .route(
-            "/api/v1/mfa/passkeys/register/finish",
-            post(mfa::finish_passkey_registration),
-        )
-        .route(
-            "/api/v1/mfa/passkeys/verify/start",
-            post(mfa::start_passkey_verification),
-        )
-        .route(
-            "/api/v1/mfa/passkeys/verify/finish",
-            post(mfa::finish_passkey_verification),
-        )
-        .route(
-            "/api/v1/mfa/passkeys/{credential}",
-            patch(mfa::rename_passkey).delete(mfa::remove_passkey),
-        )
-        .route("/api/v1/sign-in/passkey/start", post(mfa::start_passkey_sign_in))
-        .route("/api/v1/sign-in/passkey/finish", post(mfa::finish_passkey_sign_in))
-        .route("/api/v1/org", get(org::get))
-        .route("/api/v1/org/session-policy", put(org::change_session_policy))
-        .route(
-            "/api/v1/org/mfa-policy",
-            get(org::mfa_policy).put(org::change_mfa_policy),
-        )
-        .route(
-            "/api/v1/org/legal-holds",
-            get(legal_holds::list).post(legal_holds::place),
-        )
-        .route("/api/v1/org/legal-holds/{id}/release", post(legal_holds::release))
-        .route("/api/v1/alert-rules", get(alerts::list).post(alerts::create))
-        .route(
-            "/api/v1/alert-rules/{id}",
-            get(alerts::get).put(alerts::change).delete(alerts::remove),
-        )
-        .route("/api/v1/alert-rules/preview", post(alerts::preview))
-        .route("/api/v1/alert-rules/{id}/enable", post(alerts::enable))
-        .route("/api/v1/alert-rules/{id}/disable", post(alerts::disable))
-        .route("/api/v1/alert-templates", get(alerts::templates))
-        .route("/api/v1/alerts", get(alerts::recent))
-        .route("/api/v1/alerts/{id}", get(alerts::alert))
-        .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
-        .route("/api/v1/alerts/{id}/resolve", post(alerts::resolve))
-        .route("/api/v1/alerts/{id}/resend", post(alerts::resend))
-        .route(
-            "/api/v1/webhook-endpoints",
-            get(webhook_endpoints::list).post(webhook_endpoints::create),
-        )
-        .route("/api/v1/webhook-endpoints/{id}", delete(webhook_endpoints::remove))
-        .route("/api/v1/users", get(users::list).post(users::create))
-        .route("/api/v1/users/{id}", patch(users::change))
-        .route("/api/v1/users/{id}/sessions", delete(users::revoke_sessions))
-        .route(
-            "/",
-            get(|| async { axum::response::Redirect::to("/settings/sessions") }),
-        )
-        .route("/sign-in", get(pages::sign_in::form).post(pages::sign_in::submit))
-        .route("/sign-out", post(pages::sign_in::sign_out))
-        .route(
-            "/setup",
-            get(pages::sign_in::setup_form).post(pages::sign_in::setup_submit),
-        )
-        .route(
-            "/invitation",
-            get(pages::sign_in::invitation_form).post(pages::sign_in::invitation_submit),
-        )
-        .route("/settings/sessions", get(pages::settings::sessions))
-        .route("/settings/sessions/{id}/revoke", post(pages::settings::revoke))
-        .route("/settings/sessions/revoke-others", post(pages::settings::revoke_others))
-        .route(
-            "/settings/password",
-            get(pages::settings::password_form).post(pages::settings::password_submit),
-        )
-        .route("/sign-in/mfa", get(pages::mfa::prompt).post(pages::mfa::prompt_submit))
-        .route("/settings/mfa", get(pages::mfa::settings))
-        .route("/settings/mfa/totp", post(pages::mfa::start))
-        .route("/settings/mfa/totp/confirm", post(pages::mfa::confirm))
-        .route("/settings/mfa/totp/remove", post(pages::mfa::remove))
-        .route("/settings/mfa/backup-codes", post(pages::mfa::regenerate))
-        .route("/settings/mfa/backup-codes/acknowledge", post(pages::mfa::acknowledge))
-        .route(
-            "/settings/mfa/passkeys/{credential}/rename",
-            post(pages::mfa::rename_passkey),
-        )
-        .route(
-            "/settings/mfa/passkeys/{credential}/remove",
-            post(pages::mfa::remove_passkey),
-        )
-        .route(
-            "/settings/reauthenticate",
-            get(pages::mfa::reauthenticate).post(pages::mfa::reauthenticate_submit),
-        )
-        .route("/admin/users", get(pages::admin::list).post(pages::admin::create))
-        .route(
-            "/admin/mfa-policy",
-            get(pages::policy::view).post(pages::policy::change),
-        )
-        .route("/admin/users/{id}", post(pages::admin::change))
-        .route("/admin/users/{id}/revoke-sessions", post(pages::admin::revoke_sessions))
-        .route("/alerts", get(pages::alerts::list))
-        .route("/alerts/{id}", get(pages::alerts::detail))
-        .route("/alerts/{id}/acknowledge", post(pages::alerts::acknowledge))
-        .route("/alerts/{id}/resolve", post(pages::alerts::resolve))
-        .route("/alerts/{id}/resend", post(pages::alerts::resend))
-        .route(
-            "/alert-rules",
-            get(pages::alert_rules::list).post(pages::alert_rules::create),
-        )
-        .route("/alert-rules/new", get(pages::alert_rules::new))
-        .route("/alert-rules/preview", post(pages::alert_rules::preview))
-        .route(
-            "/alert-rules/{id}",
-            get(pages::alert_rules::show).post(pages::alert_rules::change),
-        )
-        .route("/alert-rules/{id}/enable", post(pages::alert_rules::enable))
-        .route("/alert-rules/{id}/disable", post(pages::alert_rules::disable))
-        .route("/alert-rules/{id}/remove", post(pages::alert_rules::remove))
-        .route("/alert-webhooks", post(pages::alert_rules::create_endpoint))
-        .route("/alert-webhooks/{id}/remove", post(pages::alert_rules::remove_endpoint))
-        .route("/audit", get(pages::audit::search))
-        .route("/audit/events/{seq}", get(pages::audit::event))
-        .route("/audit/export", get(pages::audit::export))
+    let mut sessionless = Router::new();
+    let mut routed = Router::new();
+    for route in table() {
+        if route.sessionless {
+            sessionless = sessionless.route(route.path, route.handlers);
+            continue;
+        }
+        let handlers = if route.token_exempt {
+            route.handlers
+        } else {
+            route
+                .handlers
+                .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::require_token))
+        };
+        routed = routed.route(route.path, handlers);
+    }
+    routed
         .fallback(|| async { ApiError::not_found() })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::protect))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check_origin))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::record_denials,

@@ -316,6 +316,60 @@ async fn csrf_token_and_origin_are_required() {
     assert!(owner.cookie.is_none(), "sign-out clears the cookie");
 }
 
+/// Every state-changing operation of the OpenAPI document, called with a
+/// session cookie and no CSRF token, is refused for the token, except the
+/// few that act before there is a session or on a bearer token (this list
+/// is the test's own, not the router's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_state_changing_route_needs_the_token_but_the_exempt_few() {
+    const EXEMPT: &[&str] = &[
+        "/api/v1/sign-in",
+        "/api/v1/sign-in/passkey/start",
+        "/api/v1/sign-in/passkey/finish",
+        "/api/v1/setup",
+        "/api/v1/invitations/accept",
+        "/api/v1/app-events",
+    ];
+    let instance = instance(&[]).await;
+    let owner = set_up(&instance.server).await;
+    let document: Value = reqwest::get(format!("{}/api/v1/openapi.json", instance.server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut checked = 0;
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for method in ["post", "put", "patch", "delete"] {
+            if operations.get(method).is_none() {
+                continue;
+            }
+            let concrete: String = path
+                .split('/')
+                .map(|part| if part.starts_with('{') { "x" } else { part })
+                .collect::<Vec<_>>()
+                .join("/");
+            let mut no_token = owner.clone();
+            no_token.csrf = None;
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let answer = no_token.request(method.clone(), &concrete, Some(json!({}))).await;
+            let refused = answer.status == 403 && answer.code() == "csrf_refused";
+            assert_eq!(
+                refused,
+                !EXEMPT.contains(&path.as_str()),
+                "{method} {path}: {} {:?}",
+                answer.status,
+                answer.body
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} operations");
+    // The session survived every one of them.
+    let mut owner = owner;
+    assert_eq!(owner.get("/api/v1/session").await.status, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_address_comes_from_trusted_proxies_only() {
     // Without trusted proxies, X-Forwarded-For is the client's to forge:

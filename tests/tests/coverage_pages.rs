@@ -13,23 +13,23 @@ use warden_tests::passkeys::{assertion, register};
 use warden_tests::web::{Forms, OWNER_PASSWORD, WebClient, field, instance, page_cookie};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
-/// Every page route with a form: each `.route("/path", …post(…)…)` of
-/// routes.rs outside `/api/` (read as openapi.rs's test reads it).
+/// Every page route with a form: each `page("/path")…post(…)` entry of
+/// `routes::table`'s pages (read from routes.rs: the tests do not link
+/// the API crate).
 fn page_forms() -> BTreeSet<String> {
-    // One line per route whatever rustfmt did: whitespace collapsed.
+    // One line per route whatever rustfmt did: whitespace collapsed; each
+    // entry of `routes::table` starts `page("…")` and ends with `),`.
     let source = include_str!("../../api/src/routes.rs")
         .split_whitespace()
         .collect::<Vec<_>>()
-        .join(" ")
-        .replace(".route( \"", ".route(\"");
+        .join(" ");
     source
-        .split(".route(\"")
+        .split(" page(\"")
         .skip(1)
         .filter_map(|rest| {
-            let (path, handlers) = rest.split_once("\", ").unwrap();
-            let handlers = handlers.split(".fallback(").next().unwrap();
-            let posts = handlers.starts_with("post(") || handlers.contains(".post(");
-            (posts && !path.starts_with("/api/")).then(|| path.to_string())
+            let (path, entry) = rest.split_once("\")").unwrap();
+            let entry = entry.split(" api(\"").next().unwrap().split(" ] }").next().unwrap();
+            entry.contains(".post(").then(|| path.to_string())
         })
         .collect()
 }

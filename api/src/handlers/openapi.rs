@@ -1,5 +1,5 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of every route
-//! (`api/openapi.json`, checked against `routes.rs` by a test).
+//! (`api/openapi.json`, checked against `routes::table` by a test).
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -15,30 +15,19 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::DOCUMENT;
+    use crate::routes::{Surface, table};
 
-    /// (method, path) of every `.route(...)` in routes.rs.
-    fn routed() -> BTreeSet<(String, String)> {
-        // One line per route whatever rustfmt did: whitespace collapsed.
-        let source = include_str!("../routes.rs")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .replace(".route( \"", ".route(\"");
-        let methods = ["get", "post", "put", "patch", "delete"];
-        source
-            .split(".route(\"")
-            .skip(1)
-            .flat_map(|rest| {
-                let path = rest.split('"').next().unwrap().to_string();
-                let handlers = rest.split_once("\", ").unwrap().1;
-                let handlers = handlers.split(".fallback(").next().unwrap().to_string();
-                // `get(a).post(b)`: every method of the route.
-                methods
+    /// (method, path) of every route of `surface` in `routes::table`.
+    fn routed(surface: Surface) -> BTreeSet<(String, String)> {
+        table()
+            .into_iter()
+            .filter(|route| route.surface == surface)
+            .flat_map(|route| {
+                route
+                    .methods
                     .iter()
-                    .filter(move |method| {
-                        handlers.starts_with(&format!("{method}(")) || handlers.contains(&format!(".{method}("))
-                    })
-                    .map(move |method| (method.to_string(), path.clone()))
+                    .map(|method| (method.as_str().to_ascii_lowercase(), route.path.to_string()))
+                    .collect::<Vec<_>>()
             })
             .collect()
     }
@@ -60,16 +49,12 @@ mod tests {
 
     #[test]
     fn every_route_is_documented_and_nothing_else() {
-        let (pages, routed): (BTreeSet<_>, BTreeSet<_>) = routed()
-            .into_iter()
-            .partition(|(_, path)| crate::pages::PATHS.contains(&path.as_str()));
+        let routed = routed(Surface::Api);
         assert!(routed.len() >= 6, "{routed:?}");
         assert_eq!(routed, documented());
-        let listed: BTreeSet<&str> = pages.iter().map(|(_, path)| path.as_str()).collect();
-        assert_eq!(
-            listed,
-            crate::pages::PATHS.iter().copied().collect(),
-            "pages::PATHS is out of date"
-        );
+        let documented_paths: BTreeSet<String> = documented().into_iter().map(|(_, path)| path).collect();
+        for (_, page) in self::routed(Surface::Page) {
+            assert!(!documented_paths.contains(&page), "{page} is a page, not in the API");
+        }
     }
 }

@@ -24,51 +24,6 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::session::{CurrentSession, SessionProblem};
 
-/// Every page path (HTML, outside the OpenAPI document).
-pub const PATHS: &[&str] = &[
-    "/",
-    "/sign-in",
-    "/sign-out",
-    "/setup",
-    "/invitation",
-    "/settings/sessions",
-    "/settings/sessions/{id}/revoke",
-    "/settings/sessions/revoke-others",
-    "/settings/password",
-    "/sign-in/mfa",
-    "/settings/mfa",
-    "/settings/mfa/totp",
-    "/settings/mfa/totp/confirm",
-    "/settings/mfa/totp/remove",
-    "/settings/mfa/backup-codes",
-    "/settings/mfa/backup-codes/acknowledge",
-    "/settings/reauthenticate",
-    "/settings/mfa/passkeys/{credential}/rename",
-    "/settings/mfa/passkeys/{credential}/remove",
-    "/assets/passkeys.js",
-    "/admin/mfa-policy",
-    "/admin/users",
-    "/admin/users/{id}",
-    "/admin/users/{id}/revoke-sessions",
-    "/audit",
-    "/audit/events/{seq}",
-    "/audit/export",
-    "/alerts",
-    "/alerts/{id}",
-    "/alerts/{id}/acknowledge",
-    "/alerts/{id}/resolve",
-    "/alerts/{id}/resend",
-    "/alert-rules",
-    "/alert-rules/new",
-    "/alert-rules/preview",
-    "/alert-rules/{id}",
-    "/alert-rules/{id}/enable",
-    "/alert-rules/{id}/disable",
-    "/alert-rules/{id}/remove",
-    "/alert-webhooks",
-    "/alert-webhooks/{id}/remove",
-];
-
 /// A rendered page with a status.
 pub fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {

@@ -10,7 +10,9 @@
 //!    token of that session, in the `x-csrf-token` header (API calls) or a
 //!    `csrf_token` form field (pages). Endpoints that act before a session
 //!    exists (sign-in, setup, accepting an invitation) and bearer-token
-//!    endpoints need only the origin check.
+//!    endpoints need only the origin check: their routes are
+//!    `token_exempt` in `routes::table`, which puts [`require_token`] on
+//!    every other route and [`check_origin`] in front of them all.
 //!
 //! Every refusal is a `csrf.refused` event and a 403.
 
@@ -29,19 +31,6 @@ use crate::state::AppState;
 
 pub const HEADER: &str = "x-csrf-token";
 pub const FORM_FIELD: &str = "csrf_token";
-
-/// Paths that act before there is a session, or on a bearer token.
-const TOKEN_EXEMPT: &[&str] = &[
-    "/api/v1/sign-in",
-    "/api/v1/sign-in/passkey/start",
-    "/api/v1/sign-in/passkey/finish",
-    "/api/v1/setup",
-    "/api/v1/invitations/accept",
-    "/api/v1/app-events",
-    "/sign-in",
-    "/setup",
-    "/invitation",
-];
 
 /// Largest form body read for its token.
 const FORM_MAX: usize = 256 * 1024;
@@ -65,17 +54,30 @@ pub fn origin_refusal(state: &AppState, headers: &HeaderMap) -> Option<(&'static
     }
 }
 
-pub async fn protect(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Every state-changing request, routed or not: refused when its origin
+/// headers name another site.
+pub async fn check_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !state_changing(request.method()) {
+        return next.run(request).await;
+    }
+    let Some((reason, origin)) = origin_refusal(&state, request.headers()) else {
+        return next.run(request).await;
+    };
+    let (parts, _) = request.into_parts();
+    let session = parts.extensions.get::<CurrentSession>().cloned();
+    refuse(&state, &parts, session.as_ref(), reason, origin).await
+}
+
+/// A state-changing request to a route that is not token-exempt
+/// (`routes::Route::token_exempt`) with a session: refused without the
+/// session's CSRF token, in the `x-csrf-token` header or the form's
+/// `csrf_token` field.
+pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if !state_changing(request.method()) {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let session = parts.extensions.get::<CurrentSession>().cloned();
-    if let Some((reason, origin)) = origin_refusal(&state, &parts.headers) {
-        return refuse(&state, &parts, session.as_ref(), reason, origin).await;
-    }
-    let path = parts.uri.path();
-    let Some(current) = session.filter(|_| !TOKEN_EXEMPT.contains(&path)) else {
+    let Some(current) = parts.extensions.get::<CurrentSession>().cloned() else {
         return next.run(Request::from_parts(parts, body)).await;
     };
     let expected = current.presented.csrf();
