@@ -89,7 +89,7 @@ fn build() -> Built {
             },
         }],
     };
-    let mut running = Marks::new(&header);
+    let mut running = Marks::new(&header).unwrap();
     let mut marks = vec![running.current()];
     let mut lines = vec![line(&header)];
     for event in &events[1..] {

@@ -13,7 +13,8 @@ use warden_core::bus::nats::NatsBus;
 use warden_core::chain::ChainError;
 use warden_core::commands::Context;
 use warden_core::commands::session::{self, Assurance, Level, SessionCreated};
-use warden_core::ledger::Ledger;
+use warden_core::ledger::seal::SealInput;
+use warden_core::ledger::{AppendError, Ledger};
 use warden_core::{Actor, NewEvent};
 use warden_projections::projection::read;
 use warden_projections::{ReadModels, Runner, RunnerError};
@@ -382,14 +383,26 @@ async fn an_event_whose_payload_does_not_decode_stops_the_read_models() {
     assert_eq!(runner.catch_up().await.unwrap(), created.seq);
     assert!(read(&models.sessions).by_token(&old_token).is_some());
 
-    let rotated = ledger
-        .append_one(
-            context
-                .event(session::SESSION_ROTATED, session::session_subject("s1"))
-                .data(serde_json::json!({"token": "b2".repeat(32), "reason": "privileges_changed"})),
-        )
+    // This build's ledger refuses such an event at the append; another
+    // build's would not have: it goes to the store directly, sealed and
+    // signed like any other.
+    let forged = context
+        .event(session::SESSION_ROTATED, session::session_subject("s1"))
+        .data(serde_json::json!({"token": "b2".repeat(32), "reason": "privileges_changed"}));
+    assert!(matches!(
+        ledger.append_one(forged.clone()).await,
+        Err(AppendError::Invalid(message)) if message.contains("does not decode")
+    ));
+    let key = ledger.signer().current().unwrap();
+    let batch = store
+        .store
+        .commit(SealInput {
+            requests: &[vec![forged]],
+            key: &key,
+        })
         .await
         .unwrap();
+    let rotated = batch.results[0].as_ref().unwrap()[0].clone();
     append(&ledger, 1).await;
 
     match runner.catch_up().await {

@@ -26,6 +26,7 @@ use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::canonical::CanonicalError;
 use super::checkpoint::Checkpoint;
 use super::lines::{LineError, Lines};
 use super::merkle::verify_inclusion;
@@ -120,17 +121,17 @@ pub struct SealLine {
 pub struct Marks(Digest);
 
 impl Marks {
-    pub fn new(header: &Header) -> Self {
-        let value = serde_json::to_value(header).unwrap_or_default();
+    /// The digest of a header: a header with a number past 2^53 - 1 (a
+    /// range no log reaches) has no canonical form, and no bundle.
+    pub fn new(header: &Header) -> Result<Self, CanonicalError> {
+        let value = serde_json::to_value(header).map_err(|error| CanonicalError::NotJson(error.to_string()))?;
         let mut bytes = Vec::new();
-        // A header's numbers are small integers: it always has a canonical
-        // form.
-        let _ = canonical::write_value(&value, &mut bytes);
+        canonical::write_value(&value, &mut bytes)?;
         let mut hasher = blake3::Hasher::new();
         hasher.update(SEAL_DOMAIN);
         hasher.update(&(bytes.len() as u64).to_be_bytes());
         hasher.update(&bytes);
-        Marks(Digest(*hasher.finalize().as_bytes()))
+        Ok(Marks(Digest(*hasher.finalize().as_bytes())))
     }
 
     /// Takes in an event; returns the new mark.
@@ -370,7 +371,7 @@ pub fn verify(input: impl BufRead, pinned: &[VerifyingKey]) -> Result<Verified, 
     let signer = keys[&checkpoint.key_id].key;
 
     // The events.
-    let mut marks = Marks::new(&header);
+    let mut marks = Marks::new(&header).map_err(|error| at_header(error.to_string()))?;
     let mut count = 0u64;
     let mut first = None;
     let mut previous: Option<(u64, Digest)> = None;

@@ -15,6 +15,9 @@ pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 pub enum CanonicalError {
     #[error("number {0} is not an integer within ±(2^53-1); Warden events carry only safe integers")]
     UnsupportedNumber(String),
+    /// A typed value that does not serialize as JSON at all.
+    #[error("the value does not serialize as JSON: {0}")]
+    NotJson(String),
 }
 
 /// Appends the canonical form of `value` to `out`.

@@ -94,15 +94,33 @@ impl BundleWriter {
         let checkpoint = Checkpoint::sign(tree_size, tree.root(), head, &key.key_id, &key.secret);
         let keys = announcements
             .into_values()
-            .map(|event| BundleKey {
-                key_id: event.data["key_id"].as_str().unwrap_or_default().to_string(),
-                public_key: event.data["public_key"].as_str().unwrap_or_default().to_string(),
-                announced: Announcement {
-                    proof: tree.proof(event.seq).unwrap_or_default(),
-                    event,
-                },
+            .map(|event| {
+                // Every announcement was read from the log below the
+                // checkpoint and decoded as a payload when appended: one
+                // that lacks its key or its proof is a corrupt log, and
+                // the bundle is not written.
+                let corrupt = |reason: &str| LedgerError::Corrupt {
+                    seq: event.seq,
+                    reason: format!("the key announcement {reason}"),
+                };
+                let text = |member: &str| {
+                    event.data[member]
+                        .as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| corrupt(&format!("has no {member}")))
+                };
+                Ok(BundleKey {
+                    key_id: text("key_id")?,
+                    public_key: text("public_key")?,
+                    announced: Announcement {
+                        proof: tree
+                            .proof(event.seq)
+                            .ok_or_else(|| corrupt("is not under the checkpoint"))?,
+                        event,
+                    },
+                })
             })
-            .collect();
+            .collect::<Result<Vec<BundleKey>, LedgerError>>()?;
         let header = Header {
             format: FORMAT.to_string(),
             created_at: timestamp::format(&now_micros()),
@@ -110,8 +128,12 @@ impl BundleWriter {
             checkpoint,
             keys,
         };
+        let marks = Marks::new(&header).map_err(|error| LedgerError::Corrupt {
+            seq: tree_size,
+            reason: format!("the bundle header has no canonical form: {error}"),
+        })?;
         Ok(BundleWriter {
-            marks: Marks::new(&header),
+            marks,
             tree,
             header,
             count: 0,
