@@ -46,21 +46,20 @@ fn describe_alert(alert: &AlertView) -> Value {
 }
 
 /// An alert with where each of its deliveries stands.
-fn describe_alert_deliveries(alert: &AlertView, deliveries: Option<&AlertDeliveries>) -> Value {
+fn describe_alert_deliveries(alert: &AlertView, deliveries: Option<&AlertDeliveries>) -> Result<Value, ApiError> {
     let mut view = describe_alert(alert);
-    let deliveries: Vec<Value> = deliveries
-        .map(|deliveries| {
-            deliveries
-                .deliveries
-                .values()
-                .map(|delivery| serde_json::to_value(delivery).unwrap_or_default())
-                .collect()
-        })
-        .unwrap_or_default();
+    let deliveries = deliveries
+        .map(|deliveries| deliveries.deliveries.values().map(serde_json::to_value).collect())
+        .transpose()
+        .map_err(|error| {
+            tracing::error!(%error, "a delivery does not serialize");
+            ApiError::internal("the alert's deliveries cannot be shown")
+        })?
+        .unwrap_or_else(Vec::new);
     if let Some(object) = view.as_object_mut() {
-        object.insert("deliveries".into(), json!(deliveries));
+        object.insert("deliveries".into(), Value::Array(deliveries));
     }
-    view
+    Ok(view)
 }
 
 /// `GET /api/v1/alert-rules`.
@@ -209,7 +208,7 @@ pub async fn alert(
 ) -> Result<Json<Value>, ApiError> {
     alerts::may_read(&current)?;
     let (alert, deliveries) = alert_delivery::alert_with_deliveries(&state, &current, &id)?;
-    Ok(Json(describe_alert_deliveries(&alert, deliveries.as_ref())))
+    Ok(Json(describe_alert_deliveries(&alert, deliveries.as_ref())?))
 }
 
 #[derive(Deserialize, Default)]
@@ -264,6 +263,6 @@ pub async fn resend(
     let (alert, deliveries) = alert_delivery::alert_with_deliveries(&state, &manager, &id)?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(describe_alert_deliveries(&alert, deliveries.as_ref())),
+        Json(describe_alert_deliveries(&alert, deliveries.as_ref())?),
     ))
 }

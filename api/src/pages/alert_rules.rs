@@ -241,14 +241,21 @@ pub struct NewQuery {
 }
 
 /// `GET /alert-rules/new?template=…`: the editor, empty or from a template.
-pub async fn new(PageManager(current): PageManager, Query(query): Query<NewQuery>) -> Response {
+pub async fn new(client: Client, PageManager(current): PageManager, Query(query): Query<NewQuery>) -> Response {
     let template = query.template.as_deref().and_then(|name| {
         warden_alerting::templates::all()
             .into_iter()
             .find(|template| template.name == name)
     });
     let rule = match template {
-        Some(template) => serde_json::to_value(&template.spec).unwrap_or_default(),
+        Some(template) => match serde_json::to_value(&template.spec) {
+            Ok(rule) => rule,
+            Err(error) => {
+                tracing::error!(%error, "a built-in template does not serialize");
+                let error = ApiError::internal("this template cannot be shown");
+                return error_page(&error, &client.request_id);
+            }
+        },
         None => serde_json::json!({"name": "", "severity": "medium",
             "condition": {"type": "match", "select": {"kinds": ["login.failed"]}}, "recipients": []}),
     };

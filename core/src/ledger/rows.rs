@@ -78,7 +78,10 @@ pub struct EventColumns {
 }
 
 impl EventColumns {
-    pub fn of<'a>(events: impl Iterator<Item = &'a Event>) -> Self {
+    /// The columns of sealed events. Sealing hashed each one's canonical
+    /// form, so each has its text; one without is refused, never written
+    /// as an empty row.
+    pub fn of<'a>(events: impl Iterator<Item = &'a Event>) -> Result<Self, LedgerError> {
         let mut columns = EventColumns::default();
         for event in events {
             columns.seq.push(event.seq as i64);
@@ -89,16 +92,22 @@ impl EventColumns {
             columns.subject_version.push(event.subject_version as i64);
             let mut actor = Vec::with_capacity(64);
             crate::chain::write_actor(&event.actor, &mut actor);
-            columns.actor.push(String::from_utf8(actor).unwrap_or_default());
+            let unwritable =
+                |what: &str| LedgerError::Refused(format!("seq {}: its {what} has no canonical text", event.seq));
+            columns
+                .actor
+                .push(String::from_utf8(actor).map_err(|_| unwritable("actor"))?);
             columns.request_id.push(event.request_id.clone());
             columns.outcome.push(event.outcome.as_str().to_string());
-            columns.data.push(canonical_text(&event.data));
+            columns
+                .data
+                .push(canonical_text(&event.data).ok_or_else(|| unwritable("data"))?);
             columns.prev.push(event.prev.0.to_vec());
             columns.hash.push(event.hash.0.to_vec());
             columns.key_id.push(event.key_id.clone());
             columns.sig.push(event.sig.0.to_vec());
         }
-        columns
+        Ok(columns)
     }
 }
 
@@ -159,10 +168,38 @@ impl EventColumns {
     }
 }
 
-/// Values reaching here were checked canonicalizable on append.
-fn canonical_text(value: &serde_json::Value) -> String {
+fn canonical_text(value: &serde_json::Value) -> Option<String> {
     canonical::to_vec(value)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::event::NewEvent;
+
+    /// An event whose data has no canonical text (sealing refuses it
+    /// first; this is the last line) is refused, never written as a row
+    /// with empty data.
+    #[test]
+    fn an_event_without_canonical_text_is_not_a_row() {
+        let event = |data| {
+            Event::unsealed(
+                7,
+                Utc::now(),
+                NewEvent::new("app.x.y", "x:1", Actor::system()).data(data),
+            )
+        };
+        let columns = EventColumns::of([event(json!({"n": 1})), event(json!({"n": 2}))].iter()).unwrap();
+        assert_eq!(columns.data, [r#"{"n":1}"#, r#"{"n":2}"#]);
+        let refused = EventColumns::of([event(json!({"n": 1})), event(json!({"n": 1.5}))].iter());
+        assert!(
+            matches!(&refused, Err(LedgerError::Refused(reason)) if reason.contains("seq 7") && reason.contains("data")),
+            "{:?}",
+            refused.err()
+        );
+    }
 }

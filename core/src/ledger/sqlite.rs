@@ -179,7 +179,7 @@ async fn commit_on(connection: &mut SqliteConnection, input: SealInput<'_>) -> R
     }
     let events: Vec<&Event> = sealed.events().collect();
     for chunk in events.chunks(PARAMETERS_PER_INSERT / 14) {
-        let c = EventColumns::of(chunk.iter().copied());
+        let c = EventColumns::of(chunk.iter().copied())?;
         let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO events (seq, id, at, kind, subject, subject_version, actor, request_id, outcome, \
              data, prev, hash, key_id, sig) ",

@@ -97,7 +97,7 @@ pub(super) async fn sign_and_insert(
             .execute(&mut **tx)
             .await?;
     }
-    let mut columns = EventColumns::of(sealed.events());
+    let mut columns = EventColumns::of(sealed.events())?;
     let count = columns.seq.len();
     let side_bytes = sealed
         .versions
