@@ -4,7 +4,7 @@
 use warden_core::auth::password::Password;
 use warden_core::auth::password_change::{self, State};
 use warden_core::auth::revocation::{self, Rejection};
-use warden_core::commands::account::identifier_key;
+use warden_core::commands::account::{PasswordReason, identifier_key};
 use warden_core::commands::session::RevocationReason;
 use warden_projections::projection::read;
 
@@ -79,7 +79,7 @@ pub async fn change_password(
         return Err(refused(state, refusal).await);
     }
     check_new_password(state, new_password, &[&user.email, &user.display_name])?;
-    let set = password::sealed(state, &user.id, new_password, "change").await?;
+    let set = password::sealed(state, &user.id, new_password, PasswordReason::Change).await?;
     let drawn = Drawn::for_session(current.session.id.clone());
     // The sessions to end are read after the slow hash: as late as can be.
     let sessions: Vec<String> = read(&state.models.sessions)

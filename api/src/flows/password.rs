@@ -3,7 +3,7 @@
 //! before the decision and handed to it as data.
 
 use warden_core::auth::password::{Password, PasswordError, Verification};
-use warden_core::commands::account::{self, PasswordSet};
+use warden_core::commands::account::{self, PasswordReason, PasswordSet};
 use warden_projections::accounts::User;
 
 use crate::error::ApiError;
@@ -37,7 +37,7 @@ pub async fn sealed(
     state: &AppState,
     user_id: &str,
     password: &Password,
-    reason: &str,
+    reason: PasswordReason,
 ) -> Result<PasswordSet, ApiError> {
     let hash = state.passwords.hashing.hash(password).await.map_err(hashing_failed)?;
     let sealed = state
@@ -51,7 +51,7 @@ pub async fn sealed(
     Ok(PasswordSet {
         hash: sealed,
         scheme: "argon2id".into(),
-        reason: reason.into(),
+        reason,
     })
 }
 

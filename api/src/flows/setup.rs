@@ -7,7 +7,7 @@ use warden_core::auth::password::Password;
 use warden_core::auth::sign_in::Account;
 use warden_core::auth::tokens::{Token, TokenKind, constant_time_eq};
 use warden_core::commands::Context;
-use warden_core::commands::account::{self, Role, Status, UserCreated, normalize_email, valid_email};
+use warden_core::commands::account::{self, PasswordReason, Role, Status, UserCreated, normalize_email, valid_email};
 use warden_core::commands::org::{self, OrgCreated, valid_slug};
 use warden_core::commands::session::Level;
 use warden_core::commands::setup::{self, LINK_LIFETIME, LinkIssued, SETUP_SUBJECT, SetupCompleted};
@@ -150,7 +150,7 @@ pub async fn complete(state: &AppState, client: &Client, input: SetupInput) -> R
     let org_id = new_id();
     let user_id = new_id();
     let context = client.as_user(&user_id, &org_id);
-    let password = password::sealed(state, &user_id, &input.password, "setup").await?;
+    let password = password::sealed(state, &user_id, &input.password, PasswordReason::Setup).await?;
     let mut events = vec![
         org::create(
             &context,

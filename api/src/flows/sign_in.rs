@@ -10,7 +10,7 @@ use warden_core::NewEvent;
 use warden_core::auth::password::{Password, Verification};
 use warden_core::auth::sign_in::{self, Opening, password as decision};
 use warden_core::commands::Caller;
-use warden_core::commands::account::{Status, identifier_key};
+use warden_core::commands::account::{PasswordReason, Status, identifier_key};
 use warden_core::commands::session::{Level, Pending};
 use warden_core::event::now_micros;
 use warden_projections::projection::read;
@@ -46,7 +46,7 @@ pub async fn with_password(
     let device = state_of::device(state, user_id.unwrap_or_default(), &caller);
     let rehashed = match (&user, verification) {
         (Some(user), Verification::Valid { rehash: true }) if user.status == Status::Active => {
-            Some(password::sealed(state, &user.id, typed, "rehash").await?)
+            Some(password::sealed(state, &user.id, typed, PasswordReason::Rehash).await?)
         }
         _ => None,
     };

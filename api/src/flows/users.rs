@@ -10,7 +10,7 @@ use warden_core::auth::role_grants::Grant;
 use warden_core::auth::sign_in;
 use warden_core::auth::tokens::{Token, TokenKind};
 use warden_core::auth::users::{self as decision, Invitee, Manager, Member};
-use warden_core::commands::account::{Role, Status, normalize_email, valid_email};
+use warden_core::commands::account::{PasswordReason, Role, Status, normalize_email, valid_email};
 use warden_core::commands::session::Level;
 use warden_core::event::now_micros;
 use warden_projections::accounts::User;
@@ -73,7 +73,7 @@ pub async fn create(
     let password = match &input.password {
         Some(typed) => {
             check_new_password(state, typed, &[&email, &display_name])?;
-            Some(password::sealed(state, &id, typed, "admin").await?)
+            Some(password::sealed(state, &id, typed, PasswordReason::Admin).await?)
         }
         None => None,
     };
@@ -215,7 +215,7 @@ pub async fn accept_invitation(
     };
     check_new_password(state, typed, &[&user.email, &user.display_name])?;
     let context = client.as_user(&user.id, &user.org);
-    let set = password::sealed(state, &user.id, typed, "invitation").await?;
+    let set = password::sealed(state, &user.id, typed, PasswordReason::Invitation).await?;
     let mut events = decision::accept_invitation(&context, invitee.as_ref(), &set, now_micros())?;
     let account = state_of::account(user);
     let enrolled = state_of::enrolled(&state_of::factors(state, &user.id));

@@ -102,7 +102,7 @@ mod tests {
     fn password_change_table() {
         let mut set: PasswordSet =
             serde_json::from_str(include_str!("../../tests/fixtures/events/password.set.json")).unwrap();
-        set.reason = "change".into();
+        set.reason = account::PasswordReason::Change;
         let assurance = Assurance {
             level: Level::Aal1,
             methods: vec!["password".into()],

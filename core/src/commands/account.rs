@@ -196,8 +196,27 @@ pub struct StatusChanged {
 pub struct PasswordSet {
     pub hash: Sealed<String>,
     pub scheme: String,
-    /// `setup`, `invitation`, `admin`, `import`, `change` or `rehash`.
-    pub reason: String,
+    pub reason: PasswordReason,
+}
+
+/// Why a password hash was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordReason {
+    /// The first owner's, at setup.
+    Setup,
+    /// Chosen when accepting an invitation.
+    Invitation,
+    /// Set by an owner or admin creating the user.
+    Admin,
+    /// Imported from another system (its own scheme until the first
+    /// sign-in).
+    Import,
+    /// Changed by the user (`password.changed`).
+    Change,
+    /// The same password hashed again with the current parameters at
+    /// sign-in (`password.rehashed`).
+    Rehash,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -293,10 +312,12 @@ pub fn change_status(context: &Context, id: &str, version: u64, change: &StatusC
 /// Records a new password hash. `version` is `None` where the hash does not
 /// depend on the user's state (a rehash after a verified sign-in).
 pub fn set_password(context: &Context, id: &str, version: Option<u64>, set: &PasswordSet) -> NewEvent {
-    let kind = match set.reason.as_str() {
-        "change" => PASSWORD_CHANGED,
-        "rehash" => PASSWORD_REHASHED,
-        _ => PASSWORD_SET,
+    let kind = match set.reason {
+        PasswordReason::Change => PASSWORD_CHANGED,
+        PasswordReason::Rehash => PASSWORD_REHASHED,
+        PasswordReason::Setup | PasswordReason::Invitation | PasswordReason::Admin | PasswordReason::Import => {
+            PASSWORD_SET
+        }
     };
     let event = context.event(kind, user_subject(id)).data(data(set));
     match version {

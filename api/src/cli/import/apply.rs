@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::json;
 use warden_core::NewEvent;
 use warden_core::auth::password::Scheme;
-use warden_core::commands::account::{self, PasswordSet, Status, UserCreated, UserRemoved};
+use warden_core::commands::account::{self, PasswordReason, PasswordSet, Status, UserCreated, UserRemoved};
 use warden_core::commands::import::{self, ImportCompleted, ImportReverted, ImportStarted};
 use warden_core::commands::org::{self, OrgCreated, OrgRemoved, SessionPolicy};
 use warden_core::commands::session::{self, RevocationReason, SessionRevoked};
@@ -112,7 +112,7 @@ pub(super) async fn import(
                         &PasswordSet {
                             hash: sealed,
                             scheme: Scheme::name(&planned.hash).to_string(),
-                            reason: "import".into(),
+                            reason: PasswordReason::Import,
                         },
                     ),
                 ]

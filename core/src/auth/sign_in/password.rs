@@ -148,7 +148,7 @@ mod tests {
     fn rehashed() -> PasswordSet {
         let fixture = include_str!("../../../tests/fixtures/events/password.set.json");
         let mut set: PasswordSet = serde_json::from_str(fixture).unwrap();
-        set.reason = "rehash".into();
+        set.reason = account::PasswordReason::Rehash;
         set
     }
 
