@@ -69,6 +69,15 @@ impl ApiError {
         )
     }
 
+    /// 409: what a request was decided on changed before it was recorded.
+    pub fn changed_meanwhile() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "the resource changed meanwhile; retry",
+        )
+    }
+
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
     }
@@ -101,11 +110,7 @@ impl ApiError {
 impl From<AppendError> for ApiError {
     fn from(error: AppendError) -> Self {
         match error {
-            AppendError::Conflict { .. } => ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                "the resource changed meanwhile; retry",
-            ),
+            AppendError::Conflict { .. } => ApiError::changed_meanwhile(),
             AppendError::ClaimTaken { namespace, .. } => ApiError::new(
                 StatusCode::CONFLICT,
                 "taken",

@@ -66,6 +66,11 @@ pub async fn opened(
     enrolment_due: Option<DateTime<Utc>>,
 ) -> Result<Issued, ApiError> {
     let sealed = commit(state, events).await?;
+    opened_in(drawn, &sealed, enrolment_due)
+}
+
+/// The session `drawn` opened in `sealed`, an append already made.
+pub fn opened_in(drawn: Drawn, sealed: &[Event], enrolment_due: Option<DateTime<Utc>>) -> Result<Issued, ApiError> {
     let subject = session::session_subject(&drawn.session.id);
     let created = sealed
         .iter()

@@ -24,7 +24,7 @@ use super::backup_codes;
 pub use super::backup_codes::IssuedCodes;
 use super::issued::{self, Drawn, Issued};
 use super::step_up::{recent_authentication, require_recent_authentication};
-use super::{commit, key_service, new_id, read as state_of, refused, throttle};
+use super::{Lost, commit, commit_race, key_service, new_id, read as state_of, refused, throttle};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
@@ -152,9 +152,10 @@ pub async fn confirm_totp(
         now_micros(),
     );
     match decided {
-        Ok(enrolled) => commit_enrolled(state, current, drawn, enrolled, issued_codes)
-            .await
-            .map_err(factors_changed),
+        Ok(enrolled) => match commit_enrolled(state, current, drawn, enrolled, issued_codes).await? {
+            Ok(enrolled) => Ok(enrolled),
+            Err(Lost::Conflict | Lost::Taken) => Err(factors_changed()),
+        },
         Err(refusal) => Err(refused(state, refusal).await),
     }
 }
@@ -184,7 +185,7 @@ pub(super) async fn commit_enrolment(
     factors: &UserFactors,
     factor: Factor,
     event: warden_core::NewEvent,
-) -> Result<Enrolled, ApiError> {
+) -> Result<Result<Enrolled, Lost>, ApiError> {
     let (codes, issued_codes) = along_codes(state, current, factors).await?;
     let drawn = Drawn::for_session(current.session.id.clone());
     let along = Along {
@@ -210,13 +211,16 @@ async fn commit_enrolled(
     drawn: Drawn,
     enrolled: enrolment::Enrolled,
     backup_codes: Option<IssuedCodes>,
-) -> Result<Enrolled, ApiError> {
-    let sealed = commit(state, enrolled.events).await?;
+) -> Result<Result<Enrolled, Lost>, ApiError> {
+    let sealed = match commit_race(state, enrolled.events).await? {
+        Ok(sealed) => sealed,
+        Err(lost) => return Ok(Err(lost)),
+    };
     let session = enrolled
         .elevated
         .map(|elevated| issued::elevated(current, drawn.token, &sealed, elevated))
         .transpose()?;
-    Ok(Enrolled { backup_codes, session })
+    Ok(Ok(Enrolled { backup_codes, session }))
 }
 
 /// Refuses setting up `factor` in a session waiting for an enrolment the
@@ -342,12 +346,11 @@ async fn commit_verified(
         elevated,
     }: Proved,
 ) -> Result<Issued, ApiError> {
-    match commit(state, events).await {
+    match commit_race(state, events).await? {
         Ok(sealed) => issued::elevated(current, drawn.token, &sealed, elevated),
-        Err(error) if matches!(error.code, "conflict" | "taken") => {
+        Err(Lost::Conflict | Lost::Taken) => {
             Err(refuse(state, current, client, Some(factor), FailureReason::Replayed).await)
         }
-        Err(error) => Err(error),
     }
 }
 
@@ -378,14 +381,10 @@ pub(super) async fn refuse(
     refused(state, Refusal::recorded(Rejection::InvalidCode, vec![event])).await
 }
 
-fn factors_changed(error: ApiError) -> ApiError {
-    if error.code == "conflict" {
-        ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "conflict",
-            "your second factors changed meanwhile; reload and try again",
-        )
-    } else {
-        error
-    }
+fn factors_changed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::CONFLICT,
+        "conflict",
+        "your second factors changed meanwhile; reload and try again",
+    )
 }

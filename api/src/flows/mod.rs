@@ -30,6 +30,7 @@ use warden_core::Event;
 use warden_core::NewEvent;
 use warden_core::auth::Refusal;
 use warden_core::auth::password::{Password, PolicyViolation};
+use warden_core::ledger::AppendError;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -41,12 +42,39 @@ const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
 /// here, so the caller's next request sees them.
 pub async fn commit(state: &AppState, events: Vec<NewEvent>) -> Result<Vec<Event>, ApiError> {
     let sealed = state.ledger.append(events).await?;
+    read_your_writes(state, &sealed).await;
+    Ok(sealed)
+}
+
+/// How a decision lost the race to its append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lost {
+    /// A subject it was decided on changed meanwhile.
+    Conflict,
+    /// A unique value it claims was taken meanwhile.
+    Taken,
+}
+
+/// Appends like [`commit`], but answers a lost race as such, for the flow
+/// to say what losing means there (a code spent twice, a passkey taken).
+pub async fn commit_race(state: &AppState, events: Vec<NewEvent>) -> Result<Result<Vec<Event>, Lost>, ApiError> {
+    match state.ledger.append(events).await {
+        Ok(sealed) => {
+            read_your_writes(state, &sealed).await;
+            Ok(Ok(sealed))
+        }
+        Err(AppendError::Conflict { .. }) => Ok(Err(Lost::Conflict)),
+        Err(AppendError::ClaimTaken { .. }) => Ok(Err(Lost::Taken)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn read_your_writes(state: &AppState, sealed: &[Event]) {
     if let Some(last) = sealed.last()
         && !state.positions.wait_for(last.seq, READ_YOUR_WRITES).await
     {
         tracing::warn!(seq = last.seq, "read models did not reach the new events in time");
     }
-    Ok(sealed)
 }
 
 /// Appends what records a refusal (a failed sign-in, a wrong code) and

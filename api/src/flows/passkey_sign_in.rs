@@ -15,7 +15,7 @@ use warden_projections::projection::read;
 use super::issued::{self, Issued};
 use super::new_id;
 use super::passkeys::{Challenge, challenge, check_assertion, open, options_json, relying_party};
-use super::{commit, read as state_of, throttle};
+use super::{Lost, commit, commit_race, read as state_of, throttle};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
@@ -145,12 +145,11 @@ pub async fn finish_sign_in(
             second_factor_pending: false,
         },
     ));
-    match issued::opened(state, drawn, events, None).await {
-        Ok(session) => Ok(session),
-        Err(error) if matches!(error.code, "conflict" | "taken") => {
-            fail(LoginFailure::InvalidPasskey, Some(user.id.clone())).await
-        }
-        Err(error) => Err(error),
+    match commit_race(state, events).await? {
+        Ok(sealed) => issued::opened_in(drawn, &sealed, None),
+        // Another request spent this user's factors or this ceremony
+        // meanwhile: a replay.
+        Err(Lost::Conflict | Lost::Taken) => fail(LoginFailure::InvalidPasskey, Some(user.id.clone())).await,
     }
 }
 

@@ -24,7 +24,7 @@ use warden_projections::projection::read;
 use super::issued::Issued;
 use super::mfa::{Enrolled, allowed_factors, check_enrollable, commit_enrolment, commit_verification, refuse};
 use super::step_up::require_recent_authentication;
-use super::{check_name, commit, key_service, new_id, throttle};
+use super::{Lost, check_name, commit, key_service, new_id, throttle};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
@@ -152,16 +152,17 @@ pub async fn finish_registration(
             aaguid: aaguid.map(|aaguid| aaguid.to_string()),
         },
     );
-    let enrolled = commit_enrolment(state, current, client, &factors, Factor::Passkey, event)
-        .await
-        .map_err(|error| match error.code {
-            "taken" => ApiError::new(
+    let enrolled = match commit_enrolment(state, current, client, &factors, Factor::Passkey, event).await? {
+        Ok(enrolled) => enrolled,
+        Err(Lost::Taken) => {
+            return Err(ApiError::new(
                 axum::http::StatusCode::CONFLICT,
                 "passkey_taken",
                 "this passkey is already registered, or this registration was already used",
-            ),
-            _ => error,
-        })?;
+            ));
+        }
+        Err(Lost::Conflict) => return Err(ApiError::changed_meanwhile()),
+    };
     Ok(Registered {
         credential: text,
         name,
