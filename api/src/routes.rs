@@ -331,3 +331,53 @@ fn cors(state: &AppState) -> CorsLayer {
         ])
         .max_age(Duration::from_secs(600))
 }
+
+/// The OpenAPI document lists exactly the API routes of the table.
+#[cfg(test)]
+mod openapi_tests {
+    use std::collections::BTreeSet;
+
+    use super::{Surface, table};
+    use crate::handlers::openapi::DOCUMENT;
+
+    /// (method, path) of every route of `surface` in `routes::table`.
+    fn routed(surface: Surface) -> BTreeSet<(String, String)> {
+        table()
+            .into_iter()
+            .filter(|route| route.surface == surface)
+            .flat_map(|route| {
+                route
+                    .methods
+                    .iter()
+                    .map(|method| (method.as_str().to_ascii_lowercase(), route.path.to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn documented() -> BTreeSet<(String, String)> {
+        let document: serde_json::Value = serde_json::from_str(DOCUMENT).unwrap();
+        document["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |method| (method.clone(), path.clone()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_route_is_documented_and_nothing_else() {
+        let routed = routed(Surface::Api);
+        assert!(routed.len() >= 6, "{routed:?}");
+        assert_eq!(routed, documented());
+        let documented_paths: BTreeSet<String> = documented().into_iter().map(|(_, path)| path).collect();
+        for (_, page) in self::routed(Surface::Page) {
+            assert!(!documented_paths.contains(&page), "{page} is a page, not in the API");
+        }
+    }
+}
