@@ -62,6 +62,17 @@ impl NodeEnv {
         }
     }
 
+    /// A production node in `dir`: PostgreSQL at `database_url`, NATS at
+    /// `nats_url` under the stream prefix `prefix`.
+    pub fn production(dir: &Path, database_url: &str, nats_url: &str, prefix: &str) -> NodeEnv {
+        NodeEnv {
+            database_url: Some(database_url.to_string()),
+            nats_url: Some(nats_url.to_string()),
+            nats_prefix: Some(prefix.to_string()),
+            ..NodeEnv::in_dir(dir)
+        }
+    }
+
     fn apply(&self, command: &mut Command) {
         command
             .env_clear()

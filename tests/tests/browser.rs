@@ -7,6 +7,18 @@
 use warden_tests::browser::Browser;
 use warden_tests::process::{NodeEnv, Server};
 
+/// Fills the setup page the browser shows (org Acme, owner Olive) and
+/// waits for the users page it leads to.
+async fn set_up_acme(browser: &Browser) {
+    browser.fill("#org_name", "Acme").await;
+    browser.fill("#org_slug", "acme").await;
+    browser.fill("#display_name", "Olive Owner").await;
+    browser.fill("#email", "owner@acme.test").await;
+    browser.fill("#password", "correct horse battery staple 42").await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for_url("/admin/users").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_see_sessions_sign_out_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
@@ -16,13 +28,7 @@ async fn sign_in_see_sessions_sign_out_in_chromium() {
 
     // First start: the printed setup link opens the setup page.
     browser.goto(&server.setup_link().unwrap()).await;
-    browser.fill("#org_name", "Acme").await;
-    browser.fill("#org_slug", "acme").await;
-    browser.fill("#display_name", "Olive Owner").await;
-    browser.fill("#email", "owner@acme.test").await;
-    browser.fill("#password", "correct horse battery staple 42").await;
-    browser.click("form button[type=submit]").await;
-    browser.wait_for_url("/admin/users").await;
+    set_up_acme(&browser).await;
     assert_eq!(browser.text("h1").await, "Users of Acme");
     assert!(browser.text("table").await.contains("owner@acme.test"));
 
@@ -73,13 +79,7 @@ async fn passkeys_in_chromium_with_a_virtual_authenticator() {
     browser
         .goto(&server.setup_link().unwrap().replace("127.0.0.1", "localhost"))
         .await;
-    browser.fill("#org_name", "Acme").await;
-    browser.fill("#org_slug", "acme").await;
-    browser.fill("#display_name", "Olive Owner").await;
-    browser.fill("#email", "owner@acme.test").await;
-    browser.fill("#password", "correct horse battery staple 42").await;
-    browser.click("form button[type=submit]").await;
-    browser.wait_for_url("/admin/users").await;
+    set_up_acme(&browser).await;
 
     // Register: the first second factor comes with backup codes, once.
     browser.goto(&format!("{base}/settings/mfa")).await;

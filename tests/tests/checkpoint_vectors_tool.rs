@@ -51,16 +51,21 @@ fn the_offline_tool_follows_the_checkpoint_vectors() {
         .find(|vector| vector["from"] == 7)
         .unwrap();
     let proof = file("proof-7-20.json", seven_to_twenty["document"].as_str().unwrap());
-    let ran = tool(&[
-        "--checkpoint",
-        &checkpoints[0],
-        "--checkpoint",
-        &checkpoints[1],
-        "--consistency",
-        &proof,
-        "--key",
-        key,
-    ]);
+    // Both checkpoints and a proof between them, with the signer's key.
+    let between = |proof: &str| {
+        let (first, second) = (&checkpoints[0], &checkpoints[1]);
+        tool(&[
+            "--checkpoint",
+            first,
+            "--checkpoint",
+            second,
+            "--consistency",
+            proof,
+            "--key",
+            key,
+        ])
+    };
+    let ran = between(&proof);
     assert_eq!(ran.code, 0, "{}", ran.out);
     assert!(
         ran.out
@@ -79,16 +84,7 @@ fn the_offline_tool_follows_the_checkpoint_vectors() {
         }
         let name = vector["name"].as_str().unwrap();
         let path = file(&format!("proof-{name}.json"), vector["document"].as_str().unwrap());
-        let ran = tool(&[
-            "--checkpoint",
-            &checkpoints[0],
-            "--checkpoint",
-            &checkpoints[1],
-            "--consistency",
-            &path,
-            "--key",
-            key,
-        ]);
+        let ran = between(&path);
         assert_eq!(ran.code, 2, "{name}: {}", ran.out);
         assert!(
             ran.out.contains(vector["reason"].as_str().unwrap()),

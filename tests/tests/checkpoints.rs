@@ -100,6 +100,16 @@ fn write(dir: &Path, name: &str, value: &Value) -> PathBuf {
     path
 }
 
+/// The consistency proof between two tree sizes, as the auditor fetches
+/// it, kept in `dir` as `name`.
+async fn kept_proof(auditor: &mut WebClient, (from, to): (u64, u64), dir: &Path, name: &str) -> PathBuf {
+    let proof = auditor
+        .get(&format!("/api/v1/audit/checkpoints/consistency?from={from}&to={to}"))
+        .await;
+    assert_eq!(proof.status, 200, "{:?}", proof.body);
+    write(dir, name, &proof.body)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_auditor_received() {
     let database = TestDatabase::create().await;
@@ -191,14 +201,7 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
         sizes.windows(2).all(|pair| pair[0] > pair[1]),
         "newest first: {sizes:?}"
     );
-    let proof = auditor
-        .get(&format!(
-            "/api/v1/audit/checkpoints/consistency?from={}&to={}",
-            a.tree_size, b.tree_size
-        ))
-        .await;
-    assert_eq!(proof.status, 200, "{:?}", proof.body);
-    let proof_ab = write(kept.path(), "proof-a-b.json", &proof.body);
+    let proof_ab = kept_proof(&mut auditor, (a.tree_size, b.tree_size), kept.path(), "proof-a-b.json").await;
     for (path, status, code) in [
         ("/api/v1/audit/checkpoints/consistency?from=0&to=3", 400, "bad_request"),
         ("/api/v1/audit/checkpoints/consistency?from=5&to=3", 400, "bad_request"),
@@ -253,14 +256,7 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
     tokio::time::sleep(Duration::from_millis(500)).await;
     // The proof from C to the log's size now, for a bundle of all of it.
     let now = head(&store).await;
-    let proof = auditor
-        .get(&format!(
-            "/api/v1/audit/checkpoints/consistency?from={}&to={now}",
-            c.tree_size
-        ))
-        .await;
-    assert_eq!(proof.status, 200, "{:?}", proof.body);
-    let proof_c_now = write(kept.path(), "proof-c-now.json", &proof.body);
+    let proof_c_now = kept_proof(&mut auditor, (c.tree_size, now), kept.path(), "proof-c-now.json").await;
     let key = hex::encode(c.key().unwrap().as_bytes());
 
     // Nothing appends once the server is stopped; the log holds every
@@ -404,14 +400,13 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
     assert!(fork_size > a.tree_size);
     let (kept_f, f) = received_checkpoint(&receiver, fork_size, kept.path(), before_fork).await;
     let mut fork_auditor = signed_in(&forked, "auditor@acme.test").await;
-    let proof = fork_auditor
-        .get(&format!(
-            "/api/v1/audit/checkpoints/consistency?from={}&to={}",
-            a.tree_size, f.tree_size
-        ))
-        .await;
-    assert_eq!(proof.status, 200, "{:?}", proof.body);
-    let proof_af = write(kept.path(), "proof-a-f.json", &proof.body);
+    let proof_af = kept_proof(
+        &mut fork_auditor,
+        (a.tree_size, f.tree_size),
+        kept.path(),
+        "proof-a-f.json",
+    )
+    .await;
     let mut forked = forked;
     forked.terminate();
     let ran = verify(

@@ -54,12 +54,7 @@ async fn production_kill_9_under_load_loses_nothing_acknowledged() {
     let database = TestDatabase::create().await;
     let stream = TestStream::new();
     let dir = tempfile::tempdir().unwrap();
-    let env = NodeEnv {
-        database_url: Some(database.url.clone()),
-        nats_url: Some(stream.url.clone()),
-        nats_prefix: Some(stream.prefix.clone()),
-        ..NodeEnv::in_dir(dir.path())
-    };
+    let env = NodeEnv::production(dir.path(), &database.url, &stream.url, &stream.prefix);
     let mut server = Server::start(&env, "first").await;
     let url = server.url.clone();
     let acknowledged = load_for(&url, 8, async {

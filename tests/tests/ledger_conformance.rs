@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 use warden_core::chain::ChainVerifier;
-use warden_core::ledger::{AppendError, Snapshot};
-use warden_core::{Actor, ActorKind, NewEvent, Outcome};
+use warden_core::ledger::{AppendError, Ledger, Snapshot};
+use warden_core::{Actor, ActorKind, Event, NewEvent, Outcome};
 use warden_tests::{Backend, TestStore};
 
 fn user(id: &str) -> Actor {
@@ -124,19 +124,10 @@ async fn subject_versions_refuse_stale_decisions(backend: Backend) {
         .unwrap();
     assert_eq!(fresh.subject_version, 2);
     // Two racing commands decided on the same version: exactly one wins.
-    let racers: Vec<_> = (0..8)
-        .map(|_| {
-            let ledger = ledger.clone();
-            tokio::spawn(async move {
-                ledger
-                    .append_one(event("app.account.renamed", "account:a").expect_version(2))
-                    .await
-            })
-        })
-        .collect();
+    let racers = (0..8).map(|_| event("app.account.renamed", "account:a").expect_version(2));
     let mut won = 0;
-    for racer in racers {
-        match racer.await.unwrap() {
+    for result in race(&ledger, racers).await {
+        match result {
             Ok(_) => won += 1,
             Err(AppendError::Conflict { .. }) => {}
             Err(other) => panic!("{other:?}"),
@@ -145,22 +136,28 @@ async fn subject_versions_refuse_stale_decisions(backend: Backend) {
     assert_eq!(won, 1);
 }
 
+/// Appends every event at once, each from its own task: their results.
+async fn race(ledger: &Ledger, events: impl Iterator<Item = NewEvent>) -> Vec<Result<Event, AppendError>> {
+    let racers: Vec<_> = events
+        .map(|event| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move { ledger.append_one(event).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for racer in racers {
+        results.push(racer.await.unwrap());
+    }
+    results
+}
+
 async fn unique_claims_are_taken_once(backend: Backend) {
     let store = TestStore::open(backend).await;
     let ledger = store.ledger().await;
-    let racers: Vec<_> = (0..10)
-        .map(|i| {
-            let ledger = ledger.clone();
-            tokio::spawn(async move {
-                ledger
-                    .append_one(event("app.user.created", &format!("user:{i}")).claim("email", "alice@example.org"))
-                    .await
-            })
-        })
-        .collect();
+    let racers = (0..10).map(|i| event("app.user.created", &format!("user:{i}")).claim("email", "alice@example.org"));
     let mut won = 0;
-    for racer in racers {
-        match racer.await.unwrap() {
+    for result in race(&ledger, racers).await {
+        match result {
             Ok(_) => won += 1,
             Err(AppendError::ClaimTaken { namespace, .. }) => assert_eq!(namespace, "email"),
             Err(other) => panic!("{other:?}"),
@@ -214,22 +211,12 @@ async fn released_claims_can_be_claimed_again(backend: Backend) {
         .append_one(event("app.user.removed", "user:a5").release("email", "a@example.org"))
         .await
         .unwrap();
-    let racers: Vec<_> = (0..8)
-        .map(|i| {
-            let ledger = ledger.clone();
-            tokio::spawn(async move {
-                ledger
-                    .append_one(event("app.user.created", &format!("user:r{i}")).claim("email", "a@example.org"))
-                    .await
-            })
-        })
-        .collect();
-    let mut won = 0;
-    for racer in racers {
-        if racer.await.unwrap().is_ok() {
-            won += 1;
-        }
-    }
+    let racers = (0..8).map(|i| event("app.user.created", &format!("user:r{i}")).claim("email", "a@example.org"));
+    let won = race(&ledger, racers)
+        .await
+        .iter()
+        .filter(|result| result.is_ok())
+        .count();
     assert_eq!(won, 1);
 }
 

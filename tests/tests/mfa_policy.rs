@@ -8,7 +8,7 @@
 
 use serde_json::json;
 use warden_tests::mfa::{early_in_step, oathtool};
-use warden_tests::passkeys::{assertion, register};
+use warden_tests::passkeys::{assertion, passkey_sign_in, register};
 use warden_tests::web::{
     Forms, WebClient, assert_refused, create_user, events, field, instance, location, page_cookie, set_up,
 };
@@ -186,19 +186,7 @@ async fn the_org_policy_decides_every_password_and_passkey_sign_in() {
         "no_passkey",
     );
     let mut pat_passkey = WebClient::new(&instance.server);
-    let (ceremony, answer) = assertion(
-        &mut pat_passkey,
-        &mut key,
-        "/api/v1/sign-in/passkey/start",
-        json!({ "email": "pat@acme.test" }),
-    )
-    .await;
-    let signed_in = pat_passkey
-        .post(
-            "/api/v1/sign-in/passkey/finish",
-            json!({ "email": "pat@acme.test", "ceremony": ceremony, "credential": answer }),
-        )
-        .await;
+    let signed_in = passkey_sign_in(&mut pat_passkey, &mut key, "pat@acme.test").await;
     assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
     assert!(signed_in.body["session"]["pending"].is_null());
 
@@ -210,19 +198,7 @@ async fn the_org_policy_decides_every_password_and_passkey_sign_in() {
         )
         .await;
     assert_eq!(refused_method.status, 200, "{:?}", refused_method.body);
-    let (ceremony, answer) = assertion(
-        &mut pat_passkey,
-        &mut key,
-        "/api/v1/sign-in/passkey/start",
-        json!({ "email": "pat@acme.test" }),
-    )
-    .await;
-    let refused = pat_passkey
-        .post(
-            "/api/v1/sign-in/passkey/finish",
-            json!({ "email": "pat@acme.test", "ceremony": ceremony, "credential": answer }),
-        )
-        .await;
+    let refused = passkey_sign_in(&mut pat_passkey, &mut key, "pat@acme.test").await;
     assert_refused(&refused, 403, "method_not_allowed");
 
     // A grace period: a user without a factor signs in fully, told by when.

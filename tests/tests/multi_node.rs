@@ -26,12 +26,7 @@ async fn two_nodes_many_writers_one_chain() {
     let stream = TestStream::new();
     let dir = tempfile::tempdir().unwrap();
     // Both nodes share the database, the stream and the KMS master key.
-    let env = NodeEnv {
-        database_url: Some(database.url.clone()),
-        nats_url: Some(stream.url.clone()),
-        nats_prefix: Some(stream.prefix.clone()),
-        ..NodeEnv::in_dir(dir.path())
-    };
+    let env = NodeEnv::production(dir.path(), &database.url, &stream.url, &stream.prefix);
     let (a, b) = tokio::join!(Server::start(&env, "a"), Server::start(&env, "b"));
     let (stop, stopped) = watch::channel(false);
     let tasks: Vec<_> = (0..16)
@@ -186,12 +181,7 @@ async fn a_nats_outage_leaves_one_leader_and_never_holds_appends() {
     let database = TestDatabase::create().await;
     let mut nats = warden_tests::process::NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let env = NodeEnv {
-        database_url: Some(database.url.clone()),
-        nats_url: Some(nats.url()),
-        nats_prefix: Some("leaders".into()),
-        ..NodeEnv::in_dir(dir.path())
-    };
+    let env = NodeEnv::production(dir.path(), &database.url, &nats.url(), "leaders");
     let (a, b) = tokio::join!(Server::start(&env, "a"), Server::start(&env, "b"));
     let (stop, stopped) = watch::channel(false);
     let writers: Vec<_> = [a.url.clone(), b.url.clone()]

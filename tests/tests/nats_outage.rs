@@ -23,12 +23,7 @@ async fn appends_survive_a_nats_outage_and_the_stream_catches_up() {
     let database = TestDatabase::create().await;
     let mut nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let env = NodeEnv {
-        database_url: Some(database.url.clone()),
-        nats_url: Some(nats.url()),
-        nats_prefix: Some("outage".into()),
-        ..NodeEnv::in_dir(dir.path())
-    };
+    let env = NodeEnv::production(dir.path(), &database.url, &nats.url(), "outage");
     let server = Server::start(&env, "node").await;
     let (stop, stopped) = watch::channel(false);
     let tasks: Vec<_> = (0..4)

@@ -17,7 +17,7 @@ use warden_core::ledger::seal::SealInput;
 use warden_core::ledger::{AppendError, Ledger};
 use warden_core::{Actor, NewEvent};
 use warden_projections::projection::read;
-use warden_projections::{ReadModels, Runner, RunnerError};
+use warden_projections::{Positions, ReadModels, Runner, RunnerError};
 use warden_tests::process::free_port;
 use warden_tests::{Backend, TestStore};
 
@@ -32,6 +32,27 @@ async fn append(ledger: &Ledger, count: usize) {
 
 fn local_bus() -> Arc<dyn Bus> {
     Arc::new(LocalBus::default())
+}
+
+/// A runner of `models` on `store`'s log and `bus`, in its own task.
+struct Running {
+    positions: Positions,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn start(store: &TestStore, bus: Arc<dyn Bus>, models: &ReadModels) -> Running {
+        let (runner, positions) = Runner::restore(store.store.clone(), bus, models).await.unwrap();
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(runner.run(shutdown));
+        Running { positions, stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.send_replace(true);
+        self.task.await.unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,20 +121,17 @@ async fn without_a_reachable_bus_the_runner_tails_the_log() {
             .unwrap(),
     );
     let models = ReadModels::default();
-    let (runner, positions) = Runner::restore(store.store.clone(), bus, &models).await.unwrap();
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(runner.run(shutdown));
+    let running = Running::start(&store, bus, &models).await;
     append(&ledger, 10).await;
     let rotated = warden_core::keys::signing::rotate(&ledger, store.kms().as_ref(), Actor::system(), "r")
         .await
         .unwrap();
     assert!(
-        positions.wait_for(12, Duration::from_secs(10)).await,
+        running.positions.wait_for(12, Duration::from_secs(10)).await,
         "runner did not tail the log"
     );
     assert_eq!(read(&models.signing_keys).current().unwrap().key_id, rotated);
-    stop.send_replace(true);
-    task.await.unwrap();
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,21 +141,16 @@ async fn a_live_bus_with_a_late_start_is_repaired_from_the_log() {
     append(&ledger, 10).await;
     let bus = Arc::new(LocalBus::default());
     let models = ReadModels::default();
-    let (runner, positions) = Runner::restore(store.store.clone(), bus.clone(), &models)
-        .await
-        .unwrap();
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(runner.run(shutdown));
+    let running = Running::start(&store, bus.clone(), &models).await;
     append(&ledger, 10).await;
     // The bus only ever carries the newest events: 1..=20 come from the log.
     let newest = store.store.read(21, 1).await.unwrap();
     let all = store.store.read(1, 21).await.unwrap();
     bus.publish(&all[..20]).await.unwrap();
     bus.publish(&newest).await.unwrap();
-    assert!(positions.wait_for(21, Duration::from_secs(10)).await);
-    assert_eq!(positions.failure(), None);
-    stop.send_replace(true);
-    task.await.unwrap();
+    assert!(running.positions.wait_for(21, Duration::from_secs(10)).await);
+    assert_eq!(running.positions.failure(), None);
+    running.stop().await;
 }
 
 /// A bus that replays a backlog of events the runners already applied,
@@ -262,12 +275,8 @@ async fn a_forged_event_on_the_bus_is_dropped_and_the_log_read_instead() {
     append(&ledger, 10).await;
     let bus = Arc::new(LocalBus::default());
     let models = ReadModels::default();
-    let (runner, positions) = Runner::restore(store.store.clone(), bus.clone(), &models)
-        .await
-        .unwrap();
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(runner.run(shutdown));
-    assert!(positions.wait_for(11, Duration::from_secs(10)).await);
+    let running = Running::start(&store, bus.clone(), &models).await;
+    assert!(running.positions.wait_for(11, Duration::from_secs(10)).await);
 
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
     let last = store.store.read(11, 1).await.unwrap().remove(0);
@@ -285,15 +294,14 @@ async fn a_forged_event_on_the_bus_is_dropped_and_the_log_read_instead() {
     bus.publish(&[forged]).await.unwrap();
 
     append(&ledger, 1).await;
-    assert!(positions.wait_for(12, Duration::from_secs(10)).await);
-    assert_eq!(positions.failure(), None, "the runner keeps going");
+    assert!(running.positions.wait_for(12, Duration::from_secs(10)).await);
+    assert_eq!(running.positions.failure(), None, "the runner keeps going");
     let keys = read(&models.signing_keys).clone();
     assert!(
         keys.all().all(|key| key.key_id != key_id(&stranger.verifying_key())),
         "the forged announcement was never applied"
     );
-    stop.send_replace(true);
-    task.await.unwrap();
+    running.stop().await;
 }
 
 /// A read model new to a log (its kinds came with it) starts empty where

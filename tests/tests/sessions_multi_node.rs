@@ -16,12 +16,7 @@ async fn sessions_are_shared_and_revocations_reach_every_node_within_a_second() 
     let database = TestDatabase::create().await;
     let stream = TestStream::new();
     let dir = tempfile::tempdir().unwrap();
-    let env = NodeEnv {
-        database_url: Some(database.url.clone()),
-        nats_url: Some(stream.url.clone()),
-        nats_prefix: Some(stream.prefix.clone()),
-        ..NodeEnv::in_dir(dir.path())
-    };
+    let env = NodeEnv::production(dir.path(), &database.url, &stream.url, &stream.prefix);
     // A starts alone so that the setup link it printed is the live one.
     let a = Server::start(&env, "a").await;
     let mut owner = set_up(&a).await;

@@ -366,19 +366,25 @@ mod tests {
         observer
     }
 
+    /// `kept` compared with the whole of `log`, read from seq 1 with a
+    /// frontier, trusting the signer.
+    fn check_whole(kept: &[PublishedCheckpoint], log: &[Digest]) -> Report {
+        let observer = observe(kept, log, 1, Some(Frontier::new()));
+        check_log(
+            kept,
+            &[],
+            &observer,
+            Some((1, log.len() as u64)),
+            &[signer().verifying_key()],
+            &[],
+        )
+    }
+
     #[test]
     fn the_observer_sees_heads_and_roots_of_a_log_from_seq_1() {
         let log = hashes(30, None);
         let kept = [checkpoint_of(&log, 10), checkpoint_of(&log, 30)];
-        let key = [signer().verifying_key()];
-        let report = check_log(
-            &kept,
-            &[],
-            &observe(&kept, &log, 1, Some(Frontier::new())),
-            Some((1, 30)),
-            &key,
-            &[],
-        );
+        let report = check_whole(&kept, &log);
         assert_eq!(report.held.len(), 2, "{:?}", report.held);
         assert!(report.held.iter().all(|line| line.contains("same head and root")));
         assert!(report.failed.is_empty() && report.unchecked.is_empty());
@@ -425,38 +431,16 @@ mod tests {
         let log = hashes(30, None);
         let forked = hashes(30, Some(8));
         let kept = [checkpoint_of(&log, 10)];
-        let key = [signer().verifying_key()];
-        let on_fork = check_log(
-            &kept,
-            &[],
-            &observe(&kept, &forked, 1, Some(Frontier::new())),
-            Some((1, 30)),
-            &key,
-            &[],
-        );
+        let on_fork = check_whole(&kept, &forked);
         assert!(
             on_fork.failed[0].starts_with("FAILED at seq 10: the event there has hash"),
             "{:?}",
             on_fork.failed
         );
-        let short = check_log(
-            &kept,
-            &[],
-            &observe(&kept, &log[..9], 1, Some(Frontier::new())),
-            Some((1, 9)),
-            &key,
-            &[],
-        );
+        let short = check_whole(&kept, &log[..9]);
         assert!(short.failed[0].starts_with("FAILED at seq 10: missing: the log ends at seq 9"));
         let both = [checkpoint_of(&log, 10), checkpoint_of(&forked, 10)];
-        let two = check_log(
-            &both,
-            &[],
-            &observe(&both, &log, 1, Some(Frontier::new())),
-            Some((1, 30)),
-            &key,
-            &[],
-        );
+        let two = check_whole(&both, &log);
         assert!(
             two.failed
                 .iter()
