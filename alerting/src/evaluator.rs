@@ -211,7 +211,15 @@ impl RuleState {
         for field in condition.group_by() {
             group_values.insert(field.as_str().to_string(), field.key(event)?);
         }
-        let key = serde_json::to_string(&group_values).unwrap_or_default();
+        // The group's name: its values as a JSON object (a JSON value's
+        // text, which cannot fail to write).
+        let key = serde_json::Value::Object(
+            group_values
+                .iter()
+                .map(|(field, value)| (field.clone(), serde_json::Value::from(value.as_str())))
+                .collect(),
+        )
+        .to_string();
         let group = self.groups.entry(key).or_default();
         let now = event.at;
         group.last = Some(now);

@@ -29,6 +29,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use crate::config::ConnectionsConfig;
+use crate::error::Code;
 
 /// How long a refusal may take to write before the connection is dropped.
 const REFUSAL_WRITE: Duration = Duration::from_secs(1);
@@ -121,7 +122,7 @@ async fn refuse(mut stream: TcpStream) {
     let request_id = uuid::Uuid::now_v7();
     let body = serde_json::json!({
         "error": {
-            "code": "too_many_connections",
+            "code": Code::TooManyConnections.as_str(),
             "message": "the server is serving as many connections as it may; retry shortly",
             "request_id": request_id.to_string(),
         }

@@ -95,7 +95,7 @@ async fn shape_error(response: Response, id: &str) -> Response {
         ),
     };
     let body = serde_json::json!({
-        "error": { "code": error.code, "message": error.message, "request_id": id }
+        "error": { "code": error.code.as_str(), "message": error.message, "request_id": id }
     });
     let mut rebuilt = (status, axum::Json(body)).into_response();
     for (name, value) in parts.headers.iter() {

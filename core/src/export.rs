@@ -65,26 +65,27 @@ impl Format {
         }
     }
 
-    /// One event.
-    pub fn write(self, event: &Event, out: &mut Vec<u8>) {
+    /// One event. An event that does not serialize fails the export
+    /// (nothing of it is written) instead of leaving a line out.
+    pub fn write(self, event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         match self {
             Format::JsonLines => {
-                // An event always serializes; a failure would be a bug, and
-                // writes nothing rather than half a line.
-                if let Ok(line) = serde_json::to_vec(event) {
-                    out.extend_from_slice(&line);
-                    out.push(b'\n');
-                }
+                let line = serde_json::to_vec(event)?;
+                out.extend_from_slice(&line);
+                out.push(b'\n');
             }
             Format::Csv => write_csv_row(event, out),
         }
+        Ok(())
     }
 }
 
 fn write_csv_row(event: &Event, out: &mut Vec<u8>) {
     let mut data = Vec::new();
     if canonical::write_value(&event.data, &mut data).is_err() {
-        data = serde_json::to_vec(&event.data).unwrap_or_default();
+        // Data the canonical form cannot hold (a number beyond 2^53, which
+        // the ledger refuses at the append) is written as JSON.
+        data = event.data.to_string().into_bytes();
     }
     let data = String::from_utf8_lossy(&data);
     let fields: [&str; CSV_COLUMNS.len()] = [

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use warden_core::Event;
 use warden_core::commands::retention::{
-    Archived, HoldPlaced, HoldReleased, HoldScope, LEDGER_ARCHIVED, LEGAL_HOLD_PLACED, LEGAL_HOLD_RELEASED,
+    Archived, HoldScope, LEDGER_ARCHIVED, LEGAL_HOLD_PLACED, LEGAL_HOLD_RELEASED, LegalHoldPlaced, LegalHoldReleased,
     RETENTION_SUBJECT,
 };
 use warden_core::commands::{Prefix, payload, subject_id};
@@ -62,7 +62,7 @@ impl Retention {
     }
 
     /// Holds on this org's trail.
-    pub fn org_holds<'a>(&'a self, org: &'a str) -> impl Iterator<Item = &'a Hold> {
+    pub fn org_legal_holds<'a>(&'a self, org: &'a str) -> impl Iterator<Item = &'a Hold> {
         self.holds()
             .filter(move |hold| matches!(&hold.scope, HoldScope::Org { org: held } if held == org))
     }
@@ -89,7 +89,7 @@ impl Projection for Retention {
         }
         match event.kind.as_str() {
             LEGAL_HOLD_PLACED => {
-                if let Some(placed) = payload::<HoldPlaced>(event) {
+                if let Some(placed) = payload::<LegalHoldPlaced>(event) {
                     self.holds.insert(
                         placed.hold.clone(),
                         Hold {
@@ -105,7 +105,7 @@ impl Projection for Retention {
                 }
             }
             LEGAL_HOLD_RELEASED => {
-                if let Some(released) = payload::<HoldReleased>(event) {
+                if let Some(released) = payload::<LegalHoldReleased>(event) {
                     self.holds.remove(&released.hold);
                 }
             }
@@ -146,25 +146,25 @@ mod tests {
             request_id: "r".into(),
         };
         let mut model = Retention::default();
-        let placed = |hold: &str, scope| HoldPlaced {
+        let placed = |hold: &str, scope| LegalHoldPlaced {
             hold: hold.into(),
             scope,
             reason: "litigation".into(),
         };
         model.apply(&event(
             1,
-            retention::hold_placed(&context, &placed("h1", HoldScope::Org { org: "acme".into() })),
+            retention::legal_hold_placed(&context, &placed("h1", HoldScope::Org { org: "acme".into() })),
         ));
         model.apply(&event(
             2,
-            retention::hold_placed(&context, &placed("h2", HoldScope::Range { from: 5, to: 9 })),
+            retention::legal_hold_placed(&context, &placed("h2", HoldScope::Range { from: 5, to: 9 })),
         ));
         assert_eq!(
             model.holds().map(|hold| hold.id.as_str()).collect::<Vec<_>>(),
             ["h1", "h2"]
         );
-        assert_eq!(model.org_holds("acme").count(), 1);
-        assert_eq!(model.org_holds("other").count(), 0);
+        assert_eq!(model.org_legal_holds("acme").count(), 1);
+        assert_eq!(model.org_legal_holds("other").count(), 0);
         assert_eq!(model.hold("h1").unwrap().placed_by.as_deref(), Some("owner-1"));
         assert_eq!(model.hold("h1").unwrap().version, 1);
         // Any event on a hold's subject moves its version, whatever its
@@ -179,10 +179,10 @@ mod tests {
         let version = model.hold("h1").unwrap().version;
         model.apply(&event(
             3,
-            retention::hold_released(
+            retention::legal_hold_released(
                 &context,
                 version,
-                &HoldReleased {
+                &LegalHoldReleased {
                     hold: "h1".into(),
                     reason: "settled".into(),
                 },

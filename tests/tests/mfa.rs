@@ -8,8 +8,10 @@
 use std::time::Duration;
 
 use serde_json::json;
-use warden_tests::mfa::{early_in_step, enrol, oathtool, wrong};
-use warden_tests::web::{WebClient, assert_refused, create_user, events, head, instance, kinds_after, set_up};
+use warden_tests::mfa::{Enrolled, early_in_step, enrol, oathtool, wrong};
+use warden_tests::web::{
+    Instance, WebClient, assert_refused, create_user, events, head, instance, kinds_after, set_up,
+};
 
 const SAM: &str = "sam@acme.test";
 const SAM_PASSWORD: &str = "sam's long password 7";
@@ -210,15 +212,22 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn backup_codes_work_once_count_down_and_regeneration_kills_the_old_set() {
-    let instance = instance(&[]).await;
+/// Sam, a member who signed in and just set up an authenticator app (at
+/// `at`, early in a time step).
+async fn sam_with_authenticator(instance: &Instance) -> (WebClient, Enrolled, u64) {
     let mut owner = set_up(&instance.server).await;
     create_user(&mut owner, SAM, "member", SAM_PASSWORD).await;
     let mut sam = WebClient::new(&instance.server);
     sam.sign_in(SAM, SAM_PASSWORD).await;
     let at = early_in_step().await;
     let enrolled = enrol(&mut sam, at).await;
+    (sam, enrolled, at)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_codes_work_once_count_down_and_regeneration_kills_the_old_set() {
+    let instance = instance(&[]).await;
+    let (mut sam, enrolled, _) = sam_with_authenticator(&instance).await;
     let codes = &enrolled.backup_codes;
     assert!(codes.iter().all(|code| code.len() == 11 && code.as_bytes()[5] == b'-'));
 
@@ -303,12 +312,7 @@ async fn backup_codes_work_once_count_down_and_regeneration_kills_the_old_set() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_codes_of_every_factor_share_one_throttle() {
     let instance = instance(&[]).await;
-    let mut owner = set_up(&instance.server).await;
-    create_user(&mut owner, SAM, "member", SAM_PASSWORD).await;
-    let mut sam = WebClient::new(&instance.server);
-    sam.sign_in(SAM, SAM_PASSWORD).await;
-    let at = early_in_step().await;
-    let enrolled = enrol(&mut sam, at).await;
+    let (_, enrolled, at) = sam_with_authenticator(&instance).await;
 
     let mut client = WebClient::new(&instance.server);
     client.sign_in(SAM, SAM_PASSWORD).await;
@@ -336,6 +340,48 @@ async fn wrong_codes_of_every_factor_share_one_throttle() {
         .collect();
     assert_eq!(reasons.iter().filter(|reason| *reason == "wrong_code").count(), 5);
     assert_eq!(reasons.iter().filter(|reason| *reason == "throttled").count(), 1);
+}
+
+/// The routes that always need a recent strong authentication name it in
+/// their handler's signature (`Recent<G>`): a stale session is refused
+/// before anything else is read (the id, the body), and once confirmed,
+/// each goes on to its own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_that_always_need_a_step_up_ask_for_it_before_anything_else() {
+    use reqwest::Method;
+
+    let instance = instance(&[("WARDEN_STEP_UP_MAX_AGE_SECONDS", "1")]).await;
+    let mut owner = set_up(&instance.server).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let bad_policy = json!({ "enrolment_grace_seconds": "a week" });
+    let routes = [
+        (Method::DELETE, "/api/v1/mfa/totp", None, 404),
+        (Method::POST, "/api/v1/mfa/backup-codes", Some(json!({})), 409),
+        (Method::DELETE, "/api/v1/mfa/passkeys/no-such-passkey", None, 404),
+        (Method::PUT, "/api/v1/org/mfa-policy", Some(bad_policy), 422),
+        (Method::GET, "/api/v1/audit/export?format=jsonl", None, 200),
+        (
+            Method::POST,
+            "/api/v1/org/legal-holds/no-such-hold/release",
+            Some(json!({ "reason": "closed" })),
+            404,
+        ),
+    ];
+    for (method, path, body, _) in &routes {
+        let stale = owner.request(method.clone(), path, body.clone()).await;
+        assert_refused(&stale, 403, "reauthentication_required");
+    }
+    let confirmed = owner
+        .post(
+            "/api/v1/session/reauthenticate",
+            json!({ "password": warden_tests::web::OWNER_PASSWORD }),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    for (method, path, body, status) in routes {
+        let fresh = owner.request(method.clone(), path, body).await;
+        assert_eq!(fresh.status, status, "{method} {path}: {:?}", fresh.body);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -195,7 +195,16 @@ async fn archiving_moves_old_partitions_to_a_bundle_and_the_rest_stays_verifiabl
     // The operator's range hold blocks overlapping ranges.
     let placed = run(
         &env,
-        &["hold", "place", "--from", "70", "--to", "90", "--reason", "audit 2026"],
+        &[
+            "legal-hold",
+            "place",
+            "--from",
+            "70",
+            "--to",
+            "90",
+            "--reason",
+            "audit 2026",
+        ],
     );
     assert!(placed.ok, "{}", placed.err);
     let range_hold = placed.out.split_whitespace().nth(1).unwrap().to_string();

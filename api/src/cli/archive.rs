@@ -242,7 +242,7 @@ async fn read_range(
         for event in &events {
             directory.learn(event);
             if let Some(org) = org_of(event, &directory)
-                && let Some(hold) = retention.org_holds(&org).next()
+                && let Some(hold) = retention.org_legal_holds(&org).next()
             {
                 return Err(format!(
                     "refused: legal hold {} ({}) on org {org} covers event seq {}",

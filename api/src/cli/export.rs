@@ -109,7 +109,10 @@ pub(crate) async fn write_range_bundle(
         .await
         .map_err(|e| e.to_string())?;
     let root_at_to = writer.root_at(to).ok_or("the range ends after the log")?;
-    let mut write = |bytes: Vec<u8>| out.write_all(&bytes).map_err(|e| e.to_string());
+    let mut write = |line: Result<Vec<u8>, serde_json::Error>| {
+        let bytes = line.map_err(|e| format!("a bundle line could not be written: {e}"))?;
+        out.write_all(&bytes).map_err(|e| e.to_string())
+    };
     write(writer.header_line())?;
     let mut next = from;
     while next <= to {

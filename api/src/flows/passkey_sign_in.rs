@@ -14,9 +14,9 @@ use warden_projections::projection::read;
 
 use super::issued::{self, Issued};
 use super::new_id;
-use super::passkeys::{Challenge, challenge, check_assertion, open, options_json, relying_party};
+use super::passkeys::{Challenge, Unopened, challenge, check_assertion, open, options_json, relying_party};
 use super::{Lost, commit, commit_race, read as state_of, throttle};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use crate::web::Client;
 
@@ -84,8 +84,10 @@ pub async fn finish_sign_in(
         "passkey",
     )
     .await?;
+    // An expired ceremony says so (the user starts again); any other
+    // that does not open is a failed sign-in.
     let opened = match open(state, ceremony, None).await {
-        Err(error) if error.code == "ceremony_expired" => return Err(error),
+        Err(Unopened::Expired) => return Err(Unopened::Expired.into()),
         opened => opened.ok(),
     };
     let parsed = serde_json::from_value::<PublicKeyCredential>(credential.clone()).ok();
@@ -121,7 +123,10 @@ pub async fn finish_sign_in(
         };
         let event = sign_in::failed(&anonymous, Some(&user.id), &identifier, reason, "passkey");
         commit(state, vec![event]).await?;
-        return Err(ApiError::forbidden_code("account_disabled", "this account is disabled"));
+        return Err(ApiError::forbidden_code(
+            Code::AccountDisabled,
+            "this account is disabled",
+        ));
     }
     let factors = read(&state.models.mfa).factors(&user.id);
     let context = client.as_user(&user.id, &user.org);
@@ -165,7 +170,7 @@ fn check_email_length(email: &str) -> Result<(), ApiError> {
 fn invalid_passkey() -> ApiError {
     ApiError::new(
         axum::http::StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
+        Code::InvalidCredentials,
         "the passkey was not accepted for this account",
     )
 }

@@ -23,9 +23,8 @@ use warden_projections::projection::read;
 
 use super::issued::Issued;
 use super::mfa::{Enrolled, allowed_factors, check_enrollable, commit_enrolment, commit_verification, refuse};
-use super::step_up::require_recent_authentication;
 use super::{Lost, check_name, commit, key_service, new_id, throttle};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
@@ -54,7 +53,7 @@ pub(super) fn relying_party(state: &AppState) -> Result<&RelyingParty, ApiError>
     state.passkeys.as_deref().ok_or_else(|| {
         ApiError::new(
             axum::http::StatusCode::CONFLICT,
-            "passkeys_unavailable",
+            Code::PasskeysUnavailable,
             "passkeys need Warden's public_url to be a domain name (or webauthn_rp_id set)",
         )
     })
@@ -129,11 +128,11 @@ pub async fn finish_registration(
         .ok_or_else(wrong_ceremony)?
         .map_err(|refused| match refused {
             RegistrationRefused::NotAllowed(_) => ApiError::unprocessable(
-                "authenticator_not_allowed",
+                Code::AuthenticatorNotAllowed,
                 format!("the passkey was not accepted: {refused}"),
             ),
             RegistrationRefused::Invalid(error) => {
-                ApiError::unprocessable("passkey_refused", format!("the passkey was not accepted: {error}"))
+                ApiError::unprocessable(Code::PasskeyRefused, format!("the passkey was not accepted: {error}"))
             }
         })?;
     let name = check_name("name", name.unwrap_or("Passkey"))?;
@@ -157,7 +156,7 @@ pub async fn finish_registration(
         Err(Lost::Taken) => {
             return Err(ApiError::new(
                 axum::http::StatusCode::CONFLICT,
-                "passkey_taken",
+                Code::PasskeyTaken,
                 "this passkey is already registered, or this registration was already used",
             ));
         }
@@ -178,7 +177,7 @@ pub async fn start_verification(state: &AppState, current: &CurrentSession) -> R
     if !allowed_factors(current, &factors).contains(&Factor::Passkey) {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
-            "no_passkey",
+            Code::NoPasskey,
             "this account has no passkey",
         ));
     }
@@ -262,7 +261,6 @@ pub async fn remove(
     client: &Client,
     credential: &str,
 ) -> Result<(), ApiError> {
-    require_recent_authentication(state, current)?;
     let user = &current.user;
     let factors = read(&state.models.mfa).factors(&user.id);
     let passkey = factors.passkey(credential).ok_or_else(ApiError::not_found)?;
@@ -332,27 +330,45 @@ pub(super) async fn challenge(
     })
 }
 
+/// Why a ceremony state sent back by a browser was not opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unopened {
+    /// Warden's, but past its lifetime: the user starts again.
+    Expired,
+    /// Not sealed by Warden, or started by another session.
+    NotOurs,
+}
+
+impl From<Unopened> for ApiError {
+    fn from(unopened: Unopened) -> Self {
+        match unopened {
+            Unopened::Expired => ApiError::new(
+                axum::http::StatusCode::GONE,
+                Code::CeremonyExpired,
+                "the passkey request expired; start again",
+            ),
+            Unopened::NotOurs => wrong_ceremony(),
+        }
+    }
+}
+
 /// Opens a ceremony state sent back by a browser: sealed by Warden, not
 /// expired, and (when `session` is given) started by that session.
-pub(super) async fn open(state: &AppState, text: &str, session: Option<&str>) -> Result<Ceremony, ApiError> {
+pub(super) async fn open(state: &AppState, text: &str, session: Option<&str>) -> Result<Ceremony, Unopened> {
     let sealed: Sealed<Ceremony> = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text.trim())
         .ok()
         .and_then(|json| serde_json::from_slice(&json).ok())
-        .ok_or_else(wrong_ceremony)?;
+        .ok_or(Unopened::NotOurs)?;
     if sealed.subject != CEREMONY_KEY {
-        return Err(wrong_ceremony());
+        return Err(Unopened::NotOurs);
     }
-    let ceremony = state.data_keys.open(&sealed).await.map_err(|_| wrong_ceremony())?;
+    let ceremony = state.data_keys.open(&sealed).await.map_err(|_| Unopened::NotOurs)?;
     if ceremony.expires_at < Utc::now() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::GONE,
-            "ceremony_expired",
-            "the passkey request expired; start again",
-        ));
+        return Err(Unopened::Expired);
     }
     if session.is_some() && ceremony.session.as_deref() != session {
-        return Err(wrong_ceremony());
+        return Err(Unopened::NotOurs);
     }
     Ok(ceremony)
 }

@@ -18,7 +18,7 @@ use warden_projections::projection::read;
 use super::issued::{self, Issued};
 use super::password;
 use super::{check_name, check_new_password, new_id};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use crate::web::Client;
 
@@ -112,7 +112,7 @@ pub fn check_link(state: &AppState, token: &str) -> Result<u64, ApiError> {
     if setup.completed {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "setup_complete",
+            Code::SetupComplete,
             "setup is already complete",
         ));
     }
@@ -123,7 +123,7 @@ pub fn check_link(state: &AppState, token: &str) -> Result<u64, ApiError> {
         });
     if !valid {
         return Err(ApiError::forbidden_code(
-            "invalid_link",
+            Code::InvalidLink,
             "the setup link is invalid or expired; Warden prints the live link when it starts, and a new one once it expired",
         ));
     }

@@ -17,14 +17,10 @@ use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
 
-/// Refuses a sensitive action unless the session's last strong
-/// authentication is recent (`step_up_max_age_seconds`): a second factor
-/// for users who have one, the password for others.
-pub fn require_recent_authentication(state: &AppState, current: &CurrentSession) -> Result<(), ApiError> {
-    Ok(recent_authentication(state, current)?)
-}
-
-/// [`step_up::require`] on the request's session.
+/// [`step_up::require`] on the request's session: whether its last strong
+/// authentication is recent (`step_up_max_age_seconds`). Sensitive actions
+/// name it as a guard ([`crate::web::Recent`]); enrolment reads it as a
+/// fact of its decision.
 pub fn recent_authentication(state: &AppState, current: &CurrentSession) -> Result<(), step_up::Rejection> {
     let has_second_factor = read(&state.models.mfa)
         .of(&current.user.id)

@@ -100,7 +100,10 @@ pub async fn second_factor(state: &AppState, client: &Client, current: &CurrentS
         let session = super::read::session(current);
         let event = second_factor::failed(&client.caller(), &session, None, FactorFailure::Throttled);
         if let Err(error) = commit(state, vec![event]).await {
-            tracing::warn!(code = error.code, "a throttled second-factor attempt was not recorded");
+            tracing::warn!(
+                code = error.code.as_str(),
+                "a throttled second-factor attempt was not recorded"
+            );
         }
     }
     Err(ApiError::too_many_requests(

@@ -19,7 +19,7 @@ use warden_core::ledger::AppendError;
 use warden_core::{Event, NewEvent, Outcome};
 use warden_projections::projection::read;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::request_id::RequestId;
 use crate::state::AppState;
 use crate::web::Client;
@@ -175,12 +175,12 @@ async fn replay(state: &AppState, claim: &str, request: &NewEvent) -> Result<Opt
         // the key is a claim, and the request conflicts with its event).
         Some(_) => Err(ApiError::new(
             StatusCode::CONFLICT,
-            "idempotency_key_reused",
+            Code::IdempotencyKeyReused,
             "this Idempotency-Key was used for a different event; use a new key for a new event",
         )),
         None => Err(ApiError::new(
             StatusCode::CONFLICT,
-            "idempotency_key_reused",
+            Code::IdempotencyKeyReused,
             format!("this Idempotency-Key was used by event {seq}, which is no longer in the log (archived)"),
         )),
     }
@@ -248,7 +248,7 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<AppToken, ApiError
     if state.app_tokens.is_empty() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "disabled",
+            Code::Disabled,
             "application events are not enabled on this server",
         ));
     }

@@ -22,8 +22,8 @@ use warden_projections::audit::{AuditQuery, IpRange, KindPattern, Order};
 use crate::error::ApiError;
 use crate::flows::audit::{self, ExportFormat, Search};
 use crate::state::AppState;
-use crate::web::Client;
 use crate::web::session::AuditReader;
+use crate::web::{Client, Recent};
 
 /// Minutes either side of an event for its "same actor" drill-down.
 pub const DEFAULT_WINDOW_MINUTES: i64 = 15;
@@ -222,7 +222,7 @@ pub struct ExportParams {
 pub async fn export(
     State(state): State<AppState>,
     client: Client,
-    AuditReader(reader): AuditReader,
+    Recent(AuditReader(reader)): Recent<AuditReader>,
     Query(params): Query<ExportParams>,
 ) -> Result<Response, ApiError> {
     let format = match params.format.as_deref() {

@@ -15,7 +15,7 @@ use warden_core::auth::tokens::constant_time_eq;
 use warden_core::event::timestamp;
 use warden_projections::projection::read;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::flows::issued::Issued;
 use crate::flows::setup::SetupInput;
 use crate::flows::{self, account};
@@ -212,7 +212,7 @@ pub async fn forward(State(state): State<AppState>, request: Request) -> Result<
     let SignedIn(current) = SignedIn::from_request_parts(&mut parts, &state)
         .await
         .map_err(|error| match error.code {
-            "second_factor_required" | "enrolment_required" => ApiError::session_required(error.message),
+            Code::SecondFactorRequired | Code::EnrolmentRequired => ApiError::session_required(error.message),
             _ => error,
         })?;
     if forwarded_state_changing(&parts.headers) {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use warden_core::chain::published::{ConsistencyProof, PublishedCheckpoint};
 use warden_projections::projection::read;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::flows::checkpoints;
 use crate::state::AppState;
 use crate::web::json::Json;
@@ -73,7 +73,7 @@ pub async fn latest(
         .ok_or_else(|| {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
-                "not_found",
+                Code::NotFound,
                 "no checkpoint has been published yet",
             )
         })

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::flows::legal_holds;
 use crate::state::AppState;
 use crate::web::session::AuditReader;
-use crate::web::{Client, SignedIn};
+use crate::web::{Client, Recent, SignedIn};
 
 fn describe(hold: &Hold) -> Value {
     json!({
@@ -52,7 +52,7 @@ pub async fn place(
 pub async fn release(
     State(state): State<AppState>,
     client: Client,
-    SignedIn(current): SignedIn,
+    Recent(SignedIn(current)): Recent<SignedIn>,
     Path(id): Path<String>,
     Json(body): Json<ReasonBody>,
 ) -> Result<StatusCode, ApiError> {

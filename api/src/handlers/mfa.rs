@@ -22,7 +22,7 @@ use crate::flows::passkeys;
 use crate::flows::step_up;
 use crate::handlers::auth::signed_in;
 use crate::state::AppState;
-use crate::web::{AnySession, Client, Enrolling, SignedIn};
+use crate::web::{AnySession, Client, Enrolling, Recent, SignedIn};
 
 /// `GET /api/v1/mfa`: the user's factors (never their secrets).
 pub async fn factors(State(state): State<AppState>, Enrolling(current): Enrolling) -> Json<Value> {
@@ -131,7 +131,7 @@ fn with_session(state: &AppState, status: StatusCode, mut body: Value, session: 
 pub async fn remove_totp(
     State(state): State<AppState>,
     client: Client,
-    SignedIn(current): SignedIn,
+    Recent(SignedIn(current)): Recent<SignedIn>,
 ) -> Result<StatusCode, ApiError> {
     mfa::remove_totp(&state, &current, &client).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -141,7 +141,7 @@ pub async fn remove_totp(
 pub async fn regenerate_backup_codes(
     State(state): State<AppState>,
     client: Client,
-    SignedIn(current): SignedIn,
+    Recent(SignedIn(current)): Recent<SignedIn>,
 ) -> Result<Response, ApiError> {
     let issued = backup_codes::regenerate_backup_codes(&state, &current, &client).await?;
     Ok((StatusCode::CREATED, Json(describe_codes(&issued))).into_response())
@@ -338,7 +338,7 @@ pub async fn rename_passkey(
 pub async fn remove_passkey(
     State(state): State<AppState>,
     client: Client,
-    SignedIn(current): SignedIn,
+    Recent(SignedIn(current)): Recent<SignedIn>,
     Path(credential): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     passkeys::remove(&state, &current, &client, &credential).await?;

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::flows;
 use crate::state::AppState;
 use crate::web::session::UserManager;
-use crate::web::{Client, SignedIn};
+use crate::web::{Client, Recent, SignedIn};
 
 fn describe(org: &Org) -> Value {
     json!({
@@ -96,7 +96,7 @@ pub async fn mfa_policy(State(state): State<AppState>, SignedIn(current): Signed
 pub async fn change_mfa_policy(
     State(state): State<AppState>,
     client: Client,
-    UserManager(manager): UserManager,
+    Recent(UserManager(manager)): Recent<UserManager>,
     Json(body): Json<flows::org::MfaPolicyInput>,
 ) -> Result<Json<Value>, ApiError> {
     let org = flows::org::change_mfa_policy(&state, &manager, &client, body).await?;

@@ -13,6 +13,7 @@ use warden_core::commands::account::{Role, Status};
 use warden_projections::projection::read;
 
 use super::{Nav, NoticeQuery, PageManager, failed, notice, render, see_other};
+use crate::error::Code;
 use crate::flows::users::{self, NewUser};
 use crate::state::AppState;
 use crate::web::Client;
@@ -179,7 +180,7 @@ pub async fn change(
     .await;
     match result {
         Ok(_) => see_other("/admin/users?notice=user_changed"),
-        Err(error) if error.code == "reauthentication_required" => super::reauthenticate_first("/admin/users"),
+        Err(error) if error.code == Code::ReauthenticationRequired => super::reauthenticate_first("/admin/users"),
         Err(error) => failed(
             &error,
             &users_page(&state, &current, Some(error.message.clone()), None, None),

@@ -232,7 +232,7 @@ fn editor(current: &CurrentSession, rule_id: Option<String>, rule_json: String) 
 }
 
 fn pretty(value: &Value) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default()
+    format!("{value:#}")
 }
 
 #[derive(Deserialize)]

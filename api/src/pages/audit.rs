@@ -13,7 +13,8 @@ use warden_core::event::timestamp;
 use warden_core::{ActorKind, Event};
 use warden_projections::projection::read;
 
-use super::{Nav, PageSession, error_page, failed, reauthenticate_first, render};
+use super::confirmed::{Confirmed, ToThisRequest};
+use super::{Nav, PageSession, error_page, failed, render};
 use crate::error::ApiError;
 use crate::flows::audit::{self, ExportFormat, Search};
 use crate::handlers::audit::{DEFAULT_WINDOW_MINUTES, SearchParams, download, encode, related_queries};
@@ -390,7 +391,7 @@ pub async fn event(
         seq: event.seq,
         kind: event.kind.clone(),
         details,
-        data: serde_json::to_string_pretty(&event.data).unwrap_or_default(),
+        data: format!("{:#}", event.data),
         links,
     };
     render(StatusCode::OK, &page)
@@ -400,7 +401,7 @@ pub async fn event(
 pub async fn export(
     State(state): State<AppState>,
     client: Client,
-    PageAuditReader(reader): PageAuditReader,
+    Confirmed(PageAuditReader(reader), _): Confirmed<PageAuditReader, ToThisRequest>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     let request_id = client.request_id.clone();
@@ -416,14 +417,6 @@ pub async fn export(
     .await;
     match result {
         Ok((format, exporting)) => download(format, exporting),
-        Err(error) if error.code == "reauthentication_required" => {
-            let mut next = format!("/audit/export?format={}", encode(&format));
-            let rest = query_of(&filters);
-            if !rest.is_empty() {
-                next = format!("{next}&{rest}");
-            }
-            reauthenticate_first(&encode(&next))
-        }
         Err(error) => error_page(&error, &request_id),
     }
 }

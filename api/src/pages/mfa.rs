@@ -12,10 +12,8 @@ use warden_core::auth::password::Password;
 use warden_core::commands::mfa::Factor;
 use warden_projections::projection::read;
 
-use super::{
-    Nav, PageAnySession, PageEnrolling, PageSession, failed, local_path, notice, reauthenticate_first, render,
-    see_other,
-};
+use super::confirmed::{Confirmed, ToMfaSettings};
+use super::{Nav, PageAnySession, PageEnrolling, PageSession, failed, local_path, notice, render, see_other};
 use crate::error::ApiError;
 use crate::flows::backup_codes::{self, IssuedCodes};
 use crate::flows::issued::Issued;
@@ -239,19 +237,25 @@ pub async fn confirm(
 }
 
 /// `POST /settings/mfa/totp/remove`.
-pub async fn remove(State(state): State<AppState>, client: Client, PageSession(current): PageSession) -> Response {
+pub async fn remove(
+    State(state): State<AppState>,
+    client: Client,
+    Confirmed(PageSession(current), _): Confirmed<PageSession, ToMfaSettings>,
+) -> Response {
     match mfa::remove_totp(&state, &current, &client).await {
         Ok(()) => see_other("/settings/mfa?notice=totp_removed"),
-        Err(error) if error.code == "reauthentication_required" => reauthenticate_first("/settings/mfa"),
         Err(error) => show_settings(&state, &current, Some(&error), None).await,
     }
 }
 
 /// `POST /settings/mfa/backup-codes`: a new set, shown once.
-pub async fn regenerate(State(state): State<AppState>, client: Client, PageSession(current): PageSession) -> Response {
+pub async fn regenerate(
+    State(state): State<AppState>,
+    client: Client,
+    Confirmed(PageSession(current), _): Confirmed<PageSession, ToMfaSettings>,
+) -> Response {
     match backup_codes::regenerate_backup_codes(&state, &current, &client).await {
         Ok(issued) => codes_page(&current, &issued, None),
-        Err(error) if error.code == "reauthentication_required" => reauthenticate_first("/settings/mfa"),
         Err(error) => show_settings(&state, &current, Some(&error), None).await,
     }
 }
@@ -430,12 +434,11 @@ pub async fn rename_passkey(
 pub async fn remove_passkey(
     State(state): State<AppState>,
     client: Client,
-    PageSession(current): PageSession,
+    Confirmed(PageSession(current), _): Confirmed<PageSession, ToMfaSettings>,
     axum::extract::Path(credential): axum::extract::Path<String>,
 ) -> Response {
     match crate::flows::passkeys::remove(&state, &current, &client, &credential).await {
         Ok(()) => see_other("/settings/mfa?notice=passkey_removed"),
-        Err(error) if error.code == "reauthentication_required" => reauthenticate_first("/settings/mfa"),
         Err(error) => show_settings(&state, &current, Some(&error), None).await,
     }
 }

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod alert_rules;
 pub mod alerts;
 pub mod audit;
+pub mod confirmed;
 pub mod mfa;
 pub mod policy;
 pub mod qr;

@@ -9,7 +9,8 @@ use axum::response::Response;
 use warden_core::auth::mfa_policy::Method;
 use warden_core::commands::mfa::Factor;
 
-use super::{Nav, NoticeQuery, PageManager, failed, notice, reauthenticate_first, render, see_other};
+use super::confirmed::{Confirmed, ToMfaPolicy};
+use super::{Nav, NoticeQuery, PageManager, failed, notice, render, see_other};
 use crate::error::ApiError;
 use crate::flows::org::{self, MethodInput, MfaPolicyInput};
 use crate::state::AppState;
@@ -135,7 +136,7 @@ pub async fn view(
 pub async fn change(
     State(state): State<AppState>,
     client: Client,
-    PageManager(manager): PageManager,
+    Confirmed(PageManager(manager), _): Confirmed<PageManager, ToMfaPolicy>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let result = async {
@@ -145,7 +146,6 @@ pub async fn change(
     .await;
     match result {
         Ok(_) => see_other("/admin/mfa-policy?notice=policy_changed"),
-        Err(error) if error.code == "reauthentication_required" => reauthenticate_first("/admin/mfa-policy"),
         Err(error) => show(&state, &manager, Some(&error), None),
     }
 }

@@ -13,19 +13,19 @@ use warden_core::commands::session::{AccessDenied, access_denied};
 use super::Client;
 use super::client::ClientIp;
 use super::session::CurrentSession;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::request_id::RequestId;
 use crate::state::AppState;
 
 /// Refusals another event records: `csrf.refused` (`csrf_refused`),
 /// `login.failed` (`invalid_credentials`, `wrong_password`,
 /// `account_disabled`), `mfa.failed` (`invalid_code`).
-const RECORDED_ELSEWHERE: [&str; 5] = [
-    "csrf_refused",
-    "invalid_credentials",
-    "wrong_password",
-    "account_disabled",
-    "invalid_code",
+const RECORDED_ELSEWHERE: [Code; 5] = [
+    Code::CsrfRefused,
+    Code::InvalidCredentials,
+    Code::WrongPassword,
+    Code::AccountDisabled,
+    Code::InvalidCode,
 ];
 
 /// How often one client's (and user's) refusals of one code on one path

@@ -26,7 +26,7 @@ use warden_core::commands::session::{self as commands, CsrfRefused};
 
 use super::client::Client;
 use super::session::CurrentSession;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 
 pub const HEADER: &str = "x-csrf-token";
@@ -97,7 +97,7 @@ pub async fn require_token(State(state): State<AppState>, request: Request, next
     let Ok(bytes) = axum::body::to_bytes(body, FORM_MAX).await else {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            Code::PayloadTooLarge,
             "the form is too large",
         )
         .into_response();
@@ -162,7 +162,7 @@ pub(crate) async fn refuse(
         "wrong_token" => "the CSRF token does not belong to this session",
         _ => "a CSRF token is required (x-csrf-token header or csrf_token form field)",
     };
-    ApiError::new(StatusCode::FORBIDDEN, "csrf_refused", message).into_response()
+    ApiError::new(StatusCode::FORBIDDEN, Code::CsrfRefused, message).into_response()
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use warden_projections::sessions::Session;
 
 use super::client::Client;
 use super::cookie;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 
 /// Longest wait for this node's read models to reach the event that issued
@@ -279,14 +279,14 @@ impl FromRequestParts<AppState> for SignedIn {
 
 pub fn second_factor_required() -> ApiError {
     ApiError::forbidden_code(
-        "second_factor_required",
+        Code::SecondFactorRequired,
         "this sign-in is not complete: verify a second factor first (POST /api/v1/mfa/verify)",
     )
 }
 
 pub fn enrolment_required() -> ApiError {
     ApiError::forbidden_code(
-        "enrolment_required",
+        Code::EnrolmentRequired,
         "your organization requires a second factor: set one up first (POST /api/v1/mfa/totp or /api/v1/mfa/passkeys/register/start)",
     )
 }

@@ -156,8 +156,8 @@ catalogue! {
     audit::AUDIT_EXPORTED => audit::Exported, [],
 
     retention::LEDGER_ARCHIVED => retention::Archived, [RETENTION],
-    retention::LEGAL_HOLD_PLACED => retention::HoldPlaced, [RETENTION],
-    retention::LEGAL_HOLD_RELEASED => retention::HoldReleased, [RETENTION],
+    retention::LEGAL_HOLD_PLACED => retention::LegalHoldPlaced, [RETENTION],
+    retention::LEGAL_HOLD_RELEASED => retention::LegalHoldReleased, [RETENTION],
 
     checkpoint::LEDGER_CHECKPOINTED => crate::chain::published::PublishedCheckpoint, [CHECKPOINTS],
 

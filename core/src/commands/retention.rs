@@ -21,7 +21,7 @@ pub const LEGAL_HOLD_RELEASED: &str = "legal_hold.released";
 pub const RETENTION_SUBJECT: &str = Prefix::Retention.as_str();
 
 /// `legal_hold:<id>`.
-pub fn hold_subject(hold: &str) -> String {
+pub fn legal_hold_subject(hold: &str) -> String {
     subject(Prefix::LegalHold, hold)
 }
 
@@ -68,14 +68,14 @@ impl HoldScope {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HoldPlaced {
+pub struct LegalHoldPlaced {
     pub hold: String,
     pub scope: HoldScope,
     pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HoldReleased {
+pub struct LegalHoldReleased {
     pub hold: String,
     pub reason: String,
 }
@@ -87,17 +87,17 @@ pub fn archived(context: &Context, archived: &Archived, expected_version: u64) -
         .data(data(archived))
 }
 
-pub fn hold_placed(context: &Context, placed: &HoldPlaced) -> NewEvent {
+pub fn legal_hold_placed(context: &Context, placed: &LegalHoldPlaced) -> NewEvent {
     context
-        .event(LEGAL_HOLD_PLACED, hold_subject(&placed.hold))
+        .event(LEGAL_HOLD_PLACED, legal_hold_subject(&placed.hold))
         .expect_version(0)
         .data(data(placed))
 }
 
 /// Releases a hold whose subject is at `version` (as the read model saw it).
-pub fn hold_released(context: &Context, version: u64, released: &HoldReleased) -> NewEvent {
+pub fn legal_hold_released(context: &Context, version: u64, released: &LegalHoldReleased) -> NewEvent {
     context
-        .event(LEGAL_HOLD_RELEASED, hold_subject(&released.hold))
+        .event(LEGAL_HOLD_RELEASED, legal_hold_subject(&released.hold))
         .expect_version(version)
         .data(data(released))
 }

@@ -24,10 +24,12 @@ pub struct BundleWriter {
     key: Arc<ActiveKey>,
 }
 
-fn line(value: &impl serde::Serialize) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
+/// A bundle line: the value's JSON and a line feed. A value that does not
+/// serialize fails the bundle, never writes an empty line.
+fn line(value: &impl serde::Serialize) -> Result<Vec<u8>, serde_json::Error> {
+    let mut bytes = serde_json::to_vec(value)?;
     bytes.push(b'\n');
-    bytes
+    Ok(bytes)
 }
 
 impl BundleWriter {
@@ -151,12 +153,12 @@ impl BundleWriter {
         self.tree.root_at(size)
     }
 
-    pub fn header_line(&self) -> Vec<u8> {
+    pub fn header_line(&self) -> Result<Vec<u8>, serde_json::Error> {
         line(&self.header)
     }
 
     /// One event's line, with its inclusion proof when asked.
-    pub fn entry_line(&mut self, event: &Event, with_proof: bool) -> Vec<u8> {
+    pub fn entry_line(&mut self, event: &Event, with_proof: bool) -> Result<Vec<u8>, serde_json::Error> {
         let mark = self.marks.add(event);
         self.count += 1;
         let proof = if with_proof { self.tree.proof(event.seq) } else { None };
@@ -167,7 +169,7 @@ impl BundleWriter {
         })
     }
 
-    pub fn seal_line(&self) -> Vec<u8> {
+    pub fn seal_line(&self) -> Result<Vec<u8>, serde_json::Error> {
         let seal = Seal::sign(self.count, self.marks.current(), &self.key.key_id, &self.key.secret);
         line(&SealLine { seal })
     }

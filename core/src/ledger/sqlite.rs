@@ -307,7 +307,7 @@ impl LedgerStore for SqliteStore {
         if seqs.is_empty() {
             return Ok(Vec::new());
         }
-        let wanted = serde_json::to_string(seqs).unwrap_or_default();
+        let wanted = format!("[{}]", seqs.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
         let rows = sqlx::query(select_events!(
             "WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq"
         ))

@@ -277,9 +277,14 @@ impl AuditSink {
     /// Writes the directory beside the index (a new file, synced, then
     /// renamed into place) and returns its name and hash.
     fn write_directory(&self, position: u64) -> Result<DirectoryFile, AuditIndexError> {
-        let bytes = serde_json::to_vec(&self.directory).unwrap_or_default();
         let file = format!("directory-{position}.json");
         let path = self.dir.join(&file);
+        // A directory that does not serialize fails the commit: never an
+        // empty file that a restart would read as no directory.
+        let bytes = serde_json::to_vec(&self.directory).map_err(|error| AuditIndexError::Io {
+            path: path.clone(),
+            error: error.into(),
+        })?;
         let staging = self.dir.join(format!("{file}.tmp"));
         let io = |error| AuditIndexError::Io {
             path: path.clone(),
