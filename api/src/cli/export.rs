@@ -96,7 +96,7 @@ async fn bundle(
 /// before it. Returns the root of the log's first `to` events.
 pub(crate) async fn write_range_bundle(
     store: &dyn warden_core::ledger::LedgerStore,
-    key: std::sync::Arc<warden_core::keys::signing::ActiveKey>,
+    key: std::sync::Arc<warden_core::ledger::signer::ActiveKey>,
     from: u64,
     to: u64,
     out: &mut dyn Write,

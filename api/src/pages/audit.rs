@@ -14,13 +14,12 @@ use warden_core::{ActorKind, Event};
 use warden_projections::projection::read;
 
 use super::confirmed::{Confirmed, ToThisRequest};
-use super::{Nav, PageSession, error_page, failed, render};
+use super::{Nav, PageAuditReader, error_page, failed, render};
 use crate::error::ApiError;
 use crate::flows::audit::{self, ExportFormat, Search};
 use crate::handlers::audit::{DEFAULT_WINDOW_MINUTES, SearchParams, download, encode, related_queries};
 use crate::state::AppState;
 use crate::web::Client;
-use crate::web::session::CurrentSession;
 
 /// Events per console page.
 const PAGE: usize = 50;
@@ -37,28 +36,6 @@ const FILTERS: [(&str, &str); 10] = [
     ("request_id", "Request id"),
     ("q", "Words"),
 ];
-
-/// Extractor: a page session of an owner or auditor.
-pub struct PageAuditReader(pub CurrentSession);
-
-impl axum::extract::FromRequestParts<AppState> for PageAuditReader {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
-        let PageSession(current) = PageSession::from_request_parts(parts, state).await?;
-        if !current.user.role.reads_audit_trail() {
-            let request_id = parts
-                .extensions
-                .get::<crate::request_id::RequestId>()
-                .map_or("", |id| id.0.as_str());
-            return Err(error_page(
-                &ApiError::forbidden("only owners and auditors read the audit trail"),
-                request_id,
-            ));
-        }
-        Ok(PageAuditReader(current))
-    }
-}
 
 struct Field {
     name: &'static str,

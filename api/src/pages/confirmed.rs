@@ -9,8 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::Response;
 
-use super::audit::PageAuditReader;
-use super::{PageManager, PageSession, reauthenticate_first};
+use super::{PageAuditReader, PageManager, PageSession, reauthenticate_first};
 use crate::flows::step_up::recent_authentication;
 use crate::handlers::audit::encode;
 use crate::state::AppState;

@@ -204,6 +204,28 @@ impl FromRequestParts<AppState> for PageManager {
     }
 }
 
+/// Extractor: a page session of an owner or auditor.
+pub struct PageAuditReader(pub CurrentSession);
+
+impl FromRequestParts<AppState> for PageAuditReader {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let PageSession(current) = PageSession::from_request_parts(parts, state).await?;
+        if !current.user.role.reads_audit_trail() {
+            let request_id = parts
+                .extensions
+                .get::<crate::request_id::RequestId>()
+                .map_or("", |id| id.0.as_str());
+            return Err(error_page(
+                &ApiError::forbidden("only owners and auditors read the audit trail"),
+                request_id,
+            ));
+        }
+        Ok(PageAuditReader(current))
+    }
+}
+
 /// What the navigation bar shows.
 pub struct Nav {
     pub csrf_token: String,

@@ -5,12 +5,14 @@
 //! profile) and, in a later release, AWS KMS. Raw keys never leave this
 //! module except wrapped.
 
+mod data_keys;
 mod local;
 pub mod sealed;
 pub mod signing;
 
+pub use data_keys::{DataKeys, SealError};
 pub use local::LocalKms;
-pub use sealed::{DataKeys, SealError, Sealed};
+pub use sealed::Sealed;
 
 use async_trait::async_trait;
 use thiserror::Error;

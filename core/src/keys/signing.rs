@@ -6,43 +6,14 @@
 //! `signing_key.added` event on subject `ledger`, signed by the previous
 //! key (or, for the genesis event, by itself).
 
-use std::sync::{Arc, RwLock};
-
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::SigningKey;
 use thiserror::Error;
 
 use super::{Kms, KmsError, random_bytes};
 use crate::chain::{LEDGER_SUBJECT, SIGNING_KEY_ADDED, key_id, signing_key_added_data};
 use crate::event::{Actor, NewEvent};
+use crate::ledger::signer::ActiveKey;
 use crate::ledger::{AppendError, Ledger, LedgerError, StoredSigningKey};
-
-/// The key that signs new events.
-pub struct ActiveKey {
-    pub key_id: String,
-    pub secret: SigningKey,
-}
-
-impl ActiveKey {
-    pub fn public(&self) -> VerifyingKey {
-        self.secret.verifying_key()
-    }
-}
-
-/// The active key, shared by the writer and the code that rotates it.
-#[derive(Clone, Default)]
-pub struct Signer(Arc<RwLock<Option<Arc<ActiveKey>>>>);
-
-impl Signer {
-    pub fn current(&self) -> Option<Arc<ActiveKey>> {
-        self.0.read().ok().and_then(|guard| guard.clone())
-    }
-
-    fn install(&self, key: ActiveKey) {
-        if let Ok(mut guard) = self.0.write() {
-            *guard = Some(Arc::new(key));
-        }
-    }
-}
 
 #[derive(Debug, Error)]
 pub enum SigningError {

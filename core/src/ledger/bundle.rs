@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::signer::ActiveKey;
 use super::{LedgerError, LedgerStore};
 use crate::chain::bundle::{Announcement, BundleKey, Entry, FORMAT, Header, Marks, Seal, SealLine, Selection};
 use crate::chain::checkpoint::Checkpoint;
 use crate::chain::merkle::Tree;
 use crate::chain::{Digest, SIGNING_KEY_ADDED};
 use crate::event::{Event, now_micros, timestamp};
-use crate::keys::signing::ActiveKey;
 
 const READ_CHUNK: usize = 10_000;
 

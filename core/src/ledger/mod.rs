@@ -15,6 +15,7 @@ mod errors;
 pub mod postgres;
 mod rows;
 pub mod seal;
+pub mod signer;
 pub mod sqlite;
 mod store;
 pub mod verify;
@@ -29,9 +30,9 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 
+use self::signer::Signer;
 use crate::chain::{LEDGER_SUBJECT, SIGNING_KEY_ADDED, canonical};
 use crate::event::{Event, NewEvent, valid_kind};
-use crate::keys::signing::Signer;
 use breaker::{Admission, Breaker};
 use writer::{Request, Writer};
 

@@ -7,10 +7,10 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use super::signer::ActiveKey;
 use super::{AppendError, Head};
 use crate::chain::{self, Envelope, SIGNING_KEY_ADDED};
 use crate::event::{Event, NewEvent, UniqueClaim, now_micros};
-use crate::keys::signing::ActiveKey;
 
 pub struct SealInput<'a> {
     pub requests: &'a [Vec<NewEvent>],

@@ -8,10 +8,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::breaker::{Admission, Breaker};
 use super::seal::SealInput;
+use super::signer::Signer;
 use super::store::raise;
 use super::{AppendError, LedgerStore, MAX_BATCH_EVENTS};
 use crate::event::{Event, NewEvent};
-use crate::keys::signing::Signer;
 
 pub(super) struct Request {
     pub events: Vec<NewEvent>,
