@@ -41,6 +41,30 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
+/// What a production node runs on: a fresh database, a NATS stream, and
+/// a data directory, with the environment that names them.
+pub struct Production {
+    pub database: TestDatabase,
+    pub stream: TestStream,
+    pub dir: tempfile::TempDir,
+    pub env: process::NodeEnv,
+}
+
+impl Production {
+    pub async fn new() -> Production {
+        let database = TestDatabase::create().await;
+        let stream = TestStream::new();
+        let dir = tempfile::tempdir().unwrap();
+        let env = process::NodeEnv::production(dir.path(), &database.url, &stream.url, &stream.prefix);
+        Production {
+            database,
+            stream,
+            dir,
+            env,
+        }
+    }
+}
+
 /// A throwaway PostgreSQL database, dropped when this is dropped.
 pub struct TestDatabase {
     pub name: String,

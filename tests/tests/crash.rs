@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use warden_core::ledger::LedgerStore;
 use warden_core::ledger::sqlite::SqliteStore;
 use warden_tests::process::{NodeEnv, Server, TOKEN, append_load};
-use warden_tests::{TestDatabase, TestStream, assert_log_keeps, assert_stream_complete};
+use warden_tests::{Production, assert_log_keeps, assert_stream_complete};
 
 /// Runs `writers` load tasks against `url` for `duration`; returns the
 /// acknowledged (seq, hash) pairs and a way to stop early.
@@ -51,10 +51,12 @@ async fn applied(server: &Server) -> (u64, Option<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn production_kill_9_under_load_loses_nothing_acknowledged() {
-    let database = TestDatabase::create().await;
-    let stream = TestStream::new();
-    let dir = tempfile::tempdir().unwrap();
-    let env = NodeEnv::production(dir.path(), &database.url, &stream.url, &stream.prefix);
+    let Production {
+        database,
+        stream,
+        dir: _dir,
+        env,
+    } = Production::new().await;
     let mut server = Server::start(&env, "first").await;
     let url = server.url.clone();
     let acknowledged = load_for(&url, 8, async {

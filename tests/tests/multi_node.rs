@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use warden_tests::process::{NodeEnv, Server, TOKEN, append_load};
-use warden_tests::{TestDatabase, TestStream, assert_log_keeps, assert_stream_complete};
+use warden_tests::{Production, TestDatabase, assert_log_keeps, assert_stream_complete};
 
 async fn leader(server: &Server) -> bool {
     let text = reqwest::get(format!("{}/metrics", server.url))
@@ -22,11 +22,13 @@ async fn leader(server: &Server) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_many_writers_one_chain() {
-    let database = TestDatabase::create().await;
-    let stream = TestStream::new();
-    let dir = tempfile::tempdir().unwrap();
     // Both nodes share the database, the stream and the KMS master key.
-    let env = NodeEnv::production(dir.path(), &database.url, &stream.url, &stream.prefix);
+    let Production {
+        database,
+        stream,
+        dir: _dir,
+        env,
+    } = Production::new().await;
     let (a, b) = tokio::join!(Server::start(&env, "a"), Server::start(&env, "b"));
     let (stop, stopped) = watch::channel(false);
     let tasks: Vec<_> = (0..16)

@@ -7,20 +7,19 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use warden_tests::process::{NodeEnv, Server};
+use warden_tests::Production;
+use warden_tests::process::Server;
 use warden_tests::web::{WebClient, create_user, set_up};
-use warden_tests::{TestDatabase, TestStream};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sessions_are_shared_and_revocations_reach_every_node_within_a_second() {
-    let database = TestDatabase::create().await;
-    let stream = TestStream::new();
-    let dir = tempfile::tempdir().unwrap();
-    let env = NodeEnv::production(dir.path(), &database.url, &stream.url, &stream.prefix);
+    // Held to the end: the database, stream and directory live as long.
+    let production = Production::new().await;
+    let env = &production.env;
     // A starts alone so that the setup link it printed is the live one.
-    let a = Server::start(&env, "a").await;
+    let a = Server::start(env, "a").await;
     let mut owner = set_up(&a).await;
-    let b = Server::start(&env, "b").await;
+    let b = Server::start(env, "b").await;
     assert!(b.setup_link().is_none(), "setup is complete: no link on B");
     create_user(&mut owner, "nina@acme.test", "member", "winter garden lights 7").await;
 

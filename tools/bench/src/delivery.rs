@@ -76,29 +76,17 @@ async fn measure(warden: &Path, seconds: u64, production: bool) -> Row {
     let csrf = owner["csrf_token"].as_str().unwrap_or_default().to_string();
     let http = reqwest::Client::new();
     let api = |path: &str| format!("{}{path}", node.url);
-    let org: Value = http
-        .get(api("/api/v1/org"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let org = json_of(http.get(api("/api/v1/org")).header("cookie", &cookie)).await;
     let org = org["id"].as_str().unwrap().to_string();
 
     let receiver = WebhookReceiver::start().await;
-    let endpoint: Value = http
-        .post(api("/api/v1/webhook-endpoints"))
-        .header("cookie", &cookie)
-        .header("x-csrf-token", &csrf)
-        .json(&json!({"url": receiver.url()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let endpoint = json_of(
+        http.post(api("/api/v1/webhook-endpoints"))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"url": receiver.url()})),
+    )
+    .await;
     receiver.set_secret(endpoint["secret"].as_str().unwrap());
     let rule = http
         .post(api("/api/v1/alert-rules"))
@@ -179,4 +167,9 @@ async fn measure(warden: &Path, seconds: u64, production: bool) -> Row {
         p99: percentile(0.99),
         max: *latencies.last().unwrap(),
     }
+}
+
+/// The JSON answer to a request the bench cannot go on without.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }

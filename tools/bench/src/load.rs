@@ -184,21 +184,10 @@ pub async fn memory_row(target: &Target, warden: &std::path::Path) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let ready = started.elapsed().as_secs_f64();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|line| line.starts_with(name))
-            .and_then(|line| line.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map(|kb| kb / 1024.0)
-            .unwrap_or(f64::NAN)
-    };
+    let (rss, peak) = crate::sessions::rss_mib(child.id());
     println!(
-        "\n`warden serve` on the {} log: ready after {ready:.1} s (replay included); RSS {:.0} MiB, peak {:.0} MiB",
+        "\n`warden serve` on the {} log: ready after {ready:.1} s (replay included); RSS {rss:.0} MiB, peak {peak:.0} MiB",
         target.name,
-        field("VmRSS:"),
-        field("VmHWM:")
     );
     let _ = child.kill();
     let _ = child.wait();

@@ -76,16 +76,7 @@ impl Node {
     }
 
     pub(crate) fn rss_mib(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|line| line.starts_with(name))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-                .map_or(f64::NAN, |kb| kb / 1024.0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
+        rss_mib(self.child.id())
     }
 
     pub(crate) fn stop(mut self) {
@@ -383,4 +374,19 @@ async fn add_sessions(dir: &Path, user: &str, org: &str, count: u64) {
         ledger.append(batch).await.unwrap();
     }
     ledger.flush(Duration::from_secs(30)).await;
+}
+
+/// A process's resident memory and its peak, in MiB (NaN where
+/// `/proc/<pid>/status` does not say).
+pub(crate) fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }
