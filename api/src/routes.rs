@@ -276,7 +276,10 @@ pub fn router(state: AppState) -> Router {
             sessionless = sessionless.route(route.path, route.handlers);
             continue;
         }
-        let handlers = if route.token_exempt {
+        // The token check stands only before routes that change state:
+        // a read-only route is not wrapped (a layer costs every request).
+        let changes_state = route.methods.iter().any(csrf::state_changing);
+        let handlers = if route.token_exempt || !changes_state {
             route.handlers
         } else {
             route
