@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use warden_tests::mfa::{Enrolled, early_in_step, enrol, oathtool, wrong};
 use warden_tests::web::{
-    Instance, WebClient, assert_refused, create_user, events, head, instance, kinds_after, set_up,
+    Forms, Instance, WebClient, assert_refused, create_user, events, head, instance, kinds_after, location, set_up,
 };
 
 const SAM: &str = "sam@acme.test";
@@ -371,6 +371,23 @@ async fn routes_that_always_need_a_step_up_ask_for_it_before_anything_else() {
         let stale = owner.request(method.clone(), path, body.clone()).await;
         assert_refused(&stale, 403, "reauthentication_required");
     }
+    // The pages send a stale session to "Confirm it's you", and back: to
+    // the form's page, or to the very link (an export runs again).
+    let pages = Forms::new(&instance.server);
+    let cookie = owner.cookie.clone().unwrap();
+    let csrf = owner.csrf.clone().unwrap();
+    let policy = pages
+        .post("/admin/mfa-policy", Some(&cookie), &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(
+        location(&policy),
+        "/settings/reauthenticate?next=/admin/mfa-policy&notice=reauthenticate"
+    );
+    let export = pages.get("/audit/export?format=csv&kind=login.*", Some(&cookie)).await;
+    assert_eq!(
+        location(&export),
+        "/settings/reauthenticate?next=%2Faudit%2Fexport%3Fformat%3Dcsv%26kind%3Dlogin.%2A&notice=reauthenticate"
+    );
     let confirmed = owner
         .post(
             "/api/v1/session/reauthenticate",
