@@ -227,8 +227,8 @@ pub fn table() -> Vec<Route> {
         page("/settings/mfa/passkeys/{credential}/rename").post(pages::mfa::rename_passkey),
         page("/settings/mfa/passkeys/{credential}/remove").post(pages::mfa::remove_passkey),
         page("/settings/reauthenticate")
-            .get(pages::mfa::reauthenticate)
-            .post(pages::mfa::reauthenticate_submit),
+            .get(pages::reauthenticate::page)
+            .post(pages::reauthenticate::submit),
         page("/admin/users").get(pages::admin::list).post(pages::admin::create),
         page("/admin/mfa-policy")
             .get(pages::policy::view)

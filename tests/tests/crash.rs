@@ -51,13 +51,9 @@ async fn applied(server: &Server) -> (u64, Option<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn production_kill_9_under_load_loses_nothing_acknowledged() {
-    let Production {
-        database,
-        stream,
-        dir: _dir,
-        env,
-    } = Production::new().await;
-    let mut server = Server::start(&env, "first").await;
+    let production = Production::new().await;
+    let env = &production.env;
+    let mut server = Server::start(env, "first").await;
     let url = server.url.clone();
     let acknowledged = load_for(&url, 8, async {
         tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -70,8 +66,8 @@ async fn production_kill_9_under_load_loses_nothing_acknowledged() {
         acknowledged.len()
     );
 
-    let server = Server::start(&env, "second").await;
-    let store = database.store().await;
+    let server = Server::start(env, "second").await;
+    let store = production.database.store().await;
     let log = read_all(store.as_ref()).await;
     assert_log_keeps(&acknowledged, &log);
     let head = log.len() as u64;
@@ -83,7 +79,7 @@ async fn production_kill_9_under_load_loses_nothing_acknowledged() {
     );
 
     // The relay resumes: the stream holds every seq exactly once.
-    assert_stream_complete(&stream.url, &stream.prefix, head, || server.log()).await;
+    assert_stream_complete(&production.stream.url, &production.stream.prefix, head, || server.log()).await;
     // The read models continue from their snapshot without a gap.
     assert!(server.log().contains("read models caught up"));
     let (position, failure) = applied(&server).await;

@@ -23,13 +23,9 @@ async fn leader(server: &Server) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_many_writers_one_chain() {
     // Both nodes share the database, the stream and the KMS master key.
-    let Production {
-        database,
-        stream,
-        dir: _dir,
-        env,
-    } = Production::new().await;
-    let (a, b) = tokio::join!(Server::start(&env, "a"), Server::start(&env, "b"));
+    let production = Production::new().await;
+    let env = &production.env;
+    let (a, b) = tokio::join!(Server::start(env, "a"), Server::start(env, "b"));
     let (stop, stopped) = watch::channel(false);
     let tasks: Vec<_> = (0..16)
         .map(|i| {
@@ -45,7 +41,7 @@ async fn two_nodes_many_writers_one_chain() {
     }
     assert!(acknowledged.len() > 200, "{}", acknowledged.len());
 
-    let store = database.store().await;
+    let store = production.database.store().await;
     let log = warden_core::ledger::LedgerStore::read(store.as_ref(), 1, 10_000_000)
         .await
         .unwrap();
@@ -58,7 +54,10 @@ async fn two_nodes_many_writers_one_chain() {
         String::from_utf8_lossy(&verified.stdout)
     );
 
-    assert_stream_complete(&stream.url, &stream.prefix, head, || a.log() + &b.log()).await;
+    assert_stream_complete(&production.stream.url, &production.stream.prefix, head, || {
+        a.log() + &b.log()
+    })
+    .await;
     assert_ne!(leader(&a).await, leader(&b).await, "exactly one node relays");
 }
 

@@ -12,6 +12,7 @@ pub mod confirmed;
 pub mod mfa;
 pub mod policy;
 pub mod qr;
+pub mod reauthenticate;
 pub mod settings;
 pub mod sign_in;
 
@@ -20,9 +21,12 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use warden_core::commands::account::Role;
 
 use crate::error::ApiError;
+use crate::flows::issued::Issued;
 use crate::state::AppState;
+use crate::web::cookie;
 use crate::web::session::{CurrentSession, SessionProblem};
 
 /// A rendered page with a status.
@@ -189,17 +193,7 @@ impl FromRequestParts<AppState> for PageManager {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let PageSession(current) = PageSession::from_request_parts(parts, state).await?;
-        if !current.user.role.manages_users() {
-            let request_id = parts
-                .extensions
-                .get::<crate::request_id::RequestId>()
-                .map_or("", |id| id.0.as_str());
-            return Err(error_page(
-                &ApiError::forbidden("only owners and admins manage users"),
-                request_id,
-            ));
-        }
+        let current = page_session_of(parts, state, Role::manages_users, "only owners and admins manage users").await?;
         Ok(PageManager(current))
     }
 }
@@ -211,19 +205,33 @@ impl FromRequestParts<AppState> for PageAuditReader {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let PageSession(current) = PageSession::from_request_parts(parts, state).await?;
-        if !current.user.role.reads_audit_trail() {
-            let request_id = parts
-                .extensions
-                .get::<crate::request_id::RequestId>()
-                .map_or("", |id| id.0.as_str());
-            return Err(error_page(
-                &ApiError::forbidden("only owners and auditors read the audit trail"),
-                request_id,
-            ));
-        }
+        let current = page_session_of(
+            parts,
+            state,
+            Role::reads_audit_trail,
+            "only owners and auditors read the audit trail",
+        )
+        .await?;
         Ok(PageAuditReader(current))
     }
+}
+
+/// A page session whose role `allows`, else a 403 page saying `refusal`.
+async fn page_session_of(
+    parts: &mut Parts,
+    state: &AppState,
+    allows: fn(Role) -> bool,
+    refusal: &'static str,
+) -> Result<CurrentSession, Response> {
+    let PageSession(current) = PageSession::from_request_parts(parts, state).await?;
+    if allows(current.user.role) {
+        return Ok(current);
+    }
+    let request_id = parts
+        .extensions
+        .get::<crate::request_id::RequestId>()
+        .map_or("", |id| id.0.as_str());
+    Err(error_page(&ApiError::forbidden(refusal), request_id))
 }
 
 /// What the navigation bar shows.
@@ -283,6 +291,15 @@ pub fn notice(code: Option<&str>) -> Option<String> {
         _ => return None,
     };
     Some(text.to_string())
+}
+
+/// `response` with the cookie of `session` (a new or completed session).
+pub(crate) fn with_cookie(state: &AppState, session: &Issued, mut response: Response) -> Response {
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie::issue(&state.web, &session.cookie, session.expires_at),
+    );
+    response
 }
 
 #[cfg(test)]
