@@ -19,8 +19,8 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::error::ApiError;
 use crate::handlers::{
-    alerts, app_events, audit, audit_keys, auth, checkpoints, health, legal_holds, mfa, openapi, org, prometheus,
-    sessions, users, webhook_endpoints,
+    alerts, api_keys, app_events, audit, audit_keys, auth, checkpoints, health, legal_holds, mfa, openapi, org,
+    prometheus, sessions, users, webhook_endpoints,
 };
 use crate::pages;
 use crate::request_id;
@@ -192,6 +192,14 @@ pub fn table() -> Vec<Route> {
             .get(webhook_endpoints::list)
             .post(webhook_endpoints::create),
         api("/api/v1/webhook-endpoints/{id}").delete(webhook_endpoints::remove),
+        api("/api/v1/keys").get(api_keys::list).post(api_keys::create),
+        api("/api/v1/keys/verify")
+            .sessionless()
+            .token_exempt()
+            .post(api_keys::verify),
+        api("/api/v1/keys/{id}").get(api_keys::get).patch(api_keys::change),
+        api("/api/v1/keys/{id}/rotate").post(api_keys::rotate),
+        api("/api/v1/keys/{id}/revoke").post(api_keys::revoke),
         api("/api/v1/users").get(users::list).post(users::create),
         api("/api/v1/users/{id}").patch(users::change),
         api("/api/v1/users/{id}/sessions").delete(users::revoke_sessions),

@@ -30,6 +30,8 @@ pub enum ServeError {
     Token { name: String, path: String, reason: String },
     #[error("passwords: {0}")]
     Passwords(String),
+    #[error("API keys: {0}")]
+    ApiKeys(String),
 }
 
 /// Installs the process-wide Prometheus recorder (once).
@@ -191,8 +193,10 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
             email: config.alerting.delivery.email.is_some(),
             webhook_private_addresses: config.alerting.webhook_private_addresses,
         },
+        keys: Arc::new(key_checker(&node).await?),
     });
     announce_setup(&state).await;
+    let usage = tokio::spawn(crate::flows::key_check::flush_usage(state.clone()));
     tracing::info!(%address, profile = ?profile_name(&config), "warden listening on http://{address}");
     tracing::info!(
         max_connections = config.connections.max_connections,
@@ -201,12 +205,15 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
     );
     crate::connections::serve(
         listener,
-        router(state),
+        router(state.clone()),
         config.connections,
         shutdown_signal(),
         config.shutdown_grace,
     )
     .await;
+    // The minute under way is recorded too: every use answered is counted.
+    usage.abort();
+    state.keys.flush(&state, true).await;
     node.stop().await;
     tracing::info!("stopped");
     Ok(())
@@ -282,6 +289,18 @@ async fn warm_refusal_timing(hashing: &PasswordHashing, node: &Node) {
 const DECOY_SUBJECT: &str = "decoy:password";
 /// The data key that doubles as the sign-in identifier key.
 const IDENTIFIER_KEY_SUBJECT: &str = "secret:login-identifier";
+/// The data key the API keys' digests are keyed with.
+const API_KEY_DIGEST_SUBJECT: &str = "secret:api-key-digest";
+
+async fn key_checker(node: &Node) -> Result<crate::flows::key_check::KeyChecker, ServeError> {
+    let data_key = node
+        .data_keys
+        .secret(API_KEY_DIGEST_SUBJECT)
+        .await
+        .map_err(|error| ServeError::ApiKeys(format!("cannot load the key digest key: {error}")))?;
+    let hash_key = warden_core::auth::api_key::format::HashKey::from_data_key(&data_key);
+    Ok(crate::flows::key_check::KeyChecker::new(hash_key))
+}
 
 /// On an instance without an org yet, issues the one-time setup link and
 /// prints it on standard output (not in the log: it is a secret).

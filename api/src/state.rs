@@ -55,6 +55,8 @@ pub struct Shared {
     /// Rate of refusal events (throttled sign-ins, CSRF refusals).
     pub refusals: Arc<crate::web::limits::Sampler>,
     pub alerting: AlertSettings,
+    /// API-key verification: the digest key, the node's counters.
+    pub keys: Arc<crate::flows::key_check::KeyChecker>,
 }
 
 /// What the API checks alert recipients against.

@@ -21,6 +21,7 @@ pub mod event;
 pub mod export;
 pub mod keys;
 pub mod ledger;
+pub mod net;
 pub mod strict_json;
 
 pub use event::{Actor, ActorKind, Event, NewEvent, Outcome};

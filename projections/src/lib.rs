@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod api_keys;
 pub mod audit;
 pub mod checkpoints;
 pub mod deliveries;
@@ -37,6 +38,7 @@ pub struct ReadModels {
     pub alerts: Shared<alerts::Alerts>,
     pub deliveries: Shared<deliveries::Deliveries>,
     pub checkpoints: Shared<checkpoints::Checkpoints>,
+    pub api_keys: Shared<api_keys::ApiKeys>,
 }
 
 impl ReadModels {
@@ -60,6 +62,7 @@ impl ReadModels {
             Box::new(SlotOf::new(Arc::clone(&self.alerts))),
             Box::new(SlotOf::new(Arc::clone(&self.deliveries))),
             Box::new(SlotOf::new(Arc::clone(&self.checkpoints))),
+            Box::new(SlotOf::new(Arc::clone(&self.api_keys))),
         ]
     }
 }

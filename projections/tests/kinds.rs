@@ -23,6 +23,7 @@ use warden_core::event::{Actor, Event, NewEvent};
 use warden_projections::Projection;
 use warden_projections::accounts::Accounts;
 use warden_projections::alerts::Alerts;
+use warden_projections::api_keys::ApiKeys;
 use warden_projections::checkpoints::Checkpoints;
 use warden_projections::deliveries::Deliveries;
 use warden_projections::mfa::Mfa;
@@ -60,6 +61,8 @@ fn usual_subject(kind: &str) -> String {
         "alert_rule" => Prefix::AlertRule,
         "alert" => Prefix::Alert,
         "webhook_endpoint" => Prefix::WebhookEndpoint,
+        "api_key" if kind == "api_key.used" || kind == "api_key.refused" => Prefix::ApiKeyUse,
+        "api_key" => Prefix::ApiKey,
         "ledger" if kind == "ledger.checkpointed" => Prefix::Checkpoints,
         _ => Prefix::Ledger,
     };
@@ -125,6 +128,7 @@ fn every_read_model_reads_only_what_the_catalogue_names() {
         (Checkpoints::NAME, unnamed_kinds::<Checkpoints>()),
         (Alerts::NAME, unnamed_kinds::<Alerts>()),
         (Deliveries::NAME, unnamed_kinds::<Deliveries>()),
+        (ApiKeys::NAME, unnamed_kinds::<ApiKeys>()),
     ];
     let names: Vec<&str> = found.iter().map(|(name, _)| *name).collect();
     assert_eq!(

@@ -569,24 +569,6 @@ mod tests {
     }
 
     #[test]
-    fn address_ranges() {
-        let net = IpNet::parse("10.0.0.0/8").unwrap();
-        assert!(net.contains("10.1.2.3".parse().unwrap()));
-        assert!(!net.contains("11.0.0.1".parse().unwrap()));
-        assert!(net.contains("::ffff:10.0.0.1".parse().unwrap()), "IPv4-mapped IPv6");
-        let one = IpNet::parse("127.0.0.1").unwrap();
-        assert!(one.contains("127.0.0.1".parse().unwrap()));
-        assert!(!one.contains("127.0.0.2".parse().unwrap()));
-        let v6 = IpNet::parse("fd00::/8").unwrap();
-        assert!(v6.contains("fd12::1".parse().unwrap()));
-        assert!(!v6.contains("10.0.0.1".parse().unwrap()));
-        assert!(IpNet::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
-        for bad in ["10.0.0.0/33", "nowhere", "10.0.0.0/x", ""] {
-            assert!(IpNet::parse(bad).is_none(), "{bad}");
-        }
-    }
-
-    #[test]
     fn unknown_file_keys_are_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("warden.toml");

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use warden_core::commands::org::SessionPolicy;
+pub use warden_core::net::IpNet;
 
 use super::{ConfigError, FileSettings, Settings, invalid};
 
@@ -97,47 +98,6 @@ fn items(flag: &Option<String>, filed: &[String]) -> Vec<String> {
             .map(String::from)
             .collect(),
         None => filed.to_vec(),
-    }
-}
-
-/// An address range: `10.0.0.0/8`, `fd00::/8`, or one address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    address: std::net::IpAddr,
-    prefix: u8,
-}
-
-impl IpNet {
-    pub fn parse(text: &str) -> Option<IpNet> {
-        let (address, prefix) = match text.split_once('/') {
-            Some((address, prefix)) => (address.parse().ok()?, Some(prefix.parse::<u8>().ok()?)),
-            None => (text.parse().ok()?, None),
-        };
-        let max = match address {
-            std::net::IpAddr::V4(_) => 32,
-            std::net::IpAddr::V6(_) => 128,
-        };
-        let prefix = prefix.unwrap_or(max);
-        (prefix <= max).then_some(IpNet { address, prefix })
-    }
-
-    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
-        let bits = |ip: std::net::IpAddr| -> (u128, u8) {
-            match ip {
-                std::net::IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, 32),
-                std::net::IpAddr::V6(v6) => (u128::from(v6), 128),
-            }
-        };
-        let ((net, width), (candidate, candidate_width)) = (bits(self.address), bits(ip.to_canonical()));
-        if width != candidate_width {
-            return false;
-        }
-        let mask = if self.prefix == 0 {
-            0
-        } else {
-            u128::MAX << (128 - u32::from(self.prefix))
-        };
-        net & mask == candidate & mask
     }
 }
 

@@ -82,6 +82,10 @@ codes! {
     EventNotFound = "event_not_found",
     TooManyEndpoints = "too_many_endpoints",
     EndpointInUse = "endpoint_in_use",
+    // API keys.
+    KeyRevoked = "key_revoked",
+    TooManyKeys = "too_many_keys",
+    InvalidKeySettings = "invalid_key_settings",
 }
 
 impl std::fmt::Display for Code {

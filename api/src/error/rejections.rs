@@ -2,6 +2,7 @@
 //! decisions become HTTP answers: status, code and message.
 
 use axum::http::StatusCode;
+use warden_core::auth::api_key::manage;
 use warden_core::auth::role_grants::GrantRefusal;
 use warden_core::auth::sign_in::{MethodNotAllowed, password};
 use warden_core::auth::{enrolment, password_change, second_factor, step_up, users};
@@ -142,6 +143,30 @@ impl From<enrolment::Rejection> for ApiError {
                 "no authenticator is being set up; start again",
             ),
             enrolment::Rejection::InvalidCode => second_factor::Rejection::InvalidCode.into(),
+        }
+    }
+}
+
+impl From<manage::Rejection> for ApiError {
+    fn from(rejection: manage::Rejection) -> Self {
+        match rejection {
+            manage::Rejection::NotFound => ApiError::not_found(),
+            manage::Rejection::Revoked => ApiError::new(
+                StatusCode::CONFLICT,
+                Code::KeyRevoked,
+                "this key is revoked: it cannot change or rotate; create a new one",
+            ),
+            manage::Rejection::TooManyKeys => ApiError::new(
+                StatusCode::CONFLICT,
+                Code::TooManyKeys,
+                format!(
+                    "an org has at most {} keys; revoked keys count too",
+                    manage::MAX_KEYS_PER_ORG
+                ),
+            ),
+            manage::Rejection::Invalid { field, message } => {
+                ApiError::unprocessable(Code::InvalidKeySettings, format!("{field}: {message}"))
+            }
         }
     }
 }

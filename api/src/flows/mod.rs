@@ -7,10 +7,13 @@
 pub mod account;
 pub mod alert_delivery;
 pub mod alerts;
+pub mod api_keys;
 pub mod audit;
 pub mod backup_codes;
 pub mod checkpoints;
 pub mod issued;
+pub mod key_check;
+pub mod key_usage;
 pub mod legal_holds;
 pub mod mfa;
 pub mod org;

@@ -1,6 +1,7 @@
 //! Request handlers, one module per resource.
 
 pub mod alerts;
+pub mod api_keys;
 pub mod app_events;
 pub mod audit;
 pub mod audit_keys;

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::commands::session::{Assurance, Pending};
 use crate::event::NewEvent;
 
+pub mod api_key;
 pub mod backup_codes;
 pub mod device;
 pub mod enrolment;

@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-use super::{account, alert, audit, checkpoint, import, mfa, org, retention, session, setup, webhook_endpoint};
+use super::{
+    account, alert, api_key, audit, checkpoint, import, mfa, org, retention, session, setup, webhook_endpoint,
+};
 use crate::chain::SIGNING_KEY_ADDED;
 use crate::event::Event;
 
@@ -51,6 +53,7 @@ pub mod readers {
     pub const CHECKPOINTS: &str = "checkpoints";
     pub const ALERTS: &str = "alerts";
     pub const DELIVERIES: &str = "deliveries";
+    pub const API_KEYS: &str = "api_keys";
 
     /// Every read model.
     pub const ALL: &[&str] = &[
@@ -63,6 +66,7 @@ pub mod readers {
         CHECKPOINTS,
         ALERTS,
         DELIVERIES,
+        API_KEYS,
     ];
 }
 
@@ -177,6 +181,13 @@ catalogue! {
 
     webhook_endpoint::WEBHOOK_ENDPOINT_CREATED => webhook_endpoint::EndpointCreated, [DELIVERIES],
     webhook_endpoint::WEBHOOK_ENDPOINT_REMOVED => webhook_endpoint::EndpointRemoved, [DELIVERIES],
+
+    api_key::API_KEY_CREATED => api_key::KeyCreated, [API_KEYS],
+    api_key::API_KEY_CHANGED => api_key::KeyChanged, [API_KEYS],
+    api_key::API_KEY_ROTATED => api_key::KeyRotated, [API_KEYS],
+    api_key::API_KEY_REVOKED => api_key::KeyRevoked, [API_KEYS],
+    api_key::API_KEY_USED => api_key::KeyUsed, [API_KEYS],
+    api_key::API_KEY_REFUSED => api_key::KeyRefused, [],
 }
 
 /// An event of a catalogued kind whose `data` does not decode as that

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod alert;
+pub mod api_key;
 pub mod app_event;
 pub mod audit;
 pub mod catalogue;

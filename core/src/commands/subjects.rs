@@ -45,6 +45,8 @@ prefixes! {
     AlertRule => "alert_rule",
     Alert => "alert",
     WebhookEndpoint => "webhook_endpoint",
+    ApiKey => "api_key",
+    ApiKeyUse => "api_key_use",
 }
 
 /// `user:<id>`, `org:<id>`, `session:<id>`: the subject of an entity.

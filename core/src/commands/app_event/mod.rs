@@ -40,6 +40,17 @@ pub struct Application {
     pub org: Option<String>,
 }
 
+impl Application {
+    /// The application as the actor of what it does:
+    /// `{"kind":"service","id":"app:<name>"}`, with its token's org.
+    pub fn actor(&self) -> Actor {
+        let mut actor = Actor::of_kind(ActorKind::Service);
+        actor.id = Some(format!("{ACTOR_PREFIX}{}", self.name));
+        actor.org = self.org.clone();
+        actor
+    }
+}
+
 /// 1 to 63 lower-case letters, digits, `-` and `_`, starting with a letter
 /// or a digit.
 pub fn valid_token_name(name: &str) -> bool {
@@ -151,9 +162,7 @@ pub fn decide(app: &Application, caller: Caller<'_>, request: Request) -> Result
             token_org: token_org.clone(),
         });
     }
-    let mut actor = Actor::of_kind(ActorKind::Service);
-    actor.id = Some(format!("{ACTOR_PREFIX}{}", app.name));
-    actor.org = app.org.clone();
+    let mut actor = app.actor();
     actor.ip = caller.ip.map(str::to_string);
     actor.user_agent = caller.user_agent.map(str::to_string);
     actor.on_behalf_of = request.on_behalf_of;

@@ -1,0 +1,206 @@
+//! Verifying an API key, from memory only: the key from the read model,
+//! the one check order of `warden_core::auth::api_key::verify`, the
+//! node's counters for limits and uses. Nothing is written per request:
+//! uses are counted here and appended per key and minute by
+//! [`flush_usage`]; a refusal's event is appended in the background,
+//! sampled.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::Utc;
+use warden_core::auth::api_key::Key;
+use warden_core::auth::api_key::format::{self, HashKey, KeyText};
+use warden_core::auth::api_key::limits::{Counters, LimitState};
+use warden_core::auth::api_key::verify::{self, Request};
+use warden_core::commands::Context;
+use warden_core::commands::account::Status;
+use warden_core::commands::api_key::{self, KeyRefused, Owner, VerifyOutcome};
+use warden_projections::projection::read;
+
+use super::key_usage::Usage;
+use crate::state::AppState;
+
+/// The node's side of key verification.
+pub struct KeyChecker {
+    pub hash_key: HashKey,
+    counters: Mutex<Counters>,
+    usage: Mutex<Usage>,
+}
+
+/// A verification's answer.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub outcome: VerifyOutcome,
+    pub key: Option<Arc<Key>>,
+    pub limit: Option<LimitState>,
+}
+
+impl Checked {
+    pub fn is_valid(&self) -> bool {
+        self.outcome == VerifyOutcome::Valid
+    }
+}
+
+/// Who asks for a verification, for the refusal events.
+pub struct Asker<'a> {
+    pub context: &'a Context,
+    pub ip: Option<IpAddr>,
+    /// Only keys of this org exist for the asker (an org's application
+    /// token); `None`: every org's.
+    pub within: Option<&'a str>,
+}
+
+impl KeyChecker {
+    pub fn new(hash_key: HashKey) -> Self {
+        KeyChecker {
+            hash_key,
+            counters: Mutex::new(Counters::default()),
+            usage: Mutex::new(Usage::default()),
+        }
+    }
+
+    /// Verifies `text` for a request from `asker` that needs `scopes`.
+    pub fn check(&self, state: &AppState, text: &str, scopes: &[String], asker: &Asker<'_>) -> Checked {
+        let now = Utc::now();
+        let parsed = KeyText::parse(text);
+        let id = parsed.as_ref().map_or(format::NO_SUCH_ID, KeyText::id);
+        // The same digest and lookup for a malformed key as for an
+        // unknown one.
+        let digest = format::digest_of(&self.hash_key, text.as_bytes());
+        let key = read(&state.models.api_keys)
+            .get(id)
+            .filter(|key| asker.within.is_none_or(|org| key.org == org))
+            .cloned();
+        let found = verify::identify(key.as_deref(), &digest);
+        let request = Request {
+            now,
+            ip: asker.ip,
+            scopes,
+        };
+        let verdict = verify::decide(
+            found,
+            &request,
+            |key| owner_active(state, key),
+            |key| lock(&self.counters).take(key, now),
+        );
+        let checked = Checked {
+            outcome: verdict.outcome,
+            key: verdict.key.and(key.clone()),
+            limit: verdict.limit,
+        };
+        if let Some(key) = &checked.key {
+            let ip = asker.ip.map(|ip| ip.to_string());
+            lock(&self.usage).record(key, checked.outcome, ip.as_deref(), &asker.context.request_id, now);
+        }
+        if !matches!(checked.outcome, VerifyOutcome::Valid | VerifyOutcome::RateLimited) {
+            let named = parsed.as_ref().map(|text| text.id().to_string());
+            self.record_refusal(state, &checked, named, scopes, asker);
+        }
+        checked
+    }
+
+    /// Appends an `api_key.refused`, sampled per key (per client address
+    /// for text that names no key) and outcome, without making the answer
+    /// wait.
+    fn record_refusal(
+        &self,
+        state: &AppState,
+        checked: &Checked,
+        named: Option<String>,
+        scopes: &[String],
+        asker: &Asker<'_>,
+    ) {
+        let sample = match (&checked.key, asker.ip) {
+            (Some(key), _) => key.id.clone(),
+            (None, Some(ip)) => ip.to_string(),
+            (None, None) => String::new(),
+        };
+        let Some(unrecorded_before) = lock(&self.usage).admit_refusal(&sample, checked.outcome) else {
+            return;
+        };
+        let refused = KeyRefused {
+            key: checked.key.as_ref().map(|key| key.id.clone()).or(named),
+            org: checked.key.as_ref().map(|key| key.org.clone()),
+            outcome: checked.outcome,
+            scopes: if checked.outcome == VerifyOutcome::InsufficientScope {
+                scopes.to_vec()
+            } else {
+                Vec::new()
+            },
+            unrecorded_before,
+        };
+        let event = api_key::refused(asker.context, &refused);
+        let ledger = state.ledger.clone();
+        tokio::spawn(async move {
+            if let Err(error) = ledger.append(vec![event]).await {
+                tracing::warn!(%error, "an API-key refusal was not recorded");
+            }
+        });
+    }
+
+    /// Appends the uses of minutes that are over (all of them when
+    /// `all`); a failed append keeps them for the next try.
+    pub async fn flush(&self, state: &AppState, all: bool) {
+        let due = lock(&self.usage).take(Utc::now(), all);
+        if due.is_empty() {
+            return;
+        }
+        let context = Context {
+            actor: warden_core::Actor::system(),
+            request_id: super::new_id(),
+        };
+        let events = due.iter().map(|used| api_key::used(&context, used)).collect();
+        match super::commit(state, events).await {
+            Ok(_) => {
+                let mut counters = lock(&self.counters);
+                for used in &due {
+                    let valid = used.counts.get(&VerifyOutcome::Valid).copied().unwrap_or(0);
+                    counters.recorded(&used.key, valid);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(message = %error.message, minutes = due.len(), "key usage not recorded yet; retrying");
+                lock(&self.usage).put_back(due);
+            }
+        }
+    }
+
+    /// Counted windows and pending uses (for the memory figures).
+    pub fn counted(&self) -> usize {
+        lock(&self.counters).len()
+    }
+}
+
+/// How often the node appends the uses of minutes that are over.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
+
+/// Runs until the node stops: appends usage as minutes end.
+pub async fn flush_usage(state: AppState) {
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        state.keys.flush(&state, false).await;
+    }
+}
+
+/// Whether the key's owner may act: a user must be active in the key's
+/// org, and the org must exist.
+fn owner_active(state: &AppState, key: &Key) -> bool {
+    let accounts = read(&state.models.accounts);
+    if accounts.org(&key.org).is_none() {
+        return false;
+    }
+    match &key.owner {
+        Owner::User { id } => accounts
+            .user(id)
+            .is_some_and(|user| user.org == key.org && user.status == Status::Active),
+        Owner::Service { .. } => true,
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,285 @@
+//! `/api/v1/keys`: an org's API keys (owners and admins manage them,
+//! auditors read them), and `POST /api/v1/keys/verify`, where the
+//! consuming application verifies a key it was given.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use warden_core::auth::api_key::Key;
+use warden_core::auth::api_key::limits::LimitState;
+use warden_core::auth::api_key::manage::{Draft, Patch};
+use warden_core::commands::Context;
+use warden_core::commands::api_key::{KeyKind, Owner, RateLimit, VerifyOutcome};
+use warden_core::net::IpNet;
+
+use crate::error::ApiError;
+use crate::flows::api_keys;
+use crate::flows::key_check::{Asker, Checked};
+use crate::handlers::app_events::AppEventsCaller;
+use crate::state::AppState;
+use crate::web::client::ClientIp;
+use crate::web::json::Json;
+use crate::web::session::{CurrentSession, UserManager};
+use crate::web::step_up::Recent;
+use crate::web::{Client, SignedIn};
+
+/// A key as answered: never its secret or digest.
+pub fn describe(key: &Key, now: DateTime<Utc>) -> Value {
+    let networks: Vec<String> = key.settings.allowed_networks.iter().map(IpNet::to_string).collect();
+    let previous = key
+        .previous
+        .as_ref()
+        .filter(|(_, until)| *until > now)
+        .map(|(secret, until)| json!({ "hint": secret.hint, "valid_until": until }));
+    json!({
+        "id": key.id,
+        "prefix": format!("{}{}", warden_core::auth::api_key::format::PREFIX, key.id),
+        "hint": key.secret.hint,
+        "name": key.settings.name,
+        "kind": key.kind,
+        "owner": key.owner,
+        "status": key.status(now),
+        "scopes": key.settings.scopes,
+        "expires_at": key.settings.expires_at,
+        "allowed_networks": networks,
+        "limits": key.settings.limits,
+        "remaining_uses": key.remaining_uses(),
+        "ticket_pattern": key.settings.ticket_pattern,
+        "created_at": key.created_at,
+        "created_by": key.created_by,
+        "rotated_at": key.rotated_at,
+        "previous_secret": previous,
+        "revoked_at": key.revoked_at,
+        "last_used": key.last_used,
+    })
+}
+
+/// Owners and admins manage keys; auditors read them.
+fn may_read(current: &CurrentSession) -> Result<(), ApiError> {
+    let role = current.user.role;
+    if role.manages_users() || role.reads_audit_trail() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "only owners, admins and auditors see the org's keys",
+        ))
+    }
+}
+
+/// `GET /api/v1/keys`.
+pub async fn list(State(state): State<AppState>, SignedIn(current): SignedIn) -> Result<Json<Value>, ApiError> {
+    may_read(&current)?;
+    let now = Utc::now();
+    let keys: Vec<Value> = api_keys::list(&state, &current.user.org)
+        .iter()
+        .map(|key| describe(key, now))
+        .collect();
+    Ok(Json(json!({ "keys": keys })))
+}
+
+/// `GET /api/v1/keys/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    may_read(&current)?;
+    let key = api_keys::get(&state, &current.user.org, &id)?;
+    Ok(Json(describe(&key, Utc::now())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    kind: KeyKind,
+    name: String,
+    /// The creator when absent.
+    #[serde(default)]
+    owner: Option<Owner>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    allowed_networks: Vec<String>,
+    #[serde(default)]
+    limits: Vec<RateLimit>,
+    #[serde(default)]
+    remaining_uses: Option<u64>,
+    #[serde(default)]
+    ticket_pattern: Option<String>,
+}
+
+/// `POST /api/v1/keys` (owners and admins, recently authenticated): the
+/// answer holds the key's text, shown this once.
+pub async fn create(
+    State(state): State<AppState>,
+    client: Client,
+    Recent(UserManager(manager)): Recent<UserManager>,
+    Json(body): Json<NewKey>,
+) -> Result<(StatusCode, HeaderMap, Json<Value>), ApiError> {
+    let draft = Draft {
+        name: body.name,
+        scopes: body.scopes,
+        expires_at: body.expires_at,
+        allowed_networks: body.allowed_networks,
+        limits: body.limits,
+        remaining_uses: body.remaining_uses,
+        ticket_pattern: body.ticket_pattern,
+    };
+    let issued = api_keys::create(&state, &manager, &client, body.kind, body.owner, draft).await?;
+    let mut answer = describe(&issued.key, Utc::now());
+    answer["key"] = json!(issued.secret.as_str());
+    Ok((StatusCode::CREATED, no_store(), Json(answer)))
+}
+
+/// `PATCH /api/v1/keys/{id}` (owners and admins, recently authenticated).
+pub async fn change(
+    State(state): State<AppState>,
+    client: Client,
+    Recent(UserManager(manager)): Recent<UserManager>,
+    Path(id): Path<String>,
+    Json(patch): Json<Patch>,
+) -> Result<Json<Value>, ApiError> {
+    let key = api_keys::change(&state, &manager, &client, &id, patch).await?;
+    Ok(Json(describe(&key, Utc::now())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rotation {
+    /// How long the secret before keeps working: 0 to 604800 (7 days).
+    #[serde(default)]
+    grace_seconds: u64,
+}
+
+/// `POST /api/v1/keys/{id}/rotate` (owners and admins, recently
+/// authenticated): the new text, shown this once.
+pub async fn rotate(
+    State(state): State<AppState>,
+    client: Client,
+    Recent(UserManager(manager)): Recent<UserManager>,
+    Path(id): Path<String>,
+    Json(body): Json<Rotation>,
+) -> Result<(HeaderMap, Json<Value>), ApiError> {
+    let issued = api_keys::rotate(&state, &manager, &client, &id, body.grace_seconds).await?;
+    let mut answer = describe(&issued.key, Utc::now());
+    answer["key"] = json!(issued.secret.as_str());
+    Ok((no_store(), Json(answer)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /api/v1/keys/{id}/revoke` (owners and admins): at once, on every
+/// node; revoking a revoked key changes nothing.
+pub async fn revoke(
+    State(state): State<AppState>,
+    client: Client,
+    UserManager(manager): UserManager,
+    Path(id): Path<String>,
+    Json(body): Json<Revocation>,
+) -> Result<Json<Value>, ApiError> {
+    let key = api_keys::revoke(&state, &manager, &client, &id, &body.reason).await?;
+    Ok(Json(describe(&key, Utc::now())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verification {
+    key: String,
+    /// Every one must be the key's.
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+/// `POST /api/v1/keys/verify`, for the consuming application (its
+/// application token authorises the call): 200 with the outcome, valid or
+/// not; a token scoped to an org verifies only that org's keys.
+pub async fn verify(
+    State(state): State<AppState>,
+    AppEventsCaller(token): AppEventsCaller,
+    client: Client,
+    ip: Option<axum::Extension<ClientIp>>,
+    Json(body): Json<Verification>,
+) -> Response {
+    let too_long = |text: &str, max: usize| text.chars().count() > max;
+    if too_long(&body.key, 256) || body.scopes.len() > 50 || body.scopes.iter().any(|scope| too_long(scope, 200)) {
+        return ApiError::bad_request("key: at most 256 characters; scopes: at most 50 of at most 200 characters")
+            .into_response();
+    }
+    let mut actor = token.app.actor();
+    actor.ip = client.ip.clone();
+    actor.user_agent = client.user_agent.clone();
+    let context = Context {
+        actor,
+        request_id: client.request_id.clone(),
+    };
+    let asker = Asker {
+        context: &context,
+        ip: ip.map(|axum::Extension(ClientIp(ip))| ip),
+        within: token.app.org.as_deref(),
+    };
+    let checked = state.keys.check(&state, &body.key, &body.scopes, &asker);
+    let mut answer = json!({
+        "valid": checked.is_valid(),
+        "code": checked.outcome.as_str(),
+    });
+    if let Some(key) = checked
+        .key
+        .as_ref()
+        .filter(|_| checked.outcome != VerifyOutcome::NotFound)
+    {
+        answer["key"] = json!({
+            "id": key.id,
+            "org": key.org,
+            "kind": key.kind,
+            "name": key.settings.name,
+            "owner": key.owner,
+            "scopes": key.settings.scopes,
+            "expires_at": key.settings.expires_at,
+        });
+        answer["remaining_uses"] = json!(key.remaining_uses());
+    }
+    let mut response = Json(answer).into_response();
+    rate_limit_headers(response.headers_mut(), &checked);
+    response
+}
+
+/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-
+/// headers) for the tightest limit, and `Retry-After` when it is spent.
+pub fn rate_limit_headers(headers: &mut HeaderMap, checked: &Checked) {
+    let Some(limit) = &checked.limit else {
+        return;
+    };
+    let LimitState {
+        name,
+        limit: quota,
+        window_seconds,
+        remaining,
+        reset_seconds,
+    } = limit;
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    };
+    put("ratelimit-policy", format!("\"{name}\";q={quota};w={window_seconds}"));
+    put("ratelimit", format!("\"{name}\";r={remaining};t={reset_seconds}"));
+    if checked.outcome == VerifyOutcome::RateLimited {
+        put("retry-after", reset_seconds.max(&1).to_string());
+    }
+}
+
+fn no_store() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers
+}

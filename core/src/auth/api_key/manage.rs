@@ -1,0 +1,790 @@
+//! Creating, changing, rotating and revoking keys: what an owner or admin
+//! may set, checked once here for the API and the console alike.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+use super::{Key, is_warden_scope};
+use crate::commands::Context;
+use crate::commands::api_key::{
+    self, KeyChanged, KeyCreated, KeyKind, KeyRevoked, KeyRotated, Owner, RateLimit, SecretDigest, Settings,
+};
+use crate::event::NewEvent;
+use crate::net::IpNet;
+
+/// Most keys an org holds (revoked ones included: they stay listed).
+pub const MAX_KEYS_PER_ORG: usize = 100_000;
+pub const MAX_SCOPES: usize = 50;
+pub const MAX_NETWORKS: usize = 100;
+pub const MAX_LIMITS: usize = 10;
+/// The longest limit window: 30 days.
+pub const MAX_WINDOW_SECONDS: u64 = 30 * 86_400;
+/// The longest grace of a rotated secret: 7 days.
+pub const MAX_GRACE_SECONDS: u64 = 7 * 86_400;
+
+/// Why a change to a key was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// No key of this org has that id.
+    NotFound,
+    /// A revoked key cannot change or rotate.
+    Revoked,
+    /// The org has [`MAX_KEYS_PER_ORG`] keys.
+    TooManyKeys,
+    /// A setting is not allowed: which, and why.
+    Invalid { field: &'static str, message: String },
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Rejection {
+    Rejection::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Settings as asked for, before they are checked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Draft {
+    pub name: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub allowed_networks: Vec<String>,
+    #[serde(default)]
+    pub limits: Vec<RateLimit>,
+    #[serde(default)]
+    pub remaining_uses: Option<u64>,
+    #[serde(default)]
+    pub ticket_pattern: Option<String>,
+}
+
+/// A change as asked for: each field present is set (`null` clears an
+/// optional one).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Patch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default, with = "present")]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default)]
+    pub allowed_networks: Option<Vec<String>>,
+    #[serde(default)]
+    pub limits: Option<Vec<RateLimit>>,
+    #[serde(default, with = "present")]
+    pub remaining_uses: Option<Option<u64>>,
+    #[serde(default, with = "present")]
+    pub ticket_pattern: Option<Option<String>>,
+}
+
+/// `Some(value)` for a member that is present, even as `null`.
+mod present {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
+/// What the flow knows of the org when a key is created.
+#[derive(Debug, Clone, Copy)]
+pub struct OrgFacts {
+    pub keys: usize,
+    /// The owner, when a user, is an active user of this org.
+    pub owner_is_active_member: bool,
+}
+
+/// A new key `id` of `org` whose secret is `secret`.
+#[allow(clippy::too_many_arguments)]
+pub fn create(
+    context: &Context,
+    id: &str,
+    org: &str,
+    kind: KeyKind,
+    owner: Owner,
+    draft: Draft,
+    secret: SecretDigest,
+    facts: OrgFacts,
+    now: DateTime<Utc>,
+) -> Result<NewEvent, Rejection> {
+    if facts.keys >= MAX_KEYS_PER_ORG {
+        return Err(Rejection::TooManyKeys);
+    }
+    match &owner {
+        Owner::User { .. } if !facts.owner_is_active_member => {
+            return Err(invalid("owner", "the owner must be an active user of this org"));
+        }
+        Owner::Service { name } if !is_service_name(name) => {
+            return Err(invalid(
+                "owner",
+                "a service name is 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
+            ));
+        }
+        _ => {}
+    }
+    let settings = settings(kind, draft, now)?;
+    let created = KeyCreated {
+        key: id.to_string(),
+        org: org.to_string(),
+        kind,
+        owner,
+        settings,
+        secret,
+    };
+    Ok(api_key::created(context, &created))
+}
+
+/// Applies `patch` to `key` (`None`, or a key of another org: not found).
+/// No event when nothing changes.
+pub fn change(
+    context: &Context,
+    org: &str,
+    key: Option<&Key>,
+    patch: Patch,
+    now: DateTime<Utc>,
+) -> Result<Option<NewEvent>, Rejection> {
+    let key = live(org, key)?;
+    let old = &key.settings;
+    let draft = Draft {
+        name: patch.name.unwrap_or_else(|| old.name.clone()),
+        scopes: patch.scopes.unwrap_or_else(|| old.scopes.clone()),
+        expires_at: patch.expires_at.unwrap_or(old.expires_at),
+        allowed_networks: patch
+            .allowed_networks
+            .unwrap_or_else(|| old.allowed_networks.iter().map(IpNet::to_string).collect()),
+        limits: patch.limits.unwrap_or_else(|| old.limits.clone()),
+        remaining_uses: patch.remaining_uses.unwrap_or(old.remaining_uses),
+        ticket_pattern: patch.ticket_pattern.unwrap_or_else(|| old.ticket_pattern.clone()),
+    };
+    // An expiry already past stays allowed when it does not change.
+    let keeps_expiry = draft.expires_at == old.expires_at;
+    let mut settings = settings(
+        key.kind,
+        Draft {
+            expires_at: None,
+            ..draft.clone()
+        },
+        now,
+    )?;
+    if keeps_expiry {
+        settings.expires_at = old.expires_at;
+    } else {
+        settings.expires_at = checked_expiry(draft.expires_at, now)?;
+    }
+    let mut changed = Vec::new();
+    let mut note = |same: bool, name: &str| {
+        if !same {
+            changed.push(name.to_string());
+        }
+    };
+    note(settings.name == old.name, "name");
+    note(settings.scopes == old.scopes, "scopes");
+    note(settings.expires_at == old.expires_at, "expires_at");
+    note(settings.allowed_networks == old.allowed_networks, "allowed_networks");
+    note(settings.limits == old.limits, "limits");
+    // Setting the uses left counts, even to the same number: it restarts
+    // the count from this event.
+    note(patch.remaining_uses.is_none(), "remaining_uses");
+    note(settings.ticket_pattern == old.ticket_pattern, "ticket_pattern");
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    let event = KeyChanged {
+        key: key.id.clone(),
+        org: key.org.clone(),
+        settings,
+        changed,
+    };
+    Ok(Some(api_key::changed(context, &event, key.version)))
+}
+
+/// A new secret for `key`; the one before keeps working for
+/// `grace_seconds`.
+pub fn rotate(
+    context: &Context,
+    org: &str,
+    key: Option<&Key>,
+    secret: SecretDigest,
+    grace_seconds: u64,
+    now: DateTime<Utc>,
+) -> Result<NewEvent, Rejection> {
+    let key = live(org, key)?;
+    if grace_seconds > MAX_GRACE_SECONDS {
+        return Err(invalid(
+            "grace_seconds",
+            "the grace period is 0 to 604800 seconds (7 days)",
+        ));
+    }
+    let rotated = KeyRotated {
+        key: key.id.clone(),
+        org: key.org.clone(),
+        secret,
+        previous_valid_until: now + Duration::seconds(i64::try_from(grace_seconds).unwrap_or(0)),
+    };
+    Ok(api_key::rotated(context, &rotated, key.version))
+}
+
+/// Revokes `key`; a key already revoked stays so, with no new event.
+pub fn revoke(context: &Context, org: &str, key: Option<&Key>, reason: &str) -> Result<Option<NewEvent>, Rejection> {
+    let key = key.filter(|key| key.org == org).ok_or(Rejection::NotFound)?;
+    if key.revoked_at.is_some() {
+        return Ok(None);
+    }
+    if reason.chars().count() > 500 || reason.chars().any(char::is_control) {
+        return Err(invalid("reason", "at most 500 characters, without control characters"));
+    }
+    let revoked = KeyRevoked {
+        key: key.id.clone(),
+        org: key.org.clone(),
+        reason: reason.trim().to_string(),
+    };
+    Ok(Some(api_key::revoked(context, &revoked, key.version)))
+}
+
+fn live<'a>(org: &str, key: Option<&'a Key>) -> Result<&'a Key, Rejection> {
+    let key = key.filter(|key| key.org == org).ok_or(Rejection::NotFound)?;
+    if key.revoked_at.is_some() {
+        return Err(Rejection::Revoked);
+    }
+    Ok(key)
+}
+
+/// Checks every setting of a key of `kind`.
+fn settings(kind: KeyKind, draft: Draft, now: DateTime<Utc>) -> Result<Settings, Rejection> {
+    let name = draft.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(invalid("name", "1 to 100 characters, without control characters"));
+    }
+    let mut scopes = draft.scopes;
+    scopes.sort();
+    scopes.dedup();
+    if scopes.len() > MAX_SCOPES {
+        return Err(invalid("scopes", format!("at most {MAX_SCOPES} scopes")));
+    }
+    for scope in &scopes {
+        if !is_scope(scope) {
+            return Err(invalid(
+                "scopes",
+                format!("{scope:?}: a scope is 1 to 64 of a-z, 0-9, '.', '_', ':' and '-', starting with a letter"),
+            ));
+        }
+        if kind == KeyKind::Service && !is_warden_scope(scope) {
+            return Err(invalid(
+                "scopes",
+                format!("{scope:?} is not a scope of Warden's API; a service key has only those"),
+            ));
+        }
+    }
+    if draft.allowed_networks.len() > MAX_NETWORKS {
+        return Err(invalid("allowed_networks", format!("at most {MAX_NETWORKS} ranges")));
+    }
+    let mut allowed_networks = Vec::with_capacity(draft.allowed_networks.len());
+    for text in &draft.allowed_networks {
+        let net = IpNet::parse(text.trim()).ok_or_else(|| {
+            invalid(
+                "allowed_networks",
+                format!("{text:?} is not an address or range (10.0.0.0/8, 2001:db8::/32)"),
+            )
+        })?;
+        if !allowed_networks.contains(&net) {
+            allowed_networks.push(net);
+        }
+    }
+    if draft.limits.len() > MAX_LIMITS {
+        return Err(invalid("limits", format!("at most {MAX_LIMITS} limits")));
+    }
+    for (i, limit) in draft.limits.iter().enumerate() {
+        let good_name = !limit.name.is_empty()
+            && limit.name.len() <= 32
+            && limit
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !good_name {
+            return Err(invalid("limits", "a limit's name is 1 to 32 of a-z, 0-9, '_' and '-'"));
+        }
+        if draft.limits[..i].iter().any(|other| other.name == limit.name) {
+            return Err(invalid("limits", format!("two limits are named {:?}", limit.name)));
+        }
+        if !(1..=1_000_000_000).contains(&limit.limit) {
+            return Err(invalid("limits", "a limit is 1 to 1000000000 requests"));
+        }
+        if !(1..=MAX_WINDOW_SECONDS).contains(&limit.window_seconds) {
+            return Err(invalid("limits", "a window is 1 to 2592000 seconds (30 days)"));
+        }
+    }
+    if draft
+        .remaining_uses
+        .is_some_and(|uses| !(1..=1_000_000_000_000).contains(&uses))
+    {
+        return Err(invalid(
+            "remaining_uses",
+            "1 to 1000000000000 uses, or none for unlimited",
+        ));
+    }
+    let ticket_pattern = match (kind, draft.ticket_pattern) {
+        (KeyKind::Vendor, Some(pattern)) => Some(checked_ticket_pattern(pattern)?),
+        (KeyKind::Vendor, None) => {
+            return Err(invalid(
+                "ticket_pattern",
+                "a vendor key needs the pattern its ticket references match, e.g. ^[A-Z]+-[0-9]+$",
+            ));
+        }
+        (_, Some(_)) => return Err(invalid("ticket_pattern", "only vendor keys have a ticket pattern")),
+        (_, None) => None,
+    };
+    Ok(Settings {
+        name,
+        scopes,
+        expires_at: checked_expiry(draft.expires_at, now)?,
+        allowed_networks,
+        limits: draft.limits,
+        remaining_uses: draft.remaining_uses,
+        ticket_pattern,
+    })
+}
+
+fn checked_expiry(expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Rejection> {
+    match expires_at {
+        Some(at) if at <= now => Err(invalid("expires_at", "the expiry must be in the future")),
+        other => Ok(other),
+    }
+}
+
+/// A ticket pattern: a regular expression every reference must match
+/// whole.
+fn checked_ticket_pattern(pattern: String) -> Result<String, Rejection> {
+    if pattern.is_empty() || pattern.chars().count() > 200 || pattern.chars().any(char::is_control) {
+        return Err(invalid(
+            "ticket_pattern",
+            "1 to 200 characters, without control characters",
+        ));
+    }
+    ticket_matcher(&pattern)
+        .map_err(|error| invalid("ticket_pattern", format!("not a regular expression: {error}")))?;
+    Ok(pattern)
+}
+
+/// The matcher of a ticket pattern: the whole reference must match.
+pub fn ticket_matcher(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(64 * 1024)
+        .build()
+}
+
+fn is_scope(scope: &str) -> bool {
+    let bytes = scope.as_bytes();
+    (1..=64).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._:-".contains(&b))
+}
+
+fn is_service_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=64).contains(&bytes.len())
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::Caller;
+    use crate::commands::api_key::KeyCreated;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    fn context() -> Context {
+        Caller::default().as_user("u-admin", "org-1")
+    }
+
+    fn secret() -> SecretDigest {
+        SecretDigest {
+            digest: "d".repeat(64),
+            hint: "dddd".into(),
+        }
+    }
+
+    fn facts() -> OrgFacts {
+        OrgFacts {
+            keys: 0,
+            owner_is_active_member: true,
+        }
+    }
+
+    fn draft(name: &str) -> Draft {
+        Draft {
+            name: name.into(),
+            ..Draft::default()
+        }
+    }
+
+    fn create_with(kind: KeyKind, draft: Draft) -> Result<Settings, Rejection> {
+        let event = create(
+            &context(),
+            "KKKKKKKKKKKKKKKK",
+            "org-1",
+            kind,
+            Owner::User { id: "u-1".into() },
+            draft,
+            secret(),
+            facts(),
+            now(),
+        )?;
+        let created: KeyCreated = serde_json::from_value(event.data).unwrap();
+        Ok(created.settings)
+    }
+
+    fn field_of(result: Result<Settings, Rejection>) -> &'static str {
+        match result {
+            Err(Rejection::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn settings_are_checked_and_written_canonically() {
+        let settings = create_with(
+            KeyKind::App,
+            Draft {
+                name: "  billing  ".into(),
+                scopes: vec!["b:write".into(), "a:read".into(), "b:write".into()],
+                allowed_networks: vec!["10.1.2.3/8".into(), "10.0.0.0/8".into(), "2001:db8::1".into()],
+                ..draft("")
+            },
+        )
+        .unwrap();
+        assert_eq!(settings.name, "billing");
+        assert_eq!(settings.scopes, ["a:read", "b:write"]);
+        let networks: Vec<String> = settings.allowed_networks.iter().map(IpNet::to_string).collect();
+        assert_eq!(networks, ["10.0.0.0/8", "2001:db8::1/128"]);
+    }
+
+    #[test]
+    fn bad_settings_name_their_field() {
+        let limit = |name: &str, limit: u64, window_seconds: u64| RateLimit {
+            name: name.into(),
+            limit,
+            window_seconds,
+        };
+        let cases: Vec<(KeyKind, Draft, &str)> = vec![
+            (KeyKind::App, draft(""), "name"),
+            (KeyKind::App, draft("a\u{7}b"), "name"),
+            (KeyKind::App, draft(&"x".repeat(101)), "name"),
+            (
+                KeyKind::App,
+                Draft {
+                    scopes: vec!["Audit:Read".into()],
+                    ..draft("k")
+                },
+                "scopes",
+            ),
+            (
+                KeyKind::App,
+                Draft {
+                    scopes: vec!["".into()],
+                    ..draft("k")
+                },
+                "scopes",
+            ),
+            (
+                KeyKind::Service,
+                Draft {
+                    scopes: vec!["invoices:read".into()],
+                    ..draft("k")
+                },
+                "scopes",
+            ),
+            (
+                KeyKind::App,
+                Draft {
+                    allowed_networks: vec!["10.0.0.0/33".into()],
+                    ..draft("k")
+                },
+                "allowed_networks",
+            ),
+            (
+                KeyKind::App,
+                Draft {
+                    allowed_networks: vec!["example.org".into()],
+                    ..draft("k")
+                },
+                "allowed_networks",
+            ),
+            (
+                KeyKind::App,
+                Draft {
+                    limits: vec![limit("per second", 1, 1)],
+                    ..draft("k")
+                },
+                "limits",
+            ),
+            (
+                KeyKind::App,
+                Draft {
+                    limits: vec![limit("s", 0, 1)],
+                    ..draft("k")
+                },
+                "limits",
+            ),
+            (
+                KeyKind::App,
+                Draft {
+                    limits: vec![limit("s", 1, 0)],
+                    ..draft("k")
+                },
+                "limits",
+            ),
+            (
+                KeyKind::App,
+                Draft {
+                    limits: vec![limit("s", 1, MAX_WINDOW_SECONDS + 1)],
+                    ..draft("k")
+                },
+                "limits",
+            ),
+            (
+                KeyKind::App,
+                Draft {
+                    limits: vec![limit("s", 1, 1), limit("s", 2, 2)],
+                    ..draft("k")
+                },
+                "limits",
+            ),
+            (
+                KeyKind::App,
+                Draft {
+                    remaining_uses: Some(0),
+                    ..draft("k")
+                },
+                "remaining_uses",
+            ),
+            (
+                KeyKind::App,
+                Draft {
+                    expires_at: Some(now()),
+                    ..draft("k")
+                },
+                "expires_at",
+            ),
+            (
+                KeyKind::App,
+                Draft {
+                    ticket_pattern: Some("^[A-Z]+$".into()),
+                    ..draft("k")
+                },
+                "ticket_pattern",
+            ),
+            (KeyKind::Vendor, draft("k"), "ticket_pattern"),
+            (
+                KeyKind::Vendor,
+                Draft {
+                    ticket_pattern: Some("([A-Z]".into()),
+                    ..draft("k")
+                },
+                "ticket_pattern",
+            ),
+            (
+                KeyKind::Vendor,
+                Draft {
+                    ticket_pattern: Some("a{1000}{1000}".into()),
+                    ..draft("k")
+                },
+                "ticket_pattern",
+            ),
+        ];
+        for (kind, draft, field) in cases {
+            let shown = format!("{kind:?} {draft:?}");
+            assert_eq!(field_of(create_with(kind, draft)), field, "{shown}");
+        }
+        assert!(
+            create_with(
+                KeyKind::Service,
+                Draft {
+                    scopes: vec!["audit:read".into()],
+                    ..draft("siem")
+                }
+            )
+            .is_ok()
+        );
+        let vendor = create_with(
+            KeyKind::Vendor,
+            Draft {
+                ticket_pattern: Some("[A-Z]+-[0-9]+".into()),
+                ..draft("support")
+            },
+        )
+        .unwrap();
+        let matcher = ticket_matcher(vendor.ticket_pattern.as_deref().unwrap()).unwrap();
+        assert!(matcher.is_match("SUP-42"));
+        assert!(!matcher.is_match("xSUP-42"), "matched whole");
+    }
+
+    #[test]
+    fn owners_and_the_org_cap_are_checked() {
+        let make = |owner: Owner, facts: OrgFacts| {
+            create(
+                &context(),
+                "K",
+                "org-1",
+                KeyKind::App,
+                owner,
+                draft("k"),
+                secret(),
+                facts,
+                now(),
+            )
+        };
+        let inactive = OrgFacts {
+            keys: 0,
+            owner_is_active_member: false,
+        };
+        assert!(matches!(
+            make(Owner::User { id: "u".into() }, inactive),
+            Err(Rejection::Invalid { field: "owner", .. })
+        ));
+        assert!(
+            make(
+                Owner::Service {
+                    name: "nightly-export".into()
+                },
+                inactive
+            )
+            .is_ok(),
+            "a service owner needs no user"
+        );
+        assert!(matches!(
+            make(
+                Owner::Service {
+                    name: "Bad Name".into()
+                },
+                facts()
+            ),
+            Err(Rejection::Invalid { field: "owner", .. })
+        ));
+        let full = OrgFacts {
+            keys: MAX_KEYS_PER_ORG,
+            owner_is_active_member: true,
+        };
+        assert_eq!(
+            make(Owner::User { id: "u".into() }, full).unwrap_err(),
+            Rejection::TooManyKeys
+        );
+    }
+
+    fn existing() -> Key {
+        let settings = create_with(
+            KeyKind::App,
+            Draft {
+                scopes: vec!["a".into()],
+                remaining_uses: Some(10),
+                ..draft("k")
+            },
+        )
+        .unwrap();
+        Key {
+            id: "KKKKKKKKKKKKKKKK".into(),
+            org: "org-1".into(),
+            kind: KeyKind::App,
+            owner: Owner::User { id: "u-1".into() },
+            settings,
+            secret: secret(),
+            previous: None,
+            created_at: now(),
+            created_by: Some("u-admin".into()),
+            rotated_at: None,
+            revoked_at: None,
+            version: 3,
+            uses_since_set: 4,
+            last_used: None,
+        }
+    }
+
+    #[test]
+    fn changes_name_what_changed_and_keep_the_rest() {
+        let key = existing();
+        let patch: Patch = serde_json::from_str(r#"{"scopes":["a","b"],"remaining_uses":null}"#).unwrap();
+        let event = change(&context(), "org-1", Some(&key), patch, now()).unwrap().unwrap();
+        assert_eq!(event.expected_version, Some(3));
+        let changed: KeyChanged = serde_json::from_value(event.data).unwrap();
+        assert_eq!(changed.changed, ["scopes", "remaining_uses"]);
+        assert_eq!(changed.settings.scopes, ["a", "b"]);
+        assert_eq!(changed.settings.remaining_uses, None);
+        assert_eq!(changed.settings.name, "k");
+        let same: Patch = serde_json::from_str(r#"{"name":"k"}"#).unwrap();
+        assert!(change(&context(), "org-1", Some(&key), same, now()).unwrap().is_none());
+        let again: Patch = serde_json::from_str(r#"{"remaining_uses":10}"#).unwrap();
+        let event = change(&context(), "org-1", Some(&key), again, now()).unwrap().unwrap();
+        let changed: KeyChanged = serde_json::from_value(event.data).unwrap();
+        assert_eq!(
+            changed.changed,
+            ["remaining_uses"],
+            "setting the uses restarts their count"
+        );
+    }
+
+    #[test]
+    fn other_orgs_keys_do_not_exist_and_revoked_keys_do_not_change() {
+        let key = existing();
+        assert_eq!(
+            change(&context(), "org-2", Some(&key), Patch::default(), now()).unwrap_err(),
+            Rejection::NotFound
+        );
+        assert_eq!(
+            rotate(&context(), "org-2", Some(&key), secret(), 0, now()).unwrap_err(),
+            Rejection::NotFound
+        );
+        assert_eq!(
+            revoke(&context(), "org-2", Some(&key), "").unwrap_err(),
+            Rejection::NotFound
+        );
+        assert_eq!(revoke(&context(), "org-1", None, "").unwrap_err(), Rejection::NotFound);
+        let mut revoked = existing();
+        revoked.revoked_at = Some(now());
+        assert_eq!(
+            change(&context(), "org-1", Some(&revoked), Patch::default(), now()).unwrap_err(),
+            Rejection::Revoked
+        );
+        assert_eq!(
+            rotate(&context(), "org-1", Some(&revoked), secret(), 0, now()).unwrap_err(),
+            Rejection::Revoked
+        );
+        assert!(
+            revoke(&context(), "org-1", Some(&revoked), "").unwrap().is_none(),
+            "revoking twice is no new fact"
+        );
+        assert!(
+            revoke(&context(), "org-1", Some(&key), "leaked in a log")
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn rotation_grace_is_zero_to_seven_days() {
+        let key = existing();
+        for (grace, ok) in [(0, true), (MAX_GRACE_SECONDS, true), (MAX_GRACE_SECONDS + 1, false)] {
+            let result = rotate(&context(), "org-1", Some(&key), secret(), grace, now());
+            assert_eq!(result.is_ok(), ok, "{grace}");
+            if let Ok(event) = result {
+                let rotated: KeyRotated = serde_json::from_value(event.data).unwrap();
+                assert_eq!(rotated.previous_valid_until, now() + Duration::seconds(grace as i64));
+            }
+        }
+    }
+}

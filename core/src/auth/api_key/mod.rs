@@ -1,0 +1,83 @@
+//! API keys: what a key is ([`Key`], the read model's record), its text
+//! ([`format`]), the decisions that create, change, rotate and revoke it
+//! ([`manage`]), the one check order of a verification ([`verify`]) and
+//! the counting of rate limits and uses ([`limits`]).
+
+pub mod format;
+pub mod limits;
+pub mod manage;
+pub mod verify;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::commands::api_key::{KeyKind, Owner, SecretDigest, Settings};
+
+/// Warden's own API, as service and vendor keys reach it: each operation
+/// names the one scope it needs. (App keys carry the application's own
+/// scopes, which Warden does not interpret.)
+pub const WARDEN_SCOPES: &[(&str, &str)] = &[
+    (
+        "keys:verify",
+        "verify the application's keys (POST /api/v1/keys/verify)",
+    ),
+    ("keys:read", "list the org's keys and their usage"),
+    (
+        "audit:read",
+        "search and read the audit trail, its keys and checkpoints",
+    ),
+    ("audit:export", "export the audit trail and its bundles"),
+    ("users:read", "list and read the org's users"),
+    ("users:write", "create users and change their role or status"),
+    ("alerts:read", "read alert rules, alerts and webhook endpoints"),
+];
+
+pub fn is_warden_scope(scope: &str) -> bool {
+    WARDEN_SCOPES.iter().any(|(name, _)| *name == scope)
+}
+
+/// A key as the read model holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Key {
+    pub id: String,
+    pub org: String,
+    pub kind: KeyKind,
+    pub owner: Owner,
+    pub settings: Settings,
+    pub secret: SecretDigest,
+    /// The secret before the last rotation, and until when it works.
+    pub previous: Option<(SecretDigest, DateTime<Utc>)>,
+    pub created_at: DateTime<Utc>,
+    /// Who created it (the actor's id).
+    pub created_by: Option<String>,
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Its subject version: what a change is decided on.
+    pub version: u64,
+    /// Valid uses recorded since `settings.remaining_uses` was last set.
+    pub uses_since_set: u64,
+    pub last_used: Option<DateTime<Utc>>,
+}
+
+impl Key {
+    /// The status a list shows at `now`.
+    pub fn status(&self, now: DateTime<Utc>) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.settings.expires_at.is_some_and(|at| at <= now) {
+            "expired"
+        } else if self.remaining_uses() == Some(0) {
+            "used_up"
+        } else {
+            "active"
+        }
+    }
+
+    /// Uses left as recorded in the log (the node adds what it has not
+    /// recorded yet); `None`: unlimited.
+    pub fn remaining_uses(&self) -> Option<u64> {
+        self.settings
+            .remaining_uses
+            .map(|left| left.saturating_sub(self.uses_since_set))
+    }
+}

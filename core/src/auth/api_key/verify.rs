@@ -1,0 +1,385 @@
+//! A verification: one fixed check order, the same for every way a key
+//! comes in (`POST /api/v1/keys/verify`, forward authentication, Warden's
+//! own API).
+//!
+//! 1. `not_found`: malformed, unknown id, or a secret that is not the
+//!    key's (a malformed key costs the same digest and lookup as an
+//!    unknown one).
+//! 2. `revoked`
+//! 3. `expired`: the key's expiry passed, or this is the secret before a
+//!    rotation and its grace period is over.
+//! 4. `disabled_owner`: the user who owns the key is not active.
+//! 5. `ip_not_allowed`: the key has an allowlist without the client's
+//!    address (the address `trusted_proxies` resolved).
+//! 6. `insufficient_scope`: a scope asked for is not the key's.
+//! 7. `rate_limited`: one of the key's limits is spent in its window.
+//! 8. `usage_exceeded`: no uses left.
+//! 9. `valid`.
+//!
+//! Only a request that passes 1–6 counts against the key's limits, and
+//! only one that passes 7 spends a use: a refusal never costs the key.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+
+use super::Key;
+use super::limits::{LimitState, Take};
+use crate::auth::tokens::constant_time_eq;
+use crate::commands::api_key::VerifyOutcome;
+
+/// Which of the key's secrets the presented text is.
+#[derive(Debug, Clone, Copy)]
+pub enum Found<'a> {
+    /// Malformed, unknown, or not this key's secret.
+    Nothing,
+    Current(&'a Key),
+    /// The secret before the last rotation.
+    Previous(&'a Key),
+}
+
+/// Matches a presentation's digest against the key its id names, in
+/// constant time.
+pub fn identify<'a>(key: Option<&'a Key>, digest: &str) -> Found<'a> {
+    let Some(key) = key else {
+        return Found::Nothing;
+    };
+    let current = constant_time_eq(&key.secret.digest, digest);
+    let previous = key
+        .previous
+        .as_ref()
+        .is_some_and(|(secret, _)| constant_time_eq(&secret.digest, digest));
+    match (current, previous) {
+        (true, _) => Found::Current(key),
+        (false, true) => Found::Previous(key),
+        (false, false) => Found::Nothing,
+    }
+}
+
+/// What the request asks of the key.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub now: DateTime<Utc>,
+    pub ip: Option<IpAddr>,
+    /// Every one of these must be the key's.
+    pub scopes: &'a [String],
+}
+
+/// The answer of a verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict<'a> {
+    pub outcome: VerifyOutcome,
+    /// The key, for every outcome but `not_found`.
+    pub key: Option<&'a Key>,
+    /// The tightest limit after this request, for the `RateLimit` headers
+    /// (when the key has limits and the request got that far).
+    pub limit: Option<LimitState>,
+}
+
+/// Decides a verification in the fixed order. `owner_active` says
+/// whether the key's owner may act now (always for a service owner);
+/// `take` counts the request against the key's limits and uses and is
+/// called only once checks 1–6 passed.
+pub fn decide<'a>(
+    found: Found<'a>,
+    request: &Request<'_>,
+    owner_active: impl FnOnce(&Key) -> bool,
+    take: impl FnOnce(&Key) -> Take,
+) -> Verdict<'a> {
+    let (key, previous_until) = match found {
+        Found::Nothing => return refused(VerifyOutcome::NotFound, None),
+        Found::Current(key) => (key, None),
+        Found::Previous(key) => (key, key.previous.as_ref().map(|(_, until)| *until)),
+    };
+    let settings = &key.settings;
+    let outcome = if key.revoked_at.is_some() {
+        Some(VerifyOutcome::Revoked)
+    } else if settings.expires_at.is_some_and(|at| at <= request.now)
+        || previous_until.is_some_and(|until| until <= request.now)
+    {
+        Some(VerifyOutcome::Expired)
+    } else if !owner_active(key) {
+        Some(VerifyOutcome::DisabledOwner)
+    } else if !settings.allowed_networks.is_empty()
+        && !request
+            .ip
+            .is_some_and(|ip| settings.allowed_networks.iter().any(|net| net.contains(ip)))
+    {
+        Some(VerifyOutcome::IpNotAllowed)
+    } else if !request.scopes.iter().all(|scope| settings.scopes.contains(scope)) {
+        Some(VerifyOutcome::InsufficientScope)
+    } else {
+        None
+    };
+    if let Some(outcome) = outcome {
+        return refused(outcome, Some(key));
+    }
+    let (outcome, limit) = match take(key) {
+        Take::Taken(limit) => (VerifyOutcome::Valid, limit),
+        Take::RateLimited(limit) => (VerifyOutcome::RateLimited, Some(limit)),
+        Take::UsedUp => (VerifyOutcome::UsageExceeded, None),
+    };
+    Verdict {
+        outcome,
+        key: Some(key),
+        limit,
+    }
+}
+
+fn refused(outcome: VerifyOutcome, key: Option<&Key>) -> Verdict<'_> {
+    Verdict {
+        outcome,
+        key,
+        limit: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use chrono::Duration;
+
+    use super::*;
+    use crate::auth::api_key::limits::LimitState;
+    use crate::commands::api_key::{KeyKind, Owner, SecretDigest, Settings};
+    use crate::net::IpNet;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
+    }
+
+    fn key() -> Key {
+        Key {
+            id: "AAAAAAAAAAAAAAAA".into(),
+            org: "org-1".into(),
+            kind: KeyKind::App,
+            owner: Owner::User { id: "u-1".into() },
+            settings: Settings {
+                name: "billing".into(),
+                scopes: vec!["invoices:read".into(), "invoices:write".into()],
+                expires_at: None,
+                allowed_networks: Vec::new(),
+                limits: Vec::new(),
+                remaining_uses: None,
+                ticket_pattern: None,
+            },
+            secret: SecretDigest {
+                digest: "c".repeat(64),
+                hint: "cccc".into(),
+            },
+            previous: Some((
+                SecretDigest {
+                    digest: "p".repeat(64),
+                    hint: "pppp".into(),
+                },
+                at(100),
+            )),
+            created_at: at(0),
+            created_by: Some("u-1".into()),
+            rotated_at: Some(at(50)),
+            revoked_at: None,
+            version: 2,
+            uses_since_set: 0,
+            last_used: None,
+        }
+    }
+
+    fn limit() -> LimitState {
+        LimitState {
+            name: "per_second".into(),
+            limit: 10,
+            window_seconds: 1,
+            remaining: 0,
+            reset_seconds: 1,
+        }
+    }
+
+    #[test]
+    fn identify_tells_the_current_secret_from_the_previous_one() {
+        let key = key();
+        assert!(matches!(identify(Some(&key), &"c".repeat(64)), Found::Current(_)));
+        assert!(matches!(identify(Some(&key), &"p".repeat(64)), Found::Previous(_)));
+        assert!(matches!(identify(Some(&key), &"x".repeat(64)), Found::Nothing));
+        assert!(matches!(identify(None, &"c".repeat(64)), Found::Nothing));
+    }
+
+    /// Each case breaks one more rule than the one before it and expects
+    /// the earliest broken rule: the order is the documented one.
+    #[test]
+    fn the_first_broken_rule_in_the_fixed_order_decides() {
+        struct Case {
+            name: &'static str,
+            change: fn(&mut Key, &mut Facts),
+            expected: VerifyOutcome,
+        }
+        #[derive(Clone)]
+        struct Facts {
+            found: u8, // 0 nothing, 1 current, 2 previous
+            now: DateTime<Utc>,
+            ip: Option<IpAddr>,
+            scopes: Vec<String>,
+            owner_active: bool,
+            take: Take,
+        }
+        let cases = [
+            Case {
+                name: "all well",
+                change: |_, _| {},
+                expected: VerifyOutcome::Valid,
+            },
+            Case {
+                name: "the previous secret within its grace",
+                change: |_, facts| facts.found = 2,
+                expected: VerifyOutcome::Valid,
+            },
+            Case {
+                name: "used up",
+                change: |_, facts| facts.take = Take::UsedUp,
+                expected: VerifyOutcome::UsageExceeded,
+            },
+            Case {
+                name: "rate limited before used up",
+                change: |_, facts| facts.take = Take::RateLimited(limit()),
+                expected: VerifyOutcome::RateLimited,
+            },
+            Case {
+                name: "a scope it lacks, before any counting",
+                change: |_, facts| {
+                    facts.take = Take::RateLimited(limit());
+                    facts.scopes.push("refunds:write".into());
+                },
+                expected: VerifyOutcome::InsufficientScope,
+            },
+            Case {
+                name: "outside its networks, before scopes",
+                change: |key, facts| {
+                    facts.scopes.push("refunds:write".into());
+                    key.settings.allowed_networks = vec![IpNet::parse("10.0.0.0/8").unwrap()];
+                    facts.ip = Some("192.0.2.1".parse().unwrap());
+                },
+                expected: VerifyOutcome::IpNotAllowed,
+            },
+            Case {
+                name: "no client address with an allowlist",
+                change: |key, facts| {
+                    key.settings.allowed_networks = vec![IpNet::parse("10.0.0.0/8").unwrap()];
+                    facts.ip = None;
+                },
+                expected: VerifyOutcome::IpNotAllowed,
+            },
+            Case {
+                name: "a disabled owner, before networks",
+                change: |key, facts| {
+                    key.settings.allowed_networks = vec![IpNet::parse("10.0.0.0/8").unwrap()];
+                    facts.ip = Some("192.0.2.1".parse().unwrap());
+                    facts.owner_active = false;
+                },
+                expected: VerifyOutcome::DisabledOwner,
+            },
+            Case {
+                name: "expired, before a disabled owner",
+                change: |key, facts| {
+                    facts.owner_active = false;
+                    key.settings.expires_at = Some(facts.now);
+                },
+                expected: VerifyOutcome::Expired,
+            },
+            Case {
+                name: "the previous secret after its grace",
+                change: |_, facts| {
+                    facts.found = 2;
+                    facts.now = at(100);
+                },
+                expected: VerifyOutcome::Expired,
+            },
+            Case {
+                name: "revoked and expired reports revoked",
+                change: |key, facts| {
+                    key.settings.expires_at = Some(facts.now - Duration::seconds(1));
+                    key.revoked_at = Some(at(20));
+                },
+                expected: VerifyOutcome::Revoked,
+            },
+            Case {
+                name: "not found, whatever else",
+                change: |key, facts| {
+                    key.revoked_at = Some(at(20));
+                    facts.found = 0;
+                },
+                expected: VerifyOutcome::NotFound,
+            },
+        ];
+        for case in cases {
+            let mut key = key();
+            let mut facts = Facts {
+                found: 1,
+                now: at(60),
+                ip: Some("10.1.2.3".parse().unwrap()),
+                scopes: vec!["invoices:read".into()],
+                owner_active: true,
+                take: Take::Taken(None),
+            };
+            (case.change)(&mut key, &mut facts);
+            let found = match facts.found {
+                0 => Found::Nothing,
+                1 => Found::Current(&key),
+                _ => Found::Previous(&key),
+            };
+            let took = Cell::new(false);
+            let verdict = decide(
+                found,
+                &Request {
+                    now: facts.now,
+                    ip: facts.ip,
+                    scopes: &facts.scopes,
+                },
+                |_| facts.owner_active,
+                |_| {
+                    took.set(true);
+                    facts.take.clone()
+                },
+            );
+            assert_eq!(verdict.outcome, case.expected, "{}", case.name);
+            assert_eq!(
+                verdict.key.is_some(),
+                case.expected != VerifyOutcome::NotFound,
+                "{}",
+                case.name
+            );
+            let counted = matches!(
+                case.expected,
+                VerifyOutcome::Valid | VerifyOutcome::RateLimited | VerifyOutcome::UsageExceeded
+            );
+            assert_eq!(
+                took.get(),
+                counted,
+                "{}: only requests past checks 1-6 count",
+                case.name
+            );
+        }
+    }
+
+    #[test]
+    fn an_ipv6_allowlist_admits_its_range_and_nothing_else() {
+        let mut key = key();
+        key.settings.allowed_networks = vec![IpNet::parse("2001:db8::/32").unwrap()];
+        for (ip, expected) in [
+            ("2001:db8::7", VerifyOutcome::Valid),
+            ("2001:db9::7", VerifyOutcome::IpNotAllowed),
+            ("10.0.0.1", VerifyOutcome::IpNotAllowed),
+        ] {
+            let verdict = decide(
+                Found::Current(&key),
+                &Request {
+                    now: at(1),
+                    ip: Some(ip.parse().unwrap()),
+                    scopes: &[],
+                },
+                |_| true,
+                |_| Take::Taken(None),
+            );
+            assert_eq!(verdict.outcome, expected, "{ip}");
+        }
+    }
+}
