@@ -200,6 +200,7 @@ pub fn table() -> Vec<Route> {
         api("/api/v1/keys/{id}").get(api_keys::get).patch(api_keys::change),
         api("/api/v1/keys/{id}/rotate").post(api_keys::rotate),
         api("/api/v1/keys/{id}/revoke").post(api_keys::revoke),
+        api("/api/v1/keys/{id}/usage").get(api_keys::usage),
         api("/api/v1/users").get(users::list).post(users::create),
         api("/api/v1/users/{id}").patch(users::change),
         api("/api/v1/users/{id}/sessions").delete(users::revoke_sessions),

@@ -197,6 +197,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
     });
     announce_setup(&state).await;
     let usage = tokio::spawn(crate::flows::key_check::flush_usage(state.clone()));
+    let counts = tokio::spawn(crate::flows::key_check::exchange_counts(state.clone()));
     tracing::info!(%address, profile = ?profile_name(&config), "warden listening on http://{address}");
     tracing::info!(
         max_connections = config.connections.max_connections,
@@ -213,6 +214,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
     .await;
     // The minute under way is recorded too: every use answered is counted.
     usage.abort();
+    counts.abort();
     state.keys.flush(&state, true).await;
     node.stop().await;
     tracing::info!("stopped");

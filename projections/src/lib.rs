@@ -11,6 +11,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod checkpoints;
 pub mod deliveries;
+pub mod key_usage;
 pub mod mfa;
 pub mod projection;
 pub mod retention;
@@ -39,6 +40,7 @@ pub struct ReadModels {
     pub deliveries: Shared<deliveries::Deliveries>,
     pub checkpoints: Shared<checkpoints::Checkpoints>,
     pub api_keys: Shared<api_keys::ApiKeys>,
+    pub key_usage: Shared<key_usage::KeyUsage>,
 }
 
 impl ReadModels {
@@ -63,6 +65,7 @@ impl ReadModels {
             Box::new(SlotOf::new(Arc::clone(&self.deliveries))),
             Box::new(SlotOf::new(Arc::clone(&self.checkpoints))),
             Box::new(SlotOf::new(Arc::clone(&self.api_keys))),
+            Box::new(SlotOf::new(Arc::clone(&self.key_usage))),
         ]
     }
 }

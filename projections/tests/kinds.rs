@@ -26,6 +26,7 @@ use warden_projections::alerts::Alerts;
 use warden_projections::api_keys::ApiKeys;
 use warden_projections::checkpoints::Checkpoints;
 use warden_projections::deliveries::Deliveries;
+use warden_projections::key_usage::KeyUsage;
 use warden_projections::mfa::Mfa;
 use warden_projections::retention::Retention;
 use warden_projections::sessions::Sessions;
@@ -129,6 +130,7 @@ fn every_read_model_reads_only_what_the_catalogue_names() {
         (Alerts::NAME, unnamed_kinds::<Alerts>()),
         (Deliveries::NAME, unnamed_kinds::<Deliveries>()),
         (ApiKeys::NAME, unnamed_kinds::<ApiKeys>()),
+        (KeyUsage::NAME, unnamed_kinds::<KeyUsage>()),
     ];
     let names: Vec<&str> = found.iter().map(|(name, _)| *name).collect();
     assert_eq!(

@@ -329,6 +329,7 @@ async fn every_state_changing_route_needs_the_token_but_the_exempt_few() {
         "/api/v1/setup",
         "/api/v1/invitations/accept",
         "/api/v1/app-events",
+        "/api/v1/keys/verify",
     ];
     let instance = instance(&[]).await;
     let owner = set_up(&instance.server).await;

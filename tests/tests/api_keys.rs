@@ -13,7 +13,7 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
 use warden_core::auth::api_key::format::KeyText;
 use warden_tests::audit::{LEGACY_PASSWORD, two_orgs};
-use warden_tests::process::TOKEN;
+use warden_tests::process::{Server, TOKEN};
 use warden_tests::web::{Answer, Instance, WebClient, assert_refused, events};
 
 async fn signed_in(instance: &Instance, email: &str) -> WebClient {
@@ -423,6 +423,26 @@ async fn usage_adds_up_and_the_secret_is_nowhere() {
             path.display()
         );
     }
+    // The key's usage, as the API tells it after a restart.
+    instance.server = Server::start(&instance.env, "again").await;
+    let mut owner = signed_in(&instance, "owner@acme.test").await;
+    let usage = owner.get(&format!("/api/v1/keys/{id}/usage")).await;
+    assert_eq!(usage.status, 200, "{:?}", usage.body);
+    for (outcome, n) in &counted {
+        assert_eq!(usage.body["last_day"][outcome], *n, "{outcome}");
+        assert_eq!(usage.body["last_hour"][outcome], *n, "{outcome}");
+    }
+    let hourly: u64 = usage.body["hourly"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(hourly, 40);
+    assert_eq!(usage.body["top_addresses"][0]["address"], "127.0.0.1");
+    assert!(usage.body["last_used"].is_string());
+    let mut globex = signed_in(&instance, "owner@globex.test").await;
+    assert_refused(&globex.get(&format!("/api/v1/keys/{id}/usage")).await, 404, "not_found");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -436,4 +456,57 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// A malformed key, an unknown one and a known id with a wrong secret get
+/// the same answer in comparable time: the answer tells nothing of which
+/// ids exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_unknown_and_wrong_keys_look_alike() {
+    let instance = two_orgs(&[]).await;
+    let mut owner = signed_in(&instance, "owner@acme.test").await;
+    let (_, known) = create(&mut owner, json!({ "kind": "app", "name": "billing" })).await;
+    let mut app = application(&instance);
+    let wrong = || {
+        // The known id with another secret (its checksum right).
+        let other = KeyText::generate_for(&known[8..24]);
+        other.expose().to_string()
+    };
+    type Maker<'a> = Box<dyn Fn() -> String + 'a>;
+    let kinds: [(&str, Maker); 3] = [
+        ("malformed", Box::new(|| format!("wk_live_{}", "x".repeat(65)))),
+        ("unknown", Box::new(|| KeyText::generate().expose().to_string())),
+        ("wrong secret", Box::new(wrong)),
+    ];
+    let mut timings: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
+    let mut answers: Vec<Value> = Vec::new();
+    for _ in 0..60 {
+        for (i, (_, text)) in kinds.iter().enumerate() {
+            let text = text();
+            let began = std::time::Instant::now();
+            let answer = app.post("/api/v1/keys/verify", json!({ "key": text })).await;
+            timings[i].push(began.elapsed());
+            answers.push(answer.body);
+        }
+    }
+    assert!(
+        answers
+            .iter()
+            .all(|answer| *answer == json!({ "valid": false, "code": "not_found" }))
+    );
+    let medians: Vec<Duration> = timings
+        .iter_mut()
+        .map(|times| {
+            times.sort();
+            times[times.len() / 2]
+        })
+        .collect();
+    for (i, (name, _)) in kinds.iter().enumerate() {
+        assert!(
+            medians[i] < medians[0] * 2 && medians[0] < medians[i] * 2,
+            "{name} {:?} vs malformed {:?}",
+            medians[i],
+            medians[0]
+        );
+    }
 }

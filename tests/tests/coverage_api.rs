@@ -17,10 +17,14 @@ use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 /// The first half of a WebAuthn ceremony changes nothing: its state is
 /// sealed into the answer and only the second half, which appends, uses it.
-const CHANGE_NOTHING: [&str; 3] = [
+/// A key verification reads memory only: its uses are recorded per key and
+/// minute and its refusals sampled, both in the background
+/// (`tests/api_keys.rs` checks that they add up).
+const CHANGE_NOTHING: [&str; 4] = [
     "startPasskeyRegistration",
     "startPasskeyVerification",
     "startPasskeySignIn",
+    "verifyApiKey",
 ];
 
 fn state_changing_operations() -> BTreeSet<String> {
@@ -169,6 +173,38 @@ async fn every_state_changing_route_appends_an_event() {
     let before = walk.head().await;
     let removed = owner.delete(&format!("/api/v1/webhook-endpoints/{endpoint}")).await;
     walk.answered("removeWebhookEndpoint", before, &removed).await;
+
+    // API keys: created, changed, rotated, revoked.
+    let before = walk.head().await;
+    let key = owner
+        .post("/api/v1/keys", json!({"kind": "app", "name": "billing"}))
+        .await;
+    walk.answered("createApiKey", before, &key).await;
+    let key_path = format!("/api/v1/keys/{}", key.body["id"].as_str().unwrap());
+    for (operation, method, path, body) in [
+        (
+            "changeApiKey",
+            reqwest::Method::PATCH,
+            key_path.clone(),
+            json!({"name": "invoices"}),
+        ),
+        (
+            "rotateApiKey",
+            reqwest::Method::POST,
+            format!("{key_path}/rotate"),
+            json!({"grace_seconds": 60}),
+        ),
+        (
+            "revokeApiKey",
+            reqwest::Method::POST,
+            format!("{key_path}/revoke"),
+            json!({"reason": "walked"}),
+        ),
+    ] {
+        let before = walk.head().await;
+        let done = owner.request(method, &path, Some(body)).await;
+        walk.answered(operation, before, &done).await;
+    }
 
     // Sign-in, password, sessions.
     let mut sam = WebClient::new(server);

@@ -86,6 +86,15 @@ codes! {
     KeyRevoked = "key_revoked",
     TooManyKeys = "too_many_keys",
     InvalidKeySettings = "invalid_key_settings",
+    KeyNotFound = "key_not_found",
+    KeyExpired = "key_expired",
+    KeyOwnerDisabled = "key_owner_disabled",
+    IpNotAllowed = "ip_not_allowed",
+    InsufficientScope = "insufficient_scope",
+    RateLimited = "rate_limited",
+    UsageExceeded = "usage_exceeded",
+    ActorNotAllowed = "actor_not_allowed",
+    InvalidTicket = "invalid_ticket",
 }
 
 impl std::fmt::Display for Code {

@@ -167,3 +167,5 @@ impl IntoResponse for ApiError {
 
 mod code;
 mod rejections;
+
+pub use rejections::key_refusal;

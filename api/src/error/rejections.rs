@@ -2,10 +2,11 @@
 //! decisions become HTTP answers: status, code and message.
 
 use axum::http::StatusCode;
-use warden_core::auth::api_key::manage;
+use warden_core::auth::api_key::{manage, vendor};
 use warden_core::auth::role_grants::GrantRefusal;
 use warden_core::auth::sign_in::{MethodNotAllowed, password};
 use warden_core::auth::{enrolment, password_change, second_factor, step_up, users};
+use warden_core::commands::api_key::VerifyOutcome;
 
 use super::{ApiError, Code};
 
@@ -167,6 +168,47 @@ impl From<manage::Rejection> for ApiError {
             manage::Rejection::Invalid { field, message } => {
                 ApiError::unprocessable(Code::InvalidKeySettings, format!("{field}: {message}"))
             }
+        }
+    }
+}
+
+/// A key refused for a request made with it (forward authentication,
+/// Warden's own API); `None` for `valid`.
+pub fn key_refusal(outcome: VerifyOutcome) -> Option<ApiError> {
+    let unauthorized = |code, message: &str| ApiError::new(StatusCode::UNAUTHORIZED, code, message);
+    Some(match outcome {
+        VerifyOutcome::Valid => return None,
+        VerifyOutcome::NotFound => unauthorized(Code::KeyNotFound, "the API key is not valid"),
+        VerifyOutcome::Revoked => unauthorized(Code::KeyRevoked, "the API key is revoked"),
+        VerifyOutcome::Expired => unauthorized(Code::KeyExpired, "the API key has expired"),
+        VerifyOutcome::DisabledOwner => unauthorized(Code::KeyOwnerDisabled, "the API key's owner is disabled"),
+        VerifyOutcome::IpNotAllowed => {
+            ApiError::forbidden_code(Code::IpNotAllowed, "the API key is not allowed from this address")
+        }
+        VerifyOutcome::InsufficientScope => {
+            ApiError::forbidden_code(Code::InsufficientScope, "the API key lacks a scope this request needs")
+        }
+        VerifyOutcome::RateLimited => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            Code::RateLimited,
+            "the API key's rate limit is spent for now; see Retry-After",
+        ),
+        VerifyOutcome::UsageExceeded => ApiError::forbidden_code(Code::UsageExceeded, "the API key has no uses left"),
+    })
+}
+
+impl From<vendor::Refusal> for ApiError {
+    fn from(refusal: vendor::Refusal) -> Self {
+        match refusal {
+            vendor::Refusal::Actor => ApiError::forbidden_code(
+                Code::ActorNotAllowed,
+                "a vendor key acts for an active user of its org: name them in X-Actor-User-Id",
+            ),
+            vendor::Refusal::Ticket => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                Code::InvalidTicket,
+                "a vendor key's request names its ticket in X-Ticket-Reference, matching the key's ticket pattern",
+            ),
         }
     }
 }

@@ -5,14 +5,17 @@
 //! [`flush_usage`]; a refusal's event is appended in the background,
 //! sampled.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use warden_core::auth::api_key::Key;
 use warden_core::auth::api_key::format::{self, HashKey, KeyText};
-use warden_core::auth::api_key::limits::{Counters, LimitState};
+use warden_core::auth::api_key::limits::{Counters, LimitState, Report};
+use warden_core::auth::api_key::manage;
+use warden_core::auth::api_key::vendor::{self, OnBehalf};
 use warden_core::auth::api_key::verify::{self, Request};
 use warden_core::commands::Context;
 use warden_core::commands::account::Status;
@@ -25,8 +28,12 @@ use crate::state::AppState;
 /// The node's side of key verification.
 pub struct KeyChecker {
     pub hash_key: HashKey,
+    /// This process among the nodes that exchange counts.
+    node: String,
     counters: Mutex<Counters>,
     usage: Mutex<Usage>,
+    /// Vendor keys' ticket patterns, compiled once.
+    tickets: Mutex<HashMap<String, Option<Arc<manage::TicketMatcher>>>>,
 }
 
 /// A verification's answer.
@@ -56,8 +63,10 @@ impl KeyChecker {
     pub fn new(hash_key: HashKey) -> Self {
         KeyChecker {
             hash_key,
+            node: uuid::Uuid::new_v4().to_string(),
             counters: Mutex::new(Counters::default()),
             usage: Mutex::new(Usage::default()),
+            tickets: Mutex::new(HashMap::new()),
         }
     }
 
@@ -167,6 +176,41 @@ impl KeyChecker {
         }
     }
 
+    /// What a request with `key` must name when it is a vendor key.
+    pub fn vendor(
+        &self,
+        state: &AppState,
+        key: &Key,
+        claims: vendor::Claims<'_>,
+    ) -> Result<Option<OnBehalf>, vendor::Refusal> {
+        let matcher = key
+            .settings
+            .ticket_pattern
+            .as_deref()
+            .and_then(|pattern| self.ticket_matcher(pattern));
+        vendor::decide(
+            key,
+            claims,
+            |user| {
+                read(&state.models.accounts)
+                    .user(user)
+                    .is_some_and(|user| user.org == key.org && user.status == Status::Active)
+            },
+            |ticket| matcher.is_some_and(|matcher| matcher.is_match(ticket)),
+        )
+    }
+
+    fn ticket_matcher(&self, pattern: &str) -> Option<Arc<manage::TicketMatcher>> {
+        let mut tickets = lock(&self.tickets);
+        if tickets.len() > 10_000 {
+            tickets.clear();
+        }
+        tickets
+            .entry(pattern.to_string())
+            .or_insert_with(|| manage::ticket_matcher(pattern).ok().map(Arc::new))
+            .clone()
+    }
+
     /// Counted windows and pending uses (for the memory figures).
     pub fn counted(&self) -> usize {
         lock(&self.counters).len()
@@ -183,6 +227,76 @@ pub async fn flush_usage(state: AppState) {
     loop {
         tick.tick().await;
         state.keys.flush(&state, false).await;
+    }
+}
+
+/// The topic of the nodes' notes of their key counts.
+const COUNTS_TOPIC: &str = "api-key-counts";
+/// How often a node tells the others what it counted (even nothing: the
+/// note says it is alive).
+pub const REPORT_EVERY: Duration = Duration::from_millis(100);
+/// A node not heard from for this long is forgotten, and its counts with
+/// it.
+const SILENT_AFTER: Duration = Duration::from_secs(5);
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Note {
+    node: String,
+    report: Report,
+}
+
+/// Runs until the node stops, on a bus shared by several nodes: tells the
+/// others what this node counted against keys' limits and uses, and
+/// counts what they tell.
+pub async fn exchange_counts(state: AppState) {
+    if !state.bus.is_shared() {
+        return;
+    }
+    loop {
+        match state.bus.listen(COUNTS_TOPIC).await {
+            Ok(notes) => exchange(&state, notes).await,
+            Err(error) => tracing::warn!(%error, "cannot hear the other nodes' key counts; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn exchange(state: &AppState, mut notes: futures::stream::BoxStream<'static, Vec<u8>>) {
+    use futures::StreamExt;
+    let mut tick = tokio::time::interval(REPORT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut heard: HashMap<String, Instant> = HashMap::new();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let note = Note { node: state.keys.node.clone(), report: lock(&state.keys.counters).report() };
+                if let Ok(bytes) = serde_json::to_vec(&note)
+                    && let Err(error) = state.bus.broadcast(COUNTS_TOPIC, bytes).await
+                {
+                    tracing::debug!(%error, "key counts not sent");
+                }
+                let silent: Vec<String> = heard
+                    .iter()
+                    .filter(|(_, at)| at.elapsed() > SILENT_AFTER)
+                    .map(|(node, _)| node.clone())
+                    .collect();
+                for node in silent {
+                    heard.remove(&node);
+                    lock(&state.keys.counters).forget(&node);
+                }
+            }
+            note = notes.next() => {
+                let Some(bytes) = note else { return };
+                match serde_json::from_slice::<Note>(&bytes) {
+                    Ok(note) if note.node != state.keys.node => {
+                        heard.insert(note.node.clone(), Instant::now());
+                        lock(&state.keys.counters).absorb(&note.node, note.report);
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "an unreadable note of key counts"),
+                }
+            }
+        }
     }
 }
 

@@ -200,13 +200,18 @@ fn describe_with(
 }
 
 /// `GET /api/v1/auth/forward`: for nginx `auth_request` and Traefik
-/// ForwardAuth. 200 with identity headers for a valid session, 401
-/// otherwise. When the proxied request is state-changing
+/// ForwardAuth. 200 with identity headers for a valid session or API key
+/// (`Authorization: Bearer wk_live_…`), 401 otherwise. When the proxied request is state-changing
 /// (`X-Forwarded-Method` or `X-Original-Method`), its origin and CSRF
 /// token are checked here too, so the application behind the proxy is
 /// protected without code of its own.
 pub async fn forward(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let (mut parts, _) = request.into_parts();
+    // An API key instead of a cookie: the key decides, the cookie is not
+    // read.
+    if let Some(text) = crate::handlers::api_keys::bearer_key(&parts.headers) {
+        return Ok(crate::handlers::api_keys::forward(&state, &parts, &text));
+    }
     // A partial session is no identity for the application: 401, so the
     // proxy sends the browser to sign in, where the prompt continues.
     let SignedIn(current) = SignedIn::from_request_parts(&mut parts, &state)

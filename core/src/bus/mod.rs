@@ -41,4 +41,17 @@ pub trait Bus: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), BusError>;
     /// Whether several processes share this bus (and so need one relay).
     fn is_shared(&self) -> bool;
+
+    /// Sends a best-effort note to the other nodes on `topic` (never the
+    /// log, never kept: a node that is not listening misses it). A bus of
+    /// one process has no one to tell.
+    async fn broadcast(&self, _topic: &str, _payload: Vec<u8>) -> Result<(), BusError> {
+        Ok(())
+    }
+
+    /// The notes on `topic`, from every node but none before this call
+    /// (this node's own included: the caller tells them apart).
+    async fn listen(&self, _topic: &str) -> Result<BoxStream<'static, Vec<u8>>, BusError> {
+        Ok(Box::pin(futures::stream::pending()))
+    }
 }

@@ -18,9 +18,12 @@ use super::{Bus, BusError};
 use crate::event::Event;
 
 pub struct NatsBus {
+    client: async_nats::Client,
     jetstream: jetstream::Context,
     stream_name: String,
     subject_prefix: String,
+    /// Core NATS subjects (not the stream) of the nodes' notes.
+    notes_prefix: String,
     stream: OnceCell<stream::Stream>,
 }
 
@@ -51,11 +54,13 @@ impl NatsBus {
             .map_err(unavailable)?;
         let jetstream = jetstream::ContextBuilder::new()
             .timeout(Duration::from_secs(5))
-            .build(client);
+            .build(client.clone());
         Ok(NatsBus {
+            client,
             jetstream,
             stream_name: format!("{}_EVENTS", prefix.to_ascii_uppercase()),
             subject_prefix: format!("{prefix}.events"),
+            notes_prefix: format!("{prefix}.notes"),
             stream: OnceCell::new(),
         })
     }
@@ -166,5 +171,21 @@ impl Bus for NatsBus {
 
     fn is_shared(&self) -> bool {
         true
+    }
+
+    async fn broadcast(&self, topic: &str, payload: Vec<u8>) -> Result<(), BusError> {
+        self.client
+            .publish(format!("{}.{topic}", self.notes_prefix), payload.into())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn listen(&self, topic: &str) -> Result<BoxStream<'static, Vec<u8>>, BusError> {
+        let subscriber = self
+            .client
+            .subscribe(format!("{}.{topic}", self.notes_prefix))
+            .await
+            .map_err(unavailable)?;
+        Ok(subscriber.map(|message| message.payload.to_vec()).boxed())
     }
 }

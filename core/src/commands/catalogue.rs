@@ -54,6 +54,7 @@ pub mod readers {
     pub const ALERTS: &str = "alerts";
     pub const DELIVERIES: &str = "deliveries";
     pub const API_KEYS: &str = "api_keys";
+    pub const KEY_USAGE: &str = "key_usage";
 
     /// Every read model.
     pub const ALL: &[&str] = &[
@@ -67,6 +68,7 @@ pub mod readers {
         ALERTS,
         DELIVERIES,
         API_KEYS,
+        KEY_USAGE,
     ];
 }
 
@@ -186,7 +188,7 @@ catalogue! {
     api_key::API_KEY_CHANGED => api_key::KeyChanged, [API_KEYS],
     api_key::API_KEY_ROTATED => api_key::KeyRotated, [API_KEYS],
     api_key::API_KEY_REVOKED => api_key::KeyRevoked, [API_KEYS],
-    api_key::API_KEY_USED => api_key::KeyUsed, [API_KEYS],
+    api_key::API_KEY_USED => api_key::KeyUsed, [API_KEYS, KEY_USAGE],
     api_key::API_KEY_REFUSED => api_key::KeyRefused, [],
 }
 

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::panic)]
 
 mod alerting;
+mod api_keys;
 mod audit;
 mod checkpoints;
 mod delivery;
@@ -41,9 +42,14 @@ struct Args {
     /// `delivery` (commit to webhook received at 1,000 events/s, over
     /// `--seconds` (at least 30) of 10 triggers/s, on `--backends`
     /// `sqlite` and `postgres`) or `checkpoints` (following the root,
-    /// verify with a kept checkpoint, consistency proofs, over `--events`).
+    /// verify with a kept checkpoint, consistency proofs, over `--events`)
+    /// or `api-keys` (verification and forward authentication with
+    /// `--keys` keys, beside the empty-handler ceiling; memory per key).
     #[arg(long, default_value = "ledger")]
     suite: String,
+    /// Keys in the read model for the api-keys suite.
+    #[arg(long, default_value_t = 100_000)]
+    keys: u64,
     /// Live sessions for the sessions suite's memory measurement.
     #[arg(long, default_value_t = 100_000)]
     sessions: u64,
@@ -55,6 +61,10 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.suite == "api-keys" {
+        api_keys::run(&args.warden, args.seconds, args.keys).await;
+        return;
+    }
     if args.suite == "sessions" {
         sessions::run(&args.warden, args.seconds, args.sessions).await;
         return;

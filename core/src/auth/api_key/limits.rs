@@ -2,17 +2,17 @@
 //!
 //! Limits count in fixed windows aligned to Unix time (a limit of 10 per
 //! 60 s counts 12:00:00–12:00:59, then 12:01:00–…), so every node counts
-//! the same windows. Each node also holds what the other nodes reported
-//! of their own counts ([`Counters::absorb`]), and a request is measured
-//! against the sum: the nodes together stay within a limit except for
-//! what the others admitted since their last report (decision 0022 gives
-//! the tolerance).
+//! the same windows. Each node tells the others what changed in its own
+//! counts ([`Counters::report`], every 100 ms over the bus) and holds what
+//! they told it ([`Counters::absorb`]); a request is measured against the
+//! sum. The nodes together stay within a limit except for what the others
+//! admitted since their last report (decision 0022 gives the tolerance).
 //!
 //! Uses: a key's remaining uses are those the log records
 //! ([`Key::remaining_uses`]) less the uses this node and the others
 //! counted but have not recorded yet.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -52,8 +52,9 @@ pub struct Window {
     pub count: u64,
 }
 
-/// What a node tells the others: its counts, whole (a report replaces
-/// the one before it, so a lost report costs nothing but freshness).
+/// What a node tells the others: the counts that changed since its last
+/// report, each whole (so a report repeated or taken twice does no harm,
+/// and a lost one is made good by the next change of the same count).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// `(key, limit name)` → the window it counts.
@@ -66,8 +67,11 @@ pub struct Report {
 pub struct Counters {
     windows: HashMap<(String, String), Window>,
     pending_uses: HashMap<String, u64>,
-    /// The other nodes' last reports, by node.
+    /// What the other nodes reported, by node.
     others: HashMap<String, Others>,
+    /// Counts changed since the last report.
+    changed_windows: HashSet<(String, String)>,
+    changed_uses: HashSet<String>,
     takes: u64,
 }
 
@@ -115,9 +119,11 @@ impl Counters {
                 *window = Window { start, count: 0 };
             }
             window.count += 1;
+            self.changed_windows.insert((key.id.clone(), limit.name.clone()));
         }
         if key.settings.remaining_uses.is_some() {
             *self.pending_uses.entry(key.id.clone()).or_default() += 1;
+            self.changed_uses.insert(key.id.clone());
         }
         Take::Taken(tightest)
     }
@@ -160,38 +166,45 @@ impl Counters {
             if *pending == 0 {
                 self.pending_uses.remove(key);
             }
+            self.changed_uses.insert(key.to_string());
         }
     }
 
-    /// This node's counts, for the others.
-    pub fn report(&self, now: DateTime<Utc>) -> Report {
-        let now_s = now.timestamp();
-        Report {
-            windows: self
-                .windows
-                .iter()
-                .filter(|(_, window)| window.start <= now_s)
-                .map(|((key, limit), window)| (key.clone(), limit.clone(), *window))
-                .collect(),
-            pending_uses: self
-                .pending_uses
-                .iter()
-                .map(|(key, uses)| (key.clone(), *uses))
-                .collect(),
-        }
+    /// The counts that changed since the last report, for the others.
+    pub fn report(&mut self) -> Report {
+        let windows = self
+            .changed_windows
+            .drain()
+            .filter_map(|id| {
+                let window = *self.windows.get(&id)?;
+                Some((id.0, id.1, window))
+            })
+            .collect();
+        let pending_uses = self
+            .changed_uses
+            .drain()
+            .map(|key| {
+                let uses = self.pending_uses.get(&key).copied().unwrap_or(0);
+                (key, uses)
+            })
+            .collect();
+        Report { windows, pending_uses }
     }
 
-    /// Another node's report replaces the one it sent before.
+    /// What another node reported replaces what it reported before of the
+    /// same counts.
     pub fn absorb(&mut self, node: &str, report: Report) {
-        let others = Others {
-            windows: report
-                .windows
-                .into_iter()
-                .map(|(key, limit, window)| ((key, limit), window))
-                .collect(),
-            pending_uses: report.pending_uses.into_iter().collect(),
-        };
-        self.others.insert(node.to_string(), others);
+        let others = self.others.entry(node.to_string()).or_default();
+        for (key, limit, window) in report.windows {
+            others.windows.insert((key, limit), window);
+        }
+        for (key, uses) in report.pending_uses {
+            if uses == 0 {
+                others.pending_uses.remove(&key);
+            } else {
+                others.pending_uses.insert(key, uses);
+            }
+        }
     }
 
     /// Forgets a node that stopped reporting.
@@ -204,6 +217,9 @@ impl Counters {
         // The longest window allowed is 30 days.
         const LONGEST: i64 = 30 * 86_400;
         self.windows.retain(|_, window| window.start > now_s - LONGEST);
+        for others in self.others.values_mut() {
+            others.windows.retain(|_, window| window.start > now_s - LONGEST);
+        }
     }
 
     /// Counted windows and pending keys, for the memory figures.
@@ -322,7 +338,7 @@ mod tests {
         for _ in 0..2 {
             assert_eq!(a.take(&key, at(0)), Take::Taken(None));
         }
-        b.absorb("a", a.report(at(0)));
+        b.absorb("a", a.report());
         for _ in 0..3 {
             assert_eq!(b.take(&key, at(0)), Take::Taken(None));
         }
@@ -330,7 +346,7 @@ mod tests {
         // a records its two uses; the log now says 3 left.
         key.uses_since_set = 2;
         a.recorded(&key.id, 2);
-        b.absorb("a", a.report(at(1)));
+        b.absorb("a", a.report());
         assert_eq!(b.take(&key, at(1)), Take::UsedUp, "3 recorded-to-be on b");
         b.recorded(&key.id, 3);
         key.uses_since_set = 5;
@@ -345,7 +361,7 @@ mod tests {
         for _ in 0..6 {
             assert!(matches!(a.take(&key, at(0)), Take::Taken(_)));
         }
-        b.absorb("a", a.report(at(0)));
+        b.absorb("a", a.report());
         let admitted = (0..10)
             .filter(|_| matches!(b.take(&key, at(1)), Take::Taken(_)))
             .count();
@@ -357,5 +373,29 @@ mod tests {
         assert_eq!(admitted_later, 10);
         b.forget("a");
         assert!(b.others.is_empty());
+    }
+
+    #[test]
+    fn reports_carry_only_what_changed_each_whole() {
+        let key = key(&[("per_minute", 100, 60)], Some(50));
+        let mut a = Counters::default();
+        let mut b = Counters::default();
+        a.take(&key, at(0));
+        a.take(&key, at(0));
+        let first = a.report();
+        assert_eq!(first.windows.len(), 1);
+        assert_eq!(first.windows[0].2.count, 2);
+        assert_eq!(first.pending_uses, [(key.id.clone(), 2)]);
+        assert_eq!(a.report(), Report::default(), "nothing changed since");
+        // Taken twice, a report does no harm: each count is whole.
+        b.absorb("a", first.clone());
+        b.absorb("a", first);
+        let Take::Taken(Some(state)) = b.take(&key, at(1)) else {
+            panic!()
+        };
+        assert_eq!(state.remaining, 97, "2 on a, 1 on b");
+        a.recorded(&key.id, 2);
+        b.absorb("a", a.report());
+        assert_eq!(b.pending_uses_of(&key.id), 1, "a's uses are in the log now");
     }
 }

@@ -374,11 +374,23 @@ fn checked_ticket_pattern(pattern: String) -> Result<String, Rejection> {
     Ok(pattern)
 }
 
+/// A compiled ticket pattern.
+#[derive(Debug, Clone)]
+pub struct TicketMatcher(regex::Regex);
+
+impl TicketMatcher {
+    /// Whether `reference` matches the pattern whole.
+    pub fn is_match(&self, reference: &str) -> bool {
+        self.0.is_match(reference)
+    }
+}
+
 /// The matcher of a ticket pattern: the whole reference must match.
-pub fn ticket_matcher(pattern: &str) -> Result<regex::Regex, regex::Error> {
+pub fn ticket_matcher(pattern: &str) -> Result<TicketMatcher, regex::Error> {
     regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
         .size_limit(64 * 1024)
         .build()
+        .map(TicketMatcher)
 }
 
 fn is_scope(scope: &str) -> bool {
