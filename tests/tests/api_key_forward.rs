@@ -6,16 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use serde_json::{Value, json};
-use warden_tests::audit::{LEGACY_PASSWORD, two_orgs};
+use serde_json::json;
+use warden_tests::audit::{signed_in, two_orgs};
+use warden_tests::keys::create;
 use warden_tests::web::{Answer, Instance, WebClient, assert_refused};
-
-async fn signed_in(instance: &Instance, email: &str) -> WebClient {
-    let mut client = WebClient::new(&instance.server);
-    let answer = client.sign_in(email, LEGACY_PASSWORD).await;
-    assert_eq!(answer.status, 200, "{email}: {:?}", answer.body);
-    client
-}
 
 async fn user_id(admin: &mut WebClient, email: &str) -> String {
     admin.get("/api/v1/users").await.body["users"]
@@ -27,15 +21,6 @@ async fn user_id(admin: &mut WebClient, email: &str) -> String {
         .as_str()
         .unwrap()
         .to_string()
-}
-
-async fn create(admin: &mut WebClient, body: Value) -> (String, String) {
-    let answer = admin.post("/api/v1/keys", body.clone()).await;
-    assert_eq!(answer.status, 201, "{body}: {:?}", answer.body);
-    (
-        answer.body["id"].as_str().unwrap().to_string(),
-        answer.body["key"].as_str().unwrap().to_string(),
-    )
 }
 
 /// The proxy's subrequest for a client that sent `key` and `headers`.
@@ -56,7 +41,7 @@ fn header<'a>(answer: &'a Answer, name: &str) -> &'a str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_passes_forward_authentication_with_its_identity_or_is_refused_by_code() {
     let instance = two_orgs(&[("WARDEN_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
-    let mut admin = signed_in(&instance, "admin@acme.test").await;
+    let mut admin = signed_in(&instance.server, "admin@acme.test").await;
     let (id, key) = create(
         &mut admin,
         json!({ "kind": "app", "name": "billing", "scopes": ["invoices:read", "invoices:write"],
@@ -126,10 +111,10 @@ async fn a_key_passes_forward_authentication_with_its_identity_or_is_refused_by_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vendor_key_names_an_active_user_of_its_org_and_a_ticket() {
     let instance = two_orgs(&[]).await;
-    let mut admin = signed_in(&instance, "admin@acme.test").await;
+    let mut admin = signed_in(&instance.server, "admin@acme.test").await;
     let member = user_id(&mut admin, "member@acme.test").await;
     let auditor = user_id(&mut admin, "auditor@acme.test").await;
-    let mut globex = signed_in(&instance, "admin@globex.test").await;
+    let mut globex = signed_in(&instance.server, "admin@globex.test").await;
     let stranger = user_id(&mut globex, "member@globex.test").await;
     let (_, key) = create(
         &mut admin,
@@ -180,7 +165,7 @@ async fn a_vendor_key_names_an_active_user_of_its_org_and_a_ticket() {
     assert_eq!(header(&passed, "x-warden-ticket"), "SUP-42");
     assert_eq!(header(&passed, "x-warden-key-kind"), "vendor");
     // A disabled user cannot be acted for.
-    let mut owner = signed_in(&instance, "owner@acme.test").await;
+    let mut owner = signed_in(&instance.server, "owner@acme.test").await;
     let disabled = owner
         .patch(&format!("/api/v1/users/{auditor}"), json!({ "status": "disabled" }))
         .await;

@@ -1,62 +1,19 @@
 //! API keys through a real `warden serve` (embedded profile): every
 //! verification outcome in the fixed order, allowlists behind a trusted
 //! proxy, rotation with a grace period, the role matrix, other orgs' ids,
-//! CSRF and step-up on the management routes, usage events that add up to
-//! the requests made, and a secret that appears nowhere in clear.
+//! CSRF and step-up on the management routes. Usage, secrecy and timing are
+//! in `api_key_usage.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
 use warden_core::auth::api_key::format::KeyText;
-use warden_tests::audit::{LEGACY_PASSWORD, two_orgs};
-use warden_tests::process::{Server, TOKEN};
-use warden_tests::web::{Answer, Instance, WebClient, assert_refused, events};
-
-async fn signed_in(instance: &Instance, email: &str) -> WebClient {
-    let mut client = WebClient::new(&instance.server);
-    let answer = client.sign_in(email, LEGACY_PASSWORD).await;
-    assert_eq!(answer.status, 200, "{email}: {:?}", answer.body);
-    client
-}
-
-/// The consuming application's server: its token, no cookie, no origin;
-/// behind the proxy at 127.0.0.1, for the client at `client_ip`.
-fn application(instance: &Instance) -> WebClient {
-    let mut client = WebClient::new(&instance.server);
-    client.origin = None;
-    client.headers.push(("authorization".into(), format!("Bearer {TOKEN}")));
-    client
-}
-
-async fn create(admin: &mut WebClient, body: Value) -> (String, String) {
-    let answer = admin.post("/api/v1/keys", body.clone()).await;
-    assert_eq!(answer.status, 201, "{body}: {:?}", answer.body);
-    let text = answer.body["key"].as_str().unwrap().to_string();
-    (answer.body["id"].as_str().unwrap().to_string(), text)
-}
-
-async fn verify_from(app: &mut WebClient, key: &str, scopes: &[&str], from: Option<&str>) -> Answer {
-    app.headers.retain(|(name, _)| name != "x-forwarded-for");
-    if let Some(from) = from {
-        app.headers.push(("x-forwarded-for".into(), from.into()));
-    }
-    let answer = app
-        .post("/api/v1/keys/verify", json!({ "key": key, "scopes": scopes }))
-        .await;
-    assert_eq!(answer.status, 200, "{:?}", answer.body);
-    answer
-}
-
-async fn code(app: &mut WebClient, key: &str, scopes: &[&str]) -> String {
-    verify_from(app, key, scopes, None).await.body["code"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
+use warden_tests::audit::{signed_in, two_orgs};
+use warden_tests::keys::{application, code, create, verify_from};
+use warden_tests::web::{WebClient, assert_refused, events};
 
 fn in_seconds(seconds: i64) -> String {
     (Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -65,8 +22,8 @@ fn in_seconds(seconds: i64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_outcome_is_answered_in_the_fixed_order() {
     let instance = two_orgs(&[("WARDEN_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
-    let mut admin = signed_in(&instance, "admin@acme.test").await;
-    let mut app = application(&instance);
+    let mut admin = signed_in(&instance.server, "admin@acme.test").await;
+    let mut app = application(&instance.server);
     let member = admin.get("/api/v1/users").await.body["users"]
         .as_array()
         .unwrap()
@@ -217,7 +174,7 @@ async fn every_outcome_is_answered_in_the_fixed_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_owners_and_admins_manage_keys_of_their_own_org() {
     let instance = two_orgs(&[("WARDEN_STEP_UP_MAX_AGE_SECONDS", "3")]).await;
-    let mut admin = signed_in(&instance, "admin@acme.test").await;
+    let mut admin = signed_in(&instance.server, "admin@acme.test").await;
     let body = json!({ "kind": "service", "name": "siem", "scopes": ["audit:read"] });
     let (id, _) = create(&mut admin, body.clone()).await;
     for (email, lists, creates) in [
@@ -225,7 +182,7 @@ async fn only_owners_and_admins_manage_keys_of_their_own_org() {
         ("auditor@acme.test", true, false),
         ("member@acme.test", false, false),
     ] {
-        let mut user = signed_in(&instance, email).await;
+        let mut user = signed_in(&instance.server, email).await;
         let listed = user.get("/api/v1/keys").await;
         let read = user.get(&format!("/api/v1/keys/{id}")).await;
         if lists {
@@ -253,7 +210,7 @@ async fn only_owners_and_admins_manage_keys_of_their_own_org() {
         }
     }
     // Another org's key does not exist for globex's owner.
-    let mut globex = signed_in(&instance, "owner@globex.test").await;
+    let mut globex = signed_in(&instance.server, "owner@globex.test").await;
     assert_refused(&globex.get(&format!("/api/v1/keys/{id}")).await, 404, "not_found");
     for (path, body) in [
         (format!("/api/v1/keys/{id}/rotate"), json!({})),
@@ -336,8 +293,8 @@ async fn only_owners_and_admins_manage_keys_of_their_own_org() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_secret_works_through_its_grace_and_then_expires() {
     let instance = two_orgs(&[]).await;
-    let mut owner = signed_in(&instance, "owner@acme.test").await;
-    let mut app = application(&instance);
+    let mut owner = signed_in(&instance.server, "owner@acme.test").await;
+    let mut app = application(&instance.server);
     let (id, old) = create(&mut owner, json!({ "kind": "app", "name": "billing" })).await;
     let rotated = owner
         .post(&format!("/api/v1/keys/{id}/rotate"), json!({ "grace_seconds": 2 }))
@@ -365,148 +322,4 @@ async fn a_rotated_secret_works_through_its_grace_and_then_expires() {
         )
         .await;
     assert_refused(&too_long, 422, "invalid_key_settings");
-}
-
-/// Uses recorded per key and minute add up to what the client counted;
-/// the key's text is nowhere in clear: log, data directory, server log,
-/// metrics.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn usage_adds_up_and_the_secret_is_nowhere() {
-    let mut instance = two_orgs(&[]).await;
-    let mut owner = signed_in(&instance, "owner@acme.test").await;
-    let mut app = application(&instance);
-    let (id, text) = create(
-        &mut owner,
-        json!({ "kind": "app", "name": "billing", "scopes": ["invoices:read"], "limits": [{ "name": "per_day", "limit": 20, "window_seconds": 86400 }] }),
-    )
-    .await;
-    let mut counted: BTreeMap<String, u64> = BTreeMap::new();
-    for i in 0..40 {
-        let scopes: &[&str] = if i % 4 == 3 {
-            &["refunds:write"]
-        } else {
-            &["invoices:read"]
-        };
-        *counted.entry(code(&mut app, &text, scopes).await).or_default() += 1;
-    }
-    assert_eq!(counted.get("rate_limited"), Some(&10), "{counted:?}");
-    let metrics = reqwest::get(format!("{}/metrics", instance.server.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    // A graceful stop records the minute under way.
-    assert!(instance.server.terminate().success());
-    let log = instance.server.log();
-    let all = events(&instance);
-    let mut recorded: BTreeMap<String, u64> = BTreeMap::new();
-    for event in all.iter().filter(|event| event["kind"] == "api_key.used") {
-        assert_eq!(event["data"]["key"], id.as_str());
-        for (outcome, n) in event["data"]["counts"].as_object().unwrap() {
-            *recorded.entry(outcome.clone()).or_default() += n.as_u64().unwrap();
-        }
-    }
-    assert_eq!(recorded, counted, "every answer is counted once");
-    let refusals = all.iter().filter(|event| event["kind"] == "api_key.refused").count();
-    assert!(refusals >= 1, "a scope refusal is an event of its own");
-    let secret = &text[24..67];
-    let exported = serde_json::to_string(&all).unwrap();
-    assert!(!exported.contains(secret), "the log holds no secret");
-    assert!(!log.contains(secret), "the server log holds no secret");
-    assert!(!metrics.contains(secret), "the metrics hold no secret");
-    for path in walk(&instance.env.data_dir) {
-        let bytes = std::fs::read(&path).unwrap();
-        assert!(
-            !bytes.windows(secret.len()).any(|window| window == secret.as_bytes()),
-            "{} holds the secret",
-            path.display()
-        );
-    }
-    // The key's usage, as the API tells it after a restart.
-    instance.server = Server::start(&instance.env, "again").await;
-    let mut owner = signed_in(&instance, "owner@acme.test").await;
-    let usage = owner.get(&format!("/api/v1/keys/{id}/usage")).await;
-    assert_eq!(usage.status, 200, "{:?}", usage.body);
-    for (outcome, n) in &counted {
-        assert_eq!(usage.body["last_day"][outcome], *n, "{outcome}");
-        assert_eq!(usage.body["last_hour"][outcome], *n, "{outcome}");
-    }
-    let hourly: u64 = usage.body["hourly"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_u64().unwrap())
-        .sum();
-    assert_eq!(hourly, 40);
-    assert_eq!(usage.body["top_addresses"][0]["address"], "127.0.0.1");
-    assert!(usage.body["last_used"].is_string());
-    let mut globex = signed_in(&instance, "owner@globex.test").await;
-    assert_refused(&globex.get(&format!("/api/v1/keys/{id}/usage")).await, 404, "not_found");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
-/// A malformed key, an unknown one and a known id with a wrong secret get
-/// the same answer in comparable time: the answer tells nothing of which
-/// ids exist.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_unknown_and_wrong_keys_look_alike() {
-    let instance = two_orgs(&[]).await;
-    let mut owner = signed_in(&instance, "owner@acme.test").await;
-    let (_, known) = create(&mut owner, json!({ "kind": "app", "name": "billing" })).await;
-    let mut app = application(&instance);
-    let wrong = || {
-        // The known id with another secret (its checksum right).
-        let other = KeyText::generate_for(&known[8..24]);
-        other.expose().to_string()
-    };
-    type Maker<'a> = Box<dyn Fn() -> String + 'a>;
-    let kinds: [(&str, Maker); 3] = [
-        ("malformed", Box::new(|| format!("wk_live_{}", "x".repeat(65)))),
-        ("unknown", Box::new(|| KeyText::generate().expose().to_string())),
-        ("wrong secret", Box::new(wrong)),
-    ];
-    let mut timings: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
-    let mut answers: Vec<Value> = Vec::new();
-    for _ in 0..60 {
-        for (i, (_, text)) in kinds.iter().enumerate() {
-            let text = text();
-            let began = std::time::Instant::now();
-            let answer = app.post("/api/v1/keys/verify", json!({ "key": text })).await;
-            timings[i].push(began.elapsed());
-            answers.push(answer.body);
-        }
-    }
-    assert!(
-        answers
-            .iter()
-            .all(|answer| *answer == json!({ "valid": false, "code": "not_found" }))
-    );
-    let medians: Vec<Duration> = timings
-        .iter_mut()
-        .map(|times| {
-            times.sort();
-            times[times.len() / 2]
-        })
-        .collect();
-    for (i, (name, _)) in kinds.iter().enumerate() {
-        assert!(
-            medians[i] < medians[0] * 2 && medians[0] < medians[i] * 2,
-            "{name} {:?} vs malformed {:?}",
-            medians[i],
-            medians[0]
-        );
-    }
 }

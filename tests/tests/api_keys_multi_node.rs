@@ -7,37 +7,16 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use warden_tests::Production;
-use warden_tests::process::{Server, TOKEN};
+use warden_tests::keys::{application, code, create};
+use warden_tests::process::Server;
 use warden_tests::web::{WebClient, set_up};
-
-fn application(server: &Server) -> WebClient {
-    let mut client = WebClient::new(server);
-    client.origin = None;
-    client.headers.push(("authorization".into(), format!("Bearer {TOKEN}")));
-    client
-}
-
-async fn code(app: &mut WebClient, key: &str) -> String {
-    let answer = app.post("/api/v1/keys/verify", json!({ "key": key })).await;
-    assert_eq!(answer.status, 200, "{:?}", answer.body);
-    answer.body["code"].as_str().unwrap().to_string()
-}
-
-async fn create(owner: &mut WebClient, body: Value) -> (String, String) {
-    let answer = owner.post("/api/v1/keys", body).await;
-    assert_eq!(answer.status, 201, "{:?}", answer.body);
-    (
-        answer.body["id"].as_str().unwrap().to_string(),
-        answer.body["key"].as_str().unwrap().to_string(),
-    )
-}
 
 /// Until `app`'s node knows the key (its creation reached the node).
 async fn known(app: &mut WebClient, key: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
-    while code(app, key).await == "not_found" {
+    while code(app, key, &[]).await == "not_found" {
         assert!(Instant::now() < deadline, "the key never reached the other node");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -56,11 +35,11 @@ async fn revocations_reach_every_node_within_a_second_and_limits_hold_across_nod
     for round in 0..5 {
         let (id, key) = create(&mut owner, json!({ "kind": "app", "name": format!("k{round}") })).await;
         known(&mut on_b, &key).await;
-        assert_eq!(code(&mut on_a, &key).await, "valid");
+        assert_eq!(code(&mut on_a, &key, &[]).await, "valid");
         let revoked = owner.on(&b).post(&format!("/api/v1/keys/{id}/revoke"), json!({})).await;
         assert_eq!(revoked.status, 200, "{:?}", revoked.body);
         let at = Instant::now();
-        while code(&mut on_a, &key).await != "revoked" {
+        while code(&mut on_a, &key, &[]).await != "revoked" {
             assert!(
                 at.elapsed() < Duration::from_secs(1),
                 "round {round}: A still accepts a key revoked on B"
@@ -78,12 +57,12 @@ async fn revocations_reach_every_node_within_a_second_and_limits_hold_across_nod
     known(&mut on_b, &limited).await;
     // The probe above was B's first use.
     for _ in 0..59 {
-        assert_eq!(code(&mut on_a, &limited).await, "valid");
+        assert_eq!(code(&mut on_a, &limited, &[]).await, "valid");
     }
     tokio::time::sleep(Duration::from_millis(400)).await;
     let mut admitted_on_b = 0;
     for _ in 0..60 {
-        if code(&mut on_b, &limited).await == "valid" {
+        if code(&mut on_b, &limited, &[]).await == "valid" {
             admitted_on_b += 1;
         }
     }
@@ -101,7 +80,7 @@ async fn revocations_reach_every_node_within_a_second_and_limits_hold_across_nod
     let spend = |mut app: WebClient, key: String| async move {
         let mut valid = 0;
         for _ in 0..40 {
-            if code(&mut app, &key).await == "valid" {
+            if code(&mut app, &key, &[]).await == "valid" {
                 valid += 1;
             }
             tokio::time::sleep(Duration::from_millis(40)).await;

@@ -8,6 +8,7 @@ pub mod audit_keys;
 pub mod auth;
 pub mod checkpoints;
 pub mod health;
+pub mod key_forward;
 pub mod legal_holds;
 pub mod mfa;
 pub mod openapi;

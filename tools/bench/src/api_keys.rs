@@ -18,6 +18,9 @@ use warden_core::ledger::Ledger;
 use warden_core::ledger::sqlite::SqliteStore;
 use warden_core::{Actor, ActorKind};
 
+use warden_core::ledger::postgres::PostgresStore;
+use warden_tests::{TestDatabase, nats_url, unique};
+
 use crate::sessions::{Node, empty_server, wrk_with};
 
 const TOKEN: &str = "bench-token-0123456789abcdef0123456789abcdef";
@@ -98,6 +101,96 @@ pub async fn run(warden: &Path, seconds: u64, keys: u64) {
     );
     // The requests above were counted: the node records them at its stop.
     node.stop();
+
+    let (p50, p99, max) = propagation(warden, 100).await;
+    println!("\n## Revocation across two nodes (PostgreSQL + NATS)\n");
+    println!(
+        "From the revocation's answer on node A to node B answering `revoked` (100 keys, B polled every millisecond): \
+         p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms"
+    );
+}
+
+/// Revokes keys on node A and measures until node B refuses each: p50,
+/// p99 and max in milliseconds.
+async fn propagation(warden: &Path, rounds: usize) -> (f64, f64, f64) {
+    let database = TestDatabase::create().await;
+    PostgresStore::migrate(&database.url).await.unwrap();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let token_file = dir_a.path().join("app.token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    let token_file = token_file.display().to_string();
+    let prefix = unique("bench_keys_");
+    let nats = nats_url();
+    let env = [
+        ("DATABASE_URL", database.url.as_str()),
+        ("NATS_URL", nats.as_str()),
+        ("WARDEN_NATS_PREFIX", prefix.as_str()),
+        ("WARDEN_APP_EVENTS_TOKEN_FILE", token_file.as_str()),
+    ];
+    let a = Node::start_with(warden, dir_a.path(), &env).await;
+    // Both nodes open the same data keys: the same master key.
+    std::fs::copy(dir_a.path().join("master.key"), dir_b.path().join("master.key")).unwrap();
+    let b = Node::start_with(warden, dir_b.path(), &env).await;
+    let (cookie, owner) = a.set_up().await;
+    let csrf = owner["csrf_token"].as_str().unwrap_or_default().to_string();
+    let http = reqwest::Client::new();
+    let verify = |key: String| {
+        let http = http.clone();
+        let url = format!("{}/api/v1/keys/verify", b.url);
+        async move {
+            let answer: serde_json::Value = http
+                .post(url)
+                .bearer_auth(TOKEN)
+                .json(&json!({ "key": key }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer["code"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    let mut took = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let created: serde_json::Value = http
+            .post(format!("{}/api/v1/keys", a.url))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .json(&json!({ "kind": "app", "name": format!("k{round}") }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (id, key) = (
+            created["id"].as_str().unwrap(),
+            created["key"].as_str().unwrap().to_string(),
+        );
+        while verify(key.clone()).await != "valid" {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        let revoked = http
+            .post(format!("{}/api/v1/keys/{id}/revoke", a.url))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revoked.status(), 200);
+        let at = std::time::Instant::now();
+        while verify(key.clone()).await != "revoked" {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        took.push(at.elapsed().as_secs_f64() * 1000.0);
+    }
+    a.stop();
+    b.stop();
+    took.sort_by(f64::total_cmp);
+    let p = |q: f64| took[((took.len() as f64 * q) as usize).min(took.len() - 1)];
+    (p(0.5), p(0.99), took[took.len() - 1])
 }
 
 /// Appends `count` app keys to the stopped node's log, as an owner would

@@ -1,12 +1,13 @@
 //! API keys: what a key is ([`Key`], the read model's record), its text
 //! ([`format`]), the decisions that create, change, rotate and revoke it
-//! ([`manage`]), the one check order of a verification ([`verify`]), the
+//! ([`manage`]) and the checks of its settings ([`settings`]), the one check order of a verification ([`verify`]), the
 //! counting of rate limits and uses ([`limits`]) and what a vendor key's
 //! requests must name ([`vendor`]).
 
 pub mod format;
 pub mod limits;
 pub mod manage;
+pub mod settings;
 pub mod vendor;
 pub mod verify;
 
