@@ -70,6 +70,24 @@ pub fn all() -> Vec<Template> {
                    "suppress_seconds": 0}),
         ),
         (
+            "api_key_refused_repeatedly",
+            json!({"name": "API key refused repeatedly", "severity": "medium",
+                   "description": "One API key refused 3 times within 10 minutes (refusals are recorded at most once per 10 s per key and reason, so this is a sustained run of refusals or several reasons at once): a leaked or misused key, or a client gone wrong.",
+                   "condition": {"type": "event_count", "select": {"kinds": ["api_key.refused"], "where": [{"field": "data.key", "exists": true}]},
+                                 "group_by": ["data.key"], "window_seconds": 600, "threshold": 3},
+                   "suppress_seconds": 1800}),
+        ),
+        (
+            "api_key_used_after_owner_disabled",
+            json!({"name": "API key used after its owner was disabled", "severity": "high",
+                   "description": "Someone still holds and uses the key of a user who was disabled.",
+                   "condition": {"type": "match",
+                                 "select": {"kinds": ["api_key.refused"],
+                                            "where": [{"field": "data.outcome", "equals": "disabled_owner"}]},
+                                 "group_by": ["data.key"]},
+                   "suppress_seconds": 3600}),
+        ),
+        (
             "audit_chain_verification_failed",
             json!({"name": "Audit chain verification failed", "severity": "critical",
                    "description": "A node found an event of the log that does not verify: the log was altered.",
@@ -92,7 +110,7 @@ mod tests {
     #[test]
     fn every_template_parses_and_validates() {
         let templates = super::all();
-        assert_eq!(templates.len(), 7, "a template failed to parse");
+        assert_eq!(templates.len(), 9, "a template failed to parse");
         for template in templates {
             if let Err(error) = template.spec.validate() {
                 panic!("template {}: {error}", template.name);

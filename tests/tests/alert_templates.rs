@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use warden_tests::keys::{application, code, create};
 use warden_tests::mfa::{early_in_step, enrol};
 use warden_tests::web::{WebClient, create_user, instance, set_up};
 
@@ -67,6 +68,25 @@ async fn every_built_in_template_fires_on_what_it_describes() {
         }
     }
 
+    // A key of nina's, refused for a scope it lacks, then for its owner,
+    // disabled, then revoked: three refusals of one key, one of them a use
+    // after its owner was disabled.
+    let (key_id, key) = create(
+        &mut owner,
+        json!({"kind": "app", "name": "nina's", "owner": {"kind": "user", "id": nina_id}}),
+    )
+    .await;
+    let mut app = application(&instance.server);
+    assert_eq!(code(&mut app, &key, &["refunds:write"]).await, "insufficient_scope");
+    let disabled = owner
+        .patch(&format!("/api/v1/users/{nina_id}"), json!({"status": "disabled"}))
+        .await;
+    assert_eq!(disabled.status, 200, "{:?}", disabled.body);
+    assert_eq!(code(&mut app, &key, &[]).await, "disabled_owner");
+    let revoked = owner.post(&format!("/api/v1/keys/{key_id}/revoke"), json!({})).await;
+    assert_eq!(revoked.status, 200, "{:?}", revoked.body);
+    assert_eq!(code(&mut app, &key, &[]).await, "revoked");
+
     let expected: BTreeSet<&str> = rules
         .iter()
         .filter(|(name, _)| name != "audit_chain_verification_failed")
@@ -93,5 +113,5 @@ async fn every_built_in_template_fires_on_what_it_describes() {
         .map(|(name, _)| name.as_str())
         .collect();
     assert!(silent.is_empty(), "templates that did not fire: {silent:?}");
-    assert_eq!(expected.len(), 6, "{rules:?}");
+    assert_eq!(expected.len(), 8, "{rules:?}");
 }
