@@ -106,7 +106,10 @@ async fn a_key_passes_forward_authentication_with_its_identity_or_is_refused_by_
         401,
         "key_revoked",
     );
-    assert!(!instance.server.log().contains(&key[24..67]), "the header's secret is in no log");
+    assert!(
+        !instance.server.log().contains(&key[24..67]),
+        "the header's secret is in no log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
