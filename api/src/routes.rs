@@ -1,7 +1,10 @@
 //! Every route of the HTTP surface, once ([`table`]): its path, whether
 //! it is the API's (in the OpenAPI document, which a test holds to this
 //! table) or a page, whether it reads a session, and whether it needs no
-//! CSRF token. Who may call a route is what its handler's extractors
+//! CSRF token, and what credential each of its operations takes
+//! ([`Access`]: none, its own, a person's session, or a session or a key
+//! with one scope of Warden's API; `web::principal::admit` holds keys to
+//! it). Which people may call a route is what its handler's extractors
 //! require (`web::session`'s `SignedIn`, `UserManager`, `AuditReader` …;
 //! `pages`' `PageSession`, `PageManager` …); every state-changing request
 //! passes the origin check (`web::csrf`).
@@ -25,7 +28,8 @@ use crate::handlers::{
 use crate::pages;
 use crate::request_id;
 use crate::state::AppState;
-use crate::web::{access, client, csrf, headers, session};
+use crate::web::principal::Access::{self, Own, Public, Scope, Session};
+use crate::web::{access, client, csrf, headers, principal, session};
 
 /// Who a route serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +53,8 @@ pub struct Route {
     /// before there is a session, or on a bearer token. Its origin is
     /// checked all the same.
     pub token_exempt: bool,
-    pub methods: Vec<Method>,
+    /// Each method and the credential it takes.
+    pub methods: Vec<(Method, Access)>,
     handlers: MethodRouter<AppState>,
 }
 
@@ -83,188 +88,217 @@ impl Route {
         self
     }
 
-    fn method<H, T>(mut self, method: Method, handler: H) -> Self
+    fn method<H, T>(mut self, method: Method, access: Access, handler: H) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,
     {
         let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
         self.handlers = self.handlers.on(filter, handler);
-        self.methods.push(method);
+        self.methods.push((method, access));
         self
     }
 
-    fn get<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
-        self.method(Method::GET, handler)
+    fn get<H: Handler<T, AppState>, T: 'static>(self, access: Access, handler: H) -> Self {
+        self.method(Method::GET, access, handler)
     }
 
-    fn post<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
-        self.method(Method::POST, handler)
+    fn post<H: Handler<T, AppState>, T: 'static>(self, access: Access, handler: H) -> Self {
+        self.method(Method::POST, access, handler)
     }
 
-    fn put<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
-        self.method(Method::PUT, handler)
+    fn put<H: Handler<T, AppState>, T: 'static>(self, access: Access, handler: H) -> Self {
+        self.method(Method::PUT, access, handler)
     }
 
-    fn patch<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
-        self.method(Method::PATCH, handler)
+    fn patch<H: Handler<T, AppState>, T: 'static>(self, access: Access, handler: H) -> Self {
+        self.method(Method::PATCH, access, handler)
     }
 
-    fn delete<H: Handler<T, AppState>, T: 'static>(self, handler: H) -> Self {
-        self.method(Method::DELETE, handler)
+    fn delete<H: Handler<T, AppState>, T: 'static>(self, access: Access, handler: H) -> Self {
+        self.method(Method::DELETE, access, handler)
+    }
+
+    /// Holds keys to what each method declares, when one takes a session
+    /// or a scope (a route of public and own-credential operations only
+    /// pays nothing).
+    fn admitting(
+        handlers: MethodRouter<AppState>,
+        methods: &[(Method, Access)],
+        state: &AppState,
+    ) -> MethodRouter<AppState> {
+        if !methods.iter().any(|(_, access)| matches!(access, Session | Scope(_))) {
+            return handlers;
+        }
+        let admission: principal::Admission = (state.clone(), methods.to_vec().into());
+        handlers.layer(axum::middleware::from_fn_with_state(admission, principal::admit))
     }
 }
 
 /// Every route of the HTTP surface, once.
 pub fn table() -> Vec<Route> {
     vec![
-        api("/healthz").sessionless().get(health::live),
-        api("/readyz").sessionless().get(health::ready),
-        api("/metrics").sessionless().get(prometheus::render),
+        api("/healthz").sessionless().get(Public, health::live),
+        api("/readyz").sessionless().get(Public, health::ready),
+        api("/metrics").sessionless().get(Public, prometheus::render),
         api("/.well-known/warden-audit-keys")
             .sessionless()
-            .get(audit_keys::list),
-        api("/api/v1/openapi.json").sessionless().get(openapi::document),
-        page("/assets/passkeys.js").sessionless().get(pages::mfa::script),
-        api("/api/v1/app-events").token_exempt().post(app_events::record),
-        api("/api/v1/audit/events").get(audit::search),
-        api("/api/v1/audit/events/{seq}").get(audit::detail),
-        api("/api/v1/audit/export").get(audit::export),
-        api("/api/v1/audit/checkpoints").get(checkpoints::history),
-        api("/api/v1/audit/checkpoints/latest").get(checkpoints::latest),
-        api("/api/v1/audit/checkpoints/consistency").get(checkpoints::consistency),
-        api("/api/v1/setup").token_exempt().post(auth::setup),
-        api("/api/v1/sign-in").token_exempt().post(auth::sign_in),
-        api("/api/v1/sign-out").post(auth::sign_out),
+            .get(Public, audit_keys::list),
+        api("/api/v1/openapi.json").sessionless().get(Public, openapi::document),
+        page("/assets/passkeys.js")
+            .sessionless()
+            .get(Public, pages::mfa::script),
+        api("/api/v1/app-events").token_exempt().post(Own, app_events::record),
+        api("/api/v1/audit/events").get(Scope("audit:read"), audit::search),
+        api("/api/v1/audit/events/{seq}").get(Scope("audit:read"), audit::detail),
+        api("/api/v1/audit/export").get(Scope("audit:export"), audit::export),
+        api("/api/v1/audit/checkpoints").get(Scope("audit:read"), checkpoints::history),
+        api("/api/v1/audit/checkpoints/latest").get(Scope("audit:read"), checkpoints::latest),
+        api("/api/v1/audit/checkpoints/consistency").get(Scope("audit:read"), checkpoints::consistency),
+        api("/api/v1/setup").token_exempt().post(Public, auth::setup),
+        api("/api/v1/sign-in").token_exempt().post(Public, auth::sign_in),
+        api("/api/v1/sign-out").post(Session, auth::sign_out),
         api("/api/v1/invitations/accept")
             .token_exempt()
-            .post(auth::accept_invitation),
-        api("/api/v1/session").get(auth::session),
-        api("/api/v1/auth/forward").get(auth::forward),
-        api("/api/v1/sessions").get(sessions::list),
-        api("/api/v1/sessions/{id}").delete(sessions::revoke),
-        api("/api/v1/sessions/sign-out-others").post(sessions::revoke_others),
-        api("/api/v1/password").put(sessions::change_password),
-        api("/api/v1/session/reauthenticate").post(mfa::reauthenticate),
-        api("/api/v1/mfa").get(mfa::factors),
-        api("/api/v1/mfa/totp").post(mfa::start_totp).delete(mfa::remove_totp),
-        api("/api/v1/mfa/totp/confirm").post(mfa::confirm_totp),
-        api("/api/v1/mfa/backup-codes").post(mfa::regenerate_backup_codes),
-        api("/api/v1/mfa/backup-codes/acknowledge").post(mfa::acknowledge_backup_codes),
-        api("/api/v1/mfa/verify").post(mfa::verify),
-        api("/api/v1/mfa/passkeys/register/start").post(mfa::start_passkey_registration),
-        api("/api/v1/mfa/passkeys/register/finish").post(mfa::finish_passkey_registration),
-        api("/api/v1/mfa/passkeys/verify/start").post(mfa::start_passkey_verification),
-        api("/api/v1/mfa/passkeys/verify/finish").post(mfa::finish_passkey_verification),
+            .post(Public, auth::accept_invitation),
+        api("/api/v1/session").get(Session, auth::session),
+        api("/api/v1/auth/forward").get(Own, auth::forward),
+        api("/api/v1/sessions").get(Session, sessions::list),
+        api("/api/v1/sessions/{id}").delete(Session, sessions::revoke),
+        api("/api/v1/sessions/sign-out-others").post(Session, sessions::revoke_others),
+        api("/api/v1/password").put(Session, sessions::change_password),
+        api("/api/v1/session/reauthenticate").post(Session, mfa::reauthenticate),
+        api("/api/v1/mfa").get(Session, mfa::factors),
+        api("/api/v1/mfa/totp")
+            .post(Session, mfa::start_totp)
+            .delete(Session, mfa::remove_totp),
+        api("/api/v1/mfa/totp/confirm").post(Session, mfa::confirm_totp),
+        api("/api/v1/mfa/backup-codes").post(Session, mfa::regenerate_backup_codes),
+        api("/api/v1/mfa/backup-codes/acknowledge").post(Session, mfa::acknowledge_backup_codes),
+        api("/api/v1/mfa/verify").post(Session, mfa::verify),
+        api("/api/v1/mfa/passkeys/register/start").post(Session, mfa::start_passkey_registration),
+        api("/api/v1/mfa/passkeys/register/finish").post(Session, mfa::finish_passkey_registration),
+        api("/api/v1/mfa/passkeys/verify/start").post(Session, mfa::start_passkey_verification),
+        api("/api/v1/mfa/passkeys/verify/finish").post(Session, mfa::finish_passkey_verification),
         api("/api/v1/mfa/passkeys/{credential}")
-            .patch(mfa::rename_passkey)
-            .delete(mfa::remove_passkey),
+            .patch(Session, mfa::rename_passkey)
+            .delete(Session, mfa::remove_passkey),
         api("/api/v1/sign-in/passkey/start")
             .token_exempt()
-            .post(mfa::start_passkey_sign_in),
+            .post(Public, mfa::start_passkey_sign_in),
         api("/api/v1/sign-in/passkey/finish")
             .token_exempt()
-            .post(mfa::finish_passkey_sign_in),
-        api("/api/v1/org").get(org::get),
-        api("/api/v1/org/session-policy").put(org::change_session_policy),
+            .post(Public, mfa::finish_passkey_sign_in),
+        api("/api/v1/org").get(Session, org::get),
+        api("/api/v1/org/session-policy").put(Session, org::change_session_policy),
         api("/api/v1/org/mfa-policy")
-            .get(org::mfa_policy)
-            .put(org::change_mfa_policy),
+            .get(Session, org::mfa_policy)
+            .put(Session, org::change_mfa_policy),
         api("/api/v1/org/legal-holds")
-            .get(legal_holds::list)
-            .post(legal_holds::place),
-        api("/api/v1/org/legal-holds/{id}/release").post(legal_holds::release),
-        api("/api/v1/alert-rules").get(alerts::list).post(alerts::create),
+            .get(Session, legal_holds::list)
+            .post(Session, legal_holds::place),
+        api("/api/v1/org/legal-holds/{id}/release").post(Session, legal_holds::release),
+        api("/api/v1/alert-rules")
+            .get(Scope("alerts:read"), alerts::list)
+            .post(Session, alerts::create),
         api("/api/v1/alert-rules/{id}")
-            .get(alerts::get)
-            .put(alerts::change)
-            .delete(alerts::remove),
-        api("/api/v1/alert-rules/preview").post(alerts::preview),
-        api("/api/v1/alert-rules/{id}/enable").post(alerts::enable),
-        api("/api/v1/alert-rules/{id}/disable").post(alerts::disable),
-        api("/api/v1/alert-templates").get(alerts::templates),
-        api("/api/v1/alerts").get(alerts::recent),
-        api("/api/v1/alerts/{id}").get(alerts::alert),
-        api("/api/v1/alerts/{id}/acknowledge").post(alerts::acknowledge),
-        api("/api/v1/alerts/{id}/resolve").post(alerts::resolve),
-        api("/api/v1/alerts/{id}/resend").post(alerts::resend),
+            .get(Scope("alerts:read"), alerts::get)
+            .put(Session, alerts::change)
+            .delete(Session, alerts::remove),
+        api("/api/v1/alert-rules/preview").post(Session, alerts::preview),
+        api("/api/v1/alert-rules/{id}/enable").post(Session, alerts::enable),
+        api("/api/v1/alert-rules/{id}/disable").post(Session, alerts::disable),
+        api("/api/v1/alert-templates").get(Scope("alerts:read"), alerts::templates),
+        api("/api/v1/alerts").get(Scope("alerts:read"), alerts::recent),
+        api("/api/v1/alerts/{id}").get(Scope("alerts:read"), alerts::alert),
+        api("/api/v1/alerts/{id}/acknowledge").post(Session, alerts::acknowledge),
+        api("/api/v1/alerts/{id}/resolve").post(Session, alerts::resolve),
+        api("/api/v1/alerts/{id}/resend").post(Session, alerts::resend),
         api("/api/v1/webhook-endpoints")
-            .get(webhook_endpoints::list)
-            .post(webhook_endpoints::create),
-        api("/api/v1/webhook-endpoints/{id}").delete(webhook_endpoints::remove),
-        api("/api/v1/keys").get(api_keys::list).post(api_keys::create),
+            .get(Session, webhook_endpoints::list)
+            .post(Session, webhook_endpoints::create),
+        api("/api/v1/webhook-endpoints/{id}").delete(Session, webhook_endpoints::remove),
+        api("/api/v1/keys")
+            .get(Scope("keys:read"), api_keys::list)
+            .post(Session, api_keys::create),
         api("/api/v1/keys/verify")
             .sessionless()
             .token_exempt()
-            .post(api_keys::verify),
-        api("/api/v1/keys/{id}").get(api_keys::get).patch(api_keys::change),
-        api("/api/v1/keys/{id}/rotate").post(api_keys::rotate),
-        api("/api/v1/keys/{id}/revoke").post(api_keys::revoke),
-        api("/api/v1/keys/{id}/usage").get(api_keys::usage),
-        api("/api/v1/users").get(users::list).post(users::create),
-        api("/api/v1/users/{id}").patch(users::change),
-        api("/api/v1/users/{id}/sessions").delete(users::revoke_sessions),
-        page("/").get(|| async { axum::response::Redirect::to("/settings/sessions") }),
+            .post(Scope("keys:verify"), api_keys::verify),
+        api("/api/v1/keys/{id}")
+            .get(Scope("keys:read"), api_keys::get)
+            .patch(Session, api_keys::change),
+        api("/api/v1/keys/{id}/rotate").post(Session, api_keys::rotate),
+        api("/api/v1/keys/{id}/revoke").post(Session, api_keys::revoke),
+        api("/api/v1/keys/{id}/usage").get(Scope("keys:read"), api_keys::usage),
+        api("/api/v1/users")
+            .get(Scope("users:read"), users::list)
+            .post(Scope("users:write"), users::create),
+        api("/api/v1/users/{id}").patch(Scope("users:write"), users::change),
+        api("/api/v1/users/{id}/sessions").delete(Scope("users:write"), users::revoke_sessions),
+        page("/").get(Public, || async { axum::response::Redirect::to("/settings/sessions") }),
         page("/sign-in")
             .token_exempt()
-            .get(pages::sign_in::form)
-            .post(pages::sign_in::submit),
-        page("/sign-out").post(pages::sign_in::sign_out),
+            .get(Public, pages::sign_in::form)
+            .post(Public, pages::sign_in::submit),
+        page("/sign-out").post(Session, pages::sign_in::sign_out),
         page("/setup")
             .token_exempt()
-            .get(pages::sign_in::setup_form)
-            .post(pages::sign_in::setup_submit),
+            .get(Public, pages::sign_in::setup_form)
+            .post(Public, pages::sign_in::setup_submit),
         page("/invitation")
             .token_exempt()
-            .get(pages::sign_in::invitation_form)
-            .post(pages::sign_in::invitation_submit),
-        page("/settings/sessions").get(pages::settings::sessions),
-        page("/settings/sessions/{id}/revoke").post(pages::settings::revoke),
-        page("/settings/sessions/revoke-others").post(pages::settings::revoke_others),
+            .get(Public, pages::sign_in::invitation_form)
+            .post(Public, pages::sign_in::invitation_submit),
+        page("/settings/sessions").get(Session, pages::settings::sessions),
+        page("/settings/sessions/{id}/revoke").post(Session, pages::settings::revoke),
+        page("/settings/sessions/revoke-others").post(Session, pages::settings::revoke_others),
         page("/settings/password")
-            .get(pages::settings::password_form)
-            .post(pages::settings::password_submit),
+            .get(Session, pages::settings::password_form)
+            .post(Session, pages::settings::password_submit),
         page("/sign-in/mfa")
-            .get(pages::mfa::prompt)
-            .post(pages::mfa::prompt_submit),
-        page("/settings/mfa").get(pages::mfa::settings),
-        page("/settings/mfa/totp").post(pages::mfa::start),
-        page("/settings/mfa/totp/confirm").post(pages::mfa::confirm),
-        page("/settings/mfa/totp/remove").post(pages::mfa::remove),
-        page("/settings/mfa/backup-codes").post(pages::mfa::regenerate),
-        page("/settings/mfa/backup-codes/acknowledge").post(pages::mfa::acknowledge),
-        page("/settings/mfa/passkeys/{credential}/rename").post(pages::mfa::rename_passkey),
-        page("/settings/mfa/passkeys/{credential}/remove").post(pages::mfa::remove_passkey),
+            .get(Session, pages::mfa::prompt)
+            .post(Session, pages::mfa::prompt_submit),
+        page("/settings/mfa").get(Session, pages::mfa::settings),
+        page("/settings/mfa/totp").post(Session, pages::mfa::start),
+        page("/settings/mfa/totp/confirm").post(Session, pages::mfa::confirm),
+        page("/settings/mfa/totp/remove").post(Session, pages::mfa::remove),
+        page("/settings/mfa/backup-codes").post(Session, pages::mfa::regenerate),
+        page("/settings/mfa/backup-codes/acknowledge").post(Session, pages::mfa::acknowledge),
+        page("/settings/mfa/passkeys/{credential}/rename").post(Session, pages::mfa::rename_passkey),
+        page("/settings/mfa/passkeys/{credential}/remove").post(Session, pages::mfa::remove_passkey),
         page("/settings/reauthenticate")
-            .get(pages::reauthenticate::page)
-            .post(pages::reauthenticate::submit),
-        page("/admin/users").get(pages::admin::list).post(pages::admin::create),
+            .get(Session, pages::reauthenticate::page)
+            .post(Session, pages::reauthenticate::submit),
+        page("/admin/users")
+            .get(Session, pages::admin::list)
+            .post(Session, pages::admin::create),
         page("/admin/mfa-policy")
-            .get(pages::policy::view)
-            .post(pages::policy::change),
-        page("/admin/users/{id}").post(pages::admin::change),
-        page("/admin/users/{id}/revoke-sessions").post(pages::admin::revoke_sessions),
-        page("/alerts").get(pages::alerts::list),
-        page("/alerts/{id}").get(pages::alerts::detail),
-        page("/alerts/{id}/acknowledge").post(pages::alerts::acknowledge),
-        page("/alerts/{id}/resolve").post(pages::alerts::resolve),
-        page("/alerts/{id}/resend").post(pages::alerts::resend),
+            .get(Session, pages::policy::view)
+            .post(Session, pages::policy::change),
+        page("/admin/users/{id}").post(Session, pages::admin::change),
+        page("/admin/users/{id}/revoke-sessions").post(Session, pages::admin::revoke_sessions),
+        page("/alerts").get(Session, pages::alerts::list),
+        page("/alerts/{id}").get(Session, pages::alerts::detail),
+        page("/alerts/{id}/acknowledge").post(Session, pages::alerts::acknowledge),
+        page("/alerts/{id}/resolve").post(Session, pages::alerts::resolve),
+        page("/alerts/{id}/resend").post(Session, pages::alerts::resend),
         page("/alert-rules")
-            .get(pages::alert_rules::list)
-            .post(pages::alert_rules::create),
-        page("/alert-rules/new").get(pages::alert_rules::new),
-        page("/alert-rules/preview").post(pages::alert_rules::preview),
+            .get(Session, pages::alert_rules::list)
+            .post(Session, pages::alert_rules::create),
+        page("/alert-rules/new").get(Session, pages::alert_rules::new),
+        page("/alert-rules/preview").post(Session, pages::alert_rules::preview),
         page("/alert-rules/{id}")
-            .get(pages::alert_rules::show)
-            .post(pages::alert_rules::change),
-        page("/alert-rules/{id}/enable").post(pages::alert_rules::enable),
-        page("/alert-rules/{id}/disable").post(pages::alert_rules::disable),
-        page("/alert-rules/{id}/remove").post(pages::alert_rules::remove),
-        page("/alert-webhooks").post(pages::alert_rules::create_endpoint),
-        page("/alert-webhooks/{id}/remove").post(pages::alert_rules::remove_endpoint),
-        page("/audit").get(pages::audit::search),
-        page("/audit/events/{seq}").get(pages::audit::event),
-        page("/audit/export").get(pages::audit::export),
+            .get(Session, pages::alert_rules::show)
+            .post(Session, pages::alert_rules::change),
+        page("/alert-rules/{id}/enable").post(Session, pages::alert_rules::enable),
+        page("/alert-rules/{id}/disable").post(Session, pages::alert_rules::disable),
+        page("/alert-rules/{id}/remove").post(Session, pages::alert_rules::remove),
+        page("/alert-webhooks").post(Session, pages::alert_rules::create_endpoint),
+        page("/alert-webhooks/{id}/remove").post(Session, pages::alert_rules::remove_endpoint),
+        page("/audit").get(Session, pages::audit::search),
+        page("/audit/events/{seq}").get(Session, pages::audit::event),
+        page("/audit/export").get(Session, pages::audit::export),
     ]
 }
 
@@ -282,12 +316,13 @@ pub fn router(state: AppState) -> Router {
     let mut routed = Router::new();
     for route in table() {
         if route.sessionless {
-            sessionless = sessionless.route(route.path, route.handlers);
+            let handlers = Route::admitting(route.handlers, &route.methods, &state);
+            sessionless = sessionless.route(route.path, handlers);
             continue;
         }
         // The token check stands only before routes that change state:
         // a read-only route is not wrapped (a layer costs every request).
-        let changes_state = route.methods.iter().any(csrf::state_changing);
+        let changes_state = route.methods.iter().any(|(method, _)| csrf::state_changing(method));
         let handlers = if route.token_exempt || !changes_state {
             route.handlers
         } else {
@@ -295,7 +330,9 @@ pub fn router(state: AppState) -> Router {
                 .handlers
                 .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::require_token))
         };
-        routed = routed.route(route.path, handlers);
+        // Outside the token check: a key's request is the key's, and
+        // carries no session whose token could be asked for.
+        routed = routed.route(route.path, Route::admitting(handlers, &route.methods, &state));
     }
     routed
         .fallback(|| async { ApiError::not_found() })
@@ -361,7 +398,7 @@ mod openapi_tests {
                 route
                     .methods
                     .iter()
-                    .map(|method| (method.as_str().to_ascii_lowercase(), route.path.to_string()))
+                    .map(|(method, _)| (method.as_str().to_ascii_lowercase(), route.path.to_string()))
                     .collect::<Vec<_>>()
             })
             .collect()
@@ -390,6 +427,45 @@ mod openapi_tests {
         let documented_paths: BTreeSet<String> = documented().into_iter().map(|(_, path)| path).collect();
         for (_, page) in self::routed(Surface::Page) {
             assert!(!documented_paths.contains(&page), "{page} is a page, not in the API");
+        }
+    }
+
+    /// Every operation declares what credential it takes, and the
+    /// document says the same: an operation that takes a key lists
+    /// `apiKey` with its one scope beside the session; no other operation
+    /// lists `apiKey`. Every scope an operation names is Warden's, and
+    /// every scope of Warden's is some operation's.
+    #[test]
+    fn every_operation_declares_its_scope_as_the_document_does() {
+        use warden_core::auth::api_key::scopes::{WARDEN_SCOPES, is_warden_scope};
+
+        use super::Access;
+
+        let document: serde_json::Value = serde_json::from_str(DOCUMENT).unwrap();
+        let mut named = BTreeSet::new();
+        for route in table().into_iter().filter(|route| route.surface == Surface::Api) {
+            for (method, access) in &route.methods {
+                let operation = &document["paths"][route.path][method.as_str().to_ascii_lowercase()];
+                let key_scopes: Vec<Vec<String>> = operation["security"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|requirement| requirement.get("apiKey"))
+                    .map(|scopes| serde_json::from_value(scopes.clone()).unwrap())
+                    .collect();
+                let what = format!("{method} {}", route.path);
+                match access {
+                    Access::Scope(scope) => {
+                        assert!(is_warden_scope(scope), "{what}: {scope} is not a scope of Warden's API");
+                        assert_eq!(key_scopes, vec![vec![scope.to_string()]], "{what}");
+                        named.insert(*scope);
+                    }
+                    _ => assert!(key_scopes.is_empty(), "{what} takes no key but documents one"),
+                }
+            }
+        }
+        for scope in WARDEN_SCOPES {
+            assert!(named.contains(scope.name), "no operation takes {}", scope.name);
         }
     }
 }

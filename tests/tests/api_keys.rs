@@ -175,7 +175,7 @@ async fn every_outcome_is_answered_in_the_fixed_order() {
 async fn only_owners_and_admins_manage_keys_of_their_own_org() {
     let instance = two_orgs(&[("WARDEN_STEP_UP_MAX_AGE_SECONDS", "3")]).await;
     let mut admin = signed_in(&instance.server, "admin@acme.test").await;
-    let body = json!({ "kind": "service", "name": "siem", "scopes": ["audit:read"] });
+    let body = json!({ "kind": "service", "name": "siem", "scopes": ["users:read"] });
     let (id, _) = create(&mut admin, body.clone()).await;
     for (email, lists, creates) in [
         ("owner@acme.test", true, true),

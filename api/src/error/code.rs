@@ -95,6 +95,8 @@ codes! {
     UsageExceeded = "usage_exceeded",
     ActorNotAllowed = "actor_not_allowed",
     InvalidTicket = "invalid_ticket",
+    KeyNotAccepted = "key_not_accepted",
+    PersonRequired = "person_required",
 }
 
 impl std::fmt::Display for Code {

@@ -53,6 +53,10 @@ impl From<step_up::Rejection> for ApiError {
                 "this account has a second factor: re-authenticate with it (POST /api/v1/mfa/verify)",
             ),
             step_up::Rejection::WrongPassword => ApiError::forbidden_code(Code::WrongPassword, "the password is wrong"),
+            step_up::Rejection::NotAPerson => ApiError::forbidden_code(
+                Code::PersonRequired,
+                "this needs a person's recent strong authentication: an API key cannot do it (sign in and confirm it's you)",
+            ),
         }
     }
 }

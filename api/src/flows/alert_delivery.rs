@@ -21,11 +21,8 @@ use crate::web::session::CurrentSession;
 /// Most webhook endpoints per org.
 pub const MAX_ENDPOINTS: usize = 20;
 
-pub fn endpoints(state: &AppState, current: &CurrentSession) -> Vec<Endpoint> {
-    read(&state.models.deliveries)
-        .endpoints_of(&current.user.org)
-        .cloned()
-        .collect()
+pub fn endpoints(state: &AppState, org: &str) -> Vec<Endpoint> {
+    read(&state.models.deliveries).endpoints_of(org).cloned().collect()
 }
 
 /// Adds an endpoint; answers it with its secret, which is never shown
@@ -44,7 +41,7 @@ pub async fn create_endpoint(
             "description: at most 200 characters without control characters",
         ));
     }
-    if endpoints(state, manager).len() >= MAX_ENDPOINTS {
+    if endpoints(state, &manager.user.org).len() >= MAX_ENDPOINTS {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             Code::TooManyEndpoints,
@@ -155,14 +152,14 @@ pub fn check_recipients(state: &AppState, org: &str, spec: &serde_json::Value) -
 /// An alert of the org, and its deliveries if any.
 pub fn alert_with_deliveries(
     state: &AppState,
-    current: &CurrentSession,
+    org: &str,
     id: &str,
 ) -> Result<(AlertView, Option<AlertDeliveries>), ApiError> {
     let alert = read(&state.models.alerts)
-        .alert(&current.user.org, id)
+        .alert(org, id)
         .cloned()
         .ok_or_else(ApiError::not_found)?;
-    let deliveries = read(&state.models.deliveries).of_alert(&current.user.org, id).cloned();
+    let deliveries = read(&state.models.deliveries).of_alert(org, id).cloned();
     Ok((alert, deliveries))
 }
 
@@ -174,7 +171,7 @@ pub async fn resend(
     id: &str,
     recipient: Option<Recipient>,
 ) -> Result<(), ApiError> {
-    let (alert, deliveries) = alert_with_deliveries(state, manager, id)?;
+    let (alert, deliveries) = alert_with_deliveries(state, &manager.user.org, id)?;
     let Some(deliveries) = deliveries else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -207,7 +204,7 @@ pub async fn set_status(
     resolved: bool,
     note: Option<String>,
 ) -> Result<AlertView, ApiError> {
-    let (alert, _) = alert_with_deliveries(state, manager, id)?;
+    let (alert, _) = alert_with_deliveries(state, &manager.user.org, id)?;
     if let Some(note) = &note
         && (note.chars().count() > 1000 || note.chars().any(|c| c.is_control() && c != '\n'))
     {
@@ -240,5 +237,5 @@ pub async fn set_status(
     };
     let context = client.as_user(&manager.user.id, &manager.user.org);
     commit(state, vec![alert::status_changed(&context, &action, resolved)]).await?;
-    Ok(alert_with_deliveries(state, manager, id)?.0)
+    Ok(alert_with_deliveries(state, &manager.user.org, id)?.0)
 }

@@ -53,11 +53,12 @@ pub async fn create(
     let owner = owner.unwrap_or_else(|| Owner::User {
         id: manager.user.id.clone(),
     });
-    let owner_is_active_member = match &owner {
+    let owner_role = match &owner {
         Owner::User { id } => read(&state.models.accounts)
             .user(id)
-            .is_some_and(|user| &user.org == org && user.status == Status::Active),
-        Owner::Service { .. } => false,
+            .filter(|user| &user.org == org && user.status == Status::Active)
+            .map(|user| user.role),
+        Owner::Service { .. } => None,
     };
     let context = client.as_user(&manager.user.id, org);
     // A new id when one is taken (62^16 ids: in practice never).
@@ -65,7 +66,8 @@ pub async fn create(
         let text = KeyText::generate();
         let facts = OrgFacts {
             keys: read(&state.models.api_keys).count_of_org(org),
-            owner_is_active_member,
+            granter: manager.user.role,
+            owner_role,
         };
         let event = manage::create(
             &context,
@@ -101,7 +103,7 @@ pub async fn change(
     let org = &manager.user.org;
     let key = read(&state.models.api_keys).get(id).cloned();
     let context = client.as_user(&manager.user.id, org);
-    if let Some(event) = manage::change(&context, org, key.as_deref(), patch, Utc::now())? {
+    if let Some(event) = manage::change(&context, org, key.as_deref(), patch, manager.user.role, Utc::now())? {
         commit(state, vec![event]).await?;
     }
     get(state, org, id)

@@ -12,7 +12,7 @@ use warden_projections::audit::{AuditIndexError, AuditQuery, Order, Page};
 use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use crate::web::Client;
-use crate::web::session::CurrentSession;
+use crate::web::Principal;
 
 /// A search as the reader asked it.
 pub struct Search {
@@ -104,12 +104,12 @@ async fn events_of(state: &AppState, page: &Page) -> Result<Vec<Event>, ApiError
 
 pub async fn search(
     state: &AppState,
-    reader: &CurrentSession,
+    reader: &Principal,
     client: &Client,
     mut search: Search,
 ) -> Result<Found, ApiError> {
     refuse_from_another_site(client, "search")?;
-    let org = reader.user.org.clone();
+    let org = reader.org().to_string();
     search.query.org = Some(org.clone());
     let query = search.query;
     let (order, cursor, limit) = (search.order, search.cursor, search.limit);
@@ -130,7 +130,7 @@ pub async fn search(
     };
     // Measured before this search's own record joins the log.
     let (behind, index_error) = lag(state, indexed_through).await;
-    let context = client.as_user(&reader.user.id, &org);
+    let context = reader.context(client);
     state.ledger.append_one(audit::searched(&context, &searched)).await?;
     Ok(Found {
         events,
@@ -158,8 +158,8 @@ fn refuse_from_another_site(client: &Client, what: &str) -> Result<(), ApiError>
 
 /// One event of the reader's org; 404 for any other (whether it exists
 /// elsewhere or not at all).
-pub async fn view(state: &AppState, reader: &CurrentSession, client: &Client, seq: u64) -> Result<Event, ApiError> {
-    let org = reader.user.org.clone();
+pub async fn view(state: &AppState, reader: &Principal, client: &Client, seq: u64) -> Result<Event, ApiError> {
+    let org = reader.org().to_string();
     let owner = org.clone();
     let held = run(state, move |index| index.holds(Some(&owner), seq)).await?;
     let not_found = || {
@@ -186,7 +186,7 @@ pub async fn view(state: &AppState, reader: &CurrentSession, client: &Client, se
         kind: event.kind.clone(),
         from_another_site: client.navigated_from_another_site,
     };
-    let context = client.as_user(&reader.user.id, &org);
+    let context = reader.context(client);
     state.ledger.append_one(audit::event_viewed(&context, &viewed)).await?;
     Ok(event)
 }
@@ -287,13 +287,13 @@ pub struct Exporting {
 /// channel holds a few chunks.
 pub async fn export(
     state: &AppState,
-    reader: &CurrentSession,
+    reader: &Principal,
     client: &Client,
     search: Search,
     format: ExportFormat,
 ) -> Result<Exporting, ApiError> {
     refuse_from_another_site(client, "export")?;
-    let org = reader.user.org.clone();
+    let org = reader.org().to_string();
     let mut query = search.query;
     query.org = Some(org.clone());
     let through = audit_index(state)?.indexed_through();
@@ -336,7 +336,7 @@ pub async fn export(
             ExportWriter::Bundle(Box::new(writer))
         }
     };
-    let context = client.as_user(&reader.user.id, &org);
+    let context = reader.context(client);
     state.ledger.append_one(audit::exported(&context, &exported)).await?;
 
     let (sender, body) = tokio::sync::mpsc::channel(4);

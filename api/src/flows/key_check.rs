@@ -15,6 +15,7 @@ use warden_core::auth::api_key::Key;
 use warden_core::auth::api_key::format::{self, HashKey, KeyText};
 use warden_core::auth::api_key::limits::{Counters, LimitState, Report};
 use warden_core::auth::api_key::manage;
+use warden_core::auth::api_key::scopes::Holder;
 use warden_core::auth::api_key::vendor::{self, OnBehalf};
 use warden_core::auth::api_key::verify::{self, Request};
 use warden_core::commands::Context;
@@ -57,6 +58,8 @@ pub struct Asker<'a> {
     /// Only keys of this org exist for the asker (an org's application
     /// token); `None`: every org's.
     pub within: Option<&'a str>,
+    /// The key calls Warden's own API (not the application's).
+    pub on_warden: bool,
 }
 
 impl KeyChecker {
@@ -87,11 +90,12 @@ impl KeyChecker {
             now,
             ip: asker.ip,
             scopes,
+            on_warden: asker.on_warden,
         };
         let verdict = verify::decide(
             found,
             &request,
-            |key| owner_active(state, key),
+            |key| holder(state, key),
             |key| lock(&self.counters).take(key, now),
         );
         let checked = Checked {
@@ -302,16 +306,19 @@ async fn exchange(state: &AppState, mut notes: futures::stream::BoxStream<'stati
 
 /// Whether the key's owner may act: a user must be active in the key's
 /// org, and the org must exist.
-fn owner_active(state: &AppState, key: &Key) -> bool {
+/// Who stands behind `key` now: its service, or its owner's role while
+/// the owner is an active user of the key's org.
+fn holder(state: &AppState, key: &Key) -> Holder {
     let accounts = read(&state.models.accounts);
     if accounts.org(&key.org).is_none() {
-        return false;
+        return Holder::Inactive;
     }
     match &key.owner {
         Owner::User { id } => accounts
             .user(id)
-            .is_some_and(|user| user.org == key.org && user.status == Status::Active),
-        Owner::Service { .. } => true,
+            .filter(|user| user.org == key.org && user.status == Status::Active)
+            .map_or(Holder::Inactive, |user| Holder::User(user.role)),
+        Owner::Service { .. } => Holder::Service,
     }
 }
 

@@ -43,28 +43,21 @@ impl Usage {
         now: DateTime<Utc>,
     ) {
         let minute = now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now);
-        if let Some(open) = self.open.get_mut(&key.id)
-            && open.minute != minute
-        {
-            let over = std::mem::replace(open, fresh(key, minute, request_id, now));
-            self.closed.push(over);
+        // The key's minute is open on every request but the first of a
+        // minute: found without cloning the id.
+        if let Some(open) = self.open.get_mut(&key.id) {
+            if open.minute != minute {
+                let over = std::mem::replace(open, fresh(key, minute, request_id, now));
+                self.closed.push(over);
+            }
+            count(open, outcome, ip, request_id, now);
+            return;
         }
         let used = self
             .open
             .entry(key.id.clone())
             .or_insert_with(|| fresh(key, minute, request_id, now));
-        *used.counts.entry(outcome).or_default() += 1;
-        used.last_request_id = request_id.to_string();
-        used.last_at = now;
-        if let Some(ip) = ip
-            && !used.addresses.iter().any(|known| known == ip)
-        {
-            if used.addresses.len() < ADDRESSES_MAX {
-                used.addresses.push(ip.to_string());
-            } else {
-                used.more_addresses = true;
-            }
-        }
+        count(used, outcome, ip, request_id, now);
     }
 
     /// The minutes to append now: those that ended before `now`, or all
@@ -133,6 +126,23 @@ fn fresh(key: &Key, minute: DateTime<Utc>, request_id: &str, now: DateTime<Utc>)
         first_request_id: request_id.to_string(),
         last_request_id: request_id.to_string(),
         last_at: now,
+    }
+}
+
+/// One more verification of `outcome` in a key's minute.
+fn count(used: &mut KeyUsed, outcome: VerifyOutcome, ip: Option<&str>, request_id: &str, now: DateTime<Utc>) {
+    *used.counts.entry(outcome).or_default() += 1;
+    used.last_request_id.clear();
+    used.last_request_id.push_str(request_id);
+    used.last_at = now;
+    if let Some(ip) = ip
+        && !used.addresses.iter().any(|known| known == ip)
+    {
+        if used.addresses.len() < ADDRESSES_MAX {
+            used.addresses.push(ip.to_string());
+        } else {
+            used.more_addresses = true;
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use super::{check_name, check_new_password, commit, new_id, password, read as st
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
-use crate::web::session::CurrentSession;
+use crate::web::Principal;
 
 pub struct NewUser {
     pub email: String,
@@ -39,29 +39,29 @@ pub struct Created {
     pub invitation_url: Option<String>,
 }
 
-/// The manager of a request, as user decisions see them.
-fn manager<'a>(
-    state: &AppState,
-    current: &'a CurrentSession,
-    context: &'a warden_core::commands::Context,
-) -> Manager<'a> {
-    Manager {
-        context,
-        id: &current.user.id,
-        org: &current.user.org,
-        role: current.user.role,
-        recent_authentication: recent_authentication(state, current),
+/// The manager of a request, as user decisions see them: a person, or a
+/// key with `users:write` (`Manager::key`).
+fn manager<'a>(state: &AppState, principal: &'a Principal, context: &'a warden_core::commands::Context) -> Manager<'a> {
+    match principal {
+        Principal::Person(current) => Manager {
+            context,
+            id: &current.user.id,
+            org: &current.user.org,
+            role: current.user.role,
+            recent_authentication: recent_authentication(state, current),
+        },
+        Principal::Key(call) => Manager::key(context, &call.key.id, &call.key.org),
     }
 }
 
 pub async fn create(
     state: &AppState,
-    current: &CurrentSession,
+    principal: &Principal,
     client: &Client,
     input: NewUser,
 ) -> Result<Created, ApiError> {
-    let context = client.as_user(&current.user.id, &current.user.org);
-    let manager = manager(state, current, &context);
+    let context = principal.context(client);
+    let manager = manager(state, principal, &context);
     // Who may create whom comes first: nobody else gets a password hashed.
     decision::authorize(&manager, Grant::Create(input.role))?;
     let email = normalize_email(&input.email);
@@ -101,12 +101,12 @@ pub async fn create(
     })
 }
 
-/// A user of the manager's org, or 404 (users of other orgs do not exist
-/// for them).
-pub fn member(state: &AppState, manager: &CurrentSession, id: &str) -> Result<User, ApiError> {
+/// A user of the manager's `org`, or 404 (users of other orgs do not
+/// exist for them).
+pub fn member(state: &AppState, org: &str, id: &str) -> Result<User, ApiError> {
     read(&state.models.accounts)
         .user(id)
-        .filter(|user| user.org == manager.user.org)
+        .filter(|user| user.org == org)
         .cloned()
         .ok_or_else(ApiError::not_found)
 }
@@ -130,35 +130,35 @@ pub fn parse_change(role_text: Option<&str>, status: Option<&str>) -> Result<dec
 
 pub async fn change(
     state: &AppState,
-    current: &CurrentSession,
+    principal: &Principal,
     client: &Client,
     id: &str,
     change: decision::Change,
 ) -> Result<User, ApiError> {
-    let user = member(state, current, id)?;
-    let context = client.as_user(&current.user.id, &current.user.org);
+    let user = member(state, principal.org(), id)?;
+    let context = principal.context(client);
     let events = {
         let sessions = read(&state.models.sessions);
         let live = live_sessions(&sessions, id);
-        decision::change(&manager(state, current, &context), &as_member(&user, &live), change)?
+        decision::change(&manager(state, principal, &context), &as_member(&user, &live), change)?
     };
     commit(state, events).await?;
-    member(state, current, id)
+    member(state, principal.org(), id)
 }
 
 /// Revokes every session of a user of the manager's org.
 pub async fn revoke_sessions(
     state: &AppState,
-    current: &CurrentSession,
+    principal: &Principal,
     client: &Client,
     id: &str,
 ) -> Result<usize, ApiError> {
-    let user = member(state, current, id)?;
-    let context = client.as_user(&current.user.id, &current.user.org);
+    let user = member(state, principal.org(), id)?;
+    let context = principal.context(client);
     let events = {
         let sessions = read(&state.models.sessions);
         let live = live_sessions(&sessions, id);
-        decision::revoke_sessions(&manager(state, current, &context), &as_member(&user, &live))?
+        decision::revoke_sessions(&manager(state, principal, &context), &as_member(&user, &live))?
     };
     let count = events.len();
     commit(state, events).await?;

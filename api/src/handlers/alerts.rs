@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::flows::{alert_delivery, alerts};
 use crate::state::AppState;
 use crate::web::session::UserManager;
-use crate::web::{Client, SignedIn};
+use crate::web::{Admitted, Client, SignedIn};
 
 fn describe(rule: &RuleView) -> Value {
     let mut view = rule.spec.clone();
@@ -63,20 +63,23 @@ fn describe_alert_deliveries(alert: &AlertView, deliveries: Option<&AlertDeliver
 }
 
 /// `GET /api/v1/alert-rules`.
-pub async fn list(State(state): State<AppState>, SignedIn(current): SignedIn) -> Result<Json<Value>, ApiError> {
-    alerts::may_read(&current)?;
-    let rules: Vec<Value> = alerts::rules(&state, &current).iter().map(describe).collect();
+pub async fn list(
+    State(state): State<AppState>,
+    Admitted(caller, ..): Admitted<SignedIn>,
+) -> Result<Json<Value>, ApiError> {
+    caller.person_may(alerts::may_read)?;
+    let rules: Vec<Value> = alerts::rules(&state, caller.org()).iter().map(describe).collect();
     Ok(Json(json!({ "rules": rules })))
 }
 
 /// `GET /api/v1/alert-rules/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    SignedIn(current): SignedIn,
+    Admitted(caller, ..): Admitted<SignedIn>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    alerts::may_read(&current)?;
-    Ok(Json(describe(&alerts::rule(&state, &current, &id)?)))
+    caller.person_may(alerts::may_read)?;
+    Ok(Json(describe(&alerts::rule(&state, caller.org(), &id)?)))
 }
 
 /// `POST /api/v1/alert-rules` (owners and admins).
@@ -139,8 +142,8 @@ pub async fn remove(
 }
 
 /// `GET /api/v1/alert-templates`: the built-in rules to start from.
-pub async fn templates(SignedIn(current): SignedIn) -> Result<Json<Value>, ApiError> {
-    alerts::may_read(&current)?;
+pub async fn templates(Admitted(caller, ..): Admitted<SignedIn>) -> Result<Json<Value>, ApiError> {
+    caller.person_may(alerts::may_read)?;
     let templates: Vec<Value> = warden_alerting::templates::all()
         .into_iter()
         .map(|template| json!({"template": template.name, "rule": template.spec}))
@@ -157,15 +160,15 @@ pub struct RecentParams {
 /// `GET /api/v1/alerts`: the org's recent alerts, newest first.
 pub async fn recent(
     State(state): State<AppState>,
-    SignedIn(current): SignedIn,
+    Admitted(caller, ..): Admitted<SignedIn>,
     Query(params): Query<RecentParams>,
 ) -> Result<Json<Value>, ApiError> {
-    alerts::may_read(&current)?;
+    caller.person_may(alerts::may_read)?;
     let limit = params.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("limit must be 1 to 1000"));
     }
-    let alerts: Vec<Value> = alerts::recent_alerts(&state, &current, limit)
+    let alerts: Vec<Value> = alerts::recent_alerts(&state, caller.org(), limit)
         .iter()
         .map(describe_alert)
         .collect();
@@ -203,11 +206,11 @@ pub async fn preview(
 /// `GET /api/v1/alerts/{id}`: an alert, its status and its deliveries.
 pub async fn alert(
     State(state): State<AppState>,
-    SignedIn(current): SignedIn,
+    Admitted(caller, ..): Admitted<SignedIn>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    alerts::may_read(&current)?;
-    let (alert, deliveries) = alert_delivery::alert_with_deliveries(&state, &current, &id)?;
+    caller.person_may(alerts::may_read)?;
+    let (alert, deliveries) = alert_delivery::alert_with_deliveries(&state, caller.org(), &id)?;
     Ok(Json(describe_alert_deliveries(&alert, deliveries.as_ref())?))
 }
 
@@ -260,7 +263,7 @@ pub async fn resend(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let recipient = body.and_then(|Json(body)| body.recipient);
     alert_delivery::resend(&state, &manager, &client, &id, recipient).await?;
-    let (alert, deliveries) = alert_delivery::alert_with_deliveries(&state, &manager, &id)?;
+    let (alert, deliveries) = alert_delivery::alert_with_deliveries(&state, &manager.user.org, &id)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(describe_alert_deliveries(&alert, deliveries.as_ref())?),

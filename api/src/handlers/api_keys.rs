@@ -2,7 +2,8 @@
 //! auditors read them), and `POST /api/v1/keys/verify`, where the
 //! consuming application verifies a key it was given.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -18,13 +19,14 @@ use warden_core::net::IpNet;
 use crate::error::ApiError;
 use crate::flows::api_keys;
 use crate::flows::key_check::{Asker, Checked};
-use crate::handlers::app_events::AppEventsCaller;
+use crate::handlers::app_events::{AppEventsCaller, AppToken};
 use crate::state::AppState;
 use crate::web::client::ClientIp;
 use crate::web::json::Json;
+use crate::web::principal::KeyCall;
 use crate::web::session::{CurrentSession, UserManager};
 use crate::web::step_up::Recent;
-use crate::web::{Client, SignedIn};
+use crate::web::{Admitted, Client, SignedIn};
 
 /// A key as answered: never its secret or digest.
 pub fn describe(key: &Key, now: DateTime<Utc>) -> Value {
@@ -57,7 +59,8 @@ pub fn describe(key: &Key, now: DateTime<Utc>) -> Value {
     })
 }
 
-/// Owners and admins manage keys; auditors read them.
+/// Owners and admins manage keys; auditors read them (a key reads them
+/// with `keys:read`).
 fn may_read(current: &CurrentSession) -> Result<(), ApiError> {
     let role = current.user.role;
     if role.manages_users() || role.reads_audit_trail() {
@@ -70,10 +73,13 @@ fn may_read(current: &CurrentSession) -> Result<(), ApiError> {
 }
 
 /// `GET /api/v1/keys`.
-pub async fn list(State(state): State<AppState>, SignedIn(current): SignedIn) -> Result<Json<Value>, ApiError> {
-    may_read(&current)?;
+pub async fn list(
+    State(state): State<AppState>,
+    Admitted(caller, ..): Admitted<SignedIn>,
+) -> Result<Json<Value>, ApiError> {
+    caller.person_may(may_read)?;
     let now = Utc::now();
-    let keys: Vec<Value> = api_keys::list(&state, &current.user.org)
+    let keys: Vec<Value> = api_keys::list(&state, caller.org())
         .iter()
         .map(|key| describe(key, now))
         .collect();
@@ -83,11 +89,11 @@ pub async fn list(State(state): State<AppState>, SignedIn(current): SignedIn) ->
 /// `GET /api/v1/keys/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    SignedIn(current): SignedIn,
+    Admitted(caller, ..): Admitted<SignedIn>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    may_read(&current)?;
-    let key = api_keys::get(&state, &current.user.org, &id)?;
+    caller.person_may(may_read)?;
+    let key = api_keys::get(&state, caller.org(), &id)?;
     Ok(Json(describe(&key, Utc::now())))
 }
 
@@ -97,11 +103,11 @@ pub async fn get(
 /// `api_key.used` events.
 pub async fn usage(
     State(state): State<AppState>,
-    SignedIn(current): SignedIn,
+    Admitted(caller, ..): Admitted<SignedIn>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    may_read(&current)?;
-    let key = api_keys::get(&state, &current.user.org, &id)?;
+    caller.person_may(may_read)?;
+    let key = api_keys::get(&state, caller.org(), &id)?;
     let view = warden_projections::projection::read(&state.models.key_usage).view(&key.id, Utc::now());
     let top: Vec<Value> = view
         .top_addresses
@@ -228,12 +234,33 @@ pub struct Verification {
     scopes: Vec<String>,
 }
 
+/// Who may verify keys: the application, with its token, or a service
+/// key with `keys:verify` (admitted by `principal::admit`; its org's keys
+/// only). As an extractor it runs before the body is read.
+pub enum Verifier {
+    Application(AppToken),
+    Key(Box<KeyCall>),
+}
+
+impl FromRequestParts<AppState> for Verifier {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(call) = parts.extensions.remove::<KeyCall>() {
+            return Ok(Verifier::Key(Box::new(call)));
+        }
+        let AppEventsCaller(token) = AppEventsCaller::from_request_parts(parts, state).await?;
+        Ok(Verifier::Application(token))
+    }
+}
+
 /// `POST /api/v1/keys/verify`, for the consuming application (its
-/// application token authorises the call): 200 with the outcome, valid or
-/// not; a token scoped to an org verifies only that org's keys.
+/// application token, or a service key with `keys:verify`, authorises the
+/// call): 200 with the outcome, valid or not; a token scoped to an org,
+/// and a key, verify only that org's keys.
 pub async fn verify(
     State(state): State<AppState>,
-    AppEventsCaller(token): AppEventsCaller,
+    verifier: Verifier,
     client: Client,
     ip: Option<axum::Extension<ClientIp>>,
     Json(body): Json<Verification>,
@@ -243,17 +270,24 @@ pub async fn verify(
         return ApiError::bad_request("key: at most 256 characters; scopes: at most 50 of at most 200 characters")
             .into_response();
     }
-    let mut actor = token.app.actor();
-    actor.ip = client.ip.clone();
-    actor.user_agent = client.user_agent.clone();
-    let context = Context {
-        actor,
-        request_id: client.request_id.clone(),
+    let (context, within) = match &verifier {
+        Verifier::Application(token) => {
+            let mut actor = token.app.actor();
+            actor.ip = client.ip.clone();
+            actor.user_agent = client.user_agent.clone();
+            let context = Context {
+                actor,
+                request_id: client.request_id.clone(),
+            };
+            (context, token.app.org.as_deref())
+        }
+        Verifier::Key(call) => (call.context(&client), Some(call.key.org.as_str())),
     };
     let asker = Asker {
         context: &context,
         ip: ip.map(|axum::Extension(ClientIp(ip))| ip),
-        within: token.app.org.as_deref(),
+        within,
+        on_warden: false,
     };
     let checked = state.keys.check(&state, &body.key, &body.scopes, &asker);
     let mut answer = json!({

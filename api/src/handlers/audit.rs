@@ -23,7 +23,7 @@ use crate::error::ApiError;
 use crate::flows::audit::{self, ExportFormat, Search};
 use crate::state::AppState;
 use crate::web::session::AuditReader;
-use crate::web::{Client, Recent};
+use crate::web::{Admitted, Client, Recent};
 
 /// Minutes either side of an event for its "same actor" drill-down.
 pub const DEFAULT_WINDOW_MINUTES: i64 = 15;
@@ -43,6 +43,7 @@ pub struct SearchParams {
     outcome: Option<String>,
     ip: Option<String>,
     request_id: Option<String>,
+    ticket: Option<String>,
     from: Option<String>,
     until: Option<String>,
     q: Option<String>,
@@ -109,6 +110,7 @@ impl SearchParams {
         keep("outcome", &self.outcome);
         keep("ip", &self.ip);
         keep("request_id", &self.request_id);
+        keep("ticket", &self.ticket);
         keep("from", &self.from);
         keep("until", &self.until);
         keep("q", &self.q);
@@ -176,6 +178,7 @@ impl SearchParams {
             outcome,
             ip,
             request_id: text(self.request_id),
+            ticket: text(self.ticket),
             from,
             until,
             text: text(self.q),
@@ -195,7 +198,7 @@ impl SearchParams {
 pub async fn search(
     State(state): State<AppState>,
     client: Client,
-    AuditReader(reader): AuditReader,
+    Admitted(reader, ..): Admitted<AuditReader>,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<Value>, ApiError> {
     let search = params.into_search()?;
@@ -222,7 +225,7 @@ pub struct ExportParams {
 pub async fn export(
     State(state): State<AppState>,
     client: Client,
-    Recent(AuditReader(reader)): Recent<AuditReader>,
+    Admitted(reader, ..): Admitted<Recent<AuditReader>>,
     Query(params): Query<ExportParams>,
 ) -> Result<Response, ApiError> {
     let format = match params.format.as_deref() {
@@ -271,7 +274,7 @@ pub struct DetailParams {
 pub async fn detail(
     State(state): State<AppState>,
     client: Client,
-    AuditReader(reader): AuditReader,
+    Admitted(reader, ..): Admitted<AuditReader>,
     Path(seq): Path<String>,
     Query(params): Query<DetailParams>,
 ) -> Result<Json<Value>, ApiError> {

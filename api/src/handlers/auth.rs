@@ -209,7 +209,7 @@ pub async fn forward(State(state): State<AppState>, request: Request) -> Result<
     let (mut parts, _) = request.into_parts();
     // An API key instead of a cookie: the key decides, the cookie is not
     // read.
-    if let Some(text) = crate::handlers::key_forward::bearer_key(&parts.headers) {
+    if let Some(text) = crate::web::principal::bearer_key(&parts.headers) {
         return Ok(crate::handlers::key_forward::forward(&state, &parts, &text));
     }
     // A partial session is no identity for the application: 401, so the

@@ -11,6 +11,7 @@ use warden_projections::projection::read;
 use crate::error::{ApiError, Code};
 use crate::flows::checkpoints;
 use crate::state::AppState;
+use crate::web::Admitted;
 use crate::web::json::Json;
 use crate::web::session::AuditReader;
 
@@ -36,7 +37,7 @@ fn number(name: &str, text: &str, max: u64) -> Result<u64, ApiError> {
 /// The checkpoints, newest first.
 pub async fn history(
     State(state): State<AppState>,
-    AuditReader(_reader): AuditReader,
+    _reader: Admitted<AuditReader>,
     Query(params): Query<HistoryParams>,
 ) -> Result<Json<Value>, ApiError> {
     let before = params
@@ -65,7 +66,7 @@ pub async fn history(
 /// The latest checkpoint, as the document itself: what an auditor keeps.
 pub async fn latest(
     State(state): State<AppState>,
-    AuditReader(_reader): AuditReader,
+    _reader: Admitted<AuditReader>,
 ) -> Result<Json<PublishedCheckpoint>, ApiError> {
     read(&state.models.checkpoints)
         .latest()
@@ -89,7 +90,7 @@ pub struct ConsistencyParams {
 /// The consistency proof between two tree sizes.
 pub async fn consistency(
     State(state): State<AppState>,
-    AuditReader(_reader): AuditReader,
+    _reader: Admitted<AuditReader>,
     Query(params): Query<ConsistencyParams>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
     let size = |name: &str, text: Option<&str>| {

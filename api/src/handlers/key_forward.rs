@@ -2,27 +2,14 @@
 //! with `Authorization: Bearer wk_live_…` instead of a cookie.
 
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use warden_core::auth::api_key::vendor::Claims;
-use warden_core::commands::api_key::{Owner, VerifyOutcome};
+use warden_core::commands::api_key::Owner;
 
 use super::api_keys::rate_limit_headers;
 use crate::error::ApiError;
-use crate::flows::key_check::Asker;
 use crate::state::AppState;
-use crate::web::Client;
-use crate::web::client::ClientIp;
-
-/// The key of `Authorization: Bearer wk_live_…` (the scheme in any case),
-/// if the request carries one.
-pub fn bearer_key(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && token.starts_with(warden_core::auth::api_key::format::PREFIX))
-        .then(|| token.to_string())
-}
+use crate::web::principal::check_key;
 
 /// Forward authentication with an API key: 200 with the key's identity in
 /// `X-Warden-Key-Id`, `-Key-Kind`, `-Key-Owner`, `-Org-Id`, `-Scopes` (and
@@ -35,43 +22,11 @@ pub fn forward(state: &AppState, parts: &Parts, text: &str) -> Response {
         Ok(scopes) => scopes,
         Err(error) => return error.into_response(),
     };
-    let client = Client::from_parts(parts);
-    let context = client.anonymous();
-    let asker = Asker {
-        context: &context,
-        ip: parts.extensions.get::<ClientIp>().map(|ClientIp(ip)| *ip),
-        within: None,
+    let call = match check_key(state, parts, text, &scopes, false) {
+        Ok(call) => call,
+        Err(refusal) => return *refusal,
     };
-    let checked = state.keys.check(state, text, &scopes, &asker);
-    let key = match (crate::error::key_refusal(checked.outcome), &checked.key) {
-        (None, Some(key)) => key.clone(),
-        (refusal, _) => {
-            let mut error = refusal.unwrap_or_else(|| ApiError::internal("a valid key without its record"));
-            if checked.outcome == VerifyOutcome::RateLimited {
-                error.retry_after = checked.limit.as_ref().map(|limit| limit.reset_seconds.max(1));
-            }
-            let mut response = error.into_response();
-            let challenge = match checked.outcome {
-                VerifyOutcome::InsufficientScope => "Bearer error=\"insufficient_scope\"",
-                _ => "Bearer error=\"invalid_token\"",
-            };
-            response.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
-            rate_limit_headers(response.headers_mut(), &checked);
-            return response;
-        }
-    };
-    let header = |name: &str| parts.headers.get(name).and_then(|value| value.to_str().ok());
-    let claims = Claims {
-        actor_user: header("x-actor-user-id"),
-        ticket: header("x-ticket-reference"),
-    };
-    let on_behalf = match state.keys.vendor(state, &key, claims) {
-        Ok(on_behalf) => on_behalf,
-        Err(refusal) => return ApiError::from(refusal).into_response(),
-    };
+    let (key, on_behalf, checked) = (&call.key, &call.on_behalf, &call.checked);
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
     let owner = match &key.owner {
@@ -92,7 +47,7 @@ pub fn forward(state: &AppState, parts: &Parts, text: &str) -> Response {
         put("x-warden-on-behalf-of", &on_behalf.user);
         put("x-warden-ticket", &on_behalf.ticket);
     }
-    rate_limit_headers(response.headers_mut(), &checked);
+    rate_limit_headers(response.headers_mut(), checked);
     response
 }
 

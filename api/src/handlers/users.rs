@@ -13,8 +13,8 @@ use warden_projections::projection::read;
 use crate::error::ApiError;
 use crate::flows::users::{self, NewUser, role};
 use crate::state::AppState;
-use crate::web::Client;
 use crate::web::session::UserManager;
+use crate::web::{Admitted, Client};
 
 pub fn describe(user: &User) -> Value {
     json!({
@@ -27,9 +27,9 @@ pub fn describe(user: &User) -> Value {
     })
 }
 
-pub async fn list(State(state): State<AppState>, UserManager(manager): UserManager) -> Json<Value> {
+pub async fn list(State(state): State<AppState>, Admitted(manager, ..): Admitted<UserManager>) -> Json<Value> {
     let accounts = read(&state.models.accounts);
-    let users: Vec<Value> = accounts.members(&manager.user.org).into_iter().map(describe).collect();
+    let users: Vec<Value> = accounts.members(manager.org()).into_iter().map(describe).collect();
     Json(json!({ "users": users }))
 }
 
@@ -46,7 +46,7 @@ pub struct CreateBody {
 pub async fn create(
     State(state): State<AppState>,
     client: Client,
-    UserManager(manager): UserManager,
+    Admitted(manager, ..): Admitted<UserManager>,
     Json(body): Json<CreateBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let input = NewUser {
@@ -75,7 +75,7 @@ pub struct ChangeBody {
 pub async fn change(
     State(state): State<AppState>,
     client: Client,
-    UserManager(manager): UserManager,
+    Admitted(manager, ..): Admitted<UserManager>,
     Path(id): Path<String>,
     Json(body): Json<ChangeBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -87,7 +87,7 @@ pub async fn change(
 pub async fn revoke_sessions(
     State(state): State<AppState>,
     client: Client,
-    UserManager(manager): UserManager,
+    Admitted(manager, ..): Admitted<UserManager>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let revoked = users::revoke_sessions(&state, &manager, &client, &id).await?;

@@ -26,7 +26,7 @@ fn describe(endpoint: &Endpoint) -> Value {
 /// `GET /api/v1/webhook-endpoints` (owners, admins and auditors).
 pub async fn list(State(state): State<AppState>, SignedIn(current): SignedIn) -> Result<Json<Value>, ApiError> {
     alerts::may_read(&current)?;
-    let endpoints: Vec<Value> = alert_delivery::endpoints(&state, &current)
+    let endpoints: Vec<Value> = alert_delivery::endpoints(&state, &current.user.org)
         .iter()
         .map(describe)
         .collect();

@@ -16,8 +16,8 @@ use super::{Nav, NoticeQuery, PageManager, failed, notice, render, see_other};
 use crate::error::Code;
 use crate::flows::users::{self, NewUser};
 use crate::state::AppState;
-use crate::web::Client;
 use crate::web::session::CurrentSession;
+use crate::web::{Client, Principal};
 
 struct RoleOption {
     name: &'static str,
@@ -137,7 +137,7 @@ pub async fn create(
             role,
             password: (!form.password.is_empty()).then(|| Password::new(form.password)),
         };
-        users::create(&state, &current, &client, input).await
+        users::create(&state, &Principal::Person(current.clone()), &client, input).await
     }
     .await;
     match result {
@@ -175,7 +175,7 @@ pub async fn change(
 ) -> Response {
     let result = async {
         let change = users::parse_change(form.role.as_deref(), form.status.as_deref())?;
-        users::change(&state, &current, &client, &id, change).await
+        users::change(&state, &Principal::Person(current.clone()), &client, &id, change).await
     }
     .await;
     match result {
@@ -194,7 +194,7 @@ pub async fn revoke_sessions(
     PageManager(current): PageManager,
     Path(id): Path<String>,
 ) -> Response {
-    match users::revoke_sessions(&state, &current, &client, &id).await {
+    match users::revoke_sessions(&state, &Principal::Person(current.clone()), &client, &id).await {
         Ok(_) => see_other("/admin/users?notice=sessions_revoked"),
         Err(error) => failed(
             &error,

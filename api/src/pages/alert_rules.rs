@@ -73,7 +73,7 @@ fn rules_page(
         user_email: nav.user_email,
         manages_users: nav.manages_users,
         reads_audit: nav.reads_audit,
-        rules: alerts::rules(state, current)
+        rules: alerts::rules(state, &current.user.org)
             .iter()
             .map(|rule| RuleRow {
                 id: rule.id.clone(),
@@ -90,7 +90,7 @@ fn rules_page(
                 enabled: rule.enabled,
             })
             .collect(),
-        endpoints: alert_delivery::endpoints(state, current)
+        endpoints: alert_delivery::endpoints(state, &current.user.org)
             .into_iter()
             .map(|endpoint| EndpointRow {
                 id: endpoint.id,
@@ -270,7 +270,7 @@ pub async fn show(
     Path(id): Path<String>,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
-    match alerts::rule(&state, &current, &id) {
+    match alerts::rule(&state, &current.user.org, &id) {
         Ok(rule) => {
             let mut page = editor(&current, Some(rule.id), pretty(&rule.spec));
             page.notice = super::notice(query.notice.as_deref());

@@ -100,7 +100,7 @@ pub async fn list(
         user_email: nav.user_email,
         manages_users: nav.manages_users,
         reads_audit: nav.reads_audit,
-        alerts: alerts::recent_alerts(&state, &current, SHOWN)
+        alerts: alerts::recent_alerts(&state, &current.user.org, SHOWN)
             .iter()
             .map(AlertRow::of)
             .collect(),
@@ -169,7 +169,7 @@ fn alert_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> Result<AlertPage, ApiError> {
-    let (alert, deliveries) = alert_delivery::alert_with_deliveries(state, current, id)?;
+    let (alert, deliveries) = alert_delivery::alert_with_deliveries(state, &current.user.org, id)?;
     let nav = Nav::of(current);
     let change = |change: &Option<warden_projections::alerts::StatusChange>| {
         change.as_ref().map(|change| {

@@ -19,12 +19,12 @@ use crate::error::ApiError;
 use crate::flows::audit::{self, ExportFormat, Search};
 use crate::handlers::audit::{DEFAULT_WINDOW_MINUTES, SearchParams, download, encode, related_queries};
 use crate::state::AppState;
-use crate::web::Client;
+use crate::web::{Client, Principal};
 
 /// Events per console page.
 const PAGE: usize = 50;
 /// The filters the search form has, in its order.
-const FILTERS: [(&str, &str); 10] = [
+const FILTERS: [(&str, &str); 11] = [
     ("kind", "Kind (login.failed, mfa.*)"),
     ("actor", "Actor (id or email)"),
     ("outcome", "Outcome"),
@@ -34,6 +34,7 @@ const FILTERS: [(&str, &str); 10] = [
     ("subject", "Subject"),
     ("session", "Session"),
     ("request_id", "Request id"),
+    ("ticket", "Vendor ticket"),
     ("q", "Words"),
 ];
 
@@ -234,7 +235,7 @@ pub async fn search(
     }
     let result = async {
         let search = parse(&query, query.get("cursor"))?;
-        audit::search(&state, &reader, &client, search).await
+        audit::search(&state, &Principal::Person(reader.clone()), &client, search).await
     }
     .await;
     match result {
@@ -276,7 +277,7 @@ pub async fn event(
     let Ok(seq) = seq.parse::<u64>() else {
         return error_page(&ApiError::bad_request("seq must be a whole number"), &request_id);
     };
-    let event = match audit::view(&state, &reader, &client, seq).await {
+    let event = match audit::view(&state, &Principal::Person(reader.clone()), &client, seq).await {
         Ok(event) => event,
         Err(error) => return error_page(&error, &request_id),
     };
@@ -388,7 +389,7 @@ pub async fn export(
         let format =
             ExportFormat::parse(&format).ok_or_else(|| ApiError::bad_request("format must be csv, jsonl or bundle"))?;
         let search = SearchParams::from_form(&filters)?.into_search()?;
-        let exporting = audit::export(&state, &reader, &client, search, format).await?;
+        let exporting = audit::export(&state, &Principal::Person(reader.clone()), &client, search, format).await?;
         Ok::<_, ApiError>((format, exporting))
     }
     .await;

@@ -19,13 +19,21 @@ use crate::state::AppState;
 
 /// Refusals another event records: `csrf.refused` (`csrf_refused`),
 /// `login.failed` (`invalid_credentials`, `wrong_password`,
-/// `account_disabled`), `mfa.failed` (`invalid_code`).
-const RECORDED_ELSEWHERE: [Code; 5] = [
+/// `account_disabled`), `mfa.failed` (`invalid_code`), `api_key.refused`
+/// (a key's outcomes, sampled per key).
+const RECORDED_ELSEWHERE: [Code; 12] = [
     Code::CsrfRefused,
     Code::InvalidCredentials,
     Code::WrongPassword,
     Code::AccountDisabled,
     Code::InvalidCode,
+    Code::KeyNotFound,
+    Code::KeyRevoked,
+    Code::KeyExpired,
+    Code::KeyOwnerDisabled,
+    Code::IpNotAllowed,
+    Code::InsufficientScope,
+    Code::UsageExceeded,
 ];
 
 /// How often one client's (and user's) refusals of one code on one path

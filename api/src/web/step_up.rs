@@ -31,6 +31,12 @@ pub(crate) use guards;
 
 guards!(SignedIn, AuditReader, UserManager);
 
+impl<G: Guard> Guard for Recent<G> {
+    fn session(&self) -> &CurrentSession {
+        self.0.session()
+    }
+}
+
 /// Extractor: what guard `G` admits, whose last strong authentication is
 /// recent (`step_up_max_age_seconds`: a second factor for users who have
 /// one, the password for others), or 403 `reauthentication_required`.

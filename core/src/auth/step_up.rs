@@ -26,6 +26,9 @@ pub enum Rejection {
     UseSecondFactor,
     /// The password given to re-authenticate is wrong.
     WrongPassword,
+    /// An API key asks: a key never authenticates strongly and recently,
+    /// so what needs a step-up needs a person.
+    NotAPerson,
 }
 
 /// Whether the session's last strong authentication is recent enough for

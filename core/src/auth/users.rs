@@ -30,6 +30,22 @@ pub struct Manager<'a> {
     pub recent_authentication: Result<(), step_up::Rejection>,
 }
 
+impl<'a> Manager<'a> {
+    /// A service or vendor key with `users:write`: it may do what an admin
+    /// may do without a step-up, and nothing that needs one (a key never
+    /// authenticates strongly and recently: creating an admin or changing
+    /// a role stays a person's act).
+    pub fn key(context: &'a Context, id: &'a str, org: &'a str) -> Self {
+        Manager {
+            context,
+            id,
+            org,
+            role: Role::Admin,
+            recent_authentication: Err(step_up::Rejection::NotAPerson),
+        }
+    }
+}
+
 /// A user of the manager's org, as the accounts read model holds them.
 #[derive(Debug, Clone)]
 pub struct Member<'a> {
@@ -263,6 +279,36 @@ mod tests {
             password: password.then(super::tests::password),
             invitation_token_hash: Some("hash".into()),
         }
+    }
+
+    #[test]
+    fn a_key_does_what_an_admin_does_without_a_step_up_and_nothing_more() {
+        let context = caller().as_key("K", "o-1", None);
+        let key = Manager::key(&context, "K", "o-1");
+        let not_a_person = Rejection::StepUp(step_up::Rejection::NotAPerson);
+        assert_eq!(
+            kinds(&create(&key, new_user(Role::Member, false), now()).unwrap()),
+            ["user.created"]
+        );
+        assert_eq!(
+            create(&key, new_user(Role::Admin, false), now()).unwrap_err(),
+            not_a_person
+        );
+        assert_eq!(
+            create(&key, new_user(Role::Owner, false), now()).unwrap_err(),
+            Rejection::Grant(GrantRefusal::OwnerOnly(Role::Owner))
+        );
+        assert_eq!(authorize(&key, Grant::ActOn(Role::Admin)), Ok(()));
+        assert_eq!(
+            authorize(
+                &key,
+                Grant::Change {
+                    from: Role::Member,
+                    to: Role::Admin
+                }
+            ),
+            Err(not_a_person)
+        );
     }
 
     #[test]

@@ -63,6 +63,23 @@ impl Caller {
         self.context(actor)
     }
 
+    /// The audit context of an API key of an org on Warden's own API: a
+    /// vendor key's names the user it acts for and the ticket.
+    pub fn as_key(&self, key: &str, org: &str, vendor: Option<(&str, &str)>) -> Context {
+        let mut actor = Actor::of_kind(if vendor.is_some() {
+            ActorKind::Vendor
+        } else {
+            ActorKind::ApiKey
+        });
+        actor.id = Some(key.to_string());
+        actor.org = Some(org.to_string());
+        if let Some((user, ticket)) = vendor {
+            actor.on_behalf_of = Some(user.to_string());
+            actor.ticket = Some(ticket.to_string());
+        }
+        self.context(actor)
+    }
+
     fn context(&self, mut actor: Actor) -> Context {
         actor.ip = self.ip.clone();
         actor.user_agent = self.user_agent.clone();

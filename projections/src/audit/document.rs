@@ -107,6 +107,8 @@ pub struct AuditDoc {
     pub outcome: Outcome,
     pub ip: Option<IpAddr>,
     pub request_id: String,
+    /// The ticket a vendor acted under (`actor.ticket`).
+    pub ticket: Option<String>,
     /// The words of `data`: every string value, except sealed fields and
     /// hashes (see [`indexed_strings`]).
     pub text: Vec<String>,
@@ -147,6 +149,7 @@ impl AuditDoc {
             outcome: event.outcome,
             ip,
             request_id: event.request_id.clone(),
+            ticket: event.actor.ticket.clone(),
             text,
         }
     }

@@ -39,7 +39,7 @@ use crate::runner::{Restored, RunnerError, Sink};
 use schema::Fields;
 
 /// Bump when what is indexed changes: the index is then rebuilt.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// The snapshot `warden archive` saves of the [`Directory`] at an archive
 /// boundary, for indexes that start after it.
 pub const DIRECTORY_SNAPSHOT: &str = "audit_directory";

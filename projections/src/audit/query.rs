@@ -124,6 +124,8 @@ pub struct AuditQuery {
     pub outcome: Option<Outcome>,
     pub ip: Option<IpRange>,
     pub request_id: Option<String>,
+    /// The ticket a vendor acted under.
+    pub ticket: Option<String>,
     /// Inclusive.
     pub from: Option<DateTime<Utc>>,
     /// Exclusive.
@@ -177,6 +179,7 @@ impl AuditQuery {
             (fields.user, &self.user),
             (fields.session, &self.session),
             (fields.request_id, &self.request_id),
+            (fields.ticket, &self.ticket),
         ];
         for (field, value) in exact {
             if let Some(value) = value {

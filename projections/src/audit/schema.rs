@@ -28,6 +28,8 @@ pub struct Fields {
     pub outcome: Field,
     pub ip: Field,
     pub request_id: Field,
+    /// A vendor's ticket (`actor.ticket`).
+    pub ticket: Field,
     pub text: Field,
 }
 
@@ -53,6 +55,7 @@ pub fn build() -> (Schema, Fields) {
         outcome: builder.add_text_field("outcome", STRING),
         ip: builder.add_ip_addr_field("ip", INDEXED | FAST),
         request_id: builder.add_text_field("request_id", STRING),
+        ticket: builder.add_text_field("ticket", STRING),
         text: builder.add_text_field("text", words),
     };
     (builder.build(), fields)
@@ -82,6 +85,7 @@ impl Fields {
             (self.org, &doc.org),
             (self.user, &doc.user),
             (self.session, &doc.session),
+            (self.ticket, &doc.ticket),
         ];
         for (field, value) in optional {
             if let Some(value) = value {

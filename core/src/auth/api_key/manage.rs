@@ -3,12 +3,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::Key;
 pub use super::settings::{
     Draft, MAX_LIMITS, MAX_NETWORKS, MAX_SCOPES, MAX_WINDOW_SECONDS, Patch, TicketMatcher, ticket_matcher,
 };
 use super::settings::{checked, checked_expiry, is_service_name};
+use super::{Key, scopes};
 use crate::commands::Context;
+use crate::commands::account::Role;
 use crate::commands::api_key::{self, KeyChanged, KeyCreated, KeyKind, KeyRevoked, KeyRotated, Owner, SecretDigest};
 use crate::event::NewEvent;
 use crate::net::IpNet;
@@ -42,8 +43,37 @@ pub(super) fn invalid(field: &'static str, message: impl Into<String>) -> Reject
 #[derive(Debug, Clone, Copy)]
 pub struct OrgFacts {
     pub keys: usize,
-    /// The owner, when a user, is an active user of this org.
-    pub owner_is_active_member: bool,
+    /// The role of the manager who creates the key.
+    pub granter: Role,
+    /// The owner's role, when the owner is an active user of this org.
+    pub owner_role: Option<Role>,
+}
+
+/// A key of Warden's API gets only scopes its granter's role holds, and
+/// its owner's when a user owns it (`scopes`: a key never does what its
+/// people could not). App keys' scopes are the application's.
+fn granted(kind: KeyKind, scopes: &[String], granter: Role, owner: Option<Role>) -> Result<(), Rejection> {
+    if kind == KeyKind::App {
+        return Ok(());
+    }
+    for scope in scopes {
+        if !scopes::holds(granter, scope) {
+            return Err(invalid(
+                "scopes",
+                format!(
+                    "{scope:?}: your role ({}) does not hold it, so it cannot grant it",
+                    granter.as_str()
+                ),
+            ));
+        }
+        if let Some(owner) = owner.filter(|owner| !scopes::holds(*owner, scope)) {
+            return Err(invalid(
+                "scopes",
+                format!("{scope:?}: the key's owner ({}) does not hold it", owner.as_str()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A new key `id` of `org` whose secret is `secret`.
@@ -63,7 +93,7 @@ pub fn create(
         return Err(Rejection::TooManyKeys);
     }
     match &owner {
-        Owner::User { .. } if !facts.owner_is_active_member => {
+        Owner::User { .. } if facts.owner_role.is_none() => {
             return Err(invalid("owner", "the owner must be an active user of this org"));
         }
         Owner::Service { name } if !is_service_name(name) => {
@@ -75,6 +105,11 @@ pub fn create(
         _ => {}
     }
     let settings = checked(kind, draft, now)?;
+    let owner_role = match owner {
+        Owner::User { .. } => facts.owner_role,
+        Owner::Service { .. } => None,
+    };
+    granted(kind, &settings.scopes, facts.granter, owner_role)?;
     let created = KeyCreated {
         key: id.to_string(),
         org: org.to_string(),
@@ -86,13 +121,14 @@ pub fn create(
     Ok(api_key::created(context, &created))
 }
 
-/// Applies `patch` to `key` (`None`, or a key of another org: not found).
-/// No event when nothing changes.
+/// Applies `patch` to `key` (`None`, or a key of another org: not found)
+/// for a manager of role `granter`. No event when nothing changes.
 pub fn change(
     context: &Context,
     org: &str,
     key: Option<&Key>,
     patch: Patch,
+    granter: Role,
     now: DateTime<Utc>,
 ) -> Result<Option<NewEvent>, Rejection> {
     let key = live(org, key)?;
@@ -118,6 +154,15 @@ pub fn change(
         },
         now,
     )?;
+    // New scopes only: what an owner granted stays when an admin changes
+    // the key's limits.
+    let added: Vec<String> = settings
+        .scopes
+        .iter()
+        .filter(|scope| !old.scopes.contains(scope))
+        .cloned()
+        .collect();
+    granted(key.kind, &added, granter, None)?;
     if keeps_expiry {
         settings.expires_at = old.expires_at;
     } else {
@@ -225,7 +270,8 @@ mod tests {
     fn facts() -> OrgFacts {
         OrgFacts {
             keys: 0,
-            owner_is_active_member: true,
+            granter: Role::Owner,
+            owner_role: Some(Role::Owner),
         }
     }
 
@@ -437,6 +483,82 @@ mod tests {
         assert!(!matcher.is_match("xSUP-42"), "matched whole");
     }
 
+    /// A key never does what its people could not: an admin grants no
+    /// audit scope, a key owned by an admin gets none from an owner, and a
+    /// change adds only scopes its maker holds (what is there stays).
+    #[test]
+    fn scopes_of_wardens_api_are_granted_by_roles_that_hold_them() {
+        let cases = [
+            (KeyKind::Service, Role::Owner, Some(Role::Owner), "audit:read", true),
+            (KeyKind::Service, Role::Admin, Some(Role::Admin), "audit:read", false),
+            (KeyKind::Service, Role::Owner, Some(Role::Admin), "audit:read", false),
+            (KeyKind::Service, Role::Owner, None, "audit:export", true),
+            (KeyKind::Service, Role::Admin, None, "users:write", true),
+            (KeyKind::Vendor, Role::Admin, None, "audit:read", false),
+            (KeyKind::Vendor, Role::Admin, None, "tickets:read", true),
+            (KeyKind::App, Role::Admin, Some(Role::Admin), "audit:read", true),
+        ];
+        for (kind, granter, owner_role, scope, allowed) in cases {
+            let owner = match owner_role {
+                Some(_) => Owner::User { id: "u".into() },
+                None => Owner::Service { name: "siem".into() },
+            };
+            let result = create(
+                &context(),
+                "K",
+                "org-1",
+                kind,
+                owner,
+                Draft {
+                    scopes: vec![scope.into()],
+                    ticket_pattern: (kind == KeyKind::Vendor).then(|| "^SUP-[0-9]+$".into()),
+                    ..draft("k")
+                },
+                secret(),
+                OrgFacts {
+                    keys: 0,
+                    granter,
+                    owner_role,
+                },
+                now(),
+            );
+            assert_eq!(
+                result.is_ok(),
+                allowed,
+                "{kind:?} by {granter:?} for {owner_role:?}: {scope}"
+            );
+        }
+        let mut key = existing();
+        key.kind = KeyKind::Service;
+        key.settings.scopes = vec!["audit:read".into()];
+        let add = |scopes: &[&str]| Patch {
+            scopes: Some(scopes.iter().map(|scope| scope.to_string()).collect()),
+            ..Patch::default()
+        };
+        assert!(
+            change(
+                &context(),
+                "org-1",
+                Some(&key),
+                add(&["audit:read", "users:read"]),
+                Role::Admin,
+                now()
+            )
+            .is_ok()
+        );
+        assert!(matches!(
+            change(
+                &context(),
+                "org-1",
+                Some(&key),
+                add(&["audit:export"]),
+                Role::Admin,
+                now()
+            ),
+            Err(Rejection::Invalid { field: "scopes", .. })
+        ));
+    }
+
     #[test]
     fn owners_and_the_org_cap_are_checked() {
         let make = |owner: Owner, facts: OrgFacts| {
@@ -453,8 +575,8 @@ mod tests {
             )
         };
         let inactive = OrgFacts {
-            keys: 0,
-            owner_is_active_member: false,
+            owner_role: None,
+            ..facts()
         };
         assert!(matches!(
             make(Owner::User { id: "u".into() }, inactive),
@@ -481,7 +603,7 @@ mod tests {
         ));
         let full = OrgFacts {
             keys: MAX_KEYS_PER_ORG,
-            owner_is_active_member: true,
+            ..facts()
         };
         assert_eq!(
             make(Owner::User { id: "u".into() }, full).unwrap_err(),
@@ -521,7 +643,9 @@ mod tests {
     fn changes_name_what_changed_and_keep_the_rest() {
         let key = existing();
         let patch: Patch = serde_json::from_str(r#"{"scopes":["a","b"],"remaining_uses":null}"#).unwrap();
-        let event = change(&context(), "org-1", Some(&key), patch, now()).unwrap().unwrap();
+        let event = change(&context(), "org-1", Some(&key), patch, Role::Owner, now())
+            .unwrap()
+            .unwrap();
         assert_eq!(event.expected_version, Some(3));
         let changed: KeyChanged = serde_json::from_value(event.data).unwrap();
         assert_eq!(changed.changed, ["scopes", "remaining_uses"]);
@@ -529,9 +653,15 @@ mod tests {
         assert_eq!(changed.settings.remaining_uses, None);
         assert_eq!(changed.settings.name, "k");
         let same: Patch = serde_json::from_str(r#"{"name":"k"}"#).unwrap();
-        assert!(change(&context(), "org-1", Some(&key), same, now()).unwrap().is_none());
+        assert!(
+            change(&context(), "org-1", Some(&key), same, Role::Owner, now())
+                .unwrap()
+                .is_none()
+        );
         let again: Patch = serde_json::from_str(r#"{"remaining_uses":10}"#).unwrap();
-        let event = change(&context(), "org-1", Some(&key), again, now()).unwrap().unwrap();
+        let event = change(&context(), "org-1", Some(&key), again, Role::Owner, now())
+            .unwrap()
+            .unwrap();
         let changed: KeyChanged = serde_json::from_value(event.data).unwrap();
         assert_eq!(
             changed.changed,
@@ -544,7 +674,7 @@ mod tests {
     fn other_orgs_keys_do_not_exist_and_revoked_keys_do_not_change() {
         let key = existing();
         assert_eq!(
-            change(&context(), "org-2", Some(&key), Patch::default(), now()).unwrap_err(),
+            change(&context(), "org-2", Some(&key), Patch::default(), Role::Owner, now()).unwrap_err(),
             Rejection::NotFound
         );
         assert_eq!(
@@ -559,7 +689,15 @@ mod tests {
         let mut revoked = existing();
         revoked.revoked_at = Some(now());
         assert_eq!(
-            change(&context(), "org-1", Some(&revoked), Patch::default(), now()).unwrap_err(),
+            change(
+                &context(),
+                "org-1",
+                Some(&revoked),
+                Patch::default(),
+                Role::Owner,
+                now()
+            )
+            .unwrap_err(),
             Rejection::Revoked
         );
         assert_eq!(

@@ -1,12 +1,14 @@
 //! API keys: what a key is ([`Key`], the read model's record), its text
 //! ([`format`]), the decisions that create, change, rotate and revoke it
 //! ([`manage`]) and the checks of its settings ([`settings`]), the one check order of a verification ([`verify`]), the
-//! counting of rate limits and uses ([`limits`]) and what a vendor key's
+//! counting of rate limits and uses ([`limits`]), the scopes of Warden's
+//! own API and who holds them ([`scopes`]) and what a vendor key's
 //! requests must name ([`vendor`]).
 
 pub mod format;
 pub mod limits;
 pub mod manage;
+pub mod scopes;
 pub mod settings;
 pub mod vendor;
 pub mod verify;
@@ -15,29 +17,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::commands::api_key::{KeyKind, Owner, SecretDigest, Settings};
-
-/// Warden's own API, as service and vendor keys reach it: each operation
-/// names the one scope it needs. (App keys carry the application's own
-/// scopes, which Warden does not interpret.)
-pub const WARDEN_SCOPES: &[(&str, &str)] = &[
-    (
-        "keys:verify",
-        "verify the application's keys (POST /api/v1/keys/verify)",
-    ),
-    ("keys:read", "list the org's keys and their usage"),
-    (
-        "audit:read",
-        "search and read the audit trail, its keys and checkpoints",
-    ),
-    ("audit:export", "export the audit trail and its bundles"),
-    ("users:read", "list and read the org's users"),
-    ("users:write", "create users and change their role or status"),
-    ("alerts:read", "read alert rules, alerts and webhook endpoints"),
-];
-
-pub fn is_warden_scope(scope: &str) -> bool {
-    WARDEN_SCOPES.iter().any(|(name, _)| *name == scope)
-}
 
 /// A key as the read model holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::is_warden_scope;
 use super::manage::{Rejection, invalid};
+use super::scopes::is_warden_scope;
 use crate::commands::api_key::{KeyKind, RateLimit, Settings};
 use crate::net::IpNet;
 

@@ -11,7 +11,10 @@
 //! 4. `disabled_owner`: the user who owns the key is not active.
 //! 5. `ip_not_allowed`: the key has an allowlist without the client's
 //!    address (the address `trusted_proxies` resolved).
-//! 6. `insufficient_scope`: a scope asked for is not the key's.
+//! 6. `insufficient_scope`: a scope asked for is not the key's; on
+//!    Warden's own API also one its kind or its owner's role does not
+//!    allow (`scopes::usable_on_warden`: app keys never, a user's key only
+//!    what the user's role holds now).
 //! 7. `rate_limited`: one of the key's limits is spent in its window.
 //! 8. `usage_exceeded`: no uses left.
 //! 9. `valid`.
@@ -25,6 +28,7 @@ use chrono::{DateTime, Utc};
 
 use super::Key;
 use super::limits::{LimitState, Take};
+use super::scopes::{Holder, usable_on_warden};
 use crate::auth::tokens::constant_time_eq;
 use crate::commands::api_key::VerifyOutcome;
 
@@ -63,6 +67,9 @@ pub struct Request<'a> {
     pub ip: Option<IpAddr>,
     /// Every one of these must be the key's.
     pub scopes: &'a [String],
+    /// The request is to Warden's own API: the scopes are Warden's, and
+    /// what the key's kind and people allow counts too.
+    pub on_warden: bool,
 }
 
 /// The answer of a verification.
@@ -76,14 +83,15 @@ pub struct Verdict<'a> {
     pub limit: Option<LimitState>,
 }
 
-/// Decides a verification in the fixed order. `owner_active` says
-/// whether the key's owner may act now (always for a service owner);
+/// Decides a verification in the fixed order. `holder` says who stands
+/// behind the key now (a service, or its owner's role; `Inactive` for a
+/// disabled owner);
 /// `take` counts the request against the key's limits and uses and is
 /// called only once checks 1–6 passed.
 pub fn decide<'a>(
     found: Found<'a>,
     request: &Request<'_>,
-    owner_active: impl FnOnce(&Key) -> bool,
+    holder: impl FnOnce(&Key) -> Holder,
     take: impl FnOnce(&Key) -> Take,
 ) -> Verdict<'a> {
     let (key, previous_until) = match found {
@@ -91,27 +99,7 @@ pub fn decide<'a>(
         Found::Current(key) => (key, None),
         Found::Previous(key) => (key, key.previous.as_ref().map(|(_, until)| *until)),
     };
-    let settings = &key.settings;
-    let outcome = if key.revoked_at.is_some() {
-        Some(VerifyOutcome::Revoked)
-    } else if settings.expires_at.is_some_and(|at| at <= request.now)
-        || previous_until.is_some_and(|until| until <= request.now)
-    {
-        Some(VerifyOutcome::Expired)
-    } else if !owner_active(key) {
-        Some(VerifyOutcome::DisabledOwner)
-    } else if !settings.allowed_networks.is_empty()
-        && !request
-            .ip
-            .is_some_and(|ip| settings.allowed_networks.iter().any(|net| net.contains(ip)))
-    {
-        Some(VerifyOutcome::IpNotAllowed)
-    } else if !request.scopes.iter().all(|scope| settings.scopes.contains(scope)) {
-        Some(VerifyOutcome::InsufficientScope)
-    } else {
-        None
-    };
-    if let Some(outcome) = outcome {
+    if let Some(outcome) = refusal(key, previous_until, request, holder) {
         return refused(outcome, Some(key));
     }
     let (outcome, limit) = match take(key) {
@@ -124,6 +112,42 @@ pub fn decide<'a>(
         key: Some(key),
         limit,
     }
+}
+
+/// Checks 2–6, in their order.
+fn refusal(
+    key: &Key,
+    previous_until: Option<DateTime<Utc>>,
+    request: &Request<'_>,
+    holder: impl FnOnce(&Key) -> Holder,
+) -> Option<VerifyOutcome> {
+    let settings = &key.settings;
+    if key.revoked_at.is_some() {
+        return Some(VerifyOutcome::Revoked);
+    }
+    if settings.expires_at.is_some_and(|at| at <= request.now)
+        || previous_until.is_some_and(|until| until <= request.now)
+    {
+        return Some(VerifyOutcome::Expired);
+    }
+    let holder = holder(key);
+    if holder == Holder::Inactive {
+        return Some(VerifyOutcome::DisabledOwner);
+    }
+    if !settings.allowed_networks.is_empty()
+        && !request
+            .ip
+            .is_some_and(|ip| settings.allowed_networks.iter().any(|net| net.contains(ip)))
+    {
+        return Some(VerifyOutcome::IpNotAllowed);
+    }
+    let allowed = |scope: &String| {
+        settings.scopes.contains(scope) && (!request.on_warden || usable_on_warden(key.kind, holder, scope))
+    };
+    if !request.scopes.iter().all(allowed) {
+        return Some(VerifyOutcome::InsufficientScope);
+    }
+    None
 }
 
 fn refused(outcome: VerifyOutcome, key: Option<&Key>) -> Verdict<'_> {
@@ -142,6 +166,7 @@ mod tests {
 
     use super::*;
     use crate::auth::api_key::limits::LimitState;
+    use crate::commands::account::Role;
     use crate::commands::api_key::{KeyKind, Owner, SecretDigest, Settings};
     use crate::net::IpNet;
 
@@ -333,8 +358,15 @@ mod tests {
                     now: facts.now,
                     ip: facts.ip,
                     scopes: &facts.scopes,
+                    on_warden: false,
                 },
-                |_| facts.owner_active,
+                |_| {
+                    if facts.owner_active {
+                        Holder::User(Role::Member)
+                    } else {
+                        Holder::Inactive
+                    }
+                },
                 |_| {
                     took.set(true);
                     facts.take.clone()
@@ -375,11 +407,52 @@ mod tests {
                     now: at(1),
                     ip: Some(ip.parse().unwrap()),
                     scopes: &[],
+                    on_warden: false,
                 },
-                |_| true,
+                |_| Holder::Service,
                 |_| Take::Taken(None),
             );
             assert_eq!(verdict.outcome, expected, "{ip}");
+        }
+    }
+
+    /// On Warden's own API a scope counts only when the key's kind and its
+    /// people allow it: an app key named with Warden's scope names, or a
+    /// key whose owner's role lost the scope, is refused at check 6.
+    #[test]
+    fn on_wardens_api_the_kind_and_the_owners_role_bound_the_scopes() {
+        let asked = vec!["audit:read".to_string()];
+        let cases = [
+            (KeyKind::Service, Holder::Service, true, VerifyOutcome::Valid),
+            (KeyKind::Service, Holder::User(Role::Owner), true, VerifyOutcome::Valid),
+            (
+                KeyKind::Service,
+                Holder::User(Role::Admin),
+                true,
+                VerifyOutcome::InsufficientScope,
+            ),
+            (KeyKind::Vendor, Holder::Service, true, VerifyOutcome::Valid),
+            (KeyKind::App, Holder::Service, true, VerifyOutcome::InsufficientScope),
+            // The application's own check of the same key reads its scopes as named.
+            (KeyKind::App, Holder::User(Role::Member), false, VerifyOutcome::Valid),
+            (KeyKind::Service, Holder::Inactive, true, VerifyOutcome::DisabledOwner),
+        ];
+        for (kind, holder, on_warden, expected) in cases {
+            let mut key = key();
+            key.kind = kind;
+            key.settings.scopes = asked.clone();
+            let verdict = decide(
+                Found::Current(&key),
+                &Request {
+                    now: at(1),
+                    ip: None,
+                    scopes: &asked,
+                    on_warden,
+                },
+                |_| holder,
+                |_| Take::Taken(None),
+            );
+            assert_eq!(verdict.outcome, expected, "{kind:?} {holder:?} on_warden={on_warden}");
         }
     }
 }
