@@ -88,6 +88,16 @@ pub fn all() -> Vec<Template> {
                    "suppress_seconds": 3600}),
         ),
         (
+            "api_key_used_from_new_network",
+            json!({"name": "API key used from a new network", "severity": "medium",
+                   "description": "A key was used from a network (an IPv4 /24, an IPv6 /64) it had not been used from before: a new deployment, or someone else holding the key. A key's first network is not news.",
+                   "condition": {"type": "match",
+                                 "select": {"kinds": ["api_key.used"],
+                                            "where": [{"field": "data.new_networks", "exists": true}]},
+                                 "group_by": ["data.key"]},
+                   "suppress_seconds": 3600}),
+        ),
+        (
             "audit_chain_verification_failed",
             json!({"name": "Audit chain verification failed", "severity": "critical",
                    "description": "A node found an event of the log that does not verify: the log was altered.",
@@ -110,7 +120,7 @@ mod tests {
     #[test]
     fn every_template_parses_and_validates() {
         let templates = super::all();
-        assert_eq!(templates.len(), 9, "a template failed to parse");
+        assert_eq!(templates.len(), 10, "a template failed to parse");
         for template in templates {
             if let Err(error) = template.spec.validate() {
                 panic!("template {}: {error}", template.name);

@@ -189,6 +189,7 @@ mod tests {
             counts: [(VerifyOutcome::Valid, valid), (VerifyOutcome::RateLimited, 5)].into(),
             addresses: vec![],
             more_addresses: false,
+            new_networks: Vec::new(),
             first_request_id: "r1".into(),
             last_request_id: "r2".into(),
             last_at: DateTime::<Utc>::from_timestamp(1_800_000_000 + last, 0).unwrap(),

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use warden_core::Event;
+use warden_core::auth::api_key::networks;
 use warden_core::commands::api_key::{self, KeyUsed, VerifyOutcome};
 use warden_core::commands::payload;
 
@@ -20,6 +21,9 @@ const MINUTES_KEPT: i64 = 120;
 const HOURS_KEPT: i64 = 30 * 24;
 /// Client addresses kept per key (the least seen go first).
 const ADDRESSES_KEPT: usize = 256;
+/// Networks remembered per key (the least recently seen go first: a key
+/// used from more places than this finds an old one new again).
+const NETWORKS_KEPT: usize = 256;
 
 type Counts = BTreeMap<VerifyOutcome, u64>;
 
@@ -36,6 +40,9 @@ struct Usage {
     hours: BTreeMap<i64, Counts>,
     /// Address → minutes in which it used the key.
     addresses: HashMap<String, u64>,
+    /// Network (`api_key::networks`) → the last minute it used the key.
+    #[serde(default)]
+    networks: HashMap<String, i64>,
     last_used: Option<DateTime<Utc>>,
 }
 
@@ -55,6 +62,18 @@ pub struct UsageView {
 }
 
 impl KeyUsage {
+    /// Whether any use of `key` is recorded.
+    pub fn used_before(&self, key: &str) -> bool {
+        self.keys.contains_key(key)
+    }
+
+    /// Whether `key` was used from `network` (as far as remembered).
+    pub fn knows_network(&self, key: &str, network: &str) -> bool {
+        self.keys
+            .get(key)
+            .is_some_and(|usage| usage.networks.contains_key(network))
+    }
+
     /// The usage of `key` as of `now`.
     pub fn view(&self, key: &str, now: DateTime<Utc>) -> UsageView {
         let Some(usage) = self.keys.get(key) else {
@@ -112,7 +131,7 @@ impl KeyUsage {
 
 impl Projection for KeyUsage {
     const NAME: &'static str = warden_core::commands::catalogue::readers::KEY_USAGE;
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
     const NEW_KINDS_ONLY: bool = true;
 
     fn apply(&mut self, event: &Event) {
@@ -139,6 +158,20 @@ impl Projection for KeyUsage {
         usage.hours = usage.hours.split_off(&(newest_hour - (HOURS_KEPT - 1) * 3600));
         for address in &used.addresses {
             *usage.addresses.entry(address.clone()).or_default() += 1;
+        }
+        for network in used
+            .addresses
+            .iter()
+            .filter_map(|address| networks::network_of(address))
+        {
+            let last = usage.networks.entry(network).or_insert(minute);
+            *last = (*last).max(minute);
+        }
+        if usage.networks.len() > NETWORKS_KEPT {
+            let mut seen: Vec<(String, i64)> = usage.networks.drain().collect();
+            seen.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            seen.truncate(NETWORKS_KEPT / 2);
+            usage.networks = seen.into_iter().collect();
         }
         if usage.addresses.len() > ADDRESSES_KEPT {
             let mut seen: Vec<(String, u64)> = usage.addresses.drain().collect();
@@ -174,12 +207,36 @@ mod tests {
                 .collect(),
             addresses: addresses.iter().map(|a| a.to_string()).collect(),
             more_addresses: false,
+            new_networks: Vec::new(),
             first_request_id: "r".into(),
             last_request_id: "r".into(),
             last_at: at(minute + 59),
         };
         let context = Caller::default().anonymous();
         Event::unsealed(1, at(minute + 60), api_key::used(&context, &used))
+    }
+
+    #[test]
+    fn the_networks_a_key_was_used_from_are_remembered() {
+        let mut usage = KeyUsage::default();
+        assert!(!usage.used_before("K"));
+        usage.apply(&used(0, 1, 0, &["10.0.0.9", "2001:db8:0:1::5"]));
+        assert!(usage.used_before("K"));
+        assert!(usage.knows_network("K", "10.0.0.0/24"));
+        assert!(usage.knows_network("K", "2001:db8:0:1::/64"));
+        assert!(!usage.knows_network("K", "10.0.1.0/24"));
+        assert!(!usage.knows_network("other", "10.0.0.0/24"));
+        for i in 0..(NETWORKS_KEPT as i64) {
+            usage.apply(&used(
+                60 * (i + 1),
+                1,
+                0,
+                &[&format!("10.{}.{}.1", i / 250, i % 250 + 1)],
+            ));
+        }
+        assert!(usage.keys["K"].networks.len() <= NETWORKS_KEPT);
+        assert!(usage.knows_network("K", "10.1.6.0/24"), "the most recent stay");
+        assert!(!usage.knows_network("K", "2001:db8:0:1::/64"), "the least recent go");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use warden_core::auth::api_key::format::KeyText;
 use warden_tests::audit::{signed_in, two_orgs};
-use warden_tests::keys::{application, code, create};
+use warden_tests::keys::{application, code, create, verify_from};
 use warden_tests::process::Server;
 use warden_tests::web::{assert_refused, events};
 
@@ -156,4 +156,80 @@ async fn malformed_unknown_and_wrong_keys_look_alike() {
             medians[0]
         );
     }
+}
+
+/// A key used from a network it was not used from before: its minute's
+/// `api_key.used` names the network, and the template fires on it; the
+/// key's first network and a second address of a known one are no news.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_used_from_a_new_network_fires_its_template() {
+    let mut instance = two_orgs(&[("WARDEN_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    let mut owner = signed_in(&instance.server, "owner@acme.test").await;
+    let templates = owner.get("/api/v1/alert-templates").await;
+    let template = templates.body["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|template| template["template"] == "api_key_used_from_new_network")
+        .unwrap()
+        .clone();
+    let rule = owner.post("/api/v1/alert-rules", template["rule"].clone()).await;
+    assert_eq!(rule.status, 201, "{:?}", rule.body);
+    let rule = rule.body["id"].as_str().unwrap().to_string();
+    let (id, text) = create(&mut owner, json!({ "kind": "app", "name": "billing" })).await;
+
+    use_from(&mut instance, &text, &["10.1.1.1"]).await;
+    use_from(
+        &mut instance,
+        &text,
+        &["10.1.1.2", "192.0.2.9", "2001:db8:5::1", "192.0.2.10"],
+    )
+    .await;
+    use_from(&mut instance, &text, &["192.0.2.11"]).await;
+
+    let used: Vec<Value> = events(&instance)
+        .into_iter()
+        .filter(|event| event["kind"] == "api_key.used" && event["data"]["key"] == id.as_str())
+        .collect();
+    assert_eq!(used.len(), 3, "{used:?}");
+    assert!(used[0]["data"].get("new_networks").is_none(), "a first use is no news");
+    assert_eq!(
+        used[1]["data"]["new_networks"],
+        json!(["192.0.2.0/24", "2001:db8:5::/64"])
+    );
+    assert!(used[2]["data"].get("new_networks").is_none(), "known by now");
+
+    let mut owner = signed_in(&instance.server, "owner@acme.test").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let alerts = owner.get("/api/v1/alerts").await;
+        let fired: Vec<&Value> = alerts.body["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|alert| alert["rule"] == rule.as_str())
+            .collect();
+        if !fired.is_empty() {
+            assert_eq!(fired.len(), 1, "{fired:?}");
+            assert_eq!(fired[0]["seqs"], json!([used[1]["seq"]]));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the template did not fire");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// Uses `key` from each address (an `X-Forwarded-For` of a trusted
+/// proxy), then stops the server, which records the minute under way, and
+/// starts it again.
+async fn use_from(instance: &mut warden_tests::web::Instance, key: &str, addresses: &[&str]) {
+    let mut app = application(&instance.server);
+    for address in addresses {
+        assert_eq!(
+            verify_from(&mut app, key, &[], Some(address)).await.body["code"],
+            "valid"
+        );
+    }
+    assert!(instance.server.terminate().success());
+    instance.server = Server::start(&instance.env, "again").await;
 }

@@ -14,10 +14,10 @@ use chrono::Utc;
 use warden_core::auth::api_key::Key;
 use warden_core::auth::api_key::format::{self, HashKey, KeyText};
 use warden_core::auth::api_key::limits::{Counters, LimitState, Report};
-use warden_core::auth::api_key::manage;
 use warden_core::auth::api_key::scopes::Holder;
 use warden_core::auth::api_key::vendor::{self, OnBehalf};
 use warden_core::auth::api_key::verify::{self, Request};
+use warden_core::auth::api_key::{manage, networks};
 use warden_core::commands::Context;
 use warden_core::commands::account::Status;
 use warden_core::commands::api_key::{self, KeyRefused, Owner, VerifyOutcome};
@@ -156,9 +156,17 @@ impl KeyChecker {
     /// Appends the uses of minutes that are over (all of them when
     /// `all`); a failed append keeps them for the next try.
     pub async fn flush(&self, state: &AppState, all: bool) {
-        let due = lock(&self.usage).take(Utc::now(), all);
+        let mut due = lock(&self.usage).take(Utc::now(), all);
         if due.is_empty() {
             return;
+        }
+        {
+            let usage = read(&state.models.key_usage);
+            for used in &mut due {
+                used.new_networks = networks::new_networks(&used.addresses, usage.used_before(&used.key), |net| {
+                    usage.knows_network(&used.key, net)
+                });
+            }
         }
         let context = Context {
             actor: warden_core::Actor::system(),

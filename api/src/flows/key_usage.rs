@@ -123,6 +123,7 @@ fn fresh(key: &Key, minute: DateTime<Utc>, request_id: &str, now: DateTime<Utc>)
         counts: BTreeMap::new(),
         addresses: Vec::new(),
         more_addresses: false,
+        new_networks: Vec::new(),
         first_request_id: request_id.to_string(),
         last_request_id: request_id.to_string(),
         last_at: now,

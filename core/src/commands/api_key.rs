@@ -225,6 +225,11 @@ pub struct KeyUsed {
     /// More distinct addresses than listed.
     #[serde(default)]
     pub more_addresses: bool,
+    /// The networks of `addresses` (IPv4 /24, IPv6 /64) the key was not
+    /// used from before, as the node's read model knew when it appended
+    /// this (`auth::api_key::networks`); never for a key's first use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub new_networks: Vec<String>,
     pub first_request_id: String,
     pub last_request_id: String,
     /// When the minute's last request was served.

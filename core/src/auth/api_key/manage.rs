@@ -324,6 +324,27 @@ mod tests {
     }
 
     #[test]
+    fn vendor_keys_are_never_unlimited_by_omission() {
+        let vendor = |limits: Vec<RateLimit>| Draft {
+            limits,
+            ticket_pattern: Some("^SUP-[0-9]+$".into()),
+            ..draft("helpdesk")
+        };
+        let given = create_with(KeyKind::Vendor, vendor(Vec::new())).unwrap();
+        assert_eq!(given.limits, super::super::settings::vendor_default_limits());
+        let own = vec![RateLimit {
+            name: "per_second".into(),
+            limit: 5,
+            window_seconds: 1,
+        }];
+        assert_eq!(create_with(KeyKind::Vendor, vendor(own.clone())).unwrap().limits, own);
+        assert!(
+            create_with(KeyKind::App, draft("app")).unwrap().limits.is_empty(),
+            "only vendors"
+        );
+    }
+
+    #[test]
     fn bad_settings_name_their_field() {
         let limit = |name: &str, limit: u64, window_seconds: u64| RateLimit {
             name: name.into(),

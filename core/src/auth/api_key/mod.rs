@@ -1,13 +1,15 @@
 //! API keys: what a key is ([`Key`], the read model's record), its text
 //! ([`format`]), the decisions that create, change, rotate and revoke it
 //! ([`manage`]) and the checks of its settings ([`settings`]), the one check order of a verification ([`verify`]), the
-//! counting of rate limits and uses ([`limits`]), the scopes of Warden's
+//! counting of rate limits and uses ([`limits`]), the networks a key is
+//! used from ([`networks`]), the scopes of Warden's
 //! own API and who holds them ([`scopes`]) and what a vendor key's
 //! requests must name ([`vendor`]).
 
 pub mod format;
 pub mod limits;
 pub mod manage;
+pub mod networks;
 pub mod scopes;
 pub mod settings;
 pub mod vendor;

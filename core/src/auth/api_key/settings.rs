@@ -67,6 +67,23 @@ mod present {
     }
 }
 
+/// The limits of a vendor key that is given none: 60 requests a minute
+/// and 2,000 a day. A vendor key given limits has those instead.
+pub fn vendor_default_limits() -> Vec<RateLimit> {
+    vec![
+        RateLimit {
+            name: "per_minute".into(),
+            limit: 60,
+            window_seconds: 60,
+        },
+        RateLimit {
+            name: "per_day".into(),
+            limit: 2_000,
+            window_seconds: 86_400,
+        },
+    ]
+}
+
 /// Checks every setting of a key of `kind`.
 pub(super) fn checked(kind: KeyKind, draft: Draft, now: DateTime<Utc>) -> Result<Settings, Rejection> {
     let name = draft.name.trim().to_string();
@@ -151,12 +168,19 @@ pub(super) fn checked(kind: KeyKind, draft: Draft, now: DateTime<Utc>) -> Result
         (_, Some(_)) => return Err(invalid("ticket_pattern", "only vendor keys have a ticket pattern")),
         (_, None) => None,
     };
+    // A vendor acts for the org's users from outside it: never unlimited
+    // by omission.
+    let limits = if kind == KeyKind::Vendor && draft.limits.is_empty() {
+        vendor_default_limits()
+    } else {
+        draft.limits
+    };
     Ok(Settings {
         name,
         scopes,
         expires_at: checked_expiry(draft.expires_at, now)?,
         allowed_networks,
-        limits: draft.limits,
+        limits,
         remaining_uses: draft.remaining_uses,
         ticket_pattern,
     })
