@@ -148,6 +148,9 @@ pub fn table() -> Vec<Route> {
         page("/assets/passkeys.js")
             .sessionless()
             .get(Public, pages::mfa::script),
+        page("/assets/copy.js")
+            .sessionless()
+            .get(Public, pages::keys::copy_script),
         api("/api/v1/app-events").token_exempt().post(Own, app_events::record),
         api("/api/v1/audit/events").get(Scope("audit:read"), audit::search),
         api("/api/v1/audit/events/{seq}").get(Scope("audit:read"), audit::detail),
@@ -296,6 +299,14 @@ pub fn table() -> Vec<Route> {
         page("/alert-rules/{id}/remove").post(Session, pages::alert_rules::remove),
         page("/alert-webhooks").post(Session, pages::alert_rules::create_endpoint),
         page("/alert-webhooks/{id}/remove").post(Session, pages::alert_rules::remove_endpoint),
+        page("/keys")
+            .get(Session, pages::keys::list)
+            .post(Session, pages::keys::create),
+        page("/keys/{id}").get(Session, pages::keys::show),
+        page("/keys/{id}/rotate").post(Session, pages::keys::rotate),
+        page("/keys/{id}/revoke")
+            .get(Session, pages::keys::confirm_revoke)
+            .post(Session, pages::keys::revoke),
         page("/audit").get(Session, pages::audit::search),
         page("/audit/events/{seq}").get(Session, pages::audit::event),
         page("/audit/export").get(Session, pages::audit::export),

@@ -125,6 +125,12 @@ impl Browser {
             .await;
     }
 
+    /// Reloads the page (a page answering a POST is posted again, as a
+    /// browser's reload does once the user agrees).
+    pub async fn refresh(&self) {
+        self.call(reqwest::Method::POST, "/refresh", Some(json!({}))).await;
+    }
+
     pub async fn url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", None)
             .await

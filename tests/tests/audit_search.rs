@@ -376,7 +376,9 @@ async fn the_index_resumes_from_its_commit_and_attributes_across_restarts() {
     // A damaged commit payload (as after a version change) rebuilds.
     let meta = dir.path().join("index/meta.json");
     let text = std::fs::read_to_string(&meta).unwrap();
-    let text = text.replace("\\\"version\\\":1", "\\\"version\\\":0");
+    let current = format!("\\\"version\\\":{}", warden_projections::audit::VERSION);
+    assert!(text.contains(&current), "{text}");
+    let text = text.replace(&current, "\\\"version\\\":0");
     std::fs::write(&meta, text).unwrap();
     let (index, sink) = AuditIndex::open(dir.path()).unwrap();
     assert_eq!(index.indexed_through(), 0);

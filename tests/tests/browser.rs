@@ -218,3 +218,100 @@ async fn an_auditor_searches_drills_down_and_downloads_in_chromium() {
     assert!(lines[1..].iter().all(|line| line.contains(",login.")), "{csv}");
     browser.quit().await;
 }
+
+/// The API-key console in Chromium: an owner creates a key (its secret
+/// shown once, gone on reload), the application uses it, the key's page
+/// shows the uses, the owner rotates it (a new secret, the old one kept
+/// for its grace) and revokes it after a confirmation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_creates_uses_rotates_and_revokes_a_key_in_chromium() {
+    use warden_tests::audit::{LEGACY_PASSWORD, two_orgs};
+    use warden_tests::keys::{application, code};
+
+    let mut instance = two_orgs(&[]).await;
+    let browser = Browser::start().await;
+    browser
+        .goto(&format!("{}/sign-in?next=/keys", instance.server.url))
+        .await;
+    browser.fill("#email", "owner@acme.test").await;
+    browser.fill("#password", LEGACY_PASSWORD).await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for_url("/keys").await;
+    assert_eq!(browser.wait_for_text("h1").await, "API keys");
+
+    // A refused form keeps what was typed and says why.
+    browser.fill("#key-name", "Billing").await;
+    browser.fill("#key-scopes", "invoices:read").await;
+    browser.fill("#key-networks", "not a network").await;
+    browser.click("form[action='/keys'] button[type=submit]").await;
+    let refusal = browser.wait_for_text("[role=alert]").await;
+    assert!(refusal.contains("allowed_networks"), "{refusal}");
+    browser.fill("#key-networks", "").await;
+    browser.fill("#key-limits", "per_minute, 100, 60").await;
+    browser.click("form[action='/keys'] button[type=submit]").await;
+    assert_eq!(browser.wait_for_text("h1").await, "Key created: Billing");
+    let secret = browser.text("#secret").await;
+    assert!(secret.starts_with("wk_live_") && secret.len() == 73, "{secret}");
+    browser.click("button[data-copy]").await;
+    assert!(!browser.wait_for_text("#secret-copied").await.is_empty());
+    // A reload posts the form again: the key is made already, and its
+    // secret is not shown again.
+    browser.refresh().await;
+    assert!(
+        browser.wait_for_text("[role=status]").await.contains("shown once"),
+        "{}",
+        browser.text("body").await
+    );
+    assert!(!browser.text("body").await.contains(&secret));
+    let key_url = browser.url().await;
+    let key_path = key_url
+        .split('?')
+        .next()
+        .unwrap()
+        .trim_start_matches(&instance.server.url)
+        .to_string();
+    assert!(key_path.starts_with("/keys/"), "{key_url}");
+    let listed = {
+        browser.goto(&format!("{}/keys", instance.server.url)).await;
+        browser.wait_for_text("table").await
+    };
+    assert!(listed.contains("Billing") && listed.contains("active"), "{listed}");
+    assert_eq!(
+        browser.text("table").await.matches("Billing").count(),
+        1,
+        "one key, not two"
+    );
+
+    // The application uses it; a stop records the minute.
+    let mut app = application(&instance.server);
+    for _ in 0..3 {
+        assert_eq!(code(&mut app, &secret, &["invoices:read"]).await, "valid");
+    }
+    assert!(instance.server.terminate().success());
+    instance.server = warden_tests::process::Server::start(&instance.env, "again").await;
+    browser.goto(&format!("{}{key_path}", instance.server.url)).await;
+    assert_eq!(browser.wait_for_text("h1").await, "Billing");
+    let usage = browser.text("#key-usage").await;
+    assert!(usage.contains("valid 3 3 3"), "{usage}");
+    assert_ne!(browser.text("#key-last-used").await, "never");
+
+    // Rotate, keeping the old secret for an hour.
+    browser.click("form[action$='/rotate'] button[type=submit]").await;
+    assert_eq!(browser.wait_for_text("h1").await, "Key rotated: Billing");
+    let rotated = browser.text("#secret").await;
+    assert_ne!(rotated, secret);
+    let mut app = application(&instance.server);
+    assert_eq!(code(&mut app, &rotated, &[]).await, "valid");
+    assert_eq!(code(&mut app, &secret, &[]).await, "valid", "within its grace");
+
+    // Revoke, after a confirmation.
+    browser.goto(&format!("{}{key_path}", instance.server.url)).await;
+    browser.click("#revoke-link").await;
+    assert_eq!(browser.wait_for_text("h1").await, "Revoke Billing?");
+    browser.fill("#revoke-reason", "leaked in a ticket").await;
+    browser.click("form[action$='/revoke'] button[type=submit]").await;
+    assert!(browser.wait_for_text("[role=status]").await.contains("revoked"));
+    assert_eq!(browser.text("#key-status").await, "revoked");
+    assert_eq!(code(&mut app, &rotated, &[]).await, "revoked");
+    browser.quit().await;
+}

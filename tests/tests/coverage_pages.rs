@@ -104,6 +104,7 @@ async fn every_page_form_appends_an_event() {
     let owner = page_cookie(&set_up).unwrap();
     let owner_csrf = csrf(&forms, &owner).await;
     alert_forms(&mut walk, &forms, &owner, &owner_csrf).await;
+    key_forms(&mut walk, &forms, &owner, &owner_csrf).await;
     let add_sam = [
         ("csrf_token", owner_csrf.as_str()),
         ("email", SAM),
@@ -421,4 +422,46 @@ async fn alert_forms(walk: &mut Walk, forms: &Forms, owner: &str, csrf: &str) {
         )
         .await;
     walk.posted("/alert-webhooks/{id}/remove", before, &removed).await;
+}
+
+/// The key console's forms: a key created (its id from the form), rotated
+/// (naming its version) and revoked.
+async fn key_forms(walk: &mut Walk, forms: &Forms, owner: &str, csrf: &str) {
+    let html = forms.get("/keys", Some(owner)).await.text().await.unwrap();
+    let id = field(&html, "id");
+    let before = walk.head().await;
+    let created = forms
+        .post(
+            "/keys",
+            Some(owner),
+            &[("csrf_token", csrf), ("id", &id), ("kind", "app"), ("name", "Billing")],
+        )
+        .await;
+    walk.posted("/keys", before, &created).await;
+    assert!(created.text().await.unwrap().contains("wk_live_"));
+    let html = forms
+        .get(&format!("/keys/{id}"), Some(owner))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let version = field(&html, "version");
+    let before = walk.head().await;
+    let rotated = forms
+        .post(
+            &format!("/keys/{id}/rotate"),
+            Some(owner),
+            &[("csrf_token", csrf), ("version", &version), ("grace_seconds", "0")],
+        )
+        .await;
+    walk.posted("/keys/{id}/rotate", before, &rotated).await;
+    let before = walk.head().await;
+    let revoked = forms
+        .post(
+            &format!("/keys/{id}/revoke"),
+            Some(owner),
+            &[("csrf_token", csrf), ("reason", "walked")],
+        )
+        .await;
+    walk.posted("/keys/{id}/revoke", before, &revoked).await;
 }

@@ -40,11 +40,14 @@ pub fn get(state: &AppState, org: &str, id: &str) -> Result<Arc<Key>, ApiError> 
         .ok_or_else(ApiError::not_found)
 }
 
-/// Creates a key of `kind` for `owner` (the creator when `None`).
+/// Creates a key of `kind` for `owner` (the creator when `None`), with
+/// the id `id` when given (the console's form names it, so that posting
+/// it twice makes one key), else a new one.
 pub async fn create(
     state: &AppState,
     manager: &CurrentSession,
     client: &Client,
+    id: Option<&str>,
     kind: KeyKind,
     owner: Option<Owner>,
     draft: Draft,
@@ -61,9 +64,11 @@ pub async fn create(
         Owner::Service { .. } => None,
     };
     let context = client.as_user(&manager.user.id, org);
-    // A new id when one is taken (62^16 ids: in practice never).
-    for _ in 0..3 {
-        let text = KeyText::generate();
+    // A new id when one is taken (62^16 ids: in practice never); a given
+    // one is tried once.
+    let attempts = if id.is_some() { 1 } else { 3 };
+    for _ in 0..attempts {
+        let text = id.map_or_else(KeyText::generate, KeyText::generate_for);
         let facts = OrgFacts {
             keys: read(&state.models.api_keys).count_of_org(org),
             granter: manager.user.role,
@@ -89,6 +94,13 @@ pub async fn create(
             }
             Err(Lost::Taken | Lost::Conflict) => continue,
         }
+    }
+    if id.is_some() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            crate::error::Code::Conflict,
+            "this key was created already; its secret was shown once",
+        ));
     }
     Err(ApiError::unavailable("no free key id was found; try again"))
 }

@@ -164,7 +164,7 @@ pub async fn create(
         remaining_uses: body.remaining_uses,
         ticket_pattern: body.ticket_pattern,
     };
-    let issued = api_keys::create(&state, &manager, &client, body.kind, body.owner, draft).await?;
+    let issued = api_keys::create(&state, &manager, &client, None, body.kind, body.owner, draft).await?;
     let mut answer = describe(&issued.key, Utc::now());
     answer["key"] = json!(issued.secret.as_str());
     Ok((StatusCode::CREATED, no_store(), Json(answer)))

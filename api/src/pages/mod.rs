@@ -9,6 +9,7 @@ pub mod alert_rules;
 pub mod alerts;
 pub mod audit;
 pub mod confirmed;
+pub mod keys;
 pub mod mfa;
 pub mod policy;
 pub mod qr;
@@ -217,7 +218,7 @@ impl FromRequestParts<AppState> for PageAuditReader {
 }
 
 /// A page session whose role `allows`, else a 403 page saying `refusal`.
-async fn page_session_of(
+pub(crate) async fn page_session_of(
     parts: &mut Parts,
     state: &AppState,
     allows: fn(Role) -> bool,
@@ -288,6 +289,10 @@ pub fn notice(code: Option<&str>) -> Option<String> {
         "rule_changed" => "The rule is changed.",
         "rule_removed" => "The rule is removed.",
         "endpoint_removed" => "The webhook endpoint is removed; its secret is destroyed.",
+        "key_revoked" => "The key is revoked: every node refuses it.",
+        "key_secret_gone" => {
+            "That key was made already: its secret was shown once and is not kept. Rotate the key for a new one."
+        }
         _ => return None,
     };
     Some(text.to_string())

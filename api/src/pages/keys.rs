@@ -1,0 +1,635 @@
+//! The org's API keys in the console: the list with each key's status,
+//! last use and a sparkline of its last day, the creation form, the
+//! secret shown once, a key's page with its usage, rotation and
+//! revocation (after a confirmation). Owners and admins act; auditors
+//! read. Everything goes through `flows::api_keys`, as the API does.
+//!
+//! A key's secret is shown in the answer to the POST that made it, never
+//! again: the form carries the new key's id, so posting it twice (a
+//! reload) finds the key made and shows no secret; a rotation names the
+//! key's version, so a reload does not rotate twice.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use warden_core::auth::api_key::Key;
+use warden_core::auth::api_key::format::{self, KeyText};
+use warden_core::auth::api_key::manage::Draft;
+use warden_core::auth::api_key::scopes::WARDEN_SCOPES;
+use warden_core::commands::api_key::{KeyKind, Owner, RateLimit, VerifyOutcome};
+use warden_core::net::IpNet;
+use warden_projections::key_usage::UsageView;
+use warden_projections::projection::read;
+
+use super::confirmed::{Confirmed, ReturnTo};
+use super::{Nav, NoticeQuery, PageManager, failed, notice, page_session_of, render, see_other};
+use crate::error::ApiError;
+use crate::flows::api_keys;
+use crate::state::AppState;
+use crate::web::Client;
+use crate::web::session::CurrentSession;
+
+/// Extractor: a page session of an owner, admin or auditor.
+pub struct PageKeyReader(pub CurrentSession);
+
+impl FromRequestParts<AppState> for PageKeyReader {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let current = page_session_of(
+            parts,
+            state,
+            |role| role.manages_users() || role.reads_audit_trail(),
+            "only owners, admins and auditors see the org's keys",
+        )
+        .await?;
+        Ok(PageKeyReader(current))
+    }
+}
+
+/// Back to the keys page after "Confirm it's you".
+pub struct ToKeys;
+
+impl ReturnTo for ToKeys {
+    fn next(_: &Parts) -> String {
+        "/keys".into()
+    }
+}
+
+/// Back to the key's page after "Confirm it's you".
+pub struct ToKey;
+
+impl ReturnTo for ToKey {
+    fn next(parts: &Parts) -> String {
+        let path = parts.uri.path();
+        path.strip_suffix("/rotate").unwrap_or(path).to_string()
+    }
+}
+
+/// Requests per hour as a small line (server-side SVG, numbers only).
+pub fn sparkline(values: &[u64], width: u32, height: u32) -> String {
+    let max = values.iter().copied().max().unwrap_or(0).max(1);
+    let step = if values.len() > 1 {
+        f64::from(width) / (values.len() - 1) as f64
+    } else {
+        0.0
+    };
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let x = step * i as f64;
+            let y = 1.0 + (1.0 - *value as f64 / max as f64) * f64::from(height - 2);
+            format!("{x:.1},{y:.1}")
+        })
+        .collect();
+    let total: u64 = values.iter().sum();
+    format!(
+        "<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" \
+         aria-label=\"{total} requests in the last 24 hours, per hour\"><polyline points=\"{}\" \
+         fill=\"none\" stroke=\"currentColor\" stroke-width=\"1.5\"/></svg>",
+        points.join(" ")
+    )
+}
+
+struct KeyRow {
+    id: String,
+    name: String,
+    kind: &'static str,
+    prefix: String,
+    status: &'static str,
+    last_used: String,
+    sparkline: String,
+}
+
+/// What the creation form holds (kept when a submission is refused).
+#[derive(Debug, Default, Deserialize)]
+pub struct NewKeyForm {
+    id: String,
+    kind: String,
+    name: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    scopes: String,
+    #[serde(default)]
+    expires_on: String,
+    #[serde(default)]
+    allowed_networks: String,
+    #[serde(default)]
+    limits: String,
+    #[serde(default)]
+    remaining_uses: String,
+    #[serde(default)]
+    ticket_pattern: String,
+}
+
+struct ScopeChoice {
+    name: &'static str,
+    description: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "keys.html")]
+struct KeysPage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    reads_audit: bool,
+    manages: bool,
+    keys: Vec<KeyRow>,
+    form: NewKeyForm,
+    warden_scopes: Vec<ScopeChoice>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn when(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| "never".into(), |at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+}
+
+fn keys_page(
+    state: &AppState,
+    current: &CurrentSession,
+    form: NewKeyForm,
+    error: Option<String>,
+    notice: Option<String>,
+) -> KeysPage {
+    let nav = Nav::of(current);
+    let now = Utc::now();
+    let usage = read(&state.models.key_usage);
+    let keys = api_keys::list(state, &current.user.org)
+        .iter()
+        .map(|key| {
+            let view = usage.view(&key.id, now);
+            KeyRow {
+                id: key.id.clone(),
+                name: key.settings.name.clone(),
+                kind: key.kind.as_str(),
+                prefix: format!("{}{}…{}", format::PREFIX, key.id, key.secret.hint),
+                status: key.status(now),
+                last_used: when(view.last_used.or(key.last_used)),
+                sparkline: sparkline(&view.hourly, 120, 24),
+            }
+        })
+        .collect();
+    let form = if form.id.is_empty() {
+        NewKeyForm {
+            id: KeyText::generate().id().to_string(),
+            kind: "app".into(),
+            ..form
+        }
+    } else {
+        form
+    };
+    KeysPage {
+        csrf_token: nav.csrf_token,
+        user_email: nav.user_email,
+        manages_users: nav.manages_users,
+        reads_audit: nav.reads_audit,
+        manages: current.user.role.manages_users(),
+        keys,
+        form,
+        warden_scopes: WARDEN_SCOPES
+            .iter()
+            .filter(|scope| warden_core::auth::api_key::scopes::holds(current.user.role, scope.name))
+            .map(|scope| ScopeChoice {
+                name: scope.name,
+                description: scope.description,
+            })
+            .collect(),
+        error,
+        notice,
+    }
+}
+
+/// `GET /keys`.
+pub async fn list(
+    State(state): State<AppState>,
+    PageKeyReader(current): PageKeyReader,
+    Query(query): Query<NoticeQuery>,
+) -> Response {
+    let page = keys_page(
+        &state,
+        &current,
+        NewKeyForm::default(),
+        None,
+        notice(query.notice.as_deref()),
+    );
+    render(StatusCode::OK, &page)
+}
+
+#[derive(Template)]
+#[template(path = "key_secret.html")]
+struct SecretPage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    reads_audit: bool,
+    id: String,
+    name: String,
+    heading: &'static str,
+    secret: String,
+    previous_until: Option<String>,
+}
+
+fn secret_page(current: &CurrentSession, issued: &api_keys::Issued, heading: &'static str) -> SecretPage {
+    let nav = Nav::of(current);
+    SecretPage {
+        csrf_token: nav.csrf_token,
+        user_email: nav.user_email,
+        manages_users: nav.manages_users,
+        reads_audit: nav.reads_audit,
+        id: issued.key.id.clone(),
+        name: issued.key.settings.name.clone(),
+        heading,
+        secret: issued.secret.to_string(),
+        previous_until: issued
+            .key
+            .previous
+            .as_ref()
+            .filter(|(_, until)| *until > Utc::now())
+            .map(|(_, until)| when(Some(*until))),
+    }
+}
+
+/// The form's text as the API's draft; an error names the field.
+fn draft_of(form: &NewKeyForm) -> Result<(KeyKind, Option<Owner>, Draft), ApiError> {
+    let kind = match form.kind.as_str() {
+        "app" => KeyKind::App,
+        "service" => KeyKind::Service,
+        "vendor" => KeyKind::Vendor,
+        _ => return Err(ApiError::bad_request("kind: choose app, service or vendor")),
+    };
+    let words = |text: &str| -> Vec<String> {
+        text.split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|word| !word.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let expires_at = match form.expires_on.trim() {
+        "" => None,
+        text => Some(
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|date| date.and_hms_opt(0, 0, 0))
+                .map(|at| at.and_utc())
+                .ok_or_else(|| ApiError::bad_request("expires on: a date, 2027-12-31"))?,
+        ),
+    };
+    let mut limits = Vec::new();
+    for line in form.limits.lines().map(str::trim).filter(|line| !line.is_empty()) {
+        let parts: Vec<&str> = line.split(',').map(str::trim).collect();
+        let parsed = match parts.as_slice() {
+            [name, limit, seconds] => limit
+                .parse()
+                .ok()
+                .zip(seconds.parse().ok())
+                .map(|(limit, window_seconds)| RateLimit {
+                    name: (*name).to_string(),
+                    limit,
+                    window_seconds,
+                }),
+            _ => None,
+        };
+        limits.push(parsed.ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "limits: {line:?} is not \"name, requests, seconds\" (per_minute, 100, 60)"
+            ))
+        })?);
+    }
+    let remaining_uses = match form.remaining_uses.trim() {
+        "" => None,
+        text => Some(
+            text.parse()
+                .map_err(|_| ApiError::bad_request("remaining uses: a whole number, or empty for unlimited"))?,
+        ),
+    };
+    let owner = match form.service.trim() {
+        "" => None,
+        name => Some(Owner::Service { name: name.to_string() }),
+    };
+    let ticket_pattern = Some(form.ticket_pattern.trim().to_string()).filter(|pattern| !pattern.is_empty());
+    let draft = Draft {
+        name: form.name.clone(),
+        scopes: words(&form.scopes),
+        expires_at,
+        allowed_networks: words(&form.allowed_networks),
+        limits,
+        remaining_uses,
+        ticket_pattern,
+    };
+    Ok((kind, owner, draft))
+}
+
+/// `POST /keys` (owners and admins, recently authenticated): the secret,
+/// shown in this answer only.
+pub async fn create(
+    State(state): State<AppState>,
+    client: Client,
+    Confirmed(PageManager(current), _): Confirmed<PageManager, ToKeys>,
+    Form(form): Form<NewKeyForm>,
+) -> Response {
+    if !format::is_id(&form.id) {
+        return see_other("/keys");
+    }
+    // Posted again (a reload): made already, and its secret is not kept.
+    if api_keys::get(&state, &current.user.org, &form.id).is_ok() {
+        return see_other(&format!("/keys/{}?notice=key_secret_gone", form.id));
+    }
+    let created = match draft_of(&form) {
+        Ok((kind, owner, draft)) => {
+            api_keys::create(&state, &current, &client, Some(&form.id), kind, owner, draft).await
+        }
+        Err(error) => Err(error),
+    };
+    match created {
+        Ok(issued) => render(StatusCode::CREATED, &secret_page(&current, &issued, "Key created")),
+        Err(error) => {
+            let page = keys_page(&state, &current, form, Some(error.message.clone()), None);
+            failed(&error, &page)
+        }
+    }
+}
+
+struct OutcomeCount {
+    outcome: &'static str,
+    last_hour: u64,
+    last_day: u64,
+    last_30_days: u64,
+}
+
+#[derive(Template)]
+#[template(path = "key.html")]
+struct KeyPage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    reads_audit: bool,
+    manages: bool,
+    id: String,
+    name: String,
+    kind: &'static str,
+    prefix: String,
+    status: &'static str,
+    revoked: bool,
+    version: u64,
+    owner: String,
+    scopes: String,
+    expires: String,
+    networks: String,
+    limits: String,
+    remaining_uses: String,
+    ticket_pattern: String,
+    created: String,
+    rotated: String,
+    previous_until: Option<String>,
+    last_used: String,
+    sparkline: String,
+    outcomes: Vec<OutcomeCount>,
+    top_addresses: Vec<(String, u64)>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn key_page(
+    current: &CurrentSession,
+    key: &Key,
+    usage: &UsageView,
+    error: Option<String>,
+    notice: Option<String>,
+) -> KeyPage {
+    let nav = Nav::of(current);
+    let now = Utc::now();
+    let count =
+        |counts: &std::collections::BTreeMap<VerifyOutcome, u64>, outcome| counts.get(&outcome).copied().unwrap_or(0);
+    let outcomes = VerifyOutcome::ALL
+        .into_iter()
+        .filter(|outcome| *outcome != VerifyOutcome::NotFound)
+        .map(|outcome| OutcomeCount {
+            outcome: outcome.as_str(),
+            last_hour: count(&usage.last_hour, outcome),
+            last_day: count(&usage.last_day, outcome),
+            last_30_days: count(&usage.last_30_days, outcome),
+        })
+        .collect();
+    let settings = &key.settings;
+    let none = |text: String| if text.is_empty() { "none".to_string() } else { text };
+    KeyPage {
+        csrf_token: nav.csrf_token,
+        user_email: nav.user_email,
+        manages_users: nav.manages_users,
+        reads_audit: nav.reads_audit,
+        manages: current.user.role.manages_users(),
+        id: key.id.clone(),
+        name: settings.name.clone(),
+        kind: key.kind.as_str(),
+        prefix: format!("{}{}…{}", format::PREFIX, key.id, key.secret.hint),
+        status: key.status(now),
+        revoked: key.revoked_at.is_some(),
+        version: key.version,
+        owner: match &key.owner {
+            Owner::User { id } => format!("user {id}"),
+            Owner::Service { name } => format!("service {name}"),
+        },
+        scopes: none(settings.scopes.join(" ")),
+        expires: settings.expires_at.map_or_else(|| "never".into(), |at| when(Some(at))),
+        networks: none(
+            settings
+                .allowed_networks
+                .iter()
+                .map(IpNet::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        limits: none(
+            settings
+                .limits
+                .iter()
+                .map(|limit| format!("{}: {} per {} s", limit.name, limit.limit, limit.window_seconds))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        remaining_uses: key
+            .remaining_uses()
+            .map_or_else(|| "unlimited".into(), |left| left.to_string()),
+        ticket_pattern: settings.ticket_pattern.clone().unwrap_or_default(),
+        created: when(Some(key.created_at)),
+        rotated: when(key.rotated_at),
+        previous_until: key
+            .previous
+            .as_ref()
+            .filter(|(_, until)| *until > now)
+            .map(|(_, until)| when(Some(*until))),
+        last_used: when(usage.last_used.or(key.last_used)),
+        sparkline: sparkline(&usage.hourly, 360, 48),
+        outcomes,
+        top_addresses: usage.top_addresses.clone(),
+        error,
+        notice,
+    }
+}
+
+/// A key of the page's org, or the error page (another org's key does
+/// not exist).
+fn key_of(state: &AppState, current: &CurrentSession, client: &Client, id: &str) -> Result<Arc<Key>, Box<Response>> {
+    api_keys::get(state, &current.user.org, id).map_err(|error| Box::new(super::error_page(&error, &client.request_id)))
+}
+
+/// `GET /keys/{id}`: the key, its usage, and (for managers) its actions.
+pub async fn show(
+    State(state): State<AppState>,
+    client: Client,
+    PageKeyReader(current): PageKeyReader,
+    Path(id): Path<String>,
+    Query(query): Query<NoticeQuery>,
+) -> Response {
+    let key = match key_of(&state, &current, &client, &id) {
+        Ok(key) => key,
+        Err(page) => return *page,
+    };
+    let usage = read(&state.models.key_usage).view(&key.id, Utc::now());
+    render(
+        StatusCode::OK,
+        &key_page(&current, &key, &usage, None, notice(query.notice.as_deref())),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct RotateForm {
+    version: u64,
+    grace_seconds: u64,
+}
+
+/// `POST /keys/{id}/rotate` (owners and admins, recently authenticated):
+/// the new secret, shown in this answer only.
+pub async fn rotate(
+    State(state): State<AppState>,
+    client: Client,
+    Confirmed(PageManager(current), _): Confirmed<PageManager, ToKey>,
+    Path(id): Path<String>,
+    Form(form): Form<RotateForm>,
+) -> Response {
+    let key = match key_of(&state, &current, &client, &id) {
+        Ok(key) => key,
+        Err(page) => return *page,
+    };
+    // Posted again (a reload): rotated already.
+    if key.version != form.version {
+        return see_other(&format!("/keys/{id}?notice=key_secret_gone"));
+    }
+    match api_keys::rotate(&state, &current, &client, &id, form.grace_seconds).await {
+        Ok(issued) => render(StatusCode::OK, &secret_page(&current, &issued, "Key rotated")),
+        Err(error) => {
+            let usage = read(&state.models.key_usage).view(&key.id, Utc::now());
+            failed(
+                &error,
+                &key_page(&current, &key, &usage, Some(error.message.clone()), None),
+            )
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "key_revoke.html")]
+struct RevokePage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    reads_audit: bool,
+    id: String,
+    name: String,
+    last_used: String,
+}
+
+/// `GET /keys/{id}/revoke`: "Revoke this key?", with what it is.
+pub async fn confirm_revoke(
+    State(state): State<AppState>,
+    client: Client,
+    PageManager(current): PageManager,
+    Path(id): Path<String>,
+) -> Response {
+    let key = match key_of(&state, &current, &client, &id) {
+        Ok(key) => key,
+        Err(page) => return *page,
+    };
+    let nav = Nav::of(&current);
+    let last_used = read(&state.models.key_usage).view(&key.id, Utc::now()).last_used;
+    render(
+        StatusCode::OK,
+        &RevokePage {
+            csrf_token: nav.csrf_token,
+            user_email: nav.user_email,
+            manages_users: nav.manages_users,
+            reads_audit: nav.reads_audit,
+            id: key.id.clone(),
+            name: key.settings.name.clone(),
+            last_used: when(last_used.or(key.last_used)),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /keys/{id}/revoke` (owners and admins): at once, no step-up.
+pub async fn revoke(
+    State(state): State<AppState>,
+    client: Client,
+    PageManager(current): PageManager,
+    Path(id): Path<String>,
+    Form(form): Form<RevokeForm>,
+) -> Response {
+    match api_keys::revoke(&state, &current, &client, &id, &form.reason).await {
+        Ok(_) => see_other(&format!("/keys/{id}?notice=key_revoked")),
+        Err(error) => match key_of(&state, &current, &client, &id) {
+            Ok(key) => {
+                let usage = read(&state.models.key_usage).view(&key.id, Utc::now());
+                failed(
+                    &error,
+                    &key_page(&current, &key, &usage, Some(error.message.clone()), None),
+                )
+            }
+            Err(page) => *page,
+        },
+    }
+}
+
+/// `GET /assets/copy.js`: the copy buttons of the secret page.
+pub async fn copy_script() -> Response {
+    use axum::http::header;
+    use axum::response::IntoResponse as _;
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        include_str!("../../assets/copy.js"),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sparkline;
+
+    #[test]
+    fn a_sparkline_is_numbers_only_and_scaled_to_its_box() {
+        let svg = sparkline(&[0, 5, 10], 100, 20);
+        assert!(svg.contains("points=\"0.0,19.0 50.0,10.0 100.0,1.0\""), "{svg}");
+        assert!(svg.contains("15 requests"), "{svg}");
+        let flat = sparkline(&[0; 24], 120, 24);
+        assert!(flat.contains("0 requests"), "{flat}");
+    }
+}

@@ -1,0 +1,225 @@
+//! The API-key console attacked over HTTP (the walk in Chromium is
+//! `browser.rs`'s): the role matrix, another org's keys, CSRF, a stale
+//! session on the actions that need a step-up, hostile input, and the
+//! secret shown in the answer to its creation only.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use warden_tests::audit::{LEGACY_PASSWORD, two_orgs};
+use warden_tests::keys::{application, code};
+use warden_tests::web::{Forms, field, location, page_cookie};
+
+/// Signs in on the page; the session cookie.
+async fn page_sign_in(forms: &Forms, email: &str) -> String {
+    let signed_in = forms
+        .post("/sign-in", None, &[("email", email), ("password", LEGACY_PASSWORD)])
+        .await;
+    assert_eq!(signed_in.status(), 303, "{email}");
+    page_cookie(&signed_in).unwrap()
+}
+
+async fn html(forms: &Forms, path: &str, cookie: &str) -> (u16, String) {
+    let answer = forms.get(path, Some(cookie)).await;
+    (answer.status().as_u16(), answer.text().await.unwrap())
+}
+
+/// Creates a key from the form; its id and secret.
+async fn create(forms: &Forms, cookie: &str, name: &str) -> (String, String) {
+    let (_, page) = html(forms, "/keys", cookie).await;
+    let (csrf, id) = (field(&page, "csrf_token"), field(&page, "id"));
+    let created = forms
+        .post(
+            "/keys",
+            Some(cookie),
+            &[("csrf_token", &csrf), ("id", &id), ("kind", "app"), ("name", name)],
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let page = created.text().await.unwrap();
+    let secret = page
+        .split("<code id=\"secret\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    (id, secret)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_and_admins_act_auditors_read_members_and_other_orgs_see_nothing() {
+    let instance = two_orgs(&[]).await;
+    let forms = Forms::new(&instance.server);
+    let owner = page_sign_in(&forms, "owner@acme.test").await;
+    let (id, secret) = create(&forms, &owner, "Billing <script>alert(1)</script>").await;
+
+    // The list and the key's page: escaped, and never the secret.
+    for path in ["/keys".to_string(), format!("/keys/{id}")] {
+        let (status, page) = html(&forms, &path, &owner).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            page.contains("Billing &#60;script&#62;") || page.contains("Billing &lt;script&gt;"),
+            "{path}: escaped: {page}"
+        );
+        assert!(!page.contains("<script>alert"), "{path}");
+        assert!(!page.contains(&secret[24..67]), "{path}: the secret is shown once");
+    }
+
+    let admin = page_sign_in(&forms, "admin@acme.test").await;
+    let (status, page) = html(&forms, &format!("/keys/{id}"), &admin).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Rotate the key"), "admins act");
+
+    let auditor = page_sign_in(&forms, "auditor@acme.test").await;
+    let (status, page) = html(&forms, "/keys", &auditor).await;
+    assert_eq!(status, 200);
+    assert!(!page.contains("Create a key"), "auditors read only");
+    let csrf = field(&page, "csrf_token");
+    let (_, page) = html(&forms, &format!("/keys/{id}"), &auditor).await;
+    assert!(!page.contains("Rotate the key") && !page.contains("revoke-link"));
+    let refused = forms
+        .post(
+            "/keys",
+            Some(&auditor),
+            &[
+                ("csrf_token", &csrf),
+                ("id", "AAAAAAAAAAAAAAAB"),
+                ("kind", "app"),
+                ("name", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+    let refused = forms
+        .post(&format!("/keys/{id}/revoke"), Some(&auditor), &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(
+        forms.get(&format!("/keys/{id}/revoke"), Some(&auditor)).await.status(),
+        403
+    );
+
+    let member = page_sign_in(&forms, "member@acme.test").await;
+    assert_eq!(forms.get("/keys", Some(&member)).await.status(), 403);
+    assert_eq!(forms.get(&format!("/keys/{id}"), Some(&member)).await.status(), 403);
+
+    // Another org's owner: the key does not exist for them.
+    let stranger = page_sign_in(&forms, "owner@globex.test").await;
+    let (status, page) = html(&forms, &format!("/keys/{id}"), &stranger).await;
+    assert_eq!(status, 404);
+    assert!(!page.contains("Billing"));
+    let (_, page) = html(&forms, "/keys", &stranger).await;
+    assert!(!page.contains("Billing"));
+    let csrf = field(&page, "csrf_token");
+    for action in ["revoke", "rotate"] {
+        let refused = forms
+            .post(
+                &format!("/keys/{id}/{action}"),
+                Some(&stranger),
+                &[("csrf_token", &csrf), ("version", "1"), ("grace_seconds", "0")],
+            )
+            .await;
+        assert_eq!(refused.status(), 404, "{action}");
+    }
+    // Nor can they take its id for a key of their own.
+    let taken = forms
+        .post(
+            "/keys",
+            Some(&stranger),
+            &[("csrf_token", &csrf), ("id", &id), ("kind", "app"), ("name", "mine")],
+        )
+        .await;
+    assert_eq!(taken.status(), 409);
+    let mut app = application(&instance.server);
+    assert_eq!(code(&mut app, &secret, &[]).await, "valid", "the key is untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_need_their_token_and_creation_and_rotation_a_recent_sign_in() {
+    let instance = two_orgs(&[("WARDEN_STEP_UP_MAX_AGE_SECONDS", "2")]).await;
+    let forms = Forms::new(&instance.server);
+    let owner = page_sign_in(&forms, "owner@acme.test").await;
+    let (id, secret) = create(&forms, &owner, "Billing").await;
+    let (_, page) = html(&forms, &format!("/keys/{id}"), &owner).await;
+    let (csrf, version) = (field(&page, "csrf_token"), field(&page, "version"));
+
+    // Without the session's token: refused, nothing done.
+    let refused = forms
+        .post(
+            "/keys",
+            Some(&owner),
+            &[("id", "AAAAAAAAAAAAAAAC"), ("kind", "app"), ("name", "x")],
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+    let refused = forms.post(&format!("/keys/{id}/revoke"), Some(&owner), &[]).await;
+    assert_eq!(refused.status(), 403);
+    let mut app = application(&instance.server);
+    assert_eq!(code(&mut app, &secret, &[]).await, "valid");
+
+    // A stale session goes to "Confirm it's you" and back to the page.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let stale = forms
+        .post(
+            "/keys",
+            Some(&owner),
+            &[
+                ("csrf_token", &csrf),
+                ("id", "AAAAAAAAAAAAAAAD"),
+                ("kind", "app"),
+                ("name", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(stale.status(), 303);
+    assert!(
+        location(&stale).starts_with("/settings/reauthenticate?next=/keys&"),
+        "{}",
+        location(&stale)
+    );
+    let stale = forms
+        .post(
+            &format!("/keys/{id}/rotate"),
+            Some(&owner),
+            &[("csrf_token", &csrf), ("version", &version), ("grace_seconds", "0")],
+        )
+        .await;
+    assert_eq!(stale.status(), 303);
+    assert!(location(&stale).starts_with(&format!("/settings/reauthenticate?next=/keys/{id}&")));
+    assert_eq!(code(&mut app, &secret, &[]).await, "valid", "not rotated");
+    // Revoking a leaked key never waits for a step-up.
+    let revoked = forms
+        .post(&format!("/keys/{id}/revoke"), Some(&owner), &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(revoked.status(), 303);
+    assert_eq!(code(&mut app, &secret, &[]).await, "revoked");
+
+    // Hostile form input is refused with its reason, on the page.
+    let owner = page_sign_in(&forms, "owner@acme.test").await;
+    let (_, page) = html(&forms, "/keys", &owner).await;
+    let (csrf, id) = (field(&page, "csrf_token"), field(&page, "id"));
+    for (name, value, reason) in [
+        ("limits", "per_minute; 100; 60", "limits:"),
+        ("expires_on", "tomorrow", "expires on:"),
+        ("remaining_uses", "-1", "remaining uses:"),
+        ("kind", "root", "kind:"),
+        ("scopes", "audit:read\u{0}", "scopes:"),
+    ] {
+        let mut form = vec![
+            ("csrf_token", csrf.as_str()),
+            ("id", id.as_str()),
+            ("kind", "app"),
+            ("name", "x"),
+        ];
+        form.retain(|(field, _)| *field != name);
+        form.push((name, value));
+        let refused = forms.post("/keys", Some(&owner), &form).await;
+        assert_eq!(refused.status().as_u16() / 100, 4, "{name}");
+        let page = refused.text().await.unwrap();
+        assert!(page.contains(reason), "{name}: {page}");
+        assert!(page.contains(&format!("value=\"{id}\"")), "the form is kept");
+    }
+}
