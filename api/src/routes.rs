@@ -234,6 +234,7 @@ pub fn table() -> Vec<Route> {
         api("/api/v1/keys/{id}/rotate").post(Session, api_keys::rotate),
         api("/api/v1/keys/{id}/revoke").post(Session, api_keys::revoke),
         api("/api/v1/keys/{id}/usage").get(Scope("keys:read"), api_keys::usage),
+        api("/api/v1/keys/{id}/tickets").get(Scope("audit:read"), api_keys::tickets),
         api("/api/v1/users")
             .get(Scope("users:read"), users::list)
             .post(Scope("users:write"), users::create),

@@ -223,3 +223,65 @@ async fn forms_need_their_token_and_creation_and_rotation_a_recent_sign_in() {
         assert!(page.contains(&format!("value=\"{id}\"")), "the form is kept");
     }
 }
+
+/// A vendor key's page shows its tickets to those who read the audit
+/// trail, each a link to its events; admins see the key, not the trail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vendor_keys_page_lists_its_tickets_for_audit_readers() {
+    use serde_json::json;
+    use warden_tests::audit::signed_in;
+
+    let instance = two_orgs(&[]).await;
+    let mut owner = signed_in(&instance.server, "owner@acme.test").await;
+    let (id, text) = warden_tests::keys::create(
+        &mut owner,
+        json!({ "kind": "vendor", "name": "Helpdesk Co", "ticket_pattern": "^SUP-[0-9]+$",
+                "owner": { "kind": "service", "name": "helpdesk" }, "scopes": ["users:write"] }),
+    )
+    .await;
+    let member = owner.get("/api/v1/users").await.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|user| user["email"] == "member@acme.test")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let _member_session = signed_in(&instance.server, "member@acme.test").await;
+    let mut vendor = warden_tests::web::WebClient::new(&instance.server);
+    vendor.origin = None;
+    vendor.headers.extend([
+        ("authorization".to_string(), format!("Bearer {text}")),
+        ("x-actor-user-id".to_string(), member.clone()),
+        ("x-ticket-reference".to_string(), "SUP-7".to_string()),
+    ]);
+    let ended = vendor.delete(&format!("/api/v1/users/{member}/sessions")).await;
+    assert_eq!(ended.status, 200, "{:?}", ended.body);
+
+    let forms = Forms::new(&instance.server);
+    let cookie = page_sign_in(&forms, "owner@acme.test").await;
+    // The index follows the log within about a second.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let page = loop {
+        let (status, page) = html(&forms, &format!("/keys/{id}"), &cookie).await;
+        assert_eq!(status, 200);
+        if page.contains("SUP-7") || std::time::Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(page.contains("What the vendor did, per ticket"), "{page}");
+    assert!(
+        page.contains(&format!("href=\"/audit?actor={id}&amp;ticket=SUP-7\""))
+            || page.contains(&format!("href=\"/audit?actor={id}&#38;ticket=SUP-7\"")),
+        "{page}"
+    );
+    assert!(page.contains(&member), "the user acted for");
+    let admin = page_sign_in(&forms, "admin@acme.test").await;
+    let (_, page) = html(&forms, &format!("/keys/{id}"), &admin).await;
+    assert!(
+        page.contains("Helpdesk Co") && !page.contains("What the vendor did"),
+        "admins do not read the trail"
+    );
+}

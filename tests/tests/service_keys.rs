@@ -392,4 +392,20 @@ async fn vendor_keys_act_for_a_user_of_their_org_under_a_ticket() {
     assert!(listed.iter().all(|event| event["actor"]["ticket"] == "SUP-42"));
     let other = owner.get("/api/v1/audit/events?ticket=SUP-43").await;
     assert_eq!(other.body["total"], 0, "{:?}", other.body);
+
+    // And what it did, per ticket: for owners, auditors and audit:read keys.
+    let tickets = format!("/api/v1/keys/{vendor_id}/tickets");
+    let listed = owner.get(&tickets).await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    let ticket = &listed.body["tickets"][0];
+    assert_eq!(ticket["ticket"], "SUP-42");
+    assert!(ticket["events"].as_u64().unwrap() >= 1);
+    assert_eq!(ticket["users"], json!([member]));
+    assert!(ticket["kinds"]["session.revoked"].as_u64().unwrap() >= 1, "{ticket}");
+    assert_eq!(listed.body["complete"], true);
+    let (_, siem) = service_key(&mut owner, &["audit:read"]).await;
+    assert_eq!(script(&instance.server, &siem).get(&tickets).await.status, 200);
+    let mut admin = signed_in(&instance.server, "admin@acme.test").await;
+    assert_refused(&admin.get(&tickets).await, 403, "forbidden");
+    assert_refused(&globex.get(&tickets).await, 404, "not_found");
 }

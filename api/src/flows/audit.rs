@@ -77,7 +77,7 @@ fn index_error(error: AuditIndexError) -> ApiError {
 }
 
 /// Runs a search on a blocking thread (tantivy reads are synchronous).
-async fn run<T: Send + 'static>(
+pub(super) async fn run<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce(&warden_projections::audit::AuditIndex) -> Result<T, AuditIndexError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -89,7 +89,7 @@ async fn run<T: Send + 'static>(
 }
 
 /// The events of a page, in the page's order.
-async fn events_of(state: &AppState, page: &Page) -> Result<Vec<Event>, ApiError> {
+pub(super) async fn events_of(state: &AppState, page: &Page) -> Result<Vec<Event>, ApiError> {
     let mut events = state
         .ledger
         .store()
@@ -146,7 +146,7 @@ pub async fn search(
 /// filters: a link on another site cannot make their session run (and
 /// record) one. Viewing one event by a link stays possible (alert emails
 /// link to the events that fired them) and is recorded as such.
-fn refuse_from_another_site(client: &Client, what: &str) -> Result<(), ApiError> {
+pub(super) fn refuse_from_another_site(client: &Client, what: &str) -> Result<(), ApiError> {
     if client.navigated_from_another_site {
         return Err(ApiError::forbidden_code(
             Code::CrossSite,

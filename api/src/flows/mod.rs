@@ -26,6 +26,7 @@ pub mod sign_in;
 pub mod step_up;
 pub mod throttle;
 pub mod users;
+pub mod vendor_tickets;
 
 use std::time::Duration;
 

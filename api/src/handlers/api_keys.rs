@@ -17,14 +17,14 @@ use warden_core::commands::api_key::{KeyKind, Owner, RateLimit, VerifyOutcome};
 use warden_core::net::IpNet;
 
 use crate::error::ApiError;
-use crate::flows::api_keys;
 use crate::flows::key_check::{Asker, Checked};
+use crate::flows::{api_keys, vendor_tickets};
 use crate::handlers::app_events::{AppEventsCaller, AppToken};
 use crate::state::AppState;
 use crate::web::client::ClientIp;
 use crate::web::json::Json;
 use crate::web::principal::KeyCall;
-use crate::web::session::{CurrentSession, UserManager};
+use crate::web::session::{AuditReader, CurrentSession, UserManager};
 use crate::web::step_up::Recent;
 use crate::web::{Admitted, Client, SignedIn};
 
@@ -122,6 +122,26 @@ pub async fn usage(
         "hourly": view.hourly,
         "top_addresses": top,
         "last_used": view.last_used,
+    })))
+}
+
+/// `GET /api/v1/keys/{id}/tickets` (owners and auditors, or `audit:read`):
+/// what a vendor key did, per ticket, from the audit trail.
+pub async fn tickets(
+    State(state): State<AppState>,
+    client: Client,
+    Admitted(reader, ..): Admitted<AuditReader>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let key = api_keys::get(&state, reader.org(), &id)?;
+    let found = vendor_tickets::of_key(&state, &reader, &client, &key).await?;
+    Ok(Json(json!({
+        "key": key.id,
+        "tickets": found.tickets,
+        "examined": found.examined,
+        "total": found.total,
+        "complete": found.examined >= found.total,
+        "indexed_through": found.indexed_through,
     })))
 }
 

@@ -31,10 +31,11 @@ use warden_projections::projection::read;
 use super::confirmed::{Confirmed, ReturnTo};
 use super::{Nav, NoticeQuery, PageManager, failed, notice, page_session_of, render, see_other};
 use crate::error::ApiError;
-use crate::flows::api_keys;
+use crate::flows::{api_keys, vendor_tickets};
+use crate::handlers::audit::encode;
 use crate::state::AppState;
-use crate::web::Client;
 use crate::web::session::CurrentSession;
+use crate::web::{Client, Principal};
 
 /// Extractor: a page session of an owner, admin or auditor.
 pub struct PageKeyReader(pub CurrentSession);
@@ -359,6 +360,15 @@ pub async fn create(
     }
 }
 
+struct TicketRow {
+    ticket: String,
+    /// For the audit search link.
+    query: String,
+    events: u64,
+    users: String,
+    last_at: String,
+}
+
 struct OutcomeCount {
     outcome: &'static str,
     last_hour: u64,
@@ -395,6 +405,9 @@ struct KeyPage {
     sparkline: String,
     outcomes: Vec<OutcomeCount>,
     top_addresses: Vec<(String, u64)>,
+    /// A vendor key's tickets, for those who read the audit trail.
+    tickets: Option<Vec<TicketRow>>,
+    tickets_unavailable: bool,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -472,6 +485,8 @@ fn key_page(
         sparkline: sparkline(&usage.hourly, 360, 48),
         outcomes,
         top_addresses: usage.top_addresses.clone(),
+        tickets: None,
+        tickets_unavailable: false,
         error,
         notice,
     }
@@ -496,10 +511,30 @@ pub async fn show(
         Err(page) => return *page,
     };
     let usage = read(&state.models.key_usage).view(&key.id, Utc::now());
-    render(
-        StatusCode::OK,
-        &key_page(&current, &key, &usage, None, notice(query.notice.as_deref())),
-    )
+    let mut page = key_page(&current, &key, &usage, None, notice(query.notice.as_deref()));
+    // What a vendor did, per ticket, is the audit trail's: for its readers.
+    if key.kind == KeyKind::Vendor && current.user.role.reads_audit_trail() {
+        let reader = Principal::Person(current.clone());
+        match vendor_tickets::of_key(&state, &reader, &client, &key).await {
+            Ok(found) => {
+                page.tickets = Some(
+                    found
+                        .tickets
+                        .into_iter()
+                        .map(|ticket| TicketRow {
+                            query: format!("actor={}&ticket={}", key.id, encode(&ticket.ticket)),
+                            ticket: ticket.ticket,
+                            events: ticket.events,
+                            users: ticket.users.into_iter().collect::<Vec<_>>().join(" "),
+                            last_at: when(Some(ticket.last_at)),
+                        })
+                        .collect(),
+                );
+            }
+            Err(_) => page.tickets_unavailable = true,
+        }
+    }
+    render(StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
