@@ -72,23 +72,9 @@ impl Projection for ApiKeys {
                     .entry(created.org.clone())
                     .or_default()
                     .insert(created.key.clone());
-                let key = Key {
-                    id: created.key.clone(),
-                    org: created.org,
-                    kind: created.kind,
-                    owner: created.owner,
-                    settings: created.settings,
-                    secret: created.secret,
-                    previous: None,
-                    created_at: event.at,
-                    created_by: event.actor.id.clone(),
-                    rotated_at: None,
-                    revoked_at: None,
-                    version: event.subject_version,
-                    uses_since_set: 0,
-                    last_used: None,
-                };
-                self.keys.insert(created.key, Arc::new(key));
+                let id = created.key.clone();
+                let key = Key::created(created, event.at, event.actor.id.clone(), event.subject_version);
+                self.keys.insert(id, Arc::new(key));
             }
             api_key::API_KEY_CHANGED => {
                 if let Some(changed) = payload::<KeyChanged>(event) {

@@ -240,47 +240,23 @@ fn window_start(now_s: i64, window_seconds: u64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::api_key::{KeyKind, Owner, SecretDigest, Settings};
 
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
     }
 
     fn key(limits: &[(&str, u64, u64)], remaining_uses: Option<u64>) -> Key {
-        Key {
-            id: "KKKKKKKKKKKKKKKK".into(),
-            org: "org".into(),
-            kind: KeyKind::App,
-            owner: Owner::Service { name: "cron".into() },
-            settings: Settings {
-                name: "k".into(),
-                scopes: Vec::new(),
-                expires_at: None,
-                allowed_networks: Vec::new(),
-                limits: limits
-                    .iter()
-                    .map(|(name, limit, window_seconds)| RateLimit {
-                        name: (*name).into(),
-                        limit: *limit,
-                        window_seconds: *window_seconds,
-                    })
-                    .collect(),
-                remaining_uses,
-                ticket_pattern: None,
-            },
-            secret: SecretDigest {
-                digest: String::new(),
-                hint: String::new(),
-            },
-            previous: None,
-            created_at: at(0),
-            created_by: None,
-            rotated_at: None,
-            revoked_at: None,
-            version: 1,
-            uses_since_set: 0,
-            last_used: None,
-        }
+        let mut key = crate::auth::api_key::test_key();
+        key.settings.limits = limits
+            .iter()
+            .map(|(name, limit, window_seconds)| RateLimit {
+                name: (*name).into(),
+                limit: *limit,
+                window_seconds: *window_seconds,
+            })
+            .collect();
+        key.settings.remaining_uses = remaining_uses;
+        key
     }
 
     #[test]

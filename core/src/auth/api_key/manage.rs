@@ -642,22 +642,14 @@ mod tests {
             },
         )
         .unwrap();
-        Key {
-            id: "KKKKKKKKKKKKKKKK".into(),
-            org: "org-1".into(),
-            kind: KeyKind::App,
-            owner: Owner::User { id: "u-1".into() },
-            settings,
-            secret: secret(),
-            previous: None,
-            created_at: now(),
-            created_by: Some("u-admin".into()),
-            rotated_at: None,
-            revoked_at: None,
-            version: 3,
-            uses_since_set: 4,
-            last_used: None,
-        }
+        let mut key = super::super::test_key();
+        key.settings = settings;
+        key.secret = secret();
+        key.created_at = now();
+        key.created_by = Some("u-admin".into());
+        key.version = 3;
+        key.uses_since_set = 4;
+        key
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod verify;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::commands::api_key::{KeyKind, Owner, SecretDigest, Settings};
+use crate::commands::api_key::{KeyCreated, KeyKind, Owner, SecretDigest, Settings};
 
 /// A key as the read model holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +44,27 @@ pub struct Key {
 }
 
 impl Key {
+    /// The key as its creation made it: `at` the event's time, `by` its
+    /// actor's id, `version` its subject version.
+    pub fn created(created: KeyCreated, at: DateTime<Utc>, by: Option<String>, version: u64) -> Key {
+        Key {
+            id: created.key,
+            org: created.org,
+            kind: created.kind,
+            owner: created.owner,
+            settings: created.settings,
+            secret: created.secret,
+            previous: None,
+            created_at: at,
+            created_by: by,
+            rotated_at: None,
+            revoked_at: None,
+            version,
+            uses_since_set: 0,
+            last_used: None,
+        }
+    }
+
     /// The status a list shows at `now`.
     pub fn status(&self, now: DateTime<Utc>) -> &'static str {
         if self.revoked_at.is_some() {
@@ -64,4 +85,35 @@ impl Key {
             .remaining_uses
             .map(|left| left.saturating_sub(self.uses_since_set))
     }
+}
+
+/// A plain key for the decisions' tests: an app key of `org-1` owned by
+/// user `u-1`, named `k`, no settings, secret digest `c…c`, created at
+/// 1,800,000,000 s; each test changes what it is about.
+#[cfg(test)]
+pub(crate) fn test_key() -> Key {
+    Key::created(
+        KeyCreated {
+            key: "KKKKKKKKKKKKKKKK".into(),
+            org: "org-1".into(),
+            kind: KeyKind::App,
+            owner: Owner::User { id: "u-1".into() },
+            settings: Settings {
+                name: "k".into(),
+                scopes: Vec::new(),
+                expires_at: None,
+                allowed_networks: Vec::new(),
+                limits: Vec::new(),
+                remaining_uses: None,
+                ticket_pattern: None,
+            },
+            secret: SecretDigest {
+                digest: "c".repeat(64),
+                hint: "cccc".into(),
+            },
+        },
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
+        Some("u-1".into()),
+        1,
+    )
 }

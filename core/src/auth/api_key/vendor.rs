@@ -70,42 +70,19 @@ pub fn decide(
 
 #[cfg(test)]
 mod tests {
-    use chrono::DateTime;
 
     use super::*;
     use crate::auth::api_key::manage::ticket_matcher;
-    use crate::commands::api_key::{Owner, SecretDigest, Settings};
+    use crate::commands::api_key::Owner;
 
     fn key(kind: KeyKind) -> Key {
-        Key {
-            id: "VVVVVVVVVVVVVVVV".into(),
-            org: "org-1".into(),
-            kind,
-            owner: Owner::Service {
-                name: "helpdesk".into(),
-            },
-            settings: Settings {
-                name: "support".into(),
-                scopes: vec![],
-                expires_at: None,
-                allowed_networks: vec![],
-                limits: vec![],
-                remaining_uses: None,
-                ticket_pattern: Some("[A-Z]+-[0-9]+".into()),
-            },
-            secret: SecretDigest {
-                digest: String::new(),
-                hint: String::new(),
-            },
-            previous: None,
-            created_at: DateTime::from_timestamp(0, 0).unwrap(),
-            created_by: None,
-            rotated_at: None,
-            revoked_at: None,
-            version: 1,
-            uses_since_set: 0,
-            last_used: None,
-        }
+        let mut key = crate::auth::api_key::test_key();
+        key.kind = kind;
+        key.owner = Owner::Service {
+            name: "helpdesk".into(),
+        };
+        key.settings.ticket_pattern = Some("[A-Z]+-[0-9]+".into());
+        key
     }
 
     #[test]

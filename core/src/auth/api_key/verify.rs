@@ -167,7 +167,7 @@ mod tests {
     use super::*;
     use crate::auth::api_key::limits::LimitState;
     use crate::commands::account::Role;
-    use crate::commands::api_key::{KeyKind, Owner, SecretDigest, Settings};
+    use crate::commands::api_key::{KeyKind, SecretDigest};
     use crate::net::IpNet;
 
     fn at(seconds: i64) -> DateTime<Utc> {
@@ -175,39 +175,18 @@ mod tests {
     }
 
     fn key() -> Key {
-        Key {
-            id: "AAAAAAAAAAAAAAAA".into(),
-            org: "org-1".into(),
-            kind: KeyKind::App,
-            owner: Owner::User { id: "u-1".into() },
-            settings: Settings {
-                name: "billing".into(),
-                scopes: vec!["invoices:read".into(), "invoices:write".into()],
-                expires_at: None,
-                allowed_networks: Vec::new(),
-                limits: Vec::new(),
-                remaining_uses: None,
-                ticket_pattern: None,
+        let mut key = crate::auth::api_key::test_key();
+        key.settings.scopes = vec!["invoices:read".into(), "invoices:write".into()];
+        key.previous = Some((
+            SecretDigest {
+                digest: "p".repeat(64),
+                hint: "pppp".into(),
             },
-            secret: SecretDigest {
-                digest: "c".repeat(64),
-                hint: "cccc".into(),
-            },
-            previous: Some((
-                SecretDigest {
-                    digest: "p".repeat(64),
-                    hint: "pppp".into(),
-                },
-                at(100),
-            )),
-            created_at: at(0),
-            created_by: Some("u-1".into()),
-            rotated_at: Some(at(50)),
-            revoked_at: None,
-            version: 2,
-            uses_since_set: 0,
-            last_used: None,
-        }
+            at(100),
+        ));
+        key.rotated_at = Some(at(50));
+        key.version = 2;
+        key
     }
 
     fn limit() -> LimitState {
