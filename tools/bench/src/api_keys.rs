@@ -38,10 +38,12 @@ pub async fn run(warden: &Path, seconds: u64, keys: u64) {
     let org = owner["org"]["id"].as_str().unwrap().to_string();
     let user = owner["user"]["id"].as_str().unwrap().to_string();
     let node = Node::start_with(warden, dir.path(), &env).await;
+    node.settle().await;
     let (without_keys, _) = node.rss_mib();
     node.stop();
     let (plain, limited) = add_keys(dir.path(), &user, &org, keys).await;
     let node = Node::start_with(warden, dir.path(), &env).await;
+    node.settle().await;
     let (with_keys, peak) = node.rss_mib();
 
     let ceiling = wrk_with(&empty_server().await, &[], None, CONNECTIONS, seconds);

@@ -79,6 +79,32 @@ impl Node {
         rss_mib(self.child.id())
     }
 
+    /// Waits until the node is idle (under 3 % of a core over a second,
+    /// at most two minutes): after a start it rebuilds its read models and
+    /// catches its audit index up, which would eat into what is measured.
+    pub(crate) async fn settle(&self) {
+        let cpu_ticks = || -> u64 {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+            // After the command's closing parenthesis: utime and stime
+            // are the 12th and 13th fields.
+            let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+            let field = |i: usize| fields.get(i).and_then(|text| text.parse::<u64>().ok()).unwrap_or(0);
+            field(11) + field(12)
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        let mut before = cpu_ticks();
+        while std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = cpu_ticks();
+            // Clock ticks are hundredths of a second: 3 ticks in a second
+            // is 3 % of a core.
+            if now.saturating_sub(before) <= 3 {
+                return;
+            }
+            before = now;
+        }
+    }
+
     pub(crate) fn stop(mut self) {
         let _ = Command::new("kill").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
