@@ -310,29 +310,52 @@ pub async fn verify(
         on_warden: false,
     };
     let checked = state.keys.check(&state, &body.key, &body.scopes, &asker);
-    let mut answer = json!({
-        "valid": checked.is_valid(),
-        "code": checked.outcome.as_str(),
-    });
-    if let Some(key) = checked
+    let key = checked
         .key
-        .as_ref()
-        .filter(|_| checked.outcome != VerifyOutcome::NotFound)
-    {
-        answer["key"] = json!({
-            "id": key.id,
-            "org": key.org,
-            "kind": key.kind,
-            "name": key.settings.name,
-            "owner": key.owner,
-            "scopes": key.settings.scopes,
-            "expires_at": key.settings.expires_at,
-        });
-        answer["remaining_uses"] = json!(key.remaining_uses());
-    }
+        .as_deref()
+        .filter(|_| checked.outcome != VerifyOutcome::NotFound);
+    let answer = VerifyAnswer {
+        code: checked.outcome.as_str(),
+        key: key.map(|key| VerifiedKey {
+            expires_at: key.settings.expires_at,
+            id: &key.id,
+            kind: key.kind,
+            name: &key.settings.name,
+            org: &key.org,
+            owner: &key.owner,
+            scopes: &key.settings.scopes,
+        }),
+        remaining_uses: key.map(Key::remaining_uses),
+        valid: checked.is_valid(),
+    };
     let mut response = Json(answer).into_response();
     rate_limit_headers(response.headers_mut(), &checked);
     response
+}
+
+/// The answer of `POST /api/v1/keys/verify`, serialized as it stands
+/// (members in name order; `key` and `remaining_uses` for every outcome
+/// but `not_found`).
+#[derive(serde::Serialize)]
+struct VerifyAnswer<'a> {
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<VerifiedKey<'a>>,
+    /// `Some(None)`: unlimited, written `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remaining_uses: Option<Option<u64>>,
+    valid: bool,
+}
+
+#[derive(serde::Serialize)]
+struct VerifiedKey<'a> {
+    expires_at: Option<DateTime<Utc>>,
+    id: &'a str,
+    kind: KeyKind,
+    name: &'a str,
+    org: &'a str,
+    owner: &'a Owner,
+    scopes: &'a [String],
 }
 
 /// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-
