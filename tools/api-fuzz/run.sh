@@ -40,14 +40,17 @@ status=0
   -H "Authorization: Bearer $token" --max-examples "$examples" --no-color || status=$?
 # Second pass: signed in as the owner. The cookie goes in a header of every
 # request, so Schemathesis's "request without the cookie must be refused"
-# cases cannot hold: that check is left to the first pass. The password
+# cases cannot hold: that check is left to the first pass, and so is
+# `ignored_auth` (an operation that takes a key or a session is probed
+# with an invalid bearer beside the cookie, which the cookie then decides:
+# a bearer that is not a Warden key is no credential of Warden's API). The password
 # policy (breached list, no email or name inside) refuses some passwords
 # the schema allows, by design: acceptance of schema-valid data is checked
 # in the first pass too. Signing out would end the session halfway: left
 # out. This pass still fails on any 5xx and any undocumented answer.
 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
   -H "Authorization: Bearer $token" -H "Cookie: $cookie" -H "x-csrf-token: $csrf" \
-  --exclude-operation-id signOut --exclude-checks negative_data_rejection,positive_data_acceptance \
+  --exclude-operation-id signOut --exclude-checks negative_data_rejection,positive_data_acceptance,ignored_auth \
   --max-examples "$examples" --no-color || status=$?
 if grep -q "request failed" "$scratch/serve.log"; then
   echo "api-fuzz: the server logged a failed (5xx) request:" >&2

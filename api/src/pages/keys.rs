@@ -229,7 +229,7 @@ pub async fn list(
 
 #[derive(Template)]
 #[template(path = "key_secret.html")]
-struct SecretPage {
+struct SecretPage<'a> {
     csrf_token: String,
     user_email: String,
     manages_users: bool,
@@ -237,11 +237,12 @@ struct SecretPage {
     id: String,
     name: String,
     heading: &'static str,
-    secret: String,
+    /// Borrowed from the issued key's zeroized text: no copy outlives it.
+    secret: &'a str,
     previous_until: Option<String>,
 }
 
-fn secret_page(current: &CurrentSession, issued: &api_keys::Issued, heading: &'static str) -> SecretPage {
+fn secret_page<'a>(current: &CurrentSession, issued: &'a api_keys::Issued, heading: &'static str) -> SecretPage<'a> {
     let nav = Nav::of(current);
     SecretPage {
         csrf_token: nav.csrf_token,
@@ -251,7 +252,7 @@ fn secret_page(current: &CurrentSession, issued: &api_keys::Issued, heading: &'s
         id: issued.key.id.clone(),
         name: issued.key.settings.name.clone(),
         heading,
-        secret: issued.secret.to_string(),
+        secret: issued.secret.as_str(),
         previous_until: issued
             .key
             .previous

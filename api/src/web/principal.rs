@@ -193,14 +193,6 @@ impl Principal {
         }
     }
 
-    /// The actor's id: the user's, or the key's.
-    pub fn id(&self) -> &str {
-        match self {
-            Principal::Person(current) => &current.user.id,
-            Principal::Key(call) => &call.key.id,
-        }
-    }
-
     /// The audit context of what the caller does.
     pub fn context(&self, client: &Client) -> Context {
         match self {
