@@ -409,3 +409,26 @@ async fn vendor_keys_act_for_a_user_of_their_org_under_a_ticket() {
     assert_refused(&admin.get(&tickets).await, 403, "forbidden");
     assert_refused(&globex.get(&tickets).await, 404, "not_found");
 }
+
+/// A service key with `keys:verify` verifies its own org's keys only, as
+/// an org's application token does: another org's key is `not_found`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verifying_key_finds_only_its_orgs_keys() {
+    let instance = two_orgs(&[]).await;
+    let mut owner = owner_of_acme(&instance).await;
+    let (_, verifier) = service_key(&mut owner, &["keys:verify"]).await;
+    let (_, ours) = create(&mut owner, json!({ "kind": "app", "name": "ours" })).await;
+    let mut globex = signed_in(&instance.server, "owner@globex.test").await;
+    let (_, theirs) = create(&mut globex, json!({ "kind": "app", "name": "theirs" })).await;
+    let mut client = script(&instance.server, &verifier);
+    for (key, code) in [(&ours, "valid"), (&theirs, "not_found")] {
+        let answer = client.post("/api/v1/keys/verify", json!({ "key": key })).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        assert_eq!(answer.body["code"], code);
+    }
+    let (_, reader) = service_key(&mut owner, &["keys:read"]).await;
+    let refused = script(&instance.server, &reader)
+        .post("/api/v1/keys/verify", json!({ "key": ours }))
+        .await;
+    assert_refused(&refused, 403, "insufficient_scope");
+}
