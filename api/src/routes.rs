@@ -303,11 +303,11 @@ pub fn table() -> Vec<Route> {
         page("/keys")
             .get(Session, pages::keys::list)
             .post(Session, pages::keys::create),
-        page("/keys/{id}").get(Session, pages::keys::show),
-        page("/keys/{id}/rotate").post(Session, pages::keys::rotate),
+        page("/keys/{id}").get(Session, pages::key_page::show),
+        page("/keys/{id}/rotate").post(Session, pages::key_page::rotate),
         page("/keys/{id}/revoke")
-            .get(Session, pages::keys::confirm_revoke)
-            .post(Session, pages::keys::revoke),
+            .get(Session, pages::key_page::confirm_revoke)
+            .post(Session, pages::key_page::revoke),
         page("/audit").get(Session, pages::audit::search),
         page("/audit/events/{seq}").get(Session, pages::audit::event),
         page("/audit/export").get(Session, pages::audit::export),
