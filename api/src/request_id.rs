@@ -3,11 +3,16 @@
 //! the request (a tracing span), on the response, in every error body and
 //! in the events the request appends.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tracing::Instrument;
+use futures::future::BoxFuture;
+use pin_project_lite::pin_project;
 
 use crate::error::ApiError;
 
@@ -24,32 +29,127 @@ fn acceptable(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-pub async fn middleware(mut request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(HEADER)
-        .and_then(|value| value.to_str().ok())
-        .filter(|value| acceptable(value))
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let span =
-        tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
-    async move {
-        let response = next.run(request).await;
-        let status = response.status();
-        let response = shape_error(response, &id).await;
-        if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
-            tracing::warn!(status = status.as_u16(), "request refused: unavailable");
-        } else if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), "request failed");
-        } else {
-            tracing::debug!(status = status.as_u16(), "request done");
-        }
-        with_header(response, &id)
+/// Layer: gives every request its id, runs it in a span that names the
+/// id, and gives every answer the id's header and every error answer the
+/// JSON error shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestIds;
+
+impl<S> tower::Layer<S> for RequestIds {
+    type Service = WithRequestId<S>;
+
+    fn layer(&self, inner: S) -> WithRequestId<S> {
+        WithRequestId { inner }
     }
-    .instrument(span)
-    .await
+}
+
+#[derive(Debug, Clone)]
+pub struct WithRequestId<S> {
+    inner: S,
+}
+
+impl<S, B> tower::Service<Request> for WithRequestId<S>
+where
+    S: tower::Service<Request, Response = axum::http::Response<B>, Error = Infallible>,
+    axum::http::Response<B>: IntoResponse,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Identified<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let id = request
+            .headers()
+            .get(HEADER)
+            .and_then(|value| value.to_str().ok())
+            .filter(|value| acceptable(value))
+            .map(str::to_string)
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        request.extensions_mut().insert(RequestId(id.clone()));
+        // The request's method and path are in the span of its log lines
+        // only when something is logged at debug level: formatting them
+        // for every request costs more than the rest of the span.
+        let span = if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+        } else {
+            tracing::info_span!("request", request_id = %id)
+        };
+        let (method, uri) = (request.method().clone(), request.uri().clone());
+        let future = span.in_scope(|| self.inner.call(request));
+        Identified {
+            stage: Stage::Answering { future },
+            span,
+            id,
+            method,
+            uri,
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`WithRequestId`].
+    pub struct Identified<F> {
+        #[pin]
+        stage: Stage<F>,
+        span: tracing::Span,
+        id: String,
+        // For the log line of a failed request.
+        method: axum::http::Method,
+        uri: axum::http::Uri,
+    }
+}
+
+pin_project! {
+    #[project = StageProjection]
+    enum Stage<F> {
+        Answering { #[pin] future: F },
+        /// An error answer being given its shape.
+        Shaping { future: BoxFuture<'static, Response> },
+    }
+}
+
+impl<F, B> Future for Identified<F>
+where
+    F: Future<Output = Result<axum::http::Response<B>, Infallible>>,
+    axum::http::Response<B>: IntoResponse,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let _entered = this.span.enter();
+        loop {
+            let response = match this.stage.as_mut().project() {
+                StageProjection::Answering { future } => {
+                    let Ok(response) = ready!(future.poll(cx));
+                    let response = response.into_response();
+                    let status = response.status();
+                    if status.is_client_error() || status.is_server_error() {
+                        let id = this.id.clone();
+                        let future = Box::pin(async move { shape_error(response, &id).await });
+                        this.stage.set(Stage::Shaping { future });
+                        continue;
+                    }
+                    response
+                }
+                StageProjection::Shaping { future } => ready!(future.as_mut().poll(cx)),
+            };
+            let status = response.status();
+            let (method, path) = (&*this.method, this.uri.path());
+            if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+                tracing::warn!(status = status.as_u16(), %method, path, "request refused: unavailable");
+            } else if status.is_server_error() {
+                tracing::error!(status = status.as_u16(), %method, path, "request failed");
+            } else {
+                tracing::debug!(status = status.as_u16(), "request done");
+            }
+            return Poll::Ready(Ok(with_header(response, this.id)));
+        }
+    }
 }
 
 fn with_header(mut response: Response, id: &str) -> Response {

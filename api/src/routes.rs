@@ -3,7 +3,7 @@
 //! table) or a page, whether it reads a session, and whether it needs no
 //! CSRF token, and what credential each of its operations takes
 //! ([`Access`]: none, its own, a person's session, or a session or a key
-//! with one scope of Warden's API; `web::principal::admit` holds keys to
+//! with one scope of Warden's API; `web::principal::Admit` holds keys to
 //! it). Which people may call a route is what its handler's extractors
 //! require (`web::session`'s `SignedIn`, `UserManager`, `AuditReader` …;
 //! `pages`' `PageSession`, `PageManager` …); every state-changing request
@@ -15,10 +15,12 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter};
+use tower::ServiceBuilder;
+use tower::util::{MapRequestLayer, MapResponseLayer};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 
 use crate::error::ApiError;
 use crate::handlers::{
@@ -28,6 +30,7 @@ use crate::handlers::{
 use crate::pages;
 use crate::request_id;
 use crate::state::AppState;
+use crate::web::layers::{Deadline, Gate};
 use crate::web::principal::Access::{self, Own, Public, Scope, Session};
 use crate::web::{access, client, csrf, headers, principal, session};
 
@@ -130,8 +133,7 @@ impl Route {
         if !methods.iter().any(|(_, access)| matches!(access, Session | Scope(_))) {
             return handlers;
         }
-        let admission: principal::Admission = (state.clone(), methods.to_vec().into());
-        handlers.layer(axum::middleware::from_fn_with_state(admission, principal::admit))
+        handlers.layer(principal::Admit::new(state.clone(), methods))
     }
 }
 
@@ -323,6 +325,13 @@ pub fn paths(surface: Surface) -> Vec<&'static str> {
         .collect()
 }
 
+/// The whole HTTP surface. The layers every request passes wrap the
+/// router once, as one stack (`Router::layer` would wrap every route in
+/// them, and a request would clone its route's stack box by box): the
+/// security headers, the request id, panics and the time limit, the body
+/// limit, CORS and the client's address around everything; the session,
+/// the record of refusals and the origin check around the routes that
+/// read a session.
 pub fn router(state: AppState) -> Router {
     let mut sessionless = Router::new();
     let mut routed = Router::new();
@@ -346,26 +355,44 @@ pub fn router(state: AppState) -> Router {
         // carries no session whose token could be asked for.
         routed = routed.route(route.path, Route::admitting(handlers, &route.methods, &state));
     }
-    routed
-        .fallback(|| async { ApiError::not_found() })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check_origin))
+    let routed = ServiceBuilder::new()
+        .layer(Gate {
+            concerns: |request| request.headers().contains_key(header::COOKIE),
+            layer: axum::middleware::from_fn_with_state(state.clone(), session::resolve),
+        })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::record_denials,
         ))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), session::resolve))
-        .merge(sessionless)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), client::resolve_ip))
-        .layer(cors(&state))
-        .layer(DefaultBodyLimit::max(256 * 1024))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+        .layer(Gate {
+            concerns: |request| csrf::state_changing(request.method()),
+            layer: axum::middleware::from_fn_with_state(state.clone(), csrf::check_origin),
+        })
+        .service(
+            routed
+                .fallback(|| async { ApiError::not_found() })
+                .with_state(state.clone()),
+        );
+    let app = sessionless.fallback_service(routed).with_state(state.clone());
+    let https = state.web.public_url.starts_with("https://");
+    let web = state.web.clone();
+    let stack = ServiceBuilder::new()
+        .layer(MapResponseLayer::new(move |mut response: Response| {
+            headers::secure(response.headers_mut(), https);
+            response
+        }))
+        .layer(request_id::RequestIds)
         .layer(CatchPanicLayer::new())
-        .layer(axum::middleware::from_fn(request_id::middleware))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::secure))
-        .with_state(state)
+        .layer(Deadline {
+            after: Duration::from_secs(30),
+        })
+        .layer(DefaultBodyLimit::max(256 * 1024))
+        .layer(cors(&state))
+        .layer(MapRequestLayer::new(move |request| {
+            client::resolve_ip(&web.trusted_proxies, request)
+        }))
+        .service(app);
+    Router::new().fallback_service(stack)
 }
 
 /// Cross-origin requests with credentials from the application's origins

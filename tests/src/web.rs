@@ -115,6 +115,19 @@ impl WebClient {
         self.request(Method::GET, path, None).await
     }
 
+    /// The id of the user with `email`, as this client (a manager) lists
+    /// the users of its org.
+    pub async fn user_id(&mut self, email: &str) -> String {
+        self.get("/api/v1/users").await.body["users"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no users listed"))
+            .iter()
+            .find(|user| user["email"] == email)
+            .and_then(|user| user["id"].as_str())
+            .unwrap_or_else(|| panic!("no user {email}"))
+            .to_string()
+    }
+
     pub async fn post(&mut self, path: &str, body: Value) -> Answer {
         self.request(Method::POST, path, Some(body)).await
     }

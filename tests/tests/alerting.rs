@@ -183,16 +183,7 @@ async fn alerts_fire_once_across_restarts_and_never_on_forged_events() {
     assert_eq!(alerts(&mut admin, 0).await.len(), 1, "the forgery fired nothing");
 
     // ... and a real one still fires.
-    let users = admin.get("/api/v1/users").await;
-    let member_id = users.body["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|user| user["email"] == "member@acme.test")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let member_id = admin.user_id("member@acme.test").await;
     let changed = admin
         .patch(&format!("/api/v1/users/{member_id}"), json!({"role": "admin"}))
         .await;

@@ -6,22 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::json;
 use warden_tests::audit::{signed_in, two_orgs};
 use warden_tests::keys::create;
-use warden_tests::web::{Answer, Instance, WebClient, assert_refused};
-
-async fn user_id(admin: &mut WebClient, email: &str) -> String {
-    admin.get("/api/v1/users").await.body["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|user| user["email"] == email)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
+use warden_tests::web::{Answer, Instance, WebClient, assert_refused, events};
 
 /// The proxy's subrequest for a client that sent `key` and `headers`.
 async fn forward(instance: &Instance, path: &str, key: &str, headers: &[(&str, &str)]) -> Answer {
@@ -114,13 +104,13 @@ async fn a_key_passes_forward_authentication_with_its_identity_or_is_refused_by_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vendor_key_names_an_active_user_of_its_org_and_a_ticket() {
-    let instance = two_orgs(&[]).await;
+    let mut instance = two_orgs(&[]).await;
     let mut admin = signed_in(&instance.server, "admin@acme.test").await;
-    let member = user_id(&mut admin, "member@acme.test").await;
-    let auditor = user_id(&mut admin, "auditor@acme.test").await;
+    let member = admin.user_id("member@acme.test").await;
+    let auditor = admin.user_id("auditor@acme.test").await;
     let mut globex = signed_in(&instance.server, "admin@globex.test").await;
-    let stranger = user_id(&mut globex, "member@globex.test").await;
-    let (_, key) = create(
+    let stranger = globex.user_id("member@globex.test").await;
+    let (id, key) = create(
         &mut admin,
         json!({ "kind": "vendor", "name": "Helpdesk Co", "ticket_pattern": "[A-Z]+-[0-9]+",
                 "owner": { "kind": "service", "name": "helpdesk-co" } }),
@@ -182,4 +172,27 @@ async fn a_vendor_key_names_an_active_user_of_its_org_and_a_ticket() {
     )
     .await;
     assert_refused(&answer, 403, "actor_not_allowed");
+    // A refused claim is a refused use: counted by its outcome, never as
+    // valid, and an `api_key.refused` of its own.
+    assert!(instance.server.terminate().success());
+    let all = events(&instance);
+    let mut counted: BTreeMap<String, u64> = BTreeMap::new();
+    for event in all.iter().filter(|event| event["kind"] == "api_key.used") {
+        assert_eq!(event["data"]["key"], id.as_str());
+        for (outcome, n) in event["data"]["counts"].as_object().unwrap() {
+            *counted.entry(outcome.clone()).or_default() += n.as_u64().unwrap();
+        }
+    }
+    let expected = [("actor_not_allowed", 5), ("invalid_ticket", 3), ("valid", 1)];
+    assert_eq!(
+        counted,
+        expected.map(|(outcome, n)| (outcome.to_string(), n)).into(),
+        "every answer counted once, by its outcome"
+    );
+    let refused: BTreeSet<&str> = all
+        .iter()
+        .filter(|event| event["kind"] == "api_key.refused" && event["data"]["key"] == id.as_str())
+        .filter_map(|event| event["data"]["outcome"].as_str())
+        .collect();
+    assert_eq!(refused, ["actor_not_allowed", "invalid_ticket"].into());
 }

@@ -24,15 +24,7 @@ async fn every_outcome_is_answered_in_the_fixed_order() {
     let instance = two_orgs(&[("WARDEN_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
     let mut admin = signed_in(&instance.server, "admin@acme.test").await;
     let mut app = application(&instance.server);
-    let member = admin.get("/api/v1/users").await.body["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|user| user["email"] == "member@acme.test")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let member = admin.user_id("member@acme.test").await;
     let app_key = |name: &str, more: Value| {
         let mut body = json!({ "kind": "app", "name": name, "scopes": ["invoices:read"] });
         body.as_object_mut().unwrap().extend(more.as_object().unwrap().clone());
@@ -169,6 +161,54 @@ async fn every_outcome_is_answered_in_the_fixed_order() {
     assert_refused(&hostile, 422, "unprocessable");
     let long = app.post("/api/v1/keys/verify", json!({ "key": "k".repeat(300) })).await;
     assert_refused(&long, 400, "bad_request");
+}
+
+/// A vendor key's claim is checked when the application verifies it too,
+/// after the key's own checks and before its limits: a refused claim
+/// never spends the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vendor_key_is_verified_with_the_claim_its_request_made() {
+    let instance = two_orgs(&[]).await;
+    let mut admin = signed_in(&instance.server, "admin@acme.test").await;
+    let mut app = application(&instance.server);
+    let member = admin.user_id("member@acme.test").await;
+    let (id, key) = create(
+        &mut admin,
+        json!({ "kind": "vendor", "name": "Helpdesk Co", "ticket_pattern": "[A-Z]+-[0-9]+",
+                "owner": { "kind": "service", "name": "helpdesk-co" },
+                "limits": [{ "name": "per_day", "limit": 1, "window_seconds": 86400 }] }),
+    )
+    .await;
+    let mut verify = async |claim: Value| {
+        let mut body = json!({ "key": key });
+        body.as_object_mut().unwrap().extend(claim.as_object().unwrap().clone());
+        let answer = app.post("/api/v1/keys/verify", body).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        answer.body
+    };
+    let nobody = verify(json!({ "ticket_reference": "SUP-1" })).await;
+    assert_eq!(nobody["code"], "actor_not_allowed");
+    assert_eq!(nobody["valid"], false);
+    assert_eq!(nobody["key"]["id"], id.as_str());
+    assert!(nobody.get("on_behalf_of").is_none());
+    let ticket = verify(json!({ "actor_user_id": member, "ticket_reference": "SUP 1" })).await;
+    assert_eq!(ticket["code"], "invalid_ticket");
+    let claimed = json!({ "actor_user_id": member, "ticket_reference": "SUP-1" });
+    let valid = verify(claimed.clone()).await;
+    assert_eq!(valid["code"], "valid", "the refusals did not spend the limit of 1");
+    assert_eq!(valid["on_behalf_of"], member.as_str());
+    assert_eq!(valid["ticket"], "SUP-1");
+    assert_eq!(verify(claimed).await["code"], "rate_limited");
+    // Another kind of key needs no claim, and what it sends is not echoed.
+    let (_, plain) = create(&mut admin, json!({ "kind": "app", "name": "plain" })).await;
+    let answer = app
+        .post(
+            "/api/v1/keys/verify",
+            json!({ "key": plain, "actor_user_id": member, "ticket_reference": "SUP-1" }),
+        )
+        .await;
+    assert_eq!(answer.body["code"], "valid");
+    assert!(answer.body.get("on_behalf_of").is_none() && answer.body.get("ticket").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

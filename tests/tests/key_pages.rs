@@ -239,15 +239,7 @@ async fn a_vendor_keys_page_lists_its_tickets_for_audit_readers() {
                 "owner": { "kind": "service", "name": "helpdesk" }, "scopes": ["users:write"] }),
     )
     .await;
-    let member = owner.get("/api/v1/users").await.body["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|user| user["email"] == "member@acme.test")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let member = owner.user_id("member@acme.test").await;
     let _member_session = signed_in(&instance.server, "member@acme.test").await;
     let mut vendor = warden_tests::web::WebClient::new(&instance.server);
     vendor.origin = None;

@@ -35,19 +35,6 @@ async fn owner_of_acme(instance: &Instance) -> WebClient {
     signed_in(&instance.server, "owner@acme.test").await
 }
 
-/// The id of a user of `instance` by email, as `manager` lists them.
-async fn user_id(manager: &mut WebClient, email: &str) -> String {
-    manager.get("/api/v1/users").await.body["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|user| user["email"] == email)
-        .unwrap_or_else(|| panic!("{email}"))["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// The operations of the document: (method, path template, the scope a
 /// key needs or `None` when it takes none).
 fn operations(document: &Value) -> Vec<(String, String, Option<String>)> {
@@ -247,7 +234,7 @@ async fn users_write_is_an_admin_without_a_step_up() {
         )
         .await;
     assert_refused(&admin, 403, "person_required");
-    let member = user_id(&mut client, "member@acme.test").await;
+    let member = client.user_id("member@acme.test").await;
     let promoted = client
         .patch(&format!("/api/v1/users/{member}"), json!({ "role": "admin" }))
         .await;
@@ -257,11 +244,11 @@ async fn users_write_is_an_admin_without_a_step_up() {
         .await;
     assert_eq!(disabled.status, 200, "{:?}", disabled.body);
     assert_eq!(disabled.body["status"], "disabled");
-    let auditor = user_id(&mut client, "auditor@acme.test").await;
+    let auditor = client.user_id("auditor@acme.test").await;
     let answer = client.delete(&format!("/api/v1/users/{auditor}/sessions")).await;
     assert_refused(&answer, 403, "forbidden");
     let mut globex = signed_in(&instance.server, "owner@globex.test").await;
-    let theirs = user_id(&mut globex, "member@globex.test").await;
+    let theirs = globex.user_id("member@globex.test").await;
     let answer = client
         .patch(&format!("/api/v1/users/{theirs}"), json!({ "status": "disabled" }))
         .await;
@@ -282,7 +269,7 @@ async fn a_key_never_does_what_its_people_could_not() {
     let instance = two_orgs(&[]).await;
     let mut owner = owner_of_acme(&instance).await;
     let mut admin = signed_in(&instance.server, "admin@acme.test").await;
-    let admin_id = user_id(&mut admin, "admin@acme.test").await;
+    let admin_id = admin.user_id("admin@acme.test").await;
 
     // An admin grants no scope of the audit trail, and an owner grants
     // none to a key an admin owns.
@@ -337,9 +324,9 @@ async fn vendor_keys_act_for_a_user_of_their_org_under_a_ticket() {
                 "scopes": ["users:read", "users:write"] }),
     )
     .await;
-    let member = user_id(&mut owner, "member@acme.test").await;
+    let member = owner.user_id("member@acme.test").await;
     let mut globex = signed_in(&instance.server, "owner@globex.test").await;
-    let stranger = user_id(&mut globex, "member@globex.test").await;
+    let stranger = globex.user_id("member@globex.test").await;
     let mut client = script(&instance.server, &vendor);
 
     assert_refused(&client.get("/api/v1/users").await, 403, "actor_not_allowed");

@@ -62,15 +62,7 @@ async fn sessions_are_listed_revoked_and_never_fixated() {
     );
 
     // Admin revocation of all of a user's sessions.
-    let sam = owner.get("/api/v1/users").await.body["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|user| user["email"] == "sam@acme.test")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let sam = owner.user_id("sam@acme.test").await;
     let revoked = owner.delete(&format!("/api/v1/users/{sam}/sessions")).await;
     assert_eq!(revoked.body["revoked"], 1);
     let refused = laptop.get("/api/v1/session").await;

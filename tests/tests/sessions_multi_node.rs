@@ -53,16 +53,7 @@ async fn sessions_are_shared_and_revocations_reach_every_node_within_a_second() 
     // An admin's revocation on B ends a session used on A.
     let mut on_a = WebClient::new(&a);
     on_a.sign_in("nina@acme.test", "winter garden lights 7").await;
-    let users = owner.on(&b).get("/api/v1/users").await;
-    let nina = users.body["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|user| user["email"] == "nina@acme.test")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let nina = owner.on(&b).user_id("nina@acme.test").await;
     let mut admin_on_b = owner.on(&b);
     assert_eq!(
         admin_on_b

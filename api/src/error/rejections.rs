@@ -2,7 +2,7 @@
 //! decisions become HTTP answers: status, code and message.
 
 use axum::http::StatusCode;
-use warden_core::auth::api_key::{manage, vendor};
+use warden_core::auth::api_key::manage;
 use warden_core::auth::role_grants::GrantRefusal;
 use warden_core::auth::sign_in::{MethodNotAllowed, password};
 use warden_core::auth::{enrolment, password_change, second_factor, step_up, users};
@@ -198,21 +198,14 @@ pub fn key_refusal(outcome: VerifyOutcome) -> Option<ApiError> {
             "the API key's rate limit is spent for now; see Retry-After",
         ),
         VerifyOutcome::UsageExceeded => ApiError::forbidden_code(Code::UsageExceeded, "the API key has no uses left"),
+        VerifyOutcome::ActorNotAllowed => ApiError::forbidden_code(
+            Code::ActorNotAllowed,
+            "a vendor key acts for an active user of its org: name them in X-Actor-User-Id",
+        ),
+        VerifyOutcome::InvalidTicket => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Code::InvalidTicket,
+            "a vendor key's request names its ticket in X-Ticket-Reference, matching the key's ticket pattern",
+        ),
     })
-}
-
-impl From<vendor::Refusal> for ApiError {
-    fn from(refusal: vendor::Refusal) -> Self {
-        match refusal {
-            vendor::Refusal::Actor => ApiError::forbidden_code(
-                Code::ActorNotAllowed,
-                "a vendor key acts for an active user of its org: name them in X-Actor-User-Id",
-            ),
-            vendor::Refusal::Ticket => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                Code::InvalidTicket,
-                "a vendor key's request names its ticket in X-Ticket-Reference, matching the key's ticket pattern",
-            ),
-        }
-    }
 }

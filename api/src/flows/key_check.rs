@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use warden_core::auth::api_key::Key;
-use warden_core::auth::api_key::format::{self, HashKey, KeyText};
+use warden_core::auth::api_key::format::{self, Digest, HashKey, KeyText};
 use warden_core::auth::api_key::limits::{Counters, LimitState, Report};
 use warden_core::auth::api_key::scopes::Holder;
-use warden_core::auth::api_key::vendor::{self, OnBehalf};
-use warden_core::auth::api_key::verify::{self, Request};
+use warden_core::auth::api_key::vendor::{Claims, OnBehalf};
+use warden_core::auth::api_key::verify::{self, Facts, Request};
 use warden_core::auth::api_key::{manage, networks};
 use warden_core::commands::Context;
 use warden_core::commands::account::Status;
@@ -43,6 +43,8 @@ pub struct Checked {
     pub outcome: VerifyOutcome,
     pub key: Option<Arc<Key>>,
     pub limit: Option<LimitState>,
+    /// For a vendor key: the user it acts for, under which ticket.
+    pub on_behalf: Option<OnBehalf>,
 }
 
 impl Checked {
@@ -53,13 +55,17 @@ impl Checked {
 
 /// Who asks for a verification, for the refusal events.
 pub struct Asker<'a> {
-    pub context: &'a Context,
+    pub request_id: &'a str,
+    /// The audit context of a refusal's event, built only for one.
+    pub context: &'a dyn Fn() -> Context,
     pub ip: Option<IpAddr>,
     /// Only keys of this org exist for the asker (an org's application
     /// token); `None`: every org's.
     pub within: Option<&'a str>,
     /// The key calls Warden's own API (not the application's).
     pub on_warden: bool,
+    /// For whom and under which ticket the request says it acts.
+    pub claims: Claims<'a>,
 }
 
 impl KeyChecker {
@@ -76,40 +82,37 @@ impl KeyChecker {
     /// Verifies `text` for a request from `asker` that needs `scopes`.
     pub fn check(&self, state: &AppState, text: &str, scopes: &[String], asker: &Asker<'_>) -> Checked {
         let now = Utc::now();
-        let parsed = KeyText::parse(text);
-        let id = parsed.as_ref().map_or(format::NO_SUCH_ID, KeyText::id);
+        let named = KeyText::id_of(text);
+        let id = named.unwrap_or(format::NO_SUCH_ID);
         // The same digest and lookup for a malformed key as for an
         // unknown one.
-        let digest = format::digest_of(&self.hash_key, text.as_bytes());
+        let digest = Digest::of(&self.hash_key, text.as_bytes());
         let key = read(&state.models.api_keys)
             .get(id)
             .filter(|key| asker.within.is_none_or(|org| key.org == org))
             .cloned();
-        let found = verify::identify(key.as_deref(), &digest);
+        let found = verify::identify(key.as_deref(), digest.as_str());
         let request = Request {
             now,
             ip: asker.ip,
             scopes,
             on_warden: asker.on_warden,
+            claims: asker.claims,
         };
-        let verdict = verify::decide(
-            found,
-            &request,
-            |key| holder(state, key),
-            |key| lock(&self.counters).take(key, now),
-        );
+        let facts = NodeFacts { state, checker: self };
+        let verdict = verify::decide(found, &request, &facts, |key| lock(&self.counters).take(key, now));
         let checked = Checked {
             outcome: verdict.outcome,
             key: verdict.key.and(key.clone()),
             limit: verdict.limit,
+            on_behalf: verdict.on_behalf,
         };
         if let Some(key) = &checked.key {
             let ip = asker.ip.map(|ip| ip.to_string());
-            lock(&self.usage).record(key, checked.outcome, ip.as_deref(), &asker.context.request_id, now);
+            lock(&self.usage).record(key, checked.outcome, ip.as_deref(), asker.request_id, now);
         }
         if !matches!(checked.outcome, VerifyOutcome::Valid | VerifyOutcome::RateLimited) {
-            let named = parsed.as_ref().map(|text| text.id().to_string());
-            self.record_refusal(state, &checked, named, scopes, asker);
+            self.record_refusal(state, &checked, named.map(str::to_string), scopes, asker);
         }
         checked
     }
@@ -144,7 +147,7 @@ impl KeyChecker {
             },
             unrecorded_before,
         };
-        let event = api_key::refused(asker.context, &refused);
+        let event = api_key::refused(&(asker.context)(), &refused);
         let ledger = state.ledger.clone();
         tokio::spawn(async move {
             if let Err(error) = ledger.append(vec![event]).await {
@@ -186,30 +189,6 @@ impl KeyChecker {
                 lock(&self.usage).put_back(due);
             }
         }
-    }
-
-    /// What a request with `key` must name when it is a vendor key.
-    pub fn vendor(
-        &self,
-        state: &AppState,
-        key: &Key,
-        claims: vendor::Claims<'_>,
-    ) -> Result<Option<OnBehalf>, vendor::Refusal> {
-        let matcher = key
-            .settings
-            .ticket_pattern
-            .as_deref()
-            .and_then(|pattern| self.ticket_matcher(pattern));
-        vendor::decide(
-            key,
-            claims,
-            |user| {
-                read(&state.models.accounts)
-                    .user(user)
-                    .is_some_and(|user| user.org == key.org && user.status == Status::Active)
-            },
-            |ticket| matcher.is_some_and(|matcher| matcher.is_match(ticket)),
-        )
     }
 
     fn ticket_matcher(&self, pattern: &str) -> Option<Arc<manage::TicketMatcher>> {
@@ -312,21 +291,40 @@ async fn exchange(state: &AppState, mut notes: futures::stream::BoxStream<'stati
     }
 }
 
-/// Whether the key's owner may act: a user must be active in the key's
-/// org, and the org must exist.
-/// Who stands behind `key` now: its service, or its owner's role while
-/// the owner is an active user of the key's org.
-fn holder(state: &AppState, key: &Key) -> Holder {
-    let accounts = read(&state.models.accounts);
-    if accounts.org(&key.org).is_none() {
-        return Holder::Inactive;
+/// What a verification reads on this node: the accounts read model, and
+/// vendor keys' ticket patterns compiled once.
+struct NodeFacts<'a> {
+    state: &'a AppState,
+    checker: &'a KeyChecker,
+}
+
+impl Facts for NodeFacts<'_> {
+    fn holder(&self, key: &Key) -> Holder {
+        let accounts = read(&self.state.models.accounts);
+        if accounts.org(&key.org).is_none() {
+            return Holder::Inactive;
+        }
+        match &key.owner {
+            Owner::User { id } => accounts
+                .user(id)
+                .filter(|user| user.org == key.org && user.status == Status::Active)
+                .map_or(Holder::Inactive, |user| Holder::User(user.role)),
+            Owner::Service { .. } => Holder::Service,
+        }
     }
-    match &key.owner {
-        Owner::User { id } => accounts
-            .user(id)
-            .filter(|user| user.org == key.org && user.status == Status::Active)
-            .map_or(Holder::Inactive, |user| Holder::User(user.role)),
-        Owner::Service { .. } => Holder::Service,
+
+    fn active_member(&self, key: &Key, user: &str) -> bool {
+        read(&self.state.models.accounts)
+            .user(user)
+            .is_some_and(|user| user.org == key.org && user.status == Status::Active)
+    }
+
+    fn ticket_matches(&self, key: &Key, ticket: &str) -> bool {
+        key.settings
+            .ticket_pattern
+            .as_deref()
+            .and_then(|pattern| self.checker.ticket_matcher(pattern))
+            .is_some_and(|matcher| matcher.is_match(ticket))
     }
 }
 

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use warden_core::auth::api_key::Key;
 use warden_core::auth::api_key::limits::LimitState;
 use warden_core::auth::api_key::manage::{Draft, Patch};
+use warden_core::auth::api_key::vendor::Claims;
 use warden_core::commands::Context;
 use warden_core::commands::api_key::{KeyKind, Owner, RateLimit, VerifyOutcome};
 use warden_core::net::IpNet;
@@ -252,10 +253,18 @@ pub struct Verification {
     /// Every one must be the key's.
     #[serde(default)]
     scopes: Vec<String>,
+    /// For a vendor key: the user the vendor acts for, as the vendor's
+    /// request named it (`X-Actor-User-Id`).
+    #[serde(default)]
+    actor_user_id: Option<String>,
+    /// For a vendor key: the ticket the vendor's request named
+    /// (`X-Ticket-Reference`).
+    #[serde(default)]
+    ticket_reference: Option<String>,
 }
 
 /// Who may verify keys: the application, with its token, or a service
-/// key with `keys:verify` (admitted by `principal::admit`; its org's keys
+/// key with `keys:verify` (admitted by `principal::Admit`; its org's keys
 /// only). As an extractor it runs before the body is read.
 pub enum Verifier {
     Application(AppToken),
@@ -286,28 +295,45 @@ pub async fn verify(
     Json(body): Json<Verification>,
 ) -> Response {
     let too_long = |text: &str, max: usize| text.chars().count() > max;
-    if too_long(&body.key, 256) || body.scopes.len() > 50 || body.scopes.iter().any(|scope| too_long(scope, 200)) {
-        return ApiError::bad_request("key: at most 256 characters; scopes: at most 50 of at most 200 characters")
-            .into_response();
+    let claim_too_long = |claim: &Option<String>| claim.as_deref().is_some_and(|text| too_long(text, 200));
+    if too_long(&body.key, 256)
+        || body.scopes.len() > 50
+        || body.scopes.iter().any(|scope| too_long(scope, 200))
+        || claim_too_long(&body.actor_user_id)
+        || claim_too_long(&body.ticket_reference)
+    {
+        return ApiError::bad_request(
+            "key: at most 256 characters; scopes: at most 50 of at most 200 characters; actor_user_id and ticket_reference: at most 200 characters",
+        )
+        .into_response();
     }
-    let (context, within) = match &verifier {
+    // Built only for a refusal's event.
+    let context = || match &verifier {
         Verifier::Application(token) => {
             let mut actor = token.app.actor();
             actor.ip = client.ip.clone();
             actor.user_agent = client.user_agent.clone();
-            let context = Context {
+            Context {
                 actor,
                 request_id: client.request_id.clone(),
-            };
-            (context, token.app.org.as_deref())
+            }
         }
-        Verifier::Key(call) => (call.context(&client), Some(call.key.org.as_str())),
+        Verifier::Key(call) => call.context(&client),
+    };
+    let within = match &verifier {
+        Verifier::Application(token) => token.app.org.as_deref(),
+        Verifier::Key(call) => Some(call.key.org.as_str()),
     };
     let asker = Asker {
+        request_id: &client.request_id,
         context: &context,
         ip: ip.map(|axum::Extension(ClientIp(ip))| ip),
         within,
         on_warden: false,
+        claims: Claims {
+            actor_user: body.actor_user_id.as_deref(),
+            ticket: body.ticket_reference.as_deref(),
+        },
     };
     let checked = state.keys.check(&state, &body.key, &body.scopes, &asker);
     let key = checked
@@ -325,7 +351,9 @@ pub async fn verify(
             owner: &key.owner,
             scopes: &key.settings.scopes,
         }),
+        on_behalf_of: checked.on_behalf.as_ref().map(|on_behalf| on_behalf.user.as_str()),
         remaining_uses: key.map(Key::remaining_uses),
+        ticket: checked.on_behalf.as_ref().map(|on_behalf| on_behalf.ticket.as_str()),
         valid: checked.is_valid(),
     };
     let mut response = Json(answer).into_response();
@@ -335,15 +363,19 @@ pub async fn verify(
 
 /// The answer of `POST /api/v1/keys/verify`, serialized as it stands
 /// (members in name order; `key` and `remaining_uses` for every outcome
-/// but `not_found`).
+/// but `not_found`; `on_behalf_of` and `ticket` for a valid vendor key).
 #[derive(serde::Serialize)]
 struct VerifyAnswer<'a> {
     code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<VerifiedKey<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_behalf_of: Option<&'a str>,
     /// `Some(None)`: unlimited, written `null`.
     #[serde(skip_serializing_if = "Option::is_none")]
     remaining_uses: Option<Option<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ticket: Option<&'a str>,
     valid: bool,
 }
 

@@ -20,8 +20,8 @@ use crate::state::AppState;
 /// Refusals another event records: `csrf.refused` (`csrf_refused`),
 /// `login.failed` (`invalid_credentials`, `wrong_password`,
 /// `account_disabled`), `mfa.failed` (`invalid_code`), `api_key.refused`
-/// (a key's outcomes, sampled per key).
-const RECORDED_ELSEWHERE: [Code; 12] = [
+/// (a key's outcomes, sampled per key, a vendor's claim among them).
+const RECORDED_ELSEWHERE: [Code; 13] = [
     Code::CsrfRefused,
     Code::InvalidCredentials,
     Code::WrongPassword,
@@ -34,6 +34,7 @@ const RECORDED_ELSEWHERE: [Code; 12] = [
     Code::IpNotAllowed,
     Code::InsufficientScope,
     Code::UsageExceeded,
+    Code::ActorNotAllowed,
 ];
 
 /// How often one client's (and user's) refusals of one code on one path

@@ -3,15 +3,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
 use warden_core::commands::{Caller, Context};
+use warden_core::net::IpNet;
 
 use crate::request_id::RequestId;
-use crate::state::AppState;
 
 /// Longest user agent recorded.
 const USER_AGENT_MAX: usize = 512;
@@ -31,17 +29,17 @@ pub struct Client {
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub IpAddr);
 
-/// Middleware: the client's address is the peer's, unless the peer is a
-/// trusted proxy: then it is the right-most `X-Forwarded-For` entry that
-/// is not a trusted proxy (entries further left are the client's to
-/// forge).
-pub async fn resolve_ip(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+/// The client's address is the peer's, unless the peer is a trusted
+/// proxy (`trusted`): then it is the right-most `X-Forwarded-For` entry
+/// that is not a trusted proxy (entries further left are the client's to
+/// forge). Recorded on the request as [`ClientIp`], once.
+pub fn resolve_ip(trusted: &[IpNet], mut request: Request) -> Request {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(address)| address.ip().to_canonical());
     if let Some(peer) = peer {
-        let trusted = |ip: IpAddr| state.web.trusted_proxies.iter().any(|net| net.contains(ip));
+        let trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
         let mut client = peer;
         if trusted(peer) {
             let forwarded: Vec<IpAddr> = request
@@ -61,7 +59,7 @@ pub async fn resolve_ip(State(state): State<AppState>, mut request: Request, nex
         }
         request.extensions_mut().insert(ClientIp(client));
     }
-    next.run(request).await
+    request
 }
 
 impl Client {

@@ -4,24 +4,14 @@
 //! sends a link's token (`/setup?token=…`) as a referrer to another site,
 //! and over https keeps to https.
 
-use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
-
-use crate::state::AppState;
 
 /// One year: what browsers' preload lists ask for. `includeSubDomains`
 /// is left to the operator (Warden cannot know its sibling hosts).
 const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
 
-pub async fn secure(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    apply(response.headers_mut(), state.web.public_url.starts_with("https://"));
-    response
-}
-
-fn apply(headers: &mut HeaderMap, https: bool) {
+/// Sets them on an answer; `https`: Warden's public URL is https.
+pub fn secure(headers: &mut HeaderMap, https: bool) {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // `same-origin`, not `no-referrer`: under `no-referrer` some browsers
     // send `Origin: null` on a page's own form posts, which the CSRF check
@@ -47,12 +37,12 @@ mod tests {
     fn every_answer_gets_them_and_own_cache_rules_stay() {
         let mut headers = HeaderMap::new();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-        apply(&mut headers, false);
+        secure(&mut headers, false);
         assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=300");
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert!(!headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
         let mut headers = HeaderMap::new();
-        apply(&mut headers, true);
+        secure(&mut headers, true);
         assert_eq!(headers[header::CACHE_CONTROL], "no-store");
         assert_eq!(headers[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
         assert_eq!(headers[header::REFERRER_POLICY], "same-origin");

@@ -8,6 +8,7 @@ pub mod cookie;
 pub mod csrf;
 pub mod headers;
 pub mod json;
+pub mod layers;
 pub mod limits;
 pub mod principal;
 pub mod session;

@@ -1,6 +1,6 @@
 //! Who calls Warden's API: a person in a session, or a service or vendor
 //! key. Every operation declares what it takes ([`Access`], in
-//! `routes::table`); [`admit`] checks a key against that declaration
+//! `routes::table`); [`Admit`] checks a key against that declaration
 //! before the handler runs, and handlers take [`Admitted`] to accept
 //! either caller: the session through its guard (roles), the key through
 //! its scope (checked here, with what its kind and people allow).
@@ -10,14 +10,15 @@
 //! `Authorization` header on its own, and CORS does not let another
 //! site's script add one).
 
+use std::convert::Infallible;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::future::{BoxFuture, Either};
 use warden_core::auth::api_key::Key;
 use warden_core::auth::api_key::vendor::{Claims, OnBehalf};
 use warden_core::commands::Context;
@@ -30,6 +31,7 @@ use super::step_up::Guard;
 use crate::error::{ApiError, Code};
 use crate::flows::key_check::{Asker, Checked};
 use crate::handlers::api_keys::rate_limit_headers;
+use crate::request_id::RequestId;
 use crate::state::AppState;
 
 /// What credential an operation takes.
@@ -80,9 +82,10 @@ impl KeyCall {
 }
 
 /// Checks the key `text` of a request for `scopes` (on Warden's own API
-/// when `on_warden`), then a vendor key's `X-Actor-User-Id` and
+/// when `on_warden`), with a vendor key's `X-Actor-User-Id` and
 /// `X-Ticket-Reference`. A refusal is the answer to send: its status and
-/// code, `WWW-Authenticate: Bearer`, the `RateLimit` headers.
+/// code, `WWW-Authenticate: Bearer` (for the key's own refusals), the
+/// `RateLimit` headers.
 pub fn check_key(
     state: &AppState,
     parts: &Parts,
@@ -90,13 +93,18 @@ pub fn check_key(
     scopes: &[String],
     on_warden: bool,
 ) -> Result<KeyCall, Box<Response>> {
-    let client = Client::from_parts(parts);
-    let context = client.anonymous();
+    let context = || Client::from_parts(parts).anonymous();
+    let header = |name: &str| parts.headers.get(name).and_then(|value| value.to_str().ok());
     let asker = Asker {
+        request_id: parts.extensions.get::<RequestId>().map_or("", |id| id.0.as_str()),
         context: &context,
         ip: parts.extensions.get::<ClientIp>().map(|ClientIp(ip)| *ip),
         within: None,
         on_warden,
+        claims: Claims {
+            actor_user: header("x-actor-user-id"),
+            ticket: header("x-ticket-reference"),
+        },
     };
     let checked = state.keys.check(state, text, scopes, &asker);
     let key = match (crate::error::key_refusal(checked.outcome), &checked.key) {
@@ -108,74 +116,125 @@ pub fn check_key(
             }
             let mut response = error.into_response();
             let challenge = match checked.outcome {
-                VerifyOutcome::InsufficientScope => "Bearer error=\"insufficient_scope\"",
-                _ => "Bearer error=\"invalid_token\"",
+                VerifyOutcome::InsufficientScope => Some("Bearer error=\"insufficient_scope\""),
+                // The key is good; the request's claim is not.
+                VerifyOutcome::ActorNotAllowed | VerifyOutcome::InvalidTicket => None,
+                _ => Some("Bearer error=\"invalid_token\""),
             };
-            response.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
+            if let Some(challenge) = challenge {
+                response.headers_mut().insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
+            }
             rate_limit_headers(response.headers_mut(), &checked);
             return Err(Box::new(response));
         }
     };
-    let header = |name: &str| parts.headers.get(name).and_then(|value| value.to_str().ok());
-    let claims = Claims {
-        actor_user: header("x-actor-user-id"),
-        ticket: header("x-ticket-reference"),
-    };
-    match state.keys.vendor(state, &key, claims) {
-        Ok(on_behalf) => Ok(KeyCall {
-            key,
-            on_behalf,
-            checked,
-        }),
-        Err(refusal) => Err(Box::new(ApiError::from(refusal).into_response())),
+    Ok(KeyCall {
+        key,
+        on_behalf: checked.on_behalf.clone(),
+        checked,
+    })
+}
+
+/// Layer, per route: a request with a key is checked against what its
+/// operation declares. `Public` and `Own` operations leave the key to
+/// their handler; `Session` ones refuse it; `Scope` ones check it for
+/// that scope and, when it passes, make it the request's caller. A
+/// request without a key goes straight through (no allocation: most
+/// requests are a browser's).
+#[derive(Clone)]
+pub struct Admit {
+    state: AppState,
+    /// What each method of the route takes.
+    accesses: Arc<[(Method, Access)]>,
+}
+
+impl Admit {
+    pub fn new(state: AppState, accesses: &[(Method, Access)]) -> Self {
+        Admit {
+            state,
+            accesses: accesses.into(),
+        }
+    }
+
+    /// What the operation of `method` takes (`HEAD` is `GET`'s).
+    fn access(&self, method: &Method) -> Access {
+        let method = if method == Method::HEAD { &Method::GET } else { method };
+        self.accesses
+            .iter()
+            .find(|(declared, _)| declared == method)
+            .map_or(Access::Public, |(_, access)| *access)
     }
 }
 
-/// The state of [`admit`] for one route: what each of its methods takes.
-pub type Admission = (AppState, Arc<[(Method, Access)]>);
+impl<S> tower::Layer<S> for Admit {
+    type Service = Admitting<S>;
 
-/// Middleware, per route: a request with a key is checked against what
-/// its operation declares. `Public` and `Own` operations leave the key to
-/// their handler; `Session` ones refuse it; `Scope` ones check it for
-/// that scope and, when it passes, make it the request's caller.
-pub async fn admit(State((state, accesses)): State<Admission>, request: Request, next: Next) -> Response {
-    let Some(text) = bearer_key(request.headers()) else {
-        return next.run(request).await;
-    };
-    let method = if request.method() == Method::HEAD {
-        Method::GET
-    } else {
-        request.method().clone()
-    };
-    let access = accesses
-        .iter()
-        .find(|(declared, _)| *declared == method)
-        .map_or(Access::Public, |(_, access)| *access);
-    let scope = match access {
-        Access::Public | Access::Own => return next.run(request).await,
-        Access::Session => {
-            return ApiError::forbidden_code(
-                Code::KeyNotAccepted,
-                "this operation is a person's: it takes a signed-in session, not an API key",
-            )
-            .into_response();
+    fn layer(&self, inner: S) -> Admitting<S> {
+        Admitting {
+            admit: self.clone(),
+            inner,
         }
-        Access::Scope(scope) => scope,
-    };
-    let (mut parts, body) = request.into_parts();
-    let call = match check_key(&state, &parts, &text, &[scope.to_string()], true) {
-        Ok(call) => call,
-        Err(refusal) => return *refusal,
-    };
-    parts.extensions.remove::<CurrentSession>();
-    let checked = call.checked.clone();
-    parts.extensions.insert(call);
-    let mut response = next.run(Request::from_parts(parts, body)).await;
-    rate_limit_headers(response.headers_mut(), &checked);
-    response
+    }
+}
+
+/// The service of [`Admit`].
+#[derive(Clone)]
+pub struct Admitting<S> {
+    admit: Admit,
+    inner: S,
+}
+
+type KeyAnswer = BoxFuture<'static, Result<Response, Infallible>>;
+
+impl<S> tower::Service<Request> for Admitting<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, KeyAnswer>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let Some(text) = bearer_key(request.headers()) else {
+            return Either::Left(self.inner.call(request));
+        };
+        let answer = |response: Response| Either::Right(Box::pin(std::future::ready(Ok(response))) as KeyAnswer);
+        let scope = match self.admit.access(request.method()) {
+            Access::Public | Access::Own => return Either::Left(self.inner.call(request)),
+            Access::Session => {
+                return answer(
+                    ApiError::forbidden_code(
+                        Code::KeyNotAccepted,
+                        "this operation is a person's: it takes a signed-in session, not an API key",
+                    )
+                    .into_response(),
+                );
+            }
+            Access::Scope(scope) => scope,
+        };
+        let (mut parts, body) = request.into_parts();
+        let call = match check_key(&self.admit.state, &parts, &text, &[scope.to_string()], true) {
+            Ok(call) => call,
+            Err(refusal) => return answer(*refusal),
+        };
+        parts.extensions.remove::<CurrentSession>();
+        let checked = call.checked.clone();
+        parts.extensions.insert(call);
+        let future = self.inner.call(Request::from_parts(parts, body));
+        Either::Right(Box::pin(async move {
+            let mut response = future.await?;
+            rate_limit_headers(response.headers_mut(), &checked);
+            Ok(response)
+        }))
+    }
 }
 
 /// The caller of an operation that takes a session or a key.
@@ -215,7 +274,7 @@ impl Principal {
     }
 }
 
-/// Extractor: the key [`admit`] admitted for this operation's scope, or a
+/// Extractor: the key [`Admit`] admitted for this operation's scope, or a
 /// session that guard `G` admits.
 pub struct Admitted<G>(pub Principal, pub PhantomData<G>);
 

@@ -178,10 +178,15 @@ pub enum VerifyOutcome {
     InsufficientScope,
     RateLimited,
     UsageExceeded,
+    // Added after the others so that the order of existing maps of
+    // outcomes stays as it was; `ALL` gives the order of the checks.
+    ActorNotAllowed,
+    InvalidTicket,
 }
 
 impl VerifyOutcome {
-    pub const ALL: [VerifyOutcome; 9] = [
+    /// Every outcome, in the order of the checks (`auth::api_key::verify`).
+    pub const ALL: [VerifyOutcome; 11] = [
         VerifyOutcome::Valid,
         VerifyOutcome::NotFound,
         VerifyOutcome::Revoked,
@@ -189,6 +194,8 @@ impl VerifyOutcome {
         VerifyOutcome::DisabledOwner,
         VerifyOutcome::IpNotAllowed,
         VerifyOutcome::InsufficientScope,
+        VerifyOutcome::ActorNotAllowed,
+        VerifyOutcome::InvalidTicket,
         VerifyOutcome::RateLimited,
         VerifyOutcome::UsageExceeded,
     ];
@@ -205,6 +212,8 @@ impl VerifyOutcome {
             VerifyOutcome::InsufficientScope => "insufficient_scope",
             VerifyOutcome::RateLimited => "rate_limited",
             VerifyOutcome::UsageExceeded => "usage_exceeded",
+            VerifyOutcome::ActorNotAllowed => "actor_not_allowed",
+            VerifyOutcome::InvalidTicket => "invalid_ticket",
         }
     }
 }

@@ -1,13 +1,15 @@
 //! Vendor keys: a third party (a support provider) acts for a user of the
 //! key's org, under a ticket. Every request with a vendor key names both:
-//! `X-Actor-User-Id`, an active user of the key's org (else 403), and
-//! `X-Ticket-Reference`, matching the key's ticket pattern whole (else
-//! 400). Both go into the actor of every event the request causes
-//! (`on_behalf_of`, `ticket`). Other keys need neither, and what they send
-//! of either is not recorded: only a vendor key's claim is checked.
+//! `X-Actor-User-Id`, an active user of the key's org (else
+//! `actor_not_allowed`, 403), and `X-Ticket-Reference`, matching the key's
+//! ticket pattern whole (else `invalid_ticket`, 400). Both go into the
+//! actor of every event the request causes (`on_behalf_of`, `ticket`).
+//! Other keys need neither, and what they send of either is not recorded:
+//! only a vendor key's claim is checked. The claim is checks 7 and 8 of
+//! the verification order (`verify`): a refused claim is a refused use.
 
 use super::Key;
-use crate::commands::api_key::KeyKind;
+use crate::commands::api_key::{KeyKind, VerifyOutcome};
 
 /// Longest ticket reference.
 pub const TICKET_MAX: usize = 200;
@@ -26,24 +28,19 @@ pub struct OnBehalf {
     pub ticket: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// No `X-Actor-User-Id`, or not an active user of the key's org: 403.
-    Actor,
-    /// No `X-Ticket-Reference`, or one the pattern does not match: 400.
-    Ticket,
-}
-
 /// Checks a request made with `key`. `active_member` says whether a user
 /// id is an active user of the key's org; `ticket_matches` whether a
 /// reference matches the key's pattern whole. The actor is checked first:
-/// a request for nobody is refused whatever its ticket.
+/// a request for nobody is refused whatever its ticket. The refusal is
+/// `ActorNotAllowed` (no `X-Actor-User-Id`, or not an active user of the
+/// key's org) or `InvalidTicket` (no `X-Ticket-Reference`, or one the
+/// pattern does not match).
 pub fn decide(
     key: &Key,
     claims: Claims<'_>,
     active_member: impl FnOnce(&str) -> bool,
     ticket_matches: impl FnOnce(&str) -> bool,
-) -> Result<Option<OnBehalf>, Refusal> {
+) -> Result<Option<OnBehalf>, VerifyOutcome> {
     if key.kind != KeyKind::Vendor {
         return Ok(None);
     }
@@ -51,7 +48,7 @@ pub fn decide(
         .actor_user
         .map(str::trim)
         .filter(|user| !user.is_empty() && user.len() <= 100 && active_member(user))
-        .ok_or(Refusal::Actor)?;
+        .ok_or(VerifyOutcome::ActorNotAllowed)?;
     let ticket = claims
         .ticket
         .map(str::trim)
@@ -61,7 +58,7 @@ pub fn decide(
                 && !ticket.chars().any(char::is_control)
                 && ticket_matches(ticket)
         })
-        .ok_or(Refusal::Ticket)?;
+        .ok_or(VerifyOutcome::InvalidTicket)?;
     Ok(Some(OnBehalf {
         user: user.to_string(),
         ticket: ticket.to_string(),
@@ -89,18 +86,18 @@ mod tests {
     fn vendor_requests_name_an_active_member_and_a_matching_ticket() {
         let matcher = ticket_matcher("[A-Z]+-[0-9]+").unwrap();
         let members = ["u-1", "u-2"];
-        type Case<'a> = (Option<&'a str>, Option<&'a str>, Result<(), Refusal>);
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, Result<(), VerifyOutcome>);
         let cases: &[Case] = &[
             (Some("u-1"), Some("SUP-42"), Ok(())),
             (Some(" u-2 "), Some(" SUP-7 "), Ok(())),
-            (None, Some("SUP-42"), Err(Refusal::Actor)),
-            (Some(""), Some("SUP-42"), Err(Refusal::Actor)),
-            (Some("u-9"), Some("SUP-42"), Err(Refusal::Actor)),
-            (Some("u-9"), None, Err(Refusal::Actor)),
-            (Some("u-1"), None, Err(Refusal::Ticket)),
-            (Some("u-1"), Some("sup-42"), Err(Refusal::Ticket)),
-            (Some("u-1"), Some("SUP-42 and more"), Err(Refusal::Ticket)),
-            (Some("u-1"), Some("SUP-4\n2"), Err(Refusal::Ticket)),
+            (None, Some("SUP-42"), Err(VerifyOutcome::ActorNotAllowed)),
+            (Some(""), Some("SUP-42"), Err(VerifyOutcome::ActorNotAllowed)),
+            (Some("u-9"), Some("SUP-42"), Err(VerifyOutcome::ActorNotAllowed)),
+            (Some("u-9"), None, Err(VerifyOutcome::ActorNotAllowed)),
+            (Some("u-1"), None, Err(VerifyOutcome::InvalidTicket)),
+            (Some("u-1"), Some("sup-42"), Err(VerifyOutcome::InvalidTicket)),
+            (Some("u-1"), Some("SUP-42 and more"), Err(VerifyOutcome::InvalidTicket)),
+            (Some("u-1"), Some("SUP-4\n2"), Err(VerifyOutcome::InvalidTicket)),
         ];
         for (actor_user, ticket, expected) in cases {
             let answer = decide(

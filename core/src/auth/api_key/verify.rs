@@ -15,12 +15,16 @@
 //!    Warden's own API also one its kind or its owner's role does not
 //!    allow (`scopes::usable_on_warden`: app keys never, a user's key only
 //!    what the user's role holds now).
-//! 7. `rate_limited`: one of the key's limits is spent in its window.
-//! 8. `usage_exceeded`: no uses left.
-//! 9. `valid`.
+//! 7. `actor_not_allowed`: a vendor key's request names no active user of
+//!    the key's org (`vendor`).
+//! 8. `invalid_ticket`: a vendor key's request names no ticket its
+//!    pattern matches.
+//! 9. `rate_limited`: one of the key's limits is spent in its window.
+//! 10. `usage_exceeded`: no uses left.
+//! 11. `valid`.
 //!
-//! Only a request that passes 1–6 counts against the key's limits, and
-//! only one that passes 7 spends a use: a refusal never costs the key.
+//! Only a request that passes 1–8 counts against the key's limits, and
+//! only one that passes 9 spends a use: a refusal never costs the key.
 
 use std::net::IpAddr;
 
@@ -29,6 +33,7 @@ use chrono::{DateTime, Utc};
 use super::Key;
 use super::limits::{LimitState, Take};
 use super::scopes::{Holder, usable_on_warden};
+use super::vendor::{self, Claims, OnBehalf};
 use crate::auth::tokens::constant_time_eq;
 use crate::commands::api_key::VerifyOutcome;
 
@@ -70,6 +75,21 @@ pub struct Request<'a> {
     /// The request is to Warden's own API: the scopes are Warden's, and
     /// what the key's kind and people allow counts too.
     pub on_warden: bool,
+    /// For whom and under which ticket the request says it acts (checked
+    /// for vendor keys only).
+    pub claims: Claims<'a>,
+}
+
+/// What a verification reads besides the key, from the node's read
+/// models.
+pub trait Facts {
+    /// Who stands behind `key` now: a service, or its owner's role
+    /// (`Inactive` for a disabled owner or a removed org).
+    fn holder(&self, key: &Key) -> Holder;
+    /// Whether `user` is an active user of `key`'s org.
+    fn active_member(&self, key: &Key, user: &str) -> bool;
+    /// Whether `ticket` matches `key`'s ticket pattern whole.
+    fn ticket_matches(&self, key: &Key, ticket: &str) -> bool;
 }
 
 /// The answer of a verification.
@@ -81,17 +101,17 @@ pub struct Verdict<'a> {
     /// The tightest limit after this request, for the `RateLimit` headers
     /// (when the key has limits and the request got that far).
     pub limit: Option<LimitState>,
+    /// A vendor key's claim, once checked.
+    pub on_behalf: Option<OnBehalf>,
 }
 
-/// Decides a verification in the fixed order. `holder` says who stands
-/// behind the key now (a service, or its owner's role; `Inactive` for a
-/// disabled owner);
-/// `take` counts the request against the key's limits and uses and is
-/// called only once checks 1–6 passed.
+/// Decides a verification in the fixed order, reading `facts`; `take`
+/// counts the request against the key's limits and uses and is called
+/// only once checks 1–8 passed.
 pub fn decide<'a>(
     found: Found<'a>,
     request: &Request<'_>,
-    holder: impl FnOnce(&Key) -> Holder,
+    facts: &impl Facts,
     take: impl FnOnce(&Key) -> Take,
 ) -> Verdict<'a> {
     let (key, previous_until) = match found {
@@ -99,9 +119,18 @@ pub fn decide<'a>(
         Found::Current(key) => (key, None),
         Found::Previous(key) => (key, key.previous.as_ref().map(|(_, until)| *until)),
     };
-    if let Some(outcome) = refusal(key, previous_until, request, holder) {
+    if let Some(outcome) = refusal(key, previous_until, request, facts) {
         return refused(outcome, Some(key));
     }
+    let on_behalf = match vendor::decide(
+        key,
+        request.claims,
+        |user| facts.active_member(key, user),
+        |ticket| facts.ticket_matches(key, ticket),
+    ) {
+        Ok(on_behalf) => on_behalf,
+        Err(outcome) => return refused(outcome, Some(key)),
+    };
     let (outcome, limit) = match take(key) {
         Take::Taken(limit) => (VerifyOutcome::Valid, limit),
         Take::RateLimited(limit) => (VerifyOutcome::RateLimited, Some(limit)),
@@ -111,6 +140,7 @@ pub fn decide<'a>(
         outcome,
         key: Some(key),
         limit,
+        on_behalf,
     }
 }
 
@@ -119,7 +149,7 @@ fn refusal(
     key: &Key,
     previous_until: Option<DateTime<Utc>>,
     request: &Request<'_>,
-    holder: impl FnOnce(&Key) -> Holder,
+    facts: &impl Facts,
 ) -> Option<VerifyOutcome> {
     let settings = &key.settings;
     if key.revoked_at.is_some() {
@@ -130,7 +160,7 @@ fn refusal(
     {
         return Some(VerifyOutcome::Expired);
     }
-    let holder = holder(key);
+    let holder = facts.holder(key);
     if holder == Holder::Inactive {
         return Some(VerifyOutcome::DisabledOwner);
     }
@@ -155,6 +185,7 @@ fn refused(outcome: VerifyOutcome, key: Option<&Key>) -> Verdict<'_> {
         outcome,
         key,
         limit: None,
+        on_behalf: None,
     }
 }
 
@@ -189,6 +220,34 @@ mod tests {
         key
     }
 
+    /// The read models of a test: who stands behind every key, the org's
+    /// active users, and tickets `SUP-<n>`.
+    struct People {
+        holder: Holder,
+    }
+
+    impl Facts for People {
+        fn holder(&self, _: &Key) -> Holder {
+            self.holder
+        }
+        fn active_member(&self, _: &Key, user: &str) -> bool {
+            ["u-1", "u-2"].contains(&user)
+        }
+        fn ticket_matches(&self, _: &Key, ticket: &str) -> bool {
+            ticket.strip_prefix("SUP-").is_some_and(|n| n.parse::<u32>().is_ok())
+        }
+    }
+
+    fn request<'a>(now: DateTime<Utc>, ip: Option<IpAddr>, scopes: &'a [String], on_warden: bool) -> Request<'a> {
+        Request {
+            now,
+            ip,
+            scopes,
+            on_warden,
+            claims: Claims::default(),
+        }
+    }
+
     fn limit() -> LimitState {
         LimitState {
             name: "per_second".into(),
@@ -214,19 +273,57 @@ mod tests {
     fn the_first_broken_rule_in_the_fixed_order_decides() {
         struct Case {
             name: &'static str,
-            change: fn(&mut Key, &mut Facts),
+            change: fn(&mut Key, &mut Given),
             expected: VerifyOutcome,
         }
         #[derive(Clone)]
-        struct Facts {
+        struct Given {
             found: u8, // 0 nothing, 1 current, 2 previous
             now: DateTime<Utc>,
             ip: Option<IpAddr>,
             scopes: Vec<String>,
             owner_active: bool,
+            actor: Option<&'static str>,
+            ticket: Option<&'static str>,
             take: Take,
         }
         let cases = [
+            Case {
+                name: "a vendor naming an active user and a ticket",
+                change: |key, facts| {
+                    key.kind = KeyKind::Vendor;
+                    facts.actor = Some("u-1");
+                    facts.ticket = Some("SUP-42");
+                },
+                expected: VerifyOutcome::Valid,
+            },
+            Case {
+                name: "a vendor's ticket its pattern refuses, before any counting",
+                change: |key, facts| {
+                    key.kind = KeyKind::Vendor;
+                    facts.actor = Some("u-1");
+                    facts.ticket = Some("sup-42");
+                    facts.take = Take::RateLimited(limit());
+                },
+                expected: VerifyOutcome::InvalidTicket,
+            },
+            Case {
+                name: "a vendor acting for nobody, before its ticket",
+                change: |key, facts| {
+                    key.kind = KeyKind::Vendor;
+                    facts.actor = Some("u-9");
+                    facts.take = Take::UsedUp;
+                },
+                expected: VerifyOutcome::ActorNotAllowed,
+            },
+            Case {
+                name: "a vendor's claim after its scopes",
+                change: |key, facts| {
+                    key.kind = KeyKind::Vendor;
+                    facts.scopes.push("refunds:write".into());
+                },
+                expected: VerifyOutcome::InsufficientScope,
+            },
             Case {
                 name: "all well",
                 change: |_, _| {},
@@ -316,12 +413,14 @@ mod tests {
         ];
         for case in cases {
             let mut key = key();
-            let mut facts = Facts {
+            let mut facts = Given {
                 found: 1,
                 now: at(60),
                 ip: Some("10.1.2.3".parse().unwrap()),
                 scopes: vec!["invoices:read".into()],
                 owner_active: true,
+                actor: None,
+                ticket: None,
                 take: Take::Taken(None),
             };
             (case.change)(&mut key, &mut facts);
@@ -331,27 +430,29 @@ mod tests {
                 _ => Found::Previous(&key),
             };
             let took = Cell::new(false);
-            let verdict = decide(
-                found,
-                &Request {
-                    now: facts.now,
-                    ip: facts.ip,
-                    scopes: &facts.scopes,
-                    on_warden: false,
+            let people = People {
+                holder: if facts.owner_active {
+                    Holder::User(Role::Member)
+                } else {
+                    Holder::Inactive
                 },
-                |_| {
-                    if facts.owner_active {
-                        Holder::User(Role::Member)
-                    } else {
-                        Holder::Inactive
-                    }
-                },
-                |_| {
-                    took.set(true);
-                    facts.take.clone()
-                },
-            );
+            };
+            let mut asked = request(facts.now, facts.ip, &facts.scopes, false);
+            asked.claims = Claims {
+                actor_user: facts.actor,
+                ticket: facts.ticket,
+            };
+            let verdict = decide(found, &asked, &people, |_| {
+                took.set(true);
+                facts.take.clone()
+            });
             assert_eq!(verdict.outcome, case.expected, "{}", case.name);
+            assert_eq!(
+                verdict.on_behalf.is_some(),
+                key.kind == KeyKind::Vendor && case.expected == VerifyOutcome::Valid,
+                "{}: a vendor's claim is kept once checked",
+                case.name
+            );
             assert_eq!(
                 verdict.key.is_some(),
                 case.expected != VerifyOutcome::NotFound,
@@ -365,7 +466,7 @@ mod tests {
             assert_eq!(
                 took.get(),
                 counted,
-                "{}: only requests past checks 1-6 count",
+                "{}: only requests past checks 1-8 count",
                 case.name
             );
         }
@@ -382,13 +483,10 @@ mod tests {
         ] {
             let verdict = decide(
                 Found::Current(&key),
-                &Request {
-                    now: at(1),
-                    ip: Some(ip.parse().unwrap()),
-                    scopes: &[],
-                    on_warden: false,
+                &request(at(1), Some(ip.parse().unwrap()), &[], false),
+                &People {
+                    holder: Holder::Service,
                 },
-                |_| Holder::Service,
                 |_| Take::Taken(None),
             );
             assert_eq!(verdict.outcome, expected, "{ip}");
@@ -420,17 +518,14 @@ mod tests {
             let mut key = key();
             key.kind = kind;
             key.settings.scopes = asked.clone();
-            let verdict = decide(
-                Found::Current(&key),
-                &Request {
-                    now: at(1),
-                    ip: None,
-                    scopes: &asked,
-                    on_warden,
-                },
-                |_| holder,
-                |_| Take::Taken(None),
-            );
+            let mut asked_for = request(at(1), None, &asked, on_warden);
+            asked_for.claims = Claims {
+                actor_user: Some("u-1"),
+                ticket: Some("SUP-1"),
+            };
+            let verdict = decide(Found::Current(&key), &asked_for, &People { holder }, |_| {
+                Take::Taken(None)
+            });
             assert_eq!(verdict.outcome, expected, "{kind:?} {holder:?} on_warden={on_warden}");
         }
     }
