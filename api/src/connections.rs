@@ -16,8 +16,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::ConnectInfo;
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -37,15 +40,21 @@ const REFUSAL_WRITE: Duration = Duration::from_secs(1);
 /// loop does not spin while the condition lasts.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
-/// Serves `router` on `listener` until `shutdown` resolves, then drains the
-/// connections for at most `grace`.
-pub async fn serve(
+/// Serves `service` (the routes and the layers around them) on
+/// `listener` until `shutdown` resolves, then drains the connections for
+/// at most `grace`.
+pub async fn serve<S>(
     listener: TcpListener,
-    router: Router,
+    service: S,
     limits: ConnectionsConfig,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
-) {
+) where
+    S: tower::Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + 'static,
+{
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
@@ -78,12 +87,11 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = router
-            .clone()
-            .map_request(move |mut request: hyper::Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            });
+        let service = service.clone().map_request(move |request: hyper::Request<Incoming>| {
+            let mut request = request.map(Body::new);
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request
+        });
         let builder = builder.clone();
         let watcher = graceful.watcher();
         metrics::gauge!("warden_http_connections").increment(1.0);

@@ -13,14 +13,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
 use axum::handler::Handler;
-use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::response::Response;
+use axum::http::{Method, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
-use tower::ServiceBuilder;
+use std::convert::Infallible;
+
 use tower::util::{MapRequestLayer, MapResponseLayer};
+use tower::{ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::error::ApiError;
 use crate::handlers::{
@@ -30,6 +32,7 @@ use crate::handlers::{
 use crate::pages;
 use crate::request_id;
 use crate::state::AppState;
+use crate::web::cors::Cors;
 use crate::web::layers::{Deadline, Gate};
 use crate::web::principal::Access::{self, Own, Public, Scope, Session};
 use crate::web::{access, client, csrf, headers, principal, session};
@@ -332,7 +335,10 @@ pub fn paths(surface: Surface) -> Vec<&'static str> {
 /// limit, CORS and the client's address around everything; the session,
 /// the record of refusals and the origin check around the routes that
 /// read a session.
-pub fn router(state: AppState) -> Router {
+pub fn router(
+    state: AppState,
+) -> impl tower::Service<Request, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + 'static
+{
     let mut sessionless = Router::new();
     let mut routed = Router::new();
     for route in table() {
@@ -387,37 +393,13 @@ pub fn router(state: AppState) -> Router {
             after: Duration::from_secs(30),
         })
         .layer(DefaultBodyLimit::max(256 * 1024))
-        .layer(cors(&state))
+        .layer(Cors::new(&state.web.app_origins))
         .layer(MapRequestLayer::new(move |request| {
             client::resolve_ip(&web.trusted_proxies, request)
         }))
         .service(app);
-    Router::new().fallback_service(stack)
-}
-
-/// Cross-origin requests with credentials from the application's origins
-/// (`app_origins`) only.
-fn cors(state: &AppState) -> CorsLayer {
-    let origins: Vec<HeaderValue> = state
-        .web
-        .app_origins
-        .iter()
-        .filter_map(|origin| HeaderValue::from_str(origin).ok())
-        .collect();
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            HeaderName::from_static(csrf::HEADER),
-            HeaderName::from_static(request_id::HEADER),
-        ])
-        .expose_headers([
-            HeaderName::from_static(request_id::HEADER),
-            HeaderName::from_static(csrf::HEADER),
-        ])
-        .max_age(Duration::from_secs(600))
+    // Answers in axum's body type, whatever the layers made of it.
+    stack.map_response(IntoResponse::into_response)
 }
 
 /// The OpenAPI document lists exactly the API routes of the table.

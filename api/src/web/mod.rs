@@ -5,6 +5,7 @@
 pub mod access;
 pub mod client;
 pub mod cookie;
+pub mod cors;
 pub mod csrf;
 pub mod headers;
 pub mod json;
