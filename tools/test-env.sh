@@ -48,6 +48,8 @@ if command -v dpkg >/dev/null; then
   apt_install oathtool
   # Alert email tests send to a real SMTP server (tools/peers/smtp.sh).
   apt_install python3-aiosmtpd
+  # The packaging checks validate compose.yaml (tools/packaging/check.sh).
+  apt_install docker-compose
 fi
 
 # PostgreSQL

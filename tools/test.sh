@@ -6,7 +6,8 @@
 # docs/spec/audit-chain.md
 # (its test vectors, and an export made by the real binary), runs the
 # differential test of every audit verifier (tools/spec-check/differential.py),
-# and fuzzes the HTTP API from its OpenAPI document (tools/api-fuzz).
+# checks the packaging (tools/packaging/check.sh), and fuzzes the HTTP API
+# from its OpenAPI document (tools/api-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(tools/test-env.sh)"
@@ -30,5 +31,7 @@ target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,
 # Every verifier (warden, bundle-verify, the Python one) on one corpus of
 # real and mutated exports and bundles: they must agree on every verdict.
 tools/spec-check/run.sh --differential "$target/debug/warden" "$target/debug/bundle-verify" --per-file 150 --keep "$scratch/differential" || status=$?
+# The Dockerfile, compose file, systemd unit and container entry point.
+tools/packaging/check.sh "$target/debug/warden" || status=$?
 tools/api-fuzz/run.sh "$target/debug/warden" || status=$?
 exit $status

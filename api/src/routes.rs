@@ -9,17 +9,15 @@
 //! `pages`' `PageSession`, `PageManager` …); every state-changing request
 //! passes the origin check (`web::csrf`).
 
+use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::handler::Handler;
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
-use std::convert::Infallible;
-
 use tower::util::{MapRequestLayer, MapResponseLayer};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
