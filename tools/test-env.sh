@@ -50,6 +50,8 @@ if command -v dpkg >/dev/null; then
   apt_install python3-aiosmtpd
   # The packaging checks validate compose.yaml (tools/packaging/check.sh).
   apt_install docker-compose
+  # The TypeScript client and the React example (tools/client/check.sh).
+  command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 fi
 
 # PostgreSQL

@@ -6,8 +6,10 @@
 # docs/spec/audit-chain.md
 # (its test vectors, and an export made by the real binary), runs the
 # differential test of every audit verifier (tools/spec-check/differential.py),
-# checks the packaging (tools/packaging/check.sh), and fuzzes the HTTP API
-# from its OpenAPI document (tools/api-fuzz).
+# checks the packaging (tools/packaging/check.sh), builds and tests the
+# TypeScript client and runs the React example in Chromium
+# (tools/client/check.sh), and fuzzes the HTTP API from its OpenAPI
+# document (tools/api-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(tools/test-env.sh)"
@@ -33,5 +35,8 @@ target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,
 tools/spec-check/run.sh --differential "$target/debug/warden" "$target/debug/bundle-verify" --per-file 150 --keep "$scratch/differential" || status=$?
 # The Dockerfile, compose file, systemd unit and container entry point.
 tools/packaging/check.sh "$target/debug/warden" || status=$?
+# The TypeScript client (types from the OpenAPI document) and the React
+# example in headless Chromium against a real Warden.
+tools/client/check.sh "$target/debug/warden" || status=$?
 tools/api-fuzz/run.sh "$target/debug/warden" || status=$?
 exit $status

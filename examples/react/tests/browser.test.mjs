@@ -1,0 +1,265 @@
+// The example app in headless Chromium (Debian's, driven by playwright-core)
+// against a real Warden: every way to sign in, signing out, what reaches
+// the server, what stays in the browser, and a session that ends on its own.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { PASSWORD, startStack } from "./stack.mjs";
+
+const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+// Before a session exists there is no token to send: these start one.
+const BEFORE_A_SESSION = new Set(["/api/v1/sign-in", "/api/v1/sign-in/passkey/start", "/api/v1/sign-in/passkey/finish"]);
+
+function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+  });
+}
+
+/** A fresh browser profile on the app; page errors fail the test. */
+async function open(browser, stack) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error));
+  await page.goto(stack.app);
+  return { context, page, errors };
+}
+
+async function signIn(page, email, password = PASSWORD) {
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+}
+
+async function signedInAs(page, name) {
+  await page.getByTestId("who").filter({ hasText: name }).waitFor();
+}
+
+/** What the page could read or keep: storage of every kind, readable cookies. */
+function browserState(page) {
+  return page.evaluate(async () => ({
+    local: Object.keys(localStorage),
+    session: Object.keys(sessionStorage),
+    cookie: document.cookie,
+    databases: (await indexedDB.databases()).map((db) => db.name),
+    caches: await caches.keys(),
+  }));
+}
+
+function assertCsrfDiscipline(requests) {
+  const mutations = requests.filter((r) => MUTATING.has(r.method));
+  assert.ok(mutations.length > 0, "no mutation was seen");
+  for (const request of requests) {
+    if (MUTATING.has(request.method) && !BEFORE_A_SESSION.has(request.path)) {
+      assert.ok(request.csrf, `${request.method} ${request.path} went without x-csrf-token`);
+    } else if (!MUTATING.has(request.method)) {
+      assert.ok(!request.csrf, `${request.method} ${request.path} carried x-csrf-token`);
+    }
+  }
+}
+
+describe("the example app against a real Warden", () => {
+  let stack;
+  let browser;
+  before(async () => {
+    stack = await startStack();
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  test("password sign-in, the app's own API, sign-out: the CSRF token on every mutation and no read, nothing kept in the browser", async () => {
+    const ada = await stack.user("Ada");
+    const { context, page, errors } = await open(browser, stack);
+    await stack.requests(); // only what follows
+    await signIn(page, ada.email);
+    await signedInAs(page, "Ada");
+    await page.getByText("No notes yet.").waitFor();
+
+    await page.getByLabel("New note").fill("buy lanterns");
+    await page.getByRole("button", { name: "Add" }).click();
+    await page.getByRole("listitem").filter({ hasText: "buy lanterns" }).waitFor();
+
+    await page.getByRole("link", { name: "Your devices" }).click();
+    await page.getByText("This device").waitFor();
+
+    // The session is in an HttpOnly cookie the page cannot read, and
+    // nothing else is kept anywhere.
+    const state = await browserState(page);
+    assert.deepEqual(state, { local: [], session: [], cookie: "", databases: [], caches: [] });
+    const [cookie] = (await context.cookies()).filter((c) => c.name === "warden_session");
+    assert.ok(cookie?.httpOnly, "the session cookie is HttpOnly");
+    assert.equal(cookie.sameSite, "Lax");
+
+    await page.getByRole("button", { name: "Sign out", exact: true }).first().click();
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    assert.equal(await page.getByRole("status").count(), 0, "a sign-out of one's own is no ended session");
+    assert.deepEqual(await browserState(page), { local: [], session: [], cookie: "", databases: [], caches: [] });
+
+    const requests = await stack.requests();
+    const seen = requests.map((r) => `${r.method} ${r.path} ${r.status}`);
+    assert.ok(seen.includes("POST /api/v1/sign-in 200"), seen.join("\n"));
+    assert.ok(seen.includes("POST /api/notes 201"), seen.join("\n"));
+    assert.ok(seen.includes("GET /api/v1/sessions 200"), seen.join("\n"));
+    assert.ok(seen.includes("POST /api/v1/sign-out 204"), seen.join("\n"));
+    assertCsrfDiscipline(requests);
+
+    // Signed out means signed out: the app's API refuses the old cookie.
+    await page.reload();
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test("a wrong password is refused with Warden's message and the request id", async () => {
+    const bea = await stack.user("Bea");
+    const { context, page } = await open(browser, stack);
+    await signIn(page, bea.email, "not-her-password-at-all");
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    assert.equal(await alert.getAttribute("data-code"), "invalid_credentials");
+    assert.match(await alert.innerText(), /Request [0-9a-f-]{8,}/);
+    // The same answer for an account that does not exist.
+    await signIn(page, "nobody@example.test", "not-her-password-at-all");
+    await page.getByRole("alert").filter({ hasText: /Request/ }).waitFor();
+    assert.equal(await page.getByRole("alert").getAttribute("data-code"), "invalid_credentials");
+    await context.close();
+  });
+
+  test("TOTP: the password leads to the second step, a wrong code is refused, the right one signs in", async () => {
+    const tom = await stack.totpUser("Tom");
+    const { context, page, errors } = await open(browser, stack);
+    await signIn(page, tom.email);
+    await page.getByRole("heading", { name: "Confirm it's you" }).waitFor();
+    const code = page.getByLabel("Code from your authenticator app, or a backup code");
+    await code.fill("000000" === tom.code() ? "111111" : "000000");
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.getByRole("alert").waitFor();
+    assert.equal(await page.getByRole("alert").getAttribute("data-code"), "invalid_code");
+    await code.fill(tom.code());
+    await page.getByRole("button", { name: "Verify" }).click();
+    await signedInAs(page, "Tom");
+    assert.match(await page.locator(".who").innerText(), /aal2/);
+    // The completed session works on the app's API (a new cookie and CSRF token).
+    await page.getByLabel("New note").fill("second factor done");
+    await page.getByRole("button", { name: "Add" }).click();
+    await page.getByRole("listitem").filter({ hasText: "second factor done" }).waitFor();
+    assertCsrfDiscipline(await stack.requests());
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test("passkey: added after a password sign-in, then signing in with it alone", async () => {
+    const pia = await stack.user("Pia");
+    const { context, page, errors } = await open(browser, stack);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "internal",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    await signIn(page, pia.email);
+    await signedInAs(page, "Pia");
+    await page.getByRole("link", { name: "Security" }).click();
+    await page.getByRole("button", { name: "Add a passkey" }).click();
+    await page.getByText("Passkey added.").waitFor();
+    const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+    assert.equal(credentials.length, 1);
+
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await page.getByLabel("Email").fill(pia.email);
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await signedInAs(page, "Pia");
+    assert.match(await page.locator(".who").innerText(), /aal2/, "a passkey sign-in is a strong one");
+    const after = (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
+    assert.ok(after[0].signCount > credentials[0].signCount, "the passkey signed the sign-in");
+    assertCsrfDiscipline(await stack.requests());
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test("signed out everywhere from another device: the app notices and says why", async () => {
+    const cai = await stack.user("Cai");
+    const laptop = await open(browser, stack);
+    const phone = await open(browser, stack);
+    await signIn(laptop.page, cai.email);
+    await signedInAs(laptop.page, "Cai");
+    await signIn(phone.page, cai.email);
+    await signedInAs(phone.page, "Cai");
+
+    await phone.page.getByRole("link", { name: "Your devices" }).click();
+    await phone.page.getByRole("button", { name: "Sign out everywhere" }).click();
+    await phone.page.getByRole("heading", { name: "Sign in" }).waitFor();
+
+    await laptop.page.getByRole("button", { name: "Refresh" }).click();
+    await laptop.page.getByRole("heading", { name: "Sign in" }).waitFor();
+    assert.match(await laptop.page.getByRole("status").innerText(), /session has ended/);
+    assertCsrfDiscipline(await stack.requests());
+    assert.deepEqual([...laptop.errors, ...phone.errors], []);
+    await laptop.context.close();
+    await phone.context.close();
+  });
+
+  test("a CSRF token that Warden rotated in another tab is refreshed and the request goes through", async () => {
+    const dan = await stack.user("Dan");
+    const { context, page, errors } = await open(browser, stack);
+    await signIn(page, dan.email);
+    await signedInAs(page, "Dan");
+    const other = await context.newPage();
+    await other.goto(`${stack.app}/security`);
+    await signedInAs(other, "Dan");
+    await other.getByLabel("Current password").fill(PASSWORD);
+    await other.getByLabel("New password").fill("harbour-saffron-kettle-5127");
+    await other.getByRole("button", { name: "Change password" }).click();
+    await other.getByText("Password changed.").waitFor();
+    await stack.requests();
+
+    // The first tab still holds the old token: the client learns the new one.
+    await page.getByLabel("New note").fill("after the rotation");
+    await page.getByRole("button", { name: "Add" }).click();
+    await page.getByRole("listitem").filter({ hasText: "after the rotation" }).waitFor();
+    const seen = (await stack.requests()).map((r) => `${r.method} ${r.path} ${r.status}`);
+    assert.deepEqual(seen, ["POST /api/notes 403", "GET /api/v1/session 200", "POST /api/notes 201"]);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});
+
+describe("a session that expires", () => {
+  let stack;
+  let browser;
+  before(async () => {
+    stack = await startStack({ WARDEN_SESSION_IDLE_TIMEOUT_SECONDS: "2" });
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  test("the client notices on its next request and the app asks to sign in again", async () => {
+    const eve = await stack.user("Eve");
+    const { context, page, errors } = await open(browser, stack);
+    await signIn(page, eve.email);
+    await signedInAs(page, "Eve");
+    await page.waitForTimeout(3_000);
+    await page.getByLabel("New note").fill("too late");
+    await page.getByRole("button", { name: "Add" }).click();
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    assert.match(await page.getByRole("status").innerText(), /session has ended/);
+    const seen = (await stack.requests()).filter((r) => r.path === "/api/notes" && r.method === "POST");
+    assert.deepEqual(seen.map((r) => r.status), [401], "Warden refused the expired session");
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});
