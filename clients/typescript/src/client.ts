@@ -245,7 +245,7 @@ export class WardenClient {
 
   #refused(response: Response, body: unknown, again: () => Promise<unknown>): WardenError {
     const error = refusal(response.status, body, response.headers);
-    if (error instanceof NotSignedIn && error.code !== "invalid_credentials") this.#set(null);
+    if (error instanceof NotSignedIn) this.#set(null);
     if (error instanceof ReauthenticationRequired) error.retry = again;
     return error;
   }

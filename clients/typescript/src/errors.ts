@@ -22,7 +22,11 @@ export class WardenError extends Error {
   }
 }
 
-/** 401: no session, or it ended (expired, signed out, revoked elsewhere). */
+/**
+ * 401 `session_required`: no session, or it ended (expired, signed out,
+ * revoked elsewhere). Other 401s (a wrong password or code) are plain
+ * `WardenError`s: they end nothing.
+ */
 export class NotSignedIn extends WardenError {
   override readonly name = "NotSignedIn";
 }
@@ -56,7 +60,7 @@ export function refusal(status: number, body: unknown, headers: Headers): Warden
   const requestId = typeof error?.request_id === "string" ? error.request_id : headers.get("x-request-id");
   const retryAfter = Number.parseInt(headers.get("retry-after") ?? "", 10);
   const wait = Number.isFinite(retryAfter) ? retryAfter : null;
-  if (status === 401) return new NotSignedIn(status, code, message, requestId, wait);
+  if (status === 401 && (code === "session_required" || code === "http_401")) return new NotSignedIn(status, code, message, requestId, wait);
   if (status === 429) return new RateLimited(status, code, message, requestId, wait);
   if (code === "second_factor_required") return new SecondFactorRequired(status, code, message, requestId, wait);
   if (code === "reauthentication_required") return new ReauthenticationRequired(status, code, message, requestId, wait);

@@ -136,7 +136,7 @@ describe("the example app against a real Warden", () => {
     await signIn(page, tom.email);
     await page.getByRole("heading", { name: "Confirm it's you" }).waitFor();
     const code = page.getByLabel("Code from your authenticator app, or a backup code");
-    await code.fill("000000" === tom.code() ? "111111" : "000000");
+    await code.fill(tom.wrongCode());
     await page.getByRole("button", { name: "Verify" }).click();
     await page.getByRole("alert").waitFor();
     assert.equal(await page.getByRole("alert").getAttribute("data-code"), "invalid_code");

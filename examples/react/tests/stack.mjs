@@ -114,7 +114,7 @@ export async function startStack(env = {}) {
       WARDEN_PUBLIC_URL: app,
       WARDEN_PASSWORD_MEMORY_KIB: "8192",
       WARDEN_PASSWORD_ITERATIONS: "1",
-      WARDEN_LOG: "warn",
+      WARDEN_LOG: "info",
       ...env,
     },
     "warden",
@@ -160,7 +160,13 @@ export async function startStack(env = {}) {
       await api.call("POST", "/api/v1/mfa/totp/confirm", { code: totp(setup.secret, step, setup.digits) });
       await api.call("POST", "/api/v1/sign-out");
       // Each time step works once, and one step ahead is accepted.
-      return { ...user, code: () => totp(setup.secret, ++step, setup.digits) };
+      const near = () => [-1, 0, 1, 2].map((d) => totp(setup.secret, Math.floor(Date.now() / 1000 / setup.period_seconds) + d, setup.digits));
+      return {
+        ...user,
+        code: () => totp(setup.secret, ++step, setup.digits),
+        /** A code no nearby time step has. */
+        wrongCode: () => ["000000", "111111", "222222", "333333", "444444"].find((code) => !near().includes(code)),
+      };
     },
     /** The requests the example's backend saw since the last call. */
     async requests() {
