@@ -6,6 +6,7 @@
 // not ship it: `import { signInWithPasskey } from "@warden/client/passkeys"`.
 import type { PasskeyRegistered, SessionInfo } from "./api.js";
 import type { WardenClient } from "./client.js";
+import { ReauthenticationRequired } from "./errors.js";
 
 /** Whether this browser can use passkeys at all (a secure context with WebAuthn). */
 export function passkeysSupported(): boolean {
@@ -32,9 +33,20 @@ export async function verifyWithPasskey(client: WardenClient, signal?: AbortSign
 
 /**
  * Registers a new passkey for the signed-in user. Needs a recent strong
- * authentication: catch `ReauthenticationRequired`, confirm, and retry.
+ * authentication: catch `ReauthenticationRequired`, confirm, and call its
+ * `retry()`, which runs the whole registration again (not only its
+ * refused first request).
  */
 export async function registerPasskey(client: WardenClient, name?: string, signal?: AbortSignal): Promise<PasskeyRegistered> {
+  try {
+    return await register(client, name, signal);
+  } catch (error) {
+    if (error instanceof ReauthenticationRequired) error.retry = () => registerPasskey(client, name, signal);
+    throw error;
+  }
+}
+
+async function register(client: WardenClient, name?: string, signal?: AbortSignal): Promise<PasskeyRegistered> {
   const started = await client.request("post", "/api/v1/mfa/passkeys/register/start");
   const options = structuredClone(started.options) as { publicKey: Record<string, any> };
   const publicKey = options.publicKey;

@@ -263,3 +263,53 @@ describe("a session that expires", () => {
     await context.close();
   });
 });
+
+describe("a sign-in that is no longer recent", () => {
+  let stack;
+  let browser;
+  before(async () => {
+    stack = await startStack({ WARDEN_STEP_UP_MAX_AGE_SECONDS: "2" });
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  test("a sensitive action asks to confirm it's you, then goes through with one retry", async () => {
+    const uma = await stack.totpUser("Uma");
+    const { context, page, errors } = await open(browser, stack);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    await signIn(page, uma.email);
+    await page.getByLabel("Code from your authenticator app, or a backup code").fill(uma.code());
+    await page.getByRole("button", { name: "Verify" }).click();
+    await signedInAs(page, "Uma");
+    await page.getByRole("link", { name: "Security" }).click();
+    await page.waitForTimeout(2_500);
+    await stack.requests();
+
+    await page.getByRole("button", { name: "Add a passkey" }).click();
+    const confirm = page.getByRole("region", { name: "Confirm it's you" });
+    // A backup code: the authenticator's next step is not due yet.
+    await confirm.getByLabel("Code from your authenticator app, or a backup code").fill(uma.backupCode());
+    await confirm.getByRole("button", { name: "Confirm" }).click();
+    await page.getByText("Done.").waitFor();
+    const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+    assert.equal(credentials.length, 1, "the passkey was registered by the retried action");
+
+    const seen = (await stack.requests()).map((r) => `${r.method} ${r.path} ${r.status}`);
+    assert.deepEqual(seen, [
+      "POST /api/v1/mfa/passkeys/register/start 403",
+      "GET /api/v1/mfa 200",
+      "POST /api/v1/mfa/verify 200",
+      "POST /api/v1/mfa/passkeys/register/start 200",
+      "POST /api/v1/mfa/passkeys/register/finish 201",
+    ]);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});

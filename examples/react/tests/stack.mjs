@@ -150,20 +150,27 @@ export async function startStack(env = {}) {
       await owner.call("POST", "/api/v1/users", { email, display_name: name, role: "member", password: PASSWORD });
       return { email, name };
     },
-    /** A member with an authenticator app; `code()` answers a code not used yet. */
+    /**
+     * A member with an authenticator app. `code()` answers the code of the
+     * step after the last one used (each step works once, one ahead is
+     * accepted: call it once per sign-in, or wait 30 s); `backupCode()` one
+     * of the ten backup codes.
+     */
     async totpUser(name) {
       const user = await this.user(name);
       const api = new Api(wardenUrl);
       await api.call("POST", "/api/v1/sign-in", { email: user.email, password: PASSWORD });
       const setup = await api.call("POST", "/api/v1/mfa/totp");
       let step = Math.floor(Date.now() / 1000 / setup.period_seconds);
-      await api.call("POST", "/api/v1/mfa/totp/confirm", { code: totp(setup.secret, step, setup.digits) });
+      const confirmed = await api.call("POST", "/api/v1/mfa/totp/confirm", { code: totp(setup.secret, step, setup.digits) });
+      const backupCodes = [...confirmed.backup_codes.codes];
       await api.call("POST", "/api/v1/sign-out");
       // Each time step works once, and one step ahead is accepted.
       const near = () => [-1, 0, 1, 2].map((d) => totp(setup.secret, Math.floor(Date.now() / 1000 / setup.period_seconds) + d, setup.digits));
       return {
         ...user,
         code: () => totp(setup.secret, ++step, setup.digits),
+        backupCode: () => backupCodes.shift(),
         /** A code no nearby time step has. */
         wrongCode: () => ["000000", "111111", "222222", "333333", "444444"].find((code) => !near().includes(code)),
       };
