@@ -11,6 +11,10 @@
 //
 //   WARDEN_URL=http://127.0.0.1:8080 PORT=3000 node server/server.mjs
 //
+// With WARDEN_BROWSER_URL set, the front end calls Warden there directly
+// (another origin: Warden's `app_origins` must list this one) instead of
+// through this server.
+//
 // With EXAMPLE_RECORD_REQUESTS=1 it also keeps a list of the requests it
 // saw (method, path, whether they carried x-csrf-token, status) at
 // GET /__requests, for the browser tests.
@@ -23,6 +27,7 @@ const warden = new URL(process.env.WARDEN_URL ?? "http://127.0.0.1:8080");
 const port = Number(process.env.PORT ?? 3001);
 const dist = fileURLToPath(new URL("../dist/", import.meta.url));
 const recording = process.env.EXAMPLE_RECORD_REQUESTS === "1";
+const browserUrl = process.env.WARDEN_BROWSER_URL;
 const seen = [];
 const notes = new Map(); // user id -> [{ text, at }]
 
@@ -91,7 +96,11 @@ async function statics(req, res) {
   let file = join(dist, path);
   if (!file.startsWith(dist) || !extname(file)) file = join(dist, "index.html"); // the app's own routes
   try {
-    const body = await readFile(file);
+    let body = await readFile(file);
+    if (browserUrl && file.endsWith("index.html")) {
+      const meta = `<meta name="warden-url" content="${browserUrl.replace(/[^\w:/.\-]/g, "")}" />`;
+      body = body.toString().replace("<head>", `<head>\n    ${meta}`);
+    }
     res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" });
     res.end(body);
   } catch {

@@ -313,3 +313,41 @@ describe("a sign-in that is no longer recent", () => {
     await context.close();
   });
 });
+
+describe("Warden on another origin", () => {
+  let stack;
+  let browser;
+  before(async () => {
+    stack = await startStack({}, { crossOrigin: true });
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  test("the client calls Warden across origins with CORS and credentials; the app's API still gets the token", async () => {
+    const fay = await stack.user("Fay");
+    const { context, page, errors } = await open(browser, stack);
+    const toWarden = [];
+    page.on("request", (request) => {
+      if (request.url().startsWith(stack.browserWardenUrl)) toWarden.push(`${request.method()} ${new URL(request.url()).pathname}`);
+    });
+    await signIn(page, fay.email);
+    await signedInAs(page, "Fay");
+    await page.getByLabel("New note").fill("across origins");
+    await page.getByRole("button", { name: "Add" }).click();
+    await page.getByRole("listitem").filter({ hasText: "across origins" }).waitFor();
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+
+    assert.ok(toWarden.includes("POST /api/v1/sign-in"), toWarden.join("\n"));
+    assert.ok(toWarden.includes("POST /api/v1/sign-out"), toWarden.join("\n"));
+    const seen = await stack.requests();
+    assert.ok(!seen.some((r) => r.path.startsWith("/api/v1/")), "Warden's API was not called through the app's origin");
+    assert.ok(seen.some((r) => r.method === "POST" && r.path === "/api/notes" && r.status === 201 && r.csrf));
+    assert.deepEqual(await browserState(page), { local: [], session: [], cookie: "", databases: [], caches: [] });
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});

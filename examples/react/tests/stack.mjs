@@ -99,19 +99,22 @@ export const PASSWORD = "lantern-orchard-quiver-8841";
 
 /**
  * Starts Warden and the example's backend; sets the instance up with an
- * owner. `env` adds Warden settings (e.g. a short idle timeout).
+ * owner. `env` adds Warden settings (e.g. a short idle timeout). With
+ * `crossOrigin`, browsers call Warden on its own origin (the app's is in
+ * its `app_origins`); otherwise through the example's backend.
  */
-export async function startStack(env = {}) {
+export async function startStack(env = {}, { crossOrigin = false } = {}) {
   const data = mkdtempSync(join(tmpdir(), "warden-example-"));
   const appPort = await freePort();
   const app = `http://localhost:${appPort}`;
+  const wardenPort = crossOrigin ? await freePort() : 0;
+  const own = crossOrigin ? { WARDEN_PUBLIC_URL: `http://localhost:${wardenPort}`, WARDEN_APP_ORIGINS: app } : { WARDEN_PUBLIC_URL: app };
   const warden = start(
     wardenBin(),
-    ["serve", "--listen", "127.0.0.1:0"],
+    ["serve", "--listen", `127.0.0.1:${wardenPort}`],
     {
       WARDEN_DATA_DIR: data,
-      // Browsers reach Warden through the example's origin.
-      WARDEN_PUBLIC_URL: app,
+      ...own,
       WARDEN_PASSWORD_MEMORY_KIB: "8192",
       WARDEN_PASSWORD_ITERATIONS: "1",
       WARDEN_LOG: "info",
@@ -125,7 +128,12 @@ export async function startStack(env = {}) {
   const backend = start(
     process.execPath,
     [join(example, "server/server.mjs")],
-    { WARDEN_URL: wardenUrl, PORT: String(appPort), EXAMPLE_RECORD_REQUESTS: "1" },
+    {
+      WARDEN_URL: wardenUrl,
+      PORT: String(appPort),
+      EXAMPLE_RECORD_REQUESTS: "1",
+      ...(crossOrigin ? { WARDEN_BROWSER_URL: own.WARDEN_PUBLIC_URL } : {}),
+    },
     "example backend",
   );
   await waitFor(() => backend.out(), /example listening/, "example backend", backend.child);
@@ -143,6 +151,7 @@ export async function startStack(env = {}) {
   return {
     app,
     wardenUrl,
+    browserWardenUrl: own.WARDEN_PUBLIC_URL,
     owner,
     /** A member with a password (and nothing else). */
     async user(name) {
