@@ -119,6 +119,8 @@ createServer(async (req, res) => {
     if (req.url === "/api/notes") return await notesApi(req, res);
     return await statics(req, res);
   } catch (error) {
-    json(res, error.status ?? 500, { error: { code: "bad_request", message: String(error.message), request_id: "example" } });
+    // Malformed input (a bad %-escape, a body that is not JSON) is the client's error.
+    const status = error.status ?? (error instanceof URIError || error instanceof SyntaxError ? 400 : 500);
+    json(res, status, { error: { code: status === 500 ? "internal" : "bad_request", message: String(error.message), request_id: "example" } });
   }
 }).listen(port, "127.0.0.1", () => console.log(`example listening on http://localhost:${port} (Warden: ${warden.origin})`));
