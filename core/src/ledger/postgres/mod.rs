@@ -11,33 +11,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Row, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row, Transaction};
 use tokio::sync::watch;
 
-use crate::bus::relay::Backoff;
 use crate::chain::Digest;
 use crate::event::Event;
 use crate::ledger::archive::ArchiveBoundary;
 use crate::ledger::rows::EventRow;
 use crate::ledger::seal::{SealInput, SealedBatch};
-use crate::ledger::store::raise;
 use crate::ledger::{Head, Leader, Lease, LedgerError, LedgerStore, Snapshot, StoredDataKey, StoredSigningKey};
 
 mod append;
+mod leases;
 pub mod retention;
+mod schema;
 
 use append::{BEGIN_AND_LOCK, SOCKET_STATEMENT_BYTES, TCP_STATEMENT_BYTES, read_state, sign_and_insert};
+use leases::COMMITS_CHANNEL;
+pub use schema::MIGRATOR;
 
-/// `pg_try_advisory_lock` key held by the one relay ("WARDEN\0\2").
-const RELAY_LOCK: i64 = 0x5741_5244_454E_0002;
-const ALERT_DELIVERY_LOCK: i64 = 0x5741_5244_454E_0003;
-const CHECKPOINTS_LOCK: i64 = 0x5741_5244_454E_0004;
 
-/// The `NOTIFY` channel on which every commit announces its last seq.
-const COMMITS_CHANNEL: &str = "warden_commits";
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 macro_rules! select_events {
     ($rest:literal) => {
@@ -90,54 +85,6 @@ impl PostgresStore {
                 TCP_STATEMENT_BYTES
             },
         })
-    }
-
-    /// Applies the migrations (needs the schema owner's rights).
-    pub async fn migrate(url: &str) -> Result<(), LedgerError> {
-        let mut connection = PgConnection::connect(url).await?;
-        MIGRATOR.run(&mut connection).await?;
-        Ok(())
-    }
-
-    /// Applies the migrations unless the schema is already current, so a
-    /// node whose login holds only the writer's rights starts on a schema
-    /// the owner migrated (`warden migrate`).
-    pub async fn migrate_if_needed(url: &str) -> Result<(), LedgerError> {
-        let mut connection = PgConnection::connect(url).await?;
-        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-            .fetch_one(&mut connection)
-            .await?;
-        let applied: Vec<i64> = if exists {
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-                .fetch_all(&mut connection)
-                .await?
-        } else {
-            Vec::new()
-        };
-        let current = MIGRATOR
-            .iter()
-            .filter(|migration| !migration.migration_type.is_down_migration())
-            .all(|migration| applied.contains(&migration.version));
-        if current {
-            return Ok(());
-        }
-        MIGRATOR.run(&mut connection).await.map_err(|error| match &error {
-            sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(database))
-                if database.code().as_deref() == Some("42501") =>
-            {
-                LedgerError::MigrationNeeded(format!(
-                    "the schema needs migrations this login may not apply ({database}); \
-                     run `warden migrate` with the owner's DATABASE_URL"
-                ))
-            }
-            _ => LedgerError::Migration(error),
-        })
-    }
-
-    pub async fn migrate_down(url: &str) -> Result<(), LedgerError> {
-        let mut connection = PgConnection::connect(url).await?;
-        MIGRATOR.undo(&mut connection, 0).await?;
-        Ok(())
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -408,76 +355,10 @@ impl LedgerStore for PostgresStore {
     }
 
     async fn follow_commits(&self, into: Arc<watch::Sender<u64>>) {
-        let mut backoff = Backoff::default();
-        loop {
-            tokio::select! {
-                () = into.closed() => return,
-                reason = listen_commits(&self.pool, &into) => {
-                    tracing::debug!(%reason, "not listening for commits; runners and relay tail the log meanwhile");
-                }
-            }
-            tokio::select! {
-                () = into.closed() => return,
-                () = tokio::time::sleep(backoff.next_delay()) => {}
-            }
-        }
+        leases::follow_commits(&self.pool, into).await
     }
 
     async fn try_lease(&self, leader: Leader) -> Result<Option<Box<dyn Lease>>, LedgerError> {
-        let mut connection = self.pool.acquire().await?;
-        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(match leader {
-                Leader::Relay => RELAY_LOCK,
-                Leader::AlertDelivery => ALERT_DELIVERY_LOCK,
-                Leader::Checkpoints => CHECKPOINTS_LOCK,
-            })
-            .fetch_one(&mut *connection)
-            .await?;
-        if held {
-            // The lock lives as long as this connection: take it out of the pool.
-            Ok(Some(Box::new(PostgresLease {
-                connection: connection.detach(),
-            })))
-        } else {
-            Ok(None)
-        }
-    }
-}
-
-/// Raises `into` to every seq announced on the commits channel; returns
-/// why it stopped (no connection could be made).
-async fn listen_commits(pool: &PgPool, into: &watch::Sender<u64>) -> sqlx::Error {
-    let mut listener = match PgListener::connect_with(pool).await {
-        Ok(listener) => listener,
-        Err(error) => return error,
-    };
-    if let Err(error) = listener.listen(COMMITS_CHANNEL).await {
-        return error;
-    }
-    loop {
-        match listener.try_recv().await {
-            Ok(Some(notification)) => {
-                if let Ok(seq) = notification.payload().parse::<u64>() {
-                    raise(into, seq);
-                }
-            }
-            // The connection was lost and made again: commits announced
-            // meanwhile are found by the log tail.
-            Ok(None) => tracing::debug!("the commits listener reconnected"),
-            Err(error) => return error,
-        }
-    }
-}
-
-/// A session-level advisory lock on a dedicated connection: released by
-/// PostgreSQL as soon as the connection ends, whatever happens to us.
-struct PostgresLease {
-    connection: PgConnection,
-}
-
-#[async_trait]
-impl Lease for PostgresLease {
-    async fn still_held(&mut self) -> bool {
-        self.connection.ping().await.is_ok()
+        leases::try_lease(&self.pool, leader).await
     }
 }
