@@ -201,7 +201,8 @@ export class WardenClient {
   }
 
   /**
-   * `fetch` for the application's own API: sends the cookie, adds the
+   * `fetch` for the application's own API: sends the cookie (to the
+   * page's origin, Warden's and `trustedOrigins`), adds the
    * session's CSRF token to every state-changing request (to the page's
    * origin, Warden's and `trustedOrigins` only), refreshes the token and
    * retries once when Warden rotated it, and throws a `WardenError` when
@@ -227,7 +228,9 @@ export class WardenClient {
     }
     let response: Response;
     try {
-      response = await this.#fetch(input, { ...init, headers, credentials: "include" });
+      // Cookies go to Warden and the application, not to third parties.
+      const credentials = ours ? "include" : (init.credentials ?? "same-origin");
+      response = await this.#fetch(input, { ...init, headers, credentials });
     } catch (cause) {
       throw new WardenError(0, "network", `Warden could not be reached: ${String(cause)}`, null);
     }
