@@ -42,6 +42,8 @@ export interface RequestOptions<P extends keyof import("./generated/api.js").pat
 type Listener = (session: SessionInfo | null) => void;
 
 const MUTATING = /^(POST|PUT|PATCH|DELETE)$/i;
+/** Requests that start a session: they need no token, so none is looked up first. */
+const STARTS_A_SESSION = /\/api\/v1\/(sign-in(\/passkey\/(start|finish))?|setup|invitations\/accept)$/;
 
 export class WardenClient {
   readonly #base: string;
@@ -223,7 +225,7 @@ export class WardenClient {
     const url = new URL(String(input), typeof location === "undefined" ? "http://localhost" : location.href);
     const ours = this.#origins.has(url.origin);
     if (MUTATING.test(method) && ours) {
-      if (!this.#known) await this.session().catch(() => null);
+      if (!this.#known && !STARTS_A_SESSION.test(url.pathname)) await this.session().catch(() => null);
       if (this.#csrf) headers.set("x-csrf-token", this.#csrf);
     }
     let response: Response;
