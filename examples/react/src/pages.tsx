@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { ReauthenticationRequired, type SessionSummary } from "@warden/client";
 import { passkeysSupported, registerPasskey } from "@warden/client/passkeys";
 import { Confirm } from "./Confirm";
@@ -15,11 +15,18 @@ export function Notes() {
   const [notes, setNotes] = useState<Note[] | null>(null);
   const [text, setText] = useState("");
   const [error, setError] = useState<unknown>(null);
+  // Only the answer to the latest request is shown: a slow load must not
+  // overwrite the list a later addition returned.
+  const latest = useRef(0);
+  const show = (request: number, found: Note[]) => {
+    if (request === latest.current) setNotes(found);
+  };
   const load = async () => {
+    const request = ++latest.current;
     setError(null);
     try {
       const answer = await warden.fetch("/api/notes");
-      setNotes((await answer.json()).notes);
+      show(request, (await answer.json()).notes);
     } catch (caught) {
       setError(caught);
     }
@@ -27,6 +34,7 @@ export function Notes() {
   useEffect(() => void load(), []);
   const add = async (event: FormEvent) => {
     event.preventDefault();
+    const request = ++latest.current;
     setError(null);
     try {
       const answer = await warden.fetch("/api/notes", {
@@ -35,7 +43,7 @@ export function Notes() {
         body: JSON.stringify({ text }),
       });
       if (!answer.ok) throw new Error(`the notes service answered ${answer.status}`);
-      setNotes((await answer.json()).notes);
+      show(request, (await answer.json()).notes);
       setText("");
     } catch (caught) {
       setError(caught);

@@ -17,10 +17,35 @@ function launch() {
   });
 }
 
+let opened = [];
+
+/**
+ * A test whose failure says what the pages showed and what the server saw
+ * (headless runs leave nothing else to look at).
+ */
+function scenario(name, body) {
+  test(name, async () => {
+    opened = [];
+    try {
+      await body();
+    } catch (error) {
+      const shown = [];
+      for (const { page, stack } of opened) {
+        const text = await page.locator("body").innerText({ timeout: 2_000 }).catch(() => "(closed)");
+        const seen = await stack.requests().catch(() => []);
+        shown.push(`page ${page.url()}:\n${text}\nrequests since the last look: ${JSON.stringify(seen)}`);
+      }
+      error.message += `\n--- what the browser showed\n${shown.join("\n")}`;
+      throw error;
+    }
+  });
+}
+
 /** A fresh browser profile on the app; page errors fail the test. */
 async function open(browser, stack) {
   const context = await browser.newContext();
   const page = await context.newPage();
+  opened.push({ page, stack });
   const errors = [];
   page.on("pageerror", (error) => errors.push(error));
   await page.goto(stack.app);
@@ -72,7 +97,7 @@ describe("the example app against a real Warden", () => {
     await stack?.stop();
   });
 
-  test("password sign-in, the app's own API, sign-out: the CSRF token on every mutation and no read, nothing kept in the browser", async () => {
+  scenario("password sign-in, the app's own API, sign-out: the CSRF token on every mutation and no read, nothing kept in the browser", async () => {
     const ada = await stack.user("Ada");
     const { context, page, errors } = await open(browser, stack);
     await stack.requests(); // only what follows
@@ -115,7 +140,7 @@ describe("the example app against a real Warden", () => {
     await context.close();
   });
 
-  test("a wrong password is refused with Warden's message and the request id", async () => {
+  scenario("a wrong password is refused with Warden's message and the request id", async () => {
     const bea = await stack.user("Bea");
     const { context, page } = await open(browser, stack);
     await signIn(page, bea.email, "not-her-password-at-all");
@@ -130,7 +155,7 @@ describe("the example app against a real Warden", () => {
     await context.close();
   });
 
-  test("TOTP: the password leads to the second step, a wrong code is refused, the right one signs in", async () => {
+  scenario("TOTP: the password leads to the second step, a wrong code is refused, the right one signs in", async () => {
     const tom = await stack.totpUser("Tom");
     const { context, page, errors } = await open(browser, stack);
     await signIn(page, tom.email);
@@ -153,7 +178,7 @@ describe("the example app against a real Warden", () => {
     await context.close();
   });
 
-  test("passkey: added after a password sign-in, then signing in with it alone", async () => {
+  scenario("passkey: added after a password sign-in, then signing in with it alone", async () => {
     const pia = await stack.user("Pia");
     const { context, page, errors } = await open(browser, stack);
     const cdp = await context.newCDPSession(page);
@@ -188,7 +213,7 @@ describe("the example app against a real Warden", () => {
     await context.close();
   });
 
-  test("signed out everywhere from another device: the app notices and says why", async () => {
+  scenario("signed out everywhere from another device: the app notices and says why", async () => {
     const cai = await stack.user("Cai");
     const laptop = await open(browser, stack);
     const phone = await open(browser, stack);
@@ -210,7 +235,7 @@ describe("the example app against a real Warden", () => {
     await phone.context.close();
   });
 
-  test("a CSRF token that Warden rotated in another tab is refreshed and the request goes through", async () => {
+  scenario("a CSRF token that Warden rotated in another tab is refreshed and the request goes through", async () => {
     const dan = await stack.user("Dan");
     const { context, page, errors } = await open(browser, stack);
     await signIn(page, dan.email);
@@ -247,7 +272,7 @@ describe("a session that expires", () => {
     await stack?.stop();
   });
 
-  test("the client notices on its next request and the app asks to sign in again", async () => {
+  scenario("the client notices on its next request and the app asks to sign in again", async () => {
     const eve = await stack.user("Eve");
     const { context, page, errors } = await open(browser, stack);
     await signIn(page, eve.email);
@@ -276,7 +301,7 @@ describe("a sign-in that is no longer recent", () => {
     await stack?.stop();
   });
 
-  test("a sensitive action asks to confirm it's you, then goes through with one retry", async () => {
+  scenario("a sensitive action asks to confirm it's you, then goes through with one retry", async () => {
     const uma = await stack.totpUser("Uma");
     const { context, page, errors } = await open(browser, stack);
     const cdp = await context.newCDPSession(page);
@@ -326,7 +351,7 @@ describe("Warden on another origin", () => {
     await stack?.stop();
   });
 
-  test("the client calls Warden across origins with CORS and credentials; the app's API still gets the token", async () => {
+  scenario("the client calls Warden across origins with CORS and credentials; the app's API still gets the token", async () => {
     const fay = await stack.user("Fay");
     const { context, page, errors } = await open(browser, stack);
     const toWarden = [];
