@@ -27,11 +27,7 @@ use tantivy::query::{BooleanQuery, Occur, Query};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 use thiserror::Error;
 use tokio::sync::watch;
-use warden_core::Event;
 use warden_core::chain::VerifierState;
-use warden_core::commands::payload;
-use warden_core::commands::retention::{Archived, LEDGER_ARCHIVED};
-use warden_core::ledger::LedgerStore;
 
 pub use document::{AuditDoc, Directory, org_of};
 pub use query::{AuditQuery, IpRange, KindPattern, Order, Page, QueryError};

@@ -1,7 +1,7 @@
 //! Following the bus: events as they are published, the log tailed
 //! beside it, gaps repaired from the log.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use warden_core::Event;
 use warden_core::bus::BusError;
 
-use super::{Runner, RunnerError, Sink};
+use super::{CHUNK, Runner, RunnerError, Sink};
 
 type EventStream = BoxStream<'static, Result<Event, BusError>>;
 

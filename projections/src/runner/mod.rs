@@ -11,21 +11,16 @@
 //! payload (`commands::catalogue`): a read model never skips an event it
 //! cannot read.
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use futures::future::BoxFuture;
-use futures::stream::BoxStream;
-use futures::{FutureExt, StreamExt};
 use thiserror::Error;
 use tokio::sync::watch;
 use warden_core::Event;
+use warden_core::bus::Bus;
 use warden_core::bus::relay::Backoff;
-use warden_core::bus::{Bus, BusError};
-use warden_core::chain::{ChainError, ChainVerifier, VerifierState};
+use warden_core::chain::{ChainError, ChainVerifier};
 use warden_core::commands::catalogue::{self, PayloadError};
-use warden_core::ledger::archive::start_verifier;
 use warden_core::ledger::verify::VerifyError;
 use warden_core::ledger::{LedgerError, LedgerStore};
 

@@ -12,7 +12,10 @@ use super::RunnerError;
 
 /// Restores `sink` and returns the verifier and the position the runner
 /// goes on from.
-pub(super) async fn start_at<S: Sink>(store: &dyn LedgerStore, sink: &mut S) -> Result<(ChainVerifier, u64), RunnerError> {
+pub(super) async fn start_at<S: Sink>(
+    store: &dyn LedgerStore,
+    sink: &mut S,
+) -> Result<(ChainVerifier, u64), RunnerError> {
     let restored = sink.restore(store).await?;
     let mut position = restored.position;
     let mut verifier = restored
@@ -84,4 +87,3 @@ pub trait Sink: Send + 'static {
         verifier: &VerifierState,
     ) -> impl Future<Output = Result<(), RunnerError>> + Send;
 }
-

@@ -31,9 +31,6 @@ use append::{BEGIN_AND_LOCK, SOCKET_STATEMENT_BYTES, TCP_STATEMENT_BYTES, read_s
 use leases::COMMITS_CHANNEL;
 pub use schema::MIGRATOR;
 
-
-
-
 macro_rules! select_events {
     ($rest:literal) => {
         concat!(

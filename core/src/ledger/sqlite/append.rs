@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 
 use super::read_head;
-use crate::event::{UniqueClaim, timestamp};
+use crate::event::{Event, UniqueClaim, timestamp};
 use crate::ledger::LedgerError;
 use crate::ledger::rows::EventColumns;
 use crate::ledger::seal::{SealInput, SealedBatch};
@@ -14,7 +14,10 @@ use crate::ledger::seal::{SealInput, SealedBatch};
 const PARAMETERS_PER_INSERT: usize = 28_000;
 
 /// One append in a `BEGIN IMMEDIATE` transaction on `connection`.
-pub(super) async fn commit_on(connection: &mut SqliteConnection, input: SealInput<'_>) -> Result<SealedBatch, LedgerError> {
+pub(super) async fn commit_on(
+    connection: &mut SqliteConnection,
+    input: SealInput<'_>,
+) -> Result<SealedBatch, LedgerError> {
     let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
     let head = read_head(&mut tx).await?;
 
