@@ -12,20 +12,7 @@ import { warden } from "./warden";
 export function LoginPage({ partial, notice }: { partial: SessionInfo | null; notice: string | null }) {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-
-  const attempt = async (work: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await work();
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { attempt, busy, error } = useAttempt();
 
   if (partial?.session.pending?.step === "second_factor") {
     return <SecondFactor factors={partial.session.pending.factors} />;
@@ -73,20 +60,7 @@ export function LoginPage({ partial, notice }: { partial: SessionInfo | null; no
 /** The second step of a sign-in: a code from the authenticator app, a backup code, or a passkey. */
 function SecondFactor({ factors }: { factors: string[] }) {
   const [code, setCode] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const attempt = async (work: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await work();
-    } catch (caught) {
-      setError(caught);
-      setCode("");
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { attempt, busy, error } = useAttempt(() => setCode(""));
   const codes = factors.includes("totp") || factors.includes("backup_code");
   return (
     <main className="card">
@@ -116,4 +90,23 @@ function SecondFactor({ factors }: { factors: string[] }) {
       <ErrorNote error={error} />
     </main>
   );
+}
+
+/** One attempt at a time: busy while it runs, its refusal kept to show. */
+function useAttempt(onRefused?: () => void) {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const attempt = async (work: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await work();
+    } catch (caught) {
+      setError(caught);
+      onRefused?.();
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { attempt, busy, error };
 }

@@ -41,8 +41,22 @@ function scenario(name, body) {
   });
 }
 
+/** Warden, the example and a browser for one block of tests: started before them, stopped after. */
+function running(env = {}, options = {}) {
+  const on = {};
+  before(async () => {
+    on.stack = await startStack(env, options);
+    on.browser = await launch();
+  });
+  after(async () => {
+    await on.browser?.close();
+    await on.stack?.stop();
+  });
+  return on;
+}
+
 /** A fresh browser profile on the app; page errors fail the test. */
-async function open(browser, stack) {
+async function open({ browser, stack }) {
   const context = await browser.newContext();
   const page = await context.newPage();
   opened.push({ page, stack });
@@ -86,21 +100,12 @@ function assertCsrfDiscipline(requests) {
 }
 
 describe("the example app against a real Warden", () => {
-  let stack;
-  let browser;
-  before(async () => {
-    stack = await startStack();
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await stack?.stop();
-  });
+  const on = running();
 
   scenario("password sign-in, the app's own API, sign-out: the CSRF token on every mutation and no read, nothing kept in the browser", async () => {
-    const ada = await stack.user("Ada");
-    const { context, page, errors } = await open(browser, stack);
-    await stack.requests(); // only what follows
+    const ada = await on.stack.user("Ada");
+    const { context, page, errors } = await open(on);
+    await on.stack.requests(); // only what follows
     await signIn(page, ada.email);
     await signedInAs(page, "Ada");
     await page.getByText("No notes yet.").waitFor();
@@ -125,7 +130,7 @@ describe("the example app against a real Warden", () => {
     assert.equal(await page.getByRole("status").count(), 0, "a sign-out of one's own is no ended session");
     assert.deepEqual(await browserState(page), { local: [], session: [], cookie: "", databases: [], caches: [] });
 
-    const requests = await stack.requests();
+    const requests = await on.stack.requests();
     const seen = requests.map((r) => `${r.method} ${r.path} ${r.status}`);
     assert.ok(seen.includes("POST /api/v1/sign-in 200"), seen.join("\n"));
     assert.ok(seen.includes("POST /api/notes 201"), seen.join("\n"));
@@ -141,8 +146,8 @@ describe("the example app against a real Warden", () => {
   });
 
   scenario("a wrong password is refused with Warden's message and the request id", async () => {
-    const bea = await stack.user("Bea");
-    const { context, page } = await open(browser, stack);
+    const bea = await on.stack.user("Bea");
+    const { context, page } = await open(on);
     await signIn(page, bea.email, "not-her-password-at-all");
     const alert = page.getByRole("alert");
     await alert.waitFor();
@@ -156,8 +161,8 @@ describe("the example app against a real Warden", () => {
   });
 
   scenario("TOTP: the password leads to the second step, a wrong code is refused, the right one signs in", async () => {
-    const tom = await stack.totpUser("Tom");
-    const { context, page, errors } = await open(browser, stack);
+    const tom = await on.stack.totpUser("Tom");
+    const { context, page, errors } = await open(on);
     await signIn(page, tom.email);
     await page.getByRole("heading", { name: "Confirm it's you" }).waitFor();
     const code = page.getByLabel("Code from your authenticator app, or a backup code");
@@ -173,14 +178,14 @@ describe("the example app against a real Warden", () => {
     await page.getByLabel("New note").fill("second factor done");
     await page.getByRole("button", { name: "Add" }).click();
     await page.getByRole("listitem").filter({ hasText: "second factor done" }).waitFor();
-    assertCsrfDiscipline(await stack.requests());
+    assertCsrfDiscipline(await on.stack.requests());
     assert.deepEqual(errors, []);
     await context.close();
   });
 
   scenario("passkey: added after a password sign-in, then signing in with it alone", async () => {
-    const pia = await stack.user("Pia");
-    const { context, page, errors } = await open(browser, stack);
+    const pia = await on.stack.user("Pia");
+    const { context, page, errors } = await open(on);
     const cdp = await context.newCDPSession(page);
     await cdp.send("WebAuthn.enable");
     const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
@@ -208,15 +213,15 @@ describe("the example app against a real Warden", () => {
     assert.match(await page.locator(".who").innerText(), /aal2/, "a passkey sign-in is a strong one");
     const after = (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
     assert.ok(after[0].signCount > credentials[0].signCount, "the passkey signed the sign-in");
-    assertCsrfDiscipline(await stack.requests());
+    assertCsrfDiscipline(await on.stack.requests());
     assert.deepEqual(errors, []);
     await context.close();
   });
 
   scenario("signed out everywhere from another device: the app notices and says why", async () => {
-    const cai = await stack.user("Cai");
-    const laptop = await open(browser, stack);
-    const phone = await open(browser, stack);
+    const cai = await on.stack.user("Cai");
+    const laptop = await open(on);
+    const phone = await open(on);
     await signIn(laptop.page, cai.email);
     await signedInAs(laptop.page, "Cai");
     await signIn(phone.page, cai.email);
@@ -229,31 +234,31 @@ describe("the example app against a real Warden", () => {
     await laptop.page.getByRole("button", { name: "Refresh" }).click();
     await laptop.page.getByRole("heading", { name: "Sign in" }).waitFor();
     assert.match(await laptop.page.getByRole("status").innerText(), /session has ended/);
-    assertCsrfDiscipline(await stack.requests());
+    assertCsrfDiscipline(await on.stack.requests());
     assert.deepEqual([...laptop.errors, ...phone.errors], []);
     await laptop.context.close();
     await phone.context.close();
   });
 
   scenario("a CSRF token that Warden rotated in another tab is refreshed and the request goes through", async () => {
-    const dan = await stack.user("Dan");
-    const { context, page, errors } = await open(browser, stack);
+    const dan = await on.stack.user("Dan");
+    const { context, page, errors } = await open(on);
     await signIn(page, dan.email);
     await signedInAs(page, "Dan");
     const other = await context.newPage();
-    await other.goto(`${stack.app}/security`);
+    await other.goto(`${on.stack.app}/security`);
     await signedInAs(other, "Dan");
     await other.getByLabel("Current password").fill(PASSWORD);
     await other.getByLabel("New password").fill("harbour-saffron-kettle-5127");
     await other.getByRole("button", { name: "Change password" }).click();
     await other.getByText("Password changed.").waitFor();
-    await stack.requests();
+    await on.stack.requests();
 
     // The first tab still holds the old token: the client learns the new one.
     await page.getByLabel("New note").fill("after the rotation");
     await page.getByRole("button", { name: "Add" }).click();
     await page.getByRole("listitem").filter({ hasText: "after the rotation" }).waitFor();
-    const seen = (await stack.requests()).map((r) => `${r.method} ${r.path} ${r.status}`);
+    const seen = (await on.stack.requests()).map((r) => `${r.method} ${r.path} ${r.status}`);
     assert.deepEqual(seen, ["POST /api/notes 403", "GET /api/v1/session 200", "POST /api/notes 201"]);
     assert.deepEqual(errors, []);
     await context.close();
@@ -261,20 +266,11 @@ describe("the example app against a real Warden", () => {
 });
 
 describe("a session that expires", () => {
-  let stack;
-  let browser;
-  before(async () => {
-    stack = await startStack({ WARDEN_SESSION_IDLE_TIMEOUT_SECONDS: "2" });
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await stack?.stop();
-  });
+  const on = running({ WARDEN_SESSION_IDLE_TIMEOUT_SECONDS: "2" });
 
   scenario("the client notices on its next request and the app asks to sign in again", async () => {
-    const eve = await stack.user("Eve");
-    const { context, page, errors } = await open(browser, stack);
+    const eve = await on.stack.user("Eve");
+    const { context, page, errors } = await open(on);
     await signIn(page, eve.email);
     await signedInAs(page, "Eve");
     await page.waitForTimeout(3_000);
@@ -282,7 +278,7 @@ describe("a session that expires", () => {
     await page.getByRole("button", { name: "Add" }).click();
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
     assert.match(await page.getByRole("status").innerText(), /session has ended/);
-    const seen = (await stack.requests()).filter((r) => r.path === "/api/notes" && r.method === "POST");
+    const seen = (await on.stack.requests()).filter((r) => r.path === "/api/notes" && r.method === "POST");
     assert.deepEqual(seen.map((r) => r.status), [401], "Warden refused the expired session");
     assert.deepEqual(errors, []);
     await context.close();
@@ -290,20 +286,11 @@ describe("a session that expires", () => {
 });
 
 describe("a sign-in that is no longer recent", () => {
-  let stack;
-  let browser;
-  before(async () => {
-    stack = await startStack({ WARDEN_STEP_UP_MAX_AGE_SECONDS: "2" });
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await stack?.stop();
-  });
+  const on = running({ WARDEN_STEP_UP_MAX_AGE_SECONDS: "2" });
 
   scenario("a sensitive action asks to confirm it's you, then goes through with one retry", async () => {
-    const uma = await stack.totpUser("Uma");
-    const { context, page, errors } = await open(browser, stack);
+    const uma = await on.stack.totpUser("Uma");
+    const { context, page, errors } = await open(on);
     const cdp = await context.newCDPSession(page);
     await cdp.send("WebAuthn.enable");
     const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
@@ -315,7 +302,7 @@ describe("a sign-in that is no longer recent", () => {
     await signedInAs(page, "Uma");
     await page.getByRole("link", { name: "Security" }).click();
     await page.waitForTimeout(2_500);
-    await stack.requests();
+    await on.stack.requests();
 
     await page.getByRole("button", { name: "Add a passkey" }).click();
     const confirm = page.getByRole("region", { name: "Confirm it's you" });
@@ -326,7 +313,7 @@ describe("a sign-in that is no longer recent", () => {
     const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
     assert.equal(credentials.length, 1, "the passkey was registered by the retried action");
 
-    const seen = (await stack.requests()).map((r) => `${r.method} ${r.path} ${r.status}`);
+    const seen = (await on.stack.requests()).map((r) => `${r.method} ${r.path} ${r.status}`);
     assert.deepEqual(seen, [
       "POST /api/v1/mfa/passkeys/register/start 403",
       "GET /api/v1/mfa 200",
@@ -340,23 +327,14 @@ describe("a sign-in that is no longer recent", () => {
 });
 
 describe("Warden on another origin", () => {
-  let stack;
-  let browser;
-  before(async () => {
-    stack = await startStack({}, { crossOrigin: true });
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await stack?.stop();
-  });
+  const on = running({}, { crossOrigin: true });
 
   scenario("the client calls Warden across origins with CORS and credentials; the app's API still gets the token", async () => {
-    const fay = await stack.user("Fay");
-    const { context, page, errors } = await open(browser, stack);
+    const fay = await on.stack.user("Fay");
+    const { context, page, errors } = await open(on);
     const toWarden = [];
     page.on("request", (request) => {
-      if (request.url().startsWith(stack.browserWardenUrl)) toWarden.push(`${request.method()} ${new URL(request.url()).pathname}`);
+      if (request.url().startsWith(on.stack.browserWardenUrl)) toWarden.push(`${request.method()} ${new URL(request.url()).pathname}`);
     });
     await signIn(page, fay.email);
     await signedInAs(page, "Fay");
@@ -368,7 +346,7 @@ describe("Warden on another origin", () => {
 
     assert.ok(toWarden.includes("POST /api/v1/sign-in"), toWarden.join("\n"));
     assert.ok(toWarden.includes("POST /api/v1/sign-out"), toWarden.join("\n"));
-    const seen = await stack.requests();
+    const seen = await on.stack.requests();
     assert.ok(!seen.some((r) => r.path.startsWith("/api/v1/")), "Warden's API was not called through the app's origin");
     assert.ok(seen.some((r) => r.method === "POST" && r.path === "/api/notes" && r.status === 201 && r.csrf));
     assert.deepEqual(await browserState(page), { local: [], session: [], cookie: "", databases: [], caches: [] });
