@@ -5,9 +5,12 @@ import { Notes, Security, Sessions } from "./pages";
 import { useSession } from "./useSession";
 import { warden } from "./warden";
 
-const routes: Record<string, { title: string; page: () => ReactNode }> = {
+/** Signs out on purpose (no "your session has ended" afterwards). */
+type SigningOut = (work: () => Promise<void>) => void;
+
+const routes: Record<string, { title: string; page: (signingOut: SigningOut) => ReactNode }> = {
   "/": { title: "Notes", page: () => <Notes /> },
-  "/sessions": { title: "Your devices", page: () => <Sessions /> },
+  "/sessions": { title: "Your devices", page: (signingOut) => <Sessions signingOut={signingOut} /> },
   "/security": { title: "Security", page: () => <Security /> },
 };
 
@@ -58,7 +61,7 @@ export function App() {
       </header>
       <main>
         <h1>{route.title}</h1>
-        {route.page()}
+        {route.page(notice.signingOut)}
       </main>
     </>
   );
@@ -81,9 +84,11 @@ function useEndedNotice(session: SessionInfo | null | undefined) {
   }, [session]);
   return {
     text,
-    signingOut: (work: () => Promise<void>) => {
+    signingOut: ((work) => {
       leaving.current = true;
-      void work();
-    },
+      work().catch(() => {
+        leaving.current = false;
+      });
+    }) as SigningOut,
   };
 }

@@ -70,7 +70,7 @@ export function Notes() {
 }
 
 /** The user's sessions on every device, with sign-out for each, the others, or all. */
-export function Sessions() {
+export function Sessions({ signingOut }: { signingOut: (work: () => Promise<void>) => void }) {
   const [sessions, setSessions] = useState<SessionSummary[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const run = async (work: () => Promise<unknown>) => {
@@ -107,7 +107,10 @@ export function Sessions() {
       </table>
       <p className="actions">
         <button className="secondary" onClick={() => run(() => warden.signOutOthers())}>Sign out other devices</button>
-        <button className="danger" onClick={() => void warden.signOutEverywhere().catch(setError)}>Sign out everywhere</button>
+        <button className="danger" onClick={() => signingOut(() => warden.signOutEverywhere().catch((caught) => {
+          setError(caught);
+          throw caught;
+        }))}>Sign out everywhere</button>
       </p>
     </>
   );

@@ -230,6 +230,7 @@ describe("the example app against a real Warden", () => {
     await phone.page.getByRole("link", { name: "Your devices" }).click();
     await phone.page.getByRole("button", { name: "Sign out everywhere" }).click();
     await phone.page.getByRole("heading", { name: "Sign in" }).waitFor();
+    assert.equal(await phone.page.getByRole("status").count(), 0, "who signed out everywhere is not told the session ended");
 
     await laptop.page.getByRole("button", { name: "Refresh" }).click();
     await laptop.page.getByRole("heading", { name: "Sign in" }).waitFor();
