@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod browser;
 pub mod coverage;
+pub mod exports;
 pub mod keys;
 pub mod mfa;
 pub mod passkeys;

@@ -218,6 +218,16 @@ impl Server {
             .unwrap()
     }
 
+    /// Records `count` application events (`app.invoice.paid`, subjects
+    /// `invoice:<tag><n>`), each acknowledged with 201.
+    pub async fn post_invoices(&self, count: usize, tag: &str) {
+        for n in 0..count {
+            let body = serde_json::json!({"kind": "app.invoice.paid", "subject": format!("invoice:{tag}{n}"),
+                                          "data": {"amount": n, "currency": "EUR"}});
+            assert_eq!(self.post_app_event(&body).await.status(), 201);
+        }
+    }
+
     /// The setup link this server printed, if it printed one.
     pub fn setup_link(&self) -> Option<String> {
         let out = std::fs::read_to_string(&self.out_path).unwrap_or_default();

@@ -31,14 +31,6 @@ fn tool(args: &[&str]) -> Ran {
     bundle_verify(args)
 }
 
-async fn app_events(server: &Server, count: usize, tag: &str) {
-    for n in 0..count {
-        let body = json!({"kind": "app.invoice.paid", "subject": format!("invoice:{tag}{n}"),
-                          "data": {"amount": n, "currency": "EUR"}});
-        assert_eq!(server.post_app_event(&body).await.status(), 201);
-    }
-}
-
 /// The checkpoints a webhook body carries.
 fn carried(body: &Value) -> Vec<PublishedCheckpoint> {
     body["data"]["events"]
@@ -147,7 +139,7 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
         "condition": {"type": "match", "select": {"kinds": ["ledger.checkpointed"]}},
         "recipients": [{"webhook": created.body["id"]}, {"email": "auditor@acme.test"}]});
     assert_eq!(admin.post("/api/v1/alert-rules", rule).await.status, 201);
-    app_events(&instance.server, 5, "a").await;
+    instance.server.post_invoices(5, "a").await;
     let (_, first) = received_checkpoint(&receiver, head(&store).await, kept.path(), 0).await;
 
     // The email carries the same signed document.
@@ -169,10 +161,10 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
         &["--format=custom", "--file", dump.to_str().unwrap(), &database.url],
     );
     let at_backup = head(&store).await;
-    app_events(&instance.server, 20, "b").await;
+    instance.server.post_invoices(20, "b").await;
     let (kept_a, a) = received_checkpoint(&receiver, head(&store).await, kept.path(), 0).await;
     assert!(a.tree_size > at_backup);
-    app_events(&instance.server, 5, "c").await;
+    instance.server.post_invoices(5, "c").await;
     let (kept_b, b) = received_checkpoint(&receiver, head(&store).await, kept.path(), 0).await;
 
     // The endpoints: owners and auditors; the same documents.
@@ -395,7 +387,7 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
     let before_fork = receiver.received().len();
     let forked = Server::start(&on_backup, "forked").await;
     let forked_store = backup.store().await;
-    app_events(&forked, 30, "fork").await;
+    forked.post_invoices(30, "fork").await;
     let fork_size = head(&forked_store).await;
     assert!(fork_size > a.tree_size);
     let (kept_f, f) = received_checkpoint(&receiver, fork_size, kept.path(), before_fork).await;
@@ -525,7 +517,7 @@ async fn checkpoints_hold_across_an_archive_and_a_restart() {
     .await;
     let mut env = instance.env.clone();
     let store = database.store().await;
-    app_events(&instance.server, 90, "a").await;
+    instance.server.post_invoices(90, "a").await;
     let before = latest_in_dir(&published, head(&store).await).await;
     let before_path = write(kept.path(), "before.json", &serde_json::to_value(&before).unwrap());
     let mut server = instance.server;
@@ -545,7 +537,7 @@ async fn checkpoints_hold_across_an_archive_and_a_restart() {
         kept.path().join("index").to_str().unwrap().into(),
     ));
     let server = Server::start(&env, "after-archive").await;
-    app_events(&server, 5, "b").await;
+    server.post_invoices(5, "b").await;
     let after = latest_in_dir(&published, head(&store).await).await;
     assert!(after.tree_size > before.tree_size);
     let after_path = write(kept.path(), "after.json", &serde_json::to_value(&after).unwrap());
