@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod browser;
+pub mod checkpoints;
 pub mod coverage;
 pub mod exports;
 pub mod keys;

@@ -8,99 +8,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use warden_core::chain::published::PublishedCheckpoint;
-use warden_core::ledger::LedgerStore;
 use warden_core::ledger::postgres::PostgresStore;
 use warden_tests::TestDatabase;
 use warden_tests::audit::{signed_in, two_orgs_on};
+use warden_tests::checkpoints::{head, kept_proof, pg, received_checkpoint, restored, verify};
 use warden_tests::peers::{SmtpSink, WebhookReceiver};
-use warden_tests::process::{NodeEnv, Ran, Server, bundle_verify};
+use warden_tests::process::{Server, bundle_verify};
 use warden_tests::web::{WebClient, assert_refused};
-
-fn verify(env: &NodeEnv, args: &[&str]) -> Ran {
-    env.ran(&[&["verify"], args].concat())
-}
-
-/// The auditor's offline tool.
-fn tool(args: &[&str]) -> Ran {
-    bundle_verify(args)
-}
-
-/// The checkpoints a webhook body carries.
-fn carried(body: &Value) -> Vec<PublishedCheckpoint> {
-    body["data"]["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|item| item["event"]["kind"] == "ledger.checkpointed")
-        .map(|item| PublishedCheckpoint::parse(&item["event"]["data"].to_string()).unwrap())
-        .collect()
-}
-
-/// Waits for a webhook (after the first `skip` received) that carries a
-/// checkpoint of at least `size` events, and keeps its body, as received,
-/// in `dir`.
-async fn received_checkpoint(
-    receiver: &WebhookReceiver,
-    size: u64,
-    dir: &Path,
-    skip: usize,
-) -> (PathBuf, PublishedCheckpoint) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        for received in receiver.received().into_iter().skip(skip) {
-            assert!(received.signature_valid, "a webhook without a valid signature");
-            if let Some(checkpoint) = carried(&received.body).into_iter().find(|c| c.tree_size >= size) {
-                let path = dir.join(format!("received-{}.json", checkpoint.tree_size));
-                std::fs::write(&path, &received.raw).unwrap();
-                return (path, checkpoint);
-            }
-        }
-        assert!(Instant::now() < deadline, "no checkpoint of {size} events arrived");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn head(store: &PostgresStore) -> u64 {
-    store.head().await.unwrap().seq
-}
-
-fn pg(tool: &str, args: &[&str]) {
-    let output = Command::new(tool).args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{tool}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// A new database restored from `dump`.
-async fn restored(dump: &Path) -> TestDatabase {
-    let database = TestDatabase::create().await;
-    pg("pg_restore", &["--dbname", &database.url, dump.to_str().unwrap()]);
-    database
-}
-
-fn write(dir: &Path, name: &str, value: &Value) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, value.to_string()).unwrap();
-    path
-}
-
-/// The consistency proof between two tree sizes, as the auditor fetches
-/// it, kept in `dir` as `name`.
-async fn kept_proof(auditor: &mut WebClient, (from, to): (u64, u64), dir: &Path, name: &str) -> PathBuf {
-    let proof = auditor
-        .get(&format!("/api/v1/audit/checkpoints/consistency?from={from}&to={to}"))
-        .await;
-    assert_eq!(proof.status, 200, "{:?}", proof.body);
-    write(dir, name, &proof.body)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_auditor_received() {
@@ -290,7 +208,7 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
     // The same offline, with the auditor's tool: checkpoints alone, trusted
     // through the pinned key, and untrusted without it.
     let proof_ab_path = proof_ab.to_str().unwrap();
-    let ran = tool(&[
+    let ran = bundle_verify(&[
         "--checkpoint",
         a_path,
         "--checkpoint",
@@ -302,7 +220,7 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
     ]);
     assert_eq!(ran.code, 0, "{}", ran.out);
     assert!(ran.out.contains("consistent: the log of"), "{}", ran.out);
-    let ran = tool(&[
+    let ran = bundle_verify(&[
         "--checkpoint",
         a_path,
         "--checkpoint",
@@ -323,7 +241,7 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
     );
     let (bundle_path, c_path) = (bundle.to_str().unwrap(), kept_c.to_str().unwrap());
     let proof_c_now = proof_c_now.to_str().unwrap();
-    let ran = tool(&[
+    let ran = bundle_verify(&[
         bundle_path,
         "--checkpoint",
         c_path,
@@ -427,7 +345,7 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
         "{}",
         ran.out
     );
-    let ran = tool(&[
+    let ran = bundle_verify(&[
         "--checkpoint",
         a_path,
         "--checkpoint",
@@ -470,104 +388,4 @@ async fn a_log_cut_short_restored_or_forked_is_caught_by_the_checkpoints_an_audi
     // Without the checkpoint, what is left verifies: only a copy kept
     // outside the log shows the cut.
     assert_eq!(verify(&env, &[]).code, 0);
-}
-
-/// Polls the checkpoint directory's `latest.json` until it describes at
-/// least `size` events.
-async fn latest_in_dir(dir: &Path, size: u64) -> PublishedCheckpoint {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(dir.join("latest.json"))
-            && let Ok(checkpoint) = PublishedCheckpoint::parse(&text)
-            && checkpoint.tree_size >= size
-        {
-            return checkpoint;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no checkpoint of {size} events in {}",
-            dir.display()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// After an archive the checkpointer starts from the archived hashes the
-/// database keeps, and `warden verify` recomputes roots from them once
-/// they are the ones the boundary names: checkpoints from before and after
-/// the archive both hold, head and root.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn checkpoints_hold_across_an_archive_and_a_restart() {
-    let database = TestDatabase::create().await;
-    PostgresStore::migrate(&database.url).await.unwrap();
-    let mut owner_db = database.superuser().await;
-    sqlx::query("UPDATE ledger_settings SET value = '40' WHERE name = 'partition_size'")
-        .execute(&mut owner_db)
-        .await
-        .unwrap();
-    let kept = tempfile::tempdir().unwrap();
-    let published = kept.path().join("published");
-    let instance = two_orgs_on(
-        &[
-            ("WARDEN_AUDIT_CHECKPOINT_EVERY_SECONDS", "1"),
-            ("WARDEN_AUDIT_CHECKPOINT_DIR", published.to_str().unwrap()),
-        ],
-        Some(&database.url),
-    )
-    .await;
-    let mut env = instance.env.clone();
-    let store = database.store().await;
-    instance.server.post_invoices(90, "a").await;
-    let before = latest_in_dir(&published, head(&store).await).await;
-    let before_path = write(kept.path(), "before.json", &serde_json::to_value(&before).unwrap());
-    let mut server = instance.server;
-    server.terminate();
-
-    let bundle = kept.path().join("archive.jsonl");
-    let archived = env.run(&["archive", "--through", "80", "--out", bundle.to_str().unwrap()]);
-    assert!(
-        archived.status.success(),
-        "{}",
-        String::from_utf8_lossy(&archived.stderr)
-    );
-
-    // A new process: its checkpointer starts from the archived hashes.
-    env.extra.push((
-        "WARDEN_AUDIT_INDEX_DIR".into(),
-        kept.path().join("index").to_str().unwrap().into(),
-    ));
-    let server = Server::start(&env, "after-archive").await;
-    server.post_invoices(5, "b").await;
-    let after = latest_in_dir(&published, head(&store).await).await;
-    assert!(after.tree_size > before.tree_size);
-    let after_path = write(kept.path(), "after.json", &serde_json::to_value(&after).unwrap());
-    let mut server = server;
-    server.terminate();
-
-    let ran = verify(
-        &env,
-        &[
-            "--checkpoint",
-            before_path.to_str().unwrap(),
-            "--checkpoint",
-            after_path.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(ran.code, 0, "{}", ran.out);
-    assert!(ran.out.contains("events up to seq 80 are archived"), "{}", ran.out);
-    assert_eq!(ran.out.matches("same head and root").count(), 2, "{}", ran.out);
-
-    // A checkpoint signed by a key the log never announced proves
-    // nothing, either way: said, not failed.
-    let early = PublishedCheckpoint::sign(
-        40,
-        before.root,
-        before.head,
-        &chrono::Utc::now(),
-        &ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
-    );
-    let early_path = write(kept.path(), "stranger.json", &serde_json::to_value(&early).unwrap());
-    let ran = verify(&env, &["--checkpoint", early_path.to_str().unwrap()]);
-    assert_eq!(ran.code, 2, "{}", ran.out);
-    assert!(ran.out.contains("which is not a key you trust"), "{}", ran.out);
 }
