@@ -1,0 +1,161 @@
+//! The alert console's and the API-key console's forms, walked for
+//! `every_page_form_appends_an_event`.
+
+use serde_json::json;
+use warden_tests::coverage::Walk;
+use warden_tests::web::{Forms, field};
+
+use super::between;
+
+/// The alert console's forms: an endpoint, a rule tried, saved, changed,
+/// disabled and enabled; an alert it fires acknowledged, resolved and sent
+/// again; the rule and the endpoint removed.
+pub(crate) async fn alert_forms(walk: &mut Walk, forms: &Forms, owner: &str, csrf: &str) {
+    let before = walk.head().await;
+    let added = forms
+        .post(
+            "/alert-webhooks",
+            Some(owner),
+            &[
+                ("csrf_token", csrf),
+                ("url", "http://127.0.0.1:9/hook"),
+                ("description", "SOC"),
+            ],
+        )
+        .await;
+    walk.posted("/alert-webhooks", before, &added).await;
+    let html = added.text().await.unwrap();
+    assert!(between(&html, "id=\"endpoint-secret\">", "<").starts_with("whsec_"));
+    let endpoint = between(&html, "action=\"/alert-webhooks/", "/remove").to_string();
+    let rule = json!({"name": "Failed sign-in", "severity": "low",
+                      "condition": {"type": "match", "select": {"kinds": ["login.failed"]}},
+                      "recipients": [{"webhook": endpoint}]})
+    .to_string();
+    let before = walk.head().await;
+    let tried = forms
+        .post(
+            "/alert-rules/preview",
+            Some(owner),
+            &[("csrf_token", csrf), ("rule", &rule), ("hours", "1")],
+        )
+        .await;
+    walk.posted("/alert-rules/preview", before, &tried).await;
+    assert!(tried.text().await.unwrap().contains("id=\"preview-summary\""));
+    let before = walk.head().await;
+    let saved = forms
+        .post("/alert-rules", Some(owner), &[("csrf_token", csrf), ("rule", &rule)])
+        .await;
+    walk.posted("/alert-rules", before, &saved).await;
+    let location = saved.headers()["location"].to_str().unwrap().to_string();
+    let rule_path = location.split('?').next().unwrap().to_string();
+    let before = walk.head().await;
+    let changed = forms
+        .post(
+            &rule_path,
+            Some(owner),
+            &[("csrf_token", csrf), ("rule", &rule.replace("\"low\"", "\"high\""))],
+        )
+        .await;
+    walk.posted("/alert-rules/{id}", before, &changed).await;
+    for action in ["disable", "enable"] {
+        let before = walk.head().await;
+        let done = forms
+            .post(&format!("{rule_path}/{action}"), Some(owner), &[("csrf_token", csrf)])
+            .await;
+        let route = if action == "disable" {
+            "/alert-rules/{id}/disable"
+        } else {
+            "/alert-rules/{id}/enable"
+        };
+        walk.posted(route, before, &done).await;
+    }
+
+    let failed = forms
+        .post(
+            "/sign-in",
+            None,
+            &[("email", "owner@acme.test"), ("password", "not the password")],
+        )
+        .await;
+    assert_eq!(failed.status(), 401);
+    let alert = loop {
+        let html = forms.get("/alerts", Some(owner)).await.text().await.unwrap();
+        if html.contains("href=\"/alerts/") {
+            break between(&html, "href=\"/alerts/", "\"").to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let shown = forms.get(&format!("/alerts/{alert}"), Some(owner)).await;
+    assert!(shown.text().await.unwrap().contains(&format!("webhook:{endpoint}")));
+    for (route, action) in [
+        ("/alerts/{id}/acknowledge", "acknowledge"),
+        ("/alerts/{id}/resolve", "resolve"),
+        ("/alerts/{id}/resend", "resend"),
+    ] {
+        let before = walk.head().await;
+        let done = forms
+            .post(
+                &format!("/alerts/{alert}/{action}"),
+                Some(owner),
+                &[("csrf_token", csrf)],
+            )
+            .await;
+        walk.posted(route, before, &done).await;
+    }
+    let before = walk.head().await;
+    let removed = forms
+        .post(&format!("{rule_path}/remove"), Some(owner), &[("csrf_token", csrf)])
+        .await;
+    walk.posted("/alert-rules/{id}/remove", before, &removed).await;
+    let before = walk.head().await;
+    let removed = forms
+        .post(
+            &format!("/alert-webhooks/{endpoint}/remove"),
+            Some(owner),
+            &[("csrf_token", csrf)],
+        )
+        .await;
+    walk.posted("/alert-webhooks/{id}/remove", before, &removed).await;
+}
+
+/// The key console's forms: a key created (its id from the form), rotated
+/// (naming its version) and revoked.
+pub(crate) async fn key_forms(walk: &mut Walk, forms: &Forms, owner: &str, csrf: &str) {
+    let html = forms.get("/keys", Some(owner)).await.text().await.unwrap();
+    let id = field(&html, "id");
+    let before = walk.head().await;
+    let created = forms
+        .post(
+            "/keys",
+            Some(owner),
+            &[("csrf_token", csrf), ("id", &id), ("kind", "app"), ("name", "Billing")],
+        )
+        .await;
+    walk.posted("/keys", before, &created).await;
+    assert!(created.text().await.unwrap().contains("wk_live_"));
+    let html = forms
+        .get(&format!("/keys/{id}"), Some(owner))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let version = field(&html, "version");
+    let before = walk.head().await;
+    let rotated = forms
+        .post(
+            &format!("/keys/{id}/rotate"),
+            Some(owner),
+            &[("csrf_token", csrf), ("version", &version), ("grace_seconds", "0")],
+        )
+        .await;
+    walk.posted("/keys/{id}/rotate", before, &rotated).await;
+    let before = walk.head().await;
+    let revoked = forms
+        .post(
+            &format!("/keys/{id}/revoke"),
+            Some(owner),
+            &[("csrf_token", csrf), ("reason", "walked")],
+        )
+        .await;
+    walk.posted("/keys/{id}/revoke", before, &revoked).await;
+}
