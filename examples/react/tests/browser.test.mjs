@@ -66,6 +66,23 @@ async function open({ browser, stack }) {
   return { context, page, errors };
 }
 
+/** A WebAuthn virtual authenticator (a platform passkey that verifies its user) on `page`. */
+async function authenticator(context, page) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, authenticatorId };
+}
+
 async function signIn(page, email, password = PASSWORD) {
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
@@ -186,18 +203,7 @@ describe("the example app against a real Warden", () => {
   scenario("passkey: added after a password sign-in, then signing in with it alone", async () => {
     const pia = await on.stack.user("Pia");
     const { context, page, errors } = await open(on);
-    const cdp = await context.newCDPSession(page);
-    await cdp.send("WebAuthn.enable");
-    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-      options: {
-        protocol: "ctap2",
-        transport: "internal",
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
+    const { cdp, authenticatorId } = await authenticator(context, page);
     await signIn(page, pia.email);
     await signedInAs(page, "Pia");
     await page.getByRole("link", { name: "Security" }).click();
@@ -292,11 +298,7 @@ describe("a sign-in that is no longer recent", () => {
   scenario("a sensitive action asks to confirm it's you, then goes through with one retry", async () => {
     const uma = await on.stack.totpUser("Uma");
     const { context, page, errors } = await open(on);
-    const cdp = await context.newCDPSession(page);
-    await cdp.send("WebAuthn.enable");
-    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-      options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-    });
+    const { cdp, authenticatorId } = await authenticator(context, page);
     await signIn(page, uma.email);
     await page.getByLabel("Code from your authenticator app, or a backup code").fill(uma.code());
     await page.getByRole("button", { name: "Verify" }).click();
