@@ -53,6 +53,8 @@ if command -v dpkg >/dev/null; then
   # The TypeScript client and the React example (tools/client/check.sh).
   command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 fi
+# The AWS KMS emulator (moto, from PyPI) for the KMS tests (tools/peers/kms.sh).
+"$(dirname "$0")/peers/kms.sh" --install
 
 # PostgreSQL
 if port_open "$PG_PORT"; then

@@ -14,7 +14,7 @@ use warden_core::bus::nats::NatsBus;
 use warden_core::bus::relay::Relay;
 use warden_core::bus::{Bus, BusError};
 use warden_core::keys::signing::{self, SigningError};
-use warden_core::keys::{DataKeys, Kms, KmsError, LocalKms};
+use warden_core::keys::{AwsKms, DataKeys, Keyring, Kms, KmsError, LocalKms};
 use warden_core::ledger::postgres::PostgresStore;
 use warden_core::ledger::sqlite::SqliteStore;
 use warden_core::ledger::{Ledger, LedgerError, LedgerStore};
@@ -22,7 +22,7 @@ use warden_projections::audit::{AuditIndex, AuditIndexError};
 use warden_projections::projection::read;
 use warden_projections::{Positions, ReadModels, Runner, RunnerError};
 
-use crate::config::{Config, Profile};
+use crate::config::{Config, KmsProvider, Profile};
 
 #[derive(Debug, Error)]
 pub enum NodeError {
@@ -117,14 +117,24 @@ pub async fn open_bus(config: &Config, store: &dyn LedgerStore) -> Result<Arc<dy
     })
 }
 
-pub fn open_kms(config: &Config) -> Result<Arc<dyn Kms>, NodeError> {
-    Ok(Arc::new(LocalKms::open(&config.kms_key_file, true)?))
+/// The configured KMS key, checked usable, and the retired keys that only
+/// unwrap (`docs/operations/kms.md`).
+pub async fn open_kms(config: &Config) -> Result<Keyring, NodeError> {
+    let current: Arc<dyn Kms> = match &config.kms.provider {
+        KmsProvider::Local { key_file } => Arc::new(LocalKms::open(key_file, true)?),
+        KmsProvider::Aws(settings) => Arc::new(AwsKms::connect(settings).await?),
+    };
+    let mut keyring = Keyring::new(current);
+    for path in &config.kms.retired_key_files {
+        keyring = keyring.with_retired(Arc::new(LocalKms::open(path, false)?));
+    }
+    Ok(keyring)
 }
 
 pub struct Node {
     pub ledger: Ledger,
     pub bus: Arc<dyn Bus>,
-    pub kms: Arc<dyn Kms>,
+    pub kms: Keyring,
     pub data_keys: DataKeys,
     pub models: ReadModels,
     pub positions: Positions,
@@ -138,18 +148,18 @@ impl Node {
     /// relay and the projection runner.
     pub async fn start(config: &Config) -> Result<Node, NodeError> {
         let store = open_store(config).await?;
-        let kms = open_kms(config)?;
+        let kms = open_kms(config).await?;
         let bus = open_bus(config, store.as_ref()).await?;
-        Self::start_with(store, bus, kms).await
+        let mut node = Self::start_with(store, bus, kms).await?;
+        node.data_keys = node
+            .data_keys
+            .with_cache(config.kms.data_key_cache_ttl, config.kms.data_key_cache_entries);
+        Ok(node)
     }
 
-    pub async fn start_with(
-        store: Arc<dyn LedgerStore>,
-        bus: Arc<dyn Bus>,
-        kms: Arc<dyn Kms>,
-    ) -> Result<Node, NodeError> {
+    pub async fn start_with(store: Arc<dyn LedgerStore>, bus: Arc<dyn Bus>, kms: Keyring) -> Result<Node, NodeError> {
         let ledger = Ledger::new(store.clone());
-        let key_id = signing::establish(&ledger, kms.as_ref()).await?;
+        let key_id = signing::establish(&ledger, &kms).await?;
         tracing::info!(%key_id, "signing key installed");
 
         let models = ReadModels::default();
@@ -255,6 +265,44 @@ impl Node {
         self.tasks.push(tokio::spawn(checkpointer.run()));
     }
 
+    /// Rotates the chain's signing key once it is `max_age_days` old
+    /// (`signing_key_max_age_days`), checked every minute. When several
+    /// nodes find it due at once, one announcement wins (the others'
+    /// conflict on the `ledger` subject) and every node adopts it.
+    pub fn start_signing_key_schedule(&mut self, max_age_days: Option<u32>) {
+        if max_age_days.is_none() {
+            return;
+        }
+        let (ledger, kms, models) = (self.ledger.clone(), self.kms.clone(), self.models.clone());
+        let mut shutdown = self.shutdown.subscribe();
+        self.tasks.push(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs(60));
+            while !*shutdown.borrow() {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    _ = shutdown.changed() => continue,
+                }
+                let added = read(&models.signing_keys)
+                    .current()
+                    .and_then(|key| warden_core::event::timestamp::parse(&key.added_at));
+                let Some(added) = added else { continue };
+                if !signing::rotation_due(added, chrono::Utc::now(), max_age_days) {
+                    continue;
+                }
+                let mut actor = warden_core::Actor::system();
+                actor.id = Some("warden-schedule".into());
+                let request_id = uuid::Uuid::now_v7().to_string();
+                match signing::rotate(&ledger, &kms, actor, &request_id).await {
+                    Ok(key_id) => tracing::info!(%key_id, "signing key rotated: it reached signing_key_max_age_days"),
+                    Err(SigningError::Append(warden_core::ledger::AppendError::Conflict { .. })) => {
+                        tracing::debug!("another node rotated the signing key first")
+                    }
+                    Err(error) => tracing::warn!(%error, "the scheduled signing-key rotation failed"),
+                }
+            }
+        }));
+    }
+
     /// Stops after every accepted append is committed or refused; the
     /// runner saves its snapshot on the way out.
     pub async fn stop(self) {
@@ -270,12 +318,7 @@ impl Node {
 
 /// When another node rotates the signing key, its announcement reaches the
 /// `signing_keys` read model here; this node then signs with the new key.
-async fn follow_key_rotation(
-    ledger: Ledger,
-    kms: Arc<dyn Kms>,
-    models: ReadModels,
-    mut shutdown: watch::Receiver<bool>,
-) {
+async fn follow_key_rotation(ledger: Ledger, kms: Keyring, models: ReadModels, mut shutdown: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(Duration::from_millis(500));
     while !*shutdown.borrow() {
         tokio::select! {
@@ -286,7 +329,7 @@ async fn follow_key_rotation(
         let installed = ledger.signer().current().map(|key| key.key_id.clone());
         if let Some(current) = current
             && installed.as_deref() != Some(current.as_str())
-            && let Err(error) = signing::adopt(&ledger, kms.as_ref(), &current).await
+            && let Err(error) = signing::adopt(&ledger, &kms, &current).await
         {
             tracing::warn!(%error, key_id = %current, "cannot adopt the rotated signing key");
         }

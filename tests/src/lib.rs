@@ -13,6 +13,7 @@ pub mod checkpoints;
 pub mod coverage;
 pub mod exports;
 pub mod keys;
+pub mod kms;
 pub mod mfa;
 pub mod passkeys;
 pub mod peers;
@@ -181,7 +182,7 @@ impl TestStore {
     /// A ledger with its signing key installed (genesis appended).
     pub async fn ledger(&self) -> Ledger {
         let ledger = Ledger::new(self.store.clone());
-        warden_core::keys::signing::establish(&ledger, self.kms().as_ref())
+        warden_core::keys::signing::establish(&ledger, &self.kms().into())
             .await
             .unwrap();
         ledger

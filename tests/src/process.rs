@@ -100,6 +100,13 @@ impl NodeEnv {
         }
     }
 
+    /// A `warden` command with this environment, to run as the test likes.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(warden_bin());
+        self.apply(&mut command);
+        command
+    }
+
     /// Runs a CLI command to completion: its exit code and what it printed.
     pub fn ran(&self, args: &[&str]) -> Ran {
         self.run(args).into()

@@ -230,8 +230,11 @@ async fn a_stored_rule_that_does_not_decode_stops_the_evaluator_loudly() {
     let data_dir = instance.env.data_dir.clone();
     let store = std::sync::Arc::new(SqliteStore::open(&data_dir.join("ledger.sqlite")).await.unwrap());
     let ledger = Ledger::new(store);
-    let kms = LocalKms::open(&data_dir.join("master.key"), false).unwrap();
-    warden_core::keys::signing::establish(&ledger, &kms).await.unwrap();
+    let kms: std::sync::Arc<dyn warden_core::keys::Kms> =
+        std::sync::Arc::new(LocalKms::open(&data_dir.join("master.key"), false).unwrap());
+    warden_core::keys::signing::establish(&ledger, &kms.into())
+        .await
+        .unwrap();
     let rule = uuid::Uuid::now_v7().to_string();
     let mut event = NewEvent::new("alert_rule.created", format!("alert_rule:{rule}"), Actor::system()).data(json!({
         "rule": rule, "org": org, "enabled": true,

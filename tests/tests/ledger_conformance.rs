@@ -326,7 +326,7 @@ async fn key_rotation_is_announced_and_verifies(backend: Backend) {
     let ledger = store.ledger().await;
     let old = ledger.signer().current().unwrap().key_id.clone();
     ledger.append_one(event("app.thing.done", "thing:1")).await.unwrap();
-    let new = warden_core::keys::signing::rotate(&ledger, store.kms().as_ref(), Actor::system(), "r")
+    let new = warden_core::keys::signing::rotate(&ledger, &store.kms().into(), Actor::system(), "r")
         .await
         .unwrap();
     assert_ne!(old, new);

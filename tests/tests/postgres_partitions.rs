@@ -25,8 +25,12 @@ async fn partitions_are_created_ahead_and_the_chain_spans_them() {
             .unwrap(),
     );
     let ledger = warden_core::ledger::Ledger::new(store.clone());
-    let kms = warden_core::keys::LocalKms::open(&tempfile::tempdir().unwrap().path().join("k"), true).unwrap();
-    warden_core::keys::signing::establish(&ledger, &kms).await.unwrap();
+    let kms: std::sync::Arc<dyn warden_core::keys::Kms> = std::sync::Arc::new(
+        warden_core::keys::LocalKms::open(&tempfile::tempdir().unwrap().path().join("k"), true).unwrap(),
+    );
+    warden_core::keys::signing::establish(&ledger, &kms.into())
+        .await
+        .unwrap();
     for batch in 0..7 {
         let events = (0..5)
             .map(|i| NewEvent::new("app.thing.done", format!("thing:{batch}:{i}"), Actor::system()))

@@ -61,7 +61,7 @@ async fn a_restart_replays_only_the_tail_and_a_version_change_rebuilds() {
         let store = TestStore::open(backend).await;
         let ledger = store.ledger().await;
         append(&ledger, 20).await;
-        warden_core::keys::signing::rotate(&ledger, store.kms().as_ref(), Actor::system(), "r")
+        warden_core::keys::signing::rotate(&ledger, &store.kms().into(), Actor::system(), "r")
             .await
             .unwrap();
         append(&ledger, 4).await;
@@ -123,7 +123,7 @@ async fn without_a_reachable_bus_the_runner_tails_the_log() {
     let models = ReadModels::default();
     let running = Running::start(&store, bus, &models).await;
     append(&ledger, 10).await;
-    let rotated = warden_core::keys::signing::rotate(&ledger, store.kms().as_ref(), Actor::system(), "r")
+    let rotated = warden_core::keys::signing::rotate(&ledger, &store.kms().into(), Actor::system(), "r")
         .await
         .unwrap();
     assert!(

@@ -71,8 +71,8 @@ async fn bundle(
     use warden_core::ledger::Ledger;
 
     let ledger = Ledger::new(store.clone());
-    let kms = crate::node::open_kms(config).map_err(|e| e.to_string())?;
-    warden_core::keys::signing::adopt_latest(&ledger, kms.as_ref())
+    let kms = crate::node::open_kms(config).await.map_err(|e| e.to_string())?;
+    warden_core::keys::signing::adopt_latest(&ledger, &kms)
         .await
         .map_err(|e| e.to_string())?
         .ok_or("the log has no signing key")?;

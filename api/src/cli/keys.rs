@@ -41,7 +41,7 @@ pub async fn run(config: &Config, command: KeysCommand) -> Result<ExitCode, Stri
         KeysCommand::Rotate => {
             let node = Node::start(config).await.map_err(|e| e.to_string())?;
             let request_id = uuid::Uuid::now_v7().to_string();
-            let key_id = signing::rotate(&node.ledger, node.kms.as_ref(), Actor::system(), &request_id)
+            let key_id = signing::rotate(&node.ledger, &node.kms, Actor::system(), &request_id)
                 .await
                 .map_err(|e| e.to_string())?;
             say(format!("rotated: new signing key {key_id}"));

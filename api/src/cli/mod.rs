@@ -1,4 +1,4 @@
-//! The `warden` command line: `serve`, `migrate`, `verify`, `export`, `keys`,
+//! The `warden` command line: `serve`, `migrate`, `verify`, `export`, `keys`, `kms`,
 //! `import`, `archive`, `legal-hold`, `alerting`.
 
 mod alerting;
@@ -6,6 +6,7 @@ mod archive;
 mod export;
 mod import;
 mod keys;
+mod kms;
 mod legal_hold;
 mod migrate;
 mod verify;
@@ -44,6 +45,9 @@ pub enum Command {
     /// List or rotate the chain's signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Show or rotate the KMS key that wraps the data and signing keys.
+    #[command(subcommand)]
+    Kms(kms::KmsCommand),
     /// Move the oldest events of the PostgreSQL log to a signed bundle and
     /// remove their partitions (retention).
     Archive(archive::ArchiveArgs),
@@ -74,6 +78,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Verify(args) => verify::run(&config, args).await,
         Command::Export(args) => export::run(&config, args).await,
         Command::Keys(command) => keys::run(&config, command).await,
+        Command::Kms(command) => kms::run(&config, command).await,
         Command::Import(args) => import::run(&config, args).await,
         Command::Archive(args) => archive::run(&config, args).await,
         Command::LegalHold(command) => legal_hold::run(&config, command).await,

@@ -15,6 +15,7 @@ mod alerting;
 mod app_tokens;
 mod checkpoints;
 mod connections;
+mod kms;
 mod mfa;
 mod settings;
 mod web;
@@ -27,6 +28,8 @@ pub use checkpoints::CheckpointConfig;
 use checkpoints::checkpoint_config;
 pub use connections::ConnectionsConfig;
 use connections::connections_config;
+use kms::kms_config;
+pub use kms::{KmsConfig, KmsProvider};
 pub use mfa::MfaConfig;
 use mfa::mfa_config;
 pub use settings::Settings;
@@ -72,6 +75,16 @@ struct FileSettings {
     nats_url: Option<String>,
     nats_prefix: Option<String>,
     kms_key_file: Option<PathBuf>,
+    kms_provider: Option<String>,
+    kms_aws_key_id: Option<String>,
+    kms_aws_region: Option<String>,
+    kms_aws_endpoint_url: Option<String>,
+    kms_timeout_seconds: Option<u64>,
+    #[serde(default)]
+    kms_retired_key_files: Vec<PathBuf>,
+    kms_data_key_cache_seconds: Option<u64>,
+    kms_data_key_cache_entries: Option<usize>,
+    signing_key_max_age_days: Option<u32>,
     app_events_token_file: Option<PathBuf>,
     #[serde(default)]
     app_tokens: Vec<AppTokenFile>,
@@ -133,7 +146,7 @@ pub struct Config {
     pub database_role: Option<String>,
     pub database_max_connections: u32,
     pub nats_prefix: String,
-    pub kms_key_file: PathBuf,
+    pub kms: KmsConfig,
     /// Who may record application events.
     pub app_tokens: Vec<AppTokenConfig>,
     pub log_format: LogFormat,
@@ -178,8 +191,9 @@ impl Config {
         let data_dir = settings
             .data_dir
             .clone()
-            .or(file.data_dir)
+            .or(file.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from("warden-data"));
+        let kms = kms_config(settings, &file, &data_dir)?;
         let listen_text = settings
             .listen
             .clone()
@@ -262,11 +276,6 @@ impl Config {
             Some("separate") => false,
             Some(_) => return Err(invalid("alert_evaluator", "must be serve or separate")),
         };
-        let kms_key_file = settings
-            .kms_key_file
-            .clone()
-            .or(file.kms_key_file)
-            .unwrap_or_else(|| data_dir.join("master.key"));
         let log_format = match settings.log_format.clone().or(file.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -328,7 +337,7 @@ impl Config {
             database_role,
             database_max_connections,
             nats_prefix,
-            kms_key_file,
+            kms,
             app_tokens,
             log_format,
             shutdown_grace,
@@ -364,7 +373,10 @@ mod tests {
         assert_eq!(config.profile, Profile::Embedded);
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.data_dir, PathBuf::from("warden-data"));
-        assert_eq!(config.kms_key_file, PathBuf::from("warden-data/master.key"));
+        assert!(matches!(
+            &config.kms.provider,
+            KmsProvider::Local { key_file } if key_file == &PathBuf::from("warden-data/master.key")
+        ));
     }
 
     #[test]

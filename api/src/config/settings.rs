@@ -80,6 +80,33 @@ pub struct Settings {
     /// File holding the local KMS master key (created with mode 0600).
     #[arg(long, env = "WARDEN_KMS_KEY_FILE", global = true)]
     pub kms_key_file: Option<PathBuf>,
+    /// KMS provider: local (a master key file) or aws (AWS KMS).
+    #[arg(long, env = "WARDEN_KMS_PROVIDER", global = true)]
+    pub kms_provider: Option<String>,
+    /// AWS KMS key: key id, key ARN, alias name (alias/warden) or alias ARN.
+    #[arg(long, env = "WARDEN_KMS_AWS_KEY_ID", global = true)]
+    pub kms_aws_key_id: Option<String>,
+    /// AWS region of the key (default: the standard AWS chain, AWS_REGION).
+    #[arg(long, env = "WARDEN_KMS_AWS_REGION", global = true)]
+    pub kms_aws_region: Option<String>,
+    /// AWS KMS endpoint (default: the standard AWS chain, AWS_ENDPOINT_URL).
+    #[arg(long, env = "WARDEN_KMS_AWS_ENDPOINT_URL", global = true)]
+    pub kms_aws_endpoint_url: Option<String>,
+    /// Seconds a KMS call may take, retries included.
+    #[arg(long, env = "WARDEN_KMS_TIMEOUT_SECONDS", global = true)]
+    pub kms_timeout_seconds: Option<u64>,
+    /// Old local master key files that only unwrap, comma-separated.
+    #[arg(long, env = "WARDEN_KMS_RETIRED_KEY_FILES", global = true)]
+    pub kms_retired_key_files: Option<String>,
+    /// Seconds an unwrapped data key stays in the node's cache (0: none).
+    #[arg(long, env = "WARDEN_KMS_DATA_KEY_CACHE_SECONDS", global = true)]
+    pub kms_data_key_cache_seconds: Option<u64>,
+    /// Most unwrapped data keys the node's cache holds.
+    #[arg(long, env = "WARDEN_KMS_DATA_KEY_CACHE_ENTRIES", global = true)]
+    pub kms_data_key_cache_entries: Option<usize>,
+    /// Days after which the chain's signing key is rotated (0: never).
+    #[arg(long, env = "WARDEN_SIGNING_KEY_MAX_AGE_DAYS", global = true)]
+    pub signing_key_max_age_days: Option<u32>,
     /// File holding the bearer token that may record application events.
     #[arg(long, env = "WARDEN_APP_EVENTS_TOKEN_FILE", global = true)]
     pub app_events_token_file: Option<PathBuf>,

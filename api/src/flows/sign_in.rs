@@ -74,7 +74,8 @@ pub async fn with_password(
             // answer time tells no account (imported, unknown, disabled)
             // from another.
             if !refusal.events.is_empty() {
-                state.passwords.hashing.refusal_timing().pad(started).await;
+                let unwrap = state.data_keys.typical_unwrap();
+                state.passwords.hashing.refusal_timing().pad(started, unwrap).await;
             }
             Err(refused(state, refusal).await)
         }

@@ -19,15 +19,16 @@ pub async fn live() -> Json<serde_json::Value> {
 }
 
 /// Ready when the ledger answers and is not refusing appends (its
-/// breaker), the bus answers, and the read models are within
+/// breaker), the bus answers, the KMS key is usable, and the read models are within
 /// `MAX_READY_LAG` events of the log's head. The alert evaluator is
 /// reported but does not decide readiness: every node reads the same log,
 /// so an evaluator stopped by one event stops on every node, and taking
 /// them all out of service would turn a silent rule into an outage.
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let (ledger, bus) = tokio::join!(
+    let (ledger, bus, kms) = tokio::join!(
         state.ledger.readiness(CHECK_TIMEOUT),
-        tokio::time::timeout(CHECK_TIMEOUT, state.bus.ping())
+        tokio::time::timeout(CHECK_TIMEOUT, state.bus.ping()),
+        state.data_keys.keyring().readiness(CHECK_TIMEOUT)
     );
     let head = ledger.as_ref().ok().map(|head| head.seq);
     let ledger_error = ledger.err();
@@ -37,7 +38,8 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let failure = state.positions.failure();
     let lag = head.map(|head| head.saturating_sub(applied));
     let projections_ok = failure.is_none() && lag.is_some_and(|lag| lag <= MAX_READY_LAG);
-    let ready = ledger_ok && bus_ok && projections_ok;
+    let kms_ok = kms.is_ok();
+    let ready = ledger_ok && bus_ok && kms_ok && projections_ok;
     let alerts = state.alert_positions.as_ref().map(|alerts| {
         let failure = alerts.failure();
         json!({ "ok": failure.is_none(), "applied": alerts.applied(), "failure": failure })
@@ -47,6 +49,9 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         "checks": {
             "ledger": { "ok": ledger_ok, "head": head, "error": ledger_error },
             "bus": { "ok": bus_ok },
+            // The reason (it names the key and the account) goes to the
+            // server's log only: this answer is public.
+            "kms": { "ok": kms_ok, "error": kms.err().map(|_| "the KMS key cannot be used now; the server log says why") },
             "projections": { "ok": projections_ok, "applied": applied, "lag": lag, "failure": failure },
             "alerts": alerts,
         }

@@ -41,9 +41,11 @@ impl RefusalTiming {
         Duration::from_secs_f64(classes.values().copied().fold(0.0, f64::max))
     }
 
-    /// Waits until a refusal that began at `started` has taken the floor.
-    pub async fn pad(&self, started: Instant) {
-        let due = started + self.floor();
+    /// Waits until a refusal that began at `started` has taken the floor
+    /// and `extra` (what a KMS unwrap of the account's data key costs
+    /// when it was not cached: the decoy's always is).
+    pub async fn pad(&self, started: Instant, extra: Duration) {
+        let due = started + self.floor() + extra;
         tokio::time::sleep_until(due.into()).await;
     }
 }
@@ -94,7 +96,7 @@ mod tests {
         timing.record("bcrypt12".into(), Duration::from_millis(1300));
         assert_eq!(timing.floor(), Duration::from_millis(500));
         let started = Instant::now();
-        timing.pad(started).await;
+        timing.pad(started, Duration::ZERO).await;
         assert!(started.elapsed() >= Duration::from_millis(500));
     }
 }

@@ -25,7 +25,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use super::{
-    account, alert, api_key, audit, checkpoint, import, mfa, org, retention, session, setup, webhook_endpoint,
+    account, alert, api_key, audit, checkpoint, import, kms, mfa, org, retention, session, setup, webhook_endpoint,
 };
 use crate::chain::SIGNING_KEY_ADDED;
 use crate::event::Event;
@@ -166,6 +166,9 @@ catalogue! {
     retention::LEGAL_HOLD_RELEASED => retention::LegalHoldReleased, [RETENTION],
 
     checkpoint::LEDGER_CHECKPOINTED => crate::chain::published::PublishedCheckpoint, [CHECKPOINTS],
+
+    kms::KMS_ROTATION_STARTED => kms::RotationStarted, [],
+    kms::KMS_ROTATION_FINISHED => kms::RotationFinished, [],
 
     alert::ALERT_RULE_CREATED => alert::RuleDefined, [ALERTS],
     alert::ALERT_RULE_CHANGED => alert::RuleDefined, [ALERTS],

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod checkpoint;
 pub mod import;
+pub mod kms;
 pub mod mfa;
 pub mod org;
 pub mod retention;

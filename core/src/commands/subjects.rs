@@ -47,6 +47,7 @@ prefixes! {
     WebhookEndpoint => "webhook_endpoint",
     ApiKey => "api_key",
     ApiKeyUse => "api_key_use",
+    Kms => "kms",
 }
 
 /// `user:<id>`, `org:<id>`, `session:<id>`: the subject of an entity.

@@ -10,6 +10,7 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD as BASE64;
@@ -19,8 +20,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
+use zeroize::Zeroizing;
+
+use super::cache::KeyCache;
 use super::sealed::{Sealed, SealedFormat};
-use super::{Kms, KmsError, random_bytes};
+use super::{Keyring, KmsError, random_bytes};
 use crate::ledger::{LedgerError, LedgerStore, StoredDataKey};
 
 #[derive(Debug, Error)]
@@ -35,21 +39,59 @@ pub enum SealError {
     Ledger(#[from] LedgerError),
 }
 
+/// How long, and how many, unwrapped data keys a node keeps by default
+/// (`kms_data_key_cache_seconds`, `kms_data_key_cache_entries`).
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
+pub const DEFAULT_CACHE_ENTRIES: usize = 100_000;
+
 /// Seals and opens fields with per-subject data keys.
 #[derive(Clone)]
 pub struct DataKeys {
     store: Arc<dyn LedgerStore>,
-    kms: Arc<dyn Kms>,
+    keyring: Keyring,
+    cache: Arc<KeyCache>,
+    /// What a KMS unwrap typically takes, in seconds (an exponentially
+    /// weighted average, newest sample 1/5).
+    unwrap_seconds: Arc<std::sync::Mutex<Option<f64>>>,
 }
 
 impl DataKeys {
-    pub fn new(store: Arc<dyn LedgerStore>, kms: Arc<dyn Kms>) -> Self {
-        DataKeys { store, kms }
+    pub fn new(store: Arc<dyn LedgerStore>, keyring: impl Into<Keyring>) -> Self {
+        DataKeys {
+            store,
+            keyring: keyring.into(),
+            cache: Arc::new(KeyCache::new(DEFAULT_CACHE_TTL, DEFAULT_CACHE_ENTRIES)),
+            unwrap_seconds: Arc::default(),
+        }
+    }
+
+    /// What unwrapping a data key with the KMS typically takes here: a
+    /// refused sign-in of an account whose key was not cached took that
+    /// much more than one whose key was, and is padded by it
+    /// (`auth::refusal_timing`).
+    pub fn typical_unwrap(&self) -> Duration {
+        let seconds = self
+            .unwrap_seconds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or(0.0);
+        Duration::from_secs_f64(seconds)
+    }
+
+    /// With a cache of unwrapped keys of this size (a zero `ttl` or
+    /// `entries` caches nothing: every seal and open asks the KMS).
+    pub fn with_cache(mut self, ttl: Duration, entries: usize) -> Self {
+        self.cache = Arc::new(KeyCache::new(ttl, entries));
+        self
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
     }
 
     pub async fn seal<T: Serialize>(&self, subject: &str, value: &T) -> Result<Sealed<T>, SealError> {
         let (key_id, key) = self.key_for(subject).await?;
-        seal_with(subject, key_id, &key, value)
+        seal_with(subject, key_id, key.as_ref(), value)
     }
 
     /// Seals one value for each of many new subjects (an import's users):
@@ -59,14 +101,13 @@ impl DataKeys {
         let mut stored = Vec::with_capacity(items.len());
         let mut keys = Vec::with_capacity(items.len());
         for (subject, _) in items {
-            let key = random_bytes::<32>();
             let key_id = uuid::Uuid::now_v7().simple().to_string();
-            let wrapped = self.kms.wrap(key.as_ref(), &context(subject, &key_id)).await?;
+            let (key, wrapped) = self.generate(subject, &key_id).await?;
             stored.push(StoredDataKey {
                 subject: subject.clone(),
                 key_id,
                 wrapped,
-                kms_key_ref: self.kms.key_ref().to_string(),
+                kms_key_ref: self.keyring.current_ref().to_string(),
             });
             keys.push(key);
         }
@@ -75,24 +116,32 @@ impl DataKeys {
             .iter()
             .zip(stored)
             .zip(keys)
-            .map(|(((subject, value), stored), key)| seal_with(subject, stored.key_id, key.as_ref(), *value))
+            .map(|(((subject, value), stored), key)| {
+                self.cache.insert(subject, &stored.key_id, &key);
+                seal_with(subject, stored.key_id, key.as_ref(), *value)
+            })
             .collect()
     }
 
     pub async fn open<T: DeserializeOwned>(&self, sealed: &Sealed<T>) -> Result<T, SealError> {
-        let stored = self
-            .store
-            .data_key(&sealed.subject)
-            .await?
-            .ok_or_else(|| SealError::Shredded(sealed.subject.clone()))?;
-        if stored.key_id != sealed.key_id {
-            return Err(SealError::Shredded(sealed.subject.clone()));
-        }
-        let key = self
-            .kms
-            .unwrap(&stored.wrapped, &context(&sealed.subject, &stored.key_id))
-            .await?;
-        let cipher = XChaCha20Poly1305::new_from_slice(&key).map_err(|_| SealError::Damaged)?;
+        let key = match self.cache.get(&sealed.subject, Some(&sealed.key_id)) {
+            Some((_, key)) => {
+                metrics::counter!("warden_data_key_cache_hits_total").increment(1);
+                key
+            }
+            None => {
+                let stored = self
+                    .store
+                    .data_key(&sealed.subject)
+                    .await?
+                    .ok_or_else(|| SealError::Shredded(sealed.subject.clone()))?;
+                if stored.key_id != sealed.key_id {
+                    return Err(SealError::Shredded(sealed.subject.clone()));
+                }
+                self.unwrap(&stored).await?
+            }
+        };
+        let cipher = XChaCha20Poly1305::new_from_slice(key.as_ref()).map_err(|_| SealError::Damaged)?;
         let nonce = BASE64.decode(&sealed.nonce).map_err(|_| SealError::Damaged)?;
         let ciphertext = BASE64.decode(&sealed.ciphertext).map_err(|_| SealError::Damaged)?;
         if nonce.len() != 24 {
@@ -117,37 +166,78 @@ impl DataKeys {
     /// stays in the KMS envelope at rest (the sign-in identifier key).
     pub async fn secret(&self, subject: &str) -> Result<[u8; 32], SealError> {
         let (_, key) = self.key_for(subject).await?;
-        key.as_slice().try_into().map_err(|_| SealError::Damaged)
+        Ok(*key)
     }
 
     /// Crypto-shreds a subject: its sealed fields become unreadable for
     /// good. Returns whether it had a key.
     pub async fn shred(&self, subject: &str) -> Result<bool, SealError> {
-        Ok(self.store.shred_data_key(subject).await?)
+        let shredded = self.store.shred_data_key(subject).await?;
+        self.cache.evict(subject);
+        Ok(shredded)
     }
 
-    async fn key_for(&self, subject: &str) -> Result<(String, zeroize::Zeroizing<Vec<u8>>), SealError> {
+    async fn key_for(&self, subject: &str) -> Result<(String, Zeroizing<[u8; 32]>), SealError> {
+        if let Some(cached) = self.cache.get(subject, None) {
+            metrics::counter!("warden_data_key_cache_hits_total").increment(1);
+            return Ok(cached);
+        }
         let stored = match self.store.data_key(subject).await? {
             Some(stored) => stored,
             None => {
-                let key = random_bytes::<32>();
                 let key_id = uuid::Uuid::now_v7().simple().to_string();
-                let wrapped = self.kms.wrap(key.as_ref(), &context(subject, &key_id)).await?;
-                self.store
+                let (key, wrapped) = self.generate(subject, &key_id).await?;
+                let stored = self
+                    .store
                     .insert_data_key(&StoredDataKey {
                         subject: subject.to_string(),
-                        key_id,
+                        key_id: key_id.clone(),
                         wrapped,
-                        kms_key_ref: self.kms.key_ref().to_string(),
+                        kms_key_ref: self.keyring.current_ref().to_string(),
                     })
-                    .await?
+                    .await?;
+                if stored.key_id == key_id {
+                    self.cache.insert(subject, &key_id, &key);
+                    return Ok((key_id, key));
+                }
+                // Another node created the subject's key first: use its.
+                stored
             }
         };
-        let key = self
-            .kms
-            .unwrap(&stored.wrapped, &context(subject, &stored.key_id))
-            .await?;
+        let key = self.unwrap(&stored).await?;
         Ok((stored.key_id, key))
+    }
+
+    /// A new data key for `subject`, from the current KMS key.
+    async fn generate(&self, subject: &str, key_id: &str) -> Result<(Zeroizing<[u8; 32]>, Vec<u8>), SealError> {
+        let (key, wrapped) = self
+            .keyring
+            .current()
+            .generate_data_key(&context(subject, key_id))
+            .await?;
+        let key: [u8; 32] = key.as_slice().try_into().map_err(|_| SealError::Damaged)?;
+        Ok((Zeroizing::new(key), wrapped))
+    }
+
+    /// Unwraps a stored key with the KMS, and caches it.
+    async fn unwrap(&self, stored: &StoredDataKey) -> Result<Zeroizing<[u8; 32]>, SealError> {
+        metrics::counter!("warden_data_key_unwraps_total").increment(1);
+        let started = std::time::Instant::now();
+        let key = self
+            .keyring
+            .unwrap(
+                &stored.kms_key_ref,
+                &stored.wrapped,
+                &context(&stored.subject, &stored.key_id),
+            )
+            .await?;
+        let took = started.elapsed().as_secs_f64();
+        let mut typical = self.unwrap_seconds.lock().unwrap_or_else(|p| p.into_inner());
+        *typical = Some(typical.map_or(took, |average| average * 0.8 + took * 0.2));
+        drop(typical);
+        let key: [u8; 32] = key.as_slice().try_into().map_err(|_| SealError::Damaged)?;
+        self.cache.insert(&stored.subject, &stored.key_id, &key);
+        Ok(Zeroizing::new(key))
     }
 }
 
@@ -176,7 +266,8 @@ fn seal_with<T: Serialize>(subject: &str, key_id: String, key: &[u8], value: &T)
     })
 }
 
-fn context(subject: &str, key_id: &str) -> String {
+/// The wrapping context of a subject's data key.
+pub(super) fn context(subject: &str, key_id: &str) -> String {
     format!("warden:data_key:{subject}:{key_id}")
 }
 

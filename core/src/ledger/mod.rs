@@ -12,6 +12,7 @@ pub mod breaker;
 pub mod bundle;
 pub mod checkpointer;
 mod errors;
+mod key_store;
 pub mod postgres;
 mod rows;
 pub mod seal;
@@ -22,7 +23,8 @@ pub mod verify;
 mod writer;
 
 pub use errors::{AppendError, LedgerError};
-pub use store::{Head, Leader, Lease, LedgerStore, Snapshot, StoredDataKey, StoredSigningKey};
+pub use key_store::{KeyStore, StoredDataKey, StoredSigningKey, Wrap};
+pub use store::{Head, Leader, Lease, LedgerStore, Snapshot};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

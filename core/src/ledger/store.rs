@@ -5,9 +5,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use super::LedgerError;
 use super::archive::ArchiveBoundary;
 use super::seal::{SealInput, SealedBatch};
+use super::{KeyStore, LedgerError};
 use crate::chain::Digest;
 use crate::event::Event;
 
@@ -34,22 +34,6 @@ pub struct Snapshot {
     pub state: Vec<u8>,
 }
 
-#[derive(Debug, Clone)]
-pub struct StoredSigningKey {
-    pub key_id: String,
-    pub public_key: Vec<u8>,
-    pub wrapped_secret: Vec<u8>,
-    pub kms_key_ref: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct StoredDataKey {
-    pub subject: String,
-    pub key_id: String,
-    pub wrapped: Vec<u8>,
-    pub kms_key_ref: String,
-}
-
 /// Work that one node of a cluster does at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Leader {
@@ -70,7 +54,7 @@ pub trait Lease: Send {
 }
 
 #[async_trait]
-pub trait LedgerStore: Send + Sync + 'static {
+pub trait LedgerStore: KeyStore + Send + Sync + 'static {
     /// In one transaction under the append lock: reads the head, the
     /// subject versions and the taken claims, lets `seal` decide and sign,
     /// and inserts what it accepted.
@@ -82,6 +66,8 @@ pub trait LedgerStore: Send + Sync + 'static {
     async fn head(&self) -> Result<super::Head, LedgerError>;
     /// The latest event on the `ledger` subject (the current signing key).
     async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError>;
+    /// The latest event on the `kms` subject (the KMS key rotations).
+    async fn latest_kms_event(&self) -> Result<Option<Event>, LedgerError>;
     async fn ping(&self) -> Result<(), LedgerError>;
     /// Whether an append could be written now, after appends failed: a
     /// write where a ping would not tell (a full disk). By default a ping.
@@ -104,20 +90,6 @@ pub trait LedgerStore: Send + Sync + 'static {
 
     async fn load_snapshot(&self, name: &str) -> Result<Option<Snapshot>, LedgerError>;
     async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), LedgerError>;
-
-    async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), LedgerError>;
-    async fn signing_key(&self, key_id: &str) -> Result<Option<StoredSigningKey>, LedgerError>;
-
-    /// Inserts unless the subject has a key already; returns the key that
-    /// is stored afterwards (the existing one when two nodes race).
-    async fn insert_data_key(&self, key: &StoredDataKey) -> Result<StoredDataKey, LedgerError>;
-    async fn data_key(&self, subject: &str) -> Result<Option<StoredDataKey>, LedgerError>;
-    /// Inserts the keys of subjects that have none (new subjects, like the
-    /// users of an import) in one transaction; fails if any has one.
-    async fn insert_new_data_keys(&self, keys: &[StoredDataKey]) -> Result<(), LedgerError>;
-    /// Crypto-shredding: destroys the subject's wrapped data key. Returns
-    /// whether there was one.
-    async fn shred_data_key(&self, subject: &str) -> Result<bool, LedgerError>;
 
     /// Tries to become the one node that does this work.
     async fn try_lease(&self, leader: Leader) -> Result<Option<Box<dyn Lease>>, LedgerError>;

@@ -201,7 +201,7 @@ async fn add_keys(dir: &Path, user: &str, org: &str, count: u64) -> (String, Str
     let store = std::sync::Arc::new(SqliteStore::open(&dir.join("ledger.sqlite")).await.unwrap());
     let ledger = Ledger::new(store.clone());
     let kms: std::sync::Arc<dyn Kms> = std::sync::Arc::new(LocalKms::open(&dir.join("master.key"), false).unwrap());
-    warden_core::keys::signing::establish(&ledger, kms.as_ref())
+    warden_core::keys::signing::establish(&ledger, &kms.clone().into())
         .await
         .unwrap();
     let data_keys = DataKeys::new(store, kms);

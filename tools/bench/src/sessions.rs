@@ -386,7 +386,7 @@ async fn add_sessions(dir: &Path, user: &str, org: &str, count: u64) {
     let store = std::sync::Arc::new(SqliteStore::open(&dir.join("ledger.sqlite")).await.unwrap());
     let ledger = Ledger::new(store);
     let kms: std::sync::Arc<dyn Kms> = std::sync::Arc::new(LocalKms::open(&dir.join("master.key"), false).unwrap());
-    warden_core::keys::signing::establish(&ledger, kms.as_ref())
+    warden_core::keys::signing::establish(&ledger, &kms.clone().into())
         .await
         .unwrap();
     let mut actor = Actor::of_kind(ActorKind::User);

@@ -52,7 +52,7 @@ impl Target {
         };
         let ledger = Ledger::new(store.clone());
         let kms: Arc<dyn Kms> = Arc::new(LocalKms::open(&dir.path().join("master.key"), true).unwrap());
-        warden_core::keys::signing::establish(&ledger, kms.as_ref())
+        warden_core::keys::signing::establish(&ledger, &kms.clone().into())
             .await
             .unwrap();
         Target {

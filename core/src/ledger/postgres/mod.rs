@@ -20,9 +20,10 @@ use crate::event::Event;
 use crate::ledger::archive::ArchiveBoundary;
 use crate::ledger::rows::EventRow;
 use crate::ledger::seal::{SealInput, SealedBatch};
-use crate::ledger::{Head, Leader, Lease, LedgerError, LedgerStore, Snapshot, StoredDataKey, StoredSigningKey};
+use crate::ledger::{Head, Leader, Lease, LedgerError, LedgerStore, Snapshot};
 
 mod append;
+mod keys;
 mod leases;
 pub mod retention;
 mod schema;
@@ -195,6 +196,15 @@ impl LedgerStore for PostgresStore {
         read_head(&mut connection).await
     }
 
+    async fn latest_kms_event(&self) -> Result<Option<Event>, LedgerError> {
+        let row = sqlx::query(select_events!(
+            "WHERE subject = 'kms' ORDER BY subject_version DESC LIMIT 1"
+        ))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(row_to_event).transpose()
+    }
+
     async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError> {
         let row = sqlx::query(select_events!(
             "WHERE subject = 'ledger' AND kind = 'signing_key.added' ORDER BY subject_version DESC LIMIT 1"
@@ -261,94 +271,6 @@ impl LedgerStore for PostgresStore {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), LedgerError> {
-        sqlx::query(
-            "INSERT INTO signing_keys (key_id, public_key, wrapped_secret, kms_key_ref) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&key.key_id)
-        .bind(&key.public_key)
-        .bind(&key.wrapped_secret)
-        .bind(&key.kms_key_ref)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn signing_key(&self, key_id: &str) -> Result<Option<StoredSigningKey>, LedgerError> {
-        let row: Option<(Vec<u8>, Vec<u8>, String)> =
-            sqlx::query_as("SELECT public_key, wrapped_secret, kms_key_ref FROM signing_keys WHERE key_id = $1")
-                .bind(key_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(public_key, wrapped_secret, kms_key_ref)| StoredSigningKey {
-            key_id: key_id.to_string(),
-            public_key,
-            wrapped_secret,
-            kms_key_ref,
-        }))
-    }
-
-    async fn insert_data_key(&self, key: &StoredDataKey) -> Result<StoredDataKey, LedgerError> {
-        sqlx::query(
-            "INSERT INTO data_keys (subject, key_id, wrapped, kms_key_ref) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (subject) DO NOTHING",
-        )
-        .bind(&key.subject)
-        .bind(&key.key_id)
-        .bind(&key.wrapped)
-        .bind(&key.kms_key_ref)
-        .execute(&self.pool)
-        .await?;
-        self.data_key(&key.subject).await?.ok_or(LedgerError::Corrupt {
-            seq: 0,
-            reason: format!("data key of {} vanished while it was created", key.subject),
-        })
-    }
-
-    async fn insert_new_data_keys(&self, keys: &[StoredDataKey]) -> Result<(), LedgerError> {
-        for chunk in keys.chunks(1000) {
-            let subjects: Vec<&str> = chunk.iter().map(|key| key.subject.as_str()).collect();
-            let key_ids: Vec<&str> = chunk.iter().map(|key| key.key_id.as_str()).collect();
-            let wrapped: Vec<&[u8]> = chunk.iter().map(|key| key.wrapped.as_slice()).collect();
-            let refs: Vec<&str> = chunk.iter().map(|key| key.kms_key_ref.as_str()).collect();
-            // A subject with a key already violates the primary key: the
-            // whole chunk is refused.
-            sqlx::query(
-                "INSERT INTO data_keys (subject, key_id, wrapped, kms_key_ref) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[])",
-            )
-            .bind(&subjects)
-            .bind(&key_ids)
-            .bind(&wrapped)
-            .bind(&refs)
-            .execute(&self.pool)
-            .await?;
-        }
-        Ok(())
-    }
-
-    async fn data_key(&self, subject: &str) -> Result<Option<StoredDataKey>, LedgerError> {
-        let row: Option<(String, Vec<u8>, String)> =
-            sqlx::query_as("SELECT key_id, wrapped, kms_key_ref FROM data_keys WHERE subject = $1")
-                .bind(subject)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(key_id, wrapped, kms_key_ref)| StoredDataKey {
-            subject: subject.to_string(),
-            key_id,
-            wrapped,
-            kms_key_ref,
-        }))
-    }
-
-    async fn shred_data_key(&self, subject: &str) -> Result<bool, LedgerError> {
-        let result = sqlx::query("DELETE FROM data_keys WHERE subject = $1")
-            .bind(subject)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected() > 0)
     }
 
     async fn follow_commits(&self, into: Arc<watch::Sender<u64>>) {

@@ -15,11 +15,12 @@ use sqlx::{AssertSqlSafe, Connection, Row, Sqlite, SqliteConnection};
 
 use super::rows::EventRow;
 use super::seal::{SealInput, SealedBatch};
-use super::{Head, Leader, Lease, LedgerError, LedgerStore, Snapshot, StoredDataKey, StoredSigningKey};
+use super::{Head, Leader, Lease, LedgerError, LedgerStore, Snapshot, StoredDataKey};
 use crate::chain::Digest;
 use crate::event::{Event, timestamp};
 
 mod append;
+mod keys;
 
 use append::commit_on;
 
@@ -246,6 +247,15 @@ impl LedgerStore for SqliteStore {
         result
     }
 
+    async fn latest_kms_event(&self) -> Result<Option<Event>, LedgerError> {
+        let row = sqlx::query(select_events!(
+            "WHERE subject = 'kms' ORDER BY subject_version DESC LIMIT 1"
+        ))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(row_to_event).transpose()
+    }
+
     async fn latest_signing_key_event(&self) -> Result<Option<Event>, LedgerError> {
         let row = sqlx::query(select_events!(
             "WHERE subject = 'ledger' AND kind = 'signing_key.added' ORDER BY subject_version DESC LIMIT 1"
@@ -288,77 +298,6 @@ impl LedgerStore for SqliteStore {
         let result = save_snapshots_on(&mut connection, snapshots).await;
         discard_if_failed(connection, &result);
         result
-    }
-
-    async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), LedgerError> {
-        sqlx::query("INSERT INTO signing_keys (key_id, public_key, wrapped_secret, kms_key_ref) VALUES (?, ?, ?, ?)")
-            .bind(&key.key_id)
-            .bind(&key.public_key)
-            .bind(&key.wrapped_secret)
-            .bind(&key.kms_key_ref)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn signing_key(&self, key_id: &str) -> Result<Option<StoredSigningKey>, LedgerError> {
-        let row: Option<(Vec<u8>, Vec<u8>, String)> =
-            sqlx::query_as("SELECT public_key, wrapped_secret, kms_key_ref FROM signing_keys WHERE key_id = ?")
-                .bind(key_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(public_key, wrapped_secret, kms_key_ref)| StoredSigningKey {
-            key_id: key_id.to_string(),
-            public_key,
-            wrapped_secret,
-            kms_key_ref,
-        }))
-    }
-
-    async fn insert_data_key(&self, key: &StoredDataKey) -> Result<StoredDataKey, LedgerError> {
-        sqlx::query(
-            "INSERT INTO data_keys (subject, key_id, wrapped, kms_key_ref) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (subject) DO NOTHING",
-        )
-        .bind(&key.subject)
-        .bind(&key.key_id)
-        .bind(&key.wrapped)
-        .bind(&key.kms_key_ref)
-        .execute(&self.pool)
-        .await?;
-        self.data_key(&key.subject).await?.ok_or(LedgerError::Corrupt {
-            seq: 0,
-            reason: format!("data key of {} vanished while it was created", key.subject),
-        })
-    }
-
-    async fn insert_new_data_keys(&self, keys: &[StoredDataKey]) -> Result<(), LedgerError> {
-        let mut connection = self.pool.acquire().await?;
-        let result = insert_new_data_keys_on(&mut connection, keys).await;
-        discard_if_failed(connection, &result);
-        result
-    }
-
-    async fn data_key(&self, subject: &str) -> Result<Option<StoredDataKey>, LedgerError> {
-        let row: Option<(String, Vec<u8>, String)> =
-            sqlx::query_as("SELECT key_id, wrapped, kms_key_ref FROM data_keys WHERE subject = ?")
-                .bind(subject)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(key_id, wrapped, kms_key_ref)| StoredDataKey {
-            subject: subject.to_string(),
-            key_id,
-            wrapped,
-            kms_key_ref,
-        }))
-    }
-
-    async fn shred_data_key(&self, subject: &str) -> Result<bool, LedgerError> {
-        let result = sqlx::query("DELETE FROM data_keys WHERE subject = ?")
-            .bind(subject)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected() > 0)
     }
 
     /// The embedded profile runs one node: its relay always holds the lease.

@@ -1,0 +1,85 @@
+//! Rotating the KMS key (the key-encryption key, KEK): the events that
+//! record each run of `warden kms rotate` (`docs/operations/kms.md`). The
+//! re-wrapping itself is [`crate::keys::rotation`].
+//!
+//! A run that stops half way (a crash, `kill -9`) leaves some keys under
+//! the old KMS key and some under the new one, every one of them usable;
+//! the next run starts again with `resumed` set and moves what is left.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Context, Prefix, data};
+use crate::event::NewEvent;
+
+pub const KMS_ROTATION_STARTED: &str = "kms.rotation_started";
+pub const KMS_ROTATION_FINISHED: &str = "kms.rotation_finished";
+
+/// Every rotation is on one subject: they follow one another.
+pub const KMS_SUBJECT: &str = Prefix::Kms.as_str();
+
+/// A run of the rotation began.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationStarted {
+    /// The KMS key every key is being moved under (its ref: `local:<fingerprint>`
+    /// or `aws:<key ARN>`).
+    pub to: String,
+    /// The refs of the other KMS keys this node holds (may unwrap with).
+    pub from: Vec<String>,
+    /// Keys not yet under `to` when the run began.
+    pub data_keys: u64,
+    pub signing_keys: u64,
+    /// Whether an earlier run to the same key started and did not finish.
+    pub resumed: bool,
+}
+
+/// A run of the rotation ended with every key it found moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationFinished {
+    pub to: String,
+    /// Keys this run wrapped again under `to`.
+    pub data_keys: u64,
+    pub signing_keys: u64,
+    /// Data keys shredded or changed by someone else while the run held
+    /// them: nothing to move.
+    pub skipped: u64,
+    /// Data keys still not under `to` at the end: created meanwhile by a
+    /// node that still wraps with an old key. Zero once every node is
+    /// configured with the new key; run again then.
+    pub remaining: u64,
+}
+
+/// Whether a run to `to` resumes an unfinished one, from the kinds and
+/// targets of the latest rotation events (newest first).
+pub fn resumes(latest: Option<(&str, &str)>, to: &str) -> bool {
+    matches!(latest, Some((KMS_ROTATION_STARTED, target)) if target == to)
+}
+
+pub fn rotation_started(context: &Context, started: &RotationStarted) -> NewEvent {
+    context.event(KMS_ROTATION_STARTED, KMS_SUBJECT).data(data(started))
+}
+
+pub fn rotation_finished(context: &Context, finished: &RotationFinished) -> NewEvent {
+    context.event(KMS_ROTATION_FINISHED, KMS_SUBJECT).data(data(finished))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_resumes_only_an_unfinished_run_to_the_same_key() {
+        // The latest rotation event (kind, target), the run's target, resumed.
+        type Case<'a> = (Option<(&'a str, &'a str)>, &'a str, bool);
+        let cases: &[Case] = &[
+            (None, "aws:new", false),
+            (Some((KMS_ROTATION_STARTED, "aws:new")), "aws:new", true),
+            (Some((KMS_ROTATION_STARTED, "aws:other")), "aws:new", false),
+            (Some((KMS_ROTATION_FINISHED, "aws:new")), "aws:new", false),
+        ];
+        for (latest, to, expected) in cases {
+            assert_eq!(resumes(*latest, to), *expected, "{latest:?} → {to}");
+        }
+    }
+}

@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS events_kms;
+DROP TABLE IF EXISTS signing_key_wraps;
