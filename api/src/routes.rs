@@ -25,7 +25,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::error::ApiError;
 use crate::handlers::{
     alerts, api_keys, app_events, audit, audit_keys, auth, checkpoints, health, legal_holds, mfa, openapi, org,
-    prometheus, sessions, users, webhook_endpoints,
+    prometheus, secrets, sessions, users, webhook_endpoints,
 };
 use crate::pages;
 use crate::request_id;
@@ -243,6 +243,15 @@ pub fn table() -> Vec<Route> {
             .post(Scope("users:write"), users::create),
         api("/api/v1/users/{id}").patch(Scope("users:write"), users::change),
         api("/api/v1/users/{id}/sessions").delete(Scope("users:write"), users::revoke_sessions),
+        api("/api/v1/secrets")
+            .get(Session, secrets::list)
+            .post(Session, secrets::create),
+        api("/api/v1/secrets/{name}")
+            .get(Scope("secrets:read"), secrets::read)
+            .put(Session, secrets::add_version)
+            .delete(Session, secrets::shred),
+        api("/api/v1/secrets/{name}/rollback").post(Session, secrets::roll_back),
+        api("/api/v1/secrets/{name}/readers").put(Session, secrets::change_readers),
         page("/").get(Public, || async { axum::response::Redirect::to("/settings/sessions") }),
         page("/sign-in")
             .token_exempt()

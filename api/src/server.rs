@@ -195,10 +195,12 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
             webhook_private_addresses: config.alerting.webhook_private_addresses,
         },
         keys: Arc::new(key_checker(&node).await?),
+        vault_reads: Arc::new(crate::flows::vault_reads::VaultReads::new(config.vault_access_cache)),
     });
     announce_setup(&state).await;
     let usage = tokio::spawn(crate::flows::key_check::flush_usage(state.clone()));
     let counts = tokio::spawn(crate::flows::key_check::exchange_counts(state.clone()));
+    let vault_reads = tokio::spawn(crate::flows::vault_reads::flush_reads(state.clone()));
     tracing::info!(%address, profile = ?profile_name(&config), "warden listening on http://{address}");
     tracing::info!(
         max_connections = config.connections.max_connections,
@@ -216,7 +218,9 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
     // The minute under way is recorded too: every use answered is counted.
     usage.abort();
     counts.abort();
+    vault_reads.abort();
     state.keys.flush(&state, true).await;
+    state.vault_reads.flush(&state, true).await;
     node.stop().await;
     tracing::info!("stopped");
     Ok(())

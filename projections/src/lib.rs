@@ -19,6 +19,7 @@ pub mod runner;
 pub mod sessions;
 pub mod signing_keys;
 pub mod throttle;
+pub mod vault;
 
 pub use projection::{Projection, Shared};
 pub use runner::{Positions, Runner, RunnerError};
@@ -41,6 +42,7 @@ pub struct ReadModels {
     pub checkpoints: Shared<checkpoints::Checkpoints>,
     pub api_keys: Shared<api_keys::ApiKeys>,
     pub key_usage: Shared<key_usage::KeyUsage>,
+    pub vault: Shared<vault::Vault>,
 }
 
 impl ReadModels {
@@ -66,6 +68,7 @@ impl ReadModels {
             Box::new(SlotOf::new(Arc::clone(&self.checkpoints))),
             Box::new(SlotOf::new(Arc::clone(&self.api_keys))),
             Box::new(SlotOf::new(Arc::clone(&self.key_usage))),
+            Box::new(SlotOf::new(Arc::clone(&self.vault))),
         ]
     }
 }

@@ -85,6 +85,7 @@ struct FileSettings {
     kms_data_key_cache_seconds: Option<u64>,
     kms_data_key_cache_entries: Option<usize>,
     signing_key_max_age_days: Option<u32>,
+    vault_access_cache_seconds: Option<u64>,
     app_events_token_file: Option<PathBuf>,
     #[serde(default)]
     app_tokens: Vec<AppTokenFile>,
@@ -147,6 +148,8 @@ pub struct Config {
     pub database_max_connections: u32,
     pub nats_prefix: String,
     pub kms: KmsConfig,
+    /// `vault_access_cache_seconds` (default 60).
+    pub vault_access_cache: Duration,
     /// Who may record application events.
     pub app_tokens: Vec<AppTokenConfig>,
     pub log_format: LogFormat,
@@ -276,6 +279,14 @@ impl Config {
             Some("separate") => false,
             Some(_) => return Err(invalid("alert_evaluator", "must be serve or separate")),
         };
+        let vault_access_cache_seconds = settings
+            .vault_access_cache_seconds
+            .or(file.vault_access_cache_seconds)
+            .unwrap_or(60);
+        if vault_access_cache_seconds > 3600 {
+            return Err(invalid("vault_access_cache_seconds", "must be 0 to 3600 (an hour)"));
+        }
+        let vault_access_cache = Duration::from_secs(vault_access_cache_seconds);
         let log_format = match settings.log_format.clone().or(file.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -338,6 +349,7 @@ impl Config {
             database_max_connections,
             nats_prefix,
             kms,
+            vault_access_cache,
             app_tokens,
             log_format,
             shutdown_grace,

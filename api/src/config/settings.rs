@@ -104,6 +104,9 @@ pub struct Settings {
     /// Most unwrapped data keys the node's cache holds.
     #[arg(long, env = "WARDEN_KMS_DATA_KEY_CACHE_ENTRIES", global = true)]
     pub kms_data_key_cache_entries: Option<usize>,
+    /// Seconds a vault read is remembered: its repeats are counted, not events (0: every read an event).
+    #[arg(long, env = "WARDEN_VAULT_ACCESS_CACHE_SECONDS", global = true)]
+    pub vault_access_cache_seconds: Option<u64>,
     /// Days after which the chain's signing key is rotated (0: never).
     #[arg(long, env = "WARDEN_SIGNING_KEY_MAX_AGE_DAYS", global = true)]
     pub signing_key_max_age_days: Option<u32>,

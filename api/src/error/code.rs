@@ -76,6 +76,10 @@ codes! {
     // Organizations, events and alerts.
     InvalidPolicy = "invalid_policy",
     Taken = "taken",
+    // The vault.
+    ReasonRequired = "reason_required",
+    NotAReader = "not_a_reader",
+    SecretShredded = "secret_shredded",
     IdempotencyKeyReused = "idempotency_key_reused",
     Disabled = "disabled",
     TooManyEvents = "too_many_events",

@@ -26,6 +26,8 @@ pub mod sign_in;
 pub mod step_up;
 pub mod throttle;
 pub mod users;
+pub mod vault;
+pub mod vault_reads;
 pub mod vendor_tickets;
 
 use std::time::Duration;

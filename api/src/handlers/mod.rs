@@ -14,6 +14,7 @@ pub mod mfa;
 pub mod openapi;
 pub mod org;
 pub mod prometheus;
+pub mod secrets;
 pub mod sessions;
 pub mod users;
 pub mod webhook_endpoints;

@@ -30,6 +30,7 @@ pub mod throttle;
 pub mod tokens;
 pub mod totp;
 pub mod users;
+pub mod vault;
 pub mod webauthn;
 
 /// A command refused: why, and the events that record the refusal (a

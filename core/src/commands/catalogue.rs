@@ -25,7 +25,8 @@ use serde_json::Value;
 use thiserror::Error;
 
 use super::{
-    account, alert, api_key, audit, checkpoint, import, kms, mfa, org, retention, session, setup, webhook_endpoint,
+    account, alert, api_key, audit, checkpoint, import, kms, mfa, org, retention, secret, session, setup,
+    webhook_endpoint,
 };
 use crate::chain::SIGNING_KEY_ADDED;
 use crate::event::Event;
@@ -55,6 +56,7 @@ pub mod readers {
     pub const DELIVERIES: &str = "deliveries";
     pub const API_KEYS: &str = "api_keys";
     pub const KEY_USAGE: &str = "key_usage";
+    pub const VAULT: &str = "vault";
 
     /// Every read model.
     pub const ALL: &[&str] = &[
@@ -69,6 +71,7 @@ pub mod readers {
         DELIVERIES,
         API_KEYS,
         KEY_USAGE,
+        VAULT,
     ];
 }
 
@@ -169,6 +172,15 @@ catalogue! {
 
     kms::KMS_ROTATION_STARTED => kms::RotationStarted, [],
     kms::KMS_ROTATION_FINISHED => kms::RotationFinished, [],
+
+    secret::SECRET_CREATED => secret::SecretCreated, [VAULT],
+    secret::SECRET_VERSION_ADDED => secret::VersionAdded, [VAULT],
+    secret::SECRET_ROLLED_BACK => secret::RolledBack, [VAULT],
+    secret::SECRET_READERS_CHANGED => secret::ReadersChanged, [VAULT],
+    secret::SECRET_SHREDDED => secret::Shredded, [VAULT],
+    secret::SECRET_ACCESSED => secret::Accessed, [VAULT],
+    secret::SECRET_ACCESS_DENIED => secret::AccessDenied, [],
+    secret::SECRET_READS_COUNTED => secret::ReadsCounted, [VAULT],
 
     alert::ALERT_RULE_CREATED => alert::RuleDefined, [ALERTS],
     alert::ALERT_RULE_CHANGED => alert::RuleDefined, [ALERTS],

@@ -17,6 +17,7 @@ pub mod kms;
 pub mod mfa;
 pub mod org;
 pub mod retention;
+pub mod secret;
 pub mod session;
 pub mod setup;
 pub mod subjects;

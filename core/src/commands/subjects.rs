@@ -48,6 +48,8 @@ prefixes! {
     ApiKey => "api_key",
     ApiKeyUse => "api_key_use",
     Kms => "kms",
+    VaultSecret => "vault_secret",
+    VaultAccess => "vault_access",
 }
 
 /// `user:<id>`, `org:<id>`, `session:<id>`: the subject of an entity.

@@ -67,6 +67,11 @@ pub const WARDEN_SCOPES: &[Scope] = &[
         held_by: managers,
     },
     Scope {
+        name: "secrets:read",
+        description: "read the vault secrets whose readers name the key, for a reason (GET /api/v1/secrets/{name})",
+        held_by: managers,
+    },
+    Scope {
         name: "alerts:read",
         description: "read alert rules, alerts and templates",
         held_by: readers,
