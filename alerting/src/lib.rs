@@ -7,6 +7,7 @@
 
 pub mod deliver;
 pub mod evaluator;
+pub mod hours;
 pub mod rule;
 pub mod sink;
 pub mod templates;

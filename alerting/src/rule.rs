@@ -136,6 +136,9 @@ pub struct Selector {
     pub kinds: Vec<String>,
     #[serde(default, rename = "where", skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<FieldCondition>,
+    /// Only events recorded outside these working hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside_hours: Option<crate::hours::WorkingHours>,
 }
 
 /// A test on one field of the event: `{"field": "data.new", "in":
@@ -256,6 +259,7 @@ impl Selector {
     pub fn matches(&self, event: &Event) -> bool {
         self.kinds.iter().any(|pattern| kind_matches(pattern, &event.kind))
             && self.conditions.iter().all(|condition| condition.holds(event))
+            && self.outside_hours.as_ref().is_none_or(|hours| hours.outside(event.at))
     }
 
     fn validate(&self, at: &str) -> Result<(), RuleError> {
@@ -279,6 +283,9 @@ impl Selector {
         }
         if self.conditions.len() > MAX_LIST {
             return Err(invalid(format!("{at}.where"), format!("at most {MAX_LIST} conditions")));
+        }
+        if let Some(hours) = &self.outside_hours {
+            hours.validate(at)?;
         }
         for (index, condition) in self.conditions.iter().enumerate() {
             if let Test::In(values) = &condition.test

@@ -98,6 +98,44 @@ pub fn all() -> Vec<Template> {
                    "suppress_seconds": 3600}),
         ),
         (
+            "secret_read_by_new_reader",
+            json!({"name": "Vault secret read by a new reader", "severity": "medium",
+                   "description": "A user or key read a vault secret it had never read before: a new service, or someone else using a reader's credentials.",
+                   "condition": {"type": "match",
+                                 "select": {"kinds": ["secret.accessed"],
+                                            "where": [{"field": "data.new_reader", "equals": true}]},
+                                 "group_by": ["subject"]},
+                   "suppress_seconds": 0}),
+        ),
+        (
+            "secret_read_burst",
+            json!({"name": "Burst of vault reads", "severity": "high",
+                   "description": "One reader read 10 different vault secrets or versions within 10 minutes: someone collecting secrets. (Repeats of the same read are counted, not listed, so this counts distinct reads.)",
+                   "condition": {"type": "event_count", "select": {"kinds": ["secret.accessed"]},
+                                 "group_by": ["actor.id"], "window_seconds": 600, "threshold": 10},
+                   "suppress_seconds": 1800}),
+        ),
+        (
+            "secret_read_outside_working_hours",
+            json!({"name": "Vault secret read outside working hours", "severity": "low",
+                   "description": "A person read a vault secret before 08:00, after 18:00 (UTC; set utc_offset_minutes to the org's) or on a weekend. Services read at any hour: their keys are not people.",
+                   "condition": {"type": "match",
+                                 "select": {"kinds": ["secret.accessed"],
+                                            "where": [{"field": "actor.kind", "equals": "user"}],
+                                            "outside_hours": {"start_hour": 8, "end_hour": 18, "utc_offset_minutes": 0}},
+                                 "group_by": ["actor.id"]},
+                   "suppress_seconds": 3600}),
+        ),
+        (
+            "secret_access_denied",
+            json!({"name": "Vault read refused", "severity": "medium",
+                   "description": "Someone who is not among a vault secret's readers asked for its value.",
+                   "condition": {"type": "match", "select": {"kinds": ["secret.access_denied"],
+                                                             "where": [{"field": "data.denial", "equals": "not_a_reader"}]},
+                                 "group_by": ["actor.id"]},
+                   "suppress_seconds": 900}),
+        ),
+        (
             "audit_chain_verification_failed",
             json!({"name": "Audit chain verification failed", "severity": "critical",
                    "description": "A node found an event of the log that does not verify: the log was altered.",
@@ -120,7 +158,7 @@ mod tests {
     #[test]
     fn every_template_parses_and_validates() {
         let templates = super::all();
-        assert_eq!(templates.len(), 10, "a template failed to parse");
+        assert_eq!(templates.len(), 14, "a template failed to parse");
         for template in templates {
             if let Err(error) = template.spec.validate() {
                 panic!("template {}: {error}", template.name);

@@ -140,6 +140,8 @@ pub struct Node {
     pub positions: Positions,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Whether this node appends its key-use summaries (`warden serve`).
+    summarizes_key_use: bool,
 }
 
 impl Node {
@@ -187,7 +189,7 @@ impl Node {
             )),
         ];
         Ok(Node {
-            data_keys: DataKeys::new(store, kms.clone()),
+            data_keys: DataKeys::new(store, kms.clone()).counting_into(ledger.key_use().clone()),
             ledger,
             bus,
             kms,
@@ -195,6 +197,7 @@ impl Node {
             positions,
             shutdown,
             tasks,
+            summarizes_key_use: false,
         })
     }
 
@@ -303,9 +306,29 @@ impl Node {
         }));
     }
 
+    /// Appends this node's key-use summaries (`kms.data_keys_unwrapped`,
+    /// `signing_key.used`) once each minute is over, and the last at stop.
+    pub fn start_key_use_summaries(&mut self) {
+        self.summarizes_key_use = true;
+        let ledger = self.ledger.clone();
+        let mut shutdown = self.shutdown.subscribe();
+        self.tasks.push(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs(5));
+            while !*shutdown.borrow() {
+                tokio::select! {
+                    _ = ticker.tick() => append_key_use(&ledger, false).await,
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }));
+    }
+
     /// Stops after every accepted append is committed or refused; the
     /// runner saves its snapshot on the way out.
     pub async fn stop(self) {
+        if self.summarizes_key_use {
+            append_key_use(&self.ledger, true).await;
+        }
         if !self.ledger.flush(Duration::from_secs(30)).await {
             tracing::warn!("appends still pending at shutdown");
         }
@@ -313,6 +336,37 @@ impl Node {
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
+    }
+}
+
+/// Appends the key-use summaries of the minutes that are over (all when
+/// `all`); a failed append keeps them for the next try.
+async fn append_key_use(ledger: &Ledger, all: bool) {
+    use warden_core::commands::kms;
+    let summaries = ledger.key_use().take(chrono::Utc::now(), all);
+    if summaries.is_empty() {
+        return;
+    }
+    let mut actor = warden_core::Actor::system();
+    actor.id = Some("warden-keys".into());
+    let context = warden_core::commands::Context {
+        actor,
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let events = summaries
+        .unwrapped
+        .iter()
+        .map(|unwrapped| kms::data_keys_unwrapped(&context, unwrapped))
+        .chain(
+            summaries
+                .signed
+                .iter()
+                .map(|used| kms::signing_key_used(&context, used)),
+        )
+        .collect();
+    if let Err(error) = ledger.append(events).await {
+        tracing::warn!(%error, "key-use summaries not recorded yet; retrying");
+        ledger.key_use().put_back(summaries);
     }
 }
 

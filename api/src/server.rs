@@ -165,6 +165,9 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
     }
     node.start_checkpointer(&config.checkpoints);
     node.start_signing_key_schedule(config.kms.signing_key_max_age_days);
+    if config.key_use_summaries {
+        node.start_key_use_summaries();
+    }
     let passkeys = relying_party(&config, address);
     let state = AppState::new(Shared {
         ledger: node.ledger.clone(),

@@ -37,12 +37,14 @@ impl Vault {
     }
 }
 
+/// The reader as the flow names it: `user:<id>`, or `api_key:<id>` for a
+/// service or vendor key.
 fn reader_of(event: &Event) -> String {
-    format!(
-        "{}:{}",
-        event.actor.kind.as_str(),
-        event.actor.id.as_deref().unwrap_or("unknown")
-    )
+    let kind = match event.actor.kind {
+        warden_core::event::ActorKind::User => "user",
+        _ => "api_key",
+    };
+    format!("{kind}:{}", event.actor.id.as_deref().unwrap_or("unknown"))
 }
 
 impl Projection for Vault {
@@ -82,6 +84,7 @@ impl Projection for Vault {
                         created_at: event.at,
                         last_access: None,
                         reads: 0,
+                        read_by: Default::default(),
                     }),
                 );
             }
@@ -123,6 +126,7 @@ impl Projection for Vault {
                     let reader = reader_of(event);
                     self.update(&accessed.org, &accessed.name, |secret| {
                         secret.reads += 1;
+                        secret.read_by.insert(reader.clone());
                         secret.last_access = Some(LastAccess {
                             at: event.at,
                             reader,

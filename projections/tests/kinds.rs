@@ -32,6 +32,7 @@ use warden_projections::retention::Retention;
 use warden_projections::sessions::Sessions;
 use warden_projections::signing_keys::SigningKeys;
 use warden_projections::throttle::LoginThrottle;
+use warden_projections::vault::Vault;
 
 fn fixture(kind: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../core/tests/fixtures/events/{kind}.json"));
@@ -131,6 +132,7 @@ fn every_read_model_reads_only_what_the_catalogue_names() {
         (Deliveries::NAME, unnamed_kinds::<Deliveries>()),
         (ApiKeys::NAME, unnamed_kinds::<ApiKeys>()),
         (KeyUsage::NAME, unnamed_kinds::<KeyUsage>()),
+        (Vault::NAME, unnamed_kinds::<Vault>()),
     ];
     let names: Vec<&str> = found.iter().map(|(name, _)| *name).collect();
     assert_eq!(

@@ -101,6 +101,7 @@ impl Moto {
             ("AWS_CONFIG_FILE", "/dev/null"),
             ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
             ("WARDEN_KMS_TIMEOUT_SECONDS", "3"),
+            ("WARDEN_KEY_USE_SUMMARIES", "true"),
         ]
         .into_iter()
         .map(|(name, value)| (name.to_string(), value.to_string()))

@@ -27,7 +27,15 @@ async fn every_built_in_template_fires_on_what_it_describes() {
     let mut rules = Vec::new();
     for template in templates.body["templates"].as_array().unwrap() {
         let name = template["template"].as_str().unwrap().to_string();
-        let created = owner.post("/api/v1/alert-rules", template["rule"].clone()).await;
+        let mut rule = template["rule"].clone();
+        if name == "secret_read_outside_working_hours" {
+            // Working hours that the test runs outside of, whatever the time.
+            let hour = chrono::Timelike::hour(&chrono::Utc::now());
+            let (start, end) = if hour < 23 { (hour + 1, 24) } else { (0, 23) };
+            rule["condition"]["select"]["outside_hours"] =
+                json!({"start_hour": start, "end_hour": end, "weekends": true});
+        }
+        let created = owner.post("/api/v1/alert-rules", rule).await;
         assert_eq!(created.status, 201, "{name}: {:?}", created.body);
         rules.push((name, created.body["id"].as_str().unwrap().to_string()));
     }
@@ -87,6 +95,38 @@ async fn every_built_in_template_fires_on_what_it_describes() {
     assert_eq!(revoked.status, 200, "{:?}", revoked.body);
     assert_eq!(code(&mut app, &key, &[]).await, "revoked");
 
+    // A service key reading ten vault secrets it never read: a new reader,
+    // and a burst; the owner reading one outside working hours; a member
+    // refused one.
+    let (reader_id, reader) = create(
+        &mut owner,
+        json!({"kind": "service", "name": "collector", "owner": {"kind": "service", "name": "collector"},
+               "scopes": ["secrets:read"]}),
+    )
+    .await;
+    for n in 0..10 {
+        let created = owner
+            .post(
+                "/api/v1/secrets",
+                json!({"name": format!("s{n}"), "value": "v", "readers": {"roles": ["owner"], "keys": [reader_id]}}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+    }
+    let mut collector = WebClient::new(&instance.server);
+    collector.origin = None;
+    collector
+        .headers
+        .push(("authorization".into(), format!("Bearer {reader}")));
+    for n in 0..10 {
+        let read = collector.get(&format!("/api/v1/secrets/s{n}?reason=collect")).await;
+        assert_eq!(read.status, 200, "{:?}", read.body);
+    }
+    assert_eq!(owner.get("/api/v1/secrets/s0?reason=checking").await.status, 200);
+    let mut member = WebClient::new(&instance.server);
+    assert_eq!(member.sign_in("colleague0@acme.test", NINA_PASSWORD).await.status, 200);
+    assert_eq!(member.get("/api/v1/secrets/s0?reason=curious").await.status, 403);
+
     let expected: BTreeSet<&str> = rules
         .iter()
         // A broken chain is `verify_integrity.rs`'s; a key's new network
@@ -115,5 +155,5 @@ async fn every_built_in_template_fires_on_what_it_describes() {
         .map(|(name, _)| name.as_str())
         .collect();
     assert!(silent.is_empty(), "templates that did not fire: {silent:?}");
-    assert_eq!(expected.len(), 8, "{rules:?}");
+    assert_eq!(expected.len(), 12, "{rules:?}");
 }

@@ -206,6 +206,41 @@ async fn every_state_changing_route_appends_an_event() {
         walk.answered(operation, before, &done).await;
     }
 
+    // The vault: a secret created, given a version, rolled back, its
+    // readers named, shredded.
+    let before = walk.head().await;
+    let secret = owner
+        .post("/api/v1/secrets", json!({"name": "walked", "value": "v1"}))
+        .await;
+    walk.answered("createSecret", before, &secret).await;
+    for (operation, method, path, body) in [
+        (
+            "addSecretVersion",
+            reqwest::Method::PUT,
+            "/api/v1/secrets/walked",
+            json!({"value": "v2"}),
+        ),
+        (
+            "rollBackSecret",
+            reqwest::Method::POST,
+            "/api/v1/secrets/walked/rollback",
+            json!({"version": 1}),
+        ),
+        (
+            "changeSecretReaders",
+            reqwest::Method::PUT,
+            "/api/v1/secrets/walked/readers",
+            json!({"roles": ["owner"]}),
+        ),
+    ] {
+        let before = walk.head().await;
+        let done = owner.request(method, path, Some(body)).await;
+        walk.answered(operation, before, &done).await;
+    }
+    let before = walk.head().await;
+    let shredded = owner.delete("/api/v1/secrets/walked?reason=walked").await;
+    walk.answered("shredSecret", before, &shredded).await;
+
     // Sign-in, password, sessions.
     let mut sam = WebClient::new(server);
     let before = walk.head().await;

@@ -137,6 +137,44 @@ async fn a_production_node_on_aws_kms_seals_signs_in_and_verifies() {
         assert!(!payload.contains(member_password) && !payload.contains(OWNER_PASSWORD));
     }
 
+    // The node's key uses are in the log once it stops: the data keys it
+    // unwrapped (Mia's, after a restart emptied the cache) and the events
+    // it signed.
+    let mut server = server;
+    assert!(server.terminate().success());
+    let mut restarted = Server::start(&env, "aws-again").await;
+    let mut mia = WebClient::new(&restarted);
+    assert_eq!(mia.sign_in("mia@acme.test", member_password).await.status, 200);
+    let mia_id = mia.get("/api/v1/session").await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(restarted.terminate().success());
+    let log = events(&env);
+    let unwrapped: Vec<&Value> = log
+        .iter()
+        .filter(|event| event["kind"] == "kms.data_keys_unwrapped")
+        .collect();
+    assert!(!unwrapped.is_empty(), "no unwrap summary");
+    assert!(
+        unwrapped
+            .iter()
+            .all(|event| event["data"]["kms_keys"][0] == format!("aws:{arn}"))
+    );
+    assert!(
+        unwrapped.iter().any(|event| event["data"]["subjects"]
+            .to_string()
+            .contains(&format!("user:{mia_id}"))),
+        "{unwrapped:?}"
+    );
+    let signed: u64 = log
+        .iter()
+        .filter(|event| event["kind"] == "signing_key.used")
+        .map(|event| event["data"]["events"].as_u64().unwrap())
+        .sum();
+    let others = log.iter().filter(|event| event["kind"] != "signing_key.used").count() as u64;
+    assert!(signed > 0 && signed <= others, "{signed} signed of {others}");
+
     verify(&env);
     let status = env.ran(&["kms", "status"]);
     assert_eq!(status.code, 0, "{}", status.out);

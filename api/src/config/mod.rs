@@ -86,6 +86,7 @@ struct FileSettings {
     kms_data_key_cache_entries: Option<usize>,
     signing_key_max_age_days: Option<u32>,
     vault_access_cache_seconds: Option<u64>,
+    key_use_summaries: Option<bool>,
     app_events_token_file: Option<PathBuf>,
     #[serde(default)]
     app_tokens: Vec<AppTokenFile>,
@@ -150,6 +151,8 @@ pub struct Config {
     pub kms: KmsConfig,
     /// `vault_access_cache_seconds` (default 60).
     pub vault_access_cache: Duration,
+    /// `key_use_summaries` (default true).
+    pub key_use_summaries: bool,
     /// Who may record application events.
     pub app_tokens: Vec<AppTokenConfig>,
     pub log_format: LogFormat,
@@ -350,6 +353,7 @@ impl Config {
             nats_prefix,
             kms,
             vault_access_cache,
+            key_use_summaries: settings.key_use_summaries.or(file.key_use_summaries).unwrap_or(true),
             app_tokens,
             log_format,
             shutdown_grace,

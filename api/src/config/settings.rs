@@ -107,6 +107,9 @@ pub struct Settings {
     /// Seconds a vault read is remembered: its repeats are counted, not events (0: every read an event).
     #[arg(long, env = "WARDEN_VAULT_ACCESS_CACHE_SECONDS", global = true)]
     pub vault_access_cache_seconds: Option<u64>,
+    /// Append the per-minute key-use summaries (data keys unwrapped, events signed).
+    #[arg(long, env = "WARDEN_KEY_USE_SUMMARIES", global = true)]
+    pub key_use_summaries: Option<bool>,
     /// Days after which the chain's signing key is rotated (0: never).
     #[arg(long, env = "WARDEN_SIGNING_KEY_MAX_AGE_DAYS", global = true)]
     pub signing_key_max_age_days: Option<u32>,

@@ -284,7 +284,11 @@ pub async fn read_value(
     };
     let counted = state.vault_reads.repeat(&key, Utc::now());
     if !counted {
-        commit(state, vec![vault::accessed(&context, &secret, version, reason)]).await?;
+        commit(
+            state,
+            vec![vault::accessed(&context, &secret, &key.reader, version, reason)],
+        )
+        .await?;
         state.vault_reads.recorded(key);
     }
     Ok(Opened {

@@ -47,6 +47,9 @@ pub struct Secret {
     pub last_access: Option<LastAccess>,
     /// Reads recorded (events and counted ones).
     pub reads: u64,
+    /// Every reader that read it (`user:<id>`, `api_key:<id>`).
+    #[serde(default)]
+    pub read_by: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -308,8 +311,8 @@ pub fn read(secret: &Secret, reader: Reader<'_>, version: Option<u32>) -> Read {
     Read::Granted { version }
 }
 
-/// The event of a granted read.
-pub fn accessed(context: &Context, secret: &Secret, version: u32, reason: &str) -> NewEvent {
+/// The event of a granted read by `reader` (`user:<id>`, `api_key:<id>`).
+pub fn accessed(context: &Context, secret: &Secret, reader: &str, version: u32, reason: &str) -> NewEvent {
     secret::accessed(
         context,
         &Accessed {
@@ -317,6 +320,7 @@ pub fn accessed(context: &Context, secret: &Secret, version: u32, reason: &str) 
             name: secret.name.clone(),
             version,
             reason: reason.trim().to_string(),
+            new_reader: !secret.read_by.contains(reader),
         },
     )
 }
@@ -365,6 +369,7 @@ mod tests {
             created_at: Utc::now(),
             last_access: None,
             reads: 0,
+            read_by: ["api_key:svc1".to_string()].into(),
         }
     }
 
@@ -483,6 +488,14 @@ mod tests {
         );
         assert!(roll_back(&c, Some(&live), 3).is_err(), "current already");
         assert!(roll_back(&c, Some(&live), 7).is_err(), "no such version");
+
+        let first = accessed(&c, &live, "api_key:svc9", 3, " deploy ");
+        assert_eq!(
+            (first.data["new_reader"].as_bool(), first.data["reason"].as_str()),
+            (Some(true), Some("deploy"))
+        );
+        let again = accessed(&c, &live, "api_key:svc1", 3, "deploy");
+        assert!(again.data.get("new_reader").is_none(), "not new: left out");
 
         let shred_event = shred(&c, Some(&live), "leaked in a log").unwrap().unwrap();
         assert_eq!(shred_event.data["versions"], 3);

@@ -172,6 +172,8 @@ catalogue! {
 
     kms::KMS_ROTATION_STARTED => kms::RotationStarted, [],
     kms::KMS_ROTATION_FINISHED => kms::RotationFinished, [],
+    kms::DATA_KEYS_UNWRAPPED => kms::DataKeysUnwrapped, [],
+    kms::SIGNING_KEY_USED => kms::SigningKeyUsed, [],
 
     secret::SECRET_CREATED => secret::SecretCreated, [VAULT],
     secret::SECRET_VERSION_ADDED => secret::VersionAdded, [VAULT],

@@ -38,13 +38,16 @@ pub struct Last {
 /// themselves make the next one due (an idle log would be checkpointed
 /// forever). They are covered by the next checkpoint other events bring.
 /// What people do with alerts (acknowledge, resolve, re-send) is not
-/// bookkeeping.
+/// bookkeeping. Nor are the key-use summaries: a checkpoint is signed, and
+/// each signature is counted in the next summary.
 pub const QUIET_KINDS: &[&str] = &[
     LEDGER_CHECKPOINTED,
     "alert.fired",
     "alert.delivered",
     "alert.delivery_failed",
     "alert.dead_lettered",
+    super::kms::DATA_KEYS_UNWRAPPED,
+    super::kms::SIGNING_KEY_USED,
 ];
 
 pub fn is_quiet(kind: &str) -> bool {

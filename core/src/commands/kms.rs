@@ -6,6 +6,7 @@
 //! the old KMS key and some under the new one, every one of them usable;
 //! the next run starts again with `resumed` set and moves what is left.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Context, Prefix, data};
@@ -13,6 +14,45 @@ use crate::event::NewEvent;
 
 pub const KMS_ROTATION_STARTED: &str = "kms.rotation_started";
 pub const KMS_ROTATION_FINISHED: &str = "kms.rotation_finished";
+pub const DATA_KEYS_UNWRAPPED: &str = "kms.data_keys_unwrapped";
+pub const SIGNING_KEY_USED: &str = "signing_key.used";
+
+/// The subject of the key-use summaries (apart from `kms`, whose latest
+/// event tells whether a rotation was left unfinished).
+pub const KEY_USE_SUBJECT: &str = Prefix::KeyUse.as_str();
+
+/// Most subjects one `kms.data_keys_unwrapped` names.
+pub const UNWRAPPED_SUBJECTS_MAX: usize = 1000;
+
+/// The data keys a node unwrapped with the KMS during one minute: every
+/// unwrap outside its data-key cache (a sign-in of a user whose key was
+/// not cached, a sealed field opened after a restart).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataKeysUnwrapped {
+    pub minute: DateTime<Utc>,
+    pub unwraps: u64,
+    /// The distinct subjects, in order of first unwrap, at most
+    /// `UNWRAPPED_SUBJECTS_MAX`.
+    pub subjects: Vec<String>,
+    /// More distinct subjects than listed.
+    #[serde(default)]
+    pub more_subjects: bool,
+    /// The refs of the KMS keys that unwrapped them.
+    pub kms_keys: Vec<String>,
+}
+
+/// The events a node signed with one signing key during one minute
+/// (its own summaries left out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningKeyUsed {
+    pub minute: DateTime<Utc>,
+    pub key_id: String,
+    pub events: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+}
 
 /// Every rotation is on one subject: they follow one another.
 pub const KMS_SUBJECT: &str = Prefix::Kms.as_str();
@@ -62,6 +102,16 @@ pub fn rotation_started(context: &Context, started: &RotationStarted) -> NewEven
 
 pub fn rotation_finished(context: &Context, finished: &RotationFinished) -> NewEvent {
     context.event(KMS_ROTATION_FINISHED, KMS_SUBJECT).data(data(finished))
+}
+
+pub fn data_keys_unwrapped(context: &Context, unwrapped: &DataKeysUnwrapped) -> NewEvent {
+    context
+        .event(DATA_KEYS_UNWRAPPED, KEY_USE_SUBJECT)
+        .data(data(unwrapped))
+}
+
+pub fn signing_key_used(context: &Context, used: &SigningKeyUsed) -> NewEvent {
+    context.event(SIGNING_KEY_USED, KEY_USE_SUBJECT).data(data(used))
 }
 
 #[cfg(test)]

@@ -112,6 +112,10 @@ pub struct Accessed {
     pub name: String,
     pub version: u32,
     pub reason: String,
+    /// The reader had never read this secret before (as the node's read
+    /// model knew when it appended this).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_reader: bool,
 }
 
 /// Why a read was refused.

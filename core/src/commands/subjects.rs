@@ -48,6 +48,7 @@ prefixes! {
     ApiKey => "api_key",
     ApiKeyUse => "api_key_use",
     Kms => "kms",
+    KeyUse => "key_use",
     VaultSecret => "vault_secret",
     VaultAccess => "vault_access",
 }

@@ -53,6 +53,8 @@ pub struct DataKeys {
     /// What a KMS unwrap typically takes, in seconds (an exponentially
     /// weighted average, newest sample 1/5).
     unwrap_seconds: Arc<std::sync::Mutex<Option<f64>>>,
+    /// Where every KMS unwrap is counted for the log.
+    usage: Arc<super::usage::KeyUse>,
 }
 
 impl DataKeys {
@@ -62,7 +64,15 @@ impl DataKeys {
             keyring: keyring.into(),
             cache: Arc::new(KeyCache::new(DEFAULT_CACHE_TTL, DEFAULT_CACHE_ENTRIES)),
             unwrap_seconds: Arc::default(),
+            usage: Arc::default(),
         }
+    }
+
+    /// Counts every KMS unwrap into `usage` (the ledger's, which the node
+    /// appends each minute as `kms.data_keys_unwrapped`).
+    pub fn counting_into(mut self, usage: Arc<super::usage::KeyUse>) -> Self {
+        self.usage = usage;
+        self
     }
 
     /// What unwrapping a data key with the KMS typically takes here: a
@@ -232,6 +242,8 @@ impl DataKeys {
             )
             .await?;
         let took = started.elapsed().as_secs_f64();
+        self.usage
+            .unwrapped(&stored.subject, &stored.kms_key_ref, chrono::Utc::now());
         let mut typical = self.unwrap_seconds.lock().unwrap_or_else(|p| p.into_inner());
         *typical = Some(typical.map_or(took, |average| average * 0.8 + took * 0.2));
         drop(typical);

@@ -15,6 +15,7 @@ mod local;
 pub mod rotation;
 pub mod sealed;
 pub mod signing;
+pub mod usage;
 
 pub use aws::{AwsKms, AwsKmsSettings};
 pub use data_keys::{DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_TTL, DataKeys, SealError};

@@ -53,6 +53,9 @@ pub struct Ledger {
     known_head: Arc<(AtomicU64, Mutex<()>)>,
     signer: Signer,
     breaker: Arc<std::sync::Mutex<Breaker>>,
+    /// The events this process signed, and the data keys it unwrapped,
+    /// counted for the per-minute key-use summaries.
+    key_use: Arc<crate::keys::usage::KeyUse>,
 }
 
 impl Ledger {
@@ -82,7 +85,13 @@ impl Ledger {
             known_head: Arc::new((AtomicU64::new(0), Mutex::new(()))),
             signer,
             breaker,
+            key_use: Arc::default(),
         }
+    }
+
+    /// This process's key uses, counted (`keys::usage`).
+    pub fn key_use(&self) -> &Arc<crate::keys::usage::KeyUse> {
+        &self.key_use
     }
 
     pub fn store(&self) -> &Arc<dyn LedgerStore> {
@@ -116,6 +125,9 @@ impl Ledger {
             .map_err(|_| AppendError::Closed)?;
         let result = response.await.map_err(|_| AppendError::Closed)?;
         metrics::histogram!("warden_append_latency_seconds").record(started.elapsed().as_secs_f64());
+        if let Ok(sealed) = &result {
+            self.key_use.signed(sealed);
+        }
         result
     }
 

@@ -135,12 +135,20 @@ mod tests {
                     "audit:export",
                     "users:read",
                     "users:write",
+                    "secrets:read",
                     "alerts:read",
                 ],
             ),
             (
                 Role::Admin,
-                &["keys:verify", "keys:read", "users:read", "users:write", "alerts:read"],
+                &[
+                    "keys:verify",
+                    "keys:read",
+                    "users:read",
+                    "users:write",
+                    "secrets:read",
+                    "alerts:read",
+                ],
             ),
             (
                 Role::Auditor,
