@@ -4,6 +4,7 @@
 #   tools/bench/run.sh --events 100000 # quicker
 #   tools/bench/run.sh --suite sessions # session checks, sign-in, memory (needs wrk)
 #   tools/bench/run.sh --suite checkpoints --events 1000000 # following the root, verify with a checkpoint, consistency proofs
+#   tools/bench/run.sh --suite vault    # vault reads cached and uncached, local and AWS KMS (moto), beside a session check
 #   tools/bench/run.sh --suite api-keys # key verification and forward auth with 100,000 keys, memory per key (needs wrk)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -152,7 +152,13 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
         SdkError::DispatchFailure(failure) if failure.is_timeout() => {
             KmsError::Unavailable("AWS KMS did not answer in time".into())
         }
-        SdkError::DispatchFailure(_) => KmsError::Unavailable("AWS KMS cannot be reached".into()),
+        // Unreachable, or no credentials from the AWS chain: the error
+        // chain says which (it names the endpoint and the providers tried,
+        // never a key or a plaintext).
+        SdkError::DispatchFailure(_) => KmsError::Unavailable(format!(
+            "AWS KMS cannot be reached: {}",
+            aws_sdk_kms::error::DisplayErrorContext(&error)
+        )),
         _ => KmsError::Unavailable(aws_sdk_kms::error::DisplayErrorContext(&error).to_string()),
     }
 }

@@ -14,6 +14,7 @@ mod limits;
 mod load;
 mod sessions;
 mod setup;
+mod vault;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -44,7 +45,9 @@ struct Args {
     /// `sqlite` and `postgres`) or `checkpoints` (following the root,
     /// verify with a kept checkpoint, consistency proofs, over `--events`)
     /// or `api-keys` (verification and forward authentication with
-    /// `--keys` keys, beside the empty-handler ceiling; memory per key).
+    /// `--keys` keys, beside the empty-handler ceiling; memory per key)
+    /// or `vault` (secret reads cached and uncached on the local KMS and
+    /// AWS KMS on moto, beside a session check; data-key opens per second).
     #[arg(long, default_value = "ledger")]
     suite: String,
     /// Keys in the read model for the api-keys suite.
@@ -61,6 +64,10 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.suite == "vault" {
+        vault::run(&args.warden, args.seconds).await;
+        return;
+    }
     if args.suite == "api-keys" {
         api_keys::run(&args.warden, args.seconds, args.keys).await;
         return;
