@@ -103,7 +103,7 @@ async fn alerts_fire_once_across_restarts_and_never_on_forged_events() {
         .await;
     assert_eq!(roles.status, 201, "{:?}", roles.body);
     let templates = admin.get("/api/v1/alert-templates").await;
-    assert_eq!(templates.body["templates"].as_array().unwrap().len(), 10);
+    assert_eq!(templates.body["templates"].as_array().unwrap().len(), 14);
 
     // Two of three failures, then the server dies in the middle of the
     // window; the third after the restart fires the alert once.

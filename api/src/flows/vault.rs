@@ -160,15 +160,10 @@ pub async fn roll_back(
     name: &str,
     version: u32,
 ) -> Result<Arc<Secret>, ApiError> {
-    let org = &manager.user.org;
-    let secret = found(state, org, name)?;
-    let context = client.as_user(&manager.user.id, org);
-    append(
-        state,
-        vault::roll_back(&context, Some(&secret), version).map_err(rejected)?,
-    )
-    .await?;
-    found(state, org, name)
+    change(state, manager, client, name, |context, secret| {
+        vault::roll_back(context, Some(secret), version)
+    })
+    .await
 }
 
 pub async fn change_readers(
@@ -178,16 +173,28 @@ pub async fn change_readers(
     name: &str,
     readers: Readers,
 ) -> Result<Arc<Secret>, ApiError> {
+    check_reader_keys(state, &manager.user.org, &readers)?;
+    let changed = change(state, manager, client, name, |context, secret| {
+        vault::change_readers(context, Some(secret), readers)
+    })
+    .await?;
+    state.vault_reads.forget(&manager.user.org, name);
+    Ok(changed)
+}
+
+/// Reads the manager's org's secret `name`, appends what `decide` makes of
+/// it, and answers the secret as changed.
+async fn change(
+    state: &AppState,
+    manager: &CurrentSession,
+    client: &Client,
+    name: &str,
+    decide: impl FnOnce(&Context, &Secret) -> Result<warden_core::NewEvent, Rejection>,
+) -> Result<Arc<Secret>, ApiError> {
     let org = &manager.user.org;
     let secret = found(state, org, name)?;
-    check_reader_keys(state, org, &readers)?;
     let context = client.as_user(&manager.user.id, org);
-    append(
-        state,
-        vault::change_readers(&context, Some(&secret), readers).map_err(rejected)?,
-    )
-    .await?;
-    state.vault_reads.forget(org, name);
+    append(state, decide(&context, &secret).map_err(rejected)?).await?;
     found(state, org, name)
 }
 
