@@ -126,10 +126,9 @@ impl DataKeys {
             .iter()
             .zip(stored)
             .zip(keys)
-            .map(|(((subject, value), stored), key)| {
-                self.cache.insert(subject, &stored.key_id, &key);
-                seal_with(subject, stored.key_id, key.as_ref(), *value)
-            })
+            // Not cached: an import's keys are not needed soon, and would
+            // push out those that are.
+            .map(|(((subject, value), stored), key)| seal_with(subject, stored.key_id, key.as_ref(), *value))
             .collect()
     }
 
