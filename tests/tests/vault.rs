@@ -121,6 +121,16 @@ async fn readers_read_for_a_reason_and_everything_else_is_refused_and_recorded()
             .status,
         400
     );
+    // A link on another site opening a read with the admin's cookie: not
+    // run, nothing recorded.
+    let mut linked = admin.clone();
+    linked.headers.push(("sec-fetch-site".into(), "cross-site".into()));
+    linked.headers.push(("sec-fetch-mode".into(), "navigate".into()));
+    assert_refused(
+        &read(&mut linked, "billing.db-password", "reason=phished").await,
+        403,
+        "cross_site",
+    );
     // The list: owners, admins and auditors, never a value; not members.
     let listed = auditor.get("/api/v1/secrets").await;
     assert_eq!(listed.status, 200, "{:?}", listed.body);
@@ -188,6 +198,7 @@ async fn readers_read_for_a_reason_and_everything_else_is_refused_and_recorded()
     for reason in ["service start", "INC-4411", "deploy 42", "compare", "after rollback"] {
         assert!(reasons.contains(&reason), "{reason}: {reasons:?}");
     }
+    assert!(!text_of(&log).contains("phished"), "a cross-site read records nothing");
     let by_key = accessed
         .iter()
         .find(|event| event["data"]["reason"] == "deploy 42")
@@ -246,6 +257,10 @@ async fn readers_read_for_a_reason_and_everything_else_is_refused_and_recorded()
         .sum();
     assert_eq!(repeats, 3, "{counted:?}");
     assert!(counted.iter().all(|event| event["actor"]["kind"] == "system"));
+}
+
+fn text_of(log: &[Value]) -> String {
+    serde_json::to_string(log).unwrap()
 }
 
 /// `secret.accessed` events in the log so far.

@@ -246,6 +246,14 @@ pub async fn read_value(
         Rejection::Invalid { message, .. } => ApiError::new(StatusCode::BAD_REQUEST, Code::ReasonRequired, message),
         other => rejected(other),
     })?;
+    // A link on another site cannot make a reader's browser read (and
+    // record a read, for a reason of the link's choosing) with its cookie.
+    if principal.person().is_some() && client.navigated_from_another_site {
+        return Err(ApiError::forbidden_code(
+            Code::CrossSite,
+            "this read was opened from another site and was not run; read secrets from the console or the API",
+        ));
+    }
     let org = principal.org().to_string();
     let secret = found(state, &org, name)?;
     let (reader, reader_name) = match principal {
