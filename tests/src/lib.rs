@@ -20,6 +20,7 @@ pub mod peers;
 pub mod process;
 pub mod small_fs;
 pub mod tcp_cut;
+pub mod vault;
 pub mod web;
 
 use std::sync::Arc;

@@ -212,8 +212,15 @@ pub async fn instance(extra: &[(&str, &str)]) -> Instance {
 
 /// Every event in the log, as exported.
 pub fn events(instance: &Instance) -> Vec<Value> {
-    let out = instance.env.data_dir.join("events.jsonl");
-    let exported = instance.env.run(&["export", "--out", out.to_str().unwrap()]);
+    exported(&instance.env)
+}
+
+/// Every event in the log of the node `env` describes, as exported.
+pub fn exported(env: &crate::process::NodeEnv) -> Vec<Value> {
+    let out = env
+        .data_dir
+        .join(format!("events-{}.jsonl", uuid::Uuid::new_v4().simple()));
+    let exported = env.run(&["export", "--out", out.to_str().unwrap()]);
     assert!(
         exported.status.success(),
         "{}",

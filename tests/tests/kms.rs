@@ -17,30 +17,13 @@ use serde_json::{Value, json};
 use warden_tests::Production;
 use warden_tests::kms::Moto;
 use warden_tests::process::{NodeEnv, Server};
-use warden_tests::web::{OWNER_PASSWORD, WebClient, create_user, set_up};
+use warden_tests::web::{OWNER_PASSWORD, WebClient, create_user, exported, set_up};
 
 /// The production environment of `production`, on AWS KMS key `key`.
 fn on_aws(production: &Production, moto: &Moto, key: &str) -> NodeEnv {
     let mut env = production.env.clone();
     env.extra.extend(moto.env(key));
     env
-}
-
-fn events(env: &NodeEnv) -> Vec<Value> {
-    let out = env
-        .data_dir
-        .join(format!("events-{}.jsonl", uuid::Uuid::new_v4().simple()));
-    let exported = env.run(&["export", "--out", out.to_str().unwrap()]);
-    assert!(
-        exported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&exported.stderr)
-    );
-    std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
 }
 
 fn verify(env: &NodeEnv) {
@@ -124,11 +107,11 @@ async fn a_production_node_on_aws_kms_seals_signs_in_and_verifies() {
     // No secret reached the KMS, the log, the stream or the server's log.
     let raw = moto.raw_requests();
     let log = server.log();
-    let exported = serde_json::to_string(&events(&env)).unwrap();
+    let log_text = serde_json::to_string(&exported(&env)).unwrap();
     for secret in [member_password, OWNER_PASSWORD] {
         assert!(!contains_secret(&raw, secret), "a password in the KMS requests");
         assert!(!log.contains(secret), "a password in the server log");
-        assert!(!exported.contains(secret), "a password in the log");
+        assert!(!log_text.contains(secret), "a password in the log");
     }
     let stream = warden_tests::stream_messages(&production.stream.url, &production.stream.prefix).await;
     assert!(!stream.is_empty());
@@ -150,7 +133,7 @@ async fn a_production_node_on_aws_kms_seals_signs_in_and_verifies() {
         .unwrap()
         .to_string();
     assert!(restarted.terminate().success());
-    let log = events(&env);
+    let log = exported(&env);
     let unwrapped: Vec<&Value> = log
         .iter()
         .filter(|event| event["kind"] == "kms.data_keys_unwrapped")
@@ -218,7 +201,7 @@ async fn an_unusable_or_unreachable_kms_is_refused_and_nothing_is_written_unseal
     let server = Server::start(&env, "aws").await;
     let mut owner = set_up(&server).await;
     create_user(&mut owner, "mia@acme.test", "member", "a member's long passphrase 7").await;
-    let head_before = events(&env).len();
+    let head_before = exported(&env).len();
     moto.stop();
 
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -250,7 +233,7 @@ async fn an_unusable_or_unreachable_kms_is_refused_and_nothing_is_written_unseal
             .status,
         200
     );
-    let after = events(&env);
+    let after = exported(&env);
     assert!(
         after[head_before..]
             .iter()
@@ -358,7 +341,7 @@ async fn rotating_from_the_local_key_to_aws_survives_a_kill_and_every_sealed_fie
     assert!(resumed.out.contains("0 remaining"), "{}", resumed.out);
 
     // The runs are in the log: the second says it resumed the first.
-    let rotations: Vec<Value> = events(&moving)
+    let rotations: Vec<Value> = exported(&moving)
         .into_iter()
         .filter(|event| event["subject"] == "kms")
         .collect();

@@ -1,10 +1,9 @@
 //! The vault through a real `warden serve` (decision 0027): who may read a
 //! secret (its readers' roles and keys; a member and another org may not),
 //! every access recorded with its reason, repeats within the access cache
-//! counted, versions and a rollback, the step-up and CSRF on changes,
-//! hostile input, and a shredded secret unreadable while `warden verify`
-//! still passes; no value in clear in the log, the server's log or the
-//! audit index.
+//! counted, versions and a rollback, the step-up and CSRF on changes, and
+//! hostile input; no value in clear in the log, the server's log or the
+//! audit index. Shredding: `vault_shred.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,37 +11,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use warden_tests::audit::{signed_in, two_orgs};
-use warden_tests::keys::create;
-use warden_tests::process::Server;
-use warden_tests::web::{Answer, WebClient, assert_refused, events};
-
-const VALUE: &str = "postgres-password-7f3c9a1e-never-in-clear";
-const VALUE_2: &str = "postgres-password-2b8d4e6f-the-second";
-
-/// A script's client: a key, no cookie, no origin.
-fn script(server: &Server, key: &str) -> WebClient {
-    let mut client = WebClient::new(server);
-    client.origin = None;
-    client.headers.push(("authorization".into(), format!("Bearer {key}")));
-    client
-}
-
-async fn service_key(owner: &mut WebClient, name: &str, scopes: &[&str]) -> (String, String) {
-    create(
-        owner,
-        json!({ "kind": "service", "name": name, "owner": { "kind": "service", "name": name }, "scopes": scopes }),
-    )
-    .await
-}
-
-async fn read(client: &mut WebClient, name: &str, query: &str) -> Answer {
-    client.get(&format!("/api/v1/secrets/{name}?{query}")).await
-}
-
-fn value_of(answer: &Answer) -> &str {
-    assert_eq!(answer.status, 200, "{:?}", answer.body);
-    answer.body["value"].as_str().unwrap()
-}
+use warden_tests::vault::{VALUE, VALUE_2, read, script, service_key, value_of};
+use warden_tests::web::{assert_refused, events};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_read_for_a_reason_and_everything_else_is_refused_and_recorded() {
@@ -359,105 +329,4 @@ async fn changes_need_a_manager_a_recent_authentication_and_a_csrf_token() {
         1,
         "nothing changed"
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_shredded_secret_is_unreadable_for_good_and_the_chain_still_verifies() {
-    let instance = two_orgs(&[]).await;
-    let server = &instance.server;
-    let mut owner = signed_in(server, "owner@acme.test").await;
-    let created = owner
-        .post("/api/v1/secrets", json!({ "name": "legacy.token", "value": VALUE }))
-        .await;
-    assert_eq!(created.status, 201, "{:?}", created.body);
-    owner
-        .put("/api/v1/secrets/legacy.token", json!({ "value": VALUE_2 }))
-        .await;
-    assert_eq!(
-        value_of(&read(&mut owner, "legacy.token", "reason=before").await),
-        VALUE_2
-    );
-
-    let shredded = owner.delete("/api/v1/secrets/legacy.token?reason=rotated+away").await;
-    assert_eq!(shredded.status, 200, "{:?}", shredded.body);
-    assert_eq!(shredded.body["shredded"], true);
-    assert_refused(
-        &read(&mut owner, "legacy.token", "reason=after").await,
-        410,
-        "secret_shredded",
-    );
-    assert_refused(
-        &read(&mut owner, "legacy.token", "reason=after&version=1").await,
-        410,
-        "secret_shredded",
-    );
-    assert_refused(
-        &owner.put("/api/v1/secrets/legacy.token", json!({ "value": "x" })).await,
-        410,
-        "secret_shredded",
-    );
-    // Shredding again finishes nothing new, and is not an error.
-    assert_eq!(
-        owner.delete("/api/v1/secrets/legacy.token?reason=again").await.status,
-        200
-    );
-
-    // The data key is gone from the store: no restart brings it back.
-    let mut server = instance.server;
-    let status = server.terminate();
-    assert!(status.success());
-    let restarted = Server::start(&instance.env, "restarted").await;
-    let mut owner = signed_in(&restarted, "owner@acme.test").await;
-    assert_refused(
-        &read(&mut owner, "legacy.token", "reason=after+restart").await,
-        410,
-        "secret_shredded",
-    );
-
-    // The name can be used again; the old versions stay unreadable.
-    let again = owner
-        .post(
-            "/api/v1/secrets",
-            json!({ "name": "legacy.token", "value": "a new value" }),
-        )
-        .await;
-    assert_eq!(again.status, 201, "{:?}", again.body);
-    assert_eq!(again.body["current_version"], 3);
-    assert_eq!(
-        value_of(&read(&mut owner, "legacy.token", "reason=new").await),
-        "a new value"
-    );
-    assert_refused(
-        &read(&mut owner, "legacy.token", "reason=old&version=2").await,
-        410,
-        "secret_shredded",
-    );
-
-    let verified = instance.env.run(&["verify"]);
-    assert!(
-        verified.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&verified.stdout),
-        String::from_utf8_lossy(&verified.stderr)
-    );
-    let log: Vec<Value> = {
-        let out = instance.env.data_dir.join("after-shred.jsonl");
-        assert!(
-            instance
-                .env
-                .run(&["export", "--out", out.to_str().unwrap()])
-                .status
-                .success()
-        );
-        std::fs::read_to_string(&out)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    };
-    let shred_events: Vec<&Value> = log.iter().filter(|event| event["kind"] == "secret.shredded").collect();
-    assert_eq!(shred_events.len(), 1);
-    assert_eq!(shred_events[0]["data"]["versions"], 2);
-    assert_eq!(shred_events[0]["data"]["reason"], "rotated away");
-    let _ = restarted;
 }

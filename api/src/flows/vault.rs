@@ -11,7 +11,7 @@ use chrono::Utc;
 use warden_core::auth::vault::{self, Read, Reader, Rejection, Secret};
 use warden_core::commands::Context;
 use warden_core::commands::secret::{Denial, Readers, secret_subject};
-use warden_core::keys::SealError;
+use warden_core::keys::{SealError, Sealed};
 use warden_projections::projection::read;
 use zeroize::Zeroizing;
 
@@ -86,6 +86,15 @@ fn check_reader_keys(state: &AppState, org: &str, readers: &Readers) -> Result<(
     Ok(())
 }
 
+/// A value sealed under the secret's own data key.
+async fn seal(state: &AppState, org: &str, name: &str, value: &Zeroizing<String>) -> Result<Sealed<String>, ApiError> {
+    state
+        .data_keys
+        .seal(&secret_subject(org, name), &**value)
+        .await
+        .map_err(sealing_failed)
+}
+
 async fn append(state: &AppState, event: warden_core::NewEvent) -> Result<(), ApiError> {
     match commit_race(state, vec![event]).await? {
         Ok(_) => Ok(()),
@@ -112,11 +121,7 @@ pub async fn create(
     if existing.as_ref().is_some_and(|secret| !secret.shredded) {
         return Err(rejected(Rejection::Exists));
     }
-    let sealed = state
-        .data_keys
-        .seal(&secret_subject(org, name), &*value)
-        .await
-        .map_err(sealing_failed)?;
+    let sealed = seal(state, org, name, &value).await?;
     let context = client.as_user(&manager.user.id, org);
     let event =
         vault::create(&context, existing.as_deref(), org, name, description, readers, sealed).map_err(rejected)?;
@@ -139,11 +144,7 @@ pub async fn add_version(
     if secret.shredded {
         return Err(shredded());
     }
-    let sealed = state
-        .data_keys
-        .seal(&secret_subject(org, name), &*value)
-        .await
-        .map_err(sealing_failed)?;
+    let sealed = seal(state, org, name, &value).await?;
     let context = client.as_user(&manager.user.id, org);
     append(
         state,
