@@ -320,6 +320,16 @@ pub fn table() -> Vec<Route> {
         page("/keys/{id}/revoke")
             .get(Session, pages::key_page::confirm_revoke)
             .post(Session, pages::key_page::revoke),
+        page("/secrets")
+            .get(Session, pages::secrets::list)
+            .post(Session, pages::secrets::create),
+        page("/secrets/{name}").get(Session, pages::secret_page::show),
+        page("/secrets/{name}/value").post(Session, pages::secret_page::add_version),
+        page("/secrets/{name}/rollback").post(Session, pages::secret_page::roll_back),
+        page("/secrets/{name}/readers").post(Session, pages::secret_page::change_readers),
+        page("/secrets/{name}/shred")
+            .get(Session, pages::secret_page::confirm_shred)
+            .post(Session, pages::secret_page::shred),
         page("/audit").get(Session, pages::audit::search),
         page("/audit/events/{seq}").get(Session, pages::audit::event),
         page("/audit/export").get(Session, pages::audit::export),

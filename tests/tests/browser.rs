@@ -315,3 +315,81 @@ async fn an_owner_creates_uses_rotates_and_revokes_a_key_in_chromium() {
     assert_eq!(code(&mut app, &rotated, &[]).await, "revoked");
     browser.quit().await;
 }
+
+/// The vault's console in Chromium: an owner adds a secret (typed into a
+/// password field, never shown), a service reads it, the owner sees the
+/// read with its reason, gives the secret a new value, and shreds it after
+/// a confirmation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_adds_audits_rotates_and_shreds_a_secret_in_chromium() {
+    use warden_tests::audit::{LEGACY_PASSWORD, signed_in, two_orgs};
+    use warden_tests::vault::{VALUE, VALUE_2, read, script, service_key, value_of};
+
+    let instance = two_orgs(&[]).await;
+    let mut api = signed_in(&instance.server, "owner@acme.test").await;
+    let (_, key) = service_key(&mut api, "billing", &["secrets:read"]).await;
+    let browser = Browser::start().await;
+    browser
+        .goto(&format!("{}/sign-in?next=/secrets", instance.server.url))
+        .await;
+    browser.fill("#email", "owner@acme.test").await;
+    browser.fill("#password", LEGACY_PASSWORD).await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for_url("/secrets").await;
+    assert_eq!(browser.wait_for_text("h1").await, "Secrets");
+
+    // Added with the billing key as a reader.
+    browser.fill("#secret-name", "billing.db-password").await;
+    browser.fill("#secret-description", "the billing database").await;
+    browser.fill("#secret-value", VALUE).await;
+    browser.click("input[name=reader_key]").await;
+    browser.click("form[action='/secrets'] button[type=submit]").await;
+    assert_eq!(browser.wait_for_text("h1").await, "billing.db-password");
+    assert!(browser.wait_for_text("[role=status]").await.contains("added"));
+    assert!(browser.text("#secret-readers").await.contains("key “billing”"));
+
+    // The service reads it; the page shows the read and its reason.
+    let mut service = script(&instance.server, &key);
+    assert_eq!(
+        value_of(&read(&mut service, "billing.db-password", "reason=service+start").await),
+        VALUE
+    );
+    let history = {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            browser.refresh().await;
+            let body = browser.wait_for_text("main").await;
+            if body.contains("service start") || std::time::Instant::now() > deadline {
+                break browser.text("#secret-history").await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    };
+    assert!(
+        history.contains("key “billing”") && history.contains("service start"),
+        "{history}"
+    );
+
+    // A new value: version 2, current; the page never shows either value.
+    browser.fill("#secret-value", VALUE_2).await;
+    browser.click("form[action$='/value'] button[type=submit]").await;
+    assert!(browser.wait_for_text("[role=status]").await.contains("current version"));
+    assert_eq!(browser.text("#secret-current").await, "2");
+    let body = browser.text("body").await;
+    assert!(!body.contains(VALUE) && !body.contains(VALUE_2));
+    assert_eq!(
+        value_of(&read(&mut service, "billing.db-password", "reason=service+restart").await),
+        VALUE_2
+    );
+
+    // Shred, after a confirmation.
+    browser.click("#shred-link").await;
+    assert_eq!(browser.wait_for_text("h1").await, "Shred billing.db-password?");
+    browser.fill("#shred-reason", "INC-9 leaked").await;
+    browser.click("form[action$='/shred'] button[type=submit]").await;
+    assert!(browser.wait_for_text("[role=status]").await.contains("shredded"));
+    assert!(browser.text("#secret-shredded").await.contains("shredded"));
+    let refused = read(&mut service, "billing.db-password", "reason=service+restart").await;
+    assert_eq!(refused.status, 410);
+    browser.quit().await;
+}

@@ -16,7 +16,7 @@ use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 #[path = "coverage_pages/consoles.rs"]
 mod consoles;
 
-use consoles::{alert_forms, key_forms};
+use consoles::{alert_forms, key_forms, secret_forms};
 
 /// Every page route with a form: each `page("/path")…post(…)` entry of
 /// `routes::table`'s pages (read from routes.rs: the tests do not link
@@ -110,6 +110,7 @@ async fn every_page_form_appends_an_event() {
     let owner_csrf = csrf(&forms, &owner).await;
     alert_forms(&mut walk, &forms, &owner, &owner_csrf).await;
     key_forms(&mut walk, &forms, &owner, &owner_csrf).await;
+    secret_forms(&mut walk, &forms, &owner, &owner_csrf).await;
     let add_sam = [
         ("csrf_token", owner_csrf.as_str()),
         ("email", SAM),
@@ -314,6 +315,6 @@ async fn every_page_form_appends_an_event() {
 
     // Every page form was walked.
     let routes = page_forms();
-    assert!(routes.len() >= 31, "{routes:?}");
+    assert!(routes.len() >= 36, "{routes:?}");
     walk.assert_covers(&routes, &[], "page forms");
 }

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use warden_tests::Production;
 use warden_tests::kms::Moto;
 use warden_tests::process::{NodeEnv, Server};
+use warden_tests::vault::{VALUE, read, value_of};
 use warden_tests::web::{OWNER_PASSWORD, WebClient, create_user, exported, set_up};
 
 /// The production environment of `production`, on AWS KMS key `key`.
@@ -74,6 +75,18 @@ async fn a_production_node_on_aws_kms_seals_signs_in_and_verifies() {
         wrong.sign_in("mia@acme.test", "not her password at all").await.status,
         401
     );
+    // A vault secret, sealed under its own data key, read back.
+    let created = owner
+        .post(
+            "/api/v1/secrets",
+            json!({ "name": "billing.db-password", "value": VALUE }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(
+        value_of(&read(&mut owner, "billing.db-password", "reason=service+start").await),
+        VALUE
+    );
 
     // The data keys came from GenerateDataKey under the key's ARN, each
     // bound to its subject; Decrypt names the same context.
@@ -96,6 +109,13 @@ async fn a_production_node_on_aws_kms_seals_signs_in_and_verifies() {
             .any(|body| body["EncryptionContext"]["warden"].as_str().unwrap().contains(":user:")),
         "a user's data key: {generated:?}"
     );
+    assert!(
+        generated.iter().any(|body| {
+            let context = body["EncryptionContext"]["warden"].as_str().unwrap();
+            context.contains(":vault_secret:") && context.contains("/billing.db-password:")
+        }),
+        "the secret's own data key: {generated:?}"
+    );
     // The signing key's seed is wrapped too, for its own context.
     assert!(requests.iter().any(|(operation, body)| {
         operation == "Encrypt"
@@ -108,8 +128,8 @@ async fn a_production_node_on_aws_kms_seals_signs_in_and_verifies() {
     let raw = moto.raw_requests();
     let log = server.log();
     let log_text = serde_json::to_string(&exported(&env)).unwrap();
-    for secret in [member_password, OWNER_PASSWORD] {
-        assert!(!contains_secret(&raw, secret), "a password in the KMS requests");
+    for secret in [member_password, OWNER_PASSWORD, VALUE] {
+        assert!(!contains_secret(&raw, secret), "a secret in the KMS requests");
         assert!(!log.contains(secret), "a password in the server log");
         assert!(!log_text.contains(secret), "a password in the log");
     }
@@ -117,7 +137,7 @@ async fn a_production_node_on_aws_kms_seals_signs_in_and_verifies() {
     assert!(!stream.is_empty());
     for (_, payload) in &stream {
         let payload = String::from_utf8_lossy(payload);
-        assert!(!payload.contains(member_password) && !payload.contains(OWNER_PASSWORD));
+        assert!(!payload.contains(member_password) && !payload.contains(OWNER_PASSWORD) && !payload.contains(VALUE));
     }
 
     // The node's key uses are in the log once it stops: the data keys it
@@ -128,6 +148,14 @@ async fn a_production_node_on_aws_kms_seals_signs_in_and_verifies() {
     let mut restarted = Server::start(&env, "aws-again").await;
     let mut mia = WebClient::new(&restarted);
     assert_eq!(mia.sign_in("mia@acme.test", member_password).await.status, 200);
+    // The secret opens after the restart: its data key unwrapped by KMS.
+    let mut owner = WebClient::new(&restarted);
+    assert_eq!(owner.sign_in("owner@acme.test", OWNER_PASSWORD).await.status, 200);
+    assert_eq!(
+        value_of(&read(&mut owner, "billing.db-password", "reason=after+restart").await),
+        VALUE
+    );
+    assert!(!contains_secret(&moto.raw_requests(), VALUE));
     let mia_id = mia.get("/api/v1/session").await.body["user"]["id"]
         .as_str()
         .unwrap()

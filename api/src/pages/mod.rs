@@ -15,6 +15,8 @@ pub mod mfa;
 pub mod policy;
 pub mod qr;
 pub mod reauthenticate;
+pub mod secret_page;
+pub mod secrets;
 pub mod settings;
 pub mod sign_in;
 
@@ -291,6 +293,11 @@ pub fn notice(code: Option<&str>) -> Option<String> {
         "rule_removed" => "The rule is removed.",
         "endpoint_removed" => "The webhook endpoint is removed; its secret is destroyed.",
         "key_revoked" => "The key is revoked: every node refuses it.",
+        "secret_created" => "The secret is added. Its readers can fetch it now.",
+        "secret_rotated" => "The new value is the current version. Readers get it on their next fetch.",
+        "secret_rolled_back" => "That version is current again.",
+        "secret_readers_changed" => "The readers are saved.",
+        "secret_shredded" => "The secret is shredded: no version of it can be read again.",
         "key_secret_gone" => {
             "That key was made already: its secret was shown once and is not kept. Rotate the key for a new one."
         }

@@ -159,3 +159,39 @@ pub(crate) async fn key_forms(walk: &mut Walk, forms: &Forms, owner: &str, csrf:
         .await;
     walk.posted("/keys/{id}/revoke", before, &revoked).await;
 }
+
+/// The vault console's forms: a secret added, given a new value, rolled
+/// back, its readers changed, then shredded (each form names the secret's
+/// version it was shown at).
+pub(crate) async fn secret_forms(walk: &mut Walk, forms: &Forms, owner: &str, csrf: &str) {
+    let path = "/secrets/walked.token";
+    let before = walk.head().await;
+    let added = forms
+        .post(
+            "/secrets",
+            Some(owner),
+            &[
+                ("csrf_token", csrf),
+                ("name", "walked.token"),
+                ("value", "first value"),
+                ("reader_role", "owner"),
+            ],
+        )
+        .await;
+    walk.posted("/secrets", before, &added).await;
+    let steps: [(&str, &str, Vec<(&str, &str)>); 4] = [
+        ("/value", "/secrets/{name}/value", vec![("value", "second value")]),
+        ("/rollback", "/secrets/{name}/rollback", vec![("version", "1")]),
+        ("/readers", "/secrets/{name}/readers", vec![("reader_role", "admin")]),
+        ("/shred", "/secrets/{name}/shred", vec![("reason", "walked")]),
+    ];
+    for (action, route, form) in steps {
+        let html = forms.get(path, Some(owner)).await.text().await.unwrap();
+        let shown = field(&html, "subject_version");
+        let mut form = form;
+        form.extend([("csrf_token", csrf), ("subject_version", shown.as_str())]);
+        let before = walk.head().await;
+        let done = forms.post(&format!("{path}{action}"), Some(owner), &form).await;
+        walk.posted(route, before, &done).await;
+    }
+}

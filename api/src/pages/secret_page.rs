@@ -1,0 +1,476 @@
+//! One secret of the vault in the console: its versions, who may read it,
+//! who did, and (for those who read the audit trail) its access history;
+//! for owners and admins, recently authenticated, a new value, a rollback,
+//! its readers and shredding after a confirmation. The list and the
+//! creation form are [`super::secrets`]'s. A value is never shown.
+//!
+//! Every form names the secret's version it was shown at (its life
+//! subject's): posted again, or after someone else changed the secret,
+//! it is refused and nothing is changed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
+use warden_core::Event;
+use warden_core::auth::vault::Secret;
+use warden_core::commands::payload;
+use warden_core::commands::secret::{
+    self, AccessDenied, Accessed, Denial, ReadsCounted, access_subject, secret_subject,
+};
+
+use super::confirmed::{Confirmed, ReturnTo};
+use super::keys::when;
+use super::secrets::{
+    Named, PageSecretReader, ReaderChoice, field, last_access, reader_choices, reader_named, readers_named, readers_of,
+    take_value,
+};
+use super::{Nav, NoticeQuery, PageManager, failed, notice, render, see_other};
+use crate::error::{ApiError, Code};
+use crate::flows::{audit, vault};
+use crate::handlers::audit::{SearchParams, encode};
+use crate::state::AppState;
+use crate::web::session::CurrentSession;
+use crate::web::{Client, Principal};
+
+/// Accesses shown on the page; the audit trail has them all.
+const HISTORY_ROWS: usize = 50;
+
+/// Back to the secret's page after "Confirm it's you".
+pub struct ToSecret;
+
+impl ReturnTo for ToSecret {
+    fn next(parts: &Parts) -> String {
+        let path = parts.uri.path();
+        ["/value", "/rollback", "/readers", "/shred"]
+            .iter()
+            .find_map(|action| path.strip_suffix(action))
+            .unwrap_or(path)
+            .to_string()
+    }
+}
+
+struct VersionRow {
+    number: u32,
+    added: String,
+    added_by: String,
+    current: bool,
+}
+
+/// One access of the history, as a line.
+struct AccessRow {
+    seq: u64,
+    at: String,
+    who: Named,
+    what: String,
+    version: String,
+    reason: String,
+    refused: bool,
+}
+
+#[derive(Template)]
+#[template(path = "secret.html")]
+struct SecretPage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    reads_audit: bool,
+    manages: bool,
+    name: String,
+    description: String,
+    shredded: bool,
+    current: u32,
+    /// The life subject's version the forms were shown at.
+    subject_version: u64,
+    created: String,
+    /// Newest first.
+    versions: Vec<VersionRow>,
+    readers: Vec<Named>,
+    read_by: Vec<Named>,
+    reads: u64,
+    last_access: String,
+    roles: Vec<ReaderChoice>,
+    keys: Vec<ReaderChoice>,
+    /// For those who read the audit trail: the newest accesses.
+    history: Option<Vec<AccessRow>>,
+    /// Why the history is not shown, when it is not.
+    history_note: Option<String>,
+    /// More accesses than shown.
+    history_more: bool,
+    access_query: String,
+    changes_query: String,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn secret_page(
+    state: &AppState,
+    current: &CurrentSession,
+    secret: &Secret,
+    error: Option<String>,
+    notice: Option<String>,
+) -> SecretPage {
+    let nav = Nav::of(current);
+    let versions = secret
+        .versions
+        .iter()
+        .rev()
+        .map(|version| VersionRow {
+            number: version.number,
+            added: when(Some(version.added_at)),
+            added_by: version
+                .added_by
+                .as_deref()
+                .map_or_else(|| "Warden".into(), |by| reader_named(state, by).text),
+            current: version.number == secret.current,
+        })
+        .collect();
+    let (roles, keys) = reader_choices(state, &current.user.org, &secret.readers);
+    SecretPage {
+        csrf_token: nav.csrf_token,
+        user_email: nav.user_email,
+        manages_users: nav.manages_users,
+        reads_audit: nav.reads_audit,
+        manages: current.user.role.manages_users(),
+        name: secret.name.clone(),
+        description: secret.description.clone(),
+        shredded: secret.shredded,
+        current: secret.current,
+        subject_version: secret.subject_version,
+        created: when(Some(secret.created_at)),
+        versions,
+        readers: readers_named(state, &secret.readers),
+        read_by: secret
+            .read_by
+            .iter()
+            .map(|reader| reader_named(state, reader))
+            .collect(),
+        reads: secret.reads,
+        last_access: last_access(state, secret),
+        roles,
+        keys,
+        history: None,
+        history_note: None,
+        history_more: false,
+        access_query: format!("subject={}", encode(&access_subject(&secret.org, &secret.name))),
+        changes_query: format!("subject={}", encode(&secret_subject(&secret.org, &secret.name))),
+        error,
+        notice,
+    }
+}
+
+/// The secret of the page's org, or the error page (another org's
+/// secret does not exist).
+fn secret_of(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    name: &str,
+) -> Result<Arc<Secret>, Box<Response>> {
+    vault::get(state, &current.user.org, name).ok_or_else(|| {
+        let missing = ApiError::new(StatusCode::NOT_FOUND, Code::NotFound, "no such secret");
+        Box::new(super::error_page(&missing, &client.request_id))
+    })
+}
+
+/// An access event as a line of the history.
+fn access_row(state: &AppState, event: &Event) -> AccessRow {
+    let who = match event.actor.id.as_deref() {
+        Some(id) if event.actor.kind == warden_core::event::ActorKind::User => {
+            reader_named(state, &format!("user:{id}"))
+        }
+        Some(id) => reader_named(state, &format!("api_key:{id}")),
+        None => Named {
+            text: "unknown".into(),
+            href: None,
+        },
+    };
+    let ticket = |reason: &str| match &event.actor.ticket {
+        Some(ticket) => format!("{reason} (ticket {ticket})"),
+        None => reason.to_string(),
+    };
+    let (what, version, reason, refused) = match event.kind.as_str() {
+        secret::SECRET_ACCESSED => match payload::<Accessed>(event) {
+            Some(read) => (
+                if read.new_reader { "read (a new reader)" } else { "read" }.to_string(),
+                read.version.to_string(),
+                ticket(&read.reason),
+                false,
+            ),
+            None => ("read".into(), String::new(), String::new(), false),
+        },
+        secret::SECRET_ACCESS_DENIED => match payload::<AccessDenied>(event) {
+            Some(denied) => (
+                format!(
+                    "refused: {}",
+                    match denied.denial {
+                        Denial::NotAReader => "not a reader",
+                        Denial::Shredded => "shredded",
+                        Denial::NoSuchVersion => "no such version",
+                    }
+                ),
+                String::new(),
+                ticket(&denied.reason),
+                true,
+            ),
+            None => ("refused".into(), String::new(), String::new(), true),
+        },
+        secret::SECRET_READS_COUNTED => match payload::<ReadsCounted>(event) {
+            Some(counted) => {
+                let total: u64 = counted.reads.iter().map(|reads| reads.count).sum();
+                let readers: Vec<String> = counted
+                    .reads
+                    .iter()
+                    .map(|reads| {
+                        format!(
+                            "{} ×{} v{} “{}”",
+                            reader_named(state, &reads.reader).text,
+                            reads.count,
+                            reads.version,
+                            reads.reason
+                        )
+                    })
+                    .collect();
+                (
+                    format!("{total} repeated reads within the cache, that minute"),
+                    String::new(),
+                    readers.join("; "),
+                    false,
+                )
+            }
+            None => ("reads counted".into(), String::new(), String::new(), false),
+        },
+        other => (other.to_string(), String::new(), String::new(), false),
+    };
+    AccessRow {
+        seq: event.seq,
+        at: when(Some(event.at)),
+        who,
+        what,
+        version,
+        reason,
+        refused,
+    }
+}
+
+/// The secret's newest accesses, from the audit index: reading them is
+/// reading the audit trail, recorded as an `audit.searched` first.
+async fn history(state: &AppState, current: &CurrentSession, client: &Client, secret: &Secret, page: &mut SecretPage) {
+    let filters = BTreeMap::from([
+        ("subject".to_string(), access_subject(&secret.org, &secret.name)),
+        ("limit".to_string(), HISTORY_ROWS.to_string()),
+    ]);
+    let search = match SearchParams::from_form(&filters).and_then(SearchParams::into_search) {
+        Ok(search) => search,
+        Err(error) => {
+            page.history_note = Some(error.message);
+            return;
+        }
+    };
+    let reader = Principal::Person(current.clone());
+    match audit::search(state, &reader, client, search).await {
+        Ok(found) => {
+            page.history_more = found.next.is_some();
+            page.history = Some(found.events.iter().map(|event| access_row(state, event)).collect());
+        }
+        Err(error) => page.history_note = Some(error.message),
+    }
+}
+
+/// `GET /secrets/{name}`.
+pub async fn show(
+    State(state): State<AppState>,
+    client: Client,
+    PageSecretReader(current): PageSecretReader,
+    Path(name): Path<String>,
+    Query(query): Query<NoticeQuery>,
+) -> Response {
+    let secret = match secret_of(&state, &current, &client, &name) {
+        Ok(secret) => secret,
+        Err(page) => return *page,
+    };
+    let mut page = secret_page(&state, &current, &secret, None, notice(query.notice.as_deref()));
+    if current.user.role.reads_audit_trail() {
+        history(&state, &current, &client, &secret, &mut page).await;
+    }
+    render(StatusCode::OK, &page)
+}
+
+/// A form shown at another version of the secret (posted again, or the
+/// secret changed meanwhile): refused, nothing changed.
+fn stale(form_version: &str, secret: &Secret) -> Option<ApiError> {
+    (form_version != secret.subject_version.to_string()).then(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            Code::Conflict,
+            "the secret changed since this page was shown (or the form was sent twice): nothing was changed; \
+             look again, then repeat if still needed",
+        )
+    })
+}
+
+/// Runs `action` on the secret named in the path unless the form is
+/// stale; the secret's page with `done` as notice, or with the error.
+async fn act<F>(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    name: &str,
+    fields: &[(String, String)],
+    done: &str,
+    action: F,
+) -> Response
+where
+    F: AsyncFnOnce() -> Result<Arc<Secret>, ApiError>,
+{
+    let secret = match secret_of(state, current, client, name) {
+        Ok(secret) => secret,
+        Err(page) => return *page,
+    };
+    let result = match stale(field(fields, "subject_version"), &secret) {
+        Some(error) => Err(error),
+        None => action().await,
+    };
+    match result {
+        Ok(_) => see_other(&format!("/secrets/{name}?notice={done}")),
+        Err(error) => {
+            let latest = vault::get(state, &current.user.org, name).unwrap_or(secret);
+            let page = secret_page(state, current, &latest, Some(error.message.clone()), None);
+            failed(&error, &page)
+        }
+    }
+}
+
+/// `POST /secrets/{name}/value`: a new current version.
+pub async fn add_version(
+    State(state): State<AppState>,
+    client: Client,
+    Confirmed(PageManager(current), _): Confirmed<PageManager, ToSecret>,
+    Path(name): Path<String>,
+    Form(mut fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let value = take_value(&mut fields);
+    act(
+        &state,
+        &current,
+        &client,
+        &name,
+        &fields,
+        "secret_rotated",
+        async || vault::add_version(&state, &current, &client, &name, value).await,
+    )
+    .await
+}
+
+/// `POST /secrets/{name}/rollback`: an earlier version current again.
+pub async fn roll_back(
+    State(state): State<AppState>,
+    client: Client,
+    Confirmed(PageManager(current), _): Confirmed<PageManager, ToSecret>,
+    Path(name): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let version = field(&fields, "version").parse::<u32>();
+    act(
+        &state,
+        &current,
+        &client,
+        &name,
+        &fields,
+        "secret_rolled_back",
+        async || {
+            let version = version.map_err(|_| ApiError::bad_request("version: a version number"))?;
+            vault::roll_back(&state, &current, &client, &name, version).await
+        },
+    )
+    .await
+}
+
+/// `POST /secrets/{name}/readers`: who may read it (the whole set).
+pub async fn change_readers(
+    State(state): State<AppState>,
+    client: Client,
+    Confirmed(PageManager(current), _): Confirmed<PageManager, ToSecret>,
+    Path(name): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let readers = readers_of(&fields);
+    act(
+        &state,
+        &current,
+        &client,
+        &name,
+        &fields,
+        "secret_readers_changed",
+        async || vault::change_readers(&state, &current, &client, &name, readers?).await,
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "secret_shred.html")]
+struct ShredPage {
+    csrf_token: String,
+    user_email: String,
+    manages_users: bool,
+    reads_audit: bool,
+    name: String,
+    versions: usize,
+    subject_version: u64,
+    readers: Vec<Named>,
+    last_access: String,
+}
+
+/// `GET /secrets/{name}/shred`: "Shred this secret?", with what it is.
+pub async fn confirm_shred(
+    State(state): State<AppState>,
+    client: Client,
+    PageManager(current): PageManager,
+    Path(name): Path<String>,
+) -> Response {
+    let secret = match secret_of(&state, &current, &client, &name) {
+        Ok(secret) => secret,
+        Err(page) => return *page,
+    };
+    let nav = Nav::of(&current);
+    render(
+        StatusCode::OK,
+        &ShredPage {
+            csrf_token: nav.csrf_token,
+            user_email: nav.user_email,
+            manages_users: nav.manages_users,
+            reads_audit: nav.reads_audit,
+            name: secret.name.clone(),
+            versions: secret.versions.len(),
+            subject_version: secret.subject_version,
+            readers: readers_named(&state, &secret.readers),
+            last_access: last_access(&state, &secret),
+        },
+    )
+}
+
+/// `POST /secrets/{name}/shred`: every version unreadable, for good.
+pub async fn shred(
+    State(state): State<AppState>,
+    client: Client,
+    Confirmed(PageManager(current), _): Confirmed<PageManager, ToSecret>,
+    Path(name): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let reason = field(&fields, "reason").trim().to_string();
+    act(
+        &state,
+        &current,
+        &client,
+        &name,
+        &fields,
+        "secret_shredded",
+        async || vault::shred(&state, &current, &client, &name, &reason).await,
+    )
+    .await
+}
