@@ -179,7 +179,7 @@ pub(crate) async fn secret_forms(walk: &mut Walk, forms: &Forms, owner: &str, cs
         )
         .await;
     walk.posted("/secrets", before, &added).await;
-    let steps: [(&str, &str, Vec<(&str, &str)>); 4] = [
+    let steps = [
         ("/value", "/secrets/{name}/value", vec![("value", "second value")]),
         ("/rollback", "/secrets/{name}/rollback", vec![("version", "1")]),
         ("/readers", "/secrets/{name}/readers", vec![("reader_role", "admin")]),
