@@ -46,6 +46,9 @@ if command -v dpkg >/dev/null; then
   apt_install chromium chromium-driver wrk
   # MFA tests check TOTP codes against an independent implementation.
   apt_install oathtool
+  # The signing-key schedule's test starts a node whose key is days old
+  # (libfaketime sets the clock of the command that made it).
+  apt_install faketime
   # Alert email tests send to a real SMTP server (tools/peers/smtp.sh).
   apt_install python3-aiosmtpd
   # The packaging checks validate compose.yaml (tools/packaging/check.sh).
