@@ -49,7 +49,8 @@ fn reader_of(event: &Event) -> String {
 
 impl Projection for Vault {
     const NAME: &'static str = warden_core::commands::catalogue::readers::VAULT;
-    const VERSION: u32 = 1;
+    // 2: a secret created again after a shred keeps only its new versions.
+    const VERSION: u32 = 2;
     const NEW_KINDS_ONLY: bool = true;
 
     fn apply(&mut self, event: &Event) {
@@ -64,12 +65,11 @@ impl Projection for Vault {
                 let Some(created) = payload::<SecretCreated>(event) else {
                     return;
                 };
+                // Created again after a shred: a new life, with its own
+                // versions only (the earlier ones were sealed under the
+                // destroyed key; their numbers are not reused).
                 let secrets = self.secrets.entry(created.org.clone()).or_default();
-                let mut versions = secrets
-                    .get(&created.name)
-                    .map(|earlier| earlier.versions.clone())
-                    .unwrap_or_default();
-                versions.push(version(created.version, created.value));
+                let versions = vec![version(created.version, created.value)];
                 secrets.insert(
                     created.name.clone(),
                     Arc::new(Secret {

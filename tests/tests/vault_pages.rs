@@ -100,7 +100,7 @@ async fn owners_and_admins_act_auditors_read_members_and_other_orgs_see_nothing(
     assert!(list.contains(&format!("href=\"/secrets/{NAME}\"")), "{list}");
     assert!(escaped(&list, "the <b>billing</b> database"), "escaped: {list}");
     assert!(list.contains("owners, admins, <a href=\"/keys/"), "{list}");
-    assert!(list.contains("1 of 1"), "{list}");
+    assert!(list.contains("1 (the only version)"), "{list}");
     assert!(
         list.contains("by admin@acme.test (version 1)"),
         "the last access: {list}"
@@ -347,6 +347,40 @@ async fn changes_need_their_token_a_recent_sign_in_and_the_version_they_were_sho
     let mut member = signed_in(server, "member@acme.test").await;
     assert_eq!(value_of(&read(&mut member, NAME, "reason=deploy").await), VALUE);
 
+    // A form shown before someone else's change: refused, nothing changed.
+    let (_, page) = html(&forms, &format!("/secrets/{NAME}"), &owner).await;
+    let shown = field(&page, "subject_version");
+    let mut admin = signed_in(server, "admin@acme.test").await;
+    let changed = admin
+        .put(
+            &format!("/api/v1/secrets/{NAME}/readers"),
+            serde_json::json!({ "roles": ["owner", "admin", "member"] }),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    for (action, form) in [
+        ("value", vec![("value", "overwrites")]),
+        ("rollback", vec![("version", "2")]),
+        ("readers", vec![("reader_role", "owner")]),
+        ("shred", vec![("reason", "outdated page")]),
+    ] {
+        let mut form = form;
+        form.extend([("csrf_token", csrf.as_str()), ("subject_version", shown.as_str())]);
+        let refused = forms
+            .post(&format!("/secrets/{NAME}/{action}"), Some(&owner), &form)
+            .await;
+        assert_eq!(refused.status(), 409, "{action}");
+        assert!(
+            refused
+                .text()
+                .await
+                .unwrap()
+                .contains("changed since this page was shown")
+        );
+    }
+    let read_1 = read(&mut member, NAME, "reason=deploy").await;
+    assert_eq!((value_of(&read_1), read_1.body["version"].as_u64()), (VALUE, Some(1)));
+
     // Without the token, or stale: refused, nothing changed.
     let (_, page) = html(&forms, &format!("/secrets/{NAME}"), &owner).await;
     let shown = field(&page, "subject_version");
@@ -372,7 +406,7 @@ async fn changes_need_their_token_a_recent_sign_in_and_the_version_they_were_sho
             .await;
         assert_eq!(stale.status(), 303, "{action}");
         assert!(
-            location(&stale).starts_with(&format!("/settings/reauthenticate?next=/secrets/{NAME}&")),
+            location(&stale).starts_with(&format!("/settings/reauthenticate?next=%2Fsecrets%2F{NAME}&")),
             "{action}: {}",
             location(&stale)
         );
@@ -415,4 +449,54 @@ async fn changes_need_their_token_a_recent_sign_in_and_the_version_they_were_sho
     for page in [&page, &list] {
         assert!(!page.contains(VALUE) && !page.contains(VALUE_2));
     }
+
+    // Added again: a new life, numbered on, without the shredded versions.
+    let (_, page) = html(&forms, "/secrets", &owner).await;
+    let csrf = field(&page, "csrf_token");
+    let again = forms
+        .post(
+            "/secrets",
+            Some(&owner),
+            &[
+                ("csrf_token", &csrf),
+                ("name", NAME),
+                ("value", "a third value"),
+                ("reader_role", "owner"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status(), 303);
+    let (_, page) = html(&forms, &format!("/secrets/{NAME}"), &owner).await;
+    assert_eq!(between(&page, "id=\"secret-current\">", "<"), "3");
+    assert!(
+        !page.contains("Make version"),
+        "no way back to a shredded version: {page}"
+    );
+    let mut owner_api = signed_in(server, "owner@acme.test").await;
+    assert_refused(
+        &read(&mut owner_api, NAME, "reason=old&version=1").await,
+        410,
+        "secret_shredded",
+    );
+    let refused = owner_api
+        .post(
+            &format!("/api/v1/secrets/{NAME}/rollback"),
+            serde_json::json!({ "version": 2 }),
+        )
+        .await;
+    assert_refused(&refused, 422, "unprocessable");
+    assert_eq!(
+        value_of(&read(&mut owner_api, NAME, "reason=new").await),
+        "a third value"
+    );
+}
+
+/// The text of `html` between `start` and the next `end`.
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    html.split_once(start)
+        .unwrap_or_else(|| panic!("no {start}"))
+        .1
+        .split(end)
+        .next()
+        .unwrap()
 }

@@ -37,6 +37,23 @@ fn found(state: &AppState, org: &str, name: &str) -> Result<Arc<Secret>, ApiErro
     get(state, org, name).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, Code::NotFound, "no such secret"))
 }
 
+/// The secret to change, as the caller last saw it: `shown` is the
+/// version of its life subject the caller's form was shown at (the
+/// console's), `None` for the API. The change is then appended expecting
+/// that version, so nothing that happened since is overwritten.
+fn found_as_shown(state: &AppState, org: &str, name: &str, shown: Option<u64>) -> Result<Arc<Secret>, ApiError> {
+    let secret = found(state, org, name)?;
+    if shown.is_some_and(|shown| shown != secret.subject_version) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            Code::Conflict,
+            "the secret changed since this page was shown (or the form was sent twice): nothing was changed; \
+             look again, then repeat if still needed",
+        ));
+    }
+    Ok(secret)
+}
+
 fn rejected(rejection: Rejection) -> ApiError {
     match rejection {
         Rejection::NotFound => ApiError::new(StatusCode::NOT_FOUND, Code::NotFound, "no such secret"),
@@ -137,10 +154,11 @@ pub async fn add_version(
     client: &Client,
     name: &str,
     value: Zeroizing<String>,
+    shown: Option<u64>,
 ) -> Result<Arc<Secret>, ApiError> {
     let org = &manager.user.org;
     vault::check_value(&value).map_err(rejected)?;
-    let secret = found(state, org, name)?;
+    let secret = found_as_shown(state, org, name, shown)?;
     if secret.shredded {
         return Err(shredded());
     }
@@ -160,8 +178,9 @@ pub async fn roll_back(
     client: &Client,
     name: &str,
     version: u32,
+    shown: Option<u64>,
 ) -> Result<Arc<Secret>, ApiError> {
-    change(state, manager, client, name, |context, secret| {
+    change(state, manager, client, (name, shown), |context, secret| {
         vault::roll_back(context, Some(secret), version)
     })
     .await
@@ -173,9 +192,10 @@ pub async fn change_readers(
     client: &Client,
     name: &str,
     readers: Readers,
+    shown: Option<u64>,
 ) -> Result<Arc<Secret>, ApiError> {
     check_reader_keys(state, &manager.user.org, &readers)?;
-    let changed = change(state, manager, client, name, |context, secret| {
+    let changed = change(state, manager, client, (name, shown), |context, secret| {
         vault::change_readers(context, Some(secret), readers)
     })
     .await?;
@@ -183,17 +203,17 @@ pub async fn change_readers(
     Ok(changed)
 }
 
-/// Reads the manager's org's secret `name`, appends what `decide` makes of
-/// it, and answers the secret as changed.
+/// Reads the manager's org's secret `name` (as `shown`), appends what
+/// `decide` makes of it, and answers the secret as changed.
 async fn change(
     state: &AppState,
     manager: &CurrentSession,
     client: &Client,
-    name: &str,
+    (name, shown): (&str, Option<u64>),
     decide: impl FnOnce(&Context, &Secret) -> Result<warden_core::NewEvent, Rejection>,
 ) -> Result<Arc<Secret>, ApiError> {
     let org = &manager.user.org;
-    let secret = found(state, org, name)?;
+    let secret = found_as_shown(state, org, name, shown)?;
     let context = client.as_user(&manager.user.id, org);
     append(state, decide(&context, &secret).map_err(rejected)?).await?;
     found(state, org, name)
@@ -207,9 +227,10 @@ pub async fn shred(
     client: &Client,
     name: &str,
     reason: &str,
+    shown: Option<u64>,
 ) -> Result<Arc<Secret>, ApiError> {
     let org = &manager.user.org;
-    let secret = found(state, org, name)?;
+    let secret = found_as_shown(state, org, name, shown)?;
     let context = client.as_user(&manager.user.id, org);
     if let Some(event) = vault::shred(&context, Some(&secret), reason).map_err(rejected)? {
         append(state, event).await?;

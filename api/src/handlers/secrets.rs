@@ -160,7 +160,7 @@ pub async fn add_version(
     Path(name): Path<String>,
     Json(body): Json<NewValue>,
 ) -> Result<Json<Value>, ApiError> {
-    let secret = vault::add_version(&state, &manager, &client, &name, Zeroizing::new(body.value)).await?;
+    let secret = vault::add_version(&state, &manager, &client, &name, Zeroizing::new(body.value), None).await?;
     Ok(Json(describe(&secret)))
 }
 
@@ -179,7 +179,7 @@ pub async fn roll_back(
     Path(name): Path<String>,
     Json(body): Json<Rollback>,
 ) -> Result<Json<Value>, ApiError> {
-    let secret = vault::roll_back(&state, &manager, &client, &name, body.version).await?;
+    let secret = vault::roll_back(&state, &manager, &client, &name, body.version, None).await?;
     Ok(Json(describe(&secret)))
 }
 
@@ -192,7 +192,7 @@ pub async fn change_readers(
     Path(name): Path<String>,
     Json(readers): Json<Readers>,
 ) -> Result<Json<Value>, ApiError> {
-    let secret = vault::change_readers(&state, &manager, &client, &name, readers).await?;
+    let secret = vault::change_readers(&state, &manager, &client, &name, readers, None).await?;
     Ok(Json(describe(&secret)))
 }
 
@@ -212,6 +212,6 @@ pub async fn shred(
     Path(name): Path<String>,
     Query(params): Query<Shred>,
 ) -> Result<Json<Value>, ApiError> {
-    let secret = vault::shred(&state, &manager, &client, &name, &params.reason).await?;
+    let secret = vault::shred(&state, &manager, &client, &name, &params.reason, None).await?;
     Ok(Json(describe(&secret)))
 }

@@ -23,6 +23,7 @@ use warden_core::commands::payload;
 use warden_core::commands::secret::{
     self, AccessDenied, Accessed, Denial, ReadsCounted, access_subject, secret_subject,
 };
+use warden_core::event::ActorKind;
 
 use super::confirmed::{Confirmed, ReturnTo};
 use super::keys::when;
@@ -47,11 +48,11 @@ pub struct ToSecret;
 impl ReturnTo for ToSecret {
     fn next(parts: &Parts) -> String {
         let path = parts.uri.path();
-        ["/value", "/rollback", "/readers", "/shred"]
+        let page = ["/value", "/rollback", "/readers", "/shred"]
             .iter()
             .find_map(|action| path.strip_suffix(action))
-            .unwrap_or(path)
-            .to_string()
+            .unwrap_or(path);
+        encode(page)
     }
 }
 
@@ -180,15 +181,15 @@ fn secret_of(
 
 /// An access event as a line of the history.
 fn access_row(state: &AppState, event: &Event) -> AccessRow {
-    let who = match event.actor.id.as_deref() {
-        Some(id) if event.actor.kind == warden_core::event::ActorKind::User => {
-            reader_named(state, &format!("user:{id}"))
-        }
-        Some(id) => reader_named(state, &format!("api_key:{id}")),
-        None => Named {
-            text: "unknown".into(),
+    // As the vault's read model names readers; the counted repeats are
+    // the node's own record.
+    let who = match (event.actor.kind, event.actor.id.as_deref()) {
+        (ActorKind::System | ActorKind::Anonymous, _) | (_, None) => Named {
+            text: "Warden".into(),
             href: None,
         },
+        (ActorKind::User, Some(id)) => reader_named(state, &format!("user:{id}")),
+        (_, Some(id)) => reader_named(state, &format!("api_key:{id}")),
     };
     let ticket = |reason: &str| match &event.actor.ticket {
         Some(ticket) => format!("{reason} (ticket {ticket})"),
@@ -301,21 +302,10 @@ pub async fn show(
     render(StatusCode::OK, &page)
 }
 
-/// A form shown at another version of the secret (posted again, or the
-/// secret changed meanwhile): refused, nothing changed.
-fn stale(form_version: &str, secret: &Secret) -> Option<ApiError> {
-    (form_version != secret.subject_version.to_string()).then(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            Code::Conflict,
-            "the secret changed since this page was shown (or the form was sent twice): nothing was changed; \
-             look again, then repeat if still needed",
-        )
-    })
-}
-
-/// Runs `action` on the secret named in the path unless the form is
-/// stale; the secret's page with `done` as notice, or with the error.
+/// Runs `action` on the secret named in the path, as the form's
+/// `subject_version` shows it (a form shown at another version, sent twice
+/// or after someone else's change, is refused by the flow and changes
+/// nothing); the secret's page with `done` as notice, or with the error.
 async fn act<F>(
     state: &AppState,
     current: &CurrentSession,
@@ -326,15 +316,17 @@ async fn act<F>(
     action: F,
 ) -> Response
 where
-    F: AsyncFnOnce() -> Result<Arc<Secret>, ApiError>,
+    F: AsyncFnOnce(Option<u64>) -> Result<Arc<Secret>, ApiError>,
 {
     let secret = match secret_of(state, current, client, name) {
         Ok(secret) => secret,
         Err(page) => return *page,
     };
-    let result = match stale(field(fields, "subject_version"), &secret) {
-        Some(error) => Err(error),
-        None => action().await,
+    let result = match field(fields, "subject_version").parse::<u64>() {
+        Ok(shown) => action(Some(shown)).await,
+        Err(_) => Err(ApiError::bad_request(
+            "the form lacks the secret's version it was shown at: load the page again",
+        )),
     };
     match result {
         Ok(_) => see_other(&format!("/secrets/{name}?notice={done}")),
@@ -362,7 +354,7 @@ pub async fn add_version(
         &name,
         &fields,
         "secret_rotated",
-        async || vault::add_version(&state, &current, &client, &name, value).await,
+        async |shown| vault::add_version(&state, &current, &client, &name, value, shown).await,
     )
     .await
 }
@@ -383,9 +375,9 @@ pub async fn roll_back(
         &name,
         &fields,
         "secret_rolled_back",
-        async || {
+        async |shown| {
             let version = version.map_err(|_| ApiError::bad_request("version: a version number"))?;
-            vault::roll_back(&state, &current, &client, &name, version).await
+            vault::roll_back(&state, &current, &client, &name, version, shown).await
         },
     )
     .await
@@ -407,7 +399,7 @@ pub async fn change_readers(
         &name,
         &fields,
         "secret_readers_changed",
-        async || vault::change_readers(&state, &current, &client, &name, readers?).await,
+        async |shown| vault::change_readers(&state, &current, &client, &name, readers?, shown).await,
     )
     .await
 }
@@ -470,7 +462,7 @@ pub async fn shred(
         &name,
         &fields,
         "secret_shredded",
-        async || vault::shred(&state, &current, &client, &name, &reason).await,
+        async |shown| vault::shred(&state, &current, &client, &name, &reason, shown).await,
     )
     .await
 }

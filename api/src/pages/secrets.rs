@@ -225,7 +225,10 @@ fn row(state: &AppState, secret: &Secret) -> SecretRow {
     SecretRow {
         name: secret.name.clone(),
         description: secret.description.clone(),
-        version: format!("{} of {}", secret.current, secret.versions.len()),
+        version: match secret.versions.len() {
+            1 => format!("{} (the only version)", secret.current),
+            kept => format!("{} ({kept} versions kept)", secret.current),
+        },
         readers: readers_named(state, &secret.readers),
         last_access: last_access(state, secret),
         reads: secret.reads,

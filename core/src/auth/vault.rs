@@ -36,8 +36,10 @@ pub struct Secret {
     pub name: String,
     pub description: String,
     pub readers: Readers,
-    /// Every version, oldest first (numbers need not start at 1 after a
-    /// shredded secret of the same name was created again).
+    /// Every version of its current life, oldest first: a secret created
+    /// again after a shred starts after the last number of its earlier
+    /// life, whose versions are gone with their key (numbers are never
+    /// reused).
     pub versions: Vec<Version>,
     pub current: u32,
     pub shredded: bool,
@@ -77,6 +79,12 @@ impl Secret {
     /// The highest version number ever used.
     pub fn latest(&self) -> u32 {
         self.versions.iter().map(|version| version.number).max().unwrap_or(0)
+    }
+
+    /// Whether `number` was a version of an earlier life of this name,
+    /// shredded before the secret was created again.
+    pub fn shredded_before(&self, number: u32) -> bool {
+        self.versions.first().is_some_and(|first| number < first.number)
     }
 }
 
@@ -236,6 +244,12 @@ pub fn add_version(context: &Context, secret: Option<&Secret>, value: Sealed<Str
 /// Makes an earlier version current again.
 pub fn roll_back(context: &Context, secret: Option<&Secret>, version: u32) -> Result<NewEvent, Rejection> {
     let secret = live(secret)?;
+    if secret.shredded_before(version) {
+        return Err(invalid(
+            "version",
+            format!("version {version} was shredded before the secret was created again"),
+        ));
+    }
     if secret.version(version).is_none() {
         return Err(invalid("version", format!("the secret has no version {version}")));
     }
@@ -268,6 +282,12 @@ pub fn change_readers(context: &Context, secret: Option<&Secret>, readers: Reade
 pub fn shred(context: &Context, secret: Option<&Secret>, reason: &str) -> Result<Option<NewEvent>, Rejection> {
     let secret = secret.ok_or(Rejection::NotFound)?;
     check_text("reason", reason)?;
+    if reason.trim().chars().count() < MIN_REASON {
+        return Err(invalid(
+            "reason",
+            "a reason is required to shred a secret: 3 to 500 characters",
+        ));
+    }
     if secret.shredded {
         return Ok(None);
     }
@@ -305,6 +325,9 @@ pub fn read(secret: &Secret, reader: Reader<'_>, version: Option<u32>) -> Read {
         return Read::Denied(Denial::Shredded);
     }
     let version = version.unwrap_or(secret.current);
+    if secret.shredded_before(version) {
+        return Read::Denied(Denial::Shredded);
+    }
     if secret.version(version).is_none() {
         return Read::Denied(Denial::NoSuchVersion);
     }
@@ -387,7 +410,9 @@ mod tests {
             keys: ["svc1".to_string()].into(),
         };
         let live = secret(readers.clone(), false);
-        let gone = secret(readers, true);
+        let gone = secret(readers.clone(), true);
+        let mut reborn = secret(readers, false);
+        reborn.versions.retain(|version| version.number == 3);
         let cases: &[(&Secret, Reader, Option<u32>, Read)] = &[
             (
                 &live,
@@ -427,6 +452,20 @@ mod tests {
                 Read::Denied(Denial::NoSuchVersion),
             ),
             (&gone, Reader::Key { id: "svc1" }, None, Read::Denied(Denial::Shredded)),
+            // Created again after a shred: the earlier life's versions are gone.
+            (
+                &reborn,
+                Reader::Key { id: "svc1" },
+                Some(1),
+                Read::Denied(Denial::Shredded),
+            ),
+            (&reborn, Reader::Key { id: "svc1" }, None, Read::Granted { version: 3 }),
+            (
+                &reborn,
+                Reader::Key { id: "svc1" },
+                Some(9),
+                Read::Denied(Denial::NoSuchVersion),
+            ),
             // A non-reader learns nothing of the secret's state.
             (
                 &gone,
@@ -488,6 +527,12 @@ mod tests {
         );
         assert!(roll_back(&c, Some(&live), 3).is_err(), "current already");
         assert!(roll_back(&c, Some(&live), 7).is_err(), "no such version");
+        let mut reborn = secret(default_readers(), false);
+        reborn.versions.retain(|version| version.number == 3);
+        assert!(
+            matches!(roll_back(&c, Some(&reborn), 1), Err(Rejection::Invalid { message, .. }) if message.contains("shredded")),
+            "a version of the earlier life"
+        );
 
         let first = accessed(&c, &live, "api_key:svc9", 3, " deploy ");
         assert_eq!(
@@ -497,6 +542,12 @@ mod tests {
         let again = accessed(&c, &live, "api_key:svc1", 3, "deploy");
         assert!(again.data.get("new_reader").is_none(), "not new: left out");
 
+        for reason in ["", "  ", "no"] {
+            assert!(
+                shred(&c, Some(&live), reason).is_err(),
+                "{reason:?}: a reason is required"
+            );
+        }
         let shred_event = shred(&c, Some(&live), "leaked in a log").unwrap().unwrap();
         assert_eq!(shred_event.data["versions"], 3);
         assert!(shred(&c, Some(&gone), "again").unwrap().is_none());
