@@ -319,6 +319,15 @@ pub fn matches(query: &AuditQuery, event: &Reference) -> bool {
 pub const LEGACY_PASSWORD: &str = "legacy password for audits";
 
 /// A user of [`two_orgs`], signed in through the API.
+/// Signs `email` of [`two_orgs`] in on the sign-in page; the session cookie.
+pub async fn page_signed_in(forms: &crate::web::Forms, email: &str) -> String {
+    let signed_in = forms
+        .post("/sign-in", None, &[("email", email), ("password", LEGACY_PASSWORD)])
+        .await;
+    assert_eq!(signed_in.status(), 303, "{email}");
+    crate::web::page_cookie(&signed_in).unwrap()
+}
+
 pub async fn signed_in(server: &crate::process::Server, email: &str) -> crate::web::WebClient {
     let mut client = crate::web::WebClient::new(server);
     let answer = client.sign_in(email, LEGACY_PASSWORD).await;

@@ -283,6 +283,12 @@ impl Forms {
         request.send().await.unwrap()
     }
 
+    /// A page's status and HTML.
+    pub async fn html(&self, path: &str, cookie: &str) -> (u16, String) {
+        let answer = self.get(path, Some(cookie)).await;
+        (answer.status().as_u16(), answer.text().await.unwrap())
+    }
+
     pub async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
         let mut request = self
             .http

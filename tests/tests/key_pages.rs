@@ -7,27 +7,13 @@
 
 use std::time::Duration;
 
-use warden_tests::audit::{LEGACY_PASSWORD, two_orgs};
+use warden_tests::audit::{page_signed_in, two_orgs};
 use warden_tests::keys::{application, code};
-use warden_tests::web::{Forms, field, location, page_cookie};
-
-/// Signs in on the page; the session cookie.
-async fn page_sign_in(forms: &Forms, email: &str) -> String {
-    let signed_in = forms
-        .post("/sign-in", None, &[("email", email), ("password", LEGACY_PASSWORD)])
-        .await;
-    assert_eq!(signed_in.status(), 303, "{email}");
-    page_cookie(&signed_in).unwrap()
-}
-
-async fn html(forms: &Forms, path: &str, cookie: &str) -> (u16, String) {
-    let answer = forms.get(path, Some(cookie)).await;
-    (answer.status().as_u16(), answer.text().await.unwrap())
-}
+use warden_tests::web::{Forms, field, location};
 
 /// Creates a key from the form; its id and secret.
 async fn create(forms: &Forms, cookie: &str, name: &str) -> (String, String) {
-    let (_, page) = html(forms, "/keys", cookie).await;
+    let (_, page) = forms.html("/keys", cookie).await;
     let (csrf, id) = (field(&page, "csrf_token"), field(&page, "id"));
     let created = forms
         .post(
@@ -53,12 +39,12 @@ async fn create(forms: &Forms, cookie: &str, name: &str) -> (String, String) {
 async fn owners_and_admins_act_auditors_read_members_and_other_orgs_see_nothing() {
     let instance = two_orgs(&[]).await;
     let forms = Forms::new(&instance.server);
-    let owner = page_sign_in(&forms, "owner@acme.test").await;
+    let owner = page_signed_in(&forms, "owner@acme.test").await;
     let (id, secret) = create(&forms, &owner, "Billing <script>alert(1)</script>").await;
 
     // The list and the key's page: escaped, and never the secret.
     for path in ["/keys".to_string(), format!("/keys/{id}")] {
-        let (status, page) = html(&forms, &path, &owner).await;
+        let (status, page) = forms.html(&path, &owner).await;
         assert_eq!(status, 200, "{path}");
         assert!(
             page.contains("Billing &#60;script&#62;") || page.contains("Billing &lt;script&gt;"),
@@ -68,17 +54,17 @@ async fn owners_and_admins_act_auditors_read_members_and_other_orgs_see_nothing(
         assert!(!page.contains(&secret[24..67]), "{path}: the secret is shown once");
     }
 
-    let admin = page_sign_in(&forms, "admin@acme.test").await;
-    let (status, page) = html(&forms, &format!("/keys/{id}"), &admin).await;
+    let admin = page_signed_in(&forms, "admin@acme.test").await;
+    let (status, page) = forms.html(&format!("/keys/{id}"), &admin).await;
     assert_eq!(status, 200);
     assert!(page.contains("Rotate the key"), "admins act");
 
-    let auditor = page_sign_in(&forms, "auditor@acme.test").await;
-    let (status, page) = html(&forms, "/keys", &auditor).await;
+    let auditor = page_signed_in(&forms, "auditor@acme.test").await;
+    let (status, page) = forms.html("/keys", &auditor).await;
     assert_eq!(status, 200);
     assert!(!page.contains("Create a key"), "auditors read only");
     let csrf = field(&page, "csrf_token");
-    let (_, page) = html(&forms, &format!("/keys/{id}"), &auditor).await;
+    let (_, page) = forms.html(&format!("/keys/{id}"), &auditor).await;
     assert!(!page.contains("Rotate the key") && !page.contains("revoke-link"));
     let refused = forms
         .post(
@@ -102,16 +88,16 @@ async fn owners_and_admins_act_auditors_read_members_and_other_orgs_see_nothing(
         403
     );
 
-    let member = page_sign_in(&forms, "member@acme.test").await;
+    let member = page_signed_in(&forms, "member@acme.test").await;
     assert_eq!(forms.get("/keys", Some(&member)).await.status(), 403);
     assert_eq!(forms.get(&format!("/keys/{id}"), Some(&member)).await.status(), 403);
 
     // Another org's owner: the key does not exist for them.
-    let stranger = page_sign_in(&forms, "owner@globex.test").await;
-    let (status, page) = html(&forms, &format!("/keys/{id}"), &stranger).await;
+    let stranger = page_signed_in(&forms, "owner@globex.test").await;
+    let (status, page) = forms.html(&format!("/keys/{id}"), &stranger).await;
     assert_eq!(status, 404);
     assert!(!page.contains("Billing"));
-    let (_, page) = html(&forms, "/keys", &stranger).await;
+    let (_, page) = forms.html("/keys", &stranger).await;
     assert!(!page.contains("Billing"));
     let csrf = field(&page, "csrf_token");
     for action in ["revoke", "rotate"] {
@@ -141,9 +127,9 @@ async fn owners_and_admins_act_auditors_read_members_and_other_orgs_see_nothing(
 async fn forms_need_their_token_and_creation_and_rotation_a_recent_sign_in() {
     let instance = two_orgs(&[("WARDEN_STEP_UP_MAX_AGE_SECONDS", "2")]).await;
     let forms = Forms::new(&instance.server);
-    let owner = page_sign_in(&forms, "owner@acme.test").await;
+    let owner = page_signed_in(&forms, "owner@acme.test").await;
     let (id, secret) = create(&forms, &owner, "Billing").await;
-    let (_, page) = html(&forms, &format!("/keys/{id}"), &owner).await;
+    let (_, page) = forms.html(&format!("/keys/{id}"), &owner).await;
     let (csrf, version) = (field(&page, "csrf_token"), field(&page, "version"));
 
     // Without the session's token: refused, nothing done.
@@ -198,8 +184,8 @@ async fn forms_need_their_token_and_creation_and_rotation_a_recent_sign_in() {
     assert_eq!(code(&mut app, &secret, &[]).await, "revoked");
 
     // Hostile form input is refused with its reason, on the page.
-    let owner = page_sign_in(&forms, "owner@acme.test").await;
-    let (_, page) = html(&forms, "/keys", &owner).await;
+    let owner = page_signed_in(&forms, "owner@acme.test").await;
+    let (_, page) = forms.html("/keys", &owner).await;
     let (csrf, id) = (field(&page, "csrf_token"), field(&page, "id"));
     for (name, value, reason) in [
         ("limits", "per_minute; 100; 60", "limits:"),
@@ -252,11 +238,11 @@ async fn a_vendor_keys_page_lists_its_tickets_for_audit_readers() {
     assert_eq!(ended.status, 200, "{:?}", ended.body);
 
     let forms = Forms::new(&instance.server);
-    let cookie = page_sign_in(&forms, "owner@acme.test").await;
+    let cookie = page_signed_in(&forms, "owner@acme.test").await;
     // The index follows the log within about a second.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let page = loop {
-        let (status, page) = html(&forms, &format!("/keys/{id}"), &cookie).await;
+        let (status, page) = forms.html(&format!("/keys/{id}"), &cookie).await;
         assert_eq!(status, 200);
         if page.contains("SUP-7") || std::time::Instant::now() > deadline {
             break page;
@@ -270,8 +256,8 @@ async fn a_vendor_keys_page_lists_its_tickets_for_audit_readers() {
         "{page}"
     );
     assert!(page.contains(&member), "the user acted for");
-    let admin = page_sign_in(&forms, "admin@acme.test").await;
-    let (_, page) = html(&forms, &format!("/keys/{id}"), &admin).await;
+    let admin = page_signed_in(&forms, "admin@acme.test").await;
+    let (_, page) = forms.html(&format!("/keys/{id}"), &admin).await;
     assert!(
         page.contains("Helpdesk Co") && !page.contains("What the vendor did"),
         "admins do not read the trail"

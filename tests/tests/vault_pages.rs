@@ -7,32 +7,18 @@
 
 use std::time::{Duration, Instant};
 
-use warden_tests::audit::{LEGACY_PASSWORD, signed_in, two_orgs};
+use warden_tests::audit::{page_signed_in, signed_in, two_orgs};
 use warden_tests::vault::{VALUE, VALUE_2, read, script, service_key, value_of};
-use warden_tests::web::{Forms, assert_refused, events, field, location, page_cookie};
+use warden_tests::web::{Forms, assert_refused, events, field, location};
 
 const NAME: &str = "billing.db-password";
-
-/// Signs in on the page; the session cookie.
-async fn page_sign_in(forms: &Forms, email: &str) -> String {
-    let signed_in = forms
-        .post("/sign-in", None, &[("email", email), ("password", LEGACY_PASSWORD)])
-        .await;
-    assert_eq!(signed_in.status(), 303, "{email}");
-    page_cookie(&signed_in).unwrap()
-}
-
-async fn html(forms: &Forms, path: &str, cookie: &str) -> (u16, String) {
-    let answer = forms.get(path, Some(cookie)).await;
-    (answer.status().as_u16(), answer.text().await.unwrap())
-}
 
 /// The secret's page, once its access history shows `expected` (the
 /// audit index follows the log within about a second).
 async fn page_showing(forms: &Forms, cookie: &str, expected: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (status, page) = html(forms, &format!("/secrets/{NAME}"), cookie).await;
+        let (status, page) = forms.html(&format!("/secrets/{NAME}"), cookie).await;
         assert_eq!(status, 200);
         if page.contains(expected) || Instant::now() > deadline {
             return page;
@@ -55,8 +41,8 @@ async fn owners_and_admins_act_auditors_read_members_and_other_orgs_see_nothing(
 
     // Added from the form, readable by owners, admins and the billing key.
     let forms = Forms::new(server);
-    let owner = page_sign_in(&forms, "owner@acme.test").await;
-    let (_, page) = html(&forms, "/secrets", &owner).await;
+    let owner = page_signed_in(&forms, "owner@acme.test").await;
+    let (_, page) = forms.html("/secrets", &owner).await;
     assert!(page.contains("No secrets yet."));
     assert!(
         page.contains("billing (service key)"),
@@ -95,7 +81,7 @@ async fn owners_and_admins_act_auditors_read_members_and_other_orgs_see_nothing(
 
     // The owner's list and page: names, versions, readers, the last
     // access, the history with its reasons and refusals; never the value.
-    let (status, list) = html(&forms, "/secrets", &owner).await;
+    let (status, list) = forms.html("/secrets", &owner).await;
     assert_eq!(status, 200);
     assert!(list.contains(&format!("href=\"/secrets/{NAME}\"")), "{list}");
     assert!(escaped(&list, "the <b>billing</b> database"), "escaped: {list}");
@@ -131,17 +117,17 @@ async fn owners_and_admins_act_auditors_read_members_and_other_orgs_see_nothing(
     );
 
     // Admins act, without the trail; auditors read the trail, act on nothing.
-    let admin = page_sign_in(&forms, "admin@acme.test").await;
-    let (status, page) = html(&forms, &format!("/secrets/{NAME}"), &admin).await;
+    let admin = page_signed_in(&forms, "admin@acme.test").await;
+    let (status, page) = forms.html(&format!("/secrets/{NAME}"), &admin).await;
     assert_eq!(status, 200);
     assert!(page.contains("Replace the value") && !page.contains("id=\"secret-history\""));
     assert!(page.contains("Owners and auditors see every access"), "{page}");
-    let auditor = page_sign_in(&forms, "auditor@acme.test").await;
-    let (status, page) = html(&forms, &format!("/secrets/{NAME}"), &auditor).await;
+    let auditor = page_signed_in(&forms, "auditor@acme.test").await;
+    let (status, page) = forms.html(&format!("/secrets/{NAME}"), &auditor).await;
     assert_eq!(status, 200);
     assert!(page.contains("id=\"secret-history\"") && page.contains("INC-4411"));
     assert!(!page.contains("Replace the value") && !page.contains("shred-link"));
-    let (_, list) = html(&forms, "/secrets", &auditor).await;
+    let (_, list) = forms.html("/secrets", &auditor).await;
     assert!(!list.contains("Add the secret"));
     let csrf = field(&list, "csrf_token");
     let version = "1".to_string();
@@ -165,7 +151,7 @@ async fn owners_and_admins_act_auditors_read_members_and_other_orgs_see_nothing(
         403
     );
 
-    let member = page_sign_in(&forms, "member@acme.test").await;
+    let member = page_signed_in(&forms, "member@acme.test").await;
     assert_eq!(forms.get("/secrets", Some(&member)).await.status(), 403);
     assert_eq!(
         forms.get(&format!("/secrets/{NAME}"), Some(&member)).await.status(),
@@ -174,11 +160,11 @@ async fn owners_and_admins_act_auditors_read_members_and_other_orgs_see_nothing(
 
     // Another org's owner: the secret does not exist for them, and their
     // own secret of the same name is another secret.
-    let stranger = page_sign_in(&forms, "owner@globex.test").await;
-    let (status, page) = html(&forms, &format!("/secrets/{NAME}"), &stranger).await;
+    let stranger = page_signed_in(&forms, "owner@globex.test").await;
+    let (status, page) = forms.html(&format!("/secrets/{NAME}"), &stranger).await;
     assert_eq!(status, 404);
     assert!(!page.contains("billing"));
-    let (_, list) = html(&forms, "/secrets", &stranger).await;
+    let (_, list) = forms.html("/secrets", &stranger).await;
     assert!(!list.contains(NAME) && !list.contains("billing (service key)"));
     let csrf = field(&list, "csrf_token");
     for (action, form) in [
@@ -227,8 +213,8 @@ async fn changes_need_their_token_a_recent_sign_in_and_the_version_they_were_sho
     let server = &instance.server;
     let forms = Forms::new(server);
     let mut owner_api = signed_in(server, "owner@acme.test").await;
-    let mut owner = page_sign_in(&forms, "owner@acme.test").await;
-    let (_, page) = html(&forms, "/secrets", &owner).await;
+    let mut owner = page_signed_in(&forms, "owner@acme.test").await;
+    let (_, page) = forms.html("/secrets", &owner).await;
     let csrf = field(&page, "csrf_token");
 
     // Hostile input is refused with its reason, on the page, which keeps
@@ -293,7 +279,7 @@ async fn changes_need_their_token_a_recent_sign_in_and_the_version_they_were_sho
     assert_eq!(value_of(&read(&mut owner_api, NAME, "reason=check").await), VALUE);
 
     // Rotated from the page; the same form again changes nothing.
-    let (_, page) = html(&forms, &format!("/secrets/{NAME}"), &owner).await;
+    let (_, page) = forms.html(&format!("/secrets/{NAME}"), &owner).await;
     let shown = field(&page, "subject_version");
     let rotate = [
         ("csrf_token", csrf.as_str()),
@@ -317,7 +303,7 @@ async fn changes_need_their_token_a_recent_sign_in_and_the_version_they_were_sho
     assert_eq!(read_2.body["version"], 2, "not a third version");
 
     // Rolled back, then the readers changed: a member reads.
-    let (_, page) = html(&forms, &format!("/secrets/{NAME}"), &owner).await;
+    let (_, page) = forms.html(&format!("/secrets/{NAME}"), &owner).await;
     assert!(page.contains("Make version 1 current again"), "{page}");
     let shown = field(&page, "subject_version");
     let rolled = forms
@@ -329,7 +315,7 @@ async fn changes_need_their_token_a_recent_sign_in_and_the_version_they_were_sho
         .await;
     assert_eq!(rolled.status(), 303);
     assert_eq!(value_of(&read(&mut owner_api, NAME, "reason=check").await), VALUE);
-    let (_, page) = html(&forms, &format!("/secrets/{NAME}"), &owner).await;
+    let (_, page) = forms.html(&format!("/secrets/{NAME}"), &owner).await;
     let shown = field(&page, "subject_version");
     let readers = forms
         .post(
@@ -348,7 +334,7 @@ async fn changes_need_their_token_a_recent_sign_in_and_the_version_they_were_sho
     assert_eq!(value_of(&read(&mut member, NAME, "reason=deploy").await), VALUE);
 
     // A form shown before someone else's change: refused, nothing changed.
-    let (_, page) = html(&forms, &format!("/secrets/{NAME}"), &owner).await;
+    let (_, page) = forms.html(&format!("/secrets/{NAME}"), &owner).await;
     let shown = field(&page, "subject_version");
     let mut admin = signed_in(server, "admin@acme.test").await;
     let changed = admin
@@ -382,7 +368,7 @@ async fn changes_need_their_token_a_recent_sign_in_and_the_version_they_were_sho
     assert_eq!((value_of(&read_1), read_1.body["version"].as_u64()), (VALUE, Some(1)));
 
     // Without the token, or stale: refused, nothing changed.
-    let (_, page) = html(&forms, &format!("/secrets/{NAME}"), &owner).await;
+    let (_, page) = forms.html(&format!("/secrets/{NAME}"), &owner).await;
     let shown = field(&page, "subject_version");
     let refused = forms
         .post(
@@ -422,8 +408,8 @@ async fn changes_need_their_token_a_recent_sign_in_and_the_version_they_were_sho
     assert_eq!(value_of(&read(&mut member, NAME, "reason=deploy").await), VALUE);
 
     // Shredded after its confirmation page: unreadable, the forms gone.
-    owner = page_sign_in(&forms, "owner@acme.test").await;
-    let (status, confirm) = html(&forms, &format!("/secrets/{NAME}/shred"), &owner).await;
+    owner = page_signed_in(&forms, "owner@acme.test").await;
+    let (status, confirm) = forms.html(&format!("/secrets/{NAME}/shred"), &owner).await;
     assert_eq!(status, 200);
     assert!(confirm.contains("none of its 2 versions"), "{confirm}");
     let csrf = field(&confirm, "csrf_token");
@@ -441,17 +427,17 @@ async fn changes_need_their_token_a_recent_sign_in_and_the_version_they_were_sho
         .await;
     assert_eq!(shredded.status(), 303);
     assert_refused(&read(&mut member, NAME, "reason=deploy").await, 410, "secret_shredded");
-    let (_, page) = html(&forms, &format!("/secrets/{NAME}"), &owner).await;
+    let (_, page) = forms.html(&format!("/secrets/{NAME}"), &owner).await;
     assert!(page.contains("id=\"secret-shredded\""));
     assert!(!page.contains("Replace the value") && !page.contains("Make version"));
-    let (_, list) = html(&forms, "/secrets", &owner).await;
+    let (_, list) = forms.html("/secrets", &owner).await;
     assert!(list.contains("shredded"));
     for page in [&page, &list] {
         assert!(!page.contains(VALUE) && !page.contains(VALUE_2));
     }
 
     // Added again: a new life, numbered on, without the shredded versions.
-    let (_, page) = html(&forms, "/secrets", &owner).await;
+    let (_, page) = forms.html("/secrets", &owner).await;
     let csrf = field(&page, "csrf_token");
     let again = forms
         .post(
@@ -466,7 +452,7 @@ async fn changes_need_their_token_a_recent_sign_in_and_the_version_they_were_sho
         )
         .await;
     assert_eq!(again.status(), 303);
-    let (_, page) = html(&forms, &format!("/secrets/{NAME}"), &owner).await;
+    let (_, page) = forms.html(&format!("/secrets/{NAME}"), &owner).await;
     assert_eq!(between(&page, "id=\"secret-current\">", "<"), "3");
     assert!(
         !page.contains("Make version"),

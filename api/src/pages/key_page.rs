@@ -22,8 +22,8 @@ use warden_projections::key_usage::UsageView;
 use warden_projections::projection::read;
 
 use super::confirmed::{Confirmed, ReturnTo};
-use super::keys::{PageKeyReader, secret_page, sparkline, when};
-use super::{Nav, NoticeQuery, PageManager, failed, notice, render, see_other};
+use super::keys::{secret_page, sparkline, when};
+use super::{Nav, NoticeQuery, PageManager, PageOrgReader, failed, notice, render, see_other};
 use crate::flows::{api_keys, vendor_tickets};
 use crate::handlers::audit::encode;
 use crate::state::AppState;
@@ -182,7 +182,7 @@ fn key_of(state: &AppState, current: &CurrentSession, client: &Client, id: &str)
 pub async fn show(
     State(state): State<AppState>,
     client: Client,
-    PageKeyReader(current): PageKeyReader,
+    PageOrgReader(current): PageOrgReader,
     Path(id): Path<String>,
     Query(query): Query<NoticeQuery>,
 ) -> Response {

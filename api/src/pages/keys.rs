@@ -10,7 +10,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
@@ -23,30 +23,12 @@ use warden_core::commands::api_key::{KeyKind, Owner, RateLimit};
 use warden_projections::projection::read;
 
 use super::confirmed::{Confirmed, ReturnTo};
-use super::{Nav, NoticeQuery, PageManager, failed, notice, page_session_of, render, see_other};
+use super::{Nav, NoticeQuery, PageManager, PageOrgReader, failed, notice, render, see_other};
 use crate::error::ApiError;
 use crate::flows::api_keys;
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
-
-/// Extractor: a page session of an owner, admin or auditor.
-pub struct PageKeyReader(pub CurrentSession);
-
-impl FromRequestParts<AppState> for PageKeyReader {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let current = page_session_of(
-            parts,
-            state,
-            |role| role.manages_users() || role.reads_audit_trail(),
-            "only owners, admins and auditors see the org's keys",
-        )
-        .await?;
-        Ok(PageKeyReader(current))
-    }
-}
 
 /// Back to the keys page after "Confirm it's you".
 pub struct ToKeys;
@@ -197,7 +179,7 @@ fn keys_page(
 /// `GET /keys`.
 pub async fn list(
     State(state): State<AppState>,
-    PageKeyReader(current): PageKeyReader,
+    PageOrgReader(current): PageOrgReader,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
     let page = keys_page(

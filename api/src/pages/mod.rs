@@ -220,6 +220,25 @@ impl FromRequestParts<AppState> for PageAuditReader {
     }
 }
 
+/// Extractor: a page session of an owner, admin or auditor, for the org's
+/// keys and secrets (owners and admins act on them, auditors read).
+pub struct PageOrgReader(pub CurrentSession);
+
+impl FromRequestParts<AppState> for PageOrgReader {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let current = page_session_of(
+            parts,
+            state,
+            |role| role.manages_users() || role.reads_audit_trail(),
+            "only owners, admins and auditors see this page",
+        )
+        .await?;
+        Ok(PageOrgReader(current))
+    }
+}
+
 /// A page session whose role `allows`, else a 403 page saying `refusal`.
 pub(crate) async fn page_session_of(
     parts: &mut Parts,

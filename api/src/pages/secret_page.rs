@@ -28,10 +28,9 @@ use warden_core::event::ActorKind;
 use super::confirmed::{Confirmed, ReturnTo};
 use super::keys::when;
 use super::secrets::{
-    Named, PageSecretReader, ReaderChoice, field, last_access, reader_choices, reader_named, readers_named, readers_of,
-    take_value,
+    Named, ReaderChoice, field, last_access, reader_choices, reader_named, readers_named, readers_of, take_value,
 };
-use super::{Nav, NoticeQuery, PageManager, failed, notice, render, see_other};
+use super::{Nav, NoticeQuery, PageManager, PageOrgReader, failed, notice, render, see_other};
 use crate::error::{ApiError, Code};
 use crate::flows::{audit, vault};
 use crate::handlers::audit::{SearchParams, encode};
@@ -287,7 +286,7 @@ async fn history(state: &AppState, current: &CurrentSession, client: &Client, se
 pub async fn show(
     State(state): State<AppState>,
     client: Client,
-    PageSecretReader(current): PageSecretReader,
+    PageOrgReader(current): PageOrgReader,
     Path(name): Path<String>,
     Query(query): Query<NoticeQuery>,
 ) -> Response {

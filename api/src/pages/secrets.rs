@@ -10,7 +10,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
@@ -24,30 +24,12 @@ use zeroize::Zeroizing;
 
 use super::confirmed::{Confirmed, ReturnTo};
 use super::keys::when;
-use super::{Nav, NoticeQuery, PageManager, failed, notice, page_session_of, render, see_other};
+use super::{Nav, NoticeQuery, PageManager, PageOrgReader, failed, notice, render, see_other};
 use crate::error::ApiError;
 use crate::flows::{api_keys, vault};
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
-
-/// Extractor: a page session of an owner, admin or auditor.
-pub struct PageSecretReader(pub CurrentSession);
-
-impl FromRequestParts<AppState> for PageSecretReader {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let current = page_session_of(
-            parts,
-            state,
-            |role| role.manages_users() || role.reads_audit_trail(),
-            "only owners, admins and auditors see the org's secrets",
-        )
-        .await?;
-        Ok(PageSecretReader(current))
-    }
-}
 
 /// Back to the list after "Confirm it's you".
 pub struct ToSecrets;
@@ -311,7 +293,7 @@ fn secrets_page(
 /// `GET /secrets`.
 pub async fn list(
     State(state): State<AppState>,
-    PageSecretReader(current): PageSecretReader,
+    PageOrgReader(current): PageOrgReader,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
     let page = secrets_page(&state, &current, None, None, notice(query.notice.as_deref()));
