@@ -304,13 +304,13 @@ pub async fn read_value(
             });
         }
     };
-    let sealed = secret
+    let sealed = &secret
         .version(version)
-        .map(|version| version.value.clone())
-        .ok_or_else(|| ApiError::internal("a granted version without its value"))?;
+        .ok_or_else(|| ApiError::internal("a granted version without its value"))?
+        .value;
     // Opened before anything is recorded (a key service down records
     // nothing); answered only once recorded.
-    let value = Zeroizing::new(state.data_keys.open(&sealed).await.map_err(sealing_failed)?);
+    let value = Zeroizing::new(state.data_keys.open(sealed).await.map_err(sealing_failed)?);
     let key = ReadKey {
         org: org.clone(),
         name: name.to_string(),

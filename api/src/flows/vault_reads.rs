@@ -58,11 +58,15 @@ impl VaultReads {
         let fresh = lock(&self.recorded).get(read).is_some_and(|at| at.elapsed() < self.ttl);
         if fresh {
             let minute = now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now);
-            *lock(&self.counted)
-                .entry(minute)
-                .or_default()
-                .entry(read.clone())
-                .or_default() += 1;
+            let mut counted = lock(&self.counted);
+            let reads = counted.entry(minute).or_default();
+            // The read is copied once a minute, not on every repeat.
+            match reads.get_mut(read) {
+                Some(count) => *count += 1,
+                None => {
+                    reads.insert(read.clone(), 1);
+                }
+            }
             metrics::counter!("warden_vault_reads_total", "recorded" => "counted").increment(1);
         }
         fresh
