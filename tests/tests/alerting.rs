@@ -163,22 +163,37 @@ async fn alerts_fire_once_across_restarts_and_never_on_forged_events() {
 
     // A forged role change on NATS (valid JSON, signed by a stranger's
     // key, chained to the head) fires nothing ...
-    let head = store.head().await.unwrap();
-    let template = store.read(head.seq, 1).await.unwrap().remove(0);
+    // Chained to the head once the relay has published it (the last
+    // search's own record may still be on its way): forged again if an
+    // event slipped in between.
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-    let mut forged = template.clone();
-    forged.seq = head.seq + 1;
-    forged.prev = head.hash;
-    forged.kind = "user.role_changed".into();
-    forged.subject = "user:forged".into();
     let org = acme_org(&mut admin).await;
-    forged.actor.org = Some(org.clone());
-    forged.data = json!({"org": org, "old": "member", "new": "owner"});
-    forged.key_id = key_id(&stranger.verifying_key());
-    forged.hash = Envelope::of(&forged).hash().unwrap();
-    forged.sig = sign(&stranger, &forged.hash);
     let bus = NatsBus::connect(&nats, &prefix).await.unwrap();
-    bus.publish(&[forged]).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let head = store.head().await.unwrap();
+        if bus.last_published().await.unwrap() < head.seq {
+            assert!(Instant::now() < deadline, "the relay did not publish seq {}", head.seq);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        let template = store.read(head.seq, 1).await.unwrap().remove(0);
+        let mut forged = template.clone();
+        forged.seq = head.seq + 1;
+        forged.prev = head.hash;
+        forged.kind = "user.role_changed".into();
+        forged.subject = "user:forged".into();
+        forged.actor.org = Some(org.clone());
+        forged.data = json!({"org": org, "old": "member", "new": "owner"});
+        forged.key_id = key_id(&stranger.verifying_key());
+        forged.hash = Envelope::of(&forged).hash().unwrap();
+        forged.sig = sign(&stranger, &forged.hash);
+        match bus.publish(&[forged]).await {
+            Ok(()) => break,
+            Err(warden_core::bus::BusError::OutOfStep(_)) if Instant::now() < deadline => continue,
+            Err(error) => panic!("{error:?}"),
+        }
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(alerts(&mut admin, 0).await.len(), 1, "the forgery fired nothing");
 

@@ -330,3 +330,52 @@ async fn changes_need_a_manager_a_recent_authentication_and_a_csrf_token() {
         "nothing changed"
     );
 }
+
+/// The guide's start-up module (docs/guides/vault.md, "Read it at start"),
+/// run as printed by Node against a real Warden: it reads the secret with
+/// a service key, and the read is recorded with the guide's reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guides_start_up_example_reads_a_secret() {
+    let instance = two_orgs(&[]).await;
+    let server = &instance.server;
+    let mut owner = signed_in(server, "owner@acme.test").await;
+    let (key_id, key) = service_key(&mut owner, "billing", &["secrets:read"]).await;
+    let created = owner
+        .post(
+            "/api/v1/secrets",
+            json!({ "name": "billing.db-password", "value": VALUE,
+                    "readers": { "roles": ["owner"], "keys": [key_id] } }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+
+    let guide = include_str!("../../docs/guides/vault.md");
+    let module = guide
+        .split("```js\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the guide's JavaScript block");
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("secrets.mjs");
+    std::fs::write(
+        &script,
+        format!("{module}\nconsole.log(databasePassword === process.env.EXPECTED ? \"read\" : \"wrong\");\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("key"), &key).unwrap();
+    let ran = std::process::Command::new("node")
+        .arg(&script)
+        .env("WARDEN_KEY_FILE", dir.path().join("key"))
+        .env("WARDEN_URL", &server.url)
+        .env("EXPECTED", VALUE)
+        .output()
+        .expect("node (tools/client/check.sh uses it too)");
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "read");
+    assert!(
+        events(&instance).iter().any(|event| event["kind"] == "secret.accessed"
+            && event["actor"]["id"] == key_id.as_str()
+            && event["data"]["reason"] == "billing service start"),
+        "the read is recorded with the guide's reason"
+    );
+}
