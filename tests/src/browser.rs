@@ -207,6 +207,24 @@ impl Browser {
         }
     }
 
+    /// Waits until the first element matching `css` shows text containing
+    /// `expected`; returns the text. After a click that submits a form,
+    /// the page being left can still answer for a moment: waiting for
+    /// what the next page says (not just for any text) waits it out.
+    pub async fn wait_for_text_containing(&self, css: &str, expected: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(text) = self.try_text(css).await.filter(|text| text.contains(expected)) {
+                return text;
+            }
+            if Instant::now() > deadline {
+                let page = self.try_text("body").await.unwrap_or_default();
+                panic!("no {css} saying {expected:?} on the page, which says:\n{page}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The text of the first element matching `css`, or `None` when there
     /// is none right now.
     async fn try_text(&self, css: &str) -> Option<String> {

@@ -249,7 +249,7 @@ async fn an_owner_creates_uses_rotates_and_revokes_a_key_in_chromium() {
     browser.fill("#key-networks", "").await;
     browser.fill("#key-limits", "per_minute, 100, 60").await;
     browser.click("form[action='/keys'] button[type=submit]").await;
-    assert_eq!(browser.wait_for_text("h1").await, "Key created: Billing");
+    browser.wait_for_text_containing("h1", "Key created: Billing").await;
     let secret = browser.text("#secret").await;
     assert!(secret.starts_with("wk_live_") && secret.len() == 73, "{secret}");
     browser.click("button[data-copy]").await;
@@ -257,11 +257,7 @@ async fn an_owner_creates_uses_rotates_and_revokes_a_key_in_chromium() {
     // A reload posts the form again: the key is made already, and its
     // secret is not shown again.
     browser.refresh().await;
-    assert!(
-        browser.wait_for_text("[role=status]").await.contains("shown once"),
-        "{}",
-        browser.text("body").await
-    );
+    browser.wait_for_text_containing("[role=status]", "shown once").await;
     assert!(!browser.text("body").await.contains(&secret));
     let key_url = browser.url().await;
     let key_path = key_url
@@ -297,7 +293,7 @@ async fn an_owner_creates_uses_rotates_and_revokes_a_key_in_chromium() {
 
     // Rotate, keeping the old secret for an hour.
     browser.click("form[action$='/rotate'] button[type=submit]").await;
-    assert_eq!(browser.wait_for_text("h1").await, "Key rotated: Billing");
+    browser.wait_for_text_containing("h1", "Key rotated: Billing").await;
     let rotated = browser.text("#secret").await;
     assert_ne!(rotated, secret);
     let mut app = application(&instance.server);
@@ -307,10 +303,10 @@ async fn an_owner_creates_uses_rotates_and_revokes_a_key_in_chromium() {
     // Revoke, after a confirmation.
     browser.goto(&format!("{}{key_path}", instance.server.url)).await;
     browser.click("#revoke-link").await;
-    assert_eq!(browser.wait_for_text("h1").await, "Revoke Billing?");
+    browser.wait_for_text_containing("h1", "Revoke Billing?").await;
     browser.fill("#revoke-reason", "leaked in a ticket").await;
     browser.click("form[action$='/revoke'] button[type=submit]").await;
-    assert!(browser.wait_for_text("[role=status]").await.contains("revoked"));
+    browser.wait_for_text_containing("[role=status]", "revoked").await;
     assert_eq!(browser.text("#key-status").await, "revoked");
     assert_eq!(code(&mut app, &rotated, &[]).await, "revoked");
     browser.quit().await;
@@ -344,8 +340,8 @@ async fn an_owner_adds_audits_rotates_and_shreds_a_secret_in_chromium() {
     browser.fill("#secret-value", VALUE).await;
     browser.click("input[name=reader_key]").await;
     browser.click("form[action='/secrets'] button[type=submit]").await;
-    assert_eq!(browser.wait_for_text("h1").await, "billing.db-password");
-    assert!(browser.wait_for_text("[role=status]").await.contains("added"));
+    browser.wait_for_text_containing("[role=status]", "is added").await;
+    assert_eq!(browser.text("h1").await, "billing.db-password");
     assert!(browser.text("#secret-readers").await.contains("key “billing”"));
 
     // The service reads it; the page shows the read and its reason.
@@ -373,7 +369,9 @@ async fn an_owner_adds_audits_rotates_and_shreds_a_secret_in_chromium() {
     // A new value: version 2, current; the page never shows either value.
     browser.fill("#secret-value", VALUE_2).await;
     browser.click("form[action$='/value'] button[type=submit]").await;
-    assert!(browser.wait_for_text("[role=status]").await.contains("current version"));
+    browser
+        .wait_for_text_containing("[role=status]", "current version")
+        .await;
     assert_eq!(browser.text("#secret-current").await, "2");
     let body = browser.text("body").await;
     assert!(!body.contains(VALUE) && !body.contains(VALUE_2));
@@ -384,10 +382,12 @@ async fn an_owner_adds_audits_rotates_and_shreds_a_secret_in_chromium() {
 
     // Shred, after a confirmation.
     browser.click("#shred-link").await;
-    assert_eq!(browser.wait_for_text("h1").await, "Shred billing.db-password?");
+    browser
+        .wait_for_text_containing("h1", "Shred billing.db-password?")
+        .await;
     browser.fill("#shred-reason", "INC-9 leaked").await;
     browser.click("form[action$='/shred'] button[type=submit]").await;
-    assert!(browser.wait_for_text("[role=status]").await.contains("shredded"));
+    browser.wait_for_text_containing("[role=status]", "shredded").await;
     assert!(browser.text("#secret-shredded").await.contains("shredded"));
     let refused = read(&mut service, "billing.db-password", "reason=service+restart").await;
     assert_eq!(refused.status, 410);
