@@ -15,6 +15,7 @@ pub mod mfa;
 pub mod policy;
 pub mod qr;
 pub mod reauthenticate;
+pub mod secret_history;
 pub mod secret_page;
 pub mod secrets;
 pub mod settings;

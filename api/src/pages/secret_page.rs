@@ -8,7 +8,6 @@
 //! subject's): posted again, or after someone else changed the secret,
 //! it is refused and nothing is changed.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use askama::Template;
@@ -17,29 +16,22 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
-use warden_core::Event;
 use warden_core::auth::vault::Secret;
-use warden_core::commands::payload;
-use warden_core::commands::secret::{
-    self, AccessDenied, Accessed, Denial, ReadsCounted, access_subject, secret_subject,
-};
-use warden_core::event::ActorKind;
+use warden_core::commands::secret::{access_subject, secret_subject};
 
 use super::confirmed::{Confirmed, ReturnTo};
 use super::keys::when;
+use super::secret_history;
 use super::secrets::{
     Named, ReaderChoice, field, last_access, reader_choices, reader_named, readers_named, readers_of, take_value,
 };
 use super::{Nav, NoticeQuery, PageManager, PageOrgReader, failed, notice, render, see_other};
 use crate::error::{ApiError, Code};
-use crate::flows::{audit, vault};
-use crate::handlers::audit::{SearchParams, encode};
+use crate::flows::vault;
+use crate::handlers::audit::encode;
 use crate::state::AppState;
+use crate::web::Client;
 use crate::web::session::CurrentSession;
-use crate::web::{Client, Principal};
-
-/// Accesses shown on the page; the audit trail has them all.
-const HISTORY_ROWS: usize = 50;
 
 /// Back to the secret's page after "Confirm it's you".
 pub struct ToSecret;
@@ -60,17 +52,6 @@ struct VersionRow {
     added: String,
     added_by: String,
     current: bool,
-}
-
-/// One access of the history, as a line.
-struct AccessRow {
-    seq: u64,
-    at: String,
-    who: Named,
-    what: String,
-    version: String,
-    reason: String,
-    refused: bool,
 }
 
 #[derive(Template)]
@@ -97,7 +78,7 @@ struct SecretPage {
     roles: Vec<ReaderChoice>,
     keys: Vec<ReaderChoice>,
     /// For those who read the audit trail: the newest accesses.
-    history: Option<Vec<AccessRow>>,
+    history: Option<Vec<secret_history::AccessRow>>,
     /// Why the history is not shown, when it is not.
     history_note: Option<String>,
     /// More accesses than shown.
@@ -178,110 +159,6 @@ fn secret_of(
     })
 }
 
-/// An access event as a line of the history.
-fn access_row(state: &AppState, event: &Event) -> AccessRow {
-    // As the vault's read model names readers; the counted repeats are
-    // the node's own record.
-    let who = match (event.actor.kind, event.actor.id.as_deref()) {
-        (ActorKind::System | ActorKind::Anonymous, _) | (_, None) => Named {
-            text: "Warden".into(),
-            href: None,
-        },
-        (ActorKind::User, Some(id)) => reader_named(state, &format!("user:{id}")),
-        (_, Some(id)) => reader_named(state, &format!("api_key:{id}")),
-    };
-    let ticket = |reason: &str| match &event.actor.ticket {
-        Some(ticket) => format!("{reason} (ticket {ticket})"),
-        None => reason.to_string(),
-    };
-    let (what, version, reason, refused) = match event.kind.as_str() {
-        secret::SECRET_ACCESSED => match payload::<Accessed>(event) {
-            Some(read) => (
-                if read.new_reader { "read (a new reader)" } else { "read" }.to_string(),
-                read.version.to_string(),
-                ticket(&read.reason),
-                false,
-            ),
-            None => ("read".into(), String::new(), String::new(), false),
-        },
-        secret::SECRET_ACCESS_DENIED => match payload::<AccessDenied>(event) {
-            Some(denied) => (
-                format!(
-                    "refused: {}",
-                    match denied.denial {
-                        Denial::NotAReader => "not a reader",
-                        Denial::Shredded => "shredded",
-                        Denial::NoSuchVersion => "no such version",
-                    }
-                ),
-                String::new(),
-                ticket(&denied.reason),
-                true,
-            ),
-            None => ("refused".into(), String::new(), String::new(), true),
-        },
-        secret::SECRET_READS_COUNTED => match payload::<ReadsCounted>(event) {
-            Some(counted) => {
-                let total: u64 = counted.reads.iter().map(|reads| reads.count).sum();
-                let readers: Vec<String> = counted
-                    .reads
-                    .iter()
-                    .map(|reads| {
-                        format!(
-                            "{} ×{} v{} “{}”",
-                            reader_named(state, &reads.reader).text,
-                            reads.count,
-                            reads.version,
-                            reads.reason
-                        )
-                    })
-                    .collect();
-                (
-                    format!("{total} repeated reads within the cache, that minute"),
-                    String::new(),
-                    readers.join("; "),
-                    false,
-                )
-            }
-            None => ("reads counted".into(), String::new(), String::new(), false),
-        },
-        other => (other.to_string(), String::new(), String::new(), false),
-    };
-    AccessRow {
-        seq: event.seq,
-        at: when(Some(event.at)),
-        who,
-        what,
-        version,
-        reason,
-        refused,
-    }
-}
-
-/// The secret's newest accesses, from the audit index: reading them is
-/// reading the audit trail, recorded as an `audit.searched` first.
-async fn history(state: &AppState, current: &CurrentSession, client: &Client, secret: &Secret, page: &mut SecretPage) {
-    let filters = BTreeMap::from([
-        ("subject".to_string(), access_subject(&secret.org, &secret.name)),
-        ("limit".to_string(), HISTORY_ROWS.to_string()),
-    ]);
-    let search = match SearchParams::from_form(&filters).and_then(SearchParams::into_search) {
-        Ok(search) => search,
-        Err(error) => {
-            page.history_note = Some(error.message);
-            return;
-        }
-    };
-    let reader = Principal::Person(current.clone());
-    match audit::search(state, &reader, client, search).await {
-        Ok(found) => {
-            page.history_more = found.next.is_some();
-            page.history = Some(found.events.iter().map(|event| access_row(state, event)).collect());
-        }
-        Err(error) => page.history_note = Some(error.message),
-    }
-}
-
 /// `GET /secrets/{name}`.
 pub async fn show(
     State(state): State<AppState>,
@@ -296,7 +173,13 @@ pub async fn show(
     };
     let mut page = secret_page(&state, &current, &secret, None, notice(query.notice.as_deref()));
     if current.user.role.reads_audit_trail() {
-        history(&state, &current, &client, &secret, &mut page).await;
+        match secret_history::newest(&state, &current, &client, &secret).await {
+            Ok((rows, more)) => {
+                page.history = Some(rows);
+                page.history_more = more;
+            }
+            Err(note) => page.history_note = Some(note),
+        }
     }
     render(StatusCode::OK, &page)
 }
