@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod email;
 pub mod error;
 pub mod flows;
 pub mod handlers;

@@ -8,7 +8,8 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use warden_alerting::deliver::{Deliverer, DeliveryConfig};
+use warden_alerting::deliver::queue::Retries;
+use warden_alerting::deliver::{AccountMail, Deliverer, DeliveryConfig};
 use warden_core::bus::local::LocalBus;
 use warden_core::bus::nats::NatsBus;
 use warden_core::bus::relay::Relay;
@@ -253,6 +254,25 @@ impl Node {
             }
         }));
         self.tasks.push(tokio::spawn(deliverer.run(self.shutdown.subscribe())));
+        Ok(())
+    }
+
+    /// Sends account email (sign-in codes, links, security notices) from
+    /// this node while it holds the email lease: every `warden serve`
+    /// offers to, with the alert deliveries' retries and mail server.
+    pub fn start_email_delivery(&mut self, config: &DeliveryConfig) -> Result<(), NodeError> {
+        let mail = AccountMail::new(self.models.outbox.clone(), self.data_keys.clone(), config)
+            .map_err(NodeError::Delivery)?;
+        let retries = Retries {
+            attempts: config.attempts,
+            first_retry: config.first_retry,
+        };
+        self.tasks.push(tokio::spawn(mail.run(
+            self.ledger.clone(),
+            self.positions.clone(),
+            retries,
+            self.shutdown.subscribe(),
+        )));
         Ok(())
     }
 

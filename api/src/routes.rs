@@ -195,6 +195,12 @@ pub fn table() -> Vec<Route> {
         api("/api/v1/sign-in/passkey/finish")
             .token_exempt()
             .post(Public, mfa::finish_passkey_sign_in),
+        api("/api/v1/sign-in/email/start")
+            .token_exempt()
+            .post(Public, auth::start_email_sign_in),
+        api("/api/v1/sign-in/email/finish")
+            .token_exempt()
+            .post(Public, auth::finish_email_sign_in),
         api("/api/v1/org").get(Session, org::get),
         api("/api/v1/org/session-policy").put(Session, org::change_session_policy),
         api("/api/v1/org/mfa-policy")
@@ -257,6 +263,12 @@ pub fn table() -> Vec<Route> {
             .token_exempt()
             .get(Public, pages::sign_in::form)
             .post(Public, pages::sign_in::submit),
+        page("/sign-in/email")
+            .get(Public, pages::email_sign_in::form)
+            .post(Public, pages::email_sign_in::submit),
+        page("/sign-in/email/code")
+            .get(Public, pages::email_sign_in::link)
+            .post(Public, pages::email_sign_in::finish),
         page("/sign-out").post(Session, pages::sign_in::sign_out),
         page("/setup")
             .token_exempt()

@@ -163,12 +163,14 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
             ..config.alerting.delivery.clone()
         })?;
     }
+    node.start_email_delivery(&config.alerting.delivery)?;
     node.start_checkpointer(&config.checkpoints);
     node.start_signing_key_schedule(config.kms.signing_key_max_age_days);
     if config.key_use_summaries {
         node.start_key_use_summaries();
     }
     let passkeys = relying_party(&config, address);
+    let passwords = passwords(&config, &node).await?;
     let state = AppState::new(Shared {
         ledger: node.ledger.clone(),
         bus: node.bus.clone(),
@@ -178,7 +180,12 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
         audit,
         metrics,
         app_tokens,
-        passwords: passwords(&config, &node).await?,
+        email_codes: Arc::new(crate::flows::email_sign_in::EmailCodes::new(
+            config.email_codes,
+            config.alerting.delivery.email.is_some(),
+            &passwords.identifier_key,
+        )),
+        passwords,
         data_keys: node.data_keys.clone(),
         web: Arc::new(Web {
             public_url: config.web.public_url(address),

@@ -57,6 +57,8 @@ pub struct Shared {
     pub alerting: AlertSettings,
     /// API-key verification: the digest key, the node's counters.
     pub keys: Arc<crate::flows::key_check::KeyChecker>,
+    /// Sign-in by email code: settings, key, codes being recorded.
+    pub email_codes: Arc<crate::flows::email_sign_in::EmailCodes>,
     /// The vault's access cache and counted reads.
     pub vault_reads: Arc<crate::flows::vault_reads::VaultReads>,
 }

@@ -11,8 +11,10 @@ pub mod api_keys;
 pub mod audit;
 pub mod checkpoints;
 pub mod deliveries;
+pub mod email_codes;
 pub mod key_usage;
 pub mod mfa;
+pub mod outbox;
 pub mod projection;
 pub mod retention;
 pub mod runner;
@@ -43,6 +45,8 @@ pub struct ReadModels {
     pub api_keys: Shared<api_keys::ApiKeys>,
     pub key_usage: Shared<key_usage::KeyUsage>,
     pub vault: Shared<vault::Vault>,
+    pub email_codes: Shared<email_codes::EmailCodes>,
+    pub outbox: Shared<outbox::Outbox>,
 }
 
 impl ReadModels {
@@ -69,6 +73,8 @@ impl ReadModels {
             Box::new(SlotOf::new(Arc::clone(&self.api_keys))),
             Box::new(SlotOf::new(Arc::clone(&self.key_usage))),
             Box::new(SlotOf::new(Arc::clone(&self.vault))),
+            Box::new(SlotOf::new(Arc::clone(&self.email_codes))),
+            Box::new(SlotOf::new(Arc::clone(&self.outbox))),
         ]
     }
 }

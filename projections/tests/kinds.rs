@@ -26,8 +26,10 @@ use warden_projections::alerts::Alerts;
 use warden_projections::api_keys::ApiKeys;
 use warden_projections::checkpoints::Checkpoints;
 use warden_projections::deliveries::Deliveries;
+use warden_projections::email_codes::EmailCodes;
 use warden_projections::key_usage::KeyUsage;
 use warden_projections::mfa::Mfa;
+use warden_projections::outbox::Outbox;
 use warden_projections::retention::Retention;
 use warden_projections::sessions::Sessions;
 use warden_projections::signing_keys::SigningKeys;
@@ -133,6 +135,8 @@ fn every_read_model_reads_only_what_the_catalogue_names() {
         (ApiKeys::NAME, unnamed_kinds::<ApiKeys>()),
         (KeyUsage::NAME, unnamed_kinds::<KeyUsage>()),
         (Vault::NAME, unnamed_kinds::<Vault>()),
+        (EmailCodes::NAME, unnamed_kinds::<EmailCodes>()),
+        (Outbox::NAME, unnamed_kinds::<Outbox>()),
     ];
     let names: Vec<&str> = found.iter().map(|(name, _)| *name).collect();
     assert_eq!(

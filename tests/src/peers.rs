@@ -227,6 +227,35 @@ impl SmtpSink {
     }
 }
 
+impl SmtpSink {
+    /// The messages sent to `to`, oldest first.
+    pub fn messages_to(&self, to: &str) -> Vec<Value> {
+        self.messages()
+            .into_iter()
+            .filter(|message| message["to"].as_str().unwrap_or_default().contains(to))
+            .collect()
+    }
+
+    /// Waits (30 s at most) for the `count`th email to `to` and reads the
+    /// sign-in code in it: the first word of 8 digits.
+    pub async fn code_sent(&self, to: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mail = self.messages_to(to);
+            if mail.len() >= count {
+                let text = mail[count - 1]["text"].as_str().unwrap().to_string();
+                let code = text
+                    .split_whitespace()
+                    .find(|word| word.len() == 8 && word.bytes().all(|b| b.is_ascii_digit()))
+                    .unwrap_or_else(|| panic!("no code in {text:?}"));
+                return code.to_string();
+            }
+            assert!(Instant::now() < deadline, "email {count} to {to} did not arrive");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 impl Drop for SmtpSink {
     fn drop(&mut self) {
         let _ = self.child.kill();

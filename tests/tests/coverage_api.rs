@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use warden_tests::coverage::Walk;
 use warden_tests::mfa::{early_in_step, oathtool};
 use warden_tests::passkeys::{assertion, passkey_sign_in, register};
+use warden_tests::peers::SmtpSink;
 use warden_tests::web::{WebClient, instance, set_up};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
@@ -43,7 +44,15 @@ fn state_changing_operations() -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_state_changing_route_appends_an_event() {
     const SAM: &str = "sam@acme.test";
-    let instance = instance(&[("WARDEN_ALERT_WEBHOOK_PRIVATE_ADDRESSES", "true")]).await;
+    let smtp = SmtpSink::start().await;
+    let smtp_url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let instance = instance(&[
+        ("WARDEN_ALERT_WEBHOOK_PRIVATE_ADDRESSES", "true"),
+        ("WARDEN_SMTP_URL", smtp_url.as_str()),
+        ("WARDEN_SMTP_TLS", "none"),
+        ("WARDEN_SMTP_FROM", "warden@acme.test"),
+    ])
+    .await;
     let mut walk = Walk::open(&instance).await;
     let server = &instance.server;
 
@@ -83,9 +92,25 @@ async fn every_state_changing_route_appends_an_event() {
     walk.answered("changeSessionPolicy", before, &policy).await;
     let before = walk.head().await;
     let policy = owner
-        .put("/api/v1/org/mfa-policy", json!({"enrolment_grace_seconds": 3600}))
+        .put(
+            "/api/v1/org/mfa-policy",
+            json!({"enrolment_grace_seconds": 3600, "methods": {"email_code": {"allowed": true}}}),
+        )
         .await;
     walk.answered("changeMfaPolicy", before, &policy).await;
+
+    // Sign-in by email code: the start's code is recorded just after its
+    // answer (so the walk waits for the email); the finish spends it.
+    let mut mailbox = WebClient::new(server);
+    let before = walk.head().await;
+    let started = mailbox.post("/api/v1/sign-in/email/start", json!({"email": SAM})).await;
+    let code = smtp.code_sent(SAM, 1).await;
+    walk.answered("startEmailSignIn", before, &started).await;
+    let before = walk.head().await;
+    let finished = mailbox
+        .post("/api/v1/sign-in/email/finish", json!({"email": SAM, "code": code}))
+        .await;
+    walk.answered("finishEmailSignIn", before, &finished).await;
     let before = walk.head().await;
     let held = owner
         .post("/api/v1/org/legal-holds", json!({"reason": "matter 1"}))

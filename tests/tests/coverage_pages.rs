@@ -10,6 +10,7 @@ use serde_json::json;
 use warden_tests::coverage::Walk;
 use warden_tests::mfa::{early_in_step, oathtool};
 use warden_tests::passkeys::{assertion, register};
+use warden_tests::peers::SmtpSink;
 use warden_tests::web::{Forms, OWNER_PASSWORD, WebClient, field, instance, page_cookie};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
@@ -88,7 +89,15 @@ async fn page_sign_in(forms: &Forms, email: &str, password: &str) -> String {
 async fn every_page_form_appends_an_event() {
     const SAM: &str = "sam@acme.test";
     const IVY: &str = "ivy@acme.test";
-    let instance = instance(&[("WARDEN_ALERT_WEBHOOK_PRIVATE_ADDRESSES", "true")]).await;
+    let smtp = SmtpSink::start().await;
+    let smtp_url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let instance = instance(&[
+        ("WARDEN_ALERT_WEBHOOK_PRIVATE_ADDRESSES", "true"),
+        ("WARDEN_SMTP_URL", smtp_url.as_str()),
+        ("WARDEN_SMTP_TLS", "none"),
+        ("WARDEN_SMTP_FROM", "warden@acme.test"),
+    ])
+    .await;
     let mut walk = Walk::open(&instance).await;
     let server = &instance.server;
     let forms = Forms::new(server);
@@ -148,7 +157,11 @@ async fn every_page_form_appends_an_event() {
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
-    policy.extend([("csrf_token", owner_csrf.as_str()), ("grace_days", "3")]);
+    policy.extend([
+        ("csrf_token", owner_csrf.as_str()),
+        ("grace_days", "3"),
+        ("email_code.allowed", "on"),
+    ]);
     let before = walk.head().await;
     let changed = forms.post("/admin/mfa-policy", Some(&owner), &policy).await;
     walk.posted("/admin/mfa-policy", before, &changed).await;
@@ -159,6 +172,18 @@ async fn every_page_form_appends_an_event() {
     let accepted = forms.post("/invitation", None, &accept).await;
     walk.posted("/invitation", before, &accepted).await;
     let ivy = page_cookie(&accepted).unwrap();
+
+    // Sign-in by email code: the code is recorded just after the address
+    // form's answer (so the walk waits for the email).
+    let before = walk.head().await;
+    let asked = forms.post("/sign-in/email", None, &[("email", SAM)]).await;
+    let code = smtp.code_sent(SAM, 1).await;
+    walk.posted("/sign-in/email", before, &asked).await;
+    let before = walk.head().await;
+    let by_code = forms
+        .post("/sign-in/email/code", None, &[("email", SAM), ("code", code.as_str())])
+        .await;
+    walk.posted("/sign-in/email/code", before, &by_code).await;
 
     // Sign-in, sessions, password, "confirm it's you".
     let sign_in = [("email", SAM), ("password", "sam's long password 7")];

@@ -181,6 +181,6 @@ impl Deliverer {
     ) -> Result<(), String> {
         let mailer = self.mailer.as_ref().ok_or("no mail server is configured (smtp_url)")?;
         let email = message::alarm_email(&to.name, violation, detected_at, &self.config.console_url);
-        mailer.send(address, email).await.map_err(|failure| failure.error)
+        mailer.send(address, email, None).await.map_err(|failure| failure.error)
     }
 }

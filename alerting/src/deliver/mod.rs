@@ -1,14 +1,17 @@
-//! Alert delivery (decision 0015): one node at a time (a lease from the
-//! ledger) takes the deliveries that are due from the `deliveries` read
-//! model, posts each webhook or sends each email, and appends how the
-//! attempt ended. Evaluation never waits for it; a pending delivery is in
-//! the log, so it survives a restart.
+//! Delivery (decisions 0015 and 0028): for alerts and for account email,
+//! one node at a time (a lease from the ledger per kind) takes what is due
+//! from the kind's read model, posts each webhook or sends each email, and
+//! appends how the attempt ended ([`queue`], one loop for both). Nothing
+//! waits for it; a pending delivery is in the log, so it survives a
+//! restart.
 
 mod alarm;
 pub mod backoff;
 pub mod egress;
 mod http;
 pub mod message;
+mod outbox;
+pub mod queue;
 mod smtp;
 mod target;
 mod worker;
@@ -16,6 +19,7 @@ mod worker;
 use std::time::Duration;
 
 pub use http::class as failure_class;
+pub use outbox::AccountMail;
 pub use smtp::Mailer;
 pub use target::check_webhook_url;
 pub use worker::Deliverer;

@@ -25,11 +25,15 @@ impl Mailer {
         Ok(Mailer { transport, from })
     }
 
-    pub async fn send(&self, to: &str, email: Email) -> Result<(), Failure> {
-        let to: Mailbox = to
-            .parse()
-            .map_err(|error| Failure::permanent(format!("the address is not valid: {error}")))?;
-        let message = Message::builder()
+    /// Sends `email` to `to`; `message_id` (Warden's id of the email)
+    /// becomes its `Message-ID`, so a bounce can be traced to its event.
+    pub async fn send(&self, to: &str, email: Email, message_id: Option<&str>) -> Result<(), Failure> {
+        let to: Mailbox = to.parse().map_err(|_| Failure::permanent("the address is not valid"))?;
+        let mut builder = Message::builder();
+        if let Some(id) = message_id {
+            builder = builder.message_id(Some(format!("<{id}@{}>", self.from.email.domain())));
+        }
+        let message = builder
             .from(self.from.clone())
             .to(to)
             .subject(email.subject)

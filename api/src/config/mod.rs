@@ -15,6 +15,7 @@ mod alerting;
 mod app_tokens;
 mod checkpoints;
 mod connections;
+pub mod email;
 mod kms;
 mod mfa;
 mod settings;
@@ -86,6 +87,9 @@ struct FileSettings {
     kms_data_key_cache_entries: Option<usize>,
     signing_key_max_age_days: Option<u32>,
     vault_access_cache_seconds: Option<u64>,
+    email_code_format: Option<String>,
+    email_code_length: Option<u8>,
+    email_code_ttl_seconds: Option<u64>,
     key_use_summaries: Option<bool>,
     app_events_token_file: Option<PathBuf>,
     #[serde(default)]
@@ -162,6 +166,7 @@ pub struct Config {
     pub passwords: PasswordConfig,
     pub mfa: MfaConfig,
     pub alerting: AlertingConfig,
+    pub email_codes: email::EmailCodeConfig,
     pub checkpoints: CheckpointConfig,
 }
 
@@ -185,6 +190,7 @@ impl Config {
         let web = web_config(settings, &file)?;
         let mfa = mfa_config(settings, &file)?;
         let alerting = alerting_config(settings, &file)?;
+        let email_codes = email::email_code_config(settings, &file)?;
         let checkpoints = checkpoint_config(settings, &file)?;
         let connections = connections_config(settings, &file)?;
         let app_tokens = app_tokens_config(
@@ -342,6 +348,7 @@ impl Config {
             passwords,
             mfa,
             alerting,
+            email_codes,
             checkpoints,
             data_dir,
             audit_index_dir,

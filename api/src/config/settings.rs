@@ -107,6 +107,15 @@ pub struct Settings {
     /// Seconds a vault read is remembered: its repeats are counted, not events (0: every read an event).
     #[arg(long, env = "WARDEN_VAULT_ACCESS_CACHE_SECONDS", global = true)]
     pub vault_access_cache_seconds: Option<u64>,
+    /// Sign-in codes by email: digits or crockford.
+    #[arg(long, env = "WARDEN_EMAIL_CODE_FORMAT", global = true)]
+    pub email_code_format: Option<String>,
+    /// Characters in a sign-in code (digits: 6 to 8; crockford: 6 to 10).
+    #[arg(long, env = "WARDEN_EMAIL_CODE_LENGTH", global = true)]
+    pub email_code_length: Option<u8>,
+    /// Seconds a sign-in code is valid (1 to 3600).
+    #[arg(long, env = "WARDEN_EMAIL_CODE_TTL_SECONDS", global = true)]
+    pub email_code_ttl_seconds: Option<u64>,
     /// Append the per-minute key-use summaries (data keys unwrapped, events signed).
     #[arg(long, env = "WARDEN_KEY_USE_SUMMARIES", global = true)]
     pub key_use_summaries: Option<bool>,

@@ -50,6 +50,12 @@ codes! {
     SecondFactorRequired = "second_factor_required",
     EnrolmentRequired = "enrolment_required",
     InvalidCode = "invalid_code",
+    /// An email sign-in code past its time.
+    CodeExpired = "code_expired",
+    /// An email sign-in code that opened a sign-in already.
+    CodeUsed = "code_used",
+    /// An email sign-in code whose tries are used up.
+    TooManyAttempts = "too_many_attempts",
     InvalidLink = "invalid_link",
     SetupComplete = "setup_complete",
     // Step-up and passwords.

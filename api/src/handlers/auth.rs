@@ -42,6 +42,46 @@ pub async fn sign_in(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct EmailCodeStartBody {
+    email: String,
+}
+
+/// `POST /api/v1/sign-in/email/start`: 202 for every well-formed address,
+/// known or not (decision 0028).
+pub async fn start_email_sign_in(
+    State(state): State<AppState>,
+    client: Client,
+    Json(body): Json<EmailCodeStartBody>,
+) -> Result<Response, ApiError> {
+    flows::email_sign_in::start(&state, &client, &body.email).await?;
+    let body = json!({
+        "status": "accepted",
+        "message": "if an account uses this address and may sign in by email, a code is on its way",
+        "expires_in_seconds": state.email_codes.config.policy.ttl.as_secs(),
+    });
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailCodeFinishBody {
+    email: String,
+    code: String,
+}
+
+/// `POST /api/v1/sign-in/email/finish`: a session, as a password sign-in
+/// answers one (partial when a second factor is due).
+pub async fn finish_email_sign_in(
+    State(state): State<AppState>,
+    client: Client,
+    Json(body): Json<EmailCodeFinishBody>,
+) -> Result<Response, ApiError> {
+    let session = flows::email_sign_in::finish(&state, &client, &body.email, &body.code).await?;
+    Ok(signed_in(&state, &session, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SetupBody {
     token: String,
     org_name: String,

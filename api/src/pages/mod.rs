@@ -9,6 +9,7 @@ pub mod alert_rules;
 pub mod alerts;
 pub mod audit;
 pub mod confirmed;
+pub mod email_sign_in;
 pub mod key_page;
 pub mod keys;
 pub mod mfa;

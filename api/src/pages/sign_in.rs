@@ -21,6 +21,8 @@ use crate::web::{Client, cookie};
 struct SignInPage {
     next: String,
     email: String,
+    /// Sign-in by email code is possible (a mail server is configured).
+    email_codes: bool,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -31,7 +33,11 @@ pub struct SignInQuery {
     notice: Option<String>,
 }
 
-pub async fn form(current: Option<axum::Extension<CurrentSession>>, Query(query): Query<SignInQuery>) -> Response {
+pub async fn form(
+    State(state): State<AppState>,
+    current: Option<axum::Extension<CurrentSession>>,
+    Query(query): Query<SignInQuery>,
+) -> Response {
     let next = local_path(query.next.as_deref().unwrap_or("/settings/sessions")).to_string();
     if current.is_some() {
         return see_other(&next);
@@ -41,6 +47,7 @@ pub async fn form(current: Option<axum::Extension<CurrentSession>>, Query(query)
         &SignInPage {
             next,
             email: String::new(),
+            email_codes: state.email_codes.available,
             error: None,
             notice: notice(query.notice.as_deref()),
         },
@@ -65,6 +72,7 @@ pub async fn submit(State(state): State<AppState>, client: Client, Form(form): F
             &SignInPage {
                 next,
                 email: form.email,
+                email_codes: state.email_codes.available,
                 error: Some(error.message.clone()),
                 notice: None,
             },
@@ -74,7 +82,7 @@ pub async fn submit(State(state): State<AppState>, client: Client, Form(form): F
 
 /// Sets the cookie and goes on: to `next`, or first to the second-factor
 /// prompt when the session is partial.
-fn signed_in(state: &AppState, session: &Issued, next: &str) -> Response {
+pub(super) fn signed_in(state: &AppState, session: &Issued, next: &str) -> Response {
     let mut response = match (&session.pending, session.enrolment_due) {
         (Some(pending), _) if pending.is_enrolment() => see_other("/settings/mfa?notice=enrol_required"),
         (Some(_), _) => see_other(&format!("/sign-in/mfa?next={next}")),

@@ -47,6 +47,13 @@ impl Method {
         }
     }
 
+    /// Whether an org that never changed its policy allows the method:
+    /// passwords and passkeys; sign-in by email code is offered only once
+    /// an admin turns it on (decision 0028).
+    pub fn on_by_default(self) -> bool {
+        self != Method::EmailCode
+    }
+
     /// Whether the method comes from an upstream identity provider that
     /// may assert its own MFA (`amr`/`acr`).
     pub fn has_upstream(self) -> bool {
@@ -106,7 +113,13 @@ impl Default for MfaPolicy {
         MfaPolicy {
             rules: Method::ALL
                 .iter()
-                .map(|method| (*method, MethodRule::default()))
+                .map(|method| {
+                    let rule = MethodRule {
+                        allowed: method.on_by_default(),
+                        ..MethodRule::default()
+                    };
+                    (*method, rule)
+                })
                 .collect(),
             enrolment_grace_seconds: 7 * 24 * 3600,
         }
@@ -115,7 +128,10 @@ impl Default for MfaPolicy {
 
 impl MfaPolicy {
     pub fn rule(&self, method: Method) -> MethodRule {
-        self.rules.get(&method).cloned().unwrap_or_default()
+        self.rules.get(&method).cloned().unwrap_or_else(|| MethodRule {
+            allowed: method.on_by_default(),
+            ..MethodRule::default()
+        })
     }
 }
 
@@ -247,6 +263,31 @@ mod tests {
     fn method_names_are_their_serialized_names() {
         for method in Method::ALL {
             assert_eq!(serde_json::to_value(method).unwrap(), method.as_str());
+        }
+    }
+
+    /// Email codes are offered only once an admin turns them on, in a
+    /// default policy and in one that does not name them.
+    #[test]
+    fn email_codes_are_off_until_allowed() {
+        let default = MfaPolicy::default();
+        let silent = MfaPolicy {
+            rules: BTreeMap::new(),
+            ..MfaPolicy::default()
+        };
+        for policy in [&default, &silent] {
+            for method in Method::ALL {
+                assert_eq!(policy.rule(method).allowed, method != Method::EmailCode, "{method:?}");
+            }
+            let sign_in = SignIn {
+                method: Method::EmailCode,
+                enrolled: &[],
+                first_factor_is_mfa: false,
+                upstream_mfa: false,
+                required_since: chrono::DateTime::UNIX_EPOCH,
+                now: chrono::DateTime::UNIX_EPOCH,
+            };
+            assert!(matches!(decide(policy, &sign_in), Decision::Refused { .. }));
         }
     }
 

@@ -241,6 +241,9 @@ pub enum FailureReason {
     Throttled,
     /// A passkey sign-in whose assertion did not verify.
     InvalidPasskey,
+    /// An email-code sign-in whose code was refused (why:
+    /// `email_code.refused`).
+    InvalidCode,
 }
 
 impl FailureReason {

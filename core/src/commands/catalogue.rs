@@ -25,7 +25,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use super::{
-    account, alert, api_key, audit, checkpoint, import, kms, mfa, org, retention, secret, session, setup,
+    account, alert, api_key, audit, checkpoint, email, import, kms, mfa, org, retention, secret, session, setup,
     webhook_endpoint,
 };
 use crate::chain::SIGNING_KEY_ADDED;
@@ -57,6 +57,8 @@ pub mod readers {
     pub const API_KEYS: &str = "api_keys";
     pub const KEY_USAGE: &str = "key_usage";
     pub const VAULT: &str = "vault";
+    pub const EMAIL_CODES: &str = "email_codes";
+    pub const OUTBOX: &str = "outbox";
 
     /// Every read model.
     pub const ALL: &[&str] = &[
@@ -72,6 +74,8 @@ pub mod readers {
         API_KEYS,
         KEY_USAGE,
         VAULT,
+        EMAIL_CODES,
+        OUTBOX,
     ];
 }
 
@@ -207,6 +211,14 @@ catalogue! {
     api_key::API_KEY_REVOKED => api_key::KeyRevoked, [API_KEYS],
     api_key::API_KEY_USED => api_key::KeyUsed, [API_KEYS, KEY_USAGE],
     api_key::API_KEY_REFUSED => api_key::KeyRefused, [],
+
+    email::EMAIL_CODE_ISSUED => email::CodeIssued, [EMAIL_CODES],
+    email::EMAIL_CODE_REFUSED => email::CodeRefused, [EMAIL_CODES],
+    email::EMAIL_CODE_USED => email::CodeUsed, [EMAIL_CODES],
+    email::EMAIL_QUEUED => email::EmailQueued, [OUTBOX],
+    email::EMAIL_SENT => email::EmailAttempt, [OUTBOX],
+    email::EMAIL_FAILED => email::EmailAttempt, [OUTBOX],
+    email::EMAIL_BOUNCED => email::EmailAttempt, [OUTBOX],
 }
 
 /// An event of a catalogued kind whose `data` does not decode as that

@@ -12,6 +12,7 @@ pub mod app_event;
 pub mod audit;
 pub mod catalogue;
 pub mod checkpoint;
+pub mod email;
 pub mod import;
 pub mod kms;
 pub mod mfa;

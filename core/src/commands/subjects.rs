@@ -51,6 +51,8 @@ prefixes! {
     KeyUse => "key_use",
     VaultSecret => "vault_secret",
     VaultAccess => "vault_access",
+    EmailAddress => "email_address",
+    Email => "email",
 }
 
 /// `user:<id>`, `org:<id>`, `session:<id>`: the subject of an entity.

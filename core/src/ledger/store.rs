@@ -43,6 +43,8 @@ pub enum Leader {
     AlertDelivery,
     /// Publishing checkpoints of the log.
     Checkpoints,
+    /// Sending account email (codes, links, security notices).
+    EmailDelivery,
 }
 
 /// Held while this process leads; dropping it lets another node take

@@ -16,6 +16,7 @@ use crate::ledger::{Leader, Lease, LedgerError};
 const RELAY_LOCK: i64 = 0x5741_5244_454E_0002;
 const ALERT_DELIVERY_LOCK: i64 = 0x5741_5244_454E_0003;
 const CHECKPOINTS_LOCK: i64 = 0x5741_5244_454E_0004;
+const EMAIL_DELIVERY_LOCK: i64 = 0x5741_5244_454E_0005;
 
 /// The `NOTIFY` channel on which every commit announces its last seq.
 pub(super) const COMMITS_CHANNEL: &str = "warden_commits";
@@ -43,6 +44,7 @@ pub(super) async fn try_lease(pool: &PgPool, leader: Leader) -> Result<Option<Bo
             Leader::Relay => RELAY_LOCK,
             Leader::AlertDelivery => ALERT_DELIVERY_LOCK,
             Leader::Checkpoints => CHECKPOINTS_LOCK,
+            Leader::EmailDelivery => EMAIL_DELIVERY_LOCK,
         })
         .fetch_one(&mut *connection)
         .await?;

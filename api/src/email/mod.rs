@@ -1,0 +1,98 @@
+//! Account email: each email composed from its askama templates (plain
+//! text and HTML, the same strings, `strings`), sealed under a data key of
+//! its own, and handed to the deliverer as `email.queued`
+//! (`warden_alerting::deliver::AccountMail` sends it and shreds the key).
+
+pub mod strings;
+
+use askama::Template;
+use warden_core::NewEvent;
+use warden_core::commands::Context;
+use warden_core::commands::email::{self, EmailQueued, Envelope, email_subject};
+
+use self::strings::{EN, Strings};
+use crate::error::ApiError;
+use crate::flows::{key_service, new_id};
+use crate::state::AppState;
+
+/// Who an email goes to.
+pub struct Recipient<'a> {
+    pub address: &'a str,
+    pub user: Option<&'a str>,
+    pub org: Option<&'a str>,
+}
+
+/// Every email Warden sends to people, with what it carries.
+pub enum Message<'a> {
+    SignInCode { code: &'a str, link: &'a str },
+}
+
+#[derive(Template)]
+#[template(path = "email/sign_in_code.txt")]
+struct SignInCodeText<'a> {
+    s: &'a Strings,
+    code: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/sign_in_code.html")]
+struct SignInCodeHtml<'a> {
+    s: &'a Strings,
+    code: &'a str,
+    link: &'a str,
+}
+
+impl Message<'_> {
+    /// The template's name, as `email.queued` records it.
+    pub fn template(&self) -> &'static str {
+        match self {
+            Message::SignInCode { .. } => "sign_in_code",
+        }
+    }
+
+    /// Subject, plain text and HTML.
+    fn render(&self, s: &Strings) -> Result<(String, String, String), askama::Error> {
+        match *self {
+            Message::SignInCode { code, link } => Ok((
+                s.sign_in_code_subject.to_string(),
+                SignInCodeText { s, code, link }.render()?,
+                SignInCodeHtml { s, code, link }.render()?,
+            )),
+        }
+    }
+}
+
+/// Composes and seals `message` for `to`: its id, and the `email.queued`
+/// event to append with the decision that sends it.
+pub async fn queue(
+    state: &AppState,
+    context: &Context,
+    to: Recipient<'_>,
+    message: Message<'_>,
+) -> Result<(String, NewEvent), ApiError> {
+    let (subject, text, html) = message.render(&EN).map_err(|error| {
+        tracing::error!(%error, template = message.template(), "an email template did not render");
+        ApiError::internal("the email could not be composed")
+    })?;
+    let id = new_id();
+    let envelope = Envelope {
+        to: to.address.to_string(),
+        subject,
+        text,
+        html,
+    };
+    let sealed = state
+        .data_keys
+        .seal(&email_subject(&id), &envelope)
+        .await
+        .map_err(key_service)?;
+    let queued = EmailQueued {
+        message: id.clone(),
+        template: message.template().to_string(),
+        user: to.user.map(str::to_string),
+        org: to.org.map(str::to_string),
+        envelope: sealed,
+    };
+    Ok((id, email::queued(context, &queued)))
+}
