@@ -249,6 +249,7 @@ pub fn table() -> Vec<Route> {
             .post(Scope("users:write"), users::create),
         api("/api/v1/users/{id}").patch(Scope("users:write"), users::change),
         api("/api/v1/users/{id}/sessions").delete(Scope("users:write"), users::revoke_sessions),
+        api("/api/v1/users/{id}/emails").get(Scope("users:read"), users::emails),
         api("/api/v1/secrets")
             .get(Session, secrets::list)
             .post(Session, secrets::create),

@@ -256,6 +256,19 @@ impl SmtpSink {
     }
 }
 
+impl SmtpSink {
+    /// The first word of the `count`th email to `to` (waited for) that
+    /// contains `part`: a link.
+    pub async fn link_sent(&self, to: &str, count: usize, part: &str) -> String {
+        self.code_sent(to, count).await;
+        let text = self.messages_to(to)[count - 1]["text"].as_str().unwrap().to_string();
+        text.split_whitespace()
+            .find(|word| word.contains(part))
+            .unwrap_or_else(|| panic!("no link with {part} in {text:?}"))
+            .to_string()
+    }
+}
+
 impl Drop for SmtpSink {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -445,16 +445,7 @@ async fn a_user_signs_in_with_a_code_by_email_in_chromium() {
     browser.fill("#email", "owner@acme.test").await;
     browser.click("main form button[type=submit]").await;
     browser.wait_for_text_containing("h1", "Enter your code").await;
-    smtp.code_sent("owner@acme.test", 2).await;
-    let text = smtp.messages_to("owner@acme.test")[1]["text"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let link = text
-        .split_whitespace()
-        .find(|word| word.contains("/sign-in/email/code?"))
-        .unwrap()
-        .to_string();
+    let link = smtp.link_sent("owner@acme.test", 2, "/sign-in/email/code?").await;
     browser.goto(&link).await;
     browser
         .wait_for_text_containing("[role=status]", "Your code is filled in")

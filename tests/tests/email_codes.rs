@@ -77,7 +77,7 @@ async fn a_code_signs_in_once_within_its_tries_its_address_and_the_hourly_limits
     assert_eq!(policy.body["methods"]["email_code"]["allowed"], true);
 
     // The code arrives and is the one way in: three tries, then none.
-    assert_eq!(start(&mut sam, "Sam@Acme.test ").await.status, 202);
+    assert_eq!(start(&mut sam, "Sam@Acme.test").await.status, 202);
     let first = smtp.code_sent("sam@acme.test", 1).await;
     assert_eq!(
         smtp.messages_to("sam@acme.test").len(),
@@ -166,6 +166,7 @@ async fn a_code_signs_in_once_within_its_tries_its_address_and_the_hourly_limits
     for body in [
         json!({ "email": "not an address" }),
         json!({ "email": "a@b" }),
+        json!({ "email": " sam@acme.test" }),
         json!({ "email": format!("{}@acme.test", "a".repeat(320)) }),
         json!({ "email": "sam@acme.test", "extra": 1 }),
         json!({ "email": 7 }),
@@ -225,7 +226,7 @@ async fn a_code_signs_in_once_within_its_tries_its_address_and_the_hourly_limits
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_code_is_refused_and_a_second_factor_is_still_asked_for() {
+async fn an_expired_code_is_refused_a_second_factor_is_still_asked_for_and_a_refused_address_bounces() {
     let (instance, smtp) = with_smtp(&[("WARDEN_EMAIL_CODE_TTL_SECONDS", "2")]).await;
     let mut owner = set_up(&instance.server).await;
     offer_email_codes(&mut owner).await;
@@ -250,6 +251,59 @@ async fn an_expired_code_is_refused_and_a_second_factor_is_still_asked_for() {
         partial.body
     );
     assert_refused(&device.get("/api/v1/session").await, 403, "second_factor_required");
+    // A mail server that refuses the address for good: bounced at once,
+    // never retried, and nothing of the email left readable.
+    create_user(&mut owner, "bounce.sam@acme.test", "member", PASSWORD).await;
+    assert_eq!(start(&mut sam, "bounce.sam@acme.test").await.status, 202);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let bounced = loop {
+        let log = events(&instance);
+        if let Some(bounced) = log.iter().find(|event| event["kind"] == "email.bounced") {
+            assert!(
+                !log.iter().any(|event| event["kind"] == "email.failed"),
+                "a 550 is not retried"
+            );
+            break bounced.clone();
+        }
+        assert!(Instant::now() < deadline, "no email.bounced");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(bounced["data"]["attempt"], 1);
+    assert_eq!(bounced["data"]["error"], "the mail server answered 550");
+    assert_eq!(bounced["outcome"], "failure");
+    assert!(
+        !bounced.to_string().contains("bounce.sam@"),
+        "the address is not in the event"
+    );
+    // The admin sees how the user's email went; nobody else does.
+    let bounce_id = owner.user_id("bounce.sam@acme.test").await;
+    let emails = owner.get(&format!("/api/v1/users/{bounce_id}/emails")).await;
+    assert_eq!(emails.status, 200, "{:?}", emails.body);
+    let email = &emails.body["emails"][0];
+    assert_eq!(
+        (email["template"].as_str(), email["state"].as_str()),
+        (Some("sign_in_code"), Some("bounced"))
+    );
+    assert_eq!(email["last_error"], "the mail server answered 550");
+    assert!(!emails.body.to_string().contains("bounce.sam@"));
+    let sam_id = owner.user_id("sam@acme.test").await;
+    let sams = owner.get(&format!("/api/v1/users/{sam_id}/emails")).await;
+    assert_eq!(sams.body["emails"][0]["state"], "sent", "{:?}", sams.body);
+    let mut member = WebClient::new(&instance.server);
+    member.sign_in("sam@acme.test", PASSWORD).await;
+    assert_refused(
+        &member.get(&format!("/api/v1/users/{sam_id}/emails")).await,
+        403,
+        "forbidden",
+    );
+    assert_refused(
+        &owner
+            .get("/api/v1/users/0193f1a2-7c4e-7b21-9a3d-5e8f0c1b2a01/emails")
+            .await,
+        404,
+        "not_found",
+    );
+
     let at = early_in_step().await;
     let verified = device
         .post("/api/v1/mfa/verify", json!({ "code": oathtool(&enrolled.secret, at) }))
@@ -366,15 +420,7 @@ async fn the_pages_sign_in_with_a_code_and_the_link_fills_it_in_only_where_it_wa
     let html = asked.text().await.unwrap();
     assert!(html.contains("name=\"code\""), "{html}");
     let code = smtp.code_sent("sam@acme.test", 1).await;
-    let text = smtp.messages_to("sam@acme.test")[0]["text"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let link = text
-        .split_whitespace()
-        .find(|word| word.contains("/sign-in/email/code?"))
-        .unwrap()
-        .to_string();
+    let link = smtp.link_sent("sam@acme.test", 1, "/sign-in/email/code?").await;
     assert!(link.starts_with(&base), "{link}");
 
     // Elsewhere (no cookie, or another code's), the link fills nothing.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A real SMTP server for the email tests: aiosmtpd 1.4, writing every
+# A real SMTP server for the email tests: aiosmtpd 1.4, refusing (550)
+# recipients whose local part starts with "bounce" and writing every
 # message it accepts to DIR/maildir (Maildir: new/ holds one RFC 5322 file
 # per message; tools/peers/maildir.py reads them back as JSON).
 #
@@ -29,5 +30,8 @@ if [ -z "$python" ]; then
   fi
   python=$venv/bin/python
 fi
-# -n: do not setuid to nobody; -u: SMTPUTF8; Mailbox: write a Maildir.
-exec "$python" -m aiosmtpd -n -u -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$dir/maildir"
+# -n: do not setuid to nobody; -u: SMTPUTF8; RefusingMailbox
+# (tools/peers/warden_smtp.py): write a Maildir, and refuse recipients
+# whose local part starts with "bounce" with a 550.
+export PYTHONPATH="$(cd "$(dirname "$0")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
+exec "$python" -m aiosmtpd -n -u -l "127.0.0.1:$port" -c warden_smtp.RefusingMailbox "$dir/maildir"

@@ -50,6 +50,8 @@ codes! {
     SecondFactorRequired = "second_factor_required",
     EnrolmentRequired = "enrolment_required",
     InvalidCode = "invalid_code",
+    /// Sign-in by email code on a Warden without a mail server.
+    EmailCodesUnavailable = "email_codes_unavailable",
     /// An email sign-in code past its time.
     CodeExpired = "code_expired",
     /// An email sign-in code that opened a sign-in already.

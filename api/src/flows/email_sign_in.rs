@@ -95,9 +95,10 @@ impl Drop for Reservation {
 }
 
 /// At most 320 characters (RFC 5321), with an `@` between a local part
-/// and a domain: anything else is a typing error, answered 400.
+/// and a domain that has a dot, no spaces and no control characters (the
+/// OpenAPI document's `pattern`): anything else is a typing error,
+/// answered 400.
 pub fn check_address(email: &str) -> Result<(), ApiError> {
-    let email = email.trim();
     let well_formed = email.chars().count() <= 320
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email
@@ -126,12 +127,14 @@ fn recipient_of(state: &AppState, email: &str) -> Option<User> {
 /// page keeps in a cookie to recognise the email's link) is the same for
 /// every well-formed address; `Err` is a malformed address, the limits
 /// (429 with `Retry-After`, for known and unknown addresses alike), or no
-/// mail server (503).
+/// mail server (409).
 pub async fn start(state: &AppState, client: &Client, email: &str) -> Result<String, ApiError> {
     check_address(email)?;
     let codes = &state.email_codes;
     if !codes.available {
-        return Err(ApiError::unavailable(
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            Code::EmailCodesUnavailable,
             "sign-in by email code needs a mail server (smtp_url), and this Warden has none",
         ));
     }

@@ -84,6 +84,18 @@ pub async fn change(
     Ok(Json(describe(&user)))
 }
 
+/// `GET /api/v1/users/{id}/emails`: the user's recent account emails
+/// (at most 20, newest first) and where the delivery of each stands.
+pub async fn emails(
+    State(state): State<AppState>,
+    Admitted(manager, ..): Admitted<UserManager>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = users::member(&state, manager.org(), &id)?;
+    let emails = read(&state.models.outbox).of_user(&user.id);
+    Ok(Json(json!({ "emails": emails })))
+}
+
 pub async fn revoke_sessions(
     State(state): State<AppState>,
     client: Client,

@@ -76,7 +76,9 @@ pub struct AddressForm {
 /// Asks for a code; answers the code form (the same for every address).
 pub async fn submit(State(state): State<AppState>, client: Client, Form(form): Form<AddressForm>) -> Response {
     let next = local_path(&form.next).to_string();
-    match flows::email_sign_in::start(&state, &client, &form.email).await {
+    // As a browser's email field would send it.
+    let email = form.email.trim();
+    match flows::email_sign_in::start(&state, &client, email).await {
         Ok(id) => {
             let page = CodePage {
                 next,
@@ -178,7 +180,7 @@ pub struct CodeForm {
 
 pub async fn finish(State(state): State<AppState>, client: Client, Form(form): Form<CodeForm>) -> Response {
     let next = local_path(&form.next).to_string();
-    match flows::email_sign_in::finish(&state, &client, &form.email, &form.code).await {
+    match flows::email_sign_in::finish(&state, &client, form.email.trim(), &form.code).await {
         Ok(session) => {
             let mut response = signed_in(&state, &session, &next);
             let clear = format!("{COOKIE}=; Path=/sign-in/email; Max-Age=0; HttpOnly; SameSite=Lax");

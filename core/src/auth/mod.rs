@@ -21,6 +21,7 @@ pub mod enrolment;
 pub mod mfa_policy;
 pub mod password;
 pub mod password_change;
+pub mod recovery;
 pub mod refusal_timing;
 pub mod revocation;
 pub mod role_grants;
