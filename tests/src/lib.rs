@@ -11,6 +11,7 @@ pub mod audit;
 pub mod browser;
 pub mod checkpoints;
 pub mod coverage;
+pub mod email;
 pub mod exports;
 pub mod keys;
 pub mod kms;
