@@ -201,6 +201,12 @@ pub fn table() -> Vec<Route> {
         api("/api/v1/sign-in/email/finish")
             .token_exempt()
             .post(Public, auth::finish_email_sign_in),
+        api("/api/v1/password-reset/start")
+            .token_exempt()
+            .post(Public, auth::start_password_reset),
+        api("/api/v1/password-reset/finish")
+            .token_exempt()
+            .post(Public, auth::finish_password_reset),
         api("/api/v1/org").get(Session, org::get),
         api("/api/v1/org/session-policy").put(Session, org::change_session_policy),
         api("/api/v1/org/mfa-policy")
@@ -250,6 +256,8 @@ pub fn table() -> Vec<Route> {
         api("/api/v1/users/{id}").patch(Scope("users:write"), users::change),
         api("/api/v1/users/{id}/sessions").delete(Scope("users:write"), users::revoke_sessions),
         api("/api/v1/users/{id}/emails").get(Scope("users:read"), users::emails),
+        api("/api/v1/users/{id}/password-reset").post(Scope("users:write"), users::send_password_reset),
+        api("/api/v1/users/{id}/second-factors/reset").post(Scope("users:write"), users::reset_second_factors),
         api("/api/v1/secrets")
             .get(Session, secrets::list)
             .post(Session, secrets::create),
@@ -270,6 +278,14 @@ pub fn table() -> Vec<Route> {
         page("/sign-in/email/code")
             .get(Public, pages::email_sign_in::link)
             .post(Public, pages::email_sign_in::finish),
+        page("/forgot-password")
+            .token_exempt()
+            .get(Public, pages::recovery::forgot_form)
+            .post(Public, pages::recovery::forgot_submit),
+        page("/reset-password")
+            .token_exempt()
+            .get(Public, pages::recovery::reset_form)
+            .post(Public, pages::recovery::reset_submit),
         page("/sign-out").post(Session, pages::sign_in::sign_out),
         page("/setup")
             .token_exempt()

@@ -185,6 +185,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
             config.alerting.delivery.email.is_some(),
             &passwords.identifier_key,
         )),
+        reset_requests: Default::default(),
         passwords,
         data_keys: node.data_keys.clone(),
         web: Arc::new(Web {

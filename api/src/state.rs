@@ -59,6 +59,8 @@ pub struct Shared {
     pub keys: Arc<crate::flows::key_check::KeyChecker>,
     /// Sign-in by email code: settings, key, codes being recorded.
     pub email_codes: Arc<crate::flows::email_sign_in::EmailCodes>,
+    /// Reset links asked for by email, being recorded.
+    pub reset_requests: crate::flows::in_flight::InFlight,
     /// The vault's access cache and counted reads.
     pub vault_reads: Arc<crate::flows::vault_reads::VaultReads>,
 }

@@ -15,6 +15,7 @@ pub mod email_codes;
 pub mod key_usage;
 pub mod mfa;
 pub mod outbox;
+pub mod password_resets;
 pub mod projection;
 pub mod retention;
 pub mod runner;
@@ -47,6 +48,7 @@ pub struct ReadModels {
     pub vault: Shared<vault::Vault>,
     pub email_codes: Shared<email_codes::EmailCodes>,
     pub outbox: Shared<outbox::Outbox>,
+    pub password_resets: Shared<password_resets::PasswordResets>,
 }
 
 impl ReadModels {
@@ -75,6 +77,7 @@ impl ReadModels {
             Box::new(SlotOf::new(Arc::clone(&self.vault))),
             Box::new(SlotOf::new(Arc::clone(&self.email_codes))),
             Box::new(SlotOf::new(Arc::clone(&self.outbox))),
+            Box::new(SlotOf::new(Arc::clone(&self.password_resets))),
         ]
     }
 }

@@ -11,7 +11,7 @@ use warden_core::Event;
 use warden_core::auth::totp::TotpParams;
 use warden_core::auth::webauthn::Passkey;
 use warden_core::commands::mfa::{
-    self, BackupCodesAcknowledged, BackupCodesGenerated, Factor, PasskeyRegistered, PasskeyRemoved, PasskeyRenamed,
+    self, BackupCodesAcknowledged, BackupCodesGenerated, Factor, FactorsReset, PasskeyRegistered, PasskeyRemoved, PasskeyRenamed,
     TotpEnrolled, TotpEnrolmentStarted, Verified,
 };
 use warden_core::commands::{Prefix, payload, subject_id};
@@ -193,6 +193,14 @@ impl Projection for Mfa {
                         .find(|passkey| passkey.credential == renamed.credential)
                 {
                     passkey.name = renamed.new;
+                }
+            }
+            mfa::RESET => {
+                if payload::<FactorsReset>(event).is_some() {
+                    factors.totp = None;
+                    factors.totp_pending = None;
+                    factors.passkeys.clear();
+                    factors.backup_codes = None;
                 }
             }
             mfa::PASSKEY_REMOVED => {

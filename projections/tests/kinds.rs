@@ -30,6 +30,7 @@ use warden_projections::email_codes::EmailCodes;
 use warden_projections::key_usage::KeyUsage;
 use warden_projections::mfa::Mfa;
 use warden_projections::outbox::Outbox;
+use warden_projections::password_resets::PasswordResets;
 use warden_projections::retention::Retention;
 use warden_projections::sessions::Sessions;
 use warden_projections::signing_keys::SigningKeys;
@@ -68,6 +69,10 @@ fn usual_subject(kind: &str) -> String {
         "api_key" if kind == "api_key.used" || kind == "api_key.refused" => Prefix::ApiKeyUse,
         "api_key" => Prefix::ApiKey,
         "ledger" if kind == "ledger.checkpointed" => Prefix::Checkpoints,
+        "email_code" => Prefix::EmailAddress,
+        "email" => Prefix::Email,
+        "password_reset" if kind == "password_reset.requested" => Prefix::EmailAddress,
+        "password_reset" => Prefix::PasswordReset,
         _ => Prefix::Ledger,
     };
     subject(prefix, "0193f1a2-8d10-7e42-b6c1-2f9a4d7e3c02")
@@ -137,6 +142,7 @@ fn every_read_model_reads_only_what_the_catalogue_names() {
         (Vault::NAME, unnamed_kinds::<Vault>()),
         (EmailCodes::NAME, unnamed_kinds::<EmailCodes>()),
         (Outbox::NAME, unnamed_kinds::<Outbox>()),
+        (PasswordResets::NAME, unnamed_kinds::<PasswordResets>()),
     ];
     let names: Vec<&str> = found.iter().map(|(name, _)| *name).collect();
     assert_eq!(

@@ -1,5 +1,5 @@
-//! Sign-in by email code in tests: an instance with a real SMTP server,
-//! the org's switch, and the two requests.
+//! Email in tests: an instance with a real SMTP server; sign-in by email
+//! code (the org's switch, the two requests) and password-reset links.
 
 use serde_json::json;
 
@@ -10,15 +10,46 @@ pub const PASSWORD: &str = "a long enough password 7";
 
 pub async fn with_smtp(extra: &[(&str, &str)]) -> (Instance, SmtpSink) {
     let smtp = SmtpSink::start().await;
-    let url = format!("smtp://127.0.0.1:{}", smtp.port);
-    let mut env = vec![
-        ("WARDEN_SMTP_URL", url.as_str()),
-        ("WARDEN_SMTP_TLS", "none"),
-        ("WARDEN_SMTP_FROM", "Warden <warden@acme.test>"),
-        ("WARDEN_ALERT_DELIVERY_FIRST_RETRY_MS", "100"),
-    ];
-    env.extend_from_slice(extra);
+    let mut env = smtp_env(&smtp);
+    env.extend(extra.iter().map(|(key, value)| (key.to_string(), value.to_string())));
+    let env: Vec<(&str, &str)> = env.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
     (instance(&env).await, smtp)
+}
+
+/// The settings of a Warden that sends its email to `smtp`.
+pub fn smtp_env(smtp: &SmtpSink) -> Vec<(String, String)> {
+    [
+        ("WARDEN_SMTP_URL", format!("smtp://127.0.0.1:{}", smtp.port)),
+        ("WARDEN_SMTP_TLS", "none".into()),
+        ("WARDEN_SMTP_FROM", "Warden <warden@acme.test>".into()),
+        ("WARDEN_ALERT_DELIVERY_FIRST_RETRY_MS", "100".into()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_string(), value))
+    .collect()
+}
+
+/// Asks for a reset link for `email`.
+pub async fn forgot(client: &mut WebClient, email: &str) -> Answer {
+    client
+        .post("/api/v1/password-reset/start", json!({ "email": email }))
+        .await
+}
+
+/// Sets `password` with the link's `token`.
+pub async fn reset(client: &mut WebClient, token: &str, password: &str) -> Answer {
+    client
+        .post(
+            "/api/v1/password-reset/finish",
+            json!({ "token": token, "password": password }),
+        )
+        .await
+}
+
+/// The token of the `count`th reset link mailed to `to`.
+pub async fn reset_token(smtp: &SmtpSink, to: &str, count: usize) -> String {
+    let link = smtp.link_sent(to, count, "/reset-password?token=").await;
+    link.split("token=").nth(1).unwrap().to_string()
 }
 
 pub async fn offer_email_codes(owner: &mut WebClient) {

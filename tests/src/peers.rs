@@ -236,32 +236,33 @@ impl SmtpSink {
             .collect()
     }
 
-    /// Waits (30 s at most) for the `count`th email to `to` and reads the
-    /// sign-in code in it: the first word of 8 digits.
-    pub async fn code_sent(&self, to: &str, count: usize) -> String {
+    /// Waits (30 s at most) for the `count`th email to `to`.
+    pub async fn mail_to(&self, to: &str, count: usize) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let mail = self.messages_to(to);
             if mail.len() >= count {
-                let text = mail[count - 1]["text"].as_str().unwrap().to_string();
-                let code = text
-                    .split_whitespace()
-                    .find(|word| word.len() == 8 && word.bytes().all(|b| b.is_ascii_digit()))
-                    .unwrap_or_else(|| panic!("no code in {text:?}"));
-                return code.to_string();
+                return mail[count - 1].clone();
             }
             assert!(Instant::now() < deadline, "email {count} to {to} did not arrive");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
 
-impl SmtpSink {
+    /// Waits for the `count`th email to `to` and reads the sign-in code in
+    /// it: the first word of 8 digits.
+    pub async fn code_sent(&self, to: &str, count: usize) -> String {
+        let text = self.mail_to(to, count).await["text"].as_str().unwrap().to_string();
+        text.split_whitespace()
+            .find(|word| word.len() == 8 && word.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap_or_else(|| panic!("no code in {text:?}"))
+            .to_string()
+    }
+
     /// The first word of the `count`th email to `to` (waited for) that
     /// contains `part`: a link.
     pub async fn link_sent(&self, to: &str, count: usize, part: &str) -> String {
-        self.code_sent(to, count).await;
-        let text = self.messages_to(to)[count - 1]["text"].as_str().unwrap().to_string();
+        let text = self.mail_to(to, count).await["text"].as_str().unwrap().to_string();
         text.split_whitespace()
             .find(|word| word.contains(part))
             .unwrap_or_else(|| panic!("no link with {part} in {text:?}"))

@@ -455,3 +455,53 @@ async fn a_user_signs_in_with_a_code_by_email_in_chromium() {
     assert_eq!(browser.wait_for_text("h1").await, "Your sessions");
     browser.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_resets_a_forgotten_password_from_the_sign_in_page_in_chromium() {
+    let smtp = SmtpSink::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = NodeEnv::in_dir(dir.path());
+    env.extra = warden_tests::email::smtp_env(&smtp);
+    let server = Server::start(&env, "browser").await;
+    let browser = Browser::start().await;
+    browser.goto(&server.setup_link().unwrap()).await;
+    set_up_acme(&browser).await;
+    browser.click("header form button").await;
+    browser.wait_for_url("/sign-in").await;
+
+    browser.click("a[href='/forgot-password']").await;
+    browser.wait_for_url("/forgot-password").await;
+    browser.fill("#email", "owner@acme.test").await;
+    browser.click("main form button[type=submit]").await;
+    browser.wait_for_text_containing("main", "we sent it a link").await;
+    let link = smtp.link_sent("owner@acme.test", 1, "/reset-password?token=").await;
+    browser.goto(&link).await;
+    assert_eq!(
+        browser.wait_for_text_containing("h1", "Choose a new password").await,
+        "Choose a new password"
+    );
+    // Refused by the password policy (it holds the address): the form
+    // again, the link still good.
+    browser.fill("#password", "owner@acme.test").await;
+    browser.click("main form button[type=submit]").await;
+    browser.wait_for_text("[role=alert]").await;
+    assert_eq!(browser.text("h1").await, "Choose a new password");
+    browser.fill("#password", "a brand new password 8").await;
+    browser.click("main form button[type=submit]").await;
+    browser
+        .wait_for_text_containing("[role=status]", "Sign in with the new password")
+        .await;
+
+    browser.fill("#email", "owner@acme.test").await;
+    browser.fill("#password", "a brand new password 8").await;
+    browser.click("main form button[type=submit]").await;
+    browser.wait_for_url(&format!("{}/settings/sessions", server.url)).await;
+    assert_eq!(browser.wait_for_text("h1").await, "Your sessions");
+
+    // The link is spent: opened again, it says so and offers a new one.
+    browser.goto(&link).await;
+    browser
+        .wait_for_text_containing("[role=alert]", "used already")
+        .await;
+    browser.quit().await;
+}

@@ -10,10 +10,11 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 use warden_tests::coverage::Walk;
+use warden_tests::email::reset_token;
 use warden_tests::mfa::{early_in_step, oathtool};
 use warden_tests::passkeys::{assertion, passkey_sign_in, register};
 use warden_tests::peers::SmtpSink;
-use warden_tests::web::{WebClient, instance, set_up};
+use warden_tests::web::{OWNER_PASSWORD, WebClient, instance, set_up};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 /// The first half of a WebAuthn ceremony changes nothing: its state is
@@ -111,6 +112,31 @@ async fn every_state_changing_route_appends_an_event() {
         .post("/api/v1/sign-in/email/finish", json!({"email": SAM, "code": code}))
         .await;
     walk.answered("finishEmailSignIn", before, &finished).await;
+
+    // Password reset: an admin's link, and one asked for by email, which
+    // sets the same password again (the walk goes on with it).
+    let before = walk.head().await;
+    let sent = owner
+        .post(
+            &format!("/api/v1/users/{sam_id}/password-reset"),
+            json!({"reason": "the coverage walk"}),
+        )
+        .await;
+    walk.answered("sendPasswordReset", before, &sent).await;
+    let before = walk.head().await;
+    let asked = mailbox
+        .post("/api/v1/password-reset/start", json!({"email": SAM}))
+        .await;
+    let token = reset_token(&smtp, SAM, 3).await;
+    walk.answered("startPasswordReset", before, &asked).await;
+    let before = walk.head().await;
+    let reset = mailbox
+        .post(
+            "/api/v1/password-reset/finish",
+            json!({"token": token, "password": "sam's long password 7"}),
+        )
+        .await;
+    walk.answered("finishPasswordReset", before, &reset).await;
     let before = walk.head().await;
     let held = owner
         .post("/api/v1/org/legal-holds", json!({"reason": "matter 1"}))
@@ -352,6 +378,21 @@ async fn every_state_changing_route_appends_an_event() {
     let before = walk.head().await;
     let removed = ivy_phone.delete("/api/v1/mfa/totp").await;
     walk.answered("removeTotp", before, &removed).await;
+    // An owner removes what is left of Ivy's factors (her backup codes),
+    // having confirmed who they are.
+    let ivy_id = invited.body["id"].as_str().unwrap();
+    let confirmed = owner
+        .post("/api/v1/session/reauthenticate", json!({"password": OWNER_PASSWORD}))
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    let before = walk.head().await;
+    let reset = owner
+        .post(
+            &format!("/api/v1/users/{ivy_id}/second-factors/reset"),
+            json!({"reason": "the coverage walk"}),
+        )
+        .await;
+    walk.answered("resetUserSecondFactors", before, &reset).await;
 
     // Passkeys: registered, renamed, signed in with, verified, removed.
     let mut laptop = WebClient::new(server);

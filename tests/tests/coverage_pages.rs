@@ -8,10 +8,11 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 use warden_tests::coverage::Walk;
+use warden_tests::email::reset_token;
 use warden_tests::mfa::{early_in_step, oathtool};
 use warden_tests::passkeys::{assertion, register};
 use warden_tests::peers::SmtpSink;
-use warden_tests::web::{Forms, OWNER_PASSWORD, WebClient, field, instance, page_cookie};
+use warden_tests::web::{Forms, OWNER_PASSWORD, WebClient, field, instance, location, page_cookie};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 #[path = "coverage_pages/consoles.rs"]
@@ -184,6 +185,24 @@ async fn every_page_form_appends_an_event() {
         .post("/sign-in/email/code", None, &[("email", SAM), ("code", code.as_str())])
         .await;
     walk.posted("/sign-in/email/code", before, &by_code).await;
+
+    // A forgotten password: the link is recorded and mailed just after the
+    // form's answer; the new password is the same one (the walk goes on
+    // with it).
+    let before = walk.head().await;
+    let asked = forms.post("/forgot-password", None, &[("email", SAM)]).await;
+    let token = reset_token(&smtp, SAM, 2).await;
+    walk.posted("/forgot-password", before, &asked).await;
+    let before = walk.head().await;
+    let reset = forms
+        .post(
+            "/reset-password",
+            None,
+            &[("token", token.as_str()), ("password", "sam's long password 7")],
+        )
+        .await;
+    assert_eq!(location(&reset), "/sign-in?notice=password_reset");
+    walk.posted("/reset-password", before, &reset).await;
 
     // Sign-in, sessions, password, "confirm it's you".
     let sign_in = [("email", SAM), ("password", "sam's long password 7")];

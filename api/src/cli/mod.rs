@@ -1,5 +1,5 @@
 //! The `warden` command line: `serve`, `migrate`, `verify`, `export`, `keys`, `kms`,
-//! `import`, `archive`, `legal-hold`, `alerting`.
+//! `import`, `archive`, `legal-hold`, `users`, `alerting`.
 
 mod alerting;
 mod archive;
@@ -9,6 +9,7 @@ mod keys;
 mod kms;
 mod legal_hold;
 mod migrate;
+mod users;
 mod verify;
 
 use std::process::ExitCode;
@@ -54,6 +55,10 @@ pub enum Command {
     /// Place, release or list legal holds (they block archiving).
     #[command(subcommand, alias = "hold")]
     LegalHold(legal_hold::LegalHoldCommand),
+    /// Account recovery by the operator: `users recover --email …` prints
+    /// a one-time password-reset link (break-glass).
+    #[command(subcommand)]
+    Users(users::UsersCommand),
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -82,6 +87,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Import(args) => import::run(&config, args).await,
         Command::Archive(args) => archive::run(&config, args).await,
         Command::LegalHold(command) => legal_hold::run(&config, command).await,
+        Command::Users(command) => users::run(&config, command).await,
     };
     match result {
         Ok(code) => code,

@@ -25,6 +25,21 @@ pub struct Recipient<'a> {
 /// Every email Warden sends to people, with what it carries.
 pub enum Message<'a> {
     SignInCode { code: &'a str, link: &'a str },
+    PasswordReset { link: &'a str },
+}
+
+#[derive(Template)]
+#[template(path = "email/password_reset.txt")]
+struct PasswordResetText<'a> {
+    s: &'a Strings,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/password_reset.html")]
+struct PasswordResetHtml<'a> {
+    s: &'a Strings,
+    link: &'a str,
 }
 
 #[derive(Template)]
@@ -48,6 +63,7 @@ impl Message<'_> {
     pub fn template(&self) -> &'static str {
         match self {
             Message::SignInCode { .. } => "sign_in_code",
+            Message::PasswordReset { .. } => "password_reset",
         }
     }
 
@@ -58,6 +74,11 @@ impl Message<'_> {
                 s.sign_in_code_subject.to_string(),
                 SignInCodeText { s, code, link }.render()?,
                 SignInCodeHtml { s, code, link }.render()?,
+            )),
+            Message::PasswordReset { link } => Ok((
+                s.password_reset_subject.to_string(),
+                PasswordResetText { s, link }.render()?,
+                PasswordResetHtml { s, link }.render()?,
             )),
         }
     }

@@ -59,6 +59,13 @@ codes! {
     /// An email sign-in code whose tries are used up.
     TooManyAttempts = "too_many_attempts",
     InvalidLink = "invalid_link",
+    /// A password-reset link past its 30 minutes.
+    LinkExpired = "link_expired",
+    /// A password-reset link that reset a password already.
+    LinkUsed = "link_used",
+    /// A reset link asked for (or sent by an admin) on a Warden without a
+    /// mail server.
+    EmailUnavailable = "email_unavailable",
     SetupComplete = "setup_complete",
     // Step-up and passwords.
     ReauthenticationRequired = "reauthentication_required",

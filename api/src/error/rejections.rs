@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use warden_core::auth::api_key::manage;
 use warden_core::auth::role_grants::GrantRefusal;
 use warden_core::auth::sign_in::{MethodNotAllowed, password};
-use warden_core::auth::{enrolment, password_change, second_factor, step_up, users};
+use warden_core::auth::{enrolment, password_change, recovery, second_factor, step_up, users};
 use warden_core::commands::api_key::VerifyOutcome;
 
 use super::{ApiError, Code};
@@ -99,6 +99,33 @@ impl From<users::Rejection> for ApiError {
                 "an invited user becomes active by accepting the invitation",
             ),
             users::Rejection::UnsettableStatus => ApiError::bad_request("status must be active or disabled"),
+            users::Rejection::NoSecondFactor => ApiError::new(
+                StatusCode::CONFLICT,
+                Code::NoSecondFactor,
+                "the user has no second factor to reset",
+            ),
+            users::Rejection::Inactive => ApiError::new(
+                StatusCode::CONFLICT,
+                Code::AccountDisabled,
+                "the user is disabled: enable them before recovering their account",
+            ),
+        }
+    }
+}
+
+impl From<recovery::Refused> for ApiError {
+    fn from(refused: recovery::Refused) -> Self {
+        match refused {
+            recovery::Refused::Expired => {
+                ApiError::forbidden_code(Code::LinkExpired, "this reset link has expired; ask for a new one")
+            }
+            recovery::Refused::Used => ApiError::forbidden_code(
+                Code::LinkUsed,
+                "this reset link was used already; sign in with the new password, or ask for a new link",
+            ),
+            recovery::Refused::Unknown | recovery::Refused::Replaced | recovery::Refused::Inactive => {
+                ApiError::forbidden_code(Code::InvalidLink, "this reset link is not valid; ask for a new one")
+            }
         }
     }
 }

@@ -11,9 +11,6 @@
 //! Requests still being recorded count against the limits, so a burst
 //! cannot slip between the answer and the record.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use warden_core::auth::email_code::{self, Finish, Refused, Start};
@@ -28,6 +25,7 @@ use warden_projections::projection::read;
 use warden_projections::throttle::ip_key;
 
 use super::issued::{self, Issued};
+use super::in_flight::{InFlight, after_the_answer};
 use super::{Lost, commit_race, new_id, read as state_of, throttle};
 use crate::config::email::EmailCodeConfig;
 use crate::email::{Message, Recipient};
@@ -39,9 +37,6 @@ use crate::web::Client;
 /// its append (another try of the same address appended first).
 const RACES: usize = 3;
 
-/// How long after the answer the code is recorded.
-const AFTER_THE_ANSWER: std::time::Duration = std::time::Duration::from_millis(20);
-
 /// What the email-code flows share: the settings, the key of the codes'
 /// hashes, and the codes being recorded right now.
 pub struct EmailCodes {
@@ -50,7 +45,7 @@ pub struct EmailCodes {
     /// sent and `start` answers 503.
     pub available: bool,
     key: [u8; 32],
-    in_flight: Mutex<HashMap<String, Vec<DateTime<Utc>>>>,
+    in_flight: InFlight,
 }
 
 impl EmailCodes {
@@ -61,35 +56,7 @@ impl EmailCodes {
             config,
             available,
             key: blake3::derive_key("warden/email-code/v1", identifier_key),
-            in_flight: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<DateTime<Utc>>>> {
-        self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// Counts a code being recorded against its address and client until it
-/// is in the read model.
-struct Reservation {
-    codes: Arc<EmailCodes>,
-    keys: Vec<String>,
-    at: DateTime<Utc>,
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        let mut in_flight = self.codes.in_flight();
-        for key in &self.keys {
-            if let Some(times) = in_flight.get_mut(key) {
-                if let Some(index) = times.iter().position(|at| *at == self.at) {
-                    times.swap_remove(index);
-                }
-                if times.is_empty() {
-                    in_flight.remove(key);
-                }
-            }
+            in_flight: InFlight::default(),
         }
     }
 }
@@ -141,28 +108,25 @@ pub async fn start(state: &AppState, client: &Client, email: &str) -> Result<Str
     let address_ref = identifier_key(&state.passwords.identifier_key, email);
     let network = client.ip.as_deref().map(ip_key);
     let now = now_micros();
-    let reservation = {
+    let (reservation, expires_at) = {
         // Decided and reserved under one lock: two requests at once see
         // each other.
-        let mut in_flight = codes.in_flight();
+        let in_flight = codes.in_flight.lock();
         let model = read(&state.models.email_codes);
+        let address_key = format!("address:{address_ref}");
+        let client_key = network.as_ref().map(|net| format!("client:{net}"));
         let mut to_address = model.address(&address_ref).codes;
-        let flying = |key: &str| in_flight.get(key).cloned().unwrap_or_default();
-        to_address.extend(
-            flying(&format!("address:{address_ref}"))
-                .into_iter()
-                .map(|at| email_code::Issued {
-                    id: String::new(),
-                    hash: String::new(),
-                    issued_at: at,
-                    expires_at: at,
-                    attempts: 0,
-                    used: false,
-                }),
-        );
+        to_address.extend(in_flight.times(&address_key).into_iter().map(|at| email_code::Issued {
+            id: String::new(),
+            hash: String::new(),
+            issued_at: at,
+            expires_at: at,
+            attempts: 0,
+            used: false,
+        }));
         let mut by_client = network.as_deref().map(|net| model.client(net)).unwrap_or_default();
-        if let Some(net) = &network {
-            by_client.extend(flying(&format!("client:{net}")));
+        if let Some(key) = &client_key {
+            by_client.extend(in_flight.times(key));
         }
         drop(model);
         match email_code::start(&to_address, &by_client, now, &codes.config.policy) {
@@ -173,20 +137,10 @@ pub async fn start(state: &AppState, client: &Client, email: &str) -> Result<Str
                 ));
             }
             Start::Issue { expires_at } => {
-                let mut keys = vec![format!("address:{address_ref}")];
-                keys.extend(network.as_ref().map(|net| format!("client:{net}")));
-                for key in &keys {
-                    in_flight.entry(key.clone()).or_default().push(now);
-                }
-                (keys, expires_at)
+                let keys = std::iter::once(address_key).chain(client_key).collect();
+                (in_flight.reserve(keys, now), expires_at)
             }
         }
-    };
-    let (keys, expires_at) = reservation;
-    let reservation = Reservation {
-        codes: Arc::clone(&state.email_codes),
-        keys,
-        at: now,
     };
     let id = new_id();
     let draft = Draft {
@@ -198,17 +152,12 @@ pub async fn start(state: &AppState, client: &Client, email: &str) -> Result<Str
         network,
         expires_at,
     };
-    let state = state.clone();
-    let client = client.clone();
-    tokio::spawn(async move {
-        let _reservation = reservation;
-        // After the answer has left: the work that differs between
-        // addresses must not compete with it for the CPU.
-        tokio::time::sleep(AFTER_THE_ANSWER).await;
-        if let Err(error) = issue(&state, &client, draft).await {
-            tracing::warn!(message = %error.message, request_id = %client.request_id, "a sign-in code was not recorded; it was not sent");
-        }
-    });
+    let record = {
+        let state = state.clone();
+        let client = client.clone();
+        async move { issue(&state, &client, draft).await }
+    };
+    after_the_answer(reservation, client.request_id.clone(), "a sign-in code", record);
     Ok(id)
 }
 

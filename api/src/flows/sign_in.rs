@@ -16,7 +16,7 @@ use warden_core::event::now_micros;
 use warden_projections::projection::read;
 
 use super::issued::{self, Drawn, Issued};
-use super::{password, read as state_of, refused, throttle};
+use super::{commit_race, password, read as state_of, refused, throttle};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::Client;
@@ -51,23 +51,39 @@ pub async fn with_password(
         _ => None,
     };
     let drawn = Drawn::fresh();
-    let decided = decision::decide(
-        &decision::State {
-            account: account.as_ref(),
-            verification,
-            rules: &rules,
-            enrolled: &enrolled,
-            device: &device,
-        },
-        &decision::Command {
-            caller: &caller,
-            identifier: &identifier,
-            session: &drawn.session,
-            rehashed,
-        },
-        now_micros(),
-    );
-    match decided {
+    let decide = |rehashed| {
+        decision::decide(
+            &decision::State {
+                account: account.as_ref(),
+                verification,
+                rules: &rules,
+                enrolled: &enrolled,
+                device: &device,
+            },
+            &decision::Command {
+                caller: &caller,
+                identifier: &identifier,
+                session: &drawn.session,
+                rehashed,
+            },
+            now_micros(),
+        )
+    };
+    let rehashing = rehashed.is_some();
+    match decide(rehashed) {
+        Ok(signed_in) if rehashing => {
+            // The rehash is decided on the account's version. A concurrent
+            // sign-in that rehashed first (or read models behind the log)
+            // makes it conflict: the sign-in stands without it, and the
+            // next one rehashes if the stored hash still asks for it.
+            match commit_race(state, signed_in.events).await? {
+                Ok(sealed) => issued::opened_in(drawn, &sealed, signed_in.enrolment_due),
+                Err(_) => match decide(None) {
+                    Ok(signed_in) => issued::opened(state, drawn, signed_in.events, signed_in.enrolment_due).await,
+                    Err(refusal) => Err(refused(state, refusal).await),
+                },
+            }
+        }
         Ok(signed_in) => issued::opened(state, drawn, signed_in.events, signed_in.enrolment_due).await,
         Err(refusal) => {
             // Every recorded refusal takes what the slowest hash takes: the

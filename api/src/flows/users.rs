@@ -41,7 +41,7 @@ pub struct Created {
 
 /// The manager of a request, as user decisions see them: a person, or a
 /// key with `users:write` (`Manager::key`).
-fn manager<'a>(state: &AppState, principal: &'a Principal, context: &'a warden_core::commands::Context) -> Manager<'a> {
+pub(crate) fn manager<'a>(state: &AppState, principal: &'a Principal, context: &'a warden_core::commands::Context) -> Manager<'a> {
     match principal {
         Principal::Person(current) => Manager {
             context,
@@ -166,7 +166,7 @@ pub async fn revoke_sessions(
 }
 
 /// The ids of `user`'s live sessions.
-fn live_sessions<'a>(sessions: &'a Sessions, user: &str) -> Vec<&'a str> {
+pub(crate) fn live_sessions<'a>(sessions: &'a Sessions, user: &str) -> Vec<&'a str> {
     sessions
         .of_user(user)
         .into_iter()
@@ -174,7 +174,7 @@ fn live_sessions<'a>(sessions: &'a Sessions, user: &str) -> Vec<&'a str> {
         .collect()
 }
 
-fn as_member<'a>(user: &'a User, sessions: &'a [&'a str]) -> Member<'a> {
+pub(crate) fn as_member<'a>(user: &'a User, sessions: &'a [&'a str]) -> Member<'a> {
     Member {
         id: &user.id,
         role: user.role,

@@ -82,6 +82,50 @@ pub async fn finish_email_sign_in(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct PasswordResetStartBody {
+    email: String,
+}
+
+/// `POST /api/v1/password-reset/start`: 202 for every well-formed
+/// address, known or not (decision 0028).
+pub async fn start_password_reset(
+    State(state): State<AppState>,
+    client: Client,
+    Json(body): Json<PasswordResetStartBody>,
+) -> Result<Response, ApiError> {
+    flows::recovery::start(&state, &client, &body.email).await?;
+    let body = json!({
+        "status": "accepted",
+        "message": "if an active account uses this address, a link to choose a new password is on its way",
+        "expires_in_seconds": warden_core::auth::recovery::LINK_LIFETIME.num_seconds(),
+    });
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetFinishBody {
+    token: String,
+    password: String,
+}
+
+/// `POST /api/v1/password-reset/finish`: the new password is set and
+/// every session of the user ends; nobody is signed in.
+pub async fn finish_password_reset(
+    State(state): State<AppState>,
+    client: Client,
+    Json(body): Json<PasswordResetFinishBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let password = Password::new(body.password);
+    flows::recovery::finish(&state, &client, &body.token, &password).await?;
+    Ok(Json(json!({
+        "status": "reset",
+        "message": "the password was changed and every session signed out; sign in with the new password",
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SetupBody {
     token: String,
     org_name: String,

@@ -3,6 +3,7 @@
 use crate::web::json::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warden_core::auth::password::Password;
@@ -94,6 +95,49 @@ pub async fn emails(
     let user = users::member(&state, manager.org(), &id)?;
     let emails = read(&state.models.outbox).of_user(&user.id);
     Ok(Json(json!({ "emails": emails })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    reason: String,
+}
+
+/// `POST /api/v1/users/{id}/password-reset`: emails the user a reset link
+/// (owners and admins, after a recent strong authentication, with a
+/// reason). The link itself is never in the answer.
+pub async fn send_password_reset(
+    State(state): State<AppState>,
+    client: Client,
+    Admitted(manager, ..): Admitted<UserManager>,
+    Path(id): Path<String>,
+    Json(body): Json<ReasonBody>,
+) -> Result<Response, ApiError> {
+    let sent = crate::flows::recovery::send_by_admin(&state, &manager, &client, &id, &body.reason).await?;
+    let body = json!({
+        "link": sent.link,
+        "expires_at": timestamp::format(&sent.expires_at),
+    });
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// `POST /api/v1/users/{id}/second-factors/reset`: removes every second
+/// factor of a user who lost them, and ends their sessions (owners and
+/// admins, after a recent strong authentication, with a reason).
+pub async fn reset_second_factors(
+    State(state): State<AppState>,
+    client: Client,
+    Admitted(manager, ..): Admitted<UserManager>,
+    Path(id): Path<String>,
+    Json(body): Json<ReasonBody>,
+) -> Result<Json<Value>, ApiError> {
+    let removed = crate::flows::recovery::reset_second_factors(&state, &manager, &client, &id, &body.reason).await?;
+    Ok(Json(json!({
+        "totp": removed.totp,
+        "passkeys": removed.passkeys,
+        "backup_codes": removed.backup_codes,
+        "sessions_revoked": removed.sessions_revoked,
+    })))
 }
 
 pub async fn revoke_sessions(

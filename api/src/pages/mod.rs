@@ -16,6 +16,7 @@ pub mod mfa;
 pub mod policy;
 pub mod qr;
 pub mod reauthenticate;
+pub mod recovery;
 pub mod secret_history;
 pub mod secret_page;
 pub mod secrets;
@@ -292,6 +293,7 @@ pub fn notice(code: Option<&str>) -> Option<String> {
         "revoked" => "That device is signed out.",
         "revoked_others" => "Every other device is signed out.",
         "password_changed" => "Your password is changed. Every other device is signed out.",
+        "password_reset" => "Your password is changed and every device is signed out. Sign in with the new password.",
         "user_changed" => "The user is updated.",
         "user_created" => "The user is created.",
         "sessions_revoked" => "The user is signed out everywhere.",

@@ -141,7 +141,8 @@ impl Policy {
     };
 }
 
-const HOUR: TimeDelta = TimeDelta::hours(1);
+/// The window of the hourly limits (here and in `recovery`).
+pub const HOUR: TimeDelta = TimeDelta::hours(1);
 
 /// A code as the read model keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,7 +184,8 @@ pub fn start(to_address: &[Issued], by_client: &[DateTime<Utc>], now: DateTime<U
 
 /// How long until fewer than `limit` of `times` lie within the last hour,
 /// if `limit` are there now (a sliding window: the oldest leaves first).
-fn wait(times: impl Iterator<Item = DateTime<Utc>>, limit: usize, now: DateTime<Utc>) -> Option<Duration> {
+/// Also the limits of reset-link requests (`recovery::request`).
+pub fn wait(times: impl Iterator<Item = DateTime<Utc>>, limit: usize, now: DateTime<Utc>) -> Option<Duration> {
     // Times ahead of this node's clock (another node's) count too.
     let mut recent: Vec<DateTime<Utc>> = times.filter(|at| now - *at < HOUR).collect();
     if recent.len() < limit {

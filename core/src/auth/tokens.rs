@@ -15,6 +15,7 @@ pub enum TokenKind {
     Session,
     SetupLink,
     Invitation,
+    PasswordReset,
 }
 
 impl TokenKind {
@@ -23,6 +24,7 @@ impl TokenKind {
             TokenKind::Session => "warden/session-token/v1",
             TokenKind::SetupLink => "warden/setup-link/v1",
             TokenKind::Invitation => "warden/invitation/v1",
+            TokenKind::PasswordReset => "warden/password-reset/v1",
         }
     }
 }

@@ -12,6 +12,7 @@ use super::role_grants::{self, Grant, GrantRefusal, StepUp};
 use super::{revocation, step_up};
 use crate::commands::Context;
 use crate::commands::account::{self, Invitation, PasswordSet, Role, RoleChanged, Status, StatusChanged, UserCreated};
+use crate::commands::mfa::{self, FactorsReset};
 use crate::commands::session::RevocationReason;
 use crate::event::NewEvent;
 
@@ -70,6 +71,10 @@ pub enum Rejection {
     Invited,
     /// `invited` is not a status a manager sets.
     UnsettableStatus,
+    /// Recovery is for active users (a disabled one is enabled first).
+    Inactive,
+    /// A reset of second factors for a user who has none.
+    NoSecondFactor,
 }
 
 /// Applies [`role_grants::decide`], and the step-up it asks for. Every
@@ -207,6 +212,99 @@ pub fn revoke_sessions(manager: &Manager, user: &Member) -> Result<Vec<NewEvent>
         None,
         RevocationReason::RevokedByAdmin,
     ))
+}
+
+/// An owner or admin recovers a user's account (sends a reset link,
+/// resets the second factors): acting on the user's role, always after a
+/// recent strong authentication (a stolen session must not hand an
+/// account's recovery to its mailbox), never on one's own account (the
+/// account's own settings are there for that), and for an active user.
+pub fn recover(manager: &Manager, user: &Member) -> Result<(), Rejection> {
+    if manager.id == user.id {
+        return Err(Rejection::OwnAccount);
+    }
+    authorize(manager, Grant::ActOn(user.role))?;
+    manager.recent_authentication.map_err(Rejection::StepUp)?;
+    match user.status {
+        Status::Active => Ok(()),
+        Status::Invited => Err(Rejection::Invited),
+        Status::Disabled => Err(Rejection::Inactive),
+    }
+}
+
+/// A user's second factors, as the read model holds them.
+#[derive(Debug, Clone)]
+pub struct Factors<'a> {
+    /// The version of `mfa:<user>`: the reset is decided on it.
+    pub version: u64,
+    /// An authenticator app, confirmed or being set up.
+    pub totp: bool,
+    /// The passkeys' credential ids.
+    pub passkeys: &'a [String],
+    pub backup_codes: bool,
+}
+
+/// An owner or admin removes every second factor of a user who lost them
+/// ([`recover`]'s rules), for a reason. Every session of the user ends: a
+/// lost phone or laptop may still hold one. The user then signs in with
+/// their password and sets up a factor as the org's policy asks.
+pub fn reset_second_factors(
+    manager: &Manager,
+    user: &Member,
+    factors: &Factors,
+    reason: &str,
+) -> Result<Vec<NewEvent>, Rejection> {
+    recover(manager, user)?;
+    factors_reset(manager.context, user.id, user.sessions, factors, reason, None)
+}
+
+/// The same by the operator (`warden users recover --second-factors`):
+/// the break-glass for an org whose only owner lost their factors. Only
+/// an active user.
+pub fn reset_second_factors_by_operator(
+    context: &Context,
+    user: &Member,
+    factors: &Factors,
+    reason: &str,
+    os_user: &str,
+) -> Result<Vec<NewEvent>, Rejection> {
+    if user.status != Status::Active {
+        return Err(Rejection::Inactive);
+    }
+    factors_reset(context, user.id, user.sessions, factors, reason, Some(os_user))
+}
+
+fn factors_reset(
+    context: &Context,
+    user: &str,
+    sessions: &[&str],
+    factors: &Factors,
+    reason: &str,
+    os_user: Option<&str>,
+) -> Result<Vec<NewEvent>, Rejection> {
+    if !factors.totp && factors.passkeys.is_empty() && !factors.backup_codes {
+        return Err(Rejection::NoSecondFactor);
+    }
+    let mut events = vec![mfa::reset(
+        context,
+        factors.version,
+        &FactorsReset {
+            user: user.to_string(),
+            totp: factors.totp,
+            passkeys: factors.passkeys.to_vec(),
+            backup_codes: factors.backup_codes,
+            reason: reason.to_string(),
+            os_user: os_user.map(str::to_string),
+        },
+    )];
+    events.extend(revocation::revoke_all(
+        context,
+        user,
+        sessions.iter().copied(),
+        None,
+        RevocationReason::SecondFactorsReset,
+    ));
+    Ok(events)
 }
 
 /// The invited user a link's token names, as the read model holds them.
@@ -385,6 +483,107 @@ mod tests {
                 assert_eq!(events[0].expected_version, Some(0));
             }
         }
+    }
+
+    #[test]
+    fn recovering_users_table() {
+        let context = caller().as_user("manager", "o-1");
+        let member = |id, role, status| Member {
+            id,
+            role,
+            status,
+            version: 4,
+            sessions: &[],
+        };
+        use Role::{Admin, Auditor, Member as M, Owner};
+        use Status::{Active, Disabled, Invited};
+        let stale = Err(Rejection::StepUp(step_up::Rejection::ReauthenticationRequired {
+            with_second_factor: true,
+        }));
+        // (manager's role, recent, user, outcome)
+        let rows: Vec<(Role, bool, Member, Result<(), Rejection>)> = vec![
+            (Admin, true, member("u-1", M, Active), Ok(())),
+            (Admin, true, member("u-1", Admin, Active), Ok(())),
+            (Owner, true, member("u-1", Owner, Active), Ok(())),
+            (Owner, true, member("u-1", Auditor, Active), Ok(())),
+            // Always a step-up, even on a member.
+            (Admin, false, member("u-1", M, Active), stale),
+            (Owner, false, member("u-1", Owner, Active), stale),
+            (
+                Admin,
+                true,
+                member("u-1", Owner, Active),
+                Err(Rejection::Grant(GrantRefusal::OwnerOnly(Owner))),
+            ),
+            (
+                M,
+                true,
+                member("u-1", M, Active),
+                Err(Rejection::Grant(GrantRefusal::NotAManager)),
+            ),
+            (Owner, true, member("manager", Owner, Active), Err(Rejection::OwnAccount)),
+            (Admin, true, member("u-1", M, Invited), Err(Rejection::Invited)),
+            (Admin, true, member("u-1", M, Disabled), Err(Rejection::Inactive)),
+        ];
+        for (role, recent, user, expected) in rows {
+            assert_eq!(
+                recover(&manager(&context, role, recent), &user),
+                expected,
+                "{role:?} recent={recent} on {user:?}"
+            );
+        }
+        // Resetting factors: the same rules, then the factors and the
+        // sessions go; nothing to reset is refused.
+        let sessions = ["s-1", "s-2"];
+        let target = Member {
+            sessions: &sessions,
+            ..member("u-1", M, Active)
+        };
+        let passkeys = ["cred-1".to_string()];
+        let factors = Factors {
+            version: 9,
+            totp: true,
+            passkeys: &passkeys,
+            backup_codes: true,
+        };
+        let owner = manager(&context, Owner, true);
+        let events = reset_second_factors(&owner, &target, &factors, "lost phone").unwrap();
+        assert_eq!(kinds(&events), ["mfa.reset", "session.revoked", "session.revoked"]);
+        assert_eq!(events[0].expected_version, Some(9));
+        assert_eq!(events[0].data["passkeys"], serde_json::json!(["cred-1"]));
+        assert_eq!(events[1].data["reason"], "second_factors_reset");
+        let none = Factors {
+            version: 9,
+            totp: false,
+            passkeys: &[],
+            backup_codes: false,
+        };
+        assert_eq!(
+            reset_second_factors(&owner, &target, &none, "lost phone").unwrap_err(),
+            Rejection::NoSecondFactor
+        );
+        assert_eq!(
+            reset_second_factors(&manager(&context, Admin, false), &target, &factors, "lost phone").unwrap_err(),
+            Rejection::StepUp(step_up::Rejection::ReauthenticationRequired {
+                with_second_factor: true
+            })
+        );
+        let by_operator =
+            reset_second_factors_by_operator(&context, &member("u-1", Owner, Active), &factors, "locked out", "root")
+                .unwrap();
+        assert_eq!(by_operator[0].data["os_user"], "root");
+        assert_eq!(
+            reset_second_factors_by_operator(&context, &member("u-1", Owner, Disabled), &factors, "x", "root")
+                .unwrap_err(),
+            Rejection::Inactive
+        );
+
+        // A key never recovers an account (no person, no step-up).
+        let key = Manager::key(&context, "k-1", "o-1");
+        assert_eq!(
+            recover(&key, &member("u-1", M, Active)),
+            Err(Rejection::StepUp(step_up::Rejection::NotAPerson))
+        );
     }
 
     #[test]

@@ -217,6 +217,8 @@ pub enum PasswordReason {
     /// The same password hashed again with the current parameters at
     /// sign-in (`password.rehashed`).
     Rehash,
+    /// Chosen through a reset link (`password_reset.used`).
+    Reset,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -318,7 +320,11 @@ pub fn set_password(context: &Context, id: &str, version: Option<u64>, set: &Pas
     let kind = match set.reason {
         PasswordReason::Change => PASSWORD_CHANGED,
         PasswordReason::Rehash => PASSWORD_REHASHED,
-        PasswordReason::Setup | PasswordReason::Invitation | PasswordReason::Admin | PasswordReason::Import => {
+        PasswordReason::Setup
+        | PasswordReason::Invitation
+        | PasswordReason::Admin
+        | PasswordReason::Import
+        | PasswordReason::Reset => {
             PASSWORD_SET
         }
     };

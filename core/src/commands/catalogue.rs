@@ -25,8 +25,8 @@ use serde_json::Value;
 use thiserror::Error;
 
 use super::{
-    account, alert, api_key, audit, checkpoint, email, import, kms, mfa, org, retention, secret, session, setup,
-    webhook_endpoint,
+    account, alert, api_key, audit, checkpoint, email, import, kms, mfa, org, recovery, retention, secret, session,
+    setup, webhook_endpoint,
 };
 use crate::chain::SIGNING_KEY_ADDED;
 use crate::event::Event;
@@ -59,6 +59,7 @@ pub mod readers {
     pub const VAULT: &str = "vault";
     pub const EMAIL_CODES: &str = "email_codes";
     pub const OUTBOX: &str = "outbox";
+    pub const PASSWORD_RESETS: &str = "password_resets";
 
     /// Every read model.
     pub const ALL: &[&str] = &[
@@ -76,6 +77,7 @@ pub mod readers {
         VAULT,
         EMAIL_CODES,
         OUTBOX,
+        PASSWORD_RESETS,
     ];
 }
 
@@ -161,6 +163,7 @@ catalogue! {
     mfa::PASSKEY_REGISTERED => mfa::PasskeyRegistered, [MFA],
     mfa::PASSKEY_RENAMED => mfa::PasskeyRenamed, [MFA],
     mfa::PASSKEY_REMOVED => mfa::PasskeyRemoved, [MFA],
+    mfa::RESET => mfa::FactorsReset, [MFA],
     mfa::VERIFIED => mfa::Verified, [MFA, LOGIN_THROTTLE],
     mfa::FAILED => mfa::Failed, [LOGIN_THROTTLE],
 
@@ -219,6 +222,12 @@ catalogue! {
     email::EMAIL_SENT => email::EmailAttempt, [OUTBOX],
     email::EMAIL_FAILED => email::EmailAttempt, [OUTBOX],
     email::EMAIL_BOUNCED => email::EmailAttempt, [OUTBOX],
+
+    // On the address's subject, whose version the codes' model follows.
+    recovery::PASSWORD_RESET_REQUESTED => recovery::ResetRequested, [EMAIL_CODES, PASSWORD_RESETS],
+    recovery::PASSWORD_RESET_ISSUED => recovery::ResetIssued, [PASSWORD_RESETS],
+    recovery::PASSWORD_RESET_USED => recovery::ResetUsed, [PASSWORD_RESETS],
+    recovery::PASSWORD_RESET_REFUSED => recovery::ResetRefused, [PASSWORD_RESETS],
 }
 
 /// An event of a catalogued kind whose `data` does not decode as that

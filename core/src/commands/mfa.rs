@@ -32,6 +32,9 @@ pub const PASSKEY_REGISTERED: &str = "mfa.passkey.registered";
 pub const PASSKEY_RENAMED: &str = "mfa.passkey.renamed";
 /// A passkey was removed (releases its credential id).
 pub const PASSKEY_REMOVED: &str = "mfa.passkey.removed";
+/// An owner, an admin or the operator removed every second factor of a
+/// user (releases the passkeys' credential ids).
+pub const RESET: &str = "mfa.reset";
 /// A second factor verified: a TOTP step or a backup code is used up.
 pub const VERIFIED: &str = "mfa.verified";
 /// A wrong, replayed or throttled second-factor attempt.
@@ -93,6 +96,25 @@ pub struct PasskeyRemoved {
     pub user: String,
     pub credential: String,
     pub name: String,
+}
+
+/// Every second factor of a user removed at once, by someone else: the
+/// user lost them (a phone, a security key) and cannot sign in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactorsReset {
+    pub user: String,
+    /// Whether an authenticator app (confirmed or being set up) was removed.
+    pub totp: bool,
+    /// The credential ids of the passkeys removed.
+    pub passkeys: Vec<String>,
+    /// Whether a set of backup codes was removed.
+    pub backup_codes: bool,
+    pub reason: String,
+    /// The operating-system user, when the operator ran `warden users
+    /// recover --second-factors`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_user: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -253,6 +275,17 @@ pub fn remove_passkey(context: &Context, version: u64, removed: &PasskeyRemoved)
         .expect_version(version)
         .release(CREDENTIAL_CLAIM, removed.credential.clone())
         .data(data(removed))
+}
+
+pub fn reset(context: &Context, version: u64, reset: &FactorsReset) -> NewEvent {
+    let event = context
+        .event(RESET, mfa_subject(&reset.user))
+        .expect_version(version)
+        .data(data(reset));
+    reset
+        .passkeys
+        .iter()
+        .fold(event, |event, credential| event.release(CREDENTIAL_CLAIM, credential.clone()))
 }
 
 pub fn failed(context: &Context, failed: &Failed) -> NewEvent {

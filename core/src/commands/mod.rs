@@ -17,6 +17,7 @@ pub mod import;
 pub mod kms;
 pub mod mfa;
 pub mod org;
+pub mod recovery;
 pub mod retention;
 pub mod secret;
 pub mod session;

@@ -206,6 +206,10 @@ pub enum RevocationReason {
     PasswordChanged,
     /// The import that created the user was reverted.
     ImportReverted,
+    /// The user's password was reset by a link.
+    PasswordReset,
+    /// An admin or the operator removed the user's second factors.
+    SecondFactorsReset,
 }
 
 impl RevocationReason {
@@ -218,6 +222,8 @@ impl RevocationReason {
             RevocationReason::UserDisabled => "user_disabled",
             RevocationReason::PasswordChanged => "password_changed",
             RevocationReason::ImportReverted => "import_reverted",
+            RevocationReason::PasswordReset => "password_reset",
+            RevocationReason::SecondFactorsReset => "second_factors_reset",
         }
     }
 }

@@ -53,6 +53,7 @@ prefixes! {
     VaultAccess => "vault_access",
     EmailAddress => "email_address",
     Email => "email",
+    PasswordReset => "password_reset",
 }
 
 /// `user:<id>`, `org:<id>`, `session:<id>`: the subject of an entity.
