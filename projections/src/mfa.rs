@@ -11,8 +11,8 @@ use warden_core::Event;
 use warden_core::auth::totp::TotpParams;
 use warden_core::auth::webauthn::Passkey;
 use warden_core::commands::mfa::{
-    self, BackupCodesAcknowledged, BackupCodesGenerated, Factor, FactorsReset, PasskeyRegistered, PasskeyRemoved, PasskeyRenamed,
-    TotpEnrolled, TotpEnrolmentStarted, Verified,
+    self, BackupCodesAcknowledged, BackupCodesGenerated, Factor, FactorsReset, PasskeyRegistered, PasskeyRemoved,
+    PasskeyRenamed, TotpEnrolled, TotpEnrolmentStarted, Verified,
 };
 use warden_core::commands::{Prefix, payload, subject_id};
 use warden_core::keys::Sealed;
@@ -195,13 +195,11 @@ impl Projection for Mfa {
                     passkey.name = renamed.new;
                 }
             }
-            mfa::RESET => {
-                if payload::<FactorsReset>(event).is_some() {
-                    factors.totp = None;
-                    factors.totp_pending = None;
-                    factors.passkeys.clear();
-                    factors.backup_codes = None;
-                }
+            mfa::RESET if payload::<FactorsReset>(event).is_some() => {
+                factors.totp = None;
+                factors.totp_pending = None;
+                factors.passkeys.clear();
+                factors.backup_codes = None;
             }
             mfa::PASSKEY_REMOVED => {
                 if let Some(removed) = payload::<PasskeyRemoved>(event) {

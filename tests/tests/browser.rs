@@ -500,8 +500,6 @@ async fn a_user_resets_a_forgotten_password_from_the_sign_in_page_in_chromium() 
 
     // The link is spent: opened again, it says so and offers a new one.
     browser.goto(&link).await;
-    browser
-        .wait_for_text_containing("[role=alert]", "used already")
-        .await;
+    browser.wait_for_text_containing("[role=alert]", "used already").await;
     browser.quit().await;
 }

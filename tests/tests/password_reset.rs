@@ -53,7 +53,7 @@ async fn a_reset_link_resets_once_signs_out_everywhere_and_signs_nobody_in() {
     assert_eq!(done.status, 200, "{:?}", done.body);
     assert_eq!(done.body["status"], "reset");
     assert!(done.headers.get("set-cookie").is_none(), "a reset signs nobody in");
-    assert_refused(&anyone.get("/api/v1/session").await, 401, "unauthorized");
+    assert_refused(&anyone.get("/api/v1/session").await, 401, "session_required");
     for device in [&mut laptop, &mut phone] {
         assert_eq!(device.get("/api/v1/session").await.status, 401);
     }
@@ -66,15 +66,23 @@ async fn a_reset_link_resets_once_signs_out_everywhere_and_signs_nobody_in() {
     );
     assert_eq!(fresh.sign_in("sam@acme.test", NEW_PASSWORD).await.status, 200);
     // Once only.
-    assert_refused(&reset(&mut anyone, &token, "yet another password 9").await, 403, "link_used");
+    assert_refused(
+        &reset(&mut anyone, &token, "yet another password 9").await,
+        403,
+        "link_used",
+    );
 
     // Only the newest link works; three an hour for an address, known or
     // not; then a Retry-After.
     assert_eq!(forgot(&mut anyone, "sam@acme.test").await.status, 202);
-    assert_eq!(forgot(&mut anyone, "sam@acme.test").await.status, 202);
     let older = reset_token(&smtp, "sam@acme.test", 2).await;
+    assert_eq!(forgot(&mut anyone, "sam@acme.test").await.status, 202);
     let newest = reset_token(&smtp, "sam@acme.test", 3).await;
-    assert_refused(&reset(&mut anyone, &older, "yet another password 9").await, 403, "invalid_link");
+    assert_refused(
+        &reset(&mut anyone, &older, "yet another password 9").await,
+        403,
+        "invalid_link",
+    );
     let limited = forgot(&mut anyone, "sam@acme.test").await;
     assert_refused(&limited, 429, "too_many_requests");
     let retry_after: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
@@ -83,17 +91,30 @@ async fn a_reset_link_resets_once_signs_out_everywhere_and_signs_nobody_in() {
         assert_eq!(forgot(&mut anyone, "nobody@acme.test").await.status, 202);
     }
     assert_refused(&forgot(&mut anyone, "nobody@acme.test").await, 429, "too_many_requests");
-    assert_eq!(reset(&mut anyone, &newest, "yet another password 9").await.status, 200);
+    let done = reset(&mut anyone, &newest, "yet another password 9").await;
+    assert_eq!(done.status, 200, "{:?}", done.body);
 
     // Hostile input: a clear 4xx with the request id.
     for (path, body) in [
         ("/api/v1/password-reset/start", json!({ "email": "not an address" })),
         ("/api/v1/password-reset/start", json!({ "email": " sam@acme.test" })),
         ("/api/v1/password-reset/start", json!({ "email": 7 })),
-        ("/api/v1/password-reset/start", json!({ "email": "sam@acme.test", "x": 1 })),
-        ("/api/v1/password-reset/finish", json!({ "token": "nope", "password": NEW_PASSWORD })),
-        ("/api/v1/password-reset/finish", json!({ "token": "a".repeat(43), "password": NEW_PASSWORD })),
-        ("/api/v1/password-reset/finish", json!({ "token": "\u{0}", "password": NEW_PASSWORD })),
+        (
+            "/api/v1/password-reset/start",
+            json!({ "email": "sam@acme.test", "x": 1 }),
+        ),
+        (
+            "/api/v1/password-reset/finish",
+            json!({ "token": "nope", "password": NEW_PASSWORD }),
+        ),
+        (
+            "/api/v1/password-reset/finish",
+            json!({ "token": "a".repeat(43), "password": NEW_PASSWORD }),
+        ),
+        (
+            "/api/v1/password-reset/finish",
+            json!({ "token": "\u{0}", "password": NEW_PASSWORD }),
+        ),
         ("/api/v1/password-reset/finish", json!({ "token": newest })),
     ] {
         let answer = anyone.post(path, body.clone()).await;
@@ -103,9 +124,15 @@ async fn a_reset_link_resets_once_signs_out_everywhere_and_signs_nobody_in() {
 
     // No link's token is in the audit index.
     for token in [&token, &older, &newest] {
-        let found = owner.get(&format!("/api/v1/audit/events?q={token}")).await;
-        assert_eq!(found.status, 200, "{:?}", found.body);
-        assert_eq!(found.body["events"].as_array().unwrap().len(), 0, "a token is in the index");
+        for word in index_words(token) {
+            let found = owner.get(&format!("/api/v1/audit/events?q={word}")).await;
+            assert_eq!(found.status, 200, "{:?}", found.body);
+            assert_eq!(
+                found.body["events"].as_array().unwrap().len(),
+                0,
+                "a token is in the index"
+            );
+        }
     }
 
     // The owner has an authenticator app: the reset does not get past it.
@@ -130,10 +157,7 @@ async fn a_reset_link_resets_once_signs_out_everywhere_and_signs_nobody_in() {
     assert_eq!(kinds("password_reset.issued"), 4);
     assert_eq!(kinds("password_reset.used"), 3);
     assert!(kinds("password_reset.refused") >= 2);
-    let used = log
-        .iter()
-        .find(|event| event["kind"] == "password_reset.used")
-        .unwrap();
+    let used = log.iter().find(|event| event["kind"] == "password_reset.used").unwrap();
     assert_eq!(used["data"]["user"], sam_id.as_str());
     assert_eq!(used["data"]["sessions_revoked"], 2);
     let reset_reasons = log
@@ -156,7 +180,21 @@ async fn a_reset_link_resets_once_signs_out_everywhere_and_signs_nobody_in() {
     assert!(smtp.messages_to("nobody@").is_empty());
 }
 
-async fn fresh_sign_in(server: &warden_tests::process::Server, email: &str, password: &str) -> warden_tests::web::Answer {
+/// The words of a token the audit index would hold, were it there: the
+/// index splits text on anything not a letter or digit and drops words
+/// of 40 bytes and more (`projections/src/audit/schema.rs`).
+fn index_words(token: &str) -> Vec<&str> {
+    token
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| (6..40).contains(&word.len()))
+        .collect()
+}
+
+async fn fresh_sign_in(
+    server: &warden_tests::process::Server,
+    email: &str,
+    password: &str,
+) -> warden_tests::web::Answer {
     let mut client = WebClient::new(server);
     let answer = client.sign_in(email, password).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
@@ -185,7 +223,6 @@ async fn admins_send_links_and_reset_factors_and_the_operator_breaks_glass() {
     let mut admin = signed_in("admin@acme.test").await;
     let mut owner = signed_in("owner@acme.test").await;
     enrol(&mut member, at).await;
-    enrol(&mut owner, at).await;
     let member_id = owner.user_id("member@acme.test").await;
     let owner_id = owner.user_id("owner@acme.test").await;
     let admin_id = owner.user_id("admin@acme.test").await;
@@ -207,7 +244,11 @@ async fn admins_send_links_and_reset_factors_and_the_operator_breaks_glass() {
         assert_refused(&admin.post(&path(&owner_id), why.clone()).await, 403, "forbidden");
         assert_refused(&admin.post(&path(&admin_id), why.clone()).await, 403, "forbidden");
         assert_refused(&member.post(&path(&admin_id), why.clone()).await, 403, "forbidden");
-        assert_refused(&owner.post(&path(&globex_member_id), why.clone()).await, 404, "not_found");
+        assert_refused(
+            &owner.post(&path(&globex_member_id), why.clone()).await,
+            404,
+            "not_found",
+        );
         for reason in [json!({}), json!({ "reason": "" }), json!({ "reason": "x\u{7}y z" })] {
             let answer = owner.post(&path(&member_id), reason.clone()).await;
             assert!(
@@ -219,7 +260,11 @@ async fn admins_send_links_and_reset_factors_and_the_operator_breaks_glass() {
         }
         let mut no_token = owner.clone();
         no_token.csrf = None;
-        assert_refused(&no_token.post(&path(&member_id), why.clone()).await, 403, "csrf_refused");
+        assert_refused(
+            &no_token.post(&path(&member_id), why.clone()).await,
+            403,
+            "csrf_refused",
+        );
     }
 
     // The member lost their authenticator: the owner removes it, and the
@@ -237,6 +282,8 @@ async fn admins_send_links_and_reset_factors_and_the_operator_breaks_glass() {
         "no_second_factor",
     );
     assert_eq!(owner.post(&send(&admin_id), why.clone()).await.status, 202);
+    // The owner sets up an authenticator too (lost later, below).
+    enrol(&mut owner, at).await;
     // A stale session confirms who it is first.
     tokio::time::sleep(Duration::from_millis(15_500)).await;
     for path in [send, reset_factors] {
@@ -259,7 +306,9 @@ async fn admins_send_links_and_reset_factors_and_the_operator_breaks_glass() {
 
     // Break-glass: the only owner lost their password and authenticator;
     // the operator prints a link and removes the factors.
-    let refused = instance.env.run(&["users", "recover", "--email", "owner@acme.test", "--reason", "x"]);
+    let refused = instance
+        .env
+        .run(&["users", "recover", "--email", "owner@acme.test", "--reason", "x"]);
     assert!(!refused.status.success());
     let unknown = instance.env.run(&[
         "users",
@@ -282,7 +331,8 @@ async fn admins_send_links_and_reset_factors_and_the_operator_breaks_glass() {
     ]);
     assert!(printed.status.success(), "{}", String::from_utf8_lossy(&printed.stderr));
     let link = String::from_utf8(printed.stdout).unwrap().trim().to_string();
-    assert!(link.starts_with(&format!("{}/reset-password?token=", server.url)), "{link}");
+    // On Warden's public_url (unset here: the default listen address).
+    assert!(link.contains("/reset-password?token="), "{link}");
     let break_glass = link.split("token=").nth(1).unwrap().to_string();
     // The server reads the operator's append from the log.
     let mut done = reset(&mut anyone, &break_glass, NEW_PASSWORD).await;
@@ -299,7 +349,11 @@ async fn admins_send_links_and_reset_factors_and_the_operator_breaks_glass() {
     let mut back = WebClient::new(server);
     let signed_back = back.sign_in("owner@acme.test", NEW_PASSWORD).await;
     assert_eq!(signed_back.status, 200, "{:?}", signed_back.body);
-    assert!(signed_back.body["session"]["pending"].is_null(), "{:?}", signed_back.body);
+    assert!(
+        signed_back.body["session"]["pending"].is_null(),
+        "{:?}",
+        signed_back.body
+    );
 
     // In the audit trail: who, why, and the OS user; never the token.
     let log = events(&instance);
@@ -317,7 +371,11 @@ async fn admins_send_links_and_reset_factors_and_the_operator_breaks_glass() {
     assert_eq!(by_operator["actor"]["kind"], "system");
     assert_eq!(by_operator["data"]["issuer"], "operator");
     assert_eq!(by_operator["data"]["reason"], "only owner locked out");
-    assert!(by_operator["data"]["os_user"].as_str().is_some_and(|user| !user.is_empty()));
+    assert!(
+        by_operator["data"]["os_user"]
+            .as_str()
+            .is_some_and(|user| !user.is_empty())
+    );
     let resets: Vec<&Value> = log.iter().filter(|event| event["kind"] == "mfa.reset").collect();
     assert_eq!(resets.len(), 2);
     assert_eq!(resets[0]["actor"]["id"], owner_id.as_str());
@@ -343,7 +401,14 @@ async fn admins_send_links_and_reset_factors_and_the_operator_breaks_glass() {
     for token in [&token, &break_glass] {
         assert!(!text.contains(token.as_str()));
         assert!(!server.log().contains(token.as_str()));
-        let searched = back.get(&format!("/api/v1/audit/events?q={token}")).await;
-        assert_eq!(searched.body["events"].as_array().unwrap().len(), 0);
+        for word in index_words(token) {
+            let searched = back.get(&format!("/api/v1/audit/events?q={word}")).await;
+            assert_eq!(
+                searched.body["events"].as_array().unwrap().len(),
+                0,
+                "{:?}",
+                searched.body
+            );
+        }
     }
 }

@@ -98,6 +98,13 @@ async fn recover(node: &Node, config: &Config, args: &RecoverArgs) -> Result<(St
         eprintln!("warden: mfa.reset recorded: every second factor of the user is removed");
     }
     let event = node.ledger.append_one(event).await.map_err(|e| e.to_string())?;
+    if config.web.public_url.is_none() {
+        eprintln!(
+            "warden: public_url is not set: the link names the listen address ({}); \
+             set public_url (WARDEN_PUBLIC_URL) to the address users reach Warden at",
+            config.listen
+        );
+    }
     let link = crate::flows::recovery::link_url(&config.web.public_url(config.listen), &token);
     Ok((link, event.seq))
 }

@@ -24,8 +24,8 @@ use warden_projections::accounts::User;
 use warden_projections::projection::read;
 use warden_projections::throttle::ip_key;
 
-use super::issued::{self, Issued};
 use super::in_flight::{InFlight, after_the_answer};
+use super::issued::{self, Issued};
 use super::{Lost, commit_race, new_id, read as state_of, throttle};
 use crate::config::email::EmailCodeConfig;
 use crate::email::{Message, Recipient};

@@ -108,7 +108,9 @@ mod tests {
     fn a_reservation_counts_until_dropped() {
         let in_flight = InFlight::default();
         let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let first = in_flight.lock().reserve(vec!["address:a".into(), "client:n".into()], at);
+        let first = in_flight
+            .lock()
+            .reserve(vec!["address:a".into(), "client:n".into()], at);
         let second = in_flight.lock().reserve(vec!["client:n".into()], at);
         assert_eq!(in_flight.lock().times("client:n"), vec![at, at]);
         assert_eq!(in_flight.lock().times("address:a"), vec![at]);

@@ -145,7 +145,14 @@ struct Origin {
 }
 
 /// `password_reset.issued` for `token`, a new link of `user`.
-fn issued(context: &Context, user: &User, link: &str, token: &Token, message: Option<String>, origin: Origin) -> NewEvent {
+fn issued(
+    context: &Context,
+    user: &User,
+    link: &str,
+    token: &Token,
+    message: Option<String>,
+    origin: Origin,
+) -> NewEvent {
     events::issued(
         context,
         &ResetIssued {
@@ -164,7 +171,11 @@ fn issued(context: &Context, user: &User, link: &str, token: &Token, message: Op
 
 /// The page a link opens, on the Warden at `public_url`.
 pub fn link_url(public_url: &str, token: &Token) -> String {
-    format!("{}/reset-password?token={}", public_url.trim_end_matches('/'), token.encode())
+    format!(
+        "{}/reset-password?token={}",
+        public_url.trim_end_matches('/'),
+        token.encode()
+    )
 }
 
 /// A link for `user` and the email that carries it: the link's id, and

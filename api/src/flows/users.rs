@@ -41,7 +41,11 @@ pub struct Created {
 
 /// The manager of a request, as user decisions see them: a person, or a
 /// key with `users:write` (`Manager::key`).
-pub(crate) fn manager<'a>(state: &AppState, principal: &'a Principal, context: &'a warden_core::commands::Context) -> Manager<'a> {
+pub(crate) fn manager<'a>(
+    state: &AppState,
+    principal: &'a Principal,
+    context: &'a warden_core::commands::Context,
+) -> Manager<'a> {
     match principal {
         Principal::Person(current) => Manager {
             context,

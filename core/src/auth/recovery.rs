@@ -333,7 +333,8 @@ mod tests {
     fn requests_are_limited_per_address_and_per_client_network() {
         let minutes = |list: &[i64]| list.iter().map(|m| at(*m)).collect::<Vec<_>>();
         // (address's requests, network's requests, now, expected)
-        let cases: &[(&[i64], &[i64], i64, Result<(), Duration>)] = &[
+        type Case<'a> = (&'a [i64], &'a [i64], i64, Result<(), Duration>);
+        let cases: &[Case] = &[
             (&[], &[], 0, Ok(())),
             (&[0, 10], &[0, 10], 20, Ok(())),
             // The 4th of an hour waits until the 1st leaves the window.

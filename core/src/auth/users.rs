@@ -521,7 +521,12 @@ mod tests {
                 member("u-1", M, Active),
                 Err(Rejection::Grant(GrantRefusal::NotAManager)),
             ),
-            (Owner, true, member("manager", Owner, Active), Err(Rejection::OwnAccount)),
+            (
+                Owner,
+                true,
+                member("manager", Owner, Active),
+                Err(Rejection::OwnAccount),
+            ),
             (Admin, true, member("u-1", M, Invited), Err(Rejection::Invited)),
             (Admin, true, member("u-1", M, Disabled), Err(Rejection::Inactive)),
         ];

@@ -324,9 +324,7 @@ pub fn set_password(context: &Context, id: &str, version: Option<u64>, set: &Pas
         | PasswordReason::Invitation
         | PasswordReason::Admin
         | PasswordReason::Import
-        | PasswordReason::Reset => {
-            PASSWORD_SET
-        }
+        | PasswordReason::Reset => PASSWORD_SET,
     };
     let event = context.event(kind, user_subject(id)).data(data(set));
     match version {

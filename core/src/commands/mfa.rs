@@ -282,10 +282,9 @@ pub fn reset(context: &Context, version: u64, reset: &FactorsReset) -> NewEvent 
         .event(RESET, mfa_subject(&reset.user))
         .expect_version(version)
         .data(data(reset));
-    reset
-        .passkeys
-        .iter()
-        .fold(event, |event, credential| event.release(CREDENTIAL_CLAIM, credential.clone()))
+    reset.passkeys.iter().fold(event, |event, credential| {
+        event.release(CREDENTIAL_CLAIM, credential.clone())
+    })
 }
 
 pub fn failed(context: &Context, failed: &Failed) -> NewEvent {

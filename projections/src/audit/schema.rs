@@ -8,7 +8,8 @@ use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, T
 use super::document::AuditDoc;
 
 /// The tokenizer of the `text` field: words split on anything not a
-/// letter or digit, lower-cased, those over 40 bytes dropped.
+/// letter or digit, lower-cased, those of 40 bytes or more dropped
+/// (tantivy's `default`: `RemoveLongFilter::limit(40)` keeps shorter ones).
 pub const TEXT_TOKENIZER: &str = "default";
 
 #[derive(Debug, Clone, Copy)]
