@@ -209,6 +209,9 @@ pub fn table() -> Vec<Route> {
             .post(Public, auth::finish_password_reset),
         api("/api/v1/org").get(Session, org::get),
         api("/api/v1/org/session-policy").put(Session, org::change_session_policy),
+        api("/api/v1/org/security-emails")
+            .get(Session, org::security_emails)
+            .put(Session, org::change_security_emails),
         api("/api/v1/org/mfa-policy")
             .get(Session, org::mfa_policy)
             .put(Session, org::change_mfa_policy),

@@ -8,11 +8,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use warden_core::Event;
 use warden_core::auth::mfa_policy::{Method, MfaPolicy};
+use warden_core::auth::security_email::SecurityEmails;
 use warden_core::commands::account::{
     self, Invitation, PasswordSet, Role, RoleChanged, Status, StatusChanged, UserCreated,
 };
 use warden_core::commands::import::{self as imports};
-use warden_core::commands::org::{self, MfaPolicyChanged, OrgCreated, SessionPolicy, SessionPolicyChanged};
+use warden_core::commands::org::{
+    self, MfaPolicyChanged, OrgCreated, SecurityEmailsChanged, SessionPolicy, SessionPolicyChanged,
+};
 use warden_core::commands::setup::{self, LinkIssued};
 use warden_core::commands::{Prefix, payload, subject_id};
 use warden_core::keys::Sealed;
@@ -27,6 +30,9 @@ pub struct Org {
     pub session_policy: SessionPolicy,
     #[serde(default)]
     pub mfa_policy: MfaPolicy,
+    /// Which security emails the org's users get.
+    #[serde(default)]
+    pub security_emails: SecurityEmails,
     /// When the MFA policy last began to require a second factor (the
     /// enrolment grace counts from here, or from a later account creation).
     #[serde(default)]
@@ -197,6 +203,7 @@ impl Accounts {
                             slug: created.slug,
                             session_policy: created.session_policy,
                             mfa_policy: MfaPolicy::default(),
+                            security_emails: SecurityEmails::default(),
                             mfa_required_since: None,
                             import_id: created.import_id,
                             version: event.subject_version,
@@ -212,6 +219,11 @@ impl Accounts {
             org::ORG_SESSION_POLICY_CHANGED => {
                 if let (Some(org), Some(change)) = (self.orgs.get_mut(id), payload::<SessionPolicyChanged>(event)) {
                     org.session_policy = change.new;
+                }
+            }
+            org::ORG_SECURITY_EMAILS_CHANGED => {
+                if let (Some(org), Some(change)) = (self.orgs.get_mut(id), payload::<SecurityEmailsChanged>(event)) {
+                    org.security_emails = change.new;
                 }
             }
             org::ORG_MFA_POLICY_CHANGED => {

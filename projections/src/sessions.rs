@@ -136,6 +136,11 @@ impl Sessions {
         sessions
     }
 
+    /// Whether the user signed in from any device before.
+    pub fn knows_any_device(&self, user: &str) -> bool {
+        self.devices.get(user).is_some_and(|known| !known.is_empty())
+    }
+
     pub fn knows_device(&self, user: &str, fingerprint: &str) -> bool {
         self.devices.get(user).is_some_and(|known| known.contains(fingerprint))
     }

@@ -238,35 +238,60 @@ impl SmtpSink {
 
     /// Waits (30 s at most) for the `count`th email to `to`.
     pub async fn mail_to(&self, to: &str, count: usize) -> Value {
+        self.mail_to_where(to, count, |_| true).await
+    }
+
+    /// Waits (30 s at most) for the `count`th email to `to` that `wanted`
+    /// picks (security notices arrive between the emails a test waits
+    /// for).
+    pub async fn mail_to_where(&self, to: &str, count: usize, wanted: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let mail = self.messages_to(to);
+            let mail: Vec<Value> = self.messages_to(to).into_iter().filter(|mail| wanted(mail)).collect();
             if mail.len() >= count {
                 return mail[count - 1].clone();
             }
-            assert!(Instant::now() < deadline, "email {count} to {to} did not arrive");
+            assert!(
+                Instant::now() < deadline,
+                "email {count} to {to} did not arrive: {mail:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
-    /// Waits for the `count`th email to `to` and reads the sign-in code in
-    /// it: the first word of 8 digits.
+    /// Waits for the `count`th sign-in code email to `to` and reads the
+    /// code in it: the first word of 8 digits.
     pub async fn code_sent(&self, to: &str, count: usize) -> String {
-        let text = self.mail_to(to, count).await["text"].as_str().unwrap().to_string();
+        let mail = self
+            .mail_to_where(to, count, |mail| mail["subject"] == "Your sign-in code")
+            .await;
+        let text = mail["text"].as_str().unwrap().to_string();
         text.split_whitespace()
             .find(|word| word.len() == 8 && word.bytes().all(|b| b.is_ascii_digit()))
             .unwrap_or_else(|| panic!("no code in {text:?}"))
             .to_string()
     }
 
-    /// The first word of the `count`th email to `to` (waited for) that
-    /// contains `part`: a link.
+    /// The first word that contains `part` of the `count`th email to `to`
+    /// (waited for) with such a word: a link.
     pub async fn link_sent(&self, to: &str, count: usize, part: &str) -> String {
-        let text = self.mail_to(to, count).await["text"].as_str().unwrap().to_string();
+        let holds = |mail: &Value| mail["text"].as_str().is_some_and(|text| text.contains(part));
+        let text = self.mail_to_where(to, count, holds).await["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
         text.split_whitespace()
             .find(|word| word.contains(part))
             .unwrap_or_else(|| panic!("no link with {part} in {text:?}"))
             .to_string()
+    }
+
+    /// The subjects of the emails to `to`, in the order they arrived.
+    pub fn subjects_to(&self, to: &str) -> Vec<String> {
+        self.messages_to(to)
+            .iter()
+            .map(|mail| mail["subject"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 }
 

@@ -191,7 +191,7 @@ async fn every_page_form_appends_an_event() {
     // with it).
     let before = walk.head().await;
     let asked = forms.post("/forgot-password", None, &[("email", SAM)]).await;
-    let token = reset_token(&smtp, SAM, 2).await;
+    let token = reset_token(&smtp, SAM, 1).await;
     walk.posted("/forgot-password", before, &asked).await;
     let before = walk.head().await;
     let reset = forms

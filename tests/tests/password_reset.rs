@@ -65,6 +65,13 @@ async fn a_reset_link_resets_once_signs_out_everywhere_and_signs_nobody_in() {
         "invalid_credentials",
     );
     assert_eq!(fresh.sign_in("sam@acme.test", NEW_PASSWORD).await.status, 200);
+    // Sam is told, without the link.
+    let told = smtp
+        .mail_to_where("sam@acme.test", 1, |mail| {
+            mail["subject"] == "Your password was changed"
+        })
+        .await;
+    assert!(!told.to_string().contains(&token));
     // Once only.
     assert_refused(
         &reset(&mut anyone, &token, "yet another password 9").await,

@@ -3,6 +3,7 @@
 //! its own, and handed to the deliverer as `email.queued`
 //! (`warden_alerting::deliver::AccountMail` sends it and shreds the key).
 
+pub mod security;
 pub mod strings;
 
 use askama::Template;
@@ -10,10 +11,11 @@ use warden_core::NewEvent;
 use warden_core::commands::Context;
 use warden_core::commands::email::{self, EmailQueued, Envelope, email_subject};
 
-use self::strings::{EN, Strings};
+use self::strings::{EN, NoticeStrings, Strings};
 use crate::error::ApiError;
 use crate::flows::{key_service, new_id};
 use crate::state::AppState;
+use warden_core::auth::security_email::Notice;
 
 /// Who an email goes to.
 pub struct Recipient<'a> {
@@ -24,8 +26,57 @@ pub struct Recipient<'a> {
 
 /// Every email Warden sends to people, with what it carries.
 pub enum Message<'a> {
-    SignInCode { code: &'a str, link: &'a str },
-    PasswordReset { link: &'a str },
+    SignInCode {
+        code: &'a str,
+        link: &'a str,
+    },
+    PasswordReset {
+        link: &'a str,
+    },
+    /// A change to the user's account (`security::notices`): what
+    /// happened, in labelled lines.
+    Security {
+        notice: Notice,
+        details: &'a [(&'static str, String)],
+    },
+    /// An invitation to an org, with its link.
+    Invitation {
+        org: &'a str,
+        inviter: &'a str,
+        link: &'a str,
+    },
+}
+
+#[derive(Template)]
+#[template(path = "email/security_notice.txt")]
+struct SecurityText<'a> {
+    s: &'a Strings,
+    notice: &'a NoticeStrings,
+    details: &'a [(&'static str, String)],
+}
+
+#[derive(Template)]
+#[template(path = "email/security_notice.html")]
+struct SecurityHtml<'a> {
+    s: &'a Strings,
+    notice: &'a NoticeStrings,
+    details: &'a [(&'static str, String)],
+}
+
+#[derive(Template)]
+#[template(path = "email/invitation.txt")]
+struct InvitationText<'a> {
+    s: &'a Strings,
+    intro: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/invitation.html")]
+struct InvitationHtml<'a> {
+    s: &'a Strings,
+    intro: &'a str,
+    link: &'a str,
 }
 
 #[derive(Template)]
@@ -64,6 +115,14 @@ impl Message<'_> {
         match self {
             Message::SignInCode { .. } => "sign_in_code",
             Message::PasswordReset { .. } => "password_reset",
+            Message::Security { notice, .. } => match notice {
+                Notice::NewDevice => "new_device",
+                Notice::PasswordChanged => "password_changed",
+                Notice::FactorAdded => "factor_added",
+                Notice::FactorRemoved => "factor_removed",
+                Notice::KeyCreated => "key_created",
+            },
+            Message::Invitation { .. } => "invitation",
         }
     }
 
@@ -80,6 +139,22 @@ impl Message<'_> {
                 PasswordResetText { s, link }.render()?,
                 PasswordResetHtml { s, link }.render()?,
             )),
+            Message::Security { notice, details } => {
+                let notice = s.notice(notice);
+                Ok((
+                    notice.subject.to_string(),
+                    SecurityText { s, notice, details }.render()?,
+                    SecurityHtml { s, notice, details }.render()?,
+                ))
+            }
+            Message::Invitation { org, inviter, link } => {
+                let intro = s.invitation_intro.replace("{inviter}", inviter).replace("{org}", org);
+                Ok((
+                    s.invitation_subject.replace("{org}", org),
+                    InvitationText { s, intro: &intro, link }.render()?,
+                    InvitationHtml { s, intro: &intro, link }.render()?,
+                ))
+            }
         }
     }
 }

@@ -47,9 +47,11 @@ use crate::state::AppState;
 /// Longest wait for this node's read models to include an append.
 const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
 
-/// Appends the events of one decision and waits until they are applied
-/// here, so the caller's next request sees them.
+/// Appends the events of one decision, with the security emails they
+/// call for (`email::security`), and waits until they are applied here,
+/// so the caller's next request sees them.
 pub async fn commit(state: &AppState, events: Vec<NewEvent>) -> Result<Vec<Event>, ApiError> {
+    let events = with_notices(state, events).await;
     let sealed = state.ledger.append(events).await?;
     read_your_writes(state, &sealed).await;
     Ok(sealed)
@@ -67,6 +69,7 @@ pub enum Lost {
 /// Appends like [`commit`], but answers a lost race as such, for the flow
 /// to say what losing means there (a code spent twice, a passkey taken).
 pub async fn commit_race(state: &AppState, events: Vec<NewEvent>) -> Result<Result<Vec<Event>, Lost>, ApiError> {
+    let events = with_notices(state, events).await;
     match state.ledger.append(events).await {
         Ok(sealed) => {
             read_your_writes(state, &sealed).await;
@@ -76,6 +79,14 @@ pub async fn commit_race(state: &AppState, events: Vec<NewEvent>) -> Result<Resu
         Err(AppendError::ClaimTaken { .. }) => Ok(Err(Lost::Taken)),
         Err(error) => Err(error.into()),
     }
+}
+
+/// `events` and the security emails they call for, in one append: a user
+/// is told about a change if and only if it is committed.
+async fn with_notices(state: &AppState, mut events: Vec<NewEvent>) -> Vec<NewEvent> {
+    let notices = crate::email::security::notices(state, &events).await;
+    events.extend(notices);
+    events
 }
 
 async fn read_your_writes(state: &AppState, sealed: &[Event]) {

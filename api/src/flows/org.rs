@@ -1,9 +1,11 @@
-//! The org's own settings: the lifetime of its sessions, and its MFA
-//! policy.
+//! The org's own settings: the lifetime of its sessions, its MFA policy,
+//! and the security emails its users get.
 
+use serde::Deserialize;
 use warden_core::auth::mfa_policy::{Decision, Method, SignIn, UpstreamTrust, decide};
+use warden_core::auth::security_email::SecurityEmails;
 use warden_core::commands::mfa::Factor;
-use warden_core::commands::org::{self, MfaPolicyChanged, SessionPolicy, SessionPolicyChanged};
+use warden_core::commands::org::{self, MfaPolicyChanged, SecurityEmailsChanged, SessionPolicy, SessionPolicyChanged};
 use warden_projections::accounts::Org;
 use warden_projections::projection::read;
 
@@ -147,6 +149,48 @@ pub async fn change_mfa_policy(
             old: current.mfa_policy.clone(),
             new: policy,
         },
+    );
+    commit(state, vec![event]).await?;
+    of(state, manager)
+}
+
+/// A change of the org's security emails: each switch left out stays.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityEmailsInput {
+    pub invitation: Option<bool>,
+    pub new_device: Option<bool>,
+    pub password_changed: Option<bool>,
+    pub factors: Option<bool>,
+    pub keys: Option<bool>,
+}
+
+/// Turns the org's security emails on or off (owner or admin, after a
+/// recent strong authentication: the extractor checks both).
+pub async fn change_security_emails(
+    state: &AppState,
+    manager: &CurrentSession,
+    client: &Client,
+    input: SecurityEmailsInput,
+) -> Result<Org, ApiError> {
+    let current = of(state, manager)?;
+    let old = current.security_emails;
+    let new = SecurityEmails {
+        invitation: input.invitation.unwrap_or(old.invitation),
+        new_device: input.new_device.unwrap_or(old.new_device),
+        password_changed: input.password_changed.unwrap_or(old.password_changed),
+        factors: input.factors.unwrap_or(old.factors),
+        keys: input.keys.unwrap_or(old.keys),
+    };
+    if new == old {
+        return Ok(current);
+    }
+    let context = client.as_user(&manager.user.id, &manager.user.org);
+    let event = org::change_security_emails(
+        &context,
+        &current.id,
+        current.version,
+        &SecurityEmailsChanged { old, new },
     );
     commit(state, vec![event]).await?;
     of(state, manager)

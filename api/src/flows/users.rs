@@ -82,11 +82,11 @@ pub async fn create(
         None => None,
     };
     let invitation = password.is_none().then(Token::generate);
-    let events = decision::create(
+    let mut events = decision::create(
         &manager,
         decision::NewUser {
             id: id.clone(),
-            email,
+            email: email.clone(),
             display_name,
             role: input.role,
             password,
@@ -94,6 +94,9 @@ pub async fn create(
         },
         now_micros(),
     )?;
+    if let Some(token) = &invitation {
+        events.extend(invitation_email(state, principal, &context, &id, &email, token).await?);
+    }
     commit(state, events).await?;
     let user = read(&state.models.accounts)
         .user(&id)
@@ -101,8 +104,56 @@ pub async fn create(
         .ok_or_else(|| ApiError::internal("the new user is missing from the read model"))?;
     Ok(Created {
         user,
-        invitation_url: invitation.map(|token| format!("{}/invitation?token={}", state.web.public_url, token.encode())),
+        invitation_url: invitation.map(|token| invitation_url(state, &token)),
     })
+}
+
+/// The link an invitation's token opens.
+fn invitation_url(state: &AppState, token: &Token) -> String {
+    format!("{}/invitation?token={}", state.web.public_url, token.encode())
+}
+
+/// The invitation emailed to the invited address, where a mail server is
+/// configured and the org sends invitations (`security_emails`): the
+/// `email.queued` to append with the invitation.
+async fn invitation_email(
+    state: &AppState,
+    principal: &Principal,
+    context: &warden_core::commands::Context,
+    id: &str,
+    email: &str,
+    token: &Token,
+) -> Result<Option<warden_core::NewEvent>, ApiError> {
+    let (org, inviter) = {
+        let accounts = read(&state.models.accounts);
+        let Some(org) = accounts.org(principal.org()) else {
+            return Ok(None);
+        };
+        if !state.email_codes.available || !org.security_emails.invitation {
+            return Ok(None);
+        }
+        let inviter = match principal {
+            Principal::Person(current) => current.user.display_name.clone(),
+            Principal::Key(_) => format!("An administrator of {}", org.name),
+        };
+        (org.name.clone(), inviter)
+    };
+    let (_, queued) = crate::email::queue(
+        state,
+        context,
+        crate::email::Recipient {
+            address: email,
+            user: Some(id),
+            org: Some(principal.org()),
+        },
+        crate::email::Message::Invitation {
+            org: &org,
+            inviter: &inviter,
+            link: &invitation_url(state, token),
+        },
+    )
+    .await?;
+    Ok(Some(queued))
 }
 
 /// A user of the manager's `org`, or 404 (users of other orgs do not

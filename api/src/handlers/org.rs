@@ -102,3 +102,26 @@ pub async fn change_mfa_policy(
     let org = flows::org::change_mfa_policy(&state, &manager, &client, body).await?;
     Ok(Json(describe_mfa_policy(&org)))
 }
+
+/// `GET /api/v1/org/security-emails`: which security emails the org's
+/// users get.
+pub async fn security_emails(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+) -> Result<Json<Value>, ApiError> {
+    let org = flows::org::of(&state, &current)?;
+    Ok(Json(json!(org.security_emails)))
+}
+
+/// `PUT /api/v1/org/security-emails` (owner or admin, recent strong
+/// authentication): turns security emails on or off; fields left out stay
+/// as they are.
+pub async fn change_security_emails(
+    State(state): State<AppState>,
+    client: Client,
+    Recent(UserManager(manager)): Recent<UserManager>,
+    Json(body): Json<flows::org::SecurityEmailsInput>,
+) -> Result<Json<Value>, ApiError> {
+    let org = flows::org::change_security_emails(&state, &manager, &client, body).await?;
+    Ok(Json(json!(org.security_emails)))
+}

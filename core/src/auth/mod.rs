@@ -26,6 +26,7 @@ pub mod refusal_timing;
 pub mod revocation;
 pub mod role_grants;
 pub mod second_factor;
+pub mod security_email;
 pub mod sign_in;
 pub mod step_up;
 pub mod throttle;

@@ -128,6 +128,7 @@ catalogue! {
     org::ORG_CREATED => org::OrgCreated, [ACCOUNTS],
     org::ORG_SESSION_POLICY_CHANGED => org::SessionPolicyChanged, [ACCOUNTS],
     org::ORG_MFA_POLICY_CHANGED => org::MfaPolicyChanged, [ACCOUNTS],
+    org::ORG_SECURITY_EMAILS_CHANGED => org::SecurityEmailsChanged, [ACCOUNTS],
     org::ORG_REMOVED => org::OrgRemoved, [ACCOUNTS],
 
     account::USER_CREATED => account::UserCreated, [ACCOUNTS],

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Context, Prefix, data, subject};
 use crate::auth::mfa_policy::MfaPolicy;
+use crate::auth::security_email::SecurityEmails;
 use crate::event::NewEvent;
 
 pub const ORG_CREATED: &str = "org.created";
@@ -11,6 +12,8 @@ pub const ORG_SESSION_POLICY_CHANGED: &str = "org.session_policy_changed";
 /// An owner or admin changed the org's MFA policy (which methods, which
 /// factors, grace period, trust in an upstream provider's MFA).
 pub const ORG_MFA_POLICY_CHANGED: &str = "org.mfa_policy_changed";
+/// An owner or admin turned security emails to the org's users on or off.
+pub const ORG_SECURITY_EMAILS_CHANGED: &str = "org.security_emails_changed";
 /// An org taken away by a compensating event; its slug is released.
 pub const ORG_REMOVED: &str = "org.removed";
 
@@ -123,6 +126,20 @@ pub struct MfaPolicyChanged {
 pub fn change_mfa_policy(context: &Context, id: &str, version: u64, change: &MfaPolicyChanged) -> NewEvent {
     context
         .event(ORG_MFA_POLICY_CHANGED, org_subject(id))
+        .expect_version(version)
+        .data(data(change))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityEmailsChanged {
+    pub old: SecurityEmails,
+    pub new: SecurityEmails,
+}
+
+pub fn change_security_emails(context: &Context, id: &str, version: u64, change: &SecurityEmailsChanged) -> NewEvent {
+    context
+        .event(ORG_SECURITY_EMAILS_CHANGED, org_subject(id))
         .expect_version(version)
         .data(data(change))
 }
