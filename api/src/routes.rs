@@ -173,6 +173,10 @@ pub fn table() -> Vec<Route> {
         api("/api/v1/sessions/{id}").delete(Session, sessions::revoke),
         api("/api/v1/sessions/sign-out-others").post(Session, sessions::revoke_others),
         api("/api/v1/password").put(Session, sessions::change_password),
+        api("/api/v1/email-change").post(Session, sessions::request_email_change),
+        api("/api/v1/email-change/verify")
+            .token_exempt()
+            .post(Public, sessions::verify_email_change),
         api("/api/v1/session/reauthenticate").post(Session, mfa::reauthenticate),
         api("/api/v1/mfa").get(Session, mfa::factors),
         api("/api/v1/mfa/totp")
@@ -301,6 +305,13 @@ pub fn table() -> Vec<Route> {
         page("/settings/sessions").get(Session, pages::settings::sessions),
         page("/settings/sessions/{id}/revoke").post(Session, pages::settings::revoke),
         page("/settings/sessions/revoke-others").post(Session, pages::settings::revoke_others),
+        page("/settings/email")
+            .get(Session, pages::email_change::form)
+            .post(Session, pages::email_change::submit),
+        page("/verify-email")
+            .token_exempt()
+            .get(Public, pages::email_change::verify_form)
+            .post(Public, pages::email_change::verify_submit),
         page("/settings/password")
             .get(Session, pages::settings::password_form)
             .post(Session, pages::settings::password_submit),

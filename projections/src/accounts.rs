@@ -10,7 +10,7 @@ use warden_core::Event;
 use warden_core::auth::mfa_policy::{Method, MfaPolicy};
 use warden_core::auth::security_email::SecurityEmails;
 use warden_core::commands::account::{
-    self, Invitation, PasswordSet, Role, RoleChanged, Status, StatusChanged, UserCreated,
+    self, EmailChanged, Invitation, PasswordSet, Role, RoleChanged, Status, StatusChanged, UserCreated,
 };
 use warden_core::commands::import::{self as imports};
 use warden_core::commands::org::{
@@ -297,6 +297,14 @@ impl Accounts {
                     if change.new != Status::Invited {
                         user.invitation = None;
                     }
+                }
+            }
+            account::USER_EMAIL_CHANGED => {
+                if let Some(changed) = payload::<EmailChanged>(event) {
+                    let new = account::normalize_email(&changed.new);
+                    self.by_email.remove(&user.email);
+                    self.by_email.insert(new.clone(), id.to_string());
+                    user.email = new;
                 }
             }
             account::PASSWORD_SET | account::PASSWORD_CHANGED | account::PASSWORD_REHASHED => {

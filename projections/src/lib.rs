@@ -11,8 +11,10 @@ pub mod api_keys;
 pub mod audit;
 pub mod checkpoints;
 pub mod deliveries;
+pub mod email_changes;
 pub mod email_codes;
 pub mod key_usage;
+pub mod links;
 pub mod mfa;
 pub mod outbox;
 pub mod password_resets;
@@ -49,6 +51,7 @@ pub struct ReadModels {
     pub email_codes: Shared<email_codes::EmailCodes>,
     pub outbox: Shared<outbox::Outbox>,
     pub password_resets: Shared<password_resets::PasswordResets>,
+    pub email_changes: Shared<email_changes::EmailChanges>,
 }
 
 impl ReadModels {
@@ -78,6 +81,7 @@ impl ReadModels {
             Box::new(SlotOf::new(Arc::clone(&self.email_codes))),
             Box::new(SlotOf::new(Arc::clone(&self.outbox))),
             Box::new(SlotOf::new(Arc::clone(&self.password_resets))),
+            Box::new(SlotOf::new(Arc::clone(&self.email_changes))),
         ]
     }
 }

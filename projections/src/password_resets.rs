@@ -11,43 +11,23 @@ use std::collections::{HashMap, VecDeque};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use warden_core::Event;
-use warden_core::auth::recovery::Link;
 use warden_core::commands::recovery::{
     PASSWORD_RESET_ISSUED, PASSWORD_RESET_REQUESTED, PASSWORD_RESET_USED, ResetIssued, ResetRequested, ResetUsed,
 };
 use warden_core::commands::{Prefix, payload, subject_id};
 
 use crate::Projection;
+pub use crate::links::Found;
+use crate::links::{Issued, Links};
 
 /// How long requests count: the limits' window.
 const WINDOW: TimeDelta = TimeDelta::hours(1);
 /// How long a link is kept after it was made.
 const KEPT: TimeDelta = TimeDelta::days(1);
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Stored {
-    user: String,
-    token_hash: String,
-    issued_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    used: bool,
-    /// The version of `password_reset:<link>`.
-    version: u64,
-}
-
-/// A link found by its token, and the version its use is decided on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
-    pub link: Link,
-    pub version: u64,
-}
-
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PasswordResets {
-    links: HashMap<String, Stored>,
-    by_token: HashMap<String, String>,
-    /// Each user's newest link.
-    newest: HashMap<String, String>,
+    links: Links,
     /// Times each address (by its keyed hash) was asked for, within the
     /// last hour.
     addresses: HashMap<String, VecDeque<DateTime<Utc>>>,
@@ -55,8 +35,6 @@ pub struct PasswordResets {
     clients: HashMap<String, VecDeque<DateTime<Utc>>>,
     /// Addresses and clients by the time of a request, oldest first.
     requests: VecDeque<(DateTime<Utc>, Requester)>,
-    /// Links by the time they were made, oldest first.
-    made: VecDeque<(DateTime<Utc>, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,23 +46,12 @@ enum Requester {
 impl PasswordResets {
     /// The link whose token hashes to `token_hash`.
     pub fn by_token(&self, token_hash: &str) -> Option<Found> {
-        let id = self.by_token.get(token_hash)?;
-        let stored = self.links.get(id)?;
-        Some(Found {
-            link: Link {
-                id: id.clone(),
-                user: stored.user.clone(),
-                issued_at: stored.issued_at,
-                expires_at: stored.expires_at,
-                used: stored.used,
-            },
-            version: stored.version,
-        })
+        self.links.by_token(token_hash)
     }
 
     /// The id of `user`'s newest link, the only one that resets.
     pub fn newest_of(&self, user: &str) -> Option<&str> {
-        self.newest.get(user).map(String::as_str)
+        self.links.newest_of(user)
     }
 
     /// When the address was asked for in the last hour (as of the log's
@@ -120,19 +87,7 @@ impl PasswordResets {
                 }
             }
         }
-        while let Some((at, _)) = self.made.front()
-            && now - *at >= KEPT
-        {
-            let Some((_, id)) = self.made.pop_front() else {
-                break;
-            };
-            if let Some(stored) = self.links.remove(&id) {
-                self.by_token.remove(&stored.token_hash);
-                if self.newest.get(&stored.user) == Some(&id) {
-                    self.newest.remove(&stored.user);
-                }
-            }
-        }
+        self.links.expire(now, KEPT);
     }
 
     fn request(&mut self, at: DateTime<Utc>, requester: Requester) {
@@ -172,37 +127,23 @@ impl Projection for PasswordResets {
         };
         match event.kind.as_str() {
             PASSWORD_RESET_ISSUED => {
-                let Some(issued) = payload::<ResetIssued>(event) else {
-                    return;
-                };
-                self.by_token.insert(issued.token_hash.clone(), link.to_string());
-                self.newest.insert(issued.user.clone(), link.to_string());
-                self.made.push_back((event.at, link.to_string()));
-                self.links.insert(
-                    link.to_string(),
-                    Stored {
-                        user: issued.user,
-                        token_hash: issued.token_hash,
-                        issued_at: event.at,
+                if let Some(issued) = payload::<ResetIssued>(event) {
+                    self.links.issued(Issued {
+                        id: link,
+                        user: &issued.user,
+                        token_hash: &issued.token_hash,
+                        at: event.at,
                         expires_at: issued.expires_at,
-                        used: false,
                         version: event.subject_version,
-                    },
-                );
+                    });
+                }
             }
             PASSWORD_RESET_USED => {
-                if let Some(stored) = self.links.get_mut(link)
-                    && payload::<ResetUsed>(event).is_some()
-                {
-                    stored.used = true;
-                    stored.version = event.subject_version;
+                if payload::<ResetUsed>(event).is_some() {
+                    self.links.used(link, event.subject_version);
                 }
             }
-            _ => {
-                if let Some(stored) = self.links.get_mut(link) {
-                    stored.version = event.subject_version;
-                }
-            }
+            _ => self.links.moved(link, event.subject_version),
         }
     }
 }

@@ -26,6 +26,7 @@ use warden_projections::alerts::Alerts;
 use warden_projections::api_keys::ApiKeys;
 use warden_projections::checkpoints::Checkpoints;
 use warden_projections::deliveries::Deliveries;
+use warden_projections::email_changes::EmailChanges;
 use warden_projections::email_codes::EmailCodes;
 use warden_projections::key_usage::KeyUsage;
 use warden_projections::mfa::Mfa;
@@ -73,6 +74,7 @@ fn usual_subject(kind: &str) -> String {
         "email" => Prefix::Email,
         "password_reset" if kind == "password_reset.requested" => Prefix::EmailAddress,
         "password_reset" => Prefix::PasswordReset,
+        "email_change" => Prefix::EmailChange,
         _ => Prefix::Ledger,
     };
     subject(prefix, "0193f1a2-8d10-7e42-b6c1-2f9a4d7e3c02")
@@ -143,6 +145,7 @@ fn every_read_model_reads_only_what_the_catalogue_names() {
         (EmailCodes::NAME, unnamed_kinds::<EmailCodes>()),
         (Outbox::NAME, unnamed_kinds::<Outbox>()),
         (PasswordResets::NAME, unnamed_kinds::<PasswordResets>()),
+        (EmailChanges::NAME, unnamed_kinds::<EmailChanges>()),
     ];
     let names: Vec<&str> = found.iter().map(|(name, _)| *name).collect();
     assert_eq!(

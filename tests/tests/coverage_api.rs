@@ -396,6 +396,23 @@ async fn every_state_changing_route_appends_an_event() {
         )
         .await;
     walk.answered("resetUserSecondFactors", before, &reset).await;
+    // Ivy (signed out by the reset) moves to a new address.
+    let mut ivy = WebClient::new(server);
+    assert_eq!(ivy.sign_in("ivy@acme.test", "ivy's long password 7").await.status, 200);
+    let before = walk.head().await;
+    let asked = ivy
+        .post("/api/v1/email-change", json!({"email": "ivy.new@example.org"}))
+        .await;
+    walk.answered("requestEmailChange", before, &asked).await;
+    let link = smtp.link_sent("ivy.new@example.org", 1, "/verify-email?token=").await;
+    let before = walk.head().await;
+    let verified = ivy
+        .post(
+            "/api/v1/email-change/verify",
+            json!({"token": link.split("token=").nth(1).unwrap()}),
+        )
+        .await;
+    walk.answered("verifyEmailChange", before, &verified).await;
 
     // Passkeys: registered, renamed, signed in with, verified, removed.
     let mut laptop = WebClient::new(server);

@@ -342,6 +342,30 @@ async fn every_page_form_appends_an_event() {
     walk.posted("/settings/mfa/passkeys/{credential}/remove", before, &removed)
         .await;
 
+    // Ivy moves to a new address: the form, then the link's page.
+    let token = csrf(&forms, &ivy).await;
+    let before = walk.head().await;
+    let asked = forms
+        .post(
+            "/settings/email",
+            Some(&ivy),
+            &[("csrf_token", token.as_str()), ("email", "ivy.new@example.org")],
+        )
+        .await;
+    assert_eq!(location(&asked), "/settings/email?notice=email_change_sent");
+    walk.posted("/settings/email", before, &asked).await;
+    let link = smtp.link_sent("ivy.new@example.org", 1, "/verify-email?token=").await;
+    let verification = link.split("token=").nth(1).unwrap().to_string();
+    let page = forms.get(&format!("/verify-email?token={verification}"), None).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("ivy.new@example.org"));
+    let before = walk.head().await;
+    let verified = forms
+        .post("/verify-email", None, &[("token", verification.as_str())])
+        .await;
+    assert_eq!(location(&verified), "/sign-in?notice=email_changed");
+    walk.posted("/verify-email", before, &verified).await;
+
     // Signed out; signed out everywhere by the owner.
     let token = csrf(&forms, &ivy).await;
     let before = walk.head().await;

@@ -85,6 +85,7 @@ async fn every_state_changing_route_needs_the_token_but_the_exempt_few() {
         "/api/v1/sign-in/email/finish",
         "/api/v1/password-reset/start",
         "/api/v1/password-reset/finish",
+        "/api/v1/email-change/verify",
         "/api/v1/setup",
         "/api/v1/invitations/accept",
         "/api/v1/app-events",

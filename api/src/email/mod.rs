@@ -33,6 +33,10 @@ pub enum Message<'a> {
     PasswordReset {
         link: &'a str,
     },
+    /// The link that verifies a new sign-in address, to that address.
+    VerifyEmail {
+        link: &'a str,
+    },
     /// A change to the user's account (`security::notices`): what
     /// happened, in labelled lines.
     Security {
@@ -61,6 +65,20 @@ struct SecurityHtml<'a> {
     s: &'a Strings,
     notice: &'a NoticeStrings,
     details: &'a [(&'static str, String)],
+}
+
+#[derive(Template)]
+#[template(path = "email/verify_email.txt")]
+struct VerifyEmailText<'a> {
+    s: &'a Strings,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/verify_email.html")]
+struct VerifyEmailHtml<'a> {
+    s: &'a Strings,
+    link: &'a str,
 }
 
 #[derive(Template)]
@@ -121,8 +139,10 @@ impl Message<'_> {
                 Notice::FactorAdded => "factor_added",
                 Notice::FactorRemoved => "factor_removed",
                 Notice::KeyCreated => "key_created",
+                Notice::EmailChanged => "email_changed",
             },
             Message::Invitation { .. } => "invitation",
+            Message::VerifyEmail { .. } => "verify_email",
         }
     }
 
@@ -138,6 +158,11 @@ impl Message<'_> {
                 s.password_reset_subject.to_string(),
                 PasswordResetText { s, link }.render()?,
                 PasswordResetHtml { s, link }.render()?,
+            )),
+            Message::VerifyEmail { link } => Ok((
+                s.verify_email_subject.to_string(),
+                VerifyEmailText { s, link }.render()?,
+                VerifyEmailHtml { s, link }.render()?,
             )),
             Message::Security { notice, details } => {
                 let notice = s.notice(notice);

@@ -94,6 +94,11 @@ fn details(notice: Notice, event: &NewEvent) -> Vec<(&'static str, String)> {
                 lines.push(("Key", created.settings.name));
             }
         }
+        Notice::EmailChanged => {
+            if let Some(new) = event.data.get("new").and_then(|new| new.as_str()) {
+                lines.push(("New address", new.to_string()));
+            }
+        }
         Notice::PasswordChanged => {}
     }
     lines.push(("When", when(now_micros())));

@@ -16,11 +16,16 @@ pub struct Strings {
     pub password_reset_button: &'static str,
     pub password_reset_valid: &'static str,
     pub password_reset_not_you: &'static str,
+    pub verify_email_subject: &'static str,
+    pub verify_email_intro: &'static str,
+    pub verify_email_button: &'static str,
+    pub verify_email_valid: &'static str,
     pub new_device: NoticeStrings,
     pub password_changed: NoticeStrings,
     pub factor_added: NoticeStrings,
     pub factor_removed: NoticeStrings,
     pub key_created: NoticeStrings,
+    pub email_changed: NoticeStrings,
     /// `{org}` is the org's name.
     pub invitation_subject: &'static str,
     /// `{inviter}` and `{org}` are names.
@@ -47,6 +52,7 @@ impl Strings {
             Notice::FactorAdded => &self.factor_added,
             Notice::FactorRemoved => &self.factor_removed,
             Notice::KeyCreated => &self.key_created,
+            Notice::EmailChanged => &self.email_changed,
         }
     }
 }
@@ -62,6 +68,10 @@ pub const EN: Strings = Strings {
     password_reset_button: "Choose a new password",
     password_reset_valid: "The link works once, for 30 minutes. Choosing a new password signs you out everywhere; then sign in with it (your second factor is still asked for).",
     password_reset_not_you: "If you did not ask for this, ignore this email: your password stays as it is. Nobody can use the link without this email.",
+    verify_email_subject: "Confirm your new sign-in address",
+    verify_email_intro: "You asked to sign in with this address from now on. To confirm that it is yours, open this link:",
+    verify_email_button: "Confirm this address",
+    verify_email_valid: "The link works once, for 24 hours. Until you confirm, you keep signing in with your old address. If you did not ask for this, ignore this email: nothing changes.",
     new_device: NoticeStrings {
         subject: "New sign-in to your account",
         intro: "Your account was just signed in to from a device it was not used on before.",
@@ -86,6 +96,11 @@ pub const EN: Strings = Strings {
         subject: "An API key was created",
         intro: "An API key was created on your account, or by you.",
         advice: "If you did not create it, revoke it (Settings, API keys) and tell your administrator.",
+    },
+    email_changed: NoticeStrings {
+        subject: "Your sign-in address was changed",
+        intro: "The address you sign in with was changed. This address no longer signs in to the account, and gets no more emails about it.",
+        advice: "If you did not change it, tell your administrator at once: they can change it back and secure the account.",
     },
     invitation_subject: "You are invited to {org}",
     invitation_intro: "{inviter} invited you to sign in to {org}. To accept, choose your password:",

@@ -113,19 +113,26 @@ impl From<users::Rejection> for ApiError {
     }
 }
 
+/// A one-time link (a password reset, an address verification) that
+/// does nothing.
 impl From<recovery::Refused> for ApiError {
     fn from(refused: recovery::Refused) -> Self {
         match refused {
             recovery::Refused::Expired => {
-                ApiError::forbidden_code(Code::LinkExpired, "this reset link has expired; ask for a new one")
+                ApiError::forbidden_code(Code::LinkExpired, "this link has expired; ask for a new one")
             }
             recovery::Refused::Used => ApiError::forbidden_code(
                 Code::LinkUsed,
-                "this reset link was used already; sign in with the new password, or ask for a new link",
+                "this link was used already; ask for a new one if you need to",
             ),
             recovery::Refused::Unknown | recovery::Refused::Replaced | recovery::Refused::Inactive => {
-                ApiError::forbidden_code(Code::InvalidLink, "this reset link is not valid; ask for a new one")
+                ApiError::forbidden_code(Code::InvalidLink, "this link is not valid; ask for a new one")
             }
+            recovery::Refused::Taken => ApiError::new(
+                StatusCode::CONFLICT,
+                Code::Taken,
+                "another account signs in with this address; nothing was changed",
+            ),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod backup_codes;
 pub mod checkpoints;
+pub mod email_change;
 pub mod email_sign_in;
 pub mod in_flight;
 pub mod issued;

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::flows::account;
 use crate::handlers::auth::signed_in;
 use crate::state::AppState;
-use crate::web::{Client, SignedIn, cookie};
+use crate::web::{Client, Recent, SignedIn, cookie};
 
 pub fn describe(session: &Session, current: &str) -> Value {
     json!({
@@ -91,4 +91,45 @@ pub async fn change_password(
     let new_password = Password::new(body.new_password);
     let session = account::change_password(&state, &current, &client, &current_password, &new_password).await?;
     Ok(signed_in(&state, &session, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChangeBody {
+    email: String,
+}
+
+/// `POST /api/v1/email-change`: a link to verify the new address is
+/// mailed to it (recent strong authentication); the account keeps its
+/// address until the link is used.
+pub async fn request_email_change(
+    State(state): State<AppState>,
+    client: Client,
+    Recent(SignedIn(current)): Recent<SignedIn>,
+    Json(body): Json<EmailChangeBody>,
+) -> Result<Response, ApiError> {
+    let requested = crate::flows::email_change::request(&state, &current, &client, &body.email).await?;
+    let body = serde_json::json!({
+        "change": requested.change,
+        "email": requested.email,
+        "expires_at": warden_core::event::timestamp::format(&requested.expires_at),
+    });
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailVerifyBody {
+    token: String,
+}
+
+/// `POST /api/v1/email-change/verify`: the link's token moves the account
+/// to its new address.
+pub async fn verify_email_change(
+    State(state): State<AppState>,
+    client: Client,
+    Json(body): Json<EmailVerifyBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let email = crate::flows::email_change::verify(&state, &client, &body.token).await?;
+    Ok(Json(serde_json::json!({ "status": "changed", "email": email })))
 }

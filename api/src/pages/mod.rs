@@ -9,6 +9,7 @@ pub mod alert_rules;
 pub mod alerts;
 pub mod audit;
 pub mod confirmed;
+pub mod email_change;
 pub mod email_sign_in;
 pub mod key_page;
 pub mod keys;
@@ -294,6 +295,8 @@ pub fn notice(code: Option<&str>) -> Option<String> {
         "revoked_others" => "Every other device is signed out.",
         "password_changed" => "Your password is changed. Every other device is signed out.",
         "password_reset" => "Your password is changed and every device is signed out. Sign in with the new password.",
+        "email_change_sent" => "We sent a link to the new address. Open it to make the change.",
+        "email_changed" => "Your sign-in address is changed. Sign in with the new one.",
         "user_changed" => "The user is updated.",
         "user_created" => "The user is created.",
         "sessions_revoked" => "The user is signed out everywhere.",

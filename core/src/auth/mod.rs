@@ -16,6 +16,7 @@ use crate::event::NewEvent;
 pub mod api_key;
 pub mod backup_codes;
 pub mod device;
+pub mod email_change;
 pub mod email_code;
 pub mod enrolment;
 pub mod mfa_policy;

@@ -63,6 +63,8 @@ pub enum Refused {
     Replaced,
     /// The account is disabled or removed since.
     Inactive,
+    /// (An address change) another account signs in with the new address.
+    Taken,
 }
 
 /// Whether `link` (found by its token) resets the password of its user,

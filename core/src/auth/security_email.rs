@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::commands::account::{PASSWORD_CHANGED, PASSWORD_SET, PasswordReason};
+use crate::commands::account::{PASSWORD_CHANGED, PASSWORD_SET, PasswordReason, USER_EMAIL_CHANGED};
 use crate::commands::api_key::{API_KEY_CREATED, Owner};
 use crate::commands::mfa::{PASSKEY_REGISTERED, PASSKEY_REMOVED, RESET, TOTP_ENROLLED, TOTP_REMOVED};
 use crate::commands::session::DEVICE_FIRST_SEEN;
@@ -35,6 +35,11 @@ pub enum Notice {
     FactorRemoved,
     /// An API key owned by the user, or created by them, was made.
     KeyCreated,
+    /// The account's address changed: told to the old address (the one
+    /// the account has when the change is appended). No switch turns it
+    /// off: it is the notice an attacker who took an account wants most
+    /// to suppress.
+    EmailChanged,
 }
 
 /// The org's switches (`PUT /api/v1/org/security-emails`): every email on
@@ -72,6 +77,7 @@ impl SecurityEmails {
             Notice::PasswordChanged => self.password_changed,
             Notice::FactorAdded | Notice::FactorRemoved => self.factors,
             Notice::KeyCreated => self.keys,
+            Notice::EmailChanged => true,
         }
     }
 }
@@ -92,6 +98,7 @@ pub fn notice(event: &NewEvent) -> Option<(Notice, String)> {
     match event.kind.as_str() {
         DEVICE_FIRST_SEEN => Some((Notice::NewDevice, data_user()?)),
         PASSWORD_CHANGED => Some((Notice::PasswordChanged, subject_user()?)),
+        USER_EMAIL_CHANGED => Some((Notice::EmailChanged, subject_user()?)),
         PASSWORD_SET => {
             let reason: PasswordReason = serde_json::from_value(event.data.get("reason")?.clone()).ok()?;
             (reason == PasswordReason::Reset).then_some(())?;
@@ -238,6 +245,13 @@ mod tests {
                 Some((Notice::KeyCreated, user("u-admin"))),
             ),
             ("api_key.created", "api_key:k", service_key, Actor::system(), None),
+            (
+                "user.email_changed",
+                "user:u-1",
+                fixture("user.email_changed"),
+                person.clone(),
+                Some((Notice::EmailChanged, user("u-1"))),
+            ),
             ("mfa.verified", "mfa:u-1", fixture("mfa.verified"), person.clone(), None),
             ("session.created", "session:s", fixture("session.created"), person, None),
         ];
@@ -267,5 +281,13 @@ mod tests {
         };
         let sent: Vec<bool> = notices.iter().map(|notice| quiet.sends(*notice)).collect();
         assert_eq!(sent, [false, true, false, false, true]);
+        let silent = SecurityEmails {
+            invitation: false,
+            new_device: false,
+            password_changed: false,
+            factors: false,
+            keys: false,
+        };
+        assert!(silent.sends(Notice::EmailChanged), "an address change is always told");
     }
 }

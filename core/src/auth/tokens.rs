@@ -16,6 +16,7 @@ pub enum TokenKind {
     SetupLink,
     Invitation,
     PasswordReset,
+    EmailVerification,
 }
 
 impl TokenKind {
@@ -25,6 +26,7 @@ impl TokenKind {
             TokenKind::SetupLink => "warden/setup-link/v1",
             TokenKind::Invitation => "warden/invitation/v1",
             TokenKind::PasswordReset => "warden/password-reset/v1",
+            TokenKind::EmailVerification => "warden/email-verification/v1",
         }
     }
 }

@@ -15,6 +15,9 @@ use crate::keys::Sealed;
 
 pub const USER_CREATED: &str = "user.created";
 pub const USER_INVITATION_ACCEPTED: &str = "user.invitation_accepted";
+/// The user's sign-in address changed (after the new one was verified):
+/// the unique claim moves from the old address to the new.
+pub const USER_EMAIL_CHANGED: &str = "user.email_changed";
 pub const USER_ROLE_CHANGED: &str = "user.role_changed";
 pub const USER_DISABLED: &str = "user.disabled";
 pub const USER_ENABLED: &str = "user.enabled";
@@ -255,6 +258,16 @@ impl FailureReason {
     }
 }
 
+/// A user's address changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChanged {
+    pub old: String,
+    pub new: String,
+    /// The verified change (`email_change:<change>`).
+    pub change: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginFailed {
     /// The account, when one has this identifier.
@@ -282,6 +295,17 @@ pub fn remove(context: &Context, id: &str, version: u64, removed: &UserRemoved) 
         .expect_version(version)
         .release(EMAIL_CLAIM, normalize_email(&removed.email))
         .data(data(removed))
+}
+
+/// Moves the user's address: claims the new one (refused when another
+/// account holds it) and releases the old.
+pub fn change_email(context: &Context, id: &str, version: u64, changed: &EmailChanged) -> NewEvent {
+    context
+        .event(USER_EMAIL_CHANGED, user_subject(id))
+        .expect_version(version)
+        .claim(EMAIL_CLAIM, normalize_email(&changed.new))
+        .release(EMAIL_CLAIM, normalize_email(&changed.old))
+        .data(data(changed))
 }
 
 pub fn accept_invitation(context: &Context, id: &str, version: u64) -> NewEvent {

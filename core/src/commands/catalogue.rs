@@ -25,8 +25,8 @@ use serde_json::Value;
 use thiserror::Error;
 
 use super::{
-    account, alert, api_key, audit, checkpoint, email, import, kms, mfa, org, recovery, retention, secret, session,
-    setup, webhook_endpoint,
+    account, alert, api_key, audit, checkpoint, email, email_change, import, kms, mfa, org, recovery, retention,
+    secret, session, setup, webhook_endpoint,
 };
 use crate::chain::SIGNING_KEY_ADDED;
 use crate::event::Event;
@@ -60,6 +60,7 @@ pub mod readers {
     pub const EMAIL_CODES: &str = "email_codes";
     pub const OUTBOX: &str = "outbox";
     pub const PASSWORD_RESETS: &str = "password_resets";
+    pub const EMAIL_CHANGES: &str = "email_changes";
 
     /// Every read model.
     pub const ALL: &[&str] = &[
@@ -78,6 +79,7 @@ pub mod readers {
         EMAIL_CODES,
         OUTBOX,
         PASSWORD_RESETS,
+        EMAIL_CHANGES,
     ];
 }
 
@@ -133,6 +135,7 @@ catalogue! {
 
     account::USER_CREATED => account::UserCreated, [ACCOUNTS],
     account::USER_INVITATION_ACCEPTED => account::StatusChanged, [ACCOUNTS],
+    account::USER_EMAIL_CHANGED => account::EmailChanged, [ACCOUNTS],
     account::USER_ROLE_CHANGED => account::RoleChanged, [ACCOUNTS],
     account::USER_DISABLED => account::StatusChanged, [ACCOUNTS],
     account::USER_ENABLED => account::StatusChanged, [ACCOUNTS],
@@ -229,6 +232,10 @@ catalogue! {
     recovery::PASSWORD_RESET_ISSUED => recovery::ResetIssued, [PASSWORD_RESETS],
     recovery::PASSWORD_RESET_USED => recovery::ResetUsed, [PASSWORD_RESETS],
     recovery::PASSWORD_RESET_REFUSED => recovery::ResetRefused, [PASSWORD_RESETS],
+
+    email_change::EMAIL_CHANGE_REQUESTED => email_change::ChangeRequested, [EMAIL_CHANGES],
+    email_change::EMAIL_CHANGE_VERIFIED => email_change::ChangeVerified, [EMAIL_CHANGES],
+    email_change::EMAIL_CHANGE_REFUSED => email_change::ChangeRefused, [EMAIL_CHANGES],
 }
 
 /// An event of a catalogued kind whose `data` does not decode as that

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod checkpoint;
 pub mod email;
+pub mod email_change;
 pub mod import;
 pub mod kms;
 pub mod mfa;

@@ -54,6 +54,7 @@ prefixes! {
     EmailAddress => "email_address",
     Email => "email",
     PasswordReset => "password_reset",
+    EmailChange => "email_change",
 }
 
 /// `user:<id>`, `org:<id>`, `session:<id>`: the subject of an entity.
