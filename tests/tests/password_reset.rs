@@ -419,3 +419,54 @@ async fn admins_send_links_and_reset_factors_and_the_operator_breaks_glass() {
         }
     }
 }
+
+/// No enumeration by time: the median answer to a reset request for a
+/// known address and for an unknown one differ by less than 5 % (200 of
+/// each, interleaved, each from its own client address so no limit is
+/// met).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_links_are_asked_for_in_the_same_time_for_known_and_unknown_addresses() {
+    let (instance, smtp) = with_smtp(&[("WARDEN_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    let mut owner = set_up(&instance.server).await;
+    const USERS: usize = 67;
+    for n in 0..USERS {
+        create_user(&mut owner, &format!("user{n}@acme.test"), "member", PASSWORD).await;
+    }
+    let mut client = WebClient::new(&instance.server);
+    let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..200 {
+        for (which, domain) in ["acme.test", "unknown.test"].iter().enumerate() {
+            let email = format!("user{}@{domain}", round % USERS);
+            client.headers = vec![(
+                "x-forwarded-for".into(),
+                format!("198.51.{}.{}", round / 200, (round * 2 + which) % 250 + 1),
+            )];
+            let started = std::time::Instant::now();
+            let answer = forgot(&mut client, &email).await;
+            times[which].push(started.elapsed());
+            assert_eq!(answer.status, 202, "{email}: {:?}", answer.body);
+            // Let the recording that follows the answer finish before the
+            // next request, whichever kind it was.
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+    }
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let known = median(&mut times[0]);
+    let unknown = median(&mut times[1]);
+    let difference = known.abs_diff(unknown).as_secs_f64() / known.min(unknown).as_secs_f64();
+    assert!(
+        difference < 0.05,
+        "known {known:?}, unknown {unknown:?}: {:.1} % apart",
+        difference * 100.0
+    );
+    // The known addresses were sent links, the others nothing.
+    let mail = smtp.wait_for(200).await;
+    assert_eq!(mail.len(), 200);
+    assert!(
+        mail.iter()
+            .all(|message| message["to"].as_str().unwrap().contains("@acme.test"))
+    );
+}
