@@ -1,6 +1,8 @@
 //! Email in tests: an instance with a real SMTP server; sign-in by email
 //! code (the org's switch, the two requests) and password-reset links.
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 
 use crate::peers::SmtpSink;
@@ -81,4 +83,49 @@ pub fn wrong(code: &str) -> String {
         &code[..7],
         if last == b'9' { '0' } else { char::from(last + 1) }
     )
+}
+
+/// No enumeration by time: asks `path` for `{"email": …}` 200 times for
+/// addresses with an account (`user<n>@acme.test`, `users` of them, which
+/// the caller made) and 200 times for addresses without one, interleaved,
+/// each from its own client network (through a trusted proxy) so that no
+/// limit is met; asserts that every answer is 202, that the median times
+/// differ by less than 5 %, and that only the accounts were mailed.
+pub async fn assert_answered_alike(instance: &Instance, smtp: &SmtpSink, path: &str, users: usize) {
+    let mut client = WebClient::new(&instance.server);
+    let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..200 {
+        for (which, domain) in ["acme.test", "unknown.test"].iter().enumerate() {
+            let email = format!("user{}@{domain}", round % users);
+            client.headers = vec![(
+                "x-forwarded-for".into(),
+                format!("198.51.{}.{}", round / 200, (round * 2 + which) % 250 + 1),
+            )];
+            let started = Instant::now();
+            let answer = client.post(path, json!({ "email": email })).await;
+            times[which].push(started.elapsed());
+            assert_eq!(answer.status, 202, "{email}: {:?}", answer.body);
+            // Let the recording that follows the answer finish before the
+            // next request, whichever kind it was.
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+    }
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let known = median(&mut times[0]);
+    let unknown = median(&mut times[1]);
+    let difference = known.abs_diff(unknown).as_secs_f64() / known.min(unknown).as_secs_f64();
+    assert!(
+        difference < 0.05,
+        "known {known:?}, unknown {unknown:?}: {:.1} % apart",
+        difference * 100.0
+    );
+    let mail = smtp.wait_for(200).await;
+    assert_eq!(mail.len(), 200);
+    assert!(
+        mail.iter()
+            .all(|message| message["to"].as_str().unwrap().contains("@acme.test"))
+    );
 }
