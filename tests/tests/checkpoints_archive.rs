@@ -16,9 +16,11 @@ use warden_tests::checkpoints::{head, verify, write};
 use warden_tests::process::Server;
 
 /// Polls the checkpoint directory's `latest.json` until it describes at
-/// least `size` events.
-async fn latest_in_dir(dir: &Path, size: u64) -> PublishedCheckpoint {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// least `size` events (60 s at most: under a loaded CI a checkpointer
+/// that met an error waits out its backoff first). On failure, the
+/// server's log says why.
+async fn latest_in_dir(dir: &Path, size: u64, server: &Server) -> PublishedCheckpoint {
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(text) = std::fs::read_to_string(dir.join("latest.json"))
             && let Ok(checkpoint) = PublishedCheckpoint::parse(&text)
@@ -26,11 +28,15 @@ async fn latest_in_dir(dir: &Path, size: u64) -> PublishedCheckpoint {
         {
             return checkpoint;
         }
-        assert!(
-            Instant::now() < deadline,
-            "no checkpoint of {size} events in {}",
-            dir.display()
-        );
+        if Instant::now() >= deadline {
+            let log = server.log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            panic!(
+                "no checkpoint of {size} events in {}; the server's log ends:\n{}",
+                dir.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -61,7 +67,7 @@ async fn checkpoints_hold_across_an_archive_and_a_restart() {
     let mut env = instance.env.clone();
     let store = database.store().await;
     instance.server.post_invoices(90, "a").await;
-    let before = latest_in_dir(&published, head(&store).await).await;
+    let before = latest_in_dir(&published, head(&store).await, &instance.server).await;
     let before_path = write(kept.path(), "before.json", &serde_json::to_value(&before).unwrap());
     let mut server = instance.server;
     server.terminate();
@@ -81,7 +87,7 @@ async fn checkpoints_hold_across_an_archive_and_a_restart() {
     ));
     let server = Server::start(&env, "after-archive").await;
     server.post_invoices(5, "b").await;
-    let after = latest_in_dir(&published, head(&store).await).await;
+    let after = latest_in_dir(&published, head(&store).await, &server).await;
     assert!(after.tree_size > before.tree_size);
     let after_path = write(kept.path(), "after.json", &serde_json::to_value(&after).unwrap());
     let mut server = server;

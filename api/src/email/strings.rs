@@ -74,7 +74,7 @@ pub const EN: Strings = Strings {
     verify_email_valid: "The link works once, for 24 hours. Until you confirm, you keep signing in with your old address. If you did not ask for this, ignore this email: nothing changes.",
     new_device: NoticeStrings {
         subject: "New sign-in to your account",
-        intro: "Your account was just signed in to from a device it was not used on before.",
+        intro: "Someone signed in to your account, or began to (a second factor, if you have one, was asked for), from a device it was never used on before.",
         advice: "If this was you, there is nothing to do. If not, change your password now and sign out the other devices (Settings, Sessions), then tell your administrator.",
     },
     password_changed: NoticeStrings {
