@@ -145,8 +145,12 @@ async fn an_auditor_searches_drills_down_and_downloads_in_chromium() {
     browser.fill("#email", "auditor@acme.test").await;
     browser.fill("#password", LEGACY_PASSWORD).await;
     browser.click("form button[type=submit]").await;
-    browser.wait_for_url("/audit").await;
-    assert_eq!(browser.wait_for_text("h1").await, "Audit trail");
+    // The full address: the sign-in page's own carries `next=/audit`.
+    browser.wait_for_url(&format!("{}/audit", server.url)).await;
+    assert_eq!(
+        browser.wait_for_text_containing("h1", "Audit trail").await,
+        "Audit trail"
+    );
 
     // The index follows within about a second: search until the failure
     // is there.
@@ -237,8 +241,9 @@ async fn an_owner_creates_uses_rotates_and_revokes_a_key_in_chromium() {
     browser.fill("#email", "owner@acme.test").await;
     browser.fill("#password", LEGACY_PASSWORD).await;
     browser.click("form button[type=submit]").await;
-    browser.wait_for_url("/keys").await;
-    assert_eq!(browser.wait_for_text("h1").await, "API keys");
+    // The full address: the sign-in page's own carries `next=/keys`.
+    browser.wait_for_url(&format!("{}/keys", instance.server.url)).await;
+    assert_eq!(browser.wait_for_text_containing("h1", "API keys").await, "API keys");
 
     // A refused form keeps what was typed and says why.
     browser.fill("#key-name", "Billing").await;
@@ -332,8 +337,9 @@ async fn an_owner_adds_audits_rotates_and_shreds_a_secret_in_chromium() {
     browser.fill("#email", "owner@acme.test").await;
     browser.fill("#password", LEGACY_PASSWORD).await;
     browser.click("form button[type=submit]").await;
-    browser.wait_for_url("/secrets").await;
-    assert_eq!(browser.wait_for_text("h1").await, "Secrets");
+    // The full address: the sign-in page's own carries `next=/secrets`.
+    browser.wait_for_url(&format!("{}/secrets", instance.server.url)).await;
+    assert_eq!(browser.wait_for_text_containing("h1", "Secrets").await, "Secrets");
 
     // Added with the billing key as a reader.
     browser.fill("#secret-name", "billing.db-password").await;
