@@ -316,3 +316,15 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+/// Fills the setup page the browser shows (org Acme, owner Olive) and
+/// waits for the users page it leads to.
+pub async fn set_up_acme(browser: &Browser) {
+    browser.fill("#org_name", "Acme").await;
+    browser.fill("#org_slug", "acme").await;
+    browser.fill("#display_name", "Olive Owner").await;
+    browser.fill("#email", "owner@acme.test").await;
+    browser.fill("#password", "correct horse battery staple 42").await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for_url("/admin/users").await;
+}

@@ -88,7 +88,7 @@ async fn recover(node: &Node, config: &Config, args: &RecoverArgs) -> Result<(St
                 version: user.version,
                 sessions: &live,
             };
-            users::reset_second_factors_by_operator(&context, &member, &factors, &args.reason, &os_user)
+            users::reset_second_factors_by_operator(&context, &member, &factors, args.reason.trim(), &os_user)
         };
         let reset = reset.map_err(|rejection| match rejection {
             users::Rejection::NoSecondFactor => "the user has no second factor to reset".to_string(),
