@@ -10,7 +10,7 @@ for (const button of document.querySelectorAll("button[data-copy]")) {
       await navigator.clipboard.writeText(source.textContent.trim());
       status.textContent = "Copied.";
     } catch {
-      status.textContent = "Copying was refused: select the key and copy it.";
+      status.textContent = "Copying was refused: select the text and copy it.";
     }
   });
 }

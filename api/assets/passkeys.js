@@ -119,9 +119,16 @@
     async verify(button) {
       const started = await post("/api/v1/mfa/passkeys/verify/start", {});
       const credential = await navigator.credentials.get(request(started.options));
-      await post("/api/v1/mfa/passkeys/verify/finish", {
+      const done = await post("/api/v1/mfa/passkeys/verify/finish", {
         ceremony: started.ceremony, credential: assertion(credential),
       });
+      // A form was waiting for this confirmation: show it, to finish.
+      const pending = document.getElementById("pending-form");
+      if (pending) {
+        if (done && done.csrf_token) pending.querySelector('input[name="csrf_token"]').value = done.csrf_token;
+        pending.submit();
+        return;
+      }
       window.location.assign(next(button));
     },
   };

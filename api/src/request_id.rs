@@ -170,9 +170,9 @@ async fn shape_error(response: Response, id: &str) -> Response {
     let own_body = response.headers().get(header::CONTENT_TYPE).is_some_and(|value| {
         value.as_bytes().starts_with(b"application/json") || value.as_bytes().starts_with(b"text/html")
     });
-    if ours.is_none() && own_body {
+    if own_body {
         // A handler's own JSON answer (the readiness checks) or page (a
-        // form shown again with its error): kept as is.
+        // form shown again with its error, an error page): kept as is.
         return response;
     }
     let (parts, body) = response.into_parts();

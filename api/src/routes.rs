@@ -148,12 +148,15 @@ pub fn table() -> Vec<Route> {
             .sessionless()
             .get(Public, audit_keys::list),
         api("/api/v1/openapi.json").sessionless().get(Public, openapi::document),
+        page("/assets/warden.css")
+            .sessionless()
+            .get(Public, pages::assets::stylesheet),
         page("/assets/passkeys.js")
             .sessionless()
-            .get(Public, pages::mfa::script),
+            .get(Public, pages::assets::passkeys_script),
         page("/assets/copy.js")
             .sessionless()
-            .get(Public, pages::keys::copy_script),
+            .get(Public, pages::assets::copy_script),
         api("/api/v1/app-events").token_exempt().post(Own, app_events::record),
         api("/api/v1/audit/events").get(Scope("audit:read"), audit::search),
         api("/api/v1/audit/events/{seq}").get(Scope("audit:read"), audit::detail),
@@ -329,6 +332,7 @@ pub fn table() -> Vec<Route> {
         page("/settings/reauthenticate")
             .get(Session, pages::reauthenticate::page)
             .post(Session, pages::reauthenticate::submit),
+        page("/settings/reauthenticate/pending").post(Session, pages::reauthenticate::pending),
         page("/admin/users")
             .get(Session, pages::admin::list)
             .post(Session, pages::admin::create),
@@ -416,6 +420,17 @@ pub fn router(
             route
                 .handlers
                 .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::require_token))
+        };
+        // A page's refusals, the token check's included, are pages.
+        // A page's form refused for want of a recent authentication is
+        // kept for "Confirm it's you"; a page's refusals, the token
+        // check's included, are pages.
+        let handlers = match route.surface {
+            Surface::Page if changes_state && !route.token_exempt => handlers
+                .layer(axum::middleware::from_fn_with_state(state.clone(), pages::resume::keep))
+                .layer(axum::middleware::from_fn(pages::errors::dress)),
+            Surface::Page => handlers.layer(axum::middleware::from_fn(pages::errors::dress)),
+            Surface::Api => handlers,
         };
         // Outside the token check: a key's request is the key's, and
         // carries no session whose token could be asked for.

@@ -297,6 +297,29 @@ impl Browser {
         .unwrap_or_default()
     }
 
+    /// A PNG of the viewport, written to `path`.
+    pub async fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine as _;
+        let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    /// Resizes the window (a phone's width, a desktop's).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await;
+    }
+
     /// Ends the WebDriver session (closing Chromium) and chromedriver.
     pub async fn quit(self) {
         let _ = self

@@ -326,3 +326,14 @@ pub fn field(html: &str, name: &str) -> String {
         + marker.len();
     html[start..].split('"').next().unwrap().to_string()
 }
+
+/// The answer to a form's post that needed a recent sign-in: "Confirm
+/// it's you" (not a redirect: the form is kept, sealed in its `pending`
+/// field), with `back` as the way back. The sealed form.
+pub async fn confirm_page(response: reqwest::Response, back: &str) -> String {
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<h1>Confirm it's you</h1>"), "{html}");
+    assert!(html.contains(&format!("name=\"next\" value=\"{back}\"")), "{html}");
+    field(&html, "pending")
+}

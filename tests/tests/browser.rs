@@ -20,7 +20,7 @@ async fn sign_in_see_sessions_sign_out_in_chromium() {
     assert_eq!(browser.text("h1").await, "Users of Acme");
     assert!(browser.text("table").await.contains("owner@acme.test"));
 
-    browser.click("header form button").await;
+    browser.click("nav.side form button").await;
     browser.wait_for_url("/sign-in").await;
     assert_eq!(browser.wait_for_text("[role=status]").await, "You are signed out.");
 
@@ -44,7 +44,7 @@ async fn sign_in_see_sessions_sign_out_in_chromium() {
     assert!(table.contains("Chrome"), "{table}");
     assert!(table.contains("127.0.0.1"), "{table}");
 
-    browser.click("header form button").await;
+    browser.click("nav.side form button").await;
     browser.wait_for_url("/sign-in").await;
     browser.goto(&format!("{}/settings/sessions", server.url)).await;
     browser.wait_for_url("/sign-in?next=").await;
@@ -83,7 +83,7 @@ async fn passkeys_in_chromium_with_a_virtual_authenticator() {
     assert!(browser.text("#passkeys").await.contains("Laptop"));
 
     // Sign in with the passkey alone.
-    browser.click("header form button").await;
+    browser.click("nav.side form button").await;
     browser.wait_for_url("/sign-in").await;
     browser.fill("#email", "owner@acme.test").await;
     browser.wait_for_text("[data-passkey=sign-in]:not([hidden])").await;
@@ -93,7 +93,7 @@ async fn passkeys_in_chromium_with_a_virtual_authenticator() {
     assert_eq!(browser.wait_for_text("h1").await, "Your sessions");
 
     // A password now asks for the passkey as the second factor.
-    browser.click("header form button").await;
+    browser.click("nav.side form button").await;
     browser.wait_for_url("/sign-in").await;
     browser.fill("#email", "owner@acme.test").await;
     browser.fill("#password", "correct horse battery staple 42").await;

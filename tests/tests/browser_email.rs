@@ -33,7 +33,7 @@ async fn a_user_signs_in_with_a_code_by_email_in_chromium() {
     browser
         .wait_for_text_containing("[role=status]", "policy is saved")
         .await;
-    browser.click("header form button").await;
+    browser.click("nav.side form button").await;
     browser.wait_for_url("/sign-in").await;
 
     // The code, typed.
@@ -52,7 +52,7 @@ async fn a_user_signs_in_with_a_code_by_email_in_chromium() {
     assert_eq!(browser.wait_for_text("h1").await, "Your sessions");
 
     // The link, opened in the browser that asked for the code.
-    browser.click("header form button").await;
+    browser.click("nav.side form button").await;
     browser.wait_for_url("/sign-in").await;
     browser.goto(&format!("{}/sign-in/email", server.url)).await;
     browser.fill("#email", "owner@acme.test").await;
@@ -79,7 +79,7 @@ async fn a_user_resets_a_forgotten_password_from_the_sign_in_page_in_chromium() 
     let browser = Browser::start().await;
     browser.goto(&server.setup_link().unwrap()).await;
     set_up_acme(&browser).await;
-    browser.click("header form button").await;
+    browser.click("nav.side form button").await;
     browser.wait_for_url("/sign-in").await;
 
     browser.click("a[href='/forgot-password']").await;

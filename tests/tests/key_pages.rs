@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use warden_tests::audit::{page_signed_in, two_orgs};
 use warden_tests::keys::{application, code};
-use warden_tests::web::{Forms, field, location};
+use warden_tests::web::{Forms, confirm_page, field};
 
 /// Creates a key from the form; its id and secret.
 async fn create(forms: &Forms, cookie: &str, name: &str) -> (String, String) {
@@ -160,12 +160,7 @@ async fn forms_need_their_token_and_creation_and_rotation_a_recent_sign_in() {
             ],
         )
         .await;
-    assert_eq!(stale.status(), 303);
-    assert!(
-        location(&stale).starts_with("/settings/reauthenticate?next=/keys&"),
-        "{}",
-        location(&stale)
-    );
+    confirm_page(stale, "/keys").await;
     let stale = forms
         .post(
             &format!("/keys/{id}/rotate"),
@@ -173,8 +168,7 @@ async fn forms_need_their_token_and_creation_and_rotation_a_recent_sign_in() {
             &[("csrf_token", &csrf), ("version", &version), ("grace_seconds", "0")],
         )
         .await;
-    assert_eq!(stale.status(), 303);
-    assert!(location(&stale).starts_with(&format!("/settings/reauthenticate?next=/keys/{id}&")));
+    confirm_page(stale, &format!("/keys/{id}")).await;
     assert_eq!(code(&mut app, &secret, &[]).await, "valid", "not rotated");
     // Revoking a leaked key never waits for a step-up.
     let revoked = forms

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use warden_tests::mfa::{early_in_step, oathtool, wrong};
-use warden_tests::web::{Forms, create_user, field, instance, location, page_cookie, set_up};
+use warden_tests::web::{Forms, confirm_page, create_user, field, instance, location, page_cookie, set_up};
 
 const SAM: &str = "sam@acme.test";
 const SAM_PASSWORD: &str = "sam's long password 7";
@@ -64,6 +64,24 @@ async fn the_pages_set_up_an_authenticator_and_ask_for_it_at_sign_in() {
         .next()
         .unwrap();
     assert_eq!(codes.matches("<code>").count(), 10);
+    // They can be downloaded as a file (and copied, by the script).
+    let download = html
+        .split("id=\"backup-codes-download\" href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert!(
+        download.starts_with("data:text/plain;charset=utf-8,Warden%20backup%20codes%20for%20"),
+        "{download}"
+    );
+    for code in codes.split("<code>").skip(1) {
+        let code = code.split("</code>").next().unwrap();
+        assert!(download.contains(code), "{code} is not in {download}");
+    }
+    assert!(html.contains("download=\"warden-backup-codes.txt\""));
+    assert!(html.contains("data-copy=\"backup-codes-text\""));
     let saved = forms
         .post(
             "/settings/mfa/backup-codes/acknowledge",
@@ -77,10 +95,7 @@ async fn the_pages_set_up_an_authenticator_and_ask_for_it_at_sign_in() {
     let removal = forms
         .post("/settings/mfa/totp/remove", Some(&first), &[("csrf_token", &csrf)])
         .await;
-    assert_eq!(
-        location(&removal),
-        "/settings/reauthenticate?next=/settings/mfa&notice=reauthenticate"
-    );
+    confirm_page(removal, "/settings/mfa").await;
     let html = forms
         .get("/settings/reauthenticate?next=/settings/mfa", Some(&first))
         .await

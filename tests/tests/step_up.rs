@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use warden_tests::mfa::{early_in_step, enrol, oathtool};
-use warden_tests::web::{Forms, WebClient, assert_refused, create_user, events, instance, location, set_up};
+use warden_tests::web::{
+    Forms, WebClient, assert_refused, confirm_page, create_user, events, instance, location, set_up,
+};
 
 const SAM: &str = "sam@acme.test";
 const SAM_PASSWORD: &str = "sam's long password 7";
@@ -51,10 +53,7 @@ async fn routes_that_always_need_a_step_up_ask_for_it_before_anything_else() {
     let policy = pages
         .post("/admin/mfa-policy", Some(&cookie), &[("csrf_token", &csrf)])
         .await;
-    assert_eq!(
-        location(&policy),
-        "/settings/reauthenticate?next=/admin/mfa-policy&notice=reauthenticate"
-    );
+    confirm_page(policy, "/admin/mfa-policy").await;
     let export = pages.get("/audit/export?format=csv&kind=login.*", Some(&cookie)).await;
     assert_eq!(
         location(&export),

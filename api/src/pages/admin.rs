@@ -12,7 +12,7 @@ use warden_core::auth::role_grants;
 use warden_core::commands::account::{Role, Status};
 use warden_projections::projection::read;
 
-use super::{Nav, NoticeQuery, PageManager, failed, notice, render, see_other};
+use super::{Nav, NoticeQuery, PageManager, Place, failed, notice, render, see_other};
 use crate::error::Code;
 use crate::flows::users::{self, NewUser};
 use crate::state::AppState;
@@ -50,10 +50,7 @@ struct UserRow {
 #[derive(Template)]
 #[template(path = "users.html")]
 struct UsersPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     org_name: String,
     users: Vec<UserRow>,
     new_role_options: Vec<RoleOption>,
@@ -69,7 +66,7 @@ fn users_page(
     notice: Option<String>,
     invitation_url: Option<String>,
 ) -> UsersPage {
-    let nav = Nav::of(manager);
+    let nav = Nav::of(manager, Place::Users);
     let own = manager.user.role;
     let accounts = read(&state.models.accounts);
     let users = accounts
@@ -88,10 +85,7 @@ fn users_page(
         })
         .collect();
     UsersPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         org_name: accounts
             .org(&manager.user.org)
             .map_or_else(String::new, |org| org.name.clone()),

@@ -15,7 +15,7 @@ use warden_alerting::deliver::message::group_text;
 use warden_core::event::timestamp;
 
 use super::alerts::PageAlertReader;
-use super::{Nav, NoticeQuery, PageManager, error_page, failed, render, see_other};
+use super::{Nav, NoticeQuery, PageManager, Place, error_page, failed, render, see_other};
 use crate::error::ApiError;
 use crate::flows::{alert_delivery, alerts};
 use crate::state::AppState;
@@ -40,10 +40,7 @@ pub struct EndpointRow {
 #[derive(Template)]
 #[template(path = "alert_rules.html")]
 struct RulesPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     rules: Vec<RuleRow>,
     endpoints: Vec<EndpointRow>,
     templates: Vec<&'static str>,
@@ -67,12 +64,9 @@ fn rules_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> RulesPage {
-    let nav = Nav::of(current);
+    let nav = Nav::of(current, Place::AlertRules);
     RulesPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         rules: alerts::rules(state, &current.user.org)
             .iter()
             .map(|rule| RuleRow {
@@ -199,10 +193,7 @@ pub struct FiringRow {
 #[derive(Template)]
 #[template(path = "alert_rule.html")]
 struct EditorPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     /// `None`: a new rule.
     rule_id: Option<String>,
     rule_json: String,
@@ -215,12 +206,9 @@ struct EditorPage {
 }
 
 fn editor(current: &CurrentSession, rule_id: Option<String>, rule_json: String) -> EditorPage {
-    let nav = Nav::of(current);
+    let nav = Nav::of(current, Place::AlertRules);
     EditorPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         rule_id,
         rule_json,
         hours: 24,
@@ -241,7 +229,7 @@ pub struct NewQuery {
 }
 
 /// `GET /alert-rules/new?template=…`: the editor, empty or from a template.
-pub async fn new(client: Client, PageManager(current): PageManager, Query(query): Query<NewQuery>) -> Response {
+pub async fn new(PageManager(current): PageManager, Query(query): Query<NewQuery>) -> Response {
     let template = query.template.as_deref().and_then(|name| {
         warden_alerting::templates::all()
             .into_iter()
@@ -253,7 +241,7 @@ pub async fn new(client: Client, PageManager(current): PageManager, Query(query)
             Err(error) => {
                 tracing::error!(%error, "a built-in template does not serialize");
                 let error = ApiError::internal("this template cannot be shown");
-                return error_page(&error, &client.request_id);
+                return error_page(&error);
             }
         },
         None => serde_json::json!({"name": "", "severity": "medium",
@@ -265,7 +253,6 @@ pub async fn new(client: Client, PageManager(current): PageManager, Query(query)
 /// `GET /alert-rules/{id}`: a rule, in the editor.
 pub async fn show(
     State(state): State<AppState>,
-    client: Client,
     PageAlertReader(current): PageAlertReader,
     Path(id): Path<String>,
     Query(query): Query<NoticeQuery>,
@@ -276,7 +263,7 @@ pub async fn show(
             page.notice = super::notice(query.notice.as_deref());
             render(StatusCode::OK, &page)
         }
-        Err(error) => error_page(&error, &client.request_id),
+        Err(error) => error_page(&error),
     }
 }
 

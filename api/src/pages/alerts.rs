@@ -16,7 +16,7 @@ use warden_core::event::timestamp;
 use warden_projections::alerts::{AlertStatus, AlertView};
 use warden_projections::deliveries::{AlertDeliveries, DeliveryState};
 
-use super::{Nav, NoticeQuery, PageManager, PageSession, error_page, failed, render, see_other};
+use super::{Nav, NoticeQuery, PageManager, PageSession, Place, error_page, failed, render, see_other};
 use crate::error::ApiError;
 use crate::flows::{alert_delivery, alerts};
 use crate::state::AppState;
@@ -35,11 +35,7 @@ impl axum::extract::FromRequestParts<AppState> for PageAlertReader {
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
         let PageSession(current) = PageSession::from_request_parts(parts, state).await?;
         if let Err(error) = alerts::may_read(&current) {
-            let request_id = parts
-                .extensions
-                .get::<crate::request_id::RequestId>()
-                .map_or("", |id| id.0.as_str());
-            return Err(error_page(&error, request_id));
+            return Err(error_page(&error));
         }
         Ok(PageAlertReader(current))
     }
@@ -80,10 +76,7 @@ fn status_name(status: AlertStatus) -> &'static str {
 #[derive(Template)]
 #[template(path = "alerts.html")]
 struct AlertsPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     alerts: Vec<AlertRow>,
     error: Option<String>,
     notice: Option<String>,
@@ -94,12 +87,9 @@ pub async fn list(
     PageAlertReader(current): PageAlertReader,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
-    let nav = Nav::of(&current);
+    let nav = Nav::of(&current, Place::Alerts);
     let page = AlertsPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         alerts: alerts::recent_alerts(&state, &current.user.org, SHOWN)
             .iter()
             .map(AlertRow::of)
@@ -147,10 +137,7 @@ fn delivery_rows(deliveries: Option<&AlertDeliveries>) -> Vec<DeliveryRow> {
 #[derive(Template)]
 #[template(path = "alert.html")]
 struct AlertPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     alert: AlertRow,
     rule: String,
     acknowledged: Option<String>,
@@ -170,7 +157,7 @@ fn alert_page(
     notice: Option<String>,
 ) -> Result<AlertPage, ApiError> {
     let (alert, deliveries) = alert_delivery::alert_with_deliveries(state, &current.user.org, id)?;
-    let nav = Nav::of(current);
+    let nav = Nav::of(current, Place::Alerts);
     let change = |change: &Option<warden_projections::alerts::StatusChange>| {
         change.as_ref().map(|change| {
             let mut text = format!("{} by {}", change.at, change.by.as_deref().unwrap_or("Warden"));
@@ -181,12 +168,9 @@ fn alert_page(
         })
     };
     Ok(AlertPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        reads_audit: nav.reads_audit,
-        manages_users: nav.manages_users,
         may_acknowledge: nav.manages_users && alert.status == AlertStatus::Open,
         may_resolve: nav.manages_users && alert.status != AlertStatus::Resolved,
+        nav,
         rule: alert.fired.rule.clone(),
         acknowledged: change(&alert.acknowledged),
         resolved: change(&alert.resolved),
@@ -199,14 +183,13 @@ fn alert_page(
 
 pub async fn detail(
     State(state): State<AppState>,
-    client: Client,
     PageAlertReader(current): PageAlertReader,
     Path(id): Path<String>,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
     match alert_page(&state, &current, &id, None, super::notice(query.notice.as_deref())) {
         Ok(page) => render(StatusCode::OK, &page),
-        Err(error) => error_page(&error, &client.request_id),
+        Err(error) => error_page(&error),
     }
 }
 
@@ -234,14 +217,14 @@ async fn set_status(
                 "alert_acknowledged"
             }
         )),
-        Err(error) => show_failure(&state, &current, &client, &id, &error),
+        Err(error) => show_failure(&state, &current, &id, &error),
     }
 }
 
-fn show_failure(state: &AppState, current: &CurrentSession, client: &Client, id: &str, error: &ApiError) -> Response {
+fn show_failure(state: &AppState, current: &CurrentSession, id: &str, error: &ApiError) -> Response {
     match alert_page(state, current, id, Some(error.message.clone()), None) {
         Ok(page) => failed(error, &page),
-        Err(error) => error_page(&error, &client.request_id),
+        Err(error) => error_page(&error),
     }
 }
 
@@ -287,7 +270,6 @@ pub async fn resend(
             return show_failure(
                 &state,
                 &current,
-                &client,
                 &id,
                 &ApiError::bad_request("recipient: not a recipient"),
             );
@@ -295,6 +277,6 @@ pub async fn resend(
     };
     match alert_delivery::resend(&state, &current, &client, &id, recipient).await {
         Ok(()) => see_other(&format!("/alerts/{id}?notice=alert_resent")),
-        Err(error) => show_failure(&state, &current, &client, &id, &error),
+        Err(error) => show_failure(&state, &current, &id, &error),
     }
 }

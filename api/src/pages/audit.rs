@@ -14,7 +14,7 @@ use warden_core::{ActorKind, Event};
 use warden_projections::projection::read;
 
 use super::confirmed::{Confirmed, ToThisRequest};
-use super::{Nav, PageAuditReader, error_page, failed, render};
+use super::{Nav, PageAuditReader, Place, error_page, failed, render};
 use crate::error::ApiError;
 use crate::flows::audit::{self, ExportFormat, Search};
 use crate::handlers::audit::{DEFAULT_WINDOW_MINUTES, SearchParams, download, encode, related_queries};
@@ -56,10 +56,7 @@ struct Row {
 #[derive(Template)]
 #[template(path = "audit.html")]
 struct AuditPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     fields: Vec<Field>,
     rows: Vec<Row>,
     total: usize,
@@ -86,10 +83,7 @@ struct Link {
 #[derive(Template)]
 #[template(path = "audit_event.html")]
 struct EventPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     seq: u64,
     kind: String,
     details: Vec<Detail>,
@@ -187,7 +181,7 @@ pub async fn search(
     PageAuditReader(reader): PageAuditReader,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let nav = Nav::of(&reader);
+    let nav = Nav::of(&reader, Place::Audit);
     let filters: BTreeMap<String, String> = query
         .iter()
         .filter(|(name, _)| *name != "cursor")
@@ -208,10 +202,7 @@ pub async fn search(
         }
     };
     let mut page = AuditPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         fields: fields_of(&filters),
         rows: Vec::new(),
         total: 0,
@@ -273,15 +264,14 @@ pub async fn event(
     PageAuditReader(reader): PageAuditReader,
     Path(seq): Path<String>,
 ) -> Response {
-    let request_id = client.request_id.clone();
     let Ok(seq) = seq.parse::<u64>() else {
-        return error_page(&ApiError::bad_request("seq must be a whole number"), &request_id);
+        return error_page(&ApiError::bad_request("seq must be a whole number"));
     };
     let event = match audit::view(&state, &Principal::Person(reader.clone()), &client, seq).await {
         Ok(event) => event,
-        Err(error) => return error_page(&error, &request_id),
+        Err(error) => return error_page(&error),
     };
-    let nav = Nav::of(&reader);
+    let nav = Nav::of(&reader, Place::Audit);
     let optional = |value: &Option<String>| value.clone().unwrap_or_else(|| "—".into());
     let details = vec![
         Detail {
@@ -362,10 +352,7 @@ pub async fn event(
         })
         .collect();
     let page = EventPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         seq: event.seq,
         kind: event.kind.clone(),
         details,
@@ -382,7 +369,6 @@ pub async fn export(
     Confirmed(PageAuditReader(reader), _): Confirmed<PageAuditReader, ToThisRequest>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let request_id = client.request_id.clone();
     let mut filters = query.clone();
     let format = filters.remove("format").unwrap_or_else(|| "csv".into());
     let result = async {
@@ -395,6 +381,6 @@ pub async fn export(
     .await;
     match result {
         Ok((format, exporting)) => download(format, exporting),
-        Err(error) => error_page(&error, &request_id),
+        Err(error) => error_page(&error),
     }
 }

@@ -11,7 +11,6 @@ use axum::response::Response;
 
 use super::{PageAuditReader, PageManager, PageSession, reauthenticate_first};
 use crate::flows::step_up::recent_authentication;
-use crate::handlers::audit::encode;
 use crate::state::AppState;
 use crate::web::step_up::{Guard, guards};
 
@@ -19,7 +18,7 @@ guards!(PageSession, PageManager, PageAuditReader);
 
 /// Where "Confirm it's you" returns to.
 pub trait ReturnTo {
-    /// The local path (and query), percent-encoded for a `next` parameter.
+    /// The local path (and query).
     fn next(parts: &Parts) -> String;
 }
 
@@ -46,8 +45,7 @@ pub struct ToThisRequest;
 
 impl ReturnTo for ToThisRequest {
     fn next(parts: &Parts) -> String {
-        let here = parts.uri.path_and_query().map_or("/", |path| path.as_str());
-        encode(here)
+        parts.uri.path_and_query().map_or("/", |path| path.as_str()).to_string()
     }
 }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use warden_projections::projection::read;
 
 use super::confirmed::{Confirmed, ReturnTo};
-use super::{Nav, NoticeQuery, PageSession, failed, notice, render, see_other};
+use super::{Nav, NoticeQuery, PageSession, Place, failed, notice, render, see_other};
 use crate::error::ApiError;
 use crate::flows;
 use crate::state::AppState;
@@ -32,10 +32,7 @@ impl ReturnTo for ToEmailSettings {
 #[derive(Template)]
 #[template(path = "email_settings.html")]
 struct SettingsPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     /// The address a change waits to move to.
     waiting: Option<String>,
     typed: String,
@@ -44,12 +41,9 @@ struct SettingsPage {
 }
 
 fn settings_page(state: &AppState, current: &CurrentSession, typed: String) -> SettingsPage {
-    let nav = Nav::of(current);
+    let nav = Nav::of(current, Place::Address);
     SettingsPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         waiting: read(&state.models.email_changes)
             .waiting(&current.user.id)
             .map(str::to_string),

@@ -23,7 +23,7 @@ use warden_projections::projection::read;
 
 use super::confirmed::{Confirmed, ReturnTo};
 use super::keys::{secret_page, sparkline, when};
-use super::{Nav, NoticeQuery, PageManager, PageOrgReader, failed, notice, render, see_other};
+use super::{Nav, NoticeQuery, PageManager, PageOrgReader, Place, failed, notice, render, see_other};
 use crate::flows::{api_keys, vendor_tickets};
 use crate::handlers::audit::encode;
 use crate::state::AppState;
@@ -59,10 +59,7 @@ struct OutcomeCount {
 #[derive(Template)]
 #[template(path = "key.html")]
 struct KeyPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     manages: bool,
     id: String,
     name: String,
@@ -99,7 +96,7 @@ fn key_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> KeyPage {
-    let nav = Nav::of(current);
+    let nav = Nav::of(current, Place::Keys);
     let now = Utc::now();
     let count =
         |counts: &std::collections::BTreeMap<VerifyOutcome, u64>, outcome| counts.get(&outcome).copied().unwrap_or(0);
@@ -116,10 +113,7 @@ fn key_page(
     let settings = &key.settings;
     let none = |text: String| if text.is_empty() { "none".to_string() } else { text };
     KeyPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         manages: current.user.role.manages_users(),
         id: key.id.clone(),
         name: settings.name.clone(),
@@ -174,8 +168,8 @@ fn key_page(
 
 /// A key of the page's org, or the error page (another org's key does
 /// not exist).
-fn key_of(state: &AppState, current: &CurrentSession, client: &Client, id: &str) -> Result<Arc<Key>, Box<Response>> {
-    api_keys::get(state, &current.user.org, id).map_err(|error| Box::new(super::error_page(&error, &client.request_id)))
+fn key_of(state: &AppState, current: &CurrentSession, id: &str) -> Result<Arc<Key>, Box<Response>> {
+    api_keys::get(state, &current.user.org, id).map_err(|error| Box::new(super::error_page(&error)))
 }
 
 /// `GET /keys/{id}`: the key, its usage, and (for managers) its actions.
@@ -186,7 +180,7 @@ pub async fn show(
     Path(id): Path<String>,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
-    let key = match key_of(&state, &current, &client, &id) {
+    let key = match key_of(&state, &current, &id) {
         Ok(key) => key,
         Err(page) => return *page,
     };
@@ -232,7 +226,7 @@ pub async fn rotate(
     Path(id): Path<String>,
     Form(form): Form<RotateForm>,
 ) -> Response {
-    let key = match key_of(&state, &current, &client, &id) {
+    let key = match key_of(&state, &current, &id) {
         Ok(key) => key,
         Err(page) => return *page,
     };
@@ -255,10 +249,7 @@ pub async fn rotate(
 #[derive(Template)]
 #[template(path = "key_revoke.html")]
 struct RevokePage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     id: String,
     name: String,
     last_used: String,
@@ -267,23 +258,19 @@ struct RevokePage {
 /// `GET /keys/{id}/revoke`: "Revoke this key?", with what it is.
 pub async fn confirm_revoke(
     State(state): State<AppState>,
-    client: Client,
     PageManager(current): PageManager,
     Path(id): Path<String>,
 ) -> Response {
-    let key = match key_of(&state, &current, &client, &id) {
+    let key = match key_of(&state, &current, &id) {
         Ok(key) => key,
         Err(page) => return *page,
     };
-    let nav = Nav::of(&current);
+    let nav = Nav::of(&current, Place::Keys);
     let last_used = read(&state.models.key_usage).view(&key.id, Utc::now()).last_used;
     render(
         StatusCode::OK,
         &RevokePage {
-            csrf_token: nav.csrf_token,
-            user_email: nav.user_email,
-            manages_users: nav.manages_users,
-            reads_audit: nav.reads_audit,
+            nav,
             id: key.id.clone(),
             name: key.settings.name.clone(),
             last_used: when(last_used.or(key.last_used)),
@@ -307,7 +294,7 @@ pub async fn revoke(
 ) -> Response {
     match api_keys::revoke(&state, &current, &client, &id, &form.reason).await {
         Ok(_) => see_other(&format!("/keys/{id}?notice=key_revoked")),
-        Err(error) => match key_of(&state, &current, &client, &id) {
+        Err(error) => match key_of(&state, &current, &id) {
             Ok(key) => {
                 let usage = read(&state.models.key_usage).view(&key.id, Utc::now());
                 failed(

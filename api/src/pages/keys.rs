@@ -23,7 +23,7 @@ use warden_core::commands::api_key::{KeyKind, Owner, RateLimit};
 use warden_projections::projection::read;
 
 use super::confirmed::{Confirmed, ReturnTo};
-use super::{Nav, NoticeQuery, PageManager, PageOrgReader, failed, notice, render, see_other};
+use super::{Nav, NoticeQuery, PageManager, PageOrgReader, Place, failed, notice, render, see_other};
 use crate::error::ApiError;
 use crate::flows::api_keys;
 use crate::state::AppState;
@@ -105,10 +105,7 @@ struct ScopeChoice {
 #[derive(Template)]
 #[template(path = "keys.html")]
 struct KeysPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     manages: bool,
     keys: Vec<KeyRow>,
     form: NewKeyForm,
@@ -128,7 +125,7 @@ fn keys_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> KeysPage {
-    let nav = Nav::of(current);
+    let nav = Nav::of(current, Place::Keys);
     let now = Utc::now();
     let usage = read(&state.models.key_usage);
     let keys = api_keys::list(state, &current.user.org)
@@ -156,10 +153,7 @@ fn keys_page(
         form
     };
     KeysPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         manages: current.user.role.manages_users(),
         keys,
         form,
@@ -195,10 +189,7 @@ pub async fn list(
 #[derive(Template)]
 #[template(path = "key_secret.html")]
 pub(super) struct SecretPage<'a> {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     id: String,
     name: String,
     heading: &'static str,
@@ -212,12 +203,9 @@ pub(super) fn secret_page<'a>(
     issued: &'a api_keys::Issued,
     heading: &'static str,
 ) -> SecretPage<'a> {
-    let nav = Nav::of(current);
+    let nav = Nav::of(current, Place::Keys);
     SecretPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         id: issued.key.id.clone(),
         name: issued.key.settings.name.clone(),
         heading,
@@ -328,21 +316,6 @@ pub async fn create(
             failed(&error, &page)
         }
     }
-}
-
-/// `GET /assets/copy.js`: the copy buttons of the secret page.
-pub async fn copy_script() -> Response {
-    use axum::http::header;
-    use axum::response::IntoResponse as _;
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        include_str!("../../assets/copy.js"),
-    )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use warden_projections::projection::read;
 
 use super::confirmed::{Confirmed, ToMfaSettings};
 use super::{
-    Nav, PageAnySession, PageEnrolling, PageSession, failed, local_path, notice, render, see_other, with_cookie,
+    Nav, PageAnySession, PageEnrolling, PageSession, Place, failed, local_path, notice, render, see_other, with_cookie,
 };
 use crate::error::ApiError;
 use crate::flows::backup_codes::{self, IssuedCodes};
@@ -110,10 +110,7 @@ struct SetupView {
 #[derive(Template)]
 #[template(path = "mfa_settings.html")]
 struct SettingsPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     totp_enrolled_at: Option<String>,
     setup: Option<SetupView>,
     passkeys: Vec<PasskeyRow>,
@@ -132,7 +129,7 @@ async fn settings_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> Result<SettingsPage, ApiError> {
-    let nav = Nav::of(current);
+    let nav = Nav::of(current, Place::TwoFactor);
     let factors = read(&state.models.mfa).factors(&current.user.id);
     let when = |at: &chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
     let passkeys = factors
@@ -155,10 +152,7 @@ async fn settings_page(
         }),
     };
     Ok(SettingsPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         totp_enrolled_at: factors
             .totp
             .as_ref()
@@ -187,7 +181,7 @@ async fn show_settings(
             Some(error) => failed(error, &page),
             None => render(StatusCode::OK, &page),
         },
-        Err(problem) => super::error_page(&problem, ""),
+        Err(problem) => super::error_page(&problem),
     }
 }
 
@@ -263,30 +257,53 @@ pub async fn regenerate(
 #[derive(Template)]
 #[template(path = "backup_codes.html")]
 struct CodesPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     set: String,
     codes: Vec<String>,
+    /// The codes one per line, for the copy button and the download.
+    text: String,
+    download: String,
     error: Option<String>,
     notice: Option<String>,
+}
+
+fn codes_text(issued: &IssuedCodes) -> String {
+    issued
+        .codes
+        .iter()
+        .map(|code| code.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The file "Download" saves: whose codes, when made, how to use them.
+fn codes_file(email: &str, issued: &IssuedCodes) -> String {
+    format!(
+        "Warden backup codes for {email}\nMade {}. Each code signs you in once; making new codes voids these.\n\n{}\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        codes_text(issued)
+    )
 }
 
 /// The codes, shown once; `session` is the session's new token when this
 /// enrolment completed a partial session (the page's forms need its CSRF
 /// token).
 fn codes_page(current: &CurrentSession, issued: &IssuedCodes, session: Option<&Issued>) -> Response {
-    let nav = Nav::of(current);
+    let nav = Nav::of(current, Place::TwoFactor);
     let mut response = render(
         StatusCode::OK,
         &CodesPage {
-            csrf_token: session.map_or(nav.csrf_token, |session| session.csrf_token.clone()),
-            user_email: nav.user_email,
-            manages_users: nav.manages_users,
-            reads_audit: nav.reads_audit,
+            nav: match session {
+                Some(session) => nav.with_csrf_token(session.csrf_token.clone()),
+                None => nav,
+            },
             set: issued.set.clone(),
             codes: issued.codes.iter().map(|code| code.to_string()).collect(),
+            text: codes_text(issued),
+            download: format!(
+                "data:text/plain;charset=utf-8,{}",
+                crate::handlers::audit::encode(&codes_file(&current.user.email, issued))
+            ),
             error: None,
             notice: None,
         },
@@ -346,18 +363,4 @@ pub async fn remove_passkey(
         Ok(()) => see_other("/settings/mfa?notice=passkey_removed"),
         Err(error) => show_settings(&state, &current, Some(&error), None).await,
     }
-}
-
-/// `GET /assets/passkeys.js`: the browser's half of the passkey ceremonies.
-pub async fn script() -> Response {
-    use axum::response::IntoResponse as _;
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        include_str!("../../assets/passkeys.js"),
-    )
-        .into_response()
 }

@@ -7,17 +7,21 @@
 pub mod admin;
 pub mod alert_rules;
 pub mod alerts;
+pub mod assets;
 pub mod audit;
 pub mod confirmed;
 pub mod email_change;
 pub mod email_sign_in;
+pub mod errors;
 pub mod key_page;
 pub mod keys;
 pub mod mfa;
+pub mod nav;
 pub mod policy;
 pub mod qr;
 pub mod reauthenticate;
 pub mod recovery;
+pub mod resume;
 pub mod secret_history;
 pub mod secret_page;
 pub mod secrets;
@@ -37,6 +41,9 @@ use crate::state::AppState;
 use crate::web::cookie;
 use crate::web::session::{CurrentSession, SessionProblem};
 
+pub use errors::error_page;
+pub use nav::{Nav, Place};
+
 /// A rendered page with a status.
 pub fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
@@ -52,7 +59,7 @@ pub fn render(status: StatusCode, page: &impl Template) -> Response {
                 .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
             response.headers_mut().insert(
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+                HeaderValue::from_static("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
             );
             response
                 .headers_mut()
@@ -78,27 +85,6 @@ pub fn failed(error: &ApiError, page: &impl Template) -> Response {
     response
 }
 
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    heading: &'a str,
-    message: &'a str,
-    request_id: &'a str,
-}
-
-/// A page that only says what went wrong.
-pub fn error_page(error: &ApiError, request_id: &str) -> Response {
-    let heading = error.status.canonical_reason().unwrap_or("Refused");
-    failed(
-        error,
-        &ErrorPage {
-            heading,
-            message: &error.message,
-            request_id,
-        },
-    )
-}
-
 /// After a successful POST: back to a page (303, so a reload does not
 /// post again), with a notice code the page turns into text.
 pub fn see_other(path: &str) -> Response {
@@ -106,9 +92,18 @@ pub fn see_other(path: &str) -> Response {
 }
 
 /// After a sensitive action refused for want of a recent authentication:
-/// to the page that asks for it, then back to `next`.
+/// to the page that asks for it, then back to `next` (a local path).
+/// A form's post gets "Confirm it's you" holding the form instead
+/// ([`resume::keep`]).
 pub fn reauthenticate_first(next: &str) -> Response {
-    see_other(&format!("/settings/reauthenticate?next={next}&notice=reauthenticate"))
+    let mut response = see_other(&format!(
+        "/settings/reauthenticate?next={}&notice=reauthenticate",
+        crate::handlers::audit::encode(next)
+    ));
+    response
+        .extensions_mut()
+        .insert(resume::StepUpNeeded { back: next.to_string() });
+    response
 }
 
 /// Only local paths are followed after sign-in: never another site. A
@@ -116,7 +111,11 @@ pub fn reauthenticate_first(next: &str) -> Response {
 /// URLs, so `/<tab>/evil.example` would become `//evil.example`).
 pub fn local_path(next: &str) -> &str {
     let plain = next.bytes().all(|b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'?' | b'=' | b'&' | b'%' | b'~')
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'/' | b'-' | b'_' | b'.' | b'?' | b'=' | b'&' | b'%' | b'~' | b'*' | b',' | b':' | b'+' | b'@'
+            )
     });
     let local = next.starts_with('/') && !next.starts_with("//") && plain;
     if local && next.len() <= 512 {
@@ -143,8 +142,12 @@ impl FromRequestParts<AppState> for PageSession {
             };
         }
         let mut target = format!("/sign-in?next={}", parts.uri.path());
-        if parts.extensions.get::<SessionProblem>() == Some(&SessionProblem::Expired) {
-            target.push_str("&notice=expired");
+        // Why this browser is asked to sign in again, when it was signed in.
+        match parts.extensions.get::<SessionProblem>() {
+            Some(SessionProblem::Expired) => target.push_str("&notice=expired"),
+            Some(SessionProblem::Unknown) => target.push_str("&notice=signed_out_elsewhere"),
+            Some(SessionProblem::UserInactive) => target.push_str("&notice=account_disabled"),
+            Some(SessionProblem::Malformed) | None => {}
         }
         Err(see_other(&target))
     }
@@ -254,30 +257,7 @@ pub(crate) async fn page_session_of(
     if allows(current.user.role) {
         return Ok(current);
     }
-    let request_id = parts
-        .extensions
-        .get::<crate::request_id::RequestId>()
-        .map_or("", |id| id.0.as_str());
-    Err(error_page(&ApiError::forbidden(refusal), request_id))
-}
-
-/// What the navigation bar shows.
-pub struct Nav {
-    pub csrf_token: String,
-    pub user_email: String,
-    pub manages_users: bool,
-    pub reads_audit: bool,
-}
-
-impl Nav {
-    pub fn of(current: &CurrentSession) -> Self {
-        Nav {
-            csrf_token: current.csrf_token(),
-            user_email: current.user.email.clone(),
-            manages_users: current.user.role.manages_users(),
-            reads_audit: current.user.role.reads_audit_trail(),
-        }
-    }
+    Err(error_page(&ApiError::forbidden(refusal)))
 }
 
 /// The query of a page shown after a redirect with a notice.
@@ -291,6 +271,10 @@ pub fn notice(code: Option<&str>) -> Option<String> {
     let text = match code? {
         "expired" => "Your session expired. Please sign in again.",
         "signed_out" => "You are signed out.",
+        "signed_out_elsewhere" => {
+            "This device was signed out: from another device, by an administrator, or after a password change. Please sign in again."
+        }
+        "account_disabled" => "Your account is disabled. Ask an administrator of your organization to enable it.",
         "revoked" => "That device is signed out.",
         "revoked_others" => "Every other device is signed out.",
         "password_changed" => "Your password is changed. Every other device is signed out.",
@@ -348,6 +332,9 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed() {
         assert_eq!(local_path("/admin/users"), "/admin/users");
+        // An export's link, as the browser sends it back.
+        let export = "/audit/export?format=csv&kind=login.*&from=2026-12-01T00:00:00Z&actor=user:a@b";
+        assert_eq!(local_path(export), export);
         for foreign in [
             "https://evil.example",
             "//evil.example",

@@ -10,7 +10,7 @@ use warden_core::auth::mfa_policy::Method;
 use warden_core::commands::mfa::Factor;
 
 use super::confirmed::{Confirmed, ToMfaPolicy};
-use super::{Nav, NoticeQuery, PageManager, failed, notice, render, see_other};
+use super::{Nav, NoticeQuery, PageManager, Place, failed, notice, render, see_other};
 use crate::error::ApiError;
 use crate::flows::org::{self, MethodInput, MfaPolicyInput};
 use crate::state::AppState;
@@ -35,10 +35,7 @@ struct Row {
 #[derive(Template)]
 #[template(path = "mfa_policy.html")]
 struct PolicyPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     org_name: String,
     rows: Vec<Row>,
     grace_days: String,
@@ -64,10 +61,11 @@ fn page(
     notice: Option<String>,
 ) -> Result<PolicyPage, ApiError> {
     let org = org::of(state, manager)?;
-    let nav = Nav::of(manager);
+    let nav = Nav::of(manager, Place::MfaPolicy);
     let preview = org::preview(&org);
     let rows = Method::ALL
         .iter()
+        .filter(|method| method.is_built())
         .map(|method| {
             let rule = org.mfa_policy.rule(*method);
             let outcome = |case: &str| {
@@ -101,10 +99,7 @@ fn page(
         })
         .collect();
     Ok(PolicyPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         org_name: org.name,
         rows,
         grace_days: (org.mfa_policy.enrolment_grace_seconds / 86_400).to_string(),
@@ -119,7 +114,7 @@ fn show(state: &AppState, manager: &CurrentSession, error: Option<&ApiError>, no
             Some(error) => failed(error, &page),
             None => render(StatusCode::OK, &page),
         },
-        Err(problem) => super::error_page(&problem, ""),
+        Err(problem) => super::error_page(&problem),
     }
 }
 
@@ -160,8 +155,10 @@ fn parse(fields: &[(String, String)]) -> Result<MfaPolicyInput, ApiError> {
     let grace_days: u64 = grace_days
         .parse()
         .map_err(|_| ApiError::bad_request("the grace period must be a whole number of days"))?;
+    // A method the form does not show is left as it is.
     let methods = Method::ALL
         .iter()
+        .filter(|method| method.is_built())
         .map(|method| {
             let prefix = method.as_str();
             let factors = fields

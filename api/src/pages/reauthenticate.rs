@@ -11,7 +11,8 @@ use warden_core::auth::password::Password;
 use warden_projections::projection::read;
 
 use super::mfa::NextQuery;
-use super::{Nav, PageSession, failed, local_path, notice, render, see_other, with_cookie};
+use super::resume;
+use super::{Nav, PageSession, Place, failed, local_path, notice, render, see_other, with_cookie};
 use crate::error::ApiError;
 use crate::flows::{mfa, step_up};
 use crate::state::AppState;
@@ -21,11 +22,10 @@ use crate::web::session::CurrentSession;
 #[derive(Template)]
 #[template(path = "reauthenticate.html")]
 struct ReauthenticatePage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     next: String,
+    /// The form that asked for the confirmation, sealed: finished after it.
+    pending: Option<String>,
     second_factor: bool,
     passkeys: bool,
     error: Option<String>,
@@ -38,15 +38,14 @@ fn reauthenticate_page(
     next: &str,
     error: Option<String>,
     notice: Option<String>,
+    pending: Option<String>,
 ) -> ReauthenticatePage {
-    let nav = Nav::of(current);
+    let nav = Nav::of(current, Place::Elsewhere);
     let factors = read(&state.models.mfa).factors(&current.user.id);
     ReauthenticatePage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         next: next.to_string(),
+        pending,
         second_factor: factors.has_second_factor(),
         passkeys: !factors.passkeys.is_empty(),
         error,
@@ -63,8 +62,22 @@ pub async fn page(
     let next = local_path(query.next.as_deref().unwrap_or("/settings/sessions"));
     render(
         StatusCode::OK,
-        &reauthenticate_page(&state, &current, next, None, notice(query.notice.as_deref())),
+        &reauthenticate_page(&state, &current, next, None, notice(query.notice.as_deref()), None),
     )
+}
+
+/// "Confirm it's you" in answer to a form's post, holding the form
+/// (`pending`, sealed) to finish once confirmed; `back` if abandoned.
+pub fn with_pending(state: &AppState, current: &CurrentSession, back: &str, pending: &str) -> Response {
+    let page = reauthenticate_page(
+        state,
+        current,
+        local_path(back),
+        None,
+        notice(Some("reauthenticate")),
+        Some(pending.to_string()),
+    );
+    render(StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
@@ -73,6 +86,7 @@ pub struct ReauthenticateForm {
     password: Option<String>,
     #[serde(default)]
     next: String,
+    pending: Option<String>,
 }
 
 pub async fn submit(
@@ -91,16 +105,69 @@ pub async fn submit(
     };
     match result {
         Ok(session) => {
-            let separator = if next.contains('?') { '&' } else { '?' };
-            with_cookie(
-                &state,
-                &session,
-                see_other(&format!("{next}{separator}notice=reauthenticated")),
-            )
+            let pending = match &form.pending {
+                Some(text) => resume::open(&state, text, &current.session.id)
+                    .await
+                    .map(|pending| (pending, text)),
+                None => None,
+            };
+            let answer = match pending {
+                Some((pending, sealed)) => {
+                    resume::finish_page(&current, session.csrf_token.clone(), &pending, sealed, &next)
+                }
+                None => see_other(&back_to(&next)),
+            };
+            with_cookie(&state, &session, answer)
         }
-        Err(error) => failed(
-            &error,
-            &reauthenticate_page(&state, &current, &next, Some(error.message.clone()), None),
-        ),
+        Err(error) => {
+            let page = reauthenticate_page(&state, &current, &next, Some(error.message.clone()), None, form.pending);
+            failed(&error, &page)
+        }
+    }
+}
+
+/// Where a confirmation with nothing pending returns: `next` as it was
+/// (a link's query is its own: an export's refuses unknown fields), with
+/// the thanks only on a plain page.
+fn back_to(next: &str) -> String {
+    if next.contains('?') {
+        next.to_string()
+    } else {
+        format!("{next}?notice=reauthenticated")
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PendingForm {
+    pending: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// `POST /settings/reauthenticate/pending`: after a passkey confirmed it's
+/// them (the script's ceremony), the form that was waiting, to finish.
+pub async fn pending(
+    State(state): State<AppState>,
+    PageSession(current): PageSession,
+    Form(form): Form<PendingForm>,
+) -> Response {
+    let next = local_path(&form.next).to_string();
+    match resume::open(&state, &form.pending, &current.session.id).await {
+        Some(pending) => resume::finish_page(&current, current.csrf_token(), &pending, &form.pending, &next),
+        None => see_other(&back_to(&next)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::back_to;
+
+    #[test]
+    fn a_link_with_a_query_is_returned_to_as_it_was() {
+        assert_eq!(back_to("/settings/mfa"), "/settings/mfa?notice=reauthenticated");
+        assert_eq!(
+            back_to("/audit/export?format=csv&kind=login.*"),
+            "/audit/export?format=csv&kind=login.*"
+        );
     }
 }

@@ -25,7 +25,7 @@ use super::secret_history;
 use super::secrets::{
     Named, ReaderChoice, field, last_access, reader_choices, reader_named, readers_named, readers_of, take_value,
 };
-use super::{Nav, NoticeQuery, PageManager, PageOrgReader, failed, notice, render, see_other};
+use super::{Nav, NoticeQuery, PageManager, PageOrgReader, Place, failed, notice, render, see_other};
 use crate::error::{ApiError, Code};
 use crate::flows::vault;
 use crate::handlers::audit::encode;
@@ -43,7 +43,7 @@ impl ReturnTo for ToSecret {
             .iter()
             .find_map(|action| path.strip_suffix(action))
             .unwrap_or(path);
-        encode(page)
+        page.to_string()
     }
 }
 
@@ -57,10 +57,7 @@ struct VersionRow {
 #[derive(Template)]
 #[template(path = "secret.html")]
 struct SecretPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     manages: bool,
     name: String,
     description: String,
@@ -96,7 +93,7 @@ fn secret_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> SecretPage {
-    let nav = Nav::of(current);
+    let nav = Nav::of(current, Place::Secrets);
     let versions = secret
         .versions
         .iter()
@@ -113,10 +110,7 @@ fn secret_page(
         .collect();
     let (roles, keys) = reader_choices(state, &current.user.org, &secret.readers);
     SecretPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         manages: current.user.role.manages_users(),
         name: secret.name.clone(),
         description: secret.description.clone(),
@@ -147,15 +141,10 @@ fn secret_page(
 
 /// The secret of the page's org, or the error page (another org's
 /// secret does not exist).
-fn secret_of(
-    state: &AppState,
-    current: &CurrentSession,
-    client: &Client,
-    name: &str,
-) -> Result<Arc<Secret>, Box<Response>> {
+fn secret_of(state: &AppState, current: &CurrentSession, name: &str) -> Result<Arc<Secret>, Box<Response>> {
     vault::get(state, &current.user.org, name).ok_or_else(|| {
         let missing = ApiError::new(StatusCode::NOT_FOUND, Code::NotFound, "no such secret");
-        Box::new(super::error_page(&missing, &client.request_id))
+        Box::new(super::error_page(&missing))
     })
 }
 
@@ -167,7 +156,7 @@ pub async fn show(
     Path(name): Path<String>,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
-    let secret = match secret_of(&state, &current, &client, &name) {
+    let secret = match secret_of(&state, &current, &name) {
         Ok(secret) => secret,
         Err(page) => return *page,
     };
@@ -191,7 +180,6 @@ pub async fn show(
 async fn act<F>(
     state: &AppState,
     current: &CurrentSession,
-    client: &Client,
     name: &str,
     fields: &[(String, String)],
     done: &str,
@@ -200,7 +188,7 @@ async fn act<F>(
 where
     F: AsyncFnOnce(Option<u64>) -> Result<Arc<Secret>, ApiError>,
 {
-    let secret = match secret_of(state, current, client, name) {
+    let secret = match secret_of(state, current, name) {
         Ok(secret) => secret,
         Err(page) => return *page,
     };
@@ -229,15 +217,9 @@ pub async fn add_version(
     Form(mut fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let value = take_value(&mut fields);
-    act(
-        &state,
-        &current,
-        &client,
-        &name,
-        &fields,
-        "secret_rotated",
-        async |shown| vault::add_version(&state, &current, &client, &name, value, shown).await,
-    )
+    act(&state, &current, &name, &fields, "secret_rotated", async |shown| {
+        vault::add_version(&state, &current, &client, &name, value, shown).await
+    })
     .await
 }
 
@@ -250,18 +232,10 @@ pub async fn roll_back(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let version = field(&fields, "version").parse::<u32>();
-    act(
-        &state,
-        &current,
-        &client,
-        &name,
-        &fields,
-        "secret_rolled_back",
-        async |shown| {
-            let version = version.map_err(|_| ApiError::bad_request("version: a version number"))?;
-            vault::roll_back(&state, &current, &client, &name, version, shown).await
-        },
-    )
+    act(&state, &current, &name, &fields, "secret_rolled_back", async |shown| {
+        let version = version.map_err(|_| ApiError::bad_request("version: a version number"))?;
+        vault::roll_back(&state, &current, &client, &name, version, shown).await
+    })
     .await
 }
 
@@ -277,7 +251,6 @@ pub async fn change_readers(
     act(
         &state,
         &current,
-        &client,
         &name,
         &fields,
         "secret_readers_changed",
@@ -289,10 +262,7 @@ pub async fn change_readers(
 #[derive(Template)]
 #[template(path = "secret_shred.html")]
 struct ShredPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     name: String,
     versions: usize,
     subject_version: u64,
@@ -303,22 +273,18 @@ struct ShredPage {
 /// `GET /secrets/{name}/shred`: "Shred this secret?", with what it is.
 pub async fn confirm_shred(
     State(state): State<AppState>,
-    client: Client,
     PageManager(current): PageManager,
     Path(name): Path<String>,
 ) -> Response {
-    let secret = match secret_of(&state, &current, &client, &name) {
+    let secret = match secret_of(&state, &current, &name) {
         Ok(secret) => secret,
         Err(page) => return *page,
     };
-    let nav = Nav::of(&current);
+    let nav = Nav::of(&current, Place::Secrets);
     render(
         StatusCode::OK,
         &ShredPage {
-            csrf_token: nav.csrf_token,
-            user_email: nav.user_email,
-            manages_users: nav.manages_users,
-            reads_audit: nav.reads_audit,
+            nav,
             name: secret.name.clone(),
             versions: secret.versions.len(),
             subject_version: secret.subject_version,
@@ -337,14 +303,8 @@ pub async fn shred(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let reason = field(&fields, "reason").trim().to_string();
-    act(
-        &state,
-        &current,
-        &client,
-        &name,
-        &fields,
-        "secret_shredded",
-        async |shown| vault::shred(&state, &current, &client, &name, &reason, shown).await,
-    )
+    act(&state, &current, &name, &fields, "secret_shredded", async |shown| {
+        vault::shred(&state, &current, &client, &name, &reason, shown).await
+    })
     .await
 }

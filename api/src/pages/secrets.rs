@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 
 use super::confirmed::{Confirmed, ReturnTo};
 use super::keys::when;
-use super::{Nav, NoticeQuery, PageManager, PageOrgReader, failed, notice, render, see_other};
+use super::{Nav, NoticeQuery, PageManager, PageOrgReader, Place, failed, notice, render, see_other};
 use crate::error::ApiError;
 use crate::flows::{api_keys, vault};
 use crate::state::AppState;
@@ -236,10 +236,7 @@ pub(super) fn last_access(state: &AppState, secret: &Secret) -> String {
 #[derive(Template)]
 #[template(path = "secrets.html")]
 struct SecretsPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     manages: bool,
     secrets: Vec<SecretRow>,
     /// The creation form as posted (never its value).
@@ -258,7 +255,7 @@ fn secrets_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> SecretsPage {
-    let nav = Nav::of(current);
+    let nav = Nav::of(current, Place::Secrets);
     let org = &current.user.org;
     let secrets = vault::list(state, org)
         .iter()
@@ -275,10 +272,7 @@ fn secrets_page(
     let (roles, keys) = reader_choices(state, org, &chosen);
     let posted = posted.unwrap_or_default();
     SecretsPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         manages: current.user.role.manages_users(),
         secrets,
         name: field(posted, "name").to_string(),

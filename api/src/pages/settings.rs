@@ -11,7 +11,7 @@ use warden_core::auth::password::Password;
 use warden_core::commands::session::RevocationReason;
 use warden_projections::projection::read;
 
-use super::{Nav, NoticeQuery, PageSession, failed, notice, render, see_other};
+use super::{Nav, NoticeQuery, PageSession, Place, failed, notice, render, see_other};
 use crate::flows::account;
 use crate::state::AppState;
 use crate::web::session::CurrentSession;
@@ -31,10 +31,7 @@ struct SessionRow {
 #[derive(Template)]
 #[template(path = "sessions.html")]
 struct SessionsPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     sessions: Vec<SessionRow>,
     error: Option<String>,
     notice: Option<String>,
@@ -50,7 +47,7 @@ fn sessions_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> SessionsPage {
-    let nav = Nav::of(current);
+    let nav = Nav::of(current, Place::Sessions);
     let sessions = read(&state.models.sessions)
         .live_of_user(&current.user.id, chrono::Utc::now())
         .into_iter()
@@ -66,10 +63,7 @@ fn sessions_page(
         })
         .collect();
     SessionsPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         sessions,
         error,
         notice,
@@ -119,21 +113,15 @@ pub async fn revoke_others(
 #[derive(Template)]
 #[template(path = "password.html")]
 struct PasswordPage {
-    csrf_token: String,
-    user_email: String,
-    manages_users: bool,
-    reads_audit: bool,
+    nav: Nav,
     error: Option<String>,
     notice: Option<String>,
 }
 
 fn password_page(current: &CurrentSession, error: Option<String>) -> PasswordPage {
-    let nav = Nav::of(current);
+    let nav = Nav::of(current, Place::Sessions);
     PasswordPage {
-        csrf_token: nav.csrf_token,
-        user_email: nav.user_email,
-        manages_users: nav.manages_users,
-        reads_audit: nav.reads_audit,
+        nav,
         error,
         notice: None,
     }

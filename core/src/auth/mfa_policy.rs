@@ -54,6 +54,13 @@ impl Method {
         self != Method::EmailCode
     }
 
+    /// Whether Warden signs people in with the method yet: the policy's
+    /// form offers only those (single sign-on comes with its issue; its
+    /// rules are modelled already, so a policy may name them).
+    pub fn is_built(self) -> bool {
+        matches!(self, Method::Password | Method::Passkey | Method::EmailCode)
+    }
+
     /// Whether the method comes from an upstream identity provider that
     /// may assert its own MFA (`amr`/`acr`).
     pub fn has_upstream(self) -> bool {
