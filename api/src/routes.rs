@@ -334,13 +334,19 @@ pub fn table() -> Vec<Route> {
             .post(Session, pages::reauthenticate::submit),
         page("/settings/reauthenticate/pending").post(Session, pages::reauthenticate::pending),
         page("/admin/users")
-            .get(Session, pages::admin::list)
-            .post(Session, pages::admin::create),
+            .get(Session, pages::users::list)
+            .post(Session, pages::users::create),
         page("/admin/mfa-policy")
             .get(Session, pages::policy::view)
             .post(Session, pages::policy::change),
-        page("/admin/users/{id}").post(Session, pages::admin::change),
-        page("/admin/users/{id}/revoke-sessions").post(Session, pages::admin::revoke_sessions),
+        page("/admin/users/{id}")
+            .get(Session, pages::user_page::show)
+            .post(Session, pages::user_page::change),
+        page("/admin/users/{id}/disable").get(Session, pages::user_page::confirm_disable),
+        page("/admin/users/{id}/revoke-sessions").post(Session, pages::user_page::revoke_sessions),
+        page("/admin/users/{id}/sessions/{session}/revoke").post(Session, pages::user_page::revoke_session),
+        page("/admin/users/{id}/password-reset").post(Session, pages::user_page::send_password_reset),
+        page("/admin/users/{id}/second-factors/reset").post(Session, pages::user_page::reset_second_factors),
         page("/alerts").get(Session, pages::alerts::list),
         page("/alerts/{id}").get(Session, pages::alerts::detail),
         page("/alerts/{id}/acknowledge").post(Session, pages::alerts::acknowledge),

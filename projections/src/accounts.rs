@@ -2,11 +2,10 @@
 //! their sealed password hash, and each subject's version for the next
 //! command's optimistic concurrency.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use warden_core::Event;
 use warden_core::auth::mfa_policy::{Method, MfaPolicy};
 use warden_core::auth::security_email::SecurityEmails;
 use warden_core::commands::account::{
@@ -19,6 +18,7 @@ use warden_core::commands::org::{
 use warden_core::commands::setup::{self, LinkIssued};
 use warden_core::commands::{Prefix, payload, subject_id};
 use warden_core::keys::Sealed;
+use warden_core::{ActorKind, Event};
 
 use crate::Projection;
 
@@ -55,6 +55,10 @@ pub struct User {
     pub invitation: Option<Invitation>,
     pub import_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The user who created or invited the account (none for the first
+    /// owner, an import or the operator).
+    #[serde(default)]
+    pub created_by: Option<String>,
     /// The last change of role or status: sessions older than this get a
     /// new token on their next request.
     pub privileges_changed_at: DateTime<Utc>,
@@ -81,8 +85,54 @@ pub struct Accounts {
     orgs: HashMap<String, Org>,
     users: HashMap<String, User>,
     by_email: HashMap<String, String>,
+    /// Each org's users, by email: the console's list pages through it.
+    #[serde(default)]
+    by_org: HashMap<String, BTreeMap<String, String>>,
+    /// Invited users, by their invitation token's hash.
+    #[serde(default)]
+    by_invitation: HashMap<String, String>,
     setup: Setup,
     imports: HashMap<String, Import>,
+}
+
+/// What a page of an org's users matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberFilter {
+    /// Words the email or the name contains (case-insensitive).
+    pub text: String,
+    pub status: Option<Status>,
+    pub role: Option<Role>,
+}
+
+impl MemberFilter {
+    fn matches(&self, user: &User) -> bool {
+        self.status.is_none_or(|status| user.status == status)
+            && self.role.is_none_or(|role| user.role == role)
+            && (self.text.is_empty() || {
+                let text = self.text.to_lowercase();
+                user.email.contains(&text) || user.display_name.to_lowercase().contains(&text)
+            })
+    }
+}
+
+/// Where a page of an org's users starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start<'a> {
+    First,
+    /// After this email (the "next" link).
+    After(&'a str),
+    /// Before this email (the "previous" link).
+    Before(&'a str),
+}
+
+/// One page of an org's users, by email.
+#[derive(Debug)]
+pub struct MemberPage<'a> {
+    pub users: Vec<&'a User>,
+    /// The email the next page starts after, when there is one.
+    pub next: Option<String>,
+    /// The email the previous page ends before, when there is one.
+    pub previous: Option<String>,
 }
 
 impl Accounts {
@@ -107,19 +157,71 @@ impl Accounts {
 
     /// The org's users, by email.
     pub fn members(&self, org: &str) -> Vec<&User> {
-        let mut members: Vec<&User> = self.users.values().filter(|user| user.org == org).collect();
-        members.sort_by(|a, b| a.email.cmp(&b.email));
-        members
+        self.by_org
+            .get(org)
+            .into_iter()
+            .flat_map(|members| members.values())
+            .filter_map(|id| self.users.get(id))
+            .collect()
+    }
+
+    /// How many users the org has.
+    pub fn member_count(&self, org: &str) -> usize {
+        self.by_org.get(org).map_or(0, BTreeMap::len)
+    }
+
+    /// Up to `limit` of the org's users that `filter` matches, by email,
+    /// from `from` on: it reads on from there and stops at the page's
+    /// end, so a page of a large org costs what it shows (or what it must
+    /// pass over to find a rare match).
+    pub fn members_page(&self, org: &str, filter: &MemberFilter, from: Start<'_>, limit: usize) -> MemberPage<'_> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let empty = BTreeMap::new();
+        let members = self.by_org.get(org).unwrap_or(&empty);
+        let found = |range: &mut dyn Iterator<Item = (&String, &String)>| -> Vec<&User> {
+            range
+                .filter_map(|(_, id)| self.users.get(id))
+                .filter(|user| filter.matches(user))
+                .take(limit + 1)
+                .collect()
+        };
+        let email = |user: &&User| user.email.clone();
+        match from {
+            Start::First | Start::After(_) => {
+                let start = match from {
+                    Start::After(email) => Excluded(email.to_string()),
+                    _ => Unbounded,
+                };
+                let mut users = found(&mut members.range((start, Unbounded)));
+                let more = users.len() > limit;
+                users.truncate(limit);
+                MemberPage {
+                    next: more.then(|| users.last().map(email)).flatten(),
+                    previous: matches!(from, Start::After(_))
+                        .then(|| users.first().map(email))
+                        .flatten(),
+                    users,
+                }
+            }
+            Start::Before(before) => {
+                let mut users = found(&mut members.range((Unbounded, Excluded(before.to_string()))).rev());
+                let more = users.len() > limit;
+                users.truncate(limit);
+                users.reverse();
+                MemberPage {
+                    previous: more.then(|| users.first().map(email)).flatten(),
+                    next: users.last().map(email),
+                    users,
+                }
+            }
+        }
     }
 
     pub fn user_by_invitation(&self, token_hash: &str) -> Option<&User> {
-        self.users.values().find(|user| {
-            user.status == Status::Invited
-                && user
-                    .invitation
-                    .as_ref()
-                    .is_some_and(|invitation| invitation.token_hash == token_hash)
-        })
+        self.by_invitation
+            .get(token_hash)
+            .and_then(|id| self.users.get(id))
+            .filter(|user| user.status == Status::Invited)
     }
 
     pub fn setup(&self) -> &Setup {
@@ -157,7 +259,7 @@ impl Accounts {
 
 impl Projection for Accounts {
     const NAME: &'static str = warden_core::commands::catalogue::readers::ACCOUNTS;
-    const VERSION: u32 = 3;
+    const VERSION: u32 = 4;
 
     fn apply(&mut self, event: &Event) {
         if event.subject == setup::SETUP_SUBJECT {
@@ -252,6 +354,13 @@ impl Accounts {
             if let Some(created) = payload::<UserCreated>(event) {
                 let email = account::normalize_email(&created.email);
                 self.by_email.insert(email.clone(), id.to_string());
+                self.by_org
+                    .entry(created.org.clone())
+                    .or_default()
+                    .insert(email.clone(), id.to_string());
+                if let Some(invitation) = &created.invitation {
+                    self.by_invitation.insert(invitation.token_hash.clone(), id.to_string());
+                }
                 self.users.insert(
                     id.to_string(),
                     User {
@@ -266,6 +375,9 @@ impl Accounts {
                         invitation: created.invitation,
                         import_id: created.import_id,
                         created_at: event.at,
+                        created_by: (event.actor.kind == ActorKind::User)
+                            .then(|| event.actor.id.clone())
+                            .flatten(),
                         privileges_changed_at: event.at,
                         version: event.subject_version,
                     },
@@ -276,6 +388,12 @@ impl Accounts {
         if event.kind == account::USER_REMOVED {
             if let Some(user) = self.users.remove(id) {
                 self.by_email.remove(&user.email);
+                if let Some(members) = self.by_org.get_mut(&user.org) {
+                    members.remove(&user.email);
+                }
+                if let Some(invitation) = &user.invitation {
+                    self.by_invitation.remove(&invitation.token_hash);
+                }
             }
             return;
         }
@@ -294,8 +412,10 @@ impl Accounts {
                 if let Some(change) = payload::<StatusChanged>(event) {
                     user.status = change.new;
                     user.privileges_changed_at = event.at;
-                    if change.new != Status::Invited {
-                        user.invitation = None;
+                    if change.new != Status::Invited
+                        && let Some(invitation) = user.invitation.take()
+                    {
+                        self.by_invitation.remove(&invitation.token_hash);
                     }
                 }
             }
@@ -304,6 +424,10 @@ impl Accounts {
                     let new = account::normalize_email(&changed.new);
                     self.by_email.remove(&user.email);
                     self.by_email.insert(new.clone(), id.to_string());
+                    if let Some(members) = self.by_org.get_mut(&user.org) {
+                        members.remove(&user.email);
+                        members.insert(new.clone(), id.to_string());
+                    }
                     user.email = new;
                 }
             }
@@ -315,5 +439,96 @@ impl Accounts {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use warden_core::commands::account::{self, Role, Status};
+    use warden_core::event::{Actor, NewEvent, now_micros};
+
+    use super::*;
+
+    fn created(accounts: &mut Accounts, seq: u64, org: &str, email: &str, name: &str, status: Status) {
+        let data = serde_json::json!({
+            "org": org, "email": email, "display_name": name, "role": "member", "status": status.as_str(),
+        });
+        let new = NewEvent::new(account::USER_CREATED, format!("user:u{seq}"), Actor::system()).data(data);
+        accounts.apply(&Event::unsealed(seq, now_micros(), new));
+    }
+
+    fn emails(page: &MemberPage<'_>) -> Vec<String> {
+        page.users.iter().map(|user| user.email.clone()).collect()
+    }
+
+    #[test]
+    fn an_orgs_users_page_by_email_both_ways_and_by_filter() {
+        let mut accounts = Accounts::default();
+        for (seq, email) in ["e@x.test", "a@x.test", "d@x.test", "c@x.test", "b@x.test"]
+            .iter()
+            .enumerate()
+        {
+            let status = if *email == "d@x.test" {
+                Status::Disabled
+            } else {
+                Status::Active
+            };
+            created(
+                &mut accounts,
+                seq as u64 + 1,
+                "o-1",
+                email,
+                &email.to_uppercase(),
+                status,
+            );
+        }
+        created(&mut accounts, 9, "o-2", "a@y.test", "Other", Status::Active);
+        let all = MemberFilter::default();
+        assert_eq!(accounts.member_count("o-1"), 5);
+
+        let first = accounts.members_page("o-1", &all, Start::First, 2);
+        assert_eq!(emails(&first), ["a@x.test", "b@x.test"]);
+        assert_eq!(
+            (first.previous.as_deref(), first.next.as_deref()),
+            (None, Some("b@x.test"))
+        );
+        let second = accounts.members_page("o-1", &all, Start::After("b@x.test"), 2);
+        assert_eq!(emails(&second), ["c@x.test", "d@x.test"]);
+        assert_eq!(second.previous.as_deref(), Some("c@x.test"));
+        let last = accounts.members_page("o-1", &all, Start::After("d@x.test"), 2);
+        assert_eq!((emails(&last), last.next), (vec!["e@x.test".to_string()], None));
+        let back = accounts.members_page("o-1", &all, Start::Before("c@x.test"), 2);
+        assert_eq!(emails(&back), ["a@x.test", "b@x.test"]);
+        assert_eq!(
+            (back.previous.as_deref(), back.next.as_deref()),
+            (None, Some("b@x.test"))
+        );
+        let back = accounts.members_page("o-1", &all, Start::Before("e@x.test"), 2);
+        assert_eq!(emails(&back), ["c@x.test", "d@x.test"]);
+        assert_eq!(back.previous.as_deref(), Some("c@x.test"));
+
+        let disabled = MemberFilter {
+            status: Some(Status::Disabled),
+            ..MemberFilter::default()
+        };
+        assert_eq!(
+            emails(&accounts.members_page("o-1", &disabled, Start::First, 10)),
+            ["d@x.test"]
+        );
+        let named = MemberFilter {
+            text: "C@X".into(),
+            role: Some(Role::Member),
+            ..MemberFilter::default()
+        };
+        assert_eq!(
+            emails(&accounts.members_page("o-1", &named, Start::First, 10)),
+            ["c@x.test"]
+        );
+        // Another org's users are never on the page.
+        assert_eq!(
+            emails(&accounts.members_page("o-2", &all, Start::First, 10)),
+            ["a@y.test"]
+        );
+        assert!(accounts.members_page("o-3", &all, Start::First, 10).users.is_empty());
     }
 }

@@ -299,6 +299,27 @@ async fn alerts_reach_webhooks_and_email_through_retries_dead_letters_and_a_cras
     assert!(page.contains("dead-lettered") && page.contains("delivered"), "{page}");
     assert!(page.contains("unreachable"), "{page}");
     assert!(!page.contains("Send again"), "an auditor reads, and does not act");
+    assert!(page.contains("<td>login.failed</td>"), "{page}");
+    // An admin, who may see the alert but not read the audit trail, sees
+    // the events that fired it all the same, without the links.
+    let admin_page = forms
+        .post(
+            "/sign-in",
+            None,
+            &[("email", "admin@acme.test"), ("password", LEGACY_PASSWORD)],
+        )
+        .await;
+    let admin_cookie = page_cookie(&admin_page).unwrap();
+    let (status, shown) = forms.html(&format!("/alerts/{alert}"), &admin_cookie).await;
+    assert_eq!(status, 200);
+    assert!(shown.contains("id=\"alert-triggers\""), "{shown}");
+    assert!(
+        shown.contains("<td>login.failed</td>") && shown.contains(&format!("#{seq}")),
+        "{shown}"
+    );
+    assert!(!shown.contains("href=\"/audit/events/"), "{shown}");
+    let (status, _) = forms.html("/alerts", &admin_cookie).await;
+    assert_eq!(status, 200);
     let missing = forms.get("/alerts/no-such-alert", Some(&auditor)).await;
     assert_eq!(missing.status(), 404);
     let request_id = missing.headers()["x-request-id"].to_str().unwrap().to_string();

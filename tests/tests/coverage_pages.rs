@@ -132,12 +132,8 @@ async fn every_page_form_appends_an_event() {
     let created = forms.post("/admin/users", Some(&owner), &add_sam).await;
     walk.posted("/admin/users", before, &created).await;
     let html = created.text().await.unwrap();
-    let sam_id = between(
-        between(&html, "<td>sam@acme.test</td>", "</tr>"),
-        "action=\"/admin/users/",
-        "\"",
-    )
-    .to_string();
+    let row = html.split("<tr>").find(|row| row.contains(SAM)).unwrap();
+    let sam_id = between(row, "href=\"/admin/users/", "\"").to_string();
     let invite_ivy = [
         ("csrf_token", owner_csrf.as_str()),
         ("email", IVY),
@@ -366,11 +362,62 @@ async fn every_page_form_appends_an_event() {
     assert_eq!(location(&verified), "/sign-in?notice=email_changed");
     walk.posted("/verify-email", before, &verified).await;
 
-    // Signed out; signed out everywhere by the owner.
+    // Signed out.
     let token = csrf(&forms, &ivy).await;
     let before = walk.head().await;
     let signed_out = forms.post("/sign-out", Some(&ivy), &[("csrf_token", &token)]).await;
     walk.posted("/sign-out", before, &signed_out).await;
+
+    // The owner on Sam's page: one session signed out, a reset link sent,
+    // the second factors reset, then every session signed out.
+    let mut phone = WebClient::new(server);
+    phone.sign_in(SAM, "sam's newer password 8").await;
+    // An authenticator again, confirmed with the next step's code (this
+    // step's may have been used above).
+    let started = phone.post("/api/v1/mfa/totp", json!({})).await;
+    let secret = started.body["secret"].as_str().unwrap().to_string();
+    let code = oathtool(&secret, early_in_step().await + 30);
+    let confirmed = phone.post("/api/v1/mfa/totp/confirm", json!({ "code": code })).await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    let page = forms
+        .get(&format!("/admin/users/{sam_id}"), Some(&owner))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let session = between(&page, &format!("action=\"/admin/users/{sam_id}/sessions/"), "/revoke\"").to_string();
+    let before = walk.head().await;
+    let revoked = forms
+        .post(
+            &format!("/admin/users/{sam_id}/sessions/{session}/revoke"),
+            Some(&owner),
+            &[("csrf_token", &owner_csrf)],
+        )
+        .await;
+    assert_eq!(
+        location(&revoked),
+        format!("/admin/users/{sam_id}?notice=session_revoked")
+    );
+    walk.posted("/admin/users/{id}/sessions/{session}/revoke", before, &revoked)
+        .await;
+    let reason = [("csrf_token", owner_csrf.as_str()), ("reason", "SUP-7: locked out")];
+    let before = walk.head().await;
+    let sent = forms
+        .post(&format!("/admin/users/{sam_id}/password-reset"), Some(&owner), &reason)
+        .await;
+    walk.posted("/admin/users/{id}/password-reset", before, &sent).await;
+    let before = walk.head().await;
+    let reset = forms
+        .post(
+            &format!("/admin/users/{sam_id}/second-factors/reset"),
+            Some(&owner),
+            &reason,
+        )
+        .await;
+    assert_eq!(location(&reset), format!("/admin/users/{sam_id}?notice=factors_reset"));
+    walk.posted("/admin/users/{id}/second-factors/reset", before, &reset)
+        .await;
+    page_sign_in(&forms, SAM, "sam's newer password 8").await;
     let before = walk.head().await;
     let revoked = forms
         .post(

@@ -104,6 +104,11 @@ impl From<users::Rejection> for ApiError {
                 Code::NoSecondFactor,
                 "the user has no second factor to reset",
             ),
+            users::Rejection::NoSuchSession => ApiError::new(
+                StatusCode::NOT_FOUND,
+                Code::NotFound,
+                "the user has no such session (it may have ended already)",
+            ),
             users::Rejection::Inactive => ApiError::new(
                 StatusCode::CONFLICT,
                 Code::AccountDisabled,

@@ -220,6 +220,25 @@ pub async fn revoke_sessions(
     Ok(count)
 }
 
+/// Signs out one session of a user of the manager's org.
+pub async fn revoke_session(
+    state: &AppState,
+    principal: &Principal,
+    client: &Client,
+    id: &str,
+    session: &str,
+) -> Result<(), ApiError> {
+    let user = member(state, principal.org(), id)?;
+    let context = principal.context(client);
+    let events = {
+        let sessions = read(&state.models.sessions);
+        let live = live_sessions(&sessions, id);
+        decision::revoke_session(&manager(state, principal, &context), &as_member(&user, &live), session)?
+    };
+    commit(state, events).await?;
+    Ok(())
+}
+
 /// The ids of `user`'s live sessions.
 pub(crate) fn live_sessions<'a>(sessions: &'a Sessions, user: &str) -> Vec<&'a str> {
     sessions
@@ -237,6 +256,38 @@ pub(crate) fn as_member<'a>(user: &'a User, sessions: &'a [&'a str]) -> Member<'
         version: user.version,
         sessions,
     }
+}
+
+/// What an invitation link shows before it is accepted: who invited
+/// whom, to which org, as what.
+pub struct InvitationView {
+    pub email: String,
+    pub org_name: String,
+    pub role: Role,
+    pub invited_by: Option<String>,
+    pub expires_at: chrono::DateTime<Utc>,
+}
+
+/// The invitation `token` names, while it can still be accepted.
+pub fn invitation(state: &AppState, token: &str) -> Option<InvitationView> {
+    let token = Token::parse(token)?;
+    let accounts = read(&state.models.accounts);
+    let user = accounts.user_by_invitation(&token.hash(TokenKind::Invitation))?;
+    let invitation = user
+        .invitation
+        .as_ref()
+        .filter(|invitation| Utc::now() < invitation.expires_at)?;
+    Some(InvitationView {
+        email: user.email.clone(),
+        org_name: accounts.org(&user.org).map(|org| org.name.clone()).unwrap_or_default(),
+        role: user.role,
+        invited_by: user
+            .created_by
+            .as_deref()
+            .and_then(|by| accounts.user(by))
+            .map(|by| by.display_name.clone()),
+        expires_at: invitation.expires_at,
+    })
 }
 
 /// Accepting an invitation: the user sets a password, becomes active and

@@ -145,11 +145,47 @@ struct AlertPage {
     deliveries: Vec<DeliveryRow>,
     may_acknowledge: bool,
     may_resolve: bool,
+    /// The events that fired it, for everyone who may see the alert.
+    triggers: Vec<TriggerRow>,
+    /// Whether each links to its page in the audit trail.
+    reads_audit: bool,
     error: Option<String>,
     notice: Option<String>,
 }
 
-fn alert_page(
+struct TriggerRow {
+    seq: u64,
+    at: String,
+    kind: String,
+    outcome: &'static str,
+    actor: String,
+    subject: String,
+}
+
+/// The events that fired an alert (its org's, by construction), or none
+/// when the log cannot be read now (the page still shows the alert).
+async fn triggers(state: &AppState, seqs: &[u64]) -> Vec<TriggerRow> {
+    let events = match state.ledger.store().read_seqs(seqs).await {
+        Ok(events) => events,
+        Err(error) => {
+            tracing::warn!(%error, "an alert's events could not be read");
+            return Vec::new();
+        }
+    };
+    events
+        .iter()
+        .map(|event| TriggerRow {
+            seq: event.seq,
+            at: timestamp::format(&event.at),
+            kind: event.kind.clone(),
+            outcome: event.outcome.as_str(),
+            actor: super::audit::actor_label(state, event),
+            subject: event.subject.clone(),
+        })
+        .collect()
+}
+
+async fn alert_page(
     state: &AppState,
     current: &CurrentSession,
     id: &str,
@@ -157,6 +193,7 @@ fn alert_page(
     notice: Option<String>,
 ) -> Result<AlertPage, ApiError> {
     let (alert, deliveries) = alert_delivery::alert_with_deliveries(state, &current.user.org, id)?;
+    let triggers = triggers(state, &alert.fired.seqs).await;
     let nav = Nav::of(current, Place::Alerts);
     let change = |change: &Option<warden_projections::alerts::StatusChange>| {
         change.as_ref().map(|change| {
@@ -170,6 +207,8 @@ fn alert_page(
     Ok(AlertPage {
         may_acknowledge: nav.manages_users && alert.status == AlertStatus::Open,
         may_resolve: nav.manages_users && alert.status != AlertStatus::Resolved,
+        reads_audit: nav.reads_audit,
+        triggers,
         nav,
         rule: alert.fired.rule.clone(),
         acknowledged: change(&alert.acknowledged),
@@ -187,7 +226,7 @@ pub async fn detail(
     Path(id): Path<String>,
     Query(query): Query<NoticeQuery>,
 ) -> Response {
-    match alert_page(&state, &current, &id, None, super::notice(query.notice.as_deref())) {
+    match alert_page(&state, &current, &id, None, super::notice(query.notice.as_deref())).await {
         Ok(page) => render(StatusCode::OK, &page),
         Err(error) => error_page(&error),
     }
@@ -217,12 +256,12 @@ async fn set_status(
                 "alert_acknowledged"
             }
         )),
-        Err(error) => show_failure(&state, &current, &id, &error),
+        Err(error) => show_failure(&state, &current, &id, &error).await,
     }
 }
 
-fn show_failure(state: &AppState, current: &CurrentSession, id: &str, error: &ApiError) -> Response {
-    match alert_page(state, current, id, Some(error.message.clone()), None) {
+async fn show_failure(state: &AppState, current: &CurrentSession, id: &str, error: &ApiError) -> Response {
+    match alert_page(state, current, id, Some(error.message.clone()), None).await {
         Ok(page) => failed(error, &page),
         Err(error) => error_page(&error),
     }
@@ -272,11 +311,12 @@ pub async fn resend(
                 &current,
                 &id,
                 &ApiError::bad_request("recipient: not a recipient"),
-            );
+            )
+            .await;
         }
     };
     match alert_delivery::resend(&state, &current, &client, &id, recipient).await {
         Ok(()) => see_other(&format!("/alerts/{id}?notice=alert_resent")),
-        Err(error) => show_failure(&state, &current, &id, &error),
+        Err(error) => show_failure(&state, &current, &id, &error).await,
     }
 }

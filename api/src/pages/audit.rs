@@ -93,7 +93,7 @@ struct EventPage {
 
 /// Who did it, as a person reads it: a user's email when Warden knows it,
 /// and the application's word marked as such.
-fn actor_label(state: &AppState, event: &Event) -> String {
+pub(crate) fn actor_label(state: &AppState, event: &Event) -> String {
     let actor = &event.actor;
     let user = |id: &str| {
         read(&state.models.accounts)

@@ -4,7 +4,6 @@
 //! token as a hidden field, every action goes through the same flows as
 //! the JSON API, and every failure is shown on the page it came from.
 
-pub mod admin;
 pub mod alert_rules;
 pub mod alerts;
 pub mod assets;
@@ -27,6 +26,8 @@ pub mod secret_page;
 pub mod secrets;
 pub mod settings;
 pub mod sign_in;
+pub mod user_page;
+pub mod users;
 
 use askama::Template;
 use axum::extract::FromRequestParts;
@@ -284,6 +285,9 @@ pub fn notice(code: Option<&str>) -> Option<String> {
         "user_changed" => "The user is updated.",
         "user_created" => "The user is created.",
         "sessions_revoked" => "The user is signed out everywhere.",
+        "session_revoked" => "That session is signed out.",
+        "reset_link_sent" => "A password reset link is on its way to the user's address.",
+        "factors_reset" => "Every second factor of the user is removed, and they are signed out everywhere.",
         "reauthenticate" => "Please confirm it's you to go on.",
         "reauthenticated" => "Thank you. You can go on now.",
         "totp_enrolled" => "Your authenticator app is set up. Signing in now asks for its code.",

@@ -11,6 +11,7 @@ use warden_core::auth::password::Password;
 use super::{PageAnySession, failed, local_path, notice, render, see_other};
 use crate::flows::issued::Issued;
 use crate::flows::setup::SetupInput;
+use crate::flows::users::InvitationView;
 use crate::flows::{self, account};
 use crate::state::AppState;
 use crate::web::session::CurrentSession;
@@ -186,19 +187,28 @@ pub async fn setup_submit(State(state): State<AppState>, client: Client, Form(fo
 #[template(path = "invitation.html")]
 struct InvitationPage {
     token: String,
+    /// `None`: the link is used, expired, or was never one.
+    invitation: Option<InvitationView>,
     error: Option<String>,
     notice: Option<String>,
 }
 
-pub async fn invitation_form(Query(query): Query<TokenQuery>) -> Response {
-    render(
-        StatusCode::OK,
-        &InvitationPage {
-            token: query.token,
-            error: None,
-            notice: None,
-        },
-    )
+fn invitation_page(state: &AppState, token: String, error: Option<String>) -> InvitationPage {
+    InvitationPage {
+        invitation: flows::users::invitation(state, &token),
+        token,
+        error,
+        notice: None,
+    }
+}
+
+pub async fn invitation_form(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
+    let page = invitation_page(&state, query.token, None);
+    let status = match page.invitation {
+        Some(_) => StatusCode::OK,
+        None => StatusCode::GONE,
+    };
+    render(status, &page)
 }
 
 #[derive(Deserialize)]
@@ -217,11 +227,7 @@ pub async fn invitation_submit(
         Ok(session) => signed_in(&state, &session, "/settings/sessions"),
         Err(error) => failed(
             &error,
-            &InvitationPage {
-                token: form.token,
-                error: Some(error.message.clone()),
-                notice: None,
-            },
+            &invitation_page(&state, form.token, Some(error.message.clone())),
         ),
     }
 }

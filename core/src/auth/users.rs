@@ -75,6 +75,8 @@ pub enum Rejection {
     Inactive,
     /// A reset of second factors for a user who has none.
     NoSecondFactor,
+    /// The session is not a live session of that user.
+    NoSuchSession,
 }
 
 /// Applies [`role_grants::decide`], and the step-up it asks for. Every
@@ -209,6 +211,22 @@ pub fn revoke_sessions(manager: &Manager, user: &Member) -> Result<Vec<NewEvent>
         manager.context,
         user.id,
         sessions,
+        None,
+        RevocationReason::RevokedByAdmin,
+    ))
+}
+
+/// An owner or admin signs out one session of a user of their org (a
+/// device the user lost): a live session of that very user only.
+pub fn revoke_session(manager: &Manager, user: &Member, session: &str) -> Result<Vec<NewEvent>, Rejection> {
+    authorize(manager, Grant::ActOn(user.role))?;
+    if !user.sessions.contains(&session) {
+        return Err(Rejection::NoSuchSession);
+    }
+    Ok(revocation::revoke_all(
+        manager.context,
+        user.id,
+        std::iter::once(session),
         None,
         RevocationReason::RevokedByAdmin,
     ))
@@ -740,6 +758,50 @@ mod tests {
                 expected,
                 "{role:?} on {user_role:?}"
             );
+        }
+    }
+
+    #[test]
+    fn revoking_one_session_of_a_user_table() {
+        let context = caller().as_user("manager", "o-1");
+        let sessions = ["s-1", "s-2"];
+        // (manager's role, user's role, session, outcome)
+        let rows = [
+            (Role::Admin, Role::Member, "s-2", Ok(vec!["session.revoked"])),
+            (Role::Owner, Role::Admin, "s-1", Ok(vec!["session.revoked"])),
+            (Role::Admin, Role::Member, "s-3", Err(Rejection::NoSuchSession)),
+            (Role::Admin, Role::Member, "", Err(Rejection::NoSuchSession)),
+            (
+                Role::Admin,
+                Role::Owner,
+                "s-1",
+                Err(Rejection::Grant(GrantRefusal::OwnerOnly(Role::Owner))),
+            ),
+            (
+                Role::Auditor,
+                Role::Member,
+                "s-1",
+                Err(Rejection::Grant(GrantRefusal::NotAManager)),
+            ),
+        ];
+        for (role, user_role, session, expected) in rows {
+            let user = Member {
+                id: "u-1",
+                role: user_role,
+                status: Status::Active,
+                version: 1,
+                sessions: &sessions,
+            };
+            let decided = revoke_session(&manager(&context, role, false), &user, session);
+            assert_eq!(
+                decided.as_deref().map(kinds).map_err(|rejection| *rejection),
+                expected,
+                "{role:?} on {user_role:?}, {session}"
+            );
+            if let Ok(events) = decided {
+                assert_eq!(events.len(), 1);
+                assert_eq!(events[0].subject, format!("session:{session}"));
+            }
         }
     }
 
