@@ -56,6 +56,13 @@ if command -v dpkg >/dev/null; then
   # The TypeScript client and the React example (tools/client/check.sh).
   command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 fi
+# axe-core (from the npm registry, the exact version of its lockfile): the
+# browser tests run it over every console page (tests/tests/browser_console.rs).
+axe_dir="$(cd "$(dirname "$0")" && pwd)/axe"
+if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+  log "installing axe-core"
+  npm --prefix "$axe_dir" ci --no-audit --no-fund --loglevel=error >&2
+fi
 # The AWS KMS emulator (moto, from PyPI) for the KMS tests (tools/peers/kms.sh).
 "$(dirname "$0")/peers/kms.sh" --install
 

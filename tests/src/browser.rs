@@ -297,6 +297,53 @@ impl Browser {
         .unwrap_or_default()
     }
 
+    /// Runs `script` in the page (WebDriver's synchronous execution): what
+    /// it returns.
+    pub async fn execute(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
+    /// The WCAG 2.0, 2.1 and 2.2 (A and AA) violations axe-core finds on
+    /// the page whose impact is serious or critical, each as "rule
+    /// (impact): help, at: the first elements".
+    pub async fn accessibility_violations(&self) -> Vec<String> {
+        self.execute(&format!("{}\nreturn typeof axe;", axe_source())).await;
+        let run = "const done = arguments[arguments.length - 1];
+            axe.run(document, { runOnly: { type: 'tag',
+                values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
+              .then((result) => done(result.violations.map((v) => ({
+                  id: v.id, impact: v.impact, help: v.help,
+                  nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }))))
+              .catch((error) => done([{ id: 'axe-failed', impact: 'critical', help: String(error), nodes: [] }]));";
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/execute/async",
+                Some(json!({ "script": run, "args": [] })),
+            )
+            .await;
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|violation| matches!(violation["impact"].as_str(), Some("serious" | "critical")))
+            .map(|violation| {
+                format!(
+                    "{} ({}): {}, at: {}",
+                    violation["id"].as_str().unwrap_or(""),
+                    violation["impact"].as_str().unwrap_or(""),
+                    violation["help"].as_str().unwrap_or(""),
+                    violation["nodes"]
+                )
+            })
+            .collect()
+    }
+
     /// A PNG of the viewport, written to `path`.
     pub async fn screenshot(&self, path: &std::path::Path) {
         use base64::Engine as _;
@@ -338,6 +385,23 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// axe-core's script, installed from the npm registry by
+/// `tools/test-env.sh` (or where `WARDEN_AXE_JS` says).
+fn axe_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let path = std::env::var("WARDEN_AXE_JS").unwrap_or_else(|_| {
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../tools/axe/node_modules/axe-core/axe.min.js"
+            )
+            .to_string()
+        });
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("axe-core at {path}: {error} (tools/test-env.sh installs it)"))
+    })
 }
 
 /// Fills the setup page the browser shows (org Acme, owner Olive) and

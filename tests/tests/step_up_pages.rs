@@ -47,7 +47,8 @@ async fn a_form_refused_for_a_stale_session_is_finished_with_one_click_after_con
     let refused = forms
         .post(&action, Some(&cookie), &[("csrf_token", &csrf), ("role", "admin")])
         .await;
-    let pending = confirm_page(refused, "/admin/users").await;
+    let back = format!("/admin/users/{sam_id}");
+    let pending = confirm_page(refused, &back).await;
     assert_eq!(role_of(&instance, &sam_id), "member");
 
     // A wrong password keeps it too.
@@ -58,7 +59,7 @@ async fn a_form_refused_for_a_stale_session_is_finished_with_one_click_after_con
             &[
                 ("csrf_token", &csrf),
                 ("password", "not the password at all"),
-                ("next", "/admin/users"),
+                ("next", &back),
                 ("pending", &pending),
             ],
         )
@@ -75,7 +76,7 @@ async fn a_form_refused_for_a_stale_session_is_finished_with_one_click_after_con
             &[
                 ("csrf_token", &csrf),
                 ("password", OWNER_PASSWORD),
-                ("next", "/admin/users"),
+                ("next", &back),
                 ("pending", &pending),
             ],
         )
@@ -90,7 +91,7 @@ async fn a_form_refused_for_a_stale_session_is_finished_with_one_click_after_con
     let finished = forms
         .post(&action, Some(&cookie), &[("csrf_token", &csrf), ("pending", &finish)])
         .await;
-    assert_eq!(location(&finished), "/admin/users?notice=user_changed");
+    assert_eq!(location(&finished), format!("{back}?notice=user_changed"));
     assert_eq!(role_of(&instance, &sam_id), "admin");
 
     // A kept form is its session's, for its own action only.
