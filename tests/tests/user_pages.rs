@@ -196,6 +196,24 @@ async fn a_users_page_shows_them_and_acts_and_refusals_keep_what_was_typed() {
     );
     assert!(html.contains("<option value=\"admin\" selected>"), "{html}");
     assert!(!html.contains("a long enough password 9"));
+    // So does a refused webhook endpoint (a private address).
+    let refused = forms
+        .post(
+            "/alert-webhooks",
+            Some(&cookie),
+            &[
+                ("csrf_token", &csrf),
+                ("url", "http://127.0.0.1:9/hook"),
+                ("description", "the on-call pager"),
+            ],
+        )
+        .await;
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("value=\"http://127.0.0.1:9/hook\"") && html.contains("value=\"the on-call pager\""),
+        "{html}"
+    );
     // A recovery form refused for its reason keeps the reason's page.
     let enabled = forms
         .post(

@@ -46,6 +46,9 @@ struct RulesPage {
     templates: Vec<&'static str>,
     /// A new endpoint's URL and secret, shown once.
     created: Option<(String, String)>,
+    /// The endpoint form as typed, after a refusal.
+    typed_url: String,
+    typed_description: String,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -94,6 +97,8 @@ fn rules_page(
             .collect(),
         templates: warden_alerting::templates::all().iter().map(|t| t.name).collect(),
         created,
+        typed_url: String::new(),
+        typed_description: String::new(),
         error,
         notice,
     }
@@ -167,10 +172,12 @@ pub async fn create_endpoint(
             StatusCode::CREATED,
             &rules_page(&state, &current, Some((endpoint.url, secret)), None, None),
         ),
-        Err(error) => failed(
-            &error,
-            &rules_page(&state, &current, None, Some(error.message.clone()), None),
-        ),
+        Err(error) => {
+            let mut page = rules_page(&state, &current, None, Some(error.message.clone()), None);
+            page.typed_url = form.url;
+            page.typed_description = form.description;
+            failed(&error, &page)
+        }
     }
 }
 
