@@ -49,6 +49,20 @@ async fn a_form_refused_for_a_stale_session_is_finished_with_one_click_after_con
         .await;
     let back = format!("/admin/users/{sam_id}");
     let pending = confirm_page(refused, &back).await;
+    // Adding an admin from the list asks the same, and keeps that form too.
+    let added = forms
+        .post(
+            "/admin/users",
+            Some(&cookie),
+            &[
+                ("csrf_token", &csrf),
+                ("email", "ada@acme.test"),
+                ("display_name", "Ada"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    confirm_page(added, "/admin/users").await;
     assert_eq!(role_of(&instance, &sam_id), "member");
 
     // A wrong password keeps it too.

@@ -146,25 +146,16 @@ struct AlertPage {
     may_acknowledge: bool,
     may_resolve: bool,
     /// The events that fired it, for everyone who may see the alert.
-    triggers: Vec<TriggerRow>,
+    triggers: Vec<super::audit::Row>,
     /// Whether each links to its page in the audit trail.
     reads_audit: bool,
     error: Option<String>,
     notice: Option<String>,
 }
 
-struct TriggerRow {
-    seq: u64,
-    at: String,
-    kind: String,
-    outcome: &'static str,
-    actor: String,
-    subject: String,
-}
-
 /// The events that fired an alert (its org's, by construction), or none
 /// when the log cannot be read now (the page still shows the alert).
-async fn triggers(state: &AppState, seqs: &[u64]) -> Vec<TriggerRow> {
+async fn triggers(state: &AppState, seqs: &[u64]) -> Vec<super::audit::Row> {
     let events = match state.ledger.store().read_seqs(seqs).await {
         Ok(events) => events,
         Err(error) => {
@@ -172,17 +163,7 @@ async fn triggers(state: &AppState, seqs: &[u64]) -> Vec<TriggerRow> {
             return Vec::new();
         }
     };
-    events
-        .iter()
-        .map(|event| TriggerRow {
-            seq: event.seq,
-            at: timestamp::format(&event.at),
-            kind: event.kind.clone(),
-            outcome: event.outcome.as_str(),
-            actor: super::audit::actor_label(state, event),
-            subject: event.subject.clone(),
-        })
-        .collect()
+    events.iter().map(|event| super::audit::Row::of(state, event)).collect()
 }
 
 async fn alert_page(

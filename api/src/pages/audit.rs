@@ -44,13 +44,15 @@ struct Field {
     value: String,
 }
 
-struct Row {
-    seq: u64,
-    at: String,
-    kind: String,
-    outcome: &'static str,
-    actor: String,
-    subject: String,
+/// One event as the tables of events show it (the audit trail's, an
+/// alert's triggering events).
+pub(crate) struct Row {
+    pub(crate) seq: u64,
+    pub(crate) at: String,
+    pub(crate) kind: String,
+    pub(crate) outcome: &'static str,
+    pub(crate) actor: String,
+    pub(crate) subject: String,
 }
 
 #[derive(Template)]
@@ -93,7 +95,20 @@ struct EventPage {
 
 /// Who did it, as a person reads it: a user's email when Warden knows it,
 /// and the application's word marked as such.
-pub(crate) fn actor_label(state: &AppState, event: &Event) -> String {
+impl Row {
+    pub(crate) fn of(state: &AppState, event: &Event) -> Self {
+        Row {
+            seq: event.seq,
+            at: timestamp::format(&event.at),
+            kind: event.kind.clone(),
+            outcome: event.outcome.as_str(),
+            actor: actor_label(state, event),
+            subject: event.subject.clone(),
+        }
+    }
+}
+
+fn actor_label(state: &AppState, event: &Event) -> String {
     let actor = &event.actor;
     let user = |id: &str| {
         read(&state.models.accounts)
@@ -231,18 +246,7 @@ pub async fn search(
     .await;
     match result {
         Ok(found) => {
-            page.rows = found
-                .events
-                .iter()
-                .map(|event| Row {
-                    seq: event.seq,
-                    at: timestamp::format(&event.at),
-                    kind: event.kind.clone(),
-                    outcome: event.outcome.as_str(),
-                    actor: actor_label(&state, event),
-                    subject: event.subject.clone(),
-                })
-                .collect();
+            page.rows = found.events.iter().map(|event| Row::of(&state, event)).collect();
             page.total = found.total;
             page.indexed_through = found.indexed_through;
             page.behind = found.behind;

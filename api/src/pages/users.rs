@@ -16,6 +16,7 @@ use warden_projections::accounts::{MemberFilter, Start};
 use warden_projections::projection::read;
 
 use super::{Nav, PageManager, Place, failed, notice, render};
+use crate::error::Code;
 use crate::flows::users::{self, NewUser};
 use crate::handlers::audit::encode;
 use crate::state::AppState;
@@ -254,6 +255,9 @@ pub async fn create(
             page.notice = notice(Some("user_created"));
             render(StatusCode::CREATED, &page)
         }
+        // Granting a role above member needs a recent sign-in: the form
+        // is kept for "Confirm it's you".
+        Err(error) if error.code == Code::ReauthenticationRequired => super::reauthenticate_first("/admin/users"),
         Err(error) => failed(
             &error,
             &users_page(
