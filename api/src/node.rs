@@ -234,7 +234,7 @@ impl Node {
     pub fn start_delivery(&mut self, config: DeliveryConfig) -> Result<(), NodeError> {
         let deliverer = Deliverer::new(
             self.ledger.clone(),
-            self.models.deliveries.clone(),
+            self.models.clone(),
             self.data_keys.clone(),
             self.positions.clone(),
             config,

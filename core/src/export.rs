@@ -1,14 +1,16 @@
 //! The export formats of events: JSON Lines (each event in its wire form,
 //! as stored and signed) and CSV (one row per event, a fixed column set
-//! for spreadsheets and SIEM imports; `docs/guides/audit.md` documents
-//! it).
+//! for spreadsheets and SIEM imports, ending with the event's readable
+//! sentence; `docs/guides/audit.md` documents it).
 
 use crate::chain::canonical;
 use crate::commands::app_event::attribution;
+use crate::commands::catalogue;
+use crate::commands::sentence::Ref;
 use crate::event::{Event, timestamp};
 
 /// The CSV columns, in order.
-pub const CSV_COLUMNS: [&str; 16] = [
+pub const CSV_COLUMNS: [&str; 17] = [
     "seq",
     "at",
     "kind",
@@ -25,7 +27,12 @@ pub const CSV_COLUMNS: [&str; 16] = [
     "data",
     "hash",
     "key_id",
+    "summary",
 ];
+
+/// The names an export writes for the references of an event's sentence
+/// (a user's email…); `None` writes the reference's id.
+pub type Names<'a> = &'a dyn Fn(&Ref) -> Option<String>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -67,20 +74,20 @@ impl Format {
 
     /// One event. An event that does not serialize fails the export
     /// (nothing of it is written) instead of leaving a line out.
-    pub fn write(self, event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    pub fn write(self, event: &Event, names: Names<'_>, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         match self {
             Format::JsonLines => {
                 let line = serde_json::to_vec(event)?;
                 out.extend_from_slice(&line);
                 out.push(b'\n');
             }
-            Format::Csv => write_csv_row(event, out),
+            Format::Csv => write_csv_row(event, names, out),
         }
         Ok(())
     }
 }
 
-fn write_csv_row(event: &Event, out: &mut Vec<u8>) {
+fn write_csv_row(event: &Event, names: Names<'_>, out: &mut Vec<u8>) {
     let mut data = Vec::new();
     if canonical::write_value(&event.data, &mut data).is_err() {
         // Data the canonical form cannot hold (a number beyond 2^53, which
@@ -105,6 +112,7 @@ fn write_csv_row(event: &Event, out: &mut Vec<u8>) {
         &data,
         &event.hash.to_hex(),
         &event.key_id,
+        &catalogue::sentence(event).plain(names),
     ];
     for (index, field) in fields.iter().enumerate() {
         if index > 0 {

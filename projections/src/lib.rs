@@ -16,6 +16,7 @@ pub mod email_codes;
 pub mod key_usage;
 pub mod links;
 pub mod mfa;
+pub mod names;
 pub mod outbox;
 pub mod password_resets;
 pub mod projection;

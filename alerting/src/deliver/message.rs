@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use warden_core::Event;
+use warden_core::commands::catalogue;
 use warden_core::event::timestamp;
+use warden_core::export::Names;
 use warden_projections::deliveries::AlertDeliveries;
 
 /// The console page of an alert.
@@ -34,8 +36,9 @@ pub fn group_text(group: &BTreeMap<String, String>) -> String {
 
 /// The webhook body, in the Standard Webhooks shape (`type`, `timestamp`,
 /// `data`). Each triggering event is as stored, hash and signature
-/// included, so a receiver can verify it against Warden's audit keys.
-pub fn webhook_body(alert: &AlertDeliveries, events: &[Event], console: &str) -> Value {
+/// included, so a receiver can verify it against Warden's audit keys,
+/// beside its sentence (`summary`, names as `names` knows them).
+pub fn webhook_body(alert: &AlertDeliveries, events: &[Event], console: &str, names: Names<'_>) -> Value {
     let fired = &alert.fired;
     json!({
         "type": "alert.fired",
@@ -53,6 +56,7 @@ pub fn webhook_body(alert: &AlertDeliveries, events: &[Event], console: &str) ->
             "url": alert_url(console, &fired.alert),
             "events": events.iter().map(|event| json!({
                 "url": event_url(console, event.seq),
+                "summary": catalogue::sentence(event).plain(names),
                 "event": event,
             })).collect::<Vec<_>>(),
         }
@@ -66,7 +70,9 @@ pub struct Email {
     pub html: String,
 }
 
-pub fn email(alert: &AlertDeliveries, events: &[Event], console: &str) -> Email {
+/// The alert's email: each triggering event as its sentence, names as
+/// `names` knows them.
+pub fn email(alert: &AlertDeliveries, events: &[Event], console: &str, names: Names<'_>) -> Email {
     let fired = &alert.fired;
     let subject = format!("[Warden] {} alert: {}", fired.severity, one_line(&fired.name));
     let url = alert_url(console, &fired.alert);
@@ -80,23 +86,23 @@ pub fn email(alert: &AlertDeliveries, events: &[Event], console: &str) -> Email 
     );
     let mut rows = String::new();
     for event in events {
-        let line = EventLine::of(event);
+        let line = EventLine::of(event, names);
         text.push_str(&format!(
-            "- #{seq} {kind} at {at} by {actor}, {outcome}: {link}\n",
+            "- {at}: {summary} ({outcome}; #{seq} {kind}: {link})\n",
             seq = event.seq,
             kind = line.kind,
             at = line.at,
-            actor = line.actor,
+            summary = line.summary,
             outcome = line.outcome,
             link = event_url(console, event.seq),
         ));
         rows.push_str(&format!(
-            "<tr><td><a href=\"{link}\">#{seq}</a></td><td>{kind}</td><td>{at}</td><td>{actor}</td><td>{outcome}</td></tr>\n",
+            "<tr><td>{at}</td><td>{summary}</td><td>{outcome}</td><td><a href=\"{link}\">#{seq}</a> {kind}</td></tr>\n",
             link = escape(&event_url(console, event.seq)),
             seq = event.seq,
             kind = escape(&line.kind),
             at = escape(&line.at),
-            actor = escape(&line.actor),
+            summary = escape(&line.summary),
             outcome = line.outcome,
         ));
     }
@@ -117,7 +123,7 @@ pub fn email(alert: &AlertDeliveries, events: &[Event], console: &str) -> Email 
     let html = format!(
         "<!doctype html>\n<html><body>\n<h1>{name}</h1>\n<p>Severity: <strong>{severity}</strong><br>Fired: {at}<br>Group: {group}</p>\n\
          <p><a href=\"{url}\">Open the alert in Warden</a></p>\n<h2>Triggering events</h2>\n\
-         <table>\n<tr><th>Event</th><th>Kind</th><th>At</th><th>Actor</th><th>Outcome</th></tr>\n{rows}</table>\n\
+         <table>\n<tr><th>At (UTC)</th><th>What happened</th><th>Outcome</th><th>Event</th></tr>\n{rows}</table>\n\
          <p>Each event is signed and chained: the audit console shows its proof.</p>\n{checkpoint_html}</body></html>\n",
         name = escape(&fired.name),
         severity = escape(&fired.severity),
@@ -167,25 +173,16 @@ pub fn alarm_email(rule_name: &str, violation: &str, detected_at: &str, node: &s
 struct EventLine {
     kind: String,
     at: String,
-    actor: String,
+    summary: String,
     outcome: &'static str,
 }
 
 impl EventLine {
-    fn of(event: &Event) -> Self {
-        let actor = &event.actor;
-        let mut who = actor.kind.as_str().to_string();
-        if let Some(id) = &actor.id {
-            who.push(' ');
-            who.push_str(id);
-        }
-        if let Some(ip) = &actor.ip {
-            who.push_str(&format!(" from {ip}"));
-        }
+    fn of(event: &Event, names: Names<'_>) -> Self {
         EventLine {
             kind: one_line(&event.kind),
             at: timestamp::format(&event.at),
-            actor: one_line(&who),
+            summary: one_line(&catalogue::sentence(event).plain(names)),
             outcome: event.outcome.as_str(),
         }
     }

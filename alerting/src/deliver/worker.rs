@@ -13,10 +13,10 @@ use warden_core::event::timestamp;
 use warden_core::keys::DataKeys;
 use warden_core::ledger::{Leader, Ledger};
 use warden_core::{Actor, Event, NewEvent};
-use warden_projections::Positions;
-use warden_projections::Shared;
 use warden_projections::deliveries::{Deliveries, Due};
+use warden_projections::names::Names;
 use warden_projections::projection::read;
+use warden_projections::{Positions, ReadModels, Shared};
 
 use super::queue::{self, Attempted, End, Queue, Retries};
 use super::{DeliveryConfig, Failure, Mailer, http, message};
@@ -24,6 +24,8 @@ use super::{DeliveryConfig, Failure, Mailer, http, message};
 #[derive(Clone)]
 pub struct Deliverer {
     ledger: Ledger,
+    /// For the names in the events' sentences.
+    models: ReadModels,
     pub(super) deliveries: Shared<Deliveries>,
     pub(super) data_keys: DataKeys,
     positions: Positions,
@@ -35,7 +37,7 @@ pub struct Deliverer {
 impl Deliverer {
     pub fn new(
         ledger: Ledger,
-        deliveries: Shared<Deliveries>,
+        models: ReadModels,
         data_keys: DataKeys,
         positions: Positions,
         config: DeliveryConfig,
@@ -47,7 +49,8 @@ impl Deliverer {
         Ok(Deliverer {
             http: http::client(config.timeout, config.private_addresses),
             ledger,
-            deliveries,
+            deliveries: models.deliveries.clone(),
+            models,
             data_keys,
             positions,
             config: Arc::new(config),
@@ -84,7 +87,10 @@ impl Deliverer {
             .await
             .map_err(|_| Failure::new("the endpoint's secret could not be opened"))?;
         let events = self.events(job).await?;
-        let body = message::webhook_body(&job.alert, &events, &self.config.console_url);
+        let names = Names::new(&self.models, org);
+        let body = message::webhook_body(&job.alert, &events, &self.config.console_url, &|reference| {
+            names.name(reference)
+        });
         let body = serde_json::to_vec(&body).map_err(|error| Failure::permanent(error.to_string()))?;
         http::post(
             &self.http,
@@ -103,7 +109,11 @@ impl Deliverer {
             return Err(Failure::permanent("no mail server is configured (smtp_url)"));
         };
         let events = self.events(job).await?;
-        let email = message::email(&job.alert, &events, &self.config.console_url);
+        let org = job.alert.fired.org.as_deref().unwrap_or_default();
+        let names = Names::new(&self.models, org);
+        let email = message::email(&job.alert, &events, &self.config.console_url, &|reference| {
+            names.name(reference)
+        });
         mailer.send(address, email, None).await.map(|()| None)
     }
 }

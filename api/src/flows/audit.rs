@@ -8,6 +8,7 @@ use warden_core::chain::bundle::Selection;
 use warden_core::commands::audit::{self, EventViewed, Searched};
 use warden_core::ledger::bundle::BundleWriter;
 use warden_projections::audit::{AuditIndexError, AuditQuery, Order, Page};
+use warden_projections::names::Names;
 
 use crate::error::{ApiError, Code};
 use crate::state::AppState;
@@ -256,9 +257,9 @@ impl ExportWriter {
         Ok(())
     }
 
-    fn write(&mut self, event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    fn write(&mut self, event: &Event, names: &Names<'_>, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         match self {
-            ExportWriter::Rows(format) => format.write(event, out),
+            ExportWriter::Rows(format) => format.write(event, &|reference| names.name(reference), out),
             ExportWriter::Bundle(writer) => {
                 out.extend_from_slice(&writer.entry_line(event, true)?);
                 Ok(())
@@ -342,7 +343,9 @@ pub async fn export(
     let (sender, body) = tokio::sync::mpsc::channel(4);
     let index = audit_index(state)?.clone();
     let store = state.ledger.store().clone();
+    let (models, names_org) = (state.models.clone(), org.clone());
     tokio::spawn(async move {
+        let names = Names::new(&models, &names_org);
         let failed = |reason: String| Err(std::io::Error::other(reason));
         // A line that cannot be written ends the download unfinished (a
         // bundle without its seal), never with the line left out.
@@ -384,7 +387,7 @@ pub async fn export(
                 }
             };
             for event in &events {
-                if let Err(error) = writer.write(event, &mut chunk) {
+                if let Err(error) = writer.write(event, &names, &mut chunk) {
                     let _ = sender.send(unwritten(error)).await;
                     return;
                 }

@@ -155,7 +155,7 @@ struct AlertPage {
 
 /// The events that fired an alert (its org's, by construction), or none
 /// when the log cannot be read now (the page still shows the alert).
-async fn triggers(state: &AppState, seqs: &[u64]) -> Vec<super::audit::Row> {
+async fn triggers(state: &AppState, viewer: &CurrentSession, seqs: &[u64]) -> Vec<super::audit::Row> {
     let events = match state.ledger.store().read_seqs(seqs).await {
         Ok(events) => events,
         Err(error) => {
@@ -163,7 +163,10 @@ async fn triggers(state: &AppState, seqs: &[u64]) -> Vec<super::audit::Row> {
             return Vec::new();
         }
     };
-    events.iter().map(|event| super::audit::Row::of(state, event)).collect()
+    events
+        .iter()
+        .map(|event| super::audit::Row::of(state, viewer, event))
+        .collect()
 }
 
 async fn alert_page(
@@ -174,7 +177,7 @@ async fn alert_page(
     notice: Option<String>,
 ) -> Result<AlertPage, ApiError> {
     let (alert, deliveries) = alert_delivery::alert_with_deliveries(state, &current.user.org, id)?;
-    let triggers = triggers(state, &alert.fired.seqs).await;
+    let triggers = triggers(state, current, &alert.fired.seqs).await;
     let nav = Nav::of(current, Place::Alerts);
     let change = |change: &Option<warden_projections::alerts::StatusChange>| {
         change.as_ref().map(|change| {

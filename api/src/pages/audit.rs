@@ -14,11 +14,13 @@ use warden_core::{ActorKind, Event};
 use warden_projections::projection::read;
 
 use super::confirmed::{Confirmed, ToThisRequest};
+use super::named::{self, Named};
 use super::{Nav, PageAuditReader, Place, error_page, failed, render};
 use crate::error::ApiError;
 use crate::flows::audit::{self, ExportFormat, Search};
 use crate::handlers::audit::{DEFAULT_WINDOW_MINUTES, SearchParams, download, encode, related_queries};
 use crate::state::AppState;
+use crate::web::session::CurrentSession;
 use crate::web::{Client, Principal};
 
 /// Events per console page.
@@ -51,8 +53,8 @@ pub(crate) struct Row {
     pub(crate) at: String,
     pub(crate) kind: String,
     pub(crate) outcome: &'static str,
-    pub(crate) actor: String,
-    pub(crate) subject: String,
+    /// What happened, in a sentence of names and links.
+    pub(crate) sentence: Vec<Named>,
 }
 
 #[derive(Template)]
@@ -93,21 +95,21 @@ struct EventPage {
     links: Vec<Link>,
 }
 
-/// Who did it, as a person reads it: a user's email when Warden knows it,
-/// and the application's word marked as such.
 impl Row {
-    pub(crate) fn of(state: &AppState, event: &Event) -> Self {
+    /// `event` as `viewer` reads it.
+    pub(crate) fn of(state: &AppState, viewer: &CurrentSession, event: &Event) -> Self {
         Row {
             seq: event.seq,
             at: timestamp::format(&event.at),
             kind: event.kind.clone(),
             outcome: event.outcome.as_str(),
-            actor: actor_label(state, event),
-            subject: event.subject.clone(),
+            sentence: named::sentence(state, viewer, event),
         }
     }
 }
 
+/// Who did it, as a person reads it: a user's email when Warden knows it,
+/// and the application's word marked as such.
 fn actor_label(state: &AppState, event: &Event) -> String {
     let actor = &event.actor;
     let user = |id: &str| {
@@ -246,7 +248,11 @@ pub async fn search(
     .await;
     match result {
         Ok(found) => {
-            page.rows = found.events.iter().map(|event| Row::of(&state, event)).collect();
+            page.rows = found
+                .events
+                .iter()
+                .map(|event| Row::of(&state, &reader, event))
+                .collect();
             page.total = found.total;
             page.indexed_through = found.indexed_through;
             page.behind = found.behind;

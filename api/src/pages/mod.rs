@@ -15,6 +15,7 @@ pub mod errors;
 pub mod key_page;
 pub mod keys;
 pub mod mfa;
+pub mod named;
 pub mod nav;
 pub mod policy;
 pub mod qr;
@@ -28,6 +29,7 @@ pub mod settings;
 pub mod sign_in;
 pub mod user_page;
 pub mod users;
+pub mod when;
 
 use askama::Template;
 use axum::extract::FromRequestParts;

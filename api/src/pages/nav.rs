@@ -122,6 +122,12 @@ fn org_reader(role: Role) -> bool {
     role.manages_users() || role.reads_audit_trail()
 }
 
+/// Whether `role` may open the pages of `place` (as the navigation
+/// shows them): what a link elsewhere on a page asks before it links.
+pub fn sees(place: Place, role: Role) -> bool {
+    LINKS.iter().any(|entry| entry.place == place && (entry.sees)(role))
+}
+
 impl Nav {
     /// The navigation of `current`'s role, with `here` marked.
     pub fn of(current: &CurrentSession, here: Place) -> Self {

@@ -12,7 +12,8 @@ use warden_core::commands::secret::{self, AccessDenied, Accessed, Denial, ReadsC
 use warden_core::event::ActorKind;
 
 use super::keys::when;
-use super::secrets::{Named, reader_named};
+use super::named::Named;
+use super::secrets::reader_named;
 use crate::flows::audit;
 use crate::handlers::audit::SearchParams;
 use crate::state::AppState;
@@ -38,10 +39,7 @@ fn access_row(state: &AppState, event: &Event) -> AccessRow {
     // As the vault's read model names readers; the counted repeats are
     // the node's own record.
     let who = match (event.actor.kind, event.actor.id.as_deref()) {
-        (ActorKind::System | ActorKind::Anonymous, _) | (_, None) => Named {
-            text: "Warden".into(),
-            href: None,
-        },
+        (ActorKind::System | ActorKind::Anonymous, _) | (_, None) => Named::text("Warden"),
         (ActorKind::User, Some(id)) => reader_named(state, &format!("user:{id}")),
         (_, Some(id)) => reader_named(state, &format!("api_key:{id}")),
     };

@@ -21,9 +21,10 @@ use warden_core::commands::secret::{access_subject, secret_subject};
 
 use super::confirmed::{Confirmed, ReturnTo};
 use super::keys::when;
+use super::named::Named;
 use super::secret_history;
 use super::secrets::{
-    Named, ReaderChoice, field, last_access, reader_choices, reader_named, readers_named, readers_of, take_value,
+    ReaderChoice, field, last_access, reader_choices, reader_named, readers_named, readers_of, take_value,
 };
 use super::{Nav, NoticeQuery, PageManager, PageOrgReader, Place, failed, notice, render, see_other};
 use crate::error::{ApiError, Code};

@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 
 use super::confirmed::{Confirmed, ReturnTo};
 use super::keys::when;
+use super::named::Named;
 use super::{Nav, NoticeQuery, PageManager, PageOrgReader, Place, failed, notice, render, see_other};
 use crate::error::ApiError;
 use crate::flows::{api_keys, vault};
@@ -40,28 +41,17 @@ impl ReturnTo for ToSecrets {
     }
 }
 
-/// Who may read a secret, or who did, as the console names them: a role
-/// in words, a key or a user by name with a link to its page.
-pub(super) struct Named {
-    pub text: String,
-    pub href: Option<String>,
-}
-
 /// `user:<id>` or `api_key:<id>` (as events and the read model name a
 /// reader) by name: a user's email, a key's name.
 pub(super) fn reader_named(state: &AppState, reader: &str) -> Named {
     match reader.split_once(':') {
-        Some(("user", id)) => Named {
-            text: read(&state.models.accounts)
+        Some(("user", id)) => Named::text(
+            read(&state.models.accounts)
                 .user(id)
                 .map_or_else(|| format!("user {id}"), |user| user.email.clone()),
-            href: None,
-        },
+        ),
         Some(("api_key", id)) => key_named(state, id),
-        _ => Named {
-            text: reader.to_string(),
-            href: None,
-        },
+        _ => Named::text(reader),
     }
 }
 
@@ -69,10 +59,7 @@ fn key_named(state: &AppState, id: &str) -> Named {
     let name = read(&state.models.api_keys)
         .get(id)
         .map_or_else(|| format!("key {id}"), |key| format!("key “{}”", key.settings.name));
-    Named {
-        text: name,
-        href: Some(format!("/keys/{id}")),
-    }
+    Named::linked(name, format!("/keys/{id}"))
 }
 
 fn role_plural(role: Role) -> &'static str {
@@ -86,10 +73,7 @@ fn role_plural(role: Role) -> &'static str {
 
 /// A secret's readers by name: the roles, then the keys.
 pub(super) fn readers_named(state: &AppState, readers: &Readers) -> Vec<Named> {
-    let roles = readers.roles.iter().map(|role| Named {
-        text: role_plural(*role).to_string(),
-        href: None,
-    });
+    let roles = readers.roles.iter().map(|role| Named::text(role_plural(*role)));
     roles
         .chain(readers.keys.iter().map(|id| key_named(state, id)))
         .collect()

@@ -6,11 +6,13 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::sentence::{Part, Ref, Sentence, Summarize};
 use super::{Context, Prefix, data, subject};
-use crate::event::{NewEvent, Outcome};
+use crate::event::{Event, NewEvent, Outcome};
 
 pub const ALERT_RULE_CREATED: &str = "alert_rule.created";
 pub const ALERT_RULE_CHANGED: &str = "alert_rule.changed";
@@ -233,4 +235,310 @@ pub fn resend_requested(context: &Context, action: &AlertAction) -> NewEvent {
 pub fn status_changed(context: &Context, action: &AlertAction, resolved: bool) -> NewEvent {
     let kind = if resolved { ALERT_RESOLVED } else { ALERT_ACKNOWLEDGED };
     context.event(kind, alert_subject(&action.alert)).data(data(action))
+}
+
+// The sentences of these kinds (`super::sentence`).
+
+impl Summarize for RuleDefined {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let rule = Ref::AlertRule(self.rule.clone());
+        match event.kind.as_str() {
+            ALERT_RULE_CREATED => {
+                let sentence = Sentence::by(event).words(" created ").refer(rule);
+                Some(match (spec_text(&self.spec, "severity"), self.enabled) {
+                    (Some(severity), true) => sentence.words(" (severity ").value(severity).words(")"),
+                    (Some(severity), false) => sentence.words(" (severity ").value(severity).words(", disabled)"),
+                    (None, true) => sentence,
+                    (None, false) => sentence.words(" (disabled)"),
+                })
+            }
+            ALERT_RULE_CHANGED => {
+                let sentence = Sentence::by(event).words(" changed ").refer(rule);
+                let Some(old) = &self.old else {
+                    return Some(sentence);
+                };
+                let mut changes: Vec<Sentence> = Vec::new();
+                for (member, what) in [
+                    ("name", "name"),
+                    ("description", "description"),
+                    ("severity", "severity"),
+                    ("condition", "condition"),
+                    ("recipients", "recipients"),
+                    ("suppress_seconds", "quiet period after firing"),
+                ] {
+                    let (before, after) = (old.get(member), self.spec.get(member));
+                    if before == after {
+                        continue;
+                    }
+                    let change = Sentence::new().words(what);
+                    changes.push(
+                        match (member, before.and_then(Value::as_str), after.and_then(Value::as_str)) {
+                            ("severity", Some(before), Some(after)) => {
+                                change.words(" from ").value(before).words(" to ").value(after)
+                            }
+                            ("name", Some(before), Some(after)) => change
+                                .words(" from \"")
+                                .value(before)
+                                .words("\" to \"")
+                                .value(after)
+                                .words("\""),
+                            _ => change,
+                        },
+                    );
+                }
+                if changes.is_empty() {
+                    return Some(sentence);
+                }
+                Some(listed(sentence.words(" ("), changes, joined).words(")"))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Summarize for RuleToggled {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let verb = match event.kind.as_str() {
+            ALERT_RULE_ENABLED => " enabled ",
+            ALERT_RULE_DISABLED => " disabled ",
+            ALERT_RULE_REMOVED => " removed ",
+            _ => return None,
+        };
+        Some(Sentence::by(event).words(verb).refer(Ref::AlertRule(self.rule.clone())))
+    }
+}
+
+impl Summarize for Previewed {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event)
+            .words(" tried the alert rule \"")
+            .value(self.name.as_str());
+        let sentence = match self.hours {
+            1 => sentence.words("\" on the last hour of the audit trail: "),
+            hours => sentence
+                .words("\" on the last ")
+                .count(hours, "hour", "hours")
+                .words(" of the audit trail: "),
+        };
+        let sentence = match self.firings {
+            0 => sentence.words("it would not have fired"),
+            1 => sentence.words("it would have fired once"),
+            firings => sentence
+                .words("it would have fired ")
+                .count(firings as u64, "time", "times"),
+        };
+        Some(sentence.words(" in ").count(self.examined as u64, "event", "events"))
+    }
+}
+
+impl Summarize for Fired {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event)
+            .words(" raised an alert of ")
+            .value(self.severity.as_str())
+            .words(" severity on ")
+            .refer(Ref::AlertRule(self.rule.clone()))
+            .words(": ");
+        let sentence = match self.seqs.as_slice() {
+            [] => sentence.words("no event named"),
+            seqs @ [_, ..] if seqs.len() <= 3 => listed(sentence, seqs.iter().copied(), |sentence, seq| {
+                sentence.refer(Ref::Event(seq))
+            }),
+            [.., last] => sentence
+                .count(self.seqs.len() as u64, "event", "events")
+                .words(" up to ")
+                .refer(Ref::Event(*last)),
+        };
+        let groups: Vec<Sentence> = self
+            .group
+            .iter()
+            .filter_map(|(field, value)| group_part(field, value))
+            .collect();
+        if groups.is_empty() {
+            return Some(sentence);
+        }
+        Some(listed(sentence.words(", all for "), groups, joined))
+    }
+}
+
+impl Summarize for DeliveryAttempt {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let alert = Ref::Alert(self.alert.clone());
+        let sentence = Sentence::by(event);
+        match event.kind.as_str() {
+            ALERT_DELIVERED => {
+                let sentence = recipient(
+                    sentence.words(" delivered ").refer(alert).words(" to "),
+                    &self.recipient,
+                );
+                let sentence = match self.status {
+                    Some(status) => sentence.words(" (HTTP ").value(status.to_string()).words(")"),
+                    None => sentence,
+                };
+                Some(match self.attempt {
+                    0 | 1 => sentence,
+                    attempt => sentence.words(" on attempt ").value(attempt.to_string()),
+                })
+            }
+            ALERT_DELIVERY_FAILED => {
+                let sentence = recipient(
+                    sentence.words(" could not deliver ").refer(alert).words(" to "),
+                    &self.recipient,
+                );
+                let sentence = self.why(sentence);
+                Some(match self.next_at.as_deref() {
+                    Some(next) => sentence
+                        .words("; it will try again at ")
+                        .value(readable_time_text(next)),
+                    None => sentence,
+                })
+            }
+            ALERT_DEAD_LETTERED => {
+                let sentence = recipient(
+                    sentence.words(" gave up delivering ").refer(alert).words(" to "),
+                    &self.recipient,
+                );
+                Some(self.why(sentence))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl DeliveryAttempt {
+    /// ` (attempt 2: the endpoint answered HTTP 503)`.
+    fn why(&self, sentence: Sentence) -> Sentence {
+        let sentence = sentence.words(" (attempt ").value(self.attempt.to_string());
+        let sentence = match (self.error.as_deref(), self.status) {
+            (Some("http_error") | None, Some(status)) => sentence
+                .words(": the endpoint answered HTTP ")
+                .value(status.to_string()),
+            (Some("http_error"), None) => sentence.words(": the endpoint answered with an error"),
+            (Some("timeout"), _) => sentence.words(": the endpoint did not answer in time"),
+            (Some("unreachable"), _) => sentence.words(": the endpoint could not be reached"),
+            (Some(error), _) => sentence.words(": ").value(error),
+            (None, None) => sentence,
+        };
+        sentence.words(")")
+    }
+}
+
+impl Summarize for AlertAction {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let alert = Ref::Alert(self.alert.clone());
+        let sentence = Sentence::by(event);
+        let sentence = match event.kind.as_str() {
+            ALERT_RESEND_REQUESTED => {
+                let sentence = sentence
+                    .words(" asked for ")
+                    .refer(alert)
+                    .words(" to be delivered again to ");
+                match &self.recipient {
+                    Some(to) => recipient(sentence, to),
+                    None => sentence.words("all its recipients"),
+                }
+            }
+            ALERT_ACKNOWLEDGED => sentence.words(" acknowledged ").refer(alert),
+            ALERT_RESOLVED => sentence.words(" resolved ").refer(alert),
+            _ => return None,
+        };
+        Some(match self.note.as_deref().filter(|note| !note.trim().is_empty()) {
+            Some(note) => sentence.words(" (note: ").value(note).words(")"),
+            None => sentence,
+        })
+    }
+}
+
+/// A webhook endpoint, by reference, or an email address.
+fn recipient(sentence: Sentence, recipient: &Recipient) -> Sentence {
+    match recipient {
+        Recipient::Webhook(endpoint) => sentence.refer(Ref::WebhookEndpoint(endpoint.clone())),
+        Recipient::Email(address) => sentence.value(address.as_str()),
+    }
+}
+
+/// `sentence` followed by `more`.
+pub(super) fn joined(sentence: Sentence, more: Sentence) -> Sentence {
+    more.parts().iter().fold(sentence, |sentence, part| match part {
+        Part::Words(words) => sentence.words(words.clone()),
+        Part::Value(value) => sentence.value(value.as_str()),
+        Part::Ref(reference) => sentence.refer(reference.clone()),
+    })
+}
+
+/// A text member of a rule's spec.
+fn spec_text<'a>(spec: &'a Value, member: &str) -> Option<&'a str> {
+    spec.get(member).and_then(Value::as_str)
+}
+
+/// One field of an alert's group as a reader wants it: the user, session
+/// or key a subject names, an address; nothing for a hash.
+fn group_part(field: &str, value: &str) -> Option<Sentence> {
+    let part = Sentence::new();
+    Some(match field {
+        "subject" => {
+            let (prefix, id) = value.split_once(':').unwrap_or((value, ""));
+            match prefix {
+                "user" => part.user(id),
+                "session" => part.refer(Ref::Session(id.into())),
+                "api_key" | "api_key_use" => part.refer(Ref::ApiKey(id.into())),
+                "alert_rule" => part.refer(Ref::AlertRule(id.into())),
+                "webhook_endpoint" => part.refer(Ref::WebhookEndpoint(id.into())),
+                "login" => part.words("one sign-in name"),
+                _ if has_long_hex(value) => part.words("one subject"),
+                _ => part.words("subject ").value(value),
+            }
+        }
+        "data.user" | "actor.on_behalf_of" => part.user(value),
+        "actor.ip" => part.words("address ").value(value),
+        _ if has_long_hex(value) => return None,
+        "actor.id" => part.words("actor ").value(value),
+        "actor.kind" => part.words("actor kind ").value(value),
+        _ => part.value(field).words(" ").value(value),
+    })
+}
+
+/// A run of 32 or more hex digits: a hash, not for people.
+fn has_long_hex(text: &str) -> bool {
+    let mut run = 0;
+    text.chars().any(|character| {
+        run = if character.is_ascii_hexdigit() { run + 1 } else { 0 };
+        run >= 32
+    })
+}
+
+/// `a`, `a and b`, `a, b and c`: each item added by `add`.
+pub(super) fn listed<T>(
+    sentence: Sentence,
+    items: impl IntoIterator<Item = T>,
+    add: impl Fn(Sentence, T) -> Sentence,
+) -> Sentence {
+    let items: Vec<T> = items.into_iter().collect();
+    let count = items.len();
+    let mut sentence = sentence;
+    for (index, item) in items.into_iter().enumerate() {
+        if index > 0 {
+            sentence = sentence.words(if index + 1 == count { " and " } else { ", " });
+        }
+        sentence = add(sentence, item);
+    }
+    sentence
+}
+
+/// `2026-11-28 04:33:02 UTC` (without the seconds when they are 0).
+pub(super) fn readable_time(at: &DateTime<Utc>) -> String {
+    if at.second() == 0 {
+        at.format("%Y-%m-%d %H:%M UTC").to_string()
+    } else {
+        at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    }
+}
+
+/// [`readable_time`] of a time written as the log writes it (as it is
+/// when it is not).
+pub(super) fn readable_time_text(at: &str) -> String {
+    match DateTime::parse_from_rfc3339(at) {
+        Ok(at) => readable_time(&at.with_timezone(&Utc)),
+        Err(_) => at.to_string(),
+    }
 }

@@ -6,9 +6,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::sentence::{Sentence, Summarize};
 use super::{Context, Prefix, data};
 use crate::chain::published::PublishedCheckpoint;
-use crate::event::NewEvent;
+use crate::event::{Event, NewEvent};
 
 pub const LEDGER_CHECKPOINTED: &str = "ledger.checkpointed";
 
@@ -70,6 +71,18 @@ pub fn checkpointed(context: &Context, checkpoint: &PublishedCheckpoint) -> NewE
     context
         .event(LEDGER_CHECKPOINTED, CHECKPOINT_SUBJECT)
         .data(data(checkpoint))
+}
+
+impl Summarize for PublishedCheckpoint {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(
+            Sentence::by(event)
+                .words(" signed a checkpoint of the first ")
+                .count(self.tree_size, "event", "events")
+                .words(" of the log with the key ")
+                .value(self.key_id.as_str()),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -16,8 +16,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::alert::readable_time_text;
+use super::recovery::is_actor;
+use super::sentence::{Ref, Sentence, Summarize};
 use super::{Context, Prefix, data, subject};
-use crate::event::NewEvent;
+use crate::event::{Event, NewEvent};
 use crate::keys::Sealed;
 
 pub const EMAIL_CODE_ISSUED: &str = "email_code.issued";
@@ -206,4 +209,119 @@ pub fn attempted(context: &Context, attempt: &EmailAttempt, end: EmailEnd) -> Ne
         EmailEnd::Sent => event,
         EmailEnd::Failed | EmailEnd::Bounced => event.outcome(crate::event::Outcome::Failure),
     }
+}
+
+// The sentences of these kinds (`super::sentence`); never the code, its
+// hash or what an email said.
+
+impl Summarize for CodeIssued {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event).words(" asked for a sign-in code by email");
+        Some(match &self.user {
+            Some(user) => sentence.words(" for ").user(user).from_where(event),
+            None => sentence
+                .words(" for an address no account can sign in with by code")
+                .from_where(event)
+                .words("; nothing was sent"),
+        })
+    }
+}
+
+impl Summarize for CodeRefused {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let what = match self.reason {
+            CodeRefusal::NoCode => " entered a sign-in code for an address that was sent none",
+            CodeRefusal::Wrong => " entered a wrong sign-in code",
+            CodeRefusal::TooManyAttempts => " entered a sign-in code whose tries were used up",
+            CodeRefusal::Expired => " entered an expired sign-in code",
+            CodeRefusal::Used => " entered a sign-in code that was already used",
+        };
+        let sentence = Sentence::by(event).words(what).from_where(event);
+        Some(if self.counted {
+            sentence.words("; the try counted against the code")
+        } else {
+            sentence
+        })
+    }
+}
+
+impl Summarize for CodeUsed {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event);
+        let sentence = if is_actor(event, &self.user) {
+            sentence.words(" signed in")
+        } else {
+            sentence.words(" signed in as ").user(&self.user)
+        };
+        Some(
+            sentence
+                .words(" with a code sent by email")
+                .from_where(event)
+                .words(", opening ")
+                .refer(Ref::Session(self.session.clone())),
+        )
+    }
+}
+
+impl Summarize for EmailQueued {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = recipient(Sentence::by(event).words(" queued an email to "), self.user.as_deref());
+        Some(template(sentence.words(" with "), &self.template))
+    }
+}
+
+impl Summarize for EmailAttempt {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let verb = match event.kind.as_str() {
+            EMAIL_SENT => " sent ",
+            EMAIL_FAILED => " could not send ",
+            EMAIL_BOUNCED => " gave up sending ",
+            _ => return None,
+        };
+        let sentence = recipient(Sentence::by(event).words(verb), self.user.as_deref());
+        let sentence = template(sentence.words(" an email with "), &self.template);
+        if event.kind == EMAIL_SENT {
+            return Some(match self.attempt {
+                0 | 1 => sentence,
+                attempt => sentence.words(" on attempt ").value(attempt.to_string()),
+            });
+        }
+        let sentence = sentence.words(" (attempt ").value(self.attempt.to_string());
+        let sentence = match self.error.as_deref() {
+            Some(error) => sentence.words(": ").value(error).words(")"),
+            None => sentence.words(")"),
+        };
+        Some(match self.next_at.as_deref() {
+            Some(next) => sentence
+                .words("; it will try again at ")
+                .value(readable_time_text(next)),
+            None => sentence,
+        })
+    }
+}
+
+/// The user an email is for, or an address of no account.
+fn recipient(sentence: Sentence, user: Option<&str>) -> Sentence {
+    match user {
+        Some(user) => sentence.user(user),
+        None => sentence.words("an address of no account"),
+    }
+}
+
+/// What an email of `template` carries (`a sign-in code`).
+fn template(sentence: Sentence, template: &str) -> Sentence {
+    let what = match template {
+        "sign_in_code" => "a sign-in code",
+        "password_reset" => "a password reset link",
+        "invitation" => "an invitation",
+        "verify_email" => "a link to verify a new sign-in address",
+        "new_device" => "a security notice of a sign-in from a new device",
+        "password_changed" => "a security notice of a password change",
+        "factor_added" => "a security notice of a second factor added",
+        "factor_removed" => "a security notice of a second factor removed",
+        "key_created" => "a security notice of an API key created",
+        "email_changed" => "a security notice of a sign-in address change",
+        other => return sentence.words("the message ").value(other),
+    };
+    sentence.words(what)
 }

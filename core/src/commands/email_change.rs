@@ -11,9 +11,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::recovery::{is_actor, refusal_words};
+use super::sentence::{Sentence, Summarize};
 use super::{Context, Prefix, data, subject};
 use crate::auth::recovery::Refused;
-use crate::event::{NewEvent, Outcome};
+use crate::event::{Event, NewEvent, Outcome};
 
 pub const EMAIL_CHANGE_REQUESTED: &str = "email_change.requested";
 pub const EMAIL_CHANGE_VERIFIED: &str = "email_change.verified";
@@ -81,4 +83,53 @@ pub fn refused(context: &Context, refused: &ChangeRefused) -> NewEvent {
         .event(EMAIL_CHANGE_REFUSED, change_subject(&refused.change))
         .data(data(refused))
         .outcome(Outcome::Failure)
+}
+
+// The sentences of these kinds (`super::sentence`); never the token or
+// its hash.
+
+impl Summarize for ChangeRequested {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event);
+        let sentence = if is_actor(event, &self.user) {
+            sentence.words(" asked to change their sign-in address to ")
+        } else {
+            sentence
+                .words(" asked to change the sign-in address of ")
+                .user(&self.user)
+                .words(" to ")
+        };
+        Some(
+            sentence
+                .value(self.email.as_str())
+                .words("; a link to confirm it was sent there"),
+        )
+    }
+}
+
+impl Summarize for ChangeVerified {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event);
+        let sentence = if is_actor(event, &self.user) {
+            sentence.words(" confirmed their new sign-in address")
+        } else {
+            sentence
+                .words(" confirmed the new sign-in address of ")
+                .user(&self.user)
+        };
+        Some(sentence.from_where(event))
+    }
+}
+
+impl Summarize for ChangeRefused {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(
+            Sentence::by(event)
+                .words(" tried the link to confirm a new sign-in address of ")
+                .user(&self.user)
+                .from_where(event)
+                .words(", refused because ")
+                .words(refusal_words(self.reason)),
+        )
+    }
 }

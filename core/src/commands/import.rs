@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::sentence::{Sentence, Summarize};
 use super::{Context, Prefix, data, subject};
-use crate::event::NewEvent;
+use crate::event::{Event, NewEvent};
 
 pub const IMPORT_STARTED: &str = "import.started";
 pub const IMPORT_COMPLETED: &str = "import.completed";
@@ -55,4 +56,49 @@ pub fn reverted(context: &Context, id: &str, reverted: &ImportReverted) -> NewEv
         .event(IMPORT_REVERTED, import_subject(id))
         .claim("import_reverted", id)
         .data(data(reverted))
+}
+
+// The sentences of these kinds (`commands::sentence`).
+
+impl Summarize for ImportStarted {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(
+            Sentence::by(event)
+                .words(" started importing ")
+                .count(self.planned_users, "user", "users")
+                .words(" and ")
+                .count(self.planned_orgs, "org", "orgs")
+                .words(" from ")
+                .count(self.rows, "row", "rows")
+                .words(" of the table ")
+                .value(self.source.as_str()),
+        )
+    }
+}
+
+impl Summarize for ImportCompleted {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event)
+            .words(" finished an import: ")
+            .count(self.users, "user", "users")
+            .words(" and ")
+            .count(self.orgs, "org", "orgs")
+            .words(" created");
+        Some(match self.skipped {
+            0 => sentence,
+            skipped => sentence.words(", ").count(skipped, "row", "rows").words(" skipped"),
+        })
+    }
+}
+
+impl Summarize for ImportReverted {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(
+            Sentence::by(event)
+                .words(" reverted an import, removing ")
+                .count(self.users, "user", "users")
+                .words(" and ")
+                .count(self.orgs, "org", "orgs"),
+        )
+    }
 }

@@ -9,8 +9,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Context, Prefix, data};
-use crate::event::NewEvent;
+use super::sentence::{Sentence, Summarize};
+use super::{Context, Prefix, data, subject_id};
+use crate::event::{Event, NewEvent};
 
 pub const KMS_ROTATION_STARTED: &str = "kms.rotation_started";
 pub const KMS_ROTATION_FINISHED: &str = "kms.rotation_finished";
@@ -112,6 +113,116 @@ pub fn data_keys_unwrapped(context: &Context, unwrapped: &DataKeysUnwrapped) -> 
 
 pub fn signing_key_used(context: &Context, used: &SigningKeyUsed) -> NewEvent {
     context.event(SIGNING_KEY_USED, KEY_USE_SUBJECT).data(data(used))
+}
+
+/// "2026-12-05 08:14 UTC".
+fn minute(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+impl Summarize for RotationStarted {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event)
+            .words(match self.resumed {
+                true => " resumed rotating the KMS key: ",
+                false => " started rotating the KMS key: ",
+            })
+            .count(self.data_keys, "data key", "data keys")
+            .words(" and ")
+            .count(self.signing_keys, "signing key", "signing keys")
+            .words(" to move");
+        let sentence = self.from.iter().enumerate().fold(sentence, |sentence, (index, from)| {
+            let sentence = match index {
+                0 => sentence.words(" from "),
+                _ if index + 1 == self.from.len() => sentence.words(" and "),
+                _ => sentence.words(", "),
+            };
+            sentence.value(from.as_str())
+        });
+        Some(sentence.words(" to ").value(self.to.as_str()))
+    }
+}
+
+impl Summarize for RotationFinished {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event)
+            .words(" finished rotating the KMS key to ")
+            .value(self.to.as_str())
+            .words(", moving ")
+            .count(self.data_keys, "data key", "data keys")
+            .words(" and ")
+            .count(self.signing_keys, "signing key", "signing keys");
+        let sentence = match self.skipped {
+            0 => sentence,
+            skipped => sentence
+                .words(" (skipping ")
+                .count(skipped, "data key", "data keys")
+                .words(" shredded or changed meanwhile)"),
+        };
+        Some(match self.remaining {
+            0 => sentence,
+            remaining => sentence
+                .words("; ")
+                .count(remaining, "data key is", "data keys are")
+                .words(" still under an older key"),
+        })
+    }
+}
+
+impl Summarize for DataKeysUnwrapped {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event)
+            .words(" unwrapped data keys with the KMS ")
+            .count(self.unwraps, "time", "times")
+            .words(" in the minute from ")
+            .value(minute(&self.minute))
+            .words(", for ");
+        // Whose keys: users, vault secrets, and anything else.
+        let of = |prefix: Prefix| {
+            let count = self
+                .subjects
+                .iter()
+                .filter(|subject| subject_id(subject, prefix).is_some())
+                .count();
+            count as u64
+        };
+        let users = of(Prefix::User);
+        let secrets = of(Prefix::VaultSecret);
+        let others = (self.subjects.len() as u64).saturating_sub(users + secrets);
+        let counted = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut whose = Vec::new();
+        if users > 0 {
+            whose.push(counted(users, "user", "users"));
+        }
+        if secrets > 0 {
+            whose.push(counted(secrets, "vault secret", "vault secrets"));
+        }
+        if others > 0 || whose.is_empty() {
+            whose.push(counted(others, "other subject", "other subjects"));
+        }
+        let sentence = match whose.split_last() {
+            Some((last, rest)) if !rest.is_empty() => sentence.words(format!("{} and {last}", rest.join(", "))),
+            _ => sentence.words(whose.concat()),
+        };
+        Some(match self.more_subjects {
+            true => sentence.words(" (and more)"),
+            false => sentence,
+        })
+    }
+}
+
+impl Summarize for SigningKeyUsed {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(
+            Sentence::by(event)
+                .words(" signed ")
+                .count(self.events, "event", "events")
+                .words(format!(" ({} to {}) with the key ", self.first_seq, self.last_seq))
+                .value(self.key_id.as_str())
+                .words(" in the minute from ")
+                .value(minute(&self.minute)),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -11,10 +11,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::sentence::{Ref, Sentence, Summarize};
+use super::session::methods_in_words;
 use super::{Context, Prefix, data, subject};
 use crate::auth::totp::TotpParams;
 use crate::auth::webauthn::{AuthenticationResult, CEREMONY_CLAIM, CREDENTIAL_CLAIM, Passkey};
-use crate::event::{NewEvent, Outcome};
+use crate::event::{Event, NewEvent, Outcome};
 use crate::keys::Sealed;
 
 /// A TOTP secret was generated for a user; it counts once confirmed.
@@ -296,4 +298,166 @@ pub fn failed(context: &Context, failed: &Failed) -> NewEvent {
         .event(FAILED, attempts_subject(&failed.user))
         .outcome(outcome)
         .data(data(failed))
+}
+
+/// Whether the actor of `event` is `user` (their own factors).
+fn own(event: &Event, user: &str) -> bool {
+    event.actor.id.as_deref() == Some(user)
+}
+
+/// " for mia@example.org" when someone else did it for `user`.
+fn for_user(sentence: Sentence, event: &Event, user: &str) -> Sentence {
+    match own(event, user) {
+        true => sentence,
+        false => sentence.words(" for ").user(user),
+    }
+}
+
+/// "their passkey" or "the passkey of mia@example.org".
+fn whose(sentence: Sentence, event: &Event, user: &str, what: &'static str) -> Sentence {
+    match own(event, user) {
+        true => sentence.words("their ").words(what),
+        false => sentence.words("the ").words(what).words(" of ").user(user),
+    }
+}
+
+fn quoted(sentence: Sentence, value: &str) -> Sentence {
+    sentence.words("\"").value(value).words("\"")
+}
+
+impl Summarize for TotpEnrolmentStarted {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event).words(" started setting up an authenticator app");
+        Some(for_user(sentence, event, &self.user))
+    }
+}
+
+impl Summarize for TotpEnrolled {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event).words(" set up an authenticator app as a second factor");
+        Some(for_user(sentence, event, &self.user))
+    }
+}
+
+impl Summarize for TotpRemoved {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(whose(
+            Sentence::by(event).words(" removed "),
+            event,
+            &self.user,
+            "authenticator app",
+        ))
+    }
+}
+
+impl Summarize for BackupCodesGenerated {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence =
+            Sentence::by(event)
+                .words(" generated ")
+                .count(self.count as u64, "new backup code", "new backup codes");
+        Some(for_user(sentence, event, &self.user).words(", replacing any earlier set"))
+    }
+}
+
+impl Summarize for BackupCodesAcknowledged {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(whose(
+            Sentence::by(event).words(" confirmed saving "),
+            event,
+            &self.user,
+            "backup codes",
+        ))
+    }
+}
+
+impl Summarize for PasskeyRegistered {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = quoted(Sentence::by(event).words(" registered the passkey "), &self.name);
+        Some(for_user(sentence, event, &self.user))
+    }
+}
+
+impl Summarize for PasskeyRenamed {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = whose(Sentence::by(event).words(" renamed "), event, &self.user, "passkey");
+        Some(quoted(quoted(sentence.words(" "), &self.old).words(" to "), &self.new))
+    }
+}
+
+impl Summarize for PasskeyRemoved {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = whose(Sentence::by(event).words(" removed "), event, &self.user, "passkey");
+        Some(quoted(sentence.words(" "), &self.name))
+    }
+}
+
+impl Summarize for FactorsReset {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = match self.os_user.as_deref() {
+            Some(os_user) => Sentence::by(event).words(" (run by ").value(os_user).words(")"),
+            None => Sentence::by(event),
+        };
+        let sentence = sentence.words(" removed every second factor of ").user(&self.user);
+        let mut removed = Vec::new();
+        if self.totp {
+            removed.push("an authenticator app".to_string());
+        }
+        match self.passkeys.len() {
+            0 => {}
+            1 => removed.push("1 passkey".to_string()),
+            n => removed.push(format!("{n} passkeys")),
+        }
+        if self.backup_codes {
+            removed.push("backup codes".to_string());
+        }
+        let sentence = match removed.split_last() {
+            None => sentence.words(" (none were set up)"),
+            Some((last, [])) => sentence.words(format!(" ({last})")),
+            Some((last, rest)) => sentence.words(format!(" ({} and {last})", rest.join(", "))),
+        };
+        Some(match self.reason.trim() {
+            "" => sentence,
+            reason => quoted(sentence.words(", giving the reason "), reason),
+        })
+    }
+}
+
+impl Summarize for Verified {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event).words(" confirmed their identity with ");
+        let sentence = methods_in_words(sentence, std::iter::once(self.factor.as_str()), " and ");
+        let sentence = match (self.factor, self.remaining) {
+            (Factor::BackupCode, Some(remaining)) => sentence.words(format!(" ({remaining} left)")),
+            _ => sentence,
+        };
+        Some(
+            sentence
+                .words(" in ")
+                .refer(Ref::Session(self.session.clone()))
+                .from_where(event),
+        )
+    }
+}
+
+impl Summarize for Failed {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event).words(" failed to confirm their identity with ");
+        let sentence = match self.factor {
+            Some(factor) => methods_in_words(sentence, std::iter::once(factor.as_str()), " and "),
+            None => sentence.words("a second factor"),
+        };
+        Some(
+            sentence
+                .words(" in ")
+                .refer(Ref::Session(self.session.clone()))
+                .words(match self.reason {
+                    FailureReason::WrongCode => " (wrong code)",
+                    FailureReason::InvalidAssertion => " (the passkey's answer did not verify)",
+                    FailureReason::Replayed => " (a code or passkey answer already used)",
+                    FailureReason::Throttled => " (too many attempts)",
+                })
+                .from_where(event),
+        )
+    }
 }

@@ -21,6 +21,7 @@ pub mod org;
 pub mod recovery;
 pub mod retention;
 pub mod secret;
+pub mod sentence;
 pub mod session;
 pub mod setup;
 pub mod subjects;

@@ -15,9 +15,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::email::address_subject;
+use super::sentence::{Sentence, Summarize};
 use super::{Context, Prefix, data, subject};
 use crate::auth::recovery::{Issuer, Refused};
-use crate::event::{NewEvent, Outcome};
+use crate::event::{ActorKind, Event, NewEvent, Outcome};
 
 pub const PASSWORD_RESET_REQUESTED: &str = "password_reset.requested";
 pub const PASSWORD_RESET_ISSUED: &str = "password_reset.issued";
@@ -119,4 +120,98 @@ pub fn refused(context: &Context, refused: &ResetRefused) -> NewEvent {
         .event(PASSWORD_RESET_REFUSED, link_subject(&refused.link))
         .data(data(refused))
         .outcome(Outcome::Failure)
+}
+
+// The sentences of these kinds (`super::sentence`); never the token or
+// its hash.
+
+impl Summarize for ResetRequested {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event)
+            .words(" asked for a password reset link by email")
+            .from_where(event);
+        Some(match self.link {
+            Some(_) => sentence,
+            None => sentence.words("; no active account has that address, so nothing was sent"),
+        })
+    }
+}
+
+impl Summarize for ResetIssued {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event);
+        let sentence = match self.issuer {
+            Issuer::User if is_actor(event, &self.user) => sentence.words(" had a password reset link emailed to them"),
+            Issuer::User => sentence
+                .words(" had a password reset link emailed to ")
+                .user(&self.user),
+            Issuer::Admin if self.message.is_some() => sentence
+                .words(" sent ")
+                .user(&self.user)
+                .words(" a password reset link"),
+            Issuer::Admin => sentence.words(" made a password reset link for ").user(&self.user),
+            Issuer::Operator => {
+                let sentence = sentence.words(" printed a password reset link for ").user(&self.user);
+                match self.os_user.as_deref() {
+                    Some(os_user) => sentence.words(" for the operator ").value(os_user),
+                    None => sentence.words(" for an operator"),
+                }
+            }
+        };
+        Some(
+            match self.reason.as_deref().filter(|reason| !reason.trim().is_empty()) {
+                Some(reason) => sentence.words(" (reason: ").value(reason).words(")"),
+                None => sentence,
+            },
+        )
+    }
+}
+
+impl Summarize for ResetUsed {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event);
+        let sentence = if is_actor(event, &self.user) {
+            sentence.words(" reset their password with a reset link")
+        } else {
+            sentence
+                .words(" reset the password of ")
+                .user(&self.user)
+                .words(" with a reset link")
+        };
+        let sentence = sentence.from_where(event);
+        Some(match self.sessions_revoked {
+            0 => sentence,
+            n => sentence.words(", ending ").count(n as u64, "session", "sessions"),
+        })
+    }
+}
+
+impl Summarize for ResetRefused {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(
+            Sentence::by(event)
+                .words(" tried a password reset link for ")
+                .user(&self.user)
+                .from_where(event)
+                .words(", refused because ")
+                .words(refusal_words(self.reason)),
+        )
+    }
+}
+
+/// Why a reset link or an address change's link did nothing.
+pub(super) fn refusal_words(reason: Refused) -> &'static str {
+    match reason {
+        Refused::Unknown => "no such link exists",
+        Refused::Expired => "it had expired",
+        Refused::Used => "it was already used",
+        Refused::Replaced => "a newer link replaced it",
+        Refused::Inactive => "the account is no longer active",
+        Refused::Taken => "another account signs in with that address",
+    }
+}
+
+/// Whether the actor of `event` is the user `user`.
+pub(super) fn is_actor(event: &Event, user: &str) -> bool {
+    event.actor.kind == ActorKind::User && event.actor.id.as_deref() == Some(user)
 }

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::sentence::{Ref, Sentence, Summarize};
 use super::{Context, Prefix, data, subject};
 use crate::chain::Digest;
-use crate::event::NewEvent;
+use crate::event::{Event, NewEvent};
 
 pub const LEDGER_ARCHIVED: &str = "ledger.archived";
 pub const LEGAL_HOLD_PLACED: &str = "legal_hold.placed";
@@ -100,6 +101,54 @@ pub fn legal_hold_released(context: &Context, version: u64, released: &LegalHold
         .event(LEGAL_HOLD_RELEASED, legal_hold_subject(&released.hold))
         .expect_version(version)
         .data(data(released))
+}
+
+impl Summarize for Archived {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(
+            Sentence::by(event)
+                .words(format!(
+                    " archived events {} to {} of the log to a bundle, removing ",
+                    self.from, self.through
+                ))
+                .count(
+                    self.partitions.len() as u64,
+                    "database partition",
+                    "database partitions",
+                ),
+        )
+    }
+}
+
+/// `, giving the reason "litigation 2026-114"`, nothing for an empty
+/// reason.
+fn reason(sentence: Sentence, reason: &str) -> Sentence {
+    match reason.trim() {
+        "" => sentence,
+        reason => sentence.words(", giving the reason \"").value(reason).words("\""),
+    }
+}
+
+impl Summarize for LegalHoldPlaced {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event)
+            .words(" placed legal hold ")
+            .value(self.hold.as_str());
+        let sentence = match &self.scope {
+            HoldScope::Org { org } => sentence.words(" on the audit trail of ").refer(Ref::Org(org.clone())),
+            HoldScope::Range { from, to } => sentence.words(format!(" on events {from} to {to} of the log")),
+        };
+        Some(reason(sentence, &self.reason))
+    }
+}
+
+impl Summarize for LegalHoldReleased {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event)
+            .words(" released legal hold ")
+            .value(self.hold.as_str());
+        Some(reason(sentence, &self.reason))
+    }
 }
 
 #[cfg(test)]

@@ -15,8 +15,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::account::Role;
+use super::alert::{listed, readable_time};
+use super::sentence::{Ref, Sentence, Summarize};
 use super::{Context, Prefix, data, subject};
-use crate::event::NewEvent;
+use crate::event::{Event, NewEvent};
 use crate::keys::Sealed;
 
 pub const SECRET_CREATED: &str = "secret.created";
@@ -215,4 +217,164 @@ pub fn reads_counted(context: &Context, counted: &ReadsCounted) -> NewEvent {
     context
         .event(SECRET_READS_COUNTED, access_subject(&counted.org, &counted.name))
         .data(data(counted))
+}
+
+// The sentences of these kinds (`super::sentence`).
+
+impl Summarize for SecretCreated {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event).words(" created ").refer(secret_ref(&self.name));
+        let sentence = match self.version {
+            0 | 1 => sentence,
+            version => sentence.words(" again, from version ").value(version.to_string()),
+        };
+        Some(readers(sentence.words(", readable by "), &self.readers))
+    }
+}
+
+impl Summarize for VersionAdded {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(
+            Sentence::by(event)
+                .words(" stored a new value of ")
+                .refer(secret_ref(&self.name))
+                .words(" (version ")
+                .value(self.version.to_string())
+                .words(")"),
+        )
+    }
+}
+
+impl Summarize for RolledBack {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(
+            Sentence::by(event)
+                .words(" rolled ")
+                .refer(secret_ref(&self.name))
+                .words(" back from version ")
+                .value(self.from.to_string())
+                .words(" to version ")
+                .value(self.version.to_string()),
+        )
+    }
+}
+
+impl Summarize for ReadersChanged {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event)
+            .words(" changed who may read ")
+            .refer(secret_ref(&self.name))
+            .words(" to ");
+        Some(readers(sentence, &self.readers))
+    }
+}
+
+impl Summarize for Shredded {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(
+            Sentence::by(event)
+                .words(" shredded ")
+                .refer(secret_ref(&self.name))
+                .words(", making ")
+                .count(u64::from(self.versions), "version", "versions")
+                .words(" unreadable (reason: ")
+                .value(self.reason.as_str())
+                .words(")"),
+        )
+    }
+}
+
+impl Summarize for Accessed {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event)
+            .words(" read version ")
+            .value(self.version.to_string())
+            .words(" of ")
+            .refer(secret_ref(&self.name))
+            .words(" (reason: ")
+            .value(self.reason.as_str())
+            .words(")");
+        Some(if self.new_reader {
+            sentence.words(", a first read of it by this reader")
+        } else {
+            sentence
+        })
+    }
+}
+
+impl Summarize for AccessDenied {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let why = match self.denial {
+            Denial::NotAReader => ": not one of its readers",
+            Denial::Shredded => ": it was shredded",
+            Denial::NoSuchVersion => ": no such version",
+        };
+        Some(
+            Sentence::by(event)
+                .words(" was refused a read of ")
+                .refer(secret_ref(&self.name))
+                .words(why)
+                .words(" (reason given: ")
+                .value(self.reason.as_str())
+                .words(")"),
+        )
+    }
+}
+
+impl Summarize for ReadsCounted {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let total: u64 = self.reads.iter().map(|reads| reads.count).sum();
+        let mut readers: Vec<&str> = Vec::new();
+        for reads in &self.reads {
+            if !readers.contains(&reads.reader.as_str()) {
+                readers.push(&reads.reader);
+            }
+        }
+        let sentence = Sentence::by(event)
+            .words(" counted ")
+            .count(total, "repeated read", "repeated reads")
+            .words(" of ")
+            .refer(secret_ref(&self.name))
+            .words(" in the minute from ")
+            .value(readable_time(&self.minute))
+            .words(", by ");
+        Some(if readers.len() <= 3 {
+            listed(sentence, readers, reader)
+        } else {
+            sentence.count(readers.len() as u64, "reader", "readers")
+        })
+    }
+}
+
+fn secret_ref(name: &str) -> Ref {
+    Ref::Secret(name.to_string())
+}
+
+/// `owners, admins and API key k7Hq…`, or `no one`.
+fn readers(sentence: Sentence, readers: &Readers) -> Sentence {
+    if readers.roles.is_empty() && readers.keys.is_empty() {
+        return sentence.words("no one");
+    }
+    let roles = readers.roles.iter().map(|role| {
+        Sentence::new().words(match role {
+            Role::Owner => "owners",
+            Role::Admin => "admins",
+            Role::Member => "members",
+            Role::Auditor => "auditors",
+        })
+    });
+    let keys = readers
+        .keys
+        .iter()
+        .map(|key| Sentence::new().refer(Ref::ApiKey(key.clone())));
+    listed(sentence, roles.chain(keys), super::alert::joined)
+}
+
+/// A reader as `reads_counted` names it: `user:<id>` or `api_key:<id>`.
+fn reader(sentence: Sentence, reader: &str) -> Sentence {
+    match reader.split_once(':') {
+        Some(("user", id)) => sentence.user(id),
+        Some(("api_key", id)) => sentence.refer(Ref::ApiKey(id.to_string())),
+        _ => sentence.value(reader),
+    }
 }

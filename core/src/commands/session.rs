@@ -4,10 +4,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Context, Prefix, data, subject};
+use super::sentence::{Ref, Sentence, Summarize};
+use super::{Context, Prefix, data, subject, subject_id};
 use crate::auth::device::Device;
 use crate::commands::mfa::Factor;
-use crate::event::{NewEvent, Outcome};
+use crate::event::{ActorKind, Event, NewEvent, Outcome};
 
 pub const SESSION_CREATED: &str = "session.created";
 /// The session was used after a quiet spell: its idle timer restarts.
@@ -315,4 +316,197 @@ pub fn access_denied(context: &Context, session: Option<&str>, denied: &AccessDe
         .event(ACCESS_DENIED, subject)
         .outcome(Outcome::Denied)
         .data(data(denied))
+}
+
+/// How a sign-in method or second factor reads in a sentence ("a
+/// password", "an authenticator app"); `None` for one Warden has no words
+/// for (shown as written).
+pub(crate) fn method_words(method: &str) -> Option<&'static str> {
+    match method {
+        "password" => Some("a password"),
+        "totp" => Some("an authenticator app"),
+        "passkey" => Some("a passkey"),
+        "backup_code" => Some("a backup code"),
+        "email_code" => Some("a code sent by email"),
+        "oidc" => Some("single sign-on (OpenID Connect)"),
+        "saml" => Some("single sign-on (SAML)"),
+        "ldap" => Some("an LDAP password"),
+        _ => None,
+    }
+}
+
+/// `methods` in words: "a password", "a password and an authenticator
+/// app", "a, b or c" (`last` is " and " or " or ").
+pub(crate) fn methods_in_words<'a>(
+    sentence: Sentence,
+    methods: impl ExactSizeIterator<Item = &'a str>,
+    last: &'static str,
+) -> Sentence {
+    let count = methods.len();
+    methods.enumerate().fold(sentence, |sentence, (index, method)| {
+        let sentence = match index {
+            0 => sentence,
+            _ if index + 1 == count => sentence.words(last),
+            _ => sentence.words(", "),
+        };
+        match method_words(method) {
+            Some(words) => sentence.words(words),
+            None => sentence.value(method),
+        }
+    })
+}
+
+/// The session an event of `session:<id>` is about.
+fn this_session(sentence: Sentence, event: &Event) -> Sentence {
+    match subject_id(&event.subject, Prefix::Session) {
+        Some(id) => sentence.refer(Ref::Session(id.to_string())),
+        None => sentence.words("a session"),
+    }
+}
+
+/// " (yet to prove an authenticator app or a backup code)".
+fn still_pending(sentence: Sentence, pending: Option<&Pending>) -> Sentence {
+    let Some(pending) = pending else {
+        return sentence;
+    };
+    let sentence = match pending.step {
+        Step::SecondFactor => sentence.words(" (yet to prove "),
+        Step::Enrolment => sentence.words(" (yet to set up "),
+    };
+    let sentence = match pending.factors.is_empty() {
+        true => sentence.words("a second factor"),
+        false => methods_in_words(sentence, pending.factors.iter().map(|factor| factor.as_str()), " or "),
+    };
+    sentence.words(")")
+}
+
+impl Summarize for SessionCreated {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = this_session(Sentence::by(event).words(" started "), event).words(" with ");
+        let sentence = methods_in_words(sentence, self.assurance.methods.iter().map(String::as_str), " and ");
+        Some(still_pending(sentence, self.pending.as_ref()).from_where(event))
+    }
+}
+
+impl Summarize for SessionRefreshed {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(this_session(Sentence::by(event).words(" was active again in "), event).from_where(event))
+    }
+}
+
+impl Summarize for SessionRotated {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = match event.actor.kind {
+            ActorKind::System => this_session(Sentence::by(event).words(" gave "), event).words(" a new token"),
+            _ => this_session(Sentence::by(event).words(" received a new token for "), event),
+        };
+        Some(match self.reason {
+            RotationReason::PrivilegesChanged => sentence.words(" because the user's role or status changed"),
+            RotationReason::PasswordChanged => sentence.words(" because the user changed their password"),
+        })
+    }
+}
+
+impl Summarize for SessionRevoked {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let own = event.actor.id.as_deref() == Some(self.user.as_str());
+        if self.reason == RevocationReason::SignedOut && own {
+            return Some(this_session(Sentence::by(event).words(" signed out of "), event));
+        }
+        let sentence = this_session(Sentence::by(event).words(" ended "), event);
+        let sentence = match own {
+            true => sentence,
+            false => sentence.words(" of ").user(&self.user),
+        };
+        Some(sentence.words(match self.reason {
+            RevocationReason::SignedOut => " (signed out)",
+            RevocationReason::RevokedByUser => " from another session",
+            RevocationReason::SignedOutElsewhere => " by signing out everywhere else",
+            RevocationReason::RevokedByAdmin => "",
+            RevocationReason::UserDisabled => " because the account was disabled",
+            RevocationReason::PasswordChanged => " because the password was changed",
+            RevocationReason::ImportReverted => " because the import that created the account was reverted",
+            RevocationReason::PasswordReset => " because the password was reset by an emailed link",
+            RevocationReason::SecondFactorsReset => " because the account's second factors were reset",
+        }))
+    }
+}
+
+impl Summarize for SessionElevated {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        // The factor just proved is the last of the methods.
+        let proved = |sentence: Sentence, words: &'static str| match self.assurance.methods.last() {
+            Some(method) => methods_in_words(sentence.words(words), std::iter::once(method.as_str()), " and "),
+            None => sentence,
+        };
+        let sentence = Sentence::by(event);
+        let sentence = match self.reason {
+            ElevationReason::SecondFactor => proved(
+                this_session(sentence.words(" completed signing in to "), event),
+                " with ",
+            ),
+            ElevationReason::Enrolment => proved(
+                this_session(sentence.words(" completed signing in to "), event),
+                " by setting up ",
+            ),
+            ElevationReason::StepUp => {
+                let sentence = proved(sentence.words(" confirmed it was them"), " with ");
+                this_session(sentence.words(" for a sensitive action in "), event)
+            }
+        };
+        Some(still_pending(sentence, self.pending.as_ref()).from_where(event))
+    }
+}
+
+impl Summarize for DeviceFirstSeen {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let device = format!("{} on {}", self.device.browser, self.device.os);
+        let sentence = Sentence::by(event)
+            .words(" signed in on a new device (")
+            .value(device)
+            .words(")");
+        let sentence = match self.ip.as_deref() {
+            Some(ip) => sentence.words(" from ").value(ip),
+            None => sentence,
+        };
+        Some(sentence.words(" in ").refer(Ref::Session(self.session.clone())))
+    }
+}
+
+impl Summarize for CsrfRefused {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event)
+            .words(" was refused the request ")
+            .value(format!("{} {}", self.method, self.path));
+        let sentence = match self.reason.as_str() {
+            "missing_token" => sentence.words(" because it had no CSRF token"),
+            "wrong_token" => sentence.words(" because its CSRF token was wrong"),
+            "foreign_origin" => sentence.words(" because it came from another origin"),
+            "cross_site" => sentence.words(" because it came from another site"),
+            other => sentence.words(" (").value(other.replace('_', " ")).words(")"),
+        };
+        Some(match self.origin.as_deref() {
+            Some(origin) => sentence.words(" (").value(origin).words(")"),
+            None => sentence,
+        })
+    }
+}
+
+impl Summarize for AccessDenied {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let sentence = Sentence::by(event)
+            .words(" was refused the request ")
+            .value(format!("{} {}", self.method, self.path))
+            .words(" (");
+        let sentence = match self.code.as_str() {
+            "session_required" => sentence.words("not signed in"),
+            "unauthorized" => sentence.words("no valid credentials"),
+            "forbidden" => sentence.words("not permitted"),
+            "second_factor_required" => sentence.words("a second factor not yet proved"),
+            "enrolment_required" => sentence.words("a required second factor not yet set up"),
+            "reauthentication_required" => sentence.words("a recent sign-in needed for a sensitive action"),
+            other => sentence.value(other.replace('_', " ")),
+        };
+        Some(sentence.words(")"))
+    }
 }

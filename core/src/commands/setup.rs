@@ -10,8 +10,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::sentence::{Sentence, Summarize};
 use super::{Context, data};
-use crate::event::NewEvent;
+use crate::event::{Event, NewEvent};
 use crate::keys::sealed::Sealed;
 
 pub const SETUP_SUBJECT: &str = super::Prefix::Setup.as_str();
@@ -53,4 +54,29 @@ pub fn complete(context: &Context, version: u64, completed: &SetupCompleted) -> 
         .expect_version(version)
         .claim("setup", "completed")
         .data(data(completed))
+}
+
+// The sentences of these kinds (`commands::sentence`).
+
+impl Summarize for LinkIssued {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(
+            Sentence::by(event)
+                .words(" issued a setup link, valid until ")
+                .value(self.expires_at.format("%Y-%m-%d %H:%M UTC").to_string()),
+        )
+    }
+}
+
+impl Summarize for SetupCompleted {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let by = Sentence::by(event);
+        Some(if super::account::by_themselves(event, &self.owner) {
+            by.words(" set up Warden and became its first owner")
+        } else {
+            by.words(" set up Warden with ")
+                .user(&self.owner)
+                .words(" as its first owner")
+        })
+    }
 }

@@ -5,8 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::sentence::{Ref, Sentence, Summarize};
 use super::{Context, Prefix, data, subject};
-use crate::event::NewEvent;
+use crate::event::{Event, NewEvent};
 use crate::keys::Sealed;
 
 pub const WEBHOOK_ENDPOINT_CREATED: &str = "webhook_endpoint.created";
@@ -46,4 +47,37 @@ pub fn removed(context: &Context, removed: &EndpointRemoved, version: u64) -> Ne
         .event(WEBHOOK_ENDPOINT_REMOVED, endpoint_subject(&removed.endpoint))
         .expect_version(version)
         .data(data(removed))
+}
+
+// The sentences of these kinds (`super::sentence`).
+
+impl Summarize for EndpointCreated {
+    /// Without the description: the endpoint's reference reads as it.
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(
+            Sentence::by(event)
+                .words(" added ")
+                .refer(Ref::WebhookEndpoint(self.endpoint.clone()))
+                .words(", posting to ")
+                .value(host(&self.url)),
+        )
+    }
+}
+
+impl Summarize for EndpointRemoved {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        Some(
+            Sentence::by(event)
+                .words(" removed ")
+                .refer(Ref::WebhookEndpoint(self.endpoint.clone())),
+        )
+    }
+}
+
+/// The host of a URL, without what its path or query may hold (some
+/// receivers take a token in the path).
+fn host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    authority.rsplit_once('@').map_or(authority, |(_, host)| host)
 }
