@@ -157,6 +157,9 @@ pub fn table() -> Vec<Route> {
         page("/assets/copy.js")
             .sessionless()
             .get(Public, pages::assets::copy_script),
+        page("/assets/time-zone.js")
+            .sessionless()
+            .get(Public, pages::assets::time_zone_script),
         api("/api/v1/app-events").token_exempt().post(Own, app_events::record),
         api("/api/v1/audit/events").get(Scope("audit:read"), audit::search),
         api("/api/v1/audit/events/{seq}").get(Scope("audit:read"), audit::detail),
@@ -315,6 +318,9 @@ pub fn table() -> Vec<Route> {
             .token_exempt()
             .get(Public, pages::email_change::verify_form)
             .post(Public, pages::email_change::verify_submit),
+        page("/settings/time-zone")
+            .get(Session, pages::settings::time_zone_form)
+            .post(Session, pages::settings::time_zone_submit),
         page("/settings/password")
             .get(Session, pages::settings::password_form)
             .post(Session, pages::settings::password_submit),

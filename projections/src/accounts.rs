@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use warden_core::auth::mfa_policy::{Method, MfaPolicy};
 use warden_core::auth::security_email::SecurityEmails;
 use warden_core::commands::account::{
-    self, EmailChanged, Invitation, PasswordSet, Role, RoleChanged, Status, StatusChanged, UserCreated,
+    self, EmailChanged, Invitation, PasswordSet, Role, RoleChanged, Status, StatusChanged, TimeZoneChanged, UserCreated,
 };
 use warden_core::commands::import::{self as imports};
 use warden_core::commands::org::{
@@ -59,6 +59,10 @@ pub struct User {
     /// owner, an import or the operator).
     #[serde(default)]
     pub created_by: Option<String>,
+    /// The time zone the user reads the console's times in (`None`:
+    /// UTC).
+    #[serde(default)]
+    pub time_zone: Option<String>,
     /// The last change of role or status: sessions older than this get a
     /// new token on their next request.
     pub privileges_changed_at: DateTime<Utc>,
@@ -378,6 +382,7 @@ impl Accounts {
                         created_by: (event.actor.kind == ActorKind::User)
                             .then(|| event.actor.id.clone())
                             .flatten(),
+                        time_zone: None,
                         privileges_changed_at: event.at,
                         version: event.subject_version,
                     },
@@ -429,6 +434,11 @@ impl Accounts {
                         members.insert(new.clone(), id.to_string());
                     }
                     user.email = new;
+                }
+            }
+            account::USER_TIME_ZONE_CHANGED => {
+                if let Some(changed) = payload::<TimeZoneChanged>(event) {
+                    user.time_zone = changed.new;
                 }
             }
             account::PASSWORD_SET | account::PASSWORD_CHANGED | account::PASSWORD_REHASHED => {

@@ -1,8 +1,9 @@
 //! What a signed-in user does to their own account: sign out, revoke
-//! sessions, change their password.
+//! sessions, change their password, choose their time zone.
 
 use warden_core::auth::password::Password;
 use warden_core::auth::password_change::{self, State};
+use warden_core::auth::preferences;
 use warden_core::auth::revocation::{self, Rejection};
 use warden_core::commands::account::{PasswordReason, identifier_key};
 use warden_core::commands::session::RevocationReason;
@@ -32,6 +33,25 @@ pub async fn revoke(
     let events = revocation::revoke_own(&context, &current.user.id, id, owner.as_deref(), reason)
         .map_err(|Rejection::NotFound| ApiError::not_found())?;
     commit(state, events).await.map(|_| ())
+}
+
+/// Sets the zone the console shows the user times in (`offered`: the
+/// zones the server knows); nothing when it is already theirs.
+pub async fn change_time_zone(
+    state: &AppState,
+    current: &CurrentSession,
+    client: &Client,
+    chosen: &str,
+    offered: impl Fn(&str) -> bool,
+) -> Result<(), ApiError> {
+    let (version, zone) = read(&state.models.accounts)
+        .user(&current.user.id)
+        .map(|user| (user.version, user.time_zone.clone()))
+        .ok_or_else(ApiError::not_found)?;
+    let context = client.as_user(&current.user.id, &current.user.org);
+    let event = preferences::decide(&context, &current.user.id, version, zone.as_deref(), chosen, offered)
+        .map_err(|refusal| ApiError::bad_request(refusal.to_string()))?;
+    commit(state, event.into_iter().collect()).await.map(|_| ())
 }
 
 /// Signs out every other session of the user; returns how many.

@@ -147,6 +147,8 @@ struct AlertPage {
     may_resolve: bool,
     /// The events that fired it, for everyone who may see the alert.
     triggers: Vec<super::audit::Row>,
+    /// The zone of the triggering events' times.
+    zone: String,
     /// Whether each links to its page in the audit trail.
     reads_audit: bool,
     error: Option<String>,
@@ -193,6 +195,7 @@ async fn alert_page(
         may_resolve: nav.manages_users && alert.status != AlertStatus::Resolved,
         reads_audit: nav.reads_audit,
         triggers,
+        zone: super::when::Zone::of(current.user.time_zone.as_deref()).name().to_string(),
         nav,
         rule: alert.fired.rule.clone(),
         acknowledged: change(&alert.acknowledged),

@@ -52,6 +52,9 @@ static PASSKEYS: LazyLock<Asset> = LazyLock::new(|| {
 static COPY: LazyLock<Asset> =
     LazyLock::new(|| Asset::new("text/javascript; charset=utf-8", include_str!("../../assets/copy.js")));
 
+static TIME_ZONE: LazyLock<Asset> =
+    LazyLock::new(|| Asset::new("text/javascript; charset=utf-8", include_str!("../../assets/time-zone.js")));
+
 /// `GET /assets/warden.css`: the console's stylesheet.
 pub async fn stylesheet(headers: HeaderMap) -> Response {
     STYLESHEET.serve(&headers)
@@ -65,4 +68,10 @@ pub async fn passkeys_script(headers: HeaderMap) -> Response {
 /// `GET /assets/copy.js`: the copy buttons of the pages that show a secret once.
 pub async fn copy_script(headers: HeaderMap) -> Response {
     COPY.serve(&headers)
+}
+
+/// `GET /assets/time-zone.js`: the time zone settings suggest the browser's
+/// zone until the user chooses one.
+pub async fn time_zone_script(headers: HeaderMap) -> Response {
+    TIME_ZONE.serve(&headers)
 }

@@ -9,12 +9,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use warden_core::commands::app_event::{Attribution, attribution};
-use warden_core::event::timestamp;
 use warden_core::{ActorKind, Event};
 use warden_projections::projection::read;
 
 use super::confirmed::{Confirmed, ToThisRequest};
 use super::named::{self, Named};
+use super::when::{When, Zone};
 use super::{Nav, PageAuditReader, Place, error_page, failed, render};
 use crate::error::ApiError;
 use crate::flows::audit::{self, ExportFormat, Search};
@@ -50,7 +50,7 @@ struct Field {
 /// alert's triggering events).
 pub(crate) struct Row {
     pub(crate) seq: u64,
-    pub(crate) at: String,
+    pub(crate) at: When,
     pub(crate) kind: String,
     pub(crate) outcome: &'static str,
     /// What happened, in a sentence of names and links.
@@ -63,6 +63,8 @@ struct AuditPage {
     nav: Nav,
     fields: Vec<Field>,
     rows: Vec<Row>,
+    /// The zone of the times shown.
+    zone: String,
     total: usize,
     indexed_through: u64,
     behind: u64,
@@ -90,6 +92,8 @@ struct EventPage {
     nav: Nav,
     seq: u64,
     kind: String,
+    /// What happened, in a sentence.
+    sentence: Vec<Named>,
     details: Vec<Detail>,
     data: String,
     links: Vec<Link>,
@@ -100,7 +104,7 @@ impl Row {
     pub(crate) fn of(state: &AppState, viewer: &CurrentSession, event: &Event) -> Self {
         Row {
             seq: event.seq,
-            at: timestamp::format(&event.at),
+            at: Zone::of(viewer.user.time_zone.as_deref()).when(&event.at),
             kind: event.kind.clone(),
             outcome: event.outcome.as_str(),
             sentence: named::sentence(state, viewer, event),
@@ -222,6 +226,7 @@ pub async fn search(
         nav,
         fields: fields_of(&filters),
         rows: Vec::new(),
+        zone: Zone::of(reader.user.time_zone.as_deref()).name().to_string(),
         total: 0,
         indexed_through: audit::audit_index(&state).map_or(0, |index| index.indexed_through()),
         behind: 0,
@@ -286,8 +291,12 @@ pub async fn event(
     let details = vec![
         Detail {
             name: "Time",
-            value: timestamp::format(&event.at),
+            value: {
+                let when = Zone::of(reader.user.time_zone.as_deref()).when(&event.at);
+                format!("{} ({})", when.local, when.utc)
+            },
         },
+
         Detail {
             name: "Outcome",
             value: event.outcome.as_str().into(),
@@ -365,6 +374,7 @@ pub async fn event(
         nav,
         seq: event.seq,
         kind: event.kind.clone(),
+        sentence: named::sentence(&state, &reader, &event),
         details,
         data: format!("{:#}", event.data),
         links,

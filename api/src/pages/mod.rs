@@ -281,6 +281,7 @@ pub fn notice(code: Option<&str>) -> Option<String> {
         "revoked" => "That device is signed out.",
         "revoked_others" => "Every other device is signed out.",
         "password_changed" => "Your password is changed. Every other device is signed out.",
+        "time_zone_changed" => "Saved. Times are shown in your time zone.",
         "password_reset" => "Your password is changed and every device is signed out. Sign in with the new password.",
         "email_change_sent" => "We sent a link to the new address. Open it to make the change.",
         "email_changed" => "Your sign-in address is changed. Sign in with the new one.",

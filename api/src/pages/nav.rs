@@ -14,6 +14,7 @@ pub enum Place {
     Password,
     Address,
     TwoFactor,
+    TimeZone,
     Users,
     MfaPolicy,
     Keys,
@@ -74,11 +75,12 @@ const fn entry(
 }
 
 /// Every link, in the order shown.
-const LINKS: [Entry; 11] = [
+const LINKS: [Entry; 12] = [
     entry(Place::Sessions, "/settings/sessions", "Sessions", "account", |_| true),
     entry(Place::Password, "/settings/password", "Password", "account", |_| true),
     entry(Place::Address, "/settings/email", "Address", "account", |_| true),
     entry(Place::TwoFactor, "/settings/mfa", "Two-factor", "account", |_| true),
+    entry(Place::TimeZone, "/settings/time-zone", "Time zone", "account", |_| true),
     entry(
         Place::Users,
         "/admin/users",
@@ -193,7 +195,7 @@ mod tests {
             (
                 Role::Owner,
                 &[
-                    ("Account", &["Sessions", "Password", "Address", "Two-factor"]),
+                    ("Account", &["Sessions", "Password", "Address", "Two-factor", "Time zone"]),
                     ("Administration", &["Users", "Two-factor policy", "API keys", "Secrets"]),
                     ("Compliance", &["Audit trail", "Alerts", "Alert rules"]),
                 ],
@@ -201,7 +203,7 @@ mod tests {
             (
                 Role::Admin,
                 &[
-                    ("Account", &["Sessions", "Password", "Address", "Two-factor"]),
+                    ("Account", &["Sessions", "Password", "Address", "Two-factor", "Time zone"]),
                     ("Administration", &["Users", "Two-factor policy", "API keys", "Secrets"]),
                     ("Compliance", &["Alerts", "Alert rules"]),
                 ],
@@ -209,14 +211,14 @@ mod tests {
             (
                 Role::Auditor,
                 &[
-                    ("Account", &["Sessions", "Password", "Address", "Two-factor"]),
+                    ("Account", &["Sessions", "Password", "Address", "Two-factor", "Time zone"]),
                     ("Administration", &["API keys", "Secrets"]),
                     ("Compliance", &["Audit trail", "Alerts"]),
                 ],
             ),
             (
                 Role::Member,
-                &[("Account", &["Sessions", "Password", "Address", "Two-factor"])],
+                &[("Account", &["Sessions", "Password", "Address", "Two-factor", "Time zone"])],
             ),
         ];
         for (role, expected) in cases {

@@ -1,5 +1,5 @@
 //! The user's own settings: sessions (with revoke and "sign out all other
-//! devices") and password.
+//! devices"), password, and the time zone pages show times in.
 
 use askama::Template;
 use axum::Form;
@@ -11,6 +11,7 @@ use warden_core::auth::password::Password;
 use warden_core::commands::session::RevocationReason;
 use warden_projections::projection::read;
 
+use super::when::{self, When, Zone};
 use super::{Nav, NoticeQuery, PageSession, Place, failed, notice, render, see_other};
 use crate::flows::account;
 use crate::state::AppState;
@@ -24,8 +25,8 @@ struct SessionRow {
     os: String,
     form: String,
     ip: String,
-    created_at: String,
-    last_seen: String,
+    created_at: When,
+    last_seen: When,
 }
 
 #[derive(Template)]
@@ -33,12 +34,9 @@ struct SessionRow {
 struct SessionsPage {
     nav: Nav,
     sessions: Vec<SessionRow>,
+    zone: String,
     error: Option<String>,
     notice: Option<String>,
-}
-
-fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 fn sessions_page(
@@ -48,6 +46,7 @@ fn sessions_page(
     notice: Option<String>,
 ) -> SessionsPage {
     let nav = Nav::of(current, Place::Sessions);
+    let zone = Zone::of(current.user.time_zone.as_deref());
     let sessions = read(&state.models.sessions)
         .live_of_user(&current.user.id, chrono::Utc::now())
         .into_iter()
@@ -58,13 +57,14 @@ fn sessions_page(
             os: session.device.os.clone(),
             form: session.device.form.clone(),
             ip: session.ip.clone().unwrap_or_else(|| "unknown".into()),
-            created_at: when(&session.created_at),
-            last_seen: when(&session.last_seen),
+            created_at: zone.when(&session.created_at),
+            last_seen: zone.when(&session.last_seen),
         })
         .collect();
     SessionsPage {
         nav,
         sessions,
+        zone: zone.name().to_string(),
         error,
         notice,
     }
@@ -119,7 +119,7 @@ struct PasswordPage {
 }
 
 fn password_page(current: &CurrentSession, error: Option<String>) -> PasswordPage {
-    let nav = Nav::of(current, Place::Sessions);
+    let nav = Nav::of(current, Place::Password);
     PasswordPage {
         nav,
         error,
@@ -154,5 +154,59 @@ pub async fn password_submit(
             response.into_response()
         }
         Err(error) => failed(&error, &password_page(&current, Some(error.message.clone()))),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "time_zone.html")]
+struct TimeZonePage {
+    nav: Nav,
+    /// The user's zone, `UTC` by default.
+    current: String,
+    /// Whether they chose one (else the page offers the browser's).
+    chosen: bool,
+    zones: &'static [String],
+    /// A time in the zone, as pages will show it.
+    example: When,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn time_zone_page(current: &CurrentSession, error: Option<String>, notice: Option<String>) -> TimeZonePage {
+    let zone = Zone::of(current.user.time_zone.as_deref());
+    TimeZonePage {
+        nav: Nav::of(current, Place::TimeZone),
+        current: zone.name().to_string(),
+        chosen: current.user.time_zone.is_some(),
+        zones: when::zones(),
+        example: zone.when(&chrono::Utc::now()),
+        error,
+        notice,
+    }
+}
+
+/// `GET /settings/time-zone`: the zone pages show times in.
+pub async fn time_zone_form(PageSession(current): PageSession, Query(query): Query<NoticeQuery>) -> Response {
+    render(
+        StatusCode::OK,
+        &time_zone_page(&current, None, notice(query.notice.as_deref())),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct TimeZoneForm {
+    time_zone: String,
+}
+
+/// `POST /settings/time-zone`.
+pub async fn time_zone_submit(
+    State(state): State<AppState>,
+    client: Client,
+    PageSession(current): PageSession,
+    Form(form): Form<TimeZoneForm>,
+) -> Response {
+    match account::change_time_zone(&state, &current, &client, &form.time_zone, when::known).await {
+        Ok(()) => see_other("/settings/time-zone?notice=time_zone_changed"),
+        Err(error) => failed(&error, &time_zone_page(&current, Some(error.message.clone()), None)),
     }
 }

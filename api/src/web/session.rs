@@ -52,6 +52,8 @@ pub struct UserView {
     pub email: String,
     pub display_name: String,
     pub role: Role,
+    /// The zone the console shows them times in (`None`: UTC).
+    pub time_zone: Option<String>,
 }
 
 impl CurrentSession {
@@ -175,6 +177,7 @@ fn lookup(state: &AppState, token_hash: &str) -> Option<Found> {
         email: user.email.clone(),
         display_name: user.display_name.clone(),
         role: user.role,
+        time_zone: user.time_zone.clone(),
     };
     Some((session, view, user.status, user.privileges_changed_at))
 }

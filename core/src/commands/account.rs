@@ -31,6 +31,8 @@ pub const PASSWORD_SET: &str = "password.set";
 pub const PASSWORD_CHANGED: &str = "password.changed";
 /// The same password re-hashed with the current parameters at sign-in.
 pub const PASSWORD_REHASHED: &str = "password.rehashed";
+/// The time zone a user reads times in, in the console.
+pub const USER_TIME_ZONE_CHANGED: &str = "user.time_zone_changed";
 pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
 pub const LOGIN_FAILED: &str = "login.failed";
 
@@ -259,6 +261,17 @@ impl FailureReason {
     }
 }
 
+/// A user chose the time zone the console shows them times in
+/// (`auth::preferences`); `None` is the default, UTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeZoneChanged {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+}
+
 /// A user's address changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -337,6 +350,13 @@ pub fn change_status(context: &Context, id: &str, version: u64, change: &StatusC
         .event(kind, user_subject(id))
         .expect_version(version)
         .data(data(change))
+}
+
+pub fn change_time_zone(context: &Context, id: &str, version: u64, changed: &TimeZoneChanged) -> NewEvent {
+    context
+        .event(USER_TIME_ZONE_CHANGED, user_subject(id))
+        .expect_version(version)
+        .data(data(changed))
 }
 
 /// Records a new password hash. `version` is `None` where the hash does not
@@ -541,6 +561,21 @@ impl Summarize for EmailChanged {
                 .words(" to ")
                 .value(self.new.as_str()),
         )
+    }
+}
+
+impl Summarize for TimeZoneChanged {
+    fn summarize(&self, event: &Event) -> Option<Sentence> {
+        let by = Sentence::by(event);
+        let sentence = match subject_user(event) {
+            Some(user) if by_themselves(event, user) => by.words(" chose to read times"),
+            Some(user) => by.words(" chose for ").user(user).words(" to read times"),
+            None => by.words(" chose to read times"),
+        };
+        Some(match &self.new {
+            Some(zone) => sentence.words(" in ").value(zone.as_str()),
+            None => sentence.words(" in UTC, the default"),
+        })
     }
 }
 

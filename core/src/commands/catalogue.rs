@@ -153,6 +153,7 @@ catalogue! {
     account::USER_DISABLED => account::StatusChanged, [ACCOUNTS],
     account::USER_ENABLED => account::StatusChanged, [ACCOUNTS],
     account::USER_REMOVED => account::UserRemoved, [ACCOUNTS],
+    account::USER_TIME_ZONE_CHANGED => account::TimeZoneChanged, [ACCOUNTS],
     account::PASSWORD_SET => account::PasswordSet, [ACCOUNTS],
     account::PASSWORD_CHANGED => account::PasswordSet, [ACCOUNTS],
     account::PASSWORD_REHASHED => account::PasswordSet, [ACCOUNTS],
