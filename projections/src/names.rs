@@ -55,3 +55,37 @@ impl<'a> Names<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use warden_core::commands::account;
+    use warden_core::event::{Actor, Event, NewEvent, now_micros};
+
+    use super::*;
+    use crate::projection::Projection;
+
+    fn user(seq: u64, id: &str, org: &str, email: &str) -> Event {
+        let data = json!({ "org": org, "email": email, "display_name": "Olive Owner", "role": "owner", "status": "active" });
+        let new = NewEvent::new(account::USER_CREATED, format!("user:{id}"), Actor::system()).data(data);
+        Event::unsealed(seq, now_micros(), new)
+    }
+
+    #[test]
+    fn names_are_the_readers_orgs_only_and_users_go_by_their_address() {
+        let models = ReadModels::default();
+        {
+            let mut accounts = models.accounts.write().unwrap();
+            accounts.apply(&user(1, "u-1", "o-1", "olive@acme.test"));
+            accounts.apply(&user(2, "u-2", "o-2", "gina@globex.test"));
+        }
+        let acme = Names::new(&models, "o-1");
+        assert_eq!(acme.name(&Ref::User("u-1".into())).as_deref(), Some("olive@acme.test"));
+        assert_eq!(acme.name(&Ref::User("u-2".into())), None, "another org's user");
+        assert_eq!(acme.name(&Ref::User("u-9".into())), None);
+        assert_eq!(Names::new(&models, "o-2").name(&Ref::User("u-1".into())), None);
+        for nameless in [Ref::Session("s-1".into()), Ref::Secret("db".into()), Ref::Event(4)] {
+            assert_eq!(acme.name(&nameless), None);
+        }
+    }
+}

@@ -170,6 +170,12 @@ async fn alerts_reach_webhooks_and_email_through_retries_dead_letters_and_a_cras
     assert_eq!(hook.body["data"]["name"], "Failed sign-in");
     let triggering = &hook.body["data"]["events"][0];
     assert_eq!(triggering["event"]["kind"], "login.failed");
+    // What happened, in words, the user named by their address.
+    let said = "Someone gave a wrong password to sign in as member@acme.test from 127.0.0.1";
+    assert!(
+        triggering["summary"].as_str().unwrap().starts_with(said),
+        "{triggering}"
+    );
     let seq = triggering["event"]["seq"].as_u64().unwrap();
     assert!(
         triggering["url"]
@@ -202,8 +208,10 @@ async fn alerts_reach_webhooks_and_email_through_retries_dead_letters_and_a_cras
     let link = format!("/audit/events/{seq}");
     let text = mail[0]["text"].as_str().unwrap();
     assert!(text.contains("login.failed") && text.contains(&link), "{text}");
+    assert!(text.contains(said), "{text}");
     let html = mail[0]["html"].as_str().unwrap();
     assert!(html.contains("<table>") && html.contains(&link), "{html}");
+    assert!(html.contains(said), "{html}");
     assert!(html.contains(&format!("/alerts/{alert}")), "{html}");
 
     // Nobody listens: dead-lettered after the configured 3 attempts.
@@ -299,7 +307,8 @@ async fn alerts_reach_webhooks_and_email_through_retries_dead_letters_and_a_cras
     assert!(page.contains("dead-lettered") && page.contains("delivered"), "{page}");
     assert!(page.contains("unreachable"), "{page}");
     assert!(!page.contains("Send again"), "an auditor reads, and does not act");
-    assert!(page.contains("<td>login.failed</td>"), "{page}");
+    assert!(page.contains("<code>login.failed</code>") && page.contains("Someone gave a wrong password to sign in as <span title="), "{page}");
+    assert!(!page.contains("href=\"/admin/users/"), "an auditor does not manage users");
     // An admin, who may see the alert but not read the audit trail, sees
     // the events that fired it all the same, without the links.
     let admin_page = forms
@@ -314,10 +323,12 @@ async fn alerts_reach_webhooks_and_email_through_retries_dead_letters_and_a_cras
     assert_eq!(status, 200);
     assert!(shown.contains("id=\"alert-triggers\""), "{shown}");
     assert!(
-        shown.contains("<td>login.failed</td>") && shown.contains(&format!("#{seq}")),
+        shown.contains("<code>login.failed</code>") && shown.contains(&format!("#{seq}")),
         "{shown}"
     );
     assert!(!shown.contains("href=\"/audit/events/"), "{shown}");
+    // The admin manages users: the name links to the user's page.
+    assert!(shown.contains("href=\"/admin/users/"), "{shown}");
     let (status, _) = forms.html("/alerts", &admin_cookie).await;
     assert_eq!(status, 200);
     let missing = forms.get("/alerts/no-such-alert", Some(&auditor)).await;

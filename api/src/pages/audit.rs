@@ -18,6 +18,7 @@ use super::when::{When, Zone};
 use super::{Nav, PageAuditReader, Place, error_page, failed, render};
 use crate::error::ApiError;
 use crate::flows::audit::{self, ExportFormat, Search};
+use warden_projections::audit::Order;
 use crate::handlers::audit::{DEFAULT_WINDOW_MINUTES, SearchParams, download, encode, related_queries};
 use crate::state::AppState;
 use crate::web::session::CurrentSession;
@@ -26,7 +27,7 @@ use crate::web::{Client, Principal};
 /// Events per console page.
 const PAGE: usize = 50;
 /// The filters the search form has, in its order.
-const FILTERS: [(&str, &str); 11] = [
+const FILTERS: [(&str, &str); 12] = [
     ("kind", "Kind (login.failed, mfa.*)"),
     ("actor", "Actor (id or email)"),
     ("outcome", "Outcome"),
@@ -38,6 +39,7 @@ const FILTERS: [(&str, &str); 11] = [
     ("request_id", "Request id"),
     ("ticket", "Vendor ticket"),
     ("q", "Words"),
+    ("order", "Order"),
 ];
 
 struct Field {
@@ -69,6 +71,10 @@ struct AuditPage {
     indexed_through: u64,
     behind: u64,
     index_error: Option<String>,
+    /// `newest first` or `oldest first`.
+    order: &'static str,
+    /// The page before this one (newer, when newest first), and after.
+    previous_url: Option<String>,
     next_url: Option<String>,
     csv_url: String,
     jsonl_url: String,
@@ -181,18 +187,46 @@ fn fields_of(filters: &BTreeMap<String, String>) -> Vec<Field> {
         .collect()
 }
 
-fn parse(query: &BTreeMap<String, String>, cursor: Option<&String>) -> Result<Search, ApiError> {
+/// Where a page starts: after `cursor` (the next page), or just before
+/// `before` (the previous one: the same search run the other way from
+/// there, its events turned back).
+#[derive(Clone, Copy)]
+enum From {
+    Start,
+    After(u64),
+    Before(u64),
+}
+
+fn seq_of(name: &str, text: &str) -> Result<u64, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad_request(format!("{name} must be a whole number")))
+}
+
+fn parse(query: &BTreeMap<String, String>) -> Result<(Search, From), ApiError> {
     let mut filters = query.clone();
-    filters.remove("cursor");
+    let from = match (filters.remove("cursor"), filters.remove("before")) {
+        (Some(_), Some(_)) => return Err(ApiError::bad_request("give cursor or before, not both")),
+        (Some(cursor), None) => From::After(seq_of("cursor", &cursor)?),
+        (None, Some(before)) => From::Before(seq_of("before", &before)?),
+        (None, None) => From::Start,
+    };
     let mut search = SearchParams::from_form(&filters)?.into_search()?;
-    search.cursor = cursor
-        .map(|text| {
-            text.parse()
-                .map_err(|_| ApiError::bad_request("cursor must be a whole number"))
-        })
-        .transpose()?;
     search.limit = PAGE;
-    Ok(search)
+    Ok((search, from))
+}
+
+fn reversed(order: Order) -> Order {
+    match order {
+        Order::NewestFirst => Order::OldestFirst,
+        Order::OldestFirst => Order::NewestFirst,
+    }
+}
+
+fn order_words(order: Order) -> &'static str {
+    match order {
+        Order::NewestFirst => "newest first",
+        Order::OldestFirst => "oldest first",
+    }
 }
 
 /// `GET /audit`: the search form and a page of results.
@@ -205,7 +239,7 @@ pub async fn search(
     let nav = Nav::of(&reader, Place::Audit);
     let filters: BTreeMap<String, String> = query
         .iter()
-        .filter(|(name, _)| *name != "cursor")
+        .filter(|(name, _)| *name != "cursor" && *name != "before")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let base = query_of(&filters);
@@ -231,6 +265,12 @@ pub async fn search(
         indexed_through: audit::audit_index(&state).map_or(0, |index| index.indexed_through()),
         behind: 0,
         index_error: None,
+        order: order_words(if filters.get("order").map(String::as_str) == Some("oldest") {
+            Order::OldestFirst
+        } else {
+            Order::NewestFirst
+        }),
+        previous_url: None,
         next_url: None,
         csv_url: url("/audit/export", "format=csv"),
         jsonl_url: url("/audit/export", "format=jsonl"),
