@@ -66,7 +66,8 @@ mod tests {
     use crate::projection::Projection;
 
     fn user(seq: u64, id: &str, org: &str, email: &str) -> Event {
-        let data = json!({ "org": org, "email": email, "display_name": "Olive Owner", "role": "owner", "status": "active" });
+        let data =
+            json!({ "org": org, "email": email, "display_name": "Olive Owner", "role": "owner", "status": "active" });
         let new = NewEvent::new(account::USER_CREATED, format!("user:{id}"), Actor::system()).data(data);
         Event::unsealed(seq, now_micros(), new)
     }

@@ -307,8 +307,15 @@ async fn alerts_reach_webhooks_and_email_through_retries_dead_letters_and_a_cras
     assert!(page.contains("dead-lettered") && page.contains("delivered"), "{page}");
     assert!(page.contains("unreachable"), "{page}");
     assert!(!page.contains("Send again"), "an auditor reads, and does not act");
-    assert!(page.contains("<code>login.failed</code>") && page.contains("Someone gave a wrong password to sign in as <span title="), "{page}");
-    assert!(!page.contains("href=\"/admin/users/"), "an auditor does not manage users");
+    assert!(
+        page.contains("<code>login.failed</code>")
+            && page.contains("Someone gave a wrong password to sign in as <span title="),
+        "{page}"
+    );
+    assert!(
+        !page.contains("href=\"/admin/users/"),
+        "an auditor does not manage users"
+    );
     // An admin, who may see the alert but not read the audit trail, sees
     // the events that fired it all the same, without the links.
     let admin_page = forms

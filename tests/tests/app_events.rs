@@ -236,7 +236,10 @@ async fn an_application_is_the_actor_of_its_events_and_the_user_it_names_is_its_
     let list = acme_auditor.get("/audit?kind=app.invoice.*").await;
     let list = list.body.as_str().unwrap();
     assert!(
-        list.contains("application billing, for user customer-77 (the application&#39;s word)"),
+        list.contains(
+            "The application (token billing), for <span title=\"customer-77\">user customer-77</span> (its word), \
+             recorded app.invoice."
+        ),
         "{list}"
     );
 

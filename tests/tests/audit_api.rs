@@ -305,7 +305,7 @@ async fn exports_stream_the_selection_and_need_a_recent_sign_in() {
     assert_eq!(
         rows[0].join(","),
         "seq,at,kind,outcome,subject,subject_version,actor_kind,actor_id,actor_org,\
-         actor_ip,actor_on_behalf_of,attribution,request_id,data,hash,key_id"
+         actor_ip,actor_on_behalf_of,attribution,request_id,data,hash,key_id,summary"
     );
     let searched = everything(&mut globex, "kind=login.*&order=oldest").await;
     let exported: Vec<u64> = rows[1..].iter().map(|row| row[0].parse().unwrap()).collect();
@@ -317,6 +317,9 @@ async fn exports_stream_the_selection_and_need_a_recent_sign_in() {
         assert_eq!(row[14], event["hash"].as_str().unwrap());
         let data: Value = serde_json::from_str(&row[13]).unwrap();
         assert_eq!(data, event["data"]);
+        // What happened, in words: a sign-in, from where.
+        assert!(row[16].contains("sign"), "{row:?}");
+        assert!(row[16].contains(" from 127.0.0.1"), "{row:?}");
     }
 
     // JSON Lines: each event exactly as stored and signed.

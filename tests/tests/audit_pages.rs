@@ -19,8 +19,13 @@ fn seqs(html: &str) -> Vec<u64> {
 
 fn link(html: &str, id: &str) -> Option<String> {
     let marker = format!("id=\"{id}\" href=\"");
-    html.split_once(&marker)
-        .map(|(_, rest)| rest.split('"').next().unwrap().replace("&#38;", "&").replace("&amp;", "&"))
+    html.split_once(&marker).map(|(_, rest)| {
+        rest.split('"')
+            .next()
+            .unwrap()
+            .replace("&#38;", "&")
+            .replace("&amp;", "&")
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -241,6 +241,15 @@ async fn every_page_form_appends_an_event() {
     walk.posted("/settings/password", before, &changed).await;
     sam = page_cookie(&changed).unwrap();
     let token = csrf(&forms, &sam).await;
+    let before = walk.head().await;
+    let zone = forms
+        .post(
+            "/settings/time-zone",
+            Some(&sam),
+            &[("csrf_token", token.as_str()), ("time_zone", "Europe/Paris")],
+        )
+        .await;
+    walk.posted("/settings/time-zone", before, &zone).await;
     let confirm = [
         ("csrf_token", token.as_str()),
         ("password", "sam's newer password 8"),

@@ -26,7 +26,9 @@ fn text(html: &str) -> String {
         .replace("&#38;", "&")
         .replace("&amp;", "&")
         .replace("&lt;", "<")
+        .replace("&#60;", "<")
         .replace("&gt;", ">")
+        .replace("&#62;", ">")
         .replace("&#39;", "'")
 }
 
@@ -48,7 +50,10 @@ async fn listing(forms: &Forms, cookie: &str, path: &str, count: usize) -> Strin
         if sentences(&html).len() >= count {
             return html;
         }
-        assert!(std::time::Instant::now() < deadline, "{path} did not list {count}: {html}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} did not list {count}: {html}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
@@ -105,7 +110,10 @@ async fn the_audit_trail_reads_as_sentences_with_names_linked_for_those_who_may_
         "{said}"
     );
     assert!(!html.contains("<img src=x"), "{html}");
-    assert!(html.contains(&format!("<a href=\"/keys/{key}\" title=\"{key}\">")), "{html}");
+    assert!(
+        html.contains(&format!("<a href=\"/keys/{key}\" title=\"{key}\">")),
+        "{html}"
+    );
 
     // The event's page says it in a sentence above its envelope.
     let seq = html
@@ -147,10 +155,16 @@ async fn each_reader_sees_times_in_the_zone_they_chose() {
 
     let (status, html) = forms.html("/settings/time-zone", &owner).await;
     assert_eq!(status, 200);
-    assert!(html.contains("<strong id=\"current-zone\">UTC</strong> (the default)"), "{html}");
+    assert!(
+        html.contains("<strong id=\"current-zone\">UTC</strong> (the default)"),
+        "{html}"
+    );
     assert!(html.contains("data-suggest-browser-zone"));
     assert!(html.contains("<option value=\"Europe/Paris\">Europe/Paris</option>"));
-    assert!(html.contains("<a href=\"/settings/time-zone\" aria-current=\"page\""), "{html}");
+    assert!(
+        html.contains("<a href=\"/settings/time-zone\" aria-current=\"page\""),
+        "{html}"
+    );
     let csrf = field(&html, "csrf_token");
 
     // Refused: no CSRF token, an unknown zone, an alias not offered.
@@ -184,7 +198,10 @@ async fn each_reader_sees_times_in_the_zone_they_chose() {
     assert_eq!(chosen.status(), 303);
     assert_eq!(location(&chosen), "/settings/time-zone?notice=time_zone_changed");
     let (_, html) = forms.html("/settings/time-zone", &owner).await;
-    assert!(html.contains("<strong id=\"current-zone\">Europe/Paris</strong>."), "{html}");
+    assert!(
+        html.contains("<strong id=\"current-zone\">Europe/Paris</strong>."),
+        "{html}"
+    );
     assert!(!html.contains("data-suggest-browser-zone"));
     assert!(html.contains("<option value=\"Europe/Paris\" selected>"));
 
@@ -194,7 +211,10 @@ async fn each_reader_sees_times_in_the_zone_they_chose() {
     assert!(html.contains("<th scope=\"col\">Time (Europe/Paris)</th>"), "{html}");
     let cell = html.split("<td class=\"when\"><time datetime=\"").nth(1).unwrap();
     let (utc, rest) = cell.split_once('"').unwrap();
-    assert!(utc.ends_with('Z') && rest.starts_with(&format!(" title=\"{utc}\">")), "{cell}");
+    assert!(
+        utc.ends_with('Z') && rest.starts_with(&format!(" title=\"{utc}\">")),
+        "{cell}"
+    );
     let local = rest.split('>').nth(1).unwrap().split('<').next().unwrap();
     assert!(local.ends_with(" CET") || local.ends_with(" CEST"), "{local}");
     assert_eq!(

@@ -143,6 +143,20 @@ pub async fn search(
     })
 }
 
+/// What the reader's search matches are made of (counts by kind,
+/// outcome and actor, and over time), in their org. Part of the search
+/// page, which `audit.searched` records.
+pub async fn facets(
+    state: &AppState,
+    reader: &Principal,
+    query: &AuditQuery,
+    bars: u32,
+) -> Result<warden_projections::audit::facets::Facets, ApiError> {
+    let mut query = query.clone();
+    query.org = Some(reader.org().to_string());
+    run(state, move |index| index.facets(&query, bars)).await
+}
+
 /// A search or an export is the reader's own choice of words and
 /// filters: a link on another site cannot make their session run (and
 /// record) one. Viewing one event by a link stays possible (alert emails

@@ -195,7 +195,9 @@ async fn alert_page(
         may_resolve: nav.manages_users && alert.status != AlertStatus::Resolved,
         reads_audit: nav.reads_audit,
         triggers,
-        zone: super::when::Zone::of(current.user.time_zone.as_deref()).name().to_string(),
+        zone: super::when::Zone::of(current.user.time_zone.as_deref())
+            .name()
+            .to_string(),
         nav,
         rule: alert.fired.rule.clone(),
         acknowledged: change(&alert.acknowledged),

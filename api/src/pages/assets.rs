@@ -52,8 +52,12 @@ static PASSKEYS: LazyLock<Asset> = LazyLock::new(|| {
 static COPY: LazyLock<Asset> =
     LazyLock::new(|| Asset::new("text/javascript; charset=utf-8", include_str!("../../assets/copy.js")));
 
-static TIME_ZONE: LazyLock<Asset> =
-    LazyLock::new(|| Asset::new("text/javascript; charset=utf-8", include_str!("../../assets/time-zone.js")));
+static TIME_ZONE: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/time-zone.js"),
+    )
+});
 
 /// `GET /assets/warden.css`: the console's stylesheet.
 pub async fn stylesheet(headers: HeaderMap) -> Response {

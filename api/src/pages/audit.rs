@@ -12,17 +12,18 @@ use warden_core::commands::app_event::{Attribution, attribution};
 use warden_core::{ActorKind, Event};
 use warden_projections::projection::read;
 
+use super::audit_facets::{self, Facet, Histogram};
 use super::confirmed::{Confirmed, ToThisRequest};
 use super::named::{self, Named};
 use super::when::{When, Zone};
 use super::{Nav, PageAuditReader, Place, error_page, failed, render};
 use crate::error::ApiError;
 use crate::flows::audit::{self, ExportFormat, Search};
-use warden_projections::audit::Order;
 use crate::handlers::audit::{DEFAULT_WINDOW_MINUTES, SearchParams, download, encode, related_queries};
 use crate::state::AppState;
 use crate::web::session::CurrentSession;
 use crate::web::{Client, Principal};
+use warden_projections::audit::Order;
 
 /// Events per console page.
 const PAGE: usize = 50;
@@ -73,6 +74,9 @@ struct AuditPage {
     index_error: Option<String>,
     /// `newest first` or `oldest first`.
     order: &'static str,
+    /// What the matches are made of, and when they happened.
+    facets: Vec<Facet>,
+    histogram: Option<Histogram>,
     /// The page before this one (newer, when newest first), and after.
     previous_url: Option<String>,
     next_url: Option<String>,
@@ -270,6 +274,8 @@ pub async fn search(
         } else {
             Order::NewestFirst
         }),
+        facets: Vec::new(),
+        histogram: None,
         previous_url: None,
         next_url: None,
         csv_url: url("/audit/export", "format=csv"),
@@ -287,12 +293,55 @@ pub async fn search(
         return render(StatusCode::OK, &page);
     }
     let result = async {
-        let search = parse(&query, query.get("cursor"))?;
-        audit::search(&state, &Principal::Person(reader.clone()), &client, search).await
+        let (mut search, from) = parse(&query)?;
+        match from {
+            From::Start => {}
+            From::After(cursor) => search.cursor = Some(cursor),
+            From::Before(before) => {
+                search.order = reversed(search.order);
+                search.cursor = Some(before);
+            }
+        }
+        let query = search.query.clone();
+        let principal = Principal::Person(reader.clone());
+        let found = audit::search(&state, &principal, &client, search).await?;
+        // The page stands without them: a failure is logged, not shown.
+        let facets = audit::facets(&state, &principal, &query, audit_facets::BARS)
+            .await
+            .inspect_err(|error| tracing::warn!(error = %error.message, "audit facets"))
+            .ok();
+        Ok::<_, ApiError>((found, from, facets))
     }
     .await;
     match result {
-        Ok(found) => {
+        Ok((mut found, from, facets)) => {
+            if let Some(facets) = facets {
+                (page.facets, page.histogram) =
+                    audit_facets::view(&state, &reader, &filters, &facets, |filters| match query_of(filters) {
+                        query if query.is_empty() => "/audit".to_string(),
+                        query => format!("/audit?{query}"),
+                    });
+            }
+            // A page read backwards: its events the right way round, more
+            // before it when the backward search had more.
+            let (more_before, more_after) = match from {
+                From::Start => (false, found.next.is_some()),
+                From::After(_) => (true, found.next.is_some()),
+                From::Before(_) => {
+                    found.events.reverse();
+                    (found.next.is_some(), true)
+                }
+            };
+            let (first, last) = (
+                found.events.first().map(|event| event.seq),
+                found.events.last().map(|event| event.seq),
+            );
+            page.previous_url = first
+                .filter(|_| more_before)
+                .map(|seq| url("/audit", &format!("before={seq}")));
+            page.next_url = last
+                .filter(|_| more_after)
+                .map(|seq| url("/audit", &format!("cursor={seq}")));
             page.rows = found
                 .events
                 .iter()
@@ -302,7 +351,6 @@ pub async fn search(
             page.indexed_through = found.indexed_through;
             page.behind = found.behind;
             page.index_error = found.index_error;
-            page.next_url = found.next.map(|next| url("/audit", &format!("cursor={next}")));
             render(StatusCode::OK, &page)
         }
         Err(error) => {
@@ -336,7 +384,6 @@ pub async fn event(
                 format!("{} ({})", when.local, when.utc)
             },
         },
-
         Detail {
             name: "Outcome",
             value: event.outcome.as_str().into(),

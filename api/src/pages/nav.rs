@@ -195,7 +195,10 @@ mod tests {
             (
                 Role::Owner,
                 &[
-                    ("Account", &["Sessions", "Password", "Address", "Two-factor", "Time zone"]),
+                    (
+                        "Account",
+                        &["Sessions", "Password", "Address", "Two-factor", "Time zone"],
+                    ),
                     ("Administration", &["Users", "Two-factor policy", "API keys", "Secrets"]),
                     ("Compliance", &["Audit trail", "Alerts", "Alert rules"]),
                 ],
@@ -203,7 +206,10 @@ mod tests {
             (
                 Role::Admin,
                 &[
-                    ("Account", &["Sessions", "Password", "Address", "Two-factor", "Time zone"]),
+                    (
+                        "Account",
+                        &["Sessions", "Password", "Address", "Two-factor", "Time zone"],
+                    ),
                     ("Administration", &["Users", "Two-factor policy", "API keys", "Secrets"]),
                     ("Compliance", &["Alerts", "Alert rules"]),
                 ],
@@ -211,14 +217,20 @@ mod tests {
             (
                 Role::Auditor,
                 &[
-                    ("Account", &["Sessions", "Password", "Address", "Two-factor", "Time zone"]),
+                    (
+                        "Account",
+                        &["Sessions", "Password", "Address", "Two-factor", "Time zone"],
+                    ),
                     ("Administration", &["API keys", "Secrets"]),
                     ("Compliance", &["Audit trail", "Alerts"]),
                 ],
             ),
             (
                 Role::Member,
-                &[("Account", &["Sessions", "Password", "Address", "Two-factor", "Time zone"])],
+                &[(
+                    "Account",
+                    &["Sessions", "Password", "Address", "Two-factor", "Time zone"],
+                )],
             ),
         ];
         for (role, expected) in cases {

@@ -22,7 +22,10 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::UnknownZone => write!(f, "time_zone must be one of the zones offered, such as Europe/Paris or UTC"),
+            Refusal::UnknownZone => write!(
+                f,
+                "time_zone must be one of the zones offered, such as Europe/Paris or UTC"
+            ),
         }
     }
 }
@@ -73,7 +76,11 @@ mod tests {
         let context = Caller::default().as_user("u-1", "o-1");
         let cases: [(Option<&str>, &str, Outcome); 8] = [
             (None, "Europe/Paris", Ok(Some(Some("Europe/Paris")))),
-            (Some("Europe/Paris"), "America/New_York", Ok(Some(Some("America/New_York")))),
+            (
+                Some("Europe/Paris"),
+                "America/New_York",
+                Ok(Some(Some("America/New_York"))),
+            ),
             (Some("Europe/Paris"), "UTC", Ok(Some(None))),
             (Some("Europe/Paris"), "", Ok(Some(None))),
             (Some("Europe/Paris"), " Europe/Paris ", Ok(None)),

@@ -12,6 +12,7 @@
 //! names the file and its BLAKE3 hash.
 
 pub mod document;
+pub mod facets;
 pub mod query;
 pub mod schema;
 mod sink;
@@ -36,7 +37,7 @@ use schema::Fields;
 pub use sink::AuditSink;
 
 /// Bump when what is indexed changes: the index is then rebuilt.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// The snapshot `warden archive` saves of the [`Directory`] at an archive
 /// boundary, for indexes that start after it.
 pub const DIRECTORY_SNAPSHOT: &str = "audit_directory";
