@@ -120,3 +120,116 @@ async fn a_search_pages_both_ways_newest_or_oldest_first() {
         assert!(html.contains("id=\"audit-search\""), "{bad}");
     }
 }
+
+/// The values of a facet: text and count, in order.
+fn facet(html: &str, label: &str) -> Vec<(String, u64)> {
+    let Some(section) = html.split(&format!(">{label}</h2>")).nth(1) else {
+        return Vec::new();
+    };
+    let list = section.split("</ul>").next().unwrap();
+    list.split("<li><a href=\"")
+        .skip(1)
+        .map(|item| {
+            let text = item.split('>').nth(1).unwrap().split('<').next().unwrap().to_string();
+            let count = item
+                .split("<span class=\"count\">")
+                .nth(1)
+                .unwrap()
+                .split('<')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            (text, count)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facets_count_the_matches_and_narrow_the_search_and_so_do_the_bars_over_time() {
+    let instance = two_orgs(&[]).await;
+    let forms = Forms::new(&instance.server);
+    // Three failed sign-ins of one member, one of another, then sign-ins.
+    for (email, password) in [
+        ("member@acme.test", "wrong"),
+        ("member@acme.test", "wrong again"),
+        ("member@acme.test", "still wrong"),
+        ("admin@acme.test", "wrong"),
+    ] {
+        let refused = forms
+            .post("/sign-in", None, &[("email", email), ("password", password)])
+            .await;
+        assert_eq!(refused.status(), 401, "{email}");
+    }
+    let owner = page_signed_in(&forms, "owner@acme.test").await;
+    let search = "/audit?kind=login.*";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let html = loop {
+        let (_, html) = forms.html(search, &owner).await;
+        if facet(&html, "Kinds").iter().any(|(kind, _)| kind == "login.succeeded") {
+            break html;
+        }
+        assert!(Instant::now() < deadline, "{html}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        facet(&html, "Kinds"),
+        [("login.failed".to_string(), 4), ("login.succeeded".to_string(), 1)]
+    );
+    assert_eq!(
+        facet(&html, "Outcomes"),
+        [("failure".to_string(), 4), ("success".to_string(), 1)]
+    );
+    // Sign-in failures are anonymous: the one named actor is the owner,
+    // by their address, the id on hover.
+    assert_eq!(facet(&html, "Actors"), [("owner@acme.test".to_string(), 1)]);
+    // Another org's events count for nothing here.
+    assert!(!html.contains("globex"), "{html}");
+
+    // A facet narrows the search, keeping the other filters.
+    let narrowed = link_to(&html, ">login.failed</a>");
+    assert_eq!(narrowed, "/audit?kind=login.failed");
+    let outcome = link_to(&html, ">success</a>");
+    assert_eq!(outcome, "/audit?kind=login.%2A&outcome=success");
+    let (_, html) = forms.html(&outcome, &owner).await;
+    assert!(html.contains("1 events match"), "{html}");
+    assert!(html.contains("aria-current=\"true\">success</a>"), "{html}");
+
+    // Over time: bars that each narrow the range to their span, labelled
+    // for a screen reader; together they hold every match.
+    let (_, html) = forms.html(search, &owner).await;
+    let chart = html.split("id=\"audit-histogram\"").nth(1).unwrap();
+    let chart = chart.split("</figure>").next().unwrap();
+    let bars: Vec<&str> = chart.split("<a href=\"").skip(1).collect();
+    assert!(!bars.is_empty(), "{chart}");
+    let mut counted = 0;
+    for bar in &bars {
+        let href = bar.split('"').next().unwrap().replace("&#38;", "&").replace("&amp;", "&");
+        assert!(href.contains("kind=login.%2A") && href.contains("from=") && href.contains("until="), "{href}");
+        let label = bar.split("aria-label=\"").nth(1).unwrap().split('"').next().unwrap();
+        let count: u64 = label
+            .rsplit(": ")
+            .next()
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        counted += count;
+        let (_, narrowed) = forms.html(&href, &owner).await;
+        assert!(narrowed.contains(&format!("{count} events match")), "{href}: {narrowed}");
+    }
+    assert_eq!(counted, 5);
+    // Hostile input in a filter the facets echo is escaped.
+    let (status, html) = forms.html("/audit?q=%3Cscript%3Ealert(1)%3C/script%3E", &owner).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("<script>alert"), "{html}");
+}
+
+/// The address of the first link whose text ends with `text_end`.
+fn link_to(html: &str, text_end: &str) -> String {
+    let before = html.split(text_end).next().unwrap();
+    let href = before.rsplit("href=\"").next().unwrap();
+    href.split('"').next().unwrap().replace("&#38;", "&").replace("&amp;", "&")
+}
