@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use warden_core::commands::catalogue::{self, KINDS};
-use warden_core::commands::sentence::Ref;
+use warden_core::commands::sentence::{Ref, has_long_hex};
 use warden_core::event::{Actor, ActorKind, Event, NewEvent};
 
 const FIREFOX_ON_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
@@ -117,18 +117,6 @@ fn name(reference: &Ref) -> Option<String> {
         },
         _ => None,
     }
-}
-
-/// A run of 32 or more hex digits: a hash or a key, not for people.
-fn has_long_hex(text: &str) -> bool {
-    let mut run = 0;
-    for character in text.chars() {
-        run = if character.is_ascii_hexdigit() { run + 1 } else { 0 };
-        if run >= 32 {
-            return true;
-        }
-    }
-    false
 }
 
 #[test]

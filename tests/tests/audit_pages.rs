@@ -204,8 +204,16 @@ async fn facets_count_the_matches_and_narrow_the_search_and_so_do_the_bars_over_
     assert!(!bars.is_empty(), "{chart}");
     let mut counted = 0;
     for bar in &bars {
-        let href = bar.split('"').next().unwrap().replace("&#38;", "&").replace("&amp;", "&");
-        assert!(href.contains("kind=login.%2A") && href.contains("from=") && href.contains("until="), "{href}");
+        let href = bar
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&#38;", "&")
+            .replace("&amp;", "&");
+        assert!(
+            href.contains("kind=login.%2A") && href.contains("from=") && href.contains("until="),
+            "{href}"
+        );
         let label = bar.split("aria-label=\"").nth(1).unwrap().split('"').next().unwrap();
         let count: u64 = label
             .rsplit(": ")
@@ -218,7 +226,10 @@ async fn facets_count_the_matches_and_narrow_the_search_and_so_do_the_bars_over_
             .unwrap();
         counted += count;
         let (_, narrowed) = forms.html(&href, &owner).await;
-        assert!(narrowed.contains(&format!("{count} events match")), "{href}: {narrowed}");
+        assert!(
+            narrowed.contains(&format!("{count} events match")),
+            "{href}: {narrowed}"
+        );
     }
     assert_eq!(counted, 5);
     // Hostile input in a filter the facets echo is escaped.
@@ -231,5 +242,9 @@ async fn facets_count_the_matches_and_narrow_the_search_and_so_do_the_bars_over_
 fn link_to(html: &str, text_end: &str) -> String {
     let before = html.split(text_end).next().unwrap();
     let href = before.rsplit("href=\"").next().unwrap();
-    href.split('"').next().unwrap().replace("&#38;", "&").replace("&amp;", "&")
+    href.split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
 }

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::sentence::{Sentence, Summarize};
+use super::sentence::{Sentence, Summarize, by_themselves, method_words};
 use super::{Context, Prefix, data, subject, subject_id};
 use crate::event::{ActorKind, Event, NewEvent, Outcome};
 use crate::keys::Sealed;
@@ -402,11 +402,6 @@ fn subject_user(event: &Event) -> Option<&str> {
     subject_id(&event.subject, Prefix::User)
 }
 
-/// Whether the user `id` did `event` themselves.
-pub(crate) fn by_themselves(event: &Event, id: &str) -> bool {
-    event.actor.kind == ActorKind::User && event.actor.id.as_deref() == Some(id)
-}
-
 /// `user`, or "a user" when the subject has no id.
 fn user_ref(sentence: Sentence, user: Option<&str>) -> Sentence {
     match user {
@@ -440,20 +435,6 @@ fn as_role(sentence: Sentence, role: Role) -> Sentence {
         Role::Member => " as a ",
     };
     sentence.words(article).value(role.as_str())
-}
-
-/// A sign-in method in words (`password` → "a password"), for the
-/// methods Warden knows.
-pub(crate) fn method_words(method: &str) -> Option<&'static str> {
-    Some(match method {
-        "password" => "a password",
-        "passkey" => "a passkey",
-        "email_code" => "a code sent by email",
-        "oidc" => "OIDC single sign-on",
-        "saml" => "SAML single sign-on",
-        "ldap" => "an LDAP password",
-        _ => return None,
-    })
 }
 
 /// ` with a password`, or the method as written when Warden has no words

@@ -6,11 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::sentence::{Part, Ref, Sentence, Summarize};
+use super::sentence::{Ref, Sentence, Summarize, has_long_hex, joined, listed, readable_time_text};
 use super::{Context, Prefix, data, subject};
 use crate::event::{Event, NewEvent, Outcome};
 
@@ -457,15 +456,6 @@ fn recipient(sentence: Sentence, recipient: &Recipient) -> Sentence {
     }
 }
 
-/// `sentence` followed by `more`.
-pub(super) fn joined(sentence: Sentence, more: Sentence) -> Sentence {
-    more.parts().iter().fold(sentence, |sentence, part| match part {
-        Part::Words(words) => sentence.words(words.clone()),
-        Part::Value(value) => sentence.value(value.as_str()),
-        Part::Ref(reference) => sentence.refer(reference.clone()),
-    })
-}
-
 /// A text member of a rule's spec.
 fn spec_text<'a>(spec: &'a Value, member: &str) -> Option<&'a str> {
     spec.get(member).and_then(Value::as_str)
@@ -496,49 +486,4 @@ fn group_part(field: &str, value: &str) -> Option<Sentence> {
         "actor.kind" => part.words("actor kind ").value(value),
         _ => part.value(field).words(" ").value(value),
     })
-}
-
-/// A run of 32 or more hex digits: a hash, not for people.
-fn has_long_hex(text: &str) -> bool {
-    let mut run = 0;
-    text.chars().any(|character| {
-        run = if character.is_ascii_hexdigit() { run + 1 } else { 0 };
-        run >= 32
-    })
-}
-
-/// `a`, `a and b`, `a, b and c`: each item added by `add`.
-pub(super) fn listed<T>(
-    sentence: Sentence,
-    items: impl IntoIterator<Item = T>,
-    add: impl Fn(Sentence, T) -> Sentence,
-) -> Sentence {
-    let items: Vec<T> = items.into_iter().collect();
-    let count = items.len();
-    let mut sentence = sentence;
-    for (index, item) in items.into_iter().enumerate() {
-        if index > 0 {
-            sentence = sentence.words(if index + 1 == count { " and " } else { ", " });
-        }
-        sentence = add(sentence, item);
-    }
-    sentence
-}
-
-/// `2026-11-28 04:33:02 UTC` (without the seconds when they are 0).
-pub(super) fn readable_time(at: &DateTime<Utc>) -> String {
-    if at.second() == 0 {
-        at.format("%Y-%m-%d %H:%M UTC").to_string()
-    } else {
-        at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-    }
-}
-
-/// [`readable_time`] of a time written as the log writes it (as it is
-/// when it is not).
-pub(super) fn readable_time_text(at: &str) -> String {
-    match DateTime::parse_from_rfc3339(at) {
-        Ok(at) => readable_time(&at.with_timezone(&Utc)),
-        Err(_) => at.to_string(),
-    }
 }

@@ -14,8 +14,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::alert::{listed, readable_time};
-use super::sentence::{Ref, Sentence, Summarize};
+use super::sentence::{Ref, Sentence, Summarize, listed, readable_time};
 use super::{Context, Prefix, data, subject};
 use crate::event::{Event, NewEvent, Outcome};
 use crate::net::IpNet;

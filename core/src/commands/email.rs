@@ -16,9 +16,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::alert::readable_time_text;
-use super::recovery::is_actor;
-use super::sentence::{Ref, Sentence, Summarize};
+use super::sentence::{Ref, Sentence, Summarize, by_themselves, readable_time_text};
 use super::{Context, Prefix, data, subject};
 use crate::event::{Event, NewEvent};
 use crate::keys::Sealed;
@@ -248,7 +246,7 @@ impl Summarize for CodeRefused {
 impl Summarize for CodeUsed {
     fn summarize(&self, event: &Event) -> Option<Sentence> {
         let sentence = Sentence::by(event);
-        let sentence = if is_actor(event, &self.user) {
+        let sentence = if by_themselves(event, &self.user) {
             sentence.words(" signed in")
         } else {
             sentence.words(" signed in as ").user(&self.user)

@@ -11,8 +11,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::recovery::{is_actor, refusal_words};
-use super::sentence::{Sentence, Summarize};
+use super::recovery::refusal_words;
+use super::sentence::{Sentence, Summarize, by_themselves};
 use super::{Context, Prefix, data, subject};
 use crate::auth::recovery::Refused;
 use crate::event::{Event, NewEvent, Outcome};
@@ -91,7 +91,7 @@ pub fn refused(context: &Context, refused: &ChangeRefused) -> NewEvent {
 impl Summarize for ChangeRequested {
     fn summarize(&self, event: &Event) -> Option<Sentence> {
         let sentence = Sentence::by(event);
-        let sentence = if is_actor(event, &self.user) {
+        let sentence = if by_themselves(event, &self.user) {
             sentence.words(" asked to change their sign-in address to ")
         } else {
             sentence
@@ -110,7 +110,7 @@ impl Summarize for ChangeRequested {
 impl Summarize for ChangeVerified {
     fn summarize(&self, event: &Event) -> Option<Sentence> {
         let sentence = Sentence::by(event);
-        let sentence = if is_actor(event, &self.user) {
+        let sentence = if by_themselves(event, &self.user) {
             sentence.words(" confirmed their new sign-in address")
         } else {
             sentence

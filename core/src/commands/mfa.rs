@@ -11,8 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::sentence::{Ref, Sentence, Summarize};
-use super::session::methods_in_words;
+use super::sentence::{Ref, Sentence, Summarize, methods_in_words};
 use super::{Context, Prefix, data, subject};
 use crate::auth::totp::TotpParams;
 use crate::auth::webauthn::{AuthenticationResult, CEREMONY_CLAIM, CREDENTIAL_CLAIM, Passkey};

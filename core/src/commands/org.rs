@@ -252,7 +252,7 @@ impl Summarize for SessionPolicyChanged {
 
 /// A sign-in method in words, as "after a password".
 fn method_words(method: Method) -> &'static str {
-    super::account::method_words(method.as_str()).unwrap_or(method.as_str())
+    super::sentence::method_words(method.as_str()).unwrap_or(method.as_str())
 }
 
 /// The changes of one MFA policy to another, as clauses in words

@@ -15,10 +15,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::email::address_subject;
-use super::sentence::{Sentence, Summarize};
+use super::sentence::{Sentence, Summarize, by_themselves};
 use super::{Context, Prefix, data, subject};
 use crate::auth::recovery::{Issuer, Refused};
-use crate::event::{ActorKind, Event, NewEvent, Outcome};
+use crate::event::{Event, NewEvent, Outcome};
 
 pub const PASSWORD_RESET_REQUESTED: &str = "password_reset.requested";
 pub const PASSWORD_RESET_ISSUED: &str = "password_reset.issued";
@@ -141,7 +141,9 @@ impl Summarize for ResetIssued {
     fn summarize(&self, event: &Event) -> Option<Sentence> {
         let sentence = Sentence::by(event);
         let sentence = match self.issuer {
-            Issuer::User if is_actor(event, &self.user) => sentence.words(" had a password reset link emailed to them"),
+            Issuer::User if by_themselves(event, &self.user) => {
+                sentence.words(" had a password reset link emailed to them")
+            }
             Issuer::User => sentence
                 .words(" had a password reset link emailed to ")
                 .user(&self.user),
@@ -170,7 +172,7 @@ impl Summarize for ResetIssued {
 impl Summarize for ResetUsed {
     fn summarize(&self, event: &Event) -> Option<Sentence> {
         let sentence = Sentence::by(event);
-        let sentence = if is_actor(event, &self.user) {
+        let sentence = if by_themselves(event, &self.user) {
             sentence.words(" reset their password with a reset link")
         } else {
             sentence
@@ -209,9 +211,4 @@ pub(super) fn refusal_words(reason: Refused) -> &'static str {
         Refused::Inactive => "the account is no longer active",
         Refused::Taken => "another account signs in with that address",
     }
-}
-
-/// Whether the actor of `event` is the user `user`.
-pub(super) fn is_actor(event: &Event, user: &str) -> bool {
-    event.actor.kind == ActorKind::User && event.actor.id.as_deref() == Some(user)
 }

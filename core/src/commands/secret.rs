@@ -15,8 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::account::Role;
-use super::alert::{listed, readable_time};
-use super::sentence::{Ref, Sentence, Summarize};
+use super::sentence::{Ref, Sentence, Summarize, listed, readable_time};
 use super::{Context, Prefix, data, subject};
 use crate::event::{Event, NewEvent};
 use crate::keys::Sealed;
@@ -367,7 +366,7 @@ fn readers(sentence: Sentence, readers: &Readers) -> Sentence {
         .keys
         .iter()
         .map(|key| Sentence::new().refer(Ref::ApiKey(key.clone())));
-    listed(sentence, roles.chain(keys), super::alert::joined)
+    listed(sentence, roles.chain(keys), super::sentence::joined)
 }
 
 /// A reader as `reads_counted` names it: `user:<id>` or `api_key:<id>`.

@@ -17,6 +17,8 @@
 
 use std::borrow::Cow;
 
+use chrono::{DateTime, Timelike, Utc};
+
 use crate::auth::device::Device;
 use crate::commands::app_event::{Attribution, attribution};
 use crate::event::{ActorKind, Event};
@@ -206,6 +208,106 @@ impl Sentence {
         }
         out
     }
+}
+
+/// Whether the user `user` did `event` themselves ("changed their
+/// password" rather than "changed the password of …").
+pub fn by_themselves(event: &Event, user: &str) -> bool {
+    event.actor.kind == ActorKind::User && event.actor.id.as_deref() == Some(user)
+}
+
+/// How a sign-in method or second factor reads in a sentence ("a
+/// password", "an authenticator app"); `None` for one Warden has no words
+/// for (shown as written).
+pub fn method_words(method: &str) -> Option<&'static str> {
+    match method {
+        "password" => Some("a password"),
+        "totp" => Some("an authenticator app"),
+        "passkey" => Some("a passkey"),
+        "backup_code" => Some("a backup code"),
+        "email_code" => Some("a code sent by email"),
+        "oidc" => Some("single sign-on (OpenID Connect)"),
+        "saml" => Some("single sign-on (SAML)"),
+        "ldap" => Some("an LDAP password"),
+        _ => None,
+    }
+}
+
+/// `methods` in words: "a password", "a password and an authenticator
+/// app", "a, b or c" (`last` is " and " or " or ").
+pub fn methods_in_words<'a>(
+    sentence: Sentence,
+    methods: impl ExactSizeIterator<Item = &'a str>,
+    last: &'static str,
+) -> Sentence {
+    let count = methods.len();
+    methods.enumerate().fold(sentence, |sentence, (index, method)| {
+        let sentence = match index {
+            0 => sentence,
+            _ if index + 1 == count => sentence.words(last),
+            _ => sentence.words(", "),
+        };
+        match method_words(method) {
+            Some(words) => sentence.words(words),
+            None => sentence.value(method),
+        }
+    })
+}
+
+/// `sentence` followed by `more`.
+pub fn joined(sentence: Sentence, more: Sentence) -> Sentence {
+    more.parts.into_iter().fold(sentence, |mut sentence, part| {
+        sentence.parts.push(part);
+        sentence
+    })
+}
+
+/// `a`, `a and b`, `a, b and c`: each item added by `add`.
+pub fn listed<T>(
+    sentence: Sentence,
+    items: impl IntoIterator<Item = T>,
+    add: impl Fn(Sentence, T) -> Sentence,
+) -> Sentence {
+    let items: Vec<T> = items.into_iter().collect();
+    let count = items.len();
+    let mut sentence = sentence;
+    for (index, item) in items.into_iter().enumerate() {
+        if index > 0 {
+            sentence = sentence.words(if index + 1 == count { " and " } else { ", " });
+        }
+        sentence = add(sentence, item);
+    }
+    sentence
+}
+
+/// `2026-11-28 04:33:02 UTC` (without the seconds when they are 0): a
+/// time a sentence names, in UTC like the log (the console shows the
+/// event's own time in the reader's zone beside it).
+pub fn readable_time(at: &DateTime<Utc>) -> String {
+    if at.second() == 0 {
+        at.format("%Y-%m-%d %H:%M UTC").to_string()
+    } else {
+        at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    }
+}
+
+/// [`readable_time`] of a time written as the log writes it (as it is
+/// when it is not).
+pub fn readable_time_text(at: &str) -> String {
+    match DateTime::parse_from_rfc3339(at) {
+        Ok(at) => readable_time(&at.with_timezone(&Utc)),
+        Err(_) => at.to_string(),
+    }
+}
+
+/// A run of 32 or more hex digits: a hash or a key, never for people
+/// (`core/tests/event_sentences.rs` refuses a sentence with one).
+pub fn has_long_hex(text: &str) -> bool {
+    let mut run = 0;
+    text.chars().any(|character| {
+        run = if character.is_ascii_hexdigit() { run + 1 } else { 0 };
+        run >= 32
+    })
 }
 
 /// What a payload type says of the events it is the `data` of.

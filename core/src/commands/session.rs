@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::sentence::{Ref, Sentence, Summarize};
+use super::sentence::{Ref, Sentence, Summarize, methods_in_words};
 use super::{Context, Prefix, data, subject, subject_id};
 use crate::auth::device::Device;
 use crate::commands::mfa::Factor;
@@ -316,44 +316,6 @@ pub fn access_denied(context: &Context, session: Option<&str>, denied: &AccessDe
         .event(ACCESS_DENIED, subject)
         .outcome(Outcome::Denied)
         .data(data(denied))
-}
-
-/// How a sign-in method or second factor reads in a sentence ("a
-/// password", "an authenticator app"); `None` for one Warden has no words
-/// for (shown as written).
-pub(crate) fn method_words(method: &str) -> Option<&'static str> {
-    match method {
-        "password" => Some("a password"),
-        "totp" => Some("an authenticator app"),
-        "passkey" => Some("a passkey"),
-        "backup_code" => Some("a backup code"),
-        "email_code" => Some("a code sent by email"),
-        "oidc" => Some("single sign-on (OpenID Connect)"),
-        "saml" => Some("single sign-on (SAML)"),
-        "ldap" => Some("an LDAP password"),
-        _ => None,
-    }
-}
-
-/// `methods` in words: "a password", "a password and an authenticator
-/// app", "a, b or c" (`last` is " and " or " or ").
-pub(crate) fn methods_in_words<'a>(
-    sentence: Sentence,
-    methods: impl ExactSizeIterator<Item = &'a str>,
-    last: &'static str,
-) -> Sentence {
-    let count = methods.len();
-    methods.enumerate().fold(sentence, |sentence, (index, method)| {
-        let sentence = match index {
-            0 => sentence,
-            _ if index + 1 == count => sentence.words(last),
-            _ => sentence.words(", "),
-        };
-        match method_words(method) {
-            Some(words) => sentence.words(words),
-            None => sentence.value(method),
-        }
-    })
 }
 
 /// The session an event of `session:<id>` is about.

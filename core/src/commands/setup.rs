@@ -71,7 +71,7 @@ impl Summarize for LinkIssued {
 impl Summarize for SetupCompleted {
     fn summarize(&self, event: &Event) -> Option<Sentence> {
         let by = Sentence::by(event);
-        Some(if super::account::by_themselves(event, &self.owner) {
+        Some(if super::sentence::by_themselves(event, &self.owner) {
             by.words(" set up Warden and became its first owner")
         } else {
             by.words(" set up Warden with ")
