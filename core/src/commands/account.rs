@@ -490,13 +490,7 @@ impl Summarize for UserRemoved {
 impl Summarize for RoleChanged {
     fn summarize(&self, event: &Event) -> Option<Sentence> {
         let sentence = user_ref(Sentence::by(event).words(" changed the role of "), subject_user(event));
-        Some(
-            sentence
-                .words(" from ")
-                .value(self.old.as_str())
-                .words(" to ")
-                .value(self.new.as_str()),
-        )
+        Some(sentence.from_to(self.old.as_str(), self.new.as_str()))
     }
 }
 
@@ -535,13 +529,7 @@ impl Summarize for EmailChanged {
             Some(user) => by.words(" changed the sign-in address of ").user(user),
             None => by.words(" changed a sign-in address"),
         };
-        Some(
-            sentence
-                .words(" from ")
-                .value(self.old.as_str())
-                .words(" to ")
-                .value(self.new.as_str()),
-        )
+        Some(sentence.from_to(self.old.as_str(), self.new.as_str()))
     }
 }
 

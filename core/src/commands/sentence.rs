@@ -168,6 +168,11 @@ impl Sentence {
         self.refer(Ref::User(id.into()))
     }
 
+    /// ` from old to new`.
+    pub fn from_to(self, old: impl Into<String>, new: impl Into<String>) -> Self {
+        self.words(" from ").value(old).words(" to ").value(new)
+    }
+
     /// `n thing` or `n things`.
     pub fn count(self, n: u64, one: &'static str, many: &'static str) -> Self {
         self.words(format!("{n} {}", if n == 1 { one } else { many }))
