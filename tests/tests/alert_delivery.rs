@@ -334,8 +334,9 @@ async fn alerts_reach_webhooks_and_email_through_retries_dead_letters_and_a_cras
         "{shown}"
     );
     assert!(!shown.contains("href=\"/audit/events/"), "{shown}");
-    // The admin manages users: the name links to the user's page.
+    // The admin manages users and rules: the names link to their pages.
     assert!(shown.contains("href=\"/admin/users/"), "{shown}");
+    assert!(shown.contains("href=\"/alert-rules/"), "{shown}");
     let (status, _) = forms.html("/alerts", &admin_cookie).await;
     assert_eq!(status, 200);
     let missing = forms.get("/alerts/no-such-alert", Some(&auditor)).await;

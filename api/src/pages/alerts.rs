@@ -12,10 +12,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use warden_alerting::deliver::message::group_text;
 use warden_core::commands::alert::Recipient;
+use warden_core::commands::sentence::Ref;
 use warden_core::event::timestamp;
 use warden_projections::alerts::{AlertStatus, AlertView};
 use warden_projections::deliveries::{AlertDeliveries, DeliveryState};
 
+use super::named::{self, Named};
 use super::{Nav, NoticeQuery, PageManager, PageSession, Place, error_page, failed, render, see_other};
 use crate::error::ApiError;
 use crate::flows::{alert_delivery, alerts};
@@ -139,7 +141,9 @@ fn delivery_rows(deliveries: Option<&AlertDeliveries>) -> Vec<DeliveryRow> {
 struct AlertPage {
     nav: Nav,
     alert: AlertRow,
-    rule: String,
+    /// What fired, in a sentence: the rule by name, the group in words.
+    said: Vec<Named>,
+    rule: Named,
     acknowledged: Option<String>,
     resolved: Option<String>,
     deliveries: Vec<DeliveryRow>,
@@ -155,20 +159,34 @@ struct AlertPage {
     notice: Option<String>,
 }
 
-/// The events that fired an alert (its org's, by construction), or none
-/// when the log cannot be read now (the page still shows the alert).
-async fn triggers(state: &AppState, viewer: &CurrentSession, seqs: &[u64]) -> Vec<super::audit::Row> {
-    let events = match state.ledger.store().read_seqs(seqs).await {
+/// The `alert.fired` event at `fired` as a sentence, and the events that
+/// fired it (its org's, by construction); none when the log cannot be
+/// read now (the page still shows the alert).
+async fn triggers(
+    state: &AppState,
+    viewer: &CurrentSession,
+    fired: u64,
+    seqs: &[u64],
+) -> (Vec<Named>, Vec<super::audit::Row>) {
+    let wanted: Vec<u64> = seqs.iter().copied().chain([fired]).collect();
+    let events = match state.ledger.store().read_seqs(&wanted).await {
         Ok(events) => events,
         Err(error) => {
             tracing::warn!(%error, "an alert's events could not be read");
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
     };
-    events
+    let said = events
         .iter()
+        .find(|event| event.seq == fired)
+        .map(|event| named::sentence(state, viewer, event))
+        .unwrap_or_default();
+    let rows = events
+        .iter()
+        .filter(|event| seqs.contains(&event.seq))
         .map(|event| super::audit::Row::of(state, viewer, event))
-        .collect()
+        .collect();
+    (said, rows)
 }
 
 async fn alert_page(
@@ -179,7 +197,7 @@ async fn alert_page(
     notice: Option<String>,
 ) -> Result<AlertPage, ApiError> {
     let (alert, deliveries) = alert_delivery::alert_with_deliveries(state, &current.user.org, id)?;
-    let triggers = triggers(state, current, &alert.fired.seqs).await;
+    let (said, triggers) = triggers(state, current, alert.seq, &alert.fired.seqs).await;
     let nav = Nav::of(current, Place::Alerts);
     let change = |change: &Option<warden_projections::alerts::StatusChange>| {
         change.as_ref().map(|change| {
@@ -199,7 +217,8 @@ async fn alert_page(
             .name()
             .to_string(),
         nav,
-        rule: alert.fired.rule.clone(),
+        said,
+        rule: named::reference(state, current, &Ref::AlertRule(alert.fired.rule.clone())),
         acknowledged: change(&alert.acknowledged),
         resolved: change(&alert.resolved),
         deliveries: delivery_rows(deliveries.as_ref()),

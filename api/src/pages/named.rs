@@ -42,28 +42,34 @@ impl Named {
 /// and links to the pages the viewer's role opens.
 pub(crate) fn sentence(state: &AppState, viewer: &CurrentSession, event: &Event) -> Vec<Named> {
     let names = Names::new(&state.models, &viewer.user.org);
-    let role = viewer.user.role;
     catalogue::sentence(event)
         .parts()
         .iter()
         .map(|part| match part {
             Part::Words(words) => Named::text(words.as_ref()),
             Part::Value(value) => Named::text(value.as_str()),
-            Part::Ref(reference) => {
-                let name = names.name(reference);
-                let known = name.is_some();
-                let (place, href) = page_of(reference);
-                Named {
-                    text: name.unwrap_or_else(|| reference.fallback()),
-                    // A thing of no name in this org (removed, or not the
-                    // org's) has no page to open; sessions, secrets and
-                    // events have no names but their pages.
-                    href: (sees(place, role) && (known || !named_kind(reference))).then_some(href),
-                    title: Some(reference.id().into_owned()),
-                }
-            }
+            Part::Ref(reference) => named(&names, viewer, reference),
         })
         .collect()
+}
+
+/// One thing, as `viewer` reads its name.
+pub(crate) fn reference(state: &AppState, viewer: &CurrentSession, reference: &Ref) -> Named {
+    named(&Names::new(&state.models, &viewer.user.org), viewer, reference)
+}
+
+fn named(names: &Names<'_>, viewer: &CurrentSession, reference: &Ref) -> Named {
+    let name = names.name(reference);
+    let known = name.is_some();
+    let (place, href) = page_of(reference);
+    Named {
+        text: name.unwrap_or_else(|| reference.fallback()),
+        // A thing of no name in this org (removed, or not the org's) has
+        // no page to open; sessions, secrets and events have no names but
+        // their pages.
+        href: (sees(place, viewer.user.role) && (known || !named_kind(reference))).then_some(href),
+        title: Some(reference.id().into_owned()),
+    }
 }
 
 /// Whether Warden knows names for this kind of reference.
