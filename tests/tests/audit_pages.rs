@@ -232,6 +232,39 @@ async fn facets_count_the_matches_and_narrow_the_search_and_so_do_the_bars_over_
         );
     }
     assert_eq!(counted, 5);
+    // The integrity panel: the log's head, this node's check of it, and
+    // the key that signs now, as the well-known document publishes it.
+    let panel = html.split("id=\"integrity\"").nth(1).unwrap();
+    let head: u64 = panel
+        .split("id=\"integrity-head\">")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let hash = panel.split("the last one's hash is <code>").nth(1).unwrap();
+    assert!(hash[..64].chars().all(|c| c.is_ascii_hexdigit()), "{panel}");
+    let verified: u64 = panel
+        .split("every event through ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(verified > 0 && verified <= head, "{verified} of {head}");
+    let keys = instance.server.get_json("/.well-known/warden-audit-keys").await;
+    let key_id = keys["keys"][0]["key_id"].as_str().unwrap();
+    assert!(
+        panel.contains(&format!("<code>{key_id}</code>: from event 1")),
+        "{panel}"
+    );
+    assert!(panel.contains("(signing now)"));
+    assert!(!panel.contains("stopped checking"));
+
     // Hostile input in a filter the facets echo is escaped.
     let (status, html) = forms.html("/audit?q=%3Cscript%3Ealert(1)%3C/script%3E", &owner).await;
     assert_eq!(status, 200);

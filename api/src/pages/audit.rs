@@ -14,6 +14,7 @@ use warden_projections::projection::read;
 
 use super::audit_facets::{self, Facet, Histogram};
 use super::confirmed::{Confirmed, ToThisRequest};
+use super::integrity::{self, Integrity};
 use super::named::{self, Named};
 use super::when::{When, Zone};
 use super::{Nav, PageAuditReader, Place, error_page, failed, render};
@@ -27,25 +28,28 @@ use warden_projections::audit::Order;
 
 /// Events per console page.
 const PAGE: usize = 50;
-/// The filters the search form has, in its order.
-const FILTERS: [(&str, &str); 12] = [
-    ("kind", "Kind (login.failed, mfa.*)"),
-    ("actor", "Actor (id or email)"),
-    ("outcome", "Outcome"),
-    ("ip", "IP address or network"),
-    ("from", "From (date or time)"),
-    ("until", "Until"),
-    ("subject", "Subject"),
-    ("session", "Session"),
-    ("request_id", "Request id"),
-    ("ticket", "Vendor ticket"),
-    ("q", "Words"),
-    ("order", "Order"),
+/// The filters the search form has, in its order: those of the compact
+/// bar, then those one click away (`true`).
+const FILTERS: [(&str, &str, bool); 12] = [
+    ("q", "Words", false),
+    ("kind", "Kind (login.failed, mfa.*)", false),
+    ("actor", "Actor (id or email)", false),
+    ("outcome", "Outcome", false),
+    ("from", "From (date or time)", false),
+    ("until", "Until", false),
+    ("ip", "IP address or network", true),
+    ("subject", "Subject", true),
+    ("session", "Session", true),
+    ("request_id", "Request id", true),
+    ("ticket", "Vendor ticket", true),
+    ("order", "Order", true),
 ];
 
 struct Field {
     name: &'static str,
     label: &'static str,
+    /// Behind "More filters".
+    more: bool,
     value: String,
 }
 
@@ -65,6 +69,8 @@ pub(crate) struct Row {
 struct AuditPage {
     nav: Nav,
     fields: Vec<Field>,
+    /// A filter behind "More filters" is set: it opens.
+    more_filters_set: bool,
     rows: Vec<Row>,
     /// The zone of the times shown.
     zone: String,
@@ -74,6 +80,8 @@ struct AuditPage {
     index_error: Option<String>,
     /// `newest first` or `oldest first`.
     order: &'static str,
+    /// The log's head, how far this node checked it, the signing keys.
+    integrity: Option<Integrity>,
     /// What the matches are made of, and when they happened.
     facets: Vec<Facet>,
     histogram: Option<Histogram>,
@@ -170,7 +178,7 @@ fn attribution_text(event: &Event) -> String {
 fn query_of(filters: &BTreeMap<String, String>) -> String {
     FILTERS
         .iter()
-        .filter_map(|(name, _)| {
+        .filter_map(|(name, _, _)| {
             filters
                 .get(*name)
                 .filter(|value| !value.trim().is_empty())
@@ -183,9 +191,10 @@ fn query_of(filters: &BTreeMap<String, String>) -> String {
 fn fields_of(filters: &BTreeMap<String, String>) -> Vec<Field> {
     FILTERS
         .iter()
-        .map(|(name, label)| Field {
+        .map(|(name, label, more)| Field {
             name,
             label,
+            more: *more,
             value: filters.get(*name).cloned().unwrap_or_default(),
         })
         .collect()
@@ -263,6 +272,9 @@ pub async fn search(
     let mut page = AuditPage {
         nav,
         fields: fields_of(&filters),
+        more_filters_set: FILTERS.iter().any(|(name, _, more)| {
+            *more && *name != "order" && filters.get(*name).is_some_and(|value| !value.trim().is_empty())
+        }),
         rows: Vec::new(),
         zone: Zone::of(reader.user.time_zone.as_deref()).name().to_string(),
         total: 0,
@@ -274,6 +286,7 @@ pub async fn search(
         } else {
             Order::NewestFirst
         }),
+        integrity: integrity::read_now(&state, &reader).await,
         facets: Vec::new(),
         histogram: None,
         previous_url: None,

@@ -13,6 +13,7 @@ pub mod confirmed;
 pub mod email_change;
 pub mod email_sign_in;
 pub mod errors;
+pub mod integrity;
 pub mod key_page;
 pub mod keys;
 pub mod mfa;
