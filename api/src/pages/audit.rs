@@ -317,13 +317,17 @@ pub async fn search(
         }
         let query = search.query.clone();
         let principal = Principal::Person(reader.clone());
-        let found = audit::search(&state, &principal, &client, search).await?;
-        // The page stands without them: a failure is logged, not shown.
-        let facets = audit::facets(&state, &principal, &query, audit_facets::BARS)
-            .await
+        // The facets are counted while the page is found (and recorded):
+        // the two cores share the work. The page stands without them: a
+        // failure of theirs is logged, not shown.
+        let (found, facets) = tokio::join!(
+            audit::search(&state, &principal, &client, search),
+            audit::facets(&state, &principal, &query, audit_facets::BARS),
+        );
+        let facets = facets
             .inspect_err(|error| tracing::warn!(error = %error.message, "audit facets"))
             .ok();
-        Ok::<_, ApiError>((found, from, facets))
+        Ok::<_, ApiError>((found?, from, facets))
     }
     .await;
     match result {
