@@ -337,8 +337,12 @@ async fn alerts_reach_webhooks_and_email_through_retries_dead_letters_and_a_cras
     // The admin manages users and rules: the names link to their pages.
     assert!(shown.contains("href=\"/admin/users/"), "{shown}");
     assert!(shown.contains("href=\"/alert-rules/"), "{shown}");
-    let (status, _) = forms.html("/alerts", &admin_cookie).await;
+    // Times in the reader's zone (UTC until they choose one), exact on hover.
+    assert!(shown.contains("<dt>Fired</dt><dd><time datetime=\""), "{shown}");
+    let (status, list) = forms.html("/alerts", &admin_cookie).await;
     assert_eq!(status, 200);
+    assert!(list.contains("<th scope=\"col\">Fired (UTC)</th>"), "{list}");
+    assert!(list.contains(" UTC</time></td>"), "{list}");
     let missing = forms.get("/alerts/no-such-alert", Some(&auditor)).await;
     assert_eq!(missing.status(), 404);
     let request_id = missing.headers()["x-request-id"].to_str().unwrap().to_string();

@@ -192,7 +192,7 @@ async fn facets_count_the_matches_and_narrow_the_search_and_so_do_the_bars_over_
     let outcome = link_to(&html, ">success</a>");
     assert_eq!(outcome, "/audit?kind=login.%2A&outcome=success");
     let (_, html) = forms.html(&outcome, &owner).await;
-    assert!(html.contains("1 events match"), "{html}");
+    assert!(html.contains("1 event matches, newest first."), "{html}");
     assert!(html.contains("aria-current=\"true\">success</a>"), "{html}");
 
     // Over time: bars that each narrow the range to their span, labelled
@@ -227,7 +227,10 @@ async fn facets_count_the_matches_and_narrow_the_search_and_so_do_the_bars_over_
         counted += count;
         let (_, narrowed) = forms.html(&href, &owner).await;
         assert!(
-            narrowed.contains(&format!("{count} events match")),
+            narrowed.contains(&match count {
+                1 => "1 event matches".to_string(),
+                count => format!("{count} events match"),
+            }),
             "{href}: {narrowed}"
         );
     }

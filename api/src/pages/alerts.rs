@@ -18,6 +18,7 @@ use warden_projections::alerts::{AlertStatus, AlertView};
 use warden_projections::deliveries::{AlertDeliveries, DeliveryState};
 
 use super::named::{self, Named};
+use super::when::{When, Zone};
 use super::{Nav, NoticeQuery, PageManager, PageSession, Place, error_page, failed, render, see_other};
 use crate::error::ApiError;
 use crate::flows::{alert_delivery, alerts};
@@ -43,23 +44,34 @@ impl axum::extract::FromRequestParts<AppState> for PageAlertReader {
     }
 }
 
-pub struct AlertRow {
+pub(crate) struct AlertRow {
     pub id: String,
     pub name: String,
     pub severity: String,
-    pub fired_at: String,
+    pub fired_at: When,
     pub status: &'static str,
     pub group: String,
     pub seqs: Vec<u64>,
 }
 
+/// A time the alerts model keeps as the log writes it, in `zone`.
+fn when(zone: &Zone, at: &str) -> When {
+    match chrono::DateTime::parse_from_rfc3339(at) {
+        Ok(parsed) => zone.when(&parsed.with_timezone(&chrono::Utc)),
+        Err(_) => When {
+            local: at.to_string(),
+            utc: at.to_string(),
+        },
+    }
+}
+
 impl AlertRow {
-    fn of(alert: &AlertView) -> Self {
+    fn of(alert: &AlertView, zone: &Zone) -> Self {
         AlertRow {
             id: alert.id.clone(),
             name: alert.fired.name.clone(),
             severity: alert.fired.severity.clone(),
-            fired_at: alert.at.clone(),
+            fired_at: when(zone, &alert.at),
             status: status_name(alert.status),
             group: group_text(&alert.fired.group),
             seqs: alert.fired.seqs.clone(),
@@ -80,6 +92,8 @@ fn status_name(status: AlertStatus) -> &'static str {
 struct AlertsPage {
     nav: Nav,
     alerts: Vec<AlertRow>,
+    /// The zone of the times shown.
+    zone: String,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -90,12 +104,14 @@ pub async fn list(
     Query(query): Query<NoticeQuery>,
 ) -> Response {
     let nav = Nav::of(&current, Place::Alerts);
+    let zone = Zone::of(current.user.time_zone.as_deref());
     let page = AlertsPage {
         nav,
         alerts: alerts::recent_alerts(&state, &current.user.org, SHOWN)
             .iter()
-            .map(AlertRow::of)
+            .map(|alert| AlertRow::of(alert, &zone))
             .collect(),
+        zone: zone.name().to_string(),
         error: None,
         notice: super::notice(query.notice.as_deref()),
     };
@@ -199,9 +215,14 @@ async fn alert_page(
     let (alert, deliveries) = alert_delivery::alert_with_deliveries(state, &current.user.org, id)?;
     let (said, triggers) = triggers(state, current, alert.seq, &alert.fired.seqs).await;
     let nav = Nav::of(current, Place::Alerts);
+    let zone = Zone::of(current.user.time_zone.as_deref());
     let change = |change: &Option<warden_projections::alerts::StatusChange>| {
         change.as_ref().map(|change| {
-            let mut text = format!("{} by {}", change.at, change.by.as_deref().unwrap_or("Warden"));
+            let mut text = format!(
+                "{} by {}",
+                when(&zone, &change.at).local,
+                change.by.as_deref().unwrap_or("Warden")
+            );
             if let Some(note) = &change.note {
                 text.push_str(&format!(": {note}"));
             }
@@ -222,7 +243,7 @@ async fn alert_page(
         acknowledged: change(&alert.acknowledged),
         resolved: change(&alert.resolved),
         deliveries: delivery_rows(deliveries.as_ref()),
-        alert: AlertRow::of(&alert),
+        alert: AlertRow::of(&alert, &zone),
         error,
         notice,
     })
