@@ -390,7 +390,7 @@ pub fn table() -> Vec<Route> {
             .get(Session, pages::secret_page::confirm_shred)
             .post(Session, pages::secret_page::shred),
         page("/audit").get(Session, pages::audit::search),
-        page("/audit/events/{seq}").get(Session, pages::audit::event),
+        page("/audit/events/{seq}").get(Session, pages::audit_event::event),
         page("/audit/export").get(Session, pages::audit::export),
     ]
 }

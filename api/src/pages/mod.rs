@@ -8,6 +8,7 @@ pub mod alert_rules;
 pub mod alerts;
 pub mod assets;
 pub mod audit;
+pub mod audit_event;
 pub mod audit_facets;
 pub mod confirmed;
 pub mod email_change;
