@@ -7,6 +7,7 @@
 
 pub mod deliver;
 pub mod evaluator;
+pub mod form;
 pub mod hours;
 pub mod rule;
 pub mod sink;

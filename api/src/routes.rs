@@ -280,7 +280,7 @@ pub fn table() -> Vec<Route> {
             .delete(Session, secrets::shred),
         api("/api/v1/secrets/{name}/rollback").post(Session, secrets::roll_back),
         api("/api/v1/secrets/{name}/readers").put(Session, secrets::change_readers),
-        page("/").get(Public, || async { axum::response::Redirect::to("/settings/sessions") }),
+        page("/").get(Session, pages::home::show),
         page("/sign-in")
             .token_exempt()
             .get(Public, pages::sign_in::form)
@@ -390,6 +390,8 @@ pub fn table() -> Vec<Route> {
             .get(Session, pages::secret_page::confirm_shred)
             .post(Session, pages::secret_page::shred),
         page("/audit").get(Session, pages::audit::search),
+        page("/audit/saved-searches").post(Session, pages::saved_searches::save),
+        page("/audit/saved-searches/{id}/remove").post(Session, pages::saved_searches::remove),
         page("/audit/events/{seq}").get(Session, pages::audit_event::event),
         page("/audit/export").get(Session, pages::audit::export),
     ]

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use warden_core::auth::mfa_policy::{Method, MfaPolicy};
 use warden_core::auth::security_email::SecurityEmails;
 use warden_core::commands::account::{
-    self, EmailChanged, Invitation, PasswordSet, Role, RoleChanged, Status, StatusChanged, TimeZoneChanged, UserCreated,
+    self, EmailChanged, Invitation, PasswordSet, Role, RoleChanged, SearchRemoved, SearchSaved, Status, StatusChanged,
+    TimeZoneChanged, UserCreated,
 };
 use warden_core::commands::import::{self as imports};
 use warden_core::commands::org::{
@@ -63,6 +64,9 @@ pub struct User {
     /// UTC).
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// The user's saved searches of the audit trail, in the order saved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub saved_searches: Vec<SearchSaved>,
     /// The last change of role or status: sessions older than this get a
     /// new token on their next request.
     pub privileges_changed_at: DateTime<Utc>,
@@ -383,6 +387,7 @@ impl Accounts {
                             .then(|| event.actor.id.clone())
                             .flatten(),
                         time_zone: None,
+                        saved_searches: Vec::new(),
                         privileges_changed_at: event.at,
                         version: event.subject_version,
                     },
@@ -439,6 +444,16 @@ impl Accounts {
             account::USER_TIME_ZONE_CHANGED => {
                 if let Some(changed) = payload::<TimeZoneChanged>(event) {
                     user.time_zone = changed.new;
+                }
+            }
+            account::USER_SEARCH_SAVED => {
+                if let Some(saved) = payload::<SearchSaved>(event) {
+                    user.saved_searches.push(saved);
+                }
+            }
+            account::USER_SEARCH_REMOVED => {
+                if let Some(removed) = payload::<SearchRemoved>(event) {
+                    user.saved_searches.retain(|search| search.id != removed.id);
                 }
             }
             account::PASSWORD_SET | account::PASSWORD_CHANGED | account::PASSWORD_REHASHED => {

@@ -315,6 +315,55 @@ pub fn matches(query: &AuditQuery, event: &Reference) -> bool {
             .is_none_or(|text| tokens(text).iter().all(|word| event.words.contains(word)))
 }
 
+/// The text of some HTML: tags left out, the usual entities read.
+pub fn text(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for character in html.chars() {
+        match character {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => out.push(character),
+            _ => {}
+        }
+    }
+    out.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&#60;", "<")
+        .replace("&gt;", ">")
+        .replace("&#62;", ">")
+        .replace("&#39;", "'")
+}
+
+/// The sentence cells of an events table.
+pub fn sentences(html: &str) -> Vec<String> {
+    html.split("<td class=\"sentence\">")
+        .skip(1)
+        .map(|rest| text(rest.split("</td>").next().unwrap()))
+        .collect()
+}
+
+/// The audit page at `path` once it lists `count` events (the index
+/// commits about every second).
+pub async fn listing(forms: &crate::web::Forms, cookie: &str, path: &str, count: usize) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, html) = forms.html(path, cookie).await;
+        assert_eq!(status, 200, "{html}");
+        if sentences(&html).len() >= count {
+            return html;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} did not list {count}: {html}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// The password of every user of [`two_orgs`].
 pub const LEGACY_PASSWORD: &str = "legacy password for audits";
 

@@ -246,6 +246,24 @@ impl Browser {
     }
 
     /// Waits until the page's URL contains `part`.
+    /// Waits until the address is exactly `url`: the home page's
+    /// (`{base}/`) is part of every other's, so [`Self::wait_for_url`]
+    /// cannot wait for it.
+    pub async fn wait_for_address(&self, url: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self.url().await;
+            if now == url {
+                return now;
+            }
+            if Instant::now() > deadline {
+                let page = self.text("body").await;
+                panic!("still at {now}, expected {url}; the page says:\n{page}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn wait_for_url(&self, part: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {

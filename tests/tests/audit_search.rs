@@ -314,6 +314,24 @@ async fn searches_find_exactly_what_a_scan_of_the_log_finds() {
             }
         }
         assert_eq!(exported, wanted, "{name}: export pages");
+        // A fixed window's spread (a dashboard's): ten spans across the
+        // middle half of the trail, each holding exactly its matches.
+        let (from, until) = (
+            at(&references, 0.25).timestamp_micros(),
+            at(&references, 0.75).timestamp_micros(),
+        );
+        let span = (until - from) / 10 + 1;
+        let bars = index.spread(query, from, span, 10).unwrap();
+        assert_eq!(bars.len(), 10, "{name}: spans");
+        for (n, bar) in bars.iter().enumerate() {
+            let start = from + span * n as i64;
+            assert_eq!((bar.from_us, bar.span_us), (start, span), "{name}: span {n}");
+            let wanted = references
+                .iter()
+                .filter(|event| (start..start + span).contains(&event.at_micros) && audit::matches(query, event))
+                .count() as u64;
+            assert_eq!(bar.count, wanted, "{name}: span {n}'s count");
+        }
     }
     // The filters are not vacuous: most queries find some events, and
     // none finds everything.

@@ -133,11 +133,12 @@ async fn every_page_is_accessible_and_fits_a_phone_in_chromium() {
     browser.fill("#email", "owner@acme.test").await;
     browser.fill("#password", LEGACY_PASSWORD).await;
     browser.click("form button[type=submit]").await;
-    browser.wait_for_url(&url("/settings/sessions")).await;
+    browser.wait_for_address(&url("/")).await;
     let event = owner.get("/api/v1/audit/events?limit=1").await.body["events"][0]["seq"]
         .as_u64()
         .unwrap();
     for (name, path) in [
+        ("home", "/".to_string()),
         ("sessions", "/settings/sessions".to_string()),
         ("password", "/settings/password".into()),
         ("address", "/settings/email".into()),

@@ -18,7 +18,7 @@ use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 #[path = "coverage_pages/consoles.rs"]
 mod consoles;
 
-use consoles::{alert_forms, key_forms, secret_forms};
+use consoles::{alert_forms, key_forms, saved_search_forms, secret_forms};
 
 /// Every page route with a form: each `page("/path")…post(…)` entry of
 /// `routes::table`'s pages (read from routes.rs: the tests do not link
@@ -121,6 +121,7 @@ async fn every_page_form_appends_an_event() {
     alert_forms(&mut walk, &forms, &owner, &owner_csrf).await;
     key_forms(&mut walk, &forms, &owner, &owner_csrf).await;
     secret_forms(&mut walk, &forms, &owner, &owner_csrf).await;
+    saved_search_forms(&mut walk, &forms, &owner, &owner_csrf).await;
     let add_sam = [
         ("csrf_token", owner_csrf.as_str()),
         ("email", SAM),

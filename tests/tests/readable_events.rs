@@ -6,57 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::json;
-use warden_tests::audit::{page_signed_in, signed_in, two_orgs};
+use warden_tests::audit::{listing, page_signed_in, sentences, signed_in, text, two_orgs};
 use warden_tests::web::{Forms, field, location};
-
-/// The text of some HTML: tags left out, the usual entities read.
-fn text(html: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for character in html.chars() {
-        match character {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            _ if !in_tag => out.push(character),
-            _ => {}
-        }
-    }
-    out.replace("&#34;", "\"")
-        .replace("&quot;", "\"")
-        .replace("&#38;", "&")
-        .replace("&amp;", "&")
-        .replace("&lt;", "<")
-        .replace("&#60;", "<")
-        .replace("&gt;", ">")
-        .replace("&#62;", ">")
-        .replace("&#39;", "'")
-}
-
-/// The sentence cells of an events table.
-fn sentences(html: &str) -> Vec<String> {
-    html.split("<td class=\"sentence\">")
-        .skip(1)
-        .map(|rest| text(rest.split("</td>").next().unwrap()))
-        .collect()
-}
-
-/// The audit page at `path` once it lists `count` events (the index
-/// commits about every second).
-async fn listing(forms: &Forms, cookie: &str, path: &str, count: usize) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let (status, html) = forms.html(path, cookie).await;
-        assert_eq!(status, 200, "{html}");
-        if sentences(&html).len() >= count {
-            return html;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{path} did not list {count}: {html}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_trail_reads_as_sentences_with_names_linked_for_those_who_may_follow_them() {

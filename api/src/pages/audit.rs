@@ -14,6 +14,7 @@ use super::audit_facets::{self, Facet, Histogram};
 use super::confirmed::{Confirmed, ToThisRequest};
 use super::integrity::{self, Integrity};
 use super::named::{self, Named};
+use super::saved_searches::{self, SavedLink};
 use super::when::{When, Zone};
 use super::{Nav, PageAuditReader, Place, error_page, failed, render};
 use crate::error::ApiError;
@@ -90,6 +91,19 @@ struct AuditPage {
     jsonl_url: String,
     bundle_url: String,
     error: Option<String>,
+    /// The reader's saved searches, and a refused save's name and error.
+    saved: Vec<SavedLink>,
+    save_name: String,
+    save_error: Option<String>,
+}
+
+impl AuditPage {
+    /// Whether the page has filters to save (more than the order).
+    fn can_save(&self) -> bool {
+        self.fields
+            .iter()
+            .any(|field| field.name != "order" && !field.value.trim().is_empty())
+    }
 }
 
 impl Row {
@@ -106,7 +120,7 @@ impl Row {
 }
 
 /// The filters as a query string (non-empty ones, in form order).
-fn query_of(filters: &BTreeMap<String, String>) -> String {
+pub(crate) fn query_of(filters: &BTreeMap<String, String>) -> String {
     FILTERS
         .iter()
         .filter_map(|(name, _, _)| {
@@ -180,7 +194,26 @@ pub async fn search(
     PageAuditReader(reader): PageAuditReader,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let nav = Nav::of(&reader, Place::Audit);
+    page(&state, &client, &reader, &query, Saving::default()).await
+}
+
+/// A search being saved from the page, refused: why, and the name typed.
+#[derive(Default)]
+pub(crate) struct Saving {
+    pub(crate) refused: Option<ApiError>,
+    pub(crate) name: String,
+}
+
+/// The audit page for `query`, with a refused save's error and name.
+pub(crate) async fn page(
+    state: &AppState,
+    client: &Client,
+    reader: &CurrentSession,
+    query: &BTreeMap<String, String>,
+    saving: Saving,
+) -> Response {
+    let nav = Nav::of(reader, Place::Audit);
+    let status = saving.refused.as_ref().map_or(StatusCode::OK, |refused| refused.status);
     let filters: BTreeMap<String, String> = query
         .iter()
         .filter(|(name, _)| *name != "cursor" && *name != "before")
@@ -202,6 +235,9 @@ pub async fn search(
     };
     let mut page = AuditPage {
         nav,
+        saved: saved_searches::links(state, reader, &base),
+        save_name: saving.name,
+        save_error: saving.refused.as_ref().map(|refused| refused.message.clone()),
         fields: fields_of(&filters),
         more_filters_set: FILTERS.iter().any(|(name, _, more)| {
             *more && *name != "order" && filters.get(*name).is_some_and(|value| !value.trim().is_empty())
@@ -209,7 +245,7 @@ pub async fn search(
         rows: Vec::new(),
         zone: Zone::of(reader.user.time_zone.as_deref()).name().to_string(),
         total: 0,
-        indexed_through: audit::audit_index(&state).map_or(0, |index| index.indexed_through()),
+        indexed_through: audit::audit_index(state).map_or(0, |index| index.indexed_through()),
         behind: 0,
         index_error: None,
         order: order_words(if filters.get("order").map(String::as_str) == Some("oldest") {
@@ -217,7 +253,7 @@ pub async fn search(
         } else {
             Order::NewestFirst
         }),
-        integrity: integrity::read_now(&state, &reader).await,
+        integrity: integrity::read_now(state, reader).await,
         facets: Vec::new(),
         histogram: None,
         previous_url: None,
@@ -234,10 +270,10 @@ pub async fn search(
             "This search was opened from a link on another site, so it was not run. Check the filters and press Search to run it."
                 .into(),
         );
-        return render(StatusCode::OK, &page);
+        return render(status, &page);
     }
     let result = async {
-        let (mut search, from) = parse(&query)?;
+        let (mut search, from) = parse(query)?;
         match from {
             From::Start => {}
             From::After(cursor) => search.cursor = Some(cursor),
@@ -252,8 +288,8 @@ pub async fn search(
         // the two cores share the work. The page stands without them: a
         // failure of theirs is logged, not shown.
         let (found, facets) = tokio::join!(
-            audit::search(&state, &principal, &client, search),
-            audit::facets(&state, &principal, &query, audit_facets::BARS),
+            audit::search(state, &principal, client, search),
+            audit::facets(state, &principal, &query, audit_facets::BARS),
         );
         let facets = facets
             .inspect_err(|error| tracing::warn!(error = %error.message, "audit facets"))
@@ -265,7 +301,7 @@ pub async fn search(
         Ok((mut found, from, facets)) => {
             if let Some(facets) = facets {
                 (page.facets, page.histogram) =
-                    audit_facets::view(&state, &reader, &filters, &facets, |filters| match query_of(filters) {
+                    audit_facets::view(state, reader, &filters, &facets, |filters| match query_of(filters) {
                         query if query.is_empty() => "/audit".to_string(),
                         query => format!("/audit?{query}"),
                     });
@@ -290,16 +326,12 @@ pub async fn search(
             page.next_url = last
                 .filter(|_| more_after)
                 .map(|seq| url("/audit", &format!("cursor={seq}")));
-            page.rows = found
-                .events
-                .iter()
-                .map(|event| Row::of(&state, &reader, event))
-                .collect();
+            page.rows = found.events.iter().map(|event| Row::of(state, reader, event)).collect();
             page.total = found.total;
             page.indexed_through = found.indexed_through;
             page.behind = found.behind;
             page.index_error = found.index_error;
-            render(StatusCode::OK, &page)
+            render(status, &page)
         }
         Err(error) => {
             page.error = Some(error.message.clone());

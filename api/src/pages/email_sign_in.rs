@@ -57,7 +57,7 @@ pub struct NextQuery {
 
 pub async fn form(State(state): State<AppState>, Query(query): Query<NextQuery>) -> Response {
     let page = AddressPage {
-        next: local_path(query.next.as_deref().unwrap_or("/settings/sessions")).to_string(),
+        next: local_path(query.next.as_deref().unwrap_or("/")).to_string(),
         email: String::new(),
         minutes: minutes(&state),
         error: None,
@@ -130,7 +130,7 @@ pub async fn link(State(state): State<AppState>, headers: HeaderMap, Query(query
         Some((_, email)) => render(
             StatusCode::OK,
             &CodePage {
-                next: "/settings/sessions".into(),
+                next: "/".into(),
                 email,
                 code: query.code.chars().filter(char::is_ascii_alphanumeric).take(16).collect(),
                 minutes: minutes(&state),
@@ -141,7 +141,7 @@ pub async fn link(State(state): State<AppState>, headers: HeaderMap, Query(query
         None => render(
             StatusCode::OK,
             &AddressPage {
-                next: "/settings/sessions".into(),
+                next: "/".into(),
                 email: String::new(),
                 minutes: minutes(&state),
                 error: None,

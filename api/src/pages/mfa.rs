@@ -64,7 +64,7 @@ fn prompt_page(current: &CurrentSession, next: &str, error: Option<String>) -> P
 
 /// `GET /sign-in/mfa`: the second-factor prompt of a partial session.
 pub async fn prompt(PageAnySession(current): PageAnySession, Query(query): Query<NextQuery>) -> Response {
-    let next = local_path(query.next.as_deref().unwrap_or("/settings/sessions")).to_string();
+    let next = local_path(query.next.as_deref().unwrap_or("/")).to_string();
     match &current.session.pending {
         None => return see_other(&next),
         Some(pending) if pending.is_enrolment() => return see_other("/settings/mfa?notice=enrol_required"),

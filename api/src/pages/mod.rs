@@ -14,6 +14,7 @@ pub mod confirmed;
 pub mod email_change;
 pub mod email_sign_in;
 pub mod errors;
+pub mod home;
 pub mod integrity;
 pub mod key_page;
 pub mod keys;
@@ -25,6 +26,7 @@ pub mod qr;
 pub mod reauthenticate;
 pub mod recovery;
 pub mod resume;
+pub mod saved_searches;
 pub mod secret_history;
 pub mod secret_page;
 pub mod secrets;
@@ -124,11 +126,7 @@ pub fn local_path(next: &str) -> &str {
             )
     });
     let local = next.starts_with('/') && !next.starts_with("//") && plain;
-    if local && next.len() <= 512 {
-        next
-    } else {
-        "/settings/sessions"
-    }
+    if local && next.len() <= 512 { next } else { "/" }
 }
 
 /// Extractor for pages that need a complete session: redirects to the
@@ -354,7 +352,7 @@ mod tests {
             "/\n/evil.example",
             "/\r\n/evil",
         ] {
-            assert_eq!(local_path(foreign), "/settings/sessions", "{foreign}");
+            assert_eq!(local_path(foreign), "/", "{foreign}");
         }
     }
 }

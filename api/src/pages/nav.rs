@@ -10,6 +10,8 @@ use crate::web::session::CurrentSession;
 /// The places the navigation links to; a page names the one it belongs to.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Place {
+    /// The home page.
+    Home,
     Sessions,
     Password,
     Address,
@@ -75,7 +77,8 @@ const fn entry(
 }
 
 /// Every link, in the order shown.
-const LINKS: [Entry; 12] = [
+const LINKS: [Entry; 13] = [
+    entry(Place::Home, "/", "Home", "overview", |_| true),
     entry(Place::Sessions, "/settings/sessions", "Sessions", "account", |_| true),
     entry(Place::Password, "/settings/password", "Password", "account", |_| true),
     entry(Place::Address, "/settings/email", "Address", "account", |_| true),
@@ -114,7 +117,8 @@ const LINKS: [Entry; 12] = [
     ),
 ];
 
-const GROUPS: [(&str, &str); 3] = [
+const GROUPS: [(&str, &str); 4] = [
+    ("overview", "Overview"),
     ("account", "Account"),
     ("administration", "Administration"),
     ("compliance", "Compliance"),
@@ -195,6 +199,7 @@ mod tests {
             (
                 Role::Owner,
                 &[
+                    ("Overview", &["Home"]),
                     (
                         "Account",
                         &["Sessions", "Password", "Address", "Two-factor", "Time zone"],
@@ -206,6 +211,7 @@ mod tests {
             (
                 Role::Admin,
                 &[
+                    ("Overview", &["Home"]),
                     (
                         "Account",
                         &["Sessions", "Password", "Address", "Two-factor", "Time zone"],
@@ -217,6 +223,7 @@ mod tests {
             (
                 Role::Auditor,
                 &[
+                    ("Overview", &["Home"]),
                     (
                         "Account",
                         &["Sessions", "Password", "Address", "Two-factor", "Time zone"],
@@ -227,10 +234,13 @@ mod tests {
             ),
             (
                 Role::Member,
-                &[(
-                    "Account",
-                    &["Sessions", "Password", "Address", "Two-factor", "Time zone"],
-                )],
+                &[
+                    ("Overview", &["Home"]),
+                    (
+                        "Account",
+                        &["Sessions", "Password", "Address", "Two-factor", "Time zone"],
+                    ),
+                ],
             ),
         ];
         for (role, expected) in cases {

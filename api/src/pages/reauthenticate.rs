@@ -59,7 +59,7 @@ pub async fn page(
     PageSession(current): PageSession,
     Query(query): Query<NextQuery>,
 ) -> Response {
-    let next = local_path(query.next.as_deref().unwrap_or("/settings/sessions"));
+    let next = local_path(query.next.as_deref().unwrap_or("/"));
     render(
         StatusCode::OK,
         &reauthenticate_page(&state, &current, next, None, notice(query.notice.as_deref()), None),

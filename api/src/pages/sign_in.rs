@@ -39,7 +39,7 @@ pub async fn form(
     current: Option<axum::Extension<CurrentSession>>,
     Query(query): Query<SignInQuery>,
 ) -> Response {
-    let next = local_path(query.next.as_deref().unwrap_or("/settings/sessions")).to_string();
+    let next = local_path(query.next.as_deref().unwrap_or("/")).to_string();
     if current.is_some() {
         return see_other(&next);
     }
@@ -224,7 +224,7 @@ pub async fn invitation_submit(
 ) -> Response {
     let password = Password::new(form.password);
     match flows::users::accept_invitation(&state, &client, &form.token, &password).await {
-        Ok(session) => signed_in(&state, &session, "/settings/sessions"),
+        Ok(session) => signed_in(&state, &session, "/"),
         Err(error) => failed(
             &error,
             &invitation_page(&state, form.token, Some(error.message.clone())),

@@ -48,16 +48,33 @@ impl Zone {
     }
 
     pub(crate) fn when(&self, at: &DateTime<Utc>) -> When {
-        let utc = timestamp::format(at);
-        let local = jiff::Timestamp::from_microsecond(at.timestamp_micros())
+        When {
+            local: self.formatted(at, "%Y-%m-%d %H:%M:%S %Z"),
+            utc: timestamp::format(at),
+        }
+    }
+}
+
+impl Zone {
+    fn formatted(&self, at: &DateTime<Utc>, format: &str) -> String {
+        jiff::Timestamp::from_microsecond(at.timestamp_micros())
             .map(|instant| {
                 instant
                     .to_zoned_datetime(self.zone.clone())
-                    .strftime("%Y-%m-%d %H:%M:%S %Z")
+                    .strftime(format)
                     .to_string()
             })
-            .unwrap_or_else(|_| utc.clone());
-        When { local, utc }
+            .unwrap_or_else(|_| timestamp::format(at))
+    }
+
+    /// `Dec 6, 14:00`: a chart's label.
+    pub(crate) fn short(&self, at: &DateTime<Utc>) -> String {
+        self.formatted(at, "%b %-d, %H:%M")
+    }
+
+    /// `15:00`.
+    pub(crate) fn clock(&self, at: &DateTime<Utc>) -> String {
+        self.formatted(at, "%H:%M")
     }
 }
 

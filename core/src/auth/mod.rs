@@ -27,6 +27,7 @@ pub mod recovery;
 pub mod refusal_timing;
 pub mod revocation;
 pub mod role_grants;
+pub mod saved_searches;
 pub mod second_factor;
 pub mod security_email;
 pub mod sign_in;

@@ -111,7 +111,7 @@ fn without_long_hex(value: &str) -> String {
 
 /// " (kind login.failed, since 2026-11-27)": the filters of a search or
 /// an export, as given; nothing without any.
-fn filters(sentence: Sentence, filters: &BTreeMap<String, String>) -> Sentence {
+pub(crate) fn with_filters(sentence: Sentence, filters: &BTreeMap<String, String>) -> Sentence {
     // In the order of the search form, any other after.
     const ORDER: [&str; 13] = [
         "kind",
@@ -154,7 +154,7 @@ fn filters(sentence: Sentence, filters: &BTreeMap<String, String>) -> Sentence {
 
 impl Summarize for Searched {
     fn summarize(&self, event: &Event) -> Option<Sentence> {
-        let sentence = filters(Sentence::by(event).words(" searched the audit trail"), &self.filters);
+        let sentence = with_filters(Sentence::by(event).words(" searched the audit trail"), &self.filters);
         let total = self.total as u64;
         Some(match self.returned == self.total {
             true => sentence
@@ -190,7 +190,7 @@ impl Summarize for Exported {
             .words(" exported ")
             .count(self.total as u64, "event", "events")
             .words(" of the audit trail");
-        let sentence = filters(sentence, &self.filters);
+        let sentence = with_filters(sentence, &self.filters);
         let sentence = match self.format.as_str() {
             "csv" => sentence.words(" as CSV"),
             "jsonl" => sentence.words(" as JSON Lines"),

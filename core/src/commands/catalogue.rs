@@ -154,6 +154,8 @@ catalogue! {
     account::USER_ENABLED => account::StatusChanged, [ACCOUNTS],
     account::USER_REMOVED => account::UserRemoved, [ACCOUNTS],
     account::USER_TIME_ZONE_CHANGED => account::TimeZoneChanged, [ACCOUNTS],
+    account::USER_SEARCH_SAVED => account::SearchSaved, [ACCOUNTS],
+    account::USER_SEARCH_REMOVED => account::SearchRemoved, [ACCOUNTS],
     account::PASSWORD_SET => account::PasswordSet, [ACCOUNTS],
     account::PASSWORD_CHANGED => account::PasswordSet, [ACCOUNTS],
     account::PASSWORD_REHASHED => account::PasswordSet, [ACCOUNTS],

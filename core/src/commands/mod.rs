@@ -6,6 +6,7 @@
 //! the read models, decides through these functions and appends.
 
 pub mod account;
+pub mod admin_actions;
 pub mod alert;
 pub mod api_key;
 pub mod app_event;

@@ -86,22 +86,60 @@ impl AuditIndex {
                 } },
             }),
         )?;
-        if let Some(AggregationResult::BucketResult(BucketResult::Histogram { buckets })) = second.0.get("over_time") {
-            facets.histogram = buckets
-                .iter()
-                .map(|bucket| Bar {
-                    from_us: match &bucket.key {
-                        Key::F64(key) => *key as i64,
-                        Key::I64(key) => *key,
-                        Key::U64(key) => *key as i64,
-                        Key::Str(_) => from,
-                    },
-                    span_us: span,
-                    count: bucket.doc_count,
-                })
-                .collect();
-        }
+        facets.histogram = bars_of(&second, from, span);
         Ok(facets)
+    }
+
+    /// How many of `query`'s matches fall in each of `bars` spans of
+    /// `span_us` from `from_us` on: a fixed window (a dashboard's last 24
+    /// hours), every span present, empty or not. Blocking: run it off the
+    /// async workers.
+    pub fn spread(
+        &self,
+        query: &AuditQuery,
+        from_us: i64,
+        span_us: i64,
+        bars: u32,
+    ) -> Result<Vec<Bar>, AuditIndexError> {
+        let Inner {
+            index, reader, fields, ..
+        } = &*self.inner;
+        let span = span_us.max(1);
+        let until = from_us + span * i64::from(bars);
+        let results = aggregate(
+            &reader.searcher(),
+            &*query.build(index, fields)?,
+            json!({
+                "over_time": { "histogram": {
+                    "field": "at_us",
+                    "interval": span,
+                    "offset": from_us.rem_euclid(span),
+                    "min_doc_count": 0,
+                    "hard_bounds": { "min": from_us, "max": until - 1 },
+                    "extended_bounds": { "min": from_us, "max": until - 1 },
+                } },
+            }),
+        )?;
+        Ok(bars_of(&results, from_us, span))
+    }
+}
+
+fn bars_of(results: &AggregationResults, from: i64, span: i64) -> Vec<Bar> {
+    match results.0.get("over_time") {
+        Some(AggregationResult::BucketResult(BucketResult::Histogram { buckets })) => buckets
+            .iter()
+            .map(|bucket| Bar {
+                from_us: match &bucket.key {
+                    Key::F64(key) => *key as i64,
+                    Key::I64(key) => *key,
+                    Key::U64(key) => *key as i64,
+                    Key::Str(_) => from,
+                },
+                span_us: span,
+                count: bucket.doc_count,
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

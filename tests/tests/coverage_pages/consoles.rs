@@ -1,4 +1,4 @@
-//! The alert console's and the API-key console's forms, walked for
+//! The alert console's, the API-key console's and the audit page's forms, walked for
 //! `every_page_form_appends_an_event`.
 
 use serde_json::json;
@@ -194,4 +194,32 @@ pub(crate) async fn secret_forms(walk: &mut Walk, forms: &Forms, owner: &str, cs
         let done = forms.post(&format!("{path}{action}"), Some(owner), &form).await;
         walk.posted(route, before, &done).await;
     }
+}
+
+/// The audit page's: a search saved, then removed.
+pub(crate) async fn saved_search_forms(walk: &mut Walk, forms: &Forms, owner: &str, csrf: &str) {
+    let before = walk.head().await;
+    let saved = forms
+        .post(
+            "/audit/saved-searches",
+            Some(owner),
+            &[
+                ("csrf_token", csrf),
+                ("name", "Failed sign-ins"),
+                ("kind", "login.failed"),
+            ],
+        )
+        .await;
+    walk.posted("/audit/saved-searches", before, &saved).await;
+    let html = forms.get("/audit", Some(owner)).await.text().await.unwrap();
+    let search = between(&html, "action=\"/audit/saved-searches/", "/remove").to_string();
+    let before = walk.head().await;
+    let removed = forms
+        .post(
+            &format!("/audit/saved-searches/{search}/remove"),
+            Some(owner),
+            &[("csrf_token", csrf)],
+        )
+        .await;
+    walk.posted("/audit/saved-searches/{id}/remove", before, &removed).await;
 }

@@ -9,6 +9,7 @@ mod alerting;
 mod api_keys;
 mod audit;
 mod checkpoints;
+mod console;
 mod delivery;
 mod limits;
 mod load;
@@ -47,12 +48,17 @@ struct Args {
     /// or `api-keys` (verification and forward authentication with
     /// `--keys` keys, beside the empty-handler ceiling; memory per key)
     /// or `vault` (secret reads cached and uncached on the local KMS and
-    /// AWS KMS on moto, beside a session check; data-key opens per second).
+    /// AWS KMS on moto, beside a session check; data-key opens per second)
+    /// or `console` (the users list, a user's page and the home page with
+    /// `--users` users).
     #[arg(long, default_value = "ledger")]
     suite: String,
     /// Keys in the read model for the api-keys suite.
     #[arg(long, default_value_t = 100_000)]
     keys: u64,
+    /// Users in the org for the console suite.
+    #[arg(long, default_value_t = 100_000)]
+    users: u64,
     /// Live sessions for the sessions suite's memory measurement.
     #[arg(long, default_value_t = 100_000)]
     sessions: u64,
@@ -64,6 +70,10 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.suite == "console" {
+        console::run(&args.warden, args.users).await;
+        return;
+    }
     if args.suite == "vault" {
         vault::run(&args.warden, args.seconds).await;
         return;

@@ -394,7 +394,10 @@ pub fn login_failed(context: &Context, failed: &LoginFailed) -> NewEvent {
     context.event(LOGIN_FAILED, subject).outcome(outcome).data(data(failed))
 }
 
+mod saved_search;
 mod sentences;
+
+pub use saved_search::*;
 
 #[cfg(test)]
 mod tests {
