@@ -360,12 +360,12 @@ pub fn table() -> Vec<Route> {
         page("/alerts/{id}/resend").post(Session, pages::alerts::resend),
         page("/alert-rules")
             .get(Session, pages::alert_rules::list)
-            .post(Session, pages::alert_rules::create),
-        page("/alert-rules/new").get(Session, pages::alert_rules::new),
-        page("/alert-rules/preview").post(Session, pages::alert_rules::preview),
+            .post(Session, pages::alert_rule_editor::create),
+        page("/alert-rules/new").get(Session, pages::alert_rule_editor::new),
+        page("/alert-rules/preview").post(Session, pages::alert_rule_editor::preview),
         page("/alert-rules/{id}")
-            .get(Session, pages::alert_rules::show)
-            .post(Session, pages::alert_rules::change),
+            .get(Session, pages::alert_rule_editor::show)
+            .post(Session, pages::alert_rule_editor::change),
         page("/alert-rules/{id}/enable").post(Session, pages::alert_rules::enable),
         page("/alert-rules/{id}/disable").post(Session, pages::alert_rules::disable),
         page("/alert-rules/{id}/remove").post(Session, pages::alert_rules::remove),

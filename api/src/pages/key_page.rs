@@ -22,7 +22,8 @@ use warden_projections::key_usage::UsageView;
 use warden_projections::projection::read;
 
 use super::confirmed::{Confirmed, ReturnTo};
-use super::keys::{secret_page, sparkline, when};
+use super::keys::{secret_page, sparkline};
+use super::when::{When, Zone};
 use super::{Nav, NoticeQuery, PageManager, PageOrgReader, Place, failed, notice, render, see_other};
 use crate::flows::{api_keys, vendor_tickets};
 use crate::handlers::audit::encode;
@@ -46,7 +47,7 @@ struct TicketRow {
     query: String,
     events: u64,
     users: String,
-    last_at: String,
+    last_at: When,
 }
 
 struct OutcomeCount {
@@ -70,15 +71,18 @@ struct KeyPage {
     version: u64,
     owner: String,
     scopes: String,
-    expires: String,
     networks: String,
     limits: String,
     remaining_uses: String,
     ticket_pattern: String,
-    created: String,
-    rotated: String,
-    previous_until: Option<String>,
-    last_used: String,
+    /// Times in the viewer's zone; `None`: never.
+    expires: Option<When>,
+    created: When,
+    rotated: Option<When>,
+    previous_until: Option<When>,
+    last_used: Option<When>,
+    /// The zone of the times shown.
+    zone: String,
     sparkline: String,
     outcomes: Vec<OutcomeCount>,
     top_addresses: Vec<(String, u64)>,
@@ -97,6 +101,7 @@ fn key_page(
     notice: Option<String>,
 ) -> KeyPage {
     let nav = Nav::of(current, Place::Keys);
+    let zone = Zone::of(current.user.time_zone.as_deref());
     let now = Utc::now();
     let count =
         |counts: &std::collections::BTreeMap<VerifyOutcome, u64>, outcome| counts.get(&outcome).copied().unwrap_or(0);
@@ -127,7 +132,7 @@ fn key_page(
             Owner::Service { name } => format!("service {name}"),
         },
         scopes: none(settings.scopes.join(" ")),
-        expires: settings.expires_at.map_or_else(|| "never".into(), |at| when(Some(at))),
+        expires: settings.expires_at.map(|at| zone.when(&at)),
         networks: none(
             settings
                 .allowed_networks
@@ -148,14 +153,15 @@ fn key_page(
             .remaining_uses()
             .map_or_else(|| "unlimited".into(), |left| left.to_string()),
         ticket_pattern: settings.ticket_pattern.clone().unwrap_or_default(),
-        created: when(Some(key.created_at)),
-        rotated: when(key.rotated_at),
+        created: zone.when(&key.created_at),
+        rotated: key.rotated_at.map(|at| zone.when(&at)),
         previous_until: key
             .previous
             .as_ref()
             .filter(|(_, until)| *until > now)
-            .map(|(_, until)| when(Some(*until))),
-        last_used: when(usage.last_used.or(key.last_used)),
+            .map(|(_, until)| zone.when(until)),
+        last_used: usage.last_used.or(key.last_used).map(|at| zone.when(&at)),
+        zone: zone.name().to_string(),
         sparkline: sparkline(&usage.hourly, 360, 48),
         outcomes,
         top_addresses: usage.top_addresses.clone(),
@@ -186,6 +192,7 @@ pub async fn show(
     };
     let usage = read(&state.models.key_usage).view(&key.id, Utc::now());
     let mut page = key_page(&current, &key, &usage, None, notice(query.notice.as_deref()));
+    let zone = Zone::of(current.user.time_zone.as_deref());
     // What a vendor did, per ticket, is the audit trail's: for its readers.
     if key.kind == KeyKind::Vendor && current.user.role.reads_audit_trail() {
         let reader = Principal::Person(current.clone());
@@ -200,7 +207,7 @@ pub async fn show(
                             ticket: ticket.ticket,
                             events: ticket.events,
                             users: ticket.users.into_iter().collect::<Vec<_>>().join(" "),
-                            last_at: when(Some(ticket.last_at)),
+                            last_at: zone.when(&ticket.last_at),
                         })
                         .collect(),
                 );
@@ -252,7 +259,8 @@ struct RevokePage {
     nav: Nav,
     id: String,
     name: String,
-    last_used: String,
+    /// In the viewer's zone; `None`: never used.
+    last_used: Option<When>,
 }
 
 /// `GET /keys/{id}/revoke`: "Revoke this key?", with what it is.
@@ -266,6 +274,7 @@ pub async fn confirm_revoke(
         Err(page) => return *page,
     };
     let nav = Nav::of(&current, Place::Keys);
+    let zone = Zone::of(current.user.time_zone.as_deref());
     let last_used = read(&state.models.key_usage).view(&key.id, Utc::now()).last_used;
     render(
         StatusCode::OK,
@@ -273,7 +282,7 @@ pub async fn confirm_revoke(
             nav,
             id: key.id.clone(),
             name: key.settings.name.clone(),
-            last_used: when(last_used.or(key.last_used)),
+            last_used: last_used.or(key.last_used).map(|at| zone.when(&at)),
         },
     )
 }

@@ -23,6 +23,7 @@ use warden_core::commands::api_key::{KeyKind, Owner, RateLimit};
 use warden_projections::projection::read;
 
 use super::confirmed::{Confirmed, ReturnTo};
+use super::when::{When, Zone};
 use super::{Nav, NoticeQuery, PageManager, PageOrgReader, Place, failed, notice, render, see_other};
 use crate::error::ApiError;
 use crate::flows::api_keys;
@@ -71,7 +72,8 @@ struct KeyRow {
     kind: &'static str,
     prefix: String,
     status: &'static str,
-    last_used: String,
+    /// In the viewer's zone; `None`: never used.
+    last_used: Option<When>,
     sparkline: String,
 }
 
@@ -108,6 +110,8 @@ struct KeysPage {
     nav: Nav,
     manages: bool,
     keys: Vec<KeyRow>,
+    /// The zone of the times shown.
+    zone: String,
     form: NewKeyForm,
     warden_scopes: Vec<ScopeChoice>,
     error: Option<String>,
@@ -126,6 +130,7 @@ fn keys_page(
     notice: Option<String>,
 ) -> KeysPage {
     let nav = Nav::of(current, Place::Keys);
+    let zone = Zone::of(current.user.time_zone.as_deref());
     let now = Utc::now();
     let usage = read(&state.models.key_usage);
     let keys = api_keys::list(state, &current.user.org)
@@ -138,7 +143,7 @@ fn keys_page(
                 kind: key.kind.as_str(),
                 prefix: format!("{}{}…{}", format::PREFIX, key.id, key.secret.hint),
                 status: key.status(now),
-                last_used: when(view.last_used.or(key.last_used)),
+                last_used: view.last_used.or(key.last_used).map(|at| zone.when(&at)),
                 sparkline: sparkline(&view.hourly, 120, 24),
             }
         })
@@ -156,6 +161,7 @@ fn keys_page(
         nav,
         manages: current.user.role.manages_users(),
         keys,
+        zone: zone.name().to_string(),
         form,
         warden_scopes: WARDEN_SCOPES
             .iter()

@@ -12,6 +12,7 @@ use warden_core::commands::mfa::Factor;
 use warden_projections::projection::read;
 
 use super::confirmed::{Confirmed, ToMfaSettings};
+use super::when::{When, Zone};
 use super::{
     Nav, PageAnySession, PageEnrolling, PageSession, Place, failed, local_path, notice, render, see_other, with_cookie,
 };
@@ -96,8 +97,9 @@ pub async fn prompt_submit(
 struct PasskeyRow {
     credential: String,
     name: String,
-    registered_at: String,
-    last_used_at: String,
+    registered_at: When,
+    /// `None`: never used.
+    last_used_at: Option<When>,
 }
 
 struct SetupView {
@@ -111,9 +113,11 @@ struct SetupView {
 #[template(path = "mfa_settings.html")]
 struct SettingsPage {
     nav: Nav,
-    totp_enrolled_at: Option<String>,
+    totp_enrolled_at: Option<When>,
     setup: Option<SetupView>,
     passkeys: Vec<PasskeyRow>,
+    /// The zone of the times shown.
+    zone: String,
     passkeys_available: bool,
     has_second_factor: bool,
     backup_remaining: Option<usize>,
@@ -131,15 +135,15 @@ async fn settings_page(
 ) -> Result<SettingsPage, ApiError> {
     let nav = Nav::of(current, Place::TwoFactor);
     let factors = read(&state.models.mfa).factors(&current.user.id);
-    let when = |at: &chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let zone = Zone::of(current.user.time_zone.as_deref());
     let passkeys = factors
         .passkeys
         .iter()
         .map(|passkey| PasskeyRow {
             credential: passkey.credential.clone(),
             name: passkey.name.clone(),
-            registered_at: when(&passkey.registered_at),
-            last_used_at: passkey.last_used_at.as_ref().map_or_else(|| "never".into(), when),
+            registered_at: zone.when(&passkey.registered_at),
+            last_used_at: passkey.last_used_at.as_ref().map(|at| zone.when(at)),
         })
         .collect();
     let setup = match factors.totp {
@@ -157,9 +161,10 @@ async fn settings_page(
             .totp
             .as_ref()
             .and_then(|totp| totp.enrolled_at)
-            .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string()),
+            .map(|at| zone.when(&at)),
         setup,
         passkeys,
+        zone: zone.name().to_string(),
         passkeys_available: state.passkeys.is_some(),
         has_second_factor: factors.has_second_factor(),
         backup_remaining: factors.backup_codes.as_ref().map(|codes| codes.remaining()),

@@ -4,6 +4,7 @@
 //! token as a hidden field, every action goes through the same flows as
 //! the JSON API, and every failure is shown on the page it came from.
 
+pub mod alert_rule_editor;
 pub mod alert_rules;
 pub mod alerts;
 pub mod assets;

@@ -11,9 +11,9 @@ use warden_core::commands::payload;
 use warden_core::commands::secret::{self, AccessDenied, Accessed, Denial, ReadsCounted, access_subject};
 use warden_core::event::ActorKind;
 
-use super::keys::when;
 use super::named::Named;
 use super::secrets::reader_named;
+use super::when::{When, Zone};
 use crate::flows::audit;
 use crate::handlers::audit::SearchParams;
 use crate::state::AppState;
@@ -26,7 +26,8 @@ const ROWS: usize = 50;
 /// One access of the history, as a line.
 pub(super) struct AccessRow {
     pub seq: u64,
-    pub at: String,
+    /// In the viewer's zone.
+    pub at: When,
     pub who: Named,
     pub what: String,
     pub version: String,
@@ -34,8 +35,8 @@ pub(super) struct AccessRow {
     pub refused: bool,
 }
 
-/// An access event as a line of the history.
-fn access_row(state: &AppState, event: &Event) -> AccessRow {
+/// An access event as a line of the history, its time in `zone`.
+fn access_row(state: &AppState, zone: &Zone, event: &Event) -> AccessRow {
     // As the vault's read model names readers; the counted repeats are
     // the node's own record.
     let who = match (event.actor.kind, event.actor.id.as_deref()) {
@@ -102,7 +103,7 @@ fn access_row(state: &AppState, event: &Event) -> AccessRow {
     };
     AccessRow {
         seq: event.seq,
-        at: when(Some(event.at)),
+        at: zone.when(&event.at),
         who,
         what,
         version,
@@ -131,6 +132,11 @@ pub(super) async fn newest(
     let found = audit::search(state, &reader, client, search)
         .await
         .map_err(|error| error.message)?;
-    let rows = found.events.iter().map(|event| access_row(state, event)).collect();
+    let zone = Zone::of(current.user.time_zone.as_deref());
+    let rows = found
+        .events
+        .iter()
+        .map(|event| access_row(state, &zone, event))
+        .collect();
     Ok((rows, found.next.is_some()))
 }

@@ -20,12 +20,12 @@ use warden_core::auth::vault::Secret;
 use warden_core::commands::secret::{access_subject, secret_subject};
 
 use super::confirmed::{Confirmed, ReturnTo};
-use super::keys::when;
 use super::named::Named;
 use super::secret_history;
 use super::secrets::{
     ReaderChoice, field, last_access, reader_choices, reader_named, readers_named, readers_of, take_value,
 };
+use super::when::{When, Zone};
 use super::{Nav, NoticeQuery, PageManager, PageOrgReader, Place, failed, notice, render, see_other};
 use crate::error::{ApiError, Code};
 use crate::flows::vault;
@@ -50,7 +50,7 @@ impl ReturnTo for ToSecret {
 
 struct VersionRow {
     number: u32,
-    added: String,
+    added: When,
     added_by: String,
     current: bool,
 }
@@ -66,13 +66,16 @@ struct SecretPage {
     current: u32,
     /// The life subject's version the forms were shown at.
     subject_version: u64,
-    created: String,
+    created: When,
+    /// The zone of the times shown.
+    zone: String,
     /// Newest first.
     versions: Vec<VersionRow>,
     readers: Vec<Named>,
     read_by: Vec<Named>,
     reads: u64,
-    last_access: String,
+    /// `None`: never read.
+    last_access: Option<LastAccess>,
     roles: Vec<ReaderChoice>,
     keys: Vec<ReaderChoice>,
     /// For those who read the audit trail: the newest accesses.
@@ -87,6 +90,13 @@ struct SecretPage {
     notice: Option<String>,
 }
 
+/// When the secret was last read, by whom and which version.
+struct LastAccess {
+    at: When,
+    by: String,
+    version: u32,
+}
+
 fn secret_page(
     state: &AppState,
     current: &CurrentSession,
@@ -95,13 +105,14 @@ fn secret_page(
     notice: Option<String>,
 ) -> SecretPage {
     let nav = Nav::of(current, Place::Secrets);
+    let zone = Zone::of(current.user.time_zone.as_deref());
     let versions = secret
         .versions
         .iter()
         .rev()
         .map(|version| VersionRow {
             number: version.number,
-            added: when(Some(version.added_at)),
+            added: zone.when(&version.added_at),
             added_by: version
                 .added_by
                 .as_deref()
@@ -118,7 +129,8 @@ fn secret_page(
         shredded: secret.shredded,
         current: secret.current,
         subject_version: secret.subject_version,
-        created: when(Some(secret.created_at)),
+        created: zone.when(&secret.created_at),
+        zone: zone.name().to_string(),
         versions,
         readers: readers_named(state, &secret.readers),
         read_by: secret
@@ -127,7 +139,11 @@ fn secret_page(
             .map(|reader| reader_named(state, reader))
             .collect(),
         reads: secret.reads,
-        last_access: last_access(state, secret),
+        last_access: secret.last_access.as_ref().map(|access| LastAccess {
+            at: zone.when(&access.at),
+            by: reader_named(state, &access.reader).text,
+            version: access.version,
+        }),
         roles,
         keys,
         history: None,

@@ -16,6 +16,7 @@ use warden_core::commands::account::Status;
 use warden_projections::projection::read;
 
 use super::users::{RoleOption, role_options, second_factors};
+use super::when::{When, Zone};
 use super::{
     Nav, NoticeQuery, PageManager, Place, error_page, failed, notice, reauthenticate_first, render, see_other,
 };
@@ -29,13 +30,13 @@ struct SessionRow {
     id: String,
     device: String,
     ip: String,
-    created_at: String,
-    last_seen: String,
+    created_at: When,
+    last_seen: When,
 }
 
 struct PasskeyRow {
     name: String,
-    registered: String,
+    registered: When,
 }
 
 #[derive(Template)]
@@ -47,8 +48,10 @@ struct UserPage {
     display_name: String,
     role: &'static str,
     status: &'static str,
-    created: String,
+    created: When,
     created_by: String,
+    /// The zone of the times shown.
+    zone: String,
     /// Whether the manager may change the user (not themselves, a role
     /// theirs may act on).
     editable: bool,
@@ -66,10 +69,6 @@ struct UserPage {
     notice: Option<String>,
 }
 
-fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 fn user_page(state: &AppState, manager: &CurrentSession, id: &str) -> Result<UserPage, ApiError> {
     let user = users::member(state, &manager.user.org, id)?;
     let accounts = read(&state.models.accounts);
@@ -83,6 +82,7 @@ fn user_page(state: &AppState, manager: &CurrentSession, id: &str) -> Result<Use
     };
     drop(accounts);
     let own = manager.user.role;
+    let zone = Zone::of(manager.user.time_zone.as_deref());
     let sessions = read(&state.models.sessions)
         .live_of_user(&user.id, chrono::Utc::now())
         .into_iter()
@@ -93,8 +93,8 @@ fn user_page(state: &AppState, manager: &CurrentSession, id: &str) -> Result<Use
                 session.device.browser, session.device.os, session.device.form
             ),
             ip: session.ip.clone().unwrap_or_else(|| "unknown".into()),
-            created_at: when(&session.created_at),
-            last_seen: when(&session.last_seen),
+            created_at: zone.when(&session.created_at),
+            last_seen: zone.when(&session.last_seen),
         })
         .collect();
     let factors = read(&state.models.mfa).factors(&user.id);
@@ -106,8 +106,9 @@ fn user_page(state: &AppState, manager: &CurrentSession, id: &str) -> Result<Use
         role_options: role_options(user.role, |role| role_grants::may_grant(own, role)),
         role: user.role.as_str(),
         status: user.status.as_str(),
-        created: when(&user.created_at),
+        created: zone.when(&user.created_at),
         created_by,
+        zone: zone.name().to_string(),
         sessions,
         totp: factors.totp.as_ref().is_some_and(|totp| totp.enrolled_at.is_some()),
         passkeys: factors
@@ -115,7 +116,7 @@ fn user_page(state: &AppState, manager: &CurrentSession, id: &str) -> Result<Use
             .iter()
             .map(|passkey| PasskeyRow {
                 name: passkey.name.clone(),
-                registered: when(&passkey.registered_at),
+                registered: zone.when(&passkey.registered_at),
             })
             .collect(),
         backup_codes_left: factors
