@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::json;
-use warden_tests::audit::{page_signed_in, signed_in, two_orgs};
+use warden_tests::audit::{page_signed_in, sentences, signed_in, two_orgs};
 use warden_tests::web::{Forms, create_user, field, instance, location, page_cookie, set_up};
 
 const SAM: &str = "sam@acme.test";
@@ -170,6 +170,33 @@ async fn a_users_page_shows_them_and_acts_and_refusals_keep_what_was_typed() {
     );
     let (_, page) = forms.html(&format!("/admin/users/{sam_id}"), &cookie).await;
     assert!(page.contains("badge-disabled") && page.contains("Enable sam"), "{page}");
+    // The page tells what happened to them lately, newest first, as
+    // sentences (once the index has it).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let recent = loop {
+        let (_, page) = forms.html(&format!("/admin/users/{sam_id}"), &cookie).await;
+        let table = page.split("id=\"user-recent-events\"").nth(1).unwrap_or("").to_string();
+        if sentences(&table)
+            .iter()
+            .any(|sentence| sentence.contains(" disabled sam@"))
+        {
+            break sentences(&table);
+        }
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(recent.len() <= 10, "{recent:?}");
+    assert!(
+        recent.contains(&"owner@acme.test disabled sam@acme.test".to_string()),
+        "{recent:?}"
+    );
+    assert!(
+        recent
+            .iter()
+            .any(|sentence| sentence.starts_with("owner@acme.test ended session ")
+                && sentence.ends_with(" of sam@acme.test")),
+        "{recent:?}"
+    );
     // The disabled user's browser is told why it is signed out.
     let bounced = forms.get("/settings/sessions", Some(&laptop)).await;
     assert!(location(&bounced).contains("notice="), "{}", location(&bounced));

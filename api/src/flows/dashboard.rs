@@ -94,6 +94,17 @@ pub async fn exports(
     Ok((total, facets.actors, newest(state, query, limit).await?))
 }
 
+/// The newest `limit` events about the account `user` in `org` (its
+/// sign-ins, sessions, second factors, role and status).
+pub async fn about_user(state: &AppState, org: &str, user: &str, limit: usize) -> Result<Vec<Event>, ApiError> {
+    let query = AuditQuery {
+        org: Some(org.to_string()),
+        user: Some(user.to_string()),
+        ..Default::default()
+    };
+    newest(state, query, limit).await
+}
+
 async fn newest(state: &AppState, query: AuditQuery, limit: usize) -> Result<Vec<Event>, ApiError> {
     let page: Page = run(state, move |index| {
         index.search(&query, Order::NewestFirst, None, limit)

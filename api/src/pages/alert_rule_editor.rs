@@ -328,15 +328,7 @@ pub async fn create(
     PageManager(current): PageManager,
     Form(fields): Form<BTreeMap<String, String>>,
 ) -> Response {
-    let posted = Posted { fields };
-    let rule = match posted.rule() {
-        Ok(rule) => rule,
-        Err((error, field)) => return posted.refused(&state, &current, None, &error, field),
-    };
-    match alerts::create(&state, &current, &client, rule).await {
-        Ok(rule) => see_other(&format!("/alert-rules/{}?notice=rule_saved", rule.id)),
-        Err(error) => posted.refused(&state, &current, None, &error, None),
-    }
+    save(&state, &client, &current, None, Posted { fields }).await
 }
 
 /// `POST /alert-rules/{id}`: saves a change.
@@ -347,14 +339,29 @@ pub async fn change(
     Path(id): Path<String>,
     Form(fields): Form<BTreeMap<String, String>>,
 ) -> Response {
-    let posted = Posted { fields };
+    save(&state, &client, &current, Some(id), Posted { fields }).await
+}
+
+/// Saves the rule posted, new (`id` none) or changed; to its page, or the
+/// editor again with why not.
+async fn save(
+    state: &AppState,
+    client: &Client,
+    current: &CurrentSession,
+    id: Option<String>,
+    posted: Posted,
+) -> Response {
     let rule = match posted.rule() {
         Ok(rule) => rule,
-        Err((error, field)) => return posted.refused(&state, &current, Some(id), &error, field),
+        Err((error, field)) => return posted.refused(state, current, id, &error, field),
     };
-    match alerts::change(&state, &current, &client, &id, rule).await {
+    let saved = match &id {
+        None => alerts::create(state, current, client, rule).await,
+        Some(id) => alerts::change(state, current, client, id, rule).await,
+    };
+    match saved {
         Ok(rule) => see_other(&format!("/alert-rules/{}?notice=rule_saved", rule.id)),
-        Err(error) => posted.refused(&state, &current, Some(id), &error, None),
+        Err(error) => posted.refused(state, current, id, &error, None),
     }
 }
 

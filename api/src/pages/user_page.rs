@@ -15,16 +15,20 @@ use warden_core::auth::role_grants;
 use warden_core::commands::account::Status;
 use warden_projections::projection::read;
 
+use super::audit::Row;
 use super::users::{RoleOption, role_options, second_factors};
 use super::when::{When, Zone};
 use super::{
     Nav, NoticeQuery, PageManager, Place, error_page, failed, notice, reauthenticate_first, render, see_other,
 };
 use crate::error::{ApiError, Code};
-use crate::flows::{recovery, users};
+use crate::flows::{dashboard, recovery, users};
 use crate::state::AppState;
 use crate::web::session::CurrentSession;
 use crate::web::{Client, Principal};
+
+/// Events about the user shown on their page.
+const RECENT_EVENTS: usize = 10;
 
 struct SessionRow {
     id: String,
@@ -63,6 +67,10 @@ struct UserPage {
     backup_codes_left: Option<usize>,
     summary: String,
     reads_audit: bool,
+    /// The latest events about the user, as sentences; why not, if they
+    /// cannot be read.
+    events: Vec<Row>,
+    events_error: Option<String>,
     /// The reason typed in a refused recovery form, kept.
     reason: String,
     error: Option<String>,
@@ -125,6 +133,8 @@ fn user_page(state: &AppState, manager: &CurrentSession, id: &str) -> Result<Use
             .map(|codes| codes.count.saturating_sub(codes.used.len())),
         summary: second_factors(state, &user.id),
         reads_audit: manager.user.role.reads_audit_trail(),
+        events: Vec::new(),
+        events_error: None,
         id: user.id,
         email: user.email,
         display_name: user.display_name,
@@ -144,6 +154,10 @@ pub async fn show(
     match user_page(&state, &current, &id) {
         Ok(mut page) => {
             page.notice = notice(query.notice.as_deref());
+            match dashboard::about_user(&state, &current.user.org, &page.id, RECENT_EVENTS).await {
+                Ok(events) => page.events = events.iter().map(|event| Row::of(&state, &current, event)).collect(),
+                Err(error) => page.events_error = Some(error.message),
+            }
             render(StatusCode::OK, &page)
         }
         Err(error) => error_page(&error),

@@ -39,7 +39,7 @@ const QUERIES: usize = 200;
 /// Console pages timed per shape.
 const PAGES: usize = 100;
 
-fn percentile(samples: &mut [f64], p: f64) -> f64 {
+pub(crate) fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples[((samples.len() as f64 - 1.0) * p).round() as usize]
 }

@@ -13,15 +13,11 @@ use warden_core::ledger::Ledger;
 use warden_core::ledger::sqlite::SqliteStore;
 use warden_core::{Actor, ActorKind};
 
+use crate::audit::percentile;
 use crate::sessions::Node;
 
 /// Pages timed per shape.
 const PAGES: usize = 100;
-
-fn percentile(samples: &mut [f64], p: f64) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[((samples.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn email(n: u64) -> String {
     format!("user{n:06}@bench.test")
