@@ -141,6 +141,18 @@ async fn a_reader_saves_runs_and_removes_their_own_searches() {
         }
     }
 
+    // Every filter of the search is kept, the API's too (the account
+    // concerned, a user's page links to it): in the form, in the save
+    // form, and in the pages' links.
+    let (_, html) = forms.html("/audit?user=u-1&actor_kind=user", &owner).await;
+    assert!(
+        html.contains("<input id=\"filter-user\" name=\"user\" type=\"text\" value=\"u-1\">"),
+        "{html}"
+    );
+    assert!(html.contains("<input type=\"hidden\" name=\"user\" value=\"u-1\">"));
+    assert!(html.contains("<input type=\"hidden\" name=\"actor_kind\" value=\"user\">"));
+    assert!(html.contains("<details id=\"more-filters\" open>"));
+
     // A hostile name is text; the auditor's list is their own.
     let hostile = save(
         owner.clone(),

@@ -29,7 +29,7 @@ use warden_projections::audit::Order;
 const PAGE: usize = 50;
 /// The filters the search form has, in its order: those of the compact
 /// bar, then those one click away (`true`).
-const FILTERS: [(&str, &str, bool); 12] = [
+const FILTERS: [(&str, &str, bool); 14] = [
     ("q", "Words", false),
     ("kind", "Kind (login.failed, mfa.*)", false),
     ("actor", "Actor (id or email)", false),
@@ -37,6 +37,12 @@ const FILTERS: [(&str, &str, bool); 12] = [
     ("from", "From (date or time)", false),
     ("until", "Until", false),
     ("ip", "IP address or network", true),
+    ("user", "Account concerned (user id)", true),
+    (
+        "actor_kind",
+        "Actor kind (user, api_key, vendor, service, system, anonymous)",
+        true,
+    ),
     ("subject", "Subject", true),
     ("session", "Session", true),
     ("request_id", "Request id", true),
