@@ -339,6 +339,10 @@ async fn alerts_reach_webhooks_and_email_through_retries_dead_letters_and_a_cras
     assert!(shown.contains("href=\"/alert-rules/"), "{shown}");
     // Times in the reader's zone (UTC until they choose one), exact on hover.
     assert!(shown.contains("<dt>Fired</dt><dd><time datetime=\""), "{shown}");
+    // Recipients by name: an endpoint by its description and address,
+    // never its id.
+    assert!(shown.contains(&format!("<td>SOC ({})</td>", up.url())), "{shown}");
+    assert!(!shown.contains(&format!(">webhook:{up_id}<")), "{shown}");
     let (status, list) = forms.html("/alerts", &admin_cookie).await;
     assert_eq!(status, 200);
     assert!(list.contains("<th scope=\"col\">Fired (UTC)</th>"), "{list}");

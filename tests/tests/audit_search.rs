@@ -323,14 +323,19 @@ async fn searches_find_exactly_what_a_scan_of_the_log_finds() {
         let span = (until - from) / 10 + 1;
         let bars = index.spread(query, from, span, 10).unwrap();
         assert_eq!(bars.len(), 10, "{name}: spans");
+        let mut counted = [0u64; 10];
+        for event in references
+            .iter()
+            .filter(|event| wanted.binary_search(&event.seq).is_ok())
+        {
+            if (from..from + span * 10).contains(&event.at_micros) {
+                counted[((event.at_micros - from) / span) as usize] += 1;
+            }
+        }
         for (n, bar) in bars.iter().enumerate() {
             let start = from + span * n as i64;
             assert_eq!((bar.from_us, bar.span_us), (start, span), "{name}: span {n}");
-            let wanted = references
-                .iter()
-                .filter(|event| (start..start + span).contains(&event.at_micros) && audit::matches(query, event))
-                .count() as u64;
-            assert_eq!(bar.count, wanted, "{name}: span {n}'s count");
+            assert_eq!(bar.count, counted[n], "{name}: span {n}'s count");
         }
     }
     // The filters are not vacuous: most queries find some events, and

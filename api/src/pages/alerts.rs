@@ -13,9 +13,8 @@ use serde::Deserialize;
 use warden_alerting::deliver::message::group_text;
 use warden_core::commands::alert::Recipient;
 use warden_core::commands::sentence::Ref;
-use warden_core::event::timestamp;
 use warden_projections::alerts::{AlertStatus, AlertView};
-use warden_projections::deliveries::{AlertDeliveries, DeliveryState};
+use warden_projections::deliveries::{AlertDeliveries, DeliveryState, Endpoint};
 
 use super::named::{self, Named};
 use super::when::{When, Zone};
@@ -118,16 +117,21 @@ pub async fn list(
     render(StatusCode::OK, &page)
 }
 
-pub struct DeliveryRow {
+pub(crate) struct DeliveryRow {
+    /// As the resend form names it (`webhook:<id>`, `email:<address>`).
     pub recipient: String,
+    /// As people know it: the endpoint by its description and URL.
+    pub recipient_name: String,
     pub state: &'static str,
-    pub when: String,
+    /// The time is the next attempt's.
+    pub next: bool,
+    pub when: When,
     pub attempts: u32,
     pub last_status: String,
     pub last_error: String,
 }
 
-fn delivery_rows(deliveries: Option<&AlertDeliveries>) -> Vec<DeliveryRow> {
+fn delivery_rows(deliveries: Option<&AlertDeliveries>, zone: &Zone, endpoints: &[Endpoint]) -> Vec<DeliveryRow> {
     let Some(deliveries) = deliveries else {
         return Vec::new();
     };
@@ -135,15 +139,27 @@ fn delivery_rows(deliveries: Option<&AlertDeliveries>) -> Vec<DeliveryRow> {
         .deliveries
         .values()
         .map(|delivery| {
-            let (state, when) = match &delivery.state {
-                DeliveryState::Pending { due } => ("pending", format!("next attempt {}", timestamp::format(due))),
-                DeliveryState::Delivered { at } => ("delivered", at.clone()),
-                DeliveryState::DeadLettered { at } => ("dead-lettered", at.clone()),
+            let (state, next, at) = match &delivery.state {
+                DeliveryState::Pending { due } => ("pending", true, zone.when(due)),
+                DeliveryState::Delivered { at } => ("delivered", false, when(zone, at)),
+                DeliveryState::DeadLettered { at } => ("dead-lettered", false, when(zone, at)),
+            };
+            let recipient_name = match &delivery.recipient {
+                Recipient::Webhook(id) => endpoints.iter().find(|endpoint| endpoint.id == *id).map_or_else(
+                    || format!("webhook endpoint {id} (removed)"),
+                    |endpoint| match endpoint.description.is_empty() {
+                        true => endpoint.url.clone(),
+                        false => format!("{} ({})", endpoint.description, endpoint.url),
+                    },
+                ),
+                Recipient::Email(address) => address.clone(),
             };
             DeliveryRow {
                 recipient: delivery.recipient.to_string(),
+                recipient_name,
                 state,
-                when,
+                next,
+                when: at,
                 attempts: delivery.attempts,
                 last_status: delivery.last_status.map(|s| s.to_string()).unwrap_or_default(),
                 last_error: delivery.last_error.clone().unwrap_or_default(),
@@ -218,11 +234,11 @@ async fn alert_page(
     let zone = Zone::of(current.user.time_zone.as_deref());
     let change = |change: &Option<warden_projections::alerts::StatusChange>| {
         change.as_ref().map(|change| {
-            let mut text = format!(
-                "{} by {}",
-                when(&zone, &change.at).local,
-                change.by.as_deref().unwrap_or("Warden")
+            let by = change.by.as_ref().map_or_else(
+                || "Warden".to_string(),
+                |user| named::reference(state, current, &Ref::User(user.clone())).text,
             );
+            let mut text = format!("{} by {by}", when(&zone, &change.at).local);
             if let Some(note) = &change.note {
                 text.push_str(&format!(": {note}"));
             }
@@ -242,7 +258,11 @@ async fn alert_page(
         rule: named::reference(state, current, &Ref::AlertRule(alert.fired.rule.clone())),
         acknowledged: change(&alert.acknowledged),
         resolved: change(&alert.resolved),
-        deliveries: delivery_rows(deliveries.as_ref()),
+        deliveries: delivery_rows(
+            deliveries.as_ref(),
+            &zone,
+            &alert_delivery::endpoints(state, &current.user.org),
+        ),
         alert: AlertRow::of(&alert, &zone),
         error,
         notice,

@@ -14,7 +14,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use warden_core::auth::api_key::format::{self, KeyText};
 use warden_core::auth::api_key::manage::Draft;
@@ -118,10 +118,6 @@ struct KeysPage {
     notice: Option<String>,
 }
 
-pub(super) fn when(at: Option<DateTime<Utc>>) -> String {
-    at.map_or_else(|| "never".into(), |at| at.format("%Y-%m-%d %H:%M UTC").to_string())
-}
-
 fn keys_page(
     state: &AppState,
     current: &CurrentSession,
@@ -201,7 +197,7 @@ pub(super) struct SecretPage<'a> {
     heading: &'static str,
     /// Borrowed from the issued key's zeroized text: no copy outlives it.
     secret: &'a str,
-    previous_until: Option<String>,
+    previous_until: Option<When>,
 }
 
 pub(super) fn secret_page<'a>(
@@ -221,7 +217,7 @@ pub(super) fn secret_page<'a>(
             .previous
             .as_ref()
             .filter(|(_, until)| *until > Utc::now())
-            .map(|(_, until)| when(Some(*until))),
+            .map(|(_, until)| Zone::of(current.user.time_zone.as_deref()).when(until)),
     }
 }
 

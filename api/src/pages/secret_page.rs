@@ -23,7 +23,7 @@ use super::confirmed::{Confirmed, ReturnTo};
 use super::named::Named;
 use super::secret_history;
 use super::secrets::{
-    ReaderChoice, field, last_access, reader_choices, reader_named, readers_named, readers_of, take_value,
+    LastAccess, ReaderChoice, field, last_access, reader_choices, reader_named, readers_named, readers_of, take_value,
 };
 use super::when::{When, Zone};
 use super::{Nav, NoticeQuery, PageManager, PageOrgReader, Place, failed, notice, render, see_other};
@@ -91,12 +91,6 @@ struct SecretPage {
 }
 
 /// When the secret was last read, by whom and which version.
-struct LastAccess {
-    at: When,
-    by: String,
-    version: u32,
-}
-
 fn secret_page(
     state: &AppState,
     current: &CurrentSession,
@@ -139,11 +133,7 @@ fn secret_page(
             .map(|reader| reader_named(state, reader))
             .collect(),
         reads: secret.reads,
-        last_access: secret.last_access.as_ref().map(|access| LastAccess {
-            at: zone.when(&access.at),
-            by: reader_named(state, &access.reader).text,
-            version: access.version,
-        }),
+        last_access: last_access(state, current, secret),
         roles,
         keys,
         history: None,
@@ -284,7 +274,7 @@ struct ShredPage {
     versions: usize,
     subject_version: u64,
     readers: Vec<Named>,
-    last_access: String,
+    last_access: Option<LastAccess>,
 }
 
 /// `GET /secrets/{name}/shred`: "Shred this secret?", with what it is.
@@ -306,7 +296,7 @@ pub async fn confirm_shred(
             versions: secret.versions.len(),
             subject_version: secret.subject_version,
             readers: readers_named(&state, &secret.readers),
-            last_access: last_access(&state, &secret),
+            last_access: last_access(&state, &current, &secret),
         },
     )
 }

@@ -23,8 +23,8 @@ use warden_projections::projection::read;
 use zeroize::Zeroizing;
 
 use super::confirmed::{Confirmed, ReturnTo};
-use super::keys::when;
 use super::named::Named;
+use super::when::{When, Zone};
 use super::{Nav, NoticeQuery, PageManager, PageOrgReader, Place, failed, notice, render, see_other};
 use crate::error::ApiError;
 use crate::flows::{api_keys, vault};
@@ -182,12 +182,12 @@ struct SecretRow {
     description: String,
     version: String,
     readers: Vec<Named>,
-    last_access: String,
+    last_access: Option<LastAccess>,
     reads: u64,
     shredded: bool,
 }
 
-fn row(state: &AppState, secret: &Secret) -> SecretRow {
+fn row(state: &AppState, viewer: &CurrentSession, secret: &Secret) -> SecretRow {
     SecretRow {
         name: secret.name.clone(),
         description: secret.description.clone(),
@@ -196,25 +196,28 @@ fn row(state: &AppState, secret: &Secret) -> SecretRow {
             kept => format!("{} ({kept} versions kept)", secret.current),
         },
         readers: readers_named(state, &secret.readers),
-        last_access: last_access(state, secret),
+        last_access: last_access(state, viewer, secret),
         reads: secret.reads,
         shredded: secret.shredded,
     }
 }
 
-/// When a secret was last read, by whom and which version.
-pub(super) fn last_access(state: &AppState, secret: &Secret) -> String {
-    secret.last_access.as_ref().map_or_else(
-        || "never".into(),
-        |access| {
-            format!(
-                "{} by {} (version {})",
-                when(Some(access.at)),
-                reader_named(state, &access.reader).text,
-                access.version
-            )
-        },
-    )
+/// When a secret was last read (in the viewer's zone), by whom and which
+/// version.
+pub(super) struct LastAccess {
+    pub(super) at: When,
+    pub(super) by: String,
+    pub(super) version: u32,
+}
+
+/// The secret's last access as `viewer` reads it; `None`: never read.
+pub(super) fn last_access(state: &AppState, viewer: &CurrentSession, secret: &Secret) -> Option<LastAccess> {
+    let zone = Zone::of(viewer.user.time_zone.as_deref());
+    secret.last_access.as_ref().map(|access| LastAccess {
+        at: zone.when(&access.at),
+        by: reader_named(state, &access.reader).text,
+        version: access.version,
+    })
 }
 
 #[derive(Template)]
@@ -243,7 +246,7 @@ fn secrets_page(
     let org = &current.user.org;
     let secrets = vault::list(state, org)
         .iter()
-        .map(|secret| row(state, secret))
+        .map(|secret| row(state, current, secret))
         .collect();
     // A new secret's readers are owners and admins until chosen otherwise.
     let chosen = match posted {

@@ -15,6 +15,7 @@ use warden_core::commands::account::{Role, Status};
 use warden_projections::accounts::{MemberFilter, Start};
 use warden_projections::projection::read;
 
+use super::when::{When, Zone};
 use super::{Nav, PageManager, Place, failed, notice, render};
 use crate::error::Code;
 use crate::flows::users::{self, NewUser};
@@ -50,7 +51,8 @@ struct UserRow {
     role: &'static str,
     status: &'static str,
     second_factors: String,
-    created: String,
+    /// The day they were added, in the viewer's zone.
+    created: When,
     you: bool,
 }
 
@@ -125,10 +127,6 @@ impl ListQuery {
     }
 }
 
-fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d").to_string()
-}
-
 /// A user's second factors in a few words.
 pub fn second_factors(state: &AppState, user: &str) -> String {
     let factors = read(&state.models.mfa).factors(user);
@@ -156,6 +154,7 @@ fn users_page(
     invitation_url: Option<String>,
 ) -> UsersPage {
     let nav = Nav::of(manager, Place::Users);
+    let zone = Zone::of(manager.user.time_zone.as_deref());
     let own = manager.user.role;
     let accounts = read(&state.models.accounts);
     let org = &manager.user.org;
@@ -175,7 +174,7 @@ fn users_page(
             role: user.role.as_str(),
             status: user.status.as_str(),
             second_factors: second_factors(state, &user.id),
-            created: when(&user.created_at),
+            created: zone.day(&user.created_at),
             you: user.id == manager.user.id,
         })
         .collect();

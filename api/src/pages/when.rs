@@ -72,6 +72,15 @@ impl Zone {
         self.formatted(at, "%b %-d, %H:%M")
     }
 
+    /// The day of `at` in the zone (`2026-12-06`), the exact UTC time
+    /// on hover.
+    pub(crate) fn day(&self, at: &DateTime<Utc>) -> When {
+        When {
+            local: self.formatted(at, "%Y-%m-%d"),
+            utc: timestamp::format(at),
+        }
+    }
+
     /// `15:00`.
     pub(crate) fn clock(&self, at: &DateTime<Utc>) -> String {
         self.formatted(at, "%H:%M")
