@@ -18,18 +18,19 @@ use serde_json::Value;
 use warden_alerting::deliver::message::group_text;
 use warden_alerting::form::{CONDITIONS, FIELDS, RuleForm, TESTS};
 use warden_alerting::rule::RuleSpec;
-use warden_core::commands::account::Role;
 use warden_core::commands::catalogue::KINDS;
-use warden_projections::projection::read;
 
 use super::alerts::PageAlertReader;
 use super::when::{When, Zone};
 use super::{Nav, NoticeQuery, PageManager, Place, error_page, failed, render, see_other};
 use crate::error::ApiError;
-use crate::flows::{alert_delivery, alerts};
+use crate::flows::alerts;
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
+
+mod recipients;
+pub use recipients::Choice;
 
 /// The severities, least to most.
 const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
@@ -38,14 +39,6 @@ pub(crate) struct FiringRow {
     pub(crate) at: When,
     pub(crate) group: String,
     pub(crate) seqs: Vec<u64>,
-}
-
-/// A recipient the form offers: its field's name, what it is called,
-/// whether it is ticked.
-pub struct Choice {
-    pub name: String,
-    pub label: String,
-    pub checked: bool,
 }
 
 #[derive(Template)]
@@ -163,54 +156,6 @@ fn editor(state: &AppState, current: &CurrentSession, rule_id: Option<String>, r
     };
     page.choices(state, current);
     page
-}
-
-impl EditorPage {
-    /// The recipients offered: the org's webhook endpoints, and its
-    /// owners, admins and auditors by address; the form's ticked.
-    fn choices(&mut self, state: &AppState, current: &CurrentSession) {
-        let org = &current.user.org;
-        self.webhooks = alert_delivery::endpoints(state, org)
-            .into_iter()
-            .map(|endpoint| Choice {
-                checked: self.form.webhooks.contains(&endpoint.id),
-                name: format!("webhook:{}", endpoint.id),
-                label: match endpoint.description.is_empty() {
-                    true => endpoint.url,
-                    false => format!("{} ({})", endpoint.description, endpoint.url),
-                },
-            })
-            .collect();
-        let accounts = read(&state.models.accounts);
-        let people: Vec<(String, Role)> = accounts
-            .members(org)
-            .into_iter()
-            .filter(|user| user.role != Role::Member)
-            .map(|user| (user.email.clone(), user.role))
-            .collect();
-        drop(accounts);
-        let is_person = |address: &str| people.iter().any(|(email, _)| email.eq_ignore_ascii_case(address));
-        self.other_emails = self
-            .form
-            .emails
-            .iter()
-            .filter(|address| !is_person(address))
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n");
-        self.people = people
-            .iter()
-            .map(|(email, role)| Choice {
-                checked: self
-                    .form
-                    .emails
-                    .iter()
-                    .any(|address| address.eq_ignore_ascii_case(email)),
-                name: format!("email:{email}"),
-                label: format!("{email} ({})", role.as_str()),
-            })
-            .collect();
-    }
 }
 
 #[derive(Deserialize)]
