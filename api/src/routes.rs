@@ -2,141 +2,25 @@
 //! it is the API's (in the OpenAPI document, which a test holds to this
 //! table) or a page, whether it reads a session, and whether it needs no
 //! CSRF token, and what credential each of its operations takes
-//! ([`Access`]: none, its own, a person's session, or a session or a key
+//! ([`Access`](crate::web::principal::Access): none, its own, a person's session, or a session or a key
 //! with one scope of Warden's API; `web::principal::Admit` holds keys to
 //! it). Which people may call a route is what its handler's extractors
 //! require (`web::session`'s `SignedIn`, `UserManager`, `AuditReader` …;
 //! `pages`' `PageSession`, `PageManager` …); every state-changing request
 //! passes the origin check (`web::csrf`).
 
-use std::convert::Infallible;
-use std::time::Duration;
-
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::handler::Handler;
-use axum::http::{Method, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodFilter, MethodRouter};
-use tower::util::{MapRequestLayer, MapResponseLayer};
-use tower::{ServiceBuilder, ServiceExt};
-use tower_http::catch_panic::CatchPanicLayer;
-
-use crate::error::ApiError;
 use crate::handlers::{
     alerts, api_keys, app_events, audit, audit_keys, auth, checkpoints, health, legal_holds, mfa, openapi, org,
     prometheus, secrets, sessions, users, webhook_endpoints,
 };
 use crate::pages;
-use crate::request_id;
-use crate::state::AppState;
-use crate::web::cors::Cors;
-use crate::web::layers::{Deadline, Gate};
-use crate::web::principal::Access::{self, Own, Public, Scope, Session};
-use crate::web::{access, client, csrf, headers, principal, session};
+use crate::web::principal::Access::{Own, Public, Scope, Session};
 
-/// Who a route serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Surface {
-    /// The JSON API and the probes: every one of them is in the OpenAPI
-    /// document (`api/openapi.json`), and nothing else is.
-    Api,
-    /// The console's pages (HTML), outside the OpenAPI document.
-    Page,
-}
-
-/// One route: its path, what it serves, how it is guarded beyond its
-/// handlers' extractors, and the handler of each method.
-pub struct Route {
-    pub path: &'static str,
-    pub surface: Surface,
-    /// Reads no session: a cookie sent to it is never looked at, so no
-    /// cookie can slow it down (probes, metrics, keys, documents).
-    pub sessionless: bool,
-    /// A state-changing request needs no CSRF token: the route acts
-    /// before there is a session, or on a bearer token. Its origin is
-    /// checked all the same.
-    pub token_exempt: bool,
-    /// Each method and the credential it takes.
-    pub methods: Vec<(Method, Access)>,
-    handlers: MethodRouter<AppState>,
-}
-
-fn api(path: &'static str) -> Route {
-    Route::new(path, Surface::Api)
-}
-
-fn page(path: &'static str) -> Route {
-    Route::new(path, Surface::Page)
-}
-
-impl Route {
-    fn new(path: &'static str, surface: Surface) -> Self {
-        Route {
-            path,
-            surface,
-            sessionless: false,
-            token_exempt: false,
-            methods: Vec::new(),
-            handlers: MethodRouter::new(),
-        }
-    }
-
-    fn sessionless(mut self) -> Self {
-        self.sessionless = true;
-        self
-    }
-
-    fn token_exempt(mut self) -> Self {
-        self.token_exempt = true;
-        self
-    }
-
-    fn method<H, T>(mut self, method: Method, access: Access, handler: H) -> Self
-    where
-        H: Handler<T, AppState>,
-        T: 'static,
-    {
-        let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
-        self.handlers = self.handlers.on(filter, handler);
-        self.methods.push((method, access));
-        self
-    }
-
-    fn get<H: Handler<T, AppState>, T: 'static>(self, access: Access, handler: H) -> Self {
-        self.method(Method::GET, access, handler)
-    }
-
-    fn post<H: Handler<T, AppState>, T: 'static>(self, access: Access, handler: H) -> Self {
-        self.method(Method::POST, access, handler)
-    }
-
-    fn put<H: Handler<T, AppState>, T: 'static>(self, access: Access, handler: H) -> Self {
-        self.method(Method::PUT, access, handler)
-    }
-
-    fn patch<H: Handler<T, AppState>, T: 'static>(self, access: Access, handler: H) -> Self {
-        self.method(Method::PATCH, access, handler)
-    }
-
-    fn delete<H: Handler<T, AppState>, T: 'static>(self, access: Access, handler: H) -> Self {
-        self.method(Method::DELETE, access, handler)
-    }
-
-    /// Holds keys to what each method declares, when one takes a session
-    /// or a scope (a route of public and own-credential operations only
-    /// pays nothing).
-    fn admitting(
-        handlers: MethodRouter<AppState>,
-        methods: &[(Method, Access)],
-        state: &AppState,
-    ) -> MethodRouter<AppState> {
-        if !methods.iter().any(|(_, access)| matches!(access, Session | Scope(_))) {
-            return handlers;
-        }
-        handlers.layer(principal::Admit::new(state.clone(), methods))
-    }
-}
+mod route;
+mod stack;
+pub use route::{Route, Surface};
+use route::{api, page};
+pub use stack::router;
 
 /// Every route of the HTTP surface, once.
 pub fn table() -> Vec<Route> {
@@ -406,91 +290,6 @@ pub fn paths(surface: Surface) -> Vec<&'static str> {
         .collect()
 }
 
-/// The whole HTTP surface. The layers every request passes wrap the
-/// router once, as one stack (`Router::layer` would wrap every route in
-/// them, and a request would clone its route's stack box by box): the
-/// security headers, the request id, panics and the time limit, the body
-/// limit, CORS and the client's address around everything; the session,
-/// the record of refusals and the origin check around the routes that
-/// read a session.
-pub fn router(
-    state: AppState,
-) -> impl tower::Service<Request, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + 'static
-{
-    let mut sessionless = Router::new();
-    let mut routed = Router::new();
-    for route in table() {
-        if route.sessionless {
-            let handlers = Route::admitting(route.handlers, &route.methods, &state);
-            sessionless = sessionless.route(route.path, handlers);
-            continue;
-        }
-        // The token check stands only before routes that change state:
-        // a read-only route is not wrapped (a layer costs every request).
-        let changes_state = route.methods.iter().any(|(method, _)| csrf::state_changing(method));
-        let handlers = if route.token_exempt || !changes_state {
-            route.handlers
-        } else {
-            route
-                .handlers
-                .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::require_token))
-        };
-        // A page's refusals, the token check's included, are pages.
-        // A page's form refused for want of a recent authentication is
-        // kept for "Confirm it's you"; a page's refusals, the token
-        // check's included, are pages.
-        let handlers = match route.surface {
-            Surface::Page if changes_state && !route.token_exempt => handlers
-                .layer(axum::middleware::from_fn_with_state(state.clone(), pages::resume::keep))
-                .layer(axum::middleware::from_fn(pages::errors::dress)),
-            Surface::Page => handlers.layer(axum::middleware::from_fn(pages::errors::dress)),
-            Surface::Api => handlers,
-        };
-        // Outside the token check: a key's request is the key's, and
-        // carries no session whose token could be asked for.
-        routed = routed.route(route.path, Route::admitting(handlers, &route.methods, &state));
-    }
-    let routed = ServiceBuilder::new()
-        .layer(Gate {
-            concerns: |request| request.headers().contains_key(header::COOKIE),
-            layer: axum::middleware::from_fn_with_state(state.clone(), session::resolve),
-        })
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            access::record_denials,
-        ))
-        .layer(Gate {
-            concerns: |request| csrf::state_changing(request.method()),
-            layer: axum::middleware::from_fn_with_state(state.clone(), csrf::check_origin),
-        })
-        .service(
-            routed
-                .fallback(|| async { ApiError::not_found() })
-                .with_state(state.clone()),
-        );
-    let app = sessionless.fallback_service(routed).with_state(state.clone());
-    let https = state.web.public_url.starts_with("https://");
-    let web = state.web.clone();
-    let stack = ServiceBuilder::new()
-        .layer(MapResponseLayer::new(move |mut response: Response| {
-            headers::secure(response.headers_mut(), https);
-            response
-        }))
-        .layer(request_id::RequestIds)
-        .layer(CatchPanicLayer::new())
-        .layer(Deadline {
-            after: Duration::from_secs(30),
-        })
-        .layer(DefaultBodyLimit::max(256 * 1024))
-        .layer(Cors::new(&state.web.app_origins))
-        .layer(MapRequestLayer::new(move |request| {
-            client::resolve_ip(&web.trusted_proxies, request)
-        }))
-        .service(app);
-    // Answers in axum's body type, whatever the layers made of it.
-    stack.map_response(IntoResponse::into_response)
-}
-
 /// The OpenAPI document lists exactly the API routes of the table.
 #[cfg(test)]
 mod openapi_tests {
@@ -549,7 +348,7 @@ mod openapi_tests {
     fn every_operation_declares_its_scope_as_the_document_does() {
         use warden_core::auth::api_key::scopes::{WARDEN_SCOPES, is_warden_scope};
 
-        use super::Access;
+        use crate::web::principal::Access;
 
         let document: serde_json::Value = serde_json::from_str(DOCUMENT).unwrap();
         let mut named = BTreeSet::new();
