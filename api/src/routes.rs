@@ -11,7 +11,7 @@
 
 use crate::handlers::{
     alerts, api_keys, app_events, audit, audit_keys, auth, checkpoints, health, legal_holds, mfa, openapi, org,
-    prometheus, secrets, sessions, users, webhook_endpoints,
+    prometheus, secrets, sessions, sso, users, webhook_endpoints,
 };
 use crate::pages;
 use crate::web::principal::Access::{Own, Public, Scope, Session};
@@ -133,6 +133,16 @@ pub fn table() -> Vec<Route> {
             .get(Session, webhook_endpoints::list)
             .post(Session, webhook_endpoints::create),
         api("/api/v1/webhook-endpoints/{id}").delete(Session, webhook_endpoints::remove),
+        api("/api/v1/sso/connections")
+            .get(Session, sso::list)
+            .post(Session, sso::create),
+        api("/api/v1/sso/connections/{id}")
+            .get(Session, sso::show)
+            .patch(Session, sso::change)
+            .delete(Session, sso::remove),
+        api("/api/v1/sso/connections/{id}/domains/{domain}/acknowledge").post(Session, sso::acknowledge),
+        api("/api/v1/sso/connections/{id}/enable").post(Session, sso::enable),
+        api("/api/v1/sso/connections/{id}/disable").post(Session, sso::disable),
         api("/api/v1/keys")
             .get(Scope("keys:read"), api_keys::list)
             .post(Session, api_keys::create),

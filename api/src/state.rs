@@ -55,6 +55,7 @@ pub struct Shared {
     /// Rate of refusal events (throttled sign-ins, CSRF refusals).
     pub refusals: Arc<crate::web::limits::Sampler>,
     pub alerting: AlertSettings,
+    pub sso: crate::config::SsoConfig,
     /// API-key verification: the digest key, the node's counters.
     pub keys: Arc<crate::flows::key_check::KeyChecker>,
     /// Sign-in by email code: settings, key, codes being recorded.

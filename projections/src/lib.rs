@@ -24,6 +24,7 @@ pub mod retention;
 pub mod runner;
 pub mod sessions;
 pub mod signing_keys;
+pub mod sso;
 pub mod throttle;
 pub mod vault;
 
@@ -53,6 +54,7 @@ pub struct ReadModels {
     pub outbox: Shared<outbox::Outbox>,
     pub password_resets: Shared<password_resets::PasswordResets>,
     pub email_changes: Shared<email_changes::EmailChanges>,
+    pub sso: Shared<sso::Sso>,
 }
 
 impl ReadModels {
@@ -83,6 +85,7 @@ impl ReadModels {
             Box::new(SlotOf::new(Arc::clone(&self.outbox))),
             Box::new(SlotOf::new(Arc::clone(&self.password_resets))),
             Box::new(SlotOf::new(Arc::clone(&self.email_changes))),
+            Box::new(SlotOf::new(Arc::clone(&self.sso))),
         ]
     }
 }

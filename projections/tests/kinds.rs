@@ -35,6 +35,7 @@ use warden_projections::password_resets::PasswordResets;
 use warden_projections::retention::Retention;
 use warden_projections::sessions::Sessions;
 use warden_projections::signing_keys::SigningKeys;
+use warden_projections::sso::Sso;
 use warden_projections::throttle::LoginThrottle;
 use warden_projections::vault::Vault;
 
@@ -75,6 +76,7 @@ fn usual_subject(kind: &str) -> String {
         "password_reset" if kind == "password_reset.requested" => Prefix::EmailAddress,
         "password_reset" => Prefix::PasswordReset,
         "email_change" => Prefix::EmailChange,
+        "sso_connection" => Prefix::SsoConnection,
         _ => Prefix::Ledger,
     };
     subject(prefix, "0193f1a2-8d10-7e42-b6c1-2f9a4d7e3c02")
@@ -146,6 +148,7 @@ fn every_read_model_reads_only_what_the_catalogue_names() {
         (Outbox::NAME, unnamed_kinds::<Outbox>()),
         (PasswordResets::NAME, unnamed_kinds::<PasswordResets>()),
         (EmailChanges::NAME, unnamed_kinds::<EmailChanges>()),
+        (Sso::NAME, unnamed_kinds::<Sso>()),
     ];
     let names: Vec<&str> = found.iter().map(|(name, _)| *name).collect();
     assert_eq!(

@@ -228,6 +228,34 @@ async fn every_state_changing_route_appends_an_event() {
     let removed = owner.delete(&format!("/api/v1/webhook-endpoints/{endpoint}")).await;
     walk.answered("removeWebhookEndpoint", before, &removed).await;
 
+    // Single sign-on: a connection created, changed, its domain
+    // acknowledged, enabled, disabled and removed.
+    let before = walk.head().await;
+    let connection = owner
+        .post(
+            "/api/v1/sso/connections",
+            json!({"name": "Acme IdP", "issuer": "https://idp.acme.test", "client_id": "warden",
+                   "client_secret": "idp-secret", "domains": ["acme.test"]}),
+        )
+        .await;
+    walk.answered("createSsoConnection", before, &connection).await;
+    let sso = format!("/api/v1/sso/connections/{}", connection.body["id"].as_str().unwrap());
+    let before = walk.head().await;
+    let changed = owner.patch(&sso, json!({"name": "Acme SSO"})).await;
+    walk.answered("changeSsoConnection", before, &changed).await;
+    for (operation, action) in [
+        ("acknowledgeSsoDomain", "domains/acme.test/acknowledge"),
+        ("enableSsoConnection", "enable"),
+        ("disableSsoConnection", "disable"),
+    ] {
+        let before = walk.head().await;
+        let done = owner.post(&format!("{sso}/{action}"), json!({})).await;
+        walk.answered(operation, before, &done).await;
+    }
+    let before = walk.head().await;
+    let removed = owner.delete(&sso).await;
+    walk.answered("removeSsoConnection", before, &removed).await;
+
     // API keys: created, changed, rotated, revoked.
     let before = walk.head().await;
     let key = owner

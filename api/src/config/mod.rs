@@ -19,6 +19,7 @@ pub mod email;
 mod kms;
 mod mfa;
 mod settings;
+mod sso;
 mod web;
 
 pub use alerting::AlertingConfig;
@@ -34,6 +35,7 @@ pub use kms::{KmsConfig, KmsProvider};
 pub use mfa::MfaConfig;
 use mfa::mfa_config;
 pub use settings::Settings;
+pub use sso::SsoConfig;
 use web::web_config;
 pub use web::{IpNet, WebConfig, origin_of};
 
@@ -67,6 +69,7 @@ struct FileSettings {
     alert_delivery_first_retry_ms: Option<u64>,
     alert_delivery_timeout_seconds: Option<u64>,
     alert_webhook_private_addresses: Option<bool>,
+    sso_insecure_issuers: Option<bool>,
     smtp_url: Option<String>,
     smtp_tls: Option<String>,
     smtp_from: Option<String>,
@@ -166,6 +169,7 @@ pub struct Config {
     pub passwords: PasswordConfig,
     pub mfa: MfaConfig,
     pub alerting: AlertingConfig,
+    pub sso: SsoConfig,
     pub email_codes: email::EmailCodeConfig,
     pub checkpoints: CheckpointConfig,
 }
@@ -190,6 +194,7 @@ impl Config {
         let web = web_config(settings, &file)?;
         let mfa = mfa_config(settings, &file)?;
         let alerting = alerting_config(settings, &file)?;
+        let sso = sso::sso_config(settings, &file);
         let email_codes = email::email_code_config(settings, &file)?;
         let checkpoints = checkpoint_config(settings, &file)?;
         let connections = connections_config(settings, &file)?;
@@ -348,6 +353,7 @@ impl Config {
             passwords,
             mfa,
             alerting,
+            sso,
             email_codes,
             checkpoints,
             data_dir,

@@ -52,6 +52,10 @@ pub struct Settings {
     /// Allow webhook endpoints on loopback, private and link-local addresses.
     #[arg(long, env = "WARDEN_ALERT_WEBHOOK_PRIVATE_ADDRESSES", global = true)]
     pub alert_webhook_private_addresses: Option<bool>,
+    /// Allow single sign-on issuers at http:// URLs (a provider on this
+    /// machine, in tests; never in production).
+    #[arg(long, env = "WARDEN_SSO_INSECURE_ISSUERS", global = true)]
+    pub sso_insecure_issuers: Option<bool>,
     /// SMTP server for alert emails: smtp://host:587 (STARTTLS) or
     /// smtps://host:465, with user:password@ if it needs them.
     #[arg(long, env = "WARDEN_SMTP_URL", global = true, hide_env_values = true)]

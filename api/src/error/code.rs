@@ -116,6 +116,13 @@ codes! {
     InvalidTicket = "invalid_ticket",
     KeyNotAccepted = "key_not_accepted",
     PersonRequired = "person_required",
+    // Single sign-on.
+    /// An org keeps at most ten single sign-on connections.
+    TooManySsoConnections = "too_many_sso_connections",
+    /// Another single sign-on connection serves the email domain.
+    DomainTaken = "domain_taken",
+    /// An enabled single sign-on connection is disabled before removal.
+    ConnectionEnabled = "connection_enabled",
 }
 
 impl std::fmt::Display for Code {

@@ -29,6 +29,7 @@ pub mod recovery;
 pub mod saved_searches;
 pub mod setup;
 pub mod sign_in;
+pub mod sso_connections;
 pub mod step_up;
 pub mod throttle;
 pub mod users;

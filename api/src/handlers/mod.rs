@@ -16,5 +16,6 @@ pub mod org;
 pub mod prometheus;
 pub mod secrets;
 pub mod sessions;
+pub mod sso;
 pub mod users;
 pub mod webhook_endpoints;

@@ -31,6 +31,7 @@ pub mod saved_searches;
 pub mod second_factor;
 pub mod security_email;
 pub mod sign_in;
+pub mod sso;
 pub mod step_up;
 pub mod throttle;
 pub mod tokens;

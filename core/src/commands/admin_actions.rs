@@ -1,10 +1,10 @@
 //! The kinds that record a person's change to how an org is run: its
 //! members and their roles, its policies, keys, secrets, alert rules,
-//! webhooks and legal holds. The home page lists the latest of them done
-//! by a person ("recent admin actions"); one list, here, beside the
-//! catalogue it is checked against.
+//! webhooks, legal holds and single sign-on connections. The home page
+//! lists the latest of them done by a person ("recent admin actions");
+//! one list, here, beside the catalogue it is checked against.
 
-use super::{account, alert, api_key, mfa, org, recovery, retention, secret, webhook_endpoint};
+use super::{account, alert, api_key, mfa, org, recovery, retention, secret, sso, webhook_endpoint};
 
 /// Every kind of an admin action.
 pub const ADMIN_ACTIONS: &[&str] = &[
@@ -35,6 +35,12 @@ pub const ADMIN_ACTIONS: &[&str] = &[
     webhook_endpoint::WEBHOOK_ENDPOINT_REMOVED,
     retention::LEGAL_HOLD_PLACED,
     retention::LEGAL_HOLD_RELEASED,
+    sso::SSO_CONNECTION_CREATED,
+    sso::SSO_CONNECTION_CHANGED,
+    sso::SSO_CONNECTION_DOMAIN_ACKNOWLEDGED,
+    sso::SSO_CONNECTION_ENABLED,
+    sso::SSO_CONNECTION_DISABLED,
+    sso::SSO_CONNECTION_REMOVED,
 ];
 
 #[cfg(test)]

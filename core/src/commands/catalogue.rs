@@ -27,7 +27,7 @@ use thiserror::Error;
 use super::sentence::{Sentence, Summarize};
 use super::{
     account, alert, api_key, audit, checkpoint, email, email_change, import, kms, mfa, org, recovery, retention,
-    secret, session, setup, webhook_endpoint,
+    secret, session, setup, sso, webhook_endpoint,
 };
 use crate::chain::SIGNING_KEY_ADDED;
 use crate::event::Event;
@@ -73,6 +73,7 @@ pub mod readers {
     pub const OUTBOX: &str = "outbox";
     pub const PASSWORD_RESETS: &str = "password_resets";
     pub const EMAIL_CHANGES: &str = "email_changes";
+    pub const SSO: &str = "sso";
 
     /// Every read model.
     pub const ALL: &[&str] = &[
@@ -92,6 +93,7 @@ pub mod readers {
         OUTBOX,
         PASSWORD_RESETS,
         EMAIL_CHANGES,
+        SSO,
     ];
 }
 
@@ -252,6 +254,13 @@ catalogue! {
     email_change::EMAIL_CHANGE_REQUESTED => email_change::ChangeRequested, [EMAIL_CHANGES],
     email_change::EMAIL_CHANGE_VERIFIED => email_change::ChangeVerified, [EMAIL_CHANGES],
     email_change::EMAIL_CHANGE_REFUSED => email_change::ChangeRefused, [EMAIL_CHANGES],
+
+    sso::SSO_CONNECTION_CREATED => sso::ConnectionCreated, [SSO],
+    sso::SSO_CONNECTION_CHANGED => sso::ConnectionChanged, [SSO],
+    sso::SSO_CONNECTION_DOMAIN_ACKNOWLEDGED => sso::DomainAcknowledged, [SSO],
+    sso::SSO_CONNECTION_ENABLED => sso::ConnectionRef, [SSO],
+    sso::SSO_CONNECTION_DISABLED => sso::ConnectionRef, [SSO],
+    sso::SSO_CONNECTION_REMOVED => sso::ConnectionRef, [SSO],
 }
 
 /// An event of a catalogued kind whose `data` does not decode as that

@@ -25,6 +25,7 @@ pub mod secret;
 pub mod sentence;
 pub mod session;
 pub mod setup;
+pub mod sso;
 pub mod subjects;
 pub mod webhook_endpoint;
 

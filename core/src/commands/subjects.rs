@@ -55,6 +55,7 @@ prefixes! {
     Email => "email",
     PasswordReset => "password_reset",
     EmailChange => "email_change",
+    SsoConnection => "sso_connection",
 }
 
 /// `user:<id>`, `org:<id>`, `session:<id>`: the subject of an entity.

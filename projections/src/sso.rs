@@ -1,0 +1,207 @@
+//! Single sign-on: each org's connections (their settings, whether they
+//! are on, the domains an owner acknowledged, the sealed client secret)
+//! and which connection serves each acknowledged domain.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use warden_core::Event;
+use warden_core::commands::sso::{
+    Acknowledgement, Connection, ConnectionChanged, ConnectionCreated, ConnectionRef, DomainAcknowledged,
+    SSO_CONNECTION_CHANGED, SSO_CONNECTION_CREATED, SSO_CONNECTION_DISABLED, SSO_CONNECTION_DOMAIN_ACKNOWLEDGED,
+    SSO_CONNECTION_ENABLED, SSO_CONNECTION_REMOVED,
+};
+use warden_core::commands::{Prefix, payload, subject_id};
+use warden_core::keys::Sealed;
+
+use crate::Projection;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Sso {
+    connections: BTreeMap<String, Connection>,
+    secrets: HashMap<String, Sealed<String>>,
+    /// Each acknowledged domain's connection.
+    by_domain: HashMap<String, String>,
+}
+
+impl Sso {
+    /// `org`'s connection `id`: another org's is not found.
+    pub fn connection(&self, org: &str, id: &str) -> Option<&Connection> {
+        self.connections.get(id).filter(|connection| connection.org == org)
+    }
+
+    /// The org's connections, oldest first (ids are time-ordered).
+    pub fn connections_of<'a>(&'a self, org: &'a str) -> impl Iterator<Item = &'a Connection> + 'a {
+        self.connections
+            .values()
+            .filter(move |connection| connection.org == org)
+    }
+
+    /// The connection that serves `domain` (an owner acknowledged it).
+    pub fn serving(&self, domain: &str) -> Option<&Connection> {
+        self.by_domain.get(domain).and_then(|id| self.connections.get(id))
+    }
+
+    /// Whether a connection other than `except` serves `domain`.
+    pub fn served_elsewhere(&self, domain: &str, except: Option<&str>) -> bool {
+        self.by_domain.get(domain).is_some_and(|id| Some(id.as_str()) != except)
+    }
+
+    /// The connection's client secret, sealed.
+    pub fn client_secret(&self, id: &str) -> Option<&Sealed<String>> {
+        self.secrets.get(id)
+    }
+}
+
+impl Projection for Sso {
+    const NAME: &'static str = warden_core::commands::catalogue::readers::SSO;
+    const VERSION: u32 = 1;
+    const NEW_KINDS_ONLY: bool = true;
+
+    fn apply(&mut self, event: &Event) {
+        let Some(id) = subject_id(&event.subject, Prefix::SsoConnection) else {
+            return;
+        };
+        match event.kind.as_str() {
+            SSO_CONNECTION_CREATED => {
+                if let Some(created) = payload::<ConnectionCreated>(event) {
+                    self.secrets.insert(id.to_string(), created.client_secret);
+                    self.connections.insert(
+                        id.to_string(),
+                        Connection {
+                            id: id.to_string(),
+                            org: created.org,
+                            settings: created.settings,
+                            enabled: false,
+                            acknowledged: BTreeMap::new(),
+                            version: event.subject_version,
+                        },
+                    );
+                }
+            }
+            SSO_CONNECTION_CHANGED => {
+                if let Some(changed) = payload::<ConnectionChanged>(event)
+                    && let Some(connection) = self.connections.get_mut(id)
+                {
+                    for domain in &changed.unacknowledged {
+                        connection.acknowledged.remove(domain);
+                        self.by_domain.remove(domain);
+                    }
+                    connection.settings = changed.settings;
+                    if let Some(secret) = changed.client_secret {
+                        self.secrets.insert(id.to_string(), secret);
+                    }
+                }
+            }
+            SSO_CONNECTION_DOMAIN_ACKNOWLEDGED => {
+                if let Some(acknowledged) = payload::<DomainAcknowledged>(event)
+                    && let Some(connection) = self.connections.get_mut(id)
+                {
+                    let by = Acknowledgement {
+                        by: event.actor.id.clone().unwrap_or_default(),
+                        at: event.at,
+                    };
+                    connection.acknowledged.insert(acknowledged.domain.clone(), by);
+                    self.by_domain.insert(acknowledged.domain, id.to_string());
+                }
+            }
+            SSO_CONNECTION_ENABLED | SSO_CONNECTION_DISABLED => {
+                if payload::<ConnectionRef>(event).is_some()
+                    && let Some(connection) = self.connections.get_mut(id)
+                {
+                    connection.enabled = event.kind == SSO_CONNECTION_ENABLED;
+                }
+            }
+            SSO_CONNECTION_REMOVED => {
+                if payload::<ConnectionRef>(event).is_some() {
+                    if let Some(connection) = self.connections.remove(id) {
+                        for domain in connection.acknowledged.keys() {
+                            self.by_domain.remove(domain);
+                        }
+                    }
+                    self.secrets.remove(id);
+                }
+                return;
+            }
+            _ => {}
+        }
+        if let Some(connection) = self.connections.get_mut(id) {
+            connection.version = event.subject_version;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use serde_json::json;
+    use warden_core::commands::Context;
+    use warden_core::commands::sso::{self as events, connection_subject};
+    use warden_core::{Actor, ActorKind, NewEvent};
+
+    use super::*;
+
+    fn event(seq: u64, version: u64, new: NewEvent) -> Event {
+        let mut event = Event::unsealed(seq, DateTime::from_timestamp(1_800_000_000, 0).unwrap(), new);
+        event.subject_version = version;
+        event
+    }
+
+    fn fixture(kind: &str) -> serde_json::Value {
+        let path = format!(
+            "{}/../core/tests/fixtures/events/{kind}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn domains_are_served_while_acknowledged() {
+        let mut owner = Actor::of_kind(ActorKind::User);
+        owner.id = Some("owner".into());
+        let context = Context {
+            actor: owner,
+            request_id: "r".into(),
+        };
+        let created: ConnectionCreated = serde_json::from_value(fixture("sso_connection.created")).unwrap();
+        let id = created.connection.clone();
+        let org = created.org.clone();
+        let mut sso = Sso::default();
+        sso.apply(&event(1, 1, events::created(&context, &created)));
+        assert!(sso.serving("acme.test").is_none(), "listed is not served");
+        let acknowledged = DomainAcknowledged {
+            connection: id.clone(),
+            org: org.clone(),
+            name: "Acme Okta".into(),
+            domain: "acme.test".into(),
+        };
+        sso.apply(&event(2, 2, events::domain_acknowledged(&context, &acknowledged, 1)));
+        let serving = sso.serving("acme.test").unwrap();
+        assert_eq!(serving.id, id);
+        assert_eq!(serving.acknowledged["acme.test"].by, "owner");
+        assert_eq!(serving.version, 2);
+        assert!(sso.served_elsewhere("acme.test", None));
+        assert!(!sso.served_elsewhere("acme.test", Some(&id)));
+        assert!(sso.connection("another org", &id).is_none());
+
+        let mut changed: ConnectionChanged = serde_json::from_value(fixture("sso_connection.changed")).unwrap();
+        changed.unacknowledged = vec!["acme.test".into()];
+        changed.client_secret = None;
+        sso.apply(&event(3, 3, events::changed(&context, &changed, 2)));
+        assert!(sso.serving("acme.test").is_none(), "withdrawn");
+        assert!(sso.client_secret(&id).is_some(), "the secret kept");
+
+        let reference = ConnectionRef {
+            connection: id.clone(),
+            org: org.clone(),
+            name: "Acme Okta".into(),
+        };
+        sso.apply(&event(4, 4, events::enabled(&context, &reference, 3)));
+        assert!(sso.connection(&org, &id).unwrap().enabled);
+        sso.apply(&event(5, 5, events::removed(&context, &reference, 4, &[])));
+        assert!(sso.connection(&org, &id).is_none());
+        assert!(sso.client_secret(&id).is_none());
+        assert_eq!(connection_subject(&id), format!("sso_connection:{id}"));
+        assert_eq!(json!(sso.connections_of(&org).count()), json!(0));
+    }
+}
