@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 eval "$(tools/test-env.sh)"
 cargo build --bin warden
 cargo build -p bundle-verify
+# The OIDC peer's node packages, once, before tests start providers at once.
+tools/peers/oidc/install.sh
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@" || status=$?

@@ -9,6 +9,7 @@ pub mod error;
 pub mod flows;
 pub mod handlers;
 pub mod node;
+pub mod oidc;
 pub mod pages;
 pub mod request_id;
 pub mod routes;

@@ -179,6 +179,8 @@ pub fn table() -> Vec<Route> {
             .token_exempt()
             .get(Public, pages::sign_in::form)
             .post(Public, pages::sign_in::submit),
+        page("/sso/start").get(Public, pages::sso::start),
+        page("/sso/callback").get(Public, pages::sso::callback),
         page("/sign-in/email")
             .get(Public, pages::email_sign_in::form)
             .post(Public, pages::email_sign_in::submit),

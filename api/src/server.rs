@@ -205,7 +205,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> Result<
             email: config.alerting.delivery.email.is_some(),
             webhook_private_addresses: config.alerting.webhook_private_addresses,
         },
-        sso: config.sso,
+        sso: Arc::new(crate::flows::sso_sign_in::Sso::new(config.sso)),
         keys: Arc::new(key_checker(&node).await?),
         vault_reads: Arc::new(crate::flows::vault_reads::VaultReads::new(config.vault_access_cache)),
     });

@@ -55,7 +55,8 @@ pub struct Shared {
     /// Rate of refusal events (throttled sign-ins, CSRF refusals).
     pub refusals: Arc<crate::web::limits::Sampler>,
     pub alerting: AlertSettings,
-    pub sso: crate::config::SsoConfig,
+    /// Single sign-on: its settings, and the providers this node talks to.
+    pub sso: Arc<crate::flows::sso_sign_in::Sso>,
     /// API-key verification: the digest key, the node's counters.
     pub keys: Arc<crate::flows::key_check::KeyChecker>,
     /// Sign-in by email code: settings, key, codes being recorded.

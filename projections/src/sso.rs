@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use warden_core::Event;
+use warden_core::commands::sso::sign_in::{Linked, Provisioned, USER_LINKED, USER_PROVISIONED, identity};
 use warden_core::commands::sso::{
     Acknowledgement, Connection, ConnectionChanged, ConnectionCreated, ConnectionRef, DomainAcknowledged,
     SSO_CONNECTION_CHANGED, SSO_CONNECTION_CREATED, SSO_CONNECTION_DISABLED, SSO_CONNECTION_DOMAIN_ACKNOWLEDGED,
@@ -22,12 +23,21 @@ pub struct Sso {
     secrets: HashMap<String, Sealed<String>>,
     /// Each acknowledged domain's connection.
     by_domain: HashMap<String, String>,
+    /// The account each identity (`<connection>:<subject>`) is linked to.
+    #[serde(default)]
+    identities: HashMap<String, String>,
 }
 
 impl Sso {
     /// `org`'s connection `id`: another org's is not found.
     pub fn connection(&self, org: &str, id: &str) -> Option<&Connection> {
         self.connections.get(id).filter(|connection| connection.org == org)
+    }
+
+    /// Connection `id`, whichever org's (a sign-in names it before anyone
+    /// is known).
+    pub fn connection_any_org(&self, id: &str) -> Option<&Connection> {
+        self.connections.get(id)
     }
 
     /// The org's connections, oldest first (ids are time-ordered).
@@ -47,6 +57,11 @@ impl Sso {
         self.by_domain.get(domain).is_some_and(|id| Some(id.as_str()) != except)
     }
 
+    /// The account linked to `subject` at `connection`.
+    pub fn linked(&self, connection: &str, subject: &str) -> Option<&str> {
+        self.identities.get(&identity(connection, subject)).map(String::as_str)
+    }
+
     /// The connection's client secret, sealed.
     pub fn client_secret(&self, id: &str) -> Option<&Sealed<String>> {
         self.secrets.get(id)
@@ -59,6 +74,23 @@ impl Projection for Sso {
     const NEW_KINDS_ONLY: bool = true;
 
     fn apply(&mut self, event: &Event) {
+        match event.kind.as_str() {
+            USER_PROVISIONED => {
+                if let Some(provisioned) = payload::<Provisioned>(event) {
+                    let key = identity(&provisioned.connection, &provisioned.subject);
+                    self.identities.insert(key, provisioned.user);
+                }
+                return;
+            }
+            USER_LINKED => {
+                if let Some(linked) = payload::<Linked>(event) {
+                    self.identities
+                        .insert(identity(&linked.connection, &linked.subject), linked.user);
+                }
+                return;
+            }
+            _ => {}
+        }
         let Some(id) = subject_id(&event.subject, Prefix::SsoConnection) else {
             return;
         };
@@ -119,6 +151,8 @@ impl Projection for Sso {
                             self.by_domain.remove(domain);
                         }
                     }
+                    let prefix = format!("{id}:");
+                    self.identities.retain(|key, _| !key.starts_with(&prefix));
                     self.secrets.remove(id);
                 }
                 return;

@@ -77,6 +77,7 @@ fn usual_subject(kind: &str) -> String {
         "password_reset" => Prefix::PasswordReset,
         "email_change" => Prefix::EmailChange,
         "sso_connection" => Prefix::SsoConnection,
+        "sso" => Prefix::SsoFlow,
         _ => Prefix::Ledger,
     };
     subject(prefix, "0193f1a2-8d10-7e42-b6c1-2f9a4d7e3c02")

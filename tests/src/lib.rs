@@ -16,6 +16,7 @@ pub mod exports;
 pub mod keys;
 pub mod kms;
 pub mod mfa;
+pub mod oidc;
 pub mod passkeys;
 pub mod peers;
 pub mod process;

@@ -30,6 +30,7 @@ pub mod saved_searches;
 pub mod setup;
 pub mod sign_in;
 pub mod sso_connections;
+pub mod sso_sign_in;
 pub mod step_up;
 pub mod throttle;
 pub mod users;

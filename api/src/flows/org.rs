@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use warden_core::auth::mfa_policy::{Decision, Method, SignIn, UpstreamTrust, decide};
 use warden_core::auth::security_email::SecurityEmails;
+use warden_core::commands::account::Role;
 use warden_core::commands::mfa::Factor;
 use warden_core::commands::org::{self, MfaPolicyChanged, SecurityEmailsChanged, SessionPolicy, SessionPolicyChanged};
 use warden_projections::accounts::Org;
@@ -112,6 +113,11 @@ pub async fn change_mfa_policy(
                 return Err(ApiError::unprocessable(
                     Code::InvalidPolicy,
                     "only OIDC and SAML sign-ins have an upstream provider whose MFA can be trusted",
+                ));
+            }
+            Some(true) if rule.trust_upstream_mfa.is_none() && manager.user.role != Role::Owner => {
+                return Err(ApiError::forbidden(
+                    "only an owner can acknowledge that a provider's second factor is trusted",
                 ));
             }
             Some(true) if rule.trust_upstream_mfa.is_none() => {

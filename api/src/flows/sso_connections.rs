@@ -80,7 +80,7 @@ pub async fn create(
     typed: &Typed,
     client_secret: &str,
 ) -> Result<Connection, ApiError> {
-    let settings = check(typed, state.sso.insecure_issuers).map_err(wrong)?;
+    let settings = check(typed, state.sso.config.insecure_issuers).map_err(wrong)?;
     check_secret(client_secret)?;
     let org = &manager.user.org;
     let id = uuid::Uuid::now_v7().to_string();
@@ -112,7 +112,7 @@ pub async fn change(
     let current = connection(state, org, id)?;
     let mut typed = Typed::of(&current.settings);
     change(&mut typed);
-    let settings = check(&typed, state.sso.insecure_issuers).map_err(wrong)?;
+    let settings = check(&typed, state.sso.config.insecure_issuers).map_err(wrong)?;
     let sealed = match client_secret {
         Some(secret) => {
             check_secret(secret)?;

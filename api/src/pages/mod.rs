@@ -33,6 +33,7 @@ pub mod secret_page;
 pub mod secrets;
 pub mod settings;
 pub mod sign_in;
+pub mod sso;
 pub mod user_page;
 pub mod users;
 pub mod when;

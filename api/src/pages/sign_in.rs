@@ -58,14 +58,42 @@ pub async fn form(
 #[derive(Deserialize)]
 pub struct SignInForm {
     email: String,
+    #[serde(default)]
     password: String,
     #[serde(default)]
     next: String,
+    /// "Use single sign-on": the address's domain picks the connection.
+    #[serde(default)]
+    sso: Option<String>,
 }
 
 pub async fn submit(State(state): State<AppState>, client: Client, Form(form): Form<SignInForm>) -> Response {
-    let password = Password::new(form.password);
     let next = local_path(&form.next).to_string();
+    if form.sso.is_some() {
+        if let Some(started) = super::sso::by_email(&state, &client, &form.email, &next).await {
+            return started;
+        }
+        let domain = form
+            .email
+            .trim()
+            .rsplit_once('@')
+            .map_or("", |(_, domain)| domain)
+            .to_string();
+        let error = crate::error::ApiError::bad_request(format!(
+            "No single sign-on is set up for {domain}: sign in with your password or a passkey."
+        ));
+        return failed(
+            &error,
+            &SignInPage {
+                next,
+                email: form.email,
+                email_codes: state.email_codes.available,
+                error: Some(error.message.clone()),
+                notice: None,
+            },
+        );
+    }
+    let password = Password::new(form.password);
     match flows::sign_in::with_password(&state, &client, &form.email, &password).await {
         Ok(session) => signed_in(&state, &session, &next),
         Err(error) => failed(

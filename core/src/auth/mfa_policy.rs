@@ -55,10 +55,13 @@ impl Method {
     }
 
     /// Whether Warden signs people in with the method yet: the policy's
-    /// form offers only those (single sign-on comes with its issue; its
+    /// form offers only those (SAML and LDAP come with their issue; their
     /// rules are modelled already, so a policy may name them).
     pub fn is_built(self) -> bool {
-        matches!(self, Method::Password | Method::Passkey | Method::EmailCode)
+        matches!(
+            self,
+            Method::Password | Method::Passkey | Method::EmailCode | Method::Oidc
+        )
     }
 
     /// Whether the method comes from an upstream identity provider that
@@ -176,6 +179,13 @@ pub enum Decision {
     Refused { reason: &'static str },
 }
 
+/// Whether a provider's assertion of a second factor (`asserted`) counts
+/// as one for `method` under `policy`: only where an owner acknowledged
+/// that the provider's MFA is trusted.
+pub fn upstream_mfa_counts(policy: &MfaPolicy, method: Method, asserted: bool) -> bool {
+    method.has_upstream() && asserted && policy.rule(method).trust_upstream_mfa.is_some()
+}
+
 /// Decides what a sign-in leads to.
 pub fn decide(policy: &MfaPolicy, sign_in: &SignIn) -> Decision {
     let rule = policy.rule(sign_in.method);
@@ -187,7 +197,7 @@ pub fn decide(policy: &MfaPolicy, sign_in: &SignIn) -> Decision {
     if sign_in.first_factor_is_mfa {
         return Decision::Full;
     }
-    if sign_in.method.has_upstream() && sign_in.upstream_mfa && rule.trust_upstream_mfa.is_some() {
+    if upstream_mfa_counts(policy, sign_in.method, sign_in.upstream_mfa) {
         return Decision::Full;
     }
     let real = |factor: &&Factor| **factor != Factor::BackupCode;

@@ -261,6 +261,12 @@ catalogue! {
     sso::SSO_CONNECTION_ENABLED => sso::ConnectionRef, [SSO],
     sso::SSO_CONNECTION_DISABLED => sso::ConnectionRef, [SSO],
     sso::SSO_CONNECTION_REMOVED => sso::ConnectionRef, [SSO],
+    sso::sign_in::SSO_STARTED => sso::sign_in::Started, [],
+    sso::sign_in::SSO_SUCCEEDED => sso::sign_in::Succeeded, [],
+    sso::sign_in::SSO_FAILED => sso::sign_in::Failed, [],
+    // On the user's subject, whose version the accounts model follows.
+    sso::sign_in::USER_PROVISIONED => sso::sign_in::Provisioned, [ACCOUNTS, SSO],
+    sso::sign_in::USER_LINKED => sso::sign_in::Linked, [ACCOUNTS, SSO],
 }
 
 /// An event of a catalogued kind whose `data` does not decode as that

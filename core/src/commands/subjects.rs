@@ -56,6 +56,7 @@ prefixes! {
     PasswordReset => "password_reset",
     EmailChange => "email_change",
     SsoConnection => "sso_connection",
+    SsoFlow => "sso_flow",
 }
 
 /// `user:<id>`, `org:<id>`, `session:<id>`: the subject of an entity.

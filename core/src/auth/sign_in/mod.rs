@@ -84,6 +84,31 @@ pub fn after_first_factor(
     first_factor_is_mfa: bool,
     now: DateTime<Utc>,
 ) -> Result<AfterFirstFactor, MethodNotAllowed> {
+    decided(account, rules, enrolled, method, (first_factor_is_mfa, false), now)
+}
+
+/// The same for a sign-in at an identity provider (single sign-on),
+/// which may have asserted a second factor of its own (`upstream_mfa`):
+/// it counts where the org's policy trusts the provider's.
+pub fn after_upstream_sign_in(
+    account: &Account,
+    rules: &OrgRules,
+    enrolled: &[Factor],
+    method: Method,
+    upstream_mfa: bool,
+    now: DateTime<Utc>,
+) -> Result<AfterFirstFactor, MethodNotAllowed> {
+    decided(account, rules, enrolled, method, (false, upstream_mfa), now)
+}
+
+fn decided(
+    account: &Account,
+    rules: &OrgRules,
+    enrolled: &[Factor],
+    method: Method,
+    (first_factor_is_mfa, upstream_mfa): (bool, bool),
+    now: DateTime<Utc>,
+) -> Result<AfterFirstFactor, MethodNotAllowed> {
     let required_since = rules
         .mfa_required_since
         .map_or(account.created_at, |since| since.max(account.created_at));
@@ -93,7 +118,7 @@ pub fn after_first_factor(
             method,
             enrolled,
             first_factor_is_mfa,
-            upstream_mfa: false,
+            upstream_mfa,
             required_since,
             now,
         },

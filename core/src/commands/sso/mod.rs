@@ -18,6 +18,7 @@ use crate::event::NewEvent;
 use crate::keys::Sealed;
 
 mod sentences;
+pub mod sign_in;
 
 pub const SSO_CONNECTION_CREATED: &str = "sso_connection.created";
 pub const SSO_CONNECTION_CHANGED: &str = "sso_connection.changed";

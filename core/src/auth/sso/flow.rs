@@ -1,0 +1,80 @@
+//! One sign-in through a connection, between the browser leaving for the
+//! provider and coming back: what Warden sent (the `state`, the nonce,
+//! the PKCE verifier) and where to go after. It is sealed into a cookie
+//! of the browser that started it, so only that browser can finish it;
+//! it lives ten minutes, and ends once (its end claims its id).
+//!
+//! Nothing here does I/O, reads a clock or draws randomness.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::tokens::constant_time_eq;
+use crate::commands::sso::sign_in::Failure;
+
+/// How long a flow may take.
+pub const LIFETIME: Duration = Duration::minutes(10);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flow {
+    /// Also the `state` sent to the provider: 256 random bits.
+    pub id: String,
+    pub connection: String,
+    pub org: String,
+    pub nonce: String,
+    /// The PKCE code verifier.
+    pub verifier: String,
+    /// Where the browser goes once signed in (a local path).
+    pub next: String,
+    /// "Test connection", by this user: nobody signs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tester: Option<String>,
+    #[serde(with = "crate::event::timestamp")]
+    pub started_at: DateTime<Utc>,
+}
+
+/// Whether the browser's flow is the one the provider's answer is for
+/// (`state`), and still running.
+pub fn check(flow: &Flow, state: &str, now: DateTime<Utc>) -> Result<(), Failure> {
+    if !constant_time_eq(&flow.id, state) {
+        return Err(Failure::StateMismatch);
+    }
+    if now > flow.started_at + LIFETIME {
+        return Err(Failure::FlowExpired);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flow_ends_in_the_browser_that_started_it_within_ten_minutes() {
+        let started = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let flow = Flow {
+            id: "state-1".into(),
+            connection: "c".into(),
+            org: "o".into(),
+            nonce: "n".into(),
+            verifier: "v".into(),
+            next: "/".into(),
+            tester: None,
+            started_at: started,
+        };
+        let cases = [
+            ("state-1", 0, Ok(())),
+            ("state-1", 600, Ok(())),
+            ("state-1", 601, Err(Failure::FlowExpired)),
+            ("state-2", 0, Err(Failure::StateMismatch)),
+            ("", 0, Err(Failure::StateMismatch)),
+        ];
+        for (state, seconds, expected) in cases {
+            assert_eq!(
+                check(&flow, state, started + Duration::seconds(seconds)),
+                expected,
+                "{state} {seconds}"
+            );
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! A real OpenID Provider for tests (panva's `oidc-provider`, started by
+//! `tools/peers/oidc/start.sh`), with its test controls (forging the next
+//! ID token, adding claims), and a browser that signs in through it: it
+//! keeps each host's cookies and follows the provider's redirects until
+//! the provider sends it back to Warden.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+
+use crate::peers::repository;
+
+/// The OIDC peer on a free port of 127.0.0.1, stopped when dropped.
+pub struct OidcProvider {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    port: String,
+    state: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+/// A user of the provider: `sub` is the user name.
+pub fn user(name: &str, email: &str, verified: bool, groups: &[&str], amr: &[&str]) -> (String, Value) {
+    (
+        name.to_string(),
+        json!({"password": format!("{name}-pass"), "email": email, "email_verified": verified,
+               "name": format!("{name} Example"), "groups": groups, "amr": amr}),
+    )
+}
+
+impl OidcProvider {
+    /// Starts a provider whose one client may send people back to
+    /// `redirect_uri`, knowing `users`.
+    pub fn start(redirect_uri: &str, users: &[(String, Value)]) -> OidcProvider {
+        let state = tempfile::tempdir().unwrap();
+        let users_file = state.path().join("users.json");
+        let users: serde_json::Map<String, Value> = users.iter().cloned().collect();
+        std::fs::write(&users_file, serde_json::to_vec_pretty(&users).unwrap()).unwrap();
+        let run = state.path().join("run");
+        let output = Command::new(script("start.sh"))
+            .arg("0")
+            .env("OIDC_USERS", &users_file)
+            .env("OIDC_STATE_DIR", &run)
+            .env("OIDC_REDIRECT_URIS", redirect_uri)
+            .env("OIDC_CLIENT_ID", "warden")
+            .env("OIDC_CLIENT_SECRET", "warden-client-secret")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "the OIDC peer did not start: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let printed = String::from_utf8_lossy(&output.stdout).to_string();
+        let value = |key: &str| {
+            printed
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("{key}=")))
+                .unwrap_or_else(|| panic!("no {key} in {printed}"))
+                .to_string()
+        };
+        let issuer = value("OIDC_ISSUER");
+        let port = issuer.rsplit(':').next().unwrap().to_string();
+        OidcProvider {
+            client_id: value("OIDC_CLIENT_ID"),
+            client_secret: value("OIDC_CLIENT_SECRET"),
+            issuer,
+            port,
+            state,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The next token response's ID token is forged so (`none`,
+    /// `unknown_key`, `issuer`, `expired`, `nonce`, `audience`, `hs256`).
+    pub async fn tamper(&self, mode: &str) {
+        let answer = self
+            .http
+            .post(format!("{}/_test/tamper", self.issuer))
+            .json(&json!({ "mode": mode }))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "tamper {mode}: {}", answer.status());
+    }
+
+    /// Adds `claims` to `sub`'s next ID tokens and userinfo.
+    pub async fn claims(&self, sub: &str, claims: Value) {
+        let answer = self
+            .http
+            .post(format!("{}/_test/claims", self.issuer))
+            .json(&json!({ "sub": sub, "claims": claims }))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "claims: {}", answer.status());
+    }
+
+    /// The settings of a Warden connection to this provider.
+    pub fn connection(&self, name: &str, domains: &[&str]) -> Value {
+        json!({"name": name, "preset": "generic", "issuer": self.issuer, "client_id": self.client_id,
+               "client_secret": self.client_secret, "domains": domains,
+               "scopes": ["email", "profile", "groups"]})
+    }
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        let _ = Command::new(script("stop.sh"))
+            .arg(&self.port)
+            .env("OIDC_STATE_DIR", self.state.path().join("run"))
+            .output();
+    }
+}
+
+fn script(name: &str) -> PathBuf {
+    repository().join("tools/peers/oidc").join(name)
+}
+
+/// A browser: keeps cookies per host, follows no redirect by itself.
+pub struct Browser {
+    http: reqwest::Client,
+    jar: BTreeMap<(String, String), String>,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn host_of(url: &str) -> String {
+    url.split("://")
+        .nth(1)
+        .unwrap_or(url)
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            jar: BTreeMap::new(),
+        }
+    }
+
+    /// The cookie `name` this browser holds for `url`'s host.
+    pub fn cookie(&self, url: &str, name: &str) -> Option<String> {
+        self.jar.get(&(host_of(url), name.to_string())).cloned()
+    }
+
+    /// Holds cookie `name` for `url`'s host (as a thief who copied it).
+    pub fn set_cookie(&mut self, url: &str, name: &str, value: &str) {
+        self.jar.insert((host_of(url), name.to_string()), value.to_string());
+    }
+
+    fn cookies(&self, url: &str) -> String {
+        let host = host_of(url);
+        self.jar
+            .iter()
+            .filter(|((at, _), _)| *at == host)
+            .map(|((_, name), value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, url: &str, response: &reqwest::Response) {
+        let host = host_of(url);
+        for line in response.headers().get_all(SET_COOKIE).iter() {
+            let line = line.to_str().unwrap_or_default();
+            let pair = line.split(';').next().unwrap_or_default();
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
+            let gone = value.is_empty() || line.to_ascii_lowercase().contains("max-age=0");
+            let key = (host.clone(), name.trim().to_string());
+            if gone {
+                self.jar.remove(&key);
+            } else {
+                self.jar.insert(key, value.to_string());
+            }
+        }
+    }
+
+    pub async fn get(&mut self, url: &str) -> reqwest::Response {
+        let response = self
+            .http
+            .get(url)
+            .header(COOKIE, self.cookies(url))
+            .send()
+            .await
+            .unwrap();
+        self.keep(url, &response);
+        response
+    }
+
+    pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let origin = format!("{}//{}", url.split("//").next().unwrap_or("http:"), host_of(url));
+        let response = self
+            .http
+            .post(url)
+            .header(COOKIE, self.cookies(url))
+            .header("origin", origin)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(url, &response);
+        response
+    }
+
+    /// From Warden's `start` (a URL answering 303 to the provider), signs
+    /// in at the provider as `user` (its password `<user>-pass`) and
+    /// answers the URL the provider sends the browser back to (Warden's
+    /// callback), not yet visited.
+    pub async fn through_provider(&mut self, start: reqwest::Response, issuer: &str, user: &str) -> String {
+        assert_eq!(start.status(), 303, "{:?}", start.text().await);
+        let mut next = start.headers()[LOCATION].to_str().unwrap().to_string();
+        for _ in 0..10 {
+            if !next.starts_with(issuer) {
+                return next;
+            }
+            let page = self.get(&next).await;
+            match page.status().as_u16() {
+                303 | 302 => {
+                    let location = page.headers()[LOCATION].to_str().unwrap();
+                    next = if location.starts_with('/') {
+                        format!("{issuer}{location}")
+                    } else {
+                        location.to_string()
+                    };
+                }
+                200 => {
+                    let password = format!("{user}-pass");
+                    let login = format!("{}/login", next.split('?').next().unwrap());
+                    let posted = self.post(&login, &[("username", user), ("password", &password)]).await;
+                    assert_eq!(
+                        posted.status(),
+                        303,
+                        "the provider refused {user}: {:?}",
+                        posted.text().await
+                    );
+                    let location = posted.headers()[LOCATION].to_str().unwrap();
+                    next = if location.starts_with('/') {
+                        format!("{issuer}{location}")
+                    } else {
+                        location.to_string()
+                    };
+                }
+                status => panic!("the provider answered {status} at {next}: {:?}", page.text().await),
+            }
+        }
+        panic!("the provider never sent the browser back: {next}");
+    }
+}
