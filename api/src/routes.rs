@@ -179,6 +179,18 @@ pub fn table() -> Vec<Route> {
             .token_exempt()
             .get(Public, pages::sign_in::form)
             .post(Public, pages::sign_in::submit),
+        page("/admin/sso")
+            .get(Session, pages::sso_connections::list)
+            .post(Session, pages::sso_connections::create),
+        page("/admin/sso/new").get(Session, pages::sso_connections::new),
+        page("/admin/sso/{id}")
+            .get(Session, pages::sso_connections::show)
+            .post(Session, pages::sso_connections::change),
+        page("/admin/sso/{id}/domains/{domain}/acknowledge").post(Session, pages::sso_connections::acknowledge),
+        page("/admin/sso/{id}/enable").post(Session, pages::sso_connections::enable),
+        page("/admin/sso/{id}/disable").post(Session, pages::sso_connections::disable),
+        page("/admin/sso/{id}/remove").post(Session, pages::sso_connections::remove),
+        page("/admin/sso/{id}/test").post(Session, pages::sso_connections::test),
         page("/sso/start").get(Public, pages::sso::start),
         page("/sso/callback").get(Public, pages::sso::callback),
         page("/sign-in/email")

@@ -137,6 +137,16 @@ async fn every_page_is_accessible_and_fits_a_phone_in_chromium() {
     let event = owner.get("/api/v1/audit/events?limit=1").await.body["events"][0]["seq"]
         .as_u64()
         .unwrap();
+    let connection = owner
+        .post(
+            "/api/v1/sso/connections",
+            json!({"name": "Acme Okta", "preset": "okta", "issuer": "https://acme.okta.com/oauth2/default",
+                   "client_id": "0oa8f3k2", "client_secret": "okta-secret", "domains": ["acme.test", "acme.example"],
+                   "mapping": {"roles": [{"group": "warden-admins", "role": "admin"}]}}),
+        )
+        .await;
+    assert_eq!(connection.status, 201, "{:?}", connection.body);
+    let connection = connection.body["id"].as_str().unwrap().to_string();
     for (name, path) in [
         ("home", "/".to_string()),
         ("sessions", "/settings/sessions".to_string()),
@@ -148,6 +158,9 @@ async fn every_page_is_accessible_and_fits_a_phone_in_chromium() {
         ("user", format!("/admin/users/{member}")),
         ("user-disable", format!("/admin/users/{member}/disable")),
         ("mfa-policy", "/admin/mfa-policy".into()),
+        ("sso", "/admin/sso".into()),
+        ("sso-new", "/admin/sso/new?preset=okta".into()),
+        ("sso-connection", format!("/admin/sso/{connection}")),
         ("keys", "/keys".into()),
         ("key", format!("/keys/{key}")),
         ("key-revoke", format!("/keys/{key}/revoke")),

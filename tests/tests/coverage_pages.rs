@@ -10,6 +10,7 @@ use serde_json::json;
 use warden_tests::coverage::Walk;
 use warden_tests::email::reset_token;
 use warden_tests::mfa::{early_in_step, oathtool};
+use warden_tests::oidc::OidcProvider;
 use warden_tests::passkeys::{assertion, register};
 use warden_tests::peers::SmtpSink;
 use warden_tests::web::{Forms, OWNER_PASSWORD, WebClient, field, instance, location, page_cookie};
@@ -18,7 +19,7 @@ use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 #[path = "coverage_pages/consoles.rs"]
 mod consoles;
 
-use consoles::{alert_forms, key_forms, saved_search_forms, secret_forms};
+use consoles::{alert_forms, key_forms, saved_search_forms, secret_forms, sso_forms};
 
 /// Every page route with a form: each `page("/path")…post(…)` entry of
 /// `routes::table`'s pages (read from routes.rs: the tests do not link
@@ -97,11 +98,13 @@ async fn every_page_form_appends_an_event() {
         ("WARDEN_SMTP_URL", smtp_url.as_str()),
         ("WARDEN_SMTP_TLS", "none"),
         ("WARDEN_SMTP_FROM", "warden@acme.test"),
+        ("WARDEN_SSO_INSECURE_ISSUERS", "true"),
     ])
     .await;
     let mut walk = Walk::open(&instance).await;
     let server = &instance.server;
     let forms = Forms::new(server);
+    let provider = OidcProvider::start(&format!("{}/sso/callback", server.url), &[]);
 
     // Setup, then users and the policy from the admin pages.
     let link = server.setup_link().unwrap();
@@ -122,6 +125,7 @@ async fn every_page_form_appends_an_event() {
     key_forms(&mut walk, &forms, &owner, &owner_csrf).await;
     secret_forms(&mut walk, &forms, &owner, &owner_csrf).await;
     saved_search_forms(&mut walk, &forms, &owner, &owner_csrf).await;
+    sso_forms(&mut walk, &forms, &owner, &owner_csrf, &provider).await;
     let add_sam = [
         ("csrf_token", owner_csrf.as_str()),
         ("email", SAM),

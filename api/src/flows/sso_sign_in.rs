@@ -7,8 +7,6 @@
 //! MFA policy allows, like every other method. Every start and end is an
 //! event; an end claims its flow, so a replayed callback is refused.
 
-use std::sync::Arc;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
@@ -17,13 +15,12 @@ use warden_core::Event;
 use warden_core::auth::mfa_policy::{Method, upstream_mfa_counts};
 use warden_core::auth::sign_in;
 use warden_core::auth::sso::flow::{self, Flow};
-use warden_core::auth::sso::id_token::{self, Expected, Identity, Refused};
+use warden_core::auth::sso::id_token::{self, Expected, Identity};
 use warden_core::auth::sso::sign_in::{self as whose, Person};
-use warden_core::commands::Context;
 use warden_core::commands::account::identifier_key;
 use warden_core::commands::session::Level;
 use warden_core::commands::sso::sign_in::{self as events, Failed, Failure, Started, Succeeded};
-use warden_core::commands::sso::{Connection, Upstream, connection_subject};
+use warden_core::commands::sso::{Connection, Upstream};
 use warden_core::event::now_micros;
 use warden_core::keys::{Sealed, random_bytes};
 use warden_projections::accounts::User;
@@ -33,9 +30,14 @@ use super::issued::{self, Issued};
 use super::{Lost, commit, commit_race, key_service, read as state_of};
 use crate::config::SsoConfig;
 use crate::error::ApiError;
-use crate::oidc::{AuthorizationRequest, Exchange, ProviderError, Providers};
+use crate::oidc::{AuthorizationRequest, ProviderError, Providers};
 use crate::state::AppState;
 use crate::web::Client;
+
+mod answer;
+mod ending;
+use answer::verified;
+use ending::Ending;
 
 /// The data key flows are sealed with.
 const FLOW_KEY: &str = "secret:sso-flows";
@@ -417,165 +419,4 @@ fn people(
         .clone()
         .or_else(|| by_email.clone().filter(|user| user.org == connection.org));
     (account, linked.as_ref().map(person), by_email.as_ref().map(person))
-}
-
-/// The provider's answer, exchanged and signature-checked: the ID token's
-/// claims, completed from userinfo when they lack the address.
-async fn verified(
-    state: &AppState,
-    connection: &Connection,
-    flow: &Flow,
-    answer: &Callback<'_>,
-) -> Result<Value, Refused> {
-    let Upstream::Oidc(oidc) = &connection.settings.upstream;
-    let refused = |failure: ProviderError| Refused {
-        reason: failure.reason,
-        detail: failure.detail,
-    };
-    if let Some(error) = answer.error {
-        let description = answer.error_description.map(crate::oidc::clip).unwrap_or_default();
-        return Err(Refused {
-            reason: Failure::ProviderError,
-            detail: format!("the provider answered {}: {description}", crate::oidc::clip(error)),
-        });
-    }
-    let providers = &state.sso.providers;
-    let provider = providers
-        .provider(&oidc.issuer, multi_tenant(connection))
-        .await
-        .map_err(refused)?;
-    if let Some(iss) = answer.iss
-        && iss != provider.metadata.issuer
-        && !multi_tenant(connection)
-    {
-        return Err(Refused {
-            reason: Failure::IssuerMismatch,
-            detail: format!(
-                "the provider's answer names the issuer {:?}, not {:?} (a mix-up)",
-                crate::oidc::clip(iss),
-                provider.metadata.issuer
-            ),
-        });
-    }
-    let code = answer.code.filter(|code| !code.is_empty()).ok_or(Refused {
-        reason: Failure::ProviderError,
-        detail: "the provider's answer has no code".into(),
-    })?;
-    let secret = client_secret(state, &connection.id).await.map_err(|error| Refused {
-        reason: Failure::ProviderUnreachable,
-        detail: error.message,
-    })?;
-    let redirect_uri = super::sso_connections::redirect_uri(state);
-    let tokens = providers
-        .exchange(
-            &provider,
-            &Exchange {
-                client_id: &oidc.client_id,
-                client_secret: &secret,
-                redirect_uri: &redirect_uri,
-                code,
-                verifier: &flow.verifier,
-            },
-        )
-        .await
-        .map_err(refused)?;
-    let mut claims = providers
-        .verified_claims(&oidc.issuer, Arc::clone(&provider), &oidc.client_id, &tokens.id_token)
-        .await
-        .map_err(refused)?;
-    let email_claim = &connection.settings.mapping.email;
-    if claims.get(email_claim).is_none()
-        && let Some(access_token) = &tokens.access_token
-        && let Ok(Some(info)) = providers.userinfo(&provider, access_token).await
-        && info.get("sub") == claims.get("sub")
-        && let (Some(claims), Some(info)) = (claims.as_object_mut(), info.as_object())
-    {
-        for name in [
-            email_claim.as_str(),
-            "email_verified",
-            &connection.settings.mapping.name,
-            &connection.settings.mapping.groups,
-        ] {
-            if let (None, Some(value)) = (claims.get(name), info.get(name)) {
-                claims.insert(name.to_string(), value.clone());
-            }
-        }
-    }
-    Ok(claims)
-}
-
-async fn client_secret(state: &AppState, connection: &str) -> Result<String, ApiError> {
-    let sealed = read(&state.models.sso)
-        .client_secret(connection)
-        .cloned()
-        .ok_or_else(|| ApiError::unavailable("the connection has no client secret"))?;
-    if sealed.subject != connection_subject(connection) {
-        return Err(ApiError::internal("the client secret is sealed for another subject"));
-    }
-    state.data_keys.open(&sealed).await.map_err(key_service)
-}
-
-/// Records a flow's failure.
-struct Ending<'a> {
-    state: &'a AppState,
-    context: &'a Context,
-    flow: &'a Flow,
-    name: String,
-}
-
-impl Ending<'_> {
-    async fn failed(&self, reason: Failure, detail: String, subject: Option<&str>) -> Result<Ended, ApiError> {
-        let failed = Failed {
-            flow: self.flow.id.clone(),
-            connection: self.flow.connection.clone(),
-            org: self.flow.org.clone(),
-            name: self.name.clone(),
-            test: self.flow.tester.is_some(),
-            reason,
-            detail,
-            subject: subject.map(str::to_string),
-        };
-        let (reason, detail) = match commit_race(self.state, vec![events::failed(self.context, &failed)]).await? {
-            Ok(_) => (reason, failed.detail),
-            // The flow ended already: this is a replay. Recorded as one,
-            // without ending anything.
-            Err(_) => {
-                let replayed = Failed {
-                    reason: Failure::Replayed,
-                    detail: "the provider's answer was used already (a replayed callback)".into(),
-                    ..failed
-                };
-                commit(self.state, vec![events::failed(self.context, &replayed)]).await?;
-                (Failure::Replayed, replayed.detail)
-            }
-        };
-        Ok(Ended::Failed {
-            name: Some(self.name.clone()),
-            reason,
-            detail,
-        })
-    }
-
-    /// A test's failure shows what the provider said; a sign-in's only
-    /// that it failed.
-    fn tested_or(&self, ended: Ended, connection: &Connection, claims: Value) -> Ended {
-        match (&self.flow.tester, ended) {
-            (Some(_), Ended::Failed { reason, detail, .. }) => Ended::Tested(Box::new(Tested {
-                connection: connection.id.clone(),
-                name: connection.settings.name.clone(),
-                claims,
-                outcome: Err(Failed {
-                    flow: self.flow.id.clone(),
-                    connection: connection.id.clone(),
-                    org: connection.org.clone(),
-                    name: connection.settings.name.clone(),
-                    test: true,
-                    reason,
-                    detail,
-                    subject: None,
-                }),
-            })),
-            (_, ended) => ended,
-        }
-    }
 }

@@ -34,6 +34,7 @@ pub mod secrets;
 pub mod settings;
 pub mod sign_in;
 pub mod sso;
+pub mod sso_connections;
 pub mod user_page;
 pub mod users;
 pub mod when;
@@ -311,6 +312,14 @@ pub fn notice(code: Option<&str>) -> Option<String> {
         "rule_saved" => "The rule is saved.",
         "rule_changed" => "The rule is changed.",
         "rule_removed" => "The rule is removed.",
+        "sso_created" => {
+            "The connection is added, turned off. Have an owner acknowledge its domains, test it, then turn it on."
+        }
+        "sso_changed" => "The connection is changed.",
+        "sso_acknowledged" => "The domain is acknowledged: its people sign in with this connection.",
+        "sso_enabled" => "The connection is on: its people can sign in with it.",
+        "sso_disabled" => "The connection is off: nobody signs in with it.",
+        "sso_removed" => "The connection is removed; its client secret is destroyed.",
         "endpoint_removed" => "The webhook endpoint is removed; its secret is destroyed.",
         "key_revoked" => "The key is revoked: every node refuses it.",
         "secret_created" => "The secret is added. Its readers can fetch it now.",

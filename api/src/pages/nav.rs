@@ -24,6 +24,7 @@ pub enum Place {
     Audit,
     Alerts,
     AlertRules,
+    Sso,
     /// A page outside the navigation (a prompt, a one-time secret).
     Elsewhere,
 }
@@ -77,7 +78,7 @@ const fn entry(
 }
 
 /// Every link, in the order shown.
-const LINKS: [Entry; 13] = [
+const LINKS: [Entry; 14] = [
     entry(Place::Home, "/", "Home", "overview", |_| true),
     entry(Place::Sessions, "/settings/sessions", "Sessions", "account", |_| true),
     entry(Place::Password, "/settings/password", "Password", "account", |_| true),
@@ -95,6 +96,13 @@ const LINKS: [Entry; 13] = [
         Place::MfaPolicy,
         "/admin/mfa-policy",
         "Two-factor policy",
+        "administration",
+        Role::manages_users,
+    ),
+    entry(
+        Place::Sso,
+        "/admin/sso",
+        "Single sign-on",
         "administration",
         Role::manages_users,
     ),
@@ -204,7 +212,10 @@ mod tests {
                         "Account",
                         &["Sessions", "Password", "Address", "Two-factor", "Time zone"],
                     ),
-                    ("Administration", &["Users", "Two-factor policy", "API keys", "Secrets"]),
+                    (
+                        "Administration",
+                        &["Users", "Two-factor policy", "Single sign-on", "API keys", "Secrets"],
+                    ),
                     ("Compliance", &["Audit trail", "Alerts", "Alert rules"]),
                 ],
             ),
@@ -216,7 +227,10 @@ mod tests {
                         "Account",
                         &["Sessions", "Password", "Address", "Two-factor", "Time zone"],
                     ),
-                    ("Administration", &["Users", "Two-factor policy", "API keys", "Secrets"]),
+                    (
+                        "Administration",
+                        &["Users", "Two-factor policy", "Single sign-on", "API keys", "Secrets"],
+                    ),
                     ("Compliance", &["Alerts", "Alert rules"]),
                 ],
             ),

@@ -50,29 +50,52 @@ pub async fn start(State(state): State<AppState>, client: Client, Query(query): 
 pub(super) async fn by_email(state: &AppState, client: &Client, email: &str, next: &str) -> Option<Response> {
     let connection = flows::serving(state, email)?;
     let hint = Some(email.trim());
-    Some(redirect(
-        state,
-        flows::start(state, client, &connection, next, hint, None).await,
-    ))
+    let started = flows::start(state, client, &connection, next, hint, None).await;
+    Some(onwards(state, &connection.settings.name, started))
 }
 
-/// To the provider, with the flow's cookie.
-fn redirect(state: &AppState, started: Result<flows::Redirect, ApiError>) -> Response {
+#[derive(Template)]
+#[template(path = "sso_continue.html")]
+struct ContinuePage<'a> {
+    name: &'a str,
+    location: &'a str,
+}
+
+/// To the provider after a form's post: a page that goes on by itself.
+/// The pages' `form-action 'self'` forbids a form's answer to redirect
+/// to another site, and the policy stays; a navigation that is not a
+/// form's may.
+pub(super) fn onwards(state: &AppState, name: &str, started: Result<flows::Redirect, ApiError>) -> Response {
     match started {
         Ok(started) => {
-            let mut response = see_other(&started.location);
-            let cookie = format!(
-                "{COOKIE}={}; Path=/sso; Max-Age=600; HttpOnly; SameSite=Lax{}",
-                started.cookie,
-                if state.web.secure_cookies { "; Secure" } else { "" }
-            );
-            if let Ok(cookie) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-            }
-            response
+            let page = ContinuePage {
+                name,
+                location: &started.location,
+            };
+            with_flow(state, render(StatusCode::OK, &page), &started.cookie)
         }
         Err(error) => error_page(&error),
     }
+}
+
+/// To the provider (a link's navigation), with the flow's cookie.
+fn redirect(state: &AppState, started: Result<flows::Redirect, ApiError>) -> Response {
+    match started {
+        Ok(started) => with_flow(state, see_other(&started.location), &started.cookie),
+        Err(error) => error_page(&error),
+    }
+}
+
+/// Sets the flow's cookie on `response`.
+fn with_flow(state: &AppState, mut response: Response, flow: &str) -> Response {
+    let cookie = format!(
+        "{COOKIE}={flow}; Path=/sso; Max-Age=600; HttpOnly; SameSite=Lax{}",
+        if state.web.secure_cookies { "; Secure" } else { "" }
+    );
+    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 #[derive(Deserialize)]

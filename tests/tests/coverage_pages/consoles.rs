@@ -1,9 +1,11 @@
-//! The alert console's, the API-key console's and the audit page's forms, walked for
+//! The alert console's, the API-key console's, the audit page's and the
+//! single sign-on console's forms, walked for
 //! `every_page_form_appends_an_event`.
 
 use serde_json::json;
 use warden_tests::coverage::Walk;
-use warden_tests::web::{Forms, field};
+use warden_tests::oidc::OidcProvider;
+use warden_tests::web::{Forms, field, location};
 
 use super::between;
 
@@ -222,4 +224,65 @@ pub(crate) async fn saved_search_forms(walk: &mut Walk, forms: &Forms, owner: &s
         )
         .await;
     walk.posted("/audit/saved-searches/{id}/remove", before, &removed).await;
+}
+
+/// A single sign-on connection through its pages: added, changed, its
+/// domain acknowledged, tested (the provider is sent the browser), turned
+/// on and off, removed.
+pub(crate) async fn sso_forms(walk: &mut Walk, forms: &Forms, owner: &str, csrf: &str, provider: &OidcProvider) {
+    let before = walk.head().await;
+    let created = forms
+        .post(
+            "/admin/sso",
+            Some(owner),
+            &[
+                ("csrf_token", csrf),
+                ("preset", "generic"),
+                ("name", "Acme IdP"),
+                ("issuer", provider.issuer.as_str()),
+                ("client_id", provider.client_id.as_str()),
+                ("client_secret", provider.client_secret.as_str()),
+                ("domains", "acme.test"),
+                ("provisioning", "just_in_time"),
+                ("default_role", "member"),
+                ("roles", "warden-admins = admin"),
+            ],
+        )
+        .await;
+    walk.posted("/admin/sso", before, &created).await;
+    let page = location(&created).split('?').next().unwrap().to_string();
+    let before = walk.head().await;
+    let changed = forms
+        .post(
+            &page,
+            Some(owner),
+            &[
+                ("csrf_token", csrf),
+                ("preset", "generic"),
+                ("name", "Acme SSO"),
+                ("issuer", provider.issuer.as_str()),
+                ("client_id", provider.client_id.as_str()),
+                ("domains", "acme.test"),
+                ("provisioning", "just_in_time"),
+                ("default_role", "member"),
+            ],
+        )
+        .await;
+    walk.posted("/admin/sso/{id}", before, &changed).await;
+    for (action, route) in [
+        (
+            "domains/acme.test/acknowledge",
+            "/admin/sso/{id}/domains/{domain}/acknowledge",
+        ),
+        ("test", "/admin/sso/{id}/test"),
+        ("enable", "/admin/sso/{id}/enable"),
+        ("disable", "/admin/sso/{id}/disable"),
+        ("remove", "/admin/sso/{id}/remove"),
+    ] {
+        let before = walk.head().await;
+        let done = forms
+            .post(&format!("{page}/{action}"), Some(owner), &[("csrf_token", csrf)])
+            .await;
+        walk.posted(route, before, &done).await;
+    }
 }
