@@ -156,18 +156,11 @@ pub async fn link(State(state): State<AppState>, headers: HeaderMap, Query(query
 
 /// The code's id and the address this browser asked a code for.
 fn asked_here(headers: &HeaderMap) -> Option<(String, String)> {
-    let prefix = format!("{COOKIE}=");
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(&prefix).map(str::to_string))
-        .and_then(|value| {
-            let (id, email) = value.split_once('.')?;
-            let email = String::from_utf8(URL_SAFE_NO_PAD.decode(email).ok()?).ok()?;
-            Some((id.to_string(), email))
-        })
+    crate::web::cookie::read(headers, COOKIE).and_then(|value| {
+        let (id, email) = value.split_once('.')?;
+        let email = String::from_utf8(URL_SAFE_NO_PAD.decode(email).ok()?).ok()?;
+        Some((id.to_string(), email))
+    })
 }
 
 #[derive(Deserialize)]

@@ -82,31 +82,27 @@ pub async fn submit(State(state): State<AppState>, client: Client, Form(form): F
         let error = crate::error::ApiError::bad_request(format!(
             "No single sign-on is set up for {domain}: sign in with your password or a passkey."
         ));
-        return failed(
-            &error,
-            &SignInPage {
-                next,
-                email: form.email,
-                email_codes: state.email_codes.available,
-                error: Some(error.message.clone()),
-                notice: None,
-            },
-        );
+        return refused(&state, &error, next, form.email);
     }
     let password = Password::new(form.password);
     match flows::sign_in::with_password(&state, &client, &form.email, &password).await {
         Ok(session) => signed_in(&state, &session, &next),
-        Err(error) => failed(
-            &error,
-            &SignInPage {
-                next,
-                email: form.email,
-                email_codes: state.email_codes.available,
-                error: Some(error.message.clone()),
-                notice: None,
-            },
-        ),
+        Err(error) => refused(&state, &error, next, form.email),
     }
+}
+
+/// The sign-in page again, with what was typed and why it did not work.
+fn refused(state: &AppState, error: &crate::error::ApiError, next: String, email: String) -> Response {
+    failed(
+        error,
+        &SignInPage {
+            next,
+            email,
+            email_codes: state.email_codes.available,
+            error: Some(error.message.clone()),
+            notice: None,
+        },
+    )
 }
 
 /// Sets the cookie and goes on: to `next`, or first to the second-factor

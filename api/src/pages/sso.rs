@@ -16,7 +16,7 @@ use super::{error_page, local_path, render, see_other};
 use crate::error::{ApiError, Code};
 use crate::flows::sso_sign_in::{self as flows, Callback, Ended};
 use crate::state::AppState;
-use crate::web::Client;
+use crate::web::{Client, cookie};
 
 /// The cookie that holds a flow.
 const COOKIE: &str = "warden_sso";
@@ -193,12 +193,7 @@ pub async fn callback(
 
 /// The flow's cookie, when the browser sent one.
 fn flow_cookie(headers: &HeaderMap) -> Option<String> {
-    let prefix = format!("{COOKIE}=");
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(&prefix).map(str::to_string))
+    cookie::read(headers, COOKIE)
         .filter(|value| !value.is_empty())
+        .map(str::to_string)
 }
