@@ -17,6 +17,9 @@ use warden_tests::peers::SmtpSink;
 use warden_tests::web::{OWNER_PASSWORD, WebClient, instance, set_up};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
+#[path = "coverage_api/owner_parts.rs"]
+mod owner_parts;
+
 /// The first half of a WebAuthn ceremony changes nothing: its state is
 /// sealed into the answer and only the second half, which appends, uses it.
 /// A key verification reads memory only: its uses are recorded per key and
@@ -155,37 +158,7 @@ async fn every_state_changing_route_appends_an_event() {
         .await;
     walk.answered("releaseLegalHold", before, &released).await;
 
-    // Alert rules: created, changed, disabled, enabled, removed.
-    let before = walk.head().await;
-    let rule = json!({"name": "Role changes", "severity": "high",
-                      "condition": {"type": "match", "select": {"kinds": ["user.role_changed"]}}});
-    let created = owner.post("/api/v1/alert-rules", rule.clone()).await;
-    walk.answered("createAlertRule", before, &created).await;
-    let rule_path = format!("/api/v1/alert-rules/{}", created.body["id"].as_str().unwrap());
-    let before = walk.head().await;
-    let mut changed_rule = rule;
-    changed_rule["severity"] = json!("critical");
-    let changed = owner.put(&rule_path, changed_rule).await;
-    walk.answered("changeAlertRule", before, &changed).await;
-    let before = walk.head().await;
-    let disabled = owner.post(&format!("{rule_path}/disable"), json!({})).await;
-    walk.answered("disableAlertRule", before, &disabled).await;
-    let before = walk.head().await;
-    let enabled = owner.post(&format!("{rule_path}/enable"), json!({})).await;
-    walk.answered("enableAlertRule", before, &enabled).await;
-    let before = walk.head().await;
-    let removed = owner.delete(&rule_path).await;
-    walk.answered("removeAlertRule", before, &removed).await;
-    let before = walk.head().await;
-    let previewed = owner
-        .post(
-            "/api/v1/alert-rules/preview",
-            json!({"rule": {"name": "Any sign-in", "severity": "info",
-                            "condition": {"type": "match", "select": {"kinds": ["login.*"]}}},
-                   "hours": 1}),
-        )
-        .await;
-    walk.answered("previewAlertRule", before, &previewed).await;
+    owner_parts::alert_rules(&mut walk, &mut owner).await;
 
     // Alert delivery: an endpoint, an alert sent to it (nobody listens),
     // acknowledged, resolved, re-sent; then the endpoint removed.
@@ -228,100 +201,9 @@ async fn every_state_changing_route_appends_an_event() {
     let removed = owner.delete(&format!("/api/v1/webhook-endpoints/{endpoint}")).await;
     walk.answered("removeWebhookEndpoint", before, &removed).await;
 
-    // Single sign-on: a connection created, changed, its domain
-    // acknowledged, enabled, disabled and removed.
-    let before = walk.head().await;
-    let connection = owner
-        .post(
-            "/api/v1/sso/connections",
-            json!({"name": "Acme IdP", "issuer": "https://idp.acme.test", "client_id": "warden",
-                   "client_secret": "idp-secret", "domains": ["acme.test"]}),
-        )
-        .await;
-    walk.answered("createSsoConnection", before, &connection).await;
-    let sso = format!("/api/v1/sso/connections/{}", connection.body["id"].as_str().unwrap());
-    let before = walk.head().await;
-    let changed = owner.patch(&sso, json!({"name": "Acme SSO"})).await;
-    walk.answered("changeSsoConnection", before, &changed).await;
-    for (operation, action) in [
-        ("acknowledgeSsoDomain", "domains/acme.test/acknowledge"),
-        ("enableSsoConnection", "enable"),
-        ("disableSsoConnection", "disable"),
-    ] {
-        let before = walk.head().await;
-        let done = owner.post(&format!("{sso}/{action}"), json!({})).await;
-        walk.answered(operation, before, &done).await;
-    }
-    let before = walk.head().await;
-    let removed = owner.delete(&sso).await;
-    walk.answered("removeSsoConnection", before, &removed).await;
-
-    // API keys: created, changed, rotated, revoked.
-    let before = walk.head().await;
-    let key = owner
-        .post("/api/v1/keys", json!({"kind": "app", "name": "billing"}))
-        .await;
-    walk.answered("createApiKey", before, &key).await;
-    let key_path = format!("/api/v1/keys/{}", key.body["id"].as_str().unwrap());
-    for (operation, method, path, body) in [
-        (
-            "changeApiKey",
-            reqwest::Method::PATCH,
-            key_path.clone(),
-            json!({"name": "invoices"}),
-        ),
-        (
-            "rotateApiKey",
-            reqwest::Method::POST,
-            format!("{key_path}/rotate"),
-            json!({"grace_seconds": 60}),
-        ),
-        (
-            "revokeApiKey",
-            reqwest::Method::POST,
-            format!("{key_path}/revoke"),
-            json!({"reason": "walked"}),
-        ),
-    ] {
-        let before = walk.head().await;
-        let done = owner.request(method, &path, Some(body)).await;
-        walk.answered(operation, before, &done).await;
-    }
-
-    // The vault: a secret created, given a version, rolled back, its
-    // readers named, shredded.
-    let before = walk.head().await;
-    let secret = owner
-        .post("/api/v1/secrets", json!({"name": "walked", "value": "v1"}))
-        .await;
-    walk.answered("createSecret", before, &secret).await;
-    for (operation, method, path, body) in [
-        (
-            "addSecretVersion",
-            reqwest::Method::PUT,
-            "/api/v1/secrets/walked",
-            json!({"value": "v2"}),
-        ),
-        (
-            "rollBackSecret",
-            reqwest::Method::POST,
-            "/api/v1/secrets/walked/rollback",
-            json!({"version": 1}),
-        ),
-        (
-            "changeSecretReaders",
-            reqwest::Method::PUT,
-            "/api/v1/secrets/walked/readers",
-            json!({"roles": ["owner"]}),
-        ),
-    ] {
-        let before = walk.head().await;
-        let done = owner.request(method, path, Some(body)).await;
-        walk.answered(operation, before, &done).await;
-    }
-    let before = walk.head().await;
-    let shredded = owner.delete("/api/v1/secrets/walked?reason=walked").await;
-    walk.answered("shredSecret", before, &shredded).await;
+    owner_parts::sso_connection(&mut walk, &mut owner).await;
+    owner_parts::api_keys(&mut walk, &mut owner).await;
+    owner_parts::vault(&mut walk, &mut owner).await;
 
     // Sign-in, password, sessions.
     let mut sam = WebClient::new(server);
