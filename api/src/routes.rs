@@ -179,6 +179,7 @@ pub fn table() -> Vec<Route> {
             .token_exempt()
             .get(Public, pages::sign_in::form)
             .post(Public, pages::sign_in::submit),
+        page("/sign-in/org/{slug}").get(Public, pages::sign_in::org_form),
         page("/admin/sso")
             .get(Session, pages::sso_connections::list)
             .post(Session, pages::sso_connections::create),

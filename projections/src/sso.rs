@@ -1,12 +1,18 @@
 //! Single sign-on: each org's connections (their settings, whether they
 //! are on, the domains an owner acknowledged, the sealed client secret)
-//! and which connection serves each acknowledged domain.
+//! and which connection serves each acknowledged domain; the accounts
+//! linked to identities; and the flows each client network started in
+//! the last hour (`/sso/start` is open to anyone, so it is bounded).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
 
 use serde::{Deserialize, Serialize};
 use warden_core::Event;
-use warden_core::commands::sso::sign_in::{Linked, Provisioned, USER_LINKED, USER_PROVISIONED, identity};
+use warden_core::commands::sso::sign_in::{
+    Linked, Provisioned, SSO_STARTED, Started, USER_LINKED, USER_PROVISIONED, identity,
+};
 use warden_core::commands::sso::{
     Acknowledgement, Connection, ConnectionChanged, ConnectionCreated, ConnectionRef, DomainAcknowledged,
     SSO_CONNECTION_CHANGED, SSO_CONNECTION_CREATED, SSO_CONNECTION_DISABLED, SSO_CONNECTION_DOMAIN_ACKNOWLEDGED,
@@ -16,6 +22,7 @@ use warden_core::commands::{Prefix, payload, subject_id};
 use warden_core::keys::Sealed;
 
 use crate::Projection;
+use crate::throttle::ip_key;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Sso {
@@ -26,7 +33,17 @@ pub struct Sso {
     /// The account each identity (`<connection>:<subject>`) is linked to.
     #[serde(default)]
     identities: HashMap<String, String>,
+    /// When each client network (`throttle::ip_key`) started flows,
+    /// within the last hour, oldest first.
+    #[serde(default)]
+    starts: HashMap<String, VecDeque<DateTime<Utc>>>,
+    /// Every start of the window, oldest first, with its network.
+    #[serde(default)]
+    starts_order: VecDeque<(DateTime<Utc>, String)>,
 }
+
+/// How long a start counts against its network.
+const STARTS_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 
 impl Sso {
     /// `org`'s connection `id`: another org's is not found.
@@ -62,6 +79,39 @@ impl Sso {
         self.identities.get(&identity(connection, subject)).map(String::as_str)
     }
 
+    /// When `network` started flows within the last hour (as of the log's
+    /// newest start).
+    pub fn starts_from(&self, network: &str) -> Vec<DateTime<Utc>> {
+        self.starts
+            .get(network)
+            .map(|times| times.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Counts a start from `network` at `at`, and lets go of starts (and
+    /// networks) older than the window: `starts_order` holds every start
+    /// counted, oldest first, so each is looked at once more, when it
+    /// leaves.
+    fn started(&mut self, network: String, at: DateTime<Utc>) {
+        while let Some((first, _)) = self.starts_order.front()
+            && at - *first >= STARTS_WINDOW
+        {
+            let Some((_, old)) = self.starts_order.pop_front() else {
+                break;
+            };
+            if let Some(times) = self.starts.get_mut(&old) {
+                while times.front().is_some_and(|first| at - *first >= STARTS_WINDOW) {
+                    times.pop_front();
+                }
+                if times.is_empty() {
+                    self.starts.remove(&old);
+                }
+            }
+        }
+        self.starts.entry(network.clone()).or_default().push_back(at);
+        self.starts_order.push_back((at, network));
+    }
+
     /// The connection's client secret, sealed.
     pub fn client_secret(&self, id: &str) -> Option<&Sealed<String>> {
         self.secrets.get(id)
@@ -75,6 +125,14 @@ impl Projection for Sso {
 
     fn apply(&mut self, event: &Event) {
         match event.kind.as_str() {
+            SSO_STARTED => {
+                if payload::<Started>(event).is_some()
+                    && let Some(ip) = event.actor.ip.as_deref()
+                {
+                    self.started(ip_key(ip), event.at);
+                }
+                return;
+            }
             USER_PROVISIONED => {
                 if let Some(provisioned) = payload::<Provisioned>(event) {
                     let key = identity(&provisioned.connection, &provisioned.subject);
@@ -187,6 +245,45 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         );
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn each_network_keeps_its_starts_of_the_last_hour() {
+        let start = |ip: &str, minute: i64| {
+            let mut anonymous = Actor::of_kind(ActorKind::Anonymous);
+            anonymous.ip = Some(ip.into());
+            let context = Context {
+                actor: anonymous,
+                request_id: "r".into(),
+            };
+            let started: Started = serde_json::from_value(fixture("sso.started")).unwrap();
+            let mut event = event(1, 1, warden_core::commands::sso::sign_in::started(&context, &started));
+            event.at += chrono::Duration::minutes(minute);
+            event
+        };
+        let at = |minute: i64| DateTime::from_timestamp(1_800_000_000, 0).unwrap() + chrono::Duration::minutes(minute);
+        let mut sso = Sso::default();
+        for (ip, minute) in [
+            ("203.0.113.9", 0),
+            ("203.0.113.9", 10),
+            ("2001:db8::1", 20),
+            ("2001:db8::2", 30),
+        ] {
+            sso.apply(&start(ip, minute));
+        }
+        assert_eq!(sso.starts_from("203.0.113.9"), [at(0), at(10)]);
+        // An IPv6 host is its /64.
+        assert_eq!(sso.starts_from("2001:db8:0:0::/64"), [at(20), at(30)]);
+        assert!(sso.starts_from("203.0.113.10").is_empty());
+        // An hour on, the old starts are let go of, and a network with
+        // none left is forgotten.
+        sso.apply(&start("198.51.100.7", 65));
+        assert_eq!(sso.starts_from("203.0.113.9"), [at(10)]);
+        sso.apply(&start("198.51.100.7", 85));
+        assert!(sso.starts_from("203.0.113.9").is_empty());
+        assert!(!sso.starts.contains_key("203.0.113.9"));
+        assert_eq!(sso.starts_from("2001:db8:0:0::/64"), [at(30)]);
+        assert_eq!(sso.starts_order.len(), 3);
     }
 
     #[test]

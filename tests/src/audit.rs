@@ -367,7 +367,6 @@ pub async fn listing(forms: &crate::web::Forms, cookie: &str, path: &str, count:
 /// The password of every user of [`two_orgs`].
 pub const LEGACY_PASSWORD: &str = "legacy password for audits";
 
-/// A user of [`two_orgs`], signed in through the API.
 /// Signs `email` of [`two_orgs`] in on the sign-in page; the session cookie.
 pub async fn page_signed_in(forms: &crate::web::Forms, email: &str) -> String {
     let signed_in = forms
@@ -377,6 +376,7 @@ pub async fn page_signed_in(forms: &crate::web::Forms, email: &str) -> String {
     crate::web::page_cookie(&signed_in).unwrap()
 }
 
+/// A user of [`two_orgs`], signed in through the API.
 pub async fn signed_in(server: &crate::process::Server, email: &str) -> crate::web::WebClient {
     let mut client = crate::web::WebClient::new(server);
     let answer = client.sign_in(email, LEGACY_PASSWORD).await;

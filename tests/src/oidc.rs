@@ -12,6 +12,7 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
 use crate::peers::repository;
+use crate::web::{Instance, WebClient, events};
 
 /// The OIDC peer on a free port of 127.0.0.1, stopped when dropped.
 pub struct OidcProvider {
@@ -262,4 +263,63 @@ impl Browser {
         }
         panic!("the provider never sent the browser back: {next}");
     }
+}
+
+/// Sets up `provider` as an enabled connection of the client's org,
+/// serving `domain` (acknowledged by `owner`).
+pub async fn connect(
+    admin: &mut WebClient,
+    owner: &mut WebClient,
+    provider: &OidcProvider,
+    domain: &str,
+    roles: Value,
+) -> String {
+    let mut settings = provider.connection("Acme IdP", &[domain]);
+    settings["mapping"] = json!({ "roles": roles });
+    let created = admin.post("/api/v1/sso/connections", settings).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/sso/connections/{id}");
+    let vouched = owner
+        .post(&format!("{path}/domains/{domain}/acknowledge"), json!({}))
+        .await;
+    assert_eq!(vouched.status, 200, "{:?}", vouched.body);
+    assert_eq!(admin.post(&format!("{path}/enable"), json!({})).await.status, 200);
+    id
+}
+
+/// Signs `user` in through connection `id`: Warden's answer to the
+/// callback, and the browser.
+pub async fn sign_in(
+    instance: &Instance,
+    provider: &OidcProvider,
+    id: &str,
+    user: &str,
+) -> (reqwest::Response, Browser) {
+    let mut browser = Browser::new();
+    let start = browser
+        .get(&format!(
+            "{}/sso/start?connection={id}&next=/settings/sessions",
+            instance.server.url
+        ))
+        .await;
+    let callback = browser.through_provider(start, &provider.issuer, user).await;
+    assert!(
+        callback.starts_with(&format!("{}/sso/callback?", instance.server.url)),
+        "{callback}"
+    );
+    let answer = browser.get(&callback).await;
+    (answer, browser)
+}
+
+/// The events of `kind` in the log, oldest first.
+pub fn sso_events(instance: &Instance, kind: &str) -> Vec<Value> {
+    events(instance)
+        .into_iter()
+        .filter(|event| event["kind"] == kind)
+        .collect()
+}
+
+pub fn last_failure(instance: &Instance) -> Value {
+    sso_events(instance, "sso.failed").pop().expect("no sso.failed")["data"].clone()
 }

@@ -122,6 +122,7 @@ async fn every_page_is_accessible_and_fits_a_phone_in_chromium() {
     // Signed out.
     check(&browser, "sign-in", &url("/sign-in")).await;
     check(&browser, "sign-in-email", &url("/sign-in/email")).await;
+    check(&browser, "sign-in-org", &url("/sign-in/org/acme")).await;
     check(&browser, "forgot-password", &url("/forgot-password")).await;
     check(&browser, "invitation", &url(&format!("/invitation{invitation}"))).await;
     check(&browser, "invitation-used", &url("/invitation?token=not-a-token")).await;

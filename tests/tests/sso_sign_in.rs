@@ -7,62 +7,8 @@
 
 use serde_json::{Value, json};
 use warden_tests::audit::{signed_in, two_orgs};
-use warden_tests::oidc::{Browser, OidcProvider, user};
-use warden_tests::web::{Forms, Instance, WebClient, events, location, page_cookie};
-
-/// Sets up `provider` as an enabled connection of the client's org,
-/// serving `domain` (acknowledged by `owner`).
-async fn connect(
-    admin: &mut WebClient,
-    owner: &mut WebClient,
-    provider: &OidcProvider,
-    domain: &str,
-    roles: Value,
-) -> String {
-    let mut settings = provider.connection("Acme IdP", &[domain]);
-    settings["mapping"] = json!({ "roles": roles });
-    let created = admin.post("/api/v1/sso/connections", settings).await;
-    assert_eq!(created.status, 201, "{:?}", created.body);
-    let id = created.body["id"].as_str().unwrap().to_string();
-    let path = format!("/api/v1/sso/connections/{id}");
-    let vouched = owner
-        .post(&format!("{path}/domains/{domain}/acknowledge"), json!({}))
-        .await;
-    assert_eq!(vouched.status, 200, "{:?}", vouched.body);
-    assert_eq!(admin.post(&format!("{path}/enable"), json!({})).await.status, 200);
-    id
-}
-
-/// Signs `user` in through connection `id`: Warden's answer to the
-/// callback, and the browser.
-async fn sign_in(instance: &Instance, provider: &OidcProvider, id: &str, user: &str) -> (reqwest::Response, Browser) {
-    let mut browser = Browser::new();
-    let start = browser
-        .get(&format!(
-            "{}/sso/start?connection={id}&next=/settings/sessions",
-            instance.server.url
-        ))
-        .await;
-    let callback = browser.through_provider(start, &provider.issuer, user).await;
-    assert!(
-        callback.starts_with(&format!("{}/sso/callback?", instance.server.url)),
-        "{callback}"
-    );
-    let answer = browser.get(&callback).await;
-    (answer, browser)
-}
-
-/// The `sso.*` events of the log, newest last.
-fn sso_events(instance: &Instance, kind: &str) -> Vec<Value> {
-    events(instance)
-        .into_iter()
-        .filter(|event| event["kind"] == kind)
-        .collect()
-}
-
-fn last_failure(instance: &Instance) -> Value {
-    sso_events(instance, "sso.failed").pop().expect("no sso.failed")["data"].clone()
-}
+use warden_tests::oidc::{Browser, OidcProvider, connect, last_failure, sign_in, sso_events, user};
+use warden_tests::web::{Forms, location, page_cookie};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_sign_in_through_their_org_provider_and_nothing_else_gets_through() {
@@ -299,4 +245,27 @@ async fn another_org_provider_cannot_sign_in_or_create_this_org_people() {
     assert_eq!(provisioned.len(), 1);
     let globex_org = sso_events(&instance, "sso_connection.created")[0]["data"]["org"].clone();
     assert_eq!(provisioned[0]["data"]["org"], globex_org);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_network_starts_a_bounded_number_of_sign_ins_an_hour() {
+    let instance = two_orgs(&[("WARDEN_SSO_INSECURE_ISSUERS", "true")]).await;
+    let server = &instance.server;
+    let idp = OidcProvider::start(&format!("{}/sso/callback", server.url), &[]);
+    let mut admin = signed_in(server, "admin@acme.test").await;
+    let mut owner = signed_in(server, "owner@acme.test").await;
+    let acme = connect(&mut admin, &mut owner, &idp, "acme.test", json!([])).await;
+    // Anyone may start a sign-in, and each start is an event: a network
+    // gets 300 an hour (core::auth::sso::flow).
+    let start = format!("{}/sso/start?connection={acme}", server.url);
+    let mut browser = Browser::new();
+    for n in 0..300 {
+        let answer = browser.get(&start).await;
+        assert_eq!(answer.status(), 303, "start {n}");
+    }
+    let refused = browser.get(&start).await;
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((3000..=3600).contains(&retry), "{retry}");
+    assert_eq!(sso_events(&instance, "sso.started").len(), 300);
 }

@@ -49,6 +49,8 @@ codes! {
     Invited = "invited",
     SecondFactorRequired = "second_factor_required",
     EnrolmentRequired = "enrolment_required",
+    /// The org requires single sign-on of everyone but its owners.
+    SsoRequired = "sso_required",
     InvalidCode = "invalid_code",
     /// Sign-in by email code on a Warden without a mail server.
     EmailCodesUnavailable = "email_codes_unavailable",

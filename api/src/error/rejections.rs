@@ -11,8 +11,12 @@ use warden_core::commands::api_key::VerifyOutcome;
 use super::{ApiError, Code};
 
 impl From<MethodNotAllowed> for ApiError {
-    fn from(MethodNotAllowed(reason): MethodNotAllowed) -> Self {
-        ApiError::forbidden_code(Code::MethodNotAllowed, reason)
+    fn from(refused: MethodNotAllowed) -> Self {
+        let code = match refused {
+            MethodNotAllowed::ByPolicy(_) => Code::MethodNotAllowed,
+            MethodNotAllowed::SsoRequired => Code::SsoRequired,
+        };
+        ApiError::forbidden_code(code, refused.message())
     }
 }
 
@@ -27,7 +31,7 @@ impl From<password::Rejection> for ApiError {
             password::Rejection::Disabled => {
                 ApiError::forbidden_code(Code::AccountDisabled, "this account is disabled")
             }
-            password::Rejection::MethodNotAllowed(reason) => MethodNotAllowed(reason).into(),
+            password::Rejection::MethodNotAllowed(refused) => refused.into(),
         }
     }
 }

@@ -2,9 +2,9 @@
 //! and the security emails its users get.
 
 use serde::Deserialize;
-use warden_core::auth::mfa_policy::{Decision, Method, SignIn, UpstreamTrust, decide};
+use warden_core::auth::mfa_policy::{Decision, Method, SignIn, decide};
+use warden_core::auth::policy_change::{self, Asked, Change, Refused};
 use warden_core::auth::security_email::SecurityEmails;
-use warden_core::commands::account::Role;
 use warden_core::commands::mfa::Factor;
 use warden_core::commands::org::{self, MfaPolicyChanged, SecurityEmailsChanged, SessionPolicy, SessionPolicyChanged};
 use warden_projections::accounts::Org;
@@ -52,97 +52,34 @@ pub async fn change_session_policy(
     of(state, manager)
 }
 
-/// A new MFA policy as an admin asks for it: per method, whether it is
-/// allowed, whether MFA is required, which factors count, and whether the
-/// upstream provider's MFA is trusted (recorded with who acknowledged it).
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MfaPolicyInput {
-    pub enrolment_grace_seconds: Option<u64>,
-    #[serde(default)]
-    pub methods: std::collections::BTreeMap<Method, MethodInput>,
+/// Whether `org` has a single sign-on connection that is on and serves a
+/// domain an owner acknowledged (single sign-on can be required).
+pub fn sso_ready(state: &AppState, org: &str) -> bool {
+    read(&state.models.sso)
+        .connections_of(org)
+        .any(|connection| connection.enabled && !connection.acknowledged.is_empty())
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MethodInput {
-    pub allowed: Option<bool>,
-    pub require_mfa: Option<bool>,
-    pub factors: Option<Vec<Factor>>,
-    pub trust_upstream_mfa: Option<bool>,
-}
-
-/// Longest enrolment grace period an org may give.
-const MAX_GRACE_SECONDS: u64 = 90 * 24 * 3600;
-
-/// Changes the org's MFA policy (needs a recent strong authentication).
-/// Methods left out keep their rule.
+/// Changes the org's MFA policy (needs a recent strong authentication):
+/// what the change may ask for and who may ask is decided in
+/// `core::auth::policy_change`. Methods left out keep their rule.
 pub async fn change_mfa_policy(
     state: &AppState,
     manager: &CurrentSession,
     client: &Client,
-    input: MfaPolicyInput,
+    change: Change,
 ) -> Result<Org, ApiError> {
     let current = of(state, manager)?;
-    let mut policy = current.mfa_policy.clone();
-    if let Some(grace) = input.enrolment_grace_seconds {
-        if grace > MAX_GRACE_SECONDS {
-            return Err(ApiError::unprocessable(
-                Code::InvalidPolicy,
-                "enrolment_grace_seconds must be at most 90 days",
-            ));
-        }
-        policy.enrolment_grace_seconds = grace;
-    }
-    for (method, change) in input.methods {
-        let mut rule = policy.rule(method);
-        if let Some(allowed) = change.allowed {
-            rule.allowed = allowed;
-        }
-        if let Some(require) = change.require_mfa {
-            rule.require_mfa = require;
-        }
-        if let Some(factors) = change.factors {
-            let mut factors = factors;
-            factors.sort();
-            factors.dedup();
-            rule.factors = factors;
-        }
-        match change.trust_upstream_mfa {
-            Some(true) if !method.has_upstream() => {
-                return Err(ApiError::unprocessable(
-                    Code::InvalidPolicy,
-                    "only OIDC and SAML sign-ins have an upstream provider whose MFA can be trusted",
-                ));
-            }
-            Some(true) if rule.trust_upstream_mfa.is_none() && manager.user.role != Role::Owner => {
-                return Err(ApiError::forbidden(
-                    "only an owner can acknowledge that a provider's second factor is trusted",
-                ));
-            }
-            Some(true) if rule.trust_upstream_mfa.is_none() => {
-                rule.trust_upstream_mfa = Some(UpstreamTrust {
-                    acknowledged_by: manager.user.id.clone(),
-                    acknowledged_at: warden_core::event::now_micros(),
-                });
-            }
-            Some(false) => rule.trust_upstream_mfa = None,
-            _ => {}
-        }
-        if rule.require_mfa && !rule.factors.iter().any(|factor| *factor != Factor::BackupCode) {
-            return Err(ApiError::unprocessable(
-                Code::InvalidPolicy,
-                "a method that requires MFA must allow TOTP or passkeys (backup codes only recover them)",
-            ));
-        }
-        policy.rules.insert(method, rule);
-    }
-    if !policy.rule(Method::Password).allowed && !policy.rule(Method::Passkey).allowed {
-        return Err(ApiError::unprocessable(
-            Code::InvalidPolicy,
-            "password or passkey sign-in must stay allowed: no one could sign in otherwise",
-        ));
-    }
+    let asked = Asked {
+        by: &manager.user.id,
+        role: manager.user.role,
+        sso_ready: sso_ready(state, &manager.user.org),
+        now: warden_core::event::now_micros(),
+    };
+    let policy = policy_change::decide(&current.mfa_policy, &change, asked).map_err(|refused| match refused {
+        Refused::OwnersOnly(message) => ApiError::forbidden(message),
+        Refused::Invalid(message) => ApiError::unprocessable(Code::InvalidPolicy, message),
+    })?;
     if policy == current.mfa_policy {
         return Ok(current);
     }
@@ -221,6 +158,7 @@ pub fn preview(org: &Org) -> Vec<(Method, Vec<(&'static str, String)>)> {
                 .map(|(name, enrolled)| {
                     let sign_in = |required_since| SignIn {
                         method: *method,
+                        owner: false,
                         enrolled,
                         first_factor_is_mfa: *method == Method::Passkey,
                         upstream_mfa: false,
@@ -256,5 +194,6 @@ fn describe_decision(decision: &Decision) -> String {
         Decision::SecondFactor { factors } => format!("asked for a second factor ({})", names(factors)),
         Decision::Enrol { factors } => format!("must set up a second factor first ({})", names(factors)),
         Decision::Refused { reason } => format!("refused: {reason}"),
+        Decision::SsoRequired => "refused: single sign-on is required (owners still sign in this way)".into(),
     }
 }

@@ -20,6 +20,7 @@ pub fn account(user: &User) -> Account {
         id: user.id.clone(),
         org: user.org.clone(),
         status: user.status,
+        role: user.role,
         version: user.version,
         created_at: user.created_at,
     }

@@ -192,6 +192,7 @@ pub async fn complete(state: &AppState, client: &Client, input: SetupInput) -> R
         id: user_id,
         org: org_id,
         status: Status::Active,
+        role: Role::Owner,
         version: 2,
         created_at: now_micros(),
     };

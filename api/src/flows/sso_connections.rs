@@ -26,6 +26,16 @@ pub fn redirect_uri(state: &AppState) -> String {
     format!("{}/sso/callback", state.web.public_url.trim_end_matches('/'))
 }
 
+/// The org's own sign-in page, with its connections' buttons.
+pub fn sign_in_url(state: &AppState, org: &str) -> Option<String> {
+    let accounts = read(&state.models.accounts);
+    let slug = &accounts.org(org)?.slug;
+    Some(format!(
+        "{}/sign-in/org/{slug}",
+        state.web.public_url.trim_end_matches('/')
+    ))
+}
+
 pub fn connections(state: &AppState, org: &str) -> Vec<Connection> {
     read(&state.models.sso).connections_of(org).cloned().collect()
 }

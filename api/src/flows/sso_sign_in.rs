@@ -25,6 +25,7 @@ use warden_core::event::now_micros;
 use warden_core::keys::{Sealed, random_bytes};
 use warden_projections::accounts::User;
 use warden_projections::projection::read;
+use warden_projections::throttle::ip_key;
 
 use super::issued::{self, Issued};
 use super::{Lost, commit, commit_race, key_service, read as state_of};
@@ -94,6 +95,16 @@ pub async fn start(
     login_hint: Option<&str>,
     tester: Option<(&str, &str)>,
 ) -> Result<Redirect, ApiError> {
+    let network = client.ip.as_deref().map(ip_key);
+    if let Some(network) = &network {
+        let started = read(&state.models.sso).starts_from(network);
+        if let Some(wait) = flow::start_wait(&started, now_micros()) {
+            return Err(ApiError::too_many_requests(
+                "too many single sign-on sign-ins were started from this network; try again later",
+                wait,
+            ));
+        }
+    }
     let Upstream::Oidc(oidc) = &connection.settings.upstream;
     let provider = state
         .sso
@@ -322,6 +333,7 @@ pub async fn callback(
             id: decided.user.clone(),
             org: connection.org.clone(),
             status: warden_core::commands::account::Status::Active,
+            role: decided.role,
             version: 0,
             created_at: now_micros(),
         },
@@ -339,7 +351,7 @@ pub async fn callback(
                 return end
                     .failed(
                         Failure::MethodNotAllowed,
-                        refusal.0.to_string(),
+                        refusal.message().to_string(),
                         Some(&identity.subject),
                     )
                     .await;

@@ -266,6 +266,9 @@ pub struct InvitationView {
     pub role: Role,
     pub invited_by: Option<String>,
     pub expires_at: chrono::DateTime<Utc>,
+    /// The org requires single sign-on of the invitee: they accept by
+    /// signing in with it, not by choosing a password.
+    pub sso_required: bool,
 }
 
 /// The invitation `token` names, while it can still be accepted.
@@ -277,9 +280,11 @@ pub fn invitation(state: &AppState, token: &str) -> Option<InvitationView> {
         .invitation
         .as_ref()
         .filter(|invitation| Utc::now() < invitation.expires_at)?;
+    let org = accounts.org(&user.org);
     Some(InvitationView {
         email: user.email.clone(),
-        org_name: accounts.org(&user.org).map(|org| org.name.clone()).unwrap_or_default(),
+        org_name: org.map(|org| org.name.clone()).unwrap_or_default(),
+        sso_required: org.is_some_and(|org| org.mfa_policy.require_sso) && user.role != Role::Owner,
         role: user.role,
         invited_by: user
             .created_by

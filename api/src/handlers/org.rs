@@ -81,6 +81,7 @@ pub fn describe_mfa_policy(org: &Org) -> Value {
     json!({
         "enrolment_grace_seconds": policy.enrolment_grace_seconds,
         "required_since": org.mfa_required_since.as_ref().map(timestamp::format),
+        "require_sso": policy.require_sso,
         "methods": methods,
         "preview": preview,
     })
@@ -97,7 +98,7 @@ pub async fn change_mfa_policy(
     State(state): State<AppState>,
     client: Client,
     Recent(UserManager(manager)): Recent<UserManager>,
-    Json(body): Json<flows::org::MfaPolicyInput>,
+    Json(body): Json<warden_core::auth::policy_change::Change>,
 ) -> Result<Json<Value>, ApiError> {
     let org = flows::org::change_mfa_policy(&state, &manager, &client, body).await?;
     Ok(Json(describe_mfa_policy(&org)))

@@ -7,12 +7,14 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use warden_core::auth::mfa_policy::Method;
+use warden_core::auth::policy_change::{Change, MethodChange};
+use warden_core::commands::account::Role;
 use warden_core::commands::mfa::Factor;
 
 use super::confirmed::{Confirmed, ToMfaPolicy};
 use super::{Nav, NoticeQuery, PageManager, Place, failed, notice, render, see_other};
 use crate::error::ApiError;
-use crate::flows::org::{self, MethodInput, MfaPolicyInput};
+use crate::flows::org;
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
@@ -39,6 +41,10 @@ struct PolicyPage {
     org_name: String,
     rows: Vec<Row>,
     grace_days: String,
+    owner: bool,
+    require_sso: bool,
+    /// A connection is on with a domain an owner acknowledged.
+    sso_ready: bool,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -103,6 +109,9 @@ fn page(
         org_name: org.name,
         rows,
         grace_days: (org.mfa_policy.enrolment_grace_seconds / 86_400).to_string(),
+        owner: manager.user.role == Role::Owner,
+        require_sso: org.mfa_policy.require_sso,
+        sso_ready: org::sso_ready(state, &org.id),
         error,
         notice,
     })
@@ -135,7 +144,7 @@ pub async fn change(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let result = async {
-        let input = parse(&fields)?;
+        let input = parse(&fields, manager.user.role == Role::Owner)?;
         org::change_mfa_policy(&state, &manager, &client, input).await
     }
     .await;
@@ -145,7 +154,9 @@ pub async fn change(
     }
 }
 
-fn parse(fields: &[(String, String)]) -> Result<MfaPolicyInput, ApiError> {
+/// The form's fields as a change; the single sign-on box is an owner's
+/// (an admin's form does not show it, so leaves the requirement as it is).
+fn parse(fields: &[(String, String)], owner: bool) -> Result<Change, ApiError> {
     let has = |name: &str| fields.iter().any(|(field, _)| field == name);
     let grace_days = fields
         .iter()
@@ -171,7 +182,7 @@ fn parse(fields: &[(String, String)]) -> Result<MfaPolicyInput, ApiError> {
                     _ => None,
                 })
                 .collect();
-            let input = MethodInput {
+            let input = MethodChange {
                 allowed: Some(has(&format!("{prefix}.allowed"))),
                 require_mfa: Some(has(&format!("{prefix}.require_mfa"))),
                 factors: Some(factors),
@@ -182,8 +193,9 @@ fn parse(fields: &[(String, String)]) -> Result<MfaPolicyInput, ApiError> {
             (*method, input)
         })
         .collect();
-    Ok(MfaPolicyInput {
+    Ok(Change {
         enrolment_grace_seconds: Some(grace_days.saturating_mul(86_400)),
         methods,
+        require_sso: owner.then(|| has("require_sso")),
     })
 }

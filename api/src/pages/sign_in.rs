@@ -2,13 +2,14 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use warden_core::auth::password::Password;
 
 use super::{PageAnySession, failed, local_path, notice, render, see_other};
+use crate::error::Code;
 use crate::flows::issued::Issued;
 use crate::flows::setup::SetupInput;
 use crate::flows::users::InvitationView;
@@ -16,6 +17,7 @@ use crate::flows::{self, account};
 use crate::state::AppState;
 use crate::web::session::CurrentSession;
 use crate::web::{Client, cookie};
+use warden_projections::projection::read;
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
@@ -24,8 +26,18 @@ struct SignInPage {
     email: String,
     /// Sign-in by email code is possible (a mail server is configured).
     email_codes: bool,
+    /// The org's own sign-in address (`/sign-in/org/{slug}`): its name
+    /// and its single sign-on buttons.
+    org: Option<Entrance>,
     error: Option<String>,
     notice: Option<String>,
+}
+
+/// An org's sign-in page: the org, and a button per connection that is
+/// on (where it starts, its name).
+struct Entrance {
+    name: String,
+    connections: Vec<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +61,55 @@ pub async fn form(
             next,
             email: String::new(),
             email_codes: state.email_codes.available,
+            org: None,
+            error: None,
+            notice: notice(query.notice.as_deref()),
+        },
+    )
+}
+
+/// `GET /sign-in/org/{slug}`: the org's own sign-in page, with a button
+/// for each of its single sign-on connections that is on, above the
+/// usual form (owners' break-glass, and orgs that do not require single
+/// sign-on). An org not found is the same 404 whatever the slug.
+pub async fn org_form(
+    State(state): State<AppState>,
+    current: Option<axum::Extension<CurrentSession>>,
+    Path(slug): Path<String>,
+    Query(query): Query<SignInQuery>,
+) -> Response {
+    let next = local_path(query.next.as_deref().unwrap_or("/")).to_string();
+    if current.is_some() {
+        return see_other(&next);
+    }
+    let Some(org) = read(&state.models.accounts).org_by_slug(&slug).cloned() else {
+        return super::error_page(&crate::error::ApiError::new(
+            StatusCode::NOT_FOUND,
+            Code::NotFound,
+            "no organization signs in at this address: check the link, or sign in at /sign-in",
+        ));
+    };
+    let connections = read(&state.models.sso)
+        .connections_of(&org.id)
+        .filter(|connection| connection.enabled)
+        .map(|connection| {
+            let query = serde_urlencoded::to_string([("connection", connection.id.as_str()), ("next", &next)]);
+            (
+                format!("/sso/start?{}", query.unwrap_or_default()),
+                connection.settings.name.clone(),
+            )
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &SignInPage {
+            next,
+            email: String::new(),
+            email_codes: state.email_codes.available,
+            org: Some(Entrance {
+                name: org.name,
+                connections,
+            }),
             error: None,
             notice: notice(query.notice.as_deref()),
         },
@@ -87,6 +148,13 @@ pub async fn submit(State(state): State<AppState>, client: Client, Form(form): F
     let password = Password::new(form.password);
     match flows::sign_in::with_password(&state, &client, &form.email, &password).await {
         Ok(session) => signed_in(&state, &session, &next),
+        Err(error) if error.code == Code::SsoRequired => {
+            // The org signs its people in with its provider: on to it.
+            match super::sso::by_email(&state, &client, &form.email, &next).await {
+                Some(started) => started,
+                None => refused(&state, &error, next, form.email),
+            }
+        }
         Err(error) => refused(&state, &error, next, form.email),
     }
 }
@@ -99,6 +167,7 @@ fn refused(state: &AppState, error: &crate::error::ApiError, next: String, email
             next,
             email,
             email_codes: state.email_codes.available,
+            org: None,
             error: Some(error.message.clone()),
             notice: None,
         },

@@ -85,6 +85,7 @@ struct ListPage {
     connections: Vec<ConnectionRow>,
     presets: Vec<(&'static str, &'static str)>,
     redirect_uri: String,
+    sign_in_url: Option<String>,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -114,6 +115,7 @@ pub async fn list(
             .map(|preset| (preset.as_str(), preset.title()))
             .collect(),
         redirect_uri: flows::redirect_uri(&state),
+        sign_in_url: flows::sign_in_url(&state, &current.user.org),
         error: None,
         notice: notice(query.notice.as_deref()),
     };

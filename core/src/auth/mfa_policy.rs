@@ -69,6 +69,12 @@ impl Method {
     pub fn has_upstream(self) -> bool {
         matches!(self, Method::Oidc | Method::Saml)
     }
+
+    /// Whether the method is single sign-on (the org's identity provider
+    /// or directory proves who the person is), which an org may require.
+    pub fn is_sso(self) -> bool {
+        matches!(self, Method::Oidc | Method::Saml | Method::Ldap)
+    }
 }
 
 /// An admin's explicit acknowledgement that an upstream provider's MFA
@@ -116,6 +122,11 @@ pub struct MfaPolicy {
     /// fully for this long, reminded to enrol; then sign-in leads straight
     /// to enrolment.
     pub enrolment_grace_seconds: u64,
+    /// Everyone but the org's owners signs in with single sign-on only;
+    /// owners keep their other methods to get in when the provider cannot
+    /// (break-glass, decision 0037).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_sso: bool,
 }
 
 impl Default for MfaPolicy {
@@ -132,6 +143,7 @@ impl Default for MfaPolicy {
                 })
                 .collect(),
             enrolment_grace_seconds: 7 * 24 * 3600,
+            require_sso: false,
         }
     }
 }
@@ -149,6 +161,9 @@ impl MfaPolicy {
 #[derive(Debug, Clone)]
 pub struct SignIn<'a> {
     pub method: Method,
+    /// The account is one of the org's owners (who keep their other
+    /// methods where the org requires single sign-on).
+    pub owner: bool,
     /// The user's usable second factors (TOTP confirmed, passkeys, backup
     /// codes left).
     pub enrolled: &'a [Factor],
@@ -177,6 +192,8 @@ pub enum Decision {
     Enrol { factors: Vec<Factor> },
     /// No session.
     Refused { reason: &'static str },
+    /// No session: the org requires single sign-on of this account.
+    SsoRequired,
 }
 
 /// Whether a provider's assertion of a second factor (`asserted`) counts
@@ -193,6 +210,9 @@ pub fn decide(policy: &MfaPolicy, sign_in: &SignIn) -> Decision {
         return Decision::Refused {
             reason: "this sign-in method is not allowed in this organization",
         };
+    }
+    if policy.require_sso && !sign_in.method.is_sso() && !sign_in.owner {
+        return Decision::SsoRequired;
     }
     if sign_in.first_factor_is_mfa {
         return Decision::Full;
@@ -298,6 +318,7 @@ mod tests {
             }
             let sign_in = SignIn {
                 method: Method::EmailCode,
+                owner: false,
                 enrolled: &[],
                 first_factor_is_mfa: false,
                 upstream_mfa: false,
@@ -325,24 +346,28 @@ mod tests {
                                     acknowledged_at: at(0),
                                 }),
                             };
-                            let policy = MfaPolicy {
-                                rules: [(method, rule.clone())].into(),
-                                enrolment_grace_seconds: 3600,
-                            };
-                            for enrolled in subsets(&FACTORS) {
-                                for first_factor_is_mfa in [false, true] {
-                                    for upstream_mfa in [false, true] {
-                                        for now in [at(10), at(7200)] {
-                                            let sign_in = SignIn {
-                                                method,
-                                                enrolled: &enrolled,
-                                                first_factor_is_mfa,
-                                                upstream_mfa,
-                                                required_since: at(0),
-                                                now,
-                                            };
-                                            check(&rule, &sign_in, &decide(&policy, &sign_in));
-                                            cases += 1;
+                            for (require_sso, owner) in [(false, false), (true, false), (true, true)] {
+                                let policy = MfaPolicy {
+                                    rules: [(method, rule.clone())].into(),
+                                    enrolment_grace_seconds: 3600,
+                                    require_sso,
+                                };
+                                for enrolled in subsets(&FACTORS) {
+                                    for first_factor_is_mfa in [false, true] {
+                                        for upstream_mfa in [false, true] {
+                                            for now in [at(10), at(7200)] {
+                                                let sign_in = SignIn {
+                                                    method,
+                                                    owner,
+                                                    enrolled: &enrolled,
+                                                    first_factor_is_mfa,
+                                                    upstream_mfa,
+                                                    required_since: at(0),
+                                                    now,
+                                                };
+                                                check(&policy, &rule, &sign_in, &decide(&policy, &sign_in));
+                                                cases += 1;
+                                            }
                                         }
                                     }
                                 }
@@ -352,11 +377,20 @@ mod tests {
                 }
             }
         }
-        assert_eq!(cases, 6 * 2 * 2 * 8 * 2 * 8 * 2 * 2 * 2);
+        assert_eq!(cases, 6 * 2 * 2 * 8 * 2 * 3 * 8 * 2 * 2 * 2);
     }
 
-    fn check(rule: &MethodRule, sign_in: &SignIn, decision: &Decision) {
-        let context = format!("{rule:?} {sign_in:?} -> {decision:?}");
+    fn check(policy: &MfaPolicy, rule: &MethodRule, sign_in: &SignIn, decision: &Decision) {
+        let context = format!(
+            "{rule:?} sso required: {} {sign_in:?} -> {decision:?}",
+            policy.require_sso
+        );
+        let sso_only = policy.require_sso && !sign_in.owner && !sign_in.method.is_sso();
+        if *decision == Decision::SsoRequired {
+            assert!(rule.allowed && sso_only, "{context}");
+            return;
+        }
+        assert!(!sso_only || !rule.allowed, "past a required single sign-on: {context}");
         let real = |factors: &[Factor]| factors.iter().any(|factor| *factor != Factor::BackupCode);
         let proved_mfa = sign_in.first_factor_is_mfa
             || (sign_in.method.has_upstream() && sign_in.upstream_mfa && rule.trust_upstream_mfa.is_some());
@@ -368,6 +402,7 @@ mod tests {
             .copied()
             .collect();
         match decision {
+            Decision::SsoRequired => unreachable!(),
             Decision::Refused { .. } => {
                 assert!(
                     !rule.allowed || (rule.require_mfa && !real(&rule.factors) && !proved_mfa),
@@ -419,6 +454,7 @@ mod tests {
         let mut policy = MfaPolicy::default();
         let sign_in = |enrolled: &'static [Factor], now| SignIn {
             method: Method::Password,
+            owner: false,
             enrolled,
             first_factor_is_mfa: false,
             upstream_mfa: false,
@@ -461,6 +497,7 @@ mod tests {
         // Upstream MFA counts only once an admin acknowledged it.
         let oidc = |upstream_mfa| SignIn {
             method: Method::Oidc,
+            owner: false,
             enrolled: &[],
             first_factor_is_mfa: false,
             upstream_mfa,
@@ -475,5 +512,30 @@ mod tests {
         });
         assert_eq!(decide(&policy, &oidc(true)), Decision::Full);
         assert!(matches!(decide(&policy, &oidc(false)), Decision::Enrol { .. }));
+
+        // Single sign-on required: a member's password is refused, an
+        // owner's still asks for its second factor, single sign-on goes on.
+        policy.require_sso = true;
+        assert_eq!(
+            decide(&policy, &sign_in(&[Factor::Totp], at(10))),
+            Decision::SsoRequired
+        );
+        let owner = SignIn {
+            owner: true,
+            ..sign_in(&[Factor::Totp], at(10))
+        };
+        assert_eq!(
+            decide(&policy, &owner),
+            Decision::SecondFactor {
+                factors: vec![Factor::Totp]
+            }
+        );
+        assert_eq!(decide(&policy, &oidc(true)), Decision::Full);
+        let passkey = SignIn {
+            method: Method::Passkey,
+            first_factor_is_mfa: true,
+            ..sign_in(&[Factor::Passkey], at(10))
+        };
+        assert_eq!(decide(&policy, &passkey), Decision::SsoRequired);
     }
 }

@@ -22,6 +22,7 @@ pub mod enrolment;
 pub mod mfa_policy;
 pub mod password;
 pub mod password_change;
+pub mod policy_change;
 pub mod preferences;
 pub mod recovery;
 pub mod refusal_timing;

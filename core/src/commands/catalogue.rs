@@ -261,7 +261,8 @@ catalogue! {
     sso::SSO_CONNECTION_ENABLED => sso::ConnectionRef, [SSO],
     sso::SSO_CONNECTION_DISABLED => sso::ConnectionRef, [SSO],
     sso::SSO_CONNECTION_REMOVED => sso::ConnectionRef, [SSO],
-    sso::sign_in::SSO_STARTED => sso::sign_in::Started, [],
+    // The sso model keeps each network's starts of the last hour.
+    sso::sign_in::SSO_STARTED => sso::sign_in::Started, [SSO],
     sso::sign_in::SSO_SUCCEEDED => sso::sign_in::Succeeded, [],
     sso::sign_in::SSO_FAILED => sso::sign_in::Failed, [],
     // On the user's subject, whose version the accounts model follows.

@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::device::Device;
 use super::mfa_policy::{self, Decision, Method, MfaPolicy, SignIn};
-use crate::commands::account::{FailureReason, LoginFailed, LoginSucceeded, Status};
+use crate::commands::account::{FailureReason, LoginFailed, LoginSucceeded, Role, Status};
 use crate::commands::mfa::Factor;
 use crate::commands::org::SessionPolicy;
 use crate::commands::session::{self, Assurance, DeviceFirstSeen, Level, Pending, SessionCreated};
@@ -32,6 +32,9 @@ pub struct Account {
     pub id: String,
     pub org: String,
     pub status: Status,
+    /// Owners keep their other methods where the org requires single
+    /// sign-on.
+    pub role: Role,
     /// The version of `user:<id>`: a password change is decided on it.
     pub version: u64,
     pub created_at: DateTime<Utc>,
@@ -71,8 +74,23 @@ pub struct AfterFirstFactor {
 }
 
 /// Why no session was opened, though the first factor passed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MethodNotAllowed(pub &'static str);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodNotAllowed {
+    /// The org's policy does not allow the method (or allows it only
+    /// with a second factor it allows none of): why.
+    ByPolicy(&'static str),
+    /// The org requires single sign-on of everyone but its owners.
+    SsoRequired,
+}
+
+impl MethodNotAllowed {
+    pub fn message(self) -> &'static str {
+        match self {
+            MethodNotAllowed::ByPolicy(reason) => reason,
+            MethodNotAllowed::SsoRequired => "your organization signs in with single sign-on: use it to sign in",
+        }
+    }
+}
 
 /// The MFA policy's decision for `account` signing in by `method`, given
 /// the second factors it has (`enrolled`).
@@ -116,6 +134,7 @@ fn decided(
         &rules.mfa,
         &SignIn {
             method,
+            owner: account.role == Role::Owner,
             enrolled,
             first_factor_is_mfa,
             upstream_mfa,
@@ -137,7 +156,8 @@ fn decided(
             pending: Some(Pending::enrolment(factors)),
             enrolment_due: None,
         },
-        Decision::Refused { reason } => return Err(MethodNotAllowed(reason)),
+        Decision::Refused { reason } => return Err(MethodNotAllowed::ByPolicy(reason)),
+        Decision::SsoRequired => return Err(MethodNotAllowed::SsoRequired),
     })
 }
 
@@ -304,6 +324,7 @@ pub(crate) mod fixtures {
             id: "u-1".into(),
             org: "o-1".into(),
             status,
+            role: Role::Member,
             version: 3,
             created_at: now() - Duration::days(30),
         }

@@ -9,7 +9,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Account, AfterFirstFactor, DeviceSeen, NewSession, Opening, OrgRules, SignedIn, after_first_factor, open};
+use super::{
+    Account, AfterFirstFactor, DeviceSeen, MethodNotAllowed, NewSession, Opening, OrgRules, SignedIn,
+    after_first_factor, open,
+};
 use crate::auth::Refusal;
 use crate::auth::mfa_policy::Method;
 use crate::auth::password::Verification;
@@ -53,7 +56,7 @@ pub enum Rejection {
     /// The right password of a disabled account.
     Disabled,
     /// The org's MFA policy does not allow signing in with a password.
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(MethodNotAllowed),
 }
 
 pub fn decide(state: &State, command: &Command, now: DateTime<Utc>) -> Result<SignedIn, Refusal<Rejection>> {
@@ -97,7 +100,7 @@ pub fn decide(state: &State, command: &Command, now: DateTime<Utc>) -> Result<Si
     };
     let AfterFirstFactor { pending, enrolment_due } =
         after_first_factor(account, state.rules, state.enrolled, Method::Password, false, now)
-            .map_err(|refused| Refusal::new(Rejection::MethodNotAllowed(refused.0)))?;
+            .map_err(|refused| Refusal::new(Rejection::MethodNotAllowed(refused)))?;
     let mut events = open(
         command.caller,
         Opening {
@@ -138,7 +141,7 @@ pub fn decide(state: &State, command: &Command, now: DateTime<Utc>) -> Result<Si
 mod tests {
     use super::super::fixtures::*;
     use super::*;
-    use crate::commands::account::LoginFailed;
+    use crate::commands::account::{LoginFailed, Role};
     use crate::commands::session::{Pending, SessionCreated};
 
     fn kinds(events: &[crate::event::NewEvent]) -> Vec<&str> {
@@ -161,6 +164,7 @@ mod tests {
     struct Case {
         name: &'static str,
         status: Option<Status>,
+        role: Role,
         verification: Verification,
         rules: OrgRules,
         enrolled: &'static [Factor],
@@ -177,10 +181,13 @@ mod tests {
         let rehash = Verification::Valid { rehash: true };
         let mut password_refused = OrgRules::default();
         password_refused.mfa.rules.get_mut(&Method::Password).unwrap().allowed = false;
+        let mut sso_required = OrgRules::default();
+        sso_required.mfa.require_sso = true;
         vec![
             Case {
                 name: "unknown account",
                 status: None,
+                role: Role::Member,
                 verification: Verification::Invalid,
                 rules: OrgRules::default(),
                 enrolled: &[],
@@ -190,6 +197,7 @@ mod tests {
             Case {
                 name: "wrong password",
                 status: Some(Status::Active),
+                role: Role::Member,
                 verification: Verification::Invalid,
                 rules: OrgRules::default(),
                 enrolled: &[],
@@ -199,6 +207,7 @@ mod tests {
             Case {
                 name: "invited, whatever the verdict",
                 status: Some(Status::Invited),
+                role: Role::Member,
                 verification: valid,
                 rules: OrgRules::default(),
                 enrolled: &[],
@@ -208,6 +217,7 @@ mod tests {
             Case {
                 name: "disabled, wrong password: told nothing more",
                 status: Some(Status::Disabled),
+                role: Role::Member,
                 verification: Verification::Invalid,
                 rules: OrgRules::default(),
                 enrolled: &[],
@@ -217,6 +227,7 @@ mod tests {
             Case {
                 name: "disabled, right password",
                 status: Some(Status::Disabled),
+                role: Role::Member,
                 verification: valid,
                 rules: OrgRules::default(),
                 enrolled: &[],
@@ -226,18 +237,52 @@ mod tests {
             Case {
                 name: "passwords not allowed: no session, nothing recorded",
                 status: Some(Status::Active),
+                role: Role::Member,
                 verification: valid,
                 rules: password_refused,
                 enrolled: &[],
                 known_device: true,
                 expect: Err((
-                    Rejection::MethodNotAllowed("this sign-in method is not allowed in this organization"),
+                    Rejection::MethodNotAllowed(MethodNotAllowed::ByPolicy(
+                        "this sign-in method is not allowed in this organization",
+                    )),
                     None,
                 )),
             },
             Case {
+                name: "single sign-on required: a member's right password opens nothing",
+                status: Some(Status::Active),
+                role: Role::Member,
+                verification: valid,
+                rules: sso_required.clone(),
+                enrolled: &[],
+                known_device: true,
+                expect: Err((Rejection::MethodNotAllowed(MethodNotAllowed::SsoRequired), None)),
+            },
+            Case {
+                name: "single sign-on required: a member's wrong password is told only that",
+                status: Some(Status::Active),
+                role: Role::Admin,
+                verification: Verification::Invalid,
+                rules: sso_required.clone(),
+                enrolled: &[],
+                known_device: true,
+                expect: Err((Rejection::InvalidCredentials, Some(FailureReason::WrongPassword))),
+            },
+            Case {
+                name: "single sign-on required: an owner still signs in, with their factor (break-glass)",
+                status: Some(Status::Active),
+                role: Role::Owner,
+                verification: valid,
+                rules: sso_required,
+                enrolled: &[Factor::Totp],
+                known_device: true,
+                expect: Ok((&[CREATED, OK], Some(Pending::second_factor(vec![Factor::Totp])))),
+            },
+            Case {
                 name: "full session on a known device",
                 status: Some(Status::Active),
+                role: Role::Member,
                 verification: valid,
                 rules: OrgRules::default(),
                 enrolled: &[],
@@ -247,6 +292,7 @@ mod tests {
             Case {
                 name: "a new device is recorded",
                 status: Some(Status::Active),
+                role: Role::Member,
                 verification: valid,
                 rules: OrgRules::default(),
                 enrolled: &[],
@@ -256,6 +302,7 @@ mod tests {
             Case {
                 name: "a rehash is decided on the account's version",
                 status: Some(Status::Active),
+                role: Role::Member,
                 verification: rehash,
                 rules: OrgRules::default(),
                 enrolled: &[],
@@ -265,6 +312,7 @@ mod tests {
             Case {
                 name: "an enrolled factor is asked for",
                 status: Some(Status::Active),
+                role: Role::Member,
                 verification: valid,
                 rules: OrgRules::default(),
                 enrolled: &[Factor::Totp, Factor::BackupCode],
@@ -277,6 +325,7 @@ mod tests {
             Case {
                 name: "required and none enrolled, grace over: enrolment",
                 status: Some(Status::Active),
+                role: Role::Member,
                 verification: valid,
                 rules: requiring_mfa(),
                 enrolled: &[],
@@ -292,7 +341,10 @@ mod tests {
     #[test]
     fn password_sign_in_table() {
         for case in cases() {
-            let account = case.status.map(account);
+            let account = case.status.map(|status| Account {
+                role: case.role,
+                ..account(status)
+            });
             let device = device(case.known_device);
             let state = State {
                 account: account.as_ref(),

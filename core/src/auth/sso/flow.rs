@@ -15,6 +15,19 @@ use crate::commands::sso::sign_in::Failure;
 /// How long a flow may take.
 pub const LIFETIME: Duration = Duration::minutes(10);
 
+/// Flows one client network may start in an hour. Anyone may start one
+/// (an `sso.started` in the log) by loading `/sso/start`; a person signs
+/// in a few times a day, an office behind one address a few hundred
+/// times, so this bounds what a stranger can write without holding up
+/// an office's morning.
+pub const STARTS_PER_NETWORK_PER_HOUR: usize = 300;
+
+/// How long a network that started `started` (its starts of about the
+/// last hour) waits before starting another, if it must.
+pub fn start_wait(started: &[DateTime<Utc>], now: DateTime<Utc>) -> Option<std::time::Duration> {
+    crate::auth::email_code::wait(started.iter().copied(), STARTS_PER_NETWORK_PER_HOUR, now)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flow {
     /// Also the `state` sent to the provider: 256 random bits.
@@ -48,6 +61,33 @@ pub fn check(flow: &Flow, state: &str, now: DateTime<Utc>) -> Result<(), Failure
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_network_starts_a_bounded_number_of_flows_an_hour() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        // One a second for the last minutes: the oldest is `n` seconds old.
+        let started = |n: i64| -> Vec<DateTime<Utc>> { (1..=n).map(|ago| now - Duration::seconds(ago)).collect() };
+        let limit = i64::try_from(STARTS_PER_NETWORK_PER_HOUR).unwrap();
+        // (starts of the last hour, the wait)
+        let cases = [
+            (0, None),
+            (limit - 1, None),
+            // Until the `limit`-th newest (`limit` seconds old) leaves
+            // the hour.
+            (limit, Some(3600 - limit.unsigned_abs())),
+            (limit + 50, Some(3600 - limit.unsigned_abs())),
+        ];
+        for (count, wait) in cases {
+            assert_eq!(
+                start_wait(&started(count), now).map(|wait| wait.as_secs()),
+                wait,
+                "{count} starts"
+            );
+        }
+        // Starts older than an hour do not count.
+        let old: Vec<_> = (0..limit).map(|_| now - Duration::minutes(61)).collect();
+        assert_eq!(start_wait(&old, now), None);
+    }
 
     #[test]
     fn a_flow_ends_in_the_browser_that_started_it_within_ten_minutes() {

@@ -1,7 +1,8 @@
 //! Whose account a verified identity signs in, and what that records:
 //! the account linked to the identity; else, by a verified address at a
 //! domain an owner acknowledged on the connection, the org's account with
-//! that address (linked now), or a new one (just in time); else a refusal
+//! that address (linked now, its invitation accepted if it had one
+//! pending), or a new one (just in time); else a refusal
 //! that says why. Identities are stable by the provider's subject, never
 //! by address: an account linked once signs in by its subject even after
 //! the provider changes the address.
@@ -141,7 +142,15 @@ pub fn decide(
             format!("no account is linked to this identity, and the connection links none ({email} exists)"),
         )),
         Some(person) => {
-            usable(person)?;
+            // An invitation is accepted by signing in: the provider proved
+            // the invited address (where single sign-on is required, no
+            // password is ever set).
+            let mut events = Vec::new();
+            if person.status == Status::Invited {
+                events.push(account::accept_invitation(context, &person.id, person.version));
+            } else {
+                usable(person)?;
+            }
             let linked = Linked {
                 user: person.id.clone(),
                 org: org.clone(),
@@ -154,7 +163,10 @@ pub fn decide(
                 outcome: Outcome::Linked,
                 user: person.id.clone(),
                 role: person.role,
-                events: vec![events::linked(context, &linked)],
+                events: {
+                    events.push(events::linked(context, &linked));
+                    events
+                },
             })
         }
         None if provisioning != Provisioning::JustInTime => Err(refused(
@@ -308,6 +320,7 @@ mod tests {
                         "user.provisioned" => "user.provisioned",
                         "user.linked" => "user.linked",
                         "user.role_changed" => "user.role_changed",
+                        "user.invitation_accepted" => "user.invitation_accepted",
                         _ => "other",
                     })
                     .collect();
@@ -459,12 +472,16 @@ mod tests {
                 Err(Failure::AccountDisabled),
             ),
             (
-                "existing, invited",
+                "existing, invited: the sign-in accepts the invitation",
                 &jit,
                 &alice,
                 None,
                 Some(&invited),
-                Err(Failure::AccountInvited),
+                Ok((
+                    Outcome::Linked,
+                    Role::Member,
+                    vec!["user.invitation_accepted", "user.linked"],
+                )),
             ),
             (
                 "unverified",
