@@ -213,6 +213,15 @@ impl Providers {
             })
     }
 
+    /// Where a browser signs out at the provider (RP-Initiated Logout 1.0):
+    /// its `end_session_endpoint` with Warden's `client_id` and where to
+    /// come back; none when the provider offers no such endpoint.
+    pub fn end_session_url(provider: &Provider, client_id: &str, come_back: &str) -> Option<String> {
+        let endpoint = provider.metadata.end_session_endpoint.as_deref()?;
+        let params = [("client_id", client_id), ("post_logout_redirect_uri", come_back)];
+        reqwest::Url::parse_with_params(endpoint, params).ok().map(String::from)
+    }
+
     /// Exchanges the code (client_secret_basic, with the PKCE verifier).
     pub async fn exchange(&self, provider: &Provider, exchange: &Exchange<'_>) -> Result<Tokens, ProviderError> {
         let url = &provider.metadata.token_endpoint;

@@ -194,6 +194,7 @@ pub fn table() -> Vec<Route> {
         page("/admin/sso/{id}/test").post(Session, pages::sso_connections::test),
         page("/sso/start").get(Public, pages::sso::start),
         page("/sso/callback").get(Public, pages::sso::callback),
+        page("/sso/signed-out").get(Public, pages::sso::signed_out),
         page("/sign-in/email")
             .get(Public, pages::email_sign_in::form)
             .post(Public, pages::email_sign_in::submit),

@@ -16,6 +16,7 @@ use warden_core::auth::device::Device;
 use warden_core::commands::session::{
     self, Assurance, DeviceFirstSeen, Pending, SessionCreated, SessionElevated, SessionRefreshed, SessionRotated,
 };
+use warden_core::commands::sso::sign_in::{SSO_SUCCEEDED, Succeeded};
 use warden_core::commands::{Prefix, payload, subject_id};
 
 use crate::Projection;
@@ -45,6 +46,10 @@ pub struct Session {
     /// A partial session: what it must still do to be a full one.
     #[serde(default)]
     pub pending: Option<Pending>,
+    /// The single sign-on connection that signed it in (its
+    /// `sso.succeeded`): signing out may sign out at the provider too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso_connection: Option<String>,
 }
 
 impl Session {
@@ -68,6 +73,7 @@ impl Session {
             fingerprint: created.fingerprint,
             assurance: created.assurance,
             pending: created.pending,
+            sso_connection: None,
         }
     }
 
@@ -205,6 +211,15 @@ impl Projection for Sessions {
         if event.kind == session::DEVICE_FIRST_SEEN {
             if let Some(seen) = payload::<DeviceFirstSeen>(event) {
                 self.devices.entry(seen.user).or_default().insert(seen.fingerprint);
+            }
+            return;
+        }
+        if event.kind == SSO_SUCCEEDED {
+            // After the session's `session.created`, in the same append.
+            if let Some(succeeded) = payload::<Succeeded>(event)
+                && let Some(session) = succeeded.session.as_deref().and_then(|id| self.sessions.get_mut(id))
+            {
+                Arc::make_mut(session).sso_connection = Some(succeeded.connection);
             }
             return;
         }

@@ -35,7 +35,8 @@ pub fn user(name: &str, email: &str, verified: bool, groups: &[&str], amr: &[&st
 
 impl OidcProvider {
     /// Starts a provider whose one client may send people back to
-    /// `redirect_uri`, knowing `users`.
+    /// `redirect_uri` (and, after signing out there, to Warden's
+    /// `/sso/signed-out` beside it), knowing `users`.
     pub fn start(redirect_uri: &str, users: &[(String, Value)]) -> OidcProvider {
         let state = tempfile::tempdir().unwrap();
         let users_file = state.path().join("users.json");
@@ -47,6 +48,10 @@ impl OidcProvider {
             .env("OIDC_USERS", &users_file)
             .env("OIDC_STATE_DIR", &run)
             .env("OIDC_REDIRECT_URIS", redirect_uri)
+            .env(
+                "OIDC_POST_LOGOUT_REDIRECT_URIS",
+                redirect_uri.replace("/sso/callback", "/sso/signed-out"),
+            )
             .env("OIDC_CLIENT_ID", "warden")
             .env("OIDC_CLIENT_SECRET", "warden-client-secret")
             .output()
@@ -218,6 +223,38 @@ impl Browser {
             .unwrap();
         self.keep(url, &response);
         response
+    }
+
+    /// From the page Warden answers a sign-out with when the provider
+    /// signs out too (a link to its `end_session_endpoint`), confirms the
+    /// provider's sign-out form and answers where the provider sends the
+    /// browser back.
+    pub async fn sign_out_at_provider(&mut self, page: &str, issuer: &str) -> String {
+        let link = page
+            .split("id=\"continue\" href=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no way on to the provider: {page}"))
+            .replace("&#38;", "&")
+            .replace("&amp;", "&");
+        assert!(link.starts_with(&format!("{issuer}/")), "{link}");
+        let form = self.get(&link).await;
+        assert_eq!(form.status(), 200, "{link}");
+        let form = form.text().await.unwrap();
+        let xsrf = form
+            .split("name=\"xsrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no sign-out form: {form}"))
+            .to_string();
+        let confirmed = self
+            .post(
+                &format!("{issuer}/session/end/confirm"),
+                &[("xsrf", xsrf.as_str()), ("logout", "yes")],
+            )
+            .await;
+        assert_eq!(confirmed.status(), 303, "{:?}", confirmed.text().await);
+        confirmed.headers()[LOCATION].to_str().unwrap().to_string()
     }
 
     /// From Warden's `start` (a URL answering 303 to the provider), signs

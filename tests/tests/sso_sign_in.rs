@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 use warden_tests::audit::{signed_in, two_orgs};
 use warden_tests::oidc::{Browser, OidcProvider, connect, last_failure, sign_in, sso_events, user};
-use warden_tests::web::{Forms, location, page_cookie};
+use warden_tests::web::{Forms, field, location, page_cookie};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_sign_in_through_their_org_provider_and_nothing_else_gets_through() {
@@ -268,4 +268,74 @@ async fn one_network_starts_a_bounded_number_of_sign_ins_an_hour() {
     let retry: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((3000..=3600).contains(&retry), "{retry}");
     assert_eq!(sso_events(&instance, "sso.started").len(), 300);
+}
+
+/// Signs the browser out with the page's form (`POST /sign-out`).
+async fn sign_out(url: &str, browser: &mut Browser) -> reqwest::Response {
+    let page = browser.get(&format!("{url}/settings/sessions")).await;
+    assert_eq!(page.status(), 200);
+    let csrf = field(&page.text().await.unwrap(), "csrf_token");
+    browser.post(&format!("{url}/sign-out"), &[("csrf_token", &csrf)]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_signs_out_at_the_provider_where_the_connection_asks() {
+    let instance = two_orgs(&[("WARDEN_SSO_INSECURE_ISSUERS", "true")]).await;
+    let server = &instance.server;
+    let idp = OidcProvider::start(
+        &format!("{}/sso/callback", server.url),
+        &[user("ada", "ada@acme.test", true, &[], &["pwd"])],
+    );
+    let mut admin = signed_in(server, "admin@acme.test").await;
+    let mut owner = signed_in(server, "owner@acme.test").await;
+    let acme = connect(&mut admin, &mut owner, &idp, "acme.test", json!([])).await;
+    let start = format!("{}/sso/start?connection={acme}", server.url);
+    // The connection does not ask: signing out ends Warden's session only,
+    // and the provider still knows Ada (its authorization comes straight
+    // back).
+    let (answer, mut browser) = sign_in(&instance, &idp, &acme, "ada").await;
+    assert_eq!(answer.status(), 303);
+    let answer = sign_out(&server.url, &mut browser).await;
+    assert_eq!(location(&answer), "/sign-in?notice=signed_out");
+    let again = browser.get(&start).await;
+    let at_provider = browser.get(location(&again)).await;
+    assert!(
+        location(&at_provider).starts_with(&format!("{}/sso/callback?", server.url)),
+        "still signed in at the provider: {}",
+        location(&at_provider)
+    );
+
+    // It asks: signing out goes on to the provider's end_session_endpoint,
+    // which signs Ada out there and sends her back to Warden.
+    let changed = admin
+        .patch(
+            &format!("/api/v1/sso/connections/{acme}"),
+            json!({"sign_out_at_provider": true}),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_eq!(changed.body["sign_out_at_provider"], true);
+    let (answer, mut browser) = sign_in(&instance, &idp, &acme, "ada").await;
+    assert_eq!(answer.status(), 303);
+    let answer = sign_out(&server.url, &mut browser).await;
+    assert_eq!(answer.status(), 200, "the page that goes on to the provider");
+    let page = answer.text().await.unwrap();
+    assert!(page.contains("to sign out there too"), "{page}");
+    assert!(page.contains("client_id=warden"), "{page}");
+    let back = browser.sign_out_at_provider(&page, &idp.issuer).await;
+    assert_eq!(back, format!("{}/sso/signed-out", server.url));
+    assert_eq!(location(&browser.get(&back).await), "/sign-in?notice=signed_out");
+    // The session is over in Warden, and the provider asks Ada to sign in
+    // again.
+    assert_ne!(
+        browser.get(&format!("{}/settings/sessions", server.url)).await.status(),
+        200
+    );
+    let again = browser.get(&start).await;
+    let at_provider = browser.get(location(&again)).await;
+    assert!(
+        location(&at_provider).starts_with("/interaction/"),
+        "signed out at the provider: {}",
+        location(&at_provider)
+    );
 }

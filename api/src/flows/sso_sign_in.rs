@@ -37,6 +37,7 @@ use crate::web::Client;
 
 mod answer;
 mod ending;
+pub mod sign_out;
 use answer::verified;
 use ending::Ending;
 

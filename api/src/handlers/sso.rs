@@ -46,6 +46,7 @@ pub fn describe(state: &AppState, connection: &Connection) -> Value {
         "mfa_amr": oidc.mfa_amr,
         "mfa_acr": oidc.mfa_acr,
         "tenants": oidc.tenants,
+        "sign_out_at_provider": oidc.sign_out_at_provider,
         "redirect_uri": flows::redirect_uri(state),
     })
 }
@@ -105,6 +106,7 @@ pub struct ConnectionInput {
     mfa_amr: Option<Vec<String>>,
     mfa_acr: Option<Vec<String>>,
     tenants: Option<Vec<String>>,
+    sign_out_at_provider: Option<bool>,
 }
 
 impl ConnectionInput {
@@ -130,6 +132,9 @@ impl ConnectionInput {
         set_list(&mut typed.mfa_amr, self.mfa_amr);
         set_list(&mut typed.mfa_acr, self.mfa_acr);
         set_list(&mut typed.tenants, self.tenants);
+        if let Some(sign_out) = self.sign_out_at_provider {
+            typed.sign_out_at_provider = sign_out;
+        }
         let mapping = self.mapping.unwrap_or_default();
         set(&mut typed.email_claim, mapping.email);
         set(&mut typed.name_claim, mapping.name);

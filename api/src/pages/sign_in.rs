@@ -198,7 +198,7 @@ pub async fn sign_out(
     if let Err(error) = account::sign_out(&state, &current, &client).await {
         return error.into_response();
     }
-    let mut response = see_other("/sign-in?notice=signed_out");
+    let mut response = super::sso::after_sign_out(&state, &current.session).await;
     response
         .headers_mut()
         .append(header::SET_COOKIE, cookie::clear(&state.web));

@@ -59,6 +59,37 @@ pub(super) async fn by_email(state: &AppState, client: &Client, email: &str, nex
 struct ContinuePage<'a> {
     name: &'a str,
     location: &'a str,
+    /// To sign out there too, not to sign in.
+    signing_out: bool,
+}
+
+/// The page that takes the browser on to `location` at provider `name`
+/// by itself (after a form's post; see [`onwards`]).
+fn continuing(name: &str, location: &str, signing_out: bool) -> Response {
+    render(
+        StatusCode::OK,
+        &ContinuePage {
+            name,
+            location,
+            signing_out,
+        },
+    )
+}
+
+/// After signing out: on to the provider to sign out there too, when
+/// the session's connection asks for it (the sign-out form's answer, so
+/// a page that goes on by itself), else the sign-in page.
+pub(super) async fn after_sign_out(state: &AppState, session: &warden_projections::sessions::Session) -> Response {
+    match flows::sign_out::at_provider(state, session).await {
+        Some((name, location)) => continuing(&name, &location, true),
+        None => see_other("/sign-in?notice=signed_out"),
+    }
+}
+
+/// `GET /sso/signed-out`: where a provider sends the browser back after
+/// signing it out.
+pub async fn signed_out() -> Response {
+    see_other("/sign-in?notice=signed_out")
 }
 
 /// To the provider after a form's post: a page that goes on by itself.
@@ -67,13 +98,7 @@ struct ContinuePage<'a> {
 /// form's may.
 pub(super) fn onwards(state: &AppState, name: &str, started: Result<flows::Redirect, ApiError>) -> Response {
     match started {
-        Ok(started) => {
-            let page = ContinuePage {
-                name,
-                location: &started.location,
-            };
-            with_flow(state, render(StatusCode::OK, &page), &started.cookie)
-        }
+        Ok(started) => with_flow(state, continuing(name, &started.location, false), &started.cookie),
         Err(error) => error_page(&error),
     }
 }

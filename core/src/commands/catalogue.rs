@@ -263,7 +263,8 @@ catalogue! {
     sso::SSO_CONNECTION_REMOVED => sso::ConnectionRef, [SSO],
     // The sso model keeps each network's starts of the last hour.
     sso::sign_in::SSO_STARTED => sso::sign_in::Started, [SSO],
-    sso::sign_in::SSO_SUCCEEDED => sso::sign_in::Succeeded, [],
+    // The sessions model notes the connection that signed a session in.
+    sso::sign_in::SSO_SUCCEEDED => sso::sign_in::Succeeded, [SESSIONS],
     sso::sign_in::SSO_FAILED => sso::sign_in::Failed, [],
     // On the user's subject, whose version the accounts model follows.
     sso::sign_in::USER_PROVISIONED => sso::sign_in::Provisioned, [ACCOUNTS, SSO],

@@ -76,6 +76,8 @@ pub struct ConnectionForm {
     pub(super) mfa_acr: String,
     #[serde(default)]
     pub(super) tenants: String,
+    #[serde(default)]
+    pub(super) sign_out_at_provider: Option<String>,
 }
 
 fn words(text: &str) -> Vec<String> {
@@ -107,6 +109,7 @@ impl ConnectionForm {
             mfa_amr: typed.mfa_amr.join(" "),
             mfa_acr: typed.mfa_acr.join(" "),
             tenants: typed.tenants.join(" "),
+            sign_out_at_provider: typed.sign_out_at_provider.then(|| "on".into()),
         }
     }
 
@@ -123,6 +126,7 @@ impl ConnectionForm {
         typed.mfa_amr = words(&self.mfa_amr);
         typed.mfa_acr = words(&self.mfa_acr);
         typed.tenants = words(&self.tenants);
+        typed.sign_out_at_provider = self.sign_out_at_provider.is_some();
         let mut roles = Vec::new();
         for line in self.roles.lines().map(str::trim).filter(|line| !line.is_empty()) {
             let (group, role) = line

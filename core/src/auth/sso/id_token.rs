@@ -256,6 +256,7 @@ mod tests {
             mfa_amr: vec!["mfa".into()],
             mfa_acr: vec!["urn:warden:mfa".into()],
             tenants: tenants.iter().map(|tenant| tenant.to_string()).collect(),
+            sign_out_at_provider: false,
         }
     }
 

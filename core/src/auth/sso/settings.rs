@@ -73,6 +73,7 @@ pub struct Typed {
     pub mfa_amr: Vec<String>,
     pub mfa_acr: Vec<String>,
     pub tenants: Vec<String>,
+    pub sign_out_at_provider: bool,
 }
 
 impl Typed {
@@ -127,6 +128,7 @@ impl Typed {
             mfa_amr: oidc.mfa_amr.clone(),
             mfa_acr: oidc.mfa_acr.clone(),
             tenants: oidc.tenants.clone(),
+            sign_out_at_provider: oidc.sign_out_at_provider,
         }
     }
 }
@@ -194,6 +196,7 @@ pub fn check(typed: &Typed, insecure_issuers: bool) -> Result<Settings, Wrong> {
             mfa_amr: short_list("mfa_amr", &typed.mfa_amr)?,
             mfa_acr: short_list("mfa_acr", &typed.mfa_acr)?,
             tenants,
+            sign_out_at_provider: typed.sign_out_at_provider,
         }),
         domains,
         provisioning,

@@ -167,6 +167,11 @@ pub struct Oidc {
     /// Microsoft Entra ID with a multi-tenant issuer: the tenants (`tid`)
     /// allowed; empty for every other provider.
     pub tenants: Vec<String>,
+    /// Signing out of Warden signs the person out at the provider too,
+    /// where it offers that (RP-initiated logout, its
+    /// `end_session_endpoint`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sign_out_at_provider: bool,
 }
 
 /// The identity provider behind a connection, by protocol.
