@@ -1,8 +1,8 @@
 //! Single sign-on: each org's connections (their settings, whether they
 //! are on, the domains an owner acknowledged, the sealed client secret)
 //! and which connection serves each acknowledged domain; the accounts
-//! linked to identities; and the flows each client network started in
-//! the last hour (`/sso/start` is open to anyone, so it is bounded).
+//! linked to identities; and the flows each client network has open
+//! (`/sso/start` is open to anyone, so they are bounded).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use warden_core::Event;
 use warden_core::commands::sso::sign_in::{
-    Linked, Provisioned, SSO_STARTED, Started, USER_LINKED, USER_PROVISIONED, identity,
+    Linked, Provisioned, SSO_FAILED, SSO_STARTED, SSO_SUCCEEDED, Started, USER_LINKED, USER_PROVISIONED, identity,
 };
 use warden_core::commands::sso::{
     Acknowledgement, Connection, ConnectionChanged, ConnectionCreated, ConnectionRef, DomainAcknowledged,
@@ -20,6 +20,8 @@ use warden_core::commands::sso::{
 };
 use warden_core::commands::{Prefix, payload, subject_id};
 use warden_core::keys::Sealed;
+
+use warden_core::auth::sso::flow;
 
 use crate::Projection;
 use crate::throttle::ip_key;
@@ -33,17 +35,18 @@ pub struct Sso {
     /// The account each identity (`<connection>:<subject>`) is linked to.
     #[serde(default)]
     identities: HashMap<String, String>,
-    /// When each client network (`throttle::ip_key`) started flows,
-    /// within the last hour, oldest first.
+    /// The flows each client network (`throttle::ip_key`) has open
+    /// (started, not ended, within their lifetime): when, and which.
     #[serde(default)]
-    starts: HashMap<String, VecDeque<DateTime<Utc>>>,
-    /// Every start of the window, oldest first, with its network.
+    open: HashMap<String, Vec<(DateTime<Utc>, String)>>,
+    /// Each open flow's network.
     #[serde(default)]
-    starts_order: VecDeque<(DateTime<Utc>, String)>,
+    open_flows: HashMap<String, String>,
+    /// The open flows, oldest first, to let them go once past their
+    /// lifetime.
+    #[serde(default)]
+    open_order: VecDeque<(DateTime<Utc>, String)>,
 }
-
-/// How long a start counts against its network.
-const STARTS_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 
 impl Sso {
     /// `org`'s connection `id`: another org's is not found.
@@ -79,37 +82,37 @@ impl Sso {
         self.identities.get(&identity(connection, subject)).map(String::as_str)
     }
 
-    /// When `network` started flows within the last hour (as of the log's
-    /// newest start).
-    pub fn starts_from(&self, network: &str) -> Vec<DateTime<Utc>> {
-        self.starts
+    /// When the flows `network` has open started.
+    pub fn open_from(&self, network: &str) -> Vec<DateTime<Utc>> {
+        self.open
             .get(network)
-            .map(|times| times.iter().copied().collect())
+            .map(|flows| flows.iter().map(|(at, _)| *at).collect())
             .unwrap_or_default()
     }
 
-    /// Counts a start from `network` at `at`, and lets go of starts (and
-    /// networks) older than the window: `starts_order` holds every start
-    /// counted, oldest first, so each is looked at once more, when it
-    /// leaves.
-    fn started(&mut self, network: String, at: DateTime<Utc>) {
-        while let Some((first, _)) = self.starts_order.front()
-            && at - *first >= STARTS_WINDOW
+    /// Lets go of the flows past their lifetime as of `now` (each is
+    /// looked at once more, when it leaves `open_order`).
+    fn expire(&mut self, now: DateTime<Utc>) {
+        while let Some((at, _)) = self.open_order.front()
+            && now - *at >= flow::LIFETIME
         {
-            let Some((_, old)) = self.starts_order.pop_front() else {
+            let Some((_, id)) = self.open_order.pop_front() else {
                 break;
             };
-            if let Some(times) = self.starts.get_mut(&old) {
-                while times.front().is_some_and(|first| at - *first >= STARTS_WINDOW) {
-                    times.pop_front();
-                }
-                if times.is_empty() {
-                    self.starts.remove(&old);
-                }
+            self.ended(&id);
+        }
+    }
+
+    fn ended(&mut self, id: &str) {
+        let Some(network) = self.open_flows.remove(id) else {
+            return;
+        };
+        if let Some(flows) = self.open.get_mut(&network) {
+            flows.retain(|(_, flow)| flow != id);
+            if flows.is_empty() {
+                self.open.remove(&network);
             }
         }
-        self.starts.entry(network.clone()).or_default().push_back(at);
-        self.starts_order.push_back((at, network));
     }
 
     /// The connection's client secret, sealed.
@@ -125,11 +128,23 @@ impl Projection for Sso {
 
     fn apply(&mut self, event: &Event) {
         match event.kind.as_str() {
-            SSO_STARTED => {
-                if payload::<Started>(event).is_some()
+            SSO_STARTED | SSO_SUCCEEDED | SSO_FAILED => {
+                self.expire(event.at);
+                let Some(id) = subject_id(&event.subject, Prefix::SsoFlow) else {
+                    return;
+                };
+                if event.kind != SSO_STARTED {
+                    self.ended(id);
+                } else if payload::<Started>(event).is_some()
                     && let Some(ip) = event.actor.ip.as_deref()
                 {
-                    self.started(ip_key(ip), event.at);
+                    let network = ip_key(ip);
+                    self.open
+                        .entry(network.clone())
+                        .or_default()
+                        .push((event.at, id.to_string()));
+                    self.open_flows.insert(id.to_string(), network);
+                    self.open_order.push_back((event.at, id.to_string()));
                 }
                 return;
             }
@@ -248,42 +263,61 @@ mod tests {
     }
 
     #[test]
-    fn each_network_keeps_its_starts_of_the_last_hour() {
-        let start = |ip: &str, minute: i64| {
+    fn each_network_holds_its_open_flows() {
+        let context = |ip: &str| {
             let mut anonymous = Actor::of_kind(ActorKind::Anonymous);
             anonymous.ip = Some(ip.into());
-            let context = Context {
+            Context {
                 actor: anonymous,
                 request_id: "r".into(),
-            };
-            let started: Started = serde_json::from_value(fixture("sso.started")).unwrap();
-            let mut event = event(1, 1, warden_core::commands::sso::sign_in::started(&context, &started));
-            event.at += chrono::Duration::minutes(minute);
-            event
+            }
         };
         let at = |minute: i64| DateTime::from_timestamp(1_800_000_000, 0).unwrap() + chrono::Duration::minutes(minute);
+        let start = |flow: &str, ip: &str, minute: i64| {
+            let mut started: Started = serde_json::from_value(fixture("sso.started")).unwrap();
+            started.flow = flow.into();
+            let mut event = event(
+                1,
+                1,
+                warden_core::commands::sso::sign_in::started(&context(ip), &started),
+            );
+            event.at = at(minute);
+            event
+        };
+        let end = |flow: &str, minute: i64| {
+            let mut failed: warden_core::commands::sso::sign_in::Failed =
+                serde_json::from_value(fixture("sso.failed")).unwrap();
+            failed.flow = flow.into();
+            let mut event = event(
+                1,
+                2,
+                warden_core::commands::sso::sign_in::failed(&context("203.0.113.9"), &failed),
+            );
+            event.at = at(minute);
+            event
+        };
         let mut sso = Sso::default();
-        for (ip, minute) in [
-            ("203.0.113.9", 0),
-            ("203.0.113.9", 10),
-            ("2001:db8::1", 20),
-            ("2001:db8::2", 30),
-        ] {
-            sso.apply(&start(ip, minute));
-        }
-        assert_eq!(sso.starts_from("203.0.113.9"), [at(0), at(10)]);
+        sso.apply(&start("f1", "203.0.113.9", 0));
+        sso.apply(&start("f2", "203.0.113.9", 1));
+        sso.apply(&start("f3", "2001:db8::1", 2));
+        sso.apply(&start("f4", "2001:db8::2", 3));
+        assert_eq!(sso.open_from("203.0.113.9"), [at(0), at(1)]);
         // An IPv6 host is its /64.
-        assert_eq!(sso.starts_from("2001:db8:0:0::/64"), [at(20), at(30)]);
-        assert!(sso.starts_from("203.0.113.10").is_empty());
-        // An hour on, the old starts are let go of, and a network with
-        // none left is forgotten.
-        sso.apply(&start("198.51.100.7", 65));
-        assert_eq!(sso.starts_from("203.0.113.9"), [at(10)]);
-        sso.apply(&start("198.51.100.7", 85));
-        assert!(sso.starts_from("203.0.113.9").is_empty());
-        assert!(!sso.starts.contains_key("203.0.113.9"));
-        assert_eq!(sso.starts_from("2001:db8:0:0::/64"), [at(30)]);
-        assert_eq!(sso.starts_order.len(), 3);
+        assert_eq!(sso.open_from("2001:db8:0:0::/64"), [at(2), at(3)]);
+        assert!(sso.open_from("203.0.113.10").is_empty());
+        // A flow that ends is no longer open.
+        sso.apply(&end("f1", 4));
+        assert_eq!(sso.open_from("203.0.113.9"), [at(1)]);
+        // Ten minutes on, the flows left open are let go of, and a network
+        // with none open is forgotten.
+        sso.apply(&start("f5", "198.51.100.7", 12));
+        assert!(sso.open_from("203.0.113.9").is_empty());
+        assert!(!sso.open.contains_key("203.0.113.9"));
+        assert_eq!(sso.open_from("2001:db8:0:0::/64"), [at(3)]);
+        sso.apply(&start("f6", "198.51.100.7", 13));
+        assert!(sso.open_from("2001:db8:0:0::/64").is_empty());
+        assert_eq!(sso.open_from("198.51.100.7"), [at(12), at(13)]);
+        assert_eq!(sso.open_flows.len(), 2);
     }
 
     #[test]

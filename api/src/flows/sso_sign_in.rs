@@ -98,10 +98,10 @@ pub async fn start(
 ) -> Result<Redirect, ApiError> {
     let network = client.ip.as_deref().map(ip_key);
     if let Some(network) = &network {
-        let started = read(&state.models.sso).starts_from(network);
-        if let Some(wait) = flow::start_wait(&started, now_micros()) {
+        let open = read(&state.models.sso).open_from(network);
+        if let Some(wait) = flow::start_wait(&open, now_micros()) {
             return Err(ApiError::too_many_requests(
-                "too many single sign-on sign-ins were started from this network; try again later",
+                "too many single sign-on sign-ins were started from this network and not finished; try again later",
                 wait,
             ));
         }

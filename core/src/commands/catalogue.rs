@@ -261,11 +261,11 @@ catalogue! {
     sso::SSO_CONNECTION_ENABLED => sso::ConnectionRef, [SSO],
     sso::SSO_CONNECTION_DISABLED => sso::ConnectionRef, [SSO],
     sso::SSO_CONNECTION_REMOVED => sso::ConnectionRef, [SSO],
-    // The sso model keeps each network's starts of the last hour.
+    // The sso model keeps the flows each network has open.
     sso::sign_in::SSO_STARTED => sso::sign_in::Started, [SSO],
     // The sessions model notes the connection that signed a session in.
-    sso::sign_in::SSO_SUCCEEDED => sso::sign_in::Succeeded, [SESSIONS],
-    sso::sign_in::SSO_FAILED => sso::sign_in::Failed, [],
+    sso::sign_in::SSO_SUCCEEDED => sso::sign_in::Succeeded, [SESSIONS, SSO],
+    sso::sign_in::SSO_FAILED => sso::sign_in::Failed, [SSO],
     // On the user's subject, whose version the accounts model follows.
     sso::sign_in::USER_PROVISIONED => sso::sign_in::Provisioned, [ACCOUNTS, SSO],
     sso::sign_in::USER_LINKED => sso::sign_in::Linked, [ACCOUNTS, SSO],

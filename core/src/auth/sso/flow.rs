@@ -15,17 +15,27 @@ use crate::commands::sso::sign_in::Failure;
 /// How long a flow may take.
 pub const LIFETIME: Duration = Duration::minutes(10);
 
-/// Flows one client network may start in an hour. Anyone may start one
-/// (an `sso.started` in the log) by loading `/sso/start`; a person signs
-/// in a few times a day, an office behind one address a few hundred
-/// times, so this bounds what a stranger can write without holding up
-/// an office's morning.
-pub const STARTS_PER_NETWORK_PER_HOUR: usize = 300;
+/// Flows one client network may have open (started, not ended, within
+/// their [`LIFETIME`]). Anyone may start one (an `sso.started` in the log)
+/// by loading `/sso/start`; people finish theirs, at the provider and
+/// back, so an office behind one address rarely holds more than a few
+/// open at once, while a stranger who only starts flows is held to this
+/// many every ten minutes.
+pub const OPEN_FLOWS_PER_NETWORK: usize = 100;
 
-/// How long a network that started `started` (its starts of about the
-/// last hour) waits before starting another, if it must.
-pub fn start_wait(started: &[DateTime<Utc>], now: DateTime<Utc>) -> Option<std::time::Duration> {
-    crate::auth::email_code::wait(started.iter().copied(), STARTS_PER_NETWORK_PER_HOUR, now)
+/// How long a network with flows open since `open` (their starts) waits
+/// before starting another, if it must: until enough of them are past
+/// their lifetime (whole seconds, at least one).
+pub fn start_wait(open: &[DateTime<Utc>], now: DateTime<Utc>) -> Option<std::time::Duration> {
+    let mut open: Vec<DateTime<Utc>> = open.iter().copied().filter(|at| now - *at < LIFETIME).collect();
+    if open.len() < OPEN_FLOWS_PER_NETWORK {
+        return None;
+    }
+    open.sort_unstable();
+    let frees_at = open[open.len() - OPEN_FLOWS_PER_NETWORK] + LIFETIME;
+    let wait = (frees_at - now).to_std().unwrap_or_default();
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    Some(std::time::Duration::from_secs(seconds.max(1)))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,30 +73,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_network_starts_a_bounded_number_of_flows_an_hour() {
+    fn a_network_holds_a_bounded_number_of_flows_open() {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        // One a second for the last minutes: the oldest is `n` seconds old.
-        let started = |n: i64| -> Vec<DateTime<Utc>> { (1..=n).map(|ago| now - Duration::seconds(ago)).collect() };
-        let limit = i64::try_from(STARTS_PER_NETWORK_PER_HOUR).unwrap();
-        // (starts of the last hour, the wait)
+        // One a second: the oldest is `n` seconds old.
+        let open = |n: i64| -> Vec<DateTime<Utc>> { (1..=n).map(|ago| now - Duration::seconds(ago)).collect() };
+        let limit = i64::try_from(OPEN_FLOWS_PER_NETWORK).unwrap();
+        // (flows open, the wait in seconds)
         let cases = [
             (0, None),
             (limit - 1, None),
-            // Until the `limit`-th newest (`limit` seconds old) leaves
-            // the hour.
-            (limit, Some(3600 - limit.unsigned_abs())),
-            (limit + 50, Some(3600 - limit.unsigned_abs())),
+            // Until the `limit`-th newest (`limit` seconds old) is past
+            // its ten minutes.
+            (limit, Some(600 - limit.unsigned_abs())),
+            (limit + 50, Some(600 - limit.unsigned_abs())),
         ];
         for (count, wait) in cases {
             assert_eq!(
-                start_wait(&started(count), now).map(|wait| wait.as_secs()),
+                start_wait(&open(count), now).map(|wait| wait.as_secs()),
                 wait,
-                "{count} starts"
+                "{count} open"
             );
         }
-        // Starts older than an hour do not count.
-        let old: Vec<_> = (0..limit).map(|_| now - Duration::minutes(61)).collect();
+        // Flows past their lifetime do not count.
+        let old: Vec<_> = (0..limit).map(|_| now - LIFETIME).collect();
         assert_eq!(start_wait(&old, now), None);
+        // Never a wait of nothing.
+        let just: Vec<_> = (0..limit).map(|_| now - LIFETIME + Duration::milliseconds(1)).collect();
+        assert_eq!(start_wait(&just, now), Some(std::time::Duration::from_secs(1)));
     }
 
     #[test]
