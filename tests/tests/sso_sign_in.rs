@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 use warden_tests::audit::{signed_in, two_orgs};
 use warden_tests::oidc::{Browser, OidcProvider, connect, last_failure, sign_in, sso_events, user};
-use warden_tests::web::{Forms, field, location, page_cookie};
+use warden_tests::web::{Forms, Instance, WebClient, field, location, page_cookie};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_sign_in_through_their_org_provider_and_nothing_else_gets_through() {
@@ -247,8 +247,9 @@ async fn another_org_provider_cannot_sign_in_or_create_this_org_people() {
     assert_eq!(provisioned[0]["data"]["org"], globex_org);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_network_holds_a_bounded_number_of_unfinished_sign_ins() {
+/// Two orgs, and Acme's connection (on) to a provider that knows Ada of
+/// acme.test; Acme's admin, signed in.
+async fn acme_with_ada() -> (Instance, OidcProvider, String, WebClient) {
     let instance = two_orgs(&[("WARDEN_SSO_INSECURE_ISSUERS", "true")]).await;
     let server = &instance.server;
     let idp = OidcProvider::start(
@@ -258,6 +259,13 @@ async fn one_network_holds_a_bounded_number_of_unfinished_sign_ins() {
     let mut admin = signed_in(server, "admin@acme.test").await;
     let mut owner = signed_in(server, "owner@acme.test").await;
     let acme = connect(&mut admin, &mut owner, &idp, "acme.test", json!([])).await;
+    (instance, idp, acme, admin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_network_holds_a_bounded_number_of_unfinished_sign_ins() {
+    let (instance, idp, acme, _) = acme_with_ada().await;
+    let server = &instance.server;
     // Anyone may start a sign-in, and each start is an event: a network
     // may have 100 open at once (core::auth::sso::flow). Flows that end
     // do not count.
@@ -287,15 +295,8 @@ async fn sign_out(url: &str, browser: &mut Browser) -> reqwest::Response {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_out_signs_out_at_the_provider_where_the_connection_asks() {
-    let instance = two_orgs(&[("WARDEN_SSO_INSECURE_ISSUERS", "true")]).await;
+    let (instance, idp, acme, mut admin) = acme_with_ada().await;
     let server = &instance.server;
-    let idp = OidcProvider::start(
-        &format!("{}/sso/callback", server.url),
-        &[user("ada", "ada@acme.test", true, &[], &["pwd"])],
-    );
-    let mut admin = signed_in(server, "admin@acme.test").await;
-    let mut owner = signed_in(server, "owner@acme.test").await;
-    let acme = connect(&mut admin, &mut owner, &idp, "acme.test", json!([])).await;
     let start = format!("{}/sso/start?connection={acme}", server.url);
     // The connection does not ask: signing out ends Warden's session only,
     // and the provider still knows Ada (its authorization comes straight

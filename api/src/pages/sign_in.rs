@@ -40,6 +40,20 @@ struct Entrance {
     connections: Vec<(String, String)>,
 }
 
+impl SignInPage {
+    /// The page before anything is typed.
+    fn blank(state: &AppState, next: String, org: Option<Entrance>, query: &SignInQuery) -> Self {
+        SignInPage {
+            next,
+            email: String::new(),
+            email_codes: state.email_codes.available,
+            org,
+            error: None,
+            notice: notice(query.notice.as_deref()),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 pub struct SignInQuery {
     next: Option<String>,
@@ -55,17 +69,7 @@ pub async fn form(
     if current.is_some() {
         return see_other(&next);
     }
-    render(
-        StatusCode::OK,
-        &SignInPage {
-            next,
-            email: String::new(),
-            email_codes: state.email_codes.available,
-            org: None,
-            error: None,
-            notice: notice(query.notice.as_deref()),
-        },
-    )
+    render(StatusCode::OK, &SignInPage::blank(&state, next, None, &query))
 }
 
 /// `GET /sign-in/org/{slug}`: the org's own sign-in page, with a button
@@ -100,20 +104,11 @@ pub async fn org_form(
             )
         })
         .collect();
-    render(
-        StatusCode::OK,
-        &SignInPage {
-            next,
-            email: String::new(),
-            email_codes: state.email_codes.available,
-            org: Some(Entrance {
-                name: org.name,
-                connections,
-            }),
-            error: None,
-            notice: notice(query.notice.as_deref()),
-        },
-    )
+    let entrance = Entrance {
+        name: org.name,
+        connections,
+    };
+    render(StatusCode::OK, &SignInPage::blank(&state, next, Some(entrance), &query))
 }
 
 #[derive(Deserialize)]
