@@ -1,8 +1,10 @@
 //! JSON request bodies, read strictly: axum's `Json`, but an object that
 //! names a member twice is refused with a 400 (`warden_core::strict_json`),
 //! because `serde_json` would silently keep the last value where another
-//! reader of the same bytes keeps the first. Answers are written as
-//! axum's `Json` writes them.
+//! reader of the same bytes keeps the first. Every request body of the
+//! API is an object: anything else is a 422, because serde would read an
+//! array into a struct field by field (`["a@b.c"]` as `{"email": …}`).
+//! Answers are written as axum's `Json` writes them.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, OptionalFromRequest, Request};
@@ -39,6 +41,14 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("Failed to parse the request body as JSON: {error}"),
         )
     })?;
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first.is_some_and(|byte| *byte != b'{') {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::code_for(StatusCode::UNPROCESSABLE_ENTITY),
+            "the request body must be a JSON object",
+        ));
+    }
     axum::Json::<T>::from_bytes(bytes)
         .map(|axum::Json(value)| value)
         .map_err(|rejection| {
@@ -118,5 +128,13 @@ mod tests {
             StatusCode::BAD_REQUEST
         );
         assert_eq!(decode::<Body>(br#"{"n":1}"#).unwrap().n, 1);
+        // Serde would read an array into the struct, field by field.
+        for body in [&br#"[1]"#[..], br#" ["x"]"#, br#"1"#, br#""n""#, br#"null"#] {
+            let error = decode::<Body>(body).err().unwrap();
+            assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY, "{body:?}");
+            assert_eq!(error.message, "the request body must be a JSON object");
+        }
+        let error = decode::<serde_json::Value>(br#"["a"]"#).err().unwrap();
+        assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
     }
 }
