@@ -19,27 +19,28 @@ use warden_core::auth::sso::id_token::{self, Expected, Identity};
 use warden_core::auth::sso::sign_in::{self as whose, Person};
 use warden_core::commands::account::identifier_key;
 use warden_core::commands::session::Level;
-use warden_core::commands::sso::sign_in::{self as events, Failed, Failure, Started, Succeeded};
+use warden_core::commands::sso::sign_in::{self as events, Failed, Failure, Succeeded};
 use warden_core::commands::sso::{Connection, Upstream};
 use warden_core::event::now_micros;
-use warden_core::keys::{Sealed, random_bytes};
+use warden_core::keys::Sealed;
 use warden_projections::accounts::User;
 use warden_projections::projection::read;
-use warden_projections::throttle::ip_key;
 
 use super::issued::{self, Issued};
-use super::{Lost, commit, commit_race, key_service, read as state_of};
+use super::{Lost, commit, commit_race, read as state_of};
 use crate::config::SsoConfig;
 use crate::error::ApiError;
-use crate::oidc::{AuthorizationRequest, ProviderError, Providers};
+use crate::oidc::{ProviderError, Providers};
 use crate::state::AppState;
 use crate::web::Client;
 
 mod answer;
 mod ending;
 pub mod sign_out;
+mod start;
 use answer::verified;
 use ending::Ending;
+pub use start::{Redirect, start};
 
 /// The data key flows are sealed with.
 const FLOW_KEY: &str = "secret:sso-flows";
@@ -61,16 +62,6 @@ impl Sso {
     }
 }
 
-/// Where to send the browser, and the cookie that binds the flow to it.
-pub struct Redirect {
-    pub location: String,
-    pub cookie: String,
-}
-
-fn random() -> String {
-    URL_SAFE_NO_PAD.encode(*random_bytes::<32>())
-}
-
 /// The connection `id` if it may sign people in now.
 pub fn enabled(state: &AppState, id: &str) -> Option<Connection> {
     let sso = read(&state.models.sso);
@@ -84,76 +75,6 @@ pub fn serving(state: &AppState, email: &str) -> Option<Connection> {
     let domain = email.trim().rsplit_once('@')?.1.to_ascii_lowercase();
     let sso = read(&state.models.sso);
     sso.serving(&domain).filter(|connection| connection.enabled).cloned()
-}
-
-/// Starts a sign-in through connection `id` (enabled), or a test of it by
-/// `tester` (one of its org's managers; enabled or not).
-pub async fn start(
-    state: &AppState,
-    client: &Client,
-    connection: &Connection,
-    next: &str,
-    login_hint: Option<&str>,
-    tester: Option<(&str, &str)>,
-) -> Result<Redirect, ApiError> {
-    let network = client.ip.as_deref().map(ip_key);
-    if let Some(network) = &network {
-        let open = read(&state.models.sso).open_from(network);
-        if let Some(wait) = flow::start_wait(&open, now_micros()) {
-            return Err(ApiError::too_many_requests(
-                "too many single sign-on sign-ins were started from this network and not finished; try again later",
-                wait,
-            ));
-        }
-    }
-    let Upstream::Oidc(oidc) = &connection.settings.upstream;
-    let provider = state
-        .sso
-        .providers
-        .provider(&oidc.issuer, multi_tenant(connection))
-        .await
-        .map_err(|failure| unreachable(connection, &failure))?;
-    let flow = Flow {
-        id: random(),
-        connection: connection.id.clone(),
-        org: connection.org.clone(),
-        nonce: random(),
-        verifier: random(),
-        next: next.to_string(),
-        tester: tester.map(|(user, _)| user.to_string()),
-        started_at: now_micros(),
-    };
-    let redirect_uri = super::sso_connections::redirect_uri(state);
-    let location = Providers::authorization_url(
-        &provider,
-        &AuthorizationRequest {
-            client_id: &oidc.client_id,
-            redirect_uri: &redirect_uri,
-            scopes: &oidc.scopes,
-            state: &flow.id,
-            nonce: &flow.nonce,
-            verifier: &flow.verifier,
-            login_hint,
-        },
-    )
-    .map_err(|failure| unreachable(connection, &failure))?;
-    let sealed = state.data_keys.seal(FLOW_KEY, &flow).await.map_err(key_service)?;
-    let cookie = serde_json::to_vec(&sealed)
-        .map(|json| URL_SAFE_NO_PAD.encode(json))
-        .map_err(|_| ApiError::internal("the sign-in could not be sealed"))?;
-    let context = match tester {
-        Some((user, org)) => client.as_user(user, org),
-        None => client.anonymous(),
-    };
-    let started = Started {
-        flow: flow.id.clone(),
-        connection: connection.id.clone(),
-        org: connection.org.clone(),
-        name: connection.settings.name.clone(),
-        test: tester.is_some(),
-    };
-    commit(state, vec![events::started(&context, &started)]).await?;
-    Ok(Redirect { location, cookie })
 }
 
 /// Whether the connection's issuer is Entra ID's multi-tenant one (its
