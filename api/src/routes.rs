@@ -160,6 +160,8 @@ pub fn table() -> Vec<Route> {
         api("/api/v1/users")
             .get(Scope("users:read"), users::list)
             .post(Scope("users:write"), users::create),
+        api("/api/v1/users/inactive").get(Scope("users:read"), users::inactive),
+        api("/api/v1/users/inactive/disable").post(Scope("users:write"), users::disable_inactive),
         api("/api/v1/users/{id}").patch(Scope("users:write"), users::change),
         api("/api/v1/users/{id}/sessions").delete(Scope("users:write"), users::revoke_sessions),
         api("/api/v1/users/{id}/emails").get(Scope("users:read"), users::emails),
@@ -255,6 +257,9 @@ pub fn table() -> Vec<Route> {
         page("/admin/mfa-policy")
             .get(Session, pages::policy::view)
             .post(Session, pages::policy::change),
+        page("/admin/users/inactive")
+            .get(Session, pages::inactive_users::show)
+            .post(Session, pages::inactive_users::disable),
         page("/admin/users/{id}")
             .get(Session, pages::user_page::show)
             .post(Session, pages::user_page::change),

@@ -109,6 +109,10 @@ pub struct Sessions {
     by_user: HashMap<String, BTreeSet<String>>,
     /// Device fingerprints each user has signed in from.
     devices: HashMap<String, BTreeSet<String>>,
+    /// When each user last opened or used a full session (kept after the
+    /// session ends: `auth::inactive_users`).
+    #[serde(default)]
+    seen: HashMap<String, DateTime<Utc>>,
     applied: u64,
 }
 
@@ -149,6 +153,17 @@ impl Sessions {
 
     pub fn knows_device(&self, user: &str, fingerprint: &str) -> bool {
         self.devices.get(user).is_some_and(|known| known.contains(fingerprint))
+    }
+
+    /// When `user` last opened or used a full session (a partial one,
+    /// waiting for its second factor, does not count).
+    pub fn last_seen_of(&self, user: &str) -> Option<DateTime<Utc>> {
+        self.seen.get(user).copied()
+    }
+
+    fn saw(&mut self, user: &str, at: DateTime<Utc>) {
+        let seen = self.seen.entry(user.to_string()).or_insert(at);
+        *seen = (*seen).max(at);
     }
 
     pub fn len(&self) -> usize {
@@ -201,7 +216,7 @@ impl Sessions {
 
 impl Projection for Sessions {
     const NAME: &'static str = warden_core::commands::catalogue::readers::SESSIONS;
-    const VERSION: u32 = 3;
+    const VERSION: u32 = 4;
 
     fn apply(&mut self, event: &Event) {
         self.applied += 1;
@@ -240,6 +255,9 @@ impl Projection for Sessions {
                     .entry(created.user.clone())
                     .or_default()
                     .insert(created.fingerprint.clone());
+                if created.pending.is_none() {
+                    self.saw(&created.user, event.at);
+                }
                 self.sessions
                     .insert(id.to_string(), Arc::new(Session::created(id, created, event)));
             }
@@ -251,6 +269,10 @@ impl Projection for Sessions {
                     session.last_seen = session.last_seen.max(refreshed.last_seen);
                     if refreshed.ip.is_some() {
                         session.ip = refreshed.ip;
+                    }
+                    if session.pending.is_none() {
+                        let user = session.user.clone();
+                        self.saw(&user, refreshed.last_seen);
                     }
                 }
             }
@@ -269,11 +291,80 @@ impl Projection for Sessions {
                     session.assurance = elevated.assurance;
                     session.pending = elevated.pending;
                     session.expires_at = elevated.expires_at;
+                    if session.pending.is_none() {
+                        let user = session.user.clone();
+                        self.saw(&user, event.at);
+                    }
                 }
                 self.replace_token(id, elevated.token_hash, event);
             }
             session::SESSION_REVOKED => self.remove(id),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+    use warden_core::commands::Caller;
+    use warden_core::commands::session::{SESSION_CREATED, SESSION_ELEVATED, SESSION_REFRESHED, SESSION_REVOKED};
+
+    use super::*;
+
+    const USER: &str = "0193f1a2-8d10-7e42-b6c1-2f9a4d7e3c02";
+
+    fn fixture(kind: &str) -> Value {
+        let text = match kind {
+            SESSION_CREATED => include_str!("../../core/tests/fixtures/events/session.created.json"),
+            SESSION_ELEVATED => include_str!("../../core/tests/fixtures/events/session.elevated.json"),
+            SESSION_REFRESHED => include_str!("../../core/tests/fixtures/events/session.refreshed.json"),
+            _ => include_str!("../../core/tests/fixtures/events/session.revoked.json"),
+        };
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + minutes * 60, 0).unwrap()
+    }
+
+    fn event(seq: u64, minute: i64, kind: &str, session: &str, data: Value) -> Event {
+        let new = Caller::default()
+            .anonymous()
+            .event(kind, format!("session:{session}"))
+            .data(data);
+        Event::unsealed(seq, at(minute), new)
+    }
+
+    #[test]
+    fn a_user_is_seen_in_full_sessions_only_and_after_they_end() {
+        let mut sessions = Sessions::default();
+        let partial = fixture(SESSION_CREATED);
+        assert!(partial.get("pending").is_some());
+        sessions.apply(&event(1, 0, SESSION_CREATED, "s-1", partial.clone()));
+        let mut refreshed = fixture(SESSION_REFRESHED);
+        refreshed["last_seen"] = Value::from("2027-01-15T08:01:00.000000Z");
+        sessions.apply(&event(2, 1, SESSION_REFRESHED, "s-1", refreshed.clone()));
+        assert_eq!(
+            sessions.last_seen_of(USER),
+            None,
+            "a password without its second factor"
+        );
+
+        sessions.apply(&event(3, 2, SESSION_ELEVATED, "s-1", fixture(SESSION_ELEVATED)));
+        assert_eq!(sessions.last_seen_of(USER), Some(at(2)));
+        refreshed["last_seen"] = Value::from(warden_core::event::timestamp::format(&at(30)));
+        sessions.apply(&event(4, 31, SESSION_REFRESHED, "s-1", refreshed));
+        assert_eq!(sessions.last_seen_of(USER), Some(at(30)));
+        sessions.apply(&event(5, 40, SESSION_REVOKED, "s-1", fixture(SESSION_REVOKED)));
+        assert!(sessions.of_user(USER).is_empty());
+        assert_eq!(sessions.last_seen_of(USER), Some(at(30)), "kept after the session ends");
+
+        let mut full = partial;
+        full.as_object_mut().unwrap().remove("pending");
+        full["token_hash"] = Value::from("another");
+        sessions.apply(&event(6, 50, SESSION_CREATED, "s-2", full));
+        assert_eq!(sessions.last_seen_of(USER), Some(at(50)));
+        assert_eq!(sessions.last_seen_of("someone else"), None);
     }
 }

@@ -392,8 +392,9 @@ pub async fn two_orgs(extra: &[(&str, &str)]) -> crate::web::Instance {
     two_orgs_on(extra, None).await
 }
 
-/// The same on the PostgreSQL log at `database_url` (migrated, empty).
-pub async fn two_orgs_on(extra: &[(&str, &str)], database_url: Option<&str>) -> crate::web::Instance {
+/// Imports [`two_orgs`]' orgs and users into the node of `env` (not
+/// started).
+pub async fn import_two_orgs(env: &crate::process::NodeEnv) {
     let source = crate::TestDatabase::create().await;
     let mut connection = source.superuser().await;
     sqlx::raw_sql(
@@ -421,10 +422,6 @@ pub async fn two_orgs_on(extra: &[(&str, &str)], database_url: Option<&str>) -> 
             .unwrap();
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    let mut env = crate::process::NodeEnv::in_dir(dir.path());
-    env.extra = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    env.database_url = database_url.map(str::to_string);
     let imported = env.run(&[
         "import",
         &format!("--source={}", source.url),
@@ -436,6 +433,15 @@ pub async fn two_orgs_on(extra: &[(&str, &str)], database_url: Option<&str>) -> 
         "{}",
         String::from_utf8_lossy(&imported.stderr)
     );
+}
+
+/// The same on the PostgreSQL log at `database_url` (migrated, empty).
+pub async fn two_orgs_on(extra: &[(&str, &str)], database_url: Option<&str>) -> crate::web::Instance {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = crate::process::NodeEnv::in_dir(dir.path());
+    env.extra = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    env.database_url = database_url.map(str::to_string);
+    import_two_orgs(&env).await;
     let server = crate::process::Server::start(&env, "audit").await;
     crate::web::Instance::new(server, env, dir)
 }

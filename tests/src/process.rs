@@ -46,6 +46,10 @@ pub struct NodeEnv {
     pub token_file: Option<PathBuf>,
     /// More variables (`WARDEN_SESSION_IDLE_TIMEOUT_SECONDS`, …).
     pub extra: Vec<(String, String)>,
+    /// The node's clock off the real one (`-100d`): its commands and
+    /// servers run under libfaketime (`faketime -f`, installed by
+    /// tools/test-env.sh).
+    pub clock: Option<String>,
 }
 
 impl NodeEnv {
@@ -106,7 +110,14 @@ impl NodeEnv {
 
     /// A `warden` command with this environment, to run as the test likes.
     pub fn command(&self) -> Command {
-        let mut command = Command::new(warden_bin());
+        let mut command = match &self.clock {
+            Some(offset) => {
+                let mut faketime = Command::new("faketime");
+                faketime.args(["-f", offset]).arg(warden_bin());
+                faketime
+            }
+            None => Command::new(warden_bin()),
+        };
         self.apply(&mut command);
         command
     }
@@ -118,9 +129,7 @@ impl NodeEnv {
 
     /// Runs a CLI command to completion.
     pub fn run(&self, args: &[&str]) -> Output {
-        let mut command = Command::new(warden_bin());
-        self.apply(&mut command);
-        command.args(args).output().unwrap()
+        self.command().args(args).output().unwrap()
     }
 
     /// Runs a command that should end by itself (`serve` refusing to
@@ -159,8 +168,7 @@ impl Server {
             .unwrap();
         let out_path = env.data_dir.join(format!("{name}.out"));
         let out = std::fs::File::create(&out_path).unwrap();
-        let mut command = Command::new(warden_bin());
-        env.apply(&mut command);
+        let mut command = env.command();
         command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::from(out))

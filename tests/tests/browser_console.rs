@@ -158,6 +158,7 @@ async fn every_page_is_accessible_and_fits_a_phone_in_chromium() {
         ("users", "/admin/users".into()),
         ("user", format!("/admin/users/{member}")),
         ("user-disable", format!("/admin/users/{member}/disable")),
+        ("inactive-users", "/admin/users/inactive?days=30".into()),
         ("mfa-policy", "/admin/mfa-policy".into()),
         ("sso", "/admin/sso".into()),
         ("sso-new", "/admin/sso/new?preset=okta".into()),

@@ -32,6 +32,11 @@ const CHANGE_NOTHING: [&str; 4] = [
     "verifyApiKey",
 ];
 
+/// What changes something only in an org older than the walk: disabling
+/// the users nobody saw for 30 days or more (`tests/inactive_users.rs`
+/// runs it, and checks its events, on a node whose org is 100 days old).
+const OLD_ORGS_ONLY: [&str; 1] = ["disableInactiveUsers"];
+
 fn state_changing_operations() -> BTreeSet<String> {
     let document: Value = serde_json::from_str(include_str!("../../api/openapi.json")).unwrap();
     let mut operations = BTreeSet::new();
@@ -364,7 +369,7 @@ async fn every_state_changing_route_appends_an_event() {
     // Every state-changing operation was walked, or changes nothing.
     walk.assert_covers(
         &state_changing_operations(),
-        &CHANGE_NOTHING,
+        &[&CHANGE_NOTHING[..], &OLD_ORGS_ONLY[..]].concat(),
         "state-changing operations",
     );
 }

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use warden_tests::process::{NodeEnv, Server, warden_bin};
+use warden_tests::process::{NodeEnv, Server};
 use warden_tests::web::exported;
 
 /// The `signing_key.added` events of the node's log.
@@ -26,16 +26,9 @@ async fn a_node_rotates_a_signing_key_older_than_the_maximum_age() {
     let mut env = NodeEnv::in_dir(dir.path());
 
     // The genesis key and a rotation, three days ago.
-    let warden = env.command();
-    let mut command = std::process::Command::new("faketime");
-    command.env_clear();
-    for (name, value) in warden.get_envs() {
-        if let Some(value) = value {
-            command.env(name, value);
-        }
-    }
-    command.args(["-f", "-3d"]).arg(warden_bin()).args(["keys", "rotate"]);
-    let made = command.output().expect("faketime: run tools/test-env.sh");
+    env.clock = Some("-3d".into());
+    let made = env.run(&["keys", "rotate"]);
+    env.clock = None;
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let old = keys_added(&env);
     assert_eq!(old.len(), 2);

@@ -15,6 +15,7 @@ pub mod dashboard;
 pub mod email_change;
 pub mod email_sign_in;
 pub mod in_flight;
+pub mod inactive_users;
 pub mod issued;
 pub mod key_check;
 pub mod key_usage;

@@ -1,17 +1,19 @@
 //! An org's users, for its owners and admins.
 
 use crate::web::json::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use warden_core::auth::inactive_users::Verdict;
 use warden_core::auth::password::Password;
 use warden_core::event::timestamp;
 use warden_projections::accounts::User;
 use warden_projections::projection::read;
 
 use crate::error::ApiError;
+use crate::flows::inactive_users::{self, Listed};
 use crate::flows::users::{self, NewUser, role};
 use crate::state::AppState;
 use crate::web::session::UserManager;
@@ -148,4 +150,74 @@ pub async fn revoke_sessions(
 ) -> Result<Json<Value>, ApiError> {
     let revoked = users::revoke_sessions(&state, &manager, &client, &id).await?;
     Ok(Json(json!({ "revoked": revoked })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InactiveParams {
+    days: u32,
+}
+
+fn describe_listed(listed: &Listed) -> Value {
+    let mut body = describe(&listed.user);
+    body["inactive_since"] = json!(timestamp::format(&listed.seen_at));
+    body["last_seen_at"] = json!(listed.last_seen.as_ref().map(timestamp::format));
+    if let Some(kept) = listed.kept {
+        body["kept"] = json!({ "reason": kept.as_str(), "message": kept.message() });
+    }
+    body
+}
+
+/// `GET /api/v1/users/inactive?days=N` (owners, admins, `users:read`):
+/// the active users not seen for N days (30 to 3650), longest unseen
+/// first: who disabling them would disable, and who stays and why.
+pub async fn inactive(
+    State(state): State<AppState>,
+    client: Client,
+    Admitted(manager, ..): Admitted<UserManager>,
+    Query(params): Query<InactiveParams>,
+) -> Result<Json<Value>, ApiError> {
+    let days = inactive_users::days(params.days)?;
+    let preview = inactive_users::preview(&state, &manager, &client, days)?;
+    Ok(Json(json!({
+        "days": preview.days.get(),
+        "cutoff": timestamp::format(&preview.cutoff),
+        "total": preview.total,
+        "users": preview.inactive.iter().map(describe_listed).collect::<Vec<_>>(),
+        "kept": preview.kept.iter().map(describe_listed).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisableInactiveBody {
+    days: u32,
+    users: Vec<String>,
+}
+
+/// Why a user asked for was left as they are.
+fn left_reason(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Seen | Verdict::Inactive => "seen",
+        Verdict::Kept(kept) => kept.as_str(),
+    }
+}
+
+/// `POST /api/v1/users/inactive/disable` `{"days", "users": [ids]}`
+/// (owners and admins, after a recent strong authentication): disables
+/// those still not seen for `days`, ending their sessions.
+pub async fn disable_inactive(
+    State(state): State<AppState>,
+    client: Client,
+    Admitted(manager, ..): Admitted<UserManager>,
+    Json(body): Json<DisableInactiveBody>,
+) -> Result<Json<Value>, ApiError> {
+    let days = inactive_users::days(body.days)?;
+    let outcome = inactive_users::disable(&state, &manager, &client, days, &body.users).await?;
+    let left: Vec<Value> = outcome
+        .left
+        .iter()
+        .map(|(id, verdict)| json!({ "id": id, "reason": left_reason(*verdict) }))
+        .collect();
+    Ok(Json(json!({ "disabled": outcome.disabled, "left": left })))
 }

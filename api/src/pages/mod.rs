@@ -16,6 +16,7 @@ pub mod email_change;
 pub mod email_sign_in;
 pub mod errors;
 pub mod home;
+pub mod inactive_users;
 pub mod integrity;
 pub mod key_page;
 pub mod keys;
@@ -291,6 +292,9 @@ pub fn notice(code: Option<&str>) -> Option<String> {
         "email_changed" => "Your sign-in address is changed. Sign in with the new one.",
         "user_changed" => "The user is updated.",
         "user_created" => "The user is created.",
+        "inactive_disabled" => {
+            "The ticked users are disabled and signed out everywhere. Anyone seen meanwhile was left as they were."
+        }
         "sessions_revoked" => "The user is signed out everywhere.",
         "session_revoked" => "That session is signed out.",
         "reset_link_sent" => "A password reset link is on its way to the user's address.",

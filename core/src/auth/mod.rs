@@ -19,6 +19,7 @@ pub mod device;
 pub mod email_change;
 pub mod email_code;
 pub mod enrolment;
+pub mod inactive_users;
 pub mod mfa_policy;
 pub mod password;
 pub mod password_change;

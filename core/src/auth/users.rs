@@ -145,6 +145,16 @@ pub struct Change {
 /// Changes a user's role and/or status. Disabling a user ends their
 /// sessions in the same append.
 pub fn change(manager: &Manager, user: &Member, change: Change) -> Result<Vec<NewEvent>, Rejection> {
+    change_for(manager, user, change, None)
+}
+
+/// [`change`], with the reason a change of status records.
+pub fn change_for(
+    manager: &Manager,
+    user: &Member,
+    change: Change,
+    reason: Option<&str>,
+) -> Result<Vec<NewEvent>, Rejection> {
     if user.id == manager.id {
         return Err(Rejection::OwnAccount);
     }
@@ -184,7 +194,7 @@ pub fn change(manager: &Manager, user: &Member, change: Change) -> Result<Vec<Ne
                 &StatusChanged {
                     old: user.status,
                     new,
-                    reason: None,
+                    reason: reason.map(str::to_string),
                 },
             ));
             if new == Status::Disabled {
