@@ -47,8 +47,8 @@ pub struct NodeEnv {
     /// More variables (`WARDEN_SESSION_IDLE_TIMEOUT_SECONDS`, …).
     pub extra: Vec<(String, String)>,
     /// The node's clock off the real one (`-100d`): its commands and
-    /// servers run under libfaketime (`faketime -f`, installed by
-    /// tools/test-env.sh).
+    /// servers run with libfaketime preloaded (Debian's `faketime`,
+    /// installed by tools/test-env.sh).
     pub clock: Option<String>,
 }
 
@@ -110,15 +110,13 @@ impl NodeEnv {
 
     /// A `warden` command with this environment, to run as the test likes.
     pub fn command(&self) -> Command {
-        let mut command = match &self.clock {
-            Some(offset) => {
-                let mut faketime = Command::new("faketime");
-                faketime.args(["-f", offset]).arg(warden_bin());
-                faketime
-            }
-            None => Command::new(warden_bin()),
-        };
+        let mut command = Command::new(warden_bin());
         self.apply(&mut command);
+        if let Some(offset) = &self.clock {
+            // Preloaded into warden itself (not the `faketime` wrapper, a
+            // parent process that would take the test's signals).
+            command.env("LD_PRELOAD", libfaketime()).env("FAKETIME", offset);
+        }
         command
     }
 
@@ -145,6 +143,15 @@ impl NodeEnv {
             .unwrap_or_else(|_| panic!("warden {args:?} still running after {timeout:?}"))
             .unwrap()
     }
+}
+
+/// libfaketime's library for threaded programs, where Debian puts it.
+fn libfaketime() -> PathBuf {
+    ["x86_64-linux-gnu", "aarch64-linux-gnu", "."]
+        .iter()
+        .map(|arch| Path::new("/usr/lib").join(arch).join("faketime/libfaketimeMT.so.1"))
+        .find(|path| path.exists())
+        .expect("libfaketime is missing: run tools/test-env.sh (it installs Debian's faketime)")
 }
 
 /// A running `warden serve`.
