@@ -202,6 +202,10 @@ impl Providers {
         if let Some(hint) = request.login_hint {
             params.push(("login_hint", hint.to_string()));
         }
+        if request.reauthenticate {
+            params.push(("prompt", "login".to_string()));
+            params.push(("max_age", "0".to_string()));
+        }
         let endpoint = &provider.metadata.authorization_endpoint;
         reqwest::Url::parse_with_params(endpoint, &params)
             .map(String::from)
@@ -325,6 +329,9 @@ pub struct AuthorizationRequest<'a> {
     /// The PKCE verifier, whose S256 challenge is sent.
     pub verifier: &'a str,
     pub login_hint: Option<&'a str>,
+    /// Ask the provider to authenticate the person again, whatever
+    /// session it holds (`prompt=login`, `max_age=0`).
+    pub reauthenticate: bool,
 }
 
 /// What the code exchange sends.

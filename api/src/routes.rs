@@ -251,6 +251,7 @@ pub fn table() -> Vec<Route> {
             .get(Session, pages::reauthenticate::page)
             .post(Session, pages::reauthenticate::submit),
         page("/settings/reauthenticate/pending").post(Session, pages::reauthenticate::pending),
+        page("/settings/reauthenticate/sso").post(Session, pages::reauthenticate::with_provider),
         page("/admin/users")
             .get(Session, pages::users::list)
             .post(Session, pages::users::create),

@@ -263,7 +263,12 @@ impl Browser {
     /// callback), not yet visited.
     pub async fn through_provider(&mut self, start: reqwest::Response, issuer: &str, user: &str) -> String {
         assert_eq!(start.status(), 303, "{:?}", start.text().await);
-        let mut next = start.headers()[LOCATION].to_str().unwrap().to_string();
+        let next = start.headers()[LOCATION].to_str().unwrap().to_string();
+        self.through_provider_from(next, issuer, user).await
+    }
+
+    /// The same from a URL at the provider (a page's link to it).
+    pub async fn through_provider_from(&mut self, mut next: String, issuer: &str, user: &str) -> String {
         for _ in 0..10 {
             if !next.starts_with(issuer) {
                 return next;
@@ -279,9 +284,23 @@ impl Browser {
                     };
                 }
                 200 => {
-                    let password = format!("{user}-pass");
-                    let login = format!("{}/login", next.split('?').next().unwrap());
-                    let posted = self.post(&login, &[("username", user), ("password", &password)]).await;
+                    let text = page.text().await.unwrap();
+                    // A page that posts its form by itself (the provider
+                    // ending another account's session first): posted.
+                    let posted = match auto_submitted(&text) {
+                        Some((action, fields)) => {
+                            let fields: Vec<(&str, &str)> = fields
+                                .iter()
+                                .map(|(name, value)| (name.as_str(), value.as_str()))
+                                .collect();
+                            self.post(&action, &fields).await
+                        }
+                        None => {
+                            let password = format!("{user}-pass");
+                            let login = format!("{}/login", next.split('?').next().unwrap());
+                            self.post(&login, &[("username", user), ("password", &password)]).await
+                        }
+                    };
                     assert_eq!(
                         posted.status(),
                         303,
@@ -300,6 +319,25 @@ impl Browser {
         }
         panic!("the provider never sent the browser back: {next}");
     }
+}
+
+/// A page whose script posts its form at once: the form's action and
+/// hidden fields.
+fn auto_submitted(page: &str) -> Option<(String, Vec<(String, String)>)> {
+    if !page.contains("document.forms[0].submit()") {
+        return None;
+    }
+    let action = page.split("action=\"").nth(1)?.split('"').next()?.to_string();
+    let fields = page
+        .split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, rest) = rest.split_once('"')?;
+            let value = rest.split("value=\"").nth(1)?.split('"').next()?;
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect();
+    Some((action, fields))
 }
 
 /// Sets up `provider` as an enabled connection of the client's org,

@@ -10,7 +10,7 @@ use serde_json::json;
 use warden_tests::coverage::Walk;
 use warden_tests::email::reset_token;
 use warden_tests::mfa::{early_in_step, oathtool};
-use warden_tests::oidc::OidcProvider;
+use warden_tests::oidc::{OidcProvider, user};
 use warden_tests::passkeys::{assertion, register};
 use warden_tests::peers::SmtpSink;
 use warden_tests::web::{Forms, OWNER_PASSWORD, WebClient, field, instance, location, page_cookie};
@@ -104,7 +104,10 @@ async fn every_page_form_appends_an_event() {
     let mut walk = Walk::open(&instance).await;
     let server = &instance.server;
     let forms = Forms::new(server);
-    let provider = OidcProvider::start(&format!("{}/sso/callback", server.url), &[]);
+    let provider = OidcProvider::start(
+        &format!("{}/sso/callback", server.url),
+        &[user("ada", "ada@acme.test", true, &[], &["pwd"])],
+    );
 
     // Setup, then users and the policy from the admin pages.
     let link = server.setup_link().unwrap();
@@ -125,7 +128,7 @@ async fn every_page_form_appends_an_event() {
     key_forms(&mut walk, &forms, &owner, &owner_csrf).await;
     secret_forms(&mut walk, &forms, &owner, &owner_csrf).await;
     saved_search_forms(&mut walk, &forms, &owner, &owner_csrf).await;
-    sso_forms(&mut walk, &forms, &owner, &owner_csrf, &provider).await;
+    sso_forms(&mut walk, &forms, (&owner, &owner_csrf), &provider, &server.url).await;
     let add_sam = [
         ("csrf_token", owner_csrf.as_str()),
         ("email", SAM),

@@ -104,7 +104,7 @@ pub async fn renewed(
     pending: Option<Pending>,
 ) -> Result<Issued, ApiError> {
     let sealed = commit(state, events).await?;
-    renewed_by(current, token, &sealed, expires_at, pending)
+    renewed_by(&current.session.id, token, &sealed, expires_at, pending)
 }
 
 /// The issued token of an elevation already appended in `sealed`.
@@ -114,17 +114,23 @@ pub fn elevated(
     sealed: &[Event],
     elevated: Elevated,
 ) -> Result<Issued, ApiError> {
-    renewed_by(current, token, sealed, elevated.expires_at, elevated.pending)
+    elevated_session(&current.session.id, token, sealed, elevated)
+}
+
+/// The same, for session `id` (a provider's answer, which comes back
+/// without the session's own extractors).
+pub fn elevated_session(id: &str, token: Token, sealed: &[Event], elevated: Elevated) -> Result<Issued, ApiError> {
+    renewed_by(id, token, sealed, elevated.expires_at, elevated.pending)
 }
 
 fn renewed_by(
-    current: &CurrentSession,
+    id: &str,
     token: Token,
     sealed: &[Event],
     expires_at: DateTime<Utc>,
     pending: Option<Pending>,
 ) -> Result<Issued, ApiError> {
-    let subject = session::session_subject(&current.session.id);
+    let subject = session::session_subject(id);
     let seq = sealed
         .iter()
         .rev()
@@ -132,7 +138,7 @@ fn renewed_by(
         .map(|event| event.seq)
         .ok_or_else(|| ApiError::internal("the session's renewal is missing from the append"))?;
     Ok(Issued {
-        session_id: current.session.id.clone(),
+        session_id: id.to_string(),
         csrf_token: token.csrf(),
         cookie: SessionCookie { seq, token }.encode(),
         expires_at,

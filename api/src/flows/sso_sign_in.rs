@@ -14,7 +14,7 @@ use serde_json::Value;
 use warden_core::Event;
 use warden_core::auth::mfa_policy::{Method, upstream_mfa_counts};
 use warden_core::auth::sign_in;
-use warden_core::auth::sso::flow::{self, Flow};
+use warden_core::auth::sso::flow::{self, Confirming, Flow};
 use warden_core::auth::sso::id_token::{self, Expected, Identity};
 use warden_core::auth::sso::sign_in::{self as whose, Person};
 use warden_core::commands::account::identifier_key;
@@ -35,12 +35,13 @@ use crate::state::AppState;
 use crate::web::Client;
 
 mod answer;
+mod confirm;
 mod ending;
 pub mod sign_out;
 mod start;
 use answer::verified;
 use ending::Ending;
-pub use start::{Redirect, start};
+pub use start::{Purpose, Redirect, start};
 
 /// The data key flows are sealed with.
 const FLOW_KEY: &str = "secret:sso-flows";
@@ -106,6 +107,8 @@ pub struct Callback<'a> {
 pub enum Ended {
     /// Signed in: the session to set, and where to go.
     SignedIn { issued: Box<Issued>, next: String },
+    /// Confirmed it's them: the session's new token, and where to go.
+    Confirmed { issued: Box<Issued>, next: String },
     /// A test: what the provider said and what the mapping made of it.
     Tested(Box<Tested>),
     /// Refused: the connection's name (when known), the reason and what
@@ -160,9 +163,9 @@ pub async fn callback(
     };
     let connection = read(&state.models.sso).connection(&flow.org, &flow.connection).cloned();
     let name = connection.as_ref().map(|connection| connection.settings.name.clone());
-    let context = match &flow.tester {
-        Some(tester) => client.as_user(tester, &flow.org),
-        None => client.anonymous(),
+    let context = match (&flow.tester, &flow.confirming) {
+        (Some(user), _) | (None, Some(Confirming { user, .. })) => client.as_user(user, &flow.org),
+        (None, None) => client.anonymous(),
     };
     let end = Ending {
         state,
@@ -207,6 +210,9 @@ pub async fn callback(
             return Ok(end.tested_or(ended, &connection, claims));
         }
     };
+    if let Some(confirming) = &flow.confirming {
+        return confirm::confirmed(state, client, &end, &connection, confirming, &identity).await;
+    }
     let (accounts, linked, by_email) = people(state, &connection, &identity);
     let new_user = uuid::Uuid::now_v7().to_string();
     let decided = match whose::decide(

@@ -7,14 +7,17 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use warden_core::auth::mfa_policy::Method;
 use warden_core::auth::password::Password;
+use warden_core::commands::sso::Connection;
 use warden_projections::projection::read;
 
 use super::mfa::NextQuery;
 use super::resume;
 use super::{Nav, PageSession, Place, failed, local_path, notice, render, see_other, with_cookie};
-use crate::error::ApiError;
-use crate::flows::{mfa, step_up};
+use crate::error::{ApiError, Code};
+use crate::flows::read::org_rules as read_rules;
+use crate::flows::{mfa, sso_sign_in, step_up};
 use crate::state::AppState;
 use crate::web::Client;
 use crate::web::session::CurrentSession;
@@ -28,8 +31,29 @@ struct ReauthenticatePage {
     pending: Option<String>,
     second_factor: bool,
     passkeys: bool,
+    /// The user has a password.
+    password: bool,
+    /// The single sign-on connection that signed the session in, when
+    /// confirming through it would do (`auth::sso::step_up`): its name.
+    provider: Option<String>,
     error: Option<String>,
     notice: Option<String>,
+}
+
+/// The connection that signed `current`'s session in, if it is on and
+/// its answer could confirm: the user has no second factor, or an owner
+/// trusts the provider's.
+fn confirming_connection(state: &AppState, current: &CurrentSession) -> Option<Connection> {
+    let connection = sso_sign_in::enabled(state, current.session.sso_connection.as_deref()?)?;
+    let trusted = || {
+        read_rules(state, &current.user.org)
+            .mfa
+            .rule(Method::Oidc)
+            .trust_upstream_mfa
+            .is_some()
+    };
+    let has_second_factor = read(&state.models.mfa).factors(&current.user.id).has_second_factor();
+    (connection.org == current.user.org && (!has_second_factor || trusted())).then_some(connection)
 }
 
 fn reauthenticate_page(
@@ -42,12 +66,17 @@ fn reauthenticate_page(
 ) -> ReauthenticatePage {
     let nav = Nav::of(current, Place::Elsewhere);
     let factors = read(&state.models.mfa).factors(&current.user.id);
+    let password = read(&state.models.accounts)
+        .user(&current.user.id)
+        .is_some_and(|user| user.password.is_some());
     ReauthenticatePage {
         nav,
         next: next.to_string(),
         pending,
         second_factor: factors.has_second_factor(),
         passkeys: !factors.passkeys.is_empty(),
+        password,
+        provider: confirming_connection(state, current).map(|connection| connection.settings.name),
         error,
         notice,
     }
@@ -126,10 +155,46 @@ pub async fn submit(
     }
 }
 
+#[derive(Deserialize)]
+pub struct ProviderForm {
+    #[serde(default)]
+    next: String,
+}
+
+/// `POST /settings/reauthenticate/sso`: to the provider that signed the
+/// session in, asked to authenticate the user again; its answer comes
+/// back to `/sso/callback`, which elevates this session and returns to
+/// `next`. A form kept for the confirmation is not kept this way (the
+/// flow's cookie holds no more than it must): the action is done again.
+pub async fn with_provider(
+    State(state): State<AppState>,
+    client: Client,
+    PageSession(current): PageSession,
+    Form(form): Form<ProviderForm>,
+) -> Response {
+    let next = local_path(&form.next).to_string();
+    let Some(connection) = confirming_connection(&state, &current) else {
+        let error = ApiError::new(
+            StatusCode::CONFLICT,
+            Code::Conflict,
+            "this session was not signed in by a single sign-on connection that can confirm it's you: use your password or second factor",
+        );
+        let page = reauthenticate_page(&state, &current, &next, Some(error.message.clone()), None, None);
+        return failed(&error, &page);
+    };
+    let purpose = sso_sign_in::Purpose::Confirm {
+        user: &current.user.id,
+        org: &current.user.org,
+        session: &current.session.id,
+    };
+    let started = sso_sign_in::start(&state, &client, &connection, &next, Some(&current.user.email), purpose).await;
+    super::sso::onwards(&state, &connection.settings.name, started)
+}
+
 /// Where a confirmation with nothing pending returns: `next` as it was
 /// (a link's query is its own: an export's refuses unknown fields), with
 /// the thanks only on a plain page.
-fn back_to(next: &str) -> String {
+pub(super) fn back_to(next: &str) -> String {
     if next.contains('?') {
         next.to_string()
     } else {

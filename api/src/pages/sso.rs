@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::sign_in::signed_in;
-use super::{error_page, local_path, render, see_other};
+use super::{error_page, local_path, render, see_other, with_cookie};
 use crate::error::{ApiError, Code};
 use crate::flows::sso_sign_in::{self as flows, Callback, Ended};
 use crate::state::AppState;
@@ -41,7 +41,7 @@ pub async fn start(State(state): State<AppState>, client: Client, Query(query): 
     };
     redirect(
         &state,
-        flows::start(&state, &client, &connection, &next, None, None).await,
+        flows::start(&state, &client, &connection, &next, None, flows::Purpose::SignIn).await,
     )
 }
 
@@ -50,7 +50,7 @@ pub async fn start(State(state): State<AppState>, client: Client, Query(query): 
 pub(super) async fn by_email(state: &AppState, client: &Client, email: &str, next: &str) -> Option<Response> {
     let connection = flows::serving(state, email)?;
     let hint = Some(email.trim());
-    let started = flows::start(state, client, &connection, next, hint, None).await;
+    let started = flows::start(state, client, &connection, next, hint, flows::Purpose::SignIn).await;
     Some(onwards(state, &connection.settings.name, started))
 }
 
@@ -163,6 +163,10 @@ pub async fn callback(
     };
     let mut response = match flows::callback(&state, &client, cookie.as_deref(), &answer).await {
         Ok(Ended::SignedIn { issued, next }) => signed_in(&state, &issued, local_path(&next)),
+        Ok(Ended::Confirmed { issued, next }) => {
+            let back = super::reauthenticate::back_to(local_path(&next));
+            with_cookie(&state, &issued, see_other(&back))
+        }
         Ok(Ended::Tested(tested)) => {
             let (passed, result) = match &tested.outcome {
                 Ok(succeeded) => (
@@ -176,6 +180,7 @@ pub async fn callback(
                                 "be linked to their account and sign in",
                             warden_core::commands::sso::sign_in::SignInResult::Provisioned =>
                                 "get a new account and sign in",
+                            warden_core::commands::sso::sign_in::SignInResult::Reauthenticated => "confirm it's them",
                         },
                         succeeded.role.as_str(),
                         if succeeded.upstream_mfa {

@@ -347,7 +347,10 @@ pub async fn test(
         Err(error) => return error_page(&error),
     };
     let Upstream::Oidc(_) = &connection.settings.upstream;
-    let tester = (current.user.id.as_str(), current.user.org.as_str());
-    let started = crate::flows::sso_sign_in::start(&state, &client, &connection, "/", None, Some(tester)).await;
+    let tester = crate::flows::sso_sign_in::Purpose::Test {
+        user: &current.user.id,
+        org: &current.user.org,
+    };
+    let started = crate::flows::sso_sign_in::start(&state, &client, &connection, "/", None, tester).await;
     super::sso::onwards(&state, &connection.settings.name, started)
 }

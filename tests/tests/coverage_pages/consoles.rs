@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use warden_tests::coverage::Walk;
-use warden_tests::oidc::OidcProvider;
+use warden_tests::oidc::{Browser, OidcProvider};
 use warden_tests::web::{Forms, field, location};
 
 use super::between;
@@ -228,8 +228,15 @@ pub(crate) async fn saved_search_forms(walk: &mut Walk, forms: &Forms, owner: &s
 
 /// A single sign-on connection through its pages: added, changed, its
 /// domain acknowledged, tested (the provider is sent the browser), turned
-/// on and off, removed.
-pub(crate) async fn sso_forms(walk: &mut Walk, forms: &Forms, owner: &str, csrf: &str, provider: &OidcProvider) {
+/// on (Ada signs in with it, and confirms it's her through it), off,
+/// removed.
+pub(crate) async fn sso_forms(
+    walk: &mut Walk,
+    forms: &Forms,
+    (owner, csrf): (&str, &str),
+    provider: &OidcProvider,
+    url: &str,
+) {
     let before = walk.head().await;
     let created = forms
         .post(
@@ -262,6 +269,7 @@ pub(crate) async fn sso_forms(walk: &mut Walk, forms: &Forms, owner: &str, csrf:
                 ("name", "Acme SSO"),
                 ("issuer", provider.issuer.as_str()),
                 ("client_id", provider.client_id.as_str()),
+                ("scopes", "email profile"),
                 ("domains", "acme.test"),
                 ("provisioning", "just_in_time"),
                 ("default_role", "member"),
@@ -276,13 +284,37 @@ pub(crate) async fn sso_forms(walk: &mut Walk, forms: &Forms, owner: &str, csrf:
         ),
         ("test", "/admin/sso/{id}/test"),
         ("enable", "/admin/sso/{id}/enable"),
+        ("", "/settings/reauthenticate/sso"),
         ("disable", "/admin/sso/{id}/disable"),
         ("remove", "/admin/sso/{id}/remove"),
     ] {
+        if action.is_empty() {
+            confirm_through_provider(walk, provider, url, page.trim_start_matches("/admin/sso/")).await;
+            continue;
+        }
         let before = walk.head().await;
         let done = forms
             .post(&format!("{page}/{action}"), Some(owner), &[("csrf_token", csrf)])
             .await;
         walk.posted(route, before, &done).await;
     }
+}
+
+/// Ada signs in through connection `id`, then confirms it's her through
+/// it (`POST /settings/reauthenticate/sso` starts the confirmation).
+async fn confirm_through_provider(walk: &mut Walk, provider: &OidcProvider, url: &str, id: &str) {
+    let mut browser = Browser::new();
+    let start = browser.get(&format!("{url}/sso/start?connection={id}")).await;
+    let callback = browser.through_provider(start, &provider.issuer, "ada").await;
+    assert_eq!(browser.get(&callback).await.status(), 303, "Ada signs in");
+    let page = browser.get(&format!("{url}/settings/reauthenticate?next=/")).await;
+    let csrf = field(&page.text().await.unwrap(), "csrf_token");
+    let before = walk.head().await;
+    let started = browser
+        .post(
+            &format!("{url}/settings/reauthenticate/sso"),
+            &[("csrf_token", csrf.as_str()), ("next", "/")],
+        )
+        .await;
+    walk.posted("/settings/reauthenticate/sso", before, &started).await;
 }

@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use warden_core::auth::sso::flow::{self, Flow};
+use warden_core::auth::sso::flow::{self, Confirming, Flow};
 use warden_core::commands::sso::sign_in::{self as events, Started};
 use warden_core::commands::sso::{Connection, Upstream};
 use warden_core::event::now_micros;
@@ -30,15 +30,30 @@ fn random() -> String {
     URL_SAFE_NO_PAD.encode(*random_bytes::<32>())
 }
 
-/// Starts a sign-in through connection `id` (enabled), or a test of it by
-/// `tester` (one of its org's managers; enabled or not).
+/// Who starts a flow, and what for.
+#[derive(Debug, Clone, Copy)]
+pub enum Purpose<'a> {
+    /// Anyone, to sign in.
+    SignIn,
+    /// One of the org's managers tests the connection (enabled or not).
+    Test { user: &'a str, org: &'a str },
+    /// A signed-in user confirms it's them, for their session: the
+    /// provider is asked to authenticate them again.
+    Confirm {
+        user: &'a str,
+        org: &'a str,
+        session: &'a str,
+    },
+}
+
+/// Starts a flow through `connection` (enabled, but for a test).
 pub async fn start(
     state: &AppState,
     client: &Client,
     connection: &Connection,
     next: &str,
     login_hint: Option<&str>,
-    tester: Option<(&str, &str)>,
+    purpose: Purpose<'_>,
 ) -> Result<Redirect, ApiError> {
     if let Some(network) = client.ip.as_deref().map(ip_key) {
         let open = read(&state.models.sso).open_from(&network);
@@ -63,7 +78,17 @@ pub async fn start(
         nonce: random(),
         verifier: random(),
         next: next.to_string(),
-        tester: tester.map(|(user, _)| user.to_string()),
+        tester: match purpose {
+            Purpose::Test { user, .. } => Some(user.to_string()),
+            _ => None,
+        },
+        confirming: match purpose {
+            Purpose::Confirm { user, session, .. } => Some(Confirming {
+                user: user.to_string(),
+                session: session.to_string(),
+            }),
+            _ => None,
+        },
         started_at: now_micros(),
     };
     let redirect_uri = sso_connections::redirect_uri(state);
@@ -77,6 +102,7 @@ pub async fn start(
             nonce: &flow.nonce,
             verifier: &flow.verifier,
             login_hint,
+            reauthenticate: matches!(purpose, Purpose::Confirm { .. }),
         },
     )
     .map_err(|failure| unreachable(connection, &failure))?;
@@ -84,16 +110,17 @@ pub async fn start(
     let cookie = serde_json::to_vec(&sealed)
         .map(|json| URL_SAFE_NO_PAD.encode(json))
         .map_err(|_| ApiError::internal("the sign-in could not be sealed"))?;
-    let context = match tester {
-        Some((user, org)) => client.as_user(user, org),
-        None => client.anonymous(),
+    let context = match purpose {
+        Purpose::SignIn => client.anonymous(),
+        Purpose::Test { user, org } | Purpose::Confirm { user, org, .. } => client.as_user(user, org),
     };
     let started = Started {
         flow: flow.id.clone(),
         connection: connection.id.clone(),
         org: connection.org.clone(),
         name: connection.settings.name.clone(),
-        test: tester.is_some(),
+        test: matches!(purpose, Purpose::Test { .. }),
+        reauthentication: matches!(purpose, Purpose::Confirm { .. }),
     };
     commit(state, vec![events::started(&context, &started)]).await?;
     Ok(Redirect { location, cookie })

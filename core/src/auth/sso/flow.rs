@@ -52,8 +52,19 @@ pub struct Flow {
     /// "Test connection", by this user: nobody signs in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tester: Option<String>,
+    /// A signed-in user confirming it's them (`sso::step_up`): nobody
+    /// signs in; their session is elevated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirming: Option<Confirming>,
     #[serde(with = "crate::event::timestamp")]
     pub started_at: DateTime<Utc>,
+}
+
+/// Whose session a confirmation is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirming {
+    pub user: String,
+    pub session: String,
 }
 
 /// Whether the browser's flow is the one the provider's answer is for
@@ -113,6 +124,7 @@ mod tests {
             verifier: "v".into(),
             next: "/".into(),
             tester: None,
+            confirming: None,
             started_at: started,
         };
         let cases = [

@@ -46,6 +46,9 @@ pub struct Identity {
     /// The provider asserted a second factor (`amr` or `acr` the
     /// connection names).
     pub upstream_mfa: bool,
+    /// When the provider authenticated the person (`auth_time`), if it
+    /// said.
+    pub auth_time: Option<DateTime<Utc>>,
 }
 
 /// A failed check: the reason, and what exactly was wrong.
@@ -196,6 +199,7 @@ pub fn check(claims: &Value, expected: &Expected, now: DateTime<Utc>) -> Result<
         groups: strings(claims, &mapping.groups),
         groups_overage: overage,
         upstream_mfa,
+        auth_time: time(claims, "auth_time").ok(),
     })
 }
 

@@ -7,3 +7,4 @@ pub mod flow;
 pub mod id_token;
 pub mod settings;
 pub mod sign_in;
+pub mod step_up;

@@ -288,6 +288,7 @@ mod tests {
             groups: groups.iter().map(|group| group.to_string()).collect(),
             groups_overage: false,
             upstream_mfa: false,
+            auth_time: None,
         }
     }
 

@@ -44,6 +44,9 @@ pub struct Started {
     pub name: String,
     /// "Test connection": the flow ends without signing anyone in.
     pub test: bool,
+    /// A signed-in user confirming it's them (a step-up), not a sign-in.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reauthentication: bool,
 }
 
 /// What a flow that passed every check did (or, testing, would do).
@@ -56,6 +59,8 @@ pub enum SignInResult {
     Linked,
     /// An account was created, and signed in.
     Provisioned,
+    /// A signed-in user confirmed it's them: their session was elevated.
+    Reauthenticated,
 }
 
 impl SignInResult {
@@ -64,6 +69,7 @@ impl SignInResult {
             SignInResult::SignedIn => "signed_in",
             SignInResult::Linked => "linked",
             SignInResult::Provisioned => "provisioned",
+            SignInResult::Reauthenticated => "reauthenticated",
         }
     }
 }
@@ -150,6 +156,16 @@ pub enum Failure {
     AccountInvited,
     /// The org's MFA policy does not allow signing in this way.
     MethodNotAllowed,
+    /// Confirming it's them: the session that asked has ended.
+    SessionEnded,
+    /// Confirming it's them: the provider signed in another person.
+    AnotherPerson,
+    /// Confirming it's them: the provider did not ask the person to sign
+    /// in again (`auth_time` missing, or before the confirmation).
+    NotReauthenticated,
+    /// Confirming it's them: they have a second factor, which the
+    /// provider's does not replace.
+    SecondFactorRequired,
 }
 
 impl Failure {
@@ -183,6 +199,10 @@ impl Failure {
             Failure::AccountDisabled => "account_disabled",
             Failure::AccountInvited => "account_invited",
             Failure::MethodNotAllowed => "method_not_allowed",
+            Failure::SessionEnded => "session_ended",
+            Failure::AnotherPerson => "another_person",
+            Failure::NotReauthenticated => "not_reauthenticated",
+            Failure::SecondFactorRequired => "second_factor_required",
         }
     }
 }

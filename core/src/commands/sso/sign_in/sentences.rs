@@ -14,10 +14,10 @@ fn with(sentence: Sentence, name: &str) -> Sentence {
 
 impl Summarize for Started {
     fn summarize(&self, event: &Event) -> Option<Sentence> {
-        let verb = if self.test {
-            " started testing signing in"
-        } else {
-            " started signing in"
+        let verb = match (self.test, self.reauthentication) {
+            (true, _) => " started testing signing in",
+            (false, true) => " started confirming it's them",
+            (false, false) => " started signing in",
         };
         Some(with(Sentence::by(event).words(verb), &self.name))
     }
@@ -35,6 +35,7 @@ impl Summarize for Succeeded {
                 SignInResult::SignedIn => " would sign in",
                 SignInResult::Linked => " would be linked to their account and sign in",
                 SignInResult::Provisioned => " would get a new account and sign in",
+                SignInResult::Reauthenticated => " would confirm it's them",
             };
             person(with(Sentence::by(event).words(" tested signing in"), &self.name).words(": ")).words(would)
         } else {
@@ -42,6 +43,7 @@ impl Summarize for Succeeded {
                 SignInResult::SignedIn => " signed in",
                 SignInResult::Linked => " linked their account and signed in",
                 SignInResult::Provisioned => " got a new account and signed in",
+                SignInResult::Reauthenticated => " confirmed it's them",
             };
             with(person(Sentence::new()).words(how), &self.name)
         };
