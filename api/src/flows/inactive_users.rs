@@ -134,7 +134,7 @@ pub async fn disable(
                         ApiError::new(
                             StatusCode::NOT_FOUND,
                             Code::NotFound,
-                            format!("no user {id} in this org"),
+                            "a user named is not a user of this org: nothing was disabled",
                         )
                     })
             })
