@@ -11,15 +11,16 @@ use warden_tests::coverage::Walk;
 use warden_tests::email::reset_token;
 use warden_tests::mfa::{early_in_step, oathtool};
 use warden_tests::oidc::{OidcProvider, user};
-use warden_tests::passkeys::{assertion, register};
 use warden_tests::peers::SmtpSink;
 use warden_tests::web::{Forms, OWNER_PASSWORD, WebClient, field, instance, location, page_cookie};
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 #[path = "coverage_pages/consoles.rs"]
 mod consoles;
+#[path = "coverage_pages/passkeys.rs"]
+mod passkeys;
 
 use consoles::{alert_forms, key_forms, saved_search_forms, secret_forms, sso_forms};
+use passkeys::passkey_forms;
 
 /// Every page route with a form: each `page("/path")…post(…)` entry of
 /// `routes::table`'s pages (read from routes.rs: the tests do not link
@@ -314,46 +315,7 @@ async fn every_page_form_appends_an_event() {
         .await;
     walk.posted("/settings/mfa/totp/remove", before, &removed).await;
 
-    // A passkey (registered and verified through the API: the page does
-    // it by script) renamed and removed from the page.
-    let mut laptop = WebClient::new(server);
-    laptop.sign_in(IVY, "ivy's long password 7").await;
-    let mut key = SoftPasskey::new(true);
-    let registered = register(&mut laptop, &mut key, "Laptop").await;
-    let credential = registered["credential"].as_str().unwrap();
-    let cookie = laptop.cookie.clone().unwrap();
-    let token = csrf(&forms, &cookie).await;
-    let rename = [("csrf_token", token.as_str()), ("name", "Work")];
-    let before = walk.head().await;
-    let renamed = forms
-        .post(
-            &format!("/settings/mfa/passkeys/{credential}/rename"),
-            Some(&cookie),
-            &rename,
-        )
-        .await;
-    walk.posted("/settings/mfa/passkeys/{credential}/rename", before, &renamed)
-        .await;
-    let (ceremony, answer) = assertion(&mut laptop, &mut key, "/api/v1/mfa/passkeys/verify/start", json!({})).await;
-    let verified = laptop
-        .post(
-            "/api/v1/mfa/passkeys/verify/finish",
-            json!({"ceremony": ceremony, "credential": answer}),
-        )
-        .await;
-    assert_eq!(verified.status, 200, "{:?}", verified.body);
-    let cookie = laptop.cookie.clone().unwrap();
-    let token = csrf(&forms, &cookie).await;
-    let before = walk.head().await;
-    let removed = forms
-        .post(
-            &format!("/settings/mfa/passkeys/{credential}/remove"),
-            Some(&cookie),
-            &[("csrf_token", &token)],
-        )
-        .await;
-    walk.posted("/settings/mfa/passkeys/{credential}/remove", before, &removed)
-        .await;
+    passkey_forms(&mut walk, &forms, server, (IVY, "ivy's long password 7")).await;
 
     // Ivy moves to a new address: the form, then the link's page.
     let token = csrf(&forms, &ivy).await;
